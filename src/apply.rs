@@ -1,0 +1,1 @@
+//! Execute a plan with an undo journal (to be written).

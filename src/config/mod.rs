@@ -1,0 +1,196 @@
+//! Configuration: the TOML schema of netvrrp.toml(5), parsed with spans (toml_edit) and
+//! validated as a whole so every error is reported at once.
+//!
+//! `[defaults]` are merged into every `[[vrrp]]` at parse time: the rest of the program
+//! only sees fully resolved [`RouterConfig`] values.
+
+mod parse;
+
+pub use parse::{load, parse_str};
+
+use crate::types::{Family, MacAddr};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde::Serialize;
+use std::fmt;
+use std::path::PathBuf;
+
+/// VRRP protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Version {
+    /// RFC 3768 (IPv4 only, whole-second intervals).
+    V2,
+    /// RFC 9568.
+    V3,
+}
+
+impl Version {
+    pub fn number(self) -> u8 {
+        match self {
+            Version::V2 => 2,
+            Version::V3 => 3,
+        }
+    }
+}
+
+/// A whole configuration file, defaults already merged.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Config {
+    /// The file it came from (for messages).
+    pub source: Option<PathBuf>,
+    pub runtime: RuntimeConfig,
+    pub routers: Vec<RouterConfig>,
+    pub pathways: Vec<PathwayConfig>,
+    pub clients: Vec<ClientConfig>,
+}
+
+/// `[runtime]`: settings of the runtime process itself.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RuntimeConfig {
+    /// `metrics-listen`: address:port of the Prometheus endpoint (off when None).
+    pub metrics_listen: Option<String>,
+}
+
+/// One `[[vrrp]]`: a virtual router (interface, vrid) with up to two instances (IPv4, IPv6).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouterConfig {
+    pub interface: String,
+    pub vrid: u8,
+    pub version: Version,
+    pub priority: u8,
+    /// Advertisement interval in milliseconds.
+    pub advertisement_interval_ms: u32,
+    pub preempt: bool,
+    pub preempt_delay_ms: u32,
+    pub accept_mode: bool,
+    pub checksum_with_ipv4_pseudoheader: bool,
+    pub shutdown: bool,
+    /// Number of gratuitous ARP / unsolicited NA bursts on becoming Master (>= 1).
+    pub garp_bursts: u32,
+    /// Delay between two bursts, ms.
+    pub garp_burst_interval_ms: u32,
+    pub ipv4: Vec<Ipv4Net>,
+    pub ipv6: Vec<Ipv6Net>,
+    pub vrrs_leader: Vec<String>,
+    pub vrrs_leader_family: Option<Family>,
+    pub track: Vec<TrackConfig>,
+    /// Optional allowlist of advert sources; empty = anyone.
+    pub peers: Vec<std::net::IpAddr>,
+    /// Where this `[[vrrp]]` table starts in the file (for messages).
+    #[serde(skip)]
+    pub location: Location,
+}
+
+impl RouterConfig {
+    /// The families that have an instance (a family with no VIP has none).
+    pub fn families(&self) -> Vec<Family> {
+        let mut f = Vec::new();
+        if !self.ipv4.is_empty() {
+            f.push(Family::Ipv4);
+        }
+        if !self.ipv6.is_empty() {
+            f.push(Family::Ipv6);
+        }
+        f
+    }
+
+    /// The VIPs of one family as generic prefixes.
+    pub fn addresses(&self, family: Family) -> Vec<IpNet> {
+        match family {
+            Family::Ipv4 => self.ipv4.iter().map(|n| IpNet::V4(*n)).collect(),
+            Family::Ipv6 => self.ipv6.iter().map(|n| IpNet::V6(*n)).collect(),
+        }
+    }
+
+    /// The family a VRRS leader name of this router follows.
+    pub fn leader_family(&self) -> Family {
+        self.vrrs_leader_family.unwrap_or(if self.ipv4.is_empty() {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrackConfig {
+    pub interface: String,
+    pub decrement: u8,
+}
+
+/// One `[[vrrs.pathway]]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PathwayConfig {
+    pub leader: String,
+    pub interface: String,
+    pub mac: Option<MacAddr>,
+    pub address: Vec<IpNet>,
+    #[serde(skip)]
+    pub location: Location,
+}
+
+/// One `[[vrrs.client]]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientConfig {
+    pub leader: String,
+    pub kind: ClientKind,
+    #[serde(skip)]
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ClientKind {
+    /// Admin-up `interface` only while the leader is Master.
+    InterfaceState { interface: String },
+    /// Append one JSON line per transition to `path`.
+    Accounting { path: PathBuf },
+    /// Run `command` (argv, no shell) on every transition; killed after `timeout_ms`.
+    Exec { command: Vec<String>, timeout_ms: u32 },
+}
+
+/// A position in a configuration file (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// One problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub location: Location,
+    /// The offending key as a dotted path, e.g. `vrrp[1].priority`.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.location, self.key, self.message)
+    }
+}
+
+/// Every problem found in a file (never empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}

@@ -1,0 +1,63 @@
+//! The kernel edge: snapshots through rtnetlink, plan execution, sysctls, netns entry.
+//!
+//! Everything here talks to the kernel; everything above it is pure.
+
+use crate::types::{AddrGenMode, MacAddr};
+use ipnet::IpNet;
+use serde::Serialize;
+
+/// The IPv6 DAD sysctls netvrrp turns off on its devices
+/// (`/proc/sys/net/ipv6/conf/<dev>/{accept_dad,dad_transmits,enhanced_dad}`).
+pub const DAD_SYSCTLS: [&str; 3] = ["accept_dad", "dad_transmits", "enhanced_dad"];
+
+/// macvlan mode of a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MacvlanMode {
+    Private,
+    Vepa,
+    Bridge,
+    Passthru,
+    Source,
+    Other,
+}
+
+/// One link as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkInfo {
+    pub index: u32,
+    pub name: String,
+    /// IFLA_INFO_KIND (`macvlan`, `veth`, `bridge`, ...); None for plain devices.
+    pub kind: Option<String>,
+    pub macvlan_mode: Option<MacvlanMode>,
+    /// IFLA_LINK (the lower device of a macvlan).
+    pub parent_index: Option<u32>,
+    pub mac: Option<MacAddr>,
+    pub addrgenmode: Option<AddrGenMode>,
+    pub protodown: bool,
+    /// IFF_UP.
+    pub admin_up: bool,
+    /// IFF_LOWER_UP (carrier).
+    pub carrier: bool,
+    /// IFLA_OPERSTATE as lower-case text (`up`, `down`, `lowerlayerdown`, ...).
+    pub operstate: String,
+    /// Addresses with their prefix length; IPv6 link-locals included.
+    pub addresses: Vec<IpNet>,
+    /// Values of [`DAD_SYSCTLS`], in that order; None when the device has no IPv6 conf.
+    pub dad_sysctls: Option<[i32; 3]>,
+}
+
+/// All links of the namespace.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Snapshot {
+    pub links: Vec<LinkInfo>,
+}
+
+impl Snapshot {
+    pub fn by_name(&self, name: &str) -> Option<&LinkInfo> {
+        self.links.iter().find(|l| l.name == name)
+    }
+    pub fn by_index(&self, index: u32) -> Option<&LinkInfo> {
+        self.links.iter().find(|l| l.index == index)
+    }
+}

@@ -1,0 +1,4 @@
+//! The VRRP protocol: wire format, the sans-IO state machine, and socket I/O.
+
+pub mod packet;
+pub mod router;

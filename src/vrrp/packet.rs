@@ -1,0 +1,1 @@
+//! VRRP wire format (to be written).

@@ -1,0 +1,1 @@
+//! VRRS: leader names, pathways and clients (to be written).
