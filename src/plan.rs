@@ -209,3 +209,940 @@ impl fmt::Display for Op {
         }
     }
 }
+
+use crate::desired::{DesiredDevice, DesiredState};
+use crate::kernel::{DAD_SYSCTLS, LinkInfo, Snapshot};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// A device netvrrp created or adopted, as remembered in `<run-dir>/owned.json`.
+/// A record only counts when a link with the same index, parent and MAC still exists, so an
+/// ifindex reused by someone else's device is never mistaken for ours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OwnedRecord {
+    pub name: String,
+    pub index: u32,
+    pub parent_index: u32,
+    pub mac: MacAddr,
+}
+
+/// Who decides the attributes the runtime drives (protodown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtodownOwner {
+    /// No runtime: the configurator leaves protodown on.
+    Configurator,
+    /// A runtime answers on the control socket: protodown is its business, not drift.
+    Runtime,
+}
+
+/// One desired device and the existing link that is (or will become) it.
+#[derive(Debug, Clone)]
+pub struct Matched<'a> {
+    pub desired: &'a DesiredDevice,
+    pub current: Option<&'a LinkInfo>,
+}
+
+/// Why no plan can be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "device name {name:?} is taken by a device netvrrp does not own ({detail}); rename or remove it first"
+    )]
+    NameTaken { name: String, detail: String },
+    #[error("parent interface {parent:?} of {device}: {reason}")]
+    BadParent {
+        parent: String,
+        device: String,
+        reason: String,
+    },
+}
+
+/// The result of comparing the kernel with the desired state.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Op>,
+    pub in_sync: bool,
+    /// Canonical rendering of the managed state, current and desired (for the unified diff).
+    #[serde(skip)]
+    pub current_text: String,
+    #[serde(skip)]
+    pub desired_text: String,
+}
+
+fn is_link_local(a: &IpNet) -> bool {
+    match a {
+        IpNet::V6(n) => (n.addr().segments()[0] & 0xffc0) == 0xfe80,
+        IpNet::V4(_) => false,
+    }
+}
+
+/// Addresses netvrrp manages on a device: all but IPv6 link-locals (the kernel makes those).
+pub fn managed_addresses(link: &LinkInfo) -> BTreeSet<IpNet> {
+    link.addresses
+        .iter()
+        .filter(|a| !is_link_local(a))
+        .copied()
+        .collect()
+}
+
+/// Links netvrrp owns according to its records (validated against the snapshot).
+pub fn owned_links<'a>(snapshot: &'a Snapshot, owned: &[OwnedRecord]) -> Vec<&'a LinkInfo> {
+    owned
+        .iter()
+        .filter_map(|r| {
+            snapshot.by_index(r.index).filter(|l| {
+                l.kind.as_deref() == Some("macvlan")
+                    && l.parent_index == Some(r.parent_index)
+                    && l.mac == Some(r.mac)
+            })
+        })
+        .collect()
+}
+
+/// Match every desired device with its existing link: by identity (macvlan, parent, MAC)
+/// first; else an owned macvlan of the same name (its MAC drifted).
+pub fn match_devices<'a>(
+    snapshot: &'a Snapshot,
+    desired: &'a DesiredState,
+    owned: &[OwnedRecord],
+) -> Vec<Matched<'a>> {
+    let owned_idx: HashSet<u32> = owned_links(snapshot, owned)
+        .iter()
+        .map(|l| l.index)
+        .collect();
+    let mut identity: HashMap<(u32, MacAddr), Vec<&LinkInfo>> = HashMap::new();
+    for l in &snapshot.links {
+        if let (Some("macvlan"), Some(p), Some(m)) = (l.kind.as_deref(), l.parent_index, l.mac) {
+            identity.entry((p, m)).or_default().push(l);
+        }
+    }
+    let mut taken: HashSet<u32> = HashSet::new();
+    let mut out = Vec::with_capacity(desired.devices.len());
+    for d in &desired.devices {
+        let by_identity = identity.get(&(d.parent_index, d.mac)).and_then(|ls| {
+            // Prefer the one already carrying the right name, then one we own.
+            ls.iter()
+                .find(|l| l.name == d.name && !taken.contains(&l.index))
+                .or_else(|| {
+                    ls.iter()
+                        .find(|l| owned_idx.contains(&l.index) && !taken.contains(&l.index))
+                })
+                .or_else(|| ls.iter().find(|l| !taken.contains(&l.index)))
+                .copied()
+        });
+        let current = by_identity.or_else(|| {
+            snapshot.by_name(&d.name).filter(|l| {
+                owned_idx.contains(&l.index)
+                    && l.kind.as_deref() == Some("macvlan")
+                    && !taken.contains(&l.index)
+            })
+        });
+        if let Some(l) = current {
+            taken.insert(l.index);
+        }
+        out.push(Matched { desired: d, current });
+    }
+    out
+}
+
+fn onoff(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+/// The managed attributes of one device, as rendered for the unified diff.
+struct DeviceView<'a> {
+    name: &'a str,
+    parent: String,
+    mode: String,
+    mac: String,
+    addrgenmode: &'a str,
+    /// None: owned by the runtime.
+    protodown: Option<bool>,
+    admin_up: bool,
+    sysctls: String,
+    addresses: Vec<IpNet>,
+}
+
+impl DeviceView<'_> {
+    /// One line per managed attribute, so the unified diff points at exactly what differs.
+    fn render(&self) -> String {
+        let name = self.name;
+        let mut s = format!(
+            "{name}: macvlan link {} mode {} address {}\n",
+            self.parent, self.mode, self.mac
+        );
+        s += &format!("{name}: addrgenmode {}\n", self.addrgenmode);
+        s += &format!("{name}: ipv6 {}\n", self.sysctls);
+        for a in &self.addresses {
+            s += &format!("{name}: address {a}\n");
+        }
+        s += &format!(
+            "{name}: {} protodown {}\n",
+            if self.admin_up { "up" } else { "down" },
+            self.protodown.map_or("(runtime)", onoff)
+        );
+        s
+    }
+
+    fn of_link<'a>(l: &'a LinkInfo, snapshot: &Snapshot, runtime: bool) -> DeviceView<'a> {
+        DeviceView {
+            name: &l.name,
+            parent: parent_name(snapshot, l.parent_index.unwrap_or(0)),
+            mode: mode_text(l),
+            mac: l.mac.map(|m| m.to_string()).unwrap_or_default(),
+            addrgenmode: l.addrgenmode.map_or("?", |g| g.as_str()),
+            protodown: if runtime { None } else { Some(l.protodown) },
+            admin_up: l.admin_up,
+            sysctls: sysctl_text(l.dad_sysctls),
+            addresses: managed_addresses(l).into_iter().collect(),
+        }
+    }
+
+    fn of_desired(d: &DesiredDevice, runtime: bool) -> DeviceView<'_> {
+        DeviceView {
+            name: &d.name,
+            parent: d.parent.clone(),
+            mode: "bridge".into(),
+            mac: d.mac.to_string(),
+            addrgenmode: d.addrgenmode.as_str(),
+            protodown: if runtime { None } else { Some(d.protodown) },
+            admin_up: true,
+            sysctls: sysctl_text(Some([0, 0, 0])),
+            addresses: d.addresses.clone(),
+        }
+    }
+}
+
+fn parent_name(snapshot: &Snapshot, index: u32) -> String {
+    snapshot
+        .by_index(index)
+        .map(|l| l.name.clone())
+        .unwrap_or_else(|| format!("if{index}"))
+}
+
+fn sysctl_text(v: Option<[i32; 3]>) -> String {
+    match v {
+        Some(v) => DAD_SYSCTLS
+            .iter()
+            .zip(v)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => "(no ipv6 conf)".into(),
+    }
+}
+
+fn mode_text(l: &LinkInfo) -> String {
+    l.macvlan_mode
+        .map(|m| format!("{m:?}").to_lowercase())
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Compute the plan. `protodown` says whether a runtime owns protodown now.
+pub fn plan(
+    snapshot: &Snapshot,
+    desired: &DesiredState,
+    owned: &[OwnedRecord],
+    protodown: ProtodownOwner,
+) -> Result<Plan, Vec<PlanError>> {
+    let matched = match_devices(snapshot, desired, owned);
+    let mut errors = Vec::new();
+    let matched_idx: HashSet<u32> = matched
+        .iter()
+        .filter_map(|m| m.current.map(|l| l.index))
+        .collect();
+    let owned_now = owned_links(snapshot, owned);
+    let to_delete: Vec<&LinkInfo> = owned_now
+        .iter()
+        .filter(|l| !matched_idx.contains(&l.index))
+        .copied()
+        .collect();
+    let delete_idx: HashSet<u32> = to_delete.iter().map(|l| l.index).collect();
+    let name_of_parent = |i: u32| parent_name(snapshot, i);
+    let our_indexes: HashSet<u32> = matched_idx.union(&delete_idx).copied().collect();
+
+    // Names: a desired name held by a link we neither match nor delete is a conflict.
+    for m in &matched {
+        let d = m.desired;
+        if let Some(holder) = snapshot.by_name(&d.name)
+            && Some(holder.index) != m.current.map(|l| l.index)
+            && !delete_idx.contains(&holder.index)
+            && !matched_idx.contains(&holder.index)
+        {
+            errors.push(PlanError::NameTaken {
+                name: d.name.clone(),
+                detail: format!(
+                    "{} ifindex {}{}",
+                    holder.kind.as_deref().unwrap_or("device"),
+                    holder.index,
+                    holder.mac.map(|m| format!(" address {m}")).unwrap_or_default()
+                ),
+            });
+        }
+        match snapshot.by_index(d.parent_index) {
+            None => errors.push(PlanError::BadParent {
+                parent: d.parent.clone(),
+                device: d.name.clone(),
+                reason: "does not exist".into(),
+            }),
+            Some(p) if p.name == "lo" => errors.push(PlanError::BadParent {
+                parent: d.parent.clone(),
+                device: d.name.clone(),
+                reason: "loopback cannot carry a macvlan".into(),
+            }),
+            Some(p) if our_indexes.contains(&p.index) => errors.push(PlanError::BadParent {
+                parent: d.parent.clone(),
+                device: d.name.clone(),
+                reason: "is itself a netvrrp device".into(),
+            }),
+            Some(p) if !p.admin_up => errors.push(PlanError::BadParent {
+                parent: d.parent.clone(),
+                device: d.name.clone(),
+                reason: "is administratively down; bring it up first".into(),
+            }),
+            Some(_) => {}
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let runtime = protodown == ProtodownOwner::Runtime;
+    let mut ops = Vec::new();
+    let mut late_deletes = Vec::new();
+    let desired_names: HashSet<&str> = desired.devices.iter().map(|d| d.name.as_str()).collect();
+    // Owned devices no longer desired. Deleted last (so a failure earlier rolls back without
+    // having to recreate them), unless one holds a name a desired device needs.
+    for l in &to_delete {
+        let op = Op::DeleteMacvlan {
+            device: l.name.clone(),
+            parent: name_of_parent(l.parent_index.unwrap_or(0)),
+            parent_index: l.parent_index.unwrap_or(0),
+            mac: l.mac.unwrap_or(MacAddr([0; 6])),
+        };
+        if desired_names.contains(l.name.as_str()) {
+            ops.push(op);
+        } else {
+            late_deletes.push(op);
+        }
+    }
+
+    let mut current_text = String::new();
+    let mut desired_text = String::new();
+    for m in &matched {
+        let d = m.desired;
+        let wanted: BTreeSet<IpNet> = d.addresses.iter().copied().collect();
+        desired_text += &DeviceView::of_desired(d, runtime).render();
+        let Some(l) = m.current else {
+            ops.push(Op::CreateMacvlan {
+                device: d.name.clone(),
+                parent: d.parent.clone(),
+                parent_index: d.parent_index,
+                mac: d.mac,
+            });
+            ops.push(Op::SetAddrGenMode {
+                device: d.name.clone(),
+                mode: d.addrgenmode,
+                previous: Some(crate::types::AddrGenMode::Eui64),
+            });
+            for name in DAD_SYSCTLS {
+                ops.push(Op::SetSysctl {
+                    device: d.name.clone(),
+                    name: name.into(),
+                    value: 0,
+                    previous: 1,
+                });
+            }
+            // Protodown goes on before the link is up so the device never transmits as a
+            // second master before the runtime has decided.
+            ops.push(Op::SetProtodown {
+                device: d.name.clone(),
+                on: true,
+                previous: false,
+            });
+            for a in &d.addresses {
+                ops.push(Op::AddAddress {
+                    device: d.name.clone(),
+                    address: *a,
+                });
+            }
+            ops.push(Op::SetAdmin {
+                device: d.name.clone(),
+                up: true,
+                previous: false,
+            });
+            continue;
+        };
+        let have = managed_addresses(l);
+        current_text += &DeviceView::of_link(l, snapshot, runtime).render();
+        let mut up = l.admin_up;
+        let mut need_flap = false;
+        if l.name != d.name {
+            if up {
+                ops.push(Op::SetAdmin {
+                    device: l.name.clone(),
+                    up: false,
+                    previous: true,
+                });
+                up = false;
+            }
+            ops.push(Op::Rename {
+                device: d.name.clone(),
+                from: l.name.clone(),
+            });
+        }
+        let dev = || d.name.clone();
+        if let Some(mac) = l.mac
+            && mac != d.mac
+        {
+            ops.push(Op::SetMac {
+                device: dev(),
+                mac: d.mac,
+                previous: mac,
+            });
+        }
+        if let Some(mode) = l.macvlan_mode
+            && mode != MacvlanMode::Bridge
+        {
+            ops.push(Op::SetMacvlanMode {
+                device: dev(),
+                mode: MacvlanMode::Bridge,
+                previous: mode,
+            });
+        }
+        if l.addrgenmode != Some(d.addrgenmode) {
+            ops.push(Op::SetAddrGenMode {
+                device: dev(),
+                mode: d.addrgenmode,
+                previous: l.addrgenmode,
+            });
+            // The kernel applies a new addrgenmode at the next link-up only.
+            need_flap = up;
+        }
+        if let Some(values) = l.dad_sysctls {
+            for (name, value) in DAD_SYSCTLS.iter().zip(values) {
+                if value != 0 {
+                    ops.push(Op::SetSysctl {
+                        device: dev(),
+                        name: (*name).into(),
+                        value: 0,
+                        previous: value,
+                    });
+                }
+            }
+        }
+        if !runtime && l.protodown != d.protodown {
+            ops.push(Op::SetProtodown {
+                device: dev(),
+                on: d.protodown,
+                previous: l.protodown,
+            });
+        }
+        for a in have.difference(&wanted) {
+            ops.push(Op::DelAddress {
+                device: dev(),
+                address: *a,
+            });
+        }
+        for a in wanted.difference(&have) {
+            ops.push(Op::AddAddress {
+                device: dev(),
+                address: *a,
+            });
+        }
+        if need_flap {
+            ops.push(Op::SetAdmin {
+                device: dev(),
+                up: false,
+                previous: true,
+            });
+            up = false;
+        }
+        if !up {
+            ops.push(Op::SetAdmin {
+                device: dev(),
+                up: true,
+                previous: false,
+            });
+        }
+    }
+    for l in &to_delete {
+        current_text += &DeviceView::of_link(l, snapshot, runtime).render();
+    }
+    ops.extend(late_deletes);
+    let current_text = sort_blocks(&current_text);
+    Ok(Plan {
+        in_sync: ops.is_empty(),
+        changes: ops,
+        current_text,
+        desired_text,
+    })
+}
+
+/// Sort rendered lines by device name (stable within a device) so both sides line up.
+fn sort_blocks(text: &str) -> String {
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_by_key(|l| l.split(':').next().unwrap_or(""));
+    let mut s = lines.join("\n");
+    if !s.is_empty() {
+        s.push('\n');
+    }
+    s
+}
+
+impl Plan {
+    /// Unified diff of the canonical renderings, then the numbered operations.
+    pub fn render_text(&self, color: bool) -> String {
+        let mut out = String::new();
+        if self.in_sync {
+            out += "in sync: nothing to change\n";
+            return out;
+        }
+        let diff = similar::TextDiff::from_lines(&self.current_text, &self.desired_text);
+        for line in diff
+            .unified_diff()
+            .context_radius(3)
+            .header("current", "desired")
+            .to_string()
+            .lines()
+        {
+            let painted = if !color {
+                line.to_string()
+            } else if line.starts_with('+') && !line.starts_with("+++") {
+                format!("\x1b[32m{line}\x1b[0m")
+            } else if line.starts_with('-') && !line.starts_with("---") {
+                format!("\x1b[31m{line}\x1b[0m")
+            } else if line.starts_with("@@") {
+                format!("\x1b[36m{line}\x1b[0m")
+            } else {
+                line.to_string()
+            };
+            out += &painted;
+            out.push('\n');
+        }
+        out += &format!("\n{} operation(s):\n", self.changes.len());
+        for (i, op) in self.changes.iter().enumerate() {
+            out += &format!("{:4}. {op}\n", i + 1);
+        }
+        out
+    }
+
+    pub fn render_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
+
+/// One desired attribute compared with the kernel (`netvrrp check`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub device: String,
+    pub attribute: String,
+    pub expected: String,
+    pub actual: String,
+    pub pass: bool,
+}
+
+/// Every desired attribute, pass or fail. More than `ifquery --check`: mode, addrgenmode,
+/// protodown ownership and the DAD sysctls are checked too.
+pub fn check(
+    snapshot: &Snapshot,
+    desired: &DesiredState,
+    owned: &[OwnedRecord],
+    protodown: ProtodownOwner,
+) -> Vec<Check> {
+    let mut out = Vec::new();
+    for m in match_devices(snapshot, desired, owned) {
+        let d = m.desired;
+        let mut push = |attribute: &str, expected: String, actual: String| {
+            out.push(Check {
+                device: d.name.clone(),
+                attribute: attribute.into(),
+                pass: expected == actual,
+                expected,
+                actual,
+            });
+        };
+        let Some(l) = m.current else {
+            push("exists", "yes".into(), "no".into());
+            continue;
+        };
+        push("exists", "yes".into(), "yes".into());
+        push("name", d.name.clone(), l.name.clone());
+        push("kind", "macvlan".into(), l.kind.clone().unwrap_or_default());
+        push("parent", d.parent.clone(), parent_name(snapshot, l.parent_index.unwrap_or(0)));
+        push("mode", "bridge".into(), mode_text(l));
+        push(
+            "mac",
+            d.mac.to_string(),
+            l.mac.map(|m| m.to_string()).unwrap_or_default(),
+        );
+        push(
+            "addrgenmode",
+            d.addrgenmode.to_string(),
+            l.addrgenmode.map(|g| g.to_string()).unwrap_or("?".into()),
+        );
+        for (i, name) in DAD_SYSCTLS.iter().enumerate() {
+            push(
+                name,
+                "0".into(),
+                l.dad_sysctls
+                    .map(|v| v[i].to_string())
+                    .unwrap_or_else(|| "absent".into()),
+            );
+        }
+        let have = managed_addresses(l);
+        for a in &d.addresses {
+            push(
+                &format!("address {a}"),
+                "present".into(),
+                if have.contains(a) { "present" } else { "absent" }.into(),
+            );
+        }
+        for a in have.iter().filter(|a| !d.addresses.contains(a)) {
+            push(&format!("address {a}"), "absent".into(), "present".into());
+        }
+        push("admin", "up".into(), if l.admin_up { "up" } else { "down" }.into());
+        match protodown {
+            ProtodownOwner::Configurator => {
+                push("protodown", onoff(d.protodown).into(), onoff(l.protodown).into())
+            }
+            ProtodownOwner::Runtime => push(
+                "protodown",
+                "runtime".into(),
+                "runtime".into(), // the runtime drives it; its current value is in `show vrrp`
+            ),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::{DeviceRole, router_device_name};
+    use crate::types::{AddrGenMode, Family};
+
+    fn parent(index: u32, name: &str) -> LinkInfo {
+        LinkInfo {
+            index,
+            name: name.into(),
+            kind: Some("veth".into()),
+            macvlan_mode: None,
+            parent_index: None,
+            mac: Some(MacAddr([2, 0, 0, 0, 0, index as u8])),
+            addrgenmode: Some(AddrGenMode::Eui64),
+            protodown: false,
+            admin_up: true,
+            carrier: true,
+            operstate: "up".into(),
+            addresses: vec!["192.0.2.2/24".parse().unwrap()],
+            dad_sysctls: None,
+        }
+    }
+
+    fn desired_dev(parent_index: u32, vrid: u8, family: Family, vips: &[&str]) -> DesiredDevice {
+        DesiredDevice {
+            name: router_device_name(family, parent_index, vrid),
+            parent: "eth0".into(),
+            parent_index,
+            mac: MacAddr::vrrp(family, vrid),
+            addrgenmode: match family {
+                Family::Ipv4 => AddrGenMode::None,
+                Family::Ipv6 => AddrGenMode::Random,
+            },
+            addresses: vips.iter().map(|a| a.parse().unwrap()).collect(),
+            protodown: true,
+            role: DeviceRole::Router {
+                interface: "eth0".into(),
+                vrid,
+                family,
+            },
+        }
+    }
+
+    /// The link a successful apply of `d` leaves behind.
+    fn link_of(d: &DesiredDevice, index: u32) -> LinkInfo {
+        LinkInfo {
+            index,
+            name: d.name.clone(),
+            kind: Some("macvlan".into()),
+            macvlan_mode: Some(MacvlanMode::Bridge),
+            parent_index: Some(d.parent_index),
+            mac: Some(d.mac),
+            addrgenmode: Some(d.addrgenmode),
+            protodown: true,
+            admin_up: true,
+            carrier: false,
+            operstate: "lowerlayerdown".into(),
+            addresses: d.addresses.clone(),
+            dad_sysctls: Some([0, 0, 0]),
+        }
+    }
+
+    fn record(l: &LinkInfo) -> OwnedRecord {
+        OwnedRecord {
+            name: l.name.clone(),
+            index: l.index,
+            parent_index: l.parent_index.unwrap(),
+            mac: l.mac.unwrap(),
+        }
+    }
+
+    fn state(devices: Vec<DesiredDevice>) -> DesiredState {
+        DesiredState { devices }
+    }
+
+    fn run(snap: &Snapshot, d: &DesiredState, owned: &[OwnedRecord]) -> Vec<Op> {
+        plan(snap, d, owned, ProtodownOwner::Configurator)
+            .unwrap()
+            .changes
+    }
+
+    #[test]
+    fn create_from_scratch_in_order() {
+        let d = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0")],
+        };
+        let ops = run(&snap, &state(vec![d.clone()]), &[]);
+        let text: Vec<String> = ops.iter().map(|o| o.to_string()).collect();
+        assert_eq!(
+            text,
+            vec![
+                "create macvlan vrrp4-2-5 link eth0 mode bridge address 00:00:5e:00:01:05",
+                "set vrrp4-2-5 addrgenmode none",
+                "sysctl net.ipv6.conf.vrrp4-2-5.accept_dad=0",
+                "sysctl net.ipv6.conf.vrrp4-2-5.dad_transmits=0",
+                "sysctl net.ipv6.conf.vrrp4-2-5.enhanced_dad=0",
+                "set vrrp4-2-5 protodown on",
+                "add address 192.0.2.1/24 dev vrrp4-2-5",
+                "set vrrp4-2-5 up",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_op_when_in_sync() {
+        let d = desired_dev(2, 5, Family::Ipv6, &["2001:db8::1/64"]);
+        let mut l = link_of(&d, 10);
+        // Kernel-made link-locals are not managed.
+        l.addresses.push("fe80::1234/64".parse().unwrap());
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l],
+        };
+        let p = plan(&snap, &state(vec![d]), &[], ProtodownOwner::Configurator).unwrap();
+        assert!(p.in_sync, "{:?}", p.changes);
+        assert_eq!(p.current_text, p.desired_text);
+    }
+
+    #[test]
+    fn adopt_and_rename_after_renumbering() {
+        // The parent was ifindex 2 when the device was made; now it is 3.
+        let old = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
+        let mut l = link_of(&old, 10);
+        l.parent_index = Some(3);
+        let d = desired_dev(3, 5, Family::Ipv4, &["192.0.2.1/24"]);
+        let snap = Snapshot {
+            links: vec![parent(3, "eth0"), l],
+        };
+        let ops = run(&snap, &state(vec![d]), &[]);
+        assert_eq!(
+            ops,
+            vec![
+                Op::SetAdmin {
+                    device: "vrrp4-2-5".into(),
+                    up: false,
+                    previous: true
+                },
+                Op::Rename {
+                    device: "vrrp4-3-5".into(),
+                    from: "vrrp4-2-5".into()
+                },
+                Op::SetAdmin {
+                    device: "vrrp4-3-5".into(),
+                    up: true,
+                    previous: false
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn update_mac_of_owned_device() {
+        let d = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
+        let mut l = link_of(&d, 10);
+        l.mac = Some(MacAddr([2, 1, 1, 1, 1, 1]));
+        let owned = vec![record(&l)];
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l],
+        };
+        let ops = run(&snap, &state(vec![d.clone()]), &owned);
+        assert_eq!(
+            ops,
+            vec![Op::SetMac {
+                device: d.name.clone(),
+                mac: d.mac,
+                previous: MacAddr([2, 1, 1, 1, 1, 1])
+            }]
+        );
+    }
+
+    #[test]
+    fn foreign_device_with_our_name_is_a_conflict() {
+        let d = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
+        let mut l = link_of(&d, 10);
+        l.mac = Some(MacAddr([2, 1, 1, 1, 1, 1]));
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l],
+        };
+        let err = plan(&snap, &state(vec![d]), &[], ProtodownOwner::Configurator).unwrap_err();
+        assert!(matches!(err[0], PlanError::NameTaken { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn add_and_remove_vips() {
+        let d = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24", "192.0.2.3/24"]);
+        let mut l = link_of(&d, 10);
+        l.addresses = vec!["192.0.2.1/24".parse().unwrap(), "192.0.2.9/24".parse().unwrap()];
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l],
+        };
+        let ops = run(&snap, &state(vec![d]), &[]);
+        assert_eq!(
+            ops,
+            vec![
+                Op::DelAddress {
+                    device: "vrrp4-2-5".into(),
+                    address: "192.0.2.9/24".parse().unwrap()
+                },
+                Op::AddAddress {
+                    device: "vrrp4-2-5".into(),
+                    address: "192.0.2.3/24".parse().unwrap()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn remove_owned_ignore_foreign() {
+        let gone = desired_dev(2, 7, Family::Ipv4, &["192.0.2.7/24"]);
+        let owned_link = link_of(&gone, 11);
+        // Looks exactly like a VRRP device, but nobody created or adopted it.
+        let foreign = link_of(&desired_dev(2, 8, Family::Ipv4, &["192.0.2.8/24"]), 12);
+        let owned = vec![record(&owned_link)];
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), owned_link, foreign],
+        };
+        let ops = run(&snap, &state(vec![]), &owned);
+        assert_eq!(
+            ops,
+            vec![Op::DeleteMacvlan {
+                device: "vrrp4-2-7".into(),
+                parent: "eth0".into(),
+                parent_index: 2,
+                mac: MacAddr::vrrp(Family::Ipv4, 7)
+            }]
+        );
+    }
+
+    #[test]
+    fn stale_owned_record_is_not_trusted() {
+        // ifindex 11 was ours once; now another device with another MAC has it.
+        let gone = desired_dev(2, 7, Family::Ipv4, &[]);
+        let mut other = link_of(&gone, 11);
+        other.mac = Some(MacAddr([2, 9, 9, 9, 9, 9]));
+        let stale = OwnedRecord {
+            name: gone.name.clone(),
+            index: 11,
+            parent_index: 2,
+            mac: gone.mac,
+        };
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), other],
+        };
+        assert!(run(&snap, &state(vec![]), &[stale]).is_empty());
+    }
+
+    #[test]
+    fn drift_repair_and_runtime_owned_protodown() {
+        let d = desired_dev(2, 5, Family::Ipv6, &["2001:db8::1/64"]);
+        let mut l = link_of(&d, 10);
+        l.protodown = false;
+        l.addrgenmode = Some(AddrGenMode::Eui64);
+        l.dad_sysctls = Some([1, 0, 1]);
+        l.macvlan_mode = Some(MacvlanMode::Private);
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l],
+        };
+        let ops = run(&snap, &state(vec![d.clone()]), &[]);
+        let text: Vec<String> = ops.iter().map(|o| o.to_string()).collect();
+        assert_eq!(
+            text,
+            vec![
+                "set vrrp6-2-5 macvlan mode Bridge",
+                "set vrrp6-2-5 addrgenmode random",
+                "sysctl net.ipv6.conf.vrrp6-2-5.accept_dad=0",
+                "sysctl net.ipv6.conf.vrrp6-2-5.enhanced_dad=0",
+                "set vrrp6-2-5 protodown on",
+                "set vrrp6-2-5 down",
+                "set vrrp6-2-5 up",
+            ]
+        );
+        // With a runtime, protodown is not drift.
+        let ops = plan(&snap, &state(vec![d]), &[], ProtodownOwner::Runtime)
+            .unwrap()
+            .changes;
+        assert!(!ops.iter().any(|o| matches!(o, Op::SetProtodown { .. })));
+    }
+
+    #[test]
+    fn parent_down_or_missing_is_refused() {
+        let d = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
+        let mut p = parent(2, "eth0");
+        p.admin_up = false;
+        let err = plan(
+            &Snapshot { links: vec![p] },
+            &state(vec![d.clone()]),
+            &[],
+            ProtodownOwner::Configurator,
+        )
+        .unwrap_err();
+        assert!(err[0].to_string().contains("administratively down"), "{err:?}");
+        let err = plan(
+            &Snapshot { links: vec![] },
+            &state(vec![d]),
+            &[],
+            ProtodownOwner::Configurator,
+        )
+        .unwrap_err();
+        assert!(err[0].to_string().contains("does not exist"));
+    }
+
+    #[test]
+    fn inverse_round_trips() {
+        let op = Op::SetSysctl {
+            device: "x".into(),
+            name: "accept_dad".into(),
+            value: 0,
+            previous: 2,
+        };
+        assert_eq!(op.inverse().unwrap().inverse().unwrap(), op);
+    }
+
+    #[test]
+    fn check_reports_each_attribute() {
+        let d = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
+        let mut l = link_of(&d, 10);
+        l.addresses.clear();
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l],
+        };
+        let checks = check(&snap, &state(vec![d]), &[], ProtodownOwner::Configurator);
+        let failed: Vec<&str> = checks
+            .iter()
+            .filter(|c| !c.pass)
+            .map(|c| c.attribute.as_str())
+            .collect();
+        assert_eq!(failed, vec!["address 192.0.2.1/24"]);
+        assert!(checks.iter().any(|c| c.attribute == "addrgenmode" && c.pass));
+    }
+}
