@@ -1,1 +1,245 @@
-//! Execute a plan with an undo journal (to be written).
+//! Execute a plan with an undo journal, and the run-dir files that go with it (lock, owned
+//! devices).
+
+use crate::plan::{Op, OwnedRecord};
+use anyhow::Context;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Something that can carry out one operation (the kernel; a fake in tests).
+pub trait Executor {
+    fn execute(&self, op: &Op) -> impl std::future::Future<Output = Result<(), String>>;
+}
+
+/// A failed apply: what failed, and how the rollback went.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "operation {index} of {total} failed: {op}: {error}; {}",
+    rollback_summary(*.rolled_back, .rollback_errors)
+)]
+pub struct ApplyError {
+    pub index: usize,
+    pub total: usize,
+    pub op: Op,
+    pub error: String,
+    pub rolled_back: usize,
+    pub rollback_errors: Vec<String>,
+}
+
+fn rollback_summary(n: usize, errors: &[String]) -> String {
+    if errors.is_empty() {
+        format!("rolled back {n} operation(s); the kernel is as it was")
+    } else {
+        format!(
+            "rolled back {n} operation(s) but {} undo step(s) failed: {}",
+            errors.len(),
+            errors.join("; ")
+        )
+    }
+}
+
+/// Run `ops` in order. On the first failure undo what was done, newest first, and report.
+/// Operations on a device created in this same run need no undo of their own: deleting the
+/// device (the inverse of its creation) takes them all back.
+pub async fn execute<E: Executor>(executor: &E, ops: &[Op]) -> Result<(), ApplyError> {
+    let mut journal: Vec<Op> = Vec::new();
+    let mut created: Vec<&str> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        if let Err(error) = executor.execute(op).await {
+            let mut rolled_back = 0;
+            let mut rollback_errors = Vec::new();
+            for undo in journal.iter().rev() {
+                match executor.execute(undo).await {
+                    Ok(()) => rolled_back += 1,
+                    Err(e) => rollback_errors.push(format!("{undo}: {e}")),
+                }
+            }
+            return Err(ApplyError {
+                index: i + 1,
+                total: ops.len(),
+                op: op.clone(),
+                error,
+                rolled_back,
+                rollback_errors,
+            });
+        }
+        if let Op::CreateMacvlan { device, .. } = op {
+            created.push(device);
+        } else if created.contains(&op.device()) {
+            continue;
+        }
+        if let Some(undo) = op.inverse() {
+            journal.push(undo);
+        }
+    }
+    Ok(())
+}
+
+/// An exclusive lock on `<run-dir>/netvrrp.lock`, held while the value lives.
+pub struct RunDirLock {
+    _lock: nix::fcntl::Flock<File>,
+}
+
+/// Take the run-dir lock without waiting: a second apply fails with a clear message.
+pub fn lock(run_dir: &Path) -> anyhow::Result<RunDirLock> {
+    fs::create_dir_all(run_dir)
+        .with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
+    let path = run_dir.join("netvrrp.lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(RunDirLock { _lock: lock }),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => anyhow::bail!(
+            "another netvrrp is applying in {} (lock {} is held); try again when it is done",
+            run_dir.display(),
+            path.display()
+        ),
+        Err((_, e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}
+
+fn owned_path(run_dir: &Path) -> PathBuf {
+    run_dir.join("owned.json")
+}
+
+/// The devices netvrrp created or adopted (empty when the file does not exist).
+pub fn load_owned(run_dir: &Path) -> anyhow::Result<Vec<OwnedRecord>> {
+    let path = owned_path(run_dir);
+    match fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).with_context(|| {
+            format!(
+                "cannot parse {} (delete it to forget ownership)",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Replace the owned-device records atomically (write then rename).
+pub fn save_owned(run_dir: &Path, records: &[OwnedRecord]) -> anyhow::Result<()> {
+    fs::create_dir_all(run_dir)
+        .with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
+    let path = owned_path(run_dir);
+    let tmp = run_dir.join("owned.json.tmp");
+    let text = serde_json::to_string_pretty(records).context("cannot serialise owned devices")?;
+    let mut f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Family, MacAddr};
+    use std::cell::RefCell;
+
+    /// Records what ran; fails the operation whose text equals `fail`.
+    struct Fake {
+        log: RefCell<Vec<String>>,
+        fail: String,
+    }
+
+    impl Executor for Fake {
+        async fn execute(&self, op: &Op) -> Result<(), String> {
+            let text = op.to_string();
+            if text == self.fail {
+                return Err("File exists (os error 17)".into());
+            }
+            self.log.borrow_mut().push(text);
+            Ok(())
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn rollback_undoes_in_reverse_and_skips_ops_on_created_devices() {
+        let ops = vec![
+            Op::AddAddress {
+                device: "old".into(),
+                address: "192.0.2.5/24".parse().unwrap(),
+            },
+            Op::CreateMacvlan {
+                device: "new".into(),
+                parent: "eth0".into(),
+                parent_index: 2,
+                mac: MacAddr::vrrp(Family::Ipv4, 1),
+            },
+            Op::SetAdmin {
+                device: "new".into(),
+                up: true,
+                previous: false,
+            },
+            Op::AddAddress {
+                device: "new".into(),
+                address: "198.51.100.1/24".parse().unwrap(),
+            },
+        ];
+        let fake = Fake {
+            log: RefCell::new(vec![]),
+            fail: "add address 198.51.100.1/24 dev new".into(),
+        };
+        let err = block_on(execute(&fake, &ops)).unwrap_err();
+        assert_eq!(err.index, 4);
+        assert_eq!(err.rolled_back, 2);
+        assert_eq!(
+            fake.log.into_inner(),
+            vec![
+                "add address 192.0.2.5/24 dev old",
+                "create macvlan new link eth0 mode bridge address 00:00:5e:00:01:01",
+                "set new up",
+                "delete new",
+                "del address 192.0.2.5/24 dev old",
+            ]
+        );
+        assert!(err.to_string().contains("operation 4 of 4 failed"));
+        assert!(err.to_string().contains("the kernel is as it was"));
+    }
+
+    #[test]
+    fn lock_excludes_a_second_holder() {
+        let dir = std::env::temp_dir().join(format!("netvrrp-lock-{}", std::process::id()));
+        let first = lock(&dir).unwrap();
+        let second = lock(&dir);
+        assert!(second.is_err());
+        assert!(
+            second
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("another netvrrp")
+        );
+        drop(first);
+        assert!(lock(&dir).is_ok());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn owned_records_round_trip() {
+        let dir = std::env::temp_dir().join(format!("netvrrp-owned-{}", std::process::id()));
+        assert!(load_owned(&dir).unwrap().is_empty());
+        let r = vec![OwnedRecord {
+            name: "vrrp4-2-1".into(),
+            index: 9,
+            parent_index: 2,
+            mac: MacAddr::vrrp(Family::Ipv4, 1),
+        }];
+        save_owned(&dir, &r).unwrap();
+        assert_eq!(load_owned(&dir).unwrap(), r);
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

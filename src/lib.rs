@@ -5,10 +5,12 @@
 
 pub mod apply;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod desired;
 pub mod kernel;
+pub mod logging;
 pub mod plan;
 pub mod types;
 pub mod vrrp;

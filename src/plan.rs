@@ -25,7 +25,10 @@ pub enum Op {
         mac: MacAddr,
     },
     /// Rename (the link must be down).
-    Rename { device: String, from: String },
+    Rename {
+        device: String,
+        from: String,
+    },
     SetMac {
         device: String,
         mac: MacAddr,
@@ -48,8 +51,14 @@ pub enum Op {
         value: i32,
         previous: i32,
     },
-    AddAddress { device: String, address: IpNet },
-    DelAddress { device: String, address: IpNet },
+    AddAddress {
+        device: String,
+        address: IpNet,
+    },
+    DelAddress {
+        device: String,
+        address: IpNet,
+    },
     SetAdmin {
         device: String,
         up: bool,
@@ -204,7 +213,11 @@ impl fmt::Display for Op {
                 write!(f, "set {device} {}", if *up { "up" } else { "down" })
             }
             Op::SetProtodown { device, on, .. } => {
-                write!(f, "set {device} protodown {}", if *on { "on" } else { "off" })
+                write!(
+                    f,
+                    "set {device} protodown {}",
+                    if *on { "on" } else { "off" }
+                )
             }
         }
     }
@@ -339,7 +352,10 @@ pub fn match_devices<'a>(
         if let Some(l) = current {
             taken.insert(l.index);
         }
-        out.push(Matched { desired: d, current });
+        out.push(Matched {
+            desired: d,
+            current,
+        });
     }
     out
 }
@@ -474,7 +490,10 @@ pub fn plan(
                     "{} ifindex {}{}",
                     holder.kind.as_deref().unwrap_or("device"),
                     holder.index,
-                    holder.mac.map(|m| format!(" address {m}")).unwrap_or_default()
+                    holder
+                        .mac
+                        .map(|m| format!(" address {m}"))
+                        .unwrap_or_default()
                 ),
             });
         }
@@ -768,7 +787,11 @@ pub fn check(
         push("exists", "yes".into(), "yes".into());
         push("name", d.name.clone(), l.name.clone());
         push("kind", "macvlan".into(), l.kind.clone().unwrap_or_default());
-        push("parent", d.parent.clone(), parent_name(snapshot, l.parent_index.unwrap_or(0)));
+        push(
+            "parent",
+            d.parent.clone(),
+            parent_name(snapshot, l.parent_index.unwrap_or(0)),
+        );
         push("mode", "bridge".into(), mode_text(l));
         push(
             "mac",
@@ -794,17 +817,28 @@ pub fn check(
             push(
                 &format!("address {a}"),
                 "present".into(),
-                if have.contains(a) { "present" } else { "absent" }.into(),
+                if have.contains(a) {
+                    "present"
+                } else {
+                    "absent"
+                }
+                .into(),
             );
         }
         for a in have.iter().filter(|a| !d.addresses.contains(a)) {
             push(&format!("address {a}"), "absent".into(), "present".into());
         }
-        push("admin", "up".into(), if l.admin_up { "up" } else { "down" }.into());
+        push(
+            "admin",
+            "up".into(),
+            if l.admin_up { "up" } else { "down" }.into(),
+        );
         match protodown {
-            ProtodownOwner::Configurator => {
-                push("protodown", onoff(d.protodown).into(), onoff(l.protodown).into())
-            }
+            ProtodownOwner::Configurator => push(
+                "protodown",
+                onoff(d.protodown).into(),
+                onoff(l.protodown).into(),
+            ),
             ProtodownOwner::Runtime => push(
                 "protodown",
                 "runtime".into(),
@@ -1002,7 +1036,10 @@ mod tests {
     fn add_and_remove_vips() {
         let d = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24", "192.0.2.3/24"]);
         let mut l = link_of(&d, 10);
-        l.addresses = vec!["192.0.2.1/24".parse().unwrap(), "192.0.2.9/24".parse().unwrap()];
+        l.addresses = vec![
+            "192.0.2.1/24".parse().unwrap(),
+            "192.0.2.9/24".parse().unwrap(),
+        ];
         let snap = Snapshot {
             links: vec![parent(2, "eth0"), l],
         };
@@ -1106,7 +1143,10 @@ mod tests {
             ProtodownOwner::Configurator,
         )
         .unwrap_err();
-        assert!(err[0].to_string().contains("administratively down"), "{err:?}");
+        assert!(
+            err[0].to_string().contains("administratively down"),
+            "{err:?}"
+        );
         let err = plan(
             &Snapshot { links: vec![] },
             &state(vec![d]),
@@ -1143,6 +1183,10 @@ mod tests {
             .map(|c| c.attribute.as_str())
             .collect();
         assert_eq!(failed, vec!["address 192.0.2.1/24"]);
-        assert!(checks.iter().any(|c| c.attribute == "addrgenmode" && c.pass));
+        assert!(
+            checks
+                .iter()
+                .any(|c| c.attribute == "addrgenmode" && c.pass)
+        );
     }
 }

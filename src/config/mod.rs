@@ -145,7 +145,10 @@ pub enum ClientKind {
     /// Append one JSON line per transition to `path`.
     Accounting { path: PathBuf },
     /// Run `command` (argv, no shell) on every transition; killed after `timeout_ms`.
-    Exec { command: Vec<String>, timeout_ms: u32 },
+    Exec {
+        command: Vec<String>,
+        timeout_ms: u32,
+    },
 }
 
 /// A position in a configuration file (1-based line and column).

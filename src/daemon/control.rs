@@ -1,0 +1,245 @@
+//! The control socket `<run-dir>/netvrrp.sock`: newline-delimited JSON, one request per line,
+//! one reply line per request (a `subscribe` request instead streams event lines until the
+//! client goes away). The wire protocol is documented in netvrrp(8).
+//!
+//! Requests: `{"cmd":"ping"}`, `{"cmd":"show-vrrp"}`, `{"cmd":"show-vrrs","what":"server"}`,
+//! `{"cmd":"stop"}`, `{"cmd":"reload","file":"/etc/network/vrrp.toml"}`,
+//! `{"cmd":"subscribe","names":["group1"]}`.
+//! Replies: `{"ok":true,"data":...}` or `{"ok":false,"error":"..."}`.
+
+use crate::cli::{ShowCommand, VrrsWhat};
+use crate::exit;
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Longest request line the runtime reads; longer lines are refused without buffering them.
+pub const MAX_REQUEST: usize = 64 * 1024;
+
+pub fn socket_path(run_dir: &Path) -> PathBuf {
+    run_dir.join("netvrrp.sock")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+pub enum Request {
+    Ping,
+    ShowVrrp,
+    ShowVrrs {
+        what: String,
+    },
+    Stop,
+    Reload {
+        file: PathBuf,
+    },
+    Subscribe {
+        #[serde(default)]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reply {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Reply {
+    pub fn ok(data: serde_json::Value) -> Reply {
+        Reply {
+            ok: true,
+            data: Some(data),
+            error: None,
+        }
+    }
+    pub fn err(msg: impl Into<String>) -> Reply {
+        Reply {
+            ok: false,
+            data: None,
+            error: Some(msg.into()),
+        }
+    }
+}
+
+/// Parse one request line; the error says what is wrong for the reply.
+pub fn parse_request(line: &str) -> Result<Request, String> {
+    serde_json::from_str(line.trim()).map_err(|e| format!("bad request: {e}"))
+}
+
+fn connect(run_dir: &Path) -> anyhow::Result<UnixStream> {
+    let path = socket_path(run_dir);
+    let s = UnixStream::connect(&path)
+        .with_context(|| format!("no runtime answers on {}", path.display()))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .context("cannot set a timeout on the control socket")?;
+    Ok(s)
+}
+
+/// Send one request and read one reply.
+pub fn request(run_dir: &Path, req: &Request) -> anyhow::Result<serde_json::Value> {
+    let mut s = connect(run_dir)?;
+    let mut line = serde_json::to_string(req).context("cannot encode request")?;
+    line.push('\n');
+    s.write_all(line.as_bytes())
+        .context("cannot write to the control socket")?;
+    let mut reader = BufReader::new(s);
+    let mut answer = String::new();
+    reader
+        .read_line(&mut answer)
+        .context("cannot read the runtime's reply")?;
+    if answer.is_empty() {
+        bail!("the runtime closed the control socket without answering");
+    }
+    let reply: Reply = serde_json::from_str(&answer)
+        .with_context(|| format!("unreadable reply from the runtime: {answer:?}"))?;
+    if reply.ok {
+        Ok(reply.data.unwrap_or(serde_json::Value::Null))
+    } else {
+        bail!(
+            "the runtime refused: {}",
+            reply.error.unwrap_or_else(|| "no reason given".into())
+        )
+    }
+}
+
+pub fn ping(run_dir: &Path) -> anyhow::Result<()> {
+    request(run_dir, &Request::Ping).map(|_| ())
+}
+
+/// Ask the runtime to stop and wait until its socket is gone.
+pub fn stop(run_dir: &Path) -> anyhow::Result<()> {
+    request(run_dir, &Request::Stop)?;
+    for _ in 0..200 {
+        if ping(run_dir).is_err() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    bail!("the runtime acknowledged stop but is still answering after 5 s")
+}
+
+pub fn show(run_dir: &Path, what: &ShowCommand) -> i32 {
+    let result = match what {
+        ShowCommand::Vrrp {
+            interface,
+            vrid,
+            json,
+        } => request(run_dir, &Request::ShowVrrp).map(|data| {
+            let rows: Vec<serde_json::Value> = data
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| {
+                    interface
+                        .as_ref()
+                        .is_none_or(|i| r["interface"].as_str() == Some(i))
+                        && vrid.is_none_or(|v| r["vrid"].as_u64() == Some(u64::from(v)))
+                })
+                .collect();
+            if *json {
+                format!("{:#}", serde_json::Value::Array(rows))
+            } else {
+                crate::daemon::render::vrrp_text(&rows)
+            }
+        }),
+        ShowCommand::Vrrs { what, name, json } => {
+            let what_s = match what {
+                VrrsWhat::Server => "server",
+                VrrsWhat::Pathway => "pathway",
+                VrrsWhat::Client => "client",
+            };
+            request(
+                run_dir,
+                &Request::ShowVrrs {
+                    what: what_s.into(),
+                },
+            )
+            .map(|data| {
+                let rows: Vec<serde_json::Value> = data
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|r| name.as_ref().is_none_or(|n| r["name"].as_str() == Some(n)))
+                    .collect();
+                if *json {
+                    format!("{:#}", serde_json::Value::Array(rows))
+                } else {
+                    crate::daemon::render::vrrs_text(what_s, &rows)
+                }
+            })
+        }
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("netvrrp: {e:#}");
+            exit::FAILURE
+        }
+    }
+}
+
+/// Stream pushed state changes to stdout as JSON lines until the runtime or the reader goes.
+pub fn subscribe(run_dir: &Path, names: &[String]) -> i32 {
+    let run = || -> anyhow::Result<()> {
+        let mut s = connect(run_dir)?;
+        s.set_read_timeout(None)
+            .context("cannot clear the socket timeout")?;
+        let mut line = serde_json::to_string(&Request::Subscribe {
+            names: names.to_vec(),
+        })?;
+        line.push('\n');
+        s.write_all(line.as_bytes())
+            .context("cannot write to the control socket")?;
+        let reader = BufReader::new(s);
+        let stdout = std::io::stdout();
+        for line in reader.lines() {
+            let line = line.context("control socket read failed")?;
+            let mut out = stdout.lock();
+            if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                return Ok(()); // the reader went away (e.g. `| head`)
+            }
+        }
+        Ok(())
+    };
+    match run() {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("netvrrp: {e:#}");
+            exit::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_wire_format() {
+        assert_eq!(parse_request(r#"{"cmd":"ping"}"#), Ok(Request::Ping));
+        assert_eq!(
+            parse_request(r#"{"cmd":"subscribe"}"#),
+            Ok(Request::Subscribe { names: vec![] })
+        );
+        assert_eq!(
+            serde_json::to_string(&Request::Reload {
+                file: "/x.toml".into()
+            })
+            .unwrap(),
+            r#"{"cmd":"reload","file":"/x.toml"}"#
+        );
+        assert!(parse_request("garbage").is_err());
+        assert!(parse_request(r#"{"cmd":"launch-missiles"}"#).is_err());
+    }
+}

@@ -1,0 +1,84 @@
+//! Text renderings of `show` data (the JSON the control socket returns), close to FRR's
+//! `show vrrp` and Cisco's `show vrrs`.
+
+use serde_json::Value;
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn ms(v: &Value) -> String {
+    v.as_f64()
+        .map(|m| format!("{m} ms"))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// One block per (interface, vrid, family), FRR style.
+pub fn vrrp_text(rows: &[Value]) -> String {
+    if rows.is_empty() {
+        return "no VRRP routers".into();
+    }
+    let mut out = String::new();
+    for r in rows {
+        let field = |k: &str, v: String| format!(" {k:<32} {v}\n");
+        out += &format!("\n Virtual Router ID                {}\n", s(&r["vrid"]));
+        out += &field("Interface", s(&r["interface"]));
+        out += &field("Address family", s(&r["family"]));
+        out += &field("Protocol Version", s(&r["version"]));
+        out += &field("State", s(&r["state"]).to_uppercase());
+        out += &field("Device", s(&r["device"]));
+        out += &field("Virtual MAC", s(&r["vmac"]));
+        out += &field("Primary address", s(&r["primary_address"]));
+        out += &field("Master address", s(&r["master_address"]));
+        out += &field("Protodown", s(&r["protodown"]));
+        out += &field("Priority", s(&r["priority"]));
+        out += &field("Effective Priority", s(&r["effective_priority"]));
+        out += &field("Preempt Mode", s(&r["preempt"]));
+        out += &field("Accept Mode", s(&r["accept_mode"]));
+        out += &field(
+            "Advertisement Interval",
+            ms(&r["advertisement_interval_ms"]),
+        );
+        out += &field(
+            "Master Advertisement Interval",
+            ms(&r["master_adver_interval_ms"]),
+        );
+        out += &field("Skew Time", ms(&r["skew_time_ms"]));
+        out += &field("Master Down Interval", ms(&r["master_down_interval_ms"]));
+        let vips: Vec<String> = r["vips"]
+            .as_array()
+            .map(|a| a.iter().map(s).collect())
+            .unwrap_or_default();
+        out += &field("Virtual addresses", vips.join(", "));
+        if let Some(counters) = r["counters"].as_object() {
+            out += " Counters:\n";
+            for (k, v) in counters {
+                out += &format!("   {k:<40} {}\n", s(v));
+            }
+        }
+    }
+    out
+}
+
+/// Generic key/value blocks for VRRS objects.
+pub fn vrrs_text(what: &str, rows: &[Value]) -> String {
+    if rows.is_empty() {
+        return format!("no VRRS {what}s");
+    }
+    let mut out = String::new();
+    for r in rows {
+        if let Some(obj) = r.as_object() {
+            out += &format!("\n{} {}\n", what, s(&r["name"]));
+            for (k, v) in obj {
+                if k != "name" {
+                    out += &format!("  {k:<24} {}\n", s(v));
+                }
+            }
+        }
+    }
+    out
+}

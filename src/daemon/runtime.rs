@@ -1,0 +1,767 @@
+//! The event loop: one task drives every router. Timers live in one ordered set, received
+//! adverts arrive through one channel from one receive socket per (parent, family), kernel
+//! events through one netlink multicast stream, control requests through one channel.
+
+use super::control::{self, Reply, Request};
+use crate::commands::Loaded;
+use crate::config::{self, RouterConfig};
+use crate::kernel::{Kernel, KernelEvent, Snapshot};
+use crate::types::{Family, MacAddr};
+use crate::vrrp::net::{self, Received, RxSocket, TxSocket};
+use crate::vrrp::packet;
+use crate::vrrp::router::{Action, Input, Router, RouterParams, State, Time};
+use anyhow::Context;
+use futures::StreamExt;
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::net::UnixListener;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::Instant;
+
+/// (interface, vrid, family): one VRRP instance.
+pub type InstanceKey = (String, u8, Family);
+
+/// A pushed state change (VRRS fan-out and `subscribe`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StateEvent {
+    pub interface: String,
+    pub vrid: u8,
+    pub family: Family,
+    pub names: Vec<String>,
+    pub previous: State,
+    pub state: State,
+    pub reason: String,
+    pub vmac: MacAddr,
+    pub vips: Vec<IpAddr>,
+    /// Seconds since the Unix epoch.
+    pub time: f64,
+}
+
+struct Instance {
+    key: InstanceKey,
+    config: RouterConfig,
+    router: Router,
+    device: String,
+    device_index: Option<u32>,
+    parent_index: u32,
+    vmac: MacAddr,
+    vips: Vec<IpAddr>,
+    primary: IpAddr,
+    tx: Option<TxSocket>,
+    protodown: Option<bool>,
+    /// The deadline this instance has in the timer set, if any.
+    armed: Option<Time>,
+    /// Last state change, seconds since the Unix epoch.
+    last_change: f64,
+}
+
+enum Control {
+    Request(Request, oneshot::Sender<Reply>),
+}
+
+pub struct Runtime {
+    run_dir: PathBuf,
+    file: PathBuf,
+    kernel: Kernel,
+    base: Instant,
+    instances: Vec<Instance>,
+    by_vrid: HashMap<(u32, Family, u8), usize>,
+    timers: BTreeSet<(Time, usize)>,
+    receivers: HashMap<(u32, Family), tokio::task::JoinHandle<()>>,
+    rx_send: mpsc::Sender<Received>,
+    rx_recv: Option<mpsc::Receiver<Received>>,
+    events: broadcast::Sender<StateEvent>,
+    scratch: Vec<Action>,
+    /// Drops that cannot be pinned on one router (unknown VRID, undecodable header).
+    unattributed_drops: u64,
+    reloads: u64,
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Our primary address for an instance: the parent's first IPv4 address, or (IPv6) the
+/// parent's link-local. Both are stable for the life of the parent and unique on the link,
+/// which the equal-priority tie-break needs.
+fn primary_address(snapshot: &Snapshot, parent_index: u32, family: Family) -> Option<IpAddr> {
+    let parent = snapshot.by_index(parent_index)?;
+    parent
+        .addresses
+        .iter()
+        .map(|a| a.addr())
+        .find(|a| match (family, a) {
+            (Family::Ipv4, IpAddr::V4(_)) => true,
+            (Family::Ipv6, IpAddr::V6(v6)) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+            _ => false,
+        })
+}
+
+fn same_router(a: &RouterConfig, b: &RouterConfig) -> bool {
+    let mut a = a.clone();
+    a.location = b.location.clone();
+    a == *b
+}
+
+impl Runtime {
+    /// Build every instance from the loaded config, open sockets and the control socket.
+    pub async fn start(run_dir: PathBuf, file: PathBuf, loaded: Loaded) -> anyhow::Result<Runtime> {
+        let kernel = Kernel::connect().await?;
+        let (rx_send, rx_recv) = mpsc::channel(4096);
+        let (events, _) = broadcast::channel(1024);
+        let mut rt = Runtime {
+            run_dir,
+            file,
+            kernel,
+            base: Instant::now(),
+            instances: Vec::new(),
+            by_vrid: HashMap::new(),
+            timers: BTreeSet::new(),
+            receivers: HashMap::new(),
+            rx_send,
+            rx_recv: Some(rx_recv),
+            events,
+            scratch: Vec::with_capacity(16),
+            unattributed_drops: 0,
+            reloads: 0,
+        };
+        rt.install(&loaded.config, &loaded.snapshot, Vec::new())
+            .await;
+        Ok(rt)
+    }
+
+    fn now(&self) -> Time {
+        Time::from_duration(self.base.elapsed())
+    }
+
+    /// Replace the instance list with the one `config` describes. Instances in `keep` (old
+    /// ones whose config did not change) carry over with their state, timers and counters.
+    async fn install(
+        &mut self,
+        config: &config::Config,
+        snapshot: &Snapshot,
+        mut keep: Vec<Instance>,
+    ) {
+        let now = self.now();
+        let mut next: Vec<Instance> = Vec::new();
+        let mut started: Vec<usize> = Vec::new();
+        for rc in &config.routers {
+            let Some(parent) = snapshot.by_name(&rc.interface) else {
+                tracing::error!(target: "netvrrp::kernel", interface = %rc.interface, "parent interface missing; router not started");
+                continue;
+            };
+            for family in rc.families() {
+                let key: InstanceKey = (rc.interface.clone(), rc.vrid, family);
+                if let Some(pos) = keep.iter().position(|i| i.key == key) {
+                    next.push(keep.swap_remove(pos));
+                    continue;
+                }
+                let device = crate::desired::router_device_name(family, parent.index, rc.vrid);
+                let device_link = snapshot.by_name(&device);
+                let Some(primary) = primary_address(snapshot, parent.index, family) else {
+                    tracing::error!(target: "netvrrp::kernel", interface = %rc.interface, %family, "parent has no usable {family} primary address; instance not started");
+                    continue;
+                };
+                let params = RouterParams::from_config(rc, family, primary);
+                let router = match Router::new(params) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(target: "netvrrp::protocol", interface = %rc.interface, vrid = rc.vrid, %family, "cannot start: {e}");
+                        continue;
+                    }
+                };
+                let vips: Vec<IpAddr> = rc.addresses(family).iter().map(|n| n.addr()).collect();
+                let device_index = device_link.map(|l| l.index);
+                let tx = match device_index {
+                    Some(idx) => match TxSocket::open(family, idx, primary) {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            tracing::error!(target: "netvrrp::packets", %device, "cannot open send socket: {e:#}");
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                started.push(next.len());
+                next.push(Instance {
+                    key,
+                    config: rc.clone(),
+                    router,
+                    device,
+                    device_index,
+                    parent_index: parent.index,
+                    vmac: MacAddr::vrrp(family, rc.vrid),
+                    vips,
+                    primary,
+                    tx,
+                    protodown: None,
+                    armed: None,
+                    last_change: unix_now(),
+                });
+            }
+        }
+        // Whatever is left in `keep` was removed or changed: leave gracefully (priority 0).
+        for mut old in keep {
+            self.scratch.clear();
+            old.router.handle(now, Input::Shutdown, &mut self.scratch);
+            let actions = std::mem::take(&mut self.scratch);
+            Self::perform(&self.kernel, &self.events, &mut old, &actions).await;
+            self.scratch = actions;
+        }
+        self.instances = next;
+        self.rebuild_indexes();
+        self.open_receivers();
+        for i in started {
+            let link_ok = {
+                let inst = &self.instances[i];
+                inst.device_index.is_some()
+                    && snapshot
+                        .by_index(inst.parent_index)
+                        .is_some_and(|p| p.carrier)
+            };
+            if !link_ok {
+                self.feed(i, now, Input::LinkDown).await;
+            }
+            let shutdown = self.instances[i].config.shutdown;
+            if !shutdown {
+                self.feed(i, now, Input::Startup).await;
+            } else {
+                // Not running, but the device must not carry traffic.
+                self.feed(i, now, Input::Shutdown).await;
+            }
+            let track: Vec<(usize, bool)> = self.instances[i]
+                .config
+                .track
+                .iter()
+                .enumerate()
+                .map(|(t, tc)| {
+                    (
+                        t,
+                        snapshot
+                            .by_name(&tc.interface)
+                            .is_some_and(|l| l.admin_up && l.carrier),
+                    )
+                })
+                .collect();
+            for (index, up) in track {
+                if !up {
+                    self.feed(i, now, Input::TrackChanged { index, up }).await;
+                }
+            }
+        }
+    }
+
+    fn rebuild_indexes(&mut self) {
+        self.by_vrid.clear();
+        self.timers.clear();
+        for (i, inst) in self.instances.iter_mut().enumerate() {
+            self.by_vrid
+                .insert((inst.parent_index, inst.key.2, inst.key.1), i);
+            inst.armed = inst.router.next_deadline();
+            if let Some(t) = inst.armed {
+                self.timers.insert((t, i));
+            }
+        }
+    }
+
+    /// One receive socket per (parent, family) in use; close the ones no longer needed.
+    fn open_receivers(&mut self) {
+        let wanted: BTreeSet<(u32, Family)> = self
+            .instances
+            .iter()
+            .map(|i| (i.parent_index, i.key.2))
+            .collect();
+        self.receivers.retain(|k, task| {
+            let keep = wanted.contains(k);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for (parent, family) in wanted {
+            if self.receivers.contains_key(&(parent, family)) {
+                continue;
+            }
+            match RxSocket::open(family, parent) {
+                Ok(sock) => {
+                    let tx = self.rx_send.clone();
+                    let task = tokio::spawn(async move {
+                        loop {
+                            match sock.recv().await {
+                                Ok(pkt) => {
+                                    if tx.send(pkt).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(e) => {
+                                    tracing::warn!(target: "netvrrp::packets", parent, "receive failed: {e:#}");
+                                    tokio::time::sleep(Duration::from_millis(100)).await;
+                                }
+                            }
+                        }
+                    });
+                    self.receivers.insert((parent, family), task);
+                }
+                Err(e) => {
+                    tracing::error!(target: "netvrrp::packets", parent, %family, "cannot open receive socket: {e:#}");
+                }
+            }
+        }
+    }
+
+    /// Hand one input to instance `i`, carry out its actions, re-arm its timer.
+    async fn feed(&mut self, i: usize, now: Time, input: Input) {
+        let mut actions = std::mem::take(&mut self.scratch);
+        actions.clear();
+        self.instances[i].router.handle(now, input, &mut actions);
+        Self::perform(&self.kernel, &self.events, &mut self.instances[i], &actions).await;
+        self.scratch = actions;
+        let inst = &mut self.instances[i];
+        let next = inst.router.next_deadline();
+        if next != inst.armed {
+            if let Some(t) = inst.armed {
+                self.timers.remove(&(t, i));
+            }
+            if let Some(t) = next {
+                self.timers.insert((t, i));
+            }
+            inst.armed = next;
+        }
+    }
+
+    async fn perform(
+        kernel: &Kernel,
+        events: &broadcast::Sender<StateEvent>,
+        inst: &mut Instance,
+        actions: &[Action],
+    ) {
+        for action in actions {
+            match *action {
+                Action::StateChanged { from, to, reason } => {
+                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %from, %to, %reason, "state change");
+                    inst.last_change = unix_now();
+                    let _ = events.send(StateEvent {
+                        interface: inst.key.0.clone(),
+                        vrid: inst.key.1,
+                        family: inst.key.2,
+                        names: inst.config.vrrs_leader.clone(),
+                        previous: from,
+                        state: to,
+                        reason: reason.to_string(),
+                        vmac: inst.vmac,
+                        vips: inst.vips.clone(),
+                        time: inst.last_change,
+                    });
+                }
+                Action::SetProtodown(on) => {
+                    if let Some(idx) = inst.device_index {
+                        match kernel.set_protodown(idx, on).await {
+                            Ok(()) => inst.protodown = Some(on),
+                            Err(e) => {
+                                tracing::error!(target: "netvrrp::kernel", device = %inst.device, "cannot set protodown {on}: {e:#}")
+                            }
+                        }
+                    }
+                }
+                Action::SendAdvert {
+                    priority,
+                    interval_cs,
+                } => {
+                    let Some(tx) = &inst.tx else {
+                        inst.router.counters_mut().send_errors += 1;
+                        continue;
+                    };
+                    let advert = packet::Advert::new(
+                        inst.config.version.number(),
+                        inst.key.1,
+                        priority,
+                        interval_cs,
+                        &inst.vips,
+                    );
+                    if let Err(e) =
+                        tx.send_advert(&advert, inst.config.checksum_with_ipv4_pseudoheader)
+                    {
+                        inst.router.counters_mut().send_errors += 1;
+                        tracing::warn!(target: "netvrrp::packets", device = %inst.device, "advert not sent: {e:#}");
+                    }
+                }
+                Action::SendGratuitous { .. } => {
+                    let Some(tx) = &inst.tx else { continue };
+                    for vip in &inst.vips {
+                        match tx.send_gratuitous(inst.vmac, *vip) {
+                            Ok(()) => inst.router.counters_mut().gratuitous_packets_sent += 1,
+                            Err(e) => {
+                                inst.router.counters_mut().send_errors += 1;
+                                tracing::warn!(target: "netvrrp::packets", device = %inst.device, %vip, "gratuitous packet not sent: {e:#}");
+                            }
+                        }
+                    }
+                }
+                Action::EffectivePriorityChanged { from, to } => {
+                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, from, to, "effective priority changed");
+                }
+            }
+        }
+    }
+
+    /// A packet from a receive socket: decode, validate, count, dispatch.
+    async fn on_packet(&mut self, pkt: Received) {
+        let vrid = pkt.payload.get(1).copied();
+        let idx = vrid.and_then(|v| {
+            self.by_vrid
+                .get(&(pkt.parent_index, pkt.family, v))
+                .copied()
+        });
+        let Some(i) = idx else {
+            // Not ours (another VRID on the same link) or too short to tell.
+            self.unattributed_drops += 1;
+            return;
+        };
+        let now = self.now();
+        let inst = &mut self.instances[i];
+        let version = inst.config.version.number();
+        match net::decode_for(&pkt, version) {
+            Ok(advert) => {
+                let c = inst.router.counters_mut();
+                match advert.checksum_form {
+                    Some(packet::ChecksumForm::WithPseudoHeader) => {
+                        c.checksum_with_pseudoheader_received += 1
+                    }
+                    Some(packet::ChecksumForm::MessageOnly) => {
+                        c.checksum_without_pseudoheader_received += 1
+                    }
+                    None => {}
+                }
+                if !inst.config.peers.is_empty() && !inst.config.peers.contains(&pkt.src) {
+                    c.peer_not_allowed += 1;
+                    return;
+                }
+                let input = Input::Advert {
+                    src: pkt.src,
+                    priority: advert.priority,
+                    max_advert_interval_cs: advert.interval_cs,
+                };
+                self.feed(i, now, input).await;
+            }
+            Err(e) => net::count_drop(inst.router.counters_mut(), &e),
+        }
+    }
+
+    async fn on_kernel_event(&mut self, ev: KernelEvent) {
+        let now = self.now();
+        match ev {
+            KernelEvent::Overrun => {
+                tracing::warn!(target: "netvrrp::kernel", "netlink events overrun; re-reading the kernel state");
+                if let Ok(snap) = self.kernel.snapshot().await {
+                    self.resync(&snap, now).await;
+                }
+            }
+            other => {
+                // Link events are rare next to adverts: a fresh snapshot keeps the logic in one
+                // place (resync) and cannot miss a combination of changes.
+                if matches!(
+                    other,
+                    KernelEvent::LinkChanged { .. } | KernelEvent::LinkRemoved { .. }
+                ) && let Ok(snap) = self.kernel.snapshot().await
+                {
+                    self.resync(&snap, now).await;
+                }
+            }
+        }
+    }
+
+    /// Bring every instance's link view in line with a snapshot: parent carrier, device
+    /// presence (and index, after a re-creation), tracked interfaces.
+    async fn resync(&mut self, snap: &Snapshot, now: Time) {
+        for i in 0..self.instances.len() {
+            let (parent_ok, dev_index, tracks) = {
+                let inst = &self.instances[i];
+                let parent_ok = snap.by_index(inst.parent_index).is_some_and(|p| p.carrier);
+                let dev_index = snap.by_name(&inst.device).map(|l| l.index);
+                let tracks: Vec<bool> = inst
+                    .config
+                    .track
+                    .iter()
+                    .map(|t| {
+                        snap.by_name(&t.interface)
+                            .is_some_and(|l| l.admin_up && l.carrier)
+                    })
+                    .collect();
+                (parent_ok, dev_index, tracks)
+            };
+            let inst = &mut self.instances[i];
+            if dev_index != inst.device_index {
+                inst.device_index = dev_index;
+                inst.protodown = None;
+                inst.tx =
+                    dev_index.and_then(|idx| TxSocket::open(inst.key.2, idx, inst.primary).ok());
+            }
+            let link_ok = parent_ok && dev_index.is_some();
+            if link_ok != inst.router.link_up() {
+                let input = if link_ok {
+                    Input::LinkUp
+                } else {
+                    Input::LinkDown
+                };
+                self.feed(i, now, input).await;
+            }
+            let known: Vec<bool> = self.instances[i].router.tracked_down().to_vec();
+            for (index, up) in tracks.into_iter().enumerate() {
+                if known.get(index).copied() == Some(up) {
+                    // tracked_down()[index] == up means the view is stale.
+                    self.feed(i, now, Input::TrackChanged { index, up }).await;
+                }
+            }
+        }
+    }
+
+    fn show_vrrp(&self) -> serde_json::Value {
+        let rows: Vec<serde_json::Value> = self
+            .instances
+            .iter()
+            .map(|inst| {
+                let r = &inst.router;
+                json!({
+                    "interface": inst.key.0,
+                    "vrid": inst.key.1,
+                    "family": inst.key.2,
+                    "version": inst.config.version.number(),
+                    "device": inst.device,
+                    "device_index": inst.device_index,
+                    "vmac": inst.vmac.to_string(),
+                    "state": r.state().as_str(),
+                    "priority": r.priority(),
+                    "effective_priority": r.effective_priority(),
+                    "preempt": inst.config.preempt,
+                    "preempt_delay_ms": inst.config.preempt_delay_ms,
+                    "accept_mode": r.accept_mode(),
+                    "primary_address": inst.primary,
+                    "master_address": r.master_address(),
+                    "protodown": inst.protodown,
+                    "advertisement_interval_ms": inst.config.advertisement_interval_ms,
+                    "master_adver_interval_ms": r.master_adver_interval().as_secs_f64() * 1000.0,
+                    "skew_time_ms": r.skew_time().as_secs_f64() * 1000.0,
+                    "master_down_interval_ms": r.master_down_interval().as_secs_f64() * 1000.0,
+                    "vips": inst.vips,
+                    "vrrs_leader": inst.config.vrrs_leader,
+                    "last_change": inst.last_change,
+                    "counters": r.counters(),
+                })
+            })
+            .collect();
+        serde_json::Value::Array(rows)
+    }
+
+    async fn reload(&mut self, file: PathBuf) -> Result<serde_json::Value, String> {
+        let config = config::load(&file).map_err(|e| e.to_string())?;
+        let snapshot = self.kernel.snapshot().await.map_err(|e| format!("{e:#}"))?;
+        let old = std::mem::take(&mut self.instances);
+        let mut keep = Vec::new();
+        let mut kept = 0usize;
+        let mut dropped = 0usize;
+        for inst in old {
+            let unchanged = config.routers.iter().any(|rc| {
+                rc.interface == inst.key.0
+                    && rc.vrid == inst.key.1
+                    && rc.families().contains(&inst.key.2)
+                    && same_router(rc, &inst.config)
+            }) && snapshot.by_name(&inst.device).map(|l| l.index)
+                == inst.device_index;
+            if unchanged {
+                kept += 1;
+            } else {
+                dropped += 1;
+            }
+            keep.push((unchanged, inst));
+        }
+        // Changed/removed instances go through install()'s graceful shutdown; unchanged ones
+        // carry over untouched.
+        let (unchanged, changed): (Vec<_>, Vec<_>) = keep.into_iter().partition(|(u, _)| *u);
+        let now = self.now();
+        for (_, mut inst) in changed {
+            self.scratch.clear();
+            inst.router.handle(now, Input::Shutdown, &mut self.scratch);
+            let actions = std::mem::take(&mut self.scratch);
+            Self::perform(&self.kernel, &self.events, &mut inst, &actions).await;
+            self.scratch = actions;
+        }
+        self.install(
+            &config,
+            &snapshot,
+            unchanged.into_iter().map(|(_, i)| i).collect(),
+        )
+        .await;
+        self.file = file;
+        self.reloads += 1;
+        tracing::info!(target: "netvrrp::protocol", kept, restarted_or_removed = dropped, total = self.instances.len(), "reloaded");
+        Ok(
+            json!({ "kept": kept, "restarted_or_removed": dropped, "instances": self.instances.len() }),
+        )
+    }
+
+    /// Leave gracefully: every Master sends priority 0; every device goes protodown.
+    async fn shutdown_all(&mut self) {
+        let now = self.now();
+        for i in 0..self.instances.len() {
+            self.feed(i, now, Input::Shutdown).await;
+        }
+    }
+
+    pub async fn run(mut self) -> anyhow::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let sock_path = control::socket_path(&self.run_dir);
+        let _ = std::fs::remove_file(&sock_path);
+        let listener = UnixListener::bind(&sock_path)
+            .with_context(|| format!("cannot bind {}", sock_path.display()))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot chmod {}", sock_path.display()))?;
+        }
+        let pid_path = super::pid_path(&self.run_dir);
+        std::fs::write(&pid_path, format!("{}\n", std::process::id()))
+            .with_context(|| format!("cannot write {}", pid_path.display()))?;
+        let mut kernel_events = Box::pin(crate::kernel::events().await?);
+        let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
+        let mut rx_recv = self.rx_recv.take().context("runtime started twice")?;
+        let mut sigterm = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
+        let mut sigint = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
+        let mut sighup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
+        tracing::info!(target: "netvrrp::protocol", instances = self.instances.len(), socket = %sock_path.display(), "runtime started");
+        loop {
+            let next = self.timers.first().map(|(t, _)| *t);
+            let sleep_until = next.map(|t| self.base + t.as_duration());
+            tokio::select! {
+                biased;
+                _ = sigterm.recv() => break,
+                _ = sigint.recv() => break,
+                _ = sighup.recv() => {
+                    let file = self.file.clone();
+                    if let Err(e) = self.reload(file).await {
+                        tracing::error!(target: "netvrrp::protocol", "reload on SIGHUP failed: {e}");
+                    }
+                }
+                _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                    let now = self.now();
+                    while let Some(&(t, i)) = self.timers.first() {
+                        if t > now {
+                            break;
+                        }
+                        self.timers.pop_first();
+                        self.instances[i].armed = None;
+                        self.feed(i, now, Input::Timer).await;
+                    }
+                }
+                Some(pkt) = rx_recv.recv() => {
+                    self.on_packet(pkt).await;
+                    // Drain what is already queued before looking at timers again.
+                    while let Ok(pkt) = rx_recv.try_recv() {
+                        self.on_packet(pkt).await;
+                    }
+                }
+                Some(ev) = kernel_events.next() => self.on_kernel_event(ev).await,
+                Ok((stream, _)) = listener.accept() => {
+                    tokio::spawn(serve_connection(stream, ctl_send.clone(), self.events.subscribe()));
+                }
+                Some(Control::Request(req, reply)) = ctl_recv.recv() => {
+                    let answer = match req {
+                        Request::Ping => Reply::ok(json!({"pid": std::process::id(), "reloads": self.reloads})),
+                        Request::ShowVrrp => Reply::ok(self.show_vrrp()),
+                        Request::ShowVrrs { .. } => Reply::ok(json!([])),
+                        Request::Reload { file } => match self.reload(file).await {
+                            Ok(v) => Reply::ok(v),
+                            Err(e) => Reply::err(e),
+                        },
+                        Request::Stop => {
+                            let _ = reply.send(Reply::ok(json!("stopping")));
+                            break;
+                        }
+                        Request::Subscribe { .. } => Reply::err("subscribe is handled by the connection"),
+                    };
+                    let _ = reply.send(answer);
+                }
+            }
+        }
+        tracing::info!(target: "netvrrp::protocol", "stopping: priority 0 on every master, protodown on");
+        self.shutdown_all().await;
+        let _ = std::fs::remove_file(&sock_path);
+        let _ = std::fs::remove_file(&pid_path);
+        Ok(())
+    }
+}
+
+/// One control connection: read request lines, forward them to the loop, write replies. A
+/// subscribe request turns the connection into an event stream.
+async fn serve_connection(
+    stream: tokio::net::UnixStream,
+    ctl: mpsc::Sender<Control>,
+    mut events: broadcast::Receiver<StateEvent>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read).take(control::MAX_REQUEST as u64);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if !line.ends_with('\n') {
+            let msg =
+                serde_json::to_string(&Reply::err("request too long or not newline-terminated"))
+                    .unwrap_or_default();
+            let _ = write.write_all(format!("{msg}\n").as_bytes()).await;
+            return;
+        }
+        reader.set_limit(control::MAX_REQUEST as u64);
+        let reply = match control::parse_request(&line) {
+            Err(e) => Reply::err(e),
+            Ok(Request::Subscribe { names }) => {
+                // Stream until either side goes away.
+                while let Ok(ev) = events.recv().await {
+                    if !names.is_empty() && !ev.names.iter().any(|n| names.contains(n)) {
+                        continue;
+                    }
+                    let Ok(text) = serde_json::to_string(&ev) else {
+                        continue;
+                    };
+                    if write
+                        .write_all(format!("{text}\n").as_bytes())
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                return;
+            }
+            Ok(req) => {
+                let (tx, rx) = oneshot::channel();
+                if ctl.send(Control::Request(req, tx)).await.is_err() {
+                    return;
+                }
+                match rx.await {
+                    Ok(r) => r,
+                    Err(_) => return,
+                }
+            }
+        };
+        let Ok(text) = serde_json::to_string(&reply) else {
+            return;
+        };
+        if write
+            .write_all(format!("{text}\n").as_bytes())
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! Namespace tests of the declarative core: apply, diff, check, down, autoconfigure against
+//! the real kernel. Each test makes its own namespace and removes it even on failure.
+//! Kernel state is read back with iproute2's JSON output, independently of netvrrp's code.
+
+mod common;
+
+use common::Netns;
+use serde_json::Value;
+use std::fs;
+
+/// A namespace with a veth pair (veth0 <-> veth1, both up) to carry macvlans.
+fn lab(prefix: &str) -> Netns {
+    let ns = Netns::new(prefix);
+    ns.ok(&["ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1"]);
+    ns.ok(&["ip", "link", "set", "veth0", "up"]);
+    ns.ok(&["ip", "link", "set", "veth1", "up"]);
+    ns.ok(&["ip", "addr", "add", "192.0.2.2/24", "dev", "veth0"]);
+    ns
+}
+
+fn ifindex(ns: &Netns, dev: &str) -> u64 {
+    let v: Value = serde_json::from_slice(&ns.ok(&["ip", "-j", "link", "show", dev])).unwrap();
+    v[0]["ifindex"].as_u64().unwrap()
+}
+
+/// `ip -d -j link show` of one device, or None.
+fn link(ns: &Netns, dev: &str) -> Option<Value> {
+    let out = ns.exec(&["ip", "-d", "-j", "link", "show", dev]);
+    if !out.status.success() {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+    Some(v[0].clone())
+}
+
+fn addrs(ns: &Netns, dev: &str) -> Vec<String> {
+    let v: Value = serde_json::from_slice(&ns.ok(&["ip", "-j", "addr", "show", "dev", dev])).unwrap();
+    let mut out: Vec<String> = v[0]["addr_info"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["scope"] != "link")
+        .map(|a| format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]))
+        .collect();
+    out.sort();
+    out
+}
+
+fn write_config(ns: &Netns, name: &str, text: &str) -> String {
+    let path = ns.dir().join(name);
+    fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+const TWO_FAMILY: &str = r#"
+[[vrrp]]
+interface = "veth0"
+vrid = 5
+priority = 150
+ipv4 = ["192.0.2.1/24"]
+ipv6 = ["2001:db8::1/64"]
+"#;
+
+#[test]
+fn apply_from_scratch_is_idempotent_and_repairs_drift() {
+    let ns = lab("nvapply");
+    let cfg = write_config(&ns, "vrrp.toml", TWO_FAMILY);
+    let idx = ifindex(&ns, "veth0");
+    let v4 = format!("vrrp4-{idx}-5");
+    let v6 = format!("vrrp6-{idx}-5");
+
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]);
+    assert!(out.status.success(), "{}", common::text(&out));
+
+    for (dev, mac, genmode) in [(&v4, "00:00:5e:00:01:05", "none"), (&v6, "00:00:5e:00:02:05", "random")] {
+        let l = link(&ns, dev).unwrap_or_else(|| panic!("{dev} missing"));
+        assert_eq!(l["linkinfo"]["info_kind"], "macvlan", "{l}");
+        assert_eq!(l["linkinfo"]["info_data"]["mode"], "bridge", "{l}");
+        assert_eq!(l["address"], mac);
+        assert_eq!(l["link"], "veth0");
+        assert_eq!(l["protodown"], true, "{l}");
+        assert!(l["flags"].as_array().unwrap().iter().any(|f| f == "UP"), "{l}");
+        let gen_seen = l["inet6_addr_gen_mode"].as_str().unwrap_or("");
+        assert_eq!(gen_seen, genmode, "{l}");
+        for key in ["accept_dad", "dad_transmits", "enhanced_dad"] {
+            let v = ns.ok(&["sysctl", "-n", &format!("net.ipv6.conf.{dev}.{key}")]);
+            assert_eq!(String::from_utf8_lossy(&v).trim(), "0", "{dev} {key}");
+        }
+    }
+    assert_eq!(addrs(&ns, &v4), vec!["192.0.2.1/24"]);
+    assert_eq!(addrs(&ns, &v6), vec!["2001:db8::1/64"]);
+
+    // A second apply makes no change at all.
+    let out = ns.netvrrp(&["apply", "--no-runtime", "--json", "-f", &cfg]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["changes"], Value::Array(vec![]), "{plan}");
+    assert_eq!(plan["in_sync"], true);
+    assert_eq!(ns.netvrrp(&["diff", "--exit-code", "-f", &cfg]).status.code(), Some(0));
+    assert_eq!(ns.netvrrp(&["check", "-f", &cfg]).status.code(), Some(0));
+
+    // Drift: a VIP deleted by hand is reported, then repaired.
+    ns.ok(&["ip", "addr", "del", "192.0.2.1/24", "dev", &v4]);
+    let out = ns.netvrrp(&["diff", "--exit-code", "-f", &cfg]);
+    assert_eq!(out.status.code(), Some(3), "{}", common::text(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("+{v4}: address 192.0.2.1/24")), "{text}");
+    assert!(text.contains(&format!("add address 192.0.2.1/24 dev {v4}")), "{text}");
+    let out = ns.netvrrp(&["check", "--json", "-f", &cfg]);
+    assert_eq!(out.status.code(), Some(3));
+    let checks: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failed: Vec<&Value> = checks["checks"].as_array().unwrap().iter().filter(|c| c["pass"] == false).collect();
+    assert_eq!(failed.len(), 1, "{checks}");
+    assert_eq!(failed[0]["attribute"], "address 192.0.2.1/24");
+    // --dry-run changes nothing.
+    assert!(ns.netvrrp(&["apply", "--dry-run", "-f", &cfg]).status.success());
+    assert!(addrs(&ns, &v4).is_empty());
+    assert!(ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]).status.success());
+    assert_eq!(addrs(&ns, &v4), vec!["192.0.2.1/24"]);
+
+    // down removes what netvrrp owns, nothing else.
+    assert!(ns.netvrrp(&["down", "-f", &cfg]).status.success());
+    assert!(link(&ns, &v4).is_none() && link(&ns, &v6).is_none());
+    assert!(link(&ns, "veth0").is_some());
+    assert_eq!(addrs(&ns, "veth0"), vec!["192.0.2.2/24"]);
+}
+
+#[test]
+fn failed_apply_rolls_back_everything() {
+    let ns = lab("nvroll");
+    let idx = ifindex(&ns, "veth0");
+    let first = write_config(
+        &ns,
+        "first.toml",
+        r#"
+[[vrrp]]
+interface = "veth0"
+vrid = 1
+ipv4 = ["192.0.2.10/24"]
+"#,
+    );
+    assert!(ns.netvrrp(&["apply", "--no-runtime", "-f", &first]).status.success());
+    let before_links = ns.ok(&["ip", "-d", "-j", "link", "show"]);
+    // New devices get IPv6 disabled, so the kernel refuses the IPv6 VIP of vrid 2 after
+    // vrid 1's VIP has been changed and vrid 2's IPv4 device has been created.
+    ns.ok(&["sysctl", "-w", "net.ipv6.conf.default.disable_ipv6=1"]);
+    let second = write_config(
+        &ns,
+        "second.toml",
+        r#"
+[[vrrp]]
+interface = "veth0"
+vrid = 1
+ipv4 = ["192.0.2.11/24"]
+
+[[vrrp]]
+interface = "veth0"
+vrid = 2
+ipv4 = ["192.0.2.20/24"]
+ipv6 = ["2001:db8::20/64"]
+"#,
+    );
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &second]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("add address 2001:db8::20/64"), "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    // The kernel is as it was.
+    assert_eq!(addrs(&ns, &format!("vrrp4-{idx}-1")), vec!["192.0.2.10/24"]);
+    assert!(link(&ns, &format!("vrrp4-{idx}-2")).is_none());
+    assert!(link(&ns, &format!("vrrp6-{idx}-2")).is_none());
+    let after_links = ns.ok(&["ip", "-d", "-j", "link", "show"]);
+    let names = |raw: &[u8]| -> Vec<String> {
+        let v: Value = serde_json::from_slice(raw).unwrap();
+        v.as_array().unwrap().iter().map(|l| l["ifname"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(&before_links), names(&after_links));
+}
+
+#[test]
+fn foreign_devices_and_addresses_are_untouched() {
+    let ns = lab("nvforeign");
+    let idx = ifindex(&ns, "veth0");
+    // Looks exactly like a VRRP device of vrid 9, but netvrrp never created or adopted it.
+    let foreign = format!("vrrp4-{idx}-9");
+    ns.ok(&["ip", "link", "add", "link", "veth0", "name", &foreign, "address", "00:00:5e:00:01:09", "type", "macvlan", "mode", "bridge"]);
+    ns.ok(&["ip", "addr", "add", "192.0.2.99/24", "dev", &foreign]);
+    ns.ok(&["ip", "link", "add", "link", "veth0", "name", "mine-not", "type", "macvlan", "mode", "private"]);
+    let cfg = write_config(&ns, "vrrp.toml", TWO_FAMILY);
+    assert!(ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]).status.success());
+    // Now drop router 5 from the config: its devices go, the foreign ones stay.
+    let empty = write_config(&ns, "empty.toml", "# nothing\n");
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &empty]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    assert!(link(&ns, &format!("vrrp4-{idx}-5")).is_none());
+    let l = link(&ns, &foreign).unwrap();
+    assert_eq!(l["address"], "00:00:5e:00:01:09");
+    assert_eq!(addrs(&ns, &foreign), vec!["192.0.2.99/24"]);
+    assert!(link(&ns, "mine-not").is_some());
+    assert_eq!(addrs(&ns, "veth0"), vec!["192.0.2.2/24"]);
+}
+
+/// Make a VRRP macvlan by hand with iproute2, the way FRR's documentation does (name
+/// vrrp<4|6>-<ifindex>-<vrid>, bridge mode, virtual MAC at creation, addrgenmode random set
+/// afterwards because this kernel refuses it inline), with a VIP.
+fn frr_style_device(ns: &Netns, dev: &str, mac: &str, vip: &str) {
+    ns.ok(&["ip", "link", "add", "link", "veth0", "name", dev, "address", mac, "type", "macvlan", "mode", "bridge"]);
+    ns.ok(&["ip", "link", "set", dev, "addrgenmode", "random"]);
+    ns.ok(&["ip", "addr", "add", vip, "dev", dev]);
+    ns.ok(&["ip", "link", "set", dev, "up"]);
+}
+
+#[test]
+fn autoconfigure_round_trip_on_frr_style_devices() {
+    let ns = lab("nvauto");
+    let idx = ifindex(&ns, "veth0");
+    let v4 = format!("vrrp4-{idx}-10");
+    let v6 = format!("vrrp6-{idx}-10");
+    frr_style_device(&ns, &v4, "00:00:5e:00:01:0a", "192.0.2.254/24");
+    frr_style_device(&ns, &v6, "00:00:5e:00:02:0a", "2001:db8::254/64");
+    // Not a VRRP MAC: not discovered, whatever its name.
+    ns.ok(&["ip", "link", "add", "link", "veth0", "name", "vrrp4-99-99", "type", "macvlan"]);
+    // An ifupdown2-style name with a VRRP MAC: discovered by MAC.
+    ns.ok(&["ip", "link", "add", "link", "veth0", "name", "veth0-v1", "address", "00:00:5e:00:01:07", "type", "macvlan", "mode", "bridge"]);
+    ns.ok(&["ip", "addr", "add", "192.0.2.77/24", "dev", "veth0-v1"]);
+
+    let out_path = ns.dir().join("auto.toml");
+    let existing = "# operator's notes stay\n[defaults]\npriority = 120\n";
+    fs::write(&out_path, existing).unwrap();
+    let out_s = out_path.to_string_lossy().into_owned();
+    let out = ns.netvrrp(&["autoconfigure", "-o", &out_s]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let toml = fs::read_to_string(&out_path).unwrap();
+    assert!(toml.contains("# operator's notes stay"), "{toml}");
+    assert!(toml.contains("priority = 120"), "{toml}");
+    assert!(toml.contains("vrid = 10") && toml.contains("vrid = 7"), "{toml}");
+    assert!(toml.contains("192.0.2.254/24") && toml.contains("2001:db8::254/64"), "{toml}");
+    assert!(!toml.contains("fe80"), "link-locals must not be VIPs: {toml}");
+    assert!(!toml.contains("vrid = 99"), "{toml}");
+    let out = ns.netvrrp(&["validate", "-f", &out_s]);
+    assert!(out.status.success(), "{}\n{toml}", common::text(&out));
+
+    // Applying it adopts the devices: nothing is created, deleted or renamed and no address
+    // changes; only the attributes FRR's recipe leaves out are set (addrgenmode none on vrrp4,
+    // DAD off, protodown on).
+    let out = ns.netvrrp(&["apply", "--no-runtime", "--json", "-f", &out_s]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for op in plan["changes"].as_array().unwrap() {
+        let kind = op["op"].as_str().unwrap();
+        assert!(
+            !["create-macvlan", "delete-macvlan", "add-address", "del-address"].contains(&kind),
+            "unexpected {op}"
+        );
+    }
+    // The ifupdown2-named device keeps its name? No: identity wins and it is renamed to the
+    // convention, not duplicated.
+    assert!(link(&ns, &format!("vrrp4-{idx}-7")).is_some());
+    assert!(link(&ns, "veth0-v1").is_none());
+    // From now on the round trip is exact: a fresh autoconfigure of the adopted devices
+    // applies as a no-op.
+    let out = ns.netvrrp(&["autoconfigure"]);
+    assert!(out.status.success());
+    let again = write_config(&ns, "again.toml", &String::from_utf8_lossy(&out.stdout));
+    let out = ns.netvrrp(&["apply", "--no-runtime", "--json", "-f", &again]);
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["in_sync"], true, "{plan}");
+}
+
+#[test]
+fn bad_input_changes_nothing() {
+    let ns = lab("nvbad");
+    let before = ns.ok(&["ip", "-j", "link", "show"]);
+    let bad = write_config(&ns, "bad.toml", "[[vrrp]]\ninterface = \"veth0\"\nvrid = 300\nipv4 = [\"192.0.2.1/24\"]\n");
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &bad]);
+    assert_eq!(out.status.code(), Some(65), "{}", common::text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:3:"), "{err}");
+    // A missing parent interface.
+    let missing = write_config(&ns, "missing.toml", "[[vrrp]]\ninterface = \"nope0\"\nvrid = 3\nipv4 = [\"192.0.2.1/24\"]\n");
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &missing]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope0"));
+    // A parent that is down.
+    ns.ok(&["ip", "link", "set", "veth1", "down"]);
+    ns.ok(&["ip", "link", "set", "veth0", "down"]);
+    let down = write_config(&ns, "down.toml", "[[vrrp]]\ninterface = \"veth0\"\nvrid = 3\nipv4 = [\"192.0.2.1/24\"]\n");
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &down]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("administratively down"));
+    ns.ok(&["ip", "link", "set", "veth0", "up"]);
+    ns.ok(&["ip", "link", "set", "veth1", "up"]);
+    let after = ns.ok(&["ip", "-j", "link", "show"]);
+    let names = |raw: &[u8]| -> Vec<String> {
+        let v: Value = serde_json::from_slice(raw).unwrap();
+        v.as_array().unwrap().iter().map(|l| l["ifname"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(&before), names(&after));
+}
+
+#[test]
+fn concurrent_apply_is_refused_cleanly() {
+    let ns = lab("nvlock");
+    let cfg = write_config(&ns, "vrrp.toml", TWO_FAMILY);
+    // Hold the run-dir lock the way a running apply does.
+    let lock = ns.run_dir().join("netvrrp.lock");
+    fs::create_dir_all(ns.run_dir()).unwrap();
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another netvrrp"));
+    // Once the lock is free, apply works.
+    assert!(ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]).status.success());
+}
