@@ -1,1 +1,2136 @@
-//! The RFC 9568 / RFC 3768 state machine, sans-IO (to be written).
+//! The VRRP election state machine of RFC 9568 (VRRPv3) and RFC 3768 (VRRPv2), sans-IO.
+//!
+//! One [`Router`] value exists per (interface, VRID, address family). It never reads a clock,
+//! never touches a socket and never sleeps: the runtime feeds it [`Input`]s together with the
+//! current [`Time`], and executes the [`Action`]s it pushes into a caller-provided `Vec`, in
+//! order. After every call the runtime asks [`Router::next_deadline`] and delivers
+//! [`Input::Timer`] once that time has been reached.
+//!
+//! # Time and units
+//!
+//! [`Time`] is a count of **nanoseconds** since an epoch the runtime chooses (for instance the
+//! `tokio::time::Instant` at which it started). All intervals are held in nanoseconds so the
+//! RFC formulas come out exact: with priority 200 and a 1 s interval the VRRPv3 Skew_Time is
+//! 218.75 ms, not 210 ms, and with priority 100 Master_Down_Interval is 3.609375 s. The only
+//! rounding left is the truncation of VRRPv3 Skew_Time to a whole nanosecond, which happens when
+//! `(256 - priority) * Master_Adver_Interval` (in centiseconds) is odd: the error is below 1 ns.
+//!
+//! On the wire VRRPv3 carries intervals in centiseconds (12 bits, 1..=4095) and VRRPv2 in whole
+//! seconds. This module speaks centiseconds for both: the runtime multiplies a VRRPv2 field by
+//! 100 before handing it in and divides by 100 when encoding [`Action::SendAdvert`].
+//!
+//! * VRRPv3: `Skew_Time = ((256 - priority) * Master_Adver_Interval) / 256` and
+//!   `Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time`.
+//! * VRRPv2: `Skew_Time = (256 - priority) / 256` seconds (it does not scale with the interval)
+//!   and `Master_Down_Interval = 3 * Advertisement_Interval + Skew_Time`.
+//!
+//! "priority" is always the *effective* priority (see Tracking below).
+//!
+//! # The transitions (RFC 9568 section 6.4, RFC 3768 section 6.4), restated
+//!
+//! | state | event | condition | what happens | next state |
+//! |---|---|---|---|---|
+//! | Initialize | Startup | priority is 255 (the address owner) | advertise, gratuitous ARP / unsolicited NA, arm the advert timer at one Advertisement_Interval | Master |
+//! | Initialize | Startup | otherwise | Master_Adver_Interval := our Advertisement_Interval; arm the master-down timer at Master_Down_Interval | Backup |
+//! | Backup | Shutdown | | stop the master-down timer | Initialize |
+//! | Backup | master-down timer expires | | advertise, gratuitous ARP / NA, arm the advert timer | Master |
+//! | Backup | advert with priority 0 | | the master is leaving: re-arm the master-down timer at Skew_Time only | Backup |
+//! | Backup | advert, priority ≥ ours, or we do not preempt | | v3: learn Master_Adver_Interval from the advert, recompute Skew_Time and Master_Down_Interval; re-arm the master-down timer at Master_Down_Interval | Backup |
+//! | Backup | advert, priority < ours and we preempt | | ignore it, so the master-down timer runs out and we take over | Backup |
+//! | Master | Shutdown | | stop the advert timer, advertise with priority 0 | Initialize |
+//! | Master | advert timer expires | | advertise, re-arm the advert timer | Master |
+//! | Master | advert with priority 0 | | a leaving router: advertise at once so backups keep us, re-arm the advert timer | Master |
+//! | Master | advert, priority > ours, or equal priority and the sender's primary address is greater than ours | | stop the advert timer; v3: learn Master_Adver_Interval; arm the master-down timer at Master_Down_Interval | Backup |
+//! | Master | any other advert | | ignore it (the sender will yield when it hears us) | Master |
+//!
+//! Addresses are compared as unsigned integers in network byte order (32 bits for IPv4, 128 for
+//! IPv6). The address owner always preempts, whatever `preempt` says (RFC 9568 section 6.1).
+//!
+//! VRRPv2 differences: an advert whose interval differs from ours is discarded and counted in
+//! [`Counters::interval_errors`] (RFC 3768 section 7.1); Master_Adver_Interval is never learned.
+//! VRRPv3 adverts with an interval of 0 are discarded the same way, since they would make the
+//! master-down timer expire at once.
+//!
+//! Adverts in Initialize are counted but otherwise ignored.
+//!
+//! # Additions to the RFC
+//!
+//! * **Link state.** [`Input::LinkDown`] (the parent lost carrier, or the vrrp macvlan was
+//!   deleted) takes the router to Initialize from any state, *without* a priority-0 advert
+//!   (there is no way to send one). [`Input::LinkUp`] runs the Startup event again if the
+//!   router is enabled. A router runs only while it is both enabled (Startup received, no
+//!   Shutdown since) and its link is up; a Startup while the link is down is remembered.
+//! * **Protodown.** The vrrp macvlan must carry traffic only on the Master: entering Master
+//!   emits `SetProtodown(false)`, entering Backup or Initialize emits `SetProtodown(true)`.
+//!   The action is emitted only when the value changes; the very first one is always emitted,
+//!   because the router does not know what the device was left with.
+//! * **Gratuitous bursts.** On becoming Master the first burst (GARP for every IPv4 VIP,
+//!   unsolicited NA for every IPv6 VIP) is emitted right after the first advert; bursts 2..=n
+//!   are timer-driven, `garp_burst_interval` apart, and are cancelled when Master is left.
+//! * **Tracking.** `effective priority = priority - sum of the decrements of the tracked
+//!   interfaces that are down`, clamped to 1..=254 whenever that sum is not zero (so a demoted
+//!   owner is no longer the owner, and a router never advertises 0 because of tracking). A
+//!   decrement of 0 has no effect. The effective priority is what is advertised, compared and
+//!   used in Skew_Time. When it changes, Skew_Time and Master_Down_Interval are recomputed
+//!   (a master-down timer already running keeps its deadline; the next accepted advert uses
+//!   the new value), and a Master advertises the new priority at once so that backups hear
+//!   it without waiting a full interval. Handover then follows from the RFC rules: a backup
+//!   that now outranks the master ignores its adverts and takes over when its timer runs out.
+//! * **Preempt delay** (not in RFC 9568; the meaning follows keepalived's
+//!   `preempt_delay`). With `preempt_delay = D > 0`, a Backup that would preempt a live
+//!   lower-priority master first holds back for `D`:
+//!   - a *hold* starts when the router enters Backup from Initialize (startup or link up) and,
+//!     when no hold is active, on the first advert whose priority is nonzero and lower than
+//!     ours; it ends at `start + D`;
+//!   - until the hold ends, adverts with a lower priority are treated as if preemption were
+//!     off: they re-arm the master-down timer at Master_Down_Interval (v3: and the interval is
+//!     learned), so the live master is kept and its death is still noticed on time;
+//!   - from the end of the hold on, lower-priority adverts are ignored as the RFC says, and the
+//!     router takes over when the master-down timer expires, i.e. one Master_Down_Interval
+//!     after the last advert it accepted;
+//!   - the hold is cleared by an advert with priority 0 or with a priority ≥ ours (a new
+//!     lower-priority master later starts a new hold) and by leaving Backup.
+//!
+//!   A master that falls silent is taken over after Master_Down_Interval as usual; the delay
+//!   never lengthens an outage. The owner (effective priority 255) ignores the delay, as it
+//!   ignores `preempt = false`.
+//!
+//! # Timers
+//!
+//! Three timers exist: the master-down timer (Backup), the advert timer and the gratuitous
+//! burst timer (Master). [`Router::next_deadline`] is the earliest armed one; [`Input::Timer`]
+//! fires every timer whose deadline is `<= now` and does nothing before that. The advert timer
+//! is re-armed from its own deadline rather than from `now`, so a late wake-up does not shift
+//! the advertising phase (the next advert comes one interval after the previous *scheduled*
+//! one; if even that is already past, one interval after `now`). Other inputs never fire
+//! timers implicitly: an advert handed in after a deadline but before the matching `Timer` is
+//! processed in the current state, which errs on the side of keeping a live master.
+//!
+//! # Allocation
+//!
+//! [`Router::handle`] pushes into the caller's `Vec<Action>` and allocates nothing itself:
+//! reusing one (cleared) `Vec` for all routers keeps the advert send/receive path free of
+//! allocation.
+
+use crate::config::{RouterConfig, Version};
+use crate::types::Family;
+use serde::Serialize;
+use std::fmt;
+use std::net::IpAddr;
+use std::ops::{Add, Sub};
+use std::time::Duration;
+
+/// Priority of the router that owns the virtual addresses.
+pub const OWNER_PRIORITY: u8 = 255;
+/// Largest interval a VRRPv3 advert can carry (12-bit field), in centiseconds.
+pub const MAX_ADVERT_INTERVAL_CS: u16 = 4095;
+/// Largest VRRPv2 interval (8-bit field, seconds), in centiseconds.
+pub const MAX_V2_ADVERT_INTERVAL_CS: u16 = 255 * 100;
+
+const NANOS_PER_CS: u64 = 10_000_000;
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+/// A point in time: nanoseconds since an epoch chosen by the runtime. Arithmetic saturates,
+/// so no input can make the state machine panic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Time(u64);
+
+impl Time {
+    pub const ZERO: Time = Time(0);
+
+    pub const fn from_nanos(nanos: u64) -> Time {
+        Time(nanos)
+    }
+
+    /// `d` after the epoch (saturating at about 584 years).
+    pub fn from_duration(d: Duration) -> Time {
+        Time(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Time since the epoch.
+    pub const fn as_duration(self) -> Duration {
+        Duration::from_nanos(self.0)
+    }
+
+    /// `self - earlier`, or zero if `earlier` is later.
+    pub const fn saturating_duration_since(self, earlier: Time) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl Add<Duration> for Time {
+    type Output = Time;
+    fn add(self, d: Duration) -> Time {
+        let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Time(self.0.saturating_add(d))
+    }
+}
+
+impl Sub<Duration> for Time {
+    type Output = Time;
+    fn sub(self, d: Duration) -> Time {
+        let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Time(self.0.saturating_sub(d))
+    }
+}
+
+impl Sub<Time> for Time {
+    type Output = Duration;
+    fn sub(self, earlier: Time) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+}
+
+/// Everything the state machine needs to know about one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterParams {
+    pub version: Version,
+    pub family: Family,
+    /// 1..=255.
+    pub vrid: u8,
+    /// Configured priority, 1..=255; 255 means we own the virtual addresses.
+    pub priority: u8,
+    /// Our Advertisement_Interval in centiseconds. v3: 1..=4095; v2: a multiple of 100 up to
+    /// 25500 (the wire carries whole seconds).
+    pub advert_interval_cs: u16,
+    pub preempt: bool,
+    /// See "Preempt delay" in the module documentation; zero disables it.
+    pub preempt_delay: Duration,
+    /// RFC 9568 Accept_Mode (carried for the runtime; see [`Router::accept_mode`]).
+    pub accept_mode: bool,
+    /// Our primary address on the parent (IPv4 primary address, or the IPv6 link-local the
+    /// adverts are sent from): the equal-priority tie-break compares it.
+    pub primary_address: IpAddr,
+    /// Gratuitous ARP / unsolicited NA bursts on becoming Master (0 = none).
+    pub garp_bursts: u32,
+    /// Delay between two bursts.
+    pub garp_burst_interval: Duration,
+    /// Decrement of each tracked interface; [`Input::TrackChanged`] indexes this list.
+    pub track: Vec<u8>,
+}
+
+impl RouterParams {
+    /// Parameters of the `family` instance of a configured router. `primary_address` is our
+    /// advert source address on the parent. Track indexes follow `config.track`.
+    pub fn from_config(config: &RouterConfig, family: Family, primary_address: IpAddr) -> Self {
+        RouterParams {
+            version: config.version,
+            family,
+            vrid: config.vrid,
+            priority: config.priority,
+            // An out-of-range value becomes u16::MAX and is rejected by `Router::new`.
+            advert_interval_cs: u16::try_from(config.advertisement_interval_ms / 10)
+                .unwrap_or(u16::MAX),
+            preempt: config.preempt,
+            preempt_delay: Duration::from_millis(u64::from(config.preempt_delay_ms)),
+            accept_mode: config.accept_mode,
+            primary_address,
+            garp_bursts: config.garp_bursts,
+            garp_burst_interval: Duration::from_millis(u64::from(config.garp_burst_interval_ms)),
+            track: config.track.iter().map(|t| t.decrement).collect(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ParamsError> {
+        if self.vrid == 0 {
+            return Err(ParamsError::Vrid);
+        }
+        if self.priority == 0 {
+            return Err(ParamsError::Priority);
+        }
+        let family_ok = matches!(
+            (self.family, self.primary_address),
+            (Family::Ipv4, IpAddr::V4(_)) | (Family::Ipv6, IpAddr::V6(_))
+        );
+        if !family_ok {
+            return Err(ParamsError::AddressFamily {
+                address: self.primary_address,
+                family: self.family,
+            });
+        }
+        match self.version {
+            Version::V3 => {
+                if !(1..=MAX_ADVERT_INTERVAL_CS).contains(&self.advert_interval_cs) {
+                    return Err(ParamsError::Interval(self.advert_interval_cs));
+                }
+            }
+            Version::V2 => {
+                if self.family != Family::Ipv4 {
+                    return Err(ParamsError::V2Ipv6);
+                }
+                let cs = self.advert_interval_cs;
+                if cs == 0 || !cs.is_multiple_of(100) || cs > MAX_V2_ADVERT_INTERVAL_CS {
+                    return Err(ParamsError::V2Interval(cs));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why [`RouterParams`] cannot drive a router.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    #[error("VRID must be 1..=255")]
+    Vrid,
+    #[error("priority must be 1..=255 (0 is reserved for a master that is leaving)")]
+    Priority,
+    #[error("advertisement interval {0} cs is out of range 1..=4095 cs")]
+    Interval(u16),
+    #[error("VRRPv2 advertisement interval must be 1..=255 whole seconds, got {0} cs")]
+    V2Interval(u16),
+    #[error("VRRPv2 is IPv4 only")]
+    V2Ipv6,
+    #[error("primary address {address} is not an {family} address")]
+    AddressFamily { address: IpAddr, family: Family },
+}
+
+/// RFC 9568 section 6.4 states ("Active" in RFC 9568 is "Master" here, as in RFC 3768).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Initialize,
+    Backup,
+    Master,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Initialize => "initialize",
+            State::Backup => "backup",
+            State::Master => "master",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a transition happened (for logs, `show vrrp` and VRRS clients).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Initialize → Backup on Startup.
+    Startup,
+    /// Initialize → Master on Startup: we own the addresses.
+    StartupOwner,
+    /// Initialize → Backup when the link came back.
+    LinkUp,
+    /// Initialize → Master when the link came back and we own the addresses.
+    LinkUpOwner,
+    /// Backup → Master: no advert for Master_Down_Interval.
+    MasterDownTimer,
+    /// Backup → Master: the timer ran out while a lower-priority master was being ignored.
+    Preempt,
+    /// Backup → Master: Skew_Time after the master announced it was leaving.
+    PriorityZeroReceived,
+    /// Master → Backup.
+    HigherPriorityAdvert,
+    /// Master → Backup: same priority, greater primary address.
+    EqualPriorityHigherAddress,
+    /// → Initialize on Shutdown.
+    Shutdown,
+    /// → Initialize: parent carrier lost or the vrrp device disappeared.
+    LinkDown,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Startup => "startup",
+            Reason::StartupOwner => "startup owner",
+            Reason::LinkUp => "link up",
+            Reason::LinkUpOwner => "link up owner",
+            Reason::MasterDownTimer => "master down timer",
+            Reason::Preempt => "preempt lower priority master",
+            Reason::PriorityZeroReceived => "priority 0 received",
+            Reason::HigherPriorityAdvert => "higher priority advert",
+            Reason::EqualPriorityHigherAddress => "equal priority, higher address",
+            Reason::Shutdown => "shutdown",
+            Reason::LinkDown => "link down",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something that happened to the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// The RFC Startup event (the router is enabled).
+    Startup,
+    /// The RFC Shutdown event (the router is disabled; a Master sends priority 0).
+    Shutdown,
+    /// A valid advert for this (interface, VRID, family) that the codec and the runtime's
+    /// checks (TTL, checksum, peer allowlist, …) have accepted. `max_advert_interval_cs` is the
+    /// advert's interval in centiseconds (VRRPv2: the seconds field × 100).
+    Advert {
+        src: IpAddr,
+        priority: u8,
+        max_advert_interval_cs: u16,
+    },
+    /// Tracked interface number `index` (into [`RouterParams::track`]) went up or down. All
+    /// tracked interfaces are assumed up when the router is created.
+    TrackChanged { index: usize, up: bool },
+    /// The parent lost carrier, or the vrrp macvlan was deleted.
+    LinkDown,
+    /// Carrier is back / the device exists again.
+    LinkUp,
+    /// `now` has reached (or passed) [`Router::next_deadline`].
+    Timer,
+}
+
+/// Something the runtime must do, in the order pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Always pushed first in a call that changes state.
+    StateChanged {
+        from: State,
+        to: State,
+        reason: Reason,
+    },
+    /// Set protodown on the vrrp macvlan (true = no traffic).
+    SetProtodown(bool),
+    /// Send one advert. `interval_cs` is our Advertisement_Interval in centiseconds (VRRPv2:
+    /// divide by 100 for the seconds field). `priority` 0 means we are leaving.
+    SendAdvert { priority: u8, interval_cs: u16 },
+    /// Send gratuitous ARP (IPv4) / unsolicited NA (IPv6) for every VIP: burst `burst` of
+    /// `of` (1-based).
+    SendGratuitous { burst: u32, of: u32 },
+    /// The effective priority changed because a tracked interface changed.
+    EffectivePriorityChanged { from: u8, to: u8 },
+}
+
+/// Statistics of one instance; the single place `show vrrp` reads. The first group is kept by
+/// the state machine; the second by the runtime and codec through [`Router::counters_mut`]
+/// (packets dropped before they become an [`Input::Advert`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub struct Counters {
+    // --- kept by the state machine ---
+    /// Adverts sent, priority-0 ones included.
+    pub adverts_sent: u64,
+    /// Adverts handed to the state machine (in any state).
+    pub adverts_received: u64,
+    pub priority_zero_sent: u64,
+    pub priority_zero_received: u64,
+    /// Gratuitous ARP / unsolicited NA bursts started.
+    pub gratuitous_bursts_sent: u64,
+    /// State changes of any kind.
+    pub transitions: u64,
+    pub became_master: u64,
+    pub became_backup: u64,
+    /// Transitions out of Master (to Backup or Initialize).
+    pub released_master: u64,
+    /// Adverts discarded for their interval: VRRPv2 interval different from ours
+    /// (RFC 3768 section 7.1), or an interval of 0. The codec may count here too.
+    pub interval_errors: u64,
+
+    // --- kept by the runtime / codec ---
+    /// TTL / hop limit other than 255.
+    pub ttl_errors: u64,
+    pub version_errors: u64,
+    /// Type other than 1 (advertisement).
+    pub type_errors: u64,
+    /// Adverts for a VRID nobody runs on this interface.
+    pub vrid_errors: u64,
+    /// Truncated packet, or length not matching the address count.
+    pub length_errors: u64,
+    pub checksum_errors: u64,
+    /// VRRPv2 authentication type other than 0.
+    pub auth_type_errors: u64,
+    /// Address list differing from the configured VIPs.
+    pub address_list_errors: u64,
+    /// Source not in the configured `peers` allowlist.
+    pub peer_not_allowed: u64,
+    /// VRRPv3/IPv4 adverts whose checksum covers the IPv4 pseudo-header (FRR, keepalived).
+    pub checksum_with_pseudoheader_received: u64,
+    /// VRRPv3/IPv4 adverts whose checksum does not (RFC 9568 as written).
+    pub checksum_without_pseudoheader_received: u64,
+    /// Packets (adverts, GARP, NA) the kernel refused to send.
+    pub send_errors: u64,
+    /// Individual gratuitous ARP / NA packets sent.
+    pub gratuitous_packets_sent: u64,
+}
+
+/// Why the master-down timer is running, to name the transition when it expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DownCause {
+    /// No advert accepted since the timer was armed.
+    Silence,
+    /// Adverts from a lower-priority master were ignored since it was armed.
+    LowerPriority,
+    /// A priority-0 advert armed it at Skew_Time.
+    PriorityZero,
+}
+
+/// One VRRP instance.
+#[derive(Debug, Clone)]
+pub struct Router {
+    params: RouterParams,
+    state: State,
+    /// Startup received and no Shutdown since.
+    enabled: bool,
+    link_up: bool,
+    /// Last protodown value emitted; None until the first one.
+    protodown: Option<bool>,
+    track_down: Vec<bool>,
+    effective_priority: u8,
+    master_adver_interval_cs: u16,
+    skew_time: Duration,
+    master_down_interval: Duration,
+    adver_at: Option<Time>,
+    down_at: Option<Time>,
+    down_cause: DownCause,
+    garp_at: Option<Time>,
+    /// Number of the next gratuitous burst (1-based).
+    garp_next: u32,
+    preempt_hold_until: Option<Time>,
+    master_address: Option<IpAddr>,
+    counters: Counters,
+}
+
+impl Router {
+    /// A router in Initialize, enabled by nothing yet: deliver [`Input::Startup`] to run it.
+    pub fn new(params: RouterParams) -> Result<Router, ParamsError> {
+        params.validate()?;
+        let mut router = Router {
+            track_down: vec![false; params.track.len()],
+            effective_priority: params.priority,
+            master_adver_interval_cs: params.advert_interval_cs,
+            params,
+            state: State::Initialize,
+            enabled: false,
+            link_up: true,
+            protodown: None,
+            skew_time: Duration::ZERO,
+            master_down_interval: Duration::ZERO,
+            adver_at: None,
+            down_at: None,
+            down_cause: DownCause::Silence,
+            garp_at: None,
+            garp_next: 1,
+            preempt_hold_until: None,
+            master_address: None,
+            counters: Counters::default(),
+        };
+        router.recompute_intervals();
+        Ok(router)
+    }
+
+    /// Feed one input at time `now`; the resulting actions are appended to `out` (which is not
+    /// cleared) in the order they must be carried out.
+    pub fn handle(&mut self, now: Time, input: Input, out: &mut Vec<Action>) {
+        match input {
+            Input::Startup => {
+                if !self.enabled {
+                    self.enabled = true;
+                    if self.link_up {
+                        self.start(now, false, out);
+                    } else {
+                        self.set_protodown(true, out);
+                    }
+                }
+            }
+            Input::Shutdown => {
+                if self.enabled {
+                    self.enabled = false;
+                    self.stop(Reason::Shutdown, out);
+                }
+            }
+            Input::LinkDown => {
+                self.link_up = false;
+                self.stop(Reason::LinkDown, out);
+            }
+            Input::LinkUp => {
+                if !self.link_up {
+                    self.link_up = true;
+                    if self.enabled {
+                        self.start(now, true, out);
+                    }
+                }
+            }
+            Input::Advert {
+                src,
+                priority,
+                max_advert_interval_cs,
+            } => self.on_advert(now, src, priority, max_advert_interval_cs, out),
+            Input::TrackChanged { index, up } => self.on_track(now, index, up, out),
+            Input::Timer => self.on_timer(now, out),
+        }
+    }
+
+    /// The earliest armed timer, if any: deliver [`Input::Timer`] at that time.
+    pub fn next_deadline(&self) -> Option<Time> {
+        [self.adver_at, self.down_at, self.garp_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn params(&self) -> &RouterParams {
+        &self.params
+    }
+
+    /// Configured priority.
+    pub fn priority(&self) -> u8 {
+        self.params.priority
+    }
+
+    /// Priority after tracking: what is advertised and compared.
+    pub fn effective_priority(&self) -> u8 {
+        self.effective_priority
+    }
+
+    /// Whether the runtime should accept traffic to the VIPs while Master: Accept_Mode, and
+    /// always for the address owner (the addresses are its own).
+    pub fn accept_mode(&self) -> bool {
+        self.params.accept_mode || self.params.priority == OWNER_PRIORITY
+    }
+
+    /// Whether a lower-priority master is preempted (always for the owner).
+    pub fn preempts(&self) -> bool {
+        self.params.preempt || self.effective_priority == OWNER_PRIORITY
+    }
+
+    /// Master_Adver_Interval in centiseconds: the current master's interval (learned in
+    /// VRRPv3 Backup; our own otherwise).
+    pub fn master_adver_interval_cs(&self) -> u16 {
+        self.master_adver_interval_cs
+    }
+
+    pub fn master_adver_interval(&self) -> Duration {
+        Duration::from_nanos(u64::from(self.master_adver_interval_cs) * NANOS_PER_CS)
+    }
+
+    pub fn skew_time(&self) -> Duration {
+        self.skew_time
+    }
+
+    pub fn master_down_interval(&self) -> Duration {
+        self.master_down_interval
+    }
+
+    /// The current master's primary address: ours when Master, the last accepted advert's
+    /// source when Backup, None in Initialize or before the first advert.
+    pub fn master_address(&self) -> Option<IpAddr> {
+        self.master_address
+    }
+
+    /// Last protodown value emitted (None before the first).
+    pub fn protodown(&self) -> Option<bool> {
+        self.protodown
+    }
+
+    /// Startup received and no Shutdown since.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub fn link_up(&self) -> bool {
+        self.link_up
+    }
+
+    /// Down state of each tracked interface, indexed like [`RouterParams::track`].
+    pub fn tracked_down(&self) -> &[bool] {
+        &self.track_down
+    }
+
+    /// End of the current preempt-delay hold, if one is active.
+    pub fn preempt_hold_until(&self) -> Option<Time> {
+        self.preempt_hold_until
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// For the runtime's and codec's drop counters.
+    pub fn counters_mut(&mut self) -> &mut Counters {
+        &mut self.counters
+    }
+
+    /// Our primary address changed (e.g. a new IPv4 primary on the parent). It is only used
+    /// for the tie-break, so nothing else changes.
+    pub fn set_primary_address(&mut self, address: IpAddr) -> Result<(), ParamsError> {
+        let old = self.params.primary_address;
+        self.params.primary_address = address;
+        if let Err(e) = self.params.validate() {
+            self.params.primary_address = old;
+            return Err(e);
+        }
+        if self.state == State::Master {
+            self.master_address = Some(address);
+        }
+        Ok(())
+    }
+
+    // ----- events -----
+
+    /// Initialize → Master (owner) or Backup.
+    fn start(&mut self, now: Time, link: bool, out: &mut Vec<Action>) {
+        if self.state != State::Initialize {
+            return;
+        }
+        self.set_master_adver_interval(self.params.advert_interval_cs);
+        if self.effective_priority == OWNER_PRIORITY {
+            let reason = if link {
+                Reason::LinkUpOwner
+            } else {
+                Reason::StartupOwner
+            };
+            self.become_master(now, reason, out);
+        } else {
+            let reason = if link {
+                Reason::LinkUp
+            } else {
+                Reason::Startup
+            };
+            self.transition(State::Backup, reason, out);
+            self.set_protodown(true, out);
+            self.arm_master_down(now, self.master_down_interval, DownCause::Silence);
+            // Startup opens a preempt hold: a router that just came up leaves a working
+            // lower-priority master alone for preempt_delay.
+            self.preempt_hold_until = self
+                .preempt_delay_applies()
+                .then(|| now + self.params.preempt_delay);
+            self.master_address = None;
+        }
+    }
+
+    /// Any state → Initialize. A Master leaving on Shutdown says so with priority 0; on link
+    /// loss no advert can be sent.
+    fn stop(&mut self, reason: Reason, out: &mut Vec<Action>) {
+        let from = self.state;
+        if from != State::Initialize {
+            self.transition(State::Initialize, reason, out);
+            if from == State::Master && reason == Reason::Shutdown {
+                self.send_advert(0, out);
+            }
+        }
+        // After the advert: protodown would stop the send.
+        self.set_protodown(true, out);
+        self.cancel_timers();
+        self.master_address = None;
+    }
+
+    fn on_advert(
+        &mut self,
+        now: Time,
+        src: IpAddr,
+        priority: u8,
+        interval_cs: u16,
+        out: &mut Vec<Action>,
+    ) {
+        self.counters.adverts_received += 1;
+        if priority == 0 {
+            self.counters.priority_zero_received += 1;
+        }
+        if self.state == State::Initialize {
+            return;
+        }
+        let interval_ok = match self.params.version {
+            // RFC 3768 section 7.1: the interval must match ours; v2 never learns it.
+            Version::V2 => interval_cs == self.params.advert_interval_cs,
+            // v3 learns it, but 0 would make the master-down timer expire at once.
+            Version::V3 => interval_cs != 0,
+        };
+        if !interval_ok {
+            self.counters.interval_errors += 1;
+            return;
+        }
+        match self.state {
+            State::Initialize => {}
+            State::Backup => self.backup_advert(now, src, priority, interval_cs),
+            State::Master => self.master_advert(now, src, priority, interval_cs, out),
+        }
+    }
+
+    fn backup_advert(&mut self, now: Time, src: IpAddr, priority: u8, interval_cs: u16) {
+        if priority == 0 {
+            // The master is leaving: take over after Skew_Time, highest priority first.
+            self.preempt_hold_until = None;
+            self.arm_master_down(now, self.skew_time, DownCause::PriorityZero);
+            return;
+        }
+        if !self.preempts() || priority >= self.effective_priority {
+            self.preempt_hold_until = None;
+            self.accept_master(now, src, interval_cs);
+            return;
+        }
+        // A lower-priority master and we preempt.
+        if self.preempt_delay_applies() {
+            let until = *self
+                .preempt_hold_until
+                .get_or_insert(now + self.params.preempt_delay);
+            if now < until {
+                // Still holding back: keep this master as if preemption were off.
+                self.accept_master(now, src, interval_cs);
+                return;
+            }
+        }
+        // Ignore it and let the master-down timer run out (RFC 9568 6.4.2).
+        if self.down_cause == DownCause::Silence {
+            self.down_cause = DownCause::LowerPriority;
+        }
+    }
+
+    fn master_advert(
+        &mut self,
+        now: Time,
+        src: IpAddr,
+        priority: u8,
+        interval_cs: u16,
+        out: &mut Vec<Action>,
+    ) {
+        if priority == 0 {
+            // Another router is leaving: reassert ourselves at once so no backup takes over
+            // after its Skew_Time.
+            self.send_advert(self.effective_priority, out);
+            self.adver_at = Some(now + self.advert_interval());
+            return;
+        }
+        let reason = if priority > self.effective_priority {
+            Reason::HigherPriorityAdvert
+        } else if priority == self.effective_priority
+            && addr_key(src) > addr_key(self.params.primary_address)
+        {
+            Reason::EqualPriorityHigherAddress
+        } else {
+            return;
+        };
+        self.transition(State::Backup, reason, out);
+        self.set_protodown(true, out);
+        self.adver_at = None;
+        self.garp_at = None;
+        self.accept_master(now, src, interval_cs);
+    }
+
+    fn on_track(&mut self, now: Time, index: usize, up: bool, out: &mut Vec<Action>) {
+        let Some(slot) = self.track_down.get_mut(index) else {
+            return;
+        };
+        let down = !up;
+        if *slot == down {
+            return;
+        }
+        *slot = down;
+        let old = self.effective_priority;
+        let penalty: u32 = self
+            .track_down
+            .iter()
+            .zip(&self.params.track)
+            .filter(|(down, _)| **down)
+            .map(|(_, decrement)| u32::from(*decrement))
+            .sum();
+        self.effective_priority = if penalty == 0 {
+            self.params.priority
+        } else {
+            // Never 0 (that means "leaving") and never 255 (a demoted owner is not the owner).
+            let lowered = u32::from(self.params.priority).saturating_sub(penalty);
+            u8::try_from(lowered.clamp(1, 254)).unwrap_or(1)
+        };
+        if self.effective_priority == old {
+            return;
+        }
+        out.push(Action::EffectivePriorityChanged {
+            from: old,
+            to: self.effective_priority,
+        });
+        self.recompute_intervals();
+        if self.state == State::Master {
+            // Tell the backups now rather than an interval later.
+            self.send_advert(self.effective_priority, out);
+            self.adver_at = Some(now + self.advert_interval());
+        }
+    }
+
+    fn on_timer(&mut self, now: Time, out: &mut Vec<Action>) {
+        match self.state {
+            State::Initialize => {}
+            State::Backup => {
+                if let Some(at) = self.down_at
+                    && now >= at
+                {
+                    let reason = match self.down_cause {
+                        DownCause::Silence => Reason::MasterDownTimer,
+                        DownCause::LowerPriority => Reason::Preempt,
+                        DownCause::PriorityZero => Reason::PriorityZeroReceived,
+                    };
+                    self.become_master(now, reason, out);
+                }
+            }
+            State::Master => {
+                if let Some(at) = self.adver_at
+                    && now >= at
+                {
+                    self.send_advert(self.effective_priority, out);
+                    self.adver_at = Some(next_after(at, self.advert_interval(), now));
+                }
+                if let Some(at) = self.garp_at
+                    && now >= at
+                {
+                    self.send_gratuitous(out);
+                    self.garp_at = (self.garp_next <= self.params.garp_bursts)
+                        .then(|| next_after(at, self.params.garp_burst_interval, now));
+                }
+            }
+        }
+    }
+
+    // ----- building blocks -----
+
+    fn become_master(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
+        self.transition(State::Master, reason, out);
+        // Protodown first: the advert and the gratuitous packets leave through the macvlan.
+        self.set_protodown(false, out);
+        self.down_at = None;
+        self.preempt_hold_until = None;
+        self.set_master_adver_interval(self.params.advert_interval_cs);
+        self.master_address = Some(self.params.primary_address);
+        self.send_advert(self.effective_priority, out);
+        self.adver_at = Some(now + self.advert_interval());
+        self.garp_next = 1;
+        self.garp_at = None;
+        if self.params.garp_bursts >= 1 {
+            self.send_gratuitous(out);
+            if self.garp_next <= self.params.garp_bursts {
+                self.garp_at = Some(now + self.params.garp_burst_interval);
+            }
+        }
+    }
+
+    /// Backup accepts `src` as master: RFC 9568 6.4.2's "else" branch.
+    fn accept_master(&mut self, now: Time, src: IpAddr, interval_cs: u16) {
+        if self.params.version == Version::V3 {
+            self.set_master_adver_interval(interval_cs);
+        }
+        self.master_address = Some(src);
+        self.arm_master_down(now, self.master_down_interval, DownCause::Silence);
+    }
+
+    fn arm_master_down(&mut self, now: Time, after: Duration, cause: DownCause) {
+        self.down_at = Some(now + after);
+        self.down_cause = cause;
+    }
+
+    fn transition(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
+        let from = self.state;
+        self.state = to;
+        self.counters.transitions += 1;
+        match to {
+            State::Master => self.counters.became_master += 1,
+            State::Backup => self.counters.became_backup += 1,
+            State::Initialize => {}
+        }
+        if from == State::Master {
+            self.counters.released_master += 1;
+        }
+        out.push(Action::StateChanged { from, to, reason });
+    }
+
+    fn set_protodown(&mut self, on: bool, out: &mut Vec<Action>) {
+        if self.protodown != Some(on) {
+            self.protodown = Some(on);
+            out.push(Action::SetProtodown(on));
+        }
+    }
+
+    fn send_advert(&mut self, priority: u8, out: &mut Vec<Action>) {
+        self.counters.adverts_sent += 1;
+        if priority == 0 {
+            self.counters.priority_zero_sent += 1;
+        }
+        out.push(Action::SendAdvert {
+            priority,
+            interval_cs: self.params.advert_interval_cs,
+        });
+    }
+
+    fn send_gratuitous(&mut self, out: &mut Vec<Action>) {
+        self.counters.gratuitous_bursts_sent += 1;
+        out.push(Action::SendGratuitous {
+            burst: self.garp_next,
+            of: self.params.garp_bursts,
+        });
+        self.garp_next += 1;
+    }
+
+    fn cancel_timers(&mut self) {
+        self.adver_at = None;
+        self.down_at = None;
+        self.garp_at = None;
+        self.preempt_hold_until = None;
+    }
+
+    fn preempt_delay_applies(&self) -> bool {
+        !self.params.preempt_delay.is_zero() && self.effective_priority != OWNER_PRIORITY
+    }
+
+    fn advert_interval(&self) -> Duration {
+        Duration::from_nanos(u64::from(self.params.advert_interval_cs) * NANOS_PER_CS)
+    }
+
+    fn set_master_adver_interval(&mut self, cs: u16) {
+        if self.master_adver_interval_cs != cs {
+            self.master_adver_interval_cs = cs;
+            self.recompute_intervals();
+        }
+    }
+
+    /// Skew_Time and Master_Down_Interval from the effective priority and
+    /// Master_Adver_Interval, in nanoseconds (see the module documentation).
+    fn recompute_intervals(&mut self) {
+        let weight = 256 - u64::from(self.effective_priority);
+        let mai_ns = u64::from(self.master_adver_interval_cs) * NANOS_PER_CS;
+        let skew_ns = match self.params.version {
+            Version::V3 => weight * mai_ns / 256,
+            Version::V2 => weight * NANOS_PER_SEC / 256,
+        };
+        self.skew_time = Duration::from_nanos(skew_ns);
+        self.master_down_interval = Duration::from_nanos(3 * mai_ns + skew_ns);
+    }
+}
+
+/// The next deadline of a periodic timer that was due at `due`: one `period` later, or one
+/// `period` after `now` if the loop woke up so late that this is already past.
+fn next_after(due: Time, period: Duration, now: Time) -> Time {
+    let next = due + period;
+    if next > now { next } else { now + period }
+}
+
+/// An address as the unsigned number RFC 9568 compares (network byte order).
+fn addr_key(addr: IpAddr) -> u128 {
+    match addr {
+        IpAddr::V4(a) => u128::from(a.to_bits()),
+        IpAddr::V6(a) => a.to_bits(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn ms(n: u64) -> Time {
+        Time::from_nanos(n * 1_000_000)
+    }
+
+    fn us(n: u64) -> Time {
+        Time::from_nanos(n * 1_000)
+    }
+
+    fn v4(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
+    }
+
+    fn v6(last: u16) -> IpAddr {
+        IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, last))
+    }
+
+    fn params(priority: u8) -> RouterParams {
+        RouterParams {
+            version: Version::V3,
+            family: Family::Ipv4,
+            vrid: 5,
+            priority,
+            advert_interval_cs: 100,
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            accept_mode: false,
+            primary_address: v4(10),
+            garp_bursts: 2,
+            garp_burst_interval: Duration::from_secs(2),
+            track: vec![],
+        }
+    }
+
+    /// A router and a reusable action buffer, like the runtime would hold.
+    struct Rig {
+        r: Router,
+        out: Vec<Action>,
+    }
+
+    impl Rig {
+        fn new(p: RouterParams) -> Rig {
+            Rig {
+                r: Router::new(p).unwrap(),
+                out: Vec::new(),
+            }
+        }
+        fn feed(&mut self, now: Time, input: Input) -> Vec<Action> {
+            self.out.clear();
+            self.r.handle(now, input, &mut self.out);
+            self.out.clone()
+        }
+        fn advert(&mut self, now: Time, src: IpAddr, priority: u8, cs: u16) -> Vec<Action> {
+            self.feed(
+                now,
+                Input::Advert {
+                    src,
+                    priority,
+                    max_advert_interval_cs: cs,
+                },
+            )
+        }
+        fn timer(&mut self, now: Time) -> Vec<Action> {
+            self.feed(now, Input::Timer)
+        }
+        fn deadline(&self) -> Option<Time> {
+            self.r.next_deadline()
+        }
+    }
+
+    /// Started at t=0 as Backup.
+    fn backup(p: RouterParams) -> Rig {
+        let mut rig = Rig::new(p);
+        rig.feed(Time::ZERO, Input::Startup);
+        assert_eq!(rig.r.state(), State::Backup);
+        rig
+    }
+
+    /// Started at t=0 with no master on the link: Master at its Master_Down_Interval.
+    fn master(p: RouterParams) -> (Rig, Time) {
+        let mut rig = backup(p);
+        let at = rig.deadline().unwrap();
+        rig.timer(at);
+        assert_eq!(rig.r.state(), State::Master);
+        (rig, at)
+    }
+
+    fn changed(from: State, to: State, reason: Reason) -> Action {
+        Action::StateChanged { from, to, reason }
+    }
+
+    fn advert(priority: u8) -> Action {
+        Action::SendAdvert {
+            priority,
+            interval_cs: 100,
+        }
+    }
+
+    #[test]
+    fn exact_intervals_v3() {
+        let r = Router::new(params(100)).unwrap();
+        assert_eq!(r.master_adver_interval(), Duration::from_secs(1));
+        assert_eq!(r.skew_time(), Duration::from_micros(609_375));
+        assert_eq!(r.master_down_interval(), Duration::from_micros(3_609_375));
+        // 218.75 ms, not rounded to a centisecond.
+        let r = Router::new(params(200)).unwrap();
+        assert_eq!(r.skew_time(), Duration::from_micros(218_750));
+        assert_eq!(r.master_down_interval(), Duration::from_micros(3_218_750));
+        // Skew scales with the interval in v3: 100 ms adverts, priority 254.
+        let mut p = params(254);
+        p.advert_interval_cs = 10;
+        let r = Router::new(p).unwrap();
+        assert_eq!(r.skew_time(), Duration::from_nanos(781_250));
+        assert_eq!(r.master_down_interval(), Duration::from_nanos(300_781_250));
+        // The only truncation: 1 cs at priority 255 is 39062.5 ns.
+        let mut p = params(255);
+        p.advert_interval_cs = 1;
+        let r = Router::new(p).unwrap();
+        assert_eq!(r.skew_time(), Duration::from_nanos(39_062));
+    }
+
+    #[test]
+    fn exact_intervals_v2_in_seconds() {
+        let mut p = params(100);
+        p.version = Version::V2;
+        p.advert_interval_cs = 300;
+        let r = Router::new(p).unwrap();
+        // Skew does not scale with the interval in v2: 156/256 s.
+        assert_eq!(r.skew_time(), Duration::from_micros(609_375));
+        assert_eq!(r.master_down_interval(), Duration::from_micros(9_609_375));
+        assert_eq!(r.master_adver_interval_cs(), 300);
+    }
+
+    #[test]
+    fn params_validation() {
+        let mut p = params(0);
+        assert_eq!(Router::new(p.clone()).unwrap_err(), ParamsError::Priority);
+        p.priority = 100;
+        p.vrid = 0;
+        assert_eq!(Router::new(p.clone()).unwrap_err(), ParamsError::Vrid);
+        p.vrid = 5;
+        p.advert_interval_cs = 4096;
+        assert_eq!(
+            Router::new(p.clone()).unwrap_err(),
+            ParamsError::Interval(4096)
+        );
+        p.advert_interval_cs = 0;
+        assert_eq!(
+            Router::new(p.clone()).unwrap_err(),
+            ParamsError::Interval(0)
+        );
+        p.version = Version::V2;
+        p.advert_interval_cs = 150;
+        assert_eq!(
+            Router::new(p.clone()).unwrap_err(),
+            ParamsError::V2Interval(150)
+        );
+        p.advert_interval_cs = 100;
+        p.family = Family::Ipv6;
+        p.primary_address = v6(1);
+        assert_eq!(Router::new(p.clone()).unwrap_err(), ParamsError::V2Ipv6);
+        p.version = Version::V3;
+        p.primary_address = v4(1);
+        assert!(matches!(
+            Router::new(p).unwrap_err(),
+            ParamsError::AddressFamily { .. }
+        ));
+    }
+
+    #[test]
+    fn created_idle_in_initialize() {
+        let rig = Rig::new(params(100));
+        assert_eq!(rig.r.state(), State::Initialize);
+        assert_eq!(rig.deadline(), None);
+        assert_eq!(rig.r.protodown(), None);
+    }
+
+    #[test]
+    fn initialize_to_master_for_owner() {
+        let mut rig = Rig::new(params(255));
+        let acts = rig.feed(ms(5), Input::Startup);
+        assert_eq!(
+            acts,
+            vec![
+                changed(State::Initialize, State::Master, Reason::StartupOwner),
+                Action::SetProtodown(false),
+                Action::SendAdvert {
+                    priority: 255,
+                    interval_cs: 100
+                },
+                Action::SendGratuitous { burst: 1, of: 2 },
+            ]
+        );
+        // Advert timer one interval later.
+        assert_eq!(rig.deadline(), Some(ms(1005)));
+        assert!(rig.r.accept_mode(), "the owner always accepts");
+        assert_eq!(rig.r.master_address(), Some(v4(10)));
+        let c = rig.r.counters();
+        assert_eq!((c.became_master, c.adverts_sent, c.transitions), (1, 1, 1));
+        assert_eq!(c.gratuitous_bursts_sent, 1);
+    }
+
+    #[test]
+    fn initialize_to_backup() {
+        let mut rig = Rig::new(params(100));
+        let acts = rig.feed(ms(5), Input::Startup);
+        assert_eq!(
+            acts,
+            vec![
+                changed(State::Initialize, State::Backup, Reason::Startup),
+                Action::SetProtodown(true),
+            ]
+        );
+        assert_eq!(
+            rig.deadline(),
+            Some(ms(5) + Duration::from_micros(3_609_375))
+        );
+        assert!(!rig.r.accept_mode());
+        // A second Startup changes nothing.
+        assert!(rig.feed(ms(6), Input::Startup).is_empty());
+        assert_eq!(rig.r.counters().became_backup, 1);
+    }
+
+    #[test]
+    fn backup_to_master_on_master_down_timer() {
+        let mut rig = backup(params(100));
+        let at = us(3_609_375);
+        assert_eq!(rig.deadline(), Some(at));
+        // Early timers do nothing.
+        assert!(rig.timer(at - Duration::from_nanos(1)).is_empty());
+        assert_eq!(rig.r.state(), State::Backup);
+        let acts = rig.timer(at);
+        assert_eq!(
+            acts,
+            vec![
+                changed(State::Backup, State::Master, Reason::MasterDownTimer),
+                Action::SetProtodown(false),
+                advert(100),
+                Action::SendGratuitous { burst: 1, of: 2 },
+            ]
+        );
+        // Advert timer at +1 s; second gratuitous burst at +2 s.
+        assert_eq!(rig.deadline(), Some(at + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn master_advert_timer_and_garp_bursts() {
+        let (mut rig, t0) = master(params(100));
+        let s = Duration::from_secs(1);
+        assert_eq!(rig.timer(t0 + s), vec![advert(100)]);
+        assert_eq!(rig.deadline(), Some(t0 + 2 * s));
+        // Advert and the second burst are due together: advert first.
+        assert_eq!(
+            rig.timer(t0 + 2 * s),
+            vec![advert(100), Action::SendGratuitous { burst: 2, of: 2 }]
+        );
+        // No more bursts.
+        assert_eq!(rig.deadline(), Some(t0 + 3 * s));
+        // A late wake-up keeps the phase: 200 ms late, next still at t0+4s.
+        assert_eq!(
+            rig.timer(t0 + 3 * s + Duration::from_millis(200)),
+            vec![advert(100)]
+        );
+        assert_eq!(rig.deadline(), Some(t0 + 4 * s));
+        // Very late (more than an interval): one advert, next one interval after now.
+        let late = t0 + 6 * s + Duration::from_millis(500);
+        assert_eq!(rig.timer(late), vec![advert(100)]);
+        assert_eq!(rig.deadline(), Some(late + s));
+        let c = rig.r.counters();
+        assert_eq!((c.adverts_sent, c.gratuitous_bursts_sent), (5, 2));
+    }
+
+    #[test]
+    fn garp_three_bursts_and_none() {
+        let mut p = params(100);
+        p.garp_bursts = 3;
+        p.garp_burst_interval = Duration::from_millis(300);
+        let (mut rig, t0) = master(p);
+        assert_eq!(rig.deadline(), Some(t0 + Duration::from_millis(300)));
+        assert_eq!(
+            rig.timer(t0 + Duration::from_millis(300)),
+            vec![Action::SendGratuitous { burst: 2, of: 3 }]
+        );
+        assert_eq!(rig.deadline(), Some(t0 + Duration::from_millis(600)));
+        assert_eq!(
+            rig.timer(t0 + Duration::from_millis(600)),
+            vec![Action::SendGratuitous { burst: 3, of: 3 }]
+        );
+        assert_eq!(rig.deadline(), Some(t0 + Duration::from_secs(1)));
+
+        let mut p = params(100);
+        p.garp_bursts = 0;
+        let (rig, t0) = master(p);
+        assert_eq!(rig.r.counters().gratuitous_bursts_sent, 0);
+        assert_eq!(rig.deadline(), Some(t0 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn leaving_master_cancels_pending_bursts() {
+        let (mut rig, t0) = master(params(100));
+        let t = t0 + Duration::from_millis(100);
+        rig.advert(t, v4(20), 200, 100);
+        assert_eq!(rig.r.state(), State::Backup);
+        // Only the master-down timer remains.
+        assert_eq!(rig.deadline(), Some(t + Duration::from_micros(3_609_375)));
+    }
+
+    #[test]
+    fn backup_priority_zero_arms_skew() {
+        let mut rig = backup(params(100));
+        rig.advert(ms(500), v4(20), 200, 100);
+        let acts = rig.advert(ms(1200), v4(20), 0, 100);
+        assert!(acts.is_empty());
+        assert_eq!(
+            rig.deadline(),
+            Some(ms(1200) + Duration::from_micros(609_375))
+        );
+        let at = rig.deadline().unwrap();
+        assert_eq!(
+            rig.timer(at)[0],
+            changed(State::Backup, State::Master, Reason::PriorityZeroReceived)
+        );
+        assert_eq!(rig.r.counters().priority_zero_received, 1);
+    }
+
+    #[test]
+    fn backup_resets_timer_on_higher_or_equal_priority() {
+        let mut rig = backup(params(100));
+        for (i, prio) in [200u8, 100, 150].into_iter().enumerate() {
+            let t = ms(800 * (i as u64 + 1));
+            assert!(rig.advert(t, v4(20), prio, 100).is_empty());
+            assert_eq!(rig.deadline(), Some(t + Duration::from_micros(3_609_375)));
+            assert_eq!(rig.r.master_address(), Some(v4(20)));
+        }
+        assert_eq!(rig.r.counters().adverts_received, 3);
+    }
+
+    #[test]
+    fn backup_learns_master_adver_interval_v3() {
+        let mut rig = backup(params(100));
+        // The master advertises every 50 cs: MDI = 1.5 s + 156*50/256 cs = 1.5 s + 304.6875 ms.
+        rig.advert(ms(300), v4(20), 200, 50);
+        assert_eq!(rig.r.master_adver_interval_cs(), 50);
+        assert_eq!(rig.r.skew_time(), Duration::from_nanos(304_687_500));
+        assert_eq!(
+            rig.r.master_down_interval(),
+            Duration::from_nanos(1_804_687_500)
+        );
+        assert_eq!(
+            rig.deadline(),
+            Some(ms(300) + Duration::from_nanos(1_804_687_500))
+        );
+        // Becoming Master goes back to our own interval (we are the master now).
+        let at = rig.deadline().unwrap();
+        rig.timer(at);
+        assert_eq!(rig.r.master_adver_interval_cs(), 100);
+        assert_eq!(rig.deadline(), Some(at + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn v2_backup_does_not_learn_and_rejects_other_intervals() {
+        let mut p = params(100);
+        p.version = Version::V2;
+        let mut rig = backup(p);
+        assert_eq!(rig.deadline(), Some(us(3_609_375)));
+        // Interval 2 s against our 1 s: discarded, counted, timer untouched.
+        assert!(rig.advert(ms(1000), v4(20), 200, 200).is_empty());
+        assert_eq!(rig.r.counters().interval_errors, 1);
+        assert_eq!(rig.deadline(), Some(us(3_609_375)));
+        // Matching interval: accepted.
+        rig.advert(ms(2000), v4(20), 200, 100);
+        assert_eq!(
+            rig.deadline(),
+            Some(ms(2000) + Duration::from_micros(3_609_375))
+        );
+        assert_eq!(rig.r.master_adver_interval_cs(), 100);
+        assert_eq!(rig.r.counters().adverts_received, 2);
+    }
+
+    #[test]
+    fn v2_timing_in_seconds() {
+        let mut p = params(200);
+        p.version = Version::V2;
+        p.advert_interval_cs = 200;
+        let mut rig = backup(p);
+        // 3 * 2 s + 56/256 s.
+        assert_eq!(rig.deadline(), Some(us(6_218_750)));
+        let acts = rig.timer(us(6_218_750));
+        assert_eq!(
+            acts[2],
+            Action::SendAdvert {
+                priority: 200,
+                interval_cs: 200
+            }
+        );
+        assert_eq!(rig.deadline(), Some(us(8_218_750)));
+    }
+
+    #[test]
+    fn v3_zero_interval_is_discarded() {
+        let mut rig = backup(params(100));
+        rig.advert(ms(100), v4(20), 200, 0);
+        assert_eq!(rig.r.counters().interval_errors, 1);
+        assert_eq!(rig.deadline(), Some(us(3_609_375)));
+    }
+
+    #[test]
+    fn preempt_on_ignores_lower_priority_master() {
+        let mut rig = backup(params(100));
+        // A working master at 200 for a while.
+        rig.advert(ms(1000), v4(20), 200, 100);
+        // Then a master at 50 (e.g. another router took over): ignored.
+        for t in [2000, 3000, 4000] {
+            assert!(rig.advert(ms(t), v4(30), 50, 100).is_empty());
+            assert_eq!(
+                rig.deadline(),
+                Some(ms(1000) + Duration::from_micros(3_609_375))
+            );
+        }
+        let at = rig.deadline().unwrap();
+        assert_eq!(
+            rig.timer(at)[0],
+            changed(State::Backup, State::Master, Reason::Preempt)
+        );
+    }
+
+    #[test]
+    fn preempt_off_keeps_lower_priority_master() {
+        let mut p = params(100);
+        p.preempt = false;
+        let mut rig = backup(p);
+        for t in [1000, 2000, 3000, 4000] {
+            rig.advert(ms(t), v4(30), 50, 100);
+            assert_eq!(
+                rig.deadline(),
+                Some(ms(t) + Duration::from_micros(3_609_375))
+            );
+        }
+        assert!(rig.timer(ms(4500)).is_empty());
+        assert_eq!(rig.r.state(), State::Backup);
+        assert_eq!(rig.r.master_address(), Some(v4(30)));
+    }
+
+    #[test]
+    fn owner_preempts_even_with_preempt_off() {
+        let mut p = params(255);
+        p.preempt = false;
+        p.track = vec![10];
+        let mut rig = Rig::new(p);
+        // Demoted before startup: starts as a Backup at 245.
+        rig.feed(
+            Time::ZERO,
+            Input::TrackChanged {
+                index: 0,
+                up: false,
+            },
+        );
+        rig.feed(Time::ZERO, Input::Startup);
+        assert_eq!(rig.r.state(), State::Backup);
+        rig.advert(ms(1000), v4(20), 250, 100);
+        let armed = ms(1000) + rig.r.master_down_interval();
+        assert_eq!(rig.deadline(), Some(armed));
+        // Track back up: owner again, and an owner always preempts.
+        rig.feed(ms(1500), Input::TrackChanged { index: 0, up: true });
+        assert_eq!(rig.r.effective_priority(), 255);
+        assert!(rig.r.preempts());
+        rig.advert(ms(2000), v4(20), 250, 100);
+        assert_eq!(rig.deadline(), Some(armed), "lower-priority advert ignored");
+        assert_eq!(
+            rig.timer(armed)[0],
+            changed(State::Backup, State::Master, Reason::Preempt)
+        );
+    }
+
+    #[test]
+    fn preempt_delay_holds_then_preempts() {
+        let mut p = params(100);
+        p.preempt_delay = Duration::from_secs(5);
+        let mut rig = Rig::new(p);
+        rig.feed(Time::ZERO, Input::Startup);
+        assert_eq!(rig.r.preempt_hold_until(), Some(ms(5000)));
+        // A lower-priority master advertises every second from t=0.5 s.
+        let mdi = Duration::from_micros(3_609_375);
+        for t in [500, 1500, 2500, 3500, 4500] {
+            rig.advert(ms(t), v4(30), 50, 100);
+            // Held back: the master is kept like with preempt off.
+            assert_eq!(rig.deadline(), Some(ms(t) + mdi));
+        }
+        // From 5 s on the adverts are ignored: take over one MDI after 4.5 s.
+        for t in [5500, 6500, 7500] {
+            rig.advert(ms(t), v4(30), 50, 100);
+            assert_eq!(rig.deadline(), Some(ms(4500) + mdi));
+        }
+        let at = ms(4500) + mdi;
+        assert_eq!(
+            rig.timer(at)[0],
+            changed(State::Backup, State::Master, Reason::Preempt)
+        );
+        assert_eq!(rig.r.preempt_hold_until(), None);
+    }
+
+    #[test]
+    fn preempt_delay_hold_starts_at_first_lower_advert() {
+        let mut p = params(100);
+        p.preempt_delay = Duration::from_secs(10);
+        let mut rig = backup(p);
+        let mdi = Duration::from_micros(3_609_375);
+        // A higher master clears the startup hold.
+        for t in (1000..20_000).step_by(1000) {
+            rig.advert(ms(t), v4(20), 200, 100);
+            assert_eq!(rig.r.preempt_hold_until(), None);
+        }
+        // It lowers its priority at 20 s (its tracked link went down): hold until 30 s.
+        rig.advert(ms(20_000), v4(20), 80, 100);
+        assert_eq!(rig.r.preempt_hold_until(), Some(ms(30_000)));
+        let mut t = 20_000;
+        while t < 30_000 {
+            rig.advert(ms(t), v4(20), 80, 100);
+            assert_eq!(rig.deadline(), Some(ms(t) + mdi));
+            t += 1000;
+        }
+        // 30 s: hold over, ignored.
+        rig.advert(ms(30_000), v4(20), 80, 100);
+        assert_eq!(rig.deadline(), Some(ms(29_000) + mdi));
+        // Its priority comes back before our timer runs out: hold cleared, kept as master.
+        rig.advert(ms(31_000), v4(20), 200, 100);
+        assert_eq!(rig.r.preempt_hold_until(), None);
+        assert_eq!(rig.deadline(), Some(ms(31_000) + mdi));
+        assert_eq!(rig.r.state(), State::Backup);
+    }
+
+    #[test]
+    fn preempt_delay_never_delays_a_dead_master() {
+        let mut p = params(100);
+        p.preempt_delay = Duration::from_secs(30);
+        let mut rig = backup(p);
+        let mdi = Duration::from_micros(3_609_375);
+        // A lower master during the hold, then silence: Master one MDI after its last advert.
+        rig.advert(ms(1000), v4(30), 50, 100);
+        assert_eq!(rig.deadline(), Some(ms(1000) + mdi));
+        assert_eq!(
+            rig.timer(ms(1000) + mdi)[0],
+            changed(State::Backup, State::Master, Reason::MasterDownTimer)
+        );
+        // And no master at all at startup: plain MDI.
+        let mut p = params(100);
+        p.preempt_delay = Duration::from_secs(30);
+        let mut rig = backup(p);
+        assert_eq!(rig.deadline(), Some(Time::ZERO + mdi));
+        rig.timer(Time::ZERO + mdi);
+        assert_eq!(rig.r.state(), State::Master);
+    }
+
+    #[test]
+    fn preempt_delay_priority_zero_is_not_delayed() {
+        let mut p = params(100);
+        p.preempt_delay = Duration::from_secs(30);
+        let mut rig = backup(p);
+        rig.advert(ms(1000), v4(30), 50, 100);
+        rig.advert(ms(2000), v4(30), 0, 100);
+        assert_eq!(rig.r.preempt_hold_until(), None);
+        assert_eq!(
+            rig.deadline(),
+            Some(ms(2000) + Duration::from_micros(609_375))
+        );
+    }
+
+    #[test]
+    fn master_to_backup_on_higher_priority() {
+        let (mut rig, t0) = master(params(100));
+        let t = t0 + Duration::from_millis(300);
+        // The new master advertises every 2 s: learned (v3).
+        let acts = rig.advert(t, v4(5), 101, 200);
+        assert_eq!(
+            acts,
+            vec![
+                changed(State::Master, State::Backup, Reason::HigherPriorityAdvert),
+                Action::SetProtodown(true),
+            ]
+        );
+        assert_eq!(rig.r.master_adver_interval_cs(), 200);
+        // 6 s + 156*200/256 cs = 6 s + 1.21875 s.
+        assert_eq!(rig.deadline(), Some(t + Duration::from_micros(7_218_750)));
+        assert_eq!(rig.r.master_address(), Some(v4(5)));
+        let c = rig.r.counters();
+        assert_eq!(
+            (c.released_master, c.became_backup, c.transitions),
+            (1, 2, 3)
+        );
+    }
+
+    #[test]
+    fn master_ignores_lower_priority() {
+        let (mut rig, t0) = master(params(100));
+        assert!(
+            rig.advert(t0 + Duration::from_millis(10), v4(250), 99, 100)
+                .is_empty()
+        );
+        assert_eq!(rig.r.state(), State::Master);
+        assert_eq!(rig.deadline(), Some(t0 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn master_equal_priority_tie_break_ipv4() {
+        // Ours is 192.0.2.10. A greater address wins…
+        let (mut rig, t0) = master(params(100));
+        let t = t0 + Duration::from_millis(10);
+        assert!(
+            rig.advert(t, v4(9), 100, 100).is_empty(),
+            "lower address loses"
+        );
+        assert_eq!(rig.r.state(), State::Master);
+        assert!(
+            rig.advert(t, v4(10), 100, 100).is_empty(),
+            "our own address"
+        );
+        let acts = rig.advert(t, v4(11), 100, 100);
+        assert_eq!(
+            acts[0],
+            changed(
+                State::Master,
+                State::Backup,
+                Reason::EqualPriorityHigherAddress
+            )
+        );
+        assert_eq!(rig.deadline(), Some(t + Duration::from_micros(3_609_375)));
+        // (compared as numbers: as text, "192.0.2.9" would sort after "192.0.2.10")
+    }
+
+    #[test]
+    fn master_equal_priority_tie_break_ipv6() {
+        let mut p = params(100);
+        p.family = Family::Ipv6;
+        p.primary_address = IpAddr::V6("fe80::9:0".parse().unwrap());
+        let (mut rig, t0) = master(p);
+        let t = t0 + Duration::from_millis(10);
+        // fe80::ff < fe80::9:0 as 128-bit numbers (not as text).
+        rig.advert(t, IpAddr::V6("fe80::ff".parse().unwrap()), 100, 100);
+        assert_eq!(rig.r.state(), State::Master);
+        rig.advert(t, IpAddr::V6("fe80::8:ffff".parse().unwrap()), 100, 100);
+        assert_eq!(rig.r.state(), State::Master);
+        let acts = rig.advert(t, IpAddr::V6("fe80::a:0".parse().unwrap()), 100, 100);
+        assert_eq!(
+            acts[0],
+            changed(
+                State::Master,
+                State::Backup,
+                Reason::EqualPriorityHigherAddress
+            )
+        );
+        assert_eq!(rig.deadline(), Some(t + Duration::from_micros(3_609_375)));
+        // A high bit far up wins over anything below it.
+        let mut p = params(100);
+        p.family = Family::Ipv6;
+        p.primary_address = IpAddr::V6("fe80::ffff:ffff:ffff:ffff".parse().unwrap());
+        let (mut rig, t0) = master(p);
+        rig.advert(t0, IpAddr::V6("fe81::".parse().unwrap()), 100, 100);
+        assert_eq!(rig.r.state(), State::Backup);
+    }
+
+    #[test]
+    fn master_answers_priority_zero_at_once() {
+        let (mut rig, t0) = master(params(100));
+        let t = t0 + Duration::from_millis(400);
+        assert_eq!(rig.advert(t, v4(20), 0, 100), vec![advert(100)]);
+        // Advert timer re-armed from now.
+        assert_eq!(rig.deadline(), Some(t + Duration::from_secs(1)));
+        assert_eq!(rig.r.state(), State::Master);
+        assert_eq!(rig.r.counters().priority_zero_received, 1);
+    }
+
+    #[test]
+    fn shutdown_from_master_sends_priority_zero() {
+        let (mut rig, t0) = master(params(100));
+        let acts = rig.feed(t0 + Duration::from_millis(10), Input::Shutdown);
+        assert_eq!(
+            acts,
+            vec![
+                changed(State::Master, State::Initialize, Reason::Shutdown),
+                advert(0),
+                Action::SetProtodown(true),
+            ]
+        );
+        assert_eq!(rig.deadline(), None);
+        assert_eq!(rig.r.master_address(), None);
+        let c = rig.r.counters();
+        assert_eq!((c.priority_zero_sent, c.adverts_sent), (1, 2));
+        // Adverts and timers are ignored in Initialize.
+        assert!(
+            rig.advert(t0 + Duration::from_secs(1), v4(20), 200, 100)
+                .is_empty()
+        );
+        assert!(rig.timer(t0 + Duration::from_secs(10)).is_empty());
+        // A second Shutdown does nothing.
+        assert!(
+            rig.feed(t0 + Duration::from_secs(11), Input::Shutdown)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn shutdown_from_backup() {
+        let mut rig = backup(params(100));
+        let acts = rig.feed(ms(100), Input::Shutdown);
+        assert_eq!(
+            acts,
+            vec![changed(State::Backup, State::Initialize, Reason::Shutdown)]
+        );
+        assert_eq!(rig.deadline(), None);
+        assert_eq!(rig.r.counters().priority_zero_sent, 0);
+        // Startup again.
+        rig.feed(ms(200), Input::Startup);
+        assert_eq!(
+            rig.deadline(),
+            Some(ms(200) + Duration::from_micros(3_609_375))
+        );
+    }
+
+    #[test]
+    fn link_down_and_up() {
+        let (mut rig, t0) = master(params(100));
+        let t = t0 + Duration::from_millis(10);
+        assert_eq!(
+            rig.feed(t, Input::LinkDown),
+            vec![
+                changed(State::Master, State::Initialize, Reason::LinkDown),
+                Action::SetProtodown(true),
+            ]
+        );
+        assert_eq!(
+            rig.r.counters().priority_zero_sent,
+            0,
+            "cannot send without a link"
+        );
+        assert_eq!(rig.deadline(), None);
+        assert!(rig.feed(t, Input::LinkDown).is_empty());
+        // Startup while the link is down is remembered; nothing runs yet.
+        let t2 = t + Duration::from_secs(5);
+        assert_eq!(
+            rig.feed(t2, Input::LinkUp),
+            vec![changed(State::Initialize, State::Backup, Reason::LinkUp)]
+        );
+        assert_eq!(rig.deadline(), Some(t2 + Duration::from_micros(3_609_375)));
+        // Owner comes straight back as Master.
+        let mut rig = Rig::new(params(255));
+        rig.feed(ms(0), Input::Startup);
+        rig.feed(ms(10), Input::LinkDown);
+        assert_eq!(
+            rig.feed(ms(20), Input::LinkUp)[0],
+            changed(State::Initialize, State::Master, Reason::LinkUpOwner)
+        );
+        assert_eq!(rig.deadline(), Some(ms(1020)));
+    }
+
+    #[test]
+    fn link_down_before_startup() {
+        let mut rig = Rig::new(params(100));
+        assert_eq!(
+            rig.feed(ms(0), Input::LinkDown),
+            vec![Action::SetProtodown(true)]
+        );
+        assert!(rig.feed(ms(1), Input::Startup).is_empty());
+        assert_eq!(rig.r.state(), State::Initialize);
+        assert!(rig.r.is_enabled());
+        // Shutdown while down, then link up: stays in Initialize.
+        rig.feed(ms(2), Input::Shutdown);
+        assert!(rig.feed(ms(3), Input::LinkUp).is_empty());
+        assert_eq!(rig.r.state(), State::Initialize);
+        assert_eq!(rig.deadline(), None);
+    }
+
+    #[test]
+    fn tracking_lowers_effective_priority_and_hands_over() {
+        // Router A (priority 200, tracking one link worth 150) is Master; B (100) is Backup.
+        let mut pa = params(200);
+        pa.track = vec![150, 20];
+        pa.primary_address = v4(1);
+        let (mut a, t0) = master(pa);
+        let mut b = backup(params(100));
+        let mdi_b = Duration::from_micros(3_609_375);
+        b.advert(t0, v4(1), 200, 100);
+        assert_eq!(b.deadline(), Some(t0 + mdi_b));
+
+        // A's tracked link goes down: 200 - 150 = 50, advertised at once.
+        let t1 = t0 + Duration::from_millis(300);
+        assert_eq!(
+            a.feed(
+                t1,
+                Input::TrackChanged {
+                    index: 0,
+                    up: false
+                }
+            ),
+            vec![
+                Action::EffectivePriorityChanged { from: 200, to: 50 },
+                advert(50),
+            ]
+        );
+        assert_eq!(a.r.effective_priority(), 50);
+        assert_eq!(a.deadline(), Some(t1 + Duration::from_secs(1)));
+        // v3 Skew follows the effective priority: (256-50)*100/256 cs.
+        assert_eq!(
+            a.r.skew_time(),
+            Duration::from_micros(804_687) + Duration::from_nanos(500)
+        );
+
+        // B ignores the lower priority and takes over when its timer runs out.
+        assert!(b.advert(t1, v4(1), 50, 100).is_empty());
+        assert_eq!(b.deadline(), Some(t0 + mdi_b));
+        let t2 = t0 + mdi_b;
+        assert_eq!(
+            b.timer(t2)[0],
+            changed(State::Backup, State::Master, Reason::Preempt)
+        );
+
+        // A hears B's 100 > 50 and yields.
+        assert_eq!(
+            a.advert(t2, v4(100), 100, 100)[0],
+            changed(State::Master, State::Backup, Reason::HigherPriorityAdvert)
+        );
+        // A's MDI uses 50: 3 s + 804.6875 ms.
+        assert_eq!(a.deadline(), Some(t2 + Duration::from_nanos(3_804_687_500)));
+
+        // The link comes back: A is 200 again, recomputes, and preempts B (100 < 200).
+        let t3 = t2 + Duration::from_secs(10);
+        for i in 1..=19 {
+            a.advert(t2 + Duration::from_millis(500 * i), v4(100), 100, 100);
+        }
+        assert_eq!(
+            a.feed(t3, Input::TrackChanged { index: 0, up: true }),
+            vec![Action::EffectivePriorityChanged { from: 50, to: 200 }]
+        );
+        assert_eq!(a.r.skew_time(), Duration::from_micros(218_750));
+        assert_eq!(a.r.master_down_interval(), Duration::from_micros(3_218_750));
+        // The running timer keeps its deadline (armed with the old MDI)…
+        let armed = t3 - Duration::from_millis(500) + Duration::from_nanos(3_804_687_500);
+        assert_eq!(a.deadline(), Some(armed));
+        // …B's adverts are now lower and ignored, and A takes over.
+        a.advert(t3 + Duration::from_millis(500), v4(100), 100, 100);
+        assert_eq!(a.deadline(), Some(armed));
+        assert_eq!(
+            a.timer(armed)[0],
+            changed(State::Backup, State::Master, Reason::Preempt)
+        );
+    }
+
+    #[test]
+    fn tracking_floors_and_caps() {
+        let mut p = params(100);
+        p.track = vec![60, 60, 0];
+        let mut rig = Rig::new(p);
+        rig.feed(
+            ms(0),
+            Input::TrackChanged {
+                index: 0,
+                up: false,
+            },
+        );
+        assert_eq!(rig.r.effective_priority(), 40);
+        rig.feed(
+            ms(0),
+            Input::TrackChanged {
+                index: 1,
+                up: false,
+            },
+        );
+        assert_eq!(rig.r.effective_priority(), 1, "never 0");
+        rig.feed(ms(0), Input::TrackChanged { index: 0, up: true });
+        assert_eq!(rig.r.effective_priority(), 40);
+        // A zero decrement, repeated reports and unknown indexes change nothing.
+        assert!(
+            rig.feed(
+                ms(0),
+                Input::TrackChanged {
+                    index: 2,
+                    up: false
+                }
+            )
+            .is_empty()
+        );
+        assert!(
+            rig.feed(
+                ms(0),
+                Input::TrackChanged {
+                    index: 1,
+                    up: false
+                }
+            )
+            .is_empty()
+        );
+        assert!(
+            rig.feed(
+                ms(0),
+                Input::TrackChanged {
+                    index: 9,
+                    up: false
+                }
+            )
+            .is_empty()
+        );
+        assert_eq!(rig.r.effective_priority(), 40);
+        assert_eq!(rig.r.tracked_down(), &[false, true, true]);
+
+        // The owner loses 255 with any penalty, even a small one.
+        let mut p = params(255);
+        p.track = vec![1];
+        let mut rig = Rig::new(p);
+        rig.feed(
+            ms(0),
+            Input::TrackChanged {
+                index: 0,
+                up: false,
+            },
+        );
+        assert_eq!(rig.r.effective_priority(), 254);
+        assert!(rig.r.accept_mode(), "still owns the addresses");
+        rig.feed(ms(0), Input::Startup);
+        assert_eq!(
+            rig.r.state(),
+            State::Backup,
+            "a demoted owner does not start as Master"
+        );
+    }
+
+    #[test]
+    fn tracking_in_backup_recomputes_skew() {
+        let mut p = params(200);
+        p.track = vec![100];
+        let mut rig = backup(p);
+        rig.advert(ms(1000), v4(20), 250, 100);
+        rig.feed(
+            ms(1200),
+            Input::TrackChanged {
+                index: 0,
+                up: false,
+            },
+        );
+        assert_eq!(rig.r.skew_time(), Duration::from_micros(609_375));
+        // The next accepted advert uses the new MDI; priority 0 uses the new skew.
+        rig.advert(ms(2000), v4(20), 250, 100);
+        assert_eq!(
+            rig.deadline(),
+            Some(ms(2000) + Duration::from_micros(3_609_375))
+        );
+        rig.advert(ms(2500), v4(20), 0, 100);
+        assert_eq!(
+            rig.deadline(),
+            Some(ms(2500) + Duration::from_micros(609_375))
+        );
+    }
+
+    #[test]
+    fn protodown_only_on_change() {
+        let (mut rig, t0) = master(params(100));
+        // Master → Backup → Master → Initialize: every change emits, nothing else does.
+        let mut protodowns = Vec::new();
+        let mut t = t0 + Duration::from_millis(1);
+        let mut collect = |acts: Vec<Action>| {
+            protodowns.extend(
+                acts.into_iter()
+                    .filter(|a| matches!(a, Action::SetProtodown(_))),
+            )
+        };
+        collect(rig.advert(t, v4(20), 200, 100));
+        t = t + Duration::from_secs(1);
+        collect(rig.advert(t, v4(20), 200, 100));
+        let at = rig.deadline().unwrap();
+        collect(rig.timer(at));
+        collect(rig.feed(at, Input::LinkDown));
+        assert_eq!(
+            protodowns,
+            vec![
+                Action::SetProtodown(true),
+                Action::SetProtodown(false),
+                Action::SetProtodown(true)
+            ]
+        );
+    }
+
+    #[test]
+    fn priority_change_while_master_does_not_reset_when_unchanged() {
+        let mut p = params(100);
+        p.track = vec![0];
+        let (mut rig, t0) = master(p);
+        assert!(
+            rig.feed(
+                t0,
+                Input::TrackChanged {
+                    index: 0,
+                    up: false
+                }
+            )
+            .is_empty()
+        );
+        assert_eq!(rig.deadline(), Some(t0 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn counters_serialize_snake_case() {
+        let (mut rig, _) = master(params(100));
+        rig.r.counters_mut().ttl_errors += 2;
+        let json = serde_json::to_value(rig.r.counters()).unwrap();
+        assert_eq!(json["became_master"], 1);
+        assert_eq!(json["ttl_errors"], 2);
+        assert_eq!(json["priority_zero_sent"], 0);
+        assert_eq!(
+            serde_json::to_value(State::Initialize).unwrap(),
+            "initialize"
+        );
+        assert_eq!(
+            serde_json::to_value(Reason::MasterDownTimer).unwrap(),
+            "master_down_timer"
+        );
+        assert_eq!(Reason::StartupOwner.to_string(), "startup owner");
+        assert_eq!(
+            Reason::PriorityZeroReceived.to_string(),
+            "priority 0 received"
+        );
+        assert_eq!(State::Backup.to_string(), "backup");
+    }
+
+    #[test]
+    fn steady_state_does_not_grow_the_buffer() {
+        // Adverts in and out reuse the caller's buffer: once it has room, no allocation.
+        let mut p = params(100);
+        p.garp_bursts = 1;
+        let (mut rig, t0) = master(p);
+        let mut out = Vec::with_capacity(8);
+        let cap = out.capacity();
+        let mut t = t0;
+        for _ in 0..100 {
+            t = t + Duration::from_secs(1);
+            out.clear();
+            rig.r.handle(t, Input::Timer, &mut out);
+            rig.r.handle(
+                t,
+                Input::Advert {
+                    src: v4(1),
+                    priority: 50,
+                    max_advert_interval_cs: 100,
+                },
+                &mut out,
+            );
+            assert_eq!(out, vec![advert(100)]);
+        }
+        assert_eq!(out.capacity(), cap);
+    }
+
+    #[test]
+    fn set_primary_address() {
+        let (mut rig, _) = master(params(100));
+        rig.r.set_primary_address(v4(200)).unwrap();
+        assert_eq!(rig.r.master_address(), Some(v4(200)));
+        assert!(rig.r.set_primary_address(v6(1)).is_err());
+        assert_eq!(rig.r.params().primary_address, v4(200));
+    }
+
+    #[test]
+    fn params_from_config() {
+        use crate::config::{Location, TrackConfig};
+        let cfg = RouterConfig {
+            interface: "eth0".into(),
+            vrid: 7,
+            version: Version::V3,
+            priority: 150,
+            advertisement_interval_ms: 1000,
+            preempt: true,
+            preempt_delay_ms: 2500,
+            accept_mode: true,
+            checksum_with_ipv4_pseudoheader: true,
+            shutdown: false,
+            garp_bursts: 2,
+            garp_burst_interval_ms: 2000,
+            ipv4: vec!["192.0.2.1/24".parse().unwrap()],
+            ipv6: vec![],
+            vrrs_leader: vec![],
+            vrrs_leader_family: None,
+            track: vec![TrackConfig {
+                interface: "eth1".into(),
+                decrement: 50,
+            }],
+            peers: vec![],
+            location: Location::default(),
+        };
+        let p = RouterParams::from_config(&cfg, Family::Ipv4, v4(2));
+        assert_eq!(p.advert_interval_cs, 100);
+        assert_eq!(p.preempt_delay, Duration::from_millis(2500));
+        assert_eq!(p.garp_burst_interval, Duration::from_secs(2));
+        assert_eq!(p.track, vec![50]);
+        let r = Router::new(p).unwrap();
+        assert!(r.accept_mode());
+        assert_eq!(
+            r.master_down_interval(),
+            Duration::from_millis(3_414) + Duration::from_micros(62) + Duration::from_nanos(500)
+        );
+    }
+
+    #[test]
+    fn time_arithmetic_saturates() {
+        let t = Time::from_nanos(u64::MAX - 1);
+        assert_eq!(t + Duration::from_secs(1), Time::from_nanos(u64::MAX));
+        assert_eq!(Time::ZERO - ms(5), Duration::ZERO);
+        assert_eq!(ms(5) - ms(2), Duration::from_millis(3));
+        assert_eq!(Time::from_duration(Duration::from_millis(7)), ms(7));
+        assert_eq!(ms(7).as_duration(), Duration::from_millis(7));
+    }
+}
