@@ -2,6 +2,7 @@
 //! and the event loop that drives every VRRP router.
 
 pub mod control;
+pub mod filter;
 pub mod render;
 pub mod runtime;
 

@@ -78,6 +78,9 @@ pub struct Runtime {
     /// Drops that cannot be pinned on one router (unknown VRID, undecodable header).
     unattributed_drops: u64,
     reloads: u64,
+    filter: super::filter::VipFilter,
+    /// A state changed since the filter was last synced.
+    filter_dirty: bool,
 }
 
 fn unix_now() -> f64 {
@@ -130,6 +133,8 @@ impl Runtime {
             scratch: Vec::with_capacity(16),
             unattributed_drops: 0,
             reloads: 0,
+            filter: super::filter::VipFilter::default(),
+            filter_dirty: true,
         };
         rt.install(&loaded.config, &loaded.snapshot, Vec::new())
             .await;
@@ -321,6 +326,12 @@ impl Runtime {
         actions.clear();
         self.instances[i].router.handle(now, input, &mut actions);
         Self::perform(&self.kernel, &self.events, &mut self.instances[i], &actions).await;
+        if actions
+            .iter()
+            .any(|a| matches!(a, Action::StateChanged { .. }))
+        {
+            self.filter_dirty = true;
+        }
         self.scratch = actions;
         let inst = &mut self.instances[i];
         let next = inst.router.next_deadline();
@@ -521,6 +532,26 @@ impl Runtime {
         }
     }
 
+    /// Bring the nftables filter in line with the instances' states (see [`super::filter`]).
+    fn sync_filter(&mut self) {
+        if !self.filter_dirty {
+            return;
+        }
+        self.filter_dirty = false;
+        let mut wanted = super::filter::FilterState::default();
+        for inst in &self.instances {
+            wanted.add(
+                &inst.vips,
+                inst.device_index.filter(|_| inst.key.2 == Family::Ipv4),
+                inst.router.state() == State::Master,
+                inst.router.accept_mode(),
+            );
+        }
+        if let Err(e) = self.filter.sync(&wanted) {
+            tracing::error!(target: "netvrrp::kernel", "cannot update the VIP filter: {e:#}");
+        }
+    }
+
     fn show_vrrp(&self) -> serde_json::Value {
         let rows: Vec<serde_json::Value> = self
             .instances
@@ -636,6 +667,7 @@ impl Runtime {
         tracing::info!(target: "netvrrp::protocol", instances = self.instances.len(), socket = %sock_path.display(), "runtime started");
         loop {
             let next = self.timers.first().map(|(t, _)| *t);
+            self.sync_filter();
             let sleep_until = next.map(|t| self.base + t.as_duration());
             tokio::select! {
                 biased;
@@ -690,6 +722,9 @@ impl Runtime {
         }
         tracing::info!(target: "netvrrp::protocol", "stopping: priority 0 on every master, protodown on");
         self.shutdown_all().await;
+        if let Err(e) = self.filter.remove() {
+            tracing::warn!(target: "netvrrp::kernel", "cannot remove the VIP filter: {e:#}");
+        }
         let _ = std::fs::remove_file(&sock_path);
         let _ = std::fs::remove_file(&pid_path);
         Ok(())

@@ -1,0 +1,179 @@
+//! The runtime's packet filter: how a Backup is kept from answering for a VIP, and how
+//! `accept-mode = false` is enforced. One nftables table per family, named `netvrrp`, owned
+//! by the runtime (created at start, replaced atomically on change, deleted at stop).
+//!
+//! Why not protodown alone: protodown stops the vrrp macvlan from *sending*, but the VIP stays
+//! a local address, so the kernel still answers traffic that reaches the Backup (flooded
+//! frames to the virtual MAC, after the master's port dies) through the parent, and the
+//! parent answers ARP for the VIP with its own MAC (arp_ignore=0 answers for any local
+//! address). Removing the VIPs on Backup would make the configured state flap with every
+//! election. So the addresses stay and the filter decides:
+//!
+//! * `inet netvrrp`, hook prerouting (priority raw): IP traffic to the VIPs of instances that
+//!   are not Master is dropped; so is traffic to the VIPs of a Master with accept-mode off
+//!   (RFC 9568 Accept_Mode), except IPv6 Neighbor Discovery, which must keep working.
+//! * `arp netvrrp`, hook input: an ARP request for a VIP is answered only by the vrrp device
+//!   (with the virtual MAC; a Backup's reply dies at protodown), never by the parent; and a
+//!   vrrp device answers for nothing but its VIPs.
+
+use anyhow::{Context, bail};
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::process::{Command, Stdio};
+
+/// What the filter must express, rebuilt from the instances after every state change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterState {
+    /// Every IPv4 VIP of every instance (the ARP rules).
+    pub vips4: BTreeSet<Ipv4Addr>,
+    /// ifindexes of the vrrp4 devices.
+    pub devices4: BTreeSet<u32>,
+    /// IPv4 destinations to drop (non-Master VIPs; Master VIPs without accept-mode).
+    pub block4: BTreeSet<Ipv4Addr>,
+    pub block6: BTreeSet<Ipv6Addr>,
+    /// IPv6 VIPs for which Neighbor Discovery stays allowed although other traffic is dropped.
+    pub nd6: BTreeSet<Ipv6Addr>,
+}
+
+impl FilterState {
+    /// Add one instance's addresses. `master`: the instance is Master; `accept`: it accepts
+    /// traffic to its VIPs when Master (accept-mode or address owner).
+    pub fn add(&mut self, vips: &[IpAddr], device: Option<u32>, master: bool, accept: bool) {
+        for vip in vips {
+            match vip {
+                IpAddr::V4(a) => {
+                    self.vips4.insert(*a);
+                    if let Some(d) = device {
+                        self.devices4.insert(d);
+                    }
+                    if !master || !accept {
+                        self.block4.insert(*a);
+                    }
+                }
+                IpAddr::V6(a) => {
+                    if !master || !accept {
+                        self.block6.insert(*a);
+                    }
+                    if master && !accept {
+                        self.nd6.insert(*a);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn elements<T: std::fmt::Display>(set: &BTreeSet<T>) -> String {
+    if set.is_empty() {
+        return String::new();
+    }
+    let items: Vec<String> = set.iter().map(|e| e.to_string()).collect();
+    format!(" elements = {{ {} }};", items.join(", "))
+}
+
+/// The nft script that replaces both tables atomically (one transaction).
+pub fn render(s: &FilterState) -> String {
+    let mut t = String::new();
+    // "table X" first creates the table if missing, so the delete never fails.
+    let _ = writeln!(t, "table inet netvrrp\ndelete table inet netvrrp");
+    let _ = writeln!(t, "table arp netvrrp\ndelete table arp netvrrp");
+    let _ = writeln!(
+        t,
+        "table inet netvrrp {{\n  set block4 {{ type ipv4_addr;{} }}\n  set block6 {{ type ipv6_addr;{} }}\n  set nd6 {{ type ipv6_addr;{} }}",
+        elements(&s.block4),
+        elements(&s.block6),
+        elements(&s.nd6)
+    );
+    t += "  chain prerouting {\n    type filter hook prerouting priority raw; policy accept;\n";
+    t += "    ip daddr @block4 counter drop\n";
+    t += "    ip6 daddr @nd6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n";
+    t += "    ip6 daddr @block6 counter drop\n  }\n}\n";
+    let _ = writeln!(
+        t,
+        "table arp netvrrp {{\n  set vip4 {{ type ipv4_addr;{} }}\n  set ourdev {{ type iface_index;{} }}",
+        elements(&s.vips4),
+        elements(&s.devices4)
+    );
+    t += "  chain input {\n    type filter hook input priority filter; policy accept;\n";
+    t += "    arp operation request arp daddr ip @vip4 iif != @ourdev counter drop\n";
+    t += "    arp operation request iif @ourdev arp daddr ip != @vip4 counter drop\n  }\n}\n";
+    t
+}
+
+fn nft(script: &str) -> anyhow::Result<()> {
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot run nft (is the nftables package installed?)")?;
+    child
+        .stdin
+        .take()
+        .context("nft has no stdin")?
+        .write_all(script.as_bytes())
+        .context("cannot write to nft")?;
+    let out = child.wait_with_output().context("nft did not finish")?;
+    if !out.status.success() {
+        bail!(
+            "nft refused the netvrrp tables: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// The installed filter; only writes when the wanted state differs from the installed one.
+#[derive(Debug, Default)]
+pub struct VipFilter {
+    installed: Option<FilterState>,
+}
+
+impl VipFilter {
+    pub fn sync(&mut self, wanted: &FilterState) -> anyhow::Result<()> {
+        if self.installed.as_ref() == Some(wanted) {
+            return Ok(());
+        }
+        nft(&render(wanted))?;
+        self.installed = Some(wanted.clone());
+        Ok(())
+    }
+
+    /// Delete both tables (runtime stop).
+    pub fn remove(&mut self) -> anyhow::Result<()> {
+        self.installed = None;
+        nft("table inet netvrrp\ndelete table inet netvrrp\ntable arp netvrrp\ndelete table arp netvrrp\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_blocks_master_accepts_unless_accept_mode_off() {
+        let mut s = FilterState::default();
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        s.add(&[v4, v6], Some(7), false, true);
+        assert!(s.block4.contains(&"192.0.2.1".parse().unwrap()));
+        assert!(s.block6.contains(&"2001:db8::1".parse().unwrap()));
+        assert!(s.nd6.is_empty());
+
+        let mut m = FilterState::default();
+        m.add(&[v4, v6], Some(7), true, true);
+        assert!(m.block4.is_empty() && m.block6.is_empty());
+        assert_eq!(m.devices4.iter().copied().collect::<Vec<_>>(), vec![7]);
+
+        let mut strict = FilterState::default();
+        strict.add(&[v4, v6], Some(7), true, false);
+        assert!(!strict.block4.is_empty() && !strict.block6.is_empty());
+        assert!(!strict.nd6.is_empty());
+        let text = render(&strict);
+        assert!(text.contains("elements = { 192.0.2.1 }"), "{text}");
+        assert!(text.contains("set ourdev { type iface_index; elements = { 7 }; }"), "{text}");
+    }
+}
