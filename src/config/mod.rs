@@ -5,8 +5,10 @@
 //! only sees fully resolved [`RouterConfig`] values.
 
 mod parse;
+mod render;
 
 pub use parse::{load, parse_str};
+pub use render::{DiscoveredRouter, render_autoconfig};
 
 use crate::types::{Family, MacAddr};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -151,7 +153,8 @@ pub enum ClientKind {
     },
 }
 
-/// A position in a configuration file (1-based line and column).
+/// A position in a configuration file: 1-based line and column, the column counted in
+/// characters; 0:0 when there is no position (the file could not be read).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Location {
     pub file: String,
@@ -169,14 +172,20 @@ impl fmt::Display for Location {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub location: Location,
-    /// The offending key as a dotted path, e.g. `vrrp[1].priority`.
+    /// The offending key as a dotted path with 1-based indices, e.g. `vrrp[1].priority` for
+    /// the first `[[vrrp]]` of the file; empty for syntax and I/O errors.
     pub key: String,
     pub message: String,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.location, self.key, self.message)
+        // Syntax and I/O errors have no key path.
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.location, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.location, self.key, self.message)
+        }
     }
 }
 

@@ -1,0 +1,1065 @@
+//! One test per validation rule, each asserting the exact line:column and key path.
+
+use super::*;
+use crate::config::{ClientKind, TrackConfig};
+use crate::types::{Family, MacAddr};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+/// All errors of `text` as (line, column, key, message).
+fn errors(text: &str) -> Vec<(usize, usize, String, String)> {
+    match parse_str(text, "t.toml") {
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            e.0.into_iter()
+                .map(|e| (e.location.line, e.location.column, e.key, e.message))
+                .collect()
+        }
+    }
+}
+
+/// The only error of `text`.
+#[track_caller]
+fn only(text: &str) -> (usize, usize, String, String) {
+    let mut e = errors(text);
+    assert_eq!(e.len(), 1, "expected exactly one error, got {e:#?}");
+    e.remove(0)
+}
+
+#[track_caller]
+fn assert_one(text: &str, line: usize, column: usize, key: &str, fragment: &str) {
+    let (l, c, k, m) = only(text);
+    assert_eq!((l, c, k.as_str()), (line, column, key), "message: {m}");
+    assert!(m.contains(fragment), "{m:?} does not contain {fragment:?}");
+}
+
+#[track_caller]
+fn ok(text: &str) -> Config {
+    match parse_str(text, "t.toml") {
+        Ok(c) => c,
+        Err(e) => panic!("unexpected errors:\n{e}"),
+    }
+}
+
+const R: &str = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"192.0.2.1/24\"]\n";
+
+#[test]
+fn minimal_router_gets_builtin_defaults() {
+    let c = ok(R);
+    assert_eq!(c.routers.len(), 1);
+    let r = &c.routers[0];
+    assert_eq!((r.interface.as_str(), r.vrid), ("eth0", 1));
+    assert_eq!(r.version, Version::V3);
+    assert_eq!(r.priority, 100);
+    assert_eq!(r.advertisement_interval_ms, 1000);
+    assert!(r.preempt);
+    assert_eq!(r.preempt_delay_ms, 0);
+    assert!(r.accept_mode);
+    assert!(r.checksum_with_ipv4_pseudoheader);
+    assert!(!r.shutdown);
+    assert_eq!(r.garp_bursts, 2);
+    assert_eq!(r.garp_burst_interval_ms, 2000);
+    assert_eq!(r.ipv4, vec!["192.0.2.1/24".parse::<Ipv4Net>().unwrap()]);
+    assert_eq!(
+        r.location,
+        Location {
+            file: "t.toml".into(),
+            line: 1,
+            column: 1
+        }
+    );
+    assert_eq!(c.source, None);
+}
+
+#[test]
+fn defaults_merge_and_router_overrides() {
+    let text = "\
+[defaults]
+version = 2
+priority = 150
+advertisement-interval = 2000
+preempt = false
+preempt-delay = 3000
+accept-mode = false
+checksum-with-ipv4-pseudoheader = false
+shutdown = true
+garp-bursts = 5
+garp-burst-interval = 100
+
+[[vrrp]]
+interface = \"eth0\"
+vrid = 1
+ipv4 = [\"192.0.2.1\"]
+
+[[vrrp]]
+interface = \"eth0\"
+vrid = 2
+version = 3
+priority = 255
+advertisement-interval = 30
+preempt = true
+shutdown = false
+ipv6 = [\"2001:db8::1\"]
+";
+    let c = ok(text);
+    let a = &c.routers[0];
+    assert_eq!(a.version, Version::V2);
+    assert_eq!(a.priority, 150);
+    assert_eq!(a.advertisement_interval_ms, 2000);
+    assert!(!a.preempt);
+    assert_eq!(a.preempt_delay_ms, 3000);
+    assert!(!a.accept_mode);
+    assert!(!a.checksum_with_ipv4_pseudoheader);
+    assert!(a.shutdown);
+    assert_eq!(a.garp_bursts, 5);
+    assert_eq!(a.garp_burst_interval_ms, 100);
+    // A bare address is a host prefix.
+    assert_eq!(a.ipv4, vec!["192.0.2.1/32".parse::<Ipv4Net>().unwrap()]);
+
+    let b = &c.routers[1];
+    assert_eq!(b.version, Version::V3);
+    assert_eq!(b.priority, 255, "255 (address owner) is accepted");
+    assert_eq!(b.advertisement_interval_ms, 30);
+    assert!(b.preempt);
+    assert!(!b.shutdown);
+    assert_eq!(b.preempt_delay_ms, 3000, "not overridden: inherited");
+    assert_eq!(b.ipv6, vec!["2001:db8::1/128".parse::<Ipv6Net>().unwrap()]);
+    assert_eq!(b.location.line, 18);
+}
+
+#[test]
+fn syntax_error_has_toml_position() {
+    let text = "[[vrrp]]\ninterface = \"eth0\"\nvrid = = 3\n";
+    let (l, c, k, m) = only(text);
+    assert_eq!((l, c, k.as_str()), (3, 8, ""));
+    assert!(m.starts_with("invalid TOML"), "{m}");
+}
+
+#[test]
+fn syntax_error_duplicate_key() {
+    let text = "[[vrrp]]\nvrid = 1\nvrid = 2\n";
+    let (l, c, _, m) = only(text);
+    assert_eq!((l, c), (3, 1));
+    assert!(m.contains("duplicate key"), "{m}");
+}
+
+#[test]
+fn column_counts_characters_not_bytes() {
+    // "é" is two bytes: the second element starts at character 14 (byte 15).
+    let text = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"é\", \"x\"]\n";
+    let e = errors(text);
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert_eq!((e[0].0, e[0].1, e[0].2.as_str()), (4, 9, "vrrp[1].ipv4[1]"));
+    assert_eq!(
+        (e[1].0, e[1].1, e[1].2.as_str()),
+        (4, 14, "vrrp[1].ipv4[2]")
+    );
+}
+
+#[test]
+fn unknown_top_level_key() {
+    assert_one(
+        "[vrpr]\n",
+        1,
+        2,
+        "vrpr",
+        "unknown key `vrpr` (did you mean `vrrp`?)",
+    );
+}
+
+#[test]
+fn unknown_router_key_with_suggestion() {
+    let text = format!("{R}preempt_delay = 5\n");
+    assert_one(
+        &text,
+        5,
+        1,
+        "vrrp[1].preempt_delay",
+        "did you mean `preempt-delay`?",
+    );
+}
+
+#[test]
+fn router_only_key_in_defaults() {
+    assert_one(
+        "[defaults]\nipv4 = [\"192.0.2.1\"]\n",
+        2,
+        1,
+        "defaults.ipv4",
+        "belongs in a [[vrrp]]",
+    );
+}
+
+#[test]
+fn unknown_keys_in_nested_tables() {
+    let text = "\
+[runtime]
+metrics = \"x\"
+[vrrs]
+server = 1
+";
+    let e = errors(text);
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert_eq!((e[0].0, e[0].1, e[0].2.as_str()), (2, 1, "runtime.metrics"));
+    assert_eq!((e[1].0, e[1].1, e[1].2.as_str()), (4, 1, "vrrs.server"));
+}
+
+#[test]
+fn wrong_type() {
+    let text = "[[vrrp]]\ninterface = \"eth0\"\nvrid = \"5\"\nipv4 = [\"192.0.2.1\"]\n";
+    assert_one(text, 3, 8, "vrrp[1].vrid", "expected integer, found string");
+}
+
+#[test]
+fn wrong_type_for_table_and_list() {
+    assert_one(
+        "defaults = 3\n",
+        1,
+        12,
+        "defaults",
+        "expected table, found integer",
+    );
+    assert_one(
+        "vrrp = \"x\"\n",
+        1,
+        8,
+        "vrrp",
+        "expected array of tables, found string",
+    );
+    assert_one(
+        "vrrp = [1]\n",
+        1,
+        9,
+        "vrrp[1]",
+        "expected table, found integer",
+    );
+}
+
+#[test]
+fn wrong_type_boolean_and_array_element() {
+    let text = format!("{R}preempt = \"yes\"\n");
+    assert_one(
+        &text,
+        5,
+        11,
+        "vrrp[1].preempt",
+        "expected boolean, found string",
+    );
+    let text = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"192.0.2.1\", 7]\n";
+    assert_one(
+        text,
+        4,
+        22,
+        "vrrp[1].ipv4[2]",
+        "expected string, found integer",
+    );
+}
+
+#[test]
+fn missing_required_keys_point_at_table() {
+    let text = "\n[[vrrp]]\nipv4 = [\"192.0.2.1\"]\n";
+    let e = errors(text);
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert_eq!(
+        (e[0].0, e[0].1, e[0].2.as_str()),
+        (2, 1, "vrrp[1].interface")
+    );
+    assert_eq!((e[1].0, e[1].1, e[1].2.as_str()), (2, 1, "vrrp[1].vrid"));
+    assert!(e[0].3.contains("missing required key `interface`"));
+}
+
+#[test]
+fn priority_range() {
+    let text = format!("{R}priority = 0\n");
+    assert_one(
+        &text,
+        5,
+        12,
+        "vrrp[1].priority",
+        "priority 0 is out of range 1..=255",
+    );
+    let text = format!("{R}priority = 256\n");
+    assert_one(&text, 5, 12, "vrrp[1].priority", "out of range");
+    assert_one(
+        "[defaults]\npriority = -1\n",
+        2,
+        12,
+        "defaults.priority",
+        "out of range",
+    );
+}
+
+#[test]
+fn vrid_range() {
+    let text = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 0\nipv4 = [\"192.0.2.1\"]\n";
+    assert_one(text, 3, 8, "vrrp[1].vrid", "vrid 0 is out of range 1..=255");
+    let text = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 256\nipv4 = [\"192.0.2.1\"]\n";
+    assert_one(text, 3, 8, "vrrp[1].vrid", "out of range");
+}
+
+#[test]
+fn version_must_be_2_or_3() {
+    assert_one(
+        "[defaults]\nversion = 4\n",
+        2,
+        11,
+        "defaults.version",
+        "use 2 or 3",
+    );
+}
+
+#[test]
+fn interval_v3_multiple_of_10() {
+    let text = format!("{R}advertisement-interval = 1005\n");
+    assert_one(
+        &text,
+        5,
+        26,
+        "vrrp[1].advertisement-interval",
+        "not a multiple of 10 ms",
+    );
+}
+
+#[test]
+fn interval_v3_range() {
+    let text = format!("{R}advertisement-interval = 50000\n");
+    assert_one(
+        &text,
+        5,
+        26,
+        "vrrp[1].advertisement-interval",
+        "out of range 10..=40950 for VRRPv3",
+    );
+}
+
+#[test]
+fn interval_v2_multiple_of_1000() {
+    let text = format!("{R}version = 2\nadvertisement-interval = 1500\n");
+    assert_one(
+        &text,
+        6,
+        26,
+        "vrrp[1].advertisement-interval",
+        "not a multiple of 1000 ms",
+    );
+}
+
+#[test]
+fn interval_inherited_from_defaults_reported_once_at_defaults() {
+    let text = "\
+[defaults]
+advertisement-interval = 500
+[[vrrp]]
+interface = \"eth0\"
+vrid = 1
+version = 2
+ipv4 = [\"192.0.2.1\"]
+[[vrrp]]
+interface = \"eth0\"
+vrid = 2
+version = 2
+ipv4 = [\"192.0.2.2\"]
+";
+    assert_one(
+        text,
+        2,
+        26,
+        "defaults.advertisement-interval",
+        "inherited by vrrp[1], which uses version 2",
+    );
+}
+
+#[test]
+fn preempt_delay_and_garp_ranges() {
+    let text = format!("{R}preempt-delay = 3600001\n");
+    assert_one(
+        &text,
+        5,
+        17,
+        "vrrp[1].preempt-delay",
+        "out of range 0..=3600000",
+    );
+    assert_one(
+        "[defaults]\ngarp-bursts = 11\n",
+        2,
+        15,
+        "defaults.garp-bursts",
+        "1..=10",
+    );
+    assert_one(
+        "[defaults]\ngarp-burst-interval = 0\n",
+        2,
+        23,
+        "defaults.garp-burst-interval",
+        "10..=60000",
+    );
+}
+
+#[test]
+fn ipv6_rejected_with_version_2() {
+    let text = "\
+[defaults]
+version = 2
+[[vrrp]]
+interface = \"eth0\"
+vrid = 1
+ipv6 = [\"2001:db8::1/64\"]
+";
+    assert_one(
+        text,
+        6,
+        8,
+        "vrrp[1].ipv6",
+        "uses version 2 (set by defaults.version at t.toml:2:11)",
+    );
+}
+
+#[test]
+fn invalid_addresses() {
+    let text = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"2001:db8::1\", \"10.0.0.1/33\", \"224.0.0.18\"]\n";
+    let e = errors(text);
+    assert_eq!(e.len(), 3, "{e:#?}");
+    assert_eq!((e[0].0, e[0].1, e[0].2.as_str()), (4, 9, "vrrp[1].ipv4[1]"));
+    assert!(e[0].3.contains("put it in `ipv6`"));
+    assert_eq!(
+        (e[1].0, e[1].1, e[1].2.as_str()),
+        (4, 24, "vrrp[1].ipv4[2]")
+    );
+    assert_eq!(
+        (e[2].0, e[2].1, e[2].2.as_str()),
+        (4, 39, "vrrp[1].ipv4[3]")
+    );
+    assert!(e[2].3.contains("multicast"));
+}
+
+#[test]
+fn router_needs_an_address() {
+    let text = "x = 1\n[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = []\n";
+    let e = errors(text);
+    // `x` is unknown, and the router has no address.
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert_eq!((e[1].0, e[1].1, e[1].2.as_str()), (2, 1, "vrrp[1]"));
+    assert!(e[1].3.contains("at least one address"));
+}
+
+#[test]
+fn duplicate_interface_vrid_names_both_locations() {
+    let text = format!("{R}\n[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"192.0.2.2\"]\n");
+    assert_one(
+        &text,
+        8,
+        8,
+        "vrrp[2].vrid",
+        "(eth0, vrid 1) is already defined by vrrp[1] at t.toml:1:1",
+    );
+}
+
+#[test]
+fn same_vrid_on_other_interface_is_fine() {
+    let text = format!("{R}[[vrrp]]\ninterface = \"eth1\"\nvrid = 1\nipv4 = [\"192.0.2.2\"]\n");
+    assert_eq!(ok(&text).routers.len(), 2);
+}
+
+#[test]
+fn duplicate_vip_across_routers() {
+    let text = format!(
+        "{R}[[vrrp]]\ninterface = \"eth1\"\nvrid = 2\nipv4 = [\"192.0.2.9/24\", \"192.0.2.1/32\"]\n"
+    );
+    assert_one(
+        &text,
+        8,
+        25,
+        "vrrp[2].ipv4[2]",
+        "192.0.2.1 is already used by vrrp[1].ipv4[1] at t.toml:4:9",
+    );
+}
+
+#[test]
+fn duplicate_vip_router_and_pathway() {
+    let text = format!(
+        "{R}vrrs-leader = [\"g\"]\n[[vrrs.pathway]]\nleader = \"g\"\ninterface = \"eth1\"\naddress = [\"192.0.2.1/24\"]\n"
+    );
+    assert_one(
+        &text,
+        9,
+        12,
+        "vrrs.pathway[1].address[1]",
+        "already used by vrrp[1].ipv4[1]",
+    );
+}
+
+#[test]
+fn leader_claimed_by_two_routers() {
+    let text = "\
+[[vrrp]]
+interface = \"eth0\"
+vrid = 1
+ipv4 = [\"192.0.2.1\"]
+vrrs-leader = [\"g\"]
+[[vrrp]]
+interface = \"eth0\"
+vrid = 2
+ipv4 = [\"192.0.2.2\"]
+vrrs-leader = [\"h\", \"g\"]
+";
+    assert_one(
+        text,
+        10,
+        21,
+        "vrrp[2].vrrs-leader[2]",
+        "leader name `g` is already claimed by vrrp[1] at t.toml:5:16",
+    );
+}
+
+#[test]
+fn leader_listed_twice_in_one_router() {
+    let text = format!("{R}vrrs-leader = [\"g\", \"g\"]\n");
+    assert_one(&text, 5, 21, "vrrp[1].vrrs-leader[2]", "listed twice");
+}
+
+#[test]
+fn empty_leader_names() {
+    let text = format!("{R}vrrs-leader = [\"\"]\n");
+    assert_one(&text, 5, 16, "vrrp[1].vrrs-leader[1]", "must not be empty");
+    let text = "[[vrrs.client]]\nleader = \" \"\nkind = \"accounting\"\npath = \"/tmp/a\"\n";
+    assert_one(text, 2, 10, "vrrs.client[1].leader", "must not be empty");
+}
+
+#[test]
+fn leader_family_must_have_addresses() {
+    let text = format!("{R}vrrs-leader = [\"g\"]\nvrrs-leader-family = \"ipv6\"\n");
+    assert_one(
+        &text,
+        6,
+        22,
+        "vrrp[1].vrrs-leader-family",
+        "no ipv6 address",
+    );
+    let text = format!("{R}vrrs-leader = [\"g\"]\nvrrs-leader-family = \"ip6\"\n");
+    assert_one(&text, 6, 22, "vrrp[1].vrrs-leader-family", "unknown family");
+    let text = format!("{R}vrrs-leader-family = \"ipv4\"\n");
+    assert_one(
+        &text,
+        5,
+        22,
+        "vrrp[1].vrrs-leader-family",
+        "without vrrs-leader",
+    );
+}
+
+#[test]
+fn leader_family_resolution() {
+    let text = "\
+[[vrrp]]
+interface = \"eth0\"
+vrid = 1
+ipv4 = [\"192.0.2.1\"]
+ipv6 = [\"2001:db8::1\"]
+vrrs-leader = [\"a\", \"b\"]
+vrrs-leader-family = \"ipv6\"
+";
+    let c = ok(text);
+    assert_eq!(c.routers[0].vrrs_leader, vec!["a", "b"]);
+    assert_eq!(c.routers[0].leader_family(), Family::Ipv6);
+}
+
+#[test]
+fn pathway_leader_must_be_served() {
+    let text = "[[vrrs.pathway]]\nleader = \"nobody\"\ninterface = \"eth1\"\n";
+    assert_one(
+        text,
+        2,
+        10,
+        "vrrs.pathway[1].leader",
+        "no [[vrrp]] serves leader `nobody`",
+    );
+}
+
+#[test]
+fn client_leader_must_be_served() {
+    let text = "[[vrrs.client]]\nleader = \"nobody\"\nkind = \"accounting\"\npath = \"/tmp/a\"\n";
+    assert_one(
+        text,
+        2,
+        10,
+        "vrrs.client[1].leader",
+        "no [[vrrp]] serves leader",
+    );
+}
+
+#[test]
+fn pathway_not_on_leader_interface() {
+    let text = format!(
+        "{R}vrrs-leader = [\"g\"]\n[[vrrs.pathway]]\nleader = \"g\"\ninterface = \"eth0\"\n"
+    );
+    assert_one(
+        &text,
+        8,
+        13,
+        "vrrs.pathway[1].interface",
+        "the interface of its leader's router vrrp[1] (vrrp[1].interface at t.toml:2:13)",
+    );
+}
+
+#[test]
+fn pathway_cisco_mac_and_defaults() {
+    let text = format!(
+        "{R}vrrs-leader = [\"g\"]\n\
+         [[vrrs.pathway]]\nleader = \"g\"\ninterface = \"eth1\"\nmac = \"FE24.fe24.fe24\"\naddress = [\"198.51.100.1/24\", \"2001:db8::9\"]\n\
+         [[vrrs.pathway]]\nleader = \"g\"\ninterface = \"eth2\"\n"
+    );
+    let c = ok(&text);
+    assert_eq!(c.pathways.len(), 2);
+    let p = &c.pathways[0];
+    assert_eq!(p.mac, Some(MacAddr([0xfe, 0x24, 0xfe, 0x24, 0xfe, 0x24])));
+    assert_eq!(
+        p.address,
+        vec![
+            "198.51.100.1/24".parse::<IpNet>().unwrap(),
+            "2001:db8::9/128".parse::<IpNet>().unwrap()
+        ]
+    );
+    assert_eq!(p.location.line, 6);
+    // Without mac an empty address list is allowed (a state-only pathway).
+    assert_eq!(c.pathways[1].mac, None);
+    assert!(c.pathways[1].address.is_empty());
+}
+
+#[test]
+fn pathway_mac_must_be_unicast_and_not_vrrp() {
+    let base = format!(
+        "{R}vrrs-leader = [\"g\"]\n[[vrrs.pathway]]\nleader = \"g\"\ninterface = \"eth1\"\naddress = [\"198.51.100.1\"]\n"
+    );
+    let text = format!("{base}mac = \"0100.5e00.0001\"\n");
+    assert_one(&text, 10, 7, "vrrs.pathway[1].mac", "must be unicast");
+    let text = format!("{base}mac = \"00:00:5e:00:01:05\"\n");
+    assert_one(&text, 10, 7, "vrrs.pathway[1].mac", "VRRP virtual MAC");
+    let text = format!("{base}mac = \"fe24.fe24\"\n");
+    assert_one(&text, 10, 7, "vrrs.pathway[1].mac", "invalid MAC address");
+}
+
+#[test]
+fn pathway_with_mac_needs_address() {
+    let text = format!(
+        "{R}vrrs-leader = [\"g\"]\n[[vrrs.pathway]]\nleader = \"g\"\ninterface = \"eth1\"\nmac = \"fe24.fe24.fe24\"\n"
+    );
+    assert_one(
+        &text,
+        6,
+        1,
+        "vrrs.pathway[1].address",
+        "needs at least one address",
+    );
+}
+
+#[test]
+fn duplicate_pathways() {
+    let text = format!(
+        "{R}vrrs-leader = [\"g\", \"h\"]\n\
+         [[vrrs.pathway]]\nleader = \"g\"\ninterface = \"eth1\"\nmac = \"02:00:00:00:00:01\"\naddress = [\"198.51.100.1\"]\n\
+         [[vrrs.pathway]]\nleader = \"g\"\ninterface = \"eth1\"\n\
+         [[vrrs.pathway]]\nleader = \"h\"\ninterface = \"eth1\"\nmac = \"02:00:00:00:00:01\"\naddress = [\"198.51.100.2\"]\n"
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert_eq!(
+        (e[0].0, e[0].1, e[0].2.as_str()),
+        (13, 13, "vrrs.pathway[2].interface")
+    );
+    assert!(
+        e[0].3
+            .contains("already has a pathway on `eth1`: vrrs.pathway[1] at t.toml:8:13")
+    );
+    assert_eq!(
+        (e[1].0, e[1].1, e[1].2.as_str()),
+        (17, 7, "vrrs.pathway[3].mac")
+    );
+    assert!(
+        e[1].3
+            .contains("already used on `eth1` by vrrs.pathway[1].mac at t.toml:9:7")
+    );
+}
+
+#[test]
+fn client_kinds() {
+    let text = format!(
+        "{R}vrrs-leader = [\"g\"]\n\
+         [[vrrs.client]]\nleader = \"g\"\nkind = \"interface-state\"\ninterface = \"eth4\"\n\
+         [[vrrs.client]]\nleader = \"g\"\nkind = \"accounting\"\npath = \"/var/log/g.jsonl\"\n\
+         [[vrrs.client]]\nleader = \"g\"\nkind = \"exec\"\ncommand = [\"/bin/true\", \"x\"]\n\
+         [[vrrs.client]]\nleader = \"g\"\nkind = \"exec\"\ncommand = [\"/bin/true\"]\ntimeout = 500\n"
+    );
+    let c = ok(&text);
+    let kinds: Vec<&ClientKind> = c.clients.iter().map(|c| &c.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            &ClientKind::InterfaceState {
+                interface: "eth4".into()
+            },
+            &ClientKind::Accounting {
+                path: "/var/log/g.jsonl".into()
+            },
+            &ClientKind::Exec {
+                command: vec!["/bin/true".into(), "x".into()],
+                timeout_ms: 10_000
+            },
+            &ClientKind::Exec {
+                command: vec!["/bin/true".into()],
+                timeout_ms: 500
+            },
+        ]
+    );
+    assert_eq!(c.clients[0].location.line, 6);
+}
+
+#[test]
+fn client_key_not_valid_for_kind() {
+    let text = format!(
+        "{R}vrrs-leader = [\"g\"]\n[[vrrs.client]]\nleader = \"g\"\nkind = \"exec\"\ncommand = [\"/bin/true\"]\npath = \"/tmp/x\"\n"
+    );
+    assert_one(
+        &text,
+        10,
+        1,
+        "vrrs.client[1].path",
+        "does not apply to kind = \"exec\"",
+    );
+}
+
+#[test]
+fn client_unknown_kind_and_missing_fields() {
+    let text = "[[vrrs.client]]\nleader = \"g\"\nkind = \"mail\"\n";
+    let e = errors(text);
+    // Unknown kind; `g` is not served either.
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert_eq!(
+        (e[1].0, e[1].1, e[1].2.as_str()),
+        (3, 8, "vrrs.client[1].kind")
+    );
+    assert!(e[1].3.contains("unknown client kind `mail`"));
+
+    let text =
+        format!("{R}vrrs-leader = [\"g\"]\n[[vrrs.client]]\nleader = \"g\"\nkind = \"exec\"\n");
+    assert_one(
+        &text,
+        6,
+        1,
+        "vrrs.client[1].command",
+        "missing required key `command`",
+    );
+}
+
+#[test]
+fn client_exec_command_rules() {
+    let base =
+        format!("{R}vrrs-leader = [\"g\"]\n[[vrrs.client]]\nleader = \"g\"\nkind = \"exec\"\n");
+    let text = format!("{base}command = []\n");
+    assert_one(
+        &text,
+        9,
+        11,
+        "vrrs.client[1].command",
+        "must name a program",
+    );
+    let text = format!("{base}command = [\"\", \"x\"]\n");
+    assert_one(
+        &text,
+        9,
+        12,
+        "vrrs.client[1].command[1]",
+        "must not be empty",
+    );
+    let text = format!("{base}command = \"/bin/true\"\n");
+    assert_one(
+        &text,
+        9,
+        11,
+        "vrrs.client[1].command",
+        "expected array, found string",
+    );
+    let text = format!("{base}command = [\"/bin/true\"]\ntimeout = 0\n");
+    assert_one(&text, 10, 11, "vrrs.client[1].timeout", "1..=3600000");
+}
+
+#[test]
+fn client_accounting_path_absolute() {
+    let text = format!(
+        "{R}vrrs-leader = [\"g\"]\n[[vrrs.client]]\nleader = \"g\"\nkind = \"accounting\"\npath = \"log/g\"\n"
+    );
+    assert_one(&text, 9, 8, "vrrs.client[1].path", "must be absolute");
+}
+
+#[test]
+fn interface_state_client_not_on_router_interface() {
+    let text = format!(
+        "{R}vrrs-leader = [\"g\"]\n[[vrrs.client]]\nleader = \"g\"\nkind = \"interface-state\"\ninterface = \"eth0\"\n"
+    );
+    assert_one(
+        &text,
+        9,
+        13,
+        "vrrs.client[1].interface",
+        "vrrp[1] at t.toml:1:1 runs VRRP on it",
+    );
+}
+
+#[test]
+fn interface_names_over_15_bytes() {
+    let long = "a234567890123456";
+    let text = format!("[[vrrp]]\ninterface = \"{long}\"\nvrid = 1\nipv4 = [\"192.0.2.1\"]\n");
+    assert_one(&text, 2, 13, "vrrp[1].interface", "16 bytes long");
+    let text = format!("{R}track = [{{ interface = \"{long}\", decrement = 10 }}]\n");
+    assert_one(&text, 5, 24, "vrrp[1].track[1].interface", "at most 15");
+    let text = format!(
+        "{R}vrrs-leader = [\"g\"]\n[[vrrs.pathway]]\nleader = \"g\"\ninterface = \"{long}\"\n"
+    );
+    assert_one(&text, 8, 13, "vrrs.pathway[1].interface", "at most 15");
+    let text = format!(
+        "{R}vrrs-leader = [\"g\"]\n[[vrrs.client]]\nleader = \"g\"\nkind = \"interface-state\"\ninterface = \"{long}\"\n"
+    );
+    assert_one(&text, 9, 13, "vrrs.client[1].interface", "at most 15");
+    // Exactly 15 is fine.
+    let text = "[[vrrp]]\ninterface = \"a23456789012345\"\nvrid = 1\nipv4 = [\"192.0.2.1\"]\n";
+    ok(text);
+}
+
+#[test]
+fn interface_name_characters() {
+    let text = "[[vrrp]]\ninterface = \"eth0:1\"\nvrid = 1\nipv4 = [\"192.0.2.1\"]\n";
+    assert_one(text, 2, 13, "vrrp[1].interface", "Linux refuses");
+    let text = "[[vrrp]]\ninterface = \"\"\nvrid = 1\nipv4 = [\"192.0.2.1\"]\n";
+    assert_one(text, 2, 13, "vrrp[1].interface", "must not be empty");
+}
+
+#[test]
+fn track_rules() {
+    let text = format!("{R}track = [{{ interface = \"eth1\", decrement = 255 }}]\n");
+    assert_one(&text, 5, 44, "vrrp[1].track[1].decrement", "1..=254");
+    let text = format!("{R}track = [{{ interface = \"eth1\" }}]\n");
+    assert_one(
+        &text,
+        5,
+        10,
+        "vrrp[1].track[1].decrement",
+        "missing required key",
+    );
+    let text = format!(
+        "{R}track = [{{ interface = \"eth1\", decrement = 5 }}, {{ interface = \"eth1\", decrement = 6 }}]\n"
+    );
+    assert_one(
+        &text,
+        5,
+        63,
+        "vrrp[1].track[2].interface",
+        "already tracked at t.toml:5:24",
+    );
+    // Array-of-tables form.
+    let text = format!("{R}[[vrrp.track]]\ninterface = \"eth1\"\ndecrement = 5\n");
+    let c = ok(&text);
+    assert_eq!(
+        c.routers[0].track,
+        vec![TrackConfig {
+            interface: "eth1".into(),
+            decrement: 5
+        }]
+    );
+}
+
+#[test]
+fn peers_must_be_addresses() {
+    let text = format!("{R}peers = [\"192.0.2.7\", \"fe80::1\", \"bogus\"]\n");
+    assert_one(&text, 5, 34, "vrrp[1].peers[3]", "not an IP address");
+}
+
+#[test]
+fn runtime_metrics_listen() {
+    let c = ok("[runtime]\nmetrics-listen = \"[::1]:9100\"\n");
+    assert_eq!(c.runtime.metrics_listen.as_deref(), Some("[::1]:9100"));
+    assert_one(
+        "[runtime]\nmetrics-listen = \"localhost\"\n",
+        2,
+        18,
+        "runtime.metrics-listen",
+        "address:port",
+    );
+}
+
+#[test]
+fn inline_forms_are_accepted() {
+    let text = "\
+defaults = { version = 2 }
+vrrp = [{ interface = \"eth0\", vrid = 3, ipv4 = [\"192.0.2.1\"], vrrs-leader = [\"g\"] }]
+vrrs = { pathway = [{ leader = \"g\", interface = \"eth1\" }] }
+";
+    let c = ok(text);
+    assert_eq!(c.routers[0].version, Version::V2);
+    assert_eq!(c.routers[0].location.line, 2);
+    assert_eq!(c.routers[0].location.column, 9);
+    assert_eq!(c.pathways.len(), 1);
+}
+
+#[test]
+fn every_error_is_reported_in_file_order() {
+    let text = "\
+[defaults]
+priority = 0
+bogus = 1
+[[vrrp]]
+interface = \"eth0\"
+vrid = 300
+ipv4 = [\"192.0.2.1\"]
+[[vrrp]]
+interface = \"eth0\"
+vrid = 2
+version = 2
+ipv4 = [\"192.0.2.1\"]
+ipv6 = [\"2001:db8::1\"]
+";
+    let e = errors(text);
+    let keys: Vec<(usize, &str)> = e.iter().map(|e| (e.0, e.2.as_str())).collect();
+    assert_eq!(
+        keys,
+        vec![
+            (2, "defaults.priority"),
+            (3, "defaults.bogus"),
+            (6, "vrrp[1].vrid"),
+            (12, "vrrp[2].ipv4[1]"),
+            (13, "vrrp[2].ipv6"),
+        ]
+    );
+    let rendered = parse_str(text, "t.toml").unwrap_err().to_string();
+    assert!(rendered.starts_with("t.toml:2:12: defaults.priority: priority 0 is out of range"));
+    assert_eq!(rendered.lines().count(), 5);
+}
+
+#[test]
+fn empty_file_is_valid() {
+    assert_eq!(ok(""), Config::default());
+}
+
+#[test]
+fn unreadable_file() {
+    let e = load(Path::new("/nonexistent/netvrrp.toml")).unwrap_err();
+    assert_eq!(e.0.len(), 1);
+    assert_eq!((e.0[0].location.line, e.0[0].location.column), (0, 0));
+    assert_eq!(e.0[0].location.file, "/nonexistent/netvrrp.toml");
+    assert!(e.0[0].message.contains("cannot read"), "{}", e.0[0].message);
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/netvrrp.toml:0:0: cannot read")
+    );
+}
+
+#[test]
+fn load_sets_source() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/two-family.toml");
+    let c = load(&path).unwrap();
+    assert_eq!(c.source.as_deref(), Some(path.as_path()));
+}
+
+#[test]
+fn full_example_from_design() {
+    // DESIGN.md 1.2, verbatim apart from the pathway/client leaders being served.
+    let text = r#"
+[defaults]                       # like FRR's `vrrp default`; every key optional
+version = 3                      # 2 or 3
+priority = 100                   # 1..=254; 255 only when the router owns the addresses
+advertisement-interval = 1000    # ms; v3: 10..=40950, multiple of 10; v2: multiple of 1000
+preempt = true
+preempt-delay = 0                # ms to wait before preempting a lower-priority master
+accept-mode = true               # RFC default is false; keepalived/FRR users expect true.
+                                 # false is enforced (drop non-ARP/ND traffic to VIPs)
+checksum-with-ipv4-pseudoheader = true   # VRRPv3/IPv4 interop knob (FRR, keepalived: true)
+shutdown = false
+
+[[vrrp]]                         # one virtual router = (interface, vrid); v4 and v6 are
+interface = "eth0"               # independent instances sharing these settings
+vrid = 5                         # 1..=255
+priority = 200
+ipv4 = ["192.0.2.1/24"]          # VIPs; a family with no address has no instance
+ipv6 = ["2001:db8::370:7334/64"] # rejected when version = 2
+vrrs-leader = ["group1"]         # VRRS names this router serves (several allowed); a name
+                                 # follows the IPv4 instance if any, else IPv6
+                                 # (vrrs-leader-family = "ipv6" overrides)
+track = [{ interface = "eth1", decrement = 50 }]   # priority tracking
+
+[[vrrs.pathway]]                 # a vMAC/vIP on another interface that follows a leader
+leader = "group1"
+interface = "eth1"
+mac = "fe24.fe24.fe24"           # Cisco dotted or colon form; omitted: the vIP goes on the
+address = ["209.165.201.10/27"]  # interface itself with its burned-in MAC
+
+[[vrrs.client]]                  # kinds: interface-state | accounting | exec
+leader = "group1"
+kind = "interface-state"         # admin-up `interface` only while the leader is Master
+interface = "eth2"
+"#;
+    let c = ok(text);
+    assert_eq!(c.routers.len(), 1);
+    let r = &c.routers[0];
+    assert_eq!(r.priority, 200);
+    assert_eq!(r.families(), vec![Family::Ipv4, Family::Ipv6]);
+    assert_eq!(r.leader_family(), Family::Ipv4);
+    assert_eq!(r.track.len(), 1);
+    assert_eq!(c.pathways.len(), 1);
+    assert_eq!(c.clients.len(), 1);
+}
+
+#[test]
+fn every_example_parses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            if let Err(e) = load(&path) {
+                panic!("{}:\n{e}", path.display());
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 2, "examples/*.toml not found");
+}
+
+#[test]
+fn suggestions() {
+    assert_eq!(suggest("prority", DEFAULT_KEYS), Some("priority"));
+    assert_eq!(suggest("accept_mode", DEFAULT_KEYS), Some("accept-mode"));
+    assert_eq!(suggest("zzz", DEFAULT_KEYS), None);
+}
+
+#[test]
+fn invalid_version_does_not_cascade() {
+    // Only the version is wrong: no guess about the interval or IPv6 is reported.
+    let text = "\
+[[vrrp]]
+interface = \"eth0\"
+vrid = 1
+version = \"2\"
+advertisement-interval = 1500
+ipv6 = [\"2001:db8::1\"]
+";
+    assert_one(
+        text,
+        4,
+        11,
+        "vrrp[1].version",
+        "expected integer, found string",
+    );
+}
+
+#[test]
+fn man_page_example_parses() {
+    let man =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/netvrrp.toml.5"))
+            .unwrap();
+    let examples = man.split(".SH EXAMPLES").nth(1).expect("EXAMPLES section");
+    let start = examples.find(".EX\n").expect(".EX") + 4;
+    let end = examples.find(".EE").expect(".EE");
+    // Undo the roff escapes used in the example.
+    let text = examples[start..end].replace("\\-", "-");
+    let c = ok(&text);
+    assert_eq!(c.routers.len(), 2);
+    assert_eq!(c.pathways.len(), 1);
+    assert_eq!(c.clients.len(), 1);
+}
