@@ -1,6 +1,25 @@
 //! The kernel edge: snapshots through rtnetlink, plan execution, sysctls, netns entry.
 //!
 //! Everything here talks to the kernel; everything above it is pure.
+//!
+//! - [`enter_netns`]: move the current thread into a named namespace (before the runtime).
+//! - [`Kernel`]: one rtnetlink socket; [`Kernel::snapshot`] (one link dump + one address
+//!   dump), [`Kernel::execute`] / [`Kernel::execute_many`] (plan operations, pipelined) and
+//!   by-ifindex writes for the runtime's hot path.
+//! - [`events`]: link/address notifications.
+
+mod error;
+mod events;
+mod netns;
+mod nl;
+mod ops;
+mod parse;
+mod schedule;
+
+pub use error::{Cause, KernelError};
+pub use events::{EventStream, KernelEvent, events};
+pub use netns::{NETNS_RUN_DIR, enter_netns};
+pub use ops::{Kernel, Outcome};
 
 use crate::types::{AddrGenMode, MacAddr};
 use ipnet::IpNet;
@@ -44,6 +63,7 @@ pub struct LinkInfo {
     /// Addresses with their prefix length; IPv6 link-locals included.
     pub addresses: Vec<IpNet>,
     /// Values of [`DAD_SYSCTLS`], in that order; None when the device has no IPv6 conf.
+    /// Read from the inet6 devconf of the link dump (the same values /proc shows).
     pub dad_sysctls: Option<[i32; 3]>,
 }
 
