@@ -738,7 +738,7 @@ async fn serve_connection(
     ctl: mpsc::Sender<Control>,
     mut events: broadcast::Receiver<StateEvent>,
 ) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read).take(control::MAX_REQUEST as u64);
     let mut line = String::new();

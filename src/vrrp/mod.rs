@@ -1,4 +1,5 @@
 //! The VRRP protocol: wire format, the sans-IO state machine, and socket I/O.
 
+pub mod net;
 pub mod packet;
 pub mod router;

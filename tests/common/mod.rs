@@ -57,6 +57,23 @@ impl Netns {
             .expect("run ip netns exec")
     }
 
+    /// `ip netns exec NAME args...`, which must succeed; its stdout.
+    pub fn ok(&self, args: &[&str]) -> Vec<u8> {
+        let out = self.exec(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed in {}: {}",
+            self.name,
+            text(&out)
+        );
+        out.stdout
+    }
+
+    /// A scratch directory for the test's files (the run directory).
+    pub fn dir(&self) -> &Path {
+        &self.run_dir
+    }
+
     /// `ip -n NAME args...`.
     pub fn ip(&self, args: &[&str]) -> Output {
         Command::new("ip")
@@ -195,6 +212,13 @@ impl Drop for Netns {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // Runtimes started by `apply` detach into their own session: kill whatever still runs
+        // in the namespace, or it would outlive the test.
+        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.name]).output() {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = Command::new("kill").args(["-9", pid]).status();
+            }
+        }
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();
@@ -209,4 +233,14 @@ fn run_ok(cmd: &mut Command) {
         "{cmd:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// stdout and stderr of a finished command, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
