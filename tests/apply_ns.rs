@@ -78,7 +78,7 @@ fn apply_from_scratch_is_idempotent_and_repairs_drift() {
         assert_eq!(l["linkinfo"]["info_data"]["mode"], "bridge", "{l}");
         assert_eq!(l["address"], mac);
         assert_eq!(l["link"], "veth0");
-        assert_eq!(l["protodown"], true, "{l}");
+        assert_eq!(l["proto_down"], true, "{l}");
         assert!(l["flags"].as_array().unwrap().iter().any(|f| f == "UP"), "{l}");
         let gen_seen = l["inet6_addr_gen_mode"].as_str().unwrap_or("");
         assert_eq!(gen_seen, genmode, "{l}");
@@ -305,14 +305,19 @@ fn concurrent_apply_is_refused_cleanly() {
     // Hold the run-dir lock the way a running apply does.
     let lock = ns.run_dir().join("netvrrp.lock");
     fs::create_dir_all(ns.run_dir()).unwrap();
+    use std::os::unix::process::CommandExt;
+    // Its own process group, so killing the group also kills the `sleep` holding the lock.
     let mut holder = std::process::Command::new("flock")
         .arg(&lock)
         .args(["sleep", "30"])
+        .process_group(0)
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]);
-    let _ = holder.kill();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", "--", &format!("-{}", holder.id())])
+        .status();
     let _ = holder.wait();
     assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another netvrrp"));
