@@ -7,9 +7,35 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Something that can carry out one operation (the kernel; a fake in tests).
+/// The result of one operation of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Failed(String),
+    NotRun,
+}
+
+/// Something that can carry out operations (the kernel; a fake in tests).
 pub trait Executor {
     fn execute(&self, op: &Op) -> impl std::future::Future<Output = Result<(), String>>;
+
+    /// Run a whole plan, as fast as the executor can while keeping each device's order;
+    /// stops starting new operations after a failure. One outcome per operation.
+    fn execute_all(&self, ops: &[Op]) -> impl std::future::Future<Output = Vec<Outcome>> {
+        async move {
+            let mut out = vec![Outcome::NotRun; ops.len()];
+            for (i, op) in ops.iter().enumerate() {
+                match self.execute(op).await {
+                    Ok(()) => out[i] = Outcome::Done,
+                    Err(e) => {
+                        out[i] = Outcome::Failed(e);
+                        break;
+                    }
+                }
+            }
+            out
+        }
+    }
 }
 
 /// A failed apply: what failed, and how the rollback went.
@@ -39,30 +65,22 @@ fn rollback_summary(n: usize, errors: &[String]) -> String {
     }
 }
 
-/// Run `ops` in order. On the first failure undo what was done, newest first, and report.
+/// Run `ops`. On a failure undo what was done, newest first, and report the first failure.
 /// Operations on a device created in this same run need no undo of their own: deleting the
 /// device (the inverse of its creation) takes them all back.
 pub async fn execute<E: Executor>(executor: &E, ops: &[Op]) -> Result<(), ApplyError> {
+    let outcomes = executor.execute_all(ops).await;
+    let Some((failed_at, error)) = outcomes.iter().enumerate().find_map(|(i, o)| match o {
+        Outcome::Failed(e) => Some((i, e.clone())),
+        _ => None,
+    }) else {
+        return Ok(());
+    };
     let mut journal: Vec<Op> = Vec::new();
     let mut created: Vec<&str> = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
-        if let Err(error) = executor.execute(op).await {
-            let mut rolled_back = 0;
-            let mut rollback_errors = Vec::new();
-            for undo in journal.iter().rev() {
-                match executor.execute(undo).await {
-                    Ok(()) => rolled_back += 1,
-                    Err(e) => rollback_errors.push(format!("{undo}: {e}")),
-                }
-            }
-            return Err(ApplyError {
-                index: i + 1,
-                total: ops.len(),
-                op: op.clone(),
-                error,
-                rolled_back,
-                rollback_errors,
-            });
+    for (op, outcome) in ops.iter().zip(&outcomes) {
+        if *outcome != Outcome::Done {
+            continue;
         }
         if let Op::CreateMacvlan { device, .. } = op {
             created.push(device);
@@ -73,7 +91,22 @@ pub async fn execute<E: Executor>(executor: &E, ops: &[Op]) -> Result<(), ApplyE
             journal.push(undo);
         }
     }
-    Ok(())
+    let mut rolled_back = 0;
+    let mut rollback_errors = Vec::new();
+    for undo in journal.iter().rev() {
+        match executor.execute(undo).await {
+            Ok(()) => rolled_back += 1,
+            Err(e) => rollback_errors.push(format!("{undo}: {e}")),
+        }
+    }
+    Err(ApplyError {
+        index: failed_at + 1,
+        total: ops.len(),
+        op: ops[failed_at].clone(),
+        error,
+        rolled_back,
+        rollback_errors,
+    })
 }
 
 /// An exclusive lock on `<run-dir>/netvrrp.lock`, held while the value lives.

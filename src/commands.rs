@@ -15,6 +15,19 @@ impl Executor for Kernel {
     async fn execute(&self, op: &Op) -> Result<(), String> {
         Kernel::execute(self, op).await.map_err(|e| e.to_string())
     }
+
+    /// Batched: independent operations share netlink datagrams (see `Kernel::execute_many`).
+    async fn execute_all(&self, ops: &[Op]) -> Vec<apply::Outcome> {
+        Kernel::execute_many(self, ops)
+            .await
+            .into_iter()
+            .map(|o| match o {
+                crate::kernel::Outcome::Done => apply::Outcome::Done,
+                crate::kernel::Outcome::Failed(e) => apply::Outcome::Failed(e.to_string()),
+                crate::kernel::Outcome::NotRun => apply::Outcome::NotRun,
+            })
+            .collect()
+    }
 }
 
 /// Print a configuration error list and return the data-error exit code.
