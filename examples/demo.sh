@@ -6,8 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (it creates network namespaces)"; exit 1; }
-cargo build --release --quiet
-BIN=$PWD/target/release/netvrrp
+if [ -z "${NETVRRP_BIN:-}" ]; then
+    cargo build --release --quiet
+    NETVRRP_BIN=$PWD/target/release/netvrrp
+fi
+BIN=$NETVRRP_BIN
 P=nvdemo
 DIR=/tmp/$P
 VIP4=10.77.0.254

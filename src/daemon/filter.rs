@@ -14,10 +14,14 @@
 //!   (RFC 9568 Accept_Mode), except IPv6 Neighbor Discovery, which must keep working.
 //! * `arp netvrrp`, hook input: an ARP request for a VIP is answered only by the vrrp device
 //!   (with the virtual MAC; a Backup's reply dies at protodown), never by the parent; and a
-//!   vrrp device answers for nothing but its VIPs.
+//!   vrrp device answers for nothing but its VIPs. On output, an ARP request the parent sends
+//!   with a VIP as sender address (the kernel picks the source of the packet that needs
+//!   resolving, e.g. an echo reply from the VIP) gets the parent's primary address instead,
+//!   or hosts would re-learn the VIP at the parent's MAC (what `arp_announce=2` does, limited
+//!   to the VIPs and without touching the parent's sysctls).
 
 use anyhow::{Context, bail};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -30,6 +34,8 @@ pub struct FilterState {
     pub vips4: BTreeSet<Ipv4Addr>,
     /// ifindexes of the vrrp4 devices.
     pub devices4: BTreeSet<u32>,
+    /// Primary IPv4 address of each parent (ifindex) carrying IPv4 instances.
+    pub primary4: BTreeMap<u32, Ipv4Addr>,
     /// IPv4 destinations to drop (non-Master VIPs; Master VIPs without accept-mode).
     pub block4: BTreeSet<Ipv4Addr>,
     pub block6: BTreeSet<Ipv6Addr>,
@@ -96,6 +102,15 @@ pub fn render(s: &FilterState) -> String {
         elements(&s.vips4),
         elements(&s.devices4)
     );
+    let map: Vec<String> = s.primary4.iter().map(|(i, a)| format!("{i} : {a}")).collect();
+    let map = if map.is_empty() {
+        String::new()
+    } else {
+        format!(" elements = {{ {} }};", map.join(", "))
+    };
+    let _ = writeln!(t, "  map primary4 {{ type iface_index : ipv4_addr;{map} }}");
+    t += "  chain output {\n    type filter hook output priority filter; policy accept;\n";
+    t += "    arp operation request arp saddr ip @vip4 oif != @ourdev arp saddr ip set oif map @primary4\n  }\n";
     t += "  chain input {\n    type filter hook input priority filter; policy accept;\n";
     t += "    arp operation request arp daddr ip @vip4 iif != @ourdev counter drop\n";
     t += "    arp operation request iif @ourdev arp daddr ip != @vip4 counter drop\n  }\n}\n";
@@ -170,10 +185,12 @@ mod tests {
 
         let mut strict = FilterState::default();
         strict.add(&[v4, v6], Some(7), true, false);
+        strict.primary4.insert(2, "192.0.2.2".parse().unwrap());
         assert!(!strict.block4.is_empty() && !strict.block6.is_empty());
         assert!(!strict.nd6.is_empty());
         let text = render(&strict);
         assert!(text.contains("elements = { 192.0.2.1 }"), "{text}");
         assert!(text.contains("set ourdev { type iface_index; elements = { 7 }; }"), "{text}");
+        assert!(text.contains("elements = { 2 : 192.0.2.2 }"), "{text}");
     }
 }

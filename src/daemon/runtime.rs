@@ -546,6 +546,9 @@ impl Runtime {
                 inst.router.state() == State::Master,
                 inst.router.accept_mode(),
             );
+            if let IpAddr::V4(p) = inst.primary {
+                wanted.primary4.insert(inst.parent_index, p);
+            }
         }
         if let Err(e) = self.filter.sync(&wanted) {
             tracing::error!(target: "netvrrp::kernel", "cannot update the VIP filter: {e:#}");

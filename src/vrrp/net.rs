@@ -27,7 +27,7 @@ use anyhow::Context;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::mem::MaybeUninit;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::num::NonZeroU32;
 use std::os::fd::{AsRawFd, OwnedFd};
 use tokio::io::unix::AsyncFd;
@@ -217,9 +217,10 @@ pub struct TxSocket {
     family: Family,
     device_index: u32,
     source: IpAddr,
-    advert: Socket,
-    /// AF_PACKET (ARP) for IPv4, raw ICMPv6 for IPv6.
-    gratuitous: OwnedFd,
+    /// Raw IPv4 socket (IPv4 adverts only).
+    advert: Option<Socket>,
+    /// AF_PACKET datagram socket on the device: ARP (IPv4); adverts and NA (IPv6).
+    packet: OwnedFd,
 }
 
 impl TxSocket {
@@ -238,26 +239,22 @@ impl TxSocket {
                 s.set_ttl_v4(255).context("TTL 255")?;
                 s.set_tos_v4(TOS_NETWORK_CONTROL).context("TOS")?;
                 s.set_multicast_loop_v4(false).context("multicast loop off")?;
-                (s, open_arp_socket(device_index)?)
+                s.set_nonblocking(true).context("non-blocking")?;
+                (Some(s), open_packet_socket()?)
             }
-            (Family::Ipv6, IpAddr::V6(src)) => {
-                let s = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(VRRP_PROTO)))
-                    .context("raw IPv6 socket for VRRP")?;
-                prepare_v6_sender(&s, device_index, src)?;
-                let na = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))
-                    .context("raw ICMPv6 socket for unsolicited NA")?;
-                prepare_v6_sender(&na, device_index, src)?;
-                (s, OwnedFd::from(na))
-            }
+            // IPv6 goes out as whole IPv6 packets through a packet socket: right after
+            // protodown is lifted the kernel has not yet (linkwatch runs later) given the
+            // device its IPv6 multicast route, and a raw IPv6 socket would fail the first
+            // advert with ENETUNREACH, as FRR 8.4 does.
+            (Family::Ipv6, IpAddr::V6(_)) => (None, open_packet_socket()?),
             _ => anyhow::bail!("source {source} does not match family {family}"),
         };
-        advert.set_nonblocking(true).context("non-blocking")?;
         Ok(TxSocket {
             family,
             device_index,
             source,
             advert,
-            gratuitous,
+            packet: gratuitous,
         })
     }
 
@@ -272,13 +269,18 @@ impl TxSocket {
             Family::Ipv6 => IpAddr::V6(VRRP_GROUP_V6),
         };
         let bytes = packet::encode(advert, self.source, dst, pseudo_header_v4);
-        let to: SockAddr = match dst {
-            IpAddr::V4(d) => SocketAddrV4::new(d, 0).into(),
-            IpAddr::V6(d) => SocketAddrV6::new(d, 0, 0, self.device_index).into(),
-        };
-        self.advert
-            .send_to(&bytes, &to)
-            .with_context(|| format!("send advert to {dst}"))?;
+        match (&self.advert, self.source, dst) {
+            (Some(sock), _, IpAddr::V4(d)) => {
+                sock.send_to(&bytes, &SocketAddrV4::new(d, 0).into())
+                    .with_context(|| format!("send advert to {dst}"))?;
+            }
+            (_, IpAddr::V6(src), IpAddr::V6(d)) => {
+                let ip = packet::ipv6_packet(src, d, packet::VRRP_PROTOCOL, &bytes);
+                send_packet(&self.packet, self.device_index, ETH_P_IPV6, multicast_mac_v6(d), &ip)
+                    .with_context(|| format!("send advert to {dst}"))?;
+            }
+            _ => anyhow::bail!("no advert socket for {dst}"),
+        }
         Ok(())
     }
 
@@ -287,72 +289,61 @@ impl TxSocket {
         match vip {
             IpAddr::V4(v) => {
                 let arp = packet::gratuitous_arp(vmac, v);
-                send_arp(&self.gratuitous, self.device_index, &arp)
+                send_packet(&self.packet, self.device_index, ETH_P_ARP, [0xff; 6], &arp)
                     .with_context(|| format!("gratuitous ARP for {v}"))
             }
             IpAddr::V6(v) => {
-                let na = packet::unsolicited_na(vmac, v);
-                let to: SockAddr = SocketAddrV6::new(ALL_NODES_V6, 0, 0, self.device_index).into();
-                let sock = socket2::SockRef::from(&self.gratuitous);
-                sock.send_to(&na, &to)
-                    .with_context(|| format!("unsolicited NA for {v}"))?;
-                Ok(())
+                let IpAddr::V6(src) = self.source else {
+                    anyhow::bail!("IPv6 VIP {v} on an IPv4 instance");
+                };
+                let mut na = packet::unsolicited_na(vmac, v);
+                let ck = packet::checksum(&na, Some((IpAddr::V6(src), IpAddr::V6(ALL_NODES_V6), 58)));
+                na[2..4].copy_from_slice(&ck.to_be_bytes());
+                let ip = packet::ipv6_packet(src, ALL_NODES_V6, 58, &na);
+                send_packet(&self.packet, self.device_index, ETH_P_IPV6, multicast_mac_v6(ALL_NODES_V6), &ip)
+                    .with_context(|| format!("unsolicited NA for {v}"))
             }
         }
     }
 }
 
-fn prepare_v6_sender(s: &Socket, device_index: u32, src: Ipv6Addr) -> anyhow::Result<()> {
-    s.bind_device_by_index_v6(Some(index(device_index)?))
-        .context("bind to the vrrp device")?;
-    s.set_freebind_v6(true).context("IPV6_FREEBIND")?;
-    s.bind(&SockAddr::from(SocketAddr::V6(SocketAddrV6::new(
-        src,
-        0,
-        0,
-        device_index,
-    ))))
-    .with_context(|| format!("bind to source {src}"))?;
-    s.set_multicast_hops_v6(255).context("hop limit 255")?;
-    s.set_unicast_hops_v6(255).context("hop limit 255")?;
-    s.set_multicast_loop_v6(false).context("multicast loop off")?;
-    s.set_multicast_if_v6(device_index)
-        .context("IPV6_MULTICAST_IF")?;
-    s.set_tclass_v6(TOS_NETWORK_CONTROL).context("traffic class")?;
-    s.set_nonblocking(true).context("non-blocking")?;
-    Ok(())
+const ETH_P_ARP: u16 = 0x0806;
+const ETH_P_IPV6: u16 = 0x86dd;
+
+/// 33:33 + the low 32 bits of an IPv6 multicast group (RFC 2464).
+fn multicast_mac_v6(group: Ipv6Addr) -> [u8; 6] {
+    let o = group.octets();
+    [0x33, 0x33, o[12], o[13], o[14], o[15]]
 }
 
-const ETH_P_ARP: u16 = 0x0806;
-
-fn open_arp_socket(device_index: u32) -> anyhow::Result<OwnedFd> {
+fn open_packet_socket() -> anyhow::Result<OwnedFd> {
     use nix::sys::socket::{AddressFamily, SockFlag, SockProtocol, SockType, socket};
-    // Protocol 0: a send-only packet socket that never receives.
-    let fd = socket(
+    // Protocol 0: a send-only packet socket that never receives. SOCK_DGRAM: the kernel adds
+    // the Ethernet header with the device's (virtual) MAC as source.
+    socket(
         AddressFamily::Packet,
         SockType::Datagram,
         SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
         None::<SockProtocol>,
     )
-    .context("AF_PACKET socket for gratuitous ARP")?;
-    let _ = device_index;
-    Ok(fd)
+    .context("AF_PACKET socket")
 }
 
-fn send_arp(fd: &OwnedFd, device_index: u32, arp: &[u8]) -> io::Result<()> {
+fn send_packet(fd: &OwnedFd, device_index: u32, ethertype: u16, dst: [u8; 6], data: &[u8]) -> io::Result<()> {
     // SAFETY: sockaddr_ll is plain old data; all fields we do not set are zero.
     let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     addr.sll_family = libc::AF_PACKET as u16;
-    addr.sll_protocol = ETH_P_ARP.to_be();
-    addr.sll_ifindex = i32::try_from(device_index).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    addr.sll_protocol = ethertype.to_be();
+    addr.sll_ifindex =
+        i32::try_from(device_index).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     addr.sll_halen = 6;
-    addr.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+    addr.sll_addr[..6].copy_from_slice(&dst);
     // SAFETY: the buffer and address pointers are valid for the lengths given.
     let rc = unsafe {
         libc::sendto(
             fd.as_raw_fd(),
-            arp.as_ptr().cast(),
-            arp.len(),
+            data.as_ptr().cast(),
+            data.len(),
             0,
             (&addr as *const libc::sockaddr_ll).cast(),
             std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,

@@ -305,6 +305,20 @@ pub fn decode(payload: &[u8], ctx: &RxContext) -> Result<Decoded, DecodeError> {
     })
 }
 
+/// An IPv6 packet around `payload`: traffic class 0xc0 (network control), hop limit 255.
+pub fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(40 + payload.len());
+    // version 6, traffic class 0xc0, flow label 0
+    p.extend_from_slice(&[0x6c, 0x00, 0x00, 0x00]);
+    p.extend_from_slice(&u16::try_from(payload.len()).unwrap_or(u16::MAX).to_be_bytes());
+    p.push(next_header);
+    p.push(255);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(payload);
+    p
+}
+
 /// The 28-byte ARP payload of a gratuitous ARP request for `vip` from `vmac` (sender and
 /// target protocol address both the VIP, as keepalived and FRR send; the Ethernet header,
 /// broadcast, is added by the packet socket).
@@ -323,8 +337,8 @@ pub fn gratuitous_arp(vmac: crate::types::MacAddr, vip: Ipv4Addr) -> [u8; 28] {
 }
 
 /// ICMPv6 Neighbor Advertisement for `target` with the Router and Override flags and a
-/// target link-layer address option carrying `vmac`, checksum left zero (the raw ICMPv6
-/// socket computes it).
+/// target link-layer address option carrying `vmac`, checksum left zero (the caller fills it
+/// in over the pseudo-header of the packet it builds).
 pub fn unsolicited_na(vmac: crate::types::MacAddr, target: Ipv6Addr) -> [u8; 32] {
     let mut p = [0u8; 32];
     p[0] = 136; // Neighbor Advertisement
