@@ -11,7 +11,9 @@ use std::fs;
 /// A namespace with a veth pair (veth0 <-> veth1, both up) to carry macvlans.
 fn lab(prefix: &str) -> Netns {
     let ns = Netns::new(prefix);
-    ns.ok(&["ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1"]);
+    ns.ok(&[
+        "ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1",
+    ]);
     ns.ok(&["ip", "link", "set", "veth0", "up"]);
     ns.ok(&["ip", "link", "set", "veth1", "up"]);
     ns.ok(&["ip", "addr", "add", "192.0.2.2/24", "dev", "veth0"]);
@@ -34,7 +36,8 @@ fn link(ns: &Netns, dev: &str) -> Option<Value> {
 }
 
 fn addrs(ns: &Netns, dev: &str) -> Vec<String> {
-    let v: Value = serde_json::from_slice(&ns.ok(&["ip", "-j", "addr", "show", "dev", dev])).unwrap();
+    let v: Value =
+        serde_json::from_slice(&ns.ok(&["ip", "-j", "addr", "show", "dev", dev])).unwrap();
     let mut out: Vec<String> = v[0]["addr_info"]
         .as_array()
         .unwrap()
@@ -72,14 +75,20 @@ fn apply_from_scratch_is_idempotent_and_repairs_drift() {
     let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]);
     assert!(out.status.success(), "{}", common::text(&out));
 
-    for (dev, mac, genmode) in [(&v4, "00:00:5e:00:01:05", "none"), (&v6, "00:00:5e:00:02:05", "random")] {
+    for (dev, mac, genmode) in [
+        (&v4, "00:00:5e:00:01:05", "none"),
+        (&v6, "00:00:5e:00:02:05", "random"),
+    ] {
         let l = link(&ns, dev).unwrap_or_else(|| panic!("{dev} missing"));
         assert_eq!(l["linkinfo"]["info_kind"], "macvlan", "{l}");
         assert_eq!(l["linkinfo"]["info_data"]["mode"], "bridge", "{l}");
         assert_eq!(l["address"], mac);
         assert_eq!(l["link"], "veth0");
         assert_eq!(l["proto_down"], true, "{l}");
-        assert!(l["flags"].as_array().unwrap().iter().any(|f| f == "UP"), "{l}");
+        assert!(
+            l["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+            "{l}"
+        );
         let gen_seen = l["inet6_addr_gen_mode"].as_str().unwrap_or("");
         assert_eq!(gen_seen, genmode, "{l}");
         for key in ["accept_dad", "dad_transmits", "enhanced_dad"] {
@@ -96,7 +105,12 @@ fn apply_from_scratch_is_idempotent_and_repairs_drift() {
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["changes"], Value::Array(vec![]), "{plan}");
     assert_eq!(plan["in_sync"], true);
-    assert_eq!(ns.netvrrp(&["diff", "--exit-code", "-f", &cfg]).status.code(), Some(0));
+    assert_eq!(
+        ns.netvrrp(&["diff", "--exit-code", "-f", &cfg])
+            .status
+            .code(),
+        Some(0)
+    );
     assert_eq!(ns.netvrrp(&["check", "-f", &cfg]).status.code(), Some(0));
 
     // Drift: a VIP deleted by hand is reported, then repaired.
@@ -104,18 +118,37 @@ fn apply_from_scratch_is_idempotent_and_repairs_drift() {
     let out = ns.netvrrp(&["diff", "--exit-code", "-f", &cfg]);
     assert_eq!(out.status.code(), Some(3), "{}", common::text(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(&format!("+{v4}: address 192.0.2.1/24")), "{text}");
-    assert!(text.contains(&format!("add address 192.0.2.1/24 dev {v4}")), "{text}");
+    assert!(
+        text.contains(&format!("+{v4}: address 192.0.2.1/24")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("add address 192.0.2.1/24 dev {v4}")),
+        "{text}"
+    );
     let out = ns.netvrrp(&["check", "--json", "-f", &cfg]);
     assert_eq!(out.status.code(), Some(3));
     let checks: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let failed: Vec<&Value> = checks["checks"].as_array().unwrap().iter().filter(|c| c["pass"] == false).collect();
+    let failed: Vec<&Value> = checks["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["pass"] == false)
+        .collect();
     assert_eq!(failed.len(), 1, "{checks}");
     assert_eq!(failed[0]["attribute"], "address 192.0.2.1/24");
     // --dry-run changes nothing.
-    assert!(ns.netvrrp(&["apply", "--dry-run", "-f", &cfg]).status.success());
+    assert!(
+        ns.netvrrp(&["apply", "--dry-run", "-f", &cfg])
+            .status
+            .success()
+    );
     assert!(addrs(&ns, &v4).is_empty());
-    assert!(ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]).status.success());
+    assert!(
+        ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg])
+            .status
+            .success()
+    );
     assert_eq!(addrs(&ns, &v4), vec!["192.0.2.1/24"]);
 
     // down removes what netvrrp owns, nothing else.
@@ -139,7 +172,11 @@ vrid = 1
 ipv4 = ["192.0.2.10/24"]
 "#,
     );
-    assert!(ns.netvrrp(&["apply", "--no-runtime", "-f", &first]).status.success());
+    assert!(
+        ns.netvrrp(&["apply", "--no-runtime", "-f", &first])
+            .status
+            .success()
+    );
     let before_links = ns.ok(&["ip", "-d", "-j", "link", "show"]);
     // New devices get IPv6 disabled, so the kernel refuses the IPv6 VIP of vrid 2 after
     // vrid 1's VIP has been changed and vrid 2's IPv4 device has been created.
@@ -172,7 +209,11 @@ ipv6 = ["2001:db8::20/64"]
     let after_links = ns.ok(&["ip", "-d", "-j", "link", "show"]);
     let names = |raw: &[u8]| -> Vec<String> {
         let v: Value = serde_json::from_slice(raw).unwrap();
-        v.as_array().unwrap().iter().map(|l| l["ifname"].as_str().unwrap().to_string()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["ifname"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(names(&before_links), names(&after_links));
 }
@@ -183,11 +224,32 @@ fn foreign_devices_and_addresses_are_untouched() {
     let idx = ifindex(&ns, "veth0");
     // Looks exactly like a VRRP device of vrid 9, but netvrrp never created or adopted it.
     let foreign = format!("vrrp4-{idx}-9");
-    ns.ok(&["ip", "link", "add", "link", "veth0", "name", &foreign, "address", "00:00:5e:00:01:09", "type", "macvlan", "mode", "bridge"]);
+    ns.ok(&[
+        "ip",
+        "link",
+        "add",
+        "link",
+        "veth0",
+        "name",
+        &foreign,
+        "address",
+        "00:00:5e:00:01:09",
+        "type",
+        "macvlan",
+        "mode",
+        "bridge",
+    ]);
     ns.ok(&["ip", "addr", "add", "192.0.2.99/24", "dev", &foreign]);
-    ns.ok(&["ip", "link", "add", "link", "veth0", "name", "mine-not", "type", "macvlan", "mode", "private"]);
+    ns.ok(&[
+        "ip", "link", "add", "link", "veth0", "name", "mine-not", "type", "macvlan", "mode",
+        "private",
+    ]);
     let cfg = write_config(&ns, "vrrp.toml", TWO_FAMILY);
-    assert!(ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]).status.success());
+    assert!(
+        ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg])
+            .status
+            .success()
+    );
     // Now drop router 5 from the config: its devices go, the foreign ones stay.
     let empty = write_config(&ns, "empty.toml", "# nothing\n");
     let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &empty]);
@@ -204,7 +266,10 @@ fn foreign_devices_and_addresses_are_untouched() {
 /// vrrp<4|6>-<ifindex>-<vrid>, bridge mode, virtual MAC at creation, addrgenmode random set
 /// afterwards because this kernel refuses it inline), with a VIP.
 fn frr_style_device(ns: &Netns, dev: &str, mac: &str, vip: &str) {
-    ns.ok(&["ip", "link", "add", "link", "veth0", "name", dev, "address", mac, "type", "macvlan", "mode", "bridge"]);
+    ns.ok(&[
+        "ip", "link", "add", "link", "veth0", "name", dev, "address", mac, "type", "macvlan",
+        "mode", "bridge",
+    ]);
     ns.ok(&["ip", "link", "set", dev, "addrgenmode", "random"]);
     ns.ok(&["ip", "addr", "add", vip, "dev", dev]);
     ns.ok(&["ip", "link", "set", dev, "up"]);
@@ -219,9 +284,33 @@ fn autoconfigure_round_trip_on_frr_style_devices() {
     frr_style_device(&ns, &v4, "00:00:5e:00:01:0a", "192.0.2.254/24");
     frr_style_device(&ns, &v6, "00:00:5e:00:02:0a", "2001:db8::254/64");
     // Not a VRRP MAC: not discovered, whatever its name.
-    ns.ok(&["ip", "link", "add", "link", "veth0", "name", "vrrp4-99-99", "type", "macvlan"]);
+    ns.ok(&[
+        "ip",
+        "link",
+        "add",
+        "link",
+        "veth0",
+        "name",
+        "vrrp4-99-99",
+        "type",
+        "macvlan",
+    ]);
     // An ifupdown2-style name with a VRRP MAC: discovered by MAC.
-    ns.ok(&["ip", "link", "add", "link", "veth0", "name", "veth0-v1", "address", "00:00:5e:00:01:07", "type", "macvlan", "mode", "bridge"]);
+    ns.ok(&[
+        "ip",
+        "link",
+        "add",
+        "link",
+        "veth0",
+        "name",
+        "veth0-v1",
+        "address",
+        "00:00:5e:00:01:07",
+        "type",
+        "macvlan",
+        "mode",
+        "bridge",
+    ]);
     ns.ok(&["ip", "addr", "add", "192.0.2.77/24", "dev", "veth0-v1"]);
 
     let out_path = ns.dir().join("auto.toml");
@@ -233,9 +322,18 @@ fn autoconfigure_round_trip_on_frr_style_devices() {
     let toml = fs::read_to_string(&out_path).unwrap();
     assert!(toml.contains("# operator's notes stay"), "{toml}");
     assert!(toml.contains("priority = 120"), "{toml}");
-    assert!(toml.contains("vrid = 10") && toml.contains("vrid = 7"), "{toml}");
-    assert!(toml.contains("192.0.2.254/24") && toml.contains("2001:db8::254/64"), "{toml}");
-    assert!(!toml.contains("fe80"), "link-locals must not be VIPs: {toml}");
+    assert!(
+        toml.contains("vrid = 10") && toml.contains("vrid = 7"),
+        "{toml}"
+    );
+    assert!(
+        toml.contains("192.0.2.254/24") && toml.contains("2001:db8::254/64"),
+        "{toml}"
+    );
+    assert!(
+        !toml.contains("fe80"),
+        "link-locals must not be VIPs: {toml}"
+    );
     assert!(!toml.contains("vrid = 99"), "{toml}");
     let out = ns.netvrrp(&["validate", "-f", &out_s]);
     assert!(out.status.success(), "{}\n{toml}", common::text(&out));
@@ -249,7 +347,13 @@ fn autoconfigure_round_trip_on_frr_style_devices() {
     for op in plan["changes"].as_array().unwrap() {
         let kind = op["op"].as_str().unwrap();
         assert!(
-            !["create-macvlan", "delete-macvlan", "add-address", "del-address"].contains(&kind),
+            ![
+                "create-macvlan",
+                "delete-macvlan",
+                "add-address",
+                "del-address"
+            ]
+            .contains(&kind),
             "unexpected {op}"
         );
     }
@@ -271,20 +375,32 @@ fn autoconfigure_round_trip_on_frr_style_devices() {
 fn bad_input_changes_nothing() {
     let ns = lab("nvbad");
     let before = ns.ok(&["ip", "-j", "link", "show"]);
-    let bad = write_config(&ns, "bad.toml", "[[vrrp]]\ninterface = \"veth0\"\nvrid = 300\nipv4 = [\"192.0.2.1/24\"]\n");
+    let bad = write_config(
+        &ns,
+        "bad.toml",
+        "[[vrrp]]\ninterface = \"veth0\"\nvrid = 300\nipv4 = [\"192.0.2.1/24\"]\n",
+    );
     let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &bad]);
     assert_eq!(out.status.code(), Some(65), "{}", common::text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml:3:"), "{err}");
     // A missing parent interface.
-    let missing = write_config(&ns, "missing.toml", "[[vrrp]]\ninterface = \"nope0\"\nvrid = 3\nipv4 = [\"192.0.2.1/24\"]\n");
+    let missing = write_config(
+        &ns,
+        "missing.toml",
+        "[[vrrp]]\ninterface = \"nope0\"\nvrid = 3\nipv4 = [\"192.0.2.1/24\"]\n",
+    );
     let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &missing]);
     assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope0"));
     // A parent that is down.
     ns.ok(&["ip", "link", "set", "veth1", "down"]);
     ns.ok(&["ip", "link", "set", "veth0", "down"]);
-    let down = write_config(&ns, "down.toml", "[[vrrp]]\ninterface = \"veth0\"\nvrid = 3\nipv4 = [\"192.0.2.1/24\"]\n");
+    let down = write_config(
+        &ns,
+        "down.toml",
+        "[[vrrp]]\ninterface = \"veth0\"\nvrid = 3\nipv4 = [\"192.0.2.1/24\"]\n",
+    );
     let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &down]);
     assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("administratively down"));
@@ -293,7 +409,11 @@ fn bad_input_changes_nothing() {
     let after = ns.ok(&["ip", "-j", "link", "show"]);
     let names = |raw: &[u8]| -> Vec<String> {
         let v: Value = serde_json::from_slice(raw).unwrap();
-        v.as_array().unwrap().iter().map(|l| l["ifname"].as_str().unwrap().to_string()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["ifname"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(names(&before), names(&after));
 }
@@ -322,5 +442,9 @@ fn concurrent_apply_is_refused_cleanly() {
     assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another netvrrp"));
     // Once the lock is free, apply works.
-    assert!(ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]).status.success());
+    assert!(
+        ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg])
+            .status
+            .success()
+    );
 }

@@ -102,7 +102,11 @@ pub fn render(s: &FilterState) -> String {
         elements(&s.vips4),
         elements(&s.devices4)
     );
-    let map: Vec<String> = s.primary4.iter().map(|(i, a)| format!("{i} : {a}")).collect();
+    let map: Vec<String> = s
+        .primary4
+        .iter()
+        .map(|(i, a)| format!("{i} : {a}"))
+        .collect();
     let map = if map.is_empty() {
         String::new()
     } else {
@@ -160,7 +164,9 @@ impl VipFilter {
     /// Delete both tables (runtime stop).
     pub fn remove(&mut self) -> anyhow::Result<()> {
         self.installed = None;
-        nft("table inet netvrrp\ndelete table inet netvrrp\ntable arp netvrrp\ndelete table arp netvrrp\n")
+        nft(
+            "table inet netvrrp\ndelete table inet netvrrp\ntable arp netvrrp\ndelete table arp netvrrp\n",
+        )
     }
 }
 
@@ -190,7 +196,10 @@ mod tests {
         assert!(!strict.nd6.is_empty());
         let text = render(&strict);
         assert!(text.contains("elements = { 192.0.2.1 }"), "{text}");
-        assert!(text.contains("set ourdev { type iface_index; elements = { 7 }; }"), "{text}");
+        assert!(
+            text.contains("set ourdev { type iface_index; elements = { 7 }; }"),
+            "{text}"
+        );
         assert!(text.contains("elements = { 2 : 192.0.2.2 }"), "{text}");
     }
 }

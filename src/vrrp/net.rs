@@ -86,8 +86,7 @@ impl RxSocket {
                     .context("raw IPv6 socket for VRRP")?;
                 s.bind_device_by_index_v6(Some(idx))
                     .context("bind to the parent")?;
-                s.set_recv_hoplimit_v6(true)
-                    .context("IPV6_RECVHOPLIMIT")?;
+                s.set_recv_hoplimit_v6(true).context("IPV6_RECVHOPLIMIT")?;
                 nix::sys::socket::setsockopt(
                     &s,
                     nix::sys::socket::sockopt::Ipv6RecvPacketInfo,
@@ -238,7 +237,8 @@ impl TxSocket {
                 s.set_multicast_ttl_v4(255).context("multicast TTL 255")?;
                 s.set_ttl_v4(255).context("TTL 255")?;
                 s.set_tos_v4(TOS_NETWORK_CONTROL).context("TOS")?;
-                s.set_multicast_loop_v4(false).context("multicast loop off")?;
+                s.set_multicast_loop_v4(false)
+                    .context("multicast loop off")?;
                 s.set_nonblocking(true).context("non-blocking")?;
                 (Some(s), open_packet_socket()?)
             }
@@ -263,7 +263,11 @@ impl TxSocket {
     }
 
     /// Send one advert to the VRRP group.
-    pub fn send_advert(&self, advert: &packet::Advert, pseudo_header_v4: bool) -> anyhow::Result<()> {
+    pub fn send_advert(
+        &self,
+        advert: &packet::Advert,
+        pseudo_header_v4: bool,
+    ) -> anyhow::Result<()> {
         let dst = match self.family {
             Family::Ipv4 => IpAddr::V4(VRRP_GROUP_V4),
             Family::Ipv6 => IpAddr::V6(VRRP_GROUP_V6),
@@ -276,8 +280,14 @@ impl TxSocket {
             }
             (_, IpAddr::V6(src), IpAddr::V6(d)) => {
                 let ip = packet::ipv6_packet(src, d, packet::VRRP_PROTOCOL, &bytes);
-                send_packet(&self.packet, self.device_index, ETH_P_IPV6, multicast_mac_v6(d), &ip)
-                    .with_context(|| format!("send advert to {dst}"))?;
+                send_packet(
+                    &self.packet,
+                    self.device_index,
+                    ETH_P_IPV6,
+                    multicast_mac_v6(d),
+                    &ip,
+                )
+                .with_context(|| format!("send advert to {dst}"))?;
             }
             _ => anyhow::bail!("no advert socket for {dst}"),
         }
@@ -297,11 +307,18 @@ impl TxSocket {
                     anyhow::bail!("IPv6 VIP {v} on an IPv4 instance");
                 };
                 let mut na = packet::unsolicited_na(vmac, v);
-                let ck = packet::checksum(&na, Some((IpAddr::V6(src), IpAddr::V6(ALL_NODES_V6), 58)));
+                let ck =
+                    packet::checksum(&na, Some((IpAddr::V6(src), IpAddr::V6(ALL_NODES_V6), 58)));
                 na[2..4].copy_from_slice(&ck.to_be_bytes());
                 let ip = packet::ipv6_packet(src, ALL_NODES_V6, 58, &na);
-                send_packet(&self.packet, self.device_index, ETH_P_IPV6, multicast_mac_v6(ALL_NODES_V6), &ip)
-                    .with_context(|| format!("unsolicited NA for {v}"))
+                send_packet(
+                    &self.packet,
+                    self.device_index,
+                    ETH_P_IPV6,
+                    multicast_mac_v6(ALL_NODES_V6),
+                    &ip,
+                )
+                .with_context(|| format!("unsolicited NA for {v}"))
             }
         }
     }
@@ -329,7 +346,13 @@ fn open_packet_socket() -> anyhow::Result<OwnedFd> {
     .context("AF_PACKET socket")
 }
 
-fn send_packet(fd: &OwnedFd, device_index: u32, ethertype: u16, dst: [u8; 6], data: &[u8]) -> io::Result<()> {
+fn send_packet(
+    fd: &OwnedFd,
+    device_index: u32,
+    ethertype: u16,
+    dst: [u8; 6],
+    data: &[u8],
+) -> io::Result<()> {
     // SAFETY: sockaddr_ll is plain old data; all fields we do not set are zero.
     let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     addr.sll_family = libc::AF_PACKET as u16;

@@ -214,7 +214,10 @@ impl Drop for Netns {
         }
         // Runtimes started by `apply` detach into their own session: kill whatever still runs
         // in the namespace, or it would outlive the test.
-        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.name]).output() {
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+        {
             for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                 let _ = Command::new("kill").args(["-9", pid]).status();
             }
