@@ -88,8 +88,8 @@ pub async fn load(kernel: &Kernel, file: &Path, run_dir: &Path) -> Result<Loaded
     })
 }
 
-fn make_plan(l: &Loaded, run_dir: &Path) -> Result<plan::Plan, i32> {
-    plan::plan(&l.snapshot, &l.desired, &l.owned, protodown_owner(run_dir)).map_err(|errors| {
+fn make_plan(l: &Loaded, owner: ProtodownOwner) -> Result<plan::Plan, i32> {
+    plan::plan(&l.snapshot, &l.desired, &l.owned, owner).map_err(|errors| {
         for e in &errors {
             eprintln!("netvrrp: {e}");
         }
@@ -128,7 +128,7 @@ pub async fn diff(cli: &Cli, file: &Path, json: bool, exit_code: bool) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let p = match make_plan(&loaded, &cli.run_dir) {
+    let p = match make_plan(&loaded, protodown_owner(&cli.run_dir)) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -144,21 +144,41 @@ pub async fn diff(cli: &Cli, file: &Path, json: bool, exit_code: bool) -> i32 {
     }
 }
 
-/// The kernel part of apply (also used by `run`). Returns the loaded config on success.
+/// What `apply_kernel` does with a runtime that is already running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    /// Leave it alone (`--no-runtime`, dry runs, the runtime's own SIGHUP).
+    No,
+    /// Make it reload the file after the devices exist and before owned devices that left
+    /// the file are deleted, so its removed routers can still send priority 0 through them.
+    BeforeDeletes,
+    /// Called by the runtime itself (SIGHUP): protodown is the runtime's, and the control
+    /// socket must not be asked (the runtime is busy running this).
+    Inside,
+}
+
+/// The kernel part of apply (also used by `run` and the runtime's SIGHUP). Returns the
+/// loaded config on success; prints the plan (text or JSON) when `print` is set.
 pub async fn apply_kernel(
-    cli: &Cli,
+    run_dir: &Path,
     file: &Path,
     dry_run: bool,
     json: bool,
+    reload: Reload,
 ) -> Result<Loaded, i32> {
     let kernel = Kernel::connect().await.map_err(|e| failed(&e))?;
     let _lock = if dry_run {
         None
     } else {
-        Some(apply::lock(&cli.run_dir).map_err(|e| failed(&e))?)
+        Some(apply::lock(run_dir).map_err(|e| failed(&e))?)
     };
-    let loaded = load(&kernel, file, &cli.run_dir).await?;
-    let p = make_plan(&loaded, &cli.run_dir)?;
+    let loaded = load(&kernel, file, run_dir).await?;
+    let owner = if reload == Reload::Inside {
+        ProtodownOwner::Runtime
+    } else {
+        protodown_owner(run_dir)
+    };
+    let p = make_plan(&loaded, owner)?;
     if json {
         println!("{}", p.render_json());
     } else if dry_run || !p.in_sync {
@@ -167,19 +187,35 @@ pub async fn apply_kernel(
     if dry_run {
         return Ok(loaded);
     }
-    if let Err(e) = apply::execute(&kernel, &p.changes).await {
+    // The planner puts deletions of owned devices that left the file last.
+    let split = p
+        .changes
+        .iter()
+        .rposition(|op| !matches!(op, Op::DeleteMacvlan { .. }))
+        .map_or(0, |i| i + 1);
+    let (changes, deletes) = p.changes.split_at(split);
+    if let Err(e) = apply::execute(&kernel, changes).await {
+        eprintln!("netvrrp: apply failed: {e}");
+        return Err(exit::FAILURE);
+    }
+    if reload == Reload::BeforeDeletes && runtime_running(run_dir) {
+        let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+        if let Err(e) = crate::daemon::control::request(
+            run_dir,
+            &crate::daemon::control::Request::Reload { file },
+        ) {
+            eprintln!("netvrrp: the kernel is applied but the runtime did not reload: {e:#}");
+            return Err(exit::FAILURE);
+        }
+    }
+    if let Err(e) = apply::execute(&kernel, deletes).await {
         eprintln!("netvrrp: apply failed: {e}");
         return Err(exit::FAILURE);
     }
     // Verify: a fresh snapshot must be in sync with what was asked.
     let after = kernel.snapshot().await.map_err(|e| failed(&e))?;
     let owned = owned_after(&after, &loaded.desired);
-    let verify = plan::plan(
-        &after,
-        &loaded.desired,
-        &owned,
-        protodown_owner(&cli.run_dir),
-    );
+    let verify = plan::plan(&after, &loaded.desired, &owned, owner);
     match verify {
         Ok(v) if v.in_sync => {}
         Ok(v) => {
@@ -201,7 +237,7 @@ pub async fn apply_kernel(
             return Err(exit::FAILURE);
         }
     }
-    apply::save_owned(&cli.run_dir, &owned).map_err(|e| failed(&e))?;
+    apply::save_owned(run_dir, &owned).map_err(|e| failed(&e))?;
     Ok(Loaded {
         snapshot: after,
         owned,
@@ -418,12 +454,19 @@ pub async fn dispatch(cli: &Cli) -> i32 {
             json,
             no_runtime,
         } => {
-            let code = match apply_kernel(cli, &file.file, *dry_run, *json).await {
-                Ok(_) => exit::OK,
-                Err(code) => return code,
+            let reload = if *dry_run || *no_runtime {
+                Reload::No
+            } else {
+                Reload::BeforeDeletes
             };
-            if *dry_run || *no_runtime {
+            if let Err(code) =
+                apply_kernel(&cli.run_dir, &file.file, *dry_run, *json, reload).await
+            {
                 return code;
+            }
+            if *dry_run || *no_runtime || runtime_running(&cli.run_dir) {
+                // A running runtime has reloaded inside apply_kernel.
+                return exit::OK;
             }
             crate::daemon::hand_off(cli, &file.file).await
         }

@@ -25,8 +25,8 @@ fn absolute(file: &Path) -> PathBuf {
     std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf())
 }
 
-/// After the kernel part of `apply`: reload the running runtime, or start one detached and
-/// wait until it answers.
+/// After the kernel part of `apply`: reload the running runtime (normally already done by
+/// `apply_kernel`), or start one detached and wait until it answers.
 pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
     let file = absolute(file);
     if control::ping(&cli.run_dir).is_ok() {
@@ -124,7 +124,7 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
         };
         crate::commands::load(&kernel, file, &cli.run_dir).await
     } else {
-        crate::commands::apply_kernel(cli, file, false, false).await
+        crate::commands::apply_kernel(&cli.run_dir, file, false, false, crate::commands::Reload::No).await
     };
     let loaded = match loaded {
         Ok(l) => l,

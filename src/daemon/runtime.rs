@@ -677,9 +677,17 @@ impl Runtime {
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
                 _ = sighup.recv() => {
+                    // Reload first, so routers leaving the file still have their devices to
+                    // send priority 0 through; then reconcile the kernel (new devices appear
+                    // as link events and their routers start).
                     let file = self.file.clone();
-                    if let Err(e) = self.reload(file).await {
-                        tracing::error!(target: "netvrrp::protocol", "reload on SIGHUP failed: {e}");
+                    match self.reload(file.clone()).await {
+                        Ok(_) => {
+                            if crate::commands::apply_kernel(&self.run_dir, &file, false, false, crate::commands::Reload::Inside).await.is_err() {
+                                tracing::error!(target: "netvrrp::kernel", "kernel apply on SIGHUP failed (see above); routers keep running");
+                            }
+                        }
+                        Err(e) => tracing::error!(target: "netvrrp::protocol", "reload on SIGHUP failed: {e}"),
                     }
                 }
                 _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
