@@ -459,8 +459,7 @@ pub async fn dispatch(cli: &Cli) -> i32 {
             } else {
                 Reload::BeforeDeletes
             };
-            if let Err(code) =
-                apply_kernel(&cli.run_dir, &file.file, *dry_run, *json, reload).await
+            if let Err(code) = apply_kernel(&cli.run_dir, &file.file, *dry_run, *json, reload).await
             {
                 return code;
             }

@@ -12,6 +12,14 @@ fn main() {
         eprintln!("netvrrp: {e:#}");
         std::process::exit(netvrrp::exit::FAILURE);
     }
+    // Two sockets per VRRP instance: thousands of instances need more than the default 1024
+    // descriptors. Raise the soft limit to the hard one; failing that is not fatal.
+    if let Ok((_, hard)) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+    {
+        let _ =
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -124,7 +124,14 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
         };
         crate::commands::load(&kernel, file, &cli.run_dir).await
     } else {
-        crate::commands::apply_kernel(&cli.run_dir, file, false, false, crate::commands::Reload::No).await
+        crate::commands::apply_kernel(
+            &cli.run_dir,
+            file,
+            false,
+            false,
+            crate::commands::Reload::No,
+        )
+        .await
     };
     let loaded = match loaded {
         Ok(l) => l,
