@@ -11,7 +11,7 @@ use crate::vrrp::net::{self, Received, RxSocket, TxSocket};
 use crate::vrrp::packet;
 use crate::vrrp::router::{Action, Input, Router, RouterParams, State, Time};
 use anyhow::Context;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -464,25 +464,22 @@ impl Runtime {
         }
     }
 
-    async fn on_kernel_event(&mut self, ev: KernelEvent) {
-        let now = self.now();
-        match ev {
-            KernelEvent::Overrun => {
-                tracing::warn!(target: "netvrrp::kernel", "netlink events overrun; re-reading the kernel state");
-                if let Ok(snap) = self.kernel.snapshot().await {
-                    self.resync(&snap, now).await;
-                }
+    fn is_link_event(ev: &KernelEvent) -> bool {
+        matches!(
+            ev,
+            KernelEvent::LinkChanged(..) | KernelEvent::LinkRemoved { .. }
+        )
+    }
+
+    /// Re-read the links and bring every instance's link view in line with them.
+    async fn refresh_links(&mut self) {
+        match self.kernel.snapshot().await {
+            Ok(snap) => {
+                let now = self.now();
+                self.resync(&snap, now).await;
             }
-            other => {
-                // Link events are rare next to adverts: a fresh snapshot keeps the logic in one
-                // place (resync) and cannot miss a combination of changes.
-                if matches!(
-                    other,
-                    KernelEvent::LinkChanged { .. } | KernelEvent::LinkRemoved { .. }
-                ) && let Ok(snap) = self.kernel.snapshot().await
-                {
-                    self.resync(&snap, now).await;
-                }
+            Err(e) => {
+                tracing::error!(target: "netvrrp::kernel", "cannot re-read the kernel state: {e:#}")
             }
         }
     }
@@ -708,9 +705,34 @@ impl Runtime {
                         self.on_packet(pkt).await;
                     }
                 }
-                Some(ev) = kernel_events.next() => self.on_kernel_event(ev).await,
+                Some(ev) = kernel_events.next() => {
+                    // An event storm (hundreds of unrelated links changing) costs one
+                    // re-read of the kernel, not one per event.
+                    let mut relevant = Self::is_link_event(&ev);
+                    let mut overrun = matches!(ev, KernelEvent::Overrun);
+                    while let Some(Some(more)) = kernel_events.next().now_or_never() {
+                        relevant |= Self::is_link_event(&more);
+                        overrun |= matches!(more, KernelEvent::Overrun);
+                    }
+                    if overrun {
+                        tracing::warn!(target: "netvrrp::kernel", "netlink events overrun; re-reading the kernel state");
+                    }
+                    if relevant || overrun {
+                        self.refresh_links().await;
+                    }
+                }
                 Ok((stream, _)) = listener.accept() => {
-                    tokio::spawn(serve_connection(stream, ctl_send.clone(), self.events.subscribe()));
+                    // The socket is 0600 already; the peer check also covers a run-dir whose
+                    // permissions were loosened by hand.
+                    let allowed = stream
+                        .peer_cred()
+                        .map(|c| c.uid() == 0 || c.uid() == nix::unistd::geteuid().as_raw())
+                        .unwrap_or(false);
+                    if allowed {
+                        tokio::spawn(serve_connection(stream, ctl_send.clone(), self.events.subscribe()));
+                    } else {
+                        tracing::warn!(target: "netvrrp::protocol", "control connection refused: peer is neither root nor the runtime's user");
+                    }
                 }
                 Some(Control::Request(req, reply)) = ctl_recv.recv() => {
                     let answer = match req {
