@@ -43,7 +43,10 @@ fn every_command_and_flag_is_in_the_man_page() {
     let man = man8();
     let mut missing = Vec::new();
     walk(&Cli::command(), "netvrrp", &man, &mut missing);
-    assert!(missing.is_empty(), "not documented in man/netvrrp.8: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "not documented in man/netvrrp.8: {missing:?}"
+    );
 }
 
 #[test]
@@ -72,5 +75,8 @@ fn every_example_key_is_in_the_config_man_page() {
             }
         }
     }
-    assert!(missing.is_empty(), "not documented in man/netvrrp.toml.5: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "not documented in man/netvrrp.toml.5: {missing:?}"
+    );
 }
