@@ -1,6 +1,6 @@
 //! Config → the kernel objects that should exist (pure).
 
-use crate::config::Config;
+use crate::config::{Config, PathwayConfig};
 use crate::types::{AddrGenMode, Family, IFNAME_MAX, MacAddr};
 use ipnet::IpNet;
 use serde::Serialize;
@@ -54,10 +54,61 @@ pub fn router_device_name(family: Family, parent_index: u32, vrid: u8) -> String
     format!("vrrp{}-{}-{}", family.digit(), parent_index, vrid)
 }
 
-/// Name of a pathway macvlan: `vrrs-<parent ifindex>-<last two MAC bytes hex>`.
+/// Name of a pathway macvlan, unique for every (parent ifindex, MAC) pair and always
+/// exactly [`IFNAME_MAX`] bytes.
+///
+/// Validation allows one pathway per (interface, MAC), and the same MAC on different parents
+/// (the same vMAC on several VLANs is common), so the name must encode both: 32 + 48 bits in
+/// 15 bytes. Two forms, told apart by the first letter so they can never collide:
+/// - parent ifindex 1..=255: `v` + ifindex as 2 hex digits + the MAC as 12 hex digits,
+///   readable: parent 3, MAC `fe24.fe24.fe24` → `v03fe24fe24fe24`;
+/// - any other ifindex: `w` + `(ifindex << 48) | MAC` in 14 base-62 digits (`0-9a-zA-Z`;
+///   62^14 > 2^80), opaque but still injective.
+///
+/// Neither form contains `-`, so neither can be mistaken for a `vrrp4-…`/`vrrp6-…` router
+/// device. Identity is still (macvlan, parent, MAC), never the name (DESIGN.md 1.3).
 pub fn pathway_device_name(parent_index: u32, mac: MacAddr) -> String {
     let m = mac.octets();
-    format!("vrrs-{}-{:02x}{:02x}", parent_index, m[4], m[5])
+    if (1..=0xff).contains(&parent_index) {
+        let mut s = format!("v{parent_index:02x}");
+        for b in m {
+            s.push_str(&format!("{b:02x}"));
+        }
+        return s;
+    }
+    const DIGITS: &[u8; 62] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut n = (u128::from(parent_index) << 48)
+        | m.iter().fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
+    let mut body = [b'0'; 14];
+    for slot in body.iter_mut().rev() {
+        *slot = DIGITS[(n % 62) as usize];
+        n /= 62;
+    }
+    let mut s = String::with_capacity(IFNAME_MAX);
+    s.push('w');
+    s.extend(body.iter().map(|b| char::from(*b)));
+    s
+}
+
+/// The macvlan of one pathway with a `mac` on a parent with index `parent_index`, with every
+/// attribute apply gives it (also used by the VRRS runtime to re-create the device after its
+/// parent was removed and re-added).
+pub fn pathway_device(pathway: &PathwayConfig, mac: MacAddr, parent_index: u32) -> DesiredDevice {
+    let mut addresses = pathway.address.clone();
+    addresses.sort();
+    DesiredDevice {
+        name: pathway_device_name(parent_index, mac),
+        parent: pathway.interface.clone(),
+        parent_index,
+        mac,
+        addrgenmode: AddrGenMode::Random,
+        addresses,
+        protodown: true,
+        role: DeviceRole::Pathway {
+            leader: pathway.leader.clone(),
+            interface: pathway.interface.clone(),
+        },
+    }
 }
 
 /// Derive the desired devices. `ifindex` resolves an interface name in the namespace.
@@ -114,34 +165,48 @@ pub fn derive(
             });
             continue;
         };
-        let name = pathway_device_name(parent_index, mac);
-        if name.len() > IFNAME_MAX {
+        let device = pathway_device(pathway, mac, parent_index);
+        if device.name.len() > IFNAME_MAX {
             errors.push(DesiredError::NameTooLong {
-                name,
+                name: device.name,
                 location: pathway.location.to_string(),
             });
             continue;
         }
-        let mut addresses = pathway.address.clone();
-        addresses.sort();
-        devices.push(DesiredDevice {
-            name,
-            parent: pathway.interface.clone(),
-            parent_index,
-            mac,
-            addrgenmode: AddrGenMode::Random,
-            addresses,
-            protodown: true,
-            role: DeviceRole::Pathway {
-                leader: pathway.leader.clone(),
-                interface: pathway.interface.clone(),
-            },
-        });
+        devices.push(device);
     }
     devices.sort_by(|a, b| a.name.cmp(&b.name));
     if errors.is_empty() {
         Ok(DesiredState { devices })
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pathway_device_names_are_distinct_and_fit() {
+        let mac: MacAddr = "fe24.fe24.fe24".parse().unwrap();
+        assert_eq!(pathway_device_name(3, mac), "v03fe24fe24fe24");
+        // The old scheme used only the last two bytes: these two collided.
+        let a: MacAddr = "02:00:00:00:12:34".parse().unwrap();
+        let b: MacAddr = "02:00:00:01:12:34".parse().unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for idx in [0, 1, 2, 255, 256, 4096, 65_535, u32::MAX] {
+            for m in [mac, a, b, MacAddr([0; 6]), MacAddr([0xff; 6])] {
+                let n = pathway_device_name(idx, m);
+                assert_eq!(n.len(), IFNAME_MAX, "{n}");
+                assert!(
+                    !n.contains('-') && !n.contains('/') && !n.contains(':'),
+                    "{n}"
+                );
+                assert!(seen.insert(n.clone()), "collision on {n}");
+            }
+        }
+        assert!(pathway_device_name(256, mac).starts_with('w'));
+        assert_eq!(pathway_device_name(0, MacAddr([0; 6])), "w00000000000000");
     }
 }

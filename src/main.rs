@@ -4,6 +4,18 @@ use netvrrp::cli::Cli;
 fn main() {
     let cli = Cli::parse();
     netvrrp::logging::init(cli.verbose, cli.quiet);
+    // Short-lived commands die quietly on a closed pipe (`netvrrp diff | head`) like other
+    // Unix tools. The runtime keeps SIGPIPE ignored: a control client hanging up must only
+    // fail that write, never kill the elections.
+    if !matches!(cli.command, netvrrp::cli::Command::Run { .. }) {
+        // SAFETY: resetting a signal disposition to its default before any thread exists.
+        unsafe {
+            let _ = nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            );
+        }
+    }
     // Enter the namespace before any thread exists: every thread the runtime starts later
     // inherits it, and so do netlink sockets and /proc/sys/net.
     if let Some(ns) = &cli.netns

@@ -172,7 +172,7 @@ pub fn show(run_dir: &Path, what: &ShowCommand) -> i32 {
                 if *json {
                     format!("{:#}", serde_json::Value::Array(rows))
                 } else {
-                    crate::daemon::render::vrrs_text(what_s, &rows)
+                    crate::vrrs::render_text(what_s, &rows)
                 }
             })
         }

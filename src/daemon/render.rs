@@ -1,5 +1,5 @@
-//! Text renderings of `show` data (the JSON the control socket returns), close to FRR's
-//! `show vrrp` and Cisco's `show vrrs`.
+//! Text rendering of `show vrrp` data (the JSON the control socket returns), close to FRR's
+//! `show vrrp`. VRRS renderings live in [`crate::vrrs`].
 
 use serde_json::Value;
 
@@ -58,25 +58,6 @@ pub fn vrrp_text(rows: &[Value]) -> String {
             out += " Counters:\n";
             for (k, v) in counters {
                 out += &format!("   {k:<40} {}\n", s(v));
-            }
-        }
-    }
-    out
-}
-
-/// Generic key/value blocks for VRRS objects.
-pub fn vrrs_text(what: &str, rows: &[Value]) -> String {
-    if rows.is_empty() {
-        return format!("no VRRS {what}s");
-    }
-    let mut out = String::new();
-    for r in rows {
-        if let Some(obj) = r.as_object() {
-            out += &format!("\n{} {}\n", what, s(&r["name"]));
-            for (k, v) in obj {
-                if k != "name" {
-                    out += &format!("  {k:<24} {}\n", s(v));
-                }
             }
         }
     }

@@ -11,7 +11,7 @@ use crate::vrrp::net::{self, Received, RxSocket, TxSocket};
 use crate::vrrp::packet;
 use crate::vrrp::router::{Action, Input, Router, RouterParams, State, Time};
 use anyhow::Context;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -60,6 +60,64 @@ struct Instance {
 
 enum Control {
     Request(Request, oneshot::Sender<Reply>),
+    /// A subscriber joins: it gets the current state of every leader name and a receiver
+    /// subscribed at the same instant, so it can miss nothing in between.
+    Subscribe(oneshot::Sender<(Vec<serde_json::Value>, broadcast::Receiver<StateEvent>)>),
+}
+
+enum FilterJob {
+    Sync(super::filter::FilterState),
+    Remove(oneshot::Sender<()>),
+}
+
+/// The task that owns the nftables tables; jobs run in order, off the election loop.
+fn spawn_filter_task() -> mpsc::UnboundedSender<FilterJob> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<FilterJob>();
+    tokio::spawn(async move {
+        let mut filter = super::filter::VipFilter::default();
+        while let Some(job) = rx.recv().await {
+            match job {
+                FilterJob::Sync(mut wanted) => {
+                    // Only the newest state matters.
+                    let mut remove = None;
+                    while let Ok(next) = rx.try_recv() {
+                        match next {
+                            FilterJob::Sync(w) => wanted = w,
+                            FilterJob::Remove(done) => {
+                                remove = Some(done);
+                                break;
+                            }
+                        }
+                    }
+                    let (f, result) = tokio::task::spawn_blocking(move || {
+                        let r = filter.sync(&wanted);
+                        (filter, r)
+                    })
+                    .await
+                    .unwrap_or_else(|_| (super::filter::VipFilter::default(), Ok(())));
+                    filter = f;
+                    if let Err(e) = result {
+                        tracing::error!(target: "netvrrp::kernel", "cannot update the VIP filter: {e:#}");
+                    }
+                    if let Some(done) = remove {
+                        if let Err(e) = filter.remove() {
+                            tracing::warn!(target: "netvrrp::kernel", "cannot remove the VIP filter: {e:#}");
+                        }
+                        let _ = done.send(());
+                        return;
+                    }
+                }
+                FilterJob::Remove(done) => {
+                    if let Err(e) = filter.remove() {
+                        tracing::warn!(target: "netvrrp::kernel", "cannot remove the VIP filter: {e:#}");
+                    }
+                    let _ = done.send(());
+                    return;
+                }
+            }
+        }
+    });
+    tx
 }
 
 pub struct Runtime {
@@ -78,9 +136,16 @@ pub struct Runtime {
     /// Drops that cannot be pinned on one router (unknown VRID, undecodable header).
     unattributed_drops: u64,
     reloads: u64,
-    filter: super::filter::VipFilter,
+    /// The nftables filter runs in its own task: `nft` takes milliseconds, which must not
+    /// delay adverts.
+    filter: mpsc::UnboundedSender<FilterJob>,
     /// A state changed since the filter was last synced.
     filter_dirty: bool,
+    vrrs: crate::vrrs::Vrrs,
+    runners: crate::vrrs::ClientRunners,
+    frames: Option<net::FrameSender>,
+    /// The last kernel view (ifindexes and link-locals for VRRS pathways).
+    snapshot: Snapshot,
 }
 
 fn unix_now() -> f64 {
@@ -133,9 +198,21 @@ impl Runtime {
             scratch: Vec::with_capacity(16),
             unattributed_drops: 0,
             reloads: 0,
-            filter: super::filter::VipFilter::default(),
+            filter: spawn_filter_task(),
             filter_dirty: true,
+            vrrs: crate::vrrs::Vrrs::new(&loaded.config),
+            runners: crate::vrrs::ClientRunners::spawn(&loaded.config),
+            frames: match net::FrameSender::open() {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    tracing::error!(target: "netvrrp::vrrs", "no packet socket for pathway gratuitous ARP/NA: {e:#}");
+                    None
+                }
+            },
+            snapshot: loaded.snapshot.clone(),
         };
+        let fan = rt.vrrs.on_snapshot(&loaded.snapshot);
+        rt.carry_out(fan).await;
         rt.install(&loaded.config, &loaded.snapshot, Vec::new())
             .await;
         Ok(rt)
@@ -326,13 +403,22 @@ impl Runtime {
         actions.clear();
         self.instances[i].router.handle(now, input, &mut actions);
         Self::perform(&self.kernel, &self.events, &mut self.instances[i], &actions).await;
-        if actions
-            .iter()
-            .any(|a| matches!(a, Action::StateChanged { .. }))
-        {
-            self.filter_dirty = true;
+        let mut fanout = crate::vrrs::Fanout::default();
+        for a in &actions {
+            if let Action::StateChanged { to, reason, .. } = *a {
+                self.filter_dirty = true;
+                let key = &self.instances[i].key;
+                let f = self
+                    .vrrs
+                    .on_state(unix_now(), &key.0, key.1, key.2, to, reason.as_str());
+                fanout.pathways.extend(f.pathways);
+                fanout.clients.extend(f.clients);
+            }
         }
         self.scratch = actions;
+        if !fanout.is_empty() {
+            self.carry_out(fanout).await;
+        }
         let inst = &mut self.instances[i];
         let next = inst.router.next_deadline();
         if next != inst.armed {
@@ -464,25 +550,22 @@ impl Runtime {
         }
     }
 
-    async fn on_kernel_event(&mut self, ev: KernelEvent) {
-        let now = self.now();
-        match ev {
-            KernelEvent::Overrun => {
-                tracing::warn!(target: "netvrrp::kernel", "netlink events overrun; re-reading the kernel state");
-                if let Ok(snap) = self.kernel.snapshot().await {
-                    self.resync(&snap, now).await;
-                }
+    fn is_link_event(ev: &KernelEvent) -> bool {
+        matches!(
+            ev,
+            KernelEvent::LinkChanged(..) | KernelEvent::LinkRemoved { .. }
+        )
+    }
+
+    /// Re-read the links and bring every instance's link view in line with them.
+    async fn refresh_links(&mut self) {
+        match self.kernel.snapshot().await {
+            Ok(snap) => {
+                let now = self.now();
+                self.resync(&snap, now).await;
             }
-            other => {
-                // Link events are rare next to adverts: a fresh snapshot keeps the logic in one
-                // place (resync) and cannot miss a combination of changes.
-                if matches!(
-                    other,
-                    KernelEvent::LinkChanged { .. } | KernelEvent::LinkRemoved { .. }
-                ) && let Ok(snap) = self.kernel.snapshot().await
-                {
-                    self.resync(&snap, now).await;
-                }
+            Err(e) => {
+                tracing::error!(target: "netvrrp::kernel", "cannot re-read the kernel state: {e:#}")
             }
         }
     }
@@ -490,6 +573,11 @@ impl Runtime {
     /// Bring every instance's link view in line with a snapshot: parent carrier, device
     /// presence (and index, after a re-creation), tracked interfaces.
     async fn resync(&mut self, snap: &Snapshot, now: Time) {
+        self.snapshot = snap.clone();
+        let fan = self.vrrs.on_snapshot(snap);
+        if !fan.is_empty() {
+            self.carry_out(fan).await;
+        }
         for i in 0..self.instances.len() {
             let (parent_ok, dev_index, tracks) = {
                 let inst = &self.instances[i];
@@ -532,6 +620,126 @@ impl Runtime {
         }
     }
 
+    /// Carry out a VRRS fan-out: pathway protodown in one netlink batch, then addresses and
+    /// re-created devices, then gratuitous ARP/NA, then client kernel effects; notices go to
+    /// the client runners, which never block this loop.
+    async fn carry_out(&mut self, fanout: crate::vrrs::Fanout) {
+        use crate::plan::Op;
+        use crate::vrrs::{ClientEffect, PathwayEffect};
+        let protodown: Vec<Op> = fanout
+            .pathway_effects()
+            .filter_map(|e| match e {
+                PathwayEffect::SetProtodown { device, on } => Some(Op::SetProtodown {
+                    device: device.clone(),
+                    on: *on,
+                    previous: !*on,
+                }),
+                _ => None,
+            })
+            .collect();
+        if !protodown.is_empty() {
+            for (op, outcome) in protodown
+                .iter()
+                .zip(self.kernel.execute_many(&protodown).await)
+            {
+                if let crate::kernel::Outcome::Failed(e) = outcome {
+                    tracing::error!(target: "netvrrp::vrrs", "{op}: {e}");
+                }
+            }
+        }
+        for effect in fanout.pathway_effects() {
+            match effect {
+                PathwayEffect::AddAddresses { interface, addrs }
+                | PathwayEffect::DelAddresses { interface, addrs } => {
+                    let add = matches!(effect, PathwayEffect::AddAddresses { .. });
+                    let Ok(index) = self.kernel.ifindex(interface).await else {
+                        continue;
+                    };
+                    for a in addrs {
+                        let r = if add {
+                            self.kernel.add_address(index, *a).await
+                        } else {
+                            self.kernel.del_address(index, *a).await
+                        };
+                        // Already there / already gone is the state we want.
+                        if let Err(e) = r
+                            && !matches!(e.errno(), Some(libc::EEXIST) | Some(libc::EADDRNOTAVAIL))
+                        {
+                            tracing::error!(target: "netvrrp::vrrs", %interface, "{e}");
+                        }
+                    }
+                }
+                PathwayEffect::CreateDevice { device } => {
+                    let desired = crate::desired::DesiredState {
+                        devices: vec![device.clone()],
+                    };
+                    let result = match self.kernel.snapshot().await {
+                        Ok(snap) => match crate::plan::plan(
+                            &snap,
+                            &desired,
+                            &[],
+                            crate::plan::ProtodownOwner::Configurator,
+                        ) {
+                            Ok(p) => crate::apply::execute(&self.kernel, &p.changes)
+                                .await
+                                .map_err(|e| e.to_string()),
+                            Err(e) => Err(format!("{e:?}")),
+                        },
+                        Err(e) => Err(format!("{e:#}")),
+                    };
+                    if let Err(e) = result {
+                        tracing::error!(target: "netvrrp::vrrs", device = %device.name, "cannot re-create the pathway device: {e}");
+                    }
+                }
+                _ => {}
+            }
+        }
+        for effect in fanout.pathway_effects() {
+            if let PathwayEffect::Gratuitous { device, mac, addrs } = effect {
+                let Some(frames) = &self.frames else { break };
+                let Ok(index) = self.kernel.ifindex(device).await else {
+                    continue;
+                };
+                let src6 = self.link_local_near(index);
+                for a in addrs {
+                    if let Err(e) = frames.send_gratuitous(index, *mac, *a, src6) {
+                        tracing::warn!(target: "netvrrp::vrrs", %device, "{e:#}");
+                    }
+                }
+            }
+        }
+        for effect in fanout.client_effects() {
+            let ClientEffect::SetAdminState { interface, up } = effect;
+            match self.kernel.ifindex(interface).await {
+                Ok(index) => {
+                    if let Err(e) = self.kernel.set_admin(index, *up).await {
+                        tracing::error!(target: "netvrrp::vrrs", %interface, "{e}");
+                    }
+                }
+                Err(e) => tracing::error!(target: "netvrrp::vrrs", %interface, "{e}"),
+            }
+        }
+        self.runners.dispatch(&fanout);
+    }
+
+    /// An IPv6 link-local on the link of `index`: its own, else its parent's.
+    fn link_local_near(&self, index: u32) -> Option<std::net::Ipv6Addr> {
+        let ll = |i: u32| {
+            self.snapshot.by_index(i).and_then(|l| {
+                l.addresses.iter().find_map(|a| match a.addr() {
+                    IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80 => Some(v),
+                    _ => None,
+                })
+            })
+        };
+        ll(index).or_else(|| {
+            self.snapshot
+                .by_index(index)
+                .and_then(|l| l.parent_index)
+                .and_then(ll)
+        })
+    }
+
     /// Bring the nftables filter in line with the instances' states (see [`super::filter`]).
     fn sync_filter(&mut self) {
         if !self.filter_dirty {
@@ -550,9 +758,7 @@ impl Runtime {
                 wanted.primary4.insert(inst.parent_index, p);
             }
         }
-        if let Err(e) = self.filter.sync(&wanted) {
-            tracing::error!(target: "netvrrp::kernel", "cannot update the VIP filter: {e:#}");
-        }
+        let _ = self.filter.send(FilterJob::Sync(wanted));
     }
 
     fn show_vrrp(&self) -> serde_json::Value {
@@ -595,6 +801,10 @@ impl Runtime {
     async fn reload(&mut self, file: PathBuf) -> Result<serde_json::Value, String> {
         let config = config::load(&file).map_err(|e| e.to_string())?;
         let snapshot = self.kernel.snapshot().await.map_err(|e| format!("{e:#}"))?;
+        self.snapshot = snapshot.clone();
+        let fan = self.vrrs.reconfigure(&config);
+        self.runners.reconfigure(&config);
+        self.carry_out(fan).await;
         let old = std::mem::take(&mut self.instances);
         let mut keep = Vec::new();
         let mut kept = 0usize;
@@ -708,15 +918,53 @@ impl Runtime {
                         self.on_packet(pkt).await;
                     }
                 }
-                Some(ev) = kernel_events.next() => self.on_kernel_event(ev).await,
-                Ok((stream, _)) = listener.accept() => {
-                    tokio::spawn(serve_connection(stream, ctl_send.clone(), self.events.subscribe()));
+                Some(ev) = kernel_events.next() => {
+                    // An event storm (hundreds of unrelated links changing) costs one
+                    // re-read of the kernel, not one per event.
+                    let mut relevant = Self::is_link_event(&ev);
+                    let mut overrun = matches!(ev, KernelEvent::Overrun);
+                    while let Some(Some(more)) = kernel_events.next().now_or_never() {
+                        relevant |= Self::is_link_event(&more);
+                        overrun |= matches!(more, KernelEvent::Overrun);
+                    }
+                    if overrun {
+                        tracing::warn!(target: "netvrrp::kernel", "netlink events overrun; re-reading the kernel state");
+                    }
+                    if relevant || overrun {
+                        self.refresh_links().await;
+                    }
                 }
-                Some(Control::Request(req, reply)) = ctl_recv.recv() => {
+                Ok((stream, _)) = listener.accept() => {
+                    // The socket is 0600 already; the peer check also covers a run-dir whose
+                    // permissions were loosened by hand.
+                    let allowed = stream
+                        .peer_cred()
+                        .map(|c| c.uid() == 0 || c.uid() == nix::unistd::geteuid().as_raw())
+                        .unwrap_or(false);
+                    if allowed {
+                        tokio::spawn(serve_connection(stream, ctl_send.clone()));
+                    } else {
+                        tracing::warn!(target: "netvrrp::protocol", "control connection refused: peer is neither root nor the runtime's user");
+                    }
+                }
+                Some(msg) = ctl_recv.recv() => {
+                    let (req, reply) = match msg {
+                        Control::Subscribe(reply) => {
+                            let rows = self.vrrs.show_server().as_array().cloned().unwrap_or_default();
+                            let _ = reply.send((rows, self.events.subscribe()));
+                            continue;
+                        }
+                        Control::Request(req, reply) => (req, reply),
+                    };
                     let answer = match req {
                         Request::Ping => Reply::ok(json!({"pid": std::process::id(), "reloads": self.reloads})),
                         Request::ShowVrrp => Reply::ok(self.show_vrrp()),
-                        Request::ShowVrrs { .. } => Reply::ok(json!([])),
+                        Request::ShowVrrs { what } => match what.as_str() {
+                            "server" => Reply::ok(self.vrrs.show_server()),
+                            "pathway" => Reply::ok(self.vrrs.show_pathway()),
+                            "client" => Reply::ok(self.vrrs.show_client(Some(&self.runners))),
+                            other => Reply::err(format!("unknown VRRS object {other:?} (server, pathway, client)")),
+                        },
                         Request::Reload { file } => match self.reload(file).await {
                             Ok(v) => Reply::ok(v),
                             Err(e) => Reply::err(e),
@@ -733,8 +981,9 @@ impl Runtime {
         }
         tracing::info!(target: "netvrrp::protocol", "stopping: priority 0 on every master, protodown on");
         self.shutdown_all().await;
-        if let Err(e) = self.filter.remove() {
-            tracing::warn!(target: "netvrrp::kernel", "cannot remove the VIP filter: {e:#}");
+        let (done, wait) = oneshot::channel();
+        if self.filter.send(FilterJob::Remove(done)).is_ok() {
+            let _ = wait.await;
         }
         let _ = std::fs::remove_file(&sock_path);
         let _ = std::fs::remove_file(&pid_path);
@@ -744,11 +993,7 @@ impl Runtime {
 
 /// One control connection: read request lines, forward them to the loop, write replies. A
 /// subscribe request turns the connection into an event stream.
-async fn serve_connection(
-    stream: tokio::net::UnixStream,
-    ctl: mpsc::Sender<Control>,
-    mut events: broadcast::Receiver<StateEvent>,
-) {
+async fn serve_connection(stream: tokio::net::UnixStream, ctl: mpsc::Sender<Control>) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read).take(control::MAX_REQUEST as u64);
@@ -770,22 +1015,7 @@ async fn serve_connection(
         let reply = match control::parse_request(&line) {
             Err(e) => Reply::err(e),
             Ok(Request::Subscribe { names }) => {
-                // Stream until either side goes away.
-                while let Ok(ev) = events.recv().await {
-                    if !names.is_empty() && !ev.names.iter().any(|n| names.contains(n)) {
-                        continue;
-                    }
-                    let Ok(text) = serde_json::to_string(&ev) else {
-                        continue;
-                    };
-                    if write
-                        .write_all(format!("{text}\n").as_bytes())
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
+                stream_events(&mut write, &ctl, &names).await;
                 return;
             }
             Ok(req) => {
@@ -808,6 +1038,72 @@ async fn serve_connection(
             .is_err()
         {
             return;
+        }
+    }
+}
+
+/// A subscriber connection: the state each wanted name is in now, then every change, in
+/// order, one JSON object per line, until either side goes away.
+async fn stream_events(
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    ctl: &mpsc::Sender<Control>,
+    names: &[String],
+) {
+    use tokio::io::AsyncWriteExt;
+    let (tx, rx) = oneshot::channel();
+    if ctl.send(Control::Subscribe(tx)).await.is_err() {
+        return;
+    }
+    let Ok((current, mut events)) = rx.await else {
+        return;
+    };
+    let wanted = |n: &str| names.is_empty() || names.iter().any(|w| w == n);
+    let mut lines = Vec::new();
+    for row in current {
+        if row["name"].as_str().is_some_and(wanted) {
+            lines.push(json!({
+                "event": "current",
+                "name": row["name"],
+                "state": row["state"],
+                "previous": row["previous_state"],
+                "vmac": row["vmac"],
+                "vips": row["vips"],
+            }));
+        }
+    }
+    loop {
+        for line in lines.drain(..) {
+            if write
+                .write_all(format!("{line}\n").as_bytes())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        match events.recv().await {
+            Ok(ev) => {
+                for name in ev.names.iter().filter(|n| wanted(n)) {
+                    lines.push(json!({
+                        "event": "change",
+                        "name": name,
+                        "previous": ev.previous,
+                        "state": ev.state,
+                        "reason": ev.reason,
+                        "interface": ev.interface,
+                        "vrid": ev.vrid,
+                        "family": ev.family,
+                        "vmac": ev.vmac,
+                        "vips": ev.vips,
+                        "time": ev.time,
+                    }));
+                }
+            }
+            // A subscriber that cannot keep up is told how much it missed, never waited for.
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                lines.push(json!({ "event": "lagged", "missed": n }))
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }

@@ -296,30 +296,69 @@ impl TxSocket {
 
     /// Gratuitous ARP (IPv4 VIP) or unsolicited NA (IPv6 VIP) from the virtual MAC.
     pub fn send_gratuitous(&self, vmac: MacAddr, vip: IpAddr) -> anyhow::Result<()> {
-        match vip {
-            IpAddr::V4(v) => {
-                let arp = packet::gratuitous_arp(vmac, v);
-                send_packet(&self.packet, self.device_index, ETH_P_ARP, [0xff; 6], &arp)
-                    .with_context(|| format!("gratuitous ARP for {v}"))
-            }
-            IpAddr::V6(v) => {
-                let IpAddr::V6(src) = self.source else {
-                    anyhow::bail!("IPv6 VIP {v} on an IPv4 instance");
-                };
-                let mut na = packet::unsolicited_na(vmac, v);
-                let ck =
-                    packet::checksum(&na, Some((IpAddr::V6(src), IpAddr::V6(ALL_NODES_V6), 58)));
-                na[2..4].copy_from_slice(&ck.to_be_bytes());
-                let ip = packet::ipv6_packet(src, ALL_NODES_V6, 58, &na);
-                send_packet(
-                    &self.packet,
-                    self.device_index,
-                    ETH_P_IPV6,
-                    multicast_mac_v6(ALL_NODES_V6),
-                    &ip,
-                )
-                .with_context(|| format!("unsolicited NA for {v}"))
-            }
+        let src6 = match self.source {
+            IpAddr::V6(s) => Some(s),
+            IpAddr::V4(_) => None,
+        };
+        send_gratuitous(&self.packet, self.device_index, vmac, vip, src6)
+    }
+}
+
+/// A send-only packet socket for gratuitous ARP / unsolicited NA on any device (VRRS
+/// pathways).
+pub struct FrameSender {
+    packet: OwnedFd,
+}
+
+impl FrameSender {
+    pub fn open() -> anyhow::Result<FrameSender> {
+        Ok(FrameSender {
+            packet: open_packet_socket()?,
+        })
+    }
+
+    /// `src6`: the IPv6 source of an NA (a link-local of the link); needed for IPv6 VIPs.
+    pub fn send_gratuitous(
+        &self,
+        device_index: u32,
+        mac: MacAddr,
+        vip: IpAddr,
+        src6: Option<Ipv6Addr>,
+    ) -> anyhow::Result<()> {
+        send_gratuitous(&self.packet, device_index, mac, vip, src6)
+    }
+}
+
+/// Gratuitous ARP (sender = target = VIP) or unsolicited NA to ff02::1 (R and O flags, target
+/// link-layer option = `mac`) as whole frames from `mac`.
+fn send_gratuitous(
+    fd: &OwnedFd,
+    device_index: u32,
+    mac: MacAddr,
+    vip: IpAddr,
+    src6: Option<Ipv6Addr>,
+) -> anyhow::Result<()> {
+    match vip {
+        IpAddr::V4(v) => {
+            let arp = packet::gratuitous_arp(mac, v);
+            send_packet(fd, device_index, ETH_P_ARP, [0xff; 6], &arp)
+                .with_context(|| format!("gratuitous ARP for {v}"))
+        }
+        IpAddr::V6(v) => {
+            let src =
+                src6.with_context(|| format!("no IPv6 link-local to send the NA for {v} from"))?;
+            let mut na = packet::unsolicited_na(mac, v);
+            let ck = packet::checksum(&na, Some((IpAddr::V6(src), IpAddr::V6(ALL_NODES_V6), 58)));
+            na[2..4].copy_from_slice(&ck.to_be_bytes());
+            let ip = packet::ipv6_packet(src, ALL_NODES_V6, 58, &na);
+            send_packet(
+                fd,
+                device_index,
+                ETH_P_IPV6,
+                multicast_mac_v6(ALL_NODES_V6),
+                &ip,
+            )
+            .with_context(|| format!("unsolicited NA for {v}"))
         }
     }
 }

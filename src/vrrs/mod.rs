@@ -1,1 +1,1129 @@
-//! VRRS: leader names, pathways and clients (to be written).
+//! VRRS, the Virtual Router Redundancy Service (after Cisco's): one VRRP election drives
+//! many interfaces ("pathways") and consumers ("clients") under a leader name (DESIGN.md 5).
+//!
+//! This module is sans-IO. [`Vrrs`] is the leader database; the runtime feeds it facts and
+//! carries out the [`Fanout`] each call returns:
+//!
+//! | when | call |
+//! | --- | --- |
+//! | start, after building the VRRP instances | [`Vrrs::new`], then [`Vrrs::on_snapshot`] |
+//! | every VRRP instance state change (`Action::StateChanged`) | [`Vrrs::on_state`] |
+//! | a kernel link event, a resync | [`Vrrs::on_snapshot`] (or [`Vrrs::on_link`] / [`Vrrs::on_interface`]) |
+//! | reload | [`Vrrs::reconfigure`] |
+//! | `show vrrs …` | [`Vrrs::show_server`], [`Vrrs::show_pathway`], [`Vrrs::show_client`] |
+//!
+//! A [`Fanout`] is ordered: first every pathway's [`PathwayEffect`]s (kernel work, which the
+//! runtime may batch into one netlink burst as long as each device's effects keep their
+//! order), then every client's [`ClientUpdate`] (an optional [`ClientEffect`] for netlink and an
+//! optional [`ClientNotice`] for [`ClientRunners::dispatch`], which never blocks).
+//!
+//! The kernel model is level-triggered where the facts allow: after a snapshot, a pathway
+//! whose device shows the wrong protodown (or whose interface holds the wrong addresses) gets
+//! a corrective effect even without a state change, so a restarted runtime or an operator's
+//! manual change converges. The model is updated optimistically when an effect is emitted, so
+//! an effect is asked for once, not on every call, and the next snapshot corrects the model if
+//! the kernel refused.
+//!
+//! Link facts: a pathway macvlan is named from its parent's ifindex
+//! ([`desired::pathway_device_name`]) and a gratuitous packet needs the interface MAC, so
+//! the runtime should report links with [`Vrrs::on_snapshot`] or [`Vrrs::on_link`];
+//! [`Vrrs::on_interface`] (presence, carrier, admin state only) is enough for OIR of pathways
+//! without `mac`. Until a first snapshot, an unknown link counts as absent.
+//!
+//! Reload: call [`Vrrs::reconfigure`] (and [`ClientRunners::reconfigure`]) before the
+//! changed routers are shut down, so their Initialize/Backup reports reach the new database;
+//! leaders that keep their (interface, vrid, family) keep their state.
+
+pub mod clients;
+mod render;
+#[cfg(test)]
+mod tests;
+
+pub use clients::{ClientEffect, ClientRunner, ClientRunners, ClientStats};
+pub use render::{render_client_text, render_pathway_text, render_server_text, render_text};
+
+use crate::config::{ClientConfig, ClientKind, Config, PathwayConfig};
+use crate::desired::{self, DesiredDevice};
+use crate::kernel::{LinkInfo, Snapshot};
+use crate::types::{Family, MacAddr};
+use crate::vrrp::router::State;
+use ipnet::IpNet;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Tracing target of everything VRRS logs (FRR's `debug vrrp` categories, DESIGN.md 1.4).
+pub const TARGET: &str = "netvrrp::vrrs";
+
+/// State of one pathway (Cisco `show vrrs pathway`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathwayState {
+    /// The leader is Master and every evaluation flag is set: the pathway carries traffic.
+    Active,
+    /// The leader is Backup and every evaluation flag is set.
+    Inactive,
+    /// The leader is Initialize or missing, or an evaluation flag is clear.
+    NotReady,
+}
+
+impl PathwayState {
+    /// Machine form (JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PathwayState::Active => "active",
+            PathwayState::Inactive => "inactive",
+            PathwayState::NotReady => "not_ready",
+        }
+    }
+
+    /// Cisco's spelling, for text output.
+    pub fn label(self) -> &'static str {
+        match self {
+            PathwayState::Active => "ACTIVE",
+            PathwayState::Inactive => "INACTIVE",
+            PathwayState::NotReady => "NOT READY",
+        }
+    }
+}
+
+/// The evaluation flags of Cisco's `show vrrs pathway`, in Linux terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Evaluation {
+    /// The pathway's interface is admin up (IFF_UP).
+    pub no_shut: bool,
+    /// The leader name is served by a running VRRP instance (it has reported a state).
+    pub connected: bool,
+    /// Online insertion: the pathway's interface exists.
+    pub oir: bool,
+    /// The interface has carrier (IFF_LOWER_UP).
+    pub l2_ready: bool,
+    /// The interface can hold the pathway's addresses: admin up, and IPv6 not disabled when
+    /// the pathway has IPv6 addresses.
+    pub l3_ready: bool,
+    /// The pathway's macvlan exists, is admin up and has the configured MAC (always set for a
+    /// pathway without `mac`).
+    pub vmac_ready: bool,
+    /// With `mac`: every address is on the macvlan. Without: no address is held by another
+    /// interface (the kernel would deliver it there).
+    pub vip_ready: bool,
+}
+
+impl Evaluation {
+    /// Every flag set.
+    pub const READY: Evaluation = Evaluation {
+        no_shut: true,
+        connected: true,
+        oir: true,
+        l2_ready: true,
+        l3_ready: true,
+        vmac_ready: true,
+        vip_ready: true,
+    };
+
+    pub fn all(&self) -> bool {
+        *self == Evaluation::READY
+    }
+}
+
+/// The options of Cisco's `show vrrs pathway`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Options {
+    /// The leader's own vrrp device.
+    pub default_pathway: bool,
+    /// The leader owns its addresses (priority 255).
+    pub owner_mode: bool,
+    /// The leader accepts traffic for its addresses (accept-mode, or owner).
+    pub accept_mode: bool,
+    /// The pathway has its own `mac` (a macvlan) rather than the interface's MAC.
+    pub configured_vmac: bool,
+}
+
+/// Pathway state from the leader's state (None: no VRRP instance serves the name) and the
+/// evaluation flags, exactly as DESIGN.md 5 defines it.
+pub fn pathway_state(leader: Option<State>, eval: &Evaluation) -> PathwayState {
+    match leader {
+        None | Some(State::Initialize) => PathwayState::NotReady,
+        Some(_) if !eval.all() => PathwayState::NotReady,
+        Some(State::Backup) => PathwayState::Inactive,
+        Some(State::Master) => PathwayState::Active,
+    }
+}
+
+/// Kernel work for one pathway. Carry them out in order per device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum PathwayEffect {
+    /// Protodown of a pathway macvlan: off while ACTIVE, on otherwise.
+    SetProtodown { device: String, on: bool },
+    /// Add addresses to the interface of a pathway without `mac` (it became ACTIVE). An
+    /// address that is already there (EEXIST) is not an error.
+    AddAddresses {
+        interface: String,
+        addrs: Vec<IpNet>,
+    },
+    /// Remove them (it left ACTIVE). An address already gone (EADDRNOTAVAIL) is not an error.
+    DelAddresses {
+        interface: String,
+        addrs: Vec<IpNet>,
+    },
+    /// Gratuitous ARP (IPv4) / unsolicited NA (IPv6) for `addrs` from `mac`, sent on `device`
+    /// (the pathway macvlan, or the interface itself for a pathway without `mac`). Emitted
+    /// once, on becoming ACTIVE, after that pathway's protodown/address effects.
+    Gratuitous {
+        device: String,
+        mac: MacAddr,
+        addrs: Vec<IpAddr>,
+    },
+    /// The pathway macvlan is missing while its parent exists (the parent was removed and
+    /// re-added, or someone deleted the device): create it exactly as apply would, including
+    /// the protodown-on step after creation. Asked for once per disappearance.
+    CreateDevice { device: DesiredDevice },
+}
+
+/// One pathway's change in a [`Fanout`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PathwayUpdate {
+    pub leader: String,
+    pub interface: String,
+    /// The leader's own vrrp device: its kernel state belongs to the VRRP router, so a
+    /// default pathway never has effects.
+    pub default_pathway: bool,
+    pub previous: PathwayState,
+    pub state: PathwayState,
+    /// Removed by a reload (`effects` leave the kernel as an inactive pathway would).
+    pub removed: bool,
+    pub effects: Vec<PathwayEffect>,
+}
+
+/// A pushed state change for one client (also the body of an accounting line).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientNotice {
+    /// Index of the client in `Config::clients`.
+    pub client: usize,
+    /// 1, 2, 3… per client: a gap tells a consumer that notices were coalesced or dropped.
+    pub seq: u64,
+    /// The leader name.
+    pub name: String,
+    pub previous: State,
+    pub state: State,
+    pub reason: String,
+    pub vmac: MacAddr,
+    pub vips: Vec<IpAddr>,
+    /// Seconds since the Unix epoch.
+    pub time: f64,
+}
+
+/// One client's part of a [`Fanout`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientUpdate {
+    /// Index of the client in `Config::clients`.
+    pub client: usize,
+    /// Kernel work (only `interface-state` clients have any).
+    pub effect: Option<ClientEffect>,
+    /// The notice to hand to the client's runner (None for a pure kernel correction).
+    pub notice: Option<ClientNotice>,
+}
+
+/// Everything one input requires, in order: pathways first, then clients.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Fanout {
+    pub pathways: Vec<PathwayUpdate>,
+    pub clients: Vec<ClientUpdate>,
+}
+
+impl Fanout {
+    pub fn is_empty(&self) -> bool {
+        self.pathways.is_empty() && self.clients.is_empty()
+    }
+
+    /// Every pathway effect, in order.
+    pub fn pathway_effects(&self) -> impl Iterator<Item = &PathwayEffect> {
+        self.pathways.iter().flat_map(|p| p.effects.iter())
+    }
+
+    /// Every client effect, in order.
+    pub fn client_effects(&self) -> impl Iterator<Item = &ClientEffect> {
+        self.clients.iter().filter_map(|c| c.effect.as_ref())
+    }
+
+    /// Every client notice, in order.
+    pub fn notices(&self) -> impl Iterator<Item = &ClientNotice> {
+        self.clients.iter().filter_map(|c| c.notice.as_ref())
+    }
+
+    fn append(&mut self, mut other: Fanout) {
+        self.pathways.append(&mut other.pathways);
+        self.clients.append(&mut other.clients);
+    }
+}
+
+/// A leader name and the VRRP instance it follows.
+#[derive(Debug, Clone)]
+struct Server {
+    name: String,
+    interface: String,
+    vrid: u8,
+    family: Family,
+    vmac: MacAddr,
+    vips: Vec<IpAddr>,
+    owner: bool,
+    accept_mode: bool,
+    /// The instance has reported a state since this database was built.
+    connected: bool,
+    state: State,
+    previous: Option<State>,
+    reason: Option<String>,
+    last_change: Option<f64>,
+    pushes: u64,
+    pathways: Vec<usize>,
+    clients: Vec<usize>,
+}
+
+impl Server {
+    fn same_instance(&self, other: &Server) -> bool {
+        self.name == other.name
+            && self.interface == other.interface
+            && self.vrid == other.vrid
+            && self.family == other.family
+    }
+
+    /// The leader state pathways follow: None while no instance serves the name.
+    fn leader(&self) -> Option<State> {
+        self.connected.then_some(self.state)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Pathway {
+    leader: String,
+    server: Option<usize>,
+    interface: String,
+    mac: Option<MacAddr>,
+    addresses: Vec<IpNet>,
+    /// Some((family, vrid)) for the leader's own vrrp device.
+    default: Option<(Family, u8)>,
+    /// The configuration, for re-creating its macvlan (configured pathways only).
+    config: Option<PathwayConfig>,
+    /// The device carrying the pathway (its macvlan, or the router's vrrp device for a default
+    /// pathway), named once the parent's ifindex is known.
+    device: Option<String>,
+    eval: Evaluation,
+    state: PathwayState,
+    transitions: u64,
+    /// A CreateDevice was emitted and the device has not been seen since.
+    create_requested: bool,
+}
+
+impl Pathway {
+    fn same(&self, other: &Pathway) -> bool {
+        self.leader == other.leader
+            && self.interface == other.interface
+            && self.mac == other.mac
+            && self.addresses == other.addresses
+            && self.default == other.default
+    }
+
+    fn options(&self, server: Option<&Server>) -> Options {
+        Options {
+            default_pathway: self.default.is_some(),
+            owner_mode: server.is_some_and(|s| s.owner),
+            accept_mode: server.is_some_and(|s| s.accept_mode),
+            configured_vmac: self.default.is_none() && self.mac.is_some(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Client {
+    config: ClientConfig,
+    server: Option<usize>,
+    /// Notices sent so far (the last notice's `seq`).
+    seq: u64,
+    last: Option<ClientNotice>,
+}
+
+fn same_client(a: &ClientConfig, b: &ClientConfig) -> bool {
+    a.leader == b.leader && a.kind == b.kind
+}
+
+/// What VRRS knows about one link.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Link {
+    index: Option<u32>,
+    admin_up: bool,
+    carrier: bool,
+    mac: Option<MacAddr>,
+    /// None: not known (the link was reported through [`Vrrs::on_interface`]).
+    protodown: Option<bool>,
+    addresses: Option<Vec<IpNet>>,
+    /// The link has an IPv6 configuration (None: not known).
+    ipv6: Option<bool>,
+}
+
+impl From<&LinkInfo> for Link {
+    fn from(l: &LinkInfo) -> Link {
+        Link {
+            index: Some(l.index),
+            admin_up: l.admin_up,
+            carrier: l.carrier,
+            mac: l.mac,
+            protodown: Some(l.protodown),
+            addresses: Some(l.addresses.clone()),
+            ipv6: Some(l.dad_sysctls.is_some()),
+        }
+    }
+}
+
+/// Which links hold which address (to find a no-mac pathway's address on a foreign link).
+type Owners = HashMap<IpAddr, Vec<String>>;
+
+/// The VRRS database: leader names, pathways, clients, and the link facts they depend on.
+#[derive(Debug, Clone, Default)]
+pub struct Vrrs {
+    servers: Vec<Server>,
+    pathways: Vec<Pathway>,
+    clients: Vec<Client>,
+    links: HashMap<String, Link>,
+    /// The link table came from a full snapshot: a name missing from it is absent, not
+    /// merely unknown.
+    complete: bool,
+}
+
+impl Vrrs {
+    /// Build the database from a (validated) configuration. Every leader starts not
+    /// connected (state Initialize) and every pathway NOT READY; feed
+    /// [`Vrrs::on_snapshot`] next so the link facts are known.
+    pub fn new(config: &Config) -> Vrrs {
+        let mut servers: Vec<Server> = Vec::new();
+        // Default pathways need the router: (server index, interface, family, vrid, VIPs).
+        let mut defaults: Vec<(usize, String, Family, u8, Vec<IpNet>)> = Vec::new();
+        for r in &config.routers {
+            let family = r.leader_family();
+            for name in &r.vrrs_leader {
+                // Validation rejects a name claimed twice; if it slips through, the first
+                // router keeps it rather than two instances fighting over one name.
+                if servers.iter().any(|s| s.name == *name) {
+                    tracing::warn!(target: TARGET, name = %name, interface = %r.interface, vrid = r.vrid, "leader name already served by another router; ignored");
+                    continue;
+                }
+                defaults.push((
+                    servers.len(),
+                    r.interface.clone(),
+                    family,
+                    r.vrid,
+                    r.addresses(family),
+                ));
+                servers.push(Server {
+                    name: name.clone(),
+                    interface: r.interface.clone(),
+                    vrid: r.vrid,
+                    family,
+                    vmac: MacAddr::vrrp(family, r.vrid),
+                    vips: r.addresses(family).iter().map(|n| n.addr()).collect(),
+                    owner: r.priority == 255,
+                    accept_mode: r.accept_mode || r.priority == 255,
+                    connected: false,
+                    state: State::Initialize,
+                    previous: None,
+                    reason: None,
+                    last_change: None,
+                    pushes: 0,
+                    pathways: Vec::new(),
+                    clients: Vec::new(),
+                });
+            }
+        }
+        let server_of =
+            |servers: &[Server], name: &str| servers.iter().position(|s| s.name == name);
+
+        // Per leader: its default pathway first, then its configured ones in file order, so
+        // `show` lists them grouped; pathways of an unserved leader (rejected by validation)
+        // come last and stay NOT READY.
+        let mut pathways: Vec<Pathway> = Vec::new();
+        for (s, interface, family, vrid, addresses) in defaults {
+            pathways.push(Pathway {
+                leader: servers[s].name.clone(),
+                server: Some(s),
+                interface,
+                mac: Some(MacAddr::vrrp(family, vrid)),
+                addresses,
+                default: Some((family, vrid)),
+                config: None,
+                device: None,
+                eval: Evaluation::default(),
+                state: PathwayState::NotReady,
+                transitions: 0,
+                create_requested: false,
+            });
+            for pc in config
+                .pathways
+                .iter()
+                .filter(|p| p.leader == servers[s].name)
+            {
+                pathways.push(configured_pathway(pc, Some(s)));
+            }
+        }
+        for pc in &config.pathways {
+            if server_of(&servers, &pc.leader).is_none() {
+                pathways.push(configured_pathway(pc, None));
+            }
+        }
+        for (i, p) in pathways.iter().enumerate() {
+            if let Some(s) = p.server {
+                servers[s].pathways.push(i);
+            }
+        }
+
+        let mut clients = Vec::new();
+        for (i, cc) in config.clients.iter().enumerate() {
+            let server = server_of(&servers, &cc.leader);
+            if let Some(s) = server {
+                servers[s].clients.push(i);
+            }
+            clients.push(Client {
+                config: cc.clone(),
+                server,
+                seq: 0,
+                last: None,
+            });
+        }
+        Vrrs {
+            servers,
+            pathways,
+            clients,
+            links: HashMap::new(),
+            complete: false,
+        }
+    }
+
+    /// Replace the configuration (reload). Leaders still following the same instance keep
+    /// their state, unchanged pathways and clients keep theirs; new pathways are evaluated at
+    /// once, and removed ones that were ACTIVE are taken down (their effects are in the
+    /// returned fan-out, flagged `removed`).
+    pub fn reconfigure(&mut self, config: &Config) -> Fanout {
+        let mut next = Vrrs::new(config);
+        next.links = std::mem::take(&mut self.links);
+        next.complete = self.complete;
+        for s in next.servers.iter_mut() {
+            if let Some(old) = self.servers.iter().find(|o| o.same_instance(s)) {
+                s.connected = old.connected;
+                s.state = old.state;
+                s.previous = old.previous;
+                s.reason = old.reason.clone();
+                s.last_change = old.last_change;
+                s.pushes = old.pushes;
+            }
+        }
+        let mut fan = Fanout::default();
+        for old in &self.pathways {
+            if let Some(p) = next.pathways.iter_mut().find(|p| p.same(old)) {
+                p.state = old.state;
+                p.eval = old.eval;
+                p.transitions = old.transitions;
+                p.create_requested = old.create_requested;
+                continue;
+            }
+            // Removed: leave the kernel as an inactive pathway would (apply deletes removed
+            // macvlans, but a SIGHUP reload does not run apply).
+            if old.state == PathwayState::Active && old.default.is_none() {
+                let mut gone = old.clone();
+                gone.state = PathwayState::NotReady;
+                let effects = kernel_effects(
+                    &mut next.links,
+                    next.complete,
+                    &mut gone,
+                    PathwayState::Active,
+                );
+                fan.pathways.push(PathwayUpdate {
+                    leader: old.leader.clone(),
+                    interface: old.interface.clone(),
+                    default_pathway: false,
+                    previous: PathwayState::Active,
+                    state: PathwayState::NotReady,
+                    removed: true,
+                    effects,
+                });
+            }
+        }
+        for c in next.clients.iter_mut() {
+            if let Some(old) = self
+                .clients
+                .iter()
+                .find(|o| same_client(&o.config, &c.config))
+            {
+                c.seq = old.seq;
+                c.last = old.last.clone();
+            }
+        }
+        *self = next;
+        let all: Vec<usize> = (0..self.pathways.len()).collect();
+        fan.append(self.refresh(&all));
+        fan.clients.extend(self.reconcile_clients(None));
+        fan
+    }
+
+    /// A VRRP instance changed state. Every leader name following (interface, vrid, family)
+    /// pushes the change to its pathways and clients; other instances produce nothing. A
+    /// report of the state already known only marks the leader connected.
+    pub fn on_state(
+        &mut self,
+        now_unix: f64,
+        interface: &str,
+        vrid: u8,
+        family: Family,
+        new: State,
+        reason: &str,
+    ) -> Fanout {
+        let mut fan = Fanout::default();
+        let matching: Vec<usize> = (0..self.servers.len())
+            .filter(|&s| {
+                let srv = &self.servers[s];
+                srv.interface == interface && srv.vrid == vrid && srv.family == family
+            })
+            .collect();
+        for s in matching {
+            let srv = &mut self.servers[s];
+            if srv.connected && srv.state == new {
+                continue;
+            }
+            let old = srv.state;
+            let pushed = old != new;
+            if !srv.connected {
+                srv.connected = true;
+                srv.last_change = Some(now_unix);
+            }
+            if pushed {
+                srv.previous = Some(old);
+                srv.state = new;
+                srv.reason = Some(reason.to_string());
+                srv.last_change = Some(now_unix);
+                srv.pushes += 1;
+            }
+            let pathways = srv.pathways.clone();
+            let mut part = self.refresh(&pathways);
+            if pushed {
+                part.clients = self.push_clients(s, now_unix, old, new, reason);
+            }
+            let srv = &self.servers[s];
+            tracing::info!(
+                target: TARGET,
+                name = %srv.name,
+                previous = %old,
+                state = %new,
+                reason,
+                pathways_changed = part.pathways.len(),
+                clients = part.clients.len(),
+                "push"
+            );
+            fan.append(part);
+        }
+        fan
+    }
+
+    /// One link's presence, carrier and admin state (OIR). This carries no ifindex, MAC or
+    /// addresses: a link first seen this way cannot name its pathway macvlan until
+    /// [`Vrrs::on_snapshot`] or [`Vrrs::on_link`] reports it, so prefer those.
+    pub fn on_interface(
+        &mut self,
+        name: &str,
+        present: bool,
+        carrier: bool,
+        admin_up: bool,
+    ) -> Fanout {
+        if present {
+            let link = self.links.entry(name.to_string()).or_default();
+            link.carrier = carrier;
+            link.admin_up = admin_up;
+        } else {
+            self.links.remove(name);
+        }
+        self.link_changed(name)
+    }
+
+    /// One link as the kernel reports it (RTM_NEWLINK with its addresses).
+    pub fn on_link(&mut self, link: &LinkInfo) -> Fanout {
+        self.links.insert(link.name.clone(), Link::from(link));
+        self.link_changed(&link.name)
+    }
+
+    /// A link went away (RTM_DELLINK).
+    pub fn on_link_removed(&mut self, name: &str) -> Fanout {
+        self.on_interface(name, false, false, false)
+    }
+
+    /// The whole link table (start, resync after an overrun, or after any link event when
+    /// that is simpler): every pathway and client is re-evaluated and corrected.
+    pub fn on_snapshot(&mut self, snapshot: &Snapshot) -> Fanout {
+        self.links = snapshot
+            .links
+            .iter()
+            .map(|l| (l.name.clone(), Link::from(l)))
+            .collect();
+        self.complete = true;
+        let all: Vec<usize> = (0..self.pathways.len()).collect();
+        let mut fan = self.refresh(&all);
+        fan.clients = self.reconcile_clients(None);
+        fan
+    }
+
+    /// The leader names served, in configuration order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.servers.iter().map(|s| s.name.as_str())
+    }
+
+    /// The state a leader name follows: None when unknown or not connected.
+    pub fn leader_state(&self, name: &str) -> Option<State> {
+        self.servers
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.leader())
+    }
+
+    /// The state of one pathway (leader name, interface).
+    pub fn pathway_state_of(&self, leader: &str, interface: &str) -> Option<PathwayState> {
+        self.pathways
+            .iter()
+            .find(|p| p.leader == leader && p.interface == interface)
+            .map(|p| p.state)
+    }
+
+    /// Re-evaluate after one link changed: pathways on it or carried by it, and clients
+    /// that act on it.
+    fn link_changed(&mut self, name: &str) -> Fanout {
+        let affected: Vec<usize> = (0..self.pathways.len())
+            .filter(|&i| {
+                let p = &self.pathways[i];
+                p.interface == name
+                    || p.device.as_deref() == Some(name)
+                    // A no-mac pathway's address may have moved to or from this link.
+                    || (p.mac.is_none() && !p.addresses.is_empty())
+            })
+            .collect();
+        let mut fan = self.refresh(&affected);
+        fan.clients = self.reconcile_clients(Some(name));
+        fan
+    }
+
+    /// Re-evaluate pathways `which` (in that order) and collect their changes and effects.
+    fn refresh(&mut self, which: &[usize]) -> Fanout {
+        let mut fan = Fanout::default();
+        // Only pathways without `mac` look for their addresses on other links; skip building
+        // the index on the (hot) push path of leaders that have none.
+        let needs_owners = which.iter().any(|&i| {
+            let p = &self.pathways[i];
+            p.mac.is_none() && !p.addresses.is_empty()
+        });
+        let owners = (self.complete && needs_owners).then(|| self.owners());
+        for &i in which {
+            if let Some(u) = self.refresh_one(i, owners.as_ref()) {
+                fan.pathways.push(u);
+            }
+        }
+        fan
+    }
+
+    fn owners(&self) -> Owners {
+        let mut owners: Owners = HashMap::new();
+        for (name, link) in &self.links {
+            for a in link.addresses.iter().flatten() {
+                owners.entry(a.addr()).or_default().push(name.clone());
+            }
+        }
+        owners
+    }
+
+    fn refresh_one(&mut self, i: usize, owners: Option<&Owners>) -> Option<PathwayUpdate> {
+        let (eval, device) = self.evaluate(&self.pathways[i], owners);
+        let leader = self.pathways[i]
+            .server
+            .and_then(|s| self.servers[s].leader());
+        let state = pathway_state(leader, &eval);
+        let device_present = device.as_ref().is_some_and(|d| self.links.contains_key(d));
+        let p = &mut self.pathways[i];
+        let previous = p.state;
+        p.eval = eval;
+        p.device = device;
+        p.state = state;
+        if device_present {
+            p.create_requested = false;
+        }
+        if previous != state {
+            p.transitions += 1;
+            tracing::debug!(target: TARGET, leader = %p.leader, interface = %p.interface, previous = previous.as_str(), state = state.as_str(), ?eval, "pathway state");
+        }
+        let effects = kernel_effects(&mut self.links, self.complete, p, previous);
+        (previous != state || !effects.is_empty()).then(|| PathwayUpdate {
+            leader: p.leader.clone(),
+            interface: p.interface.clone(),
+            default_pathway: p.default.is_some(),
+            previous,
+            state,
+            removed: false,
+            effects,
+        })
+    }
+
+    /// The evaluation flags of a pathway and the name of its device.
+    fn evaluate(&self, p: &Pathway, owners: Option<&Owners>) -> (Evaluation, Option<String>) {
+        let parent = self.links.get(&p.interface);
+        let connected = p.server.is_some_and(|s| self.servers[s].connected);
+        let needs_v6 = p.addresses.iter().any(|a| matches!(a, IpNet::V6(_)));
+        let device = match (p.default, p.mac) {
+            (Some((family, vrid)), _) => parent
+                .and_then(|l| l.index)
+                .map(|idx| desired::router_device_name(family, idx, vrid)),
+            (None, Some(mac)) => parent
+                .and_then(|l| l.index)
+                .map(|idx| desired::pathway_device_name(idx, mac)),
+            (None, None) => None,
+        };
+        let (vmac_ready, vip_ready) = match p.mac {
+            Some(mac) => {
+                let dev = device.as_ref().and_then(|d| self.links.get(d));
+                // A device by that name with another MAC is not ours.
+                let vmac = dev.is_some_and(|d| d.admin_up && d.mac.is_none_or(|m| m == mac));
+                let vip = dev.is_some_and(|d| {
+                    d.addresses
+                        .as_ref()
+                        .is_none_or(|have| p.addresses.iter().all(|a| have.contains(a)))
+                });
+                (vmac, vip)
+            }
+            None => {
+                let foreign = owners.is_some_and(|o| {
+                    p.addresses.iter().any(|a| {
+                        o.get(&a.addr())
+                            .is_some_and(|links| links.iter().any(|l| *l != p.interface))
+                    })
+                });
+                (true, !foreign)
+            }
+        };
+        let eval = Evaluation {
+            no_shut: parent.is_some_and(|l| l.admin_up),
+            connected,
+            oir: parent.is_some(),
+            l2_ready: parent.is_some_and(|l| l.carrier),
+            l3_ready: parent.is_some_and(|l| l.admin_up && !(needs_v6 && l.ipv6 == Some(false))),
+            vmac_ready,
+            vip_ready,
+        };
+        (eval, device)
+    }
+
+    /// Notices (and interface-state effects) for every client of server `s`.
+    fn push_clients(
+        &mut self,
+        s: usize,
+        now_unix: f64,
+        previous: State,
+        state: State,
+        reason: &str,
+    ) -> Vec<ClientUpdate> {
+        let srv = &self.servers[s];
+        let (name, vmac, vips) = (srv.name.clone(), srv.vmac, srv.vips.clone());
+        let mut out = Vec::new();
+        for c in srv.clients.clone() {
+            let client = &mut self.clients[c];
+            client.seq += 1;
+            let notice = ClientNotice {
+                client: c,
+                seq: client.seq,
+                name: name.clone(),
+                previous,
+                state,
+                reason: reason.to_string(),
+                vmac,
+                vips: vips.clone(),
+                time: now_unix,
+            };
+            client.last = Some(notice.clone());
+            let effect = self.admin_effect(c, true);
+            out.push(ClientUpdate {
+                client: c,
+                effect,
+                notice: Some(notice),
+            });
+        }
+        out
+    }
+
+    /// Corrections for interface-state clients (all of them, or those acting on `only`).
+    fn reconcile_clients(&mut self, only: Option<&str>) -> Vec<ClientUpdate> {
+        let mut out = Vec::new();
+        for c in 0..self.clients.len() {
+            if let ClientKind::InterfaceState { interface } = &self.clients[c].config.kind
+                && only.is_none_or(|n| n == interface)
+                && let Some(effect) = self.admin_effect(c, false)
+            {
+                out.push(ClientUpdate {
+                    client: c,
+                    effect: Some(effect),
+                    notice: None,
+                });
+            }
+        }
+        out
+    }
+
+    /// The admin state an interface-state client needs, if the model says it is not there
+    /// yet. `edge`: a state change, which acts even when the link is not known at all.
+    fn admin_effect(&mut self, c: usize, edge: bool) -> Option<ClientEffect> {
+        let ClientKind::InterfaceState { interface } = &self.clients[c].config.kind else {
+            return None;
+        };
+        let up = self.clients[c]
+            .server
+            .and_then(|s| self.servers[s].leader())
+            == Some(State::Master);
+        match self.links.get_mut(interface) {
+            Some(link) if link.admin_up == up => None,
+            Some(link) => {
+                link.admin_up = up;
+                Some(ClientEffect::SetAdminState {
+                    interface: interface.clone(),
+                    up,
+                })
+            }
+            // Absent (a full snapshot lacks it): nothing to act on.
+            None if self.complete || !edge => None,
+            None => Some(ClientEffect::SetAdminState {
+                interface: interface.clone(),
+                up,
+            }),
+        }
+    }
+
+    /// `show vrrs server --json`: one row per leader name.
+    pub fn show_server(&self) -> Value {
+        let rows = self
+            .servers
+            .iter()
+            .map(|s| {
+                let active = s
+                    .pathways
+                    .iter()
+                    .filter(|&&p| self.pathways[p].state == PathwayState::Active)
+                    .count();
+                json!({
+                    "name": s.name,
+                    "protocol": "vrrp",
+                    "interface": s.interface,
+                    "vrid": s.vrid,
+                    "family": s.family,
+                    "connected": s.connected,
+                    "state": s.state.as_str(),
+                    "previous_state": s.previous.map(State::as_str),
+                    "reason": s.reason,
+                    "vmac": s.vmac.to_string(),
+                    "vips": s.vips,
+                    "last_change": s.last_change,
+                    "owner": s.owner,
+                    "accept_mode": s.accept_mode,
+                    "pathways": s.pathways.len(),
+                    "pathways_active": active,
+                    "clients": s.clients.len(),
+                    "pushes": s.pushes,
+                })
+            })
+            .collect();
+        Value::Array(rows)
+    }
+
+    /// `show vrrs pathway --json`: one row per pathway, each leader's default pathway first.
+    pub fn show_pathway(&self) -> Value {
+        let rows = self
+            .pathways
+            .iter()
+            .map(|p| {
+                let server = p.server.map(|s| &self.servers[s]);
+                let (vmac, mac_in_use) = if p.mac.is_some() {
+                    (p.mac.map(|m| m.to_string()), p.mac)
+                } else {
+                    (None, self.links.get(&p.interface).and_then(|l| l.mac))
+                };
+                json!({
+                    "name": p.leader,
+                    "interface": p.interface,
+                    "device": p.device.clone().or_else(|| p.mac.is_none().then(|| p.interface.clone())),
+                    "state": p.state.as_str(),
+                    "leader_state": server.and_then(Server::leader).map(State::as_str),
+                    "family": server.map(|s| s.family),
+                    "vmac": vmac,
+                    "mac_in_use": mac_in_use.map(|m| m.to_string()),
+                    "addresses": p.addresses,
+                    "options": p.options(server),
+                    "evaluation": p.eval,
+                    "transitions": p.transitions,
+                })
+            })
+            .collect();
+        Value::Array(rows)
+    }
+
+    /// `show vrrs client --json`: one row per client, with its runner's counters when given.
+    pub fn show_client(&self, runners: Option<&ClientRunners>) -> Value {
+        let stats = runners.map(|r| r.stats()).unwrap_or_default();
+        let rows = self
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut row = json!({
+                    "client": i + 1,
+                    "name": c.config.leader,
+                    "connected": c.server.is_some_and(|s| self.servers[s].connected),
+                    "notices": c.seq,
+                    "last": c.last.as_ref().map(|n| json!({
+                        "previous": n.previous,
+                        "state": n.state,
+                        "time": n.time,
+                    })),
+                });
+                if let (Some(obj), Ok(Value::Object(kind))) =
+                    (row.as_object_mut(), serde_json::to_value(&c.config.kind))
+                {
+                    obj.extend(kind);
+                    if let Some(Ok(s)) = stats.get(i).map(serde_json::to_value) {
+                        obj.insert("runner".into(), s);
+                    }
+                }
+                row
+            })
+            .collect();
+        Value::Array(rows)
+    }
+}
+
+/// Kernel effects that bring pathway `p` (already holding its new state) in line, given
+/// the state it had before. Updates the link model as if they succeeded.
+fn kernel_effects(
+    links: &mut HashMap<String, Link>,
+    complete: bool,
+    p: &mut Pathway,
+    previous: PathwayState,
+) -> Vec<PathwayEffect> {
+    let mut out = Vec::new();
+    if p.default.is_some() {
+        // The VRRP router owns its device: protodown and GARP come from the state machine.
+        return out;
+    }
+    let active = p.state == PathwayState::Active;
+    let became_active = active && previous != PathwayState::Active;
+    // A change the kernel must see (INACTIVE ↔ NOT READY looks the same there).
+    let edge = (previous == PathwayState::Active) != active;
+    let vips: Vec<IpAddr> = p.addresses.iter().map(|a| a.addr()).collect();
+    match p.mac {
+        Some(mac) => {
+            let Some(device) = p.device.clone() else {
+                // Parent absent or its index unknown: nothing to act on.
+                return out;
+            };
+            let Some(link) = links.get_mut(&device) else {
+                if complete
+                    && !p.create_requested
+                    && let Some(cfg) = &p.config
+                    && let Some(idx) = links.get(&p.interface).and_then(|l| l.index)
+                {
+                    p.create_requested = true;
+                    tracing::info!(target: TARGET, leader = %p.leader, interface = %p.interface, %device, "pathway macvlan missing; asking for it to be re-created");
+                    out.push(PathwayEffect::CreateDevice {
+                        device: desired::pathway_device(cfg, mac, idx),
+                    });
+                }
+                return out;
+            };
+            let want_down = !active;
+            let differs = match link.protodown {
+                Some(on) => on != want_down,
+                None => edge,
+            };
+            if differs {
+                link.protodown = Some(want_down);
+                out.push(PathwayEffect::SetProtodown {
+                    device: device.clone(),
+                    on: want_down,
+                });
+            }
+            if became_active && !vips.is_empty() {
+                out.push(PathwayEffect::Gratuitous {
+                    device,
+                    mac,
+                    addrs: vips,
+                });
+            }
+        }
+        None => {
+            if p.addresses.is_empty() {
+                // A state-only pathway: shown, not acted on.
+                return out;
+            }
+            let Some(link) = links.get_mut(&p.interface) else {
+                return out;
+            };
+            match &mut link.addresses {
+                Some(have) => {
+                    let (present, missing): (Vec<IpNet>, Vec<IpNet>) =
+                        p.addresses.iter().partition(|a| have.contains(a));
+                    if active && !missing.is_empty() {
+                        have.extend(missing.iter().copied());
+                        out.push(PathwayEffect::AddAddresses {
+                            interface: p.interface.clone(),
+                            addrs: missing,
+                        });
+                    } else if !active && !present.is_empty() {
+                        have.retain(|a| !present.contains(a));
+                        out.push(PathwayEffect::DelAddresses {
+                            interface: p.interface.clone(),
+                            addrs: present,
+                        });
+                    }
+                }
+                None if edge => out.push(if active {
+                    PathwayEffect::AddAddresses {
+                        interface: p.interface.clone(),
+                        addrs: p.addresses.clone(),
+                    }
+                } else {
+                    PathwayEffect::DelAddresses {
+                        interface: p.interface.clone(),
+                        addrs: p.addresses.clone(),
+                    }
+                }),
+                None => {}
+            }
+            if became_active {
+                match link.mac {
+                    Some(mac) => out.push(PathwayEffect::Gratuitous {
+                        device: p.interface.clone(),
+                        mac,
+                        addrs: vips,
+                    }),
+                    None => {
+                        tracing::warn!(target: TARGET, interface = %p.interface, "interface MAC not known yet; no gratuitous ARP/NA for this pathway")
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn configured_pathway(pc: &PathwayConfig, server: Option<usize>) -> Pathway {
+    Pathway {
+        leader: pc.leader.clone(),
+        server,
+        interface: pc.interface.clone(),
+        mac: pc.mac,
+        addresses: pc.address.clone(),
+        default: None,
+        config: Some(pc.clone()),
+        device: None,
+        eval: Evaluation::default(),
+        state: PathwayState::NotReady,
+        transitions: 0,
+        create_requested: false,
+    }
+}

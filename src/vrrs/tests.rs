@@ -1,0 +1,823 @@
+//! Unit tests of the VRRS database: pathway state table, fan-out order, OIR, default
+//! pathways, kernel corrections, reload, renderings. No sockets, no sleeping.
+
+use super::*;
+use crate::config::parse_str;
+use crate::kernel::{LinkInfo, Snapshot};
+
+const CONFIG: &str = r#"
+[[vrrp]]
+interface = "eth0"
+vrid = 5
+priority = 200
+ipv4 = ["192.0.2.1/24"]
+ipv6 = ["2001:db8::1/64"]
+vrrs-leader = ["group1"]
+
+[[vrrs.pathway]]
+leader = "group1"
+interface = "eth1"
+mac = "fe24.fe24.fe24"
+address = ["209.165.201.10/27"]
+
+[[vrrs.pathway]]
+leader = "group1"
+interface = "eth2"
+address = ["198.51.100.10/24"]
+
+[[vrrs.client]]
+leader = "group1"
+kind = "interface-state"
+interface = "eth3"
+
+[[vrrs.client]]
+leader = "group1"
+kind = "accounting"
+path = "/var/log/netvrrp-acct.json"
+
+[[vrrs.client]]
+leader = "group1"
+kind = "exec"
+command = ["/usr/local/bin/notify", "x"]
+timeout = 1000
+"#;
+
+const ETH1_MAC: &str = "52:54:00:00:00:01";
+const ETH2_MAC: &str = "52:54:00:00:00:02";
+const PW_DEV: &str = "v03fe24fe24fe24";
+
+fn config(text: &str) -> Config {
+    match parse_str(text, "t.toml") {
+        Ok(c) => c,
+        Err(e) => panic!("test config invalid:\n{e}"),
+    }
+}
+
+fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+fn mac(s: &str) -> MacAddr {
+    s.parse().unwrap()
+}
+
+fn link(index: u32, name: &str, m: &str, addrs: &[&str]) -> LinkInfo {
+    LinkInfo {
+        index,
+        name: name.into(),
+        kind: None,
+        macvlan_mode: None,
+        parent_index: None,
+        mac: Some(mac(m)),
+        addrgenmode: None,
+        protodown: false,
+        admin_up: true,
+        carrier: true,
+        operstate: "up".into(),
+        addresses: addrs.iter().map(|a| net(a)).collect(),
+        dad_sysctls: Some([1, 1, 0]),
+    }
+}
+
+/// eth0..eth3 (indices 2..5), the vrrp4 device of eth0/5, and the eth1 pathway macvlan as
+/// apply leaves them (protodown on).
+fn snapshot() -> Snapshot {
+    let mut pw = link(11, PW_DEV, "fe:24:fe:24:fe:24", &["209.165.201.10/27"]);
+    pw.protodown = true;
+    pw.parent_index = Some(3);
+    let mut v4 = link(10, "vrrp4-2-5", "00:00:5e:00:01:05", &["192.0.2.1/24"]);
+    v4.protodown = true;
+    Snapshot {
+        links: vec![
+            link(2, "eth0", "52:54:00:00:00:00", &["192.0.2.2/24"]),
+            link(3, "eth1", ETH1_MAC, &[]),
+            link(4, "eth2", ETH2_MAC, &[]),
+            link(5, "eth3", "52:54:00:00:00:03", &[]),
+            v4,
+            pw,
+        ],
+    }
+}
+
+fn snapshot_without(names: &[&str]) -> Snapshot {
+    let mut s = snapshot();
+    s.links.retain(|l| !names.contains(&l.name.as_str()));
+    s
+}
+
+fn find<'a>(s: &'a mut Snapshot, name: &str) -> &'a mut LinkInfo {
+    s.links.iter_mut().find(|l| l.name == name).unwrap()
+}
+
+/// The database after start-up: snapshot taken, leader not yet reported.
+fn started() -> Vrrs {
+    let mut v = Vrrs::new(&config(CONFIG));
+    v.on_snapshot(&snapshot());
+    v
+}
+
+fn state(v: &mut Vrrs, t: f64, s: State) -> Fanout {
+    v.on_state(t, "eth0", 5, Family::Ipv4, s, "test")
+}
+
+/// Started and the leader Master.
+fn master() -> Vrrs {
+    let mut v = started();
+    state(&mut v, 1.0, State::Backup);
+    state(&mut v, 2.0, State::Master);
+    v
+}
+
+fn update<'a>(f: &'a Fanout, interface: &str) -> &'a PathwayUpdate {
+    f.pathways
+        .iter()
+        .find(|p| p.interface == interface)
+        .unwrap_or_else(|| panic!("no update for {interface} in {f:#?}"))
+}
+
+fn pstate(v: &Vrrs, interface: &str) -> PathwayState {
+    v.pathway_state_of("group1", interface).unwrap()
+}
+
+#[test]
+fn vrrs_pathway_state_table() {
+    use PathwayState::*;
+    let leaders = [
+        (None, NotReady),
+        (Some(State::Initialize), NotReady),
+        (Some(State::Backup), Inactive),
+        (Some(State::Master), Active),
+    ];
+    let clears: [fn(&mut Evaluation); 7] = [
+        |e| e.no_shut = false,
+        |e| e.connected = false,
+        |e| e.oir = false,
+        |e| e.l2_ready = false,
+        |e| e.l3_ready = false,
+        |e| e.vmac_ready = false,
+        |e| e.vip_ready = false,
+    ];
+    for (leader, all_set) in leaders {
+        assert_eq!(
+            pathway_state(leader, &Evaluation::READY),
+            all_set,
+            "{leader:?}"
+        );
+        for (i, clear) in clears.iter().enumerate() {
+            let mut e = Evaluation::READY;
+            clear(&mut e);
+            assert!(!e.all());
+            assert_eq!(pathway_state(leader, &e), NotReady, "{leader:?}, flag {i}");
+        }
+        assert_eq!(
+            pathway_state(leader, &Evaluation::default()),
+            NotReady,
+            "{leader:?}"
+        );
+    }
+}
+
+#[test]
+fn vrrs_start_is_not_ready_and_corrects_client_interface() {
+    let mut v = Vrrs::new(&config(CONFIG));
+    let f = v.on_snapshot(&snapshot());
+    // Nothing reported yet: every pathway NOT READY, kernel already like that.
+    for i in ["eth0", "eth1", "eth2"] {
+        assert_eq!(pstate(&v, i), PathwayState::NotReady, "{i}");
+    }
+    assert!(f.pathways.is_empty(), "{f:#?}");
+    // eth3 is up but the leader is not Master: interface-state takes it down.
+    assert_eq!(
+        f.clients,
+        vec![ClientUpdate {
+            client: 0,
+            effect: Some(ClientEffect::SetAdminState {
+                interface: "eth3".into(),
+                up: false
+            }),
+            notice: None,
+        }]
+    );
+    let row = &v.show_pathway()[1];
+    assert_eq!(row["evaluation"]["connected"], false);
+    assert_eq!(row["evaluation"]["oir"], true);
+    // A second snapshot asks for nothing again.
+    let mut s = snapshot();
+    find(&mut s, "eth3").admin_up = false;
+    assert!(v.on_snapshot(&s).is_empty());
+}
+
+#[test]
+fn vrrs_backup_makes_pathways_inactive_without_kernel_work() {
+    let mut v = started();
+    let f = state(&mut v, 1.0, State::Backup);
+    assert_eq!(f.pathway_effects().count(), 0, "{f:#?}");
+    for i in ["eth0", "eth1", "eth2"] {
+        assert_eq!(pstate(&v, i), PathwayState::Inactive, "{i}");
+        assert_eq!(update(&f, i).previous, PathwayState::NotReady);
+    }
+    let notices: Vec<_> = f.notices().collect();
+    assert_eq!(notices.len(), 3);
+    assert!(
+        notices
+            .iter()
+            .all(|n| n.previous == State::Initialize && n.state == State::Backup && n.seq == 1)
+    );
+    // eth3 was already taken down at start.
+    assert_eq!(f.client_effects().count(), 0);
+}
+
+#[test]
+fn vrrs_master_fanout_order_and_effects() {
+    let mut v = started();
+    state(&mut v, 1.0, State::Backup);
+    let f = state(&mut v, 2.5, State::Master);
+    // Pathways first, in order: the default pathway, then eth1, then eth2.
+    let order: Vec<&str> = f.pathways.iter().map(|p| p.interface.as_str()).collect();
+    assert_eq!(order, ["eth0", "eth1", "eth2"]);
+    assert!(f.pathways[0].default_pathway);
+    assert!(
+        f.pathways[0].effects.is_empty(),
+        "the router drives its own device"
+    );
+    assert_eq!(
+        f.pathways[1].effects,
+        vec![
+            PathwayEffect::SetProtodown {
+                device: PW_DEV.into(),
+                on: false
+            },
+            PathwayEffect::Gratuitous {
+                device: PW_DEV.into(),
+                mac: mac("fe24.fe24.fe24"),
+                addrs: vec!["209.165.201.10".parse().unwrap()],
+            },
+        ]
+    );
+    assert_eq!(
+        f.pathways[2].effects,
+        vec![
+            PathwayEffect::AddAddresses {
+                interface: "eth2".into(),
+                addrs: vec![net("198.51.100.10/24")],
+            },
+            PathwayEffect::Gratuitous {
+                device: "eth2".into(),
+                mac: mac(ETH2_MAC),
+                addrs: vec!["198.51.100.10".parse().unwrap()],
+            },
+        ]
+    );
+    for p in &f.pathways {
+        assert_eq!(
+            (p.previous, p.state),
+            (PathwayState::Inactive, PathwayState::Active)
+        );
+    }
+    // Then clients, in configuration order; interface-state brings eth3 up.
+    let clients: Vec<usize> = f.clients.iter().map(|c| c.client).collect();
+    assert_eq!(clients, [0, 1, 2]);
+    assert_eq!(
+        f.clients[0].effect,
+        Some(ClientEffect::SetAdminState {
+            interface: "eth3".into(),
+            up: true
+        })
+    );
+    assert!(f.clients[1].effect.is_none() && f.clients[2].effect.is_none());
+    let n = f.clients[2].notice.as_ref().unwrap();
+    assert_eq!(
+        n,
+        &ClientNotice {
+            client: 2,
+            seq: 2,
+            name: "group1".into(),
+            previous: State::Backup,
+            state: State::Master,
+            reason: "test".into(),
+            vmac: MacAddr::vrrp(Family::Ipv4, 5),
+            vips: vec!["192.0.2.1".parse().unwrap()],
+            time: 2.5,
+        }
+    );
+    let srv = &v.show_server()[0];
+    assert_eq!(srv["state"], "master");
+    assert_eq!(srv["previous_state"], "backup");
+    assert_eq!(srv["pushes"], 2);
+    assert_eq!(srv["last_change"], 2.5);
+    assert_eq!(srv["pathways"], 3);
+    assert_eq!(srv["pathways_active"], 3);
+    assert_eq!(srv["clients"], 3);
+}
+
+#[test]
+fn vrrs_leaving_master_takes_pathways_down() {
+    let mut v = master();
+    let f = state(&mut v, 3.0, State::Backup);
+    assert_eq!(
+        update(&f, "eth1").effects,
+        vec![PathwayEffect::SetProtodown {
+            device: PW_DEV.into(),
+            on: true
+        }]
+    );
+    assert_eq!(
+        update(&f, "eth2").effects,
+        vec![PathwayEffect::DelAddresses {
+            interface: "eth2".into(),
+            addrs: vec![net("198.51.100.10/24")],
+        }]
+    );
+    assert_eq!(
+        f.clients[0].effect,
+        Some(ClientEffect::SetAdminState {
+            interface: "eth3".into(),
+            up: false
+        })
+    );
+    // Backup → Initialize: INACTIVE → NOT READY changes nothing in the kernel.
+    let f = state(&mut v, 4.0, State::Initialize);
+    assert_eq!(pstate(&v, "eth1"), PathwayState::NotReady);
+    assert_eq!(f.pathway_effects().count(), 0, "{f:#?}");
+    assert_eq!(f.notices().count(), 3);
+}
+
+#[test]
+fn vrrs_repeated_or_foreign_events_produce_nothing() {
+    let mut v = master();
+    assert!(state(&mut v, 5.0, State::Master).is_empty());
+    // Another VRID, another interface, and the IPv6 instance (the name follows IPv4).
+    assert!(
+        v.on_state(5.0, "eth0", 6, Family::Ipv4, State::Backup, "x")
+            .is_empty()
+    );
+    assert!(
+        v.on_state(5.0, "eth9", 5, Family::Ipv4, State::Backup, "x")
+            .is_empty()
+    );
+    assert!(
+        v.on_state(5.0, "eth0", 5, Family::Ipv6, State::Backup, "x")
+            .is_empty()
+    );
+    assert_eq!(v.leader_state("group1"), Some(State::Master));
+}
+
+#[test]
+fn vrrs_leader_family_override_follows_ipv6() {
+    let text = CONFIG.replace(
+        "vrrs-leader = [\"group1\"]",
+        "vrrs-leader = [\"group1\"]\nvrrs-leader-family = \"ipv6\"",
+    );
+    let mut v = Vrrs::new(&config(&text));
+    v.on_snapshot(&snapshot());
+    assert!(state(&mut v, 1.0, State::Backup).is_empty());
+    let f = v.on_state(1.0, "eth0", 5, Family::Ipv6, State::Backup, "x");
+    assert_eq!(f.notices().count(), 3);
+    assert_eq!(
+        f.clients[1].notice.as_ref().unwrap().vmac.to_string(),
+        "00:00:5e:00:02:05"
+    );
+}
+
+#[test]
+fn vrrs_leader_without_pathways_has_only_its_default_pathway() {
+    let text = r#"
+[[vrrp]]
+interface = "eth0"
+vrid = 7
+ipv4 = ["192.0.2.7/24"]
+vrrs-leader = ["lonely", "other"]
+"#;
+    let mut v = Vrrs::new(&config(text));
+    let mut snap = snapshot();
+    snap.links.push(link(
+        12,
+        "vrrp4-2-7",
+        "00:00:5e:00:01:07",
+        &["192.0.2.7/24"],
+    ));
+    v.on_snapshot(&snap);
+    let f = v.on_state(1.0, "eth0", 7, Family::Ipv4, State::Master, "startup owner");
+    // One router, two names: each name's default pathway goes ACTIVE, no kernel work, no
+    // clients.
+    assert_eq!(f.pathways.len(), 2);
+    assert!(
+        f.pathways
+            .iter()
+            .all(|p| p.default_pathway && p.state == PathwayState::Active && p.effects.is_empty())
+    );
+    assert_eq!(
+        f.pathways
+            .iter()
+            .map(|p| p.leader.as_str())
+            .collect::<Vec<_>>(),
+        ["lonely", "other"]
+    );
+    assert!(f.clients.is_empty());
+    let servers = v.show_server();
+    assert_eq!(servers.as_array().unwrap().len(), 2);
+    assert_eq!(servers[0]["pathways"], 1);
+    assert_eq!(servers[0]["clients"], 0);
+    assert_eq!(servers[1]["pushes"], 1);
+}
+
+#[test]
+fn vrrs_default_pathway_is_the_router_device() {
+    let v = master();
+    let rows = v.show_pathway();
+    let d = &rows[0];
+    assert_eq!(d["name"], "group1");
+    assert_eq!(d["interface"], "eth0");
+    assert_eq!(d["device"], "vrrp4-2-5");
+    assert_eq!(d["vmac"], "00:00:5e:00:01:05");
+    assert_eq!(d["state"], "active");
+    assert_eq!(d["options"]["default_pathway"], true);
+    assert_eq!(d["options"]["configured_vmac"], false);
+    assert_eq!(d["options"]["accept_mode"], true);
+    assert_eq!(d["options"]["owner_mode"], false);
+    assert!(
+        d["evaluation"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|f| f == true)
+    );
+    assert_eq!(rows[1]["options"]["default_pathway"], false);
+    assert_eq!(rows[1]["options"]["configured_vmac"], true);
+    assert_eq!(rows[2]["vmac"], Value::Null);
+    assert_eq!(rows[2]["mac_in_use"], ETH2_MAC);
+}
+
+#[test]
+fn vrrs_default_pathway_follows_its_device() {
+    let mut v = master();
+    let f = v.on_snapshot(&snapshot_without(&["vrrp4-2-5"]));
+    let d = update(&f, "eth0");
+    assert_eq!(d.state, PathwayState::NotReady);
+    assert!(d.effects.is_empty(), "never re-created or touched by VRRS");
+    assert_eq!(v.show_pathway()[0]["evaluation"]["vmac_ready"], false);
+}
+
+#[test]
+fn vrrs_oir_mac_pathway_recreated_after_parent_returns() {
+    let mut v = master();
+    // The parent goes away (its macvlan with it).
+    let f = v.on_interface("eth1", false, false, false);
+    let u = update(&f, "eth1");
+    assert_eq!(
+        (u.previous, u.state),
+        (PathwayState::Active, PathwayState::NotReady)
+    );
+    assert!(u.effects.is_empty(), "nothing left to act on: {u:?}");
+    assert_eq!(v.show_pathway()[1]["evaluation"]["oir"], false);
+    // The kernel confirms; then the parent is re-added with another ifindex.
+    v.on_snapshot(&snapshot_without(&["eth1", PW_DEV]));
+    let mut snap = snapshot_without(&[PW_DEV]);
+    find(&mut snap, "eth1").index = 300;
+    let f = v.on_snapshot(&snap);
+    let u = update(&f, "eth1");
+    assert_eq!(u.state, PathwayState::NotReady);
+    let [PathwayEffect::CreateDevice { device }] = u.effects.as_slice() else {
+        panic!("expected the macvlan to be re-created: {u:?}");
+    };
+    let new_name = desired::pathway_device_name(300, mac("fe24.fe24.fe24"));
+    assert_eq!(device.name, new_name);
+    assert_eq!(device.parent, "eth1");
+    assert_eq!(device.parent_index, 300);
+    assert_eq!(device.addresses, vec![net("209.165.201.10/27")]);
+    assert!(device.protodown);
+    // Asked once, not on every snapshot.
+    let f = v.on_snapshot(&snap);
+    assert!(f.pathways.iter().all(|p| p.interface != "eth1"), "{f:#?}");
+    // The runtime created it (protodown on, as apply does): back to the leader's state.
+    let mut dev = link(301, &new_name, "fe:24:fe:24:fe:24", &["209.165.201.10/27"]);
+    dev.protodown = true;
+    snap.links.push(dev);
+    let f = v.on_snapshot(&snap);
+    let u = update(&f, "eth1");
+    assert_eq!(
+        (u.previous, u.state),
+        (PathwayState::NotReady, PathwayState::Active)
+    );
+    assert_eq!(
+        u.effects,
+        vec![
+            PathwayEffect::SetProtodown {
+                device: new_name.clone(),
+                on: false
+            },
+            PathwayEffect::Gratuitous {
+                device: new_name,
+                mac: mac("fe24.fe24.fe24"),
+                addrs: vec!["209.165.201.10".parse().unwrap()],
+            },
+        ]
+    );
+}
+
+#[test]
+fn vrrs_oir_pathway_without_mac() {
+    let mut v = master();
+    let f = v.on_snapshot(&snapshot_without(&["eth2"]));
+    let u = update(&f, "eth2");
+    assert_eq!(u.state, PathwayState::NotReady);
+    assert!(
+        u.effects.is_empty(),
+        "the addresses went with the interface"
+    );
+    // Re-created with another index and no addresses: ACTIVE again, addresses put back.
+    let mut snap = snapshot();
+    find(&mut snap, "eth2").index = 77;
+    let f = v.on_snapshot(&snap);
+    let u = update(&f, "eth2");
+    assert_eq!(u.state, PathwayState::Active);
+    assert_eq!(
+        u.effects,
+        vec![
+            PathwayEffect::AddAddresses {
+                interface: "eth2".into(),
+                addrs: vec![net("198.51.100.10/24")],
+            },
+            PathwayEffect::Gratuitous {
+                device: "eth2".into(),
+                mac: mac(ETH2_MAC),
+                addrs: vec!["198.51.100.10".parse().unwrap()],
+            },
+        ]
+    );
+}
+
+#[test]
+fn vrrs_oir_through_on_interface_only() {
+    let mut v = master();
+    v.on_interface("eth2", false, false, false);
+    assert_eq!(pstate(&v, "eth2"), PathwayState::NotReady);
+    // Back, without address facts: the change itself decides.
+    let f = v.on_interface("eth2", true, true, true);
+    let u = update(&f, "eth2");
+    assert_eq!(u.state, PathwayState::Active);
+    assert_eq!(
+        u.effects[0],
+        PathwayEffect::AddAddresses {
+            interface: "eth2".into(),
+            addrs: vec![net("198.51.100.10/24")],
+        }
+    );
+}
+
+#[test]
+fn vrrs_evaluation_flags_drive_the_state() {
+    // Each broken fact clears its flag and makes the pathway NOT READY (with the kernel
+    // effect of leaving ACTIVE); repairing it makes it ACTIVE again.
+    type Break = fn(&mut Snapshot);
+    let cases: [(&str, &str, Break); 6] = [
+        ("l2_ready", "eth1", |s| find(s, "eth1").carrier = false),
+        ("no_shut", "eth1", |s| find(s, "eth1").admin_up = false),
+        ("vmac_ready", "eth1", |s| find(s, PW_DEV).admin_up = false),
+        ("vip_ready", "eth1", |s| find(s, PW_DEV).addresses.clear()),
+        ("vip_ready", "eth2", |s| {
+            find(s, "eth3").addresses.push(net("198.51.100.10/24"))
+        }),
+        ("oir", "eth2", |s| s.links.retain(|l| l.name != "eth2")),
+    ];
+    for (flag, interface, brk) in cases {
+        let mut v = master();
+        let mut snap = snapshot();
+        find(&mut snap, PW_DEV).protodown = false;
+        find(&mut snap, "eth2")
+            .addresses
+            .push(net("198.51.100.10/24"));
+        find(&mut snap, "eth3").admin_up = true;
+        assert!(v.on_snapshot(&snap).is_empty(), "{flag}: model in sync");
+        let mut broken = snap.clone();
+        brk(&mut broken);
+        let f = v.on_snapshot(&broken);
+        let u = update(&f, interface);
+        assert_eq!(u.state, PathwayState::NotReady, "{flag}");
+        let row = v
+            .show_pathway()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["interface"] == interface)
+            .cloned()
+            .unwrap();
+        assert_eq!(row["evaluation"][flag], false, "{flag}: {row:#}");
+        let f = v.on_snapshot(&snap);
+        assert_eq!(update(&f, interface).state, PathwayState::Active, "{flag}");
+    }
+}
+
+#[test]
+fn vrrs_l3_not_ready_without_ipv6() {
+    let text = CONFIG.replace("198.51.100.10/24", "2001:db8:2::10/64");
+    let mut v = Vrrs::new(&config(&text));
+    let mut snap = snapshot();
+    find(&mut snap, "eth2").dad_sysctls = None;
+    v.on_snapshot(&snap);
+    state(&mut v, 1.0, State::Master);
+    assert_eq!(pstate(&v, "eth2"), PathwayState::NotReady);
+    assert_eq!(v.show_pathway()[2]["evaluation"]["l3_ready"], false);
+    assert_eq!(pstate(&v, "eth1"), PathwayState::Active);
+}
+
+#[test]
+fn vrrs_kernel_drift_is_corrected_once() {
+    let mut v = master();
+    // Someone turned protodown back on and removed the eth2 address behind our back.
+    let f = v.on_snapshot(&snapshot());
+    assert_eq!(
+        update(&f, "eth1").effects,
+        vec![PathwayEffect::SetProtodown {
+            device: PW_DEV.into(),
+            on: false
+        }]
+    );
+    assert_eq!(
+        update(&f, "eth2").effects,
+        vec![PathwayEffect::AddAddresses {
+            interface: "eth2".into(),
+            addrs: vec![net("198.51.100.10/24")],
+        }]
+    );
+    assert!(f.pathways.iter().all(|p| p.previous == p.state));
+    assert!(
+        f.pathway_effects()
+            .all(|e| !matches!(e, PathwayEffect::Gratuitous { .. })),
+        "no GARP without a transition"
+    );
+    // The model assumes they were done: other inputs do not repeat them.
+    assert!(v.on_interface("eth0", true, true, true).is_empty());
+    assert!(state(&mut v, 9.0, State::Master).is_empty());
+}
+
+#[test]
+fn vrrs_not_active_pathway_addresses_are_removed_at_start() {
+    // A runtime restarted while the interface still holds a pathway address.
+    let mut v = Vrrs::new(&config(CONFIG));
+    let mut snap = snapshot();
+    find(&mut snap, "eth2")
+        .addresses
+        .push(net("198.51.100.10/24"));
+    find(&mut snap, PW_DEV).protodown = false;
+    let f = v.on_snapshot(&snap);
+    assert_eq!(
+        update(&f, "eth1").effects,
+        vec![PathwayEffect::SetProtodown {
+            device: PW_DEV.into(),
+            on: true
+        }]
+    );
+    assert_eq!(
+        update(&f, "eth2").effects,
+        vec![PathwayEffect::DelAddresses {
+            interface: "eth2".into(),
+            addrs: vec![net("198.51.100.10/24")],
+        }]
+    );
+}
+
+#[test]
+fn vrrs_reconfigure_keeps_state_and_handles_added_and_removed() {
+    let mut v = master();
+    // eth2's pathway goes away, a new one on eth4 arrives, the exec client is unchanged.
+    let text = CONFIG.replace(
+        "interface = \"eth2\"\naddress = [\"198.51.100.10/24\"]",
+        "interface = \"eth4\"\naddress = [\"203.0.113.4/24\"]",
+    );
+    let mut snap = snapshot();
+    find(&mut snap, PW_DEV).protodown = false;
+    find(&mut snap, "eth2")
+        .addresses
+        .push(net("198.51.100.10/24"));
+    find(&mut snap, "eth3").admin_up = true;
+    snap.links.push(link(6, "eth4", "52:54:00:00:00:04", &[]));
+    v.on_snapshot(&snap);
+    let f = v.reconfigure(&config(&text));
+    assert_eq!(v.leader_state("group1"), Some(State::Master));
+    let gone = update(&f, "eth2");
+    assert!(gone.removed);
+    assert_eq!(
+        gone.effects,
+        vec![PathwayEffect::DelAddresses {
+            interface: "eth2".into(),
+            addrs: vec![net("198.51.100.10/24")],
+        }]
+    );
+    let new = update(&f, "eth4");
+    assert_eq!(
+        (new.previous, new.state),
+        (PathwayState::NotReady, PathwayState::Active)
+    );
+    assert_eq!(new.effects.len(), 2);
+    assert!(
+        f.pathways.iter().all(|p| p.interface != "eth1"),
+        "unchanged"
+    );
+    assert!(f.notices().next().is_none(), "a reload is not a transition");
+    // Client counters carried over: the next notice continues the sequence.
+    let f = state(&mut v, 10.0, State::Backup);
+    assert_eq!(f.clients[2].notice.as_ref().unwrap().seq, 3);
+}
+
+#[test]
+fn vrrs_renderings() {
+    let v = master();
+    let rows: Vec<Value> = v.show_pathway().as_array().unwrap().clone();
+    let text = render_pathway_text(&rows);
+    for needle in [
+        "Pathway [\"group1\"@eth0]",
+        "Pathway [\"group1\"@eth1]",
+        "State is ACTIVE [VRRS push \"MASTER\"]",
+        "Virtual MAC is fe24.fe24.fe24 [Active]",
+        "Virtual MAC is 0000.5e00.0105 [Active]",
+        "Virtual MAC is 5254.0000.0002 (interface MAC) [Active]",
+        "Address-family is IPv4",
+        "Options: Default Pathway=1, Owner Mode=0, Accept-Mode=1, Configured vMAC=0",
+        "Options: Default Pathway=0, Owner Mode=0, Accept-Mode=1, Configured vMAC=1",
+        "Evaluation: No Shut=1, Connected=1, OIR=1",
+        "L2 Ready=1, L3 Ready=1, vMAC Ready=1, vIP Ready=1",
+        "Virtual Address List: 209.165.201.10",
+        "Device is v03fe24fe24fe24",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    let servers: Vec<Value> = v.show_server().as_array().unwrap().clone();
+    let text = render_server_text(&servers);
+    for needle in [
+        "VRRS server \"group1\"",
+        "Protocol VRRP, interface eth0, group 5, address-family IPv4",
+        "State is MASTER (previous BACKUP) [test]",
+        "Virtual MAC is 0000.5e00.0105",
+        "Virtual Address List: 192.0.2.1",
+        "Pathways: 3 (3 active), Clients: 3, Pushes: 2",
+        "Last change 1970-01-01 00:00:02 UTC",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    let clients: Vec<Value> = v.show_client(None).as_array().unwrap().clone();
+    assert_eq!(clients[0]["kind"], "interface-state");
+    assert_eq!(clients[0]["interface"], "eth3");
+    assert_eq!(clients[1]["path"], "/var/log/netvrrp-acct.json");
+    assert_eq!(clients[2]["timeout_ms"], 1000);
+    assert_eq!(clients[2]["notices"], 2);
+    let text = render_client_text(&clients);
+    for needle in [
+        "Client 1 [interface-state] of \"group1\"",
+        "Interface eth3",
+        "Client 2 [accounting] of \"group1\"",
+        "Path /var/log/netvrrp-acct.json",
+        "Client 3 [exec] of \"group1\"",
+        "Command [\"/usr/local/bin/notify\",\"x\"], timeout 1000 ms",
+        "Notices: 2, last MASTER (previous BACKUP)",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    // Not connected yet.
+    let fresh = started();
+    let text = render_pathway_text(fresh.show_pathway().as_array().unwrap());
+    assert!(
+        text.contains("State is NOT READY [no VRRS push: leader not connected]"),
+        "{text}"
+    );
+    assert!(text.contains("Connected=0"), "{text}");
+    assert_eq!(render_text("server", &[]), "no VRRS servers");
+}
+
+#[test]
+fn vrrs_fanout_of_a_thousand_pathways_is_fast() {
+    // Not a benchmark (debug build, shared machine): a guard against quadratic work on the
+    // push path, which must stay far below an advert interval.
+    let mut text = String::from(
+        "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\nvrrs-leader = [\"g\"]\n",
+    );
+    let mut snap = Snapshot {
+        links: vec![link(2, "eth0", "52:54:00:00:00:00", &[])],
+    };
+    for i in 0..1000u32 {
+        let m = MacAddr([0x02, 0, 0, 0, (i >> 8) as u8, i as u8]);
+        text += &format!(
+            "[[vrrs.pathway]]\nleader = \"g\"\ninterface = \"p{i}\"\nmac = \"{m}\"\naddress = [\"10.{}.{}.1/24\"]\n",
+            i / 256,
+            i % 256
+        );
+        snap.links
+            .push(link(100 + i, &format!("p{i}"), "52:54:00:00:00:09", &[]));
+        let mut dev = link(
+            5000 + i,
+            &desired::pathway_device_name(100 + i, m),
+            &m.to_string(),
+            &[&format!("10.{}.{}.1/24", i / 256, i % 256)],
+        );
+        dev.protodown = true;
+        snap.links.push(dev);
+    }
+    let mut v = Vrrs::new(&config(&text));
+    v.on_snapshot(&snap);
+    v.on_state(1.0, "eth0", 5, Family::Ipv4, State::Backup, "x");
+    let t = std::time::Instant::now();
+    let f = v.on_state(2.0, "eth0", 5, Family::Ipv4, State::Master, "x");
+    let elapsed = t.elapsed();
+    assert_eq!(f.pathway_effects().count(), 2000);
+    assert!(elapsed.as_millis() < 200, "fan-out took {elapsed:?}");
+}
