@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provisioning benchmark: create N vrrp macvlans with their VIPs from nothing.
 #
-#   bench/provision.sh [N...]          N defaults to "100 1000"; ROUNDS=5 NOOP_ROUNDS=7
+#   bench/provision.sh [N...]          N defaults to $SIZES or "100 1000"; ROUNDS=5 NOOP_ROUNDS=7
 #
 # Side by side, per round, in two fresh namespaces with the same 4 parents (veth pairs):
 #   netvrrp  `netvrrp --netns NS --run-dir DIR apply --no-runtime -f FILE` (the real CLI:
@@ -23,8 +23,9 @@ bench_init
 need_netvrrp
 frag_init provision
 
+sizes_env=${SIZES:-100 1000}
 SIZES=("$@")
-[ ${#SIZES[@]} -gt 0 ] || SIZES=(100 1000)
+[ ${#SIZES[@]} -gt 0 ] || read -r -a SIZES <<<"$sizes_env"
 ROUNDS=${ROUNDS:-5}
 NOOP_ROUNDS=${NOOP_ROUNDS:-7}
 PARENTS=4

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scale benchmark: N VRRP instances in one process, steady state as master.
 #
-#   bench/scale.sh [N...]              N defaults to "100 1000"; DURATION=60 (seconds)
+#   bench/scale.sh [N...]              N defaults to $SIZES or "100 1000"; DURATION=60 (seconds)
 #                                      IMPLS="netvrrp keepalived"
 #
 # Router namespace with 4 parents p0..p3; each parent is one end of a veth pair whose other
@@ -15,8 +15,10 @@
 #               processes together
 # After every instance is master and a 5 s settle: CPU = delta of utime+stime (+ waited
 # children) from /proc/PID/stat over DURATION seconds, as CPU seconds per minute; peak RSS =
-# VmHWM (and PSS at the end, which splits shared pages fairly between keepalived's two
-# processes); adverts on the wire = rx_packets delta of the sink ends; transitions counted by
+# VmHWM, over the process's life (start-up and our status queries included) and in steady
+# state (reset through /proc/PID/clear_refs at the start of the window, no queries during it);
+# PSS at the end (splits shared pages fairly between keepalived's two processes); frames on
+# the wire = rx_packets delta of the sink ends; transitions counted by
 # the implementation (netvrrp: show vrrp --json counters.transitions; keepalived: JSON dump
 # become_master + release_master) before and after the window: the difference is spurious.
 # Sizes run in order; within a size the implementations alternate who goes first.
@@ -26,8 +28,9 @@ bench_init
 need_netvrrp
 frag_init scale
 
+sizes_env=${SIZES:-100 1000}
 SIZES=("$@")
-[ ${#SIZES[@]} -gt 0 ] || SIZES=(100 1000)
+[ ${#SIZES[@]} -gt 0 ] || read -r -a SIZES <<<"$sizes_env"
 DURATION=${DURATION:-60}
 SETTLE=${SETTLE:-5}
 if [ -z "${IMPLS:-}" ]; then
@@ -140,6 +143,11 @@ measure() { # IMPL TAG N
     pids=$("${t}_pids" | awk 'NF')
     tr0=$("${t}_transitions")
     sleep 1   # let the dump (keepalived) / show (netvrrp) settle out of the window
+    local life0=0
+    for p in $pids; do
+        life0=$((life0 + $(proc_hwm_kb "$p")))
+        echo 5 >"/proc/$p/clear_refs"   # reset VmHWM: the steady-state peak starts here
+    done
     cpu0=0; for p in $pids; do cpu0=$(awk -v a="$cpu0" -v b="$(proc_cpu_s "$p")" 'BEGIN{print a+b}'); done
     rx0=$(sink_rx "$t"); w0=$(now)
     sleep "$DURATION"
@@ -157,12 +165,14 @@ measure() { # IMPL TAG N
     adv_rate=$(awk -v a="$rx0" -v b="$rx1" -v s="$secs" 'BEGIN{printf "%.1f", (b-a)/s}')
     spurious=$((tr1 - tr0))
     startup=$(fsub "$t_all" "$t0")
-    printf 'scale N=%-5d %-10s CPU %.3f s/min (%.2f%% of a core)  VmHWM %.1f MB  PSS %.1f MB  frames %s/s  startup %.1f s  transitions %s -> %s  masters at end %s\n' \
-        "$n" "$impl" "$cpu_min" "$(awk -v c="$cpu_min" 'BEGIN{print c/60*100}')" "$(awk -v k="$hwm" 'BEGIN{print k/1024}')" \
+    local life=$((hwm > life0 ? hwm : life0))
+    printf 'scale N=%-5d %-10s CPU %.3f s/min (%.2f%% of a core)  VmHWM %.1f MB (life %.1f)  PSS %.1f MB  frames %s/s  startup %.1f s  transitions %s -> %s  masters at end %s\n' \
+        "$n" "$impl" "$cpu_min" "$(awk -v c="$cpu_min" 'BEGIN{print c/60*100}')" "$(awk -v k="$hwm" 'BEGIN{print k/1024}')" "$(awk -v k="$life" 'BEGIN{print k/1024}')" \
         "$(awk -v k="$pss" 'BEGIN{print k/1024}')" "$adv_rate" "$startup" "$tr0" "$tr1" "$masters"
     echo "$cpu_min" >"$work/cpu.$impl.$n"
     awk -v k="$hwm" 'BEGIN{printf "%.2f\n", k/1024}' >"$work/hwm.$impl.$n"
     awk -v k="$pss" 'BEGIN{printf "%.2f\n", k/1024}' >"$work/pss.$impl.$n"
+    awk -v k="$life" 'BEGIN{printf "%.2f\n", k/1024}' >"$work/life.$impl.$n"
     echo "$adv_rate" >"$work/adv.$impl.$n"
     echo "$spurious" >"$work/spurious.$impl.$n"
     echo "$startup" >"$work/startup.$impl.$n"
@@ -185,7 +195,8 @@ for n in "${SIZES[@]}"; do
     done
     for impl in "${impls[@]}"; do
         fig "N=$n $impl: CPU per minute" "s/min" "$work/cpu.$impl.$n"
-        fig "N=$n $impl: peak RSS (VmHWM)" MB "$work/hwm.$impl.$n"
+        fig "N=$n $impl: peak RSS in steady state (VmHWM)" MB "$work/hwm.$impl.$n"
+        fig "N=$n $impl: peak RSS over its life (VmHWM)" MB "$work/life.$impl.$n"
         fig "N=$n $impl: PSS at end" MB "$work/pss.$impl.$n"
         fig "N=$n $impl: frames on the wire (adverts + ARP)" "1/s" "$work/adv.$impl.$n"
         fig "N=$n $impl: spurious transitions in the window" count "$work/spurious.$impl.$n" \
@@ -197,7 +208,7 @@ for n in "${SIZES[@]}"; do
         awk -v a="$(cat "$work/hwm.netvrrp.$n")" -v b="$(cat "$work/hwm.keepalived.$n")" 'BEGIN{printf "%.4f\n", a/b}' >"$work/rhwm.$n"
         awk -v a="$(cat "$work/pss.netvrrp.$n")" -v b="$(cat "$work/pss.keepalived.$n")" 'BEGIN{printf "%.4f\n", a/b}' >"$work/rpss.$n"
         fig "N=$n ratio netvrrp / keepalived: CPU" x "$work/rcpu.$n" --note "target <= 0.33"
-        fig "N=$n ratio netvrrp / keepalived: peak RSS" x "$work/rhwm.$n" --note "target < 1"
+        fig "N=$n ratio netvrrp / keepalived: peak RSS in steady state" x "$work/rhwm.$n" --note "target < 1"
         fig "N=$n ratio netvrrp / keepalived: PSS" x "$work/rpss.$n"
         printf 'scale N=%-5d ratio netvrrp/keepalived: CPU %.2f  peak RSS %.2f  PSS %.2f\n' "$n" \
             "$(cat "$work/rcpu.$n")" "$(cat "$work/rhwm.$n")" "$(cat "$work/rpss.$n")"

@@ -5,6 +5,7 @@ pub mod control;
 pub mod filter;
 pub mod render;
 pub mod runtime;
+pub mod timer;
 
 use crate::cli::Cli;
 use crate::exit;

@@ -872,6 +872,7 @@ impl Runtime {
         std::fs::write(&pid_path, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write {}", pid_path.display()))?;
         let mut kernel_events = Box::pin(crate::kernel::events().await?);
+        let mut timer = super::timer::Timer::new().context("cannot create the timer")?;
         let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
         let mut rx_recv = self.rx_recv.take().context("runtime started twice")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
@@ -900,7 +901,7 @@ impl Runtime {
                         Err(e) => tracing::error!(target: "netvrrp::protocol", "reload on SIGHUP failed: {e}"),
                     }
                 }
-                _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                _ = async { match sleep_until { Some(t) => timer.sleep_until(t.into_std()).await, None => std::future::pending().await } } => {
                     let now = self.now();
                     while let Some(&(t, i)) = self.timers.first() {
                         if t > now {
