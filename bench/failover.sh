@@ -277,6 +277,7 @@ for ms in $INTERVALS; do
         for key in adv_gap_ms adv_excess_ms garp_gap_ms garp_excess_ms; do
             jq -r ".$key // empty" "$work/$t-$ms.json" >"$work/$t-$ms.$key"
         done
+        jq -r 'select(.adv_gap_ms != null) | if .garp_gap_ms == null then 1 else 0 end' "$work/$t-$ms.json" >"$work/$t-$ms.nogarp"
         errors=$(jq -r '.error // empty' "$work/$t-$ms.json" | wc -l)
         leaks=$(jq -r '.old_adverts_after_kill // 0' "$work/$t-$ms.json" | awk '{s+=$1} END{print s+0}')
         note=""
@@ -289,6 +290,8 @@ for ms in $INTERVALS; do
             $([ "$t" = nv ] && echo --meta target_median_ms=2)
         fig "${ms} ms adverts, $impl backup: last advert -> first GARP" ms "$work/$t-$ms.garp_gap_ms"
         fig "${ms} ms adverts, $impl backup: first GARP excess over MDI" ms "$work/$t-$ms.garp_excess_ms"
+        awk '{s+=$1} END{print s+0}' "$work/$t-$ms.nogarp" >"$work/$t-$ms.nogarp.sum"
+        fig "${ms} ms adverts, $impl backup: runs without a GARP in the first 150 ms" count "$work/$t-$ms.nogarp.sum"
         read -r med mn mx n < <(stats "$work/$t-$ms.adv_excess_ms")
         read -r gmed _ gmx _ < <(stats "$work/$t-$ms.garp_excess_ms")
         printf '%-10s %3d ms: advert excess median %s max %s ms (n=%s), GARP excess median %s max %s ms (MDI %s ms)\n' \

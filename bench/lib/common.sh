@@ -66,6 +66,7 @@ ns_kill_all() { # SIGKILL every process inside namespace $1 (all started by this
 
 bench_cleanup() {
     local rc=$? p ns d
+    set +e
     trap - EXIT INT TERM
     for p in "${_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
     for ns in "${_ns[@]}"; do ns_kill_all "$ns"; done
