@@ -95,7 +95,7 @@ EOF
 }
 nv_pids() { readpid "$work/$1/r$2/run/netvrrp.pid"; }
 nv_revive_prep() { :; }
-nv_version() { "$NETVRRP" --version 2>/dev/null | head -1 || echo "netvrrp $(git -C "$REPO_DIR" rev-parse --short HEAD)"; }
+nv_version() { "$NETVRRP" --version 2>/dev/null | awk 'NR==1' || echo "netvrrp $(git -C "$REPO_DIR" rev-parse --short HEAD)"; }
 
 ka_start() {
     local t=$1 k=$2 prio=$3 ms=$4 d=$work/$1/r$2/keepalived
@@ -125,7 +125,7 @@ EOF
 }
 ka_pids() { readpid "$work/$1/r$2/keepalived/vrrp.pid"; echo; readpid "$work/$1/r$2/keepalived/keepalived.pid"; }
 ka_revive_prep() { ip -n "$(rns "$1" "$2")" addr del "$VIP/24" dev eth0 2>/dev/null || true; }
-ka_version() { "$KEEPALIVED" --version 2>&1 | head -1; }
+ka_version() { "$KEEPALIVED" --version 2>&1 | awk 'NR==1'; }
 
 fr_start() {
     local t=$1 k=$2 prio=$3 ms=$4 d=$work/$1/r$2/frr ns idx m

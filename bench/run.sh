@@ -46,11 +46,11 @@ jstr() { $PY -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 mem=$(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)
 git_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git_dirty=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | grep -q . && echo "+dirty" || true)
-ka_v=$(keepalived --version 2>&1 | head -1 || echo "not installed")
+git_dirty=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | grep -c . >/dev/null && echo "+dirty" || true)
+ka_v=$(keepalived --version 2>&1 | awk 'NR==1' || echo "not installed")
 frr_v=$(dpkg-query -W -f '${Version}' frr 2>/dev/null || echo "not installed")
-ip_v=$(ip -V 2>&1 | head -1)
-tcpdump_v=$(tcpdump --version 2>&1 | head -1)
+ip_v=$(ip -V 2>&1 | awk 'NR==1')
+tcpdump_v=$(tcpdump --version 2>&1 | awk 'NR==1')
 cat >"$meta" <<EOF
 {
   "date": $(jstr "$(date -u +%Y-%m-%dT%H:%M:%SZ)"),
@@ -58,7 +58,7 @@ cat >"$meta" <<EOF
               "load_at_start": $(jstr "$(cut -d' ' -f1-3 /proc/loadavg)")},
   "kernel": $(jstr "$(uname -r)"),
   "versions": {
-    "netvrrp": $(jstr "$("$NETVRRP_BIN" --version 2>/dev/null | head -1) ($git_rev$git_dirty, release)"),
+    "netvrrp": $(jstr "$("$NETVRRP_BIN" --version 2>/dev/null | awk 'NR==1') ($git_rev$git_dirty, release)"),
     "keepalived": $(jstr "$ka_v"),
     "frr": $(jstr "$frr_v"),
     "iproute2": $(jstr "$ip_v"),

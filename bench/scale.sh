@@ -13,14 +13,18 @@
 #   keepalived  the same N instances (generated config, version 3, advert_int 1, same VIPs on
 #               the parents, no vmac: keepalived's default); measured: its parent and VRRP
 #               processes together
-# After every instance is master and a 5 s settle: CPU = delta of utime+stime (+ waited
+# After every instance advertises and an 8 s settle (past both second gratuitous-ARP bursts:
+# netvrrp +2 s, keepalived +5 s): CPU = delta of utime+stime (+ waited
 # children) from /proc/PID/stat over DURATION seconds, as CPU seconds per minute; peak RSS =
 # VmHWM, over the process's life (start-up and our status queries included) and in steady
 # state (reset through /proc/PID/clear_refs at the start of the window, no queries during it);
 # PSS at the end (splits shared pages fairly between keepalived's two processes); frames on
 # the wire = rx_packets delta of the sink ends; transitions counted by
 # the implementation (netvrrp: show vrrp --json counters.transitions; keepalived: JSON dump
-# become_master + release_master) before and after the window: the difference is spurious.
+# become_master + release_master) after the window, minus the start-up ones (netvrrp 2 per
+# instance: initialize -> backup -> master; keepalived 1: become_master) is spurious.
+# "Start to all master" is read on the wire (tcpdump in the sink namespace: the time every
+# (parent, VRID) has advertised); the daemons are not queried before the window.
 # Sizes run in order; within a size the implementations alternate who goes first.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
@@ -32,7 +36,7 @@ sizes_env=${SIZES:-100 1000}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || read -r -a SIZES <<<"$sizes_env"
 DURATION=${DURATION:-60}
-SETTLE=${SETTLE:-5}
+SETTLE=${SETTLE:-8}
 if [ -z "${IMPLS:-}" ]; then
     IMPLS="netvrrp"
     command -v "$KEEPALIVED" >/dev/null && IMPLS+=" keepalived"
@@ -89,6 +93,7 @@ nv_pids() { readpid "$work/nv/run/netvrrp.pid"; }
 nv_show() { "$NETVRRP" --netns "$NSP-nv" --run-dir "$work/nv/run" show vrrp --json; }
 nv_masters() { nv_show | jq '[.[] | select(.state == "master")] | length'; }
 nv_transitions() { nv_show | jq '[.[].counters.transitions] | add'; }
+nv_startup_transitions() { echo 2; } # initialize -> backup -> master
 nv_stop() { "$NETVRRP" --netns "$NSP-nv" --run-dir "$work/nv/run" stop >/dev/null 2>&1 || true; }
 
 # ------------------------------------------------------------------ keepalived
@@ -122,27 +127,41 @@ ka_json() { # fresh JSON dump -> path
 }
 ka_masters() { local j; j=$(ka_json) && jq '[.[] | select(.data.state == 2)] | length' "$j"; }
 ka_transitions() { local j; j=$(ka_json) && jq '[.[].stats | .become_master + .release_master] | add' "$j"; }
+ka_startup_transitions() { echo 1; } # become_master
 ka_stop() { kill -TERM "$(readpid "$work/ka/keepalived.pid")" 2>/dev/null || true; sleep 1; }
 
 # ------------------------------------------------------------------ measure
+# Distinct (sink interface, VRID) pairs advertising in a tcpdump text capture of the sink
+# namespace, and the capture time at which the last of them first appeared.
+wire_masters() { # FILE -> "count time_of_last_new"
+    awk '{ for (i = 1; i < NF; i++) if ($i == "vrid") { k = $2 " " $(i + 1); if (!(k in s)) { s[k] = 1; n++; t = $1 } } }
+         END { printf "%d %s\n", n, (t == "" ? 0 : t) }' "$1"
+}
+
 measure() { # IMPL TAG N
-    local impl=$1 t=$2 n=$3 t0 t_all pids p cpu0 cpu1 rx0 rx1 tr0 tr1 w0 w1 hwm=0 pss=0 masters
+    local impl=$1 t=$2 n=$3 t0 t_all pids p cpu0 cpu1 rx0 rx1 tr1 w0 w1 hwm=0 pss=0 masters cap cpid
     setup "$t"
+    # The daemons are not asked anything before the window (a status query grows their heap,
+    # and glibc keeps it): "every instance is master" is read from the wire, where each
+    # (parent, VRID) must be advertising.
+    cap=$work/$t-$n.wire
+    ip netns exec "$NSP-$t-sink" tcpdump -i any -Q in -nn -l -tt 'ip proto 112' >"$cap" 2>"$cap.err" </dev/null &
+    cpid=$!
+    track_pid "$cpid"
+    wait_for 5 grep -q 'listening on' "$cap.err" || die "tcpdump on the sink failed: $(cat "$cap.err")"
     t0=$(now)
     "${t}_start" "$n"
-    # every instance master
-    local end; end=$(awk -v a="$t0" 'BEGIN{printf "%.3f", a+120}')
+    local end seen=0
+    end=$(awk -v a="$t0" 'BEGIN{printf "%.3f", a+120}')
     while :; do
-        masters=$("${t}_masters" 2>/dev/null || echo 0)
-        [ "$masters" = "$n" ] && break
-        awk -v n="$(now)" -v e="$end" 'BEGIN{exit !(n>e)}' && die "$impl: only $masters of $n instances master after 120 s"
+        read -r seen t_all < <(wire_masters "$cap")
+        [ "$seen" -ge "$n" ] && break
+        awk -v n="$(now)" -v e="$end" 'BEGIN{exit !(n>e)}' && die "$impl: only $seen of $n instances advertising after 120 s"
         sleep 0.5
     done
-    t_all=$(now)
+    stop_pid "$cpid"
     sleep "$SETTLE"
     pids=$("${t}_pids" | awk 'NF')
-    tr0=$("${t}_transitions")
-    sleep 1   # let the dump (keepalived) / show (netvrrp) settle out of the window
     local life0=0
     for p in $pids; do
         life0=$((life0 + $(proc_hwm_kb "$p")))
@@ -157,9 +176,11 @@ measure() { # IMPL TAG N
         hwm=$((hwm + $(proc_hwm_kb "$p")))
         pss=$((pss + $(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup")))
     done
+    # After the window: the implementation's own view
     tr1=$("${t}_transitions")
     masters=$("${t}_masters")
-    local secs cpu_min adv_rate spurious startup
+    local secs cpu_min adv_rate spurious startup tr0
+    tr0=$(( $("${t}_startup_transitions") * n ))
     secs=$(fsub "$w1" "$w0")
     cpu_min=$(awk -v a="$cpu0" -v b="$cpu1" -v s="$secs" 'BEGIN{printf "%.4f", (b-a)*60/s}')
     adv_rate=$(awk -v a="$rx0" -v b="$rx1" -v s="$secs" 'BEGIN{printf "%.1f", (b-a)/s}')

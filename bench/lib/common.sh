@@ -123,14 +123,14 @@ proc_rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 # tcpdump timestamp options: nanosecond precision, adapter_unsynced where the device has it
 # (veth and bridge devices only offer host timestamps).
 tcpdump_ts_opts() { # NS DEV
-    if ip netns exec "$1" tcpdump -J -i "$2" 2>/dev/null | grep -q adapter_unsynced; then
+    if ip netns exec "$1" tcpdump -J -i "$2" 2>/dev/null | grep -c adapter_unsynced >/dev/null; then
         echo "-j adapter_unsynced --time-stamp-precision nano"
     else
         echo "--time-stamp-precision nano"
     fi
 }
 tcpdump_ts_type() { # NS DEV
-    if ip netns exec "$1" tcpdump -J -i "$2" 2>/dev/null | grep -q adapter_unsynced; then
+    if ip netns exec "$1" tcpdump -J -i "$2" 2>/dev/null | grep -c adapter_unsynced >/dev/null; then
         echo adapter_unsynced
     else
         echo host
