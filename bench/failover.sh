@@ -202,6 +202,7 @@ kill_master() { # TAG: cut r1's port and SIGKILL its daemons at once
     local t=$1 pids p
     pids=$("$(impl_of "$t")_pids" "$t" 1 | awk 'NF && !s[$1]++')
     ip -n "$(sw "$t")" link set port-r1 down
+    T_CUT=$(now)
     [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
     for p in $pids; do wait_for 5 bash -c "! kill -0 $p 2>/dev/null" || true; done
     ns_kill_all "$(rns "$t" 1)"
@@ -260,7 +261,7 @@ for ms in $INTERVALS; do
             LAST_TAKEOVER[$t]=$(now)
             sleep 0.15   # the first gratuitous ARP
             trev=$(now)
-            echo "RUN $i $t0 $trev" >>"$work/$t-$ms.events"
+            echo "RUN $i $t0 $trev $T_CUT" >>"$work/$t-$ms.events"
             revive "$t" "$ms"
             if ! wait_master "$t" r1 "$trev" 15; then
                 note "$(name_of "$t"): r1 did not preempt back; no more runs for it at ${ms} ms"
@@ -282,12 +283,20 @@ for ms in $INTERVALS; do
         leaks=$(jq -r '.old_adverts_after_kill // 0' "$work/$t-$ms.json" | awk '{s+=$1} END{print s+0}')
         note=""
         [ "$errors" -gt 0 ] && note="$errors run(s) without a result"
-        [ "$leaks" -gt 0 ] && note="$note; $leaks advert(s) from the killed master after T0"
-        [ "$t" = fr ] && note="${note:+$note; }FRR truncates Skew to whole centiseconds"
+        [ "$leaks" -gt 0 ] && note="${note:+$note; }$leaks advert(s) from r1 after its port was cut"
+        [ "$t" = fr ] && note="${note:+$note; }FRR truncates Skew to whole centiseconds (see below)"
         mdi=$(awk -v m="$ms" -v p=$PRIO2 'BEGIN{printf "%.3f", 3*m + (256-p)*m/256}')
         fig "${ms} ms adverts, $impl backup: last advert -> first advert" ms "$work/$t-$ms.adv_gap_ms" --meta "mdi_ms=$mdi"
         fig "${ms} ms adverts, $impl backup: first advert excess over MDI" ms "$work/$t-$ms.adv_excess_ms" ${note:+--note "$note"} \
             $([ "$t" = nv ] && echo --meta target_median_ms=2)
+        if [ "$t" = fr ]; then
+            # FRR computes Skew_Time in whole centiseconds (156 x 10 cs / 256 -> 6 cs at 100 ms,
+            # 0 cs at 10 ms): its own Master_Down_Interval is 360 ms / 30 ms.
+            own=$(awk -v m="$ms" -v p=$PRIO2 'BEGIN{cs=m/10; printf "%.3f", 10*(3*cs + int((256-p)*cs/256))}')
+            awk -v d="$(fsub "$mdi" "$own")" '{printf "%.6f\n", $1 + d}' "$work/$t-$ms.adv_excess_ms" >"$work/$t-$ms.adv_excess_own"
+            fig "${ms} ms adverts, $impl backup: first advert excess over its own MDI" ms "$work/$t-$ms.adv_excess_own" \
+                --note "FRR's MDI with Skew truncated to centiseconds: $own ms" --meta "own_mdi_ms=$own"
+        fi
         fig "${ms} ms adverts, $impl backup: last advert -> first GARP" ms "$work/$t-$ms.garp_gap_ms"
         fig "${ms} ms adverts, $impl backup: first GARP excess over MDI" ms "$work/$t-$ms.garp_excess_ms"
         awk '{s+=$1} END{print s+0}' "$work/$t-$ms.nogarp" >"$work/$t-$ms.nogarp.sum"

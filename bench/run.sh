@@ -10,8 +10,10 @@
 # kernel, versions, date, and per benchmark each figure with median/p95/min/max, the run
 # count and the raw samples. Benchmarks not run this time keep their previous entry (with its
 # own date). Per-benchmark knobs (environment): provision ROUNDS NOOP_ROUNDS; failover RUNS
-# INTERVALS IMPLS; scale DURATION IMPLS SIZES. Everything runs in network namespaces the
-# scripts create and remove (also on Ctrl-C); the root namespace is not touched.
+# INTERVALS IMPLS SPACING; scale DURATION SETTLE SLICES IMPLS; SIZES (provision and scale).
+# Everything runs in network namespaces the scripts create and remove (also on Ctrl-C); the
+# root namespace is not touched. Needs: iproute2, tcpdump, jq, python3, nsenter; keepalived
+# and FRR for the comparisons (left out when not installed).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: run as root (the benchmarks create network namespaces)" >&2; exit 1; }

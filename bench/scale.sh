@@ -15,8 +15,9 @@
 #               processes together
 # After every instance advertises and an 8 s settle (past both second gratuitous-ARP bursts:
 # netvrrp +2 s, keepalived +5 s): CPU = delta of utime+stime (+ waited
-# children) from /proc/PID/stat over DURATION seconds, as CPU seconds per minute; peak RSS =
-# VmHWM, over the process's life (start-up and our status queries included) and in steady
+# children) from /proc/PID/stat over DURATION seconds, as CPU seconds per minute (and per
+# DURATION/SLICES slice from /proc/PID/task/*/schedstat, for the spread); peak RSS =
+# VmHWM, over the process's life (start-up included) and in steady
 # state (reset through /proc/PID/clear_refs at the start of the window, no queries during it);
 # PSS at the end (splits shared pages fairly between keepalived's two processes); frames on
 # the wire = rx_packets delta of the sink ends; transitions counted by
@@ -37,6 +38,7 @@ SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || read -r -a SIZES <<<"$sizes_env"
 DURATION=${DURATION:-60}
 SETTLE=${SETTLE:-8}
+SLICES=${SLICES:-6}
 if [ -z "${IMPLS:-}" ]; then
     IMPLS="netvrrp"
     command -v "$KEEPALIVED" >/dev/null && IMPLS+=" keepalived"
@@ -169,7 +171,20 @@ measure() { # IMPL TAG N
     done
     cpu0=0; for p in $pids; do cpu0=$(awk -v a="$cpu0" -v b="$(proc_cpu_s "$p")" 'BEGIN{print a+b}'); done
     rx0=$(sink_rx "$t"); w0=$(now)
-    sleep "$DURATION"
+    # the window in SLICES parts: per-slice CPU from schedstat (ns) for the spread
+    local k s0 s1 ts0 ts1
+    : >"$work/slices.$impl.$n"
+    s0=0; for p in $pids; do s0=$((s0 + $(proc_sched_ns "$p"))); done
+    ts0=$(now)
+    local s_start=$s0 ts_start=$ts0
+    for ((k = 1; k <= SLICES; k++)); do
+        sleep "$(awk -v d="$DURATION" -v n="$SLICES" 'BEGIN{printf "%.3f", d/n}')"
+        s1=0; for p in $pids; do s1=$((s1 + $(proc_sched_ns "$p"))); done
+        ts1=$(now)
+        awk -v a="$s0" -v b="$s1" -v t0="$ts0" -v t1="$ts1" 'BEGIN{printf "%.5f\n", (b-a)/1e9*60/(t1-t0)}' >>"$work/slices.$impl.$n"
+        s0=$s1 ts0=$ts1
+    done
+    awk -v a="$s_start" -v b="$s1" -v t0="$ts_start" -v t1="$ts1" 'BEGIN{printf "%.5f\n", (b-a)/1e9*60/(t1-t0)}' >"$work/sched.$impl.$n"
     cpu1=0; for p in $pids; do cpu1=$(awk -v a="$cpu1" -v b="$(proc_cpu_s "$p")" 'BEGIN{print a+b}'); done
     rx1=$(sink_rx "$t"); w1=$(now)
     for p in $pids; do
@@ -187,8 +202,8 @@ measure() { # IMPL TAG N
     spurious=$((tr1 - tr0))
     startup=$(fsub "$t_all" "$t0")
     local life=$((hwm > life0 ? hwm : life0))
-    printf 'scale N=%-5d %-10s CPU %.3f s/min (%.2f%% of a core)  VmHWM %.1f MB (life %.1f)  PSS %.1f MB  frames %s/s  startup %.1f s  transitions %s -> %s  masters at end %s\n' \
-        "$n" "$impl" "$cpu_min" "$(awk -v c="$cpu_min" 'BEGIN{print c/60*100}')" "$(awk -v k="$hwm" 'BEGIN{print k/1024}')" "$(awk -v k="$life" 'BEGIN{print k/1024}')" \
+    printf 'scale N=%-5d %-10s CPU %.3f s/min (schedstat %.3f; %.2f%% of a core)  VmHWM %.1f MB (life %.1f)  PSS %.1f MB  frames %s/s  startup %.1f s  transitions %s -> %s  masters at end %s\n' \
+        "$n" "$impl" "$cpu_min" "$(cat "$work/sched.$impl.$n")" "$(awk -v c="$cpu_min" 'BEGIN{print c/60*100}')" "$(awk -v k="$hwm" 'BEGIN{print k/1024}')" "$(awk -v k="$life" 'BEGIN{print k/1024}')" \
         "$(awk -v k="$pss" 'BEGIN{print k/1024}')" "$adv_rate" "$startup" "$tr0" "$tr1" "$masters"
     echo "$cpu_min" >"$work/cpu.$impl.$n"
     awk -v k="$hwm" 'BEGIN{printf "%.2f\n", k/1024}' >"$work/hwm.$impl.$n"
@@ -215,7 +230,9 @@ for n in "${SIZES[@]}"; do
         measure "$impl" "$(tag "$impl")" "$n"
     done
     for impl in "${impls[@]}"; do
-        fig "N=$n $impl: CPU per minute" "s/min" "$work/cpu.$impl.$n"
+        fig "N=$n $impl: CPU per minute" "s/min" "$work/cpu.$impl.$n" --note "/proc/PID/stat over the whole window"
+        fig "N=$n $impl: CPU per minute (schedstat)" "s/min" "$work/sched.$impl.$n" --note "ns resolution, whole window"
+        fig "N=$n $impl: CPU per minute, per $((DURATION / SLICES)) s slice (schedstat)" "s/min" "$work/slices.$impl.$n"
         fig "N=$n $impl: peak RSS in steady state (VmHWM)" MB "$work/hwm.$impl.$n"
         fig "N=$n $impl: peak RSS over its life (VmHWM)" MB "$work/life.$impl.$n"
         fig "N=$n $impl: PSS at end" MB "$work/pss.$impl.$n"
@@ -225,14 +242,16 @@ for n in "${SIZES[@]}"; do
         fig "N=$n $impl: start to all master" s "$work/startup.$impl.$n"
     done
     if [ -f "$work/cpu.netvrrp.$n" ] && [ -f "$work/cpu.keepalived.$n" ]; then
-        awk -v a="$(cat "$work/cpu.netvrrp.$n")" -v b="$(cat "$work/cpu.keepalived.$n")" 'BEGIN{printf "%.4f\n", a/b}' >"$work/rcpu.$n"
+        awk -v a="$(cat "$work/cpu.netvrrp.$n")" -v b="$(cat "$work/cpu.keepalived.$n")" 'BEGIN{printf "%.4f\n", (b > 0 ? a/b : 0)}' >"$work/rcpu.$n"
         awk -v a="$(cat "$work/hwm.netvrrp.$n")" -v b="$(cat "$work/hwm.keepalived.$n")" 'BEGIN{printf "%.4f\n", a/b}' >"$work/rhwm.$n"
         awk -v a="$(cat "$work/pss.netvrrp.$n")" -v b="$(cat "$work/pss.keepalived.$n")" 'BEGIN{printf "%.4f\n", a/b}' >"$work/rpss.$n"
+        awk -v a="$(cat "$work/sched.netvrrp.$n")" -v b="$(cat "$work/sched.keepalived.$n")" 'BEGIN{printf "%.4f\n", (b > 0 ? a/b : 0)}' >"$work/rsched.$n"
         fig "N=$n ratio netvrrp / keepalived: CPU" x "$work/rcpu.$n" --note "target <= 0.33"
+        fig "N=$n ratio netvrrp / keepalived: CPU (schedstat)" x "$work/rsched.$n"
         fig "N=$n ratio netvrrp / keepalived: peak RSS in steady state" x "$work/rhwm.$n" --note "target < 1"
         fig "N=$n ratio netvrrp / keepalived: PSS" x "$work/rpss.$n"
-        printf 'scale N=%-5d ratio netvrrp/keepalived: CPU %.2f  peak RSS %.2f  PSS %.2f\n' "$n" \
-            "$(cat "$work/rcpu.$n")" "$(cat "$work/rhwm.$n")" "$(cat "$work/rpss.$n")"
+        printf 'scale N=%-5d ratio netvrrp/keepalived: CPU %.2f (schedstat %.2f)  peak RSS %.2f  PSS %.2f\n' "$n" \
+            "$(cat "$work/rcpu.$n")" "$(cat "$work/rsched.$n")" "$(cat "$work/rhwm.$n")" "$(cat "$work/rpss.$n")"
     fi
 done
 figset duration_s="$DURATION" parents=$PARENTS "implementations=\"$IMPLS\"" \
