@@ -436,11 +436,48 @@ pub fn discover(snapshot: &Snapshot, version: config::Version) -> Vec<config::Di
         .collect()
 }
 
+/// `validate --verbose`: what the file describes, in one paragraph.
+pub fn summary(c: &Config) -> String {
+    let instances: usize = c.routers.iter().map(|r| r.families().len()).sum();
+    let v4 = c.routers.iter().filter(|r| !r.ipv4.is_empty()).count();
+    let v6 = c.routers.iter().filter(|r| !r.ipv6.is_empty()).count();
+    let mut leaders: Vec<&str> = c
+        .routers
+        .iter()
+        .flat_map(|r| r.vrrs_leader.iter().map(|s| s.as_str()))
+        .collect();
+    leaders.sort();
+    format!(
+        "{}: valid; {} router(s), {} instance(s) ({} IPv4, {} IPv6), {} VRRS leader name(s){}, {} pathway(s), {} client(s)",
+        c.source
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        c.routers.len(),
+        instances,
+        v4,
+        v6,
+        leaders.len(),
+        if leaders.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", leaders.join(", "))
+        },
+        c.pathways.len(),
+        c.clients.len()
+    )
+}
+
 /// Dispatch a parsed command line (inside the tokio runtime).
 pub async fn dispatch(cli: &Cli) -> i32 {
     match &cli.command {
         Command::Validate { file } => match config::load(&file.file) {
-            Ok(_) => exit::OK,
+            Ok(c) => {
+                if cli.verbose > 0 {
+                    println!("{}", summary(&c));
+                }
+                exit::OK
+            }
             Err(e) => config_failed(&e),
         },
         Command::Diff {

@@ -3,6 +3,7 @@
 
 pub mod control;
 pub mod filter;
+pub mod metrics;
 pub mod render;
 pub mod runtime;
 

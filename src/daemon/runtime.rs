@@ -146,6 +146,15 @@ pub struct Runtime {
     frames: Option<net::FrameSender>,
     /// The last kernel view (ifindexes and link-locals for VRRS pathways).
     snapshot: Snapshot,
+    /// `[runtime] metrics-listen` at start (a reload does not move the listener).
+    metrics_listen: Option<String>,
+}
+
+/// Tell systemd (when NOTIFY_SOCKET is set; a no-op otherwise).
+fn notify(state: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(state) {
+        tracing::debug!(target: "netvrrp::protocol", "sd_notify: {e}");
+    }
 }
 
 fn unix_now() -> f64 {
@@ -210,6 +219,7 @@ impl Runtime {
                 }
             },
             snapshot: loaded.snapshot.clone(),
+            metrics_listen: loaded.config.runtime.metrics_listen.clone(),
         };
         let fan = rt.vrrs.on_snapshot(&loaded.snapshot);
         rt.carry_out(fan).await;
@@ -761,6 +771,24 @@ impl Runtime {
         let _ = self.filter.send(FilterJob::Sync(wanted));
     }
 
+    fn metrics_text(&self) -> String {
+        let rows = |v: serde_json::Value| v.as_array().cloned().unwrap_or_default();
+        let config_hash = std::fs::read(&self.file)
+            .map(|b| super::metrics::config_hash(&b))
+            .unwrap_or_default();
+        super::metrics::render(
+            &rows(self.show_vrrp()),
+            &rows(self.vrrs.show_server()),
+            &rows(self.vrrs.show_pathway()),
+            &super::metrics::RuntimeInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                config_hash,
+                reloads: self.reloads,
+            },
+        )
+        .unwrap_or_else(|e| format!("# encoding failed: {e}\n"))
+    }
+
     fn show_vrrp(&self) -> serde_json::Value {
         let rows: Vec<serde_json::Value> = self
             .instances
@@ -799,6 +827,17 @@ impl Runtime {
     }
 
     async fn reload(&mut self, file: PathBuf) -> Result<serde_json::Value, String> {
+        let mut reloading = vec![sd_notify::NotifyState::Reloading];
+        if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
+            reloading.push(now);
+        }
+        notify(&reloading);
+        let result = self.reload_inner(file).await;
+        notify(&[sd_notify::NotifyState::Ready]);
+        result
+    }
+
+    async fn reload_inner(&mut self, file: PathBuf) -> Result<serde_json::Value, String> {
         let config = config::load(&file).map_err(|e| e.to_string())?;
         let snapshot = self.kernel.snapshot().await.map_err(|e| format!("{e:#}"))?;
         self.snapshot = snapshot.clone();
@@ -873,17 +912,43 @@ impl Runtime {
             .with_context(|| format!("cannot write {}", pid_path.display()))?;
         let mut kernel_events = Box::pin(crate::kernel::events().await?);
         let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
+        let (scrape_send, mut scrape_recv) = mpsc::channel::<oneshot::Sender<String>>(8);
+        if let Some(listen) = &self.metrics_listen {
+            match listen.parse::<std::net::SocketAddr>() {
+                Ok(addr) => {
+                    tokio::spawn(async move {
+                        if let Err(e) = super::metrics::serve(addr, scrape_send).await {
+                            tracing::error!(target: "netvrrp::protocol", "metrics: {e:#}");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(target: "netvrrp::protocol", %listen, "bad metrics-listen: {e}")
+                }
+            }
+        }
         let mut rx_recv = self.rx_recv.take().context("runtime started twice")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
         let mut sigint = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
         let mut sighup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
         tracing::info!(target: "netvrrp::protocol", instances = self.instances.len(), socket = %sock_path.display(), "runtime started");
+        // systemd Type=notify: the kernel is applied and the sockets are up.
+        notify(&[sd_notify::NotifyState::Ready]);
+        let watchdog_period = sd_notify::watchdog_enabled()
+            .map(|d| d / 2)
+            .unwrap_or(Duration::from_secs(3600));
+        let mut watchdog = tokio::time::interval(watchdog_period);
         loop {
             let next = self.timers.first().map(|(t, _)| *t);
             self.sync_filter();
             let sleep_until = next.map(|t| self.base + t.as_duration());
             tokio::select! {
                 biased;
+                _ = watchdog.tick() => {
+                    if sd_notify::watchdog_enabled().is_some() {
+                        notify(&[sd_notify::NotifyState::Watchdog]);
+                    }
+                }
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
                 _ = sighup.recv() => {
@@ -947,6 +1012,9 @@ impl Runtime {
                         tracing::warn!(target: "netvrrp::protocol", "control connection refused: peer is neither root nor the runtime's user");
                     }
                 }
+                Some(reply) = scrape_recv.recv() => {
+                    let _ = reply.send(self.metrics_text());
+                }
                 Some(msg) = ctl_recv.recv() => {
                     let (req, reply) = match msg {
                         Control::Subscribe(reply) => {
@@ -980,6 +1048,7 @@ impl Runtime {
             }
         }
         tracing::info!(target: "netvrrp::protocol", "stopping: priority 0 on every master, protodown on");
+        notify(&[sd_notify::NotifyState::Stopping]);
         self.shutdown_all().await;
         let (done, wait) = oneshot::channel();
         if self.filter.send(FilterJob::Remove(done)).is_ok() {
