@@ -173,55 +173,6 @@ pub fn config_hash(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn exposition_has_states_counters_and_info() {
-        let vrrp = vec![json!({
-            "interface": "eth0", "vrid": 5, "family": "ipv4", "state": "master",
-            "priority": 200, "effective_priority": 150, "last_change": 1.5,
-            "counters": { "adverts_sent": 7, "checksum_errors": 2 }
-        })];
-        let servers = vec![json!({"name": "group1", "state": "master", "pushes": 3})];
-        let pathways = vec![json!({"name": "group1", "interface": "eth1", "state": "active"})];
-        let text = render(
-            &vrrp,
-            &servers,
-            &pathways,
-            &RuntimeInfo {
-                version: "0.1.0",
-                config_hash: "abc".into(),
-                reloads: 4,
-            },
-        )
-        .unwrap();
-        assert!(
-            text.contains(
-                r#"netvrrp_vrrp_state{interface="eth0",vrid="5",family="ipv4",state="master"} 1"#
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                r#"netvrrp_vrrp_effective_priority{interface="eth0",vrid="5",family="ipv4"} 150"#
-            ),
-            "{text}"
-        );
-        assert!(text.contains(r#"netvrrp_vrrp_events_total{interface="eth0",vrid="5",family="ipv4",counter="checksum_errors"} 2"#), "{text}");
-        assert!(
-            text.contains(
-                r#"netvrrp_vrrs_pathway_state{leader="group1",interface="eth1",state="active"} 1"#
-            ),
-            "{text}"
-        );
-        assert!(text.contains("netvrrp_runtime_reloads_total 4"), "{text}");
-        assert!(text.ends_with("# EOF\n"));
-    }
-}
-
 /// Serve `GET /metrics` on `listen`. Each scrape asks the event loop for the text through
 /// `scrape` (so the numbers are consistent with one instant of the loop).
 pub async fn serve(
@@ -277,5 +228,54 @@ pub async fn serve(
             );
             let _ = conn.write_all(reply.as_bytes()).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn exposition_has_states_counters_and_info() {
+        let vrrp = vec![json!({
+            "interface": "eth0", "vrid": 5, "family": "ipv4", "state": "master",
+            "priority": 200, "effective_priority": 150, "last_change": 1.5,
+            "counters": { "adverts_sent": 7, "checksum_errors": 2 }
+        })];
+        let servers = vec![json!({"name": "group1", "state": "master", "pushes": 3})];
+        let pathways = vec![json!({"name": "group1", "interface": "eth1", "state": "active"})];
+        let text = render(
+            &vrrp,
+            &servers,
+            &pathways,
+            &RuntimeInfo {
+                version: "0.1.0",
+                config_hash: "abc".into(),
+                reloads: 4,
+            },
+        )
+        .unwrap();
+        assert!(
+            text.contains(
+                r#"netvrrp_vrrp_state{interface="eth0",vrid="5",family="ipv4",state="master"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"netvrrp_vrrp_effective_priority{interface="eth0",vrid="5",family="ipv4"} 150"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r#"netvrrp_vrrp_events_total{interface="eth0",vrid="5",family="ipv4",counter="checksum_errors"} 2"#), "{text}");
+        assert!(
+            text.contains(
+                r#"netvrrp_vrrs_pathway_state{leader="group1",interface="eth1",state="active"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains("netvrrp_runtime_reloads_total 4"), "{text}");
+        assert!(text.ends_with("# EOF\n"));
     }
 }
