@@ -535,12 +535,18 @@ impl Runtime {
             return;
         }
         self.filter_dirty = false;
+        self.install_filter(false);
+    }
+
+    /// Install the filter for the current states; `leaving`: as if no instance were Master
+    /// (every VIP blocked), for the stop.
+    fn install_filter(&mut self, leaving: bool) {
         let mut wanted = super::filter::FilterState::default();
         for inst in &self.instances {
             wanted.add(
                 &inst.vips,
                 inst.device_index.filter(|_| inst.key.2 == Family::Ipv4),
-                inst.router.state() == State::Master,
+                !leaving && inst.router.state() == State::Master,
                 inst.router.accept_mode(),
             );
             if let IpAddr::V4(p) = inst.primary {
@@ -754,10 +760,13 @@ impl Runtime {
             }
         }
         tracing::info!(target: "netvrrp::protocol", "stopping: priority 0 on every master, protodown on");
+        // The devices stay (protodown) with their VIPs, and frames for the virtual MAC keep
+        // reaching them until a new master's frames move the switch's entry: block every VIP
+        // *before* the priority-0 adverts (a backup takes over Skew_Time after them) and
+        // leave the filter so, or the stopped router would answer for the VIPs (`down`
+        // removes it).
+        self.install_filter(true);
         self.shutdown_all().await;
-        if let Err(e) = self.filter.remove() {
-            tracing::warn!(target: "netvrrp::kernel", "cannot remove the VIP filter: {e:#}");
-        }
         let _ = std::fs::remove_file(&sock_path);
         let _ = std::fs::remove_file(&pid_path);
         Ok(())
