@@ -333,6 +333,11 @@ pub async fn down(cli: &Cli, file: &Path) -> i32 {
     if let Err(e) = apply::save_owned(&cli.run_dir, &keep) {
         return failed(&e);
     }
+    // The stopped runtime left its VIP filter in place (every VIP blocked); the devices are
+    // gone now, so is the reason for it.
+    if let Err(e) = crate::daemon::filter::VipFilter::default().remove() {
+        return failed(&e);
+    }
     exit::OK
 }
 

@@ -1,6 +1,8 @@
 //! The runtime's packet filter: how a Backup is kept from answering for a VIP, and how
 //! `accept-mode = false` is enforced. One nftables table per family, named `netvrrp`, owned
-//! by the runtime (created at start, replaced atomically on change, deleted at stop).
+//! by the runtime (created at start, replaced atomically on change). At stop it is left in
+//! place with every VIP blocked, because the devices stay (protodown) with their VIPs and
+//! would otherwise answer for them; the next runtime replaces it, `down` deletes it.
 //!
 //! Why not protodown alone: protodown stops the vrrp macvlan from *sending*, but the VIP stays
 //! a local address, so the kernel still answers traffic that reaches the Backup (flooded

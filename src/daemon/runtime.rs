@@ -67,53 +67,40 @@ enum Control {
 
 enum FilterJob {
     Sync(super::filter::FilterState),
-    Remove(oneshot::Sender<()>),
+    /// The last job: install this state, say when it is in place, stop.
+    Leave(super::filter::FilterState, oneshot::Sender<()>),
 }
 
-/// The task that owns the nftables tables; jobs run in order, off the election loop.
+/// The task that owns the nftables tables; jobs run in order, off the election loop, and
+/// only the newest pending state is installed.
 fn spawn_filter_task() -> mpsc::UnboundedSender<FilterJob> {
     let (tx, mut rx) = mpsc::unbounded_channel::<FilterJob>();
     tokio::spawn(async move {
         let mut filter = super::filter::VipFilter::default();
-        while let Some(job) = rx.recv().await {
-            match job {
-                FilterJob::Sync(mut wanted) => {
-                    // Only the newest state matters.
-                    let mut remove = None;
-                    while let Ok(next) = rx.try_recv() {
-                        match next {
-                            FilterJob::Sync(w) => wanted = w,
-                            FilterJob::Remove(done) => {
-                                remove = Some(done);
-                                break;
-                            }
-                        }
-                    }
-                    let (f, result) = tokio::task::spawn_blocking(move || {
-                        let r = filter.sync(&wanted);
-                        (filter, r)
-                    })
-                    .await
-                    .unwrap_or_else(|_| (super::filter::VipFilter::default(), Ok(())));
-                    filter = f;
-                    if let Err(e) = result {
-                        tracing::error!(target: "netvrrp::kernel", "cannot update the VIP filter: {e:#}");
-                    }
-                    if let Some(done) = remove {
-                        if let Err(e) = filter.remove() {
-                            tracing::warn!(target: "netvrrp::kernel", "cannot remove the VIP filter: {e:#}");
-                        }
-                        let _ = done.send(());
-                        return;
-                    }
+        while let Some(mut job) = rx.recv().await {
+            while let Ok(next) = rx.try_recv() {
+                if matches!(job, FilterJob::Leave(..)) {
+                    break;
                 }
-                FilterJob::Remove(done) => {
-                    if let Err(e) = filter.remove() {
-                        tracing::warn!(target: "netvrrp::kernel", "cannot remove the VIP filter: {e:#}");
-                    }
-                    let _ = done.send(());
-                    return;
-                }
+                job = next;
+            }
+            let (wanted, done) = match job {
+                FilterJob::Sync(w) => (w, None),
+                FilterJob::Leave(w, done) => (w, Some(done)),
+            };
+            let (f, result) = tokio::task::spawn_blocking(move || {
+                let r = filter.sync(&wanted);
+                (filter, r)
+            })
+            .await
+            .unwrap_or_else(|_| (super::filter::VipFilter::default(), Ok(())));
+            filter = f;
+            if let Err(e) = result {
+                tracing::error!(target: "netvrrp::kernel", "cannot update the VIP filter: {e:#}");
+            }
+            if let Some(done) = done {
+                let _ = done.send(());
+                return;
             }
         }
     });
@@ -756,19 +743,25 @@ impl Runtime {
             return;
         }
         self.filter_dirty = false;
+        let _ = self.filter.send(FilterJob::Sync(self.filter_state(false)));
+    }
+
+    /// The filter for the current states; `leaving`: as if no instance were Master (every
+    /// VIP blocked), for the stop.
+    fn filter_state(&self, leaving: bool) -> super::filter::FilterState {
         let mut wanted = super::filter::FilterState::default();
         for inst in &self.instances {
             wanted.add(
                 &inst.vips,
                 inst.device_index.filter(|_| inst.key.2 == Family::Ipv4),
-                inst.router.state() == State::Master,
+                !leaving && inst.router.state() == State::Master,
                 inst.router.accept_mode(),
             );
             if let IpAddr::V4(p) = inst.primary {
                 wanted.primary4.insert(inst.parent_index, p);
             }
         }
-        let _ = self.filter.send(FilterJob::Sync(wanted));
+        wanted
     }
 
     fn metrics_text(&self) -> String {
@@ -1049,11 +1042,20 @@ impl Runtime {
         }
         tracing::info!(target: "netvrrp::protocol", "stopping: priority 0 on every master, protodown on");
         notify(&[sd_notify::NotifyState::Stopping]);
-        self.shutdown_all().await;
+        // The devices stay (protodown) with their VIPs, and frames for the virtual MAC keep
+        // reaching them until a new master's frames move the switch's entry: block every VIP
+        // *before* the priority-0 adverts (a backup takes over Skew_Time after them) and
+        // leave the filter so, or the stopped router would answer for the VIPs (`down`
+        // removes it).
         let (done, wait) = oneshot::channel();
-        if self.filter.send(FilterJob::Remove(done)).is_ok() {
+        if self
+            .filter
+            .send(FilterJob::Leave(self.filter_state(true), done))
+            .is_ok()
+        {
             let _ = wait.await;
         }
+        self.shutdown_all().await;
         let _ = std::fs::remove_file(&sock_path);
         let _ = std::fs::remove_file(&pid_path);
         Ok(())

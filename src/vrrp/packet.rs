@@ -311,6 +311,25 @@ pub fn decode(payload: &[u8], ctx: &RxContext) -> Result<Decoded, DecodeError> {
     })
 }
 
+/// An IPv4 packet around `payload` (no options): TOS 0xc0 (network control), DF set with
+/// identification 0 (an atomic datagram, RFC 6864), TTL 255, header checksum filled in.
+pub fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, payload: &[u8]) -> Vec<u8> {
+    let total = u16::try_from(20 + payload.len()).unwrap_or(u16::MAX);
+    let mut p = Vec::with_capacity(20 + payload.len());
+    p.extend_from_slice(&[0x45, 0xc0]);
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0x40, 0]); // identification 0, DF, fragment offset 0
+    p.push(255);
+    p.push(protocol);
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    let ck = checksum(&p, None);
+    p[10..12].copy_from_slice(&ck.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
 /// An IPv6 packet around `payload`: traffic class 0xc0 (network control), hop limit 255.
 pub fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, payload: &[u8]) -> Vec<u8> {
     let mut p = Vec::with_capacity(40 + payload.len());
@@ -605,6 +624,25 @@ mod tests {
                 let _ = decode(&buf, &ctx(src, version));
             }
         }
+    }
+
+    #[test]
+    fn ipv4_header_for_adverts() {
+        let src: Ipv4Addr = SRC4.parse().unwrap();
+        let dst = Ipv4Addr::new(224, 0, 0, 18);
+        let msg = hex("310ac8010064103c0a6300fe");
+        let p = ipv4_packet(src, dst, VRRP_PROTOCOL, &msg);
+        assert_eq!(p.len(), 32);
+        assert_eq!(&p[..2], &[0x45, 0xc0]);
+        assert_eq!(u16::from_be_bytes([p[2], p[3]]), 32);
+        assert_eq!((p[8], p[9]), (255, VRRP_PROTOCOL));
+        assert_eq!(checksum(&p[..20], None), 0, "header checksum verifies");
+        assert_eq!(&p[12..16], &src.octets());
+        assert_eq!(&p[16..20], &dst.octets());
+        assert_eq!(&p[20..], &msg[..]);
+        // What the receive side parses back.
+        let (s, d, ttl, payload) = crate::vrrp::net::parse_ipv4(&p).unwrap();
+        assert_eq!((s, d, ttl, payload), (src, dst, 255, &msg[..]));
     }
 
     #[test]

@@ -63,10 +63,13 @@
 
 pub mod frr;
 pub mod keepalived;
+pub mod netvrrp;
 pub mod pcap;
 
 pub use frr::Frr;
 pub use keepalived::Keepalived;
+#[allow(unused_imports)]
+pub use netvrrp::{Netvrrp, NetvrrpOptions};
 pub use pcap::{Checksum, Family, Frame, Mac, Payload, Vrrp};
 
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -606,6 +609,23 @@ impl Lab {
         self.ip(self.sw(), &["link", "set", &format!("swp-r{k}"), "up"]);
     }
 
+    /// Bridge port isolation of router `k` (`bridge link set … isolated on|off`): isolated
+    /// ports cannot reach each other, but still reach the host, and the capture sees all.
+    /// Isolating every router port partitions the routers while their links stay up.
+    pub fn isolate(&self, k: usize, on: bool) {
+        let out = run(Command::new("bridge").args([
+            "-n",
+            self.sw(),
+            "link",
+            "set",
+            "dev",
+            &format!("swp-r{k}"),
+            "isolated",
+            if on { "on" } else { "off" },
+        ]));
+        assert!(out.status.success(), "bridge isolated: {}", text(&out));
+    }
+
     // ------------------------------------------------------------------ capture
 
     /// Starts tcpdump on br0 (switch namespace), VRRP v4/v6, ARP, ICMP, ICMPv6, nanosecond
@@ -1044,15 +1064,19 @@ impl States {
 pub enum Kind {
     Keepalived,
     Frr,
+    Netvrrp,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Keepalived, Kind::Frr];
+    pub const ALL: [Kind; 3] = [Kind::Keepalived, Kind::Frr, Kind::Netvrrp];
+    /// The third-party implementations netvrrp is tested against.
+    pub const PEERS: [Kind; 2] = [Kind::Keepalived, Kind::Frr];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Keepalived => "keepalived",
             Kind::Frr => "frr",
+            Kind::Netvrrp => "netvrrp",
         }
     }
 
@@ -1061,6 +1085,7 @@ impl Kind {
         match self {
             Kind::Keepalived => Box::new(Keepalived::start(lab, k, conf)),
             Kind::Frr => Box::new(Frr::start(lab, k, conf)),
+            Kind::Netvrrp => Box::new(Netvrrp::start(lab, k, conf)),
         }
     }
 }
