@@ -17,9 +17,16 @@
 //!   the advert source stable and known before the first takeover (FRR 8.4 loses one
 //!   interval there because the macvlan's link-local does not exist while protodown is on).
 //!   The VRRP checksum is computed by our encoder over that source.
-//! * Gratuitous ARP: `AF_PACKET`/`SOCK_DGRAM` on the macvlan, the kernel adds the Ethernet
-//!   header with the device's (virtual) MAC. Unsolicited NA: raw ICMPv6 socket on the macvlan
-//!   (the kernel computes the ICMPv6 checksum), hop limit 255, to ff02::1.
+//! * Gratuitous ARP, unsolicited NA (to ff02::1, hop limit 255, checksum ours) and IPv6
+//!   adverts: whole packets on an `AF_PACKET`/`SOCK_DGRAM` socket; the kernel adds the Ethernet
+//!   header with the device's (virtual) MAC. VRRS pathways use one such socket for all their
+//!   devices ([`FrameSender`]).
+//! * Packet sockets have `PACKET_QDISC_BYPASS`: lifting protodown turns the carrier on at
+//!   once, but the device's transmit queue is reattached only later, by linkwatch (a
+//!   workqueue); until then the qdisc is `noop`, which drops every packet while `sendto`
+//!   reports success. Through the queue, the first GARP/NA burst of every takeover (of the
+//!   vrrp device and of every pathway macvlan) was lost. The raw IPv4 advert socket still goes
+//!   through the queue.
 
 use crate::types::{Family, MacAddr};
 use crate::vrrp::packet;
@@ -376,13 +383,30 @@ fn open_packet_socket() -> anyhow::Result<OwnedFd> {
     use nix::sys::socket::{AddressFamily, SockFlag, SockProtocol, SockType, socket};
     // Protocol 0: a send-only packet socket that never receives. SOCK_DGRAM: the kernel adds
     // the Ethernet header with the device's (virtual) MAC as source.
-    socket(
+    let fd = socket(
         AddressFamily::Packet,
         SockType::Datagram,
         SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
         None::<SockProtocol>,
     )
-    .context("AF_PACKET socket")
+    .context("AF_PACKET socket")?;
+    // Straight to the driver: the qdisc is `noop` until linkwatch reattaches it after
+    // protodown is lifted (see the module documentation).
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket and a c_int option value of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_QDISC_BYPASS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error()).context("PACKET_QDISC_BYPASS");
+    }
+    Ok(fd)
 }
 
 fn send_packet(
