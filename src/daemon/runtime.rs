@@ -21,6 +21,9 @@ use tokio::net::UnixListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
+/// How long a graceful stop waits for VRRS clients to deliver the final transition.
+const CLIENT_STOP_GRACE: Duration = Duration::from_secs(2);
+
 /// (interface, vrid, family): one VRRP instance.
 pub type InstanceKey = (String, u8, Family);
 
@@ -30,6 +33,8 @@ pub struct StateEvent {
     pub interface: String,
     pub vrid: u8,
     pub family: Family,
+    /// The VRRS leader names that follow this instance (empty for the other family's instance
+    /// of a dual-stack router).
     pub names: Vec<String>,
     pub previous: State,
     pub state: State,
@@ -444,7 +449,13 @@ impl Runtime {
                         interface: inst.key.0.clone(),
                         vrid: inst.key.1,
                         family: inst.key.2,
-                        names: inst.config.vrrs_leader.clone(),
+                        // A name follows one instance (`leader_family`): the other family's
+                        // instance of the same router must not speak for it.
+                        names: if inst.key.2 == inst.config.leader_family() {
+                            inst.config.vrrs_leader.clone()
+                        } else {
+                            Vec::new()
+                        },
                         previous: from,
                         state: to,
                         reason: reason.to_string(),
@@ -697,8 +708,14 @@ impl Runtime {
                 let Ok(index) = self.kernel.ifindex(device).await else {
                     continue;
                 };
-                let src6 = self.link_local_near(index);
+                let link_local = self.link_local_near(index);
                 for a in addrs {
+                    // A freshly (re-)inserted interface has no link-local yet; the target
+                    // itself is on the device by now and is what the kernel's own NA uses.
+                    let src6 = link_local.or(match a {
+                        IpAddr::V6(v) => Some(*v),
+                        IpAddr::V4(_) => None,
+                    });
                     if let Err(e) = frames.send_gratuitous(index, *mac, *a, src6) {
                         tracing::warn!(target: "netvrrp::vrrs", %device, "{e:#}");
                     }
@@ -1056,6 +1073,12 @@ impl Runtime {
             let _ = wait.await;
         }
         self.shutdown_all().await;
+        // The process exits right after run(): without this, the last transition (to
+        // Initialize) could be lost by an accounting line not yet written or an exec not yet
+        // started.
+        std::mem::take(&mut self.runners)
+            .finish(CLIENT_STOP_GRACE)
+            .await;
         let _ = std::fs::remove_file(&sock_path);
         let _ = std::fs::remove_file(&pid_path);
         Ok(())

@@ -22,7 +22,8 @@
 //!   every frame **silently**, so the advert and the gratuitous packets sent with the
 //!   transition to Master would be lost and the first advert would come one interval late
 //!   (FRR 8.4's IPv6 quirk). Direct transmission only needs the carrier, which is up when
-//!   the protodown request returns.
+//!   the protodown request returns. VRRS pathways use one such socket for all their devices
+//!   ([`FrameSender`]).
 
 use crate::types::{Family, MacAddr};
 use crate::vrrp::packet;

@@ -176,9 +176,9 @@ pub enum PathwayEffect {
         mac: MacAddr,
         addrs: Vec<IpAddr>,
     },
-    /// The pathway macvlan is missing while its parent exists (the parent was removed and
-    /// re-added, or someone deleted the device): create it exactly as apply would, including
-    /// the protodown-on step after creation. Asked for once per disappearance.
+    /// The pathway macvlan is missing while its parent exists and is admin up (the parent was
+    /// removed and re-added, or someone deleted the device): create it exactly as apply would,
+    /// including the protodown-on step after creation. Asked for once per disappearance.
     CreateDevice { device: DesiredDevice },
 }
 
@@ -1022,10 +1022,16 @@ fn kernel_effects(
                 return out;
             };
             let Some(link) = links.get_mut(&device) else {
+                // Only once the parent is admin up: creation would be refused before (apply's
+                // rule), and a re-inserted interface usually appears down and is brought up a
+                // moment later (that link event brings us back here).
                 if complete
                     && !p.create_requested
                     && let Some(cfg) = &p.config
-                    && let Some(idx) = links.get(&p.interface).and_then(|l| l.index)
+                    && let Some(idx) = links
+                        .get(&p.interface)
+                        .filter(|l| l.admin_up)
+                        .and_then(|l| l.index)
                 {
                     p.create_requested = true;
                     tracing::info!(target: TARGET, leader = %p.leader, interface = %p.interface, %device, "pathway macvlan missing; asking for it to be re-created");

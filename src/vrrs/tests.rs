@@ -470,10 +470,22 @@ fn vrrs_oir_mac_pathway_recreated_after_parent_returns() {
     );
     assert!(u.effects.is_empty(), "nothing left to act on: {u:?}");
     assert_eq!(v.show_pathway()[1]["evaluation"]["oir"], false);
-    // The kernel confirms; then the parent is re-added with another ifindex.
+    // The kernel confirms; then the parent is re-added with another ifindex, admin down at
+    // first (as a new veth or VLAN appears): nothing can be created on it yet.
     v.on_snapshot(&snapshot_without(&["eth1", PW_DEV]));
     let mut snap = snapshot_without(&[PW_DEV]);
     find(&mut snap, "eth1").index = 300;
+    find(&mut snap, "eth1").admin_up = false;
+    let f = v.on_snapshot(&snap);
+    assert!(
+        f.pathways
+            .iter()
+            .all(|p| p.interface != "eth1" || p.effects.is_empty()),
+        "no creation on a down parent: {f:#?}"
+    );
+    assert_eq!(pstate(&v, "eth1"), PathwayState::NotReady);
+    // Brought up: now the macvlan is asked for.
+    find(&mut snap, "eth1").admin_up = true;
     let f = v.on_snapshot(&snap);
     let u = update(&f, "eth1");
     assert_eq!(u.state, PathwayState::NotReady);
