@@ -727,7 +727,7 @@ fn schedule_origin(adverts: &[&Advert]) -> f64 {
 }
 
 /// Adverts of one family from one source, in capture order.
-fn from<'a>(adverts: &'a [Advert], src: IpAddr) -> Vec<&'a Advert> {
+fn from(adverts: &[Advert], src: IpAddr) -> Vec<&Advert> {
     adverts.iter().filter(|a| a.src == src).collect()
 }
 
@@ -743,10 +743,10 @@ fn drop_counter(ns: &Netns, set: &str) -> u64 {
         .filter_map(|o| o.get("rule"));
     for rule in rules {
         let exprs = rule["expr"].as_array().unwrap();
-        if exprs.iter().any(|e| e["match"]["right"] == set) {
-            if let Some(c) = exprs.iter().find_map(|e| e["counter"]["packets"].as_u64()) {
-                return c;
-            }
+        if exprs.iter().any(|e| e["match"]["right"] == set)
+            && let Some(c) = exprs.iter().find_map(|e| e["counter"]["packets"].as_u64())
+        {
+            return c;
         }
     }
     panic!("no counter rule for {set} in {v}")
