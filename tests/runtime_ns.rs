@@ -5,8 +5,9 @@
 //! Every test builds its own lab: a switch namespace with a bridge (STP off, forward delay 0,
 //! multicast snooping off), router namespaces `r1`, `r2`, ... and a host namespace `h`, each
 //! with a veth `eth0` whose peer is a bridge port (`port-r1`, ..., `port-h`). Router K has
-//! 10.N.0.K/24 and 2001:db8:N::K/64, the host .100; IPv6 DAD is off everywhere. Routers run
-//! netvrrp through `apply` (a detached runtime per namespace, killed with the namespace).
+//! 10.N.0.K/24 and 2001:db8:N::K/64 (N in hex there), the host .100; IPv6 DAD is off
+//! everywhere. Routers run netvrrp through `apply` (a detached runtime per namespace, killed
+//! with the namespace).
 //!
 //! The runtime's view comes from `netvrrp show vrrp --json`; the kernel's from iproute2
 //! (`ip -d -j link`, `ip -j neigh`), the wire's from a tcpdump capture on the bridge parsed
@@ -94,12 +95,31 @@ impl Drop for Lab {
         }
         for (i, r) in self.routers.iter().enumerate() {
             if let Ok(log) = fs::read_to_string(r.run_dir().join("netvrrp.log")) {
+                let log = strip_ansi(&log);
                 let lines: Vec<&str> = log.lines().collect();
                 let tail = &lines[lines.len().saturating_sub(40)..];
                 eprintln!("--- r{} netvrrp.log (tail)\n{}", i + 1, tail.join("\n"));
             }
         }
     }
+}
+
+/// `text` without ANSI colour sequences (the runtime's log file has them).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A veth `eth0` in `ns` whose peer `port` is a port of the bridge in `sw`.
@@ -1511,8 +1531,8 @@ fn adverts_and_gratuitous_packets_on_the_wire() {
         let rest = &mine[1..];
         let mean = (rest.last().unwrap().t - rest[0].t) * 1000.0 / (rest.len() - 1) as f64;
         eprintln!(
-            "[measure] advert period {family}: mean {mean:.3} ms over {} adverts; first advert \
-             {:.1} ms after the transition",
+            "[measure] advert period {family}: mean {mean:.3} ms over {} adverts; the first \
+             {:+.1} ms off the schedule of the others",
             mine.len(),
             (mine[0].t - schedule_origin(&mine)) * 1000.0
         );
@@ -1590,11 +1610,10 @@ fn adverts_and_gratuitous_packets_on_the_wire() {
     // Nothing else left a router with a virtual MAC but adverts, GARP and NA, and the kernel's
     // own IPv6 housekeeping of the Master's vrrp6 device (MLD reports, router solicitation).
     let housekeeping = |f: &Frame| {
-        f.ethertype == 0x86dd && f.payload.len() > 48 && f.payload[6] == 0 && f.payload[40] == 58
-            || f.ethertype == 0x86dd
-                && f.payload.len() > 40
-                && f.payload[6] == 58
-                && matches!(f.payload[40], 133 | 143)
+        let p = &f.payload;
+        f.ethertype == 0x86dd
+            && p.len() > 48
+            && (p[6] == 0 && p[40] == 58 && p[48] == 143 || p[6] == 58 && p[40] == 133)
     };
     for f in &frames {
         if f.src == vmac4 || f.src == vmac6 {
