@@ -1073,11 +1073,23 @@ fn stop_on_the_master_sends_priority_zero_and_the_backup_takes_over_after_skew_t
         assert!(lab.kernel_protodown(1, VRID, family));
     }
     assert!(!lab.r(1).run_dir().join("netvrrp.pid").exists());
-    let tables = String::from_utf8_lossy(&lab.r(1).ok(&["nft", "list", "tables"])).into_owned();
-    assert!(
-        !tables.contains("netvrrp"),
-        "the filter outlived the runtime: {tables}"
-    );
+    // The stopped router's devices keep their VIPs, so its filter stays and blocks them all.
+    for family in FAMILIES {
+        let set = if family == "ipv4" { "block4" } else { "block6" };
+        let v: Value = serde_json::from_slice(
+            &lab.r(1)
+                .ok(&["nft", "-j", "list", "set", "inet", "netvrrp", set]),
+        )
+        .unwrap();
+        let elems = &v["nftables"][1]["set"]["elem"];
+        let vip = lab.vip(VRID, family).to_string();
+        assert!(
+            elems
+                .as_array()
+                .is_some_and(|e| e.iter().any(|x| x.as_str() == Some(vip.as_str()))),
+            "{family}: the stopped router does not block {vip}: {v}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
