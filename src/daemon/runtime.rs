@@ -976,6 +976,12 @@ impl Runtime {
                     }
                 }
                 _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                    // Adverts that arrived before the deadline count first: after a stall
+                    // (a slow nft, a busy machine) a backup must not declare a live master
+                    // dead because its advert was still queued.
+                    while let Ok(pkt) = rx_recv.try_recv() {
+                        self.on_packet(pkt).await;
+                    }
                     let now = self.now();
                     while let Some(&(t, i)) = self.timers.first() {
                         if t > now {

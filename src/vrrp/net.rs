@@ -23,7 +23,8 @@
 //!   transition to Master would be lost and the first advert would come one interval late
 //!   (FRR 8.4's IPv6 quirk). Direct transmission only needs the carrier, which is up when
 //!   the protodown request returns. VRRS pathways use one such socket for all their devices
-//!   ([`FrameSender`]).
+//!   ([`FrameSender`]). Side effect: taps on the vrrp device (`tcpdump -i vrrp4-...`) do not
+//!   see what we send; taps on the parent do.
 
 use crate::types::{Family, MacAddr};
 use crate::vrrp::packet;
