@@ -582,8 +582,12 @@ fn vrrs_evaluation_flags_drive_the_state() {
     // Each broken fact clears its flag and makes the pathway NOT READY (with the kernel
     // effect of leaving ACTIVE); repairing it makes it ACTIVE again.
     type Break = fn(&mut Snapshot);
-    let cases: [(&str, &str, Break); 6] = [
+    let cases: [(&str, &str, Break); 7] = [
         ("l2_ready", "eth1", |s| find(s, "eth1").carrier = false),
+        // Carrier, but linkwatch has not made it operational (no transmit queue yet).
+        ("l2_ready", "eth2", |s| {
+            find(s, "eth2").operstate = "down".into()
+        }),
         ("no_shut", "eth1", |s| find(s, "eth1").admin_up = false),
         ("vmac_ready", "eth1", |s| find(s, PW_DEV).admin_up = false),
         ("vip_ready", "eth1", |s| find(s, PW_DEV).addresses.clear()),
