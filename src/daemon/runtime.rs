@@ -524,8 +524,26 @@ impl Runtime {
                 .copied()
         });
         let Some(i) = idx else {
-            // Not ours (another VRID on the same link) or too short to tell.
-            self.unattributed_drops += 1;
+            // No instance runs this VRID on this (parent, family), or the packet is too short
+            // to carry one: every instance on that parent and family counts it (each sees the
+            // same link), as `vrid_errors` or `truncated_errors`.
+            let mut attributed = false;
+            for inst in self
+                .instances
+                .iter_mut()
+                .filter(|inst| inst.parent_index == pkt.parent_index && inst.key.2 == pkt.family)
+            {
+                let c = inst.router.counters_mut();
+                match vrid {
+                    Some(_) => c.vrid_errors += 1,
+                    None => c.truncated_errors += 1,
+                }
+                attributed = true;
+            }
+            if !attributed {
+                // The last instance on that parent went away while the packet was queued.
+                self.unattributed_drops += 1;
+            }
             return;
         };
         let now = self.now();

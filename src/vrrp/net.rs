@@ -446,7 +446,9 @@ pub fn count_drop(c: &mut crate::vrrp::router::Counters, e: &packet::DecodeError
     use packet::DecodeError as E;
     match e {
         E::BadTtl(_) => c.ttl_errors += 1,
-        E::Truncated(_) | E::Oversized(_) | E::BadLength { .. } => c.length_errors += 1,
+        E::Truncated(_) => c.truncated_errors += 1,
+        E::Oversized(_) => c.oversized_errors += 1,
+        E::BadLength { .. } => c.length_errors += 1,
         E::BadVersion(..) => c.version_errors += 1,
         E::BadType(_) => c.type_errors += 1,
         E::BadChecksum { .. } => c.checksum_errors += 1,

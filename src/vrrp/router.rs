@@ -444,10 +444,16 @@ pub struct Counters {
     pub version_errors: u64,
     /// Type other than 1 (advertisement).
     pub type_errors: u64,
-    /// Adverts for a VRID nobody runs on this interface.
+    /// Packets for a VRID nobody runs on this interface: counted by every instance on that
+    /// (parent, family), since no instance owns them.
     pub vrid_errors: u64,
-    /// Truncated packet, or length not matching the address count.
+    /// Length not matching the address count (count larger or smaller than the addresses
+    /// present).
     pub length_errors: u64,
+    /// Shorter than the 8-byte VRRP header (under 2 bytes: counted like `vrid_errors`).
+    pub truncated_errors: u64,
+    /// Larger than the biggest advert (1500 bytes of VRRP message).
+    pub oversized_errors: u64,
     pub checksum_errors: u64,
     /// VRRPv2 authentication type other than 0.
     pub auth_type_errors: u64,

@@ -1,0 +1,983 @@
+//! Robustness namespace tests (issue 7): hostile adverts injected from a raw socket, a
+//! bad-checksum flood, control-socket abuse, faults (a hung master, a vrrp device deleted by
+//! hand, a netlink event storm, the runtime or `apply` killed with SIGKILL) and the security
+//! contract of the control socket and `exec` clients. Each test asserts the final state and
+//! that the elections recovered (or never moved).
+//!
+//! The lab: a switch namespace with a bridge (STP off, forward delay 0, multicast snooping
+//! off), routers `r1`, `r2` and a host `h` (the attacker), each with a veth `eth0` whose peer
+//! is a bridge port (`port-r1`, `port-r2`, `port-h`). Router K has 10.N.0.K/24, the host
+//! 10.N.0.100/24. Only IPv4 instances: the receive checks under test are family-independent
+//! in the codec. Routers run netvrrp through `apply` (a detached runtime per namespace,
+//! killed with the namespace). The wire is read from tcpdump captures parsed here.
+
+mod common;
+
+use common::Netns;
+use serde_json::Value;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::Ipv4Addr;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const VRID: u8 = 10;
+/// A VRRPv2 router next to the v3 one, for the authentication-type check.
+const VRID_V2: u8 = 20;
+/// Advertisement interval of the v3 router, ms.
+const INTERVAL: u32 = 100;
+const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Poll `f` every 20 ms until it returns Some, or panic after `limit` with `what()`.
+fn wait_until<T>(
+    limit: Duration,
+    what: impl Fn() -> String,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > end {
+            panic!("timed out after {limit:?}: {}", what());
+        }
+        sleep(Duration::from_millis(20));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lab
+
+struct Lab {
+    net: u8,
+    // Routers first: their runtimes die before the switch goes away.
+    routers: Vec<Netns>,
+    host: Netns,
+    sw: Netns,
+}
+
+impl Drop for Lab {
+    /// On failure, show what the runtimes logged (their run dirs go away with the namespaces).
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for (i, r) in self.routers.iter().enumerate() {
+            if let Ok(log) = fs::read_to_string(r.run_dir().join("netvrrp.log")) {
+                let lines: Vec<&str> = log.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(30)..];
+                eprintln!("--- r{} netvrrp.log (tail)\n{}", i + 1, tail.join("\n"));
+            }
+        }
+    }
+}
+
+/// A veth `eth0` in `ns` whose peer `port` is a port of the bridge in `sw`.
+fn attach(sw: &Netns, ns: &Netns, port: &str, mac: &str) {
+    sw.ip_ok(&[
+        "link",
+        "add",
+        port,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        ns.name(),
+    ]);
+    sw.ip_ok(&["link", "set", port, "master", "br0"]);
+    sw.ip_ok(&["link", "set", port, "up"]);
+    ns.ip_ok(&["link", "set", "eth0", "address", mac]);
+    ns.ip_ok(&["link", "set", "eth0", "up"]);
+}
+
+impl Lab {
+    fn new(tag: &str, net: u8, routers: usize) -> Lab {
+        let sw = Netns::new(&format!("{tag}-sw"));
+        sw.ip_ok(&[
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+            "mcast_snooping",
+            "0",
+        ]);
+        sw.ip_ok(&["link", "set", "br0", "up"]);
+        let mut rs = Vec::new();
+        for k in 1..=routers {
+            let ns = Netns::new(&format!("{tag}-r{k}"));
+            attach(
+                &sw,
+                &ns,
+                &format!("port-r{k}"),
+                &format!("02:00:00:00:{net:02x}:{k:02x}"),
+            );
+            ns.ip_ok(&["addr", "add", &format!("10.{net}.0.{k}/24"), "dev", "eth0"]);
+            rs.push(ns);
+        }
+        let host = Netns::new(&format!("{tag}-h"));
+        attach(&sw, &host, "port-h", &format!("02:00:00:00:{net:02x}:64"));
+        host.ip_ok(&["addr", "add", &format!("10.{net}.0.100/24"), "dev", "eth0"]);
+        Lab {
+            net,
+            routers: rs,
+            host,
+            sw,
+        }
+    }
+
+    fn r(&self, k: usize) -> &Netns {
+        &self.routers[k - 1]
+    }
+
+    fn addr(&self, k: u8) -> Ipv4Addr {
+        Ipv4Addr::new(10, self.net, 0, k)
+    }
+
+    fn host_addr(&self) -> Ipv4Addr {
+        self.addr(100)
+    }
+
+    fn vip(&self, vrid: u8) -> Ipv4Addr {
+        Ipv4Addr::new(10, self.net, 0, 200u8.wrapping_add(vrid))
+    }
+
+    /// One v3 `[[vrrp]]` table on eth0 (100 ms adverts) with `extra` lines.
+    fn router(&self, vrid: u8, priority: u8, extra: &str) -> String {
+        format!(
+            "[[vrrp]]\ninterface = \"eth0\"\nvrid = {vrid}\npriority = {priority}\nadvertisement-interval = {INTERVAL}\nipv4 = [\"{}/24\"]\n{extra}\n",
+            self.vip(vrid)
+        )
+    }
+
+    /// The v2 router (1 s adverts, the v2 minimum).
+    fn router_v2(&self, priority: u8) -> String {
+        format!(
+            "[[vrrp]]\ninterface = \"eth0\"\nvrid = {VRID_V2}\nversion = 2\npriority = {priority}\nadvertisement-interval = 1000\nipv4 = [\"{}/24\"]\n",
+            self.vip(VRID_V2)
+        )
+    }
+
+    fn config_path(&self, k: usize) -> PathBuf {
+        self.r(k).dir().join(format!("r{k}.toml"))
+    }
+
+    fn write_config(&self, k: usize, tables: &[String]) -> PathBuf {
+        let path = self.config_path(k);
+        fs::write(&path, tables.join("\n")).unwrap();
+        path
+    }
+
+    /// `apply -f` a config made of `tables` on router K.
+    fn apply(&self, k: usize, tables: &[String]) {
+        let path = self.write_config(k, tables);
+        self.reapply(k, &path);
+    }
+
+    fn reapply(&self, k: usize, path: &std::path::Path) {
+        let out = self
+            .r(k)
+            .netvrrp(&["-v", "apply", "-f", path.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "apply on r{k}: {}",
+            common::text(&out)
+        );
+    }
+
+    fn pid(&self, k: usize) -> u32 {
+        let text = fs::read_to_string(self.r(k).run_dir().join("netvrrp.pid")).expect("pid file");
+        text.trim().parse().expect("pid")
+    }
+
+    fn signal(&self, k: usize, sig: &str) {
+        let pid = self.pid(k).to_string();
+        let ok = Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} r{k}");
+    }
+
+    /// The vrrp macvlan of router K.
+    fn device(&self, k: usize, vrid: u8) -> String {
+        format!("vrrp4-{}-{vrid}", self.r(k).ifindex("eth0"))
+    }
+
+    /// Wait until every (router, vrid, state) holds.
+    fn wait(&self, want: &[(usize, u8, &str)], limit: Duration) {
+        wait_until(
+            limit,
+            || {
+                let mut s = format!("states {want:?}; now:");
+                for &(k, _, _) in want {
+                    s += &format!("\n r{k}: {:?}", try_show(self.r(k)));
+                }
+                s
+            },
+            || {
+                want.iter()
+                    .all(|&(k, vrid, st)| try_state(self.r(k), vrid).as_deref() == Some(st))
+                    .then_some(())
+            },
+        )
+    }
+}
+
+fn try_show(ns: &Netns) -> Option<Vec<Value>> {
+    let out = ns.netvrrp(&["show", "vrrp", "--json"]);
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice::<Value>(&out.stdout)
+        .ok()?
+        .as_array()
+        .cloned()
+}
+
+fn try_inst(ns: &Netns, vrid: u8) -> Option<Value> {
+    try_show(ns)?
+        .into_iter()
+        .find(|r| r["vrid"] == u64::from(vrid) && r["family"] == "ipv4")
+}
+
+fn inst(ns: &Netns, vrid: u8) -> Value {
+    try_inst(ns, vrid)
+        .unwrap_or_else(|| panic!("no VRID {vrid} in {}: {:?}", ns.name(), try_show(ns)))
+}
+
+fn try_state(ns: &Netns, vrid: u8) -> Option<String> {
+    try_inst(ns, vrid)?["state"].as_str().map(str::to_string)
+}
+
+fn counter(v: &Value, name: &str) -> u64 {
+    v["counters"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no counter {name} in {v}"))
+}
+
+/// Every drop counter a crafted advert may land in.
+const DROP_COUNTERS: [&str; 11] = [
+    "ttl_errors",
+    "version_errors",
+    "type_errors",
+    "vrid_errors",
+    "length_errors",
+    "truncated_errors",
+    "oversized_errors",
+    "checksum_errors",
+    "auth_type_errors",
+    "address_list_errors",
+    "interval_errors",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Crafting and injecting packets (independent of netvrrp's codec)
+
+fn inet_checksum(parts: &[&[u8]]) -> u16 {
+    let mut sum: u32 = 0;
+    for data in parts {
+        for c in data.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// A VRRPv3 message: `count` in the header, `addrs` in the body, checksum over the IPv4
+/// pseudo-header from `src` to 224.0.0.18 (plus `ck_delta`, to corrupt it).
+fn v3(src: Ipv4Addr, first: u8, vrid: u8, prio: u8, count: u8, addrs: &[Ipv4Addr]) -> Vec<u8> {
+    let mut m = vec![first, vrid, prio, count];
+    m.extend_from_slice(&((INTERVAL / 10) as u16).to_be_bytes());
+    m.extend_from_slice(&[0, 0]);
+    for a in addrs {
+        m.extend_from_slice(&a.octets());
+    }
+    fix_v3_checksum(src, &mut m);
+    m
+}
+
+fn fix_v3_checksum(src: Ipv4Addr, m: &mut [u8]) {
+    m[6..8].copy_from_slice(&[0, 0]);
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&src.octets());
+    pseudo.extend_from_slice(&GROUP.octets());
+    pseudo.extend_from_slice(&[0, 112]);
+    pseudo.extend_from_slice(&(m.len() as u16).to_be_bytes());
+    let ck = inet_checksum(&[&pseudo, m]);
+    m[6..8].copy_from_slice(&ck.to_be_bytes());
+}
+
+/// A checksum that verifies in neither form (with or without the pseudo-header).
+fn corrupt_v3_checksum(src: Ipv4Addr, m: &mut [u8]) {
+    fix_v3_checksum(src, m);
+    let with = u16::from_be_bytes([m[6], m[7]]);
+    m[6..8].copy_from_slice(&[0, 0]);
+    let without = inet_checksum(&[m]);
+    let mut x = with.wrapping_add(1);
+    while x == with || x == without {
+        x = x.wrapping_add(1);
+    }
+    m[6..8].copy_from_slice(&x.to_be_bytes());
+}
+
+/// A VRRPv2 message with authentication type `auth` (checksum right, over the message).
+fn v2(vrid: u8, prio: u8, auth: u8, addrs: &[Ipv4Addr]) -> Vec<u8> {
+    let mut m = vec![0x21, vrid, prio, addrs.len() as u8, auth, 1, 0, 0];
+    for a in addrs {
+        m.extend_from_slice(&a.octets());
+    }
+    m.extend_from_slice(b"secret!!");
+    let ck = inet_checksum(&[&m]);
+    m[6..8].copy_from_slice(&ck.to_be_bytes());
+    m
+}
+
+/// An IPv4 header (+ `options`, a multiple of 4 bytes) from `src` to 224.0.0.18, protocol
+/// 112, around `payload`. The kernel fills in total length and header checksum (IP_HDRINCL).
+fn ipv4(src: Ipv4Addr, ttl: u8, options: &[u8], payload: &[u8]) -> Vec<u8> {
+    assert_eq!(options.len() % 4, 0);
+    let ihl = 5 + options.len() / 4;
+    let mut p = vec![0x40 | ihl as u8, 0xc0, 0, 0, 0, 0, 0x40, 0, ttl, 112, 0, 0];
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&GROUP.octets());
+    p.extend_from_slice(options);
+    let total = (p.len() + payload.len()) as u16;
+    p[2..4].copy_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// Run `f` on a thread inside namespace `ns`.
+fn in_ns<R: Send + 'static>(ns: &Netns, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let name = ns.name().to_string();
+    std::thread::spawn(move || {
+        let file = fs::File::open(format!("/run/netns/{name}")).expect("netns file");
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        f()
+    })
+    .join()
+    .expect("thread in namespace")
+}
+
+fn hdrincl_socket() -> socket2::Socket {
+    use socket2::{Domain, Protocol, Socket, Type};
+    // IPPROTO_RAW implies IP_HDRINCL: whole IP packets, header (TTL, options) ours.
+    let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(255))).expect("raw");
+    s.bind_device(Some(b"eth0")).expect("bind eth0");
+    s
+}
+
+fn group_addr() -> socket2::SockAddr {
+    socket2::SockAddr::from(std::net::SocketAddrV4::new(GROUP, 0))
+}
+
+/// Send every packet (whole IPv4 packets) `n` times, 10 ms apart, from the host's eth0.
+fn inject(ns: &Netns, packets: Vec<Vec<u8>>, n: usize) {
+    in_ns(ns, move || {
+        let s = hdrincl_socket();
+        for _ in 0..n {
+            for p in &packets {
+                s.send_to(p, &group_addr()).expect("send crafted packet");
+            }
+            sleep(Duration::from_millis(10));
+        }
+    })
+}
+
+/// Send a VRRP message too large for the link through the ordinary raw socket, which lets
+/// the kernel fragment it (the receiver reassembles it before netvrrp sees it).
+fn inject_fragmented(ns: &Netns, payload: Vec<u8>, n: usize) {
+    in_ns(ns, move || {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).expect("raw");
+        s.bind_device(Some(b"eth0")).expect("bind eth0");
+        s.set_multicast_ttl_v4(255).expect("ttl");
+        s.set_multicast_loop_v4(false).expect("loop");
+        let dont: libc::c_int = libc::IP_PMTUDISC_DONT;
+        // SAFETY: a valid socket and a c_int option of the right size.
+        let rc = unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&s),
+                libc::IPPROTO_IP,
+                libc::IP_MTU_DISCOVER,
+                (&raw const dont).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "IP_MTU_DISCOVER");
+        for _ in 0..n {
+            s.send_to(&payload, &group_addr())
+                .expect("send oversized packet");
+            sleep(Duration::from_millis(10));
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Capture
+
+/// tcpdump writing the frames matching `filter` on one interface to a pcap file.
+struct Capture {
+    child: Child,
+    path: PathBuf,
+}
+
+impl Capture {
+    fn start(ns: &Netns, iface: &str, filter: &str) -> Capture {
+        let path = ns.dir().join(format!("{iface}-{}.pcap", unix_now()));
+        let log = path.with_extension("log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns.name(), "tcpdump", "-i", iface, "-n"])
+            .args(["-U", "--immediate-mode", "-Z", "root", "-s", "200", "-w"])
+            .arg(&path)
+            .arg(filter)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("run tcpdump");
+        let cap = Capture { child, path };
+        wait_until(
+            Duration::from_secs(10),
+            || format!("tcpdump: {:?}", fs::read_to_string(&log)),
+            || {
+                fs::read_to_string(&log)
+                    .ok()
+                    .filter(|t| t.contains("listening on"))
+            },
+        );
+        cap
+    }
+
+    /// (time, IPv4 source, VRID, priority) of every VRRP packet captured.
+    fn adverts(&self) -> Vec<(f64, Ipv4Addr, u8, u8)> {
+        let data = fs::read(&self.path).unwrap_or_default();
+        if data.len() < 24 {
+            return Vec::new();
+        }
+        let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let frac = match le32(&data[0..4]) {
+            0xa1b2_c3d4 => 1e-6,
+            0xa1b2_3c4d => 1e-9,
+            m => panic!("not a little-endian pcap file (magic {m:#x})"),
+        };
+        let mut out = Vec::new();
+        let mut off = 24;
+        while off + 16 <= data.len() {
+            let h = &data[off..off + 16];
+            let len = le32(&h[8..12]) as usize;
+            if off + 16 + len > data.len() {
+                break;
+            }
+            let f = &data[off + 16..off + 16 + len];
+            off += 16 + len;
+            let t = f64::from(le32(&h[0..4])) + f64::from(le32(&h[4..8])) * frac;
+            if f.len() < 14 + 20 || f[12..14] != [0x08, 0x00] {
+                continue;
+            }
+            let p = &f[14..];
+            let ihl = usize::from(p[0] & 0x0f) * 4;
+            if p[9] != 112 || p.len() < ihl + 4 {
+                continue;
+            }
+            let src = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
+            out.push((t, src, p[ihl + 1], p[ihl + 2]));
+        }
+        out
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The largest gap (ms) between consecutive adverts of `src` for `vrid` in [from, to], also
+/// counting the edges from the last advert before and to the first advert after the window.
+fn max_gap_ms(
+    adverts: &[(f64, Ipv4Addr, u8, u8)],
+    src: Ipv4Addr,
+    vrid: u8,
+    from: f64,
+    to: f64,
+) -> (f64, usize) {
+    let ts: Vec<f64> = adverts
+        .iter()
+        .filter(|a| a.1 == src && a.2 == vrid)
+        .map(|a| a.0)
+        .collect();
+    let inside = ts.iter().filter(|&&t| t >= from && t <= to).count();
+    let mut max: f64 = 0.0;
+    for w in ts.windows(2) {
+        if w[1] >= from && w[0] <= to {
+            max = max.max(w[1] - w[0]);
+        }
+    }
+    (max * 1000.0, inside)
+}
+
+/// Process status field (kB values) of a pid.
+fn proc_status(pid: u32, field: &str) -> u64 {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim_start_matches(':')
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+fn fd_count(pid: u32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("proc fd")
+        .count()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Hostile adverts
+
+/// r1 (priority 200) is Master and r2 (100) Backup of VRID 10 (v3) and VRID 20 (v2); the host
+/// injects every kind of malformed advert, each claiming priority 254 (it would take over if
+/// accepted). Each kind lands in its own counter on both routers, by exactly the number
+/// sent, no other drop counter moves and nobody changes state.
+#[test]
+fn hostile_adverts_are_dropped_and_counted() {
+    let lab = Lab::new("rbh", 71, 2);
+    for (k, prio) in [(1, 200), (2, 100)] {
+        lab.apply(k, &[lab.router(VRID, prio, ""), lab.router_v2(prio)]);
+    }
+    lab.wait(
+        &[
+            (1, VRID, "master"),
+            (2, VRID, "backup"),
+            (1, VRID_V2, "master"),
+            (2, VRID_V2, "backup"),
+        ],
+        Duration::from_secs(10),
+    );
+    let transitions = |k: usize, v: u8| counter(&inst(lab.r(k), v), "transitions");
+    let initial: Vec<u64> = [(1, VRID), (1, VRID_V2), (2, VRID), (2, VRID_V2)]
+        .iter()
+        .map(|&(k, v)| transitions(k, v))
+        .collect();
+    let h = lab.host_addr();
+    let vip = lab.vip(VRID);
+    let good = |prio| v3(h, 0x31, VRID, prio, 1, &[vip]);
+    let mut bad_ck = good(254);
+    corrupt_v3_checksum(h, &mut bad_ck);
+    let mut oversized = good(254);
+    oversized.resize(1600, 0);
+    fix_v3_checksum(h, &mut oversized);
+    let router_alert = [0x94, 0x04, 0x00, 0x00];
+    // (case, packet, (vrid, counter) pairs that must grow by N on both routers)
+    type Case = (&'static str, Option<Vec<u8>>, Vec<(u8, &'static str)>);
+    let cases: Vec<Case> = vec![
+        (
+            "ttl 254",
+            Some(ipv4(h, 254, &[], &good(254))),
+            vec![(VRID, "ttl_errors")],
+        ),
+        (
+            "version 2 at a v3 router",
+            Some(ipv4(h, 255, &[], &v2(VRID, 254, 0, &[vip]))),
+            vec![(VRID, "version_errors")],
+        ),
+        (
+            "type 2",
+            Some(ipv4(h, 255, &[], &v3(h, 0x32, VRID, 254, 1, &[vip]))),
+            vec![(VRID, "type_errors")],
+        ),
+        (
+            "wrong VRID",
+            Some(ipv4(h, 255, &[], &v3(h, 0x31, 99, 254, 1, &[vip]))),
+            vec![(VRID, "vrid_errors"), (VRID_V2, "vrid_errors")],
+        ),
+        (
+            "count larger than the addresses",
+            Some(ipv4(h, 255, &[], &v3(h, 0x31, VRID, 254, 3, &[vip]))),
+            vec![(VRID, "length_errors")],
+        ),
+        (
+            "count smaller than the addresses",
+            Some(ipv4(h, 255, &[], &v3(h, 0x31, VRID, 254, 1, &[vip, h]))),
+            vec![(VRID, "length_errors")],
+        ),
+        (
+            "truncated (4 bytes)",
+            Some(ipv4(h, 255, &[], &good(254)[..4])),
+            vec![(VRID, "truncated_errors")],
+        ),
+        (
+            "truncated (1 byte, no VRID)",
+            Some(ipv4(h, 255, &[], &good(254)[..1])),
+            vec![(VRID, "truncated_errors"), (VRID_V2, "truncated_errors")],
+        ),
+        (
+            "bad checksum",
+            Some(ipv4(h, 255, &[], &bad_ck)),
+            vec![(VRID, "checksum_errors")],
+        ),
+        (
+            "v2 with authentication type 1",
+            Some(ipv4(h, 255, &[], &v2(VRID_V2, 254, 1, &[lab.vip(VRID_V2)]))),
+            vec![(VRID_V2, "auth_type_errors")],
+        ),
+        (
+            "bad checksum behind IPv4 options",
+            Some(ipv4(h, 255, &router_alert, &bad_ck)),
+            vec![(VRID, "checksum_errors")],
+        ),
+        (
+            "oversized (1600 bytes, fragmented)",
+            None,
+            vec![(VRID, "oversized_errors")],
+        ),
+    ];
+    const N: u64 = 5;
+    let snapshot = |k: usize| -> Vec<(u8, Value)> {
+        [VRID, VRID_V2]
+            .iter()
+            .map(|&v| (v, inst(lab.r(k), v)))
+            .collect()
+    };
+    for (name, packet, want) in cases {
+        let before = [snapshot(1), snapshot(2)];
+        match packet {
+            Some(p) => inject(&lab.host, vec![p], N as usize),
+            None => inject_fragmented(&lab.host, oversized.clone(), N as usize),
+        }
+        let expected = |vrid: u8, c: &str| -> u64 {
+            want.iter().filter(|w| w.0 == vrid && w.1 == c).count() as u64 * N
+        };
+        for k in [1, 2] {
+            // Wait for the expected counters, then compare every drop counter exactly.
+            let after = wait_until(
+                Duration::from_secs(3),
+                || {
+                    format!(
+                        "{name}: r{k} counters {:?} (before {:?})",
+                        snapshot(k),
+                        before[k - 1]
+                    )
+                },
+                || {
+                    let now = snapshot(k);
+                    now.iter()
+                        .zip(&before[k - 1])
+                        .all(|((v, a), (_, b))| {
+                            DROP_COUNTERS
+                                .iter()
+                                .all(|c| counter(a, c) >= counter(b, c) + expected(*v, c))
+                        })
+                        .then_some(now)
+                },
+            );
+            sleep(Duration::from_millis(50));
+            for ((v, a), (_, b)) in after.iter().zip(&before[k - 1]) {
+                for c in DROP_COUNTERS {
+                    assert_eq!(
+                        counter(a, c) - counter(b, c),
+                        expected(*v, c),
+                        "{name}: r{k} VRID {v} counter {c}"
+                    );
+                }
+                assert_eq!(
+                    counter(a, "transitions"),
+                    counter(b, "transitions"),
+                    "{name}: r{k} VRID {v} changed state"
+                );
+                assert_eq!(a["state"], b["state"], "{name}: r{k} VRID {v}");
+                if k == 1 {
+                    // The Master hears nothing else: nothing crafted got through.
+                    assert_eq!(
+                        counter(a, "adverts_received"),
+                        counter(b, "adverts_received"),
+                        "{name}: r1 VRID {v} accepted a crafted advert"
+                    );
+                }
+            }
+        }
+        eprintln!("[measure] {name}: {N} sent, {N} counted per router");
+    }
+    // IPv4 options do not shift the VRRP message: a good (lower-priority) advert behind a
+    // Router Alert option is accepted and counted as received, with no drop.
+    let before = inst(lab.r(1), VRID);
+    inject(
+        &lab.host,
+        vec![ipv4(h, 255, &router_alert, &good(50))],
+        N as usize,
+    );
+    let after = wait_until(
+        Duration::from_secs(3),
+        || format!("options: r1 {:?}", inst(lab.r(1), VRID)),
+        || {
+            let a = inst(lab.r(1), VRID);
+            (counter(&a, "adverts_received") >= counter(&before, "adverts_received") + N)
+                .then_some(a)
+        },
+    );
+    for c in DROP_COUNTERS {
+        assert_eq!(counter(&after, c), counter(&before, c), "options: {c}");
+    }
+    lab.wait(
+        &[
+            (1, VRID, "master"),
+            (2, VRID, "backup"),
+            (1, VRID_V2, "master"),
+            (2, VRID_V2, "backup"),
+        ],
+        Duration::from_secs(1),
+    );
+    let end: Vec<u64> = [(1, VRID), (1, VRID_V2), (2, VRID), (2, VRID_V2)]
+        .iter()
+        .map(|&(k, v)| transitions(k, v))
+        .collect();
+    assert_eq!(end, initial, "transitions of (r1, r2) x (VRID 10, VRID 20)");
+}
+
+/// 10,000 bad-checksum adverts per second for 3 s, claiming priority 254: every one counted as
+/// a checksum error, nobody changes state and the Master's adverts keep leaving on time.
+#[test]
+fn bad_checksum_flood_is_counted_and_adverts_stay_on_time() {
+    let lab = Lab::new("rbf", 72, 2);
+    lab.apply(1, &[lab.router(VRID, 200, "")]);
+    lab.apply(2, &[lab.router(VRID, 100, "")]);
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(10),
+    );
+    let cap = Capture::start(&lab.sw, "port-r1", "ether src 00:00:5e:00:01:0a");
+    let before = [inst(lab.r(1), VRID), inst(lab.r(2), VRID)];
+    let h = lab.host_addr();
+    let mut bad = v3(h, 0x31, VRID, 254, 1, &[lab.vip(VRID)]);
+    corrupt_v3_checksum(h, &mut bad);
+    let pkt = ipv4(h, 255, &[], &bad);
+    const RATE: u64 = 10_000;
+    const SECS: u64 = 3;
+    let start = unix_now();
+    let sent = in_ns(&lab.host, move || {
+        let s = hdrincl_socket();
+        let t0 = Instant::now();
+        let mut sent = 0u64;
+        while sent < RATE * SECS {
+            // Paced in 1 ms slices of RATE/1000 packets.
+            let due = (t0.elapsed().as_micros() as u64 * RATE / 1_000_000 + 1).min(RATE * SECS);
+            while sent < due {
+                s.send_to(&pkt, &group_addr()).expect("flood send");
+                sent += 1;
+            }
+            sleep(Duration::from_micros(500));
+        }
+        (sent, t0.elapsed())
+    });
+    let end = unix_now();
+    eprintln!("[measure] flood: {} packets in {:?}", sent.0, sent.1);
+    let after = wait_until(
+        Duration::from_secs(5),
+        || format!("flood counted: r1 {:?}", inst(lab.r(1), VRID)["counters"]),
+        || {
+            let a = [inst(lab.r(1), VRID), inst(lab.r(2), VRID)];
+            a.iter()
+                .zip(&before)
+                .all(|(a, b)| {
+                    counter(a, "checksum_errors") - counter(b, "checksum_errors") >= sent.0
+                })
+                .then_some(a)
+        },
+    );
+    sleep(Duration::from_millis(300));
+    assert!(after.len() == 2);
+    for (k, b) in before.iter().enumerate() {
+        let a = &inst(lab.r(k + 1), VRID);
+        for c in DROP_COUNTERS {
+            let want = if c == "checksum_errors" { sent.0 } else { 0 };
+            assert_eq!(counter(a, c) - counter(b, c), want, "r{} {c}", k + 1);
+        }
+        assert_eq!(
+            counter(a, "transitions"),
+            counter(b, "transitions"),
+            "r{} changed state",
+            k + 1
+        );
+    }
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(1),
+    );
+    let adverts = cap.adverts();
+    let (gap, n) = max_gap_ms(&adverts, lab.addr(1), VRID, start, end);
+    eprintln!(
+        "[measure] flood: {n} r1 adverts in {:.2} s, largest gap {gap:.1} ms",
+        end - start
+    );
+    assert!(
+        gap < 1.5 * f64::from(INTERVAL),
+        "r1's adverts stalled {gap:.1} ms during the flood"
+    );
+    let expected = (end - start) * 1000.0 / f64::from(INTERVAL);
+    assert!(
+        n as f64 >= expected - 2.0,
+        "{n} adverts in the flood window, {expected:.0} due"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Control socket abuse (and its permissions)
+
+fn connect(ns: &Netns) -> UnixStream {
+    let s = UnixStream::connect(ns.run_dir().join("netvrrp.sock")).expect("connect control socket");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+fn request(s: &mut UnixStream, line: &str) -> Value {
+    s.write_all(line.as_bytes()).expect("write request");
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let mut reply = String::new();
+    reader.read_line(&mut reply).expect("read reply");
+    serde_json::from_str(&reply).unwrap_or_else(|e| panic!("reply {reply:?}: {e}"))
+}
+
+/// Garbage, a 100 MB line, half a request then silence, 1,000 connections at once: the runtime
+/// answers the next good request, its memory stays bounded, no descriptor leaks, and the
+/// Master's adverts keep leaving on time throughout. The socket is 0600 and root's.
+#[test]
+fn control_socket_abuse_leaves_the_runtime_electing() {
+    let lab = Lab::new("rbc", 73, 2);
+    lab.apply(1, &[lab.router(VRID, 200, "")]);
+    lab.apply(2, &[lab.router(VRID, 100, "")]);
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(10),
+    );
+    let r = lab.r(1);
+    let sock = r.run_dir().join("netvrrp.sock");
+    let meta = fs::metadata(&sock).unwrap();
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o600,
+        "control socket mode"
+    );
+    assert_eq!((meta.uid(), meta.gid()), (0, 0), "control socket owner");
+    let pid = lab.pid(1);
+    let fds_before = fd_count(pid);
+    let rss_before = proc_status(pid, "VmRSS");
+    let cap = Capture::start(&lab.sw, "port-r1", "ether src 00:00:5e:00:01:0a");
+    let before2 = inst(lab.r(2), VRID);
+    let start = unix_now();
+
+    // Garbage, then a good request on the same connection.
+    let mut s = connect(r);
+    let reply = request(&mut s, "\u{1}\u{2}garbage{{{\n");
+    assert_eq!(reply["ok"], false, "{reply}");
+    let reply = request(&mut s, "{\"cmd\":\"ping\"}\n");
+    assert_eq!(reply["ok"], true, "{reply}");
+    drop(s);
+
+    // Half a request, then silence (kept open until the end).
+    let mut half = connect(r);
+    half.write_all(b"{\"cmd\":\"show-v").unwrap();
+
+    // A 100 MB line: refused after 64 KiB, the connection closed.
+    let mut big = connect(r);
+    let chunk = vec![b'a'; 1 << 20];
+    let mut written = 0usize;
+    for _ in 0..100 {
+        match big.write_all(&chunk) {
+            Ok(()) => written += chunk.len(),
+            Err(_) => break,
+        }
+    }
+    let mut rest = String::new();
+    let _ = big.read_to_string(&mut rest);
+    eprintln!(
+        "[measure] 100 MB line: {written} bytes accepted before the runtime closed; reply {rest:?}"
+    );
+    assert!(written < 100 << 20, "the runtime swallowed a 100 MB line");
+    drop(big);
+
+    // 1,000 connections at once, each asking for ping.
+    let mut conns: Vec<UnixStream> = (0..1000).map(|_| connect(r)).collect();
+    for c in &mut conns {
+        c.write_all(b"{\"cmd\":\"ping\"}\n").unwrap();
+    }
+    for c in &mut conns {
+        let mut line = String::new();
+        BufReader::new(&*c)
+            .read_line(&mut line)
+            .expect("ping reply");
+        assert!(line.contains("\"ok\":true"), "{line}");
+    }
+    let fds_busy = fd_count(pid);
+    drop(conns);
+
+    // The next good request is answered; the half request is still pending.
+    let reply = request(&mut connect(r), "{\"cmd\":\"show-vrrp\"}\n");
+    assert_eq!(reply["ok"], true);
+    sleep(Duration::from_millis(500));
+    let end = unix_now();
+    let rss_after = proc_status(pid, "VmRSS");
+    let hwm = proc_status(pid, "VmHWM");
+    eprintln!(
+        "[measure] control abuse: RSS {rss_before} kB -> {rss_after} kB (peak {hwm} kB); fds {fds_before} -> {fds_busy} (1000 open) -> {}",
+        fd_count(pid)
+    );
+    assert!(
+        hwm < rss_before + 32 * 1024,
+        "peak RSS {hwm} kB from {rss_before} kB"
+    );
+    drop(half);
+    wait_until(
+        Duration::from_secs(5),
+        || format!("fds {} (before {fds_before})", fd_count(pid)),
+        || (fd_count(pid) <= fds_before).then_some(()),
+    );
+
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(1),
+    );
+    assert_eq!(
+        counter(&inst(lab.r(2), VRID), "transitions"),
+        counter(&before2, "transitions"),
+        "r2 changed state during the abuse"
+    );
+    let (gap, n) = max_gap_ms(&cap.adverts(), lab.addr(1), VRID, start, end);
+    eprintln!(
+        "[measure] control abuse: {n} r1 adverts in {:.2} s, largest gap {gap:.1} ms",
+        end - start
+    );
+    assert!(
+        gap < 1.5 * f64::from(INTERVAL),
+        "r1's adverts stalled {gap:.1} ms"
+    );
+}
