@@ -593,6 +593,7 @@ impl Sides<'_> {
     }
 }
 
+// ledger: R9568-6.4.3-f R3768-5.3.1-a R3768-5.3.8-a R3768-5.3.10-a R3768-7.1-f R3768-7.2-a
 /// Asserts every field of netvrrp's adverts in `window` (the Master's steady state).
 fn check_nv_adverts(sides: &Sides, frames: &[Frame], fam: Fam, a: SystemTime, b: SystemTime) {
     let lab = sides.lab;
@@ -616,7 +617,15 @@ fn check_nv_adverts(sides: &Sides, frames: &[Frame], fam: Fam, a: SystemTime, b:
         2 => fam.interval().as_secs() as u16,
         _ => (fam.interval().as_millis() / 10) as u16,
     };
+    // ledger: R9568-5.1.1.1-a R9568-5.1.1.2-a R9568-5.1.1.3-a R9568-5.1.2.1-a R9568-5.1.2.2-a
+    // ledger: R9568-5.1.2.3-a R9568-5.2.1-a R9568-5.2.2-a R9568-5.2.5-a R9568-5.2.7-a
+    // ledger: R9568-5.2.8-a R9568-7.2-a R9568-7.2-b R9568-7.3-a R3768-5.3.6-a R3768-5.3.7-a
+    let primary: IpAddr = match fam.family() {
+        Family::V4 => lab.addr4(sides.nk).into(),
+        Family::V6 => lab.link_local(sides.nk).into(),
+    };
     for (f, v) in mine {
+        assert_eq!(v.src, primary, "source = the parent's primary address: {f}");
         assert_eq!(
             f.src_mac,
             fam.vmac(),
@@ -631,6 +640,11 @@ fn check_nv_adverts(sides: &Sides, frames: &[Frame], fam: Fam, a: SystemTime, b:
         assert_eq!(v.checksum_form, form, "checksum form: {f}");
         if fam.version() == 2 {
             assert_eq!(v.auth_type, Some(0), "{f}");
+            assert_eq!(
+                &v.message[v.message.len() - 8..],
+                &[0u8; 8],
+                "VRRPv2 authentication data zero: {f}"
+            );
         }
         assert_eq!(v.tos, 0xc0, "TOS/traffic class CS6: {f}");
     }
@@ -669,6 +683,48 @@ fn host_resolves_vmac(lab: &Lab, fam: Fam) -> Result<(), String> {
             "the host resolved the VIP to {other:?}, not the virtual MAC {}",
             fam.vmac()
         )),
+    }
+}
+
+// ledger: R9568-6.4.2-b R9568-6.4.3-d
+/// How the host's ARP request / neighbour solicitation for the VIP was answered (frames
+/// after `from`): netvrrp never answers with its physical MAC, as Master it answers with the
+/// virtual MAC, as Backup not at all (RFC 9568 6.4.2, 6.4.3, 8.1.2, 8.2.2).
+fn check_nv_vip_resolution(
+    lab: &Lab,
+    frames: &[Frame],
+    fam: Fam,
+    nk: usize,
+    nv_master: bool,
+    from: SystemTime,
+) {
+    let vip = fam.vip(lab);
+    let phys = lab.mac(nk);
+    let mut answered_vmac = false;
+    for f in frames.iter().filter(|f| f.ts >= from) {
+        match (&f.payload, vip) {
+            (Payload::Arp(a), IpAddr::V4(v)) if a.op == 2 && a.sender_ip == v => {
+                assert!(
+                    f.src_mac != phys && a.sender_mac != phys,
+                    "netvrrp answered ARP for the VIP with its physical MAC: {f}"
+                );
+                answered_vmac |= a.sender_mac == fam.vmac();
+            }
+            (Payload::Icmp6(i), IpAddr::V6(v)) if i.kind == 136 && i.nd_target() == Some(v) => {
+                assert!(
+                    f.src_mac != phys && i.nd_lladdr(2) != Some(phys),
+                    "netvrrp answered a neighbour solicitation for the VIP with its physical MAC: {f}"
+                );
+                answered_vmac |= i.nd_lladdr(2) == Some(fam.vmac()) || f.src_mac == fam.vmac();
+            }
+            _ => {}
+        }
+    }
+    if nv_master {
+        assert!(
+            answered_vmac,
+            "the netvrrp Master did not answer the host's ARP/ND for the VIP with the virtual MAC"
+        );
     }
 }
 
@@ -779,6 +835,7 @@ struct Failover {
     to: SystemTime,
 }
 
+// ledger: R9568-8.1.2-b
 /// Case 7 for one failover: stray replies, resumption, continuity, neighbour entry. Records
 /// a part; never panics.
 fn judge_pings(
@@ -976,6 +1033,7 @@ fn takeover_bound(fam: Fam, taker: Kind, conf: &Conf) -> Duration {
     b
 }
 
+// ledger: R9568-6.1-a R9568-6.1-b R9568-6.4.2-g R3768-6.1-a
 /// Checks of a takeover measured on the wire, shared by the kill and the stop failovers.
 /// `reference` is the dead master's last advert (kill) or its priority-0 advert (stop);
 /// `expected` the timer that should have run (MDI or Skew_Time).
@@ -1037,6 +1095,7 @@ fn judge_takeover(
     }
 }
 
+// ledger: R9568-6.4.2-h R9568-6.4.2-i R9568-6.4.3-e R3768-7.1-g
 /// The failover phase. `nv_high`: netvrrp is the priority-200 master (case 1, then netvrrp
 /// leaves); otherwise the peer is (case 2, then the peer leaves). netvrrp is r1, the peer r2.
 fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
@@ -1149,11 +1208,14 @@ fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
             assert!(row["counters"]["adverts_received"].as_u64() > Some(0));
         }
         assert_no_nv_errors(&nv, fam);
+        let t_resolve = now();
         if let Err(e) = host_resolves_vmac(lab, fam) {
             rec.record("7", "host resolves the VIP (start)", Verdict::Fail(e));
         } else {
             rec.record("7", "host resolves the VIP (start)", Verdict::Pass);
         }
+        // ledger: R9568-6.4.2-a R9568-6.4.3-a R9568-8.1.2-a R9568-8.2.2-a
+        check_nv_vip_resolution(lab, &lab.capture_peek(), fam, nk, nv_high, t_resolve);
         rec.done();
 
         let _ping = Pinger::start(lab, fam);
@@ -1433,7 +1495,9 @@ fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
 }
 
 /// netvrrp's gratuitous ARP / unsolicited NA after its first advert as Master: from the
-/// virtual MAC, for the VIP, within one interval.
+/// virtual MAC, for the VIP, within one interval (NA: Router and Override set, Solicited
+/// clear, target link-layer address = virtual MAC).
+// ledger: R9568-6.4.2-f R9568-6.4.1-b
 fn check_nv_gratuitous(lab: &Lab, frames: &[Frame], fam: Fam, first_advert: SystemTime) {
     let vip = fam.vip(lab);
     let within = first_advert + fam.interval().max(Duration::from_millis(200));
@@ -1448,7 +1512,7 @@ fn check_nv_gratuitous(lab: &Lab, frames: &[Frame], fam: Fam, first_advert: Syst
                 (Payload::Icmp6(i), IpAddr::V6(v)) => {
                     i.kind == 136
                         && i.nd_target() == Some(v)
-                        && i.na_flags().is_some_and(|fl| fl & 0xa0 == 0xa0)
+                        && i.na_flags().is_some_and(|fl| fl & 0xe0 == 0xa0)
                         && i.nd_lladdr(2) == Some(fam.vmac())
                 }
                 _ => false,
@@ -1460,6 +1524,7 @@ fn check_nv_gratuitous(lab: &Lab, frames: &[Frame], fam: Fam, first_advert: Syst
     );
 }
 
+// ledger: R9568-6.4.3-h
 /// Case 5: equal priorities, two masters, then the partition heals. netvrrp on router `nk`.
 fn equal_priority_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nk: usize) {
     let pk = 3 - nk;
@@ -1920,6 +1985,7 @@ fn netvrrp_checksum_pseudo_header_on_vs_off() {
     rec.finish();
 }
 
+// ledger: R9568-5.1.1.3-b R9568-6.4.2-d R9568-7.1-a R9568-7.1-d R9568-7.1-g R9568-7.1-h
 /// Case 6, crafted adverts: a raw socket in the host namespace sends VRRPv3/IPv4 adverts to a
 /// netvrrp Master: corrupted ones (wrong in both forms, higher priority) must be dropped and
 /// counted without moving it; valid message-only ones are accepted and counted (a higher
@@ -1933,6 +1999,7 @@ fn netvrrp_checksum_crafted_adverts() {
         ("6", "corrupted checksum"),
         ("6", "message-only, lower priority"),
         ("6", "message-only, higher priority"),
+        ("6", "other VRID"),
         ("6", "TTL 254"),
         ("7", "stopped netvrrp does not answer for the VIP"),
     ];
@@ -1985,6 +2052,26 @@ fn netvrrp_checksum_crafted_adverts() {
         // Silence: netvrrp takes over again after Master_Down_Interval (learned 100 ms).
         expect_views(fam, Duration::from_secs(2), &[(&nv, State::Master)], "after silence");
         rec.note("accepted: Backup with the crafted source as master, Master again after silence");
+        rec.done();
+
+        rec.begin("6", "other VRID");
+        // ledger: R9568-7.1-e
+        let r0 = c("adverts_received");
+        let mut other = craft_v3_ipv4(src, 254, 10, vip, Form::PseudoHeader);
+        other[1] = VRID + 1;
+        other[6..8].copy_from_slice(&[0, 0]);
+        let ck = peers::pcap::internet_checksum(&[
+            &[src.octets(), [224, 0, 0, 18]].concat(),
+            &[0, 112],
+            &(other.len() as u16).to_be_bytes(),
+            &other,
+        ]);
+        other[6..8].copy_from_slice(&ck.to_be_bytes());
+        send_raw_v4(lab.host(), &other, 255, 3);
+        sleep(Duration::from_millis(200));
+        assert_eq!(c("adverts_received"), r0, "an advert of another VRID reached the router");
+        assert_eq!(nv.state().unwrap().ipv4, Some(State::Master));
+        rec.note("3 adverts for VRID 11 with priority 254: ignored by VRID 10, still Master");
         rec.done();
 
         rec.begin("6", "TTL 254");

@@ -176,6 +176,7 @@ impl VipFilter {
 mod tests {
     use super::*;
 
+    // ledger: R9568-6.1-d R9568-6.4.2-d R9568-6.4.3-c R9568-8.3.1-a R3768-6.4.3-a
     #[test]
     fn backup_blocks_master_accepts_unless_accept_mode_off() {
         let mut s = FilterState::default();
