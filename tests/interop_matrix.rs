@@ -728,6 +728,76 @@ fn check_nv_vip_resolution(
     }
 }
 
+/// A Backup discards every frame sent to the virtual MAC (RFC 9568 6.4.2), not only those for
+/// the VIPs: the switch is made to send the virtual MAC's frames to netvrrp's port (a static
+/// entry, as when it floods), and the host pings netvrrp's *own* eth0 address through the
+/// virtual MAC. A protodown macvlan still hands such frames to the stack, which would answer
+/// (or route them, on a router); the runtime's filter must drop them, and count them.
+// ledger: R9568-6.4.2-c
+fn check_backup_discards_vmac_frames(lab: &Lab, fam: Fam, nk: usize) {
+    let vmac = fam.vmac().to_string();
+    let port = format!("swp-r{nk}");
+    let target = match fam.family() {
+        Family::V4 => lab.addr4(nk).to_string(),
+        Family::V6 => lab.addr6(nk).to_string(),
+    };
+    let out = lab.exec(
+        lab.sw(),
+        &[
+            "bridge", "fdb", "replace", &vmac, "dev", &port, "master", "static", "sticky",
+        ],
+    );
+    assert!(out.status.success(), "bridge fdb: {}", peers::text(&out));
+    lab.ip(
+        lab.host(),
+        &[
+            "neigh",
+            "replace",
+            &target,
+            "lladdr",
+            &vmac,
+            "dev",
+            "eth0",
+            "nud",
+            "permanent",
+        ],
+    );
+    let mut args = vec!["ping", "-n", "-c", "3", "-i", "0.1", "-W", "1"];
+    if fam.family() == Family::V6 {
+        args.push("-6");
+    }
+    args.push(&target);
+    let answered = lab.exec(lab.host(), &args).status.success();
+    let counters = lab.exec(
+        lab.r(nk),
+        &["nft", "list", "chain", "inet", "netvrrp", "prerouting"],
+    );
+    let _ = lab.exec(
+        lab.sw(),
+        &["bridge", "fdb", "del", &vmac, "dev", &port, "master"],
+    );
+    let _ = lab.ip_try(lab.host(), &["neigh", "del", &target, "dev", "eth0"]);
+    assert!(
+        !answered,
+        "the netvrrp Backup answered {target} for frames sent to the virtual MAC"
+    );
+    let text = String::from_utf8_lossy(&counters.stdout).into_owned();
+    let dropped = text
+        .lines()
+        .find(|l| l.contains("@backupdev"))
+        .and_then(|l| {
+            l.split_whitespace()
+                .skip_while(|w| *w != "packets")
+                .nth(1)?
+                .parse::<u64>()
+                .ok()
+        });
+    assert!(
+        dropped.is_some_and(|n| n >= 3),
+        "the Backup's filter did not count the frames for the virtual MAC: {text}"
+    );
+}
+
 fn nv_row(nv: &Netvrrp, fam: Fam) -> serde_json::Value {
     nv.instance(fam.family())
         .unwrap_or_else(|e| panic!("netvrrp show vrrp: {e}"))
@@ -1206,6 +1276,7 @@ fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
                 "netvrrp Backup knows the master's address"
             );
             assert!(row["counters"]["adverts_received"].as_u64() > Some(0));
+            check_backup_discards_vmac_frames(lab, fam, nk);
         }
         assert_no_nv_errors(&nv, fam);
         let t_resolve = now();
