@@ -6,9 +6,11 @@
 //!
 //! # Cases (numbers as in the issue)
 //! 1. netvrrp higher priority: netvrrp Master, the peer Backup; only netvrrp advertises, with
-//!    the right fields; netvrrp's macvlan is up (protodown off).
+//!    the right fields; netvrrp's macvlan is up (protodown off); the host's ARP/ND for the VIP
+//!    is answered with the virtual MAC, never netvrrp's physical one.
 //! 2. peer higher priority: the peer Master, netvrrp Backup with protodown on (its own view
-//!    and the kernel's flag), knowing the master's address.
+//!    and the kernel's flag), knowing the master's address, not answering ARP/ND for the VIP,
+//!    and dropping every frame for the virtual MAC that the switch sends it.
 //! 3. kill -9 of the Master, either side ("the box dies": its switch port is cut first, so
 //!    nothing it left in the kernel can answer): the other takes over within
 //!    Master_Down_Interval + one interval, measured on the wire from the dead master's last
@@ -28,7 +30,9 @@
 //!    pings must be answered again within 0.5 s, and nobody but a master may answer.
 //!
 //! Q3. (VRRPv3/IPv6) a router started while its link is down must advertise once the link
-//!    comes up: netvrrp must; FRR 8.4.4 does not (known quirk, reproduced and reported).
+//!    comes up: netvrrp must. The peer is then restarted the way `lab.sh revive` did when
+//!    FRR 8.4.4 was seen never to send IPv6 (daemon first, port later); if that shows, it is
+//!    reported as the known quirk, otherwise the cell notes that it did not show.
 //!
 //! # How the matrix runs
 //! One test per (peer, version/family): its cases run in sequence, each phase in its own
@@ -39,9 +43,9 @@
 //! same with case 2 and the peer leaving. A step that panics fails its case; the steps after
 //! it in the same phase are reported "not run". Case 7 findings never stop a phase.
 //! VRRPv3 runs at 100 ms adverts, VRRPv2 at 1 s (whole seconds only).
-//! keepalived runs in plain mode (adverts from eth0's MAC, VIPs on eth0) for cases 1/2 of
-//! the election and 5/6, and with `use_vmac` in the failover phases, where case 7 needs the
-//! VIP to resolve to the virtual MAC whoever is master.
+//! keepalived runs with `use_vmac` in the failover phases (cases 1-4, 7: case 7 needs the VIP
+//! to resolve to the virtual MAC whoever is master) and in plain mode (adverts from eth0's
+//! MAC, VIPs on eth0) in cases 5, 6 and Q3, so both modes elect with netvrrp.
 //!
 //! # Peer quirks: recognised and reported, never retried away
 //! A check that a peer bug documented in `peers/frr.rs` can break is written as: netvrrp must
@@ -53,8 +57,14 @@
 //! - FRR backups (and a stopped FRR) answer pings for the VIP when frames for the virtual MAC
 //!   reach them: such replies, identified by the replying router's eth0 MAC in the capture,
 //!   are reported as the quirk. The same from netvrrp fails the case.
+//! - FRR, Master over IPv6 before its late first advert, already answers for the VIP from the
+//!   virtual MAC: reported with the quirk above.
 //! - FRR started while its link is down never sends IPv6 adverts: the harness reconnects a
-//!   port before restarting a daemon; case Q3 reproduces it on purpose and reports it.
+//!   port before restarting a daemon; case Q3 tries to provoke it and reports it.
+//! - keepalived with `use_vmac`, while being preempted, answers the new master's gratuitous
+//!   ARP from the virtual MAC (see `peers/keepalived.rs`): the pings may then stay unanswered
+//!   until the new master's next advert, reported as a keepalived quirk when the capture
+//!   shows that ARP reply.
 //!
 //! # Summary table
 //! Every case records a row in a process-wide table. An `atexit` handler prints the table to
@@ -593,6 +603,7 @@ impl Sides<'_> {
     }
 }
 
+// ledger: R9568-6.4.3-f R3768-5.3.1-a R3768-5.3.8-a R3768-5.3.10-a R3768-7.1-f R3768-7.2-a
 /// Asserts every field of netvrrp's adverts in `window` (the Master's steady state).
 fn check_nv_adverts(sides: &Sides, frames: &[Frame], fam: Fam, a: SystemTime, b: SystemTime) {
     let lab = sides.lab;
@@ -616,7 +627,15 @@ fn check_nv_adverts(sides: &Sides, frames: &[Frame], fam: Fam, a: SystemTime, b:
         2 => fam.interval().as_secs() as u16,
         _ => (fam.interval().as_millis() / 10) as u16,
     };
+    // ledger: R9568-5.1.1.1-a R9568-5.1.1.2-a R9568-5.1.1.3-a R9568-5.1.2.1-a R9568-5.1.2.2-a
+    // ledger: R9568-5.1.2.3-a R9568-5.2.1-a R9568-5.2.2-a R9568-5.2.5-a R9568-5.2.7-a
+    // ledger: R9568-5.2.8-a R9568-7.2-a R9568-7.2-b R9568-7.3-a R3768-5.3.6-a R3768-5.3.7-a
+    let primary: IpAddr = match fam.family() {
+        Family::V4 => lab.addr4(sides.nk).into(),
+        Family::V6 => lab.link_local(sides.nk).into(),
+    };
     for (f, v) in mine {
+        assert_eq!(v.src, primary, "source = the parent's primary address: {f}");
         assert_eq!(
             f.src_mac,
             fam.vmac(),
@@ -631,6 +650,11 @@ fn check_nv_adverts(sides: &Sides, frames: &[Frame], fam: Fam, a: SystemTime, b:
         assert_eq!(v.checksum_form, form, "checksum form: {f}");
         if fam.version() == 2 {
             assert_eq!(v.auth_type, Some(0), "{f}");
+            assert_eq!(
+                &v.message[v.message.len() - 8..],
+                &[0u8; 8],
+                "VRRPv2 authentication data zero: {f}"
+            );
         }
         assert_eq!(v.tos, 0xc0, "TOS/traffic class CS6: {f}");
     }
@@ -670,6 +694,118 @@ fn host_resolves_vmac(lab: &Lab, fam: Fam) -> Result<(), String> {
             fam.vmac()
         )),
     }
+}
+
+// ledger: R9568-6.4.2-b R9568-6.4.3-d
+/// How the host's ARP request / neighbour solicitation for the VIP was answered (frames
+/// after `from`): netvrrp never answers with its physical MAC, as Master it answers with the
+/// virtual MAC, as Backup not at all (RFC 9568 6.4.2, 6.4.3, 8.1.2, 8.2.2).
+fn check_nv_vip_resolution(
+    lab: &Lab,
+    frames: &[Frame],
+    fam: Fam,
+    nk: usize,
+    nv_master: bool,
+    from: SystemTime,
+) {
+    let vip = fam.vip(lab);
+    let phys = lab.mac(nk);
+    let mut answered_vmac = false;
+    for f in frames.iter().filter(|f| f.ts >= from) {
+        match (&f.payload, vip) {
+            (Payload::Arp(a), IpAddr::V4(v)) if a.op == 2 && a.sender_ip == v => {
+                assert!(
+                    f.src_mac != phys && a.sender_mac != phys,
+                    "netvrrp answered ARP for the VIP with its physical MAC: {f}"
+                );
+                answered_vmac |= a.sender_mac == fam.vmac();
+            }
+            (Payload::Icmp6(i), IpAddr::V6(v)) if i.kind == 136 && i.nd_target() == Some(v) => {
+                assert!(
+                    f.src_mac != phys && i.nd_lladdr(2) != Some(phys),
+                    "netvrrp answered a neighbour solicitation for the VIP with its physical MAC: {f}"
+                );
+                answered_vmac |= i.nd_lladdr(2) == Some(fam.vmac()) || f.src_mac == fam.vmac();
+            }
+            _ => {}
+        }
+    }
+    if nv_master {
+        assert!(
+            answered_vmac,
+            "the netvrrp Master did not answer the host's ARP/ND for the VIP with the virtual MAC"
+        );
+    }
+}
+
+/// A Backup discards every frame sent to the virtual MAC (RFC 9568 6.4.2), not only those for
+/// the VIPs: the switch is made to send the virtual MAC's frames to netvrrp's port (a static
+/// entry, as when it floods), and the host pings netvrrp's *own* eth0 address through the
+/// virtual MAC. A protodown macvlan still hands such frames to the stack, which would answer
+/// (or route them, on a router); the runtime's filter must drop them, and count them.
+// ledger: R9568-6.4.2-c
+fn check_backup_discards_vmac_frames(lab: &Lab, fam: Fam, nk: usize) {
+    let vmac = fam.vmac().to_string();
+    let port = format!("swp-r{nk}");
+    let target = match fam.family() {
+        Family::V4 => lab.addr4(nk).to_string(),
+        Family::V6 => lab.addr6(nk).to_string(),
+    };
+    let out = lab.exec(
+        lab.sw(),
+        &[
+            "bridge", "fdb", "replace", &vmac, "dev", &port, "master", "static", "sticky",
+        ],
+    );
+    assert!(out.status.success(), "bridge fdb: {}", peers::text(&out));
+    lab.ip(
+        lab.host(),
+        &[
+            "neigh",
+            "replace",
+            &target,
+            "lladdr",
+            &vmac,
+            "dev",
+            "eth0",
+            "nud",
+            "permanent",
+        ],
+    );
+    let mut args = vec!["ping", "-n", "-c", "3", "-i", "0.1", "-W", "1"];
+    if fam.family() == Family::V6 {
+        args.push("-6");
+    }
+    args.push(&target);
+    let answered = lab.exec(lab.host(), &args).status.success();
+    let counters = lab.exec(
+        lab.r(nk),
+        &["nft", "list", "chain", "inet", "netvrrp", "prerouting"],
+    );
+    let _ = lab.exec(
+        lab.sw(),
+        &["bridge", "fdb", "del", &vmac, "dev", &port, "master"],
+    );
+    let _ = lab.ip_try(lab.host(), &["neigh", "del", &target, "dev", "eth0"]);
+    assert!(
+        !answered,
+        "the netvrrp Backup answered {target} for frames sent to the virtual MAC"
+    );
+    let text = String::from_utf8_lossy(&counters.stdout).into_owned();
+    let dropped = text
+        .lines()
+        .find(|l| l.contains("@backupdev"))
+        .and_then(|l| {
+            l.split_whitespace()
+                .skip_while(|w| *w != "packets")
+                .nth(1)?
+                .parse::<u64>()
+                .ok()
+        });
+    assert!(
+        dropped.is_some_and(|n| n >= 3),
+        "the Backup's filter did not count the frames for the virtual MAC: {text}"
+    );
 }
 
 fn nv_row(nv: &Netvrrp, fam: Fam) -> serde_json::Value {
@@ -779,6 +915,7 @@ struct Failover {
     to: SystemTime,
 }
 
+// ledger: R9568-8.1.2-b
 /// Case 7 for one failover: stray replies, resumption, continuity, neighbour entry. Records
 /// a part; never panics.
 fn judge_pings(
@@ -958,8 +1095,8 @@ fn judge_pings(
 
 // ------------------------------------------------------------------------ the phases
 
-fn expect_views(fam: Fam, timeout: Duration, want: &[(&dyn Peer, State)], what: &str) {
-    let _ = fam;
+/// `wait_views`, panicking with `what` and every daemon's last view.
+fn expect_views(timeout: Duration, want: &[(&dyn Peer, State)], what: &str) {
     if let Err(e) = wait_views(timeout, want) {
         panic!("{what}: {e}");
     }
@@ -976,6 +1113,7 @@ fn takeover_bound(fam: Fam, taker: Kind, conf: &Conf) -> Duration {
     b
 }
 
+// ledger: R9568-6.1-a R9568-6.1-b R9568-6.4.2-g R3768-6.1-a
 /// Checks of a takeover measured on the wire, shared by the kill and the stop failovers.
 /// `reference` is the dead master's last advert (kill) or its priority-0 advert (stop);
 /// `expected` the timer that should have run (MDI or Skew_Time).
@@ -1037,6 +1175,7 @@ fn judge_takeover(
     }
 }
 
+// ledger: R9568-6.4.2-h R9568-6.4.2-i R9568-6.4.3-e R3768-7.1-g
 /// The failover phase. `nv_high`: netvrrp is the priority-200 master (case 1, then netvrrp
 /// leaves); otherwise the peer is (case 2, then the peer leaves). netvrrp is r1, the peer r2.
 fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
@@ -1093,8 +1232,7 @@ fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
             (State::Backup, State::Master)
         };
         expect_views(
-            fam,
-            fam.converge(),
+fam.converge(),
             &[(&nv, nv_want.clone()), (peer.as_ref(), peer_want.clone())],
             "election",
         );
@@ -1102,8 +1240,7 @@ fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
         rec.note(format!("converged {} after start", s3(secs_between(t_start, t_conv))));
         sleep(fam.settle());
         expect_views(
-            fam,
-            Duration::from_secs(2),
+Duration::from_secs(2),
             &[(&nv, nv_want.clone()), (peer.as_ref(), peer_want.clone())],
             "steady state",
         );
@@ -1147,13 +1284,17 @@ fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
                 "netvrrp Backup knows the master's address"
             );
             assert!(row["counters"]["adverts_received"].as_u64() > Some(0));
+            check_backup_discards_vmac_frames(lab, fam, nk);
         }
         assert_no_nv_errors(&nv, fam);
+        let t_resolve = now();
         if let Err(e) = host_resolves_vmac(lab, fam) {
             rec.record("7", "host resolves the VIP (start)", Verdict::Fail(e));
         } else {
             rec.record("7", "host resolves the VIP (start)", Verdict::Pass);
         }
+        // ledger: R9568-6.4.2-a R9568-6.4.3-a R9568-8.1.2-a R9568-8.2.2-a
+        check_nv_vip_resolution(lab, &lab.capture_peek(), fam, nk, nv_high, t_resolve);
         rec.done();
 
         let _ping = Pinger::start(lab, fam);
@@ -1187,8 +1328,7 @@ fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
         }
         let stayer: &dyn Peer = if nv_high { peer.as_ref() } else { &nv };
         expect_views(
-            fam,
-            stayer_conf.master_down() + iv * 2 + Duration::from_secs(3),
+stayer_conf.master_down() + iv * 2 + Duration::from_secs(3),
             &[(stayer, State::Master)],
             "takeover after kill -9",
         );
@@ -1254,8 +1394,7 @@ fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
         }
         let leaver_conf = if nv_high { &nv_conf } else { &peer_conf };
         expect_views(
-            fam,
-            leaver_conf.master_down() + iv * 2 + Duration::from_secs(4),
+leaver_conf.master_down() + iv * 2 + Duration::from_secs(4),
             &[(&nv, nv_want.clone()), (peer.as_ref(), peer_want.clone())],
             "preemption by the returning higher-priority router",
         );
@@ -1318,8 +1457,7 @@ fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
         }
         let stayer: &dyn Peer = if nv_high { peer.as_ref() } else { &nv };
         expect_views(
-            fam,
-            stayer_conf.master_down() + Duration::from_secs(3),
+stayer_conf.master_down() + Duration::from_secs(3),
             &[(stayer, State::Master)],
             "takeover after a graceful stop",
         );
@@ -1406,15 +1544,13 @@ fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
         let returning: &dyn Peer = if nv_high { &nv } else { peer.as_ref() };
         let stayer: &dyn Peer = if nv_high { peer.as_ref() } else { &nv };
         expect_views(
-            fam,
-            fam.converge(),
+fam.converge(),
             &[(returning, State::Backup), (stayer, State::Master)],
             "returning router with preempt off",
         );
         sleep(hold);
         expect_views(
-            fam,
-            Duration::from_secs(1),
+Duration::from_secs(1),
             &[(returning, State::Backup), (stayer, State::Master)],
             "preempt off: still Backup after Master_Down_Interval + 3 intervals",
         );
@@ -1433,7 +1569,9 @@ fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
 }
 
 /// netvrrp's gratuitous ARP / unsolicited NA after its first advert as Master: from the
-/// virtual MAC, for the VIP, within one interval.
+/// virtual MAC, for the VIP, within one interval (NA: Router and Override set, Solicited
+/// clear, target link-layer address = virtual MAC).
+// ledger: R9568-6.4.2-f R9568-6.4.1-b
 fn check_nv_gratuitous(lab: &Lab, frames: &[Frame], fam: Fam, first_advert: SystemTime) {
     let vip = fam.vip(lab);
     let within = first_advert + fam.interval().max(Duration::from_millis(200));
@@ -1448,7 +1586,7 @@ fn check_nv_gratuitous(lab: &Lab, frames: &[Frame], fam: Fam, first_advert: Syst
                 (Payload::Icmp6(i), IpAddr::V6(v)) => {
                     i.kind == 136
                         && i.nd_target() == Some(v)
-                        && i.na_flags().is_some_and(|fl| fl & 0xa0 == 0xa0)
+                        && i.na_flags().is_some_and(|fl| fl & 0xe0 == 0xa0)
                         && i.nd_lladdr(2) == Some(fam.vmac())
                 }
                 _ => false,
@@ -1460,6 +1598,7 @@ fn check_nv_gratuitous(lab: &Lab, frames: &[Frame], fam: Fam, first_advert: Syst
     );
 }
 
+// ledger: R9568-6.4.3-h
 /// Case 5: equal priorities, two masters, then the partition heals. netvrrp on router `nk`.
 fn equal_priority_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nk: usize) {
     let pk = 3 - nk;
@@ -1474,7 +1613,6 @@ fn equal_priority_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nk: usize) {
         let nv = Netvrrp::start(lab, nk, conf.clone());
         let peer = peer_kind.start(lab, pk, conf.clone());
         expect_views(
-            fam,
             fam.converge(),
             &[(&nv, State::Master), (peer.as_ref(), State::Master)],
             "partitioned: both Master",
@@ -1510,14 +1648,12 @@ fn equal_priority_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nk: usize) {
             (State::Backup, State::Master)
         };
         expect_views(
-            fam,
             Duration::from_secs(4) + fam.interval() * 3,
             &[(&nv, nv_want.clone()), (peer.as_ref(), peer_want.clone())],
             "after the partition healed",
         );
         sleep(fam.settle());
         expect_views(
-            fam,
             Duration::from_secs(1),
             &[(&nv, nv_want), (peer.as_ref(), peer_want)],
             "steady after the tie-break",
@@ -1591,16 +1727,14 @@ fn checksum_peer_phase(rec: &mut Rec, peer_kind: Kind) {
             _ => unreachable!(),
         };
         expect_views(
-            fam,
-            fam.converge(),
+fam.converge(),
             &[(&nv, State::Master), (peer, State::Backup)],
             "netvrrp 200 vs peer 100",
         );
         let r0 = received();
         sleep(Duration::from_secs(1));
         expect_views(
-            fam,
-            Duration::from_secs(1),
+Duration::from_secs(1),
             &[(&nv, State::Master), (peer, State::Backup)],
             "peer still Backup after 1 s of netvrrp adverts",
         );
@@ -1669,8 +1803,7 @@ fn checksum_peer_phase(rec: &mut Rec, peer_kind: Kind) {
         // peer (100, preempt) takes over; netvrrp then hears only the peer's adverts.
         nv.reconfigure(fam.conf(lab, 50), NetvrrpOptions::default());
         expect_views(
-            fam,
-            fam.converge(),
+fam.converge(),
             &[(&nv, State::Backup), (peer, State::Master)],
             "netvrrp 50 vs peer 100",
         );
@@ -1708,7 +1841,8 @@ fn link_down_start_phase(rec: &mut Rec, peer_kind: Kind) {
         // netvrrp (200) starts with its port cut while the peer (100) is master.
         rec.begin("Q3", "netvrrp started with its link down");
         let peer = peer_kind.start(lab, 2, fam.conf(lab, LOW));
-        expect_views(fam, fam.converge(), &[(peer.as_ref(), State::Master)], "peer alone");
+        expect_views(
+fam.converge(), &[(peer.as_ref(), State::Master)], "peer alone");
         lab.cut(1);
         let nv = Netvrrp::start(lab, 1, fam.conf(lab, HIGH));
         sleep(Duration::from_millis(500));
@@ -1717,8 +1851,7 @@ fn link_down_start_phase(rec: &mut Rec, peer_kind: Kind) {
         let t0 = now();
         lab.reconnect(1);
         expect_views(
-            fam,
-            Duration::from_secs(3),
+Duration::from_secs(3),
             &[(&nv, State::Master), (peer.as_ref(), State::Backup)],
             "netvrrp after its link came up",
         );
@@ -1870,8 +2003,7 @@ fn netvrrp_checksum_pseudo_header_on_vs_off() {
         let mut a = Netvrrp::start_with(lab, 1, fam.conf(lab, HIGH), on.clone());
         let b = Netvrrp::start_with(lab, 2, fam.conf(lab, LOW), off.clone());
         expect_views(
-            fam,
-            fam.converge(),
+fam.converge(),
             &[(&a, State::Master), (&b, State::Backup)],
             "on 200 vs off 100",
         );
@@ -1892,8 +2024,7 @@ fn netvrrp_checksum_pseudo_header_on_vs_off() {
         rec.begin("6", "roles swapped by a reload");
         a.reconfigure(fam.conf(lab, 50), on);
         expect_views(
-            fam,
-            fam.converge(),
+fam.converge(),
             &[(&a, State::Backup), (&b, State::Master)],
             "on 50 vs off 100",
         );
@@ -1920,6 +2051,7 @@ fn netvrrp_checksum_pseudo_header_on_vs_off() {
     rec.finish();
 }
 
+// ledger: R9568-5.1.1.3-b R9568-6.4.2-d R9568-7.1-a R9568-7.1-d R9568-7.1-g R9568-7.1-h
 /// Case 6, crafted adverts: a raw socket in the host namespace sends VRRPv3/IPv4 adverts to a
 /// netvrrp Master: corrupted ones (wrong in both forms, higher priority) must be dropped and
 /// counted without moving it; valid message-only ones are accepted and counted (a higher
@@ -1933,12 +2065,14 @@ fn netvrrp_checksum_crafted_adverts() {
         ("6", "corrupted checksum"),
         ("6", "message-only, lower priority"),
         ("6", "message-only, higher priority"),
+        ("6", "other VRID"),
         ("6", "TTL 254"),
         ("7", "stopped netvrrp does not answer for the VIP"),
     ];
     rec.phase("crafted adverts", 1, &plan, |lab, rec| {
         let nv = Netvrrp::start(lab, 1, fam.conf(lab, LOW));
-        expect_views(fam, fam.converge(), &[(&nv, State::Master)], "alone");
+        expect_views(
+fam.converge(), &[(&nv, State::Master)], "alone");
         let vip = lab.vip4().addr();
         let src = lab.addr4(HOST);
         let send = |prio: u8, form: Form, ttl: u8, n: usize| {
@@ -1983,8 +2117,29 @@ fn netvrrp_checksum_crafted_adverts() {
         .expect("a valid message-only advert with priority 254 did not make netvrrp Backup");
         assert_eq!(row["master_address"].as_str(), Some(src.to_string().as_str()));
         // Silence: netvrrp takes over again after Master_Down_Interval (learned 100 ms).
-        expect_views(fam, Duration::from_secs(2), &[(&nv, State::Master)], "after silence");
+        expect_views(
+Duration::from_secs(2), &[(&nv, State::Master)], "after silence");
         rec.note("accepted: Backup with the crafted source as master, Master again after silence");
+        rec.done();
+
+        rec.begin("6", "other VRID");
+        // ledger: R9568-7.1-e
+        let r0 = c("adverts_received");
+        let mut other = craft_v3_ipv4(src, 254, 10, vip, Form::PseudoHeader);
+        other[1] = VRID + 1;
+        other[6..8].copy_from_slice(&[0, 0]);
+        let ck = peers::pcap::internet_checksum(&[
+            &[src.octets(), [224, 0, 0, 18]].concat(),
+            &[0, 112],
+            &(other.len() as u16).to_be_bytes(),
+            &other,
+        ]);
+        other[6..8].copy_from_slice(&ck.to_be_bytes());
+        send_raw_v4(lab.host(), &other, 255, 3);
+        sleep(Duration::from_millis(200));
+        assert_eq!(c("adverts_received"), r0, "an advert of another VRID reached the router");
+        assert_eq!(nv.state().unwrap().ipv4, Some(State::Master));
+        rec.note("3 adverts for VRID 11 with priority 254: ignored by VRID 10, still Master");
         rec.done();
 
         rec.begin("6", "TTL 254");

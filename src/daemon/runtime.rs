@@ -622,6 +622,7 @@ impl Runtime {
             };
             let inst = &mut self.instances[i];
             if dev_index != inst.device_index {
+                self.filter_dirty = true;
                 inst.device_index = dev_index;
                 inst.protodown = None;
                 inst.tx =
@@ -788,7 +789,7 @@ impl Runtime {
         for inst in &self.instances {
             wanted.add(
                 &inst.vips,
-                inst.device_index.filter(|_| inst.key.2 == Family::Ipv4),
+                inst.device_index,
                 !leaving && inst.router.state() == State::Master,
                 inst.router.accept_mode(),
             );

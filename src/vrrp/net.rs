@@ -21,8 +21,9 @@
 //!   device's qdisc only later (linkwatch, on a workqueue); until then the noop qdisc drops
 //!   every frame **silently**, so the advert and the gratuitous packets sent with the
 //!   transition to Master would be lost and the first advert would come one interval late
-//!   (FRR 8.4's IPv6 quirk). Direct transmission only needs the carrier, which is up when
-//!   the protodown request returns. VRRS pathways use one such socket for all their devices
+//!   (measured by the interop matrix in both families; FRR 8.4 shows the same symptom for
+//!   IPv6). Direct transmission only needs the carrier, which is up when the protodown
+//!   request returns. VRRS pathways use one such socket for all their devices
 //!   ([`FrameSender`]). Side effect: taps on the vrrp device (`tcpdump -i vrrp4-...`) do not
 //!   see what we send; taps on the parent do.
 

@@ -545,6 +545,9 @@ mod tests {
         assert_eq!(d.checksum_form, Some(ChecksumForm::MessageOnly));
     }
 
+    // ledger: R9568-5.1.1.2-a R9568-5.1.1.3-b R9568-5.2.1-a R9568-5.2.2-a R9568-5.2.5-a
+    // ledger: R9568-7.1-a R9568-7.1-b R9568-7.1-c R9568-7.1-g R9568-8.4-a R3768-5.3.1-a
+    // ledger: R3768-5.3.8-a R3768-7.1-a R3768-7.1-b R3768-7.1-c R3768-7.1-d R3768-7.1-f
     #[test]
     fn each_malformation_has_its_own_error() {
         let good = hex("310ac8010064103c0a6300fe");
@@ -605,6 +608,46 @@ mod tests {
         ));
     }
 
+    /// Ledger: R9568-5.1.2.3-b (hop limit 255 required), R9568-5.2.8-a (IPv6: the checksum
+    /// covers the pseudo-header; message-only is refused), R9568-7.1-d.
+    #[test]
+    fn ipv6_hop_limit_and_pseudo_header_checksum() {
+        let src = "fe80::99:ff:fe00:1";
+        let good = hex("310ac8010064d83120010db8009900000000000000000254");
+        let c = ctx(src, 3);
+        assert!(decode(&good, &c).is_ok());
+        assert_eq!(
+            decode(&good, &RxContext { ttl: 64, ..c }),
+            Err(DecodeError::BadTtl(64))
+        );
+        let mut msg_only = good.clone();
+        msg_only[6..8].copy_from_slice(&[0, 0]);
+        let ck = checksum(&msg_only, None);
+        msg_only[6..8].copy_from_slice(&ck.to_be_bytes());
+        assert!(matches!(
+            decode(&msg_only, &c),
+            Err(DecodeError::BadChecksum { .. })
+        ));
+    }
+
+    /// Ledger: R9568-5.2.6-a (reserved bits zero on send), R9568-5.2.6-b (ignored on receipt).
+    #[test]
+    fn reserved_bits_zero_on_send_ignored_on_receive() {
+        let a = Advert::new(3, 10, 200, 0xffff, &[VIP4.parse().unwrap()]);
+        let c = ctx(SRC4, 3);
+        let bytes = encode(&a, c.src, c.dst, true);
+        assert_eq!(bytes[4] >> 4, 0, "reserved bits sent as zero");
+        assert_eq!(decode(&bytes, &c).unwrap().interval_cs, 0x0fff);
+        let mut rsvd = hex("310ac8010064103c0a6300fe");
+        rsvd[4] |= 0xf0;
+        // Fix the checksum up so that only the reserved bits differ.
+        rsvd[6..8].copy_from_slice(&[0, 0]);
+        let ck = checksum(&rsvd, Some((c.src, c.dst, VRRP_PROTOCOL)));
+        rsvd[6..8].copy_from_slice(&ck.to_be_bytes());
+        let d = decode(&rsvd, &c).expect("reserved bits must be ignored");
+        assert_eq!(d.interval_cs, 100);
+    }
+
     #[test]
     fn random_bytes_never_panic() {
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
@@ -626,6 +669,7 @@ mod tests {
         }
     }
 
+    // ledger: R9568-5.1.1.3-a R9568-7.2-b
     #[test]
     fn ipv4_header_for_adverts() {
         let src: Ipv4Addr = SRC4.parse().unwrap();
@@ -645,6 +689,7 @@ mod tests {
         assert_eq!((s, d, ttl, payload), (src, dst, 255, &msg[..]));
     }
 
+    // ledger: R9568-6.4.1-b
     #[test]
     fn gratuitous_payloads() {
         let vmac = crate::types::MacAddr::vrrp(crate::types::Family::Ipv4, 10);

@@ -1131,6 +1131,7 @@ mod tests {
         }
     }
 
+    // ledger: R9568-6.1-a R9568-6.1-b
     #[test]
     fn exact_intervals_v3() {
         let r = Router::new(params(100)).unwrap();
@@ -1154,6 +1155,7 @@ mod tests {
         assert_eq!(r.skew_time(), Duration::from_nanos(39_062));
     }
 
+    // ledger: R3768-6.1-a
     #[test]
     fn exact_intervals_v2_in_seconds() {
         let mut p = params(100);
@@ -1210,6 +1212,7 @@ mod tests {
         assert_eq!(rig.r.protodown(), None);
     }
 
+    // ledger: R9568-5.2.4-a R9568-6.4.1-a
     #[test]
     fn initialize_to_master_for_owner() {
         let mut rig = Rig::new(params(255));
@@ -1235,6 +1238,7 @@ mod tests {
         assert_eq!(c.gratuitous_bursts_sent, 1);
     }
 
+    // ledger: R9568-6.4.1-c
     #[test]
     fn initialize_to_backup() {
         let mut rig = Rig::new(params(100));
@@ -1256,6 +1260,7 @@ mod tests {
         assert_eq!(rig.r.counters().became_backup, 1);
     }
 
+    // ledger: R9568-6.4.2-f
     #[test]
     fn backup_to_master_on_master_down_timer() {
         let mut rig = backup(params(100));
@@ -1278,6 +1283,7 @@ mod tests {
         assert_eq!(rig.deadline(), Some(at + Duration::from_secs(1)));
     }
 
+    // ledger: R9568-6.4.3-f
     #[test]
     fn master_advert_timer_and_garp_bursts() {
         let (mut rig, t0) = master(params(100));
@@ -1340,6 +1346,7 @@ mod tests {
         assert_eq!(rig.deadline(), Some(t + Duration::from_micros(3_609_375)));
     }
 
+    // ledger: R9568-6.4.2-g
     #[test]
     fn backup_priority_zero_arms_skew() {
         let mut rig = backup(params(100));
@@ -1358,6 +1365,7 @@ mod tests {
         assert_eq!(rig.r.counters().priority_zero_received, 1);
     }
 
+    // ledger: R9568-6.4.2-h
     #[test]
     fn backup_resets_timer_on_higher_or_equal_priority() {
         let mut rig = backup(params(100));
@@ -1392,6 +1400,7 @@ mod tests {
         assert_eq!(rig.deadline(), Some(at + Duration::from_secs(1)));
     }
 
+    // ledger: R3768-6.3-a R3768-7.1-g
     #[test]
     fn v2_backup_does_not_learn_and_rejects_other_intervals() {
         let mut p = params(100);
@@ -1459,6 +1468,7 @@ mod tests {
         );
     }
 
+    // ledger: R9568-6.4.2-i
     #[test]
     fn preempt_off_keeps_lower_priority_master() {
         let mut p = params(100);
@@ -1476,6 +1486,7 @@ mod tests {
         assert_eq!(rig.r.master_address(), Some(v4(30)));
     }
 
+    // ledger: R9568-6.1-e
     #[test]
     fn owner_preempts_even_with_preempt_off() {
         let mut p = params(255);
@@ -1600,6 +1611,7 @@ mod tests {
         );
     }
 
+    // ledger: R9568-6.4.3-h
     #[test]
     fn master_to_backup_on_higher_priority() {
         let (mut rig, t0) = master(params(100));
@@ -1624,6 +1636,7 @@ mod tests {
         );
     }
 
+    // ledger: R9568-6.4.3-i
     #[test]
     fn master_ignores_lower_priority() {
         let (mut rig, t0) = master(params(100));
@@ -1693,6 +1706,7 @@ mod tests {
         assert_eq!(rig.r.state(), State::Backup);
     }
 
+    // ledger: R9568-6.4.3-g
     #[test]
     fn master_answers_priority_zero_at_once() {
         let (mut rig, t0) = master(params(100));
@@ -1704,6 +1718,7 @@ mod tests {
         assert_eq!(rig.r.counters().priority_zero_received, 1);
     }
 
+    // ledger: R9568-5.2.4-b R9568-6.4.3-e
     #[test]
     fn shutdown_from_master_sends_priority_zero() {
         let (mut rig, t0) = master(params(100));
@@ -1733,6 +1748,7 @@ mod tests {
         );
     }
 
+    // ledger: R9568-6.4.2-e
     #[test]
     fn shutdown_from_backup() {
         let mut rig = backup(params(100));
