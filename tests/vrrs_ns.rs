@@ -43,7 +43,14 @@ const VIP6: &str = "2001:db8:9::254";
 const VMAC4: &str = "00:00:5e:00:01:05";
 
 /// (interface, `mac` as written in the file, the MAC in colon form, addresses).
-const PATHWAYS: [(&str, Option<&str>, Option<&str>, &[&str]); 3] = [
+type PathwaySpec = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static [&'static str],
+);
+
+const PATHWAYS: [PathwaySpec; 3] = [
     (
         "pa",
         Some("02:00:5e:aa:00:01"),
@@ -76,6 +83,20 @@ if [ "$NETVRRP_STATE" = master ]; then exec sleep 10; fi
 "#;
 
 // ---------------------------------------------------------------------------- helpers
+
+/// The slow-exec test measures advert spacing to a few ms. Every namespace, link or address
+/// the other tests of this file create or delete holds the kernel's RTNL lock, which the
+/// runtime's own netlink requests (its protodown at a takeover, its link re-read after a
+/// link event) wait for: so it runs alone (write), the others side by side (read).
+static TIMING: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    TIMING.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
+    TIMING.write().unwrap_or_else(|e| e.into_inner())
+}
 
 fn wait_until<T>(
     timeout: Duration,
@@ -246,8 +267,20 @@ struct Router {
 }
 
 impl Router {
-    fn primary4(&self) -> IpAddr {
-        format!("10.9.0.{}", self.k).parse().unwrap()
+    /// The advert sources: eth0's IPv4 address and IPv6 link-local.
+    fn primaries(&self) -> [IpAddr; 2] {
+        let v = self.ns.ip_json(&["addr", "show", "dev", "eth0"]);
+        let ll = v[0]["addr_info"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["family"] == "inet6" && a["scope"] == "link")
+            .expect("eth0 link-local")["local"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        [format!("10.9.0.{}", self.k).parse().unwrap(), ll]
     }
 
     fn nv(&self, args: &[&str]) -> std::process::Output {
@@ -539,7 +572,11 @@ timeout = {exec_timeout_ms}
 
     /// Wait until both routers' leaders are in these states (None: no runtime).
     fn wait_leaders(&self, r1: Option<Role>, r2: Option<Role>) {
-        let want = [r1.map(Role::state), r2.map(Role::state)];
+        self.wait_states([r1.map(Role::state), r2.map(Role::state)]);
+    }
+
+    /// Like [`Lab::wait_leaders`], with any state (`initialize` too).
+    fn wait_states(&self, want: [Option<&str>; 2]) {
         wait_until(
             Duration::from_secs(5),
             || {
@@ -788,37 +825,60 @@ fn expect_vrrs(r: &Router, role: Role) {
 /// addresses present and the interface-state client's interface admin up only when
 /// `active`; the router's own vrrp4 device likewise.
 fn expect_kernel(r: &Router, active: bool) {
-    let who = format!("r{}", r.k);
+    // `show vrrs` reports the decision; the runtime's VRRS executor carries it out beside the
+    // election loop, a few ms later at most.
+    wait_until(
+        Duration::from_secs(2),
+        || {
+            format!(
+                "r{}'s kernel state: {}",
+                r.k,
+                kernel_mismatch(r, active).unwrap_or_default()
+            )
+        },
+        || kernel_mismatch(r, active).is_none().then_some(()),
+    );
+}
+
+/// The first way the kernel differs from [`expect_kernel`]'s expectation.
+fn kernel_mismatch(r: &Router, active: bool) -> Option<String> {
     for (interface, _, mac, addrs) in PATHWAYS {
         let mut want: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
         want.sort();
         match mac {
             Some(mac) => {
                 let devs = r.macvlans(interface, mac);
-                assert_eq!(devs.len(), 1, "{who}: macvlans on {interface}: {devs:#?}");
-                let d = &devs[0];
-                assert_eq!(proto_down(d), !active, "{who}: {d:#}");
-                assert!(admin_up(d), "{who}: {d:#}");
+                let [d] = devs.as_slice() else {
+                    return Some(format!("macvlans on {interface}: {devs:#?}"));
+                };
                 // The macvlan always carries the addresses; protodown hides them.
-                assert_eq!(r.addrs(d["ifname"].as_str().unwrap()), want, "{who}: {d:#}");
-                assert!(r.addrs(interface).is_empty(), "{who}: {interface}");
+                if proto_down(d) == active
+                    || !admin_up(d)
+                    || r.addrs(d["ifname"].as_str().unwrap()) != want
+                    || !r.addrs(interface).is_empty()
+                {
+                    return Some(format!("{interface} ({:?}): {d:#}", r.addrs(interface)));
+                }
             }
             None => {
                 let have = r.addrs(interface);
-                if active {
-                    assert_eq!(have, want, "{who}: {interface}");
-                } else {
-                    assert!(have.is_empty(), "{who}: {interface} holds {have:?}");
+                if have != if active { want } else { Vec::new() } {
+                    return Some(format!("{interface} holds {have:?}"));
                 }
             }
         }
     }
     let cs = r.link("cs").unwrap();
-    assert_eq!(admin_up(&cs), active, "{who}: cs {cs:#}");
+    if admin_up(&cs) != active {
+        return Some(format!("cs {cs:#}"));
+    }
     let v4 = r
         .link(&format!("vrrp4-{}-{VRID}", r.ifindex("eth0")))
         .unwrap();
-    assert_eq!(proto_down(&v4), !active, "{who}: {v4:#}");
+    if proto_down(&v4) == active {
+        return Some(format!("{v4:#}"));
+    }
+    None
 }
 
 /// Gratuitous ARP / unsolicited NA for every address of the pathways on `interfaces`, from
@@ -985,6 +1045,7 @@ fn expect_stream(path: &Path, current: &str, changes: &[&str]) -> Vec<Value> {
 /// the end every accounting line, exec run and subscriber line, in order.
 #[test]
 fn vrrs_failover_and_back_on_both_routers() {
+    let _timing = shared();
     let clock = Instant::now();
     let mut lab = Lab::new("nvrs", RECORD_SCRIPT, 5000);
     let cap = Capture::start(&lab.sw, "brp", "arp or icmp6");
@@ -1144,6 +1205,7 @@ fn wait_pathway(r: &Router, interface: &str, state: &str) -> Value {
 /// Then the parent of the third pathway loses carrier (L2 Ready=0) and gets it back.
 #[test]
 fn vrrs_pathway_oir_and_carrier_without_restart() {
+    let _timing = shared();
     let mut lab = Lab::new("nvoi", RECORD_SCRIPT, 5000);
     let cap = Capture::start(&lab.sw, "brp", "arp or icmp6");
     lab.r_mut(1).start();
@@ -1250,7 +1312,11 @@ fn vrrs_pathway_oir_and_carrier_without_restart() {
         "{row:#}"
     );
     let pc_mac = PATHWAYS[2].2.unwrap();
-    assert!(proto_down(&lab.r(1).macvlans("pc", pc_mac)[0]));
+    wait_until(
+        Duration::from_secs(2),
+        || "pc's macvlan to go protodown".into(),
+        || proto_down(&lab.r(1).macvlans("pc", pc_mac)[0]).then_some(()),
+    );
     lab.sw.ip_ok(&["link", "set", "pc-r1", "up"]);
     wait_pathway(lab.r(1), "pc", "active");
     expect_kernel(lab.r(1), true);
@@ -1269,4 +1335,148 @@ fn vrrs_pathway_oir_and_carrier_without_restart() {
         assert_eq!(&r.show("server")[0]["pushes"], pushes, "r{}", r.k);
     }
     cap.stop();
+}
+
+/// Capture times of the adverts (vrid 5) sent from `src`.
+fn adverts_from(frames: &[Frame], src: IpAddr) -> Vec<f64> {
+    frames
+        .iter()
+        .filter(|f| f.vrrp().is_some_and(|v| v.vrid == VRID && v.src == src))
+        .map(Frame::secs)
+        .collect()
+}
+
+/// Every advert of one Master period `interval ± SPACING_SLACK` after the previous one.
+/// Returns the largest deviation (ms).
+fn expect_spacing(what: &str, times: &[f64]) -> f64 {
+    assert!(times.len() >= 10, "{what}: only {} adverts", times.len());
+    let gaps: Vec<f64> = times.windows(2).map(|w| (w[1] - w[0]) * 1000.0).collect();
+    let worst = gaps
+        .iter()
+        .map(|g| (g - INTERVAL_MS).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        worst <= SPACING_SLACK_MS,
+        "{what}: advert spacing off by {worst:.2} ms; gaps (ms) {gaps:.1?}"
+    );
+    worst
+}
+
+/// "interval + a few ms": the runtimes run SCHED_FIFO, so what remains is timer and
+/// capture noise (measured well under 2 ms on a loaded 2-core machine).
+const SPACING_SLACK_MS: f64 = 5.0;
+
+/// A client that takes 10 s (exec sleeping on every transition to Master) never delays the
+/// election: both routers fail over back and forth while their exec clients are running,
+/// and every Master period's adverts, captured on the switch, stay one interval apart, from
+/// the transition (when the slow command is started, or a notice for it is queued) on.
+#[test]
+fn vrrs_slow_exec_client_does_not_delay_adverts() {
+    let _timing = exclusive();
+    let mut lab = Lab::new("nvsl", SLOW_SCRIPT, 15_000);
+    let cap = Capture::start(&lab.sw, "br0", "ip proto 112 or ip6 proto 112");
+    lab.r_mut(1).start();
+    lab.wait_leaders(Some(Role::Master), None);
+    lab.r_mut(2).start();
+    lab.wait_leaders(Some(Role::Master), Some(Role::Backup));
+    let [src1, src2] = [lab.r(1).primaries(), lab.r(2).primaries()];
+    // r1's exec is in its 10 s run for Master; r2's ran (quickly) for Backup.
+    wait_until(
+        Duration::from_secs(3),
+        || "the exec runs to start".into(),
+        || {
+            (lines(&lab.r(1).exec_out) == ["1 backup", "2 master"]
+                && lines(&lab.r(2).exec_out) == ["1 backup"])
+            .then_some(())
+        },
+    );
+    sleep(Duration::from_millis(1000));
+
+    // r1's box loses its port: r2 takes over and starts its own 10 s run right then.
+    lab.cut(1);
+    // Taken once the port is down: every r1 advert captured is older.
+    let cut1 = unix_now();
+    lab.wait_states([Some("initialize"), Some("master")]);
+    sleep(Duration::from_millis(1200));
+    let t = Instant::now();
+    let clients = lab.r(2).show("client");
+    let answered = t.elapsed();
+    let exec = &clients[2]["runner"];
+    assert_eq!(exec["running"], true, "{exec:#}");
+    assert_eq!(lines(&lab.r(2).exec_out), ["1 backup", "2 master"]);
+
+    // r1 is back and preempts: r2 turns Backup while its command still sleeps.
+    let back = unix_now();
+    lab.reconnect(1);
+    lab.wait_leaders(Some(Role::Master), Some(Role::Backup));
+    sleep(Duration::from_millis(1200));
+
+    // And again: r2 Master with a transition queued behind the running command.
+    lab.cut(1);
+    let cut2 = unix_now();
+    lab.wait_states([Some("initialize"), Some("master")]);
+    sleep(Duration::from_millis(1200));
+    let frames = cap.stop();
+
+    // Both runtimes still hold their transitions for the busy commands, and answered at once.
+    for (r, notices) in [(lab.r(1), 6), (lab.r(2), 4)] {
+        let exec = &r.show("client")[2];
+        assert_eq!(exec["notices"], notices, "r{}: {exec:#}", r.k);
+        assert_eq!(
+            (&exec["runner"]["runs"], &exec["runner"]["running"]),
+            (&Value::from(2), &Value::from(true)),
+            "r{}: {exec:#}",
+            r.k
+        );
+    }
+    assert!(
+        answered < Duration::from_millis(500),
+        "show took {answered:?}"
+    );
+
+    let mdi2 = 3.0 * INTERVAL_MS + (256.0 - 100.0) * INTERVAL_MS / 256.0;
+    for (f, family) in ["ipv4", "ipv6"].iter().enumerate() {
+        let r1 = adverts_from(&frames, src1[f]);
+        let r2 = adverts_from(&frames, src2[f]);
+        let within = |v: &[f64], a: f64, b: f64| -> Vec<f64> {
+            v.iter().copied().filter(|t| *t > a && *t < b).collect()
+        };
+        let periods = [
+            ("r1 Master from start", within(&r1, 0.0, cut1)),
+            ("r2 Master after the first cut", within(&r2, cut1, cut2)),
+            ("r1 Master after preempting", within(&r1, back, cut2)),
+            (
+                "r2 Master after the second cut",
+                within(&r2, cut2, f64::MAX),
+            ),
+        ];
+        assert_eq!(
+            periods.iter().map(|p| p.1.len()).sum::<usize>(),
+            r1.len() + r2.len(),
+            "{family}: adverts outside the expected Master periods"
+        );
+        let mut worst: f64 = 0.0;
+        for (what, times) in &periods {
+            worst = worst.max(expect_spacing(&format!("{family} {what}"), times));
+        }
+        // The takeovers, on the wire: Master_Down_Interval after the last advert heard.
+        let takeovers: Vec<f64> = [
+            (&periods[0].1, &periods[1].1),
+            (&periods[2].1, &periods[3].1),
+        ]
+        .iter()
+        .map(|(old, new)| (new[0] - old.last().unwrap()) * 1000.0)
+        .collect();
+        eprintln!(
+            "[measure] {family}: {} adverts in 4 Master periods, spacing within ±{worst:.2} ms \
+             of {INTERVAL_MS} ms; takeovers {takeovers:.2?} ms after the last advert \
+             (Master_Down_Interval {mdi2:.2} ms)",
+            r1.len() + r2.len()
+        );
+        // The takeover delay is measured, not asserted here: it includes the router's own
+        // protodown round trip (RTNL, shared with every process on the machine), and IPv4
+        // adverts still leave through a raw socket and the device's queue, so the first one
+        // after protodown is lifted often hits the `noop` qdisc (see vrrp::net) and the first
+        // IPv4 advert seen comes one interval later. Neither is VRRS's doing.
+    }
 }

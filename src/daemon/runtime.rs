@@ -1,6 +1,8 @@
 //! The event loop: one task drives every router. Timers live in one ordered set, received
 //! adverts arrive through one channel from one receive socket per (parent, family), kernel
-//! events through one netlink multicast stream, control requests through one channel.
+//! events through one netlink multicast stream, control requests through one channel. VRRS
+//! fan-outs are computed in the loop and carried out by their own task, in order; the
+//! nftables filter has its own task too.
 
 use super::control::{self, Reply, Request};
 use crate::commands::Loaded;
@@ -16,6 +18,7 @@ use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -134,10 +137,13 @@ pub struct Runtime {
     /// A state changed since the filter was last synced.
     filter_dirty: bool,
     vrrs: crate::vrrs::Vrrs,
-    runners: crate::vrrs::ClientRunners,
-    frames: Option<net::FrameSender>,
+    /// Shared with the VRRS executor, which hands notices over once a fan-out's kernel work
+    /// is done.
+    runners: Arc<Mutex<crate::vrrs::ClientRunners>>,
+    /// VRRS fan-outs are carried out by their own task, in order (see [`Runtime::carry_out`]).
+    vrrs_exec: mpsc::UnboundedSender<VrrsJob>,
     /// The last kernel view (ifindexes and link-locals for VRRS pathways).
-    snapshot: Snapshot,
+    snapshot: Arc<Snapshot>,
     /// `[runtime] metrics-listen` at start (a reload does not move the listener).
     metrics_listen: Option<String>,
 }
@@ -147,6 +153,49 @@ fn notify(state: &[sd_notify::NotifyState]) {
     if let Err(e) = sd_notify::notify(state) {
         tracing::debug!(target: "netvrrp::protocol", "sd_notify: {e}");
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Work for the VRRS executor task.
+enum VrrsJob {
+    /// A fan-out, with the kernel view it was computed from (NA sources).
+    Fanout(crate::vrrs::Fanout, Arc<Snapshot>),
+    /// Answered once every job before it is done.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The task that carries out VRRS fan-outs, one after the other, off the election loop: the
+/// netlink round trips of a fan-out (and waiting for the RTNL lock other processes hold)
+/// must not delay the adverts of other instances whose timers fall due meanwhile.
+fn spawn_vrrs_executor(
+    kernel: Kernel,
+    runners: Arc<Mutex<crate::vrrs::ClientRunners>>,
+) -> mpsc::UnboundedSender<VrrsJob> {
+    let frames = match net::FrameSender::open() {
+        Ok(f) => Some(f),
+        Err(e) => {
+            tracing::error!(target: "netvrrp::vrrs", "no packet socket for pathway gratuitous ARP/NA: {e:#}");
+            None
+        }
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel::<VrrsJob>();
+    tokio::spawn(async move {
+        while let Some(job) = rx.recv().await {
+            match job {
+                VrrsJob::Fanout(fanout, snapshot) => {
+                    execute_fanout(&kernel, frames.as_ref(), &snapshot, &fanout).await;
+                    lock(&runners).dispatch(&fanout);
+                }
+                VrrsJob::Flush(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+    });
+    tx
 }
 
 fn unix_now() -> f64 {
@@ -184,6 +233,12 @@ impl Runtime {
         let kernel = Kernel::connect().await?;
         let (rx_send, rx_recv) = mpsc::channel(4096);
         let (events, _) = broadcast::channel(1024);
+        let runners = Arc::new(Mutex::new(crate::vrrs::ClientRunners::spawn(
+            &loaded.config,
+        )));
+        // Its own rtnetlink socket: a socket serves one dump at a time (EBUSY otherwise), and
+        // the loop dumps (resync) while the executor may (re-creating a pathway device).
+        let vrrs_exec = spawn_vrrs_executor(Kernel::connect().await?, runners.clone());
         let mut rt = Runtime {
             run_dir,
             file,
@@ -202,19 +257,13 @@ impl Runtime {
             filter: spawn_filter_task(),
             filter_dirty: true,
             vrrs: crate::vrrs::Vrrs::new(&loaded.config),
-            runners: crate::vrrs::ClientRunners::spawn(&loaded.config),
-            frames: match net::FrameSender::open() {
-                Ok(f) => Some(f),
-                Err(e) => {
-                    tracing::error!(target: "netvrrp::vrrs", "no packet socket for pathway gratuitous ARP/NA: {e:#}");
-                    None
-                }
-            },
-            snapshot: loaded.snapshot.clone(),
+            runners,
+            vrrs_exec,
+            snapshot: Arc::new(loaded.snapshot.clone()),
             metrics_listen: loaded.config.runtime.metrics_listen.clone(),
         };
         let fan = rt.vrrs.on_snapshot(&loaded.snapshot);
-        rt.carry_out(fan).await;
+        rt.carry_out(fan);
         rt.install(&loaded.config, &loaded.snapshot, Vec::new())
             .await;
         Ok(rt)
@@ -419,7 +468,7 @@ impl Runtime {
         }
         self.scratch = actions;
         if !fanout.is_empty() {
-            self.carry_out(fanout).await;
+            self.carry_out(fanout);
         }
         let inst = &mut self.instances[i];
         let next = inst.router.next_deadline();
@@ -599,10 +648,10 @@ impl Runtime {
     /// Bring every instance's link view in line with a snapshot: parent carrier, device
     /// presence (and index, after a re-creation), tracked interfaces.
     async fn resync(&mut self, snap: &Snapshot, now: Time) {
-        self.snapshot = snap.clone();
+        self.snapshot = Arc::new(snap.clone());
         let fan = self.vrrs.on_snapshot(snap);
         if !fan.is_empty() {
-            self.carry_out(fan).await;
+            self.carry_out(fan);
         }
         for i in 0..self.instances.len() {
             let (parent_ok, dev_index, tracks) = {
@@ -647,130 +696,25 @@ impl Runtime {
         }
     }
 
-    /// Carry out a VRRS fan-out: pathway protodown in one netlink batch, then addresses and
-    /// re-created devices, then gratuitous ARP/NA, then client kernel effects; notices go to
-    /// the client runners, which never block this loop.
-    async fn carry_out(&mut self, fanout: crate::vrrs::Fanout) {
-        use crate::plan::Op;
-        use crate::vrrs::{ClientEffect, PathwayEffect};
-        let protodown: Vec<Op> = fanout
-            .pathway_effects()
-            .filter_map(|e| match e {
-                PathwayEffect::SetProtodown { device, on } => Some(Op::SetProtodown {
-                    device: device.clone(),
-                    on: *on,
-                    previous: !*on,
-                }),
-                _ => None,
-            })
-            .collect();
-        if !protodown.is_empty() {
-            for (op, outcome) in protodown
-                .iter()
-                .zip(self.kernel.execute_many(&protodown).await)
-            {
-                if let crate::kernel::Outcome::Failed(e) = outcome {
-                    tracing::error!(target: "netvrrp::vrrs", "{op}: {e}");
-                }
-            }
+    /// Hand a VRRS fan-out to the executor task, which carries it out after the ones before
+    /// it (see [`execute_fanout`]) and then hands its notices to the client runners. This
+    /// loop does not wait for it.
+    fn carry_out(&self, fanout: crate::vrrs::Fanout) {
+        if self
+            .vrrs_exec
+            .send(VrrsJob::Fanout(fanout, self.snapshot.clone()))
+            .is_err()
+        {
+            tracing::error!(target: "netvrrp::vrrs", "the VRRS executor is gone; fan-out dropped");
         }
-        for effect in fanout.pathway_effects() {
-            match effect {
-                PathwayEffect::AddAddresses { interface, addrs }
-                | PathwayEffect::DelAddresses { interface, addrs } => {
-                    let add = matches!(effect, PathwayEffect::AddAddresses { .. });
-                    let Ok(index) = self.kernel.ifindex(interface).await else {
-                        continue;
-                    };
-                    for a in addrs {
-                        let r = if add {
-                            self.kernel.add_address(index, *a).await
-                        } else {
-                            self.kernel.del_address(index, *a).await
-                        };
-                        // Already there / already gone is the state we want.
-                        if let Err(e) = r
-                            && !matches!(e.errno(), Some(libc::EEXIST) | Some(libc::EADDRNOTAVAIL))
-                        {
-                            tracing::error!(target: "netvrrp::vrrs", %interface, "{e}");
-                        }
-                    }
-                }
-                PathwayEffect::CreateDevice { device } => {
-                    let desired = crate::desired::DesiredState {
-                        devices: vec![device.clone()],
-                    };
-                    let result = match self.kernel.snapshot().await {
-                        Ok(snap) => match crate::plan::plan(
-                            &snap,
-                            &desired,
-                            &[],
-                            crate::plan::ProtodownOwner::Configurator,
-                        ) {
-                            Ok(p) => crate::apply::execute(&self.kernel, &p.changes)
-                                .await
-                                .map_err(|e| e.to_string()),
-                            Err(e) => Err(format!("{e:?}")),
-                        },
-                        Err(e) => Err(format!("{e:#}")),
-                    };
-                    if let Err(e) = result {
-                        tracing::error!(target: "netvrrp::vrrs", device = %device.name, "cannot re-create the pathway device: {e}");
-                    }
-                }
-                _ => {}
-            }
-        }
-        for effect in fanout.pathway_effects() {
-            if let PathwayEffect::Gratuitous { device, mac, addrs } = effect {
-                let Some(frames) = &self.frames else { break };
-                let Ok(index) = self.kernel.ifindex(device).await else {
-                    continue;
-                };
-                let link_local = self.link_local_near(index);
-                for a in addrs {
-                    // A freshly (re-)inserted interface has no link-local yet; the target
-                    // itself is on the device by now and is what the kernel's own NA uses.
-                    let src6 = link_local.or(match a {
-                        IpAddr::V6(v) => Some(*v),
-                        IpAddr::V4(_) => None,
-                    });
-                    if let Err(e) = frames.send_gratuitous(index, *mac, *a, src6) {
-                        tracing::warn!(target: "netvrrp::vrrs", %device, "{e:#}");
-                    }
-                }
-            }
-        }
-        for effect in fanout.client_effects() {
-            let ClientEffect::SetAdminState { interface, up } = effect;
-            match self.kernel.ifindex(interface).await {
-                Ok(index) => {
-                    if let Err(e) = self.kernel.set_admin(index, *up).await {
-                        tracing::error!(target: "netvrrp::vrrs", %interface, "{e}");
-                    }
-                }
-                Err(e) => tracing::error!(target: "netvrrp::vrrs", %interface, "{e}"),
-            }
-        }
-        self.runners.dispatch(&fanout);
     }
 
-    /// An IPv6 link-local on the link of `index`: its own, else its parent's.
-    fn link_local_near(&self, index: u32) -> Option<std::net::Ipv6Addr> {
-        let ll = |i: u32| {
-            self.snapshot.by_index(i).and_then(|l| {
-                l.addresses.iter().find_map(|a| match a.addr() {
-                    IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80 => Some(v),
-                    _ => None,
-                })
-            })
-        };
-        ll(index).or_else(|| {
-            self.snapshot
-                .by_index(index)
-                .and_then(|l| l.parent_index)
-                .and_then(ll)
-        })
+    /// Wait until every fan-out handed over so far is carried out.
+    async fn flush_vrrs(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.vrrs_exec.send(VrrsJob::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
     }
 
     /// Bring the nftables filter in line with the instances' states (see [`super::filter`]).
@@ -869,10 +813,13 @@ impl Runtime {
     async fn reload_inner(&mut self, file: PathBuf) -> Result<serde_json::Value, String> {
         let config = config::load(&file).map_err(|e| e.to_string())?;
         let snapshot = self.kernel.snapshot().await.map_err(|e| format!("{e:#}"))?;
-        self.snapshot = snapshot.clone();
+        self.snapshot = Arc::new(snapshot.clone());
+        // Fan-outs of the old configuration name clients by their old positions: let them
+        // reach the runners before those follow the new configuration.
+        self.flush_vrrs().await;
         let fan = self.vrrs.reconfigure(&config);
-        self.runners.reconfigure(&config);
-        self.carry_out(fan).await;
+        lock(&self.runners).reconfigure(&config);
+        self.carry_out(fan);
         let old = std::mem::take(&mut self.instances);
         let mut keep = Vec::new();
         let mut kept = 0usize;
@@ -1065,7 +1012,7 @@ impl Runtime {
                         Request::ShowVrrs { what } => match what.as_str() {
                             "server" => Reply::ok(self.vrrs.show_server()),
                             "pathway" => Reply::ok(self.vrrs.show_pathway()),
-                            "client" => Reply::ok(self.vrrs.show_client(Some(&self.runners))),
+                            "client" => Reply::ok(self.vrrs.show_client(Some(&lock(&self.runners)))),
                             other => Reply::err(format!("unknown VRRS object {other:?} (server, pathway, client)")),
                         },
                         Request::Reload { file } => match self.reload(file).await {
@@ -1098,16 +1045,143 @@ impl Runtime {
             let _ = wait.await;
         }
         self.shutdown_all().await;
-        // The process exits right after run(): without this, the last transition (to
-        // Initialize) could be lost by an accounting line not yet written or an exec not yet
-        // started.
-        std::mem::take(&mut self.runners)
-            .finish(CLIENT_STOP_GRACE)
-            .await;
+        // The process exits right after run(): first the executor takes every pathway down
+        // and hands the last notices (to Initialize) over, then the clients get a moment to
+        // deliver them (an accounting line not yet written, an exec not yet started).
+        self.flush_vrrs().await;
+        let runners = std::mem::take(&mut *lock(&self.runners));
+        runners.finish(CLIENT_STOP_GRACE).await;
         let _ = std::fs::remove_file(&sock_path);
         let _ = std::fs::remove_file(&pid_path);
         Ok(())
     }
+}
+
+/// Carry out a VRRS fan-out's kernel work: pathway protodown in one netlink batch, then
+/// addresses and re-created devices, then gratuitous ARP/NA, then client kernel effects.
+/// `snapshot` is the kernel view the fan-out was computed from (NA source addresses).
+async fn execute_fanout(
+    kernel: &Kernel,
+    frames: Option<&net::FrameSender>,
+    snapshot: &Snapshot,
+    fanout: &crate::vrrs::Fanout,
+) {
+    use crate::plan::Op;
+    use crate::vrrs::{ClientEffect, PathwayEffect};
+    let protodown: Vec<Op> = fanout
+        .pathway_effects()
+        .filter_map(|e| match e {
+            PathwayEffect::SetProtodown { device, on } => Some(Op::SetProtodown {
+                device: device.clone(),
+                on: *on,
+                previous: !*on,
+            }),
+            _ => None,
+        })
+        .collect();
+    if !protodown.is_empty() {
+        for (op, outcome) in protodown.iter().zip(kernel.execute_many(&protodown).await) {
+            if let crate::kernel::Outcome::Failed(e) = outcome {
+                tracing::error!(target: "netvrrp::vrrs", "{op}: {e}");
+            }
+        }
+    }
+    for effect in fanout.pathway_effects() {
+        match effect {
+            PathwayEffect::AddAddresses { interface, addrs }
+            | PathwayEffect::DelAddresses { interface, addrs } => {
+                let add = matches!(effect, PathwayEffect::AddAddresses { .. });
+                let Ok(index) = kernel.ifindex(interface).await else {
+                    continue;
+                };
+                for a in addrs {
+                    let r = if add {
+                        kernel.add_address(index, *a).await
+                    } else {
+                        kernel.del_address(index, *a).await
+                    };
+                    // Already there / already gone is the state we want.
+                    if let Err(e) = r
+                        && !matches!(e.errno(), Some(libc::EEXIST) | Some(libc::EADDRNOTAVAIL))
+                    {
+                        tracing::error!(target: "netvrrp::vrrs", %interface, "{e}");
+                    }
+                }
+            }
+            PathwayEffect::CreateDevice { device } => {
+                let desired = crate::desired::DesiredState {
+                    devices: vec![device.clone()],
+                };
+                let result = match kernel.snapshot().await {
+                    Ok(snap) => match crate::plan::plan(
+                        &snap,
+                        &desired,
+                        &[],
+                        crate::plan::ProtodownOwner::Configurator,
+                    ) {
+                        Ok(p) => crate::apply::execute(kernel, &p.changes)
+                            .await
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(format!("{e:?}")),
+                    },
+                    Err(e) => Err(format!("{e:#}")),
+                };
+                if let Err(e) = result {
+                    tracing::error!(target: "netvrrp::vrrs", device = %device.name, "cannot re-create the pathway device: {e}");
+                }
+            }
+            _ => {}
+        }
+    }
+    for effect in fanout.pathway_effects() {
+        if let PathwayEffect::Gratuitous { device, mac, addrs } = effect {
+            let Some(frames) = frames else { break };
+            let Ok(index) = kernel.ifindex(device).await else {
+                continue;
+            };
+            let link_local = link_local_near(snapshot, index);
+            for a in addrs {
+                // A freshly (re-)inserted interface has no link-local yet; the target
+                // itself is on the device by now and is what the kernel's own NA uses.
+                let src6 = link_local.or(match a {
+                    IpAddr::V6(v) => Some(*v),
+                    IpAddr::V4(_) => None,
+                });
+                if let Err(e) = frames.send_gratuitous(index, *mac, *a, src6) {
+                    tracing::warn!(target: "netvrrp::vrrs", %device, "{e:#}");
+                }
+            }
+        }
+    }
+    for effect in fanout.client_effects() {
+        let ClientEffect::SetAdminState { interface, up } = effect;
+        match kernel.ifindex(interface).await {
+            Ok(index) => {
+                if let Err(e) = kernel.set_admin(index, *up).await {
+                    tracing::error!(target: "netvrrp::vrrs", %interface, "{e}");
+                }
+            }
+            Err(e) => tracing::error!(target: "netvrrp::vrrs", %interface, "{e}"),
+        }
+    }
+}
+
+/// An IPv6 link-local on the link of `index`: its own, else its parent's.
+fn link_local_near(snapshot: &Snapshot, index: u32) -> Option<std::net::Ipv6Addr> {
+    let ll = |i: u32| {
+        snapshot.by_index(i).and_then(|l| {
+            l.addresses.iter().find_map(|a| match a.addr() {
+                IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80 => Some(v),
+                _ => None,
+            })
+        })
+    };
+    ll(index).or_else(|| {
+        snapshot
+            .by_index(index)
+            .and_then(|l| l.parent_index)
+            .and_then(ll)
+    })
 }
 
 /// One control connection: read request lines, forward them to the loop, write replies. A
