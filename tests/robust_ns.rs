@@ -20,7 +20,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::Ipv4Addr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -980,4 +980,370 @@ fn control_socket_abuse_leaves_the_runtime_electing() {
         gap < 1.5 * f64::from(INTERVAL),
         "r1's adverts stalled {gap:.1} ms"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Faults
+
+/// The Master (priority 200) is SIGSTOP'd: the Backup takes over; when the Master is
+/// SIGCONT'd both are Master for a moment, and the split brain resolves to r1 within one
+/// advert interval of r1's first advert.
+#[test]
+fn hung_master_split_brain_resolves_within_one_interval() {
+    let lab = Lab::new("rbs", 74, 2);
+    lab.apply(1, &[lab.router(VRID, 200, "")]);
+    lab.apply(2, &[lab.router(VRID, 100, "")]);
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(10),
+    );
+    let r1_before = inst(lab.r(1), VRID);
+    let r2_before = inst(lab.r(2), VRID);
+    let cap = Capture::start(&lab.sw, "br0", "ip proto 112");
+    lab.signal(1, "-STOP");
+    let stopped = Instant::now();
+    // r2 cannot be asked while r1 is stopped? It can: only r1's runtime is hung.
+    lab.wait(&[(2, VRID, "master")], Duration::from_secs(3));
+    eprintln!(
+        "[measure] hung master: r2 Master {:?} after SIGSTOP",
+        stopped.elapsed()
+    );
+    sleep(Duration::from_millis(500));
+    let cont = unix_now();
+    lab.signal(1, "-CONT");
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(3),
+    );
+    sleep(Duration::from_millis(3 * INTERVAL as u64));
+    let adverts = cap.adverts();
+    let first_r1 = adverts
+        .iter()
+        .find(|a| a.1 == lab.addr(1) && a.0 >= cont)
+        .expect("r1 advertises after SIGCONT")
+        .0;
+    let last_r2 = adverts
+        .iter()
+        .filter(|a| a.1 == lab.addr(2))
+        .map(|a| a.0)
+        .fold(0.0, f64::max);
+    eprintln!(
+        "[measure] hung master: r1's first advert {:.1} ms after SIGCONT, r2's last advert {:.1} ms after it",
+        (first_r1 - cont) * 1000.0,
+        (last_r2 - first_r1) * 1000.0
+    );
+    assert!(
+        last_r2 - first_r1 <= f64::from(INTERVAL) / 1000.0,
+        "r2 kept advertising {:.1} ms after r1's first advert",
+        (last_r2 - first_r1) * 1000.0
+    );
+    // r1 never left Master in its own view; r2 went Master and back, nothing else.
+    let r1 = inst(lab.r(1), VRID);
+    let r2 = inst(lab.r(2), VRID);
+    assert_eq!(
+        counter(&r1, "transitions"),
+        counter(&r1_before, "transitions")
+    );
+    assert_eq!(
+        counter(&r2, "transitions"),
+        counter(&r2_before, "transitions") + 2
+    );
+    assert_eq!(
+        counter(&r2, "became_master"),
+        counter(&r2_before, "became_master") + 1
+    );
+}
+
+/// The Master's vrrp macvlan is deleted by hand: its instance goes Initialize (the runtime
+/// stays up), r2 takes over; `apply` recreates the device and r1 preempts back.
+#[test]
+fn deleted_vrrp_device_is_reported_and_apply_recreates_it() {
+    let lab = Lab::new("rbd", 75, 2);
+    lab.apply(1, &[lab.router(VRID, 200, "")]);
+    lab.apply(2, &[lab.router(VRID, 100, "")]);
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(10),
+    );
+    let pid = lab.pid(1);
+    let dev = lab.device(1, VRID);
+    lab.r(1).ip_ok(&["link", "del", &dev]);
+    lab.wait(
+        &[(1, VRID, "initialize"), (2, VRID, "master")],
+        Duration::from_secs(3),
+    );
+    let row = inst(lab.r(1), VRID);
+    eprintln!(
+        "[measure] deleted device: r1 reports {} device {:?}",
+        row["state"], row["device"]
+    );
+    assert_eq!(lab.pid(1), pid);
+    assert!(
+        Path::new(&format!("/proc/{pid}")).exists(),
+        "the runtime died"
+    );
+    lab.reapply(1, &lab.config_path(1));
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(5),
+    );
+    assert_eq!(lab.pid(1), pid, "apply reloaded the running runtime");
+    let links = lab.r(1).ip_json(&["-d", "link", "show", "type", "macvlan"]);
+    let with_vmac = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["address"] == "00:00:5e:00:01:0a")
+        .count();
+    assert_eq!(with_vmac, 1, "{links}");
+}
+
+/// 500 unrelated interfaces (250 veth pairs) created and deleted while r1 is Master; in the
+/// middle of it r1's parent goes down and up again. Both changes are seen (Initialize, then
+/// Master again), the runtime survives, r2 covers the gap and nothing else moves.
+#[test]
+fn netlink_event_storm_misses_no_state() {
+    let lab = Lab::new("rbn", 76, 2);
+    lab.apply(1, &[lab.router(VRID, 200, "")]);
+    lab.apply(2, &[lab.router(VRID, 100, "")]);
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(10),
+    );
+    let pid = lab.pid(1);
+    let r1_before = inst(lab.r(1), VRID);
+    let r2_before = inst(lab.r(2), VRID);
+    let dir = lab.r(1).dir().to_path_buf();
+    let add: String = (0..250)
+        .map(|i| format!("link add st{i}a type veth peer name st{i}b\nlink set st{i}a up\n"))
+        .collect();
+    let del: String = (0..250).map(|i| format!("link del st{i}a\n")).collect();
+    fs::write(dir.join("add.batch"), add).unwrap();
+    fs::write(dir.join("del.batch"), del).unwrap();
+    let ns = lab.r(1).name().to_string();
+    let started = Instant::now();
+    let storm = std::thread::spawn(move || {
+        for f in ["add.batch", "del.batch"] {
+            let out = Command::new("ip")
+                .args(["-n", &ns, "-force", "-batch"])
+                .arg(dir.join(f))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{f}: {}", common::text(&out));
+        }
+    });
+    sleep(Duration::from_millis(150));
+    lab.r(1).ip_ok(&["link", "set", "eth0", "down"]);
+    lab.wait(
+        &[(1, VRID, "initialize"), (2, VRID, "master")],
+        Duration::from_secs(5),
+    );
+    lab.r(1).ip_ok(&["link", "set", "eth0", "up"]);
+    let flapped = started.elapsed();
+    storm.join().expect("storm");
+    eprintln!(
+        "[measure] storm: parent flapped within {flapped:?}; 500 interfaces created and deleted in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        Path::new(&format!("/proc/{pid}")).exists(),
+        "the runtime died"
+    );
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(5),
+    );
+    let r1 = inst(lab.r(1), VRID);
+    let r2 = inst(lab.r(2), VRID);
+    // r1: Master -> Initialize -> Backup -> Master; r2: Backup -> Master -> Backup.
+    assert_eq!(
+        counter(&r1, "transitions"),
+        counter(&r1_before, "transitions") + 3
+    );
+    assert_eq!(
+        counter(&r2, "transitions"),
+        counter(&r2_before, "transitions") + 2
+    );
+    assert_eq!(r1["protodown"], false);
+    let left = lab.r(1).ip_json(&["link", "show", "type", "veth"]);
+    assert_eq!(
+        left.as_array().unwrap().len(),
+        1,
+        "only eth0 is left: {left}"
+    );
+}
+
+/// The Backup's runtime is killed with SIGKILL and `apply` runs again: the new runtime adopts
+/// the existing device (same ifindex) and comes back as Backup without ever claiming Master:
+/// no advert from r2 on the wire, no transition on the Master r1.
+#[test]
+fn killed_runtime_readopts_without_flapping_the_master() {
+    let lab = Lab::new("rbk", 77, 2);
+    lab.apply(1, &[lab.router(VRID, 200, "")]);
+    lab.apply(2, &[lab.router(VRID, 100, "")]);
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(10),
+    );
+    let dev = lab.device(2, VRID);
+    let index = lab.r(2).ifindex(&dev);
+    let r1_before = inst(lab.r(1), VRID);
+    let cap = Capture::start(&lab.sw, "br0", "ip proto 112");
+    let old = lab.pid(2);
+    lab.signal(2, "-KILL");
+    wait_until(
+        Duration::from_secs(3),
+        || format!("pid {old} still there"),
+        || (!Path::new(&format!("/proc/{old}")).exists()).then_some(()),
+    );
+    let t = Instant::now();
+    lab.reapply(2, &lab.config_path(2));
+    eprintln!("[measure] re-apply after kill -9 took {:?}", t.elapsed());
+    assert_ne!(lab.pid(2), old);
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(3),
+    );
+    sleep(Duration::from_millis(10 * INTERVAL as u64));
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(1),
+    );
+    assert_eq!(
+        lab.r(2).ifindex(&dev),
+        index,
+        "the device was recreated, not adopted"
+    );
+    let r1 = inst(lab.r(1), VRID);
+    let r2 = inst(lab.r(2), VRID);
+    assert_eq!(
+        counter(&r1, "transitions"),
+        counter(&r1_before, "transitions"),
+        "r1 flapped"
+    );
+    assert_eq!(counter(&r2, "became_master"), 0);
+    let from_r2 = cap.adverts().iter().filter(|a| a.1 == lab.addr(2)).count();
+    assert_eq!(from_r2, 0, "r2 advertised after its restart");
+    assert_eq!(r2["protodown"], true);
+}
+
+/// `apply` of 30 routers is killed with SIGKILL midway (devices half made); the next apply
+/// converges (`check` passes, every instance runs) and nothing foreign is lost: a look-alike
+/// macvlan with a VRRP MAC, its address, and an extra address on the parent.
+#[test]
+fn apply_killed_midway_then_apply_converges() {
+    let lab = Lab::new("rba", 78, 1);
+    let r = lab.r(1);
+    r.ip_ok(&[
+        "link",
+        "add",
+        "foreign0",
+        "link",
+        "eth0",
+        "address",
+        "00:00:5e:00:01:63",
+        "type",
+        "macvlan",
+        "mode",
+        "bridge",
+    ]);
+    r.ip_ok(&["link", "set", "foreign0", "up"]);
+    r.ip_ok(&["addr", "add", "10.78.5.1/24", "dev", "foreign0"]);
+    r.ip_ok(&["addr", "add", "10.78.0.99/24", "dev", "eth0"]);
+    let tables: Vec<String> = (1..=30).map(|v| lab.router(v, 150, "")).collect();
+    let path = lab.write_config(1, &tables);
+    let mut child = r
+        .netvrrp_command(&["apply", "-f", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn apply");
+    let made = wait_until(
+        Duration::from_secs(20),
+        || "apply made no vrrp device".into(),
+        || {
+            let n = r
+                .ip_json(&["link", "show", "type", "macvlan"])
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|l| {
+                    l["ifname"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("vrrp4-"))
+                })
+                .count();
+            (n >= 3).then_some(n)
+        },
+    );
+    let running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    eprintln!("[measure] apply killed with {made} of 30 devices made ({status})");
+    assert!(running, "apply finished before it could be killed");
+    lab.reapply(1, &path);
+    let out = r.netvrrp(&["check", "-f", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "check after re-apply: {}",
+        common::text(&out)
+    );
+    let links = r.ip_json(&["-d", "link", "show", "type", "macvlan"]);
+    let names: Vec<&str> = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["ifname"].as_str())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("vrrp4-")).count(),
+        30,
+        "{names:?}"
+    );
+    let foreign = r.ip_json(&["addr", "show", "dev", "foreign0"]);
+    assert_eq!(foreign[0]["address"], "00:00:5e:00:01:63");
+    assert!(foreign.to_string().contains("10.78.5.1"), "{foreign}");
+    let parent = r.ip_json(&["addr", "show", "dev", "eth0"]);
+    assert!(parent.to_string().contains("10.78.0.99"), "{parent}");
+    let want: Vec<(usize, u8, &str)> = (1..=30).map(|v| (1, v, "master")).collect();
+    lab.wait(&want, Duration::from_secs(10));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Security
+
+/// An `exec` client's arguments reach the program as argv, never through a shell: an argument
+/// full of shell syntax is one literal path for `mkdir -p`, and nothing it "says" happens.
+#[test]
+fn exec_client_arguments_are_passed_literally() {
+    let lab = Lab::new("rbe", 79, 1);
+    let dir = lab.r(1).dir().to_path_buf();
+    let canary = dir.join("canary");
+    fs::write(&canary, "still here").unwrap();
+    let hostile = format!(
+        "{}/lit;rm -rf {} && touch {}/pwned $(touch {}/pwned2) `touch {}/pwned3`",
+        dir.display(),
+        canary.display(),
+        dir.display(),
+        dir.display(),
+        dir.display()
+    );
+    let client = format!(
+        "[[vrrs.client]]\nleader = \"g1\"\nkind = \"exec\"\ncommand = [\"/usr/bin/mkdir\", \"-p\", {}]\ntimeout = 5000\n",
+        serde_json::to_string(&hostile).unwrap()
+    );
+    lab.apply(
+        1,
+        &[lab.router(VRID, 150, "vrrs-leader = [\"g1\"]"), client],
+    );
+    lab.wait(&[(1, VRID, "master")], Duration::from_secs(10));
+    wait_until(
+        Duration::from_secs(5),
+        || format!("{hostile:?} was not made"),
+        || Path::new(&hostile).is_dir().then_some(()),
+    );
+    assert!(canary.exists(), "the canary was removed");
+    for p in ["pwned", "pwned2", "pwned3"] {
+        assert!(!dir.join(p).exists(), "{p} was created: a shell ran");
+    }
 }
