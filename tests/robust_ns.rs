@@ -556,6 +556,16 @@ fn proc_status(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
+/// The process is gone or a zombie (killed; its parent has not reaped it yet).
+fn dead(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
+        })
+        .unwrap_or(true)
+}
+
 fn fd_count(pid: u32) -> usize {
     fs::read_dir(format!("/proc/{pid}/fd"))
         .expect("proc fd")
@@ -1194,7 +1204,7 @@ fn killed_runtime_readopts_without_flapping_the_master() {
     wait_until(
         Duration::from_secs(3),
         || format!("pid {old} still there"),
-        || (!Path::new(&format!("/proc/{old}")).exists()).then_some(()),
+        || dead(old).then_some(()),
     );
     let t = Instant::now();
     lab.reapply(2, &lab.config_path(2));
@@ -1346,4 +1356,93 @@ fn exec_client_arguments_are_passed_literally() {
     for p in ["pwned", "pwned2", "pwned3"] {
         assert!(!dir.join(p).exists(), "{p} was created: a shell ran");
     }
+}
+
+/// The Master's runtime is killed with SIGKILL and `apply` runs again at once: the new
+/// runtime adopts the devices and r1 is Master again before r2's Master_Down_Interval runs
+/// out, so the peer never transitions.
+#[test]
+fn killed_master_runtime_returns_without_flapping_the_peer() {
+    let lab = Lab::new("rbm", 80, 2);
+    let slow = |prio| {
+        lab.router(VRID, prio, "").replace(
+            &format!("advertisement-interval = {INTERVAL}"),
+            "advertisement-interval = 1000",
+        )
+    };
+    lab.apply(1, &[slow(200)]);
+    lab.apply(2, &[slow(100)]);
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(10),
+    );
+    let dev = lab.device(1, VRID);
+    let index = lab.r(1).ifindex(&dev);
+    let r2_before = inst(lab.r(2), VRID);
+    let cap = Capture::start(&lab.sw, "br0", "ip proto 112");
+    wait_until(
+        Duration::from_secs(3),
+        || "no advert from r1 captured".into(),
+        || {
+            cap.adverts()
+                .iter()
+                .any(|a| a.1 == lab.addr(1))
+                .then_some(())
+        },
+    );
+    // The hard case: just before the next advert was due, so r2's Master_Down_Interval
+    // has the least left to run.
+    sleep(Duration::from_millis(900));
+    let old = lab.pid(1);
+    let killed = unix_now();
+    lab.signal(1, "-KILL");
+    wait_until(
+        Duration::from_secs(3),
+        || format!("pid {old} still there"),
+        || dead(old).then_some(()),
+    );
+    let t = Instant::now();
+    lab.reapply(1, &lab.config_path(1));
+    eprintln!("[measure] killed master: re-apply took {:?}", t.elapsed());
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(6),
+    );
+    if std::env::var_os("ROBUST_LOG").is_some() {
+        eprintln!(
+            "{}",
+            fs::read_to_string(lab.r(1).run_dir().join("netvrrp.log")).unwrap_or_default()
+        );
+    }
+    sleep(Duration::from_millis(1500));
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(1),
+    );
+    assert_eq!(
+        lab.r(1).ifindex(&dev),
+        index,
+        "the device was recreated, not adopted"
+    );
+    let adverts = cap.adverts();
+    let last_before = adverts
+        .iter()
+        .filter(|a| a.1 == lab.addr(1) && a.0 < killed)
+        .map(|a| a.0)
+        .fold(0.0, f64::max);
+    let first_after = adverts
+        .iter()
+        .find(|a| a.1 == lab.addr(1) && a.0 > killed)
+        .map(|a| a.0);
+    eprintln!(
+        "[measure] killed master: last advert {:.0} ms before the kill, next one {:?} ms after it",
+        (killed - last_before) * 1000.0,
+        first_after.map(|t| ((t - killed) * 1000.0).round())
+    );
+    let r2 = inst(lab.r(2), VRID);
+    assert_eq!(
+        counter(&r2, "transitions"),
+        counter(&r2_before, "transitions"),
+        "r2 flapped: {r2}"
+    );
 }

@@ -13,7 +13,7 @@ use crate::vrrp::router::{Action, Input, Router, RouterParams, State, Time};
 use anyhow::Context;
 use futures::{FutureExt, StreamExt};
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -140,6 +140,27 @@ pub struct Runtime {
     snapshot: Snapshot,
     /// `[runtime] metrics-listen` at start (a reload does not move the listener).
     metrics_listen: Option<String>,
+    /// Instances that were Master when the previous runtime died without leaving (from
+    /// `<run-dir>/masters.json`): they get [`Input::Resume`] after their first Startup.
+    resume: HashSet<InstanceKey>,
+    /// An instance entered or left Master since `masters.json` was last written.
+    masters_dirty: bool,
+}
+
+/// `<run-dir>/masters.json`: the instances that are Master now, rewritten (atomically) when
+/// one enters or leaves Master. A runtime that leaves normally ends with an empty list; one
+/// killed with SIGKILL leaves its Masters behind, and the next runtime resumes them
+/// ([`Input::Resume`]) so the backups do not take over and hand back.
+fn masters_path(run_dir: &std::path::Path) -> PathBuf {
+    run_dir.join("masters.json")
+}
+
+fn load_masters(run_dir: &std::path::Path) -> HashSet<InstanceKey> {
+    std::fs::read_to_string(masters_path(run_dir))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Vec<InstanceKey>>(&t).ok())
+        .map(|v| v.into_iter().collect())
+        .unwrap_or_default()
 }
 
 /// Tell systemd (when NOTIFY_SOCKET is set; a no-op otherwise).
@@ -212,11 +233,19 @@ impl Runtime {
             },
             snapshot: loaded.snapshot.clone(),
             metrics_listen: loaded.config.runtime.metrics_listen.clone(),
+            resume: HashSet::new(),
+            masters_dirty: true,
         };
+        rt.resume = load_masters(&rt.run_dir);
+        if !rt.resume.is_empty() {
+            tracing::info!(target: "netvrrp::protocol", masters = rt.resume.len(), "the previous runtime died while Master: resuming");
+        }
         let fan = rt.vrrs.on_snapshot(&loaded.snapshot);
         rt.carry_out(fan).await;
         rt.install(&loaded.config, &loaded.snapshot, Vec::new())
             .await;
+        // Only the first start resumes; a later reload starts routers afresh.
+        rt.resume.clear();
         Ok(rt)
     }
 
@@ -315,6 +344,9 @@ impl Runtime {
             let shutdown = self.instances[i].config.shutdown;
             if !shutdown {
                 self.feed(i, now, Input::Startup).await;
+                if self.resume.remove(&self.instances[i].key) {
+                    self.feed(i, now, Input::Resume).await;
+                }
             } else {
                 // Not running, but the device must not carry traffic.
                 self.feed(i, now, Input::Shutdown).await;
@@ -407,8 +439,9 @@ impl Runtime {
         Self::perform(&self.kernel, &self.events, &mut self.instances[i], &actions).await;
         let mut fanout = crate::vrrs::Fanout::default();
         for a in &actions {
-            if let Action::StateChanged { to, reason, .. } = *a {
+            if let Action::StateChanged { from, to, reason } = *a {
                 self.filter_dirty = true;
+                self.masters_dirty |= from == State::Master || to == State::Master;
                 let key = &self.instances[i].key;
                 let f = self
                     .vrrs
@@ -773,6 +806,26 @@ impl Runtime {
     }
 
     /// Bring the nftables filter in line with the instances' states (see [`super::filter`]).
+    /// Rewrite `masters.json` if an instance entered or left Master.
+    fn sync_masters(&mut self) {
+        if !self.masters_dirty {
+            return;
+        }
+        self.masters_dirty = false;
+        let masters: Vec<&InstanceKey> = self
+            .instances
+            .iter()
+            .filter(|i| i.router.state() == State::Master)
+            .map(|i| &i.key)
+            .collect();
+        let path = masters_path(&self.run_dir);
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string(&masters).unwrap_or_else(|_| "[]".into());
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+            tracing::warn!(target: "netvrrp::protocol", "cannot write {}: {e}", path.display());
+        }
+    }
+
     fn sync_filter(&mut self) {
         if !self.filter_dirty {
             return;
@@ -969,6 +1022,7 @@ impl Runtime {
         loop {
             let next = self.timers.first().map(|(t, _)| *t);
             self.sync_filter();
+            self.sync_masters();
             let sleep_until = next.map(|t| self.base + t.as_duration());
             tokio::select! {
                 biased;
@@ -1097,6 +1151,7 @@ impl Runtime {
             let _ = wait.await;
         }
         self.shutdown_all().await;
+        self.sync_masters();
         // The process exits right after run(): without this, the last transition (to
         // Initialize) could be lost by an accounting line not yet written or an exec not yet
         // started.
