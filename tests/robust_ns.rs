@@ -901,6 +901,7 @@ fn control_socket_abuse_leaves_the_runtime_electing() {
     let pid = lab.pid(1);
     let fds_before = fd_count(pid);
     let rss_before = proc_status(pid, "VmRSS");
+    let hwm_before = proc_status(pid, "VmHWM");
     let cap = Capture::start(&lab.sw, "port-r1", "ether src 00:00:5e:00:01:0a");
     let before2 = inst(lab.r(2), VRID);
     let start = unix_now();
@@ -919,11 +920,13 @@ fn control_socket_abuse_leaves_the_runtime_electing() {
 
     // A 100 MB line: refused after 64 KiB, the connection closed.
     let mut big = connect(r);
+    big.set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let chunk = vec![b'a'; 1 << 20];
     let mut written = 0usize;
-    for _ in 0..100 {
-        match big.write_all(&chunk) {
-            Ok(()) => written += chunk.len(),
+    while written < 100 << 20 {
+        match big.write(&chunk) {
+            Ok(n) => written += n,
             Err(_) => break,
         }
     }
@@ -934,6 +937,12 @@ fn control_socket_abuse_leaves_the_runtime_electing() {
     );
     assert!(written < 100 << 20, "the runtime swallowed a 100 MB line");
     drop(big);
+    let hwm_line = proc_status(pid, "VmHWM");
+    eprintln!("[measure] 100 MB line: RSS {rss_before} kB, peak {hwm_before} kB -> {hwm_line} kB");
+    assert!(
+        hwm_line < hwm_before.max(rss_before) + 4 * 1024,
+        "a long line grew the runtime from {rss_before} kB to a peak of {hwm_line} kB"
+    );
 
     // 1,000 connections at once, each asking for ping.
     let mut conns: Vec<UnixStream> = (0..1000).map(|_| connect(r)).collect();
@@ -1262,35 +1271,51 @@ fn apply_killed_midway_then_apply_converges() {
     r.ip_ok(&["addr", "add", "10.78.0.99/24", "dev", "eth0"]);
     let tables: Vec<String> = (1..=30).map(|v| lab.router(v, 150, "")).collect();
     let path = lab.write_config(1, &tables);
-    let mut child = r
-        .netvrrp_command(&["apply", "-f", path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn apply");
-    let made = wait_until(
-        Duration::from_secs(20),
-        || "apply made no vrrp device".into(),
-        || {
-            let n = r
-                .ip_json(&["link", "show", "type", "macvlan"])
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|l| {
-                    l["ifname"]
-                        .as_str()
-                        .is_some_and(|n| n.starts_with("vrrp4-"))
-                })
-                .count();
-            (n >= 3).then_some(n)
-        },
+    // Kill it at several points: early (devices half made) and later (addresses, sysctls,
+    // protodown, the runtime's start); each next apply starts from what the last one left.
+    let vrrp_devices = || {
+        r.ip_json(&["-d", "link", "show", "type", "macvlan"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| {
+                l["ifname"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("vrrp4-"))
+            })
+            .map(|l| l["ifname"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let mut interrupted = 0;
+    let mut partial = 0;
+    for delay_ms in [3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 20, 40] {
+        let mut child = r
+            .netvrrp_command(&["apply", "-f", path.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn apply");
+        sleep(Duration::from_millis(delay_ms));
+        let running = child.try_wait().unwrap().is_none();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let made = vrrp_devices().len();
+        eprintln!(
+            "[measure] apply killed after {delay_ms} ms: {} ({made} of 30 devices)",
+            if running {
+                "interrupted"
+            } else {
+                "already done"
+            }
+        );
+        interrupted += usize::from(running);
+        partial += usize::from(running && made > 0 && made < 30);
+    }
+    assert!(
+        interrupted >= 3,
+        "only {interrupted} applies were interrupted"
     );
-    let running = child.try_wait().unwrap().is_none();
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
-    eprintln!("[measure] apply killed with {made} of 30 devices made ({status})");
-    assert!(running, "apply finished before it could be killed");
+    eprintln!("[measure] apply: {interrupted} interrupted, {partial} with devices half made");
     lab.reapply(1, &path);
     let out = r.netvrrp(&["check", "-f", path.to_str().unwrap()]);
     assert!(
