@@ -1471,3 +1471,42 @@ fn killed_master_runtime_returns_without_flapping_the_peer() {
         "r2 flapped: {r2}"
     );
 }
+
+/// Two applies at once: one runs, the other waits or fails cleanly (exit 1, the lock named);
+/// the kernel ends converged either way.
+#[test]
+fn two_applies_at_once_one_waits_or_fails_cleanly() {
+    let lab = Lab::new("rb2", 81, 1);
+    let r = lab.r(1);
+    let tables: Vec<String> = (1..=30).map(|v| lab.router(v, 150, "")).collect();
+    let path = lab.write_config(1, &tables);
+    let spawn = || {
+        r.netvrrp_command(&["apply", "-f", path.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn apply")
+    };
+    let (a, b) = (spawn(), spawn());
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let ok = outs.iter().filter(|o| o.status.success()).count();
+    for o in &outs {
+        if !o.status.success() {
+            assert_eq!(o.status.code(), Some(1), "{}", common::text(o));
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.contains("lock"), "unclear failure: {err}");
+        }
+    }
+    eprintln!("[measure] two applies at once: {ok} succeeded");
+    assert!(ok >= 1, "neither apply succeeded");
+    let out = r.netvrrp(&["check", "-f", path.to_str().unwrap()]);
+    assert!(out.status.success(), "check: {}", common::text(&out));
+    let want: Vec<(usize, u8, &str)> = (1..=30).map(|v| (1, v, "master")).collect();
+    lab.wait(&want, Duration::from_secs(10));
+    let n = r
+        .ip_json(&["link", "show", "type", "macvlan"])
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(n, 30);
+}
