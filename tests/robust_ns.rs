@@ -86,6 +86,12 @@ impl Drop for Lab {
 
 /// A veth `eth0` in `ns` whose peer `port` is a port of the bridge in `sw`.
 fn attach(sw: &Netns, ns: &Netns, port: &str, mac: &str) {
+    ns.ok(&[
+        "sysctl",
+        "-qw",
+        "net.ipv6.conf.all.accept_dad=0",
+        "net.ipv6.conf.default.accept_dad=0",
+    ]);
     sw.ip_ok(&[
         "link",
         "add",
@@ -1509,4 +1515,190 @@ fn two_applies_at_once_one_waits_or_fails_cleanly() {
         .unwrap()
         .len();
     assert_eq!(n, 30);
+}
+
+// ---------------------------------------------------------------------------------------------
+// IPv6: the receive path differs (hop limit and destination from control messages)
+
+fn link_local(ns: &Netns) -> Option<std::net::Ipv6Addr> {
+    let v = ns.ip_json(&["-6", "addr", "show", "dev", "eth0", "scope", "link"]);
+    v[0]["addr_info"]
+        .as_array()?
+        .iter()
+        .find_map(|a| a["local"].as_str()?.parse().ok())
+}
+
+const GROUP6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+
+/// A VRRPv3 message for IPv6 with the right checksum from `src` to ff02::12.
+fn v3_6(
+    src: std::net::Ipv6Addr,
+    first: u8,
+    vrid: u8,
+    prio: u8,
+    count: u8,
+    addrs: &[std::net::Ipv6Addr],
+) -> Vec<u8> {
+    let mut m = vec![first, vrid, prio, count];
+    m.extend_from_slice(&((INTERVAL / 10) as u16).to_be_bytes());
+    m.extend_from_slice(&[0, 0]);
+    for a in addrs {
+        m.extend_from_slice(&a.octets());
+    }
+    fix_v3_6_checksum(src, &mut m);
+    m
+}
+
+fn fix_v3_6_checksum(src: std::net::Ipv6Addr, m: &mut [u8]) {
+    m[6..8].copy_from_slice(&[0, 0]);
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&src.octets());
+    pseudo.extend_from_slice(&GROUP6.octets());
+    pseudo.extend_from_slice(&(m.len() as u32).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, 112]);
+    let ck = inet_checksum(&[&pseudo, m]);
+    m[6..8].copy_from_slice(&ck.to_be_bytes());
+}
+
+/// Send VRRP messages over IPv6 from the host's eth0 with hop limit `hops`, `n` times each.
+fn inject6(ns: &Netns, packets: Vec<Vec<u8>>, hops: u32, n: usize) {
+    let ifindex = ns.ifindex("eth0");
+    in_ns(ns, move || {
+        use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+        let s = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(112))).expect("raw6");
+        s.bind_device(Some(b"eth0")).expect("bind eth0");
+        s.set_multicast_hops_v6(hops).expect("hops");
+        s.set_multicast_if_v6(ifindex).expect("multicast if");
+        s.set_multicast_loop_v6(false).expect("loop");
+        let dst = SockAddr::from(std::net::SocketAddrV6::new(GROUP6, 0, 0, ifindex));
+        for _ in 0..n {
+            for p in &packets {
+                s.send_to(p, &dst).expect("send6");
+            }
+            sleep(Duration::from_millis(10));
+        }
+    })
+}
+
+/// The IPv6 instance of the same checks: hop limit 254, wrong VRID, count, truncated,
+/// checksum, oversized (fragmented), each counted once per router under its own counter;
+/// a good lower-priority advert is accepted; nobody changes state.
+#[test]
+fn hostile_ipv6_adverts_are_dropped_and_counted() {
+    let lab = Lab::new("rb6", 82, 2);
+    for ns in lab.routers.iter().chain([&lab.host]) {
+        wait_until(
+            Duration::from_secs(5),
+            || format!("link-local on {}", ns.name()),
+            || link_local(ns),
+        );
+    }
+    let vip6: std::net::Ipv6Addr = "2001:db8:82::210".parse().unwrap();
+    let table = |prio| {
+        format!(
+            "[[vrrp]]\ninterface = \"eth0\"\nvrid = {VRID}\npriority = {prio}\nadvertisement-interval = {INTERVAL}\nipv6 = [\"{vip6}/64\"]\n"
+        )
+    };
+    lab.apply(1, &[table(200)]);
+    lab.apply(2, &[table(100)]);
+    let inst6 = |k: usize| -> Value {
+        try_show(lab.r(k))
+            .and_then(|rows| rows.into_iter().find(|r| r["family"] == "ipv6"))
+            .unwrap_or_else(|| panic!("no IPv6 instance on r{k}"))
+    };
+    wait_until(
+        Duration::from_secs(10),
+        || format!("r1 {} r2 {}", inst6(1)["state"], inst6(2)["state"]),
+        || (inst6(1)["state"] == "master" && inst6(2)["state"] == "backup").then_some(()),
+    );
+    let h = link_local(&lab.host).unwrap();
+    let good = |prio| v3_6(h, 0x31, VRID, prio, 1, &[vip6]);
+    let mut bad_ck = good(254);
+    bad_ck[6] ^= 0x5a;
+    let mut oversized = good(254);
+    oversized.resize(1600, 0);
+    fix_v3_6_checksum(h, &mut oversized);
+    let cases: Vec<(&str, Vec<u8>, u32, &str)> = vec![
+        ("hop limit 254", good(254), 254, "ttl_errors"),
+        (
+            "wrong VRID",
+            v3_6(h, 0x31, 99, 254, 1, &[vip6]),
+            255,
+            "vrid_errors",
+        ),
+        (
+            "version 2",
+            v3_6(h, 0x21, VRID, 254, 1, &[vip6]),
+            255,
+            "version_errors",
+        ),
+        (
+            "type 2",
+            v3_6(h, 0x32, VRID, 254, 1, &[vip6]),
+            255,
+            "type_errors",
+        ),
+        (
+            "count larger",
+            v3_6(h, 0x31, VRID, 254, 2, &[vip6]),
+            255,
+            "length_errors",
+        ),
+        (
+            "truncated (1 byte)",
+            good(254)[..1].to_vec(),
+            255,
+            "truncated_errors",
+        ),
+        ("bad checksum", bad_ck, 255, "checksum_errors"),
+        ("oversized (fragmented)", oversized, 255, "oversized_errors"),
+    ];
+    const N: u64 = 5;
+    let t0 = [
+        counter(&inst6(1), "transitions"),
+        counter(&inst6(2), "transitions"),
+    ];
+    for (name, pkt, hops, want) in cases {
+        let before = [inst6(1), inst6(2)];
+        inject6(&lab.host, vec![pkt], hops, N as usize);
+        for k in [1, 2] {
+            wait_until(
+                Duration::from_secs(3),
+                || format!("{name}: r{k} {}", inst6(k)["counters"]),
+                || (counter(&inst6(k), want) >= counter(&before[k - 1], want) + N).then_some(()),
+            );
+            // Anything else the packets caused would have been counted by now.
+            sleep(Duration::from_millis(50));
+            let after = inst6(k);
+            for c in DROP_COUNTERS {
+                let expect = if c == want { N } else { 0 };
+                assert_eq!(
+                    counter(&after, c) - counter(&before[k - 1], c),
+                    expect,
+                    "{name}: r{k} {c}"
+                );
+            }
+        }
+        eprintln!("[measure] IPv6 {name}: {N} sent, {N} counted per router");
+    }
+    let before = inst6(1);
+    inject6(&lab.host, vec![good(50)], 255, N as usize);
+    wait_until(
+        Duration::from_secs(3),
+        || format!("good IPv6 advert: r1 {}", inst6(1)["counters"]),
+        || {
+            (counter(&inst6(1), "adverts_received") >= counter(&before, "adverts_received") + N)
+                .then_some(())
+        },
+    );
+    assert_eq!(inst6(1)["state"], "master");
+    assert_eq!(inst6(2)["state"], "backup");
+    assert_eq!(
+        [
+            counter(&inst6(1), "transitions"),
+            counter(&inst6(2), "transitions")
+        ],
+        t0,
+        "a crafted IPv6 advert changed a state"
+    );
 }
