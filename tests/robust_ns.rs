@@ -1702,3 +1702,72 @@ fn hostile_ipv6_adverts_are_dropped_and_counted() {
         "a crafted IPv6 advert changed a state"
     );
 }
+
+/// Out of descriptors: with its limit lowered to 64, the runtime gets more connections than it
+/// can accept. It must keep electing without spinning on the failing accept, and answer again
+/// once the clients go away.
+#[test]
+fn control_socket_out_of_descriptors() {
+    let lab = Lab::new("rbo", 83, 2);
+    lab.apply(1, &[lab.router(VRID, 200, "")]);
+    lab.apply(2, &[lab.router(VRID, 100, "")]);
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(10),
+    );
+    let pid = lab.pid(1);
+    let ok = Command::new("prlimit")
+        .args([&format!("--pid={pid}"), "--nofile=64:64"])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "prlimit");
+    let cpu = |pid: u32| -> u64 {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let rest = stat.rsplit_once(')').unwrap().1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    };
+    let cap = Capture::start(&lab.sw, "port-r1", "ether src 00:00:5e:00:01:0a");
+    let start = unix_now();
+    let cpu0 = cpu(pid);
+    let conns: Vec<UnixStream> = (0..200)
+        .filter_map(|_| UnixStream::connect(lab.r(1).run_dir().join("netvrrp.sock")).ok())
+        .collect();
+    sleep(Duration::from_secs(2));
+    let ticks = cpu(pid) - cpu0;
+    let end = unix_now();
+    eprintln!(
+        "[measure] out of fds: {} connections made, runtime used {ticks} CPU ticks in 2 s, fds {}",
+        conns.len(),
+        fd_count(pid)
+    );
+    drop(conns);
+    let reply = wait_until(
+        Duration::from_secs(5),
+        || "no answer after the clients left".into(),
+        || {
+            let mut s = UnixStream::connect(lab.r(1).run_dir().join("netvrrp.sock")).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+            s.write_all(b"{\"cmd\":\"ping\"}\n").ok()?;
+            let mut line = String::new();
+            BufReader::new(s).read_line(&mut line).ok()?;
+            (!line.is_empty()).then_some(line)
+        },
+    );
+    assert!(reply.contains("\"ok\":true"), "{reply}");
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(1),
+    );
+    let (gap, n) = max_gap_ms(&cap.adverts(), lab.addr(1), VRID, start, end);
+    eprintln!("[measure] out of fds: {n} adverts, largest gap {gap:.1} ms");
+    assert!(
+        gap < 1.5 * f64::from(INTERVAL),
+        "adverts stalled {gap:.1} ms"
+    );
+    assert!(
+        ticks < 50,
+        "the runtime spun on accept: {ticks} ticks of CPU in 2 s"
+    );
+}
