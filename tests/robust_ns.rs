@@ -1771,3 +1771,54 @@ fn control_socket_out_of_descriptors() {
         "the runtime spun on accept: {ticks} ticks of CPU in 2 s"
     );
 }
+
+/// The runtime is SIGSTOP'd while 500 interfaces come and go and its parent goes down: the
+/// netlink events pile up past its receive buffer (ENOBUFS). On SIGCONT it must re-read the
+/// kernel and see the parent down (Initialize), then follow it up again (Master).
+#[test]
+fn netlink_overrun_while_stopped_is_recovered_by_a_redump() {
+    let lab = Lab::new("rbr", 84, 2);
+    lab.apply(1, &[lab.router(VRID, 200, "")]);
+    lab.apply(2, &[lab.router(VRID, 100, "")]);
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(10),
+    );
+    let dir = lab.r(1).dir().to_path_buf();
+    let add: String = (0..400)
+        .map(|i| format!("link add ov{i}a type veth peer name ov{i}b\nlink set ov{i}a up\nlink set ov{i}b up\n"))
+        .collect();
+    let del: String = (0..400).map(|i| format!("link del ov{i}a\n")).collect();
+    fs::write(dir.join("add.batch"), add).unwrap();
+    fs::write(dir.join("del.batch"), del).unwrap();
+    let batch = |f: &str| {
+        let out = Command::new("ip")
+            .args(["-n", lab.r(1).name(), "-force", "-batch"])
+            .arg(dir.join(f))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{f}: {}", common::text(&out));
+    };
+    lab.signal(1, "-STOP");
+    batch("add.batch");
+    lab.r(1).ip_ok(&["link", "set", "eth0", "down"]);
+    batch("del.batch");
+    lab.signal(1, "-CONT");
+    lab.wait(
+        &[(1, VRID, "initialize"), (2, VRID, "master")],
+        Duration::from_secs(5),
+    );
+    let log = fs::read_to_string(dir.join("netvrrp.log")).unwrap_or_default();
+    let overrun = log.contains("overrun");
+    eprintln!("[measure] overrun logged: {overrun}");
+    assert!(
+        overrun,
+        "no ENOBUFS happened: the test did not test a re-dump"
+    );
+    lab.r(1).ip_ok(&["link", "set", "eth0", "up"]);
+    lab.wait(
+        &[(1, VRID, "master"), (2, VRID, "backup")],
+        Duration::from_secs(5),
+    );
+    assert_eq!(inst(lab.r(1), VRID)["protodown"], false);
+}
