@@ -821,7 +821,7 @@ impl Router {
             }
         }
         // Ignore it and let the master-down timer run out (RFC 9568 6.4.2).
-        if self.down_cause == DownCause::Silence {
+        if matches!(self.down_cause, DownCause::Silence | DownCause::Resume) {
             self.down_cause = DownCause::LowerPriority;
         }
     }
@@ -1394,6 +1394,17 @@ mod tests {
         assert_eq!(
             rig.deadline(),
             Some(ms(500) + Duration::from_micros(3_609_375))
+        );
+        // A lower-priority master ignored after the hint: the short timer runs out as a
+        // preemption.
+        let mut rig = backup(params(100));
+        rig.feed(Time::ZERO, Input::Resume);
+        rig.advert(ms(500), v4(20), 50, 100);
+        let at = rig.deadline().unwrap();
+        assert_eq!(at, Time::ZERO + Duration::from_micros(1_609_375));
+        assert_eq!(
+            rig.timer(at)[0],
+            changed(State::Backup, State::Master, Reason::Preempt)
         );
         // Not in Backup (Initialize, link down): ignored.
         let mut rig = Rig::new(params(100));
