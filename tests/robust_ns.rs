@@ -7,9 +7,13 @@
 //! The lab: a switch namespace with a bridge (STP off, forward delay 0, multicast snooping
 //! off), routers `r1`, `r2` and a host `h` (the attacker), each with a veth `eth0` whose peer
 //! is a bridge port (`port-r1`, `port-r2`, `port-h`). Router K has 10.N.0.K/24, the host
-//! 10.N.0.100/24. Only IPv4 instances: the receive checks under test are family-independent
-//! in the codec. Routers run netvrrp through `apply` (a detached runtime per namespace,
-//! killed with the namespace). The wire is read from tcpdump captures parsed here.
+//! 10.N.0.100/24; IPv6 DAD is off. Mostly IPv4 instances; one test repeats the receive checks
+//! over IPv6, whose receive path differs (hop limit and destination from control messages).
+//! Routers run netvrrp through `apply` (a detached runtime per namespace, killed with the
+//! namespace). Packets are crafted here, independently of netvrrp's codec, and sent from raw
+//! sockets in the host namespace; the wire is read from tcpdump captures parsed here.
+//!
+//! Measurements are printed as `[measure]` lines (`--nocapture`).
 
 mod common;
 
