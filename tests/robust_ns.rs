@@ -969,8 +969,36 @@ fn control_socket_abuse_leaves_the_runtime_electing() {
     let fds_busy = fd_count(pid);
     drop(conns);
 
-    // The next good request is answered; the half request is still pending.
-    let reply = request(&mut connect(r), "{\"cmd\":\"show-vrrp\"}\n");
+    // Past the connection limit (1,024 served at once), new connections get an error line.
+    wait_until(
+        Duration::from_secs(5),
+        || format!("fds {} after 1,000 clients left", fd_count(pid)),
+        || (fd_count(pid) <= fds_before + 1).then_some(()),
+    );
+    let idle: Vec<UnixStream> = (0..1100).map(|_| connect(r)).collect();
+    sleep(Duration::from_millis(500));
+    let refused = idle
+        .iter()
+        .filter(|c| {
+            c.set_nonblocking(true).unwrap();
+            let mut buf = [0u8; 256];
+            let n = (&**c).read(&mut buf).unwrap_or(0);
+            String::from_utf8_lossy(&buf[..n]).contains("too many control connections")
+        })
+        .count();
+    eprintln!("[measure] 1,100 idle connections: {refused} refused with an error line");
+    assert!(refused >= 1100 - 1024, "only {refused} of 1,100 refused");
+    drop(idle);
+
+    // The next good request is answered (the half request is still pending).
+    let reply = wait_until(
+        Duration::from_secs(3),
+        || "no answer after the idle connections closed".into(),
+        || {
+            let mut s = connect(r);
+            Some(request(&mut s, "{\"cmd\":\"show-vrrp\"}\n")).filter(|v| v["ok"] == true)
+        },
+    );
     assert_eq!(reply["ok"], true);
     sleep(Duration::from_millis(500));
     let end = unix_now();
@@ -983,6 +1011,15 @@ fn control_socket_abuse_leaves_the_runtime_electing() {
     assert!(
         hwm < rss_before + 32 * 1024,
         "peak RSS {hwm} kB from {rss_before} kB"
+    );
+    // The half request is given up after REQUEST_TIMEOUT (10 s) with an error line.
+    half.set_read_timeout(Some(Duration::from_secs(12)))
+        .unwrap();
+    let mut rest = String::new();
+    let _ = half.read_to_string(&mut rest);
+    assert!(
+        rest.contains("not completed in time"),
+        "half request: {rest:?}"
     );
     drop(half);
     wait_until(

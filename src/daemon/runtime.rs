@@ -992,6 +992,8 @@ impl Runtime {
         std::fs::write(&pid_path, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write {}", pid_path.display()))?;
         let mut kernel_events = Box::pin(crate::kernel::events().await?);
+        let connections =
+            std::sync::Arc::new(tokio::sync::Semaphore::new(control::MAX_CONNECTIONS));
         let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
         let (scrape_send, mut scrape_recv) = mpsc::channel::<oneshot::Sender<String>>(8);
         if let Some(listen) = &self.metrics_listen {
@@ -1094,10 +1096,17 @@ impl Runtime {
                         .peer_cred()
                         .map(|c| c.uid() == 0 || c.uid() == nix::unistd::geteuid().as_raw())
                         .unwrap_or(false);
-                    if allowed {
-                        tokio::spawn(serve_connection(stream, ctl_send.clone()));
-                    } else {
+                    if !allowed {
                         tracing::warn!(target: "netvrrp::protocol", "control connection refused: peer is neither root nor the runtime's user");
+                    } else if let Ok(permit) = connections.clone().try_acquire_owned() {
+                        let ctl_send = ctl_send.clone();
+                        tokio::spawn(async move {
+                            serve_connection(stream, ctl_send).await;
+                            drop(permit);
+                        });
+                    } else {
+                        tracing::debug!(target: "netvrrp::protocol", limit = control::MAX_CONNECTIONS, "control connection refused: too many connections");
+                        tokio::spawn(refuse_connection(stream, "too many control connections"));
                     }
                 }
                 Some(reply) = scrape_recv.recv() => {
@@ -1173,9 +1182,21 @@ async fn serve_connection(stream: tokio::net::UnixStream, ctl: mpsc::Sender<Cont
     let mut line = String::new();
     loop {
         line.clear();
-        match reader.read_line(&mut line).await {
-            Ok(0) | Err(_) => return,
+        // Idle between requests as long as the client likes; once a request starts, it must
+        // end within REQUEST_TIMEOUT.
+        match reader.fill_buf().await {
+            Ok([]) | Err(_) => return,
             Ok(_) => {}
+        }
+        match tokio::time::timeout(control::REQUEST_TIMEOUT, reader.read_line(&mut line)).await {
+            Err(_elapsed) => {
+                let msg = serde_json::to_string(&Reply::err("request not completed in time"))
+                    .unwrap_or_default();
+                let _ = write.write_all(format!("{msg}\n").as_bytes()).await;
+                return;
+            }
+            Ok(Ok(0) | Err(_)) => return,
+            Ok(Ok(_)) => {}
         }
         if !line.ends_with('\n') {
             let msg =
@@ -1213,6 +1234,17 @@ async fn serve_connection(stream: tokio::net::UnixStream, ctl: mpsc::Sender<Cont
             return;
         }
     }
+}
+
+/// Answer one error line and close (the connection limit is reached).
+async fn refuse_connection(mut stream: tokio::net::UnixStream, why: &str) {
+    use tokio::io::AsyncWriteExt;
+    let msg = serde_json::to_string(&Reply::err(why)).unwrap_or_default();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        stream.write_all(format!("{msg}\n").as_bytes()),
+    )
+    .await;
 }
 
 /// A subscriber connection: the state each wanted name is in now, then every change, in
