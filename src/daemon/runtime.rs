@@ -805,7 +805,6 @@ impl Runtime {
         })
     }
 
-    /// Bring the nftables filter in line with the instances' states (see [`super::filter`]).
     /// Rewrite `masters.json` if an instance entered or left Master.
     fn sync_masters(&mut self) {
         if !self.masters_dirty {
@@ -826,6 +825,7 @@ impl Runtime {
         }
     }
 
+    /// Bring the nftables filter in line with the instances' states (see [`super::filter`]).
     fn sync_filter(&mut self) {
         if !self.filter_dirty {
             return;
