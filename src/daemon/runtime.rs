@@ -15,7 +15,7 @@ use crate::vrrp::router::{Action, Input, Router, RouterParams, State, Time};
 use anyhow::Context;
 use futures::{FutureExt, StreamExt};
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -146,6 +146,27 @@ pub struct Runtime {
     snapshot: Arc<Snapshot>,
     /// `[runtime] metrics-listen` at start (a reload does not move the listener).
     metrics_listen: Option<String>,
+    /// Instances that were Master when the previous runtime died without leaving (from
+    /// `<run-dir>/masters.json`): they get [`Input::Resume`] after their first Startup.
+    resume: HashSet<InstanceKey>,
+    /// An instance entered or left Master since `masters.json` was last written.
+    masters_dirty: bool,
+}
+
+/// `<run-dir>/masters.json`: the instances that are Master now, rewritten (atomically) when
+/// one enters or leaves Master. A runtime that leaves normally ends with an empty list; one
+/// killed with SIGKILL leaves its Masters behind, and the next runtime resumes them
+/// ([`Input::Resume`]) so the backups do not take over and hand back.
+fn masters_path(run_dir: &std::path::Path) -> PathBuf {
+    run_dir.join("masters.json")
+}
+
+fn load_masters(run_dir: &std::path::Path) -> HashSet<InstanceKey> {
+    std::fs::read_to_string(masters_path(run_dir))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Vec<InstanceKey>>(&t).ok())
+        .map(|v| v.into_iter().collect())
+        .unwrap_or_default()
 }
 
 /// Tell systemd (when NOTIFY_SOCKET is set; a no-op otherwise).
@@ -261,11 +282,19 @@ impl Runtime {
             vrrs_exec,
             snapshot: Arc::new(loaded.snapshot.clone()),
             metrics_listen: loaded.config.runtime.metrics_listen.clone(),
+            resume: HashSet::new(),
+            masters_dirty: true,
         };
+        rt.resume = load_masters(&rt.run_dir);
+        if !rt.resume.is_empty() {
+            tracing::info!(target: "netvrrp::protocol", masters = rt.resume.len(), "the previous runtime died while Master: resuming");
+        }
         let fan = rt.vrrs.on_snapshot(&loaded.snapshot);
         rt.carry_out(fan);
         rt.install(&loaded.config, &loaded.snapshot, Vec::new())
             .await;
+        // Only the first start resumes; a later reload starts routers afresh.
+        rt.resume.clear();
         Ok(rt)
     }
 
@@ -364,6 +393,9 @@ impl Runtime {
             let shutdown = self.instances[i].config.shutdown;
             if !shutdown {
                 self.feed(i, now, Input::Startup).await;
+                if self.resume.remove(&self.instances[i].key) {
+                    self.feed(i, now, Input::Resume).await;
+                }
             } else {
                 // Not running, but the device must not carry traffic.
                 self.feed(i, now, Input::Shutdown).await;
@@ -456,8 +488,9 @@ impl Runtime {
         Self::perform(&self.kernel, &self.events, &mut self.instances[i], &actions).await;
         let mut fanout = crate::vrrs::Fanout::default();
         for a in &actions {
-            if let Action::StateChanged { to, reason, .. } = *a {
+            if let Action::StateChanged { from, to, reason } = *a {
                 self.filter_dirty = true;
+                self.masters_dirty |= from == State::Master || to == State::Master;
                 let key = &self.instances[i].key;
                 let f = self
                     .vrrs
@@ -717,6 +750,26 @@ impl Runtime {
         }
     }
 
+    /// Rewrite `masters.json` if an instance entered or left Master.
+    fn sync_masters(&mut self) {
+        if !self.masters_dirty {
+            return;
+        }
+        self.masters_dirty = false;
+        let masters: Vec<&InstanceKey> = self
+            .instances
+            .iter()
+            .filter(|i| i.router.state() == State::Master)
+            .map(|i| &i.key)
+            .collect();
+        let path = masters_path(&self.run_dir);
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string(&masters).unwrap_or_else(|_| "[]".into());
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+            tracing::warn!(target: "netvrrp::protocol", "cannot write {}: {e}", path.display());
+        }
+    }
+
     /// Bring the nftables filter in line with the instances' states (see [`super::filter`]).
     fn sync_filter(&mut self) {
         if !self.filter_dirty {
@@ -887,6 +940,8 @@ impl Runtime {
         std::fs::write(&pid_path, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write {}", pid_path.display()))?;
         let mut kernel_events = Box::pin(crate::kernel::events().await?);
+        let connections =
+            std::sync::Arc::new(tokio::sync::Semaphore::new(control::MAX_CONNECTIONS));
         let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
         let (scrape_send, mut scrape_recv) = mpsc::channel::<oneshot::Sender<String>>(8);
         if let Some(listen) = &self.metrics_listen {
@@ -917,6 +972,7 @@ impl Runtime {
         loop {
             let next = self.timers.first().map(|(t, _)| *t);
             self.sync_filter();
+            self.sync_masters();
             let sleep_until = next.map(|t| self.base + t.as_duration());
             tokio::select! {
                 biased;
@@ -988,10 +1044,17 @@ impl Runtime {
                         .peer_cred()
                         .map(|c| c.uid() == 0 || c.uid() == nix::unistd::geteuid().as_raw())
                         .unwrap_or(false);
-                    if allowed {
-                        tokio::spawn(serve_connection(stream, ctl_send.clone()));
-                    } else {
+                    if !allowed {
                         tracing::warn!(target: "netvrrp::protocol", "control connection refused: peer is neither root nor the runtime's user");
+                    } else if let Ok(permit) = connections.clone().try_acquire_owned() {
+                        let ctl_send = ctl_send.clone();
+                        tokio::spawn(async move {
+                            serve_connection(stream, ctl_send).await;
+                            drop(permit);
+                        });
+                    } else {
+                        tracing::debug!(target: "netvrrp::protocol", limit = control::MAX_CONNECTIONS, "control connection refused: too many connections");
+                        tokio::spawn(refuse_connection(stream, "too many control connections"));
                     }
                 }
                 Some(reply) = scrape_recv.recv() => {
@@ -1045,6 +1108,7 @@ impl Runtime {
             let _ = wait.await;
         }
         self.shutdown_all().await;
+        self.sync_masters();
         // The process exits right after run(): first the executor takes every pathway down
         // and hands the last notices (to Initialize) over, then the clients get a moment to
         // deliver them (an accounting line not yet written, an exec not yet started).
@@ -1193,9 +1257,21 @@ async fn serve_connection(stream: tokio::net::UnixStream, ctl: mpsc::Sender<Cont
     let mut line = String::new();
     loop {
         line.clear();
-        match reader.read_line(&mut line).await {
-            Ok(0) | Err(_) => return,
+        // Idle between requests as long as the client likes; once a request starts, it must
+        // end within REQUEST_TIMEOUT.
+        match reader.fill_buf().await {
+            Ok([]) | Err(_) => return,
             Ok(_) => {}
+        }
+        match tokio::time::timeout(control::REQUEST_TIMEOUT, reader.read_line(&mut line)).await {
+            Err(_elapsed) => {
+                let msg = serde_json::to_string(&Reply::err("request not completed in time"))
+                    .unwrap_or_default();
+                let _ = write.write_all(format!("{msg}\n").as_bytes()).await;
+                return;
+            }
+            Ok(Ok(0) | Err(_)) => return,
+            Ok(Ok(_)) => {}
         }
         if !line.ends_with('\n') {
             let msg =
@@ -1233,6 +1309,17 @@ async fn serve_connection(stream: tokio::net::UnixStream, ctl: mpsc::Sender<Cont
             return;
         }
     }
+}
+
+/// Answer one error line and close (the connection limit is reached).
+async fn refuse_connection(mut stream: tokio::net::UnixStream, why: &str) {
+    use tokio::io::AsyncWriteExt;
+    let msg = serde_json::to_string(&Reply::err(why)).unwrap_or_default();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        stream.write_all(format!("{msg}\n").as_bytes()),
+    )
+    .await;
 }
 
 /// A subscriber connection: the state each wanted name is in now, then every change, in

@@ -35,6 +35,7 @@
 //! | Backup | Shutdown | | stop the master-down timer | Initialize |
 //! | Backup | master-down timer expires | | advertise, gratuitous ARP / NA, arm the advert timer | Master |
 //! | Backup | advert with priority 0 | | the master is leaving: re-arm the master-down timer at Skew_Time only | Backup |
+//! | Backup | Resume (see below) | master-down timer armed by Startup, no advert heard since | re-arm the master-down timer at Master_Adver_Interval + Skew_Time | Backup |
 //! | Backup | advert, priority ≥ ours, or we do not preempt | | v3: learn Master_Adver_Interval from the advert, recompute Skew_Time and Master_Down_Interval; re-arm the master-down timer at Master_Down_Interval | Backup |
 //! | Backup | advert, priority < ours and we preempt | | ignore it, so the master-down timer runs out and we take over | Backup |
 //! | Master | Shutdown | | stop the advert timer, advertise with priority 0 | Initialize |
@@ -60,6 +61,12 @@
 //!   (there is no way to send one). [`Input::LinkUp`] runs the Startup event again if the
 //!   router is enabled. A router runs only while it is both enabled (Startup received, no
 //!   Shutdown since) and its link is up; a Startup while the link is down is remembered.
+//! * **Resume.** [`Input::Resume`] is the runtime's hint that this router was Master when the
+//!   previous runtime died without leaving (SIGKILL, a crash): right after Startup, the
+//!   master-down timer is shortened to Master_Adver_Interval + Skew_Time. A live master is
+//!   still heard within one interval (so preempt and priorities decide as usual), but a
+//!   silent link is taken back before the backups' Master_Down_Interval runs out, so they do
+//!   not flap. Any advert heard before then re-arms the timer as usual.
 //! * **Protodown.** The vrrp macvlan must carry traffic only on the Master: entering Master
 //!   emits `SetProtodown(false)`, entering Backup or Initialize emits `SetProtodown(true)`.
 //!   The action is emitted only when the value changes; the very first one is always emitted,
@@ -332,6 +339,8 @@ pub enum Reason {
     Preempt,
     /// Backup → Master: Skew_Time after the master announced it was leaving.
     PriorityZeroReceived,
+    /// Backup → Master: the shortened timer of [`Input::Resume`] ran out in silence.
+    Resume,
     /// Master → Backup.
     HigherPriorityAdvert,
     /// Master → Backup: same priority, greater primary address.
@@ -352,6 +361,7 @@ impl Reason {
             Reason::MasterDownTimer => "master down timer",
             Reason::Preempt => "preempt lower priority master",
             Reason::PriorityZeroReceived => "priority 0 received",
+            Reason::Resume => "resumed after an unclean exit",
             Reason::HigherPriorityAdvert => "higher priority advert",
             Reason::EqualPriorityHigherAddress => "equal priority, higher address",
             Reason::Shutdown => "shutdown",
@@ -390,6 +400,10 @@ pub enum Input {
     LinkUp,
     /// `now` has reached (or passed) [`Router::next_deadline`].
     Timer,
+    /// This router was Master when the previous runtime died without leaving: in Backup with
+    /// the Startup timer still running, shorten it to Master_Adver_Interval + Skew_Time
+    /// (see Resume in the module docs). Ignored otherwise.
+    Resume,
 }
 
 /// Something the runtime must do, in the order pushed.
@@ -480,6 +494,8 @@ enum DownCause {
     LowerPriority,
     /// A priority-0 advert armed it at Skew_Time.
     PriorityZero,
+    /// [`Input::Resume`] shortened it.
+    Resume,
 }
 
 /// One VRRP instance.
@@ -575,6 +591,19 @@ impl Router {
             } => self.on_advert(now, src, priority, max_advert_interval_cs, out),
             Input::TrackChanged { index, up } => self.on_track(now, index, up, out),
             Input::Timer => self.on_timer(now, out),
+            Input::Resume => {
+                // Only right after Startup: nothing heard, the Startup timer still running.
+                if self.state == State::Backup
+                    && self.down_cause == DownCause::Silence
+                    && self.master_address.is_none()
+                    && let Some(at) = self.down_at
+                {
+                    let after = self.master_adver_interval() + self.skew_time;
+                    if now + after < at {
+                        self.arm_master_down(now, after, DownCause::Resume);
+                    }
+                }
+            }
         }
     }
 
@@ -792,7 +821,7 @@ impl Router {
             }
         }
         // Ignore it and let the master-down timer run out (RFC 9568 6.4.2).
-        if self.down_cause == DownCause::Silence {
+        if matches!(self.down_cause, DownCause::Silence | DownCause::Resume) {
             self.down_cause = DownCause::LowerPriority;
         }
     }
@@ -878,6 +907,7 @@ impl Router {
                         DownCause::Silence => Reason::MasterDownTimer,
                         DownCause::LowerPriority => Reason::Preempt,
                         DownCause::PriorityZero => Reason::PriorityZeroReceived,
+                        DownCause::Resume => Reason::Resume,
                     };
                     self.become_master(now, reason, out);
                 }
@@ -1347,6 +1377,48 @@ mod tests {
     }
 
     // ledger: R9568-6.4.2-g
+    #[test]
+    fn resume_shortens_the_startup_timer_only() {
+        // Right after Startup: Master_Adver_Interval + Skew_Time, named on expiry.
+        let mut rig = backup(params(100));
+        assert!(rig.feed(Time::ZERO, Input::Resume).is_empty());
+        let at = rig.deadline().unwrap();
+        assert_eq!(at, Time::ZERO + Duration::from_micros(1_609_375));
+        assert_eq!(
+            rig.timer(at)[0],
+            changed(State::Backup, State::Master, Reason::Resume)
+        );
+        // A master heard before the hint: the hint changes nothing.
+        let mut rig = backup(params(100));
+        rig.advert(ms(100), v4(20), 200, 100);
+        let before = rig.deadline();
+        rig.feed(ms(200), Input::Resume);
+        assert_eq!(rig.deadline(), before);
+        // An advert after the hint re-arms the full Master_Down_Interval as usual.
+        let mut rig = backup(params(100));
+        rig.feed(Time::ZERO, Input::Resume);
+        rig.advert(ms(500), v4(20), 200, 100);
+        assert_eq!(
+            rig.deadline(),
+            Some(ms(500) + Duration::from_micros(3_609_375))
+        );
+        // A lower-priority master ignored after the hint: the short timer runs out as a
+        // preemption.
+        let mut rig = backup(params(100));
+        rig.feed(Time::ZERO, Input::Resume);
+        rig.advert(ms(500), v4(20), 50, 100);
+        let at = rig.deadline().unwrap();
+        assert_eq!(at, Time::ZERO + Duration::from_micros(1_609_375));
+        assert_eq!(
+            rig.timer(at)[0],
+            changed(State::Backup, State::Master, Reason::Preempt)
+        );
+        // Not in Backup (Initialize, link down): ignored.
+        let mut rig = Rig::new(params(100));
+        assert!(rig.feed(Time::ZERO, Input::Resume).is_empty());
+        assert_eq!(rig.deadline(), None);
+    }
+
     #[test]
     fn backup_priority_zero_arms_skew() {
         let mut rig = backup(params(100));
