@@ -173,18 +173,14 @@ pub fn config_hash(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
-/// Serve `GET /metrics` on `listen`. Each scrape asks the event loop for the text through
+/// Serve `GET /metrics` on a bound listener (bound before the runtime reports ready, so a
+/// scrape right after READY=1 finds it). Each scrape asks the event loop for the text through
 /// `scrape` (so the numbers are consistent with one instant of the loop).
 pub async fn serve(
-    listen: std::net::SocketAddr,
+    listener: tokio::net::TcpListener,
     scrape: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<String>>,
-) -> anyhow::Result<()> {
-    use anyhow::Context;
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen for metrics on {listen}"))?;
-    tracing::info!(target: "netvrrp::protocol", %listen, "serving Prometheus metrics");
     loop {
         let Ok((mut conn, _)) = listener.accept().await else {
             continue;

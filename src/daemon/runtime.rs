@@ -946,13 +946,16 @@ impl Runtime {
         let (scrape_send, mut scrape_recv) = mpsc::channel::<oneshot::Sender<String>>(8);
         if let Some(listen) = &self.metrics_listen {
             match listen.parse::<std::net::SocketAddr>() {
-                Ok(addr) => {
-                    tokio::spawn(async move {
-                        if let Err(e) = super::metrics::serve(addr, scrape_send).await {
-                            tracing::error!(target: "netvrrp::protocol", "metrics: {e:#}");
-                        }
-                    });
-                }
+                // Bound here, before READY=1, so a scrape right after start finds it.
+                Ok(addr) => match tokio::net::TcpListener::bind(addr).await {
+                    Ok(listener) => {
+                        tracing::info!(target: "netvrrp::protocol", %addr, "serving Prometheus metrics");
+                        tokio::spawn(super::metrics::serve(listener, scrape_send));
+                    }
+                    Err(e) => {
+                        tracing::error!(target: "netvrrp::protocol", %addr, "cannot listen for metrics: {e}")
+                    }
+                },
                 Err(e) => {
                     tracing::error!(target: "netvrrp::protocol", %listen, "bad metrics-listen: {e}")
                 }
