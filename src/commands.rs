@@ -88,6 +88,13 @@ pub async fn load(kernel: &Kernel, file: &Path, run_dir: &Path) -> Result<Loaded
     })
 }
 
+/// A netlink connection and everything [`load`] reads; Err(exit code) after printing why.
+async fn connect_and_load(file: &Path, run_dir: &Path) -> Result<(Kernel, Loaded), i32> {
+    let kernel = Kernel::connect().await.map_err(|e| failed(&e))?;
+    let loaded = load(&kernel, file, run_dir).await?;
+    Ok((kernel, loaded))
+}
+
 fn make_plan(l: &Loaded, owner: ProtodownOwner) -> Result<plan::Plan, i32> {
     plan::plan(&l.snapshot, &l.desired, &l.owned, owner).map_err(|errors| {
         for e in &errors {
@@ -120,12 +127,8 @@ fn owned_after(snapshot: &Snapshot, desired: &DesiredState) -> Vec<OwnedRecord> 
 }
 
 pub async fn diff(cli: &Cli, file: &Path, json: bool, exit_code: bool) -> i32 {
-    let kernel = match Kernel::connect().await {
-        Ok(k) => k,
-        Err(e) => return failed(&e),
-    };
-    let loaded = match load(&kernel, file, &cli.run_dir).await {
-        Ok(l) => l,
+    let (_, loaded) = match connect_and_load(file, &cli.run_dir).await {
+        Ok(v) => v,
         Err(code) => return code,
     };
     let p = match make_plan(&loaded, protodown_owner(&cli.run_dir)) {
@@ -246,12 +249,8 @@ pub async fn apply_kernel(
 }
 
 pub async fn check(cli: &Cli, file: &Path, json: bool) -> i32 {
-    let kernel = match Kernel::connect().await {
-        Ok(k) => k,
-        Err(e) => return failed(&e),
-    };
-    let loaded = match load(&kernel, file, &cli.run_dir).await {
-        Ok(l) => l,
+    let (_, loaded) = match connect_and_load(file, &cli.run_dir).await {
+        Ok(v) => v,
         Err(code) => return code,
     };
     let checks = plan::check(
