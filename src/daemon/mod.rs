@@ -70,6 +70,9 @@ fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
     for _ in 0..cli.verbose {
         cmd.arg("-v");
     }
+    if cli.log_format == crate::cli::LogFormat::Json {
+        cmd.args(["--log-format", "json"]);
+    }
     cmd.arg("run")
         .arg("--spawned")
         .arg("-f")

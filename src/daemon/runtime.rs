@@ -142,6 +142,8 @@ pub struct Runtime {
     runners: Arc<Mutex<crate::vrrs::ClientRunners>>,
     /// VRRS fan-outs are carried out by their own task, in order (see [`Runtime::carry_out`]).
     vrrs_exec: mpsc::UnboundedSender<VrrsJob>,
+    /// Fan-outs handed to the executor and not finished yet.
+    vrrs_pending: Arc<std::sync::atomic::AtomicUsize>,
     /// The last kernel view (ifindexes and link-locals for VRRS pathways).
     snapshot: Arc<Snapshot>,
     /// `[runtime] metrics-listen` at start (a reload does not move the listener).
@@ -183,7 +185,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Work for the VRRS executor task.
 enum VrrsJob {
     /// A fan-out, with the kernel view it was computed from (NA sources).
-    Fanout(crate::vrrs::Fanout, Arc<Snapshot>),
+    /// The `Instant` is when the fan-out was computed (the leader's transition), for the
+    /// timing logged once its kernel work and gratuitous packets are done.
+    Fanout(crate::vrrs::Fanout, Arc<Snapshot>, std::time::Instant),
     /// Answered once every job before it is done.
     Flush(oneshot::Sender<()>),
 }
@@ -194,6 +198,7 @@ enum VrrsJob {
 fn spawn_vrrs_executor(
     kernel: Kernel,
     runners: Arc<Mutex<crate::vrrs::ClientRunners>>,
+    pending: Arc<std::sync::atomic::AtomicUsize>,
 ) -> mpsc::UnboundedSender<VrrsJob> {
     let frames = match net::FrameSender::open() {
         Ok(f) => Some(f),
@@ -206,8 +211,22 @@ fn spawn_vrrs_executor(
     tokio::spawn(async move {
         while let Some(job) = rx.recv().await {
             match job {
-                VrrsJob::Fanout(fanout, snapshot) => {
+                VrrsJob::Fanout(fanout, snapshot, started) => {
                     execute_fanout(&kernel, frames.as_ref(), &snapshot, &fanout).await;
+                    let switched = fanout
+                        .pathways
+                        .iter()
+                        .filter(|p| !p.effects.is_empty())
+                        .count();
+                    pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    if switched > 0 {
+                        tracing::info!(
+                            target: "netvrrp::vrrs",
+                            pathways = switched,
+                            elapsed_us = started.elapsed().as_micros() as u64,
+                            "fan-out done (protodown/addresses changed, gratuitous ARP/NA sent)"
+                        );
+                    }
                     lock(&runners).dispatch(&fanout);
                 }
                 VrrsJob::Flush(done) => {
@@ -259,7 +278,12 @@ impl Runtime {
         )));
         // Its own rtnetlink socket: a socket serves one dump at a time (EBUSY otherwise), and
         // the loop dumps (resync) while the executor may (re-creating a pathway device).
-        let vrrs_exec = spawn_vrrs_executor(Kernel::connect().await?, runners.clone());
+        let vrrs_pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let vrrs_exec = spawn_vrrs_executor(
+            Kernel::connect().await?,
+            runners.clone(),
+            vrrs_pending.clone(),
+        );
         let mut rt = Runtime {
             run_dir,
             file,
@@ -280,6 +304,7 @@ impl Runtime {
             vrrs: crate::vrrs::Vrrs::new(&loaded.config),
             runners,
             vrrs_exec,
+            vrrs_pending,
             snapshot: Arc::new(loaded.snapshot.clone()),
             metrics_listen: loaded.config.runtime.metrics_listen.clone(),
             resume: HashSet::new(),
@@ -682,9 +707,14 @@ impl Runtime {
     /// presence (and index, after a re-creation), tracked interfaces.
     async fn resync(&mut self, snap: &Snapshot, now: Time) {
         self.snapshot = Arc::new(snap.clone());
-        let fan = self.vrrs.on_snapshot(snap);
-        if !fan.is_empty() {
-            self.carry_out(fan);
+        // While the executor is still switching pathways, a snapshot shows them half done:
+        // reading it would "correct" them back and forth. The link events of the executor's
+        // own last changes bring a snapshot of the finished state.
+        if self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            let fan = self.vrrs.on_snapshot(snap);
+            if !fan.is_empty() {
+                self.carry_out(fan);
+            }
         }
         for i in 0..self.instances.len() {
             let (parent_ok, dev_index, tracks) = {
@@ -733,9 +763,15 @@ impl Runtime {
     /// it (see [`execute_fanout`]) and then hands its notices to the client runners. This
     /// loop does not wait for it.
     fn carry_out(&self, fanout: crate::vrrs::Fanout) {
+        self.vrrs_pending
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if self
             .vrrs_exec
-            .send(VrrsJob::Fanout(fanout, self.snapshot.clone()))
+            .send(VrrsJob::Fanout(
+                fanout,
+                self.snapshot.clone(),
+                std::time::Instant::now(),
+            ))
             .is_err()
         {
             tracing::error!(target: "netvrrp::vrrs", "the VRRS executor is gone; fan-out dropped");
