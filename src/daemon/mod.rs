@@ -6,6 +6,7 @@ pub mod filter;
 pub mod metrics;
 pub mod render;
 pub mod runtime;
+pub mod timer;
 
 use crate::cli::Cli;
 use crate::exit;

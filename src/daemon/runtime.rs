@@ -978,6 +978,7 @@ impl Runtime {
         let mut kernel_events = Box::pin(crate::kernel::events().await?);
         let connections =
             std::sync::Arc::new(tokio::sync::Semaphore::new(control::MAX_CONNECTIONS));
+        let mut timer = super::timer::Timer::new().context("cannot create the timer")?;
         let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
         let (scrape_send, mut scrape_recv) = mpsc::channel::<oneshot::Sender<String>>(8);
         if let Some(listen) = &self.metrics_listen {
@@ -1036,7 +1037,7 @@ impl Runtime {
                         Err(e) => tracing::error!(target: "netvrrp::protocol", "reload on SIGHUP failed: {e}"),
                     }
                 }
-                _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                _ = async { match sleep_until { Some(t) => timer.sleep_until(t.into_std()).await, None => std::future::pending().await } } => {
                     // Adverts that arrived before the deadline count first: after a stall
                     // (a slow nft, a busy machine) a backup must not declare a live master
                     // dead because its advert was still queued.

@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""Helpers for the netvrrp benchmarks (stdlib only).
+
+  benchlib.py figure --out FRAG --bench B --name N --unit U [--note T] [--meta k=v ...] FILE|-
+      add one figure (median/p95/min/max/runs of the numbers in FILE) to a fragment file
+  benchlib.py value  --out FRAG --bench B --name N --unit U --value V [--note T]
+      add a single-valued figure (runs = 1)
+  benchlib.py set    --out FRAG --bench B key=value ...      benchmark-level facts
+  benchlib.py stats FILE                                     print "median min max n"
+  benchlib.py time [-o FILE] -- CMD...    run CMD; print "wall_s user_s sys_s maxrss_kb"
+      (wall clock around the process; CPU and peak RSS of it and its waited children)
+  benchlib.py wire-master PCAP --vrid V --since T --addr NAME=IP ... [--window S]
+      who advertises now: the name of the last advertiser if it is the only one in the
+      last --window seconds of the capture, else "mixed"; "none" when nothing was seen
+  benchlib.py failover PCAP --events FILE --old IP --new IP --vip IP --vrid V
+                       --interval-ms I --priority P
+      per run (events: "RUN i t0 t_revive [t_port_cut]" lines): old master's last advert -> new master's
+      first advert / first gratuitous ARP, printed as one JSON object per run
+  benchlib.py merge --results JSON --meta META FRAG...       merge fragments into results.json
+  benchlib.py table --results JSON [BENCH...]                print the results table
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+
+
+# ------------------------------------------------------------------ statistics
+def quantile(sorted_vals, q):
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if not sorted_vals:
+        return float("nan")
+    pos = (len(sorted_vals) - 1) * q
+    lo = math.floor(pos)
+    hi = math.ceil(pos)
+    return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (pos - lo)
+
+
+def summarize(values):
+    v = sorted(values)
+    if not v:
+        return {"median": None, "p95": None, "min": None, "max": None, "runs": 0, "samples": []}
+    return {
+        "median": quantile(v, 0.5),
+        "p95": quantile(v, 0.95),
+        "min": v[0],
+        "max": v[-1],
+        "runs": len(v),
+        "samples": values,
+    }
+
+
+def read_numbers(path):
+    text = sys.stdin.read() if path == "-" else open(path).read()
+    out = []
+    for tok in text.split():
+        try:
+            x = float(tok)
+        except ValueError:
+            continue
+        if not math.isnan(x):
+            out.append(x)
+    return out
+
+
+def load_frag(path):
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        with open(path) as f:
+            return json.load(f)
+    return {}
+
+
+def save_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def bench_entry(frag, bench):
+    return frag.setdefault(bench, {"figures": []})
+
+
+def add_figure(args, fig):
+    frag = load_frag(args.out)
+    entry = bench_entry(frag, args.bench)
+    entry["figures"] = [f for f in entry["figures"] if f["name"] != fig["name"]]
+    entry["figures"].append(fig)
+    save_json(args.out, frag)
+
+
+def parse_kv(items):
+    out = {}
+    for item in items or []:
+        k, _, v = item.partition("=")
+        try:
+            out[k] = json.loads(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
+def cmd_figure(args):
+    fig = {"name": args.name, "unit": args.unit}
+    fig.update(summarize(read_numbers(args.file)))
+    if args.note:
+        fig["note"] = args.note
+    fig.update(parse_kv(args.meta))
+    add_figure(args, fig)
+
+
+def cmd_value(args):
+    v = float(args.value)
+    fig = {"name": args.name, "unit": args.unit, "median": v, "p95": v, "min": v, "max": v,
+           "runs": 1, "samples": [v]}
+    if args.note:
+        fig["note"] = args.note
+    add_figure(args, fig)
+
+
+def cmd_set(args):
+    frag = load_frag(args.out)
+    entry = bench_entry(frag, args.bench)
+    entry.update(parse_kv(args.kv))
+    save_json(args.out, frag)
+
+
+def cmd_stats(args):
+    s = summarize(read_numbers(args.file))
+    if s["runs"] == 0:
+        print("nan nan nan 0")
+    else:
+        print(f'{s["median"]:.6g} {s["min"]:.6g} {s["max"]:.6g} {s["runs"]}')
+
+
+def cmd_time(args):
+    import resource
+    import subprocess
+    import time
+    cmd = args.command[1:] if args.command and args.command[0] == "--" else args.command
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter_ns()
+    stdout = open(args.stdout, "wb") if args.stdout else None
+    rc = subprocess.call(cmd, stdout=stdout)
+    t1 = time.perf_counter_ns()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = (f"{(t1 - t0) / 1e9:.6f} {after.ru_utime - before.ru_utime:.6f} "
+            f"{after.ru_stime - before.ru_stime:.6f} {after.ru_maxrss}")
+    if args.o:
+        with open(args.o, "w") as f:
+            f.write(line + "\n")
+    else:
+        print(line)
+    sys.exit(rc)
+
+
+# ------------------------------------------------------------------ pcap
+def read_pcap(path):
+    """Yield (ts_seconds_float, ts_ns_int, frame bytes). Tolerates a truncated last record
+    (the file may still be written by tcpdump -U)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        return
+    magic = data[:4]
+    if magic == b"\xd4\xc3\xb2\xa1":
+        endian, nano = "<", False
+    elif magic == b"\x4d\x3c\xb2\xa1":
+        endian, nano = "<", True
+    elif magic == b"\xa1\xb2\xc3\xd4":
+        endian, nano = ">", False
+    elif magic == b"\xa1\xb2\x3c\x4d":
+        endian, nano = ">", True
+    else:
+        raise SystemExit(f"{path}: not a pcap file")
+    linktype = struct.unpack(endian + "I", data[20:24])[0]
+    if linktype != 1:
+        raise SystemExit(f"{path}: link type {linktype}, want Ethernet")
+    off = 24
+    hdr = struct.Struct(endian + "IIII")
+    while off + 16 <= len(data):
+        sec, frac, incl, _orig = hdr.unpack_from(data, off)
+        off += 16
+        if off + incl > len(data):
+            return
+        ns = sec * 1_000_000_000 + (frac if nano else frac * 1000)
+        yield ns / 1e9, ns, data[off:off + incl]
+        off += incl
+
+
+def ip4(b):
+    return ".".join(str(x) for x in b)
+
+
+def decode(frame):
+    """('vrrp', src, vrid, prio, interval_cs) | ('arp', op, sender_ip, target_ip, sender_mac) | None"""
+    if len(frame) < 14:
+        return None
+    etype = struct.unpack_from("!H", frame, 12)[0]
+    off = 14
+    if etype == 0x8100 and len(frame) >= 18:
+        etype = struct.unpack_from("!H", frame, 16)[0]
+        off = 18
+    if etype == 0x0800:
+        if len(frame) < off + 20:
+            return None
+        ihl = (frame[off] & 0x0F) * 4
+        if frame[off + 9] != 112:
+            return None
+        src = ip4(frame[off + 12:off + 16])
+        v = frame[off + ihl:]
+        if len(v) < 8:
+            return None
+        version = v[0] >> 4
+        interval = (struct.unpack_from("!H", v, 4)[0] & 0x0FFF) if version == 3 else v[5] * 100
+        return ("vrrp", src, v[1], v[2], interval)
+    if etype == 0x0806:
+        a = frame[off:]
+        if len(a) < 28:
+            return None
+        op = struct.unpack_from("!H", a, 6)[0]
+        sha = ":".join(f"{x:02x}" for x in a[8:14])
+        return ("arp", op, ip4(a[14:18]), ip4(a[24:28]), sha)
+    return None
+
+
+def cmd_wire_master(args):
+    names = {}
+    for item in args.addr:
+        n, _, ip = item.partition("=")
+        names[ip] = n
+    adverts = []
+    for ts, _ns, frame in read_pcap(args.pcap):
+        if ts < args.since:
+            continue
+        d = decode(frame)
+        if d and d[0] == "vrrp" and d[2] == args.vrid and d[3] > 0:
+            adverts.append((ts, names.get(d[1], d[1])))
+    if not adverts:
+        print("none")
+        return
+    last_ts = adverts[-1][0]
+    recent = {n for ts, n in adverts if ts >= last_ts - args.window}
+    print(adverts[-1][1] if len(recent) == 1 else "mixed")
+
+
+def cmd_failover(args):
+    runs = []
+    with open(args.events) as f:
+        for line in f:
+            p = line.split()
+            if len(p) >= 4 and p[0] == "RUN":
+                cut = float(p[4]) if len(p) >= 5 else float(p[2])
+                runs.append((int(p[1]), float(p[2]), float(p[3]), cut))
+    i_s = args.interval_ms / 1000.0
+    mdi = 3 * i_s + (256 - args.priority) * i_s / 256
+    old_adv, new_adv, garps = [], [], []
+    for ts, ns, frame in read_pcap(args.pcap):
+        d = decode(frame)
+        if not d:
+            continue
+        if d[0] == "vrrp" and d[2] == args.vrid:
+            if d[1] == args.old and d[3] > 0:
+                old_adv.append(ns)
+            elif d[1] == args.new and d[3] > 0:
+                new_adv.append(ns)
+        elif d[0] == "arp" and d[2] == args.vip and d[3] == args.vip:
+            garps.append(ns)
+    for i, t0, trev, cut in runs:
+        lo, hi = int(t0 * 1e9), int(trev * 1e9)
+        first_new = next((t for t in new_adv if lo < t < hi), None)
+        res = {"run": i, "mdi_ms": mdi * 1e3}
+        if first_new is None:
+            res["error"] = "no advert from the new master"
+            print(json.dumps(res))
+            continue
+        last_old = max((t for t in old_adv if t < first_new), default=None)
+        if last_old is None or last_old < lo - int(3 * i_s * 1e9):
+            res["error"] = "old master was not advertising before the kill"
+            print(json.dumps(res))
+            continue
+        garp = next((t for t in garps if first_new - int(1e9) < t < hi and t > last_old), None)
+        res["adv_gap_ms"] = (first_new - last_old) / 1e6
+        res["adv_excess_ms"] = res["adv_gap_ms"] - mdi * 1e3
+        res["kill_after_last_advert_ms"] = (lo - last_old) / 1e6
+        if garp is not None:
+            res["garp_gap_ms"] = (garp - last_old) / 1e6
+            res["garp_excess_ms"] = res["garp_gap_ms"] - mdi * 1e3
+            res["garp_after_advert_ms"] = (garp - first_new) / 1e6
+        # adverts from the old master after its switch port was down: the cut did not work
+        res["old_adverts_after_kill"] = sum(1 for t in old_adv if int(cut * 1e9) + int(1e6) < t < first_new)
+        print(json.dumps(res))
+
+
+# ------------------------------------------------------------------ results
+def cmd_merge(args):
+    results = load_frag(args.results)
+    meta = load_frag(args.meta)
+    results.setdefault("benchmarks", {})
+    for k, v in meta.items():
+        results[k] = v
+    for frag_path in args.frags:
+        frag = load_frag(frag_path)
+        for bench, entry in frag.items():
+            entry["date"] = meta.get("date")
+            results["benchmarks"][bench] = entry
+    save_json(args.results, results)
+
+
+def fmt(x, unit):
+    if x is None:
+        return "-"
+    if unit in ("x", "ratio"):
+        return f"{x:.2f}"
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def cmd_table(args):
+    results = load_frag(args.results)
+    benches = results.get("benchmarks", {})
+    want = args.benches or list(benches)
+    m = results.get("machine", {})
+    print(f'# {results.get("date", "?")} | {m.get("cpu", "?")} ({m.get("cpus", "?")} CPUs) | '
+          f'kernel {results.get("kernel", "?")}')
+    v = results.get("versions", {})
+    print("# " + " | ".join(f"{k} {val}" for k, val in v.items()))
+    rows = []
+    for b in want:
+        e = benches.get(b)
+        if not e:
+            continue
+        for f in e["figures"]:
+            rows.append((b, f["name"], f["unit"], fmt(f.get("median"), f["unit"]),
+                         fmt(f.get("p95"), f["unit"]) if f.get("runs", 0) > 1 else "",
+                         fmt(f.get("min"), f["unit"]) if f.get("runs", 0) > 1 else "",
+                         fmt(f.get("max"), f["unit"]) if f.get("runs", 0) > 1 else "",
+                         str(f.get("runs", "")), f.get("note", "")))
+    head = ("bench", "figure", "unit", "median", "p95", "min", "max", "runs", "note")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    if args.markdown:
+        print("| " + " | ".join(head) + " |")
+        print("|" + "|".join("---" if i < 3 or i == 8 else "---:" for i in range(len(head))) + "|")
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+        return
+    line = "  ".join(h.ljust(w) if i < 3 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths)))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join(c.ljust(w) if i < 3 or i == 8 else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def common(sp):
+        sp.add_argument("--out", required=True)
+        sp.add_argument("--bench", required=True)
+
+    s = sub.add_parser("figure")
+    common(s)
+    s.add_argument("--name", required=True)
+    s.add_argument("--unit", required=True)
+    s.add_argument("--note")
+    s.add_argument("--meta", nargs="*")
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_figure)
+
+    s = sub.add_parser("value")
+    common(s)
+    s.add_argument("--name", required=True)
+    s.add_argument("--unit", required=True)
+    s.add_argument("--value", required=True)
+    s.add_argument("--note")
+    s.set_defaults(fn=cmd_value)
+
+    s = sub.add_parser("set")
+    common(s)
+    s.add_argument("kv", nargs="*")
+    s.set_defaults(fn=cmd_set)
+
+    s = sub.add_parser("stats")
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_stats)
+
+    s = sub.add_parser("time")
+    s.add_argument("-o")
+    s.add_argument("--stdout")
+    s.add_argument("command", nargs=argparse.REMAINDER)
+    s.set_defaults(fn=cmd_time)
+
+    s = sub.add_parser("wire-master")
+    s.add_argument("pcap")
+    s.add_argument("--vrid", type=int, required=True)
+    s.add_argument("--since", type=float, default=0.0)
+    s.add_argument("--addr", action="append", default=[])
+    s.add_argument("--window", type=float, default=0.5)
+    s.set_defaults(fn=cmd_wire_master)
+
+    s = sub.add_parser("failover")
+    s.add_argument("pcap")
+    s.add_argument("--events", required=True)
+    s.add_argument("--old", required=True)
+    s.add_argument("--new", required=True)
+    s.add_argument("--vip", required=True)
+    s.add_argument("--vrid", type=int, required=True)
+    s.add_argument("--interval-ms", type=float, required=True)
+    s.add_argument("--priority", type=int, required=True)
+    s.set_defaults(fn=cmd_failover)
+
+    s = sub.add_parser("merge")
+    s.add_argument("--results", required=True)
+    s.add_argument("--meta", required=True)
+    s.add_argument("frags", nargs="*")
+    s.set_defaults(fn=cmd_merge)
+
+    s = sub.add_parser("table")
+    s.add_argument("--results", required=True)
+    s.add_argument("--markdown", action="store_true")
+    s.add_argument("benches", nargs="*")
+    s.set_defaults(fn=cmd_table)
+
+    args = p.parse_args()
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()
