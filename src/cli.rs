@@ -29,6 +29,9 @@ pub struct Cli {
     /// Less logging (errors only).
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Log format: compact text (default), or one JSON object per line for log shippers.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -145,6 +148,12 @@ pub enum ShowCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

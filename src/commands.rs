@@ -88,6 +88,13 @@ pub async fn load(kernel: &Kernel, file: &Path, run_dir: &Path) -> Result<Loaded
     })
 }
 
+/// A netlink connection and everything [`load`] reads; Err(exit code) after printing why.
+async fn connect_and_load(file: &Path, run_dir: &Path) -> Result<(Kernel, Loaded), i32> {
+    let kernel = Kernel::connect().await.map_err(|e| failed(&e))?;
+    let loaded = load(&kernel, file, run_dir).await?;
+    Ok((kernel, loaded))
+}
+
 fn make_plan(l: &Loaded, owner: ProtodownOwner) -> Result<plan::Plan, i32> {
     plan::plan(&l.snapshot, &l.desired, &l.owned, owner).map_err(|errors| {
         for e in &errors {
@@ -120,12 +127,8 @@ fn owned_after(snapshot: &Snapshot, desired: &DesiredState) -> Vec<OwnedRecord> 
 }
 
 pub async fn diff(cli: &Cli, file: &Path, json: bool, exit_code: bool) -> i32 {
-    let kernel = match Kernel::connect().await {
-        Ok(k) => k,
-        Err(e) => return failed(&e),
-    };
-    let loaded = match load(&kernel, file, &cli.run_dir).await {
-        Ok(l) => l,
+    let (_, loaded) = match connect_and_load(file, &cli.run_dir).await {
+        Ok(v) => v,
         Err(code) => return code,
     };
     let p = match make_plan(&loaded, protodown_owner(&cli.run_dir)) {
@@ -246,12 +249,8 @@ pub async fn apply_kernel(
 }
 
 pub async fn check(cli: &Cli, file: &Path, json: bool) -> i32 {
-    let kernel = match Kernel::connect().await {
-        Ok(k) => k,
-        Err(e) => return failed(&e),
-    };
-    let loaded = match load(&kernel, file, &cli.run_dir).await {
-        Ok(l) => l,
+    let (_, loaded) = match connect_and_load(file, &cli.run_dir).await {
+        Ok(v) => v,
         Err(code) => return code,
     };
     let checks = plan::check(
@@ -331,6 +330,11 @@ pub async fn down(cli: &Cli, file: &Path) -> i32 {
         .filter(|r| !removed.contains(&r.index))
         .collect();
     if let Err(e) = apply::save_owned(&cli.run_dir, &keep) {
+        return failed(&e);
+    }
+    // The stopped runtime left its VIP filter in place (every VIP blocked); the devices are
+    // gone now, so is the reason for it.
+    if let Err(e) = crate::daemon::filter::VipFilter::default().remove() {
         return failed(&e);
     }
     exit::OK
@@ -436,11 +440,48 @@ pub fn discover(snapshot: &Snapshot, version: config::Version) -> Vec<config::Di
         .collect()
 }
 
+/// `validate --verbose`: what the file describes, in one paragraph.
+pub fn summary(c: &Config) -> String {
+    let instances: usize = c.routers.iter().map(|r| r.families().len()).sum();
+    let v4 = c.routers.iter().filter(|r| !r.ipv4.is_empty()).count();
+    let v6 = c.routers.iter().filter(|r| !r.ipv6.is_empty()).count();
+    let mut leaders: Vec<&str> = c
+        .routers
+        .iter()
+        .flat_map(|r| r.vrrs_leader.iter().map(|s| s.as_str()))
+        .collect();
+    leaders.sort();
+    format!(
+        "{}: valid; {} router(s), {} instance(s) ({} IPv4, {} IPv6), {} VRRS leader name(s){}, {} pathway(s), {} client(s)",
+        c.source
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        c.routers.len(),
+        instances,
+        v4,
+        v6,
+        leaders.len(),
+        if leaders.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", leaders.join(", "))
+        },
+        c.pathways.len(),
+        c.clients.len()
+    )
+}
+
 /// Dispatch a parsed command line (inside the tokio runtime).
 pub async fn dispatch(cli: &Cli) -> i32 {
     match &cli.command {
         Command::Validate { file } => match config::load(&file.file) {
-            Ok(_) => exit::OK,
+            Ok(c) => {
+                if cli.verbose > 0 {
+                    println!("{}", summary(&c));
+                }
+                exit::OK
+            }
             Err(e) => config_failed(&e),
         },
         Command::Diff {

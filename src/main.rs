@@ -3,7 +3,7 @@ use netvrrp::cli::Cli;
 
 fn main() {
     let cli = Cli::parse();
-    netvrrp::logging::init(cli.verbose, cli.quiet);
+    netvrrp::logging::init(cli.verbose, cli.quiet, cli.log_format);
     // Short-lived commands die quietly on a closed pipe (`netvrrp diff | head`) like other
     // Unix tools. The runtime keeps SIGPIPE ignored: a control client hanging up must only
     // fail that write, never kill the elections.

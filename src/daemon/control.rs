@@ -19,6 +19,16 @@ use std::time::Duration;
 /// Longest request line the runtime reads; longer lines are refused without buffering them.
 pub const MAX_REQUEST: usize = 64 * 1024;
 
+/// Control connections served at once (subscribers included); beyond that a new connection
+/// gets an error line and is closed. With [`MAX_REQUEST`] this bounds what clients can make
+/// the runtime hold to 64 MiB.
+pub const MAX_CONNECTIONS: usize = 1024;
+
+/// Once the first byte of a request has arrived, the rest of the line must follow within this
+/// time; otherwise the connection is closed (a half-sent request does not hold memory and a
+/// descriptor forever). Waiting for the first byte is not limited.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub fn socket_path(run_dir: &Path) -> PathBuf {
     run_dir.join("netvrrp.sock")
 }

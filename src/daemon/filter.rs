@@ -1,6 +1,8 @@
 //! The runtime's packet filter: how a Backup is kept from answering for a VIP, and how
 //! `accept-mode = false` is enforced. One nftables table per family, named `netvrrp`, owned
-//! by the runtime (created at start, replaced atomically on change, deleted at stop).
+//! by the runtime (created at start, replaced atomically on change). At stop it is left in
+//! place with every VIP blocked, because the devices stay (protodown) with their VIPs and
+//! would otherwise answer for them; the next runtime replaces it, `down` deletes it.
 //!
 //! Why not protodown alone: protodown stops the vrrp macvlan from *sending*, but the VIP stays
 //! a local address, so the kernel still answers traffic that reaches the Backup (flooded
@@ -9,9 +11,13 @@
 //! address). Removing the VIPs on Backup would make the configured state flap with every
 //! election. So the addresses stay and the filter decides:
 //!
-//! * `inet netvrrp`, hook prerouting (priority raw): IP traffic to the VIPs of instances that
-//!   are not Master is dropped; so is traffic to the VIPs of a Master with accept-mode off
-//!   (RFC 9568 Accept_Mode), except IPv6 Neighbor Discovery, which must keep working.
+//! * `inet netvrrp`, hook prerouting (priority raw): everything arriving on the vrrp device
+//!   of an instance that is not Master is dropped (RFC 9568 6.4.2: a Backup discards frames
+//!   sent to the virtual MAC; a protodown macvlan still hands them to the stack, which would
+//!   answer or route them); IP traffic to the VIPs of instances that are not Master is
+//!   dropped whatever interface it arrives on; so is traffic to the VIPs of a Master with
+//!   accept-mode off (RFC 9568 Accept_Mode), except IPv6 Neighbor Discovery, which must keep
+//!   working.
 //! * `arp netvrrp`, hook input: an ARP request for a VIP is answered only by the vrrp device
 //!   (with the virtual MAC; a Backup's reply dies at protodown), never by the parent; and a
 //!   vrrp device answers for nothing but its VIPs. On output, an ARP request the parent sends
@@ -36,6 +42,8 @@ pub struct FilterState {
     pub devices4: BTreeSet<u32>,
     /// Primary IPv4 address of each parent (ifindex) carrying IPv4 instances.
     pub primary4: BTreeMap<u32, Ipv4Addr>,
+    /// ifindexes of the vrrp devices (either family) of instances that are not Master.
+    pub backup_devices: BTreeSet<u32>,
     /// IPv4 destinations to drop (non-Master VIPs; Master VIPs without accept-mode).
     pub block4: BTreeSet<Ipv4Addr>,
     pub block6: BTreeSet<Ipv6Addr>,
@@ -44,9 +52,12 @@ pub struct FilterState {
 }
 
 impl FilterState {
-    /// Add one instance's addresses. `master`: the instance is Master; `accept`: it accepts
-    /// traffic to its VIPs when Master (accept-mode or address owner).
+    /// Add one instance: its VIPs and its vrrp device. `master`: the instance is Master;
+    /// `accept`: it accepts traffic to its VIPs when Master (accept-mode or address owner).
     pub fn add(&mut self, vips: &[IpAddr], device: Option<u32>, master: bool, accept: bool) {
+        if let (Some(d), false) = (device, master) {
+            self.backup_devices.insert(d);
+        }
         for vip in vips {
             match vip {
                 IpAddr::V4(a) => {
@@ -87,12 +98,14 @@ pub fn render(s: &FilterState) -> String {
     let _ = writeln!(t, "table arp netvrrp\ndelete table arp netvrrp");
     let _ = writeln!(
         t,
-        "table inet netvrrp {{\n  set block4 {{ type ipv4_addr;{} }}\n  set block6 {{ type ipv6_addr;{} }}\n  set nd6 {{ type ipv6_addr;{} }}",
+        "table inet netvrrp {{\n  set backupdev {{ type iface_index;{} }}\n  set block4 {{ type ipv4_addr;{} }}\n  set block6 {{ type ipv6_addr;{} }}\n  set nd6 {{ type ipv6_addr;{} }}",
+        elements(&s.backup_devices),
         elements(&s.block4),
         elements(&s.block6),
         elements(&s.nd6)
     );
     t += "  chain prerouting {\n    type filter hook prerouting priority raw; policy accept;\n";
+    t += "    iif @backupdev counter drop\n";
     t += "    ip daddr @block4 counter drop\n";
     t += "    ip6 daddr @nd6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n";
     t += "    ip6 daddr @block6 counter drop\n  }\n}\n";
@@ -174,12 +187,20 @@ impl VipFilter {
 mod tests {
     use super::*;
 
+    // ledger: R9568-6.1-d R9568-6.4.2-d R9568-6.4.3-c R9568-8.3.1-a R3768-6.4.3-a
+    // ledger: R9568-6.4.2-c
     #[test]
     fn backup_blocks_master_accepts_unless_accept_mode_off() {
         let mut s = FilterState::default();
         let v4: IpAddr = "192.0.2.1".parse().unwrap();
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
         s.add(&[v4, v6], Some(7), false, true);
+        assert_eq!(
+            s.backup_devices.iter().copied().collect::<Vec<_>>(),
+            vec![7]
+        );
+        assert!(render(&s).contains("set backupdev { type iface_index; elements = { 7 }; }"));
+        assert!(render(&s).contains("iif @backupdev counter drop"));
         assert!(s.block4.contains(&"192.0.2.1".parse().unwrap()));
         assert!(s.block6.contains(&"2001:db8::1".parse().unwrap()));
         assert!(s.nd6.is_empty());
@@ -187,6 +208,10 @@ mod tests {
         let mut m = FilterState::default();
         m.add(&[v4, v6], Some(7), true, true);
         assert!(m.block4.is_empty() && m.block6.is_empty());
+        assert!(
+            m.backup_devices.is_empty(),
+            "a Master's device takes traffic"
+        );
         assert_eq!(m.devices4.iter().copied().collect::<Vec<_>>(), vec![7]);
 
         let mut strict = FilterState::default();

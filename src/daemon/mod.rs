@@ -3,6 +3,7 @@
 
 pub mod control;
 pub mod filter;
+pub mod metrics;
 pub mod render;
 pub mod runtime;
 pub mod timer;
@@ -69,6 +70,9 @@ fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
     cmd.arg("--run-dir").arg(&cli.run_dir);
     for _ in 0..cli.verbose {
         cmd.arg("-v");
+    }
+    if cli.log_format == crate::cli::LogFormat::Json {
+        cmd.args(["--log-format", "json"]);
     }
     cmd.arg("run")
         .arg("--spawned")

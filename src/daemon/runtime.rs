@@ -1,6 +1,8 @@
 //! The event loop: one task drives every router. Timers live in one ordered set, received
 //! adverts arrive through one channel from one receive socket per (parent, family), kernel
-//! events through one netlink multicast stream, control requests through one channel.
+//! events through one netlink multicast stream, control requests through one channel. VRRS
+//! fan-outs are computed in the loop and carried out by their own task, in order; the
+//! nftables filter has its own task too.
 
 use super::control::{self, Reply, Request};
 use crate::commands::Loaded;
@@ -13,13 +15,17 @@ use crate::vrrp::router::{Action, Input, Router, RouterParams, State, Time};
 use anyhow::Context;
 use futures::{FutureExt, StreamExt};
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
+
+/// How long a graceful stop waits for VRRS clients to deliver the final transition.
+const CLIENT_STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// (interface, vrid, family): one VRRP instance.
 pub type InstanceKey = (String, u8, Family);
@@ -30,6 +36,8 @@ pub struct StateEvent {
     pub interface: String,
     pub vrid: u8,
     pub family: Family,
+    /// The VRRS leader names that follow this instance (empty for the other family's instance
+    /// of a dual-stack router).
     pub names: Vec<String>,
     pub previous: State,
     pub state: State,
@@ -67,53 +75,40 @@ enum Control {
 
 enum FilterJob {
     Sync(super::filter::FilterState),
-    Remove(oneshot::Sender<()>),
+    /// The last job: install this state, say when it is in place, stop.
+    Leave(super::filter::FilterState, oneshot::Sender<()>),
 }
 
-/// The task that owns the nftables tables; jobs run in order, off the election loop.
+/// The task that owns the nftables tables; jobs run in order, off the election loop, and
+/// only the newest pending state is installed.
 fn spawn_filter_task() -> mpsc::UnboundedSender<FilterJob> {
     let (tx, mut rx) = mpsc::unbounded_channel::<FilterJob>();
     tokio::spawn(async move {
         let mut filter = super::filter::VipFilter::default();
-        while let Some(job) = rx.recv().await {
-            match job {
-                FilterJob::Sync(mut wanted) => {
-                    // Only the newest state matters.
-                    let mut remove = None;
-                    while let Ok(next) = rx.try_recv() {
-                        match next {
-                            FilterJob::Sync(w) => wanted = w,
-                            FilterJob::Remove(done) => {
-                                remove = Some(done);
-                                break;
-                            }
-                        }
-                    }
-                    let (f, result) = tokio::task::spawn_blocking(move || {
-                        let r = filter.sync(&wanted);
-                        (filter, r)
-                    })
-                    .await
-                    .unwrap_or_else(|_| (super::filter::VipFilter::default(), Ok(())));
-                    filter = f;
-                    if let Err(e) = result {
-                        tracing::error!(target: "netvrrp::kernel", "cannot update the VIP filter: {e:#}");
-                    }
-                    if let Some(done) = remove {
-                        if let Err(e) = filter.remove() {
-                            tracing::warn!(target: "netvrrp::kernel", "cannot remove the VIP filter: {e:#}");
-                        }
-                        let _ = done.send(());
-                        return;
-                    }
+        while let Some(mut job) = rx.recv().await {
+            while let Ok(next) = rx.try_recv() {
+                if matches!(job, FilterJob::Leave(..)) {
+                    break;
                 }
-                FilterJob::Remove(done) => {
-                    if let Err(e) = filter.remove() {
-                        tracing::warn!(target: "netvrrp::kernel", "cannot remove the VIP filter: {e:#}");
-                    }
-                    let _ = done.send(());
-                    return;
-                }
+                job = next;
+            }
+            let (wanted, done) = match job {
+                FilterJob::Sync(w) => (w, None),
+                FilterJob::Leave(w, done) => (w, Some(done)),
+            };
+            let (f, result) = tokio::task::spawn_blocking(move || {
+                let r = filter.sync(&wanted);
+                (filter, r)
+            })
+            .await
+            .unwrap_or_else(|_| (super::filter::VipFilter::default(), Ok(())));
+            filter = f;
+            if let Err(e) = result {
+                tracing::error!(target: "netvrrp::kernel", "cannot update the VIP filter: {e:#}");
+            }
+            if let Some(done) = done {
+                let _ = done.send(());
+                return;
             }
         }
     });
@@ -142,10 +137,105 @@ pub struct Runtime {
     /// A state changed since the filter was last synced.
     filter_dirty: bool,
     vrrs: crate::vrrs::Vrrs,
-    runners: crate::vrrs::ClientRunners,
-    frames: Option<net::FrameSender>,
+    /// Shared with the VRRS executor, which hands notices over once a fan-out's kernel work
+    /// is done.
+    runners: Arc<Mutex<crate::vrrs::ClientRunners>>,
+    /// VRRS fan-outs are carried out by their own task, in order (see [`Runtime::carry_out`]).
+    vrrs_exec: mpsc::UnboundedSender<VrrsJob>,
+    /// Fan-outs handed to the executor and not finished yet.
+    vrrs_pending: Arc<std::sync::atomic::AtomicUsize>,
     /// The last kernel view (ifindexes and link-locals for VRRS pathways).
-    snapshot: Snapshot,
+    snapshot: Arc<Snapshot>,
+    /// `[runtime] metrics-listen` at start (a reload does not move the listener).
+    metrics_listen: Option<String>,
+    /// Instances that were Master when the previous runtime died without leaving (from
+    /// `<run-dir>/masters.json`): they get [`Input::Resume`] after their first Startup.
+    resume: HashSet<InstanceKey>,
+    /// An instance entered or left Master since `masters.json` was last written.
+    masters_dirty: bool,
+}
+
+/// `<run-dir>/masters.json`: the instances that are Master now, rewritten (atomically) when
+/// one enters or leaves Master. A runtime that leaves normally ends with an empty list; one
+/// killed with SIGKILL leaves its Masters behind, and the next runtime resumes them
+/// ([`Input::Resume`]) so the backups do not take over and hand back.
+fn masters_path(run_dir: &std::path::Path) -> PathBuf {
+    run_dir.join("masters.json")
+}
+
+fn load_masters(run_dir: &std::path::Path) -> HashSet<InstanceKey> {
+    std::fs::read_to_string(masters_path(run_dir))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Vec<InstanceKey>>(&t).ok())
+        .map(|v| v.into_iter().collect())
+        .unwrap_or_default()
+}
+
+/// Tell systemd (when NOTIFY_SOCKET is set; a no-op otherwise).
+fn notify(state: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(state) {
+        tracing::debug!(target: "netvrrp::protocol", "sd_notify: {e}");
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Work for the VRRS executor task.
+enum VrrsJob {
+    /// A fan-out, with the kernel view it was computed from (NA sources).
+    /// The `Instant` is when the fan-out was computed (the leader's transition), for the
+    /// timing logged once its kernel work and gratuitous packets are done.
+    Fanout(crate::vrrs::Fanout, Arc<Snapshot>, std::time::Instant),
+    /// Answered once every job before it is done.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The task that carries out VRRS fan-outs, one after the other, off the election loop: the
+/// netlink round trips of a fan-out (and waiting for the RTNL lock other processes hold)
+/// must not delay the adverts of other instances whose timers fall due meanwhile.
+fn spawn_vrrs_executor(
+    kernel: Kernel,
+    runners: Arc<Mutex<crate::vrrs::ClientRunners>>,
+    pending: Arc<std::sync::atomic::AtomicUsize>,
+) -> mpsc::UnboundedSender<VrrsJob> {
+    let frames = match net::FrameSender::open() {
+        Ok(f) => Some(f),
+        Err(e) => {
+            tracing::error!(target: "netvrrp::vrrs", "no packet socket for pathway gratuitous ARP/NA: {e:#}");
+            None
+        }
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel::<VrrsJob>();
+    tokio::spawn(async move {
+        while let Some(job) = rx.recv().await {
+            match job {
+                VrrsJob::Fanout(fanout, snapshot, started) => {
+                    execute_fanout(&kernel, frames.as_ref(), &snapshot, &fanout).await;
+                    let switched = fanout
+                        .pathways
+                        .iter()
+                        .filter(|p| !p.effects.is_empty())
+                        .count();
+                    pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    if switched > 0 {
+                        tracing::info!(
+                            target: "netvrrp::vrrs",
+                            pathways = switched,
+                            elapsed_us = started.elapsed().as_micros() as u64,
+                            "fan-out done (protodown/addresses changed, gratuitous ARP/NA sent)"
+                        );
+                    }
+                    lock(&runners).dispatch(&fanout);
+                }
+                VrrsJob::Flush(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+    });
+    tx
 }
 
 fn unix_now() -> f64 {
@@ -183,6 +273,17 @@ impl Runtime {
         let kernel = Kernel::connect().await?;
         let (rx_send, rx_recv) = mpsc::channel(4096);
         let (events, _) = broadcast::channel(1024);
+        let runners = Arc::new(Mutex::new(crate::vrrs::ClientRunners::spawn(
+            &loaded.config,
+        )));
+        // Its own rtnetlink socket: a socket serves one dump at a time (EBUSY otherwise), and
+        // the loop dumps (resync) while the executor may (re-creating a pathway device).
+        let vrrs_pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let vrrs_exec = spawn_vrrs_executor(
+            Kernel::connect().await?,
+            runners.clone(),
+            vrrs_pending.clone(),
+        );
         let mut rt = Runtime {
             run_dir,
             file,
@@ -201,20 +302,24 @@ impl Runtime {
             filter: spawn_filter_task(),
             filter_dirty: true,
             vrrs: crate::vrrs::Vrrs::new(&loaded.config),
-            runners: crate::vrrs::ClientRunners::spawn(&loaded.config),
-            frames: match net::FrameSender::open() {
-                Ok(f) => Some(f),
-                Err(e) => {
-                    tracing::error!(target: "netvrrp::vrrs", "no packet socket for pathway gratuitous ARP/NA: {e:#}");
-                    None
-                }
-            },
-            snapshot: loaded.snapshot.clone(),
+            runners,
+            vrrs_exec,
+            vrrs_pending,
+            snapshot: Arc::new(loaded.snapshot.clone()),
+            metrics_listen: loaded.config.runtime.metrics_listen.clone(),
+            resume: HashSet::new(),
+            masters_dirty: true,
         };
+        rt.resume = load_masters(&rt.run_dir);
+        if !rt.resume.is_empty() {
+            tracing::info!(target: "netvrrp::protocol", masters = rt.resume.len(), "the previous runtime died while Master: resuming");
+        }
         let fan = rt.vrrs.on_snapshot(&loaded.snapshot);
-        rt.carry_out(fan).await;
+        rt.carry_out(fan);
         rt.install(&loaded.config, &loaded.snapshot, Vec::new())
             .await;
+        // Only the first start resumes; a later reload starts routers afresh.
+        rt.resume.clear();
         Ok(rt)
     }
 
@@ -313,6 +418,9 @@ impl Runtime {
             let shutdown = self.instances[i].config.shutdown;
             if !shutdown {
                 self.feed(i, now, Input::Startup).await;
+                if self.resume.remove(&self.instances[i].key) {
+                    self.feed(i, now, Input::Resume).await;
+                }
             } else {
                 // Not running, but the device must not carry traffic.
                 self.feed(i, now, Input::Shutdown).await;
@@ -405,8 +513,9 @@ impl Runtime {
         Self::perform(&self.kernel, &self.events, &mut self.instances[i], &actions).await;
         let mut fanout = crate::vrrs::Fanout::default();
         for a in &actions {
-            if let Action::StateChanged { to, reason, .. } = *a {
+            if let Action::StateChanged { from, to, reason } = *a {
                 self.filter_dirty = true;
+                self.masters_dirty |= from == State::Master || to == State::Master;
                 let key = &self.instances[i].key;
                 let f = self
                     .vrrs
@@ -417,7 +526,7 @@ impl Runtime {
         }
         self.scratch = actions;
         if !fanout.is_empty() {
-            self.carry_out(fanout).await;
+            self.carry_out(fanout);
         }
         let inst = &mut self.instances[i];
         let next = inst.router.next_deadline();
@@ -447,7 +556,13 @@ impl Runtime {
                         interface: inst.key.0.clone(),
                         vrid: inst.key.1,
                         family: inst.key.2,
-                        names: inst.config.vrrs_leader.clone(),
+                        // A name follows one instance (`leader_family`): the other family's
+                        // instance of the same router must not speak for it.
+                        names: if inst.key.2 == inst.config.leader_family() {
+                            inst.config.vrrs_leader.clone()
+                        } else {
+                            Vec::new()
+                        },
                         previous: from,
                         state: to,
                         reason: reason.to_string(),
@@ -516,8 +631,26 @@ impl Runtime {
                 .copied()
         });
         let Some(i) = idx else {
-            // Not ours (another VRID on the same link) or too short to tell.
-            self.unattributed_drops += 1;
+            // No instance runs this VRID on this (parent, family), or the packet is too short
+            // to carry one: every instance on that parent and family counts it (each sees the
+            // same link), as `vrid_errors` or `truncated_errors`.
+            let mut attributed = false;
+            for inst in self
+                .instances
+                .iter_mut()
+                .filter(|inst| inst.parent_index == pkt.parent_index && inst.key.2 == pkt.family)
+            {
+                let c = inst.router.counters_mut();
+                match vrid {
+                    Some(_) => c.vrid_errors += 1,
+                    None => c.truncated_errors += 1,
+                }
+                attributed = true;
+            }
+            if !attributed {
+                // The last instance on that parent went away while the packet was queued.
+                self.unattributed_drops += 1;
+            }
             return;
         };
         let now = self.now();
@@ -573,10 +706,15 @@ impl Runtime {
     /// Bring every instance's link view in line with a snapshot: parent carrier, device
     /// presence (and index, after a re-creation), tracked interfaces.
     async fn resync(&mut self, snap: &Snapshot, now: Time) {
-        self.snapshot = snap.clone();
-        let fan = self.vrrs.on_snapshot(snap);
-        if !fan.is_empty() {
-            self.carry_out(fan).await;
+        self.snapshot = Arc::new(snap.clone());
+        // While the executor is still switching pathways, a snapshot shows them half done:
+        // reading it would "correct" them back and forth. The link events of the executor's
+        // own last changes bring a snapshot of the finished state.
+        if self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            let fan = self.vrrs.on_snapshot(snap);
+            if !fan.is_empty() {
+                self.carry_out(fan);
+            }
         }
         for i in 0..self.instances.len() {
             let (parent_ok, dev_index, tracks) = {
@@ -596,6 +734,7 @@ impl Runtime {
             };
             let inst = &mut self.instances[i];
             if dev_index != inst.device_index {
+                self.filter_dirty = true;
                 inst.device_index = dev_index;
                 inst.protodown = None;
                 inst.tx =
@@ -620,124 +759,51 @@ impl Runtime {
         }
     }
 
-    /// Carry out a VRRS fan-out: pathway protodown in one netlink batch, then addresses and
-    /// re-created devices, then gratuitous ARP/NA, then client kernel effects; notices go to
-    /// the client runners, which never block this loop.
-    async fn carry_out(&mut self, fanout: crate::vrrs::Fanout) {
-        use crate::plan::Op;
-        use crate::vrrs::{ClientEffect, PathwayEffect};
-        let protodown: Vec<Op> = fanout
-            .pathway_effects()
-            .filter_map(|e| match e {
-                PathwayEffect::SetProtodown { device, on } => Some(Op::SetProtodown {
-                    device: device.clone(),
-                    on: *on,
-                    previous: !*on,
-                }),
-                _ => None,
-            })
-            .collect();
-        if !protodown.is_empty() {
-            for (op, outcome) in protodown
-                .iter()
-                .zip(self.kernel.execute_many(&protodown).await)
-            {
-                if let crate::kernel::Outcome::Failed(e) = outcome {
-                    tracing::error!(target: "netvrrp::vrrs", "{op}: {e}");
-                }
-            }
+    /// Hand a VRRS fan-out to the executor task, which carries it out after the ones before
+    /// it (see [`execute_fanout`]) and then hands its notices to the client runners. This
+    /// loop does not wait for it.
+    fn carry_out(&self, fanout: crate::vrrs::Fanout) {
+        self.vrrs_pending
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self
+            .vrrs_exec
+            .send(VrrsJob::Fanout(
+                fanout,
+                self.snapshot.clone(),
+                std::time::Instant::now(),
+            ))
+            .is_err()
+        {
+            tracing::error!(target: "netvrrp::vrrs", "the VRRS executor is gone; fan-out dropped");
         }
-        for effect in fanout.pathway_effects() {
-            match effect {
-                PathwayEffect::AddAddresses { interface, addrs }
-                | PathwayEffect::DelAddresses { interface, addrs } => {
-                    let add = matches!(effect, PathwayEffect::AddAddresses { .. });
-                    let Ok(index) = self.kernel.ifindex(interface).await else {
-                        continue;
-                    };
-                    for a in addrs {
-                        let r = if add {
-                            self.kernel.add_address(index, *a).await
-                        } else {
-                            self.kernel.del_address(index, *a).await
-                        };
-                        // Already there / already gone is the state we want.
-                        if let Err(e) = r
-                            && !matches!(e.errno(), Some(libc::EEXIST) | Some(libc::EADDRNOTAVAIL))
-                        {
-                            tracing::error!(target: "netvrrp::vrrs", %interface, "{e}");
-                        }
-                    }
-                }
-                PathwayEffect::CreateDevice { device } => {
-                    let desired = crate::desired::DesiredState {
-                        devices: vec![device.clone()],
-                    };
-                    let result = match self.kernel.snapshot().await {
-                        Ok(snap) => match crate::plan::plan(
-                            &snap,
-                            &desired,
-                            &[],
-                            crate::plan::ProtodownOwner::Configurator,
-                        ) {
-                            Ok(p) => crate::apply::execute(&self.kernel, &p.changes)
-                                .await
-                                .map_err(|e| e.to_string()),
-                            Err(e) => Err(format!("{e:?}")),
-                        },
-                        Err(e) => Err(format!("{e:#}")),
-                    };
-                    if let Err(e) = result {
-                        tracing::error!(target: "netvrrp::vrrs", device = %device.name, "cannot re-create the pathway device: {e}");
-                    }
-                }
-                _ => {}
-            }
-        }
-        for effect in fanout.pathway_effects() {
-            if let PathwayEffect::Gratuitous { device, mac, addrs } = effect {
-                let Some(frames) = &self.frames else { break };
-                let Ok(index) = self.kernel.ifindex(device).await else {
-                    continue;
-                };
-                let src6 = self.link_local_near(index);
-                for a in addrs {
-                    if let Err(e) = frames.send_gratuitous(index, *mac, *a, src6) {
-                        tracing::warn!(target: "netvrrp::vrrs", %device, "{e:#}");
-                    }
-                }
-            }
-        }
-        for effect in fanout.client_effects() {
-            let ClientEffect::SetAdminState { interface, up } = effect;
-            match self.kernel.ifindex(interface).await {
-                Ok(index) => {
-                    if let Err(e) = self.kernel.set_admin(index, *up).await {
-                        tracing::error!(target: "netvrrp::vrrs", %interface, "{e}");
-                    }
-                }
-                Err(e) => tracing::error!(target: "netvrrp::vrrs", %interface, "{e}"),
-            }
-        }
-        self.runners.dispatch(&fanout);
     }
 
-    /// An IPv6 link-local on the link of `index`: its own, else its parent's.
-    fn link_local_near(&self, index: u32) -> Option<std::net::Ipv6Addr> {
-        let ll = |i: u32| {
-            self.snapshot.by_index(i).and_then(|l| {
-                l.addresses.iter().find_map(|a| match a.addr() {
-                    IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80 => Some(v),
-                    _ => None,
-                })
-            })
-        };
-        ll(index).or_else(|| {
-            self.snapshot
-                .by_index(index)
-                .and_then(|l| l.parent_index)
-                .and_then(ll)
-        })
+    /// Wait until every fan-out handed over so far is carried out.
+    async fn flush_vrrs(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.vrrs_exec.send(VrrsJob::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Rewrite `masters.json` if an instance entered or left Master.
+    fn sync_masters(&mut self) {
+        if !self.masters_dirty {
+            return;
+        }
+        self.masters_dirty = false;
+        let masters: Vec<&InstanceKey> = self
+            .instances
+            .iter()
+            .filter(|i| i.router.state() == State::Master)
+            .map(|i| &i.key)
+            .collect();
+        let path = masters_path(&self.run_dir);
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string(&masters).unwrap_or_else(|_| "[]".into());
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+            tracing::warn!(target: "netvrrp::protocol", "cannot write {}: {e}", path.display());
+        }
     }
 
     /// Bring the nftables filter in line with the instances' states (see [`super::filter`]).
@@ -746,19 +812,43 @@ impl Runtime {
             return;
         }
         self.filter_dirty = false;
+        let _ = self.filter.send(FilterJob::Sync(self.filter_state(false)));
+    }
+
+    /// The filter for the current states; `leaving`: as if no instance were Master (every
+    /// VIP blocked), for the stop.
+    fn filter_state(&self, leaving: bool) -> super::filter::FilterState {
         let mut wanted = super::filter::FilterState::default();
         for inst in &self.instances {
             wanted.add(
                 &inst.vips,
-                inst.device_index.filter(|_| inst.key.2 == Family::Ipv4),
-                inst.router.state() == State::Master,
+                inst.device_index,
+                !leaving && inst.router.state() == State::Master,
                 inst.router.accept_mode(),
             );
             if let IpAddr::V4(p) = inst.primary {
                 wanted.primary4.insert(inst.parent_index, p);
             }
         }
-        let _ = self.filter.send(FilterJob::Sync(wanted));
+        wanted
+    }
+
+    fn metrics_text(&self) -> String {
+        let rows = |v: serde_json::Value| v.as_array().cloned().unwrap_or_default();
+        let config_hash = std::fs::read(&self.file)
+            .map(|b| super::metrics::config_hash(&b))
+            .unwrap_or_default();
+        super::metrics::render(
+            &rows(self.show_vrrp()),
+            &rows(self.vrrs.show_server()),
+            &rows(self.vrrs.show_pathway()),
+            &super::metrics::RuntimeInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                config_hash,
+                reloads: self.reloads,
+            },
+        )
+        .unwrap_or_else(|e| format!("# encoding failed: {e}\n"))
     }
 
     fn show_vrrp(&self) -> serde_json::Value {
@@ -799,12 +889,26 @@ impl Runtime {
     }
 
     async fn reload(&mut self, file: PathBuf) -> Result<serde_json::Value, String> {
+        let mut reloading = vec![sd_notify::NotifyState::Reloading];
+        if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
+            reloading.push(now);
+        }
+        notify(&reloading);
+        let result = self.reload_inner(file).await;
+        notify(&[sd_notify::NotifyState::Ready]);
+        result
+    }
+
+    async fn reload_inner(&mut self, file: PathBuf) -> Result<serde_json::Value, String> {
         let config = config::load(&file).map_err(|e| e.to_string())?;
         let snapshot = self.kernel.snapshot().await.map_err(|e| format!("{e:#}"))?;
-        self.snapshot = snapshot.clone();
+        self.snapshot = Arc::new(snapshot.clone());
+        // Fan-outs of the old configuration name clients by their old positions: let them
+        // reach the runners before those follow the new configuration.
+        self.flush_vrrs().await;
         let fan = self.vrrs.reconfigure(&config);
-        self.runners.reconfigure(&config);
-        self.carry_out(fan).await;
+        lock(&self.runners).reconfigure(&config);
+        self.carry_out(fan);
         let old = std::mem::take(&mut self.instances);
         let mut keep = Vec::new();
         let mut kept = 0usize;
@@ -872,19 +976,51 @@ impl Runtime {
         std::fs::write(&pid_path, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write {}", pid_path.display()))?;
         let mut kernel_events = Box::pin(crate::kernel::events().await?);
+        let connections =
+            std::sync::Arc::new(tokio::sync::Semaphore::new(control::MAX_CONNECTIONS));
         let mut timer = super::timer::Timer::new().context("cannot create the timer")?;
         let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
+        let (scrape_send, mut scrape_recv) = mpsc::channel::<oneshot::Sender<String>>(8);
+        if let Some(listen) = &self.metrics_listen {
+            match listen.parse::<std::net::SocketAddr>() {
+                // Bound here, before READY=1, so a scrape right after start finds it.
+                Ok(addr) => match tokio::net::TcpListener::bind(addr).await {
+                    Ok(listener) => {
+                        tracing::info!(target: "netvrrp::protocol", %addr, "serving Prometheus metrics");
+                        tokio::spawn(super::metrics::serve(listener, scrape_send));
+                    }
+                    Err(e) => {
+                        tracing::error!(target: "netvrrp::protocol", %addr, "cannot listen for metrics: {e}")
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(target: "netvrrp::protocol", %listen, "bad metrics-listen: {e}")
+                }
+            }
+        }
         let mut rx_recv = self.rx_recv.take().context("runtime started twice")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
         let mut sigint = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
         let mut sighup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
         tracing::info!(target: "netvrrp::protocol", instances = self.instances.len(), socket = %sock_path.display(), "runtime started");
+        // systemd Type=notify: the kernel is applied and the sockets are up.
+        notify(&[sd_notify::NotifyState::Ready]);
+        let watchdog_period = sd_notify::watchdog_enabled()
+            .map(|d| d / 2)
+            .unwrap_or(Duration::from_secs(3600));
+        let mut watchdog = tokio::time::interval(watchdog_period);
         loop {
             let next = self.timers.first().map(|(t, _)| *t);
             self.sync_filter();
+            self.sync_masters();
             let sleep_until = next.map(|t| self.base + t.as_duration());
             tokio::select! {
                 biased;
+                _ = watchdog.tick() => {
+                    if sd_notify::watchdog_enabled().is_some() {
+                        notify(&[sd_notify::NotifyState::Watchdog]);
+                    }
+                }
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
                 _ = sighup.recv() => {
@@ -902,6 +1038,12 @@ impl Runtime {
                     }
                 }
                 _ = async { match sleep_until { Some(t) => timer.sleep_until(t.into_std()).await, None => std::future::pending().await } } => {
+                    // Adverts that arrived before the deadline count first: after a stall
+                    // (a slow nft, a busy machine) a backup must not declare a live master
+                    // dead because its advert was still queued.
+                    while let Ok(pkt) = rx_recv.try_recv() {
+                        self.on_packet(pkt).await;
+                    }
                     let now = self.now();
                     while let Some(&(t, i)) = self.timers.first() {
                         if t > now {
@@ -942,11 +1084,21 @@ impl Runtime {
                         .peer_cred()
                         .map(|c| c.uid() == 0 || c.uid() == nix::unistd::geteuid().as_raw())
                         .unwrap_or(false);
-                    if allowed {
-                        tokio::spawn(serve_connection(stream, ctl_send.clone()));
-                    } else {
+                    if !allowed {
                         tracing::warn!(target: "netvrrp::protocol", "control connection refused: peer is neither root nor the runtime's user");
+                    } else if let Ok(permit) = connections.clone().try_acquire_owned() {
+                        let ctl_send = ctl_send.clone();
+                        tokio::spawn(async move {
+                            serve_connection(stream, ctl_send).await;
+                            drop(permit);
+                        });
+                    } else {
+                        tracing::debug!(target: "netvrrp::protocol", limit = control::MAX_CONNECTIONS, "control connection refused: too many connections");
+                        tokio::spawn(refuse_connection(stream, "too many control connections"));
                     }
+                }
+                Some(reply) = scrape_recv.recv() => {
+                    let _ = reply.send(self.metrics_text());
                 }
                 Some(msg) = ctl_recv.recv() => {
                     let (req, reply) = match msg {
@@ -963,7 +1115,7 @@ impl Runtime {
                         Request::ShowVrrs { what } => match what.as_str() {
                             "server" => Reply::ok(self.vrrs.show_server()),
                             "pathway" => Reply::ok(self.vrrs.show_pathway()),
-                            "client" => Reply::ok(self.vrrs.show_client(Some(&self.runners))),
+                            "client" => Reply::ok(self.vrrs.show_client(Some(&lock(&self.runners)))),
                             other => Reply::err(format!("unknown VRRS object {other:?} (server, pathway, client)")),
                         },
                         Request::Reload { file } => match self.reload(file).await {
@@ -981,15 +1133,159 @@ impl Runtime {
             }
         }
         tracing::info!(target: "netvrrp::protocol", "stopping: priority 0 on every master, protodown on");
-        self.shutdown_all().await;
+        notify(&[sd_notify::NotifyState::Stopping]);
+        // The devices stay (protodown) with their VIPs, and frames for the virtual MAC keep
+        // reaching them until a new master's frames move the switch's entry: block every VIP
+        // *before* the priority-0 adverts (a backup takes over Skew_Time after them) and
+        // leave the filter so, or the stopped router would answer for the VIPs (`down`
+        // removes it).
         let (done, wait) = oneshot::channel();
-        if self.filter.send(FilterJob::Remove(done)).is_ok() {
+        if self
+            .filter
+            .send(FilterJob::Leave(self.filter_state(true), done))
+            .is_ok()
+        {
             let _ = wait.await;
         }
+        self.shutdown_all().await;
+        self.sync_masters();
+        // The process exits right after run(): first the executor takes every pathway down
+        // and hands the last notices (to Initialize) over, then the clients get a moment to
+        // deliver them (an accounting line not yet written, an exec not yet started).
+        self.flush_vrrs().await;
+        let runners = std::mem::take(&mut *lock(&self.runners));
+        runners.finish(CLIENT_STOP_GRACE).await;
         let _ = std::fs::remove_file(&sock_path);
         let _ = std::fs::remove_file(&pid_path);
         Ok(())
     }
+}
+
+/// Carry out a VRRS fan-out's kernel work: pathway protodown in one netlink batch, then
+/// addresses and re-created devices, then gratuitous ARP/NA, then client kernel effects.
+/// `snapshot` is the kernel view the fan-out was computed from (NA source addresses).
+async fn execute_fanout(
+    kernel: &Kernel,
+    frames: Option<&net::FrameSender>,
+    snapshot: &Snapshot,
+    fanout: &crate::vrrs::Fanout,
+) {
+    use crate::plan::Op;
+    use crate::vrrs::{ClientEffect, PathwayEffect};
+    let protodown: Vec<Op> = fanout
+        .pathway_effects()
+        .filter_map(|e| match e {
+            PathwayEffect::SetProtodown { device, on } => Some(Op::SetProtodown {
+                device: device.clone(),
+                on: *on,
+                previous: !*on,
+            }),
+            _ => None,
+        })
+        .collect();
+    if !protodown.is_empty() {
+        for (op, outcome) in protodown.iter().zip(kernel.execute_many(&protodown).await) {
+            if let crate::kernel::Outcome::Failed(e) = outcome {
+                tracing::error!(target: "netvrrp::vrrs", "{op}: {e}");
+            }
+        }
+    }
+    for effect in fanout.pathway_effects() {
+        match effect {
+            PathwayEffect::AddAddresses { interface, addrs }
+            | PathwayEffect::DelAddresses { interface, addrs } => {
+                let add = matches!(effect, PathwayEffect::AddAddresses { .. });
+                let Ok(index) = kernel.ifindex(interface).await else {
+                    continue;
+                };
+                for a in addrs {
+                    let r = if add {
+                        kernel.add_address(index, *a).await
+                    } else {
+                        kernel.del_address(index, *a).await
+                    };
+                    // Already there / already gone is the state we want.
+                    if let Err(e) = r
+                        && !matches!(e.errno(), Some(libc::EEXIST) | Some(libc::EADDRNOTAVAIL))
+                    {
+                        tracing::error!(target: "netvrrp::vrrs", %interface, "{e}");
+                    }
+                }
+            }
+            PathwayEffect::CreateDevice { device } => {
+                let desired = crate::desired::DesiredState {
+                    devices: vec![device.clone()],
+                };
+                let result = match kernel.snapshot().await {
+                    Ok(snap) => match crate::plan::plan(
+                        &snap,
+                        &desired,
+                        &[],
+                        crate::plan::ProtodownOwner::Configurator,
+                    ) {
+                        Ok(p) => crate::apply::execute(kernel, &p.changes)
+                            .await
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(format!("{e:?}")),
+                    },
+                    Err(e) => Err(format!("{e:#}")),
+                };
+                if let Err(e) = result {
+                    tracing::error!(target: "netvrrp::vrrs", device = %device.name, "cannot re-create the pathway device: {e}");
+                }
+            }
+            _ => {}
+        }
+    }
+    for effect in fanout.pathway_effects() {
+        if let PathwayEffect::Gratuitous { device, mac, addrs } = effect {
+            let Some(frames) = frames else { break };
+            let Ok(index) = kernel.ifindex(device).await else {
+                continue;
+            };
+            let link_local = link_local_near(snapshot, index);
+            for a in addrs {
+                // A freshly (re-)inserted interface has no link-local yet; the target
+                // itself is on the device by now and is what the kernel's own NA uses.
+                let src6 = link_local.or(match a {
+                    IpAddr::V6(v) => Some(*v),
+                    IpAddr::V4(_) => None,
+                });
+                if let Err(e) = frames.send_gratuitous(index, *mac, *a, src6) {
+                    tracing::warn!(target: "netvrrp::vrrs", %device, "{e:#}");
+                }
+            }
+        }
+    }
+    for effect in fanout.client_effects() {
+        let ClientEffect::SetAdminState { interface, up } = effect;
+        match kernel.ifindex(interface).await {
+            Ok(index) => {
+                if let Err(e) = kernel.set_admin(index, *up).await {
+                    tracing::error!(target: "netvrrp::vrrs", %interface, "{e}");
+                }
+            }
+            Err(e) => tracing::error!(target: "netvrrp::vrrs", %interface, "{e}"),
+        }
+    }
+}
+
+/// An IPv6 link-local on the link of `index`: its own, else its parent's.
+fn link_local_near(snapshot: &Snapshot, index: u32) -> Option<std::net::Ipv6Addr> {
+    let ll = |i: u32| {
+        snapshot.by_index(i).and_then(|l| {
+            l.addresses.iter().find_map(|a| match a.addr() {
+                IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80 => Some(v),
+                _ => None,
+            })
+        })
+    };
+    ll(index).or_else(|| {
+        snapshot
+            .by_index(index)
+            .and_then(|l| l.parent_index)
+            .and_then(ll)
+    })
 }
 
 /// One control connection: read request lines, forward them to the loop, write replies. A
@@ -1001,9 +1297,21 @@ async fn serve_connection(stream: tokio::net::UnixStream, ctl: mpsc::Sender<Cont
     let mut line = String::new();
     loop {
         line.clear();
-        match reader.read_line(&mut line).await {
-            Ok(0) | Err(_) => return,
+        // Idle between requests as long as the client likes; once a request starts, it must
+        // end within REQUEST_TIMEOUT.
+        match reader.fill_buf().await {
+            Ok([]) | Err(_) => return,
             Ok(_) => {}
+        }
+        match tokio::time::timeout(control::REQUEST_TIMEOUT, reader.read_line(&mut line)).await {
+            Err(_elapsed) => {
+                let msg = serde_json::to_string(&Reply::err("request not completed in time"))
+                    .unwrap_or_default();
+                let _ = write.write_all(format!("{msg}\n").as_bytes()).await;
+                return;
+            }
+            Ok(Ok(0) | Err(_)) => return,
+            Ok(Ok(_)) => {}
         }
         if !line.ends_with('\n') {
             let msg =
@@ -1041,6 +1349,17 @@ async fn serve_connection(stream: tokio::net::UnixStream, ctl: mpsc::Sender<Cont
             return;
         }
     }
+}
+
+/// Answer one error line and close (the connection limit is reached).
+async fn refuse_connection(mut stream: tokio::net::UnixStream, why: &str) {
+    use tokio::io::AsyncWriteExt;
+    let msg = serde_json::to_string(&Reply::err(why)).unwrap_or_default();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        stream.write_all(format!("{msg}\n").as_bytes()),
+    )
+    .await;
 }
 
 /// A subscriber connection: the state each wanted name is in now, then every change, in

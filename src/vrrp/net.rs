@@ -9,25 +9,31 @@
 //!   `IPV6_RECVHOPLIMIT` and `IPV6_RECVPKTINFO` so hop limit and destination come from control
 //!   messages. No `IPV6_CHECKSUM` on receive: the kernel would drop bad checksums silently,
 //!   and we want to count them.
-//! * Send: raw socket bound (`SO_BINDTODEVICE`) to the vrrp **macvlan**, so frames leave with
-//!   the virtual MAC; multicast TTL/hop limit 255, TOS/traffic class 0xc0, loop off. The source
-//!   address is our primary address on the parent (IPv4 primary; IPv6 link-local), bound with
-//!   `IP_FREEBIND`/`IPV6_FREEBIND` because it lives on the parent, not on the macvlan. Using the
-//!   parent's IPv6 link-local (as keepalived does) instead of the macvlan's random one keeps
-//!   the advert source stable and known before the first takeover (FRR 8.4 loses one
-//!   interval there because the macvlan's link-local does not exist while protodown is on).
-//!   The VRRP checksum is computed by our encoder over that source.
-//! * Gratuitous ARP: `AF_PACKET`/`SOCK_DGRAM` on the macvlan, the kernel adds the Ethernet
-//!   header with the device's (virtual) MAC. Unsolicited NA: raw ICMPv6 socket on the macvlan
-//!   (the kernel computes the ICMPv6 checksum), hop limit 255, to ff02::1.
+//! * Send: everything a vrrp device sends (adverts of both families, gratuitous ARP,
+//!   unsolicited NA) leaves as a whole IP/ARP packet through an `AF_PACKET`/`SOCK_DGRAM`
+//!   socket addressed to the vrrp **macvlan**, so frames carry the virtual MAC (the kernel
+//!   adds the Ethernet header) and we write the IP header ourselves: TTL/hop limit 255,
+//!   TOS/traffic class 0xc0, source = our primary address on the parent (IPv4 primary; IPv6
+//!   link-local, as keepalived does, stable and known before the first takeover), whatever
+//!   the macvlan's own addresses are. The VRRP checksum is computed by our encoder over that
+//!   source; the kernel computes nothing. The socket sets `PACKET_QDISC_BYPASS`: when
+//!   protodown is lifted the kernel turns the carrier on at once but reattaches the
+//!   device's qdisc only later (linkwatch, on a workqueue); until then the noop qdisc drops
+//!   every frame **silently**, so the advert and the gratuitous packets sent with the
+//!   transition to Master would be lost and the first advert would come one interval late
+//!   (measured by the interop matrix in both families; FRR 8.4 shows the same symptom for
+//!   IPv6). Direct transmission only needs the carrier, which is up when the protodown
+//!   request returns. VRRS pathways use one such socket for all their devices
+//!   ([`FrameSender`]). Side effect: taps on the vrrp device (`tcpdump -i vrrp4-...`) do not
+//!   see what we send; taps on the parent do.
 
 use crate::types::{Family, MacAddr};
 use crate::vrrp::packet;
 use anyhow::Context;
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::mem::MaybeUninit;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::os::fd::{AsRawFd, OwnedFd};
 use tokio::io::unix::AsyncFd;
@@ -36,8 +42,6 @@ pub const VRRP_PROTO: i32 = 112;
 pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 const ALL_NODES_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
-/// DSCP CS6 (network control), as RFC 9568 recommends and keepalived/FRR send.
-const TOS_NETWORK_CONTROL: u32 = 0xc0;
 
 /// One VRRP packet as received, before validation.
 #[derive(Debug, Clone)]
@@ -216,45 +220,22 @@ pub struct TxSocket {
     family: Family,
     device_index: u32,
     source: IpAddr,
-    /// Raw IPv4 socket (IPv4 adverts only).
-    advert: Option<Socket>,
-    /// AF_PACKET datagram socket on the device: ARP (IPv4); adverts and NA (IPv6).
+    /// AF_PACKET datagram socket on the device (qdisc bypassed; see the module docs).
     packet: OwnedFd,
 }
 
 impl TxSocket {
     pub fn open(family: Family, device_index: u32, source: IpAddr) -> anyhow::Result<TxSocket> {
-        let idx = index(device_index)?;
-        let (advert, gratuitous) = match (family, source) {
-            (Family::Ipv4, IpAddr::V4(src)) => {
-                let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(VRRP_PROTO)))
-                    .context("raw IPv4 socket for VRRP")?;
-                s.bind_device_by_index_v4(Some(idx))
-                    .context("bind to the vrrp device")?;
-                s.set_freebind_v4(true).context("IP_FREEBIND")?;
-                s.bind(&SockAddr::from(SocketAddrV4::new(src, 0)))
-                    .with_context(|| format!("bind to source {src}"))?;
-                s.set_multicast_ttl_v4(255).context("multicast TTL 255")?;
-                s.set_ttl_v4(255).context("TTL 255")?;
-                s.set_tos_v4(TOS_NETWORK_CONTROL).context("TOS")?;
-                s.set_multicast_loop_v4(false)
-                    .context("multicast loop off")?;
-                s.set_nonblocking(true).context("non-blocking")?;
-                (Some(s), open_packet_socket()?)
-            }
-            // IPv6 goes out as whole IPv6 packets through a packet socket: right after
-            // protodown is lifted the kernel has not yet (linkwatch runs later) given the
-            // device its IPv6 multicast route, and a raw IPv6 socket would fail the first
-            // advert with ENETUNREACH, as FRR 8.4 does.
-            (Family::Ipv6, IpAddr::V6(_)) => (None, open_packet_socket()?),
+        index(device_index)?;
+        match (family, source) {
+            (Family::Ipv4, IpAddr::V4(_)) | (Family::Ipv6, IpAddr::V6(_)) => {}
             _ => anyhow::bail!("source {source} does not match family {family}"),
-        };
+        }
         Ok(TxSocket {
             family,
             device_index,
             source,
-            advert,
-            packet: gratuitous,
+            packet: open_packet_socket()?,
         })
     }
 
@@ -273,12 +254,19 @@ impl TxSocket {
             Family::Ipv6 => IpAddr::V6(VRRP_GROUP_V6),
         };
         let bytes = packet::encode(advert, self.source, dst, pseudo_header_v4);
-        match (&self.advert, self.source, dst) {
-            (Some(sock), _, IpAddr::V4(d)) => {
-                sock.send_to(&bytes, &SocketAddrV4::new(d, 0).into())
-                    .with_context(|| format!("send advert to {dst}"))?;
+        match (self.source, dst) {
+            (IpAddr::V4(src), IpAddr::V4(d)) => {
+                let ip = packet::ipv4_packet(src, d, packet::VRRP_PROTOCOL, &bytes);
+                send_packet(
+                    &self.packet,
+                    self.device_index,
+                    ETH_P_IP,
+                    multicast_mac_v4(d),
+                    &ip,
+                )
+                .with_context(|| format!("send advert to {dst}"))?;
             }
-            (_, IpAddr::V6(src), IpAddr::V6(d)) => {
+            (IpAddr::V6(src), IpAddr::V6(d)) => {
                 let ip = packet::ipv6_packet(src, d, packet::VRRP_PROTOCOL, &bytes);
                 send_packet(
                     &self.packet,
@@ -289,7 +277,7 @@ impl TxSocket {
                 )
                 .with_context(|| format!("send advert to {dst}"))?;
             }
-            _ => anyhow::bail!("no advert socket for {dst}"),
+            _ => anyhow::bail!("source {} cannot send to {dst}", self.source),
         }
         Ok(())
     }
@@ -363,8 +351,15 @@ fn send_gratuitous(
     }
 }
 
+const ETH_P_IP: u16 = 0x0800;
 const ETH_P_ARP: u16 = 0x0806;
 const ETH_P_IPV6: u16 = 0x86dd;
+
+/// 01:00:5e + the low 23 bits of an IPv4 multicast group (RFC 1112).
+fn multicast_mac_v4(group: Ipv4Addr) -> [u8; 6] {
+    let o = group.octets();
+    [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
+}
 
 /// 33:33 + the low 32 bits of an IPv6 multicast group (RFC 2464).
 fn multicast_mac_v6(group: Ipv6Addr) -> [u8; 6] {
@@ -376,13 +371,30 @@ fn open_packet_socket() -> anyhow::Result<OwnedFd> {
     use nix::sys::socket::{AddressFamily, SockFlag, SockProtocol, SockType, socket};
     // Protocol 0: a send-only packet socket that never receives. SOCK_DGRAM: the kernel adds
     // the Ethernet header with the device's (virtual) MAC as source.
-    socket(
+    let fd = socket(
         AddressFamily::Packet,
         SockType::Datagram,
         SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
         None::<SockProtocol>,
     )
-    .context("AF_PACKET socket")
+    .context("AF_PACKET socket")?;
+    // Straight to the driver: see the module docs (frames sent right after protodown is
+    // lifted would otherwise be dropped silently by the noop qdisc).
+    let one: libc::c_int = 1;
+    // SAFETY: a valid fd, and a pointer/length pair describing one c_int.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_QDISC_BYPASS,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error()).context("PACKET_QDISC_BYPASS");
+    }
+    Ok(fd)
 }
 
 fn send_packet(
@@ -435,7 +447,9 @@ pub fn count_drop(c: &mut crate::vrrp::router::Counters, e: &packet::DecodeError
     use packet::DecodeError as E;
     match e {
         E::BadTtl(_) => c.ttl_errors += 1,
-        E::Truncated(_) | E::Oversized(_) | E::BadLength { .. } => c.length_errors += 1,
+        E::Truncated(_) => c.truncated_errors += 1,
+        E::Oversized(_) => c.oversized_errors += 1,
+        E::BadLength { .. } => c.length_errors += 1,
         E::BadVersion(..) => c.version_errors += 1,
         E::BadType(_) => c.type_errors += 1,
         E::BadChecksum { .. } => c.checksum_errors += 1,

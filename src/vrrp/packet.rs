@@ -311,6 +311,25 @@ pub fn decode(payload: &[u8], ctx: &RxContext) -> Result<Decoded, DecodeError> {
     })
 }
 
+/// An IPv4 packet around `payload` (no options): TOS 0xc0 (network control), DF set with
+/// identification 0 (an atomic datagram, RFC 6864), TTL 255, header checksum filled in.
+pub fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, payload: &[u8]) -> Vec<u8> {
+    let total = u16::try_from(20 + payload.len()).unwrap_or(u16::MAX);
+    let mut p = Vec::with_capacity(20 + payload.len());
+    p.extend_from_slice(&[0x45, 0xc0]);
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0x40, 0]); // identification 0, DF, fragment offset 0
+    p.push(255);
+    p.push(protocol);
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    let ck = checksum(&p, None);
+    p[10..12].copy_from_slice(&ck.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
 /// An IPv6 packet around `payload`: traffic class 0xc0 (network control), hop limit 255.
 pub fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, payload: &[u8]) -> Vec<u8> {
     let mut p = Vec::with_capacity(40 + payload.len());
@@ -526,6 +545,9 @@ mod tests {
         assert_eq!(d.checksum_form, Some(ChecksumForm::MessageOnly));
     }
 
+    // ledger: R9568-5.1.1.2-a R9568-5.1.1.3-b R9568-5.2.1-a R9568-5.2.2-a R9568-5.2.5-a
+    // ledger: R9568-7.1-a R9568-7.1-b R9568-7.1-c R9568-7.1-g R9568-8.4-a R3768-5.3.1-a
+    // ledger: R3768-5.3.8-a R3768-7.1-a R3768-7.1-b R3768-7.1-c R3768-7.1-d R3768-7.1-f
     #[test]
     fn each_malformation_has_its_own_error() {
         let good = hex("310ac8010064103c0a6300fe");
@@ -586,6 +608,46 @@ mod tests {
         ));
     }
 
+    /// Ledger: R9568-5.1.2.3-b (hop limit 255 required), R9568-5.2.8-a (IPv6: the checksum
+    /// covers the pseudo-header; message-only is refused), R9568-7.1-d.
+    #[test]
+    fn ipv6_hop_limit_and_pseudo_header_checksum() {
+        let src = "fe80::99:ff:fe00:1";
+        let good = hex("310ac8010064d83120010db8009900000000000000000254");
+        let c = ctx(src, 3);
+        assert!(decode(&good, &c).is_ok());
+        assert_eq!(
+            decode(&good, &RxContext { ttl: 64, ..c }),
+            Err(DecodeError::BadTtl(64))
+        );
+        let mut msg_only = good.clone();
+        msg_only[6..8].copy_from_slice(&[0, 0]);
+        let ck = checksum(&msg_only, None);
+        msg_only[6..8].copy_from_slice(&ck.to_be_bytes());
+        assert!(matches!(
+            decode(&msg_only, &c),
+            Err(DecodeError::BadChecksum { .. })
+        ));
+    }
+
+    /// Ledger: R9568-5.2.6-a (reserved bits zero on send), R9568-5.2.6-b (ignored on receipt).
+    #[test]
+    fn reserved_bits_zero_on_send_ignored_on_receive() {
+        let a = Advert::new(3, 10, 200, 0xffff, &[VIP4.parse().unwrap()]);
+        let c = ctx(SRC4, 3);
+        let bytes = encode(&a, c.src, c.dst, true);
+        assert_eq!(bytes[4] >> 4, 0, "reserved bits sent as zero");
+        assert_eq!(decode(&bytes, &c).unwrap().interval_cs, 0x0fff);
+        let mut rsvd = hex("310ac8010064103c0a6300fe");
+        rsvd[4] |= 0xf0;
+        // Fix the checksum up so that only the reserved bits differ.
+        rsvd[6..8].copy_from_slice(&[0, 0]);
+        let ck = checksum(&rsvd, Some((c.src, c.dst, VRRP_PROTOCOL)));
+        rsvd[6..8].copy_from_slice(&ck.to_be_bytes());
+        let d = decode(&rsvd, &c).expect("reserved bits must be ignored");
+        assert_eq!(d.interval_cs, 100);
+    }
+
     #[test]
     fn random_bytes_never_panic() {
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
@@ -607,6 +669,27 @@ mod tests {
         }
     }
 
+    // ledger: R9568-5.1.1.3-a R9568-7.2-b
+    #[test]
+    fn ipv4_header_for_adverts() {
+        let src: Ipv4Addr = SRC4.parse().unwrap();
+        let dst = Ipv4Addr::new(224, 0, 0, 18);
+        let msg = hex("310ac8010064103c0a6300fe");
+        let p = ipv4_packet(src, dst, VRRP_PROTOCOL, &msg);
+        assert_eq!(p.len(), 32);
+        assert_eq!(&p[..2], &[0x45, 0xc0]);
+        assert_eq!(u16::from_be_bytes([p[2], p[3]]), 32);
+        assert_eq!((p[8], p[9]), (255, VRRP_PROTOCOL));
+        assert_eq!(checksum(&p[..20], None), 0, "header checksum verifies");
+        assert_eq!(&p[12..16], &src.octets());
+        assert_eq!(&p[16..20], &dst.octets());
+        assert_eq!(&p[20..], &msg[..]);
+        // What the receive side parses back.
+        let (s, d, ttl, payload) = crate::vrrp::net::parse_ipv4(&p).unwrap();
+        assert_eq!((s, d, ttl, payload), (src, dst, 255, &msg[..]));
+    }
+
+    // ledger: R9568-6.4.1-b
     #[test]
     fn gratuitous_payloads() {
         let vmac = crate::types::MacAddr::vrrp(crate::types::Family::Ipv4, 10);

@@ -35,6 +35,7 @@
 //! | Backup | Shutdown | | stop the master-down timer | Initialize |
 //! | Backup | master-down timer expires | | advertise, gratuitous ARP / NA, arm the advert timer | Master |
 //! | Backup | advert with priority 0 | | the master is leaving: re-arm the master-down timer at Skew_Time only | Backup |
+//! | Backup | Resume (see below) | master-down timer armed by Startup, no advert heard since | re-arm the master-down timer at Master_Adver_Interval + Skew_Time | Backup |
 //! | Backup | advert, priority ≥ ours, or we do not preempt | | v3: learn Master_Adver_Interval from the advert, recompute Skew_Time and Master_Down_Interval; re-arm the master-down timer at Master_Down_Interval | Backup |
 //! | Backup | advert, priority < ours and we preempt | | ignore it, so the master-down timer runs out and we take over | Backup |
 //! | Master | Shutdown | | stop the advert timer, advertise with priority 0 | Initialize |
@@ -60,6 +61,12 @@
 //!   (there is no way to send one). [`Input::LinkUp`] runs the Startup event again if the
 //!   router is enabled. A router runs only while it is both enabled (Startup received, no
 //!   Shutdown since) and its link is up; a Startup while the link is down is remembered.
+//! * **Resume.** [`Input::Resume`] is the runtime's hint that this router was Master when the
+//!   previous runtime died without leaving (SIGKILL, a crash): right after Startup, the
+//!   master-down timer is shortened to Master_Adver_Interval + Skew_Time. A live master is
+//!   still heard within one interval (so preempt and priorities decide as usual), but a
+//!   silent link is taken back before the backups' Master_Down_Interval runs out, so they do
+//!   not flap. Any advert heard before then re-arms the timer as usual.
 //! * **Protodown.** The vrrp macvlan must carry traffic only on the Master: entering Master
 //!   emits `SetProtodown(false)`, entering Backup or Initialize emits `SetProtodown(true)`.
 //!   The action is emitted only when the value changes; the very first one is always emitted,
@@ -332,6 +339,8 @@ pub enum Reason {
     Preempt,
     /// Backup → Master: Skew_Time after the master announced it was leaving.
     PriorityZeroReceived,
+    /// Backup → Master: the shortened timer of [`Input::Resume`] ran out in silence.
+    Resume,
     /// Master → Backup.
     HigherPriorityAdvert,
     /// Master → Backup: same priority, greater primary address.
@@ -352,6 +361,7 @@ impl Reason {
             Reason::MasterDownTimer => "master down timer",
             Reason::Preempt => "preempt lower priority master",
             Reason::PriorityZeroReceived => "priority 0 received",
+            Reason::Resume => "resumed after an unclean exit",
             Reason::HigherPriorityAdvert => "higher priority advert",
             Reason::EqualPriorityHigherAddress => "equal priority, higher address",
             Reason::Shutdown => "shutdown",
@@ -390,6 +400,10 @@ pub enum Input {
     LinkUp,
     /// `now` has reached (or passed) [`Router::next_deadline`].
     Timer,
+    /// This router was Master when the previous runtime died without leaving: in Backup with
+    /// the Startup timer still running, shorten it to Master_Adver_Interval + Skew_Time
+    /// (see Resume in the module docs). Ignored otherwise.
+    Resume,
 }
 
 /// Something the runtime must do, in the order pushed.
@@ -444,10 +458,16 @@ pub struct Counters {
     pub version_errors: u64,
     /// Type other than 1 (advertisement).
     pub type_errors: u64,
-    /// Adverts for a VRID nobody runs on this interface.
+    /// Packets for a VRID nobody runs on this interface: counted by every instance on that
+    /// (parent, family), since no instance owns them.
     pub vrid_errors: u64,
-    /// Truncated packet, or length not matching the address count.
+    /// Length not matching the address count (count larger or smaller than the addresses
+    /// present).
     pub length_errors: u64,
+    /// Shorter than the 8-byte VRRP header (under 2 bytes: counted like `vrid_errors`).
+    pub truncated_errors: u64,
+    /// Larger than the biggest advert (1500 bytes of VRRP message).
+    pub oversized_errors: u64,
     pub checksum_errors: u64,
     /// VRRPv2 authentication type other than 0.
     pub auth_type_errors: u64,
@@ -474,6 +494,8 @@ enum DownCause {
     LowerPriority,
     /// A priority-0 advert armed it at Skew_Time.
     PriorityZero,
+    /// [`Input::Resume`] shortened it.
+    Resume,
 }
 
 /// One VRRP instance.
@@ -569,6 +591,19 @@ impl Router {
             } => self.on_advert(now, src, priority, max_advert_interval_cs, out),
             Input::TrackChanged { index, up } => self.on_track(now, index, up, out),
             Input::Timer => self.on_timer(now, out),
+            Input::Resume => {
+                // Only right after Startup: nothing heard, the Startup timer still running.
+                if self.state == State::Backup
+                    && self.down_cause == DownCause::Silence
+                    && self.master_address.is_none()
+                    && let Some(at) = self.down_at
+                {
+                    let after = self.master_adver_interval() + self.skew_time;
+                    if now + after < at {
+                        self.arm_master_down(now, after, DownCause::Resume);
+                    }
+                }
+            }
         }
     }
 
@@ -786,7 +821,7 @@ impl Router {
             }
         }
         // Ignore it and let the master-down timer run out (RFC 9568 6.4.2).
-        if self.down_cause == DownCause::Silence {
+        if matches!(self.down_cause, DownCause::Silence | DownCause::Resume) {
             self.down_cause = DownCause::LowerPriority;
         }
     }
@@ -872,6 +907,7 @@ impl Router {
                         DownCause::Silence => Reason::MasterDownTimer,
                         DownCause::LowerPriority => Reason::Preempt,
                         DownCause::PriorityZero => Reason::PriorityZeroReceived,
+                        DownCause::Resume => Reason::Resume,
                     };
                     self.become_master(now, reason, out);
                 }
@@ -1125,6 +1161,7 @@ mod tests {
         }
     }
 
+    // ledger: R9568-6.1-a R9568-6.1-b
     #[test]
     fn exact_intervals_v3() {
         let r = Router::new(params(100)).unwrap();
@@ -1148,6 +1185,7 @@ mod tests {
         assert_eq!(r.skew_time(), Duration::from_nanos(39_062));
     }
 
+    // ledger: R3768-6.1-a
     #[test]
     fn exact_intervals_v2_in_seconds() {
         let mut p = params(100);
@@ -1204,6 +1242,7 @@ mod tests {
         assert_eq!(rig.r.protodown(), None);
     }
 
+    // ledger: R9568-5.2.4-a R9568-6.4.1-a
     #[test]
     fn initialize_to_master_for_owner() {
         let mut rig = Rig::new(params(255));
@@ -1229,6 +1268,7 @@ mod tests {
         assert_eq!(c.gratuitous_bursts_sent, 1);
     }
 
+    // ledger: R9568-6.4.1-c
     #[test]
     fn initialize_to_backup() {
         let mut rig = Rig::new(params(100));
@@ -1250,6 +1290,7 @@ mod tests {
         assert_eq!(rig.r.counters().became_backup, 1);
     }
 
+    // ledger: R9568-6.4.2-f
     #[test]
     fn backup_to_master_on_master_down_timer() {
         let mut rig = backup(params(100));
@@ -1272,6 +1313,7 @@ mod tests {
         assert_eq!(rig.deadline(), Some(at + Duration::from_secs(1)));
     }
 
+    // ledger: R9568-6.4.3-f
     #[test]
     fn master_advert_timer_and_garp_bursts() {
         let (mut rig, t0) = master(params(100));
@@ -1334,6 +1376,49 @@ mod tests {
         assert_eq!(rig.deadline(), Some(t + Duration::from_micros(3_609_375)));
     }
 
+    // ledger: R9568-6.4.2-g
+    #[test]
+    fn resume_shortens_the_startup_timer_only() {
+        // Right after Startup: Master_Adver_Interval + Skew_Time, named on expiry.
+        let mut rig = backup(params(100));
+        assert!(rig.feed(Time::ZERO, Input::Resume).is_empty());
+        let at = rig.deadline().unwrap();
+        assert_eq!(at, Time::ZERO + Duration::from_micros(1_609_375));
+        assert_eq!(
+            rig.timer(at)[0],
+            changed(State::Backup, State::Master, Reason::Resume)
+        );
+        // A master heard before the hint: the hint changes nothing.
+        let mut rig = backup(params(100));
+        rig.advert(ms(100), v4(20), 200, 100);
+        let before = rig.deadline();
+        rig.feed(ms(200), Input::Resume);
+        assert_eq!(rig.deadline(), before);
+        // An advert after the hint re-arms the full Master_Down_Interval as usual.
+        let mut rig = backup(params(100));
+        rig.feed(Time::ZERO, Input::Resume);
+        rig.advert(ms(500), v4(20), 200, 100);
+        assert_eq!(
+            rig.deadline(),
+            Some(ms(500) + Duration::from_micros(3_609_375))
+        );
+        // A lower-priority master ignored after the hint: the short timer runs out as a
+        // preemption.
+        let mut rig = backup(params(100));
+        rig.feed(Time::ZERO, Input::Resume);
+        rig.advert(ms(500), v4(20), 50, 100);
+        let at = rig.deadline().unwrap();
+        assert_eq!(at, Time::ZERO + Duration::from_micros(1_609_375));
+        assert_eq!(
+            rig.timer(at)[0],
+            changed(State::Backup, State::Master, Reason::Preempt)
+        );
+        // Not in Backup (Initialize, link down): ignored.
+        let mut rig = Rig::new(params(100));
+        assert!(rig.feed(Time::ZERO, Input::Resume).is_empty());
+        assert_eq!(rig.deadline(), None);
+    }
+
     #[test]
     fn backup_priority_zero_arms_skew() {
         let mut rig = backup(params(100));
@@ -1352,6 +1437,7 @@ mod tests {
         assert_eq!(rig.r.counters().priority_zero_received, 1);
     }
 
+    // ledger: R9568-6.4.2-h
     #[test]
     fn backup_resets_timer_on_higher_or_equal_priority() {
         let mut rig = backup(params(100));
@@ -1386,6 +1472,7 @@ mod tests {
         assert_eq!(rig.deadline(), Some(at + Duration::from_secs(1)));
     }
 
+    // ledger: R3768-6.3-a R3768-7.1-g
     #[test]
     fn v2_backup_does_not_learn_and_rejects_other_intervals() {
         let mut p = params(100);
@@ -1453,6 +1540,7 @@ mod tests {
         );
     }
 
+    // ledger: R9568-6.4.2-i
     #[test]
     fn preempt_off_keeps_lower_priority_master() {
         let mut p = params(100);
@@ -1470,6 +1558,7 @@ mod tests {
         assert_eq!(rig.r.master_address(), Some(v4(30)));
     }
 
+    // ledger: R9568-6.1-e
     #[test]
     fn owner_preempts_even_with_preempt_off() {
         let mut p = params(255);
@@ -1594,6 +1683,7 @@ mod tests {
         );
     }
 
+    // ledger: R9568-6.4.3-h
     #[test]
     fn master_to_backup_on_higher_priority() {
         let (mut rig, t0) = master(params(100));
@@ -1618,6 +1708,7 @@ mod tests {
         );
     }
 
+    // ledger: R9568-6.4.3-i
     #[test]
     fn master_ignores_lower_priority() {
         let (mut rig, t0) = master(params(100));
@@ -1687,6 +1778,7 @@ mod tests {
         assert_eq!(rig.r.state(), State::Backup);
     }
 
+    // ledger: R9568-6.4.3-g
     #[test]
     fn master_answers_priority_zero_at_once() {
         let (mut rig, t0) = master(params(100));
@@ -1698,6 +1790,7 @@ mod tests {
         assert_eq!(rig.r.counters().priority_zero_received, 1);
     }
 
+    // ledger: R9568-5.2.4-b R9568-6.4.3-e
     #[test]
     fn shutdown_from_master_sends_priority_zero() {
         let (mut rig, t0) = master(params(100));
@@ -1727,6 +1820,7 @@ mod tests {
         );
     }
 
+    // ledger: R9568-6.4.2-e
     #[test]
     fn shutdown_from_backup() {
         let mut rig = backup(params(100));

@@ -100,6 +100,8 @@ pub struct ClientRunner {
     feed: Feed,
     stats: Arc<Mutex<ClientStats>>,
     config: ClientConfig,
+    /// The client's task (None for `interface-state`), for [`ClientRunners::finish`].
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ClientRunner {
@@ -107,11 +109,17 @@ impl ClientRunner {
     /// within a tokio runtime.
     pub fn spawn(index: usize, config: &ClientConfig) -> ClientRunner {
         let stats = Arc::new(Mutex::new(ClientStats::default()));
+        let mut task = None;
         let feed = match &config.kind {
             ClientKind::InterfaceState { .. } => Feed::None,
             ClientKind::Accounting { path } => {
                 let (tx, rx) = mpsc::channel(ACCOUNTING_QUEUE);
-                tokio::spawn(accounting_task(index, path.clone(), rx, stats.clone()));
+                task = Some(tokio::spawn(accounting_task(
+                    index,
+                    path.clone(),
+                    rx,
+                    stats.clone(),
+                )));
                 Feed::Accounting(tx)
             }
             ClientKind::Exec {
@@ -122,13 +130,13 @@ impl ClientRunner {
                     slot: Mutex::new(Slot::default()),
                     wake: Notify::new(),
                 });
-                tokio::spawn(exec_task(
+                task = Some(tokio::spawn(exec_task(
                     index,
                     command.clone(),
                     Duration::from_millis(u64::from(*timeout_ms)),
                     shared.clone(),
                     stats.clone(),
-                ));
+                )));
                 Feed::Exec(shared)
             }
         };
@@ -137,6 +145,7 @@ impl ClientRunner {
             feed,
             stats,
             config: config.clone(),
+            task,
         }
     }
 
@@ -238,6 +247,27 @@ impl ClientRunners {
         for notice in fanout.notices() {
             if let Some(r) = self.runners.get(notice.client) {
                 r.notify(notice.clone());
+            }
+        }
+    }
+
+    /// Graceful stop: close every runner and give them up to `grace` (in all) to deliver
+    /// what they were handed: queued accounting lines written, the pending exec run started
+    /// and finished. The runtime calls this after its last fan-out (every leader to
+    /// Initialize), so clients see the final transition before the process exits.
+    pub async fn finish(mut self, grace: Duration) {
+        let tasks: Vec<(usize, tokio::task::JoinHandle<()>)> = self
+            .runners
+            .iter_mut()
+            .filter_map(|r| r.task.take().map(|t| (r.index, t)))
+            .collect();
+        // Dropping the runners closes their feeds: an accounting task drains its queue and
+        // ends; an exec task runs its pending notice (after the current run) and ends.
+        self.runners.clear();
+        let deadline = tokio::time::Instant::now() + grace;
+        for (index, task) in tasks {
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!(target: TARGET, client = index + 1, grace_ms = grace.as_millis() as u64, "client still busy at stop; its last transition may not be delivered");
             }
         }
     }
@@ -757,6 +787,40 @@ mod tests {
         until(5, "the spawn error", || missing.stats().failures == 1).await;
         let err = missing.stats().last_error.unwrap();
         assert!(err.contains("/nonexistent/netvrrp-hook"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn vrrs_runners_finish_delivers_the_last_transition() {
+        let dir = temp_dir();
+        let acct = dir.join("acct.json");
+        let runs = dir.join("runs");
+        let text = format!(
+            "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\nvrrs-leader = [\"g\"]\n\
+             [[vrrs.client]]\nleader = \"g\"\nkind = \"accounting\"\npath = \"{}\"\n\
+             [[vrrs.client]]\nleader = \"g\"\nkind = \"exec\"\n\
+             command = [\"sh\", \"-c\", \"sleep 0.2; echo $NETVRRP_STATE >> {}\"]\n",
+            acct.display(),
+            runs.display()
+        );
+        let config = crate::config::parse_str(&text, "t.toml").unwrap();
+        let mut db = super::super::Vrrs::new(&config);
+        let runners = ClientRunners::spawn(&config);
+        for s in [State::Backup, State::Master, State::Initialize] {
+            runners.dispatch(&db.on_state(1.0, "eth0", 5, Family::Ipv4, s, "t"));
+        }
+        // Handed over and at once finished (as at stop): nothing is lost, nothing waits for
+        // the grace when the clients are done.
+        let t = Instant::now();
+        runners.finish(Duration::from_secs(5)).await;
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+        let states: Vec<String> = lines(&acct)
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["state"].to_string())
+            .collect();
+        assert_eq!(states, ["\"backup\"", "\"master\"", "\"initialize\""]);
+        // The exec task had no chance to run in between: one run, for the latest notice.
+        assert_eq!(lines(&runs), ["initialize"]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

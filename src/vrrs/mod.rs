@@ -97,7 +97,10 @@ pub struct Evaluation {
     pub connected: bool,
     /// Online insertion: the pathway's interface exists.
     pub oir: bool,
-    /// The interface has carrier (IFF_LOWER_UP).
+    /// The interface has carrier (IFF_LOWER_UP) and is operationally up (RFC 2863 operstate
+    /// up, or unknown for drivers that do not report it). The kernel attaches a device's
+    /// transmit queue only when it sets the operstate (linkwatch, a moment after the
+    /// carrier): a gratuitous ARP sent before is silently dropped.
     pub l2_ready: bool,
     /// The interface can hold the pathway's addresses: admin up, and IPv6 not disabled when
     /// the pathway has IPv6 addresses.
@@ -176,9 +179,9 @@ pub enum PathwayEffect {
         mac: MacAddr,
         addrs: Vec<IpAddr>,
     },
-    /// The pathway macvlan is missing while its parent exists (the parent was removed and
-    /// re-added, or someone deleted the device): create it exactly as apply would, including
-    /// the protodown-on step after creation. Asked for once per disappearance.
+    /// The pathway macvlan is missing while its parent exists and is admin up (the parent was
+    /// removed and re-added, or someone deleted the device): create it exactly as apply would,
+    /// including the protodown-on step after creation. Asked for once per disappearance.
     CreateDevice { device: DesiredDevice },
 }
 
@@ -353,6 +356,7 @@ fn same_client(a: &ClientConfig, b: &ClientConfig) -> bool {
 struct Link {
     index: Option<u32>,
     admin_up: bool,
+    /// Carrier and operationally up (see [`Evaluation::l2_ready`]).
     carrier: bool,
     mac: Option<MacAddr>,
     /// None: not known (the link was reported through [`Vrrs::on_interface`]).
@@ -367,7 +371,7 @@ impl From<&LinkInfo> for Link {
         Link {
             index: Some(l.index),
             admin_up: l.admin_up,
-            carrier: l.carrier,
+            carrier: l.carrier && matches!(l.operstate.as_str(), "up" | "unknown"),
             mac: l.mac,
             protodown: Some(l.protodown),
             addresses: Some(l.addresses.clone()),
@@ -1022,10 +1026,16 @@ fn kernel_effects(
                 return out;
             };
             let Some(link) = links.get_mut(&device) else {
+                // Only once the parent is admin up: creation would be refused before (apply's
+                // rule), and a re-inserted interface usually appears down and is brought up a
+                // moment later (that link event brings us back here).
                 if complete
                     && !p.create_requested
                     && let Some(cfg) = &p.config
-                    && let Some(idx) = links.get(&p.interface).and_then(|l| l.index)
+                    && let Some(idx) = links
+                        .get(&p.interface)
+                        .filter(|l| l.admin_up)
+                        .and_then(|l| l.index)
                 {
                     p.create_requested = true;
                     tracing::info!(target: TARGET, leader = %p.leader, interface = %p.interface, %device, "pathway macvlan missing; asking for it to be re-created");

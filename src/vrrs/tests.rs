@@ -470,10 +470,22 @@ fn vrrs_oir_mac_pathway_recreated_after_parent_returns() {
     );
     assert!(u.effects.is_empty(), "nothing left to act on: {u:?}");
     assert_eq!(v.show_pathway()[1]["evaluation"]["oir"], false);
-    // The kernel confirms; then the parent is re-added with another ifindex.
+    // The kernel confirms; then the parent is re-added with another ifindex, admin down at
+    // first (as a new veth or VLAN appears): nothing can be created on it yet.
     v.on_snapshot(&snapshot_without(&["eth1", PW_DEV]));
     let mut snap = snapshot_without(&[PW_DEV]);
     find(&mut snap, "eth1").index = 300;
+    find(&mut snap, "eth1").admin_up = false;
+    let f = v.on_snapshot(&snap);
+    assert!(
+        f.pathways
+            .iter()
+            .all(|p| p.interface != "eth1" || p.effects.is_empty()),
+        "no creation on a down parent: {f:#?}"
+    );
+    assert_eq!(pstate(&v, "eth1"), PathwayState::NotReady);
+    // Brought up: now the macvlan is asked for.
+    find(&mut snap, "eth1").admin_up = true;
     let f = v.on_snapshot(&snap);
     let u = update(&f, "eth1");
     assert_eq!(u.state, PathwayState::NotReady);
@@ -570,8 +582,12 @@ fn vrrs_evaluation_flags_drive_the_state() {
     // Each broken fact clears its flag and makes the pathway NOT READY (with the kernel
     // effect of leaving ACTIVE); repairing it makes it ACTIVE again.
     type Break = fn(&mut Snapshot);
-    let cases: [(&str, &str, Break); 6] = [
+    let cases: [(&str, &str, Break); 7] = [
         ("l2_ready", "eth1", |s| find(s, "eth1").carrier = false),
+        // Carrier, but linkwatch has not made it operational (no transmit queue yet).
+        ("l2_ready", "eth2", |s| {
+            find(s, "eth2").operstate = "down".into()
+        }),
         ("no_shut", "eth1", |s| find(s, "eth1").admin_up = false),
         ("vmac_ready", "eth1", |s| find(s, PW_DEV).admin_up = false),
         ("vip_ready", "eth1", |s| find(s, PW_DEV).addresses.clear()),

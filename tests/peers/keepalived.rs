@@ -14,6 +14,14 @@
 //!   adverts and VIPs move to a macvlan with the virtual MAC.
 //! - It logs "the first IPv6 VIP address should be link local" for a global-only IPv6 VIP
 //!   list (RFC 5798 §5.2.9); harmless.
+//! - With `use_vmac`, a Master that is being preempted answers the new master's gratuitous
+//!   ARP *request* (sender = target = VIP) from its vmac interface, with the virtual MAC as
+//!   source, in the instant before it drops the VIP (keepalived sets `accept_local=1` on its
+//!   vmac interface, so the kernel answers a request whose sender address is its own; seen
+//!   entering the bridge from keepalived's port). The switch then learns the virtual MAC
+//!   on the old master's port, and the VIP's traffic goes there (and is lost) until the new
+//!   master's next frame, i.e. up to one advert interval (seen by the interop matrix, case
+//!   7, at 1 s VRRPv2 adverts: ~1 s without replies after netvrrp preempted).
 
 use super::{Conf, Family, Kind, Lab, Mac, Peer, Proc, State, States, wait_for};
 use std::fs;

@@ -1,4 +1,4 @@
-//! Interop peer harness: real VRRP routers (keepalived, FRR vrrpd, later netvrrp itself) in
+//! Interop peer harness: real VRRP routers (keepalived, FRR vrrpd, netvrrp itself) in
 //! network namespaces on one Linux bridge, a packet capture of that bridge, and each
 //! daemon's own view of its state. Used by integration tests with `mod peers;`; needs root.
 //!
@@ -28,45 +28,52 @@
 //! - [`Lab::exec`]/[`Lab::ok`]/[`Lab::ip`]: run a command in a namespace ([`ROOT_NS`] = the
 //!   test's own); [`Lab::spawn`]/[`Lab::spawn_logged`] → [`Proc`] (own process group,
 //!   output in a log file; `kill9`, `term`, `signal`, `alive`, `wait_exit`).
-//! - [`Lab::cut`]/[`Lab::reconnect`]: a router's switch port down/up ("the box died").
+//! - [`Lab::cut`]/[`Lab::reconnect`]: a router's switch port down/up ("the box died");
+//!   [`Lab::isolate`]: bridge port isolation (routers cannot hear each other, links stay up).
 //! - [`Lab::capture_start`] (tcpdump on br0, nanosecond pcap, VRRP v4+v6, ARP, ICMP, ICMPv6),
 //!   [`Lab::capture_peek`] (read while it runs), [`Lab::capture_stop`] → `Vec<`[`Frame`]`>`.
 //!   [`pcap`] decodes frames: timestamps, MACs, VRRP (src/dst, TTL, version, vrid, priority,
 //!   interval, addresses, which checksum form), ARP, ICMP/ICMPv6 (ND target and options).
 //! - Peers, all started from one [`Conf`] (vrid, priority, version, advert_ms, vips4, vips6,
 //!   nopreempt, use_vmac) and all implementing [`Peer`] (`state`, `kill9`, `term`, `restart`,
-//!   `advert_source_mac`): [`Keepalived::start`] and [`Frr::start`], or generically
-//!   [`Kind::start`]. `state()` is the daemon's *own* view ([`States`] with an optional
-//!   [`State`] per family): keepalived's JSON dump, FRR's `show vrrp json`.
+//!   `advert_source_mac`): [`Keepalived::start`], [`Frr::start`] and [`Netvrrp::start`]
+//!   ([`Netvrrp::start_with`] for netvrrp-only options), or generically [`Kind::start`].
+//!   `state()` is the daemon's *own* view ([`States`] with an optional [`State`] per
+//!   family): keepalived's JSON dump, FRR's `show vrrp json`, `netvrrp show vrrp --json`.
+//!   [`Kind::PEERS`] are the third-party implementations the matrix runs netvrrp against.
 //! - [`wait_for`]: poll with a deadline; [`wait_states`]: poll one peer's state;
 //!   [`wait_views`]: poll several peers until each shows the wanted state in every family.
 //!
-//! # Adding a router kind (e.g. netvrrp)
-//! 1. A file `peers/netvrrp.rs` with `Netvrrp::start(lab, router, conf)`: render `conf` as
-//!    netvrrp TOML into [`Lab::router_dir`]`(k, "netvrrp")`, then
-//!    `lab.spawn_logged(ROOT_NS, &[env!("CARGO_BIN_EXE_netvrrp"), "--netns", lab.r(k),
-//!    "--run-dir", dir, "apply", "-f", file], ...)` (or `run -f` for a foreground runtime).
-//!    A runtime that daemonizes out of the process group is still killed at drop, because the
-//!    lab also kills every process found in its namespaces.
-//! 2. `impl Peer for Netvrrp` (`state()` from `netvrrp show vrrp --json`), a `Kind::Netvrrp`
-//!    variant and its arm in [`Kind::start`]; matrix tests iterate over [`Kind`]s.
-//!
+//! # Adding a router kind
+//! 1. A file `peers/<kind>.rs` with `<Kind>::start(lab, router, conf)` that renders `conf`
+//!    into [`Lab::router_dir`]`(k, "<kind>")` and starts the daemon in `lab.r(k)` (see
+//!    `netvrrp.rs`: `netvrrp --netns NS --run-dir DIR apply -f FILE` from the test's own
+//!    namespace; a runtime that daemonizes out of the process group is still killed at
+//!    drop, because the lab also kills every process found in its namespaces).
+//! 2. `impl Peer` for it (`state()` from the daemon's own status; `kill9` also neutralises
+//!    what a killed daemon leaves in the kernel), a [`Kind`] variant and its arm in
+//!    [`Kind::start`].
+
 //! # Environment
 //! `NETVRRP_KEEPALIVED` (keepalived binary, default `keepalived`), `NETVRRP_FRR_DIR`
 //! (directory with zebra and vrrpd, default `/usr/lib/frr`), `NETVRRP_KEEP_LAB` (keep the
 //! lab directory with configs, logs and pcaps even when the test passes).
 //!
-//! Peer quirks are documented where they are handled (see `frr.rs`, `keepalived.rs`).
+//! Peer quirks are documented where they are handled (see `frr.rs`, `keepalived.rs`); how
+//! the interop matrix recognises and reports them: `tests/interop_matrix.rs`.
 
 // Each integration test uses a different part of this support module.
 #![allow(dead_code)]
 
 pub mod frr;
 pub mod keepalived;
+pub mod netvrrp;
 pub mod pcap;
 
 pub use frr::Frr;
 pub use keepalived::Keepalived;
+#[allow(unused_imports)]
+pub use netvrrp::{Netvrrp, NetvrrpOptions};
 pub use pcap::{Checksum, Family, Frame, Mac, Payload, Vrrp};
 
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -606,6 +613,23 @@ impl Lab {
         self.ip(self.sw(), &["link", "set", &format!("swp-r{k}"), "up"]);
     }
 
+    /// Bridge port isolation of router `k` (`bridge link set … isolated on|off`): isolated
+    /// ports cannot reach each other, but still reach the host, and the capture sees all.
+    /// Isolating every router port partitions the routers while their links stay up.
+    pub fn isolate(&self, k: usize, on: bool) {
+        let out = run(Command::new("bridge").args([
+            "-n",
+            self.sw(),
+            "link",
+            "set",
+            "dev",
+            &format!("swp-r{k}"),
+            "isolated",
+            if on { "on" } else { "off" },
+        ]));
+        assert!(out.status.success(), "bridge isolated: {}", text(&out));
+    }
+
     // ------------------------------------------------------------------ capture
 
     /// Starts tcpdump on br0 (switch namespace), VRRP v4/v6, ARP, ICMP, ICMPv6, nanosecond
@@ -1044,15 +1068,19 @@ impl States {
 pub enum Kind {
     Keepalived,
     Frr,
+    Netvrrp,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Keepalived, Kind::Frr];
+    pub const ALL: [Kind; 3] = [Kind::Keepalived, Kind::Frr, Kind::Netvrrp];
+    /// The third-party implementations netvrrp is tested against.
+    pub const PEERS: [Kind; 2] = [Kind::Keepalived, Kind::Frr];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Keepalived => "keepalived",
             Kind::Frr => "frr",
+            Kind::Netvrrp => "netvrrp",
         }
     }
 
@@ -1061,6 +1089,7 @@ impl Kind {
         match self {
             Kind::Keepalived => Box::new(Keepalived::start(lab, k, conf)),
             Kind::Frr => Box::new(Frr::start(lab, k, conf)),
+            Kind::Netvrrp => Box::new(Netvrrp::start(lab, k, conf)),
         }
     }
 }

@@ -42,6 +42,7 @@ fn ok(text: &str) -> Config {
 
 const R: &str = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"192.0.2.1/24\"]\n";
 
+// ledger: R9568-5.2.4-c R9568-5.2.7-a R9568-6.1-c
 #[test]
 fn minimal_router_gets_builtin_defaults() {
     let c = ok(R);
@@ -267,6 +268,7 @@ fn missing_required_keys_point_at_table() {
     assert!(e[0].3.contains("missing required key `interface`"));
 }
 
+// ledger: R9568-5.2.4-b
 #[test]
 fn priority_range() {
     let text = format!("{R}priority = 0\n");
@@ -288,6 +290,7 @@ fn priority_range() {
     );
 }
 
+// ledger: R9568-5.2.3-a
 #[test]
 fn vrid_range() {
     let text = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 0\nipv4 = [\"192.0.2.1\"]\n";
@@ -331,6 +334,7 @@ fn interval_v3_range() {
     );
 }
 
+// ledger: R3768-5.3.7-a
 #[test]
 fn interval_v2_multiple_of_1000() {
     let text = format!("{R}version = 2\nadvertisement-interval = 1500\n");
@@ -394,6 +398,7 @@ fn preempt_delay_and_garp_ranges() {
     );
 }
 
+// ledger: R3768-5.1-a
 #[test]
 fn ipv6_rejected_with_version_2() {
     let text = "\
