@@ -87,16 +87,26 @@ const CLIENT_KINDS: &[(&str, &[&str])] = &[
 /// Read and validate a file. A file that cannot be read is one error at `0:0`.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let one = |line: usize, column: usize, message: String| {
         ConfigErrors(vec![ConfigError {
             location: Location {
                 file: file.clone(),
-                line: 0,
-                column: 0,
+                line,
+                column,
             },
             key: String::new(),
-            message: format!("cannot read the configuration file: {e}"),
+            message,
         }])
+    };
+    let bytes = std::fs::read(path)
+        .map_err(|e| one(0, 0, format!("cannot read the configuration file: {e}")))?;
+    // Point at the first byte that is not UTF-8, like any other error in the file.
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&good[start..]).chars().count() + 1;
+        one(line, column, "the file is not valid UTF-8 here".into())
     })?;
     let mut config = parse_str(&text, &file)?;
     config.source = Some(path.to_path_buf());
