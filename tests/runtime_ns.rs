@@ -1811,3 +1811,43 @@ fn accept_mode_off_drops_traffic_to_the_vip_but_keeps_arp_and_nd() {
         assert_eq!(lab.host_neigh(vip), Some(mac_str(vmac(family, VRID))));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 14. peers allowlist
+
+/// `peers = [...]`: adverts from anyone else are dropped and counted (`peer_not_allowed`),
+/// never fed to the election; listed peers elect normally.
+#[test]
+fn peers_allowlist_drops_and_counts_unlisted_sources() {
+    let lab = Lab::new("nvrt14", 25, 2);
+    lab.apply_simple(1, 200, "");
+    lab.wait(VRID, &[(1, "master")], Duration::from_secs(5));
+    let r1_v4 = lab.primary(1, "ipv4");
+    let r1_v6 = lab.primary(1, "ipv6");
+    lab.apply_simple(2, 100, &format!("peers = [\"{r1_v4}\", \"{r1_v6}\"]"));
+    lab.wait(
+        VRID,
+        &[(1, "master"), (2, "backup")],
+        Duration::from_secs(5),
+    );
+    // Stay Backup for a few Master_Down_Intervals: the listed master's adverts are accepted.
+    std::thread::sleep(Duration::from_millis(1200));
+    for family in FAMILIES {
+        let v = inst(lab.r(2), VRID, family);
+        assert_eq!(v["state"], "backup", "{family}: {v}");
+        assert_eq!(counter(&v, "peer_not_allowed"), 0, "{family}: {v}");
+        assert!(counter(&v, "adverts_received") > 0, "{family}: {v}");
+    }
+    // Now r1 is not listed: r2 ignores it (and says so) and takes over after MDI.
+    lab.apply_simple(2, 100, "peers = [\"10.25.0.99\", \"fe80::99\"]");
+    lab.wait(
+        VRID,
+        &[(1, "master"), (2, "master")],
+        Duration::from_secs(5),
+    );
+    for family in FAMILIES {
+        let v = inst(lab.r(2), VRID, family);
+        assert!(counter(&v, "peer_not_allowed") > 0, "{family}: {v}");
+        assert_eq!(counter(&v, "priority_zero_received"), 0, "{family}: {v}");
+    }
+}
