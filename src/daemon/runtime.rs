@@ -144,6 +144,10 @@ pub struct Runtime {
     vrrs_exec: mpsc::UnboundedSender<VrrsJob>,
     /// Fan-outs handed to the executor and not finished yet.
     vrrs_pending: Arc<std::sync::atomic::AtomicUsize>,
+    /// One message per finished fan-out (taken by `run`).
+    fanout_done: Option<mpsc::UnboundedReceiver<()>>,
+    /// Link events arrived while a fan-out was in flight; re-read once it is done.
+    links_stale: bool,
     /// The last kernel view (ifindexes and link-locals for VRRS pathways).
     snapshot: Arc<Snapshot>,
     /// `[runtime] metrics-listen` at start (a reload does not move the listener).
@@ -199,6 +203,7 @@ fn spawn_vrrs_executor(
     kernel: Kernel,
     runners: Arc<Mutex<crate::vrrs::ClientRunners>>,
     pending: Arc<std::sync::atomic::AtomicUsize>,
+    done: mpsc::UnboundedSender<()>,
 ) -> mpsc::UnboundedSender<VrrsJob> {
     let frames = match net::FrameSender::open() {
         Ok(f) => Some(f),
@@ -219,6 +224,7 @@ fn spawn_vrrs_executor(
                         .filter(|p| !p.effects.is_empty())
                         .count();
                     pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    let _ = done.send(());
                     if switched > 0 {
                         tracing::info!(
                             target: "netvrrp::vrrs",
@@ -279,10 +285,12 @@ impl Runtime {
         // Its own rtnetlink socket: a socket serves one dump at a time (EBUSY otherwise), and
         // the loop dumps (resync) while the executor may (re-creating a pathway device).
         let vrrs_pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (fanout_done_send, fanout_done) = mpsc::unbounded_channel();
         let vrrs_exec = spawn_vrrs_executor(
             Kernel::connect().await?,
             runners.clone(),
             vrrs_pending.clone(),
+            fanout_done_send,
         );
         let mut rt = Runtime {
             run_dir,
@@ -305,6 +313,8 @@ impl Runtime {
             runners,
             vrrs_exec,
             vrrs_pending,
+            fanout_done: Some(fanout_done),
+            links_stale: false,
             snapshot: Arc::new(loaded.snapshot.clone()),
             metrics_listen: loaded.config.runtime.metrics_listen.clone(),
             resume: HashSet::new(),
@@ -999,6 +1009,7 @@ impl Runtime {
             }
         }
         let mut rx_recv = self.rx_recv.take().context("runtime started twice")?;
+        let mut fanout_done = self.fanout_done.take().context("runtime started twice")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
         let mut sigint = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
         let mut sighup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
@@ -1073,7 +1084,18 @@ impl Runtime {
                     if overrun {
                         tracing::warn!(target: "netvrrp::kernel", "netlink events overrun; re-reading the kernel state");
                     }
-                    if relevant || overrun {
+                    if overrun || (relevant && self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) == 0) {
+                        self.refresh_links().await;
+                    } else if relevant {
+                        // A fan-out is switching many links: the events are mostly its own,
+                        // and a full re-read per batch would slow it several-fold (RTNL and
+                        // this thread). Re-read once it is done.
+                        self.links_stale = true;
+                    }
+                }
+                Some(()) = fanout_done.recv() => {
+                    if self.links_stale && self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                        self.links_stale = false;
                         self.refresh_links().await;
                     }
                 }
