@@ -27,7 +27,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const VRID: u8 = 10;
 /// A VRRPv2 router next to the v3 one, for the authentication-type check.
@@ -36,30 +36,7 @@ const VRID_V2: u8 = 20;
 const INTERVAL: u32 = 100;
 const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
-/// Poll `f` every 20 ms until it returns Some, or panic after `limit` with `what()`.
-fn wait_until<T>(
-    limit: Duration,
-    what: impl Fn() -> String,
-    mut f: impl FnMut() -> Option<T>,
-) -> T {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if Instant::now() > end {
-            panic!("timed out after {limit:?}: {}", what());
-        }
-        sleep(Duration::from_millis(20));
-    }
-}
+use common::{unix_now, wait_until};
 
 // ---------------------------------------------------------------------------------------------
 // The lab

@@ -23,7 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const VRID: u8 = 10;
 const FAMILIES: [&str; 2] = ["ipv4", "ipv6"];
@@ -40,30 +40,7 @@ fn mdi_ms(priority: u8, interval_ms: u32) -> f64 {
     3.0 * f64::from(interval_ms) + skew_ms(priority, interval_ms)
 }
 
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
-/// Poll `f` every 20 ms until it returns Some, or panic after `limit` with `what()`.
-fn wait_until<T>(
-    limit: Duration,
-    what: impl Fn() -> String,
-    mut f: impl FnMut() -> Option<T>,
-) -> T {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if Instant::now() > end {
-            panic!("timed out after {limit:?}: {}", what());
-        }
-        sleep(Duration::from_millis(20));
-    }
-}
+use common::{unix_now, wait_until};
 
 fn vmac(family: &str, vrid: u8) -> [u8; 6] {
     [0, 0, 0x5e, 0, if family == "ipv4" { 1 } else { 2 }, vrid]

@@ -42,7 +42,7 @@ fn realtime_allowed() -> bool {
 #[path = "peers/pcap.rs"]
 mod pcap;
 
-use common::Netns;
+use common::{Netns, unix_now, wait_until};
 use pcap::{Frame, Mac};
 use serde_json::Value;
 use std::fs;
@@ -50,7 +50,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread::sleep;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const LEADER: &str = "group1";
 const VRID: u8 = 5;
@@ -113,33 +113,6 @@ fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
 
 fn exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
     TIMING.write().unwrap_or_else(|e| e.into_inner())
-}
-
-fn wait_until<T>(
-    timeout: Duration,
-    what: impl Fn() -> String,
-    mut f: impl FnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {}",
-            what()
-        );
-        sleep(Duration::from_millis(20));
-    }
-}
-
-fn unix(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
-}
-
-fn unix_now() -> f64 {
-    unix(SystemTime::now())
 }
 
 /// `fe:24:fe:24:fe:24` → `fe24.fe24.fe24`.

@@ -247,3 +247,29 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// Seconds since the Unix epoch (to line runtime timestamps up with captures).
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// Poll `f` every 20 ms until it returns Some, or panic after `limit` with `what()`.
+pub fn wait_until<T>(
+    limit: std::time::Duration,
+    what: impl Fn() -> String,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    let end = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if std::time::Instant::now() > end {
+            panic!("timed out after {limit:?}: {}", what());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
