@@ -128,8 +128,6 @@ pub struct Runtime {
     rx_recv: Option<mpsc::Receiver<Received>>,
     events: broadcast::Sender<StateEvent>,
     scratch: Vec<Action>,
-    /// Drops that cannot be pinned on one router (unknown VRID, undecodable header).
-    unattributed_drops: u64,
     reloads: u64,
     /// The nftables filter runs in its own task: `nft` takes milliseconds, which must not
     /// delay adverts.
@@ -305,7 +303,6 @@ impl Runtime {
             rx_recv: Some(rx_recv),
             events,
             scratch: Vec::with_capacity(16),
-            unattributed_drops: 0,
             reloads: 0,
             filter: spawn_filter_task(),
             filter_dirty: true,
@@ -658,8 +655,9 @@ impl Runtime {
                 attributed = true;
             }
             if !attributed {
-                // The last instance on that parent went away while the packet was queued.
-                self.unattributed_drops += 1;
+                // The last instance on that parent went away while the packet was queued:
+                // nobody's counter to charge.
+                tracing::debug!(target: "netvrrp::packets", parent = pkt.parent_index, "dropped: no instance on this parent any more");
             }
             return;
         };
