@@ -820,12 +820,13 @@ fn nv_last_change(nv: &Netvrrp, fam: Fam) -> SystemTime {
 }
 
 /// The drop counters that must stay 0 between well-behaved routers.
-const ERROR_COUNTERS: [&str; 10] = [
+const ERROR_COUNTERS: [&str; 11] = [
     "checksum_errors",
     "ttl_errors",
     "version_errors",
     "type_errors",
     "length_errors",
+    "zero_count_errors",
     "auth_type_errors",
     "address_list_errors",
     "interval_errors",

@@ -622,6 +622,9 @@ impl Runtime {
                         }
                     }
                 }
+                Action::OwnerConflict { src, priority } => {
+                    tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %src, priority, "another router advertises addresses we own (priority 255 here): misconfiguration; counted in owner_conflicts, logged at most once a minute");
+                }
                 Action::EffectivePriorityChanged { from, to } => {
                     tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, from, to, "effective priority changed");
                 }

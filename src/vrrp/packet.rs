@@ -93,6 +93,10 @@ pub enum DecodeError {
     BadVersion(u8, u8),
     #[error("type {0}, expected 1 (advertisement)")]
     BadType(u8),
+    /// RFC 9568 section 5.2.5 (and verified erratum 8299 to section 7.1): the minimum count is
+    /// 1, and an advert with none MUST be discarded.
+    #[error("address count 0 (the minimum is 1)")]
+    NoAddresses,
     #[error("count {count} needs {needed} bytes, {present} present")]
     BadLength {
         count: u8,
@@ -237,6 +241,9 @@ pub fn decode(payload: &[u8], ctx: &RxContext) -> Result<Decoded, DecodeError> {
         return Err(DecodeError::BadType(kind));
     }
     let count = payload[3];
+    if count == 0 {
+        return Err(DecodeError::NoAddresses);
+    }
     let alen = addr_len(ctx.src);
     let trailer = if version == 2 { V2_AUTH_LEN } else { 0 };
     let needed = HEADER_LEN + usize::from(count) * alen + trailer;
@@ -546,7 +553,7 @@ mod tests {
     }
 
     // ledger: R9568-5.1.1.2-a R9568-5.1.1.3-b R9568-5.2.1-a R9568-5.2.2-a R9568-5.2.5-a
-    // ledger: R9568-7.1-a R9568-7.1-b R9568-7.1-c R9568-7.1-g R9568-8.4-a R3768-5.3.1-a
+    // ledger: R9568-7.1-a R9568-7.1-b R9568-7.1-c R9568-7.1-g R9568-7.1-i R9568-8.4-a R3768-5.3.1-a
     // ledger: R3768-5.3.8-a R3768-7.1-a R3768-7.1-b R3768-7.1-c R3768-7.1-d R3768-7.1-f
     #[test]
     fn each_malformation_has_its_own_error() {
@@ -570,6 +577,14 @@ mod tests {
             decode(&n, &c),
             Err(DecodeError::BadLength { count: 2, .. })
         ));
+        // Count 0 with no address: consistent length, still discarded (erratum 8299).
+        let mut zero = good[..8].to_vec();
+        zero[3] = 0;
+        zero[6] = 0;
+        zero[7] = 0;
+        let ck0 = checksum(&zero, None);
+        zero[6..8].copy_from_slice(&ck0.to_be_bytes());
+        assert_eq!(decode(&zero, &c), Err(DecodeError::NoAddresses));
         let mut extra = good.clone();
         extra.extend_from_slice(&[0, 0, 0, 0]);
         assert!(matches!(

@@ -425,7 +425,15 @@ pub enum Action {
     SendGratuitous { burst: u32, of: u32 },
     /// The effective priority changed because a tracked interface changed.
     EffectivePriorityChanged { from: u8, to: u8 },
+    /// We are the configured address owner (priority 255) and someone else advertises this
+    /// virtual router: a misconfiguration to log. Pushed at most once per
+    /// [`OWNER_CONFLICT_LOG_INTERVAL`] (RFC 9568 section 7.1 as corrected by erratum 8298:
+    /// log it, rate-limited, and process the advert normally).
+    OwnerConflict { src: IpAddr, priority: u8 },
 }
+
+/// Least time between two [`Action::OwnerConflict`] of one instance.
+pub const OWNER_CONFLICT_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Statistics of one instance; the single place `show vrrp` reads. The first group is kept by
 /// the state machine; the second by the runtime and codec through [`Router::counters_mut`]
@@ -448,6 +456,9 @@ pub struct Counters {
     pub became_backup: u64,
     /// Transitions out of Master (to Backup or Initialize).
     pub released_master: u64,
+    /// Adverts received while we are the configured address owner (priority 255): another
+    /// router claims our addresses (erratum 8298 to RFC 9568 section 7.1).
+    pub owner_conflicts: u64,
     /// Adverts discarded for their interval: VRRPv2 interval different from ours
     /// (RFC 3768 section 7.1), or an interval of 0. The codec may count here too.
     pub interval_errors: u64,
@@ -464,6 +475,8 @@ pub struct Counters {
     /// Length not matching the address count (count larger or smaller than the addresses
     /// present).
     pub length_errors: u64,
+    /// Address count 0 (RFC 9568 section 5.2.5, erratum 8299).
+    pub zero_count_errors: u64,
     /// Shorter than the 8-byte VRRP header (under 2 bytes: counted like `vrid_errors`).
     pub truncated_errors: u64,
     /// Larger than the biggest advert (1500 bytes of VRRP message).
@@ -521,6 +534,8 @@ pub struct Router {
     garp_next: u32,
     preempt_hold_until: Option<Time>,
     master_address: Option<IpAddr>,
+    /// When the last [`Action::OwnerConflict`] was pushed.
+    owner_conflict_logged_at: Option<Time>,
     counters: Counters,
 }
 
@@ -546,6 +561,7 @@ impl Router {
             garp_next: 1,
             preempt_hold_until: None,
             master_address: None,
+            owner_conflict_logged_at: None,
             counters: Counters::default(),
         };
         router.recompute_intervals();
@@ -779,6 +795,18 @@ impl Router {
         }
         if self.state == State::Initialize {
             return;
+        }
+        if self.params.priority == OWNER_PRIORITY {
+            // Erratum 8298: the owner keeps processing (dropping would leave two owners both
+            // Master forever); it only reports the misconfiguration.
+            self.counters.owner_conflicts += 1;
+            let due = self
+                .owner_conflict_logged_at
+                .is_none_or(|at| now >= at + OWNER_CONFLICT_LOG_INTERVAL);
+            if due {
+                self.owner_conflict_logged_at = Some(now);
+                out.push(Action::OwnerConflict { src, priority });
+            }
         }
         let interval_ok = match self.params.version {
             // RFC 3768 section 7.1: the interval must match ours; v2 never learns it.
@@ -1266,6 +1294,44 @@ mod tests {
         let c = rig.r.counters();
         assert_eq!((c.became_master, c.adverts_sent, c.transitions), (1, 1, 1));
         assert_eq!(c.gratuitous_bursts_sent, 1);
+    }
+
+    // ledger: R9568-7.1-f
+    #[test]
+    fn owner_processes_foreign_adverts_and_reports_them_rate_limited() {
+        let mut rig = Rig::new(params(255));
+        rig.feed(ms(0), Input::Startup);
+        // A lower-priority advert: the owner stays Master and reports the conflict once.
+        let acts = rig.advert(ms(100), v4(20), 100, 100);
+        assert_eq!(
+            acts,
+            vec![Action::OwnerConflict {
+                src: v4(20),
+                priority: 100
+            }]
+        );
+        assert_eq!(rig.r.state(), State::Master);
+        assert!(rig.advert(ms(1100), v4(20), 100, 100).is_empty());
+        assert!(rig.advert(ms(60_099), v4(20), 100, 100).is_empty());
+        assert_eq!(
+            rig.advert(ms(60_100), v4(20), 100, 100),
+            vec![Action::OwnerConflict {
+                src: v4(20),
+                priority: 100
+            }]
+        );
+        assert_eq!(rig.r.counters().owner_conflicts, 4);
+        // Processing goes on (erratum 8298): a second owner with a higher address wins the
+        // tie, so two owners never stay Master together.
+        let acts = rig.advert(ms(60_200), v4(20), 255, 100);
+        assert_eq!(
+            acts[0],
+            changed(
+                State::Master,
+                State::Backup,
+                Reason::EqualPriorityHigherAddress
+            )
+        );
     }
 
     // ledger: R9568-6.4.1-c
