@@ -696,7 +696,7 @@ fn host_resolves_vmac(lab: &Lab, fam: Fam) -> Result<(), String> {
     }
 }
 
-// ledger: R9568-6.4.2-b R9568-6.4.3-d
+// ledger: R9568-6.4.2-b R9568-6.4.3-d R9568-6.4.3-j R9568-8.2.2-d
 /// How the host's ARP request / neighbour solicitation for the VIP was answered (frames
 /// after `from`): netvrrp never answers with its physical MAC, as Master it answers with the
 /// virtual MAC, as Backup not at all (RFC 9568 6.4.2, 6.4.3, 8.1.2, 8.2.2).
@@ -1572,7 +1572,7 @@ Duration::from_secs(1),
 /// netvrrp's gratuitous ARP / unsolicited NA after its first advert as Master: from the
 /// virtual MAC, for the VIP, within one interval (NA: Router and Override set, Solicited
 /// clear, target link-layer address = virtual MAC).
-// ledger: R9568-6.4.2-f R9568-6.4.1-b
+// ledger: R9568-6.4.2-f R9568-6.4.1-b R9568-8.1.2-c R9568-8.2.2-e
 fn check_nv_gratuitous(lab: &Lab, frames: &[Frame], fam: Fam, first_advert: SystemTime) {
     let vip = fam.vip(lab);
     let within = first_advert + fam.interval().max(Duration::from_millis(200));

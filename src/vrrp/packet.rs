@@ -553,7 +553,8 @@ mod tests {
     }
 
     // ledger: R9568-5.1.1.2-a R9568-5.1.1.3-b R9568-5.2.1-a R9568-5.2.2-a R9568-5.2.5-a
-    // ledger: R9568-7.1-a R9568-7.1-b R9568-7.1-c R9568-7.1-g R9568-7.1-i R9568-8.4-a R3768-5.3.1-a
+    // ledger: R9568-7.1-a R9568-7.1-b R9568-7.1-c R9568-7.1-g R9568-7.1-i R9568-7.1-l R9568-8.4-a
+    // ledger: R3768-5.3.1-a
     // ledger: R3768-5.3.8-a R3768-7.1-a R3768-7.1-b R3768-7.1-c R3768-7.1-d R3768-7.1-f
     #[test]
     fn each_malformation_has_its_own_error() {
@@ -645,6 +646,34 @@ mod tests {
         ));
     }
 
+    /// Ledger: R9568-5.2.9-b. An advert's addresses are all of the IP header's family: the
+    /// receiver reads them with that family's length, so IPv6 addresses behind an IPv4 header
+    /// (or the reverse) never decode as addresses of the other family.
+    #[test]
+    fn addresses_take_the_family_of_the_ip_header() {
+        let v6: Vec<IpAddr> = vec!["fe80::1".parse().unwrap(), VIP6.parse().unwrap()];
+        let c6 = ctx("fe80::99:ff:fe00:1", 3);
+        let bytes = encode(&Advert::new(3, 10, 200, 100, &v6), c6.src, c6.dst, true);
+        let d = decode(&bytes, &c6).unwrap();
+        assert_eq!(d.addresses, v6);
+        assert!(d.addresses.iter().all(IpAddr::is_ipv6));
+        // The same message behind an IPv4 header: count 2 needs 8 address bytes, 32 are there.
+        let c4 = ctx(SRC4, 3);
+        let mut as_v4 = bytes.clone();
+        as_v4[6..8].copy_from_slice(&[0, 0]);
+        let ck = checksum(&as_v4, Some((c4.src, c4.dst, VRRP_PROTOCOL)));
+        as_v4[6..8].copy_from_slice(&ck.to_be_bytes());
+        assert!(matches!(
+            decode(&as_v4, &c4),
+            Err(DecodeError::BadLength { count: 2, .. })
+        ));
+        let v4: Vec<IpAddr> = vec![VIP4.parse().unwrap(), SRC4.parse().unwrap()];
+        let bytes = encode(&Advert::new(3, 10, 200, 100, &v4), c4.src, c4.dst, true);
+        let d = decode(&bytes, &c4).unwrap();
+        assert_eq!(d.addresses, v4);
+        assert!(d.addresses.iter().all(IpAddr::is_ipv4));
+    }
+
     /// Ledger: R9568-5.2.6-a (reserved bits zero on send), R9568-5.2.6-b (ignored on receipt).
     #[test]
     fn reserved_bits_zero_on_send_ignored_on_receive() {
@@ -704,7 +733,7 @@ mod tests {
         assert_eq!((s, d, ttl, payload), (src, dst, 255, &msg[..]));
     }
 
-    // ledger: R9568-6.4.1-b
+    // ledger: R9568-6.4.1-b R9568-8.2.2-e
     #[test]
     fn gratuitous_payloads() {
         let vmac = crate::types::MacAddr::vrrp(crate::types::Family::Ipv4, 10);
