@@ -42,7 +42,7 @@
 //! | Master | advert timer expires | | advertise, re-arm the advert timer | Master |
 //! | Master | advert with priority 0 | | a leaving router: advertise at once so backups keep us, re-arm the advert timer | Master |
 //! | Master | advert, priority > ours, or equal priority and the sender's primary address is greater than ours | | stop the advert timer; v3: learn Master_Adver_Interval; arm the master-down timer at Master_Down_Interval | Backup |
-//! | Master | any other advert | | ignore it (the sender will yield when it hears us) | Master |
+//! | Master | any other advert (a lesser router) | | v3: advertise at once, advert timer unchanged (RFC 9568 section 6.4.3; not to our own address); v2: ignore it | Master |
 //!
 //! Addresses are compared as unsigned integers in network byte order (32 bits for IPv4, 128 for
 //! IPv6). The address owner always preempts, whatever `preempt` says (RFC 9568 section 6.1).
@@ -876,6 +876,16 @@ impl Router {
         {
             Reason::EqualPriorityHigherAddress
         } else {
+            // RFC 9568 section 6.4.3 (new since RFC 5798): answer a lesser router at once, so
+            // it learns there is an Active Router (a healed partition ends within one
+            // round trip instead of up to one Advertisement_Interval) and learning bridges
+            // see our vMAC again. Adver_Timer keeps its cadence: a flood of lesser adverts
+            // gets one reply each and never delays or bunches the periodic ones. VRRPv2
+            // (RFC 3768) discards silently. Our own address (a looped copy of our advert, or
+            // a duplicate address) gets no reply: answering it would feed itself.
+            if self.params.version == Version::V3 && src != self.params.primary_address {
+                self.send_advert(self.effective_priority, out);
+            }
             return;
         };
         self.transition(State::Backup, reason, out);
@@ -1302,23 +1312,19 @@ mod tests {
         let mut rig = Rig::new(params(255));
         rig.feed(ms(0), Input::Startup);
         // A lower-priority advert: the owner stays Master and reports the conflict once.
+        // (Each lesser advert is also answered at once, RFC 9568 section 6.4.3.)
+        let conflict = Action::OwnerConflict {
+            src: v4(20),
+            priority: 100,
+        };
         let acts = rig.advert(ms(100), v4(20), 100, 100);
-        assert_eq!(
-            acts,
-            vec![Action::OwnerConflict {
-                src: v4(20),
-                priority: 100
-            }]
-        );
+        assert_eq!(acts, vec![conflict, advert(255)]);
         assert_eq!(rig.r.state(), State::Master);
-        assert!(rig.advert(ms(1100), v4(20), 100, 100).is_empty());
-        assert!(rig.advert(ms(60_099), v4(20), 100, 100).is_empty());
+        assert_eq!(rig.advert(ms(1100), v4(20), 100, 100), vec![advert(255)]);
+        assert_eq!(rig.advert(ms(60_099), v4(20), 100, 100), vec![advert(255)]);
         assert_eq!(
             rig.advert(ms(60_100), v4(20), 100, 100),
-            vec![Action::OwnerConflict {
-                src: v4(20),
-                priority: 100
-            }]
+            vec![conflict, advert(255)]
         );
         assert_eq!(rig.r.counters().owner_conflicts, 4);
         // Processing goes on (erratum 8298): a second owner with a higher address wins the
@@ -1776,17 +1782,19 @@ mod tests {
         );
     }
 
-    // Pins today's behaviour, RFC 3768's silent discard. RFC 9568 6.4.3 wants an advert sent
-    // at once in reply: the gap recorded in docs/rfc9568.md as R9568-6.4.3-i.
+    // ledger: R9568-6.4.3-i
     #[test]
-    fn master_ignores_lower_priority() {
+    fn master_answers_a_lesser_advert_at_once() {
         let (mut rig, t0) = master(params(100));
-        assert!(
-            rig.advert(t0 + Duration::from_millis(10), v4(250), 99, 100)
-                .is_empty()
-        );
+        let sent = rig.r.counters().adverts_sent;
+        let t = t0 + Duration::from_millis(10);
+        // Lower priority, and equal priority from a smaller address: one advert each, no
+        // state change, the periodic timer untouched.
+        assert_eq!(rig.advert(t, v4(250), 99, 100), vec![advert(100)]);
+        assert_eq!(rig.advert(t, v4(9), 100, 100), vec![advert(100)]);
         assert_eq!(rig.r.state(), State::Master);
         assert_eq!(rig.deadline(), Some(t0 + Duration::from_secs(1)));
+        assert_eq!(rig.r.counters().adverts_sent, sent + 2);
     }
 
     // ledger: R3768-6.4.3-b
@@ -1814,14 +1822,16 @@ mod tests {
         );
     }
 
+    // ledger: R9568-6.4.3-i
     #[test]
     fn master_equal_priority_tie_break_ipv4() {
         // Ours is 192.0.2.10. A greater address wins…
         let (mut rig, t0) = master(params(100));
         let t = t0 + Duration::from_millis(10);
-        assert!(
-            rig.advert(t, v4(9), 100, 100).is_empty(),
-            "lower address loses"
+        assert_eq!(
+            rig.advert(t, v4(9), 100, 100),
+            vec![advert(100)],
+            "lower address loses (and is answered at once)"
         );
         assert_eq!(rig.r.state(), State::Master);
         assert!(
@@ -2259,7 +2269,8 @@ mod tests {
                 },
                 &mut out,
             );
-            assert_eq!(out, vec![advert(100)]);
+            // The periodic advert, then the immediate answer to the lesser one.
+            assert_eq!(out, vec![advert(100), advert(100)]);
         }
         assert_eq!(out.capacity(), cap);
     }
