@@ -427,13 +427,28 @@ pub enum Action {
     EffectivePriorityChanged { from: u8, to: u8 },
     /// We are the configured address owner (priority 255) and someone else advertises this
     /// virtual router: a misconfiguration to log. Pushed at most once per
-    /// [`OWNER_CONFLICT_LOG_INTERVAL`] (RFC 9568 section 7.1 as corrected by erratum 8298:
+    /// [`MISCONFIGURATION_LOG_INTERVAL`] (RFC 9568 section 7.1 as corrected by erratum 8298:
     /// log it, rate-limited, and process the advert normally).
     OwnerConflict { src: IpAddr, priority: u8 },
+    /// A VRRPv3 advert carries a Max Advertise Interval other than our configured one: a
+    /// misconfiguration to log (RFC 9568 section 7.1); the advert is processed as usual (a
+    /// Backup learns the interval). At most once per [`MISCONFIGURATION_LOG_INTERVAL`].
+    IntervalMismatch { src: IpAddr, interval_cs: u16 },
 }
 
-/// Least time between two [`Action::OwnerConflict`] of one instance.
-pub const OWNER_CONFLICT_LOG_INTERVAL: Duration = Duration::from_secs(60);
+/// Least time between two reports of one kind ([`Action::OwnerConflict`],
+/// [`Action::IntervalMismatch`]) of one instance.
+pub const MISCONFIGURATION_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Rate limit of a misconfiguration report: true (and remember `now`) when the last report
+/// is unset or at least [`MISCONFIGURATION_LOG_INTERVAL`] old.
+fn report_due(last: &mut Option<Time>, now: Time) -> bool {
+    let due = last.is_none_or(|at| now >= at + MISCONFIGURATION_LOG_INTERVAL);
+    if due {
+        *last = Some(now);
+    }
+    due
+}
 
 /// Statistics of one instance; the single place `show vrrp` reads. The first group is kept by
 /// the state machine; the second by the runtime and codec through [`Router::counters_mut`]
@@ -459,6 +474,9 @@ pub struct Counters {
     /// Adverts received while we are the configured address owner (priority 255): another
     /// router claims our addresses (erratum 8298 to RFC 9568 section 7.1).
     pub owner_conflicts: u64,
+    /// VRRPv3 adverts whose interval differs from our configured Advertisement_Interval
+    /// (RFC 9568 section 7.1; processed anyway).
+    pub interval_mismatches: u64,
     /// Adverts discarded for their interval: VRRPv2 interval different from ours
     /// (RFC 3768 section 7.1), or an interval of 0. The codec may count here too.
     pub interval_errors: u64,
@@ -536,6 +554,8 @@ pub struct Router {
     master_address: Option<IpAddr>,
     /// When the last [`Action::OwnerConflict`] was pushed.
     owner_conflict_logged_at: Option<Time>,
+    /// When the last [`Action::IntervalMismatch`] was pushed.
+    interval_mismatch_logged_at: Option<Time>,
     counters: Counters,
 }
 
@@ -562,6 +582,7 @@ impl Router {
             preempt_hold_until: None,
             master_address: None,
             owner_conflict_logged_at: None,
+            interval_mismatch_logged_at: None,
             counters: Counters::default(),
         };
         router.recompute_intervals();
@@ -796,18 +817,6 @@ impl Router {
         if self.state == State::Initialize {
             return;
         }
-        if self.params.priority == OWNER_PRIORITY {
-            // Erratum 8298: the owner keeps processing (dropping would leave two owners both
-            // Master forever); it only reports the misconfiguration.
-            self.counters.owner_conflicts += 1;
-            let due = self
-                .owner_conflict_logged_at
-                .is_none_or(|at| now >= at + OWNER_CONFLICT_LOG_INTERVAL);
-            if due {
-                self.owner_conflict_logged_at = Some(now);
-                out.push(Action::OwnerConflict { src, priority });
-            }
-        }
         let interval_ok = match self.params.version {
             // RFC 3768 section 7.1: the interval must match ours; v2 never learns it.
             Version::V2 => interval_cs == self.params.advert_interval_cs,
@@ -822,6 +831,22 @@ impl Router {
             State::Initialize => {}
             State::Backup => self.backup_advert(now, src, priority, interval_cs),
             State::Master => self.master_advert(now, src, priority, interval_cs, out),
+        }
+        // Misconfiguration reports go last: a state change, when there is one, is always the
+        // first action of a call.
+        if self.params.priority == OWNER_PRIORITY {
+            // Erratum 8298: the owner keeps processing (dropping would leave two owners both
+            // Master forever); it only reports the misconfiguration.
+            self.counters.owner_conflicts += 1;
+            if report_due(&mut self.owner_conflict_logged_at, now) {
+                out.push(Action::OwnerConflict { src, priority });
+            }
+        }
+        if self.params.version == Version::V3 && interval_cs != self.params.advert_interval_cs {
+            self.counters.interval_mismatches += 1;
+            if report_due(&mut self.interval_mismatch_logged_at, now) {
+                out.push(Action::IntervalMismatch { src, interval_cs });
+            }
         }
     }
 
@@ -1318,13 +1343,13 @@ mod tests {
             priority: 100,
         };
         let acts = rig.advert(ms(100), v4(20), 100, 100);
-        assert_eq!(acts, vec![conflict, advert(255)]);
+        assert_eq!(acts, vec![advert(255), conflict]);
         assert_eq!(rig.r.state(), State::Master);
         assert_eq!(rig.advert(ms(1100), v4(20), 100, 100), vec![advert(255)]);
         assert_eq!(rig.advert(ms(60_099), v4(20), 100, 100), vec![advert(255)]);
         assert_eq!(
             rig.advert(ms(60_100), v4(20), 100, 100),
-            vec![conflict, advert(255)]
+            vec![advert(255), conflict]
         );
         assert_eq!(rig.r.counters().owner_conflicts, 4);
         // Processing goes on (erratum 8298): a second owner with a higher address wins the
@@ -1762,13 +1787,17 @@ mod tests {
     fn master_to_backup_on_higher_priority() {
         let (mut rig, t0) = master(params(100));
         let t = t0 + Duration::from_millis(300);
-        // The new master advertises every 2 s: learned (v3).
+        // The new master advertises every 2 s: learned (v3), and reported as a mismatch.
         let acts = rig.advert(t, v4(5), 101, 200);
         assert_eq!(
             acts,
             vec![
                 changed(State::Master, State::Backup, Reason::HigherPriorityAdvert),
                 Action::SetProtodown(true),
+                Action::IntervalMismatch {
+                    src: v4(5),
+                    interval_cs: 200
+                },
             ]
         );
         assert_eq!(rig.r.master_adver_interval_cs(), 200);
@@ -1780,6 +1809,25 @@ mod tests {
             (c.released_master, c.became_backup, c.transitions),
             (1, 2, 3)
         );
+    }
+
+    // ledger: R9568-7.1-m
+    #[test]
+    fn interval_mismatch_is_learned_and_reported_rate_limited() {
+        let mut rig = Rig::new(params(100));
+        rig.feed(ms(0), Input::Startup);
+        let report = Action::IntervalMismatch {
+            src: v4(20),
+            interval_cs: 50,
+        };
+        assert_eq!(rig.advert(ms(10), v4(20), 200, 50), vec![report]);
+        assert_eq!(rig.r.master_adver_interval(), Duration::from_millis(500));
+        assert!(rig.advert(ms(510), v4(20), 200, 50).is_empty());
+        // The configured interval is no mismatch.
+        assert!(rig.advert(ms(1010), v4(20), 200, 100).is_empty());
+        assert_eq!(rig.advert(ms(60_010), v4(20), 200, 50), vec![report]);
+        assert_eq!(rig.r.counters().interval_mismatches, 3);
+        assert_eq!(rig.r.state(), State::Backup);
     }
 
     // ledger: R9568-6.4.3-i
