@@ -78,3 +78,82 @@ fn apply_of_a_malformed_file_changes_nothing() {
         String::from_utf8_lossy(&after)
     );
 }
+
+/// A world-writable file (or one in a world-writable directory without the sticky bit) and
+/// a world-writable run-dir are refused (exit 1, the path and the fix named) where the file
+/// would be acted on as root; `validate` and `apply --dry-run` still read it.
+#[test]
+fn insecure_permissions_are_refused_where_the_file_is_acted_on() {
+    use std::os::unix::fs::PermissionsExt;
+    let ns = Netns::new("nvperm");
+    ns.veth("eth0", "eth1");
+    let set = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    let dir = ns.dir().join("conf");
+    std::fs::create_dir(&dir).unwrap();
+    set(&dir, 0o755);
+    let cfg = dir.join("vrrp.toml");
+    std::fs::write(
+        &cfg,
+        "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\n",
+    )
+    .unwrap();
+    let f = cfg.to_string_lossy().into_owned();
+    let refused = |args: &[&str], what: &str, fix: &str| {
+        let out = ns.netvrrp(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            common::text(&out)
+        );
+        assert!(err.contains(what) && err.contains(fix), "{args:?}: {err}");
+        assert!(
+            !ns.run_dir().join("netvrrp.sock").exists(),
+            "{args:?} started a runtime"
+        );
+    };
+    let links = || ns.ip_ok(&["-d", "link", "show"]);
+    let before = links();
+
+    set(&cfg, 0o666);
+    for cmd in ["apply", "run", "down"] {
+        refused(&[cmd, "-f", &f], &f, "chmod o-w");
+    }
+    for args in [
+        vec!["validate", "-f", &f],
+        vec!["apply", "--dry-run", "-f", &f],
+    ] {
+        let out = ns.netvrrp(&args);
+        assert!(out.status.success(), "{args:?}: {}", common::text(&out));
+    }
+    set(&cfg, 0o644);
+    set(&dir, 0o777);
+    refused(&["apply", "-f", &f], &dir.to_string_lossy(), "sticky");
+    set(&dir, 0o755);
+
+    // The run-dir, even with the sticky bit.
+    let run = ns.dir().join("open-run");
+    std::fs::create_dir(&run).unwrap();
+    set(&run, 0o1777);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netvrrp"))
+        .args(["--netns", ns.name(), "--run-dir"])
+        .arg(&run)
+        .args(["apply", "-f", &f])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    assert!(
+        err.contains(&run.display().to_string()) && err.contains("world-writable"),
+        "{err}"
+    );
+    assert_eq!(before, links(), "a refused command changed the kernel");
+
+    // Fixed: it applies.
+    set(&run, 0o755);
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &f]);
+    assert!(out.status.success(), "{}", common::text(&out));
+}

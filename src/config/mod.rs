@@ -50,6 +50,17 @@ pub struct Config {
 pub struct RuntimeConfig {
     /// `metrics-listen`: address:port of the Prometheus endpoint (off when None).
     pub metrics_listen: Option<String>,
+    /// `control-group`: members may send every control request (like root).
+    pub control_group: Option<GroupRef>,
+    /// `control-read-group`: members may only `show` and `subscribe`.
+    pub control_read_group: Option<GroupRef>,
+}
+
+/// A group named in the file, resolved when the file was read (an unknown group is an error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRef {
+    pub name: String,
+    pub gid: u32,
 }
 
 /// One `[[vrrp]]`: a virtual router (interface, vrid) with up to two instances (IPv4, IPv6).

@@ -15,7 +15,7 @@
 //!   points at the second one and names the location of the first in its message.
 
 use super::{
-    ClientConfig, ClientKind, Config, ConfigError, ConfigErrors, Location, PathwayConfig,
+    ClientConfig, ClientKind, Config, ConfigError, ConfigErrors, GroupRef, Location, PathwayConfig,
     RouterConfig, RuntimeConfig, TrackConfig, Version,
 };
 use crate::types::{Family, IFNAME_MAX, MacAddr};
@@ -73,7 +73,7 @@ const ROUTER_ONLY_KEYS: &[&str] = &[
     "track",
     "peers",
 ];
-const RUNTIME_KEYS: &[&str] = &["metrics-listen"];
+const RUNTIME_KEYS: &[&str] = &["metrics-listen", "control-group", "control-read-group"];
 const VRRS_KEYS: &[&str] = &["pathway", "client"];
 const PATHWAY_KEYS: &[&str] = &["leader", "interface", "mac", "address"];
 const TRACK_KEYS: &[&str] = &["interface", "decrement"];
@@ -696,7 +696,38 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        runtime.control_group = self.group(&r, "control-group");
+        runtime.control_read_group = self.group(&r, "control-read-group");
         runtime
+    }
+
+    /// A group name, resolved in the group database now: a typo must fail validation rather
+    /// than lock everybody out of a running runtime.
+    fn group(&mut self, r: &Reader<'_>, key: &str) -> Option<GroupRef> {
+        let e = r.entry(key)?;
+        let name = self.string(&e)?.to_string();
+        match nix::unistd::Group::from_name(&name) {
+            Ok(Some(g)) => Some(GroupRef {
+                name,
+                gid: g.gid.as_raw(),
+            }),
+            Ok(None) => {
+                self.error(
+                    &e.span,
+                    &e.path,
+                    format!("group `{name}` does not exist on this machine (create it with `groupadd {name}`)"),
+                );
+                None
+            }
+            Err(err) => {
+                self.error(
+                    &e.span,
+                    &e.path,
+                    format!("cannot look up group `{name}`: {err}"),
+                );
+                None
+            }
+        }
     }
 
     /// The keys shared by `[defaults]` and `[[vrrp]]`, with their static ranges.

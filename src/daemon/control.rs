@@ -84,8 +84,17 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
 
 fn connect(run_dir: &Path) -> anyhow::Result<UnixStream> {
     let path = socket_path(run_dir);
-    let s = UnixStream::connect(&path)
-        .with_context(|| format!("no runtime answers on {}", path.display()))?;
+    let s = match UnixStream::connect(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => bail!(
+            "permission denied on {}: the control socket is root-only unless [runtime] \
+             control-group or control-read-group names a group you are in",
+            path.display()
+        ),
+        Err(e) => {
+            return Err(e).with_context(|| format!("no runtime answers on {}", path.display()));
+        }
+    };
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .context("cannot set a timeout on the control socket")?;
     Ok(s)

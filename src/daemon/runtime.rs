@@ -150,6 +150,8 @@ pub struct Runtime {
     snapshot: Arc<Snapshot>,
     /// `[runtime] metrics-listen` at start (a reload does not move the listener).
     metrics_listen: Option<String>,
+    /// `[runtime] control-group` / `control-read-group` (follows reloads).
+    access: super::access::Policy,
     /// Instances that were Master when the previous runtime died without leaving (from
     /// `<run-dir>/masters.json`): they get [`Input::Resume`] after their first Startup.
     resume: HashSet<InstanceKey>,
@@ -314,6 +316,7 @@ impl Runtime {
             links_stale: false,
             snapshot: Arc::new(loaded.snapshot.clone()),
             metrics_listen: loaded.config.runtime.metrics_listen.clone(),
+            access: super::access::Policy::from_config(&loaded.config.runtime),
             resume: HashSet::new(),
             masters_dirty: true,
         };
@@ -908,7 +911,10 @@ impl Runtime {
     }
 
     async fn reload_inner(&mut self, file: PathBuf) -> Result<serde_json::Value, String> {
+        crate::security::check_config_file(&file).map_err(|e| format!("{e:#}"))?;
         let config = config::load(&file).map_err(|e| e.to_string())?;
+        self.access = super::access::Policy::from_config(&config.runtime);
+        self.set_socket_mode();
         let snapshot = self.kernel.snapshot().await.map_err(|e| format!("{e:#}"))?;
         self.snapshot = Arc::new(snapshot.clone());
         // Fan-outs of the old configuration name clients by their old positions: let them
@@ -961,6 +967,25 @@ impl Runtime {
         )
     }
 
+    /// Give the control socket the mode the access policy needs (see [`super::access`]).
+    fn set_socket_mode(&self) {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let path = control::socket_path(&self.run_dir);
+        let mode = self.access.socket_mode();
+        if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)) {
+            // Not yet bound (start) or removed by hand: nothing to open up.
+            tracing::debug!(target: "netvrrp::protocol", path = %path.display(), "cannot chmod the control socket: {e}");
+            return;
+        }
+        // Group members need to traverse the run-dir to reach the socket.
+        if mode != 0o600
+            && let Ok(md) = std::fs::metadata(&self.run_dir)
+            && md.mode() & 0o001 == 0
+        {
+            tracing::warn!(target: "netvrrp::protocol", run_dir = %self.run_dir.display(), "control groups are configured but others cannot enter the run directory: `chmod o+x` it or members cannot connect");
+        }
+    }
+
     /// Leave gracefully: every Master sends priority 0; every device goes protodown.
     async fn shutdown_all(&mut self) {
         let now = self.now();
@@ -975,11 +1000,13 @@ impl Runtime {
         let _ = std::fs::remove_file(&sock_path);
         let listener = UnixListener::bind(&sock_path)
             .with_context(|| format!("cannot bind {}", sock_path.display()))?;
+        // Root-only until the policy is applied: nobody can connect in between.
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600))
                 .with_context(|| format!("cannot chmod {}", sock_path.display()))?;
         }
+        self.set_socket_mode();
         let pid_path = super::pid_path(&self.run_dir);
         std::fs::write(&pid_path, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write {}", pid_path.display()))?;
@@ -1098,24 +1125,30 @@ impl Runtime {
                     }
                 }
                 Ok((stream, _)) = listener.accept() => {
-                    // The socket is 0600 already; the peer check also covers a run-dir whose
-                    // permissions were loosened by hand.
-                    let allowed = stream
-                        .peer_cred()
-                        .map(|c| c.uid() == 0 || c.uid() == nix::unistd::geteuid().as_raw())
-                        .unwrap_or(false);
-                    if !allowed {
-                        tracing::warn!(target: "netvrrp::protocol", "control connection refused: peer is neither root nor the runtime's user");
-                    } else if let Ok(permit) = connections.clone().try_acquire_owned() {
-                        let ctl_send = ctl_send.clone();
-                        tokio::spawn(async move {
-                            serve_connection(stream, ctl_send).await;
-                            drop(permit);
-                        });
-                    } else {
-                        tracing::debug!(target: "netvrrp::protocol", limit = control::MAX_CONNECTIONS, "control connection refused: too many connections");
-                        tokio::spawn(refuse_connection(stream, "too many control connections"));
-                    }
+                    // Every connection is classified from SO_PEERCRED, whatever the socket's
+                    // mode (it also covers a run-dir loosened by hand).
+                    let policy = self.access.clone();
+                    let connections = connections.clone();
+                    let ctl_send = ctl_send.clone();
+                    tokio::spawn(async move {
+                        let peer = match classify(&stream, policy).await {
+                            Ok(p) => p,
+                            Err(why) => {
+                                tracing::warn!(target: "netvrrp::protocol", "control connection refused: {why}");
+                                refuse_connection(stream, &why).await;
+                                return;
+                            }
+                        };
+                        // The permit is taken only for allowed peers: refused ones cannot
+                        // crowd out the operators.
+                        let Ok(permit) = connections.try_acquire_owned() else {
+                            tracing::debug!(target: "netvrrp::protocol", limit = control::MAX_CONNECTIONS, "control connection refused: too many connections");
+                            refuse_connection(stream, "too many control connections").await;
+                            return;
+                        };
+                        serve_connection(stream, ctl_send, peer).await;
+                        drop(permit);
+                    });
                 }
                 Some(reply) = scrape_recv.recv() => {
                     let _ = reply.send(self.metrics_text());
@@ -1308,9 +1341,34 @@ fn link_local_near(snapshot: &Snapshot, index: u32) -> Option<std::net::Ipv6Addr
     })
 }
 
+/// Who is on the other end of a control connection (see [`super::access`]).
+async fn classify(
+    stream: &tokio::net::UnixStream,
+    policy: super::access::Policy,
+) -> Result<super::access::Peer, String> {
+    let cred = stream
+        .peer_cred()
+        .map_err(|e| format!("cannot identify the peer: {e}"))?;
+    let (uid, gid) = (cred.uid(), cred.gid());
+    let own = nix::unistd::geteuid().as_raw();
+    if uid == 0 || uid == own {
+        return policy.classify(uid, gid, own, Vec::new);
+    }
+    // The group database may be remote (NSS): look it up off the event loop.
+    tokio::task::spawn_blocking(move || {
+        policy.classify(uid, gid, own, || super::access::database_groups(uid, gid))
+    })
+    .await
+    .map_err(|e| format!("group lookup failed: {e}"))?
+}
+
 /// One control connection: read request lines, forward them to the loop, write replies. A
 /// subscribe request turns the connection into an event stream.
-async fn serve_connection(stream: tokio::net::UnixStream, ctl: mpsc::Sender<Control>) {
+async fn serve_connection(
+    stream: tokio::net::UnixStream,
+    ctl: mpsc::Sender<Control>,
+    peer: super::access::Peer,
+) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read).take(control::MAX_REQUEST as u64);
@@ -1343,6 +1401,10 @@ async fn serve_connection(stream: tokio::net::UnixStream, ctl: mpsc::Sender<Cont
         reader.set_limit(control::MAX_REQUEST as u64);
         let reply = match control::parse_request(&line) {
             Err(e) => Reply::err(e),
+            Ok(req) if let Err(why) = peer.permits(&req) => {
+                tracing::warn!(target: "netvrrp::protocol", uid = peer.uid, "control request refused: {why}");
+                Reply::err(why)
+            }
             Ok(Request::Subscribe { names }) => {
                 stream_events(&mut write, &ctl, &names).await;
                 return;
