@@ -88,6 +88,8 @@ pub struct RouterConfig {
     pub track: Vec<TrackConfig>,
     /// Optional allowlist of advert sources; empty = anyone.
     pub peers: Vec<std::net::IpAddr>,
+    /// `unicast-peers`: unicast mode when not empty (adverts go to each; only they are heard).
+    pub unicast_peers: Vec<std::net::IpAddr>,
     /// Where this `[[vrrp]]` table starts in the file (for messages).
     #[serde(skip)]
     pub location: Location,
@@ -104,6 +106,16 @@ impl RouterConfig {
             f.push(Family::Ipv6);
         }
         f
+    }
+
+    /// May an advert from `src` be heard? In unicast mode only from a unicast peer; else
+    /// from anyone, or only from `peers` when that allowlist is set.
+    pub fn hears(&self, src: std::net::IpAddr) -> bool {
+        if !self.unicast_peers.is_empty() {
+            self.unicast_peers.contains(&src)
+        } else {
+            self.peers.is_empty() || self.peers.contains(&src)
+        }
     }
 
     /// The VIPs of one family as generic prefixes.

@@ -12,6 +12,7 @@ use crate::types::{Family, MacAddr};
 use crate::vrrp::net::{self, Received, RxSocket, TxSocket};
 use crate::vrrp::packet;
 use crate::vrrp::router::{Action, Input, Router, RouterParams, State, Time};
+use crate::vrrp::unicast::UnicastSender;
 use anyhow::Context;
 use futures::{FutureExt, StreamExt};
 use serde_json::json;
@@ -59,11 +60,26 @@ struct Instance {
     vips: Vec<IpAddr>,
     primary: IpAddr,
     tx: Option<TxSocket>,
+    /// Unicast mode: adverts go to `unicast-peers` through this socket instead of `tx`.
+    unicast: Option<UnicastSender>,
     protodown: Option<bool>,
     /// The deadline this instance has in the timer set, if any.
     armed: Option<Time>,
     /// Last state change, seconds since the Unix epoch.
     last_change: f64,
+}
+
+impl Instance {
+    /// The advert this instance sends with `priority` and `interval_cs`.
+    fn advert(&self, priority: u8, interval_cs: u16) -> packet::Advert {
+        packet::Advert::new(
+            self.config.version.number(),
+            self.key.1,
+            priority,
+            interval_cs,
+            &self.vips,
+        )
+    }
 }
 
 enum Control {
@@ -385,6 +401,7 @@ impl Runtime {
                     },
                     None => None,
                 };
+                let unicast = open_unicast(rc, family, parent.index, primary);
                 started.push(next.len());
                 next.push(Instance {
                     key,
@@ -397,6 +414,7 @@ impl Runtime {
                     vips,
                     primary,
                     tx,
+                    unicast,
                     protodown: None,
                     armed: None,
                     last_change: unix_now(),
@@ -594,18 +612,18 @@ impl Runtime {
                 Action::SendAdvert {
                     priority,
                     interval_cs,
+                } if !inst.config.unicast_peers.is_empty() => {
+                    send_unicast_advert(inst, priority, interval_cs)
+                }
+                Action::SendAdvert {
+                    priority,
+                    interval_cs,
                 } => {
                     let Some(tx) = &inst.tx else {
                         inst.router.counters_mut().send_errors += 1;
                         continue;
                     };
-                    let advert = packet::Advert::new(
-                        inst.config.version.number(),
-                        inst.key.1,
-                        priority,
-                        interval_cs,
-                        &inst.vips,
-                    );
+                    let advert = inst.advert(priority, interval_cs);
                     if let Err(e) =
                         tx.send_advert(&advert, inst.config.checksum_with_ipv4_pseudoheader)
                     {
@@ -667,7 +685,12 @@ impl Runtime {
         let now = self.now();
         let inst = &mut self.instances[i];
         let version = inst.config.version.number();
-        match net::decode_for(&pkt, version) {
+        let expected = crate::vrrp::unicast::expected_destination(
+            pkt.family,
+            !inst.config.unicast_peers.is_empty(),
+            inst.primary,
+        );
+        match net::decode_for(&pkt, version, expected) {
             Ok(advert) => {
                 let c = inst.router.counters_mut();
                 match advert.checksum_form {
@@ -679,7 +702,7 @@ impl Runtime {
                     }
                     None => {}
                 }
-                if !inst.config.peers.is_empty() && !inst.config.peers.contains(&pkt.src) {
+                if !inst.config.hears(pkt.src) {
                     c.peer_not_allowed += 1;
                     return;
                 }
@@ -1507,5 +1530,36 @@ async fn stream_events(
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
+    }
+}
+
+/// The unicast sender of an instance in unicast mode (None otherwise, or when it cannot be
+/// opened: then every advert counts as a send error; never a fallback to multicast).
+fn open_unicast(
+    rc: &RouterConfig,
+    family: Family,
+    parent_index: u32,
+    primary: IpAddr,
+) -> Option<UnicastSender> {
+    if rc.unicast_peers.is_empty() {
+        return None;
+    }
+    UnicastSender::open(family, parent_index, primary, &rc.unicast_peers)
+        .map_err(|e| {
+            tracing::error!(target: "netvrrp::packets", interface = %rc.interface, vrid = rc.vrid, %family, "cannot open the unicast send socket: {e:#}");
+        })
+        .ok()
+}
+
+/// One advert to every unicast peer of the instance.
+fn send_unicast_advert(inst: &mut Instance, priority: u8, interval_cs: u16) {
+    let advert = inst.advert(priority, interval_cs);
+    let result = match &inst.unicast {
+        Some(u) => u.send_advert(&advert, inst.config.checksum_with_ipv4_pseudoheader),
+        None => Err(anyhow::anyhow!("no unicast send socket")),
+    };
+    if let Err(e) = result {
+        inst.router.counters_mut().send_errors += 1;
+        tracing::warn!(target: "netvrrp::packets", device = %inst.device, "unicast advert not sent: {e:#}");
     }
 }
