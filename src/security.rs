@@ -22,10 +22,15 @@ const STICKY: u32 = 0o1000;
 /// world-writable (a directory with the sticky bit, like /tmp, is fine: only the owner of a
 /// file may replace it there).
 pub fn check_config_file(file: &Path) -> anyhow::Result<()> {
-    // The file the path finally names (a symlink's target is what gets read).
-    let real = std::fs::canonicalize(file)
-        .with_context(|| format!("cannot read the configuration file {}", file.display()))?;
-    let md = std::fs::metadata(&real).with_context(|| format!("cannot stat {}", real.display()))?;
+    // The file the path finally names (a symlink's target is what gets read). A file that
+    // cannot be found or read is left to the loader, which reports it as an invalid
+    // configuration (65) like any other unreadable file.
+    let Ok(real) = std::fs::canonicalize(file) else {
+        return Ok(());
+    };
+    let Ok(md) = std::fs::metadata(&real) else {
+        return Ok(());
+    };
     if md.mode() & WORLD_WRITABLE != 0 {
         bail!(
             "refusing the configuration file {}: it is world-writable, so any local user could \
@@ -123,6 +128,8 @@ mod tests {
         check_config_file(&l).unwrap();
         std::fs::set_permissions(&f, Permissions::from_mode(0o646)).unwrap();
         assert!(check_config_file(&l).is_err());
+        // Missing: the loader reports it (exit 65), not this check.
+        check_config_file(&d.join("missing.toml")).unwrap();
         std::fs::remove_dir_all(&d).unwrap();
     }
 
