@@ -286,6 +286,26 @@ ipv4 = ["192.0.2.7/24"]
         "{err}"
     );
 
+    let out = as_user(&ns, &stranger, &["subscribe"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("permission denied"));
+    // A reader's subscription streams until it is interrupted (timeout's 124).
+    let out = std::process::Command::new("timeout")
+        .args([
+            "2",
+            "runuser",
+            "-u",
+            &viewer,
+            "--",
+            env!("CARGO_BIN_EXE_netvrrp"),
+            "--run-dir",
+        ])
+        .arg(ns.run_dir())
+        .arg("subscribe")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(124), "{}", common::text(&out));
+
     let out = as_user(&ns, &viewer, &["show", "vrrp", "--json"]);
     assert!(out.status.success(), "{}", common::text(&out));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
