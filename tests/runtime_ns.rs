@@ -1950,11 +1950,27 @@ fn unicast_mode_elects_and_fails_over_where_multicast_is_dropped() {
                 .then_some(a)
         },
     );
+    let all = cap.adverts();
+    let mdi = num(&inst(lab.r(2), VRID, "ipv4"), "master_down_interval_ms");
     for family in FAMILIES {
         for a in from(&adverts, lab.primary(2, family)) {
             assert_eq!(a.dst, lab.primary(1, family), "{family}");
             assert_eq!(a.ttl, 255, "{family}");
             assert!(a.checksum_ok, "{family}");
+        }
+        // Reported, not asserted: timing belongs to the benchmarks.
+        let last_old = from(&all, lab.primary(1, family))
+            .into_iter()
+            .rev()
+            .find(|a| a.t < killed)
+            .map(|a| a.t);
+        let first_new = from(&adverts, lab.primary(2, family))[0].t;
+        if let Some(last_old) = last_old {
+            eprintln!(
+                "[measure] unicast kill -9 failover {family}: last advert of r1 -> first of r2 \
+                 {:.3} ms; Master_Down_Interval {mdi} ms",
+                (first_new - last_old) * 1000.0
+            );
         }
     }
 }
