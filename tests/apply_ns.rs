@@ -64,7 +64,7 @@ ipv4 = ["192.0.2.1/24"]
 ipv6 = ["2001:db8::1/64"]
 "#;
 
-// ledger: R9568-7.3-a R9568-7.4-a R9568-8.2.2-c
+// ledger: R9568-7.3-a R9568-7.4-a R9568-8.1.2-d R9568-8.2.2-c
 #[test]
 fn apply_from_scratch_is_idempotent_and_repairs_drift() {
     let ns = lab("nvapply");

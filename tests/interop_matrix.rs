@@ -696,7 +696,7 @@ fn host_resolves_vmac(lab: &Lab, fam: Fam) -> Result<(), String> {
     }
 }
 
-// ledger: R9568-6.4.2-b R9568-6.4.3-d
+// ledger: R9568-6.4.2-b R9568-6.4.3-d R9568-6.4.3-j R9568-8.2.2-d
 /// How the host's ARP request / neighbour solicitation for the VIP was answered (frames
 /// after `from`): netvrrp never answers with its physical MAC, as Master it answers with the
 /// virtual MAC, as Backup not at all (RFC 9568 6.4.2, 6.4.3, 8.1.2, 8.2.2).
@@ -820,12 +820,13 @@ fn nv_last_change(nv: &Netvrrp, fam: Fam) -> SystemTime {
 }
 
 /// The drop counters that must stay 0 between well-behaved routers.
-const ERROR_COUNTERS: [&str; 10] = [
+const ERROR_COUNTERS: [&str; 11] = [
     "checksum_errors",
     "ttl_errors",
     "version_errors",
     "type_errors",
     "length_errors",
+    "zero_count_errors",
     "auth_type_errors",
     "address_list_errors",
     "interval_errors",
@@ -1571,7 +1572,7 @@ Duration::from_secs(1),
 /// netvrrp's gratuitous ARP / unsolicited NA after its first advert as Master: from the
 /// virtual MAC, for the VIP, within one interval (NA: Router and Override set, Solicited
 /// clear, target link-layer address = virtual MAC).
-// ledger: R9568-6.4.2-f R9568-6.4.1-b
+// ledger: R9568-6.4.2-f R9568-6.4.1-b R9568-8.1.2-c R9568-8.2.2-e
 fn check_nv_gratuitous(lab: &Lab, frames: &[Frame], fam: Fam, first_advert: SystemTime) {
     let vip = fam.vip(lab);
     let within = first_advert + fam.interval().max(Duration::from_millis(200));

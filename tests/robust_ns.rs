@@ -263,12 +263,13 @@ fn counter(v: &Value, name: &str) -> u64 {
 }
 
 /// Every drop counter a crafted advert may land in.
-const DROP_COUNTERS: [&str; 11] = [
+const DROP_COUNTERS: [&str; 12] = [
     "ttl_errors",
     "version_errors",
     "type_errors",
     "vrid_errors",
     "length_errors",
+    "zero_count_errors",
     "truncated_errors",
     "oversized_errors",
     "checksum_errors",
@@ -566,6 +567,7 @@ fn fd_count(pid: u32) -> usize {
 /// injects every kind of malformed advert, each claiming priority 254 (it would take over if
 /// accepted). Each kind lands in its own counter on both routers, by exactly the number
 /// sent, no other drop counter moves and nobody changes state.
+// ledger: R9568-7.1-i
 #[test]
 fn hostile_adverts_are_dropped_and_counted() {
     let lab = Lab::new("rbh", 71, 2);
@@ -627,6 +629,11 @@ fn hostile_adverts_are_dropped_and_counted() {
             "count smaller than the addresses",
             Some(ipv4(h, 255, &[], &v3(h, 0x31, VRID, 254, 1, &[vip, h]))),
             vec![(VRID, "length_errors")],
+        ),
+        (
+            "address count 0",
+            Some(ipv4(h, 255, &[], &v3(h, 0x31, VRID, 254, 0, &[]))),
+            vec![(VRID, "zero_count_errors")],
         ),
         (
             "truncated (4 bytes)",
@@ -1661,6 +1668,12 @@ fn hostile_ipv6_adverts_are_dropped_and_counted() {
             v3_6(h, 0x31, VRID, 254, 2, &[vip6]),
             255,
             "length_errors",
+        ),
+        (
+            "address count 0",
+            v3_6(h, 0x31, VRID, 254, 0, &[]),
+            255,
+            "zero_count_errors",
         ),
         (
             "truncated (1 byte)",

@@ -188,7 +188,7 @@ mod tests {
     use super::*;
 
     // ledger: R9568-6.1-d R9568-6.4.2-d R9568-6.4.3-c R9568-8.3.1-a R3768-6.4.3-a
-    // ledger: R9568-6.4.2-c
+    // ledger: R9568-6.4.2-c R9568-6.1-f
     #[test]
     fn backup_blocks_master_accepts_unless_accept_mode_off() {
         let mut s = FilterState::default();
@@ -221,6 +221,11 @@ mod tests {
         assert!(!strict.nd6.is_empty());
         let text = render(&strict);
         assert!(text.contains("elements = { 192.0.2.1 }"), "{text}");
+        // Accept_Mode False still lets Neighbor Discovery for the VIPs through: the ND accept
+        // rule comes before the drop of traffic to the VIPs (rules match in order).
+        let nd = text.find("ip6 daddr @nd6 icmpv6 type").unwrap();
+        let drop6 = text.find("ip6 daddr @block6 counter drop").unwrap();
+        assert!(nd < drop6, "{text}");
         assert!(
             text.contains("set ourdev { type iface_index; elements = { 7 }; }"),
             "{text}"

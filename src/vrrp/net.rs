@@ -456,6 +456,7 @@ pub fn count_drop(c: &mut crate::vrrp::router::Counters, e: &packet::DecodeError
         E::Truncated(_) => c.truncated_errors += 1,
         E::Oversized(_) => c.oversized_errors += 1,
         E::BadLength { .. } => c.length_errors += 1,
+        E::NoAddresses => c.zero_count_errors += 1,
         E::BadVersion(..) => c.version_errors += 1,
         E::BadType(_) => c.type_errors += 1,
         E::BadChecksum { .. } => c.checksum_errors += 1,

@@ -93,6 +93,10 @@ pub enum DecodeError {
     BadVersion(u8, u8),
     #[error("type {0}, expected 1 (advertisement)")]
     BadType(u8),
+    /// RFC 9568 section 5.2.5 (and verified erratum 8299 to section 7.1): the minimum count is
+    /// 1, and an advert with none MUST be discarded.
+    #[error("address count 0 (the minimum is 1)")]
+    NoAddresses,
     #[error("count {count} needs {needed} bytes, {present} present")]
     BadLength {
         count: u8,
@@ -247,6 +251,9 @@ pub fn decode_to(
         return Err(DecodeError::BadType(kind));
     }
     let count = payload[3];
+    if count == 0 {
+        return Err(DecodeError::NoAddresses);
+    }
     let alen = addr_len(ctx.src);
     let trailer = if version == 2 { V2_AUTH_LEN } else { 0 };
     let needed = HEADER_LEN + usize::from(count) * alen + trailer;
@@ -556,7 +563,8 @@ mod tests {
     }
 
     // ledger: R9568-5.1.1.2-a R9568-5.1.1.3-b R9568-5.2.1-a R9568-5.2.2-a R9568-5.2.5-a
-    // ledger: R9568-7.1-a R9568-7.1-b R9568-7.1-c R9568-7.1-g R9568-8.4-a R3768-5.3.1-a
+    // ledger: R9568-7.1-a R9568-7.1-b R9568-7.1-c R9568-7.1-g R9568-7.1-i R9568-7.1-l R9568-8.4-a
+    // ledger: R3768-5.3.1-a
     // ledger: R3768-5.3.8-a R3768-7.1-a R3768-7.1-b R3768-7.1-c R3768-7.1-d R3768-7.1-f
     #[test]
     fn each_malformation_has_its_own_error() {
@@ -580,6 +588,14 @@ mod tests {
             decode(&n, &c),
             Err(DecodeError::BadLength { count: 2, .. })
         ));
+        // Count 0 with no address: consistent length, still discarded (erratum 8299).
+        let mut zero = good[..8].to_vec();
+        zero[3] = 0;
+        zero[6] = 0;
+        zero[7] = 0;
+        let ck0 = checksum(&zero, None);
+        zero[6..8].copy_from_slice(&ck0.to_be_bytes());
+        assert_eq!(decode(&zero, &c), Err(DecodeError::NoAddresses));
         let mut extra = good.clone();
         extra.extend_from_slice(&[0, 0, 0, 0]);
         assert!(matches!(
@@ -680,6 +696,34 @@ mod tests {
         ));
     }
 
+    /// Ledger: R9568-5.2.9-b. An advert's addresses are all of the IP header's family: the
+    /// receiver reads them with that family's length, so IPv6 addresses behind an IPv4 header
+    /// (or the reverse) never decode as addresses of the other family.
+    #[test]
+    fn addresses_take_the_family_of_the_ip_header() {
+        let v6: Vec<IpAddr> = vec!["fe80::1".parse().unwrap(), VIP6.parse().unwrap()];
+        let c6 = ctx("fe80::99:ff:fe00:1", 3);
+        let bytes = encode(&Advert::new(3, 10, 200, 100, &v6), c6.src, c6.dst, true);
+        let d = decode(&bytes, &c6).unwrap();
+        assert_eq!(d.addresses, v6);
+        assert!(d.addresses.iter().all(IpAddr::is_ipv6));
+        // The same message behind an IPv4 header: count 2 needs 8 address bytes, 32 are there.
+        let c4 = ctx(SRC4, 3);
+        let mut as_v4 = bytes.clone();
+        as_v4[6..8].copy_from_slice(&[0, 0]);
+        let ck = checksum(&as_v4, Some((c4.src, c4.dst, VRRP_PROTOCOL)));
+        as_v4[6..8].copy_from_slice(&ck.to_be_bytes());
+        assert!(matches!(
+            decode(&as_v4, &c4),
+            Err(DecodeError::BadLength { count: 2, .. })
+        ));
+        let v4: Vec<IpAddr> = vec![VIP4.parse().unwrap(), SRC4.parse().unwrap()];
+        let bytes = encode(&Advert::new(3, 10, 200, 100, &v4), c4.src, c4.dst, true);
+        let d = decode(&bytes, &c4).unwrap();
+        assert_eq!(d.addresses, v4);
+        assert!(d.addresses.iter().all(IpAddr::is_ipv4));
+    }
+
     /// Ledger: R9568-5.2.6-a (reserved bits zero on send), R9568-5.2.6-b (ignored on receipt).
     #[test]
     fn reserved_bits_zero_on_send_ignored_on_receive() {
@@ -739,7 +783,7 @@ mod tests {
         assert_eq!((s, d, ttl, payload), (src, dst, 255, &msg[..]));
     }
 
-    // ledger: R9568-6.4.1-b
+    // ledger: R9568-6.4.1-b R9568-8.2.2-e
     #[test]
     fn gratuitous_payloads() {
         let vmac = crate::types::MacAddr::vrrp(crate::types::Family::Ipv4, 10);

@@ -42,7 +42,7 @@
 //! | Master | advert timer expires | | advertise, re-arm the advert timer | Master |
 //! | Master | advert with priority 0 | | a leaving router: advertise at once so backups keep us, re-arm the advert timer | Master |
 //! | Master | advert, priority > ours, or equal priority and the sender's primary address is greater than ours | | stop the advert timer; v3: learn Master_Adver_Interval; arm the master-down timer at Master_Down_Interval | Backup |
-//! | Master | any other advert | | ignore it (the sender will yield when it hears us) | Master |
+//! | Master | any other advert (a lesser router) | | v3: advertise at once, advert timer unchanged (RFC 9568 section 6.4.3; not to our own address); v2: ignore it | Master |
 //!
 //! Addresses are compared as unsigned integers in network byte order (32 bits for IPv4, 128 for
 //! IPv6). The address owner always preempts, whatever `preempt` says (RFC 9568 section 6.1).
@@ -425,6 +425,29 @@ pub enum Action {
     SendGratuitous { burst: u32, of: u32 },
     /// The effective priority changed because a tracked interface changed.
     EffectivePriorityChanged { from: u8, to: u8 },
+    /// We are the configured address owner (priority 255) and someone else advertises this
+    /// virtual router: a misconfiguration to log. Pushed at most once per
+    /// [`MISCONFIGURATION_LOG_INTERVAL`] (RFC 9568 section 7.1 as corrected by erratum 8298:
+    /// log it, rate-limited, and process the advert normally).
+    OwnerConflict { src: IpAddr, priority: u8 },
+    /// A VRRPv3 advert carries a Max Advertise Interval other than our configured one: a
+    /// misconfiguration to log (RFC 9568 section 7.1); the advert is processed as usual (a
+    /// Backup learns the interval). At most once per [`MISCONFIGURATION_LOG_INTERVAL`].
+    IntervalMismatch { src: IpAddr, interval_cs: u16 },
+}
+
+/// Least time between two reports of one kind ([`Action::OwnerConflict`],
+/// [`Action::IntervalMismatch`]) of one instance.
+pub const MISCONFIGURATION_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Rate limit of a misconfiguration report: true (and remember `now`) when the last report
+/// is unset or at least [`MISCONFIGURATION_LOG_INTERVAL`] old.
+fn report_due(last: &mut Option<Time>, now: Time) -> bool {
+    let due = last.is_none_or(|at| now >= at + MISCONFIGURATION_LOG_INTERVAL);
+    if due {
+        *last = Some(now);
+    }
+    due
 }
 
 /// Statistics of one instance; the single place `show vrrp` reads. The first group is kept by
@@ -448,6 +471,12 @@ pub struct Counters {
     pub became_backup: u64,
     /// Transitions out of Master (to Backup or Initialize).
     pub released_master: u64,
+    /// Adverts received while we are the configured address owner (priority 255): another
+    /// router claims our addresses (erratum 8298 to RFC 9568 section 7.1).
+    pub owner_conflicts: u64,
+    /// VRRPv3 adverts whose interval differs from our configured Advertisement_Interval
+    /// (RFC 9568 section 7.1; processed anyway).
+    pub interval_mismatches: u64,
     /// Adverts discarded for their interval: VRRPv2 interval different from ours
     /// (RFC 3768 section 7.1), or an interval of 0. The codec may count here too.
     pub interval_errors: u64,
@@ -464,6 +493,8 @@ pub struct Counters {
     /// Length not matching the address count (count larger or smaller than the addresses
     /// present).
     pub length_errors: u64,
+    /// Address count 0 (RFC 9568 section 5.2.5, erratum 8299).
+    pub zero_count_errors: u64,
     /// Shorter than the 8-byte VRRP header (under 2 bytes: counted like `vrid_errors`).
     pub truncated_errors: u64,
     /// Larger than the biggest advert (1500 bytes of VRRP message).
@@ -521,6 +552,10 @@ pub struct Router {
     garp_next: u32,
     preempt_hold_until: Option<Time>,
     master_address: Option<IpAddr>,
+    /// When the last [`Action::OwnerConflict`] was pushed.
+    owner_conflict_logged_at: Option<Time>,
+    /// When the last [`Action::IntervalMismatch`] was pushed.
+    interval_mismatch_logged_at: Option<Time>,
     counters: Counters,
 }
 
@@ -546,6 +581,8 @@ impl Router {
             garp_next: 1,
             preempt_hold_until: None,
             master_address: None,
+            owner_conflict_logged_at: None,
+            interval_mismatch_logged_at: None,
             counters: Counters::default(),
         };
         router.recompute_intervals();
@@ -795,6 +832,22 @@ impl Router {
             State::Backup => self.backup_advert(now, src, priority, interval_cs),
             State::Master => self.master_advert(now, src, priority, interval_cs, out),
         }
+        // Misconfiguration reports go last: a state change, when there is one, is always the
+        // first action of a call.
+        if self.params.priority == OWNER_PRIORITY {
+            // Erratum 8298: the owner keeps processing (dropping would leave two owners both
+            // Master forever); it only reports the misconfiguration.
+            self.counters.owner_conflicts += 1;
+            if report_due(&mut self.owner_conflict_logged_at, now) {
+                out.push(Action::OwnerConflict { src, priority });
+            }
+        }
+        if self.params.version == Version::V3 && interval_cs != self.params.advert_interval_cs {
+            self.counters.interval_mismatches += 1;
+            if report_due(&mut self.interval_mismatch_logged_at, now) {
+                out.push(Action::IntervalMismatch { src, interval_cs });
+            }
+        }
     }
 
     fn backup_advert(&mut self, now: Time, src: IpAddr, priority: u8, interval_cs: u16) {
@@ -848,6 +901,16 @@ impl Router {
         {
             Reason::EqualPriorityHigherAddress
         } else {
+            // RFC 9568 section 6.4.3 (new since RFC 5798): answer a lesser router at once, so
+            // it learns there is an Active Router (a healed partition ends within one
+            // round trip instead of up to one Advertisement_Interval) and learning bridges
+            // see our vMAC again. Adver_Timer keeps its cadence: a flood of lesser adverts
+            // gets one reply each and never delays or bunches the periodic ones. VRRPv2
+            // (RFC 3768) discards silently. Our own address (a looped copy of our advert, or
+            // a duplicate address) gets no reply: answering it would feed itself.
+            if self.params.version == Version::V3 && src != self.params.primary_address {
+                self.send_advert(self.effective_priority, out);
+            }
             return;
         };
         self.transition(State::Backup, reason, out);
@@ -1242,7 +1305,7 @@ mod tests {
         assert_eq!(rig.r.protodown(), None);
     }
 
-    // ledger: R9568-5.2.4-a R9568-6.4.1-a
+    // ledger: R9568-5.2.4-a R9568-6.4.1-a R9568-6.4.3-c R9568-8.1.2-c
     #[test]
     fn initialize_to_master_for_owner() {
         let mut rig = Rig::new(params(255));
@@ -1266,6 +1329,40 @@ mod tests {
         let c = rig.r.counters();
         assert_eq!((c.became_master, c.adverts_sent, c.transitions), (1, 1, 1));
         assert_eq!(c.gratuitous_bursts_sent, 1);
+    }
+
+    // ledger: R9568-7.1-f R9568-8.3.2-b
+    #[test]
+    fn owner_processes_foreign_adverts_and_reports_them_rate_limited() {
+        let mut rig = Rig::new(params(255));
+        rig.feed(ms(0), Input::Startup);
+        // A lower-priority advert: the owner stays Master and reports the conflict once.
+        // (Each lesser advert is also answered at once, RFC 9568 section 6.4.3.)
+        let conflict = Action::OwnerConflict {
+            src: v4(20),
+            priority: 100,
+        };
+        let acts = rig.advert(ms(100), v4(20), 100, 100);
+        assert_eq!(acts, vec![advert(255), conflict]);
+        assert_eq!(rig.r.state(), State::Master);
+        assert_eq!(rig.advert(ms(1100), v4(20), 100, 100), vec![advert(255)]);
+        assert_eq!(rig.advert(ms(60_099), v4(20), 100, 100), vec![advert(255)]);
+        assert_eq!(
+            rig.advert(ms(60_100), v4(20), 100, 100),
+            vec![advert(255), conflict]
+        );
+        assert_eq!(rig.r.counters().owner_conflicts, 4);
+        // Processing goes on (erratum 8298): a second owner with a higher address wins the
+        // tie, so two owners never stay Master together.
+        let acts = rig.advert(ms(60_200), v4(20), 255, 100);
+        assert_eq!(
+            acts[0],
+            changed(
+                State::Master,
+                State::Backup,
+                Reason::EqualPriorityHigherAddress
+            )
+        );
     }
 
     // ledger: R9568-6.4.1-c
@@ -1450,6 +1547,7 @@ mod tests {
         assert_eq!(rig.r.counters().adverts_received, 3);
     }
 
+    // ledger: R9568-7.1-j
     #[test]
     fn backup_learns_master_adver_interval_v3() {
         let mut rig = backup(params(100));
@@ -1472,7 +1570,7 @@ mod tests {
         assert_eq!(rig.deadline(), Some(at + Duration::from_secs(1)));
     }
 
-    // ledger: R3768-6.3-a R3768-7.1-g
+    // ledger: R3768-6.4.2-a R3768-7.1-g
     #[test]
     fn v2_backup_does_not_learn_and_rejects_other_intervals() {
         let mut p = params(100);
@@ -1512,6 +1610,7 @@ mod tests {
         assert_eq!(rig.deadline(), Some(us(8_218_750)));
     }
 
+    // ledger: R9568-7.1-j (erratum 8301)
     #[test]
     fn v3_zero_interval_is_discarded() {
         let mut rig = backup(params(100));
@@ -1688,13 +1787,17 @@ mod tests {
     fn master_to_backup_on_higher_priority() {
         let (mut rig, t0) = master(params(100));
         let t = t0 + Duration::from_millis(300);
-        // The new master advertises every 2 s: learned (v3).
+        // The new master advertises every 2 s: learned (v3), and reported as a mismatch.
         let acts = rig.advert(t, v4(5), 101, 200);
         assert_eq!(
             acts,
             vec![
                 changed(State::Master, State::Backup, Reason::HigherPriorityAdvert),
                 Action::SetProtodown(true),
+                Action::IntervalMismatch {
+                    src: v4(5),
+                    interval_cs: 200
+                },
             ]
         );
         assert_eq!(rig.r.master_adver_interval_cs(), 200);
@@ -1708,26 +1811,75 @@ mod tests {
         );
     }
 
-    // ledger: R9568-6.4.3-i
+    // ledger: R9568-7.1-m
     #[test]
-    fn master_ignores_lower_priority() {
-        let (mut rig, t0) = master(params(100));
-        assert!(
-            rig.advert(t0 + Duration::from_millis(10), v4(250), 99, 100)
-                .is_empty()
-        );
-        assert_eq!(rig.r.state(), State::Master);
-        assert_eq!(rig.deadline(), Some(t0 + Duration::from_secs(1)));
+    fn interval_mismatch_is_learned_and_reported_rate_limited() {
+        let mut rig = Rig::new(params(100));
+        rig.feed(ms(0), Input::Startup);
+        let report = Action::IntervalMismatch {
+            src: v4(20),
+            interval_cs: 50,
+        };
+        assert_eq!(rig.advert(ms(10), v4(20), 200, 50), vec![report]);
+        assert_eq!(rig.r.master_adver_interval(), Duration::from_millis(500));
+        assert!(rig.advert(ms(510), v4(20), 200, 50).is_empty());
+        // The configured interval is no mismatch.
+        assert!(rig.advert(ms(1010), v4(20), 200, 100).is_empty());
+        assert_eq!(rig.advert(ms(60_010), v4(20), 200, 50), vec![report]);
+        assert_eq!(rig.r.counters().interval_mismatches, 3);
+        assert_eq!(rig.r.state(), State::Backup);
     }
 
+    // ledger: R9568-6.4.3-i
+    #[test]
+    fn master_answers_a_lesser_advert_at_once() {
+        let (mut rig, t0) = master(params(100));
+        let sent = rig.r.counters().adverts_sent;
+        let t = t0 + Duration::from_millis(10);
+        // Lower priority, and equal priority from a smaller address: one advert each, no
+        // state change, the periodic timer untouched.
+        assert_eq!(rig.advert(t, v4(250), 99, 100), vec![advert(100)]);
+        assert_eq!(rig.advert(t, v4(9), 100, 100), vec![advert(100)]);
+        assert_eq!(rig.r.state(), State::Master);
+        assert_eq!(rig.deadline(), Some(t0 + Duration::from_secs(1)));
+        assert_eq!(rig.r.counters().adverts_sent, sent + 2);
+    }
+
+    // ledger: R3768-6.4.3-b
+    #[test]
+    fn v2_master_discards_lower_priority_silently() {
+        let mut p = params(100);
+        p.version = Version::V2;
+        p.primary_address = v4(10);
+        let (mut rig, t0) = master(p);
+        let t = t0 + Duration::from_millis(10);
+        // Lower priority, and equal priority from a smaller address: no reply, no change.
+        assert!(rig.advert(t, v4(250), 99, 100).is_empty());
+        assert!(rig.advert(t, v4(9), 100, 100).is_empty());
+        assert_eq!(rig.r.state(), State::Master);
+        assert_eq!(rig.deadline(), Some(t0 + Duration::from_secs(1)));
+        assert_eq!(rig.r.counters().adverts_received, 2);
+        // The contrast: equal priority from a greater address takes over.
+        assert_eq!(
+            rig.advert(t, v4(11), 100, 100)[0],
+            changed(
+                State::Master,
+                State::Backup,
+                Reason::EqualPriorityHigherAddress
+            )
+        );
+    }
+
+    // ledger: R9568-6.4.3-i
     #[test]
     fn master_equal_priority_tie_break_ipv4() {
         // Ours is 192.0.2.10. A greater address wins…
         let (mut rig, t0) = master(params(100));
         let t = t0 + Duration::from_millis(10);
-        assert!(
-            rig.advert(t, v4(9), 100, 100).is_empty(),
-            "lower address loses"
+        assert_eq!(
+            rig.advert(t, v4(9), 100, 100),
+            vec![advert(100)],
+            "lower address loses (and is answered at once)"
         );
         assert_eq!(rig.r.state(), State::Master);
         assert!(
@@ -1875,6 +2027,7 @@ mod tests {
         assert_eq!(rig.deadline(), Some(ms(1020)));
     }
 
+    // ledger: R9568-8.1.2-d
     #[test]
     fn link_down_before_startup() {
         let mut rig = Rig::new(params(100));
@@ -2164,7 +2317,8 @@ mod tests {
                 },
                 &mut out,
             );
-            assert_eq!(out, vec![advert(100)]);
+            // The periodic advert, then the immediate answer to the lesser one.
+            assert_eq!(out, vec![advert(100), advert(100)]);
         }
         assert_eq!(out.capacity(), cap);
     }
