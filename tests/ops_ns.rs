@@ -320,7 +320,8 @@ ipv4 = ["192.0.2.7/24"]
     // Still running.
     assert!(ns.netvrrp(&["show", "vrrp"]).status.success());
 
-    let out = as_user(&ns, &operator, &["show", "vrrp"]);
+    // --netns is accepted (and not entered: that would need privileges).
+    let out = as_user(&ns, &operator, &["--netns", ns.name(), "show", "vrrp"]);
     assert!(out.status.success(), "{}", common::text(&out));
     let out = as_user(&ns, &operator, &["stop"]);
     assert!(out.status.success(), "{}", common::text(&out));
