@@ -320,6 +320,38 @@ ipv4 = ["192.0.2.7/24"]
     // Still running.
     assert!(ns.netvrrp(&["show", "vrrp"]).status.success());
 
+    // Raw reload requests from the operator: the running file again is fine; any other file
+    // is refused (it would decide what the runtime runs as root).
+    let reload = |file: &str| {
+        let script = format!(
+            "import json,socket\n\
+             s=socket.socket(socket.AF_UNIX)\n\
+             s.connect({sock:?})\n\
+             s.sendall((json.dumps({{'cmd':'reload','file':{file:?}}})+'\\n').encode())\n\
+             print(s.makefile().readline())",
+            sock = sock.to_string_lossy(),
+        );
+        let out = std::process::Command::new("runuser")
+            .args(["-u", &operator, "--", "python3", "-c", &script])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::text(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let other = ns.dir().join("other.toml");
+    std::fs::copy(&cfg, &other).unwrap();
+    let r = reload(&other.to_string_lossy());
+    assert_eq!(r["ok"], false, "{r}");
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap()
+            .contains("running configuration"),
+        "{r}"
+    );
+    let r = reload(&cfg_s);
+    assert_eq!(r["ok"], true, "{r}");
+
     // --netns is accepted (and not entered: that would need privileges).
     let out = as_user(&ns, &operator, &["--netns", ns.name(), "show", "vrrp"]);
     assert!(out.status.success(), "{}", common::text(&out));

@@ -68,6 +68,7 @@ impl Policy {
         let full = |uid| Peer {
             uid,
             access: Access::Full,
+            own_uid,
             policy: self.clone(),
         };
         if uid == 0 || uid == own_uid {
@@ -91,6 +92,7 @@ impl Policy {
             return Ok(Peer {
                 uid,
                 access: Access::Read,
+                own_uid,
                 policy: self.clone(),
             });
         }
@@ -117,10 +119,16 @@ impl Policy {
 pub struct Peer {
     pub uid: u32,
     pub access: Access,
+    own_uid: u32,
     policy: Policy,
 }
 
 impl Peer {
+    /// Root or the runtime's own user (not merely a `control-group` member).
+    pub fn trusted(&self) -> bool {
+        self.uid == 0 || self.uid == self.own_uid
+    }
+
     /// May this peer send this request? Err: the reply to send instead.
     pub fn permits(&self, req: &Request) -> Result<(), String> {
         let (what, changes) = match req {
@@ -139,29 +147,25 @@ impl Peer {
                 self.uid
             ));
         }
-        // A non-root member of control-group must not be able to make the runtime (root)
-        // load a file it wrote itself: the file decides which commands run as root (exec
-        // clients). Only a file that root owns and nobody else can write is accepted.
-        if let Request::Reload { file } = req
-            && self.uid != 0
-        {
-            reload_file_is_roots(file)?;
-        }
         Ok(())
     }
 }
 
-fn reload_file_is_roots(file: &Path) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    let md = std::fs::metadata(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    if md.uid() != 0 || md.mode() & 0o022 != 0 {
-        return Err(format!(
-            "permission denied: a reload requested by a non-root user must name a file owned \
-             by root and writable only by root; {} is not (chown root {0} && chmod go-w {0})",
-            file.display()
-        ));
+/// A reload from a peer that is not root (nor the runtime's user) may only re-read the file
+/// the runtime runs (what SIGHUP does): that file was chosen by root. Naming another file
+/// would let a `control-group` member make the runtime, as root, act on a file of its own
+/// choosing (exec clients run the commands it names); checking that file's owner instead
+/// would race with the member renaming things in its own directories.
+pub fn reload_allowed(trusted: bool, requested: &Path, running: &Path) -> Result<(), String> {
+    if trusted || requested == running {
+        return Ok(());
     }
-    Ok(())
+    Err(format!(
+        "permission denied: a reload requested by a user other than root may only re-read \
+         the running configuration {}, not {}",
+        running.display(),
+        requested.display()
+    ))
 }
 
 /// The supplementary groups of `uid` from the group database (see the module comment for
@@ -251,22 +255,20 @@ mod tests {
     }
 
     #[test]
-    fn non_root_reload_needs_a_root_owned_file() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("netvrrp-access-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("c.toml");
-        std::fs::write(&f, "").unwrap();
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    fn untrusted_reload_only_of_the_running_file() {
         let p = policy(Some(500), None);
         let member = p.classify(1000, 500, 0, Vec::new).unwrap();
-        let root = p.classify(0, 0, 0, Vec::new).unwrap();
-        let reload = Request::Reload { file: f.clone() };
-        let owned_by_root = nix::unistd::geteuid().is_root();
-        assert_eq!(member.permits(&reload).is_ok(), owned_by_root);
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o664)).unwrap();
-        assert!(member.permits(&reload).is_err());
-        assert!(root.permits(&reload).is_ok());
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(member.access, Access::Full);
+        assert!(!member.trusted());
+        assert!(p.classify(0, 0, 0, Vec::new).unwrap().trusted());
+        assert!(p.classify(1000, 1000, 1000, Vec::new).unwrap().trusted());
+        let running = Path::new("/etc/network/vrrp.toml");
+        assert!(reload_allowed(false, running, running).is_ok());
+        assert!(reload_allowed(true, Path::new("/srv/other.toml"), running).is_ok());
+        let e = reload_allowed(false, Path::new("/home/u/evil.toml"), running).unwrap_err();
+        assert!(
+            e.contains("permission denied") && e.contains("/home/u/evil.toml"),
+            "{e}"
+        );
     }
 }

@@ -83,7 +83,9 @@ impl Instance {
 }
 
 enum Control {
-    Request(Request, oneshot::Sender<Reply>),
+    /// A request, whether its peer is trusted (root or our own user; see
+    /// [`super::access::Peer::trusted`]), and where the reply goes.
+    Request(Request, bool, oneshot::Sender<Reply>),
     /// A subscriber joins: it gets the current state of every leader name and a receiver
     /// subscribed at the same instant, so it can miss nothing in between.
     Subscribe(oneshot::Sender<(Vec<serde_json::Value>, broadcast::Receiver<StateEvent>)>),
@@ -1183,13 +1185,13 @@ impl Runtime {
                     let _ = reply.send(self.metrics_text());
                 }
                 Some(msg) = ctl_recv.recv() => {
-                    let (req, reply) = match msg {
+                    let (req, trusted, reply) = match msg {
                         Control::Subscribe(reply) => {
                             let rows = self.vrrs.show_server().as_array().cloned().unwrap_or_default();
                             let _ = reply.send((rows, self.events.subscribe()));
                             continue;
                         }
-                        Control::Request(req, reply) => (req, reply),
+                        Control::Request(req, trusted, reply) => (req, trusted, reply),
                     };
                     let answer = match req {
                         Request::Ping => Reply::ok(json!({"pid": std::process::id(), "reloads": self.reloads})),
@@ -1200,9 +1202,12 @@ impl Runtime {
                             "client" => Reply::ok(self.vrrs.show_client(Some(&lock(&self.runners)))),
                             other => Reply::err(format!("unknown VRRS object {other:?} (server, pathway, client)")),
                         },
-                        Request::Reload { file } => match self.reload(file).await {
-                            Ok(v) => Reply::ok(v),
-                            Err(e) => Reply::err(e),
+                        Request::Reload { file } => match super::access::reload_allowed(trusted, &file, &self.file) {
+                            Err(why) => Reply::err(why),
+                            Ok(()) => match self.reload(file).await {
+                                Ok(v) => Reply::ok(v),
+                                Err(e) => Reply::err(e),
+                            },
                         },
                         Request::Stop => {
                             let _ = reply.send(Reply::ok(json!("stopping")));
@@ -1440,7 +1445,11 @@ async fn serve_connection(
             }
             Ok(req) => {
                 let (tx, rx) = oneshot::channel();
-                if ctl.send(Control::Request(req, tx)).await.is_err() {
+                if ctl
+                    .send(Control::Request(req, peer.trusted(), tx))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 match rx.await {
