@@ -2,16 +2,18 @@
 //!
 //! The kernel tells us who connected (SO_PEERCRED: uid, primary gid and pid at `connect()`
 //! time; the client cannot forge them). Root and the runtime's own user may send every
-//! request. `[runtime] control-group` members may too; `control-read-group` members may only
-//! read (`ping`, `show`, `subscribe`).
+//! request. `[runtime] control-group` members may too, except reloading a file other than
+//! the running one ([`reload_allowed`]); `control-read-group` members may only read (`ping`,
+//! `show`, `subscribe`).
 //!
 //! Supplementary groups are taken from the group database for the peer's uid
 //! (`getgrouplist(3)`), not from `/proc/<pid>/status`. The pid SO_PEERCRED reports can exit
 //! and be reused between `connect()` and our read of `/proc` (the client may even hand the
 //! socket to another process and exit on purpose), so `/proc` could describe a different
 //! process; the database lookup is keyed by the kernel-reported uid and has no such race.
-//! Its one difference — a process that dropped a supplementary group still counts as a member
-//! — crosses no boundary: that user could log in again and have the group back. Membership
+//! Where it differs — a process that dropped a supplementary group, or a session started
+//! before the user was added, counts by the database — it crosses no boundary: that user
+//! could log in again and have exactly those groups. Membership
 //! is resolved per connection, so `gpasswd -d` takes effect for the next connection without
 //! a reload.
 
