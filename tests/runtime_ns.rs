@@ -1920,6 +1920,11 @@ fn unicast_mode_elects_and_fails_over_where_multicast_is_dropped() {
         for family in FAMILIES {
             let v = inst(lab.r(k), VRID, family);
             assert_eq!(
+                v["unicast_peers"],
+                serde_json::json!([lab.primary(3 - k, family).to_string()]),
+                "r{k} {family}"
+            );
+            assert_eq!(
                 counter(&v, "address_list_errors"),
                 0,
                 "r{k} {family} {st}: {v}"

@@ -922,6 +922,7 @@ impl Runtime {
                     "master_down_interval_ms": r.master_down_interval().as_secs_f64() * 1000.0,
                     "vips": inst.vips,
                     "vrrs_leader": inst.config.vrrs_leader,
+                    "unicast_peers": crate::vrrp::unicast::peers_of(&inst.config.unicast_peers, inst.key.2),
                     "last_change": inst.last_change,
                     "counters": r.counters(),
                 })
