@@ -116,8 +116,7 @@ pub struct RunDirLock {
 
 /// Take the run-dir lock without waiting: a second apply fails with a clear message.
 pub fn lock(run_dir: &Path) -> anyhow::Result<RunDirLock> {
-    fs::create_dir_all(run_dir)
-        .with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
+    crate::security::prepare_run_dir(run_dir)?;
     let path = run_dir.join("netvrrp.lock");
     let file = OpenOptions::new()
         .create(true)
@@ -157,8 +156,7 @@ pub fn load_owned(run_dir: &Path) -> anyhow::Result<Vec<OwnedRecord>> {
 
 /// Replace the owned-device records atomically (write then rename).
 pub fn save_owned(run_dir: &Path, records: &[OwnedRecord]) -> anyhow::Result<()> {
-    fs::create_dir_all(run_dir)
-        .with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
+    crate::security::prepare_run_dir(run_dir)?;
     let path = owned_path(run_dir);
     let tmp = run_dir.join("owned.json.tmp");
     let text = serde_json::to_string_pretty(records).context("cannot serialise owned devices")?;

@@ -169,6 +169,9 @@ pub async fn apply_kernel(
     json: bool,
     reload: Reload,
 ) -> Result<Loaded, i32> {
+    if !dry_run {
+        crate::security::check_config_file(file).map_err(|e| failed(&e))?;
+    }
     let kernel = Kernel::connect().await.map_err(|e| failed(&e))?;
     let _lock = if dry_run {
         None
@@ -285,6 +288,9 @@ pub async fn check(cli: &Cli, file: &Path, json: bool) -> i32 {
 
 /// Remove the devices netvrrp owns for this file (after stopping the runtime).
 pub async fn down(cli: &Cli, file: &Path) -> i32 {
+    if let Err(e) = crate::security::check_config_file(file) {
+        return failed(&e);
+    }
     if runtime_running(&cli.run_dir)
         && let Err(e) = crate::daemon::control::stop(&cli.run_dir)
     {

@@ -17,8 +17,13 @@ fn main() {
         }
     }
     // Enter the namespace before any thread exists: every thread the runtime starts later
-    // inherits it, and so do netlink sockets and /proc/sys/net.
-    if let Some(ns) = &cli.netns
+    // inherits it, and so do netlink sockets and /proc/sys/net. The control-socket clients
+    // only need the socket's path, which no network namespace hides; skipping setns (which
+    // needs CAP_SYS_ADMIN) lets members of control groups use them as they are written for
+    // root.
+    use netvrrp::cli::Command as C;
+    let socket_only = matches!(cli.command, C::Show { .. } | C::Subscribe { .. } | C::Stop);
+    if let Some(ns) = cli.netns.as_ref().filter(|_| !socket_only)
         && let Err(e) = netvrrp::kernel::enter_netns(ns)
     {
         eprintln!("netvrrp: {e:#}");

@@ -56,6 +56,37 @@ fn every_malformed_file_exits_65_with_a_position() {
     }
 }
 
+/// What apply could change: every link (name, kind) with its addresses other than the
+/// kernel's own link-locals. Not operstate or DAD flags, which move by themselves while a
+/// fresh veth comes up.
+fn kernel_view(ns: &Netns) -> Vec<String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&ns.ok(&["ip", "-d", "-j", "addr", "show"])).unwrap();
+    let mut out: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let mut addrs: Vec<String> = l["addr_info"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|a| a["scope"] != "link")
+                .map(|a| format!("{}/{}", a["local"], a["prefixlen"]))
+                .collect();
+            addrs.sort();
+            format!(
+                "{} {} {}",
+                l["ifname"],
+                l["linkinfo"]["info_kind"],
+                addrs.join(",")
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 #[test]
 fn apply_of_a_malformed_file_changes_nothing() {
     let ns = Netns::new("nvcorpus");
@@ -64,7 +95,7 @@ fn apply_of_a_malformed_file_changes_nothing() {
     ]);
     ns.ok(&["ip", "link", "set", "eth0", "up"]);
     ns.ok(&["ip", "link", "set", "eth1", "up"]);
-    let before = ns.ok(&["ip", "-d", "-j", "addr", "show"]);
+    let before = kernel_view(&ns);
     for f in corpus() {
         let f = f.to_string_lossy().into_owned();
         let out = ns.netvrrp(&["apply", "-f", &f]);
@@ -72,9 +103,87 @@ fn apply_of_a_malformed_file_changes_nothing() {
         // Nothing was started either.
         assert!(!ns.run_dir().join("netvrrp.sock").exists(), "{f}");
     }
-    let after = ns.ok(&["ip", "-d", "-j", "addr", "show"]);
-    assert_eq!(
-        String::from_utf8_lossy(&before),
-        String::from_utf8_lossy(&after)
+    assert_eq!(before, kernel_view(&ns));
+}
+
+/// A world-writable file (or one in a world-writable directory without the sticky bit) and
+/// a world-writable run-dir are refused (exit 1, the path and the fix named) where the file
+/// would be acted on as root; `validate` and `apply --dry-run` still read it.
+#[test]
+fn insecure_permissions_are_refused_where_the_file_is_acted_on() {
+    use std::os::unix::fs::PermissionsExt;
+    let ns = Netns::new("nvperm");
+    ns.veth("eth0", "eth1");
+    let set = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    let dir = ns.dir().join("conf");
+    std::fs::create_dir(&dir).unwrap();
+    set(&dir, 0o755);
+    let cfg = dir.join("vrrp.toml");
+    std::fs::write(
+        &cfg,
+        "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\n",
+    )
+    .unwrap();
+    let f = cfg.to_string_lossy().into_owned();
+    let refused = |args: &[&str], what: &str, fix: &str| {
+        let out = ns.netvrrp(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            common::text(&out)
+        );
+        assert!(err.contains(what) && err.contains(fix), "{args:?}: {err}");
+        assert!(
+            !ns.run_dir().join("netvrrp.sock").exists(),
+            "{args:?} started a runtime"
+        );
+    };
+    let before = kernel_view(&ns);
+
+    set(&cfg, 0o666);
+    for cmd in ["apply", "run", "down"] {
+        refused(&[cmd, "-f", &f], &f, "chmod o-w");
+    }
+    for args in [
+        vec!["validate", "-f", &f],
+        vec!["apply", "--dry-run", "-f", &f],
+    ] {
+        let out = ns.netvrrp(&args);
+        assert!(out.status.success(), "{args:?}: {}", common::text(&out));
+    }
+    set(&cfg, 0o644);
+    set(&dir, 0o777);
+    refused(&["apply", "-f", &f], &dir.to_string_lossy(), "sticky");
+    set(&dir, 0o755);
+
+    // The run-dir, even with the sticky bit.
+    let run = ns.dir().join("open-run");
+    std::fs::create_dir(&run).unwrap();
+    set(&run, 0o1777);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netvrrp"))
+        .args(["--netns", ns.name(), "--run-dir"])
+        .arg(&run)
+        .args(["apply", "-f", &f])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    assert!(
+        err.contains(&run.display().to_string()) && err.contains("world-writable"),
+        "{err}"
     );
+    assert_eq!(
+        before,
+        kernel_view(&ns),
+        "a refused command changed the kernel"
+    );
+
+    // Fixed: it applies.
+    set(&run, 0o755);
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &f]);
+    assert!(out.status.success(), "{}", common::text(&out));
 }

@@ -1,13 +1,14 @@
 //! The interop harness proven on its own, without netvrrp: keepalived against FRR vrrpd in
 //! namespaces, checked through both daemons' own views and the capture on the bridge; plus
-//! self-tests of the lab (topology, capture, cleanup after a panic). Needs root; CI runs it
-//! after `.ci/run` installed keepalived, frr and tcpdump.
+//! self-tests of the lab (topology, capture, cleanup after a panic). Also netvrrp against
+//! keepalived in unicast mode (FRR has none), which the interop matrix does not cover. Needs
+//! root; CI runs it after `.ci/run` installed keepalived, frr and tcpdump.
 
 mod peers;
 
 use peers::{
-    Conf, Family, Frame, Frr, HOST, Keepalived, Lab, Payload, Peer, ROOT_NS, State, Vrrp,
-    require_root_and_peers, secs_between, wait_for, wait_views,
+    Checksum, Conf, Family, Frame, Frr, HOST, Keepalived, Lab, Netvrrp, Payload, Peer, ROOT_NS,
+    State, Vrrp, require_root_and_peers, secs_between, wait_for, wait_views,
 };
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
@@ -457,4 +458,129 @@ fn lab_cleans_up_after_a_panic() {
     // A failed lab keeps its files for the post-mortem; this one failed on purpose.
     assert!(Path::new(&dir).exists());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// netvrrp (r1, priority 100) and keepalived (r2, priority 200) in unicast mode
+/// (`unicast-peers` / `unicast_peer`), dual stack, VRRPv3 at 100 ms, on a switch that drops
+/// VRRP multicast. netvrrp stays Backup only by hearing keepalived's unicast adverts; when
+/// keepalived stops (priority 0, unicast) netvrrp takes over and keepalived, restarted, hears
+/// netvrrp's and preempts it. The wire is read on r1's switch port: every advert goes to the
+/// other router's own address and MAC with TTL / hop limit 255 and a valid checksum.
+#[test]
+fn netvrrp_vs_keepalived_unicast_dual_stack() {
+    require_root_and_peers();
+    let lab = Lab::new(2);
+    lab.ok(
+        lab.sw(),
+        &[
+            "nft",
+            "add table bridge nomc; \
+             add chain bridge nomc mc { type filter hook forward priority 0; policy accept; }; \
+             add rule bridge nomc mc ip daddr 224.0.0.18 counter drop; \
+             add rule bridge nomc mc ip6 daddr ff02::12 counter drop",
+        ],
+    );
+    let base = Conf {
+        vrid: 10,
+        version: 3,
+        advert_ms: 100,
+        vips4: vec![lab.vip4()],
+        vips6: vec![lab.vip6()],
+        ..Conf::default()
+    };
+    let peers_of =
+        |k: usize| -> Vec<IpAddr> { vec![lab.addr4(k).into(), lab.link_local(k).into()] };
+    let nv_conf = Conf {
+        priority: 100,
+        unicast_peers: peers_of(2),
+        ..base.clone()
+    };
+    let ka_conf = Conf {
+        priority: 200,
+        unicast_peers: peers_of(1),
+        ..base
+    };
+    lab.capture_start_on("swp-r1");
+    let mut ka = Keepalived::start(&lab, 2, ka_conf);
+    wait_views(Duration::from_secs(5), &[(&ka, State::Master)]).unwrap();
+    let mut nv = Netvrrp::start(&lab, 1, nv_conf);
+    // Longer than Master_Down_Interval: a netvrrp that heard nothing would be Master by now.
+    sleep(Duration::from_secs(1));
+    wait_views(
+        Duration::from_secs(2),
+        &[(&ka, State::Master), (&nv, State::Backup)],
+    )
+    .unwrap();
+    for fam in [Family::V4, Family::V6] {
+        let row = nv.instance(fam).unwrap();
+        let c = &row["counters"];
+        assert!(c["adverts_received"].as_u64() >= Some(5), "{fam:?}: {row}");
+        for bad in [
+            "address_list_errors",
+            "peer_not_allowed",
+            "checksum_errors",
+            "ttl_errors",
+        ] {
+            assert_eq!(c[bad], 0, "{fam:?} {bad}: {row}");
+        }
+    }
+
+    // keepalived leaves: priority 0 to netvrrp's address; netvrrp takes over.
+    let t_stop = SystemTime::now();
+    ka.term();
+    wait_views(Duration::from_secs(3), &[(&nv, State::Master)]).unwrap();
+    sleep(Duration::from_millis(500));
+    let t_nv_master = SystemTime::now();
+    ka.restart();
+    wait_views(
+        Duration::from_secs(5),
+        &[(&ka, State::Master), (&nv, State::Backup)],
+    )
+    .unwrap();
+    let frames = lab.capture_stop();
+
+    let check = |from: usize, to: usize, v: &Vrrp, f: &Frame| {
+        let want: IpAddr = match v.family() {
+            Family::V4 => lab.addr4(to).into(),
+            Family::V6 => lab.link_local(to).into(),
+        };
+        assert_eq!(v.dst, want, "r{from} advert not to r{to}'s address: {f}");
+        assert_eq!(v.ttl, 255, "{f}");
+        assert_eq!(f.dst_mac, lab.mac(to), "{f}");
+        assert_eq!(f.src_mac, lab.mac(from), "{f}");
+        assert_ne!(v.checksum_form, Checksum::Bad, "{f}");
+    };
+    let mut seen = [[0usize; 2]; 2];
+    for (f, v) in adverts(&frames, 10) {
+        let from = lab.router_of(v.src).expect("advert from a lab router");
+        let to = 3 - from;
+        check(from, to, v, f);
+        seen[from - 1][usize::from(v.family() == Family::V6)] += 1;
+        if from == 2 && v.priority == 0 {
+            assert!(f.ts >= t_stop, "{f}");
+        }
+    }
+    // netvrrp sent while Master (t_stop .. t_nv_master), keepalived before and after.
+    let nv_master: Vec<&Vrrp> = adverts(&frames, 10)
+        .filter(|(f, v)| lab.router_of(v.src) == Some(1) && f.ts > t_stop && f.ts < t_nv_master)
+        .map(|(_, v)| v)
+        .collect();
+    assert!(
+        nv_master
+            .iter()
+            .filter(|v| v.family() == Family::V4)
+            .count()
+            >= 3
+            && nv_master
+                .iter()
+                .filter(|v| v.family() == Family::V6)
+                .count()
+                >= 3,
+        "netvrrp's adverts as Master: {seen:?}"
+    );
+    assert!(
+        seen[1].iter().all(|n| *n >= 5),
+        "keepalived's adverts: {seen:?}"
+    );
+    nv.term();
 }

@@ -154,3 +154,213 @@ vrrs-leader = ["edge"]
     );
     recv_until(&notify, "STOPPING=1", &mut seen);
 }
+
+/// Throwaway users and groups, deleted on drop (also when the test fails).
+struct Identities {
+    users: Vec<String>,
+    groups: Vec<String>,
+}
+
+impl Identities {
+    fn new() -> Identities {
+        Identities {
+            users: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    fn group(&mut self, name: &str) {
+        let out = std::process::Command::new("groupadd")
+            .arg(name)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "groupadd {name}: {}",
+            common::text(&out)
+        );
+        self.groups.push(name.to_string());
+    }
+
+    /// A user without a home, with its own primary group and `groups` as supplementary.
+    fn user(&mut self, name: &str, groups: &[&str]) {
+        let mut cmd = std::process::Command::new("useradd");
+        cmd.args(["-M", "-U", "-s", "/usr/sbin/nologin"]);
+        if !groups.is_empty() {
+            cmd.args(["-G", &groups.join(",")]);
+        }
+        let out = cmd.arg(name).output().unwrap();
+        assert!(
+            out.status.success(),
+            "useradd {name}: {}",
+            common::text(&out)
+        );
+        self.users.push(name.to_string());
+    }
+}
+
+impl Drop for Identities {
+    fn drop(&mut self) {
+        for u in &self.users {
+            // -U groups go with their user.
+            let _ = std::process::Command::new("userdel").arg(u).status();
+        }
+        for g in &self.groups {
+            let _ = std::process::Command::new("groupdel").arg(g).status();
+        }
+    }
+}
+
+/// `netvrrp --run-dir DIR ARGS` as `user` (runuser: its uid, primary group and the
+/// supplementary groups of the group database). No --netns: a path socket is reachable
+/// from any network namespace, and entering one needs privileges the user lacks.
+fn as_user(ns: &Netns, user: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("runuser")
+        .args(["-u", user, "--", env!("CARGO_BIN_EXE_netvrrp"), "--run-dir"])
+        .arg(ns.run_dir())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn control_socket_groups() {
+    use std::os::unix::fs::PermissionsExt;
+    let ns = Netns::new("nvacl");
+    // Short unique names (user names are limited to 32 characters).
+    let tag = format!("{}", std::process::id() % 100_000);
+    let (ops, view) = (format!("nvops{tag}"), format!("nvview{tag}"));
+    let (operator, viewer, stranger) = (
+        format!("nvo{tag}"),
+        format!("nvv{tag}"),
+        format!("nvs{tag}"),
+    );
+    let mut ids = Identities::new();
+    ids.group(&ops);
+    ids.group(&view);
+    ids.user(&operator, &[&ops]);
+    ids.user(&viewer, &[&view]);
+    ids.user(&stranger, &[]);
+
+    ns.veth("veth0", "veth1");
+    ns.ip_ok(&["addr", "add", "192.0.2.2/24", "dev", "veth0"]);
+    let cfg = ns.dir().join("vrrp.toml");
+    let router = r#"
+[[vrrp]]
+interface = "veth0"
+vrid = 7
+ipv4 = ["192.0.2.7/24"]
+"#;
+    std::fs::write(&cfg, router).unwrap();
+    let cfg_s = cfg.to_string_lossy().into_owned();
+    let out = ns.netvrrp(&["apply", "-f", &cfg_s]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let sock = ns.run_dir().join("netvrrp.sock");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    // No group configured: root only, and the refusal says so.
+    assert_eq!(mode(&sock), 0o600);
+    let out = as_user(&ns, &operator, &["show", "vrrp"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("permission denied") && err.contains("control-group"),
+        "{err}"
+    );
+
+    // Groups configured and reloaded: the socket opens and every peer is classified.
+    std::fs::write(
+        &cfg,
+        format!("[runtime]\ncontrol-group = \"{ops}\"\ncontrol-read-group = \"{view}\"\n{router}"),
+    )
+    .unwrap();
+    let out = ns.netvrrp(&["apply", "-f", &cfg_s]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    assert_eq!(mode(&sock), 0o666);
+
+    let out = as_user(&ns, &stranger, &["show", "vrrp"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("permission denied") && err.contains(&ops) && err.contains(&view),
+        "{err}"
+    );
+
+    let out = as_user(&ns, &stranger, &["subscribe"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("permission denied"));
+    // A reader's subscription streams until it is interrupted (timeout's 124).
+    let out = std::process::Command::new("timeout")
+        .args([
+            "2",
+            "runuser",
+            "-u",
+            &viewer,
+            "--",
+            env!("CARGO_BIN_EXE_netvrrp"),
+            "--run-dir",
+        ])
+        .arg(ns.run_dir())
+        .arg("subscribe")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(124), "{}", common::text(&out));
+
+    let out = as_user(&ns, &viewer, &["show", "vrrp", "--json"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["vrid"], 7, "{rows}");
+    let out = as_user(&ns, &viewer, &["stop"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`stop` needs") && err.contains(&format!("control-group `{ops}`")),
+        "{err}"
+    );
+    // Still running.
+    assert!(ns.netvrrp(&["show", "vrrp"]).status.success());
+
+    // Raw reload requests from the operator: the running file again is fine; any other file
+    // is refused (it would decide what the runtime runs as root).
+    let reload = |file: &str| {
+        let script = format!(
+            "import json,socket\n\
+             s=socket.socket(socket.AF_UNIX)\n\
+             s.connect({sock:?})\n\
+             s.sendall((json.dumps({{'cmd':'reload','file':{file:?}}})+'\\n').encode())\n\
+             print(s.makefile().readline())",
+            sock = sock.to_string_lossy(),
+        );
+        let out = std::process::Command::new("runuser")
+            .args(["-u", &operator, "--", "python3", "-c", &script])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::text(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let other = ns.dir().join("other.toml");
+    std::fs::copy(&cfg, &other).unwrap();
+    let r = reload(&other.to_string_lossy());
+    assert_eq!(r["ok"], false, "{r}");
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap()
+            .contains("running configuration"),
+        "{r}"
+    );
+    let r = reload(&cfg_s);
+    assert_eq!(r["ok"], true, "{r}");
+
+    // --netns is accepted (and not entered: that would need privileges).
+    let out = as_user(&ns, &operator, &["--netns", ns.name(), "show", "vrrp"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let out = as_user(&ns, &operator, &["stop"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let out = ns.netvrrp(&["show", "vrrp"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "runtime still answers after stop"
+    );
+}

@@ -1828,3 +1828,189 @@ fn peers_allowlist_drops_and_counts_unlisted_sources() {
         assert_eq!(counter(&v, "priority_zero_received"), 0, "{family}: {v}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Unicast mode
+
+/// Packets the switch's `bridge nomc` rules dropped (VRRP to 224.0.0.18 and ff02::12).
+fn multicast_dropped(sw: &Netns) -> u64 {
+    let v: Value =
+        serde_json::from_slice(&sw.ok(&["nft", "-j", "list", "table", "bridge", "nomc"])).unwrap();
+    v["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["rule"]["expr"].as_array())
+        .flat_map(|e| e.iter())
+        .filter_map(|x| x["counter"]["packets"].as_u64())
+        .sum()
+}
+
+/// A switch that drops VRRP multicast: in multicast mode both routers are Master (they cannot
+/// hear each other); with `unicast-peers` they elect one, fail over when it dies, and the wire
+/// shows adverts addressed to the peer's own address and MAC, TTL / hop limit 255.
+#[test]
+fn unicast_mode_elects_and_fails_over_where_multicast_is_dropped() {
+    let lab = Lab::new("nvrtuc", 30, 2);
+    lab.sw.ok(&[
+        "nft",
+        "add table bridge nomc; \
+         add chain bridge nomc mc { type filter hook forward priority 0; policy accept; }; \
+         add rule bridge nomc mc ip daddr 224.0.0.18 counter drop; \
+         add rule bridge nomc mc ip6 daddr ff02::12 counter drop",
+    ]);
+    lab.apply_simple(1, 200, "");
+    lab.apply_simple(2, 100, "");
+    lab.wait(
+        VRID,
+        &[(1, "master"), (2, "master")],
+        Duration::from_secs(5),
+    );
+    assert!(
+        multicast_dropped(&lab.sw) > 0,
+        "the switch dropped no multicast"
+    );
+
+    let cap = Capture::start(&lab.sw, "port-r2");
+    let peers = |k: usize| {
+        format!(
+            "unicast-peers = [\"{}\", \"{}\"]",
+            lab.primary(k, "ipv4"),
+            lab.primary(k, "ipv6")
+        )
+    };
+    lab.apply_simple(1, 200, &peers(2));
+    lab.apply_simple(2, 100, &peers(1));
+    lab.wait(
+        VRID,
+        &[(1, "master"), (2, "backup")],
+        Duration::from_secs(5),
+    );
+    let mac = |k: usize| {
+        let v = lab.r(k).ip_json(&["link", "show", "dev", "eth0"]);
+        v[0]["address"].as_str().unwrap().to_string()
+    };
+    let hex = |m: [u8; 6]| mac_str(m);
+    let (mac1, mac2) = (mac(1), mac(2));
+    let adverts = wait_until(
+        Duration::from_secs(3),
+        || "r1's unicast adverts on port-r2".into(),
+        || {
+            let a = cap.adverts();
+            FAMILIES
+                .iter()
+                .all(|f| from(&a, lab.primary(1, f)).len() >= 3)
+                .then_some(a)
+        },
+    );
+    for family in FAMILIES {
+        for a in from(&adverts, lab.primary(1, family)) {
+            assert_eq!(a.dst, lab.primary(2, family), "{family}: not sent to r2");
+            assert_eq!(a.ttl, 255, "{family}");
+            assert_eq!(a.tos, 0xc0, "{family}");
+            assert!(a.checksum_ok, "{family}: checksum");
+            assert_eq!((a.version, a.kind, a.vrid), (3, 1, VRID));
+            assert_eq!(a.addrs, vec![lab.vip(VRID, family)]);
+            // Unicast frames: from r1's own MAC to r2's (the kernel resolved the neighbour).
+            assert_eq!(hex(a.eth_dst), mac2, "{family}");
+            assert_eq!(hex(a.eth_src), mac1, "{family}");
+        }
+    }
+    for (k, st) in [(1, "master"), (2, "backup")] {
+        for family in FAMILIES {
+            let v = inst(lab.r(k), VRID, family);
+            assert_eq!(
+                v["unicast_peers"],
+                serde_json::json!([lab.primary(3 - k, family).to_string()]),
+                "r{k} {family}"
+            );
+            assert_eq!(
+                counter(&v, "address_list_errors"),
+                0,
+                "r{k} {family} {st}: {v}"
+            );
+            assert_eq!(counter(&v, "peer_not_allowed"), 0, "r{k} {family}: {v}");
+        }
+    }
+
+    // r1 dies: r2 takes over and sends to r1's address.
+    let transitions = counters(lab.r(2), VRID, "transitions");
+    let killed = common::unix_now();
+    lab.kill9(1);
+    lab.wait(VRID, &[(2, "master")], Duration::from_secs(3));
+    assert_eq!(
+        counters(lab.r(2), VRID, "transitions"),
+        transitions.iter().map(|t| t + 1).collect::<Vec<_>>()
+    );
+    let adverts = wait_until(
+        Duration::from_secs(3),
+        || "r2's unicast adverts".into(),
+        || {
+            // r2's own multicast adverts of the first phase were captured too (on their way
+            // in, before the switch dropped them).
+            let a: Vec<Advert> = cap.adverts().into_iter().filter(|a| a.t > killed).collect();
+            FAMILIES
+                .iter()
+                .all(|f| !from(&a, lab.primary(2, f)).is_empty())
+                .then_some(a)
+        },
+    );
+    let all = cap.adverts();
+    let mdi = num(&inst(lab.r(2), VRID, "ipv4"), "master_down_interval_ms");
+    for family in FAMILIES {
+        for a in from(&adverts, lab.primary(2, family)) {
+            assert_eq!(a.dst, lab.primary(1, family), "{family}");
+            assert_eq!(a.ttl, 255, "{family}");
+            assert!(a.checksum_ok, "{family}");
+        }
+        // Reported, not asserted: timing belongs to the benchmarks.
+        let last_old = from(&all, lab.primary(1, family))
+            .into_iter()
+            .rev()
+            .find(|a| a.t < killed)
+            .map(|a| a.t);
+        let first_new = from(&adverts, lab.primary(2, family))[0].t;
+        if let Some(last_old) = last_old {
+            eprintln!(
+                "[measure] unicast kill -9 failover {family}: last advert of r1 -> first of r2 \
+                 {:.3} ms; Master_Down_Interval {mdi} ms",
+                (first_new - last_old) * 1000.0
+            );
+        }
+    }
+}
+
+/// In unicast mode an advert from anyone else than the listed peers is not heard (counted
+/// as peer_not_allowed), even with a higher priority.
+#[test]
+fn unicast_mode_hears_only_the_listed_peers() {
+    let lab = Lab::new("nvrtup", 31, 2);
+    // r2 lists r1, but r1 is told about some other address: r2 gets r1's adverts (sent to
+    // its own address) from a source that is not its peer.
+    lab.apply_simple(
+        1,
+        200,
+        &format!(
+            "unicast-peers = [\"{}\", \"{}\"]",
+            lab.primary(2, "ipv4"),
+            lab.primary(2, "ipv6")
+        ),
+    );
+    lab.apply_simple(2, 100, "unicast-peers = [\"10.31.0.9\", \"fe80::9\"]");
+    lab.wait(
+        VRID,
+        &[(1, "master"), (2, "master")],
+        Duration::from_secs(5),
+    );
+    wait_until(
+        Duration::from_secs(3),
+        || format!("peer_not_allowed on r2: {:?}", try_show(lab.r(2))),
+        || {
+            counters(lab.r(2), VRID, "peer_not_allowed")
+                .iter()
+                .all(|n| *n >= 2)
+                .then_some(())
+        },
+    );
+    assert_eq!(counters(lab.r(2), VRID, "address_list_errors"), vec![0, 0]);
+}

@@ -50,6 +50,17 @@ pub struct Config {
 pub struct RuntimeConfig {
     /// `metrics-listen`: address:port of the Prometheus endpoint (off when None).
     pub metrics_listen: Option<String>,
+    /// `control-group`: members may send every control request (like root).
+    pub control_group: Option<GroupRef>,
+    /// `control-read-group`: members may only `show` and `subscribe`.
+    pub control_read_group: Option<GroupRef>,
+}
+
+/// A group named in the file, resolved when the file was read (an unknown group is an error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRef {
+    pub name: String,
+    pub gid: u32,
 }
 
 /// One `[[vrrp]]`: a virtual router (interface, vrid) with up to two instances (IPv4, IPv6).
@@ -77,6 +88,8 @@ pub struct RouterConfig {
     pub track: Vec<TrackConfig>,
     /// Optional allowlist of advert sources; empty = anyone.
     pub peers: Vec<std::net::IpAddr>,
+    /// `unicast-peers`: unicast mode when not empty (adverts go to each; only they are heard).
+    pub unicast_peers: Vec<std::net::IpAddr>,
     /// Where this `[[vrrp]]` table starts in the file (for messages).
     #[serde(skip)]
     pub location: Location,
@@ -93,6 +106,16 @@ impl RouterConfig {
             f.push(Family::Ipv6);
         }
         f
+    }
+
+    /// May an advert from `src` be heard? In unicast mode only from a unicast peer; else
+    /// from anyone, or only from `peers` when that allowlist is set.
+    pub fn hears(&self, src: std::net::IpAddr) -> bool {
+        if !self.unicast_peers.is_empty() {
+            self.unicast_peers.contains(&src)
+        } else {
+            self.peers.is_empty() || self.peers.contains(&src)
+        }
     }
 
     /// The VIPs of one family as generic prefixes.

@@ -15,7 +15,7 @@
 //!   points at the second one and names the location of the first in its message.
 
 use super::{
-    ClientConfig, ClientKind, Config, ConfigError, ConfigErrors, Location, PathwayConfig,
+    ClientConfig, ClientKind, Config, ConfigError, ConfigErrors, GroupRef, Location, PathwayConfig,
     RouterConfig, RuntimeConfig, TrackConfig, Version,
 };
 use crate::types::{Family, IFNAME_MAX, MacAddr};
@@ -72,8 +72,9 @@ const ROUTER_ONLY_KEYS: &[&str] = &[
     "vrrs-leader-family",
     "track",
     "peers",
+    "unicast-peers",
 ];
-const RUNTIME_KEYS: &[&str] = &["metrics-listen"];
+const RUNTIME_KEYS: &[&str] = &["metrics-listen", "control-group", "control-read-group"];
 const VRRS_KEYS: &[&str] = &["pathway", "client"];
 const PATHWAY_KEYS: &[&str] = &["leader", "interface", "mac", "address"];
 const TRACK_KEYS: &[&str] = &["interface", "decrement"];
@@ -696,7 +697,38 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        runtime.control_group = self.group(&r, "control-group");
+        runtime.control_read_group = self.group(&r, "control-read-group");
         runtime
+    }
+
+    /// A group name, resolved in the group database now: a typo must fail validation rather
+    /// than lock everybody out of a running runtime.
+    fn group(&mut self, r: &Reader<'_>, key: &str) -> Option<GroupRef> {
+        let e = r.entry(key)?;
+        let name = self.string(&e)?.to_string();
+        match nix::unistd::Group::from_name(&name) {
+            Ok(Some(g)) => Some(GroupRef {
+                name,
+                gid: g.gid.as_raw(),
+            }),
+            Ok(None) => {
+                self.error(
+                    &e.span,
+                    &e.path,
+                    format!("group `{name}` does not exist on this machine (create it with `groupadd {name}`)"),
+                );
+                None
+            }
+            Err(err) => {
+                self.error(
+                    &e.span,
+                    &e.path,
+                    format!("cannot look up group `{name}`: {err}"),
+                );
+                None
+            }
+        }
     }
 
     /// The keys shared by `[defaults]` and `[[vrrp]]`, with their static ranges.
@@ -1000,6 +1032,8 @@ impl<'a> Checker<'a> {
             }
         }
 
+        let unicast_peers = self.unicast_peers(r, &ipv4, &ipv6, !peers.is_empty());
+
         let config = RouterConfig {
             interface: interface
                 .as_ref()
@@ -1034,6 +1068,7 @@ impl<'a> Checker<'a> {
             vrrs_leader_family: leader_family,
             track,
             peers,
+            unicast_peers,
             location: self.at(&r.tbl.span()),
         };
         RouterRec {
@@ -1044,6 +1079,98 @@ impl<'a> Checker<'a> {
             leaders,
             vips,
         }
+    }
+
+    /// `unicast-peers`: addresses of the router's families, IPv6 ones link-local (adverts
+    /// come from and go to link-locals, as in multicast mode), every family of the router
+    /// covered (the mode is per router, not per family), no duplicates, and not together with
+    /// `peers` (the unicast peers already are the only ones heard).
+    fn unicast_peers(
+        &mut self,
+        r: &Reader<'_>,
+        ipv4: &[Ipv4Net],
+        ipv6: &[Ipv6Net],
+        has_peers: bool,
+    ) -> Vec<IpAddr> {
+        let Some(e) = r.entry("unicast-peers") else {
+            return Vec::new();
+        };
+        let Some(list) = self.strings(&e) else {
+            return Vec::new();
+        };
+        if has_peers {
+            self.error(
+                &e.span,
+                &e.path,
+                "`unicast-peers` and `peers` cannot be combined: in unicast mode only the \
+                 unicast peers are heard; drop `peers`",
+            );
+        }
+        if list.is_empty() {
+            self.error(
+                &e.span,
+                &e.path,
+                "`unicast-peers` is empty: list the peers, or remove the key for multicast",
+            );
+        }
+        let mut out: Vec<IpAddr> = Vec::new();
+        // Families written, valid or not: a bad IPv6 peer is not also "no IPv6 peer".
+        let mut written = [false; 2];
+        for (el, s) in list {
+            let a = match s.parse::<IpAddr>() {
+                Ok(a) => {
+                    written[usize::from(a.is_ipv6())] = true;
+                    a
+                }
+                Err(_) => {
+                    self.error(&el.span, &el.path, format!("`{s}` is not an IP address"));
+                    continue;
+                }
+            };
+            let problem = match a {
+                _ if out.contains(&a) => Some(format!("`{a}` is listed twice")),
+                IpAddr::V4(v)
+                    if v.is_multicast()
+                        || v.is_broadcast()
+                        || v.is_unspecified()
+                        || v.is_loopback() =>
+                {
+                    Some(format!("`{a}` is not a unicast address of a peer"))
+                }
+                IpAddr::V6(v) if (v.segments()[0] & 0xffc0) != 0xfe80 => Some(format!(
+                    "`{a}` is not a link-local address: IPv6 adverts are sent between \
+                     link-local addresses (use the peer's fe80:: address on this link)"
+                )),
+                IpAddr::V4(_) if ipv4.is_empty() => Some(format!(
+                    "`{a}` is an IPv4 peer but this router has no `ipv4` address"
+                )),
+                IpAddr::V6(_) if ipv6.is_empty() => Some(format!(
+                    "`{a}` is an IPv6 peer but this router has no `ipv6` address"
+                )),
+                _ => None,
+            };
+            match problem {
+                Some(m) => self.error(&el.span, &el.path, m),
+                None => out.push(a),
+            }
+        }
+        let some_written = written.iter().any(|w| *w);
+        for (missing, family) in [
+            (!ipv4.is_empty() && !written[0], "IPv4"),
+            (!ipv6.is_empty() && !written[1], "IPv6"),
+        ] {
+            if missing && some_written {
+                self.error(
+                    &e.span,
+                    &e.path,
+                    format!(
+                        "the router has {family} addresses but `unicast-peers` lists no {family} \
+                         peer: unicast mode covers the whole router, list its {family} peers too"
+                    ),
+                );
+            }
+        }
+        out
     }
 
     fn pathway(&mut self, r: &Reader<'_>) -> PathwayRec {

@@ -84,11 +84,45 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
 
 fn connect(run_dir: &Path) -> anyhow::Result<UnixStream> {
     let path = socket_path(run_dir);
-    let s = UnixStream::connect(&path)
-        .with_context(|| format!("no runtime answers on {}", path.display()))?;
+    let s = match UnixStream::connect(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => bail!(
+            "permission denied on {}: the control socket is root-only unless [runtime] \
+             control-group or control-read-group names a group you are in",
+            path.display()
+        ),
+        Err(e) => {
+            return Err(e).with_context(|| format!("no runtime answers on {}", path.display()));
+        }
+    };
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .context("cannot set a timeout on the control socket")?;
     Ok(s)
+}
+
+/// The error for a reply with `ok: false`.
+fn refusal(reply: Reply) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the runtime refused: {}",
+        reply.error.unwrap_or_else(|| "no reason given".into())
+    )
+}
+
+/// Write one request line. The runtime answers a peer it refuses (permission, connection
+/// limit) with one error line and closes at once, possibly before the request is written:
+/// then the write fails (EPIPE) and that error line, still readable, is the real answer.
+fn write_request(s: &mut UnixStream, line: &str) -> anyhow::Result<()> {
+    let Err(write_err) = s.write_all(line.as_bytes()) else {
+        return Ok(());
+    };
+    let mut answer = String::new();
+    if BufReader::new(&*s).read_line(&mut answer).is_ok()
+        && let Ok(reply) = serde_json::from_str::<Reply>(&answer)
+        && !reply.ok
+    {
+        return Err(refusal(reply));
+    }
+    Err(write_err).context("cannot write to the control socket")
 }
 
 /// Send one request and read one reply.
@@ -96,8 +130,7 @@ pub fn request(run_dir: &Path, req: &Request) -> anyhow::Result<serde_json::Valu
     let mut s = connect(run_dir)?;
     let mut line = serde_json::to_string(req).context("cannot encode request")?;
     line.push('\n');
-    s.write_all(line.as_bytes())
-        .context("cannot write to the control socket")?;
+    write_request(&mut s, &line)?;
     let mut reader = BufReader::new(s);
     let mut answer = String::new();
     reader
@@ -111,10 +144,7 @@ pub fn request(run_dir: &Path, req: &Request) -> anyhow::Result<serde_json::Valu
     if reply.ok {
         Ok(reply.data.unwrap_or(serde_json::Value::Null))
     } else {
-        bail!(
-            "the runtime refused: {}",
-            reply.error.unwrap_or_else(|| "no reason given".into())
-        )
+        Err(refusal(reply))
     }
 }
 
@@ -209,12 +239,18 @@ pub fn subscribe(run_dir: &Path, names: &[String]) -> i32 {
             names: names.to_vec(),
         })?;
         line.push('\n');
-        s.write_all(line.as_bytes())
-            .context("cannot write to the control socket")?;
+        write_request(&mut s, &line)?;
         let reader = BufReader::new(s);
         let stdout = std::io::stdout();
         for line in reader.lines() {
             let line = line.context("control socket read failed")?;
+            // Events carry "event"; a reply line in their place is a refusal (permission,
+            // connection limit) and must not look like a stream that ended normally.
+            if let Ok(reply) = serde_json::from_str::<Reply>(&line)
+                && !reply.ok
+            {
+                return Err(refusal(reply));
+            }
             let mut out = stdout.lock();
             if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
                 return Ok(()); // the reader went away (e.g. `| head`)

@@ -1,6 +1,7 @@
 //! The runtime process: spawn/hand-off from `apply`, the foreground `run`, the control socket
 //! and the event loop that drives every VRRP router.
 
+pub mod access;
 pub mod control;
 pub mod filter;
 pub mod metrics;
@@ -57,8 +58,7 @@ pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
 fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("cannot find my own executable")?;
-    std::fs::create_dir_all(&cli.run_dir)
-        .with_context(|| format!("cannot create {}", cli.run_dir.display()))?;
+    crate::security::prepare_run_dir(&cli.run_dir)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -110,6 +110,12 @@ fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
 
 /// `netvrrp run`: apply the kernel state, then run elections until stopped.
 pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
+    if let Err(e) = crate::security::check_config_file(file)
+        .and_then(|()| crate::security::prepare_run_dir(&cli.run_dir))
+    {
+        eprintln!("netvrrp: {e:#}");
+        return exit::FAILURE;
+    }
     if control::ping(&cli.run_dir).is_ok() {
         eprintln!(
             "netvrrp: a runtime already answers on {}",

@@ -12,6 +12,7 @@ use crate::types::{Family, MacAddr};
 use crate::vrrp::net::{self, Received, RxSocket, TxSocket};
 use crate::vrrp::packet;
 use crate::vrrp::router::{Action, Input, Router, RouterParams, State, Time};
+use crate::vrrp::unicast::UnicastSender;
 use anyhow::Context;
 use futures::{FutureExt, StreamExt};
 use serde_json::json;
@@ -59,6 +60,8 @@ struct Instance {
     vips: Vec<IpAddr>,
     primary: IpAddr,
     tx: Option<TxSocket>,
+    /// Unicast mode: adverts go to `unicast-peers` through this socket instead of `tx`.
+    unicast: Option<UnicastSender>,
     protodown: Option<bool>,
     /// The deadline this instance has in the timer set, if any.
     armed: Option<Time>,
@@ -66,8 +69,23 @@ struct Instance {
     last_change: f64,
 }
 
+impl Instance {
+    /// The advert this instance sends with `priority` and `interval_cs`.
+    fn advert(&self, priority: u8, interval_cs: u16) -> packet::Advert {
+        packet::Advert::new(
+            self.config.version.number(),
+            self.key.1,
+            priority,
+            interval_cs,
+            &self.vips,
+        )
+    }
+}
+
 enum Control {
-    Request(Request, oneshot::Sender<Reply>),
+    /// A request, whether its peer is trusted (root or our own user; see
+    /// [`super::access::Peer::trusted`]), and where the reply goes.
+    Request(Request, bool, oneshot::Sender<Reply>),
     /// A subscriber joins: it gets the current state of every leader name and a receiver
     /// subscribed at the same instant, so it can miss nothing in between.
     Subscribe(oneshot::Sender<(Vec<serde_json::Value>, broadcast::Receiver<StateEvent>)>),
@@ -150,6 +168,8 @@ pub struct Runtime {
     snapshot: Arc<Snapshot>,
     /// `[runtime] metrics-listen` at start (a reload does not move the listener).
     metrics_listen: Option<String>,
+    /// `[runtime] control-group` / `control-read-group` (follows reloads).
+    access: super::access::Policy,
     /// Instances that were Master when the previous runtime died without leaving (from
     /// `<run-dir>/masters.json`): they get [`Input::Resume`] after their first Startup.
     resume: HashSet<InstanceKey>,
@@ -314,6 +334,7 @@ impl Runtime {
             links_stale: false,
             snapshot: Arc::new(loaded.snapshot.clone()),
             metrics_listen: loaded.config.runtime.metrics_listen.clone(),
+            access: super::access::Policy::from_config(&loaded.config.runtime),
             resume: HashSet::new(),
             masters_dirty: true,
         };
@@ -382,6 +403,7 @@ impl Runtime {
                     },
                     None => None,
                 };
+                let unicast = open_unicast(rc, family, parent.index, primary);
                 started.push(next.len());
                 next.push(Instance {
                     key,
@@ -394,6 +416,7 @@ impl Runtime {
                     vips,
                     primary,
                     tx,
+                    unicast,
                     protodown: None,
                     armed: None,
                     last_change: unix_now(),
@@ -591,18 +614,18 @@ impl Runtime {
                 Action::SendAdvert {
                     priority,
                     interval_cs,
+                } if !inst.config.unicast_peers.is_empty() => {
+                    send_unicast_advert(inst, priority, interval_cs)
+                }
+                Action::SendAdvert {
+                    priority,
+                    interval_cs,
                 } => {
                     let Some(tx) = &inst.tx else {
                         inst.router.counters_mut().send_errors += 1;
                         continue;
                     };
-                    let advert = packet::Advert::new(
-                        inst.config.version.number(),
-                        inst.key.1,
-                        priority,
-                        interval_cs,
-                        &inst.vips,
-                    );
+                    let advert = inst.advert(priority, interval_cs);
                     if let Err(e) =
                         tx.send_advert(&advert, inst.config.checksum_with_ipv4_pseudoheader)
                     {
@@ -670,7 +693,12 @@ impl Runtime {
         let now = self.now();
         let inst = &mut self.instances[i];
         let version = inst.config.version.number();
-        match net::decode_for(&pkt, version) {
+        let expected = crate::vrrp::unicast::expected_destination(
+            pkt.family,
+            !inst.config.unicast_peers.is_empty(),
+            inst.primary,
+        );
+        match net::decode_for(&pkt, version, expected) {
             Ok(advert) => {
                 let c = inst.router.counters_mut();
                 match advert.checksum_form {
@@ -682,7 +710,7 @@ impl Runtime {
                     }
                     None => {}
                 }
-                if !inst.config.peers.is_empty() && !inst.config.peers.contains(&pkt.src) {
+                if !inst.config.hears(pkt.src) {
                     c.peer_not_allowed += 1;
                     return;
                 }
@@ -894,6 +922,7 @@ impl Runtime {
                     "master_down_interval_ms": r.master_down_interval().as_secs_f64() * 1000.0,
                     "vips": inst.vips,
                     "vrrs_leader": inst.config.vrrs_leader,
+                    "unicast_peers": crate::vrrp::unicast::peers_of(&inst.config.unicast_peers, inst.key.2),
                     "last_change": inst.last_change,
                     "counters": r.counters(),
                 })
@@ -914,7 +943,10 @@ impl Runtime {
     }
 
     async fn reload_inner(&mut self, file: PathBuf) -> Result<serde_json::Value, String> {
+        crate::security::check_config_file(&file).map_err(|e| format!("{e:#}"))?;
         let config = config::load(&file).map_err(|e| e.to_string())?;
+        self.access = super::access::Policy::from_config(&config.runtime);
+        self.set_socket_mode();
         let snapshot = self.kernel.snapshot().await.map_err(|e| format!("{e:#}"))?;
         self.snapshot = Arc::new(snapshot.clone());
         // Fan-outs of the old configuration name clients by their old positions: let them
@@ -967,6 +999,25 @@ impl Runtime {
         )
     }
 
+    /// Give the control socket the mode the access policy needs (see [`super::access`]).
+    fn set_socket_mode(&self) {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let path = control::socket_path(&self.run_dir);
+        let mode = self.access.socket_mode();
+        if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)) {
+            // Not yet bound (start) or removed by hand: nothing to open up.
+            tracing::debug!(target: "netvrrp::protocol", path = %path.display(), "cannot chmod the control socket: {e}");
+            return;
+        }
+        // Group members need to traverse the run-dir to reach the socket.
+        if mode != 0o600
+            && let Ok(md) = std::fs::metadata(&self.run_dir)
+            && md.mode() & 0o001 == 0
+        {
+            tracing::warn!(target: "netvrrp::protocol", run_dir = %self.run_dir.display(), "control groups are configured but others cannot enter the run directory: `chmod o+x` it or members cannot connect");
+        }
+    }
+
     /// Leave gracefully: every Master sends priority 0; every device goes protodown.
     async fn shutdown_all(&mut self) {
         let now = self.now();
@@ -981,11 +1032,13 @@ impl Runtime {
         let _ = std::fs::remove_file(&sock_path);
         let listener = UnixListener::bind(&sock_path)
             .with_context(|| format!("cannot bind {}", sock_path.display()))?;
+        // Root-only until the policy is applied: nobody can connect in between.
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600))
                 .with_context(|| format!("cannot chmod {}", sock_path.display()))?;
         }
+        self.set_socket_mode();
         let pid_path = super::pid_path(&self.run_dir);
         std::fs::write(&pid_path, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write {}", pid_path.display()))?;
@@ -1104,36 +1157,42 @@ impl Runtime {
                     }
                 }
                 Ok((stream, _)) = listener.accept() => {
-                    // The socket is 0600 already; the peer check also covers a run-dir whose
-                    // permissions were loosened by hand.
-                    let allowed = stream
-                        .peer_cred()
-                        .map(|c| c.uid() == 0 || c.uid() == nix::unistd::geteuid().as_raw())
-                        .unwrap_or(false);
-                    if !allowed {
-                        tracing::warn!(target: "netvrrp::protocol", "control connection refused: peer is neither root nor the runtime's user");
-                    } else if let Ok(permit) = connections.clone().try_acquire_owned() {
-                        let ctl_send = ctl_send.clone();
-                        tokio::spawn(async move {
-                            serve_connection(stream, ctl_send).await;
-                            drop(permit);
-                        });
-                    } else {
-                        tracing::debug!(target: "netvrrp::protocol", limit = control::MAX_CONNECTIONS, "control connection refused: too many connections");
-                        tokio::spawn(refuse_connection(stream, "too many control connections"));
-                    }
+                    // Every connection is classified from SO_PEERCRED, whatever the socket's
+                    // mode (it also covers a run-dir loosened by hand).
+                    let policy = self.access.clone();
+                    let connections = connections.clone();
+                    let ctl_send = ctl_send.clone();
+                    tokio::spawn(async move {
+                        let peer = match classify(&stream, policy).await {
+                            Ok(p) => p,
+                            Err(why) => {
+                                tracing::warn!(target: "netvrrp::protocol", "control connection refused: {why}");
+                                refuse_connection(stream, &why).await;
+                                return;
+                            }
+                        };
+                        // The permit is taken only for allowed peers: refused ones cannot
+                        // crowd out the operators.
+                        let Ok(permit) = connections.try_acquire_owned() else {
+                            tracing::debug!(target: "netvrrp::protocol", limit = control::MAX_CONNECTIONS, "control connection refused: too many connections");
+                            refuse_connection(stream, "too many control connections").await;
+                            return;
+                        };
+                        serve_connection(stream, ctl_send, peer).await;
+                        drop(permit);
+                    });
                 }
                 Some(reply) = scrape_recv.recv() => {
                     let _ = reply.send(self.metrics_text());
                 }
                 Some(msg) = ctl_recv.recv() => {
-                    let (req, reply) = match msg {
+                    let (req, trusted, reply) = match msg {
                         Control::Subscribe(reply) => {
                             let rows = self.vrrs.show_server().as_array().cloned().unwrap_or_default();
                             let _ = reply.send((rows, self.events.subscribe()));
                             continue;
                         }
-                        Control::Request(req, reply) => (req, reply),
+                        Control::Request(req, trusted, reply) => (req, trusted, reply),
                     };
                     let answer = match req {
                         Request::Ping => Reply::ok(json!({"pid": std::process::id(), "reloads": self.reloads})),
@@ -1144,9 +1203,12 @@ impl Runtime {
                             "client" => Reply::ok(self.vrrs.show_client(Some(&lock(&self.runners)))),
                             other => Reply::err(format!("unknown VRRS object {other:?} (server, pathway, client)")),
                         },
-                        Request::Reload { file } => match self.reload(file).await {
-                            Ok(v) => Reply::ok(v),
-                            Err(e) => Reply::err(e),
+                        Request::Reload { file } => match super::access::reload_allowed(trusted, &file, &self.file) {
+                            Err(why) => Reply::err(why),
+                            Ok(()) => match self.reload(file).await {
+                                Ok(v) => Reply::ok(v),
+                                Err(e) => Reply::err(e),
+                            },
                         },
                         Request::Stop => {
                             let _ = reply.send(Reply::ok(json!("stopping")));
@@ -1314,9 +1376,34 @@ fn link_local_near(snapshot: &Snapshot, index: u32) -> Option<std::net::Ipv6Addr
     })
 }
 
+/// Who is on the other end of a control connection (see [`super::access`]).
+async fn classify(
+    stream: &tokio::net::UnixStream,
+    policy: super::access::Policy,
+) -> Result<super::access::Peer, String> {
+    let cred = stream
+        .peer_cred()
+        .map_err(|e| format!("cannot identify the peer: {e}"))?;
+    let (uid, gid) = (cred.uid(), cred.gid());
+    let own = nix::unistd::geteuid().as_raw();
+    if uid == 0 || uid == own {
+        return policy.classify(uid, gid, own, Vec::new);
+    }
+    // The group database may be remote (NSS): look it up off the event loop.
+    tokio::task::spawn_blocking(move || {
+        policy.classify(uid, gid, own, || super::access::database_groups(uid, gid))
+    })
+    .await
+    .map_err(|e| format!("group lookup failed: {e}"))?
+}
+
 /// One control connection: read request lines, forward them to the loop, write replies. A
 /// subscribe request turns the connection into an event stream.
-async fn serve_connection(stream: tokio::net::UnixStream, ctl: mpsc::Sender<Control>) {
+async fn serve_connection(
+    stream: tokio::net::UnixStream,
+    ctl: mpsc::Sender<Control>,
+    peer: super::access::Peer,
+) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read).take(control::MAX_REQUEST as u64);
@@ -1349,13 +1436,21 @@ async fn serve_connection(stream: tokio::net::UnixStream, ctl: mpsc::Sender<Cont
         reader.set_limit(control::MAX_REQUEST as u64);
         let reply = match control::parse_request(&line) {
             Err(e) => Reply::err(e),
+            Ok(req) if let Err(why) = peer.permits(&req) => {
+                tracing::warn!(target: "netvrrp::protocol", uid = peer.uid, "control request refused: {why}");
+                Reply::err(why)
+            }
             Ok(Request::Subscribe { names }) => {
                 stream_events(&mut write, &ctl, &names).await;
                 return;
             }
             Ok(req) => {
                 let (tx, rx) = oneshot::channel();
-                if ctl.send(Control::Request(req, tx)).await.is_err() {
+                if ctl
+                    .send(Control::Request(req, peer.trusted(), tx))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 match rx.await {
@@ -1451,5 +1546,36 @@ async fn stream_events(
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
+    }
+}
+
+/// The unicast sender of an instance in unicast mode (None otherwise, or when it cannot be
+/// opened: then every advert counts as a send error; never a fallback to multicast).
+fn open_unicast(
+    rc: &RouterConfig,
+    family: Family,
+    parent_index: u32,
+    primary: IpAddr,
+) -> Option<UnicastSender> {
+    if rc.unicast_peers.is_empty() {
+        return None;
+    }
+    UnicastSender::open(family, parent_index, primary, &rc.unicast_peers)
+        .map_err(|e| {
+            tracing::error!(target: "netvrrp::packets", interface = %rc.interface, vrid = rc.vrid, %family, "cannot open the unicast send socket: {e:#}");
+        })
+        .ok()
+}
+
+/// One advert to every unicast peer of the instance.
+fn send_unicast_advert(inst: &mut Instance, priority: u8, interval_cs: u16) {
+    let advert = inst.advert(priority, interval_cs);
+    let result = match &inst.unicast {
+        Some(u) => u.send_advert(&advert, inst.config.checksum_with_ipv4_pseudoheader),
+        None => Err(anyhow::anyhow!("no unicast send socket")),
+    };
+    if let Err(e) = result {
+        inst.router.counters_mut().send_errors += 1;
+        tracing::warn!(target: "netvrrp::packets", device = %inst.device, "unicast advert not sent: {e:#}");
     }
 }

@@ -3,3 +3,4 @@
 pub mod net;
 pub mod packet;
 pub mod router;
+pub mod unicast;

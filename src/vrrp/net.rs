@@ -429,9 +429,14 @@ fn send_packet(
     Ok(())
 }
 
-/// Decode a received packet for a router of `version`.
-pub fn decode_for(pkt: &Received, version: u8) -> Result<packet::Decoded, packet::DecodeError> {
-    packet::decode(
+/// Decode a received packet for a router of `version` that expects it sent to `dst` (the
+/// VRRP group, or our address in unicast mode).
+pub fn decode_for(
+    pkt: &Received,
+    version: u8,
+    dst: IpAddr,
+) -> Result<packet::Decoded, packet::DecodeError> {
+    packet::decode_to(
         &pkt.payload,
         &packet::RxContext {
             src: pkt.src,
@@ -439,6 +444,7 @@ pub fn decode_for(pkt: &Received, version: u8) -> Result<packet::Decoded, packet
             ttl: pkt.ttl,
             version,
         },
+        dst,
     )
 }
 

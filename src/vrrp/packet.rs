@@ -107,7 +107,7 @@ pub enum DecodeError {
     BadChecksum { found: u16 },
     #[error("VRRPv2 authentication type {0}, only 0 is supported")]
     BadAuthType(u8),
-    #[error("sent to {0}, not to the VRRP group")]
+    #[error("sent to {0}, not to the VRRP group (or in unicast mode to us)")]
     BadDestination(IpAddr),
 }
 
@@ -216,6 +216,20 @@ pub struct RxContext {
 /// Decode and check one received VRRP message (RFC 9568 section 7.1 order: TTL, version,
 /// type, length, checksum; the VRID is the caller's, who knows the configured ones).
 pub fn decode(payload: &[u8], ctx: &RxContext) -> Result<Decoded, DecodeError> {
+    let group: IpAddr = match ctx.dst {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)),
+    };
+    decode_to(payload, ctx, group)
+}
+
+/// [`decode`] for a packet that must have been sent to `expected` (unicast mode: our own
+/// address instead of the VRRP group).
+pub fn decode_to(
+    payload: &[u8],
+    ctx: &RxContext,
+    expected: IpAddr,
+) -> Result<Decoded, DecodeError> {
     if ctx.ttl != 255 {
         return Err(DecodeError::BadTtl(ctx.ttl));
     }
@@ -225,11 +239,7 @@ pub fn decode(payload: &[u8], ctx: &RxContext) -> Result<Decoded, DecodeError> {
     if payload.len() > MAX_ADVERT_LEN {
         return Err(DecodeError::Oversized(payload.len()));
     }
-    let group: IpAddr = match ctx.dst {
-        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)),
-        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)),
-    };
-    if ctx.dst != group {
+    if ctx.dst != expected {
         return Err(DecodeError::BadDestination(ctx.dst));
     }
     let version = payload[0] >> 4;
@@ -622,6 +632,46 @@ mod tests {
             ),
             Err(DecodeError::BadDestination(_))
         ));
+    }
+
+    /// Unicast mode: the advert must be addressed to us (and its checksum covers that
+    /// destination); one sent to the group, or to somebody else, is refused.
+    #[test]
+    fn unicast_destination() {
+        let (src, us): (IpAddr, IpAddr) = ("fe80::2".parse().unwrap(), "fe80::1".parse().unwrap());
+        let advert = Advert::new(3, 10, 200, 100, &["2001:db8::10".parse().unwrap()]);
+        let bytes = encode(&advert, src, us, false);
+        let c = RxContext {
+            src,
+            dst: us,
+            ttl: 255,
+            version: 3,
+        };
+        assert_eq!(
+            decode_to(&bytes, &c, us).map(|d| d.advert.priority),
+            Ok(200)
+        );
+        assert_eq!(decode(&bytes, &c), Err(DecodeError::BadDestination(us)));
+        let other: IpAddr = "fe80::3".parse().unwrap();
+        assert_eq!(
+            decode_to(&bytes, &RxContext { dst: other, ..c }, us),
+            Err(DecodeError::BadDestination(other))
+        );
+        let v4 = Advert::new(3, 10, 200, 100, &["192.0.2.10".parse().unwrap()]);
+        let (s4, d4): (IpAddr, IpAddr) =
+            ("192.0.2.2".parse().unwrap(), "192.0.2.1".parse().unwrap());
+        let bytes = encode(&v4, s4, d4, true);
+        let c4 = RxContext {
+            src: s4,
+            dst: d4,
+            ttl: 255,
+            version: 3,
+        };
+        assert!(decode_to(&bytes, &c4, d4).is_ok());
+        assert_eq!(
+            decode_to(&bytes, &RxContext { ttl: 64, ..c4 }, d4),
+            Err(DecodeError::BadTtl(64))
+        );
     }
 
     /// Ledger: R9568-5.1.2.3-b (hop limit 255 required), R9568-5.2.8-a (IPv6: the checksum

@@ -2357,6 +2357,7 @@ mod tests {
                 decrement: 50,
             }],
             peers: vec![],
+            unicast_peers: vec![],
             location: Location::default(),
         };
         let p = RouterParams::from_config(&cfg, Family::Ipv4, v4(2));

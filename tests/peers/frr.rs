@@ -54,6 +54,10 @@ impl<'a> Frr<'a> {
     /// and returns once vrrpd's vty socket exists.
     pub fn start(lab: &'a Lab, k: usize, conf: Conf) -> Frr<'a> {
         conf.check();
+        assert!(
+            conf.unicast_peers.is_empty(),
+            "FRR vrrpd has no unicast mode"
+        );
         let dir = lab.router_dir(k, "frr");
         fs::create_dir_all(dir.join("vartmp")).unwrap();
         let ns = lab.r(k);

@@ -12,6 +12,10 @@
 //! - `advert_int` takes fractions for VRRPv3 (0.1 → 10 cs on the wire); VRRPv2 whole seconds.
 //! - Default mode sends adverts from eth0's MAC, not the virtual MAC; with `use_vmac` the
 //!   adverts and VIPs move to a macvlan with the virtual MAC.
+//! - Unicast mode (`unicast_peer`) sends IPv6 adverts with hop limit 64 (IPv4: TTL 255) and
+//!   accepts any TTL unless `min_ttl` is given. netvrrp (like the RFC) drops adverts whose
+//!   hop limit is not 255 (counted as `ttl_errors`), so the harness sets `unicast_ttl 255`;
+//!   a real deployment needs the same.
 //! - It logs "the first IPv6 VIP address should be link local" for a global-only IPv6 VIP
 //!   list (RFC 5798 §5.2.9); harmless.
 //! - With `use_vmac`, a Master that is being preempted answers the new master's gratuitous
@@ -247,6 +251,20 @@ fn render(lab: &Lab, k: usize, conf: &Conf) -> String {
         }
         if conf.use_vmac {
             s += &format!("  use_vmac {vmac}\n");
+        }
+        let peers: Vec<String> = conf
+            .unicast_peers
+            .iter()
+            .filter(|a| a.is_ipv4() == (fam == Family::V4))
+            .map(|a| format!("    {a}\n"))
+            .collect();
+        if !peers.is_empty() {
+            // The source is eth0's primary address / link-local, like netvrrp's. Unicast
+            // IPv6 adverts leave with hop limit 64 unless `unicast_ttl` says otherwise.
+            s += &format!(
+                "  unicast_ttl 255\n  unicast_peer {{\n{}  }}\n",
+                peers.concat()
+            );
         }
         // No `dev`: the VIPs go on the instance's interface (eth0, or the vmac device).
         s += "  virtual_ipaddress {\n";

@@ -635,6 +635,12 @@ impl Lab {
     /// Starts tcpdump on br0 (switch namespace), VRRP v4/v6, ARP, ICMP, ICMPv6, nanosecond
     /// timestamps, packet-buffered; returns once tcpdump is listening.
     pub fn capture_start(&self) {
+        self.capture_start_on("br0");
+    }
+
+    /// Capture on one switch interface: a port (`swp-rK`) sees the unicast frames to and
+    /// from its router, which the bridge device itself never sees once it has learned MACs.
+    pub fn capture_start_on(&self, iface: &str) {
         let mut cap = self.capture.lock().unwrap();
         assert!(cap.is_none(), "a capture is already running");
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -648,7 +654,7 @@ impl Lab {
         let args = [
             "tcpdump",
             "-i",
-            "br0",
+            iface,
             "-nn",
             "-U",
             "--immediate-mode",
@@ -970,6 +976,10 @@ pub struct Conf {
     /// keepalived: `use_vmac` (adverts and VIPs on a macvlan with the virtual MAC). FRR
     /// always works this way and ignores it.
     pub use_vmac: bool,
+    /// Unicast mode: send adverts to these addresses (IPv6: link-locals) instead of the
+    /// group, and hear only them (netvrrp `unicast-peers`, keepalived `unicast_peer`). FRR
+    /// has no unicast mode.
+    pub unicast_peers: Vec<IpAddr>,
 }
 
 impl Default for Conf {
@@ -983,6 +993,7 @@ impl Default for Conf {
             vips6: Vec::new(),
             nopreempt: false,
             use_vmac: false,
+            unicast_peers: Vec::new(),
         }
     }
 }

@@ -260,6 +260,12 @@ pub fn render(conf: &Conf, opts: &NetvrrpOptions) -> String {
             list(conf.vips6.iter().map(|v| v.to_string()).collect())
         );
     }
+    if !conf.unicast_peers.is_empty() {
+        s += &format!(
+            "unicast-peers = [{}]\n",
+            list(conf.unicast_peers.iter().map(|a| a.to_string()).collect())
+        );
+    }
     s
 }
 

@@ -1068,3 +1068,100 @@ fn man_page_example_parses() {
     assert_eq!(c.pathways.len(), 1);
     assert_eq!(c.clients.len(), 1);
 }
+
+#[test]
+fn unicast_peers() {
+    let both = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"192.0.2.1/24\"]\nipv6 = [\"2001:db8::1/64\"]\n";
+    let c = ok(&format!(
+        "{both}unicast-peers = [\"192.0.2.2\", \"fe80::2\", \"192.0.2.3\"]\n"
+    ));
+    let r = &c.routers[0];
+    assert_eq!(r.unicast_peers.len(), 3);
+    assert!(r.hears("192.0.2.3".parse().unwrap()));
+    assert!(!r.hears("192.0.2.9".parse().unwrap()));
+    // Without unicast-peers or peers, anyone is heard.
+    assert!(ok(R).routers[0].hears("192.0.2.9".parse().unwrap()));
+    // line 5 is the key; element n starts at its quote.
+    assert_one(
+        &format!("{R}unicast-peers = [\"192.0.2.2\", \"nope\"]\n"),
+        5,
+        31,
+        "vrrp[1].unicast-peers[2]",
+        "not an IP address",
+    );
+    assert_one(
+        &format!("{R}unicast-peers = [\"224.0.0.18\"]\n"),
+        5,
+        18,
+        "vrrp[1].unicast-peers[1]",
+        "not a unicast address",
+    );
+    assert_one(
+        &format!("{R}unicast-peers = [\"192.0.2.2\", \"192.0.2.2\"]\n"),
+        5,
+        31,
+        "vrrp[1].unicast-peers[2]",
+        "listed twice",
+    );
+    assert_one(
+        &format!("{R}unicast-peers = [\"192.0.2.2\", \"fe80::2\"]\n"),
+        5,
+        31,
+        "vrrp[1].unicast-peers[2]",
+        "no `ipv6` address",
+    );
+    assert_one(
+        &format!("{both}unicast-peers = [\"192.0.2.2\", \"2001:db8::2\"]\n"),
+        6,
+        31,
+        "vrrp[1].unicast-peers[2]",
+        "not a link-local",
+    );
+    assert_one(
+        &format!("{both}unicast-peers = [\"192.0.2.2\"]\n"),
+        6,
+        17,
+        "vrrp[1].unicast-peers",
+        "no IPv6 peer",
+    );
+    assert_one(
+        &format!("{R}unicast-peers = []\n"),
+        5,
+        17,
+        "vrrp[1].unicast-peers",
+        "is empty",
+    );
+    assert_one(
+        &format!("{R}peers = [\"192.0.2.2\"]\nunicast-peers = [\"192.0.2.2\"]\n"),
+        6,
+        17,
+        "vrrp[1].unicast-peers",
+        "cannot be combined",
+    );
+    // Not a [defaults] key: peer lists belong to one router.
+    let (_, _, k, m) = only(&format!("[defaults]\nunicast-peers = [\"192.0.2.2\"]\n{R}"));
+    assert!(
+        k.contains("unicast-peers") && m.contains("not in [defaults]"),
+        "{k}: {m}"
+    );
+}
+
+#[test]
+fn control_groups_are_resolved() {
+    // gid 0 is named `root` on every Linux system.
+    let c = ok(&format!(
+        "[runtime]\ncontrol-group = \"root\"\ncontrol-read-group = \"root\"\n{R}"
+    ));
+    assert_eq!(c.runtime.control_group.as_ref().map(|g| g.gid), Some(0));
+    assert_eq!(
+        c.runtime.control_read_group.as_ref().map(|g| g.gid),
+        Some(0)
+    );
+    assert_one(
+        &format!("[runtime]\ncontrol-read-group = \"no-such-group-netvrrp\"\n{R}"),
+        2,
+        22,
+        "runtime.control-read-group",
+        "does not exist",
+    );
+}
