@@ -434,7 +434,22 @@ fn concurrent_apply_is_refused_cleanly() {
         .process_group(0)
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Wait until the holder has the lock (a non-blocking `flock` then fails), not a fixed
+    // time: under load the holder may take longer than any sleep to start.
+    common::wait_until(
+        std::time::Duration::from_secs(10),
+        || "flock holder never took the lock".to_string(),
+        || {
+            let free = std::process::Command::new("flock")
+                .args(["-n"])
+                .arg(&lock)
+                .arg("true")
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(true);
+            (!free).then_some(())
+        },
+    );
     let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]);
     let _ = std::process::Command::new("kill")
         .args(["-9", "--", &format!("-{}", holder.id())])
