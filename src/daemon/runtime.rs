@@ -287,11 +287,15 @@ impl Runtime {
             &loaded.config,
         )));
         // Its own rtnetlink socket: a socket serves one dump at a time (EBUSY otherwise), and
-        // the loop dumps (resync) while the executor may (re-creating a pathway device).
+        // the loop dumps (resync) while the executor may (re-creating a pathway device). The
+        // name → ifindex cache is shared, kept current by the loop's snapshots.
         let vrrs_pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (fanout_done_send, fanout_done) = mpsc::unbounded_channel();
+        // The snapshot was taken by another handle: without its names, the first fan-out
+        // would look up every pathway device one RTM_GETLINK at a time (13 ms for 1,000).
+        kernel.remember(&loaded.snapshot);
         let vrrs_exec = spawn_vrrs_executor(
-            Kernel::connect().await?,
+            kernel.sibling().await?,
             runners.clone(),
             vrrs_pending.clone(),
             fanout_done_send,
@@ -1312,14 +1316,20 @@ async fn execute_fanout(
             let Ok(index) = kernel.ifindex(device).await else {
                 continue;
             };
-            let link_local = link_local_near(snapshot, index);
+            // Only an NA needs a source (IPv4-only pathways have IPv6 off); the lookup
+            // scans the snapshot, which per pathway of a 1,000-pathway fan-out added up.
+            let mut link_local = None;
             for a in addrs {
                 // A freshly (re-)inserted interface has no link-local yet; the target
                 // itself is on the device by now and is what the kernel's own NA uses.
-                let src6 = link_local.or(match a {
-                    IpAddr::V6(v) => Some(*v),
+                let src6 = match a {
+                    IpAddr::V6(v) => Some(
+                        link_local
+                            .get_or_insert_with(|| link_local_near(snapshot, index))
+                            .unwrap_or(*v),
+                    ),
                     IpAddr::V4(_) => None,
-                });
+                };
                 if let Err(e) = frames.send_gratuitous(index, *mac, *a, src6) {
                     tracing::warn!(target: "netvrrp::vrrs", %device, "{e:#}");
                 }
