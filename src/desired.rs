@@ -27,6 +27,12 @@ pub struct DesiredDevice {
     pub parent_index: u32,
     pub mac: MacAddr,
     pub addrgenmode: AddrGenMode,
+    /// IPv6 on the device. Off (`disable_ipv6`) on a pathway macvlan without IPv6
+    /// addresses: with IPv6 on, every carrier change of such a device (each protodown
+    /// change of a VRRS fan-out) makes addrconf walk the whole IPv6 routing table for its
+    /// link-local and multicast routes, which is quadratic in the number of macvlans: with
+    /// 1,000 pathways it was most of the fan-out's kernel time (bench/vrrs_fanout.sh).
+    pub ipv6: bool,
     /// Addresses (VIPs), sorted.
     pub addresses: Vec<IpNet>,
     /// Protodown as the configurator leaves it: on (the runtime turns it off on Master).
@@ -102,6 +108,7 @@ pub fn pathway_device(pathway: &PathwayConfig, mac: MacAddr, parent_index: u32) 
         parent_index,
         mac,
         addrgenmode: AddrGenMode::Random,
+        ipv6: addresses.iter().any(|a| matches!(a, IpNet::V6(_))),
         addresses,
         protodown: true,
         role: DeviceRole::Pathway {
@@ -146,6 +153,7 @@ pub fn derive(
                     Family::Ipv4 => AddrGenMode::None,
                     Family::Ipv6 => AddrGenMode::Random,
                 },
+                ipv6: true,
                 addresses,
                 protodown: true,
                 role: DeviceRole::Router {

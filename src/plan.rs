@@ -224,7 +224,7 @@ impl fmt::Display for Op {
 }
 
 use crate::desired::{DesiredDevice, DesiredState};
-use crate::kernel::{DAD_SYSCTLS, LinkInfo, Snapshot};
+use crate::kernel::{DAD_SYSCTLS, DISABLE_IPV6, LinkInfo, Snapshot};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// A device netvrrp created or adopted, as remembered in `<run-dir>/owned.json`.
@@ -408,7 +408,7 @@ impl DeviceView<'_> {
             addrgenmode: l.addrgenmode.map_or("?", |g| g.as_str()),
             protodown: if runtime { None } else { Some(l.protodown) },
             admin_up: l.admin_up,
-            sysctls: sysctl_text(l.dad_sysctls),
+            sysctls: sysctl_text(l.dad_sysctls, l.disable_ipv6),
             addresses: managed_addresses(l).into_iter().collect(),
         }
     }
@@ -422,7 +422,7 @@ impl DeviceView<'_> {
             addrgenmode: d.addrgenmode.as_str(),
             protodown: if runtime { None } else { Some(d.protodown) },
             admin_up: true,
-            sysctls: sysctl_text(Some([0, 0, 0])),
+            sysctls: sysctl_text(Some([0, 0, 0]), Some(!d.ipv6)),
             addresses: d.addresses.clone(),
         }
     }
@@ -435,12 +435,13 @@ fn parent_name(snapshot: &Snapshot, index: u32) -> String {
         .unwrap_or_else(|| format!("if{index}"))
 }
 
-fn sysctl_text(v: Option<[i32; 3]>) -> String {
+fn sysctl_text(v: Option<[i32; 3]>, disabled: Option<bool>) -> String {
     match v {
         Some(v) => DAD_SYSCTLS
             .iter()
             .zip(v)
             .map(|(k, v)| format!("{k}={v}"))
+            .chain(disabled.map(|d| format!("{DISABLE_IPV6}={}", i32::from(d))))
             .collect::<Vec<_>>()
             .join(" "),
         None => "(no ipv6 conf)".into(),
@@ -571,6 +572,15 @@ pub fn plan(
                     previous: 1,
                 });
             }
+            // Before the first link-up, so addrconf never sets the device up for IPv6.
+            if !d.ipv6 {
+                ops.push(Op::SetSysctl {
+                    device: d.name.clone(),
+                    name: DISABLE_IPV6.into(),
+                    value: 1,
+                    previous: 0,
+                });
+            }
             // Protodown goes on before the link is up so the device never transmits as a
             // second master before the runtime has decided.
             ops.push(Op::SetProtodown {
@@ -660,6 +670,19 @@ pub fn plan(
             ops.push(Op::DelAddress {
                 device: dev(),
                 address: *a,
+            });
+        }
+        // Between the deletes and the adds: an IPv6 address cannot be added while IPv6 is
+        // disabled, and disabling it removes the device's IPv6 addresses (a delete after it
+        // would fail).
+        if let Some(disabled) = l.disable_ipv6
+            && disabled == d.ipv6
+        {
+            ops.push(Op::SetSysctl {
+                device: dev(),
+                name: DISABLE_IPV6.into(),
+                value: i32::from(!d.ipv6),
+                previous: i32::from(disabled),
             });
         }
         for a in wanted.difference(&have) {
@@ -761,7 +784,7 @@ pub struct Check {
 }
 
 /// Every desired attribute, pass or fail. More than `ifquery --check`: mode, addrgenmode,
-/// protodown ownership and the DAD sysctls are checked too.
+/// protodown ownership, the DAD sysctls and disable_ipv6 are checked too.
 pub fn check(
     snapshot: &Snapshot,
     desired: &DesiredState,
@@ -812,6 +835,13 @@ pub fn check(
                     .unwrap_or_else(|| "absent".into()),
             );
         }
+        push(
+            DISABLE_IPV6,
+            i32::from(!d.ipv6).to_string(),
+            l.disable_ipv6
+                .map(|v| i32::from(v).to_string())
+                .unwrap_or_else(|| "absent".into()),
+        );
         let have = managed_addresses(l);
         for a in &d.addresses {
             push(
@@ -870,6 +900,7 @@ mod tests {
             operstate: "up".into(),
             addresses: vec!["192.0.2.2/24".parse().unwrap()],
             dad_sysctls: None,
+            disable_ipv6: None,
         }
     }
 
@@ -883,6 +914,7 @@ mod tests {
                 Family::Ipv4 => AddrGenMode::None,
                 Family::Ipv6 => AddrGenMode::Random,
             },
+            ipv6: true,
             addresses: vips.iter().map(|a| a.parse().unwrap()).collect(),
             protodown: true,
             role: DeviceRole::Router {
@@ -909,6 +941,7 @@ mod tests {
             operstate: "lowerlayerdown".into(),
             addresses: d.addresses.clone(),
             dad_sysctls: Some([0, 0, 0]),
+            disable_ipv6: Some(!d.ipv6),
         }
     }
 
@@ -952,6 +985,87 @@ mod tests {
                 "set vrrp4-2-5 up",
             ]
         );
+    }
+
+    /// A pathway macvlan without IPv6 addresses gets IPv6 off before its first link-up
+    /// (fan-out cost, see `DesiredDevice::ipv6`); gaining an IPv6 address turns it back on
+    /// before the address is added, losing it turns it off after the address is deleted.
+    #[test]
+    fn pathway_ipv6_off_unless_it_has_ipv6_addresses() {
+        let pathway = |addrs: &[&str]| DesiredDevice {
+            name: "v02020000000001".into(),
+            parent: "eth0".into(),
+            parent_index: 2,
+            mac: MacAddr([2, 2, 0, 0, 0, 1]),
+            addrgenmode: AddrGenMode::Random,
+            ipv6: addrs.iter().any(|a| a.contains(':')),
+            addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+            protodown: true,
+            role: DeviceRole::Pathway {
+                leader: "l".into(),
+                interface: "eth0".into(),
+            },
+        };
+        // The plan as text for `want` over `have` (a link made from that desired device).
+        let plan_text = |have: Option<&DesiredDevice>, want: &DesiredDevice| -> Vec<String> {
+            let mut links = vec![parent(2, "eth0")];
+            let owned: Vec<OwnedRecord> =
+                have.map(|h| record(&link_of(h, 10))).into_iter().collect();
+            links.extend(have.map(|h| link_of(h, 10)));
+            run(&Snapshot { links }, &state(vec![want.clone()]), &owned)
+                .iter()
+                .map(|o| o.to_string())
+                .collect()
+        };
+        let before = |text: &[String], a: &str, b: &str| {
+            let at = |t: &str| text.iter().position(|x| x == t);
+            assert!(at(a).is_some() && at(a) < at(b), "{a} before {b}: {text:?}");
+        };
+        let dev = "v02020000000001";
+        let v4 = pathway(&["192.0.2.1/24"]);
+        let v6 = pathway(&["2001:db8::1/64"]);
+        let text = plan_text(None, &v4);
+        before(
+            &text,
+            &format!("sysctl net.ipv6.conf.{dev}.disable_ipv6=1"),
+            &format!("set {dev} up"),
+        );
+        let text = plan_text(Some(&v4), &v6);
+        let enable = format!("sysctl net.ipv6.conf.{dev}.disable_ipv6=0");
+        before(
+            &text,
+            &enable,
+            &format!("add address 2001:db8::1/64 dev {dev}"),
+        );
+        before(
+            &text,
+            &format!("del address 192.0.2.1/24 dev {dev}"),
+            &enable,
+        );
+        let text = plan_text(Some(&v6), &v4);
+        before(
+            &text,
+            &format!("del address 2001:db8::1/64 dev {dev}"),
+            &format!("sysctl net.ipv6.conf.{dev}.disable_ipv6=1"),
+        );
+        assert!(plan_text(Some(&v4), &v4).is_empty());
+        // In sync, and check() agrees.
+        let l = link_of(&v4, 10);
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l.clone()],
+        };
+        let checks = check(
+            &snap,
+            &state(vec![v4]),
+            &[record(&l)],
+            ProtodownOwner::Configurator,
+        );
+        assert!(
+            checks
+                .iter()
+                .any(|c| c.attribute == "disable_ipv6" && c.pass)
+        );
+        assert!(checks.iter().all(|c| c.pass), "{checks:?}");
     }
 
     #[test]

@@ -235,7 +235,7 @@ fn spawn_vrrs_executor(
         while let Some(job) = rx.recv().await {
             match job {
                 VrrsJob::Fanout(fanout, snapshot, started) => {
-                    execute_fanout(&kernel, frames.as_ref(), &snapshot, &fanout).await;
+                    let took = execute_fanout(&kernel, frames.as_ref(), &snapshot, &fanout).await;
                     let switched = fanout
                         .pathways
                         .iter()
@@ -248,6 +248,12 @@ fn spawn_vrrs_executor(
                             target: "netvrrp::vrrs",
                             pathways = switched,
                             elapsed_us = started.elapsed().as_micros() as u64,
+                            queued_us = took.queued_us(started),
+                            protodown_us = took.protodown_us,
+                            addresses_us = took.addresses_us,
+                            gratuitous_us = took.gratuitous_us,
+                            protodown_off = took.protodown_off,
+                            protodown_on = took.protodown_on,
                             "fan-out done (protodown/addresses changed, gratuitous ARP/NA sent)"
                         );
                     }
@@ -301,11 +307,15 @@ impl Runtime {
             &loaded.config,
         )));
         // Its own rtnetlink socket: a socket serves one dump at a time (EBUSY otherwise), and
-        // the loop dumps (resync) while the executor may (re-creating a pathway device).
+        // the loop dumps (resync) while the executor may (re-creating a pathway device). The
+        // name → ifindex cache is shared, kept current by the loop's snapshots.
         let vrrs_pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (fanout_done_send, fanout_done) = mpsc::unbounded_channel();
+        // The snapshot was taken by another handle: without its names, the first fan-out
+        // would look up every pathway device one RTM_GETLINK at a time (13 ms for 1,000).
+        kernel.remember(&loaded.snapshot);
         let vrrs_exec = spawn_vrrs_executor(
-            Kernel::connect().await?,
+            kernel.sibling().await?,
             runners.clone(),
             vrrs_pending.clone(),
             fanout_done_send,
@@ -1249,6 +1259,31 @@ impl Runtime {
     }
 }
 
+/// Where a fan-out's time went (logged with "fan-out done"; bench/vrrs_fanout.sh).
+#[derive(Default)]
+struct FanoutTimes {
+    /// When the executor took the fan-out up.
+    began: Option<std::time::Instant>,
+    /// The protodown batch, sent until its last ack.
+    protodown_us: u64,
+    /// Addresses of no-mac pathways and re-created devices.
+    addresses_us: u64,
+    /// Gratuitous ARP / unsolicited NA.
+    gratuitous_us: u64,
+    /// Pathway macvlans switched on (protodown off) and off.
+    protodown_off: usize,
+    protodown_on: usize,
+}
+
+impl FanoutTimes {
+    /// From the leader's transition until the executor took the fan-out up.
+    fn queued_us(&self, transition: std::time::Instant) -> u64 {
+        self.began.map_or(0, |b| {
+            b.saturating_duration_since(transition).as_micros() as u64
+        })
+    }
+}
+
 /// Carry out a VRRS fan-out's kernel work: pathway protodown in one netlink batch, then
 /// addresses and re-created devices, then gratuitous ARP/NA, then client kernel effects.
 /// `snapshot` is the kernel view the fan-out was computed from (NA source addresses).
@@ -1257,9 +1292,20 @@ async fn execute_fanout(
     frames: Option<&net::FrameSender>,
     snapshot: &Snapshot,
     fanout: &crate::vrrs::Fanout,
-) {
+) -> FanoutTimes {
     use crate::plan::Op;
     use crate::vrrs::{ClientEffect, PathwayEffect};
+    let mut times = FanoutTimes {
+        began: Some(std::time::Instant::now()),
+        ..FanoutTimes::default()
+    };
+    let mut lap = std::time::Instant::now();
+    let mut split = || {
+        let now = std::time::Instant::now();
+        let us = now.duration_since(lap).as_micros() as u64;
+        lap = now;
+        us
+    };
     let protodown: Vec<Op> = fanout
         .pathway_effects()
         .filter_map(|e| match e {
@@ -1271,6 +1317,11 @@ async fn execute_fanout(
             _ => None,
         })
         .collect();
+    times.protodown_on = protodown
+        .iter()
+        .filter(|op| matches!(op, Op::SetProtodown { on: true, .. }))
+        .count();
+    times.protodown_off = protodown.len() - times.protodown_on;
     if !protodown.is_empty() {
         for (op, outcome) in protodown.iter().zip(kernel.execute_many(&protodown).await) {
             if let crate::kernel::Outcome::Failed(e) = outcome {
@@ -1278,6 +1329,7 @@ async fn execute_fanout(
             }
         }
     }
+    times.protodown_us = split();
     for effect in fanout.pathway_effects() {
         match effect {
             PathwayEffect::AddAddresses { interface, addrs }
@@ -1325,26 +1377,34 @@ async fn execute_fanout(
             _ => {}
         }
     }
+    times.addresses_us = split();
     for effect in fanout.pathway_effects() {
         if let PathwayEffect::Gratuitous { device, mac, addrs } = effect {
             let Some(frames) = frames else { break };
             let Ok(index) = kernel.ifindex(device).await else {
                 continue;
             };
-            let link_local = link_local_near(snapshot, index);
+            // Only an NA needs a source (IPv4-only pathways have IPv6 off); the lookup
+            // scans the snapshot, which per pathway of a 1,000-pathway fan-out added up.
+            let mut link_local = None;
             for a in addrs {
                 // A freshly (re-)inserted interface has no link-local yet; the target
                 // itself is on the device by now and is what the kernel's own NA uses.
-                let src6 = link_local.or(match a {
-                    IpAddr::V6(v) => Some(*v),
+                let src6 = match a {
+                    IpAddr::V6(v) => Some(
+                        link_local
+                            .get_or_insert_with(|| link_local_near(snapshot, index))
+                            .unwrap_or(*v),
+                    ),
                     IpAddr::V4(_) => None,
-                });
+                };
                 if let Err(e) = frames.send_gratuitous(index, *mac, *a, src6) {
                     tracing::warn!(target: "netvrrp::vrrs", %device, "{e:#}");
                 }
             }
         }
     }
+    times.gratuitous_us = split();
     for effect in fanout.client_effects() {
         let ClientEffect::SetAdminState { interface, up } = effect;
         match kernel.ifindex(interface).await {
@@ -1356,6 +1416,7 @@ async fn execute_fanout(
             Err(e) => tracing::error!(target: "netvrrp::vrrs", %interface, "{e}"),
         }
     }
+    times
 }
 
 /// An IPv6 link-local on the link of `index`: its own, else its parent's.

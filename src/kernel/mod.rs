@@ -29,6 +29,10 @@ use serde::Serialize;
 /// (`/proc/sys/net/ipv6/conf/<dev>/{accept_dad,dad_transmits,enhanced_dad}`).
 pub const DAD_SYSCTLS: [&str; 3] = ["accept_dad", "dad_transmits", "enhanced_dad"];
 
+/// The per-device sysctl that turns IPv6 off on pathway macvlans without IPv6 addresses
+/// (see [`crate::desired::DesiredDevice::ipv6`]).
+pub const DISABLE_IPV6: &str = "disable_ipv6";
+
 /// macvlan mode of a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -65,6 +69,8 @@ pub struct LinkInfo {
     /// Values of [`DAD_SYSCTLS`], in that order; None when the device has no IPv6 conf.
     /// Read from the inet6 devconf of the link dump (the same values /proc shows).
     pub dad_sysctls: Option<[i32; 3]>,
+    /// The `disable_ipv6` sysctl from the same devconf; None when the device has no IPv6 conf.
+    pub disable_ipv6: Option<bool>,
 }
 
 /// All links of the namespace.

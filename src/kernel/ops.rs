@@ -71,6 +71,25 @@ impl Kernel {
         })
     }
 
+    /// Another rtnetlink socket (a socket serves one dump at a time) sharing this handle's
+    /// name → ifindex cache, so whatever either learns (snapshots, lookups) the other uses.
+    pub async fn sibling(&self) -> anyhow::Result<Kernel> {
+        let conn = Conn::open().context("cannot open an rtnetlink socket")?;
+        Ok(Kernel {
+            conn,
+            index: self.index.clone(),
+        })
+    }
+
+    /// Fill the name → ifindex cache from a snapshot taken elsewhere, so that the first
+    /// operations by name do not each cost a lookup (a stale entry costs one retry).
+    pub fn remember(&self, snapshot: &Snapshot) {
+        let mut cache = self.cache();
+        for l in &snapshot.links {
+            cache.insert(l.name.clone(), l.index);
+        }
+    }
+
     /// Every link with its addresses: one link dump and one address dump (each retried if
     /// the kernel flags it as interrupted by a concurrent change). The DAD sysctls come from
     /// the link dump's inet6 config, so no file is read. Refreshes the name → ifindex cache.

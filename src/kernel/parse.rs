@@ -33,6 +33,7 @@ const IFLA_INET6_CONF: u16 = 2;
 const IFLA_INET6_ADDR_GEN_MODE: u16 = 8;
 // Indexes into the IFLA_INET6_CONF array (linux/ipv6.h DEVCONF_*).
 const DEVCONF_DAD_TRANSMITS: usize = 6;
+const DEVCONF_DISABLE_IPV6: usize = 26;
 const DEVCONF_ACCEPT_DAD: usize = 27;
 const DEVCONF_ENHANCED_DAD: usize = 46;
 // linux/if_addr.h
@@ -107,6 +108,7 @@ pub(crate) fn link_from_payload(payload: &[u8]) -> Option<LinkInfo> {
         operstate: "unknown".to_string(),
         addresses: Vec::new(),
         dad_sysctls: None,
+        disable_ipv6: None,
     };
     let mut parent_in_other_netns = false;
     for (kind, value) in Attrs(payload.get(IFINFOMSG_LEN..)?) {
@@ -185,6 +187,7 @@ fn parse_inet6(spec: &[u8], link: &mut LinkInfo) {
                 ) {
                     link.dad_sysctls = Some([a, d, e]);
                 }
+                link.disable_ipv6 = i32_at(v, DEVCONF_DISABLE_IPV6 * 4).map(|x| x != 0);
             }
             _ => {}
         }
@@ -302,6 +305,7 @@ mod tests {
         conf.accept_dad = 0;
         conf.dad_transmits = 2;
         conf.enhanced_dad = 1;
+        conf.disable_ipv6 = 1;
         msg.attributes = vec![
             LinkAttribute::IfName("vrrp4-2-5".into()),
             LinkAttribute::Link(2),
@@ -336,6 +340,7 @@ mod tests {
         assert!(link.protodown && link.admin_up && link.carrier);
         assert_eq!(link.operstate, "lowerlayerdown");
         assert_eq!(link.dad_sysctls, Some([0, 2, 1]));
+        assert_eq!(link.disable_ipv6, Some(true));
 
         msg.attributes.push(LinkAttribute::LinkNetNsId(3));
         assert_eq!(link_from_payload(&bytes(&msg)).unwrap().parent_index, None);

@@ -76,6 +76,7 @@ fn link(index: u32, name: &str, m: &str, addrs: &[&str]) -> LinkInfo {
         operstate: "up".into(),
         addresses: addrs.iter().map(|a| net(a)).collect(),
         dad_sysctls: Some([1, 1, 0]),
+        disable_ipv6: Some(false),
     }
 }
 
