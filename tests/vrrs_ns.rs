@@ -1357,11 +1357,12 @@ fn expect_spacing(what: &str, times: &[f64]) -> f64 {
     worst
 }
 
-/// A quarter interval. What this test guards against is the election waiting for a client:
+/// Half an interval. What this test guards against is the election waiting for a client:
 /// a 10 s exec would show as a gap of seconds. Timer and capture noise stays well under 2 ms
-/// (the largest deviation is printed), but on a shared 2-core CI machine one advert was seen
-/// 10 ms late once, and a timing bound that tight belongs in a benchmark, not in a test.
-const SPACING_SLACK_MS: f64 = 25.0;
+/// on a quiet machine (the largest deviation is printed), but on a shared 2-core machine with
+/// load ~5 single adverts were seen 25-30 ms late, and a timing bound that tight belongs in a
+/// benchmark (bench/run.sh timing), not in a test.
+const SPACING_SLACK_MS: f64 = 50.0;
 
 /// A client that takes 10 s (exec sleeping on every transition to Master) never delays the
 /// election: both routers fail over back and forth while their exec clients are running,
