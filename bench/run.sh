@@ -4,6 +4,8 @@
 #   bench/run.sh                       all: provision failover scale
 #   bench/run.sh failover scale        only those
 #   QUICK=1 bench/run.sh               fewer rounds/runs, 30 s scale windows (a smoke run)
+#   DURATION=1800 bench/run.sh soak    the soak (bench/soak.sh): only when named, never in
+#                                      the default run; writes bench/soak-results.json
 #
 # Builds the release binary (NO_BUILD=1 skips; NETVRRP_BIN=path uses another binary), runs
 # each benchmark (bench/<name>.sh), prints a table and writes bench/results.json: machine,
@@ -19,10 +21,11 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: run as root (the benchmarks create network namespaces)" >&2; exit 1; }
 
 ALL=(provision failover scale)
+EXPLICIT=(soak) # run only when named
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
 for n in "${names[@]}"; do
-    [[ " ${ALL[*]} " == *" $n "* ]] || { echo "bench/run.sh: unknown benchmark '$n' (have: ${ALL[*]})" >&2; exit 2; }
+    [[ " ${ALL[*]} ${EXPLICIT[*]} " == *" $n "* ]] || { echo "bench/run.sh: unknown benchmark '$n' (have: ${ALL[*]}; explicit: ${EXPLICIT[*]})" >&2; exit 2; }
 done
 
 if [ -n "${QUICK:-}" ]; then
@@ -75,6 +78,12 @@ trap 'interrupted=1' INT TERM
 frags=() failed=()
 for n in "${names[@]}"; do
     echo "== $n ($(date +%T))"
+    if [ "$n" = soak ]; then
+        # Pass/fail with its own results file (bench/soak-results.json), not a figure table.
+        bench/soak.sh "${DURATION:-300}" || failed+=("soak (exit $?)")
+        [ $interrupted = 1 ] && { echo "bench/run.sh: interrupted" >&2; break; }
+        continue
+    fi
     rm -f "bench/out/$n.json"
     BENCH_FRAG=bench/out/$n.json "bench/$n.sh"
     rc=$?

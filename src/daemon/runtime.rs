@@ -141,7 +141,9 @@ pub struct Runtime {
     instances: Vec<Instance>,
     by_vrid: HashMap<(u32, Family, u8), usize>,
     timers: BTreeSet<(Time, usize)>,
-    receivers: HashMap<(u32, Family), tokio::task::JoinHandle<()>>,
+    /// Receive sockets, each read by its own task; the loop also reads them directly before
+    /// firing timers (see the timer branch of `run`).
+    receivers: HashMap<(u32, Family), (Arc<RxSocket>, tokio::task::JoinHandle<()>)>,
     rx_send: mpsc::Sender<Received>,
     rx_recv: Option<mpsc::Receiver<Received>>,
     events: broadcast::Sender<StateEvent>,
@@ -507,7 +509,7 @@ impl Runtime {
             .iter()
             .map(|i| (i.parent_index, i.key.2))
             .collect();
-        self.receivers.retain(|k, task| {
+        self.receivers.retain(|k, (_, task)| {
             let keep = wanted.contains(k);
             if !keep {
                 task.abort();
@@ -520,8 +522,11 @@ impl Runtime {
             }
             match RxSocket::open(family, parent) {
                 Ok(sock) => {
+                    let sock = Arc::new(sock);
                     let tx = self.rx_send.clone();
+                    let task_sock = sock.clone();
                     let task = tokio::spawn(async move {
+                        let sock = task_sock;
                         loop {
                             match sock.recv().await {
                                 Ok(pkt) => {
@@ -536,10 +541,29 @@ impl Runtime {
                             }
                         }
                     });
-                    self.receivers.insert((parent, family), task);
+                    self.receivers.insert((parent, family), (sock, task));
                 }
                 Err(e) => {
                     tracing::error!(target: "netvrrp::packets", parent, %family, "cannot open receive socket: {e:#}");
+                }
+            }
+        }
+    }
+
+    /// Feed every packet already queued on the receive sockets (at most `DRAIN_LIMIT` per
+    /// socket, so a flood cannot hold the loop; the receive tasks take the rest).
+    async fn drain_receive_sockets(&mut self) {
+        const DRAIN_LIMIT: usize = 1024;
+        let socks: Vec<Arc<RxSocket>> = self.receivers.values().map(|(s, _)| s.clone()).collect();
+        for sock in socks {
+            for _ in 0..DRAIN_LIMIT {
+                match sock.try_recv() {
+                    Ok(Some(pkt)) => self.on_packet(pkt).await,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!(target: "netvrrp::packets", "direct receive failed: {e:#}");
+                        break;
+                    }
                 }
             }
         }
@@ -1122,6 +1146,10 @@ impl Runtime {
                     while let Ok(pkt) = rx_recv.try_recv() {
                         self.on_packet(pkt).await;
                     }
+                    // The receive tasks run on this thread: after a stall they have not read
+                    // what the kernel queued since (the IO driver is polled only when this
+                    // loop yields), so read the sockets here, after the older packets above.
+                    self.drain_receive_sockets().await;
                     let now = self.now();
                     while let Some(&(t, i)) = self.timers.first() {
                         if t > now {

@@ -129,6 +129,18 @@ impl RxSocket {
         }
     }
 
+    /// The next packet already queued, without waiting: None when the queue is empty.
+    pub fn try_recv(&self) -> anyhow::Result<Option<Received>> {
+        loop {
+            match self.read_one(self.fd.get_ref()) {
+                Ok(Some(pkt)) => return Ok(Some(pkt)),
+                Ok(None) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(e).context("receive"),
+            }
+        }
+    }
+
     fn read_one(&self, sock: &Socket) -> io::Result<Option<Received>> {
         match self.family {
             Family::Ipv4 => {
