@@ -50,6 +50,9 @@ pub struct Config {
 pub struct RuntimeConfig {
     /// `metrics-listen`: address:port of the Prometheus endpoint (off when None).
     pub metrics_listen: Option<String>,
+    /// `realtime-priority`: run the event-loop thread under SCHED_FIFO at this priority
+    /// (1..=99; off when None).
+    pub realtime_priority: Option<u8>,
 }
 
 /// One `[[vrrp]]`: a virtual router (interface, vrid) with up to two instances (IPv4, IPv6).

@@ -73,7 +73,7 @@ const ROUTER_ONLY_KEYS: &[&str] = &[
     "track",
     "peers",
 ];
-const RUNTIME_KEYS: &[&str] = &["metrics-listen"];
+const RUNTIME_KEYS: &[&str] = &["metrics-listen", "realtime-priority"];
 const VRRS_KEYS: &[&str] = &["pathway", "client"];
 const PATHWAY_KEYS: &[&str] = &["leader", "interface", "mac", "address"];
 const TRACK_KEYS: &[&str] = &["interface", "decrement"];
@@ -695,6 +695,10 @@ impl<'a> Checker<'a> {
                     format!("`{s}` is not an address:port such as 127.0.0.1:9100 or [::1]:9100"),
                 );
             }
+        }
+        if let Some(e) = r.entry("realtime-priority") {
+            // The SCHED_FIFO priorities Linux offers (sched_get_priority_min/max).
+            runtime.realtime_priority = self.int_as(&e, 1..=99, "realtime-priority");
         }
         runtime
     }
