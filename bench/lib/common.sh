@@ -55,7 +55,7 @@ stop_pid() { # SIGINT a process we started (tcpdump) and wait for it; SIGKILL af
     pid_alive "$p" || return 0
     kill -INT "$p" 2>/dev/null
     wait_for 3 bash -c "! kill -0 $p 2>/dev/null" || kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
+    wait "$p" 2>/dev/null || true
     return 0
 }
 
