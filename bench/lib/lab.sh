@@ -148,19 +148,10 @@ ka_version() { "$KEEPALIVED" --version 2>&1 | awk 'NR==1'; }
 
 # ------------------------------------------------------------------ FRR
 fr_start() {
-    local t=$1 k=$2 prio=$3 ms=$4 d=$work/$1/r$2/frr ns idx m
+    local t=$1 k=$2 prio=$3 ms=$4 d=$work/$1/r$2/frr ns
     ns=$(rns "$t" "$k")
     mkdir -p "$d/vartmp"
-    idx=$(ip -n "$ns" -o link show eth0 | cut -d: -f1)
-    m=vrrp4-$idx-$VRID
-    if ! ip -n "$ns" link show "$m" >/dev/null 2>&1; then
-        # FRR cannot create its macvlans: made here the way its documentation says
-        ip -n "$ns" link add "$m" link eth0 type macvlan mode bridge
-        ip -n "$ns" link set "$m" addrgenmode random
-        ip -n "$ns" link set "$m" address "00:00:5e:00:01:$(printf %02x "$VRID")"
-        ip -n "$ns" addr add "$VIP/24" dev "$m"
-        ip -n "$ns" link set "$m" up
-    fi
+    fr_premake "$t" "$k"
     printf 'hostname %s\n!\n' "$ns" >"$d/zebra.conf"
     cat >"$d/vrrpd.conf" <<EOF
 hostname $ns
@@ -173,6 +164,18 @@ interface eth0
 !
 EOF
     fr_daemons "$ns" "$d"
+}
+fr_premake() { # TAG K: FRR cannot create its macvlans: made the way its documentation says
+    local ns idx m
+    ns=$(rns "$1" "$2")
+    idx=$(ip -n "$ns" -o link show eth0 | cut -d: -f1)
+    m=vrrp4-$idx-$VRID
+    ip -n "$ns" link show "$m" >/dev/null 2>&1 && return 0
+    ip -n "$ns" link add "$m" link eth0 type macvlan mode bridge
+    ip -n "$ns" link set "$m" addrgenmode random
+    ip -n "$ns" link set "$m" address "00:00:5e:00:01:$(printf %02x "$VRID")"
+    ip -n "$ns" addr add "$VIP/24" dev "$m"
+    ip -n "$ns" link set "$m" up
 }
 fr_daemons() { # NS DIR: start zebra, then vrrpd, with DIR/zebra.conf and DIR/vrrpd.conf
     local ns=$1 d=$2 common
