@@ -343,6 +343,8 @@ def cmd_recovery(args):
             res["error"] = "no echo reply after the cut"
         else:
             res["advert_to_reply_ms"] = (after[0] - first_new) / 1e6
+            # a router that is not yet master answered for the VIP
+            res["reply_before_master"] = after[0] < first_new
             garp = next((t for t in garps if c < t < hi), None)
             if garp is not None:
                 res["garp_to_reply_ms"] = (after[0] - garp) / 1e6
