@@ -5,37 +5,41 @@
 # from the leader's transition to the last pathway switched (protodown changed in one netlink
 # batch) and its gratuitous ARP sent. Then `netvrrp stop` measures the way back.
 #
-#   bench/vrrs_fanout.sh [N]        N defaults to 1000; root; release build
+#   bench/vrrs_fanout.sh [N...]        N defaults to $FANOUT_SIZES or "10 1000";
+#                                      FANOUT_RUNS=3 (a fresh namespace per run)
+#
+# Figures (from the runtime's JSON log, "fan-out done" events): leader -> MASTER and leader
+# -> INITIALIZE (stop), last pathway switched, in ms; and the wall time of the `apply` that
+# creates the N pathway macvlans and starts the runtime.
 set -euo pipefail
-N=${1:-1000}
-[ "$(id -u)" -eq 0 ] || { echo "run as root (creates a network namespace)" >&2; exit 1; }
-cd "$(dirname "$0")/.."
-cargo build -q --release
-BIN=$PWD/target/release/netvrrp
-NS=nvbench-fan-$$
-DIR=$(mktemp -d)
-cleanup() {
-    ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$NS" 2>/dev/null || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip -n "$NS" link add eth0 type veth peer name eth0p
-ip -n "$NS" link set eth0 up
-ip -n "$NS" link set eth0p up
-ip -n "$NS" addr add 10.250.0.1/24 dev eth0
-pairs=$(( (N + 1) / 2 ))
-{
-    for i in $(seq 1 "$pairs"); do
-        echo "link add p$((2*i-1)) type veth peer name p$((2*i))"
-    done
-    for i in $(seq 1 $((2*pairs))); do echo "link set p$i up"; done
-} > "$DIR/links.batch"
-ip -n "$NS" -batch "$DIR/links.batch"
-{
-    cat <<TOML
+. "$(dirname "$0")/lib/common.sh"
+bench_init
+need_netvrrp
+frag_init vrrs_fanout
+
+sizes_env=${FANOUT_SIZES:-10 1000}
+SIZES=("$@")
+[ ${#SIZES[@]} -gt 0 ] || read -r -a SIZES <<<"$sizes_env"
+RUNS=${FANOUT_RUNS:-3}
+work=$(mktemp -d /tmp/nvb-fanout.XXXXXX)
+track_dir "$work"
+
+one_run() { # N RUN -> appends "apply_ms master_ms stop_ms" to $work/N.runs
+    local n=$1 i=$2 ns=$NSP-fan$2 d=$work/$1-$2 pairs k t0 t1 c1 pid
+    mkdir -p "$d"
+    mkns "$ns"
+    ip -n "$ns" link add eth0 type veth peer name eth0p
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" link set eth0p up
+    ip -n "$ns" addr add 10.250.0.1/24 dev eth0
+    pairs=$(((n + 1) / 2))
+    {
+        for ((k = 1; k <= pairs; k++)); do echo "link add p$((2 * k - 1)) type veth peer name p$((2 * k))"; done
+        for ((k = 1; k <= 2 * pairs; k++)); do echo "link set p$k up"; done
+    } >"$d/links.batch"
+    ip -n "$ns" -batch "$d/links.batch"
+    {
+        cat <<TOML
 [defaults]
 advertisement-interval = 100
 
@@ -46,33 +50,55 @@ priority = 200
 ipv4 = ["10.250.0.254/24"]
 vrrs-leader = ["bench"]
 TOML
-    for i in $(seq 1 "$N"); do
-        printf '\n[[vrrs.pathway]]\nleader = "bench"\ninterface = "p%d"\nmac = "02:fa:00:00:%02x:%02x"\naddress = ["10.%d.%d.1/24"]\n' \
-            "$i" $((i / 256)) $((i % 256)) $((100 + i / 256)) $((i % 256))
-    done
-} > "$DIR/fanout.toml"
-t0=$(date +%s.%N)
-"$BIN" --netns "$NS" --run-dir "$DIR/run" -v --log-format json apply -f "$DIR/fanout.toml" >/dev/null
-t1=$(date +%s.%N)
-for _ in $(seq 1 100); do
-    grep -q '"fan-out done' "$DIR/run/netvrrp.log" 2>/dev/null && break
-    sleep 0.1
-done
-"$BIN" --netns "$NS" --run-dir "$DIR/run" stop
-python3 - "$DIR/run/netvrrp.log" "$N" "$t0" "$t1" <<'PY'
+        for ((k = 1; k <= n; k++)); do
+            printf '\n[[vrrs.pathway]]\nleader = "bench"\ninterface = "p%d"\nmac = "02:fa:00:00:%02x:%02x"\naddress = ["10.%d.%d.1/24"]\n' \
+                "$k" $((k / 256)) $((k % 256)) $((100 + k / 256)) $((k % 256))
+        done
+    } >"$d/fanout.toml"
+    t0=$(now)
+    "$NETVRRP" --netns "$ns" --run-dir "$d/run" -v --log-format json apply -f "$d/fanout.toml" >"$d/apply.out" 2>&1 \
+        || { tail -20 "$d/apply.out" >&2; die "apply of $n pathways failed"; }
+    t1=$(now)
+    # The runtime logs a fan-out only when pathways changed (start-up corrections may or may
+    # not appear): the leader -> MASTER one is the last line once the router is master and the
+    # fan-out had time to finish; the stop one is whatever comes after `stop`.
+    wait_for 20 bash -c "'$NETVRRP' --netns '$ns' --run-dir '$d/run' show vrrp --json | grep -q '\"state\": *\"master\"'" \
+        || note "N=$n run $i: the router did not become master"
+    sleep 2
+    c1=$(grep -c '"fan-out done' "$d/run/netvrrp.log" || true)
+    pid=$(readpid "$d/run/netvrrp.pid")
+    "$NETVRRP" --netns "$ns" --run-dir "$d/run" stop >/dev/null 2>&1 || true
+    [ -z "$pid" ] || wait_for 20 bash -c "! kill -0 $pid 2>/dev/null" || note "N=$n run $i: the runtime did not exit"
+    $PY - "$d/run/netvrrp.log" "$t0" "$t1" "$c1" >>"$work/$n.runs" <<'PY'
 import json, sys
-log, n, t0, t1 = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+log, t0, t1, c1 = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 runs = []
 for line in open(log):
     try:
-        e = json.loads(line)
+        f = json.loads(line).get("fields", {})
     except ValueError:
         continue
-    f = e.get("fields", {})
     if f.get("message", "").startswith("fan-out done"):
-        runs.append((f["pathways"], f["elapsed_us"] / 1000.0))
-print(f"apply of 1 router + {n} pathway macvlans (create + runtime start): {(t1 - t0) * 1000:.0f} ms")
-for i, (p, ms) in enumerate(runs):
-    what = {0: "start-up corrections", 1: "leader -> MASTER", 2: "leader -> INITIALIZE (stop)"}.get(i, "fan-out")
-    print(f"{what:30s} {p:5d} pathways switched in {ms:8.2f} ms")
+        runs.append(f["elapsed_us"] / 1000.0)
+master = f"{runs[c1 - 1]:.3f}" if c1 >= 1 else "nan"
+stop = f"{runs[c1]:.3f}" if len(runs) > c1 else "nan"
+print(f"{(t1 - t0) * 1000:.3f} {master} {stop}")
 PY
+    ns_kill_all "$ns"
+    ip netns del "$ns" 2>/dev/null || true
+}
+
+for n in "${SIZES[@]}"; do
+    : >"$work/$n.runs"
+    for ((i = 1; i <= RUNS; i++)); do one_run "$n" "$i"; done
+    awk '{print $1}' "$work/$n.runs" >"$work/$n.apply"
+    awk '{print $2}' "$work/$n.runs" >"$work/$n.master"
+    awk '{print $3}' "$work/$n.runs" >"$work/$n.stop"
+    fig "$n pathways: leader -> MASTER, last pathway switched" ms "$work/$n.master" $([ "$n" -ge 1000 ] && echo --meta target_ms=20)
+    fig "$n pathways: leader -> INITIALIZE (stop), last pathway switched" ms "$work/$n.stop"
+    fig "$n pathways: apply (create the macvlans, start the runtime)" ms "$work/$n.apply"
+    read -r med mn mx c < <(stats "$work/$n.master")
+    printf 'vrrs_fanout N=%-5d leader -> MASTER: median %s min %s max %s ms (n=%s); stop: %s ms\n' \
+        "$n" "$med" "$mn" "$mx" "$c" "$(stats "$work/$n.stop" | cut -d' ' -f1)"
+done
+figset runs="$RUNS" "method=\"one router (100 ms adverts) leading N pathways, one per veth; elapsed from the leader's transition to the last pathway's protodown change + GARP, as logged by the runtime\""

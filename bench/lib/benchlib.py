@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Helpers for the netvrrp benchmarks (stdlib only).
 
-  benchlib.py figure --out FRAG --bench B --name N --unit U [--note T] [--meta k=v ...] FILE|-
-      add one figure (median/p95/min/max/runs of the numbers in FILE) to a fragment file
+  benchlib.py figure --out FRAG --bench B --name N --unit U [--note T] [--meta k=v ...]
+                     [--tail] FILE|-
+      add one figure (median/p95/min/max/runs of the numbers in FILE) to a fragment file;
+      --tail adds p99 and p99.9 and keeps no samples (long series such as advert gaps)
   benchlib.py value  --out FRAG --bench B --name N --unit U --value V [--note T]
       add a single-valued figure (runs = 1)
   benchlib.py set    --out FRAG --bench B key=value ...      benchmark-level facts
@@ -16,6 +18,16 @@
                        --interval-ms I --priority P
       per run (events: "RUN i t0 t_revive [t_port_cut]" lines): old master's last advert -> new master's
       first advert / first gratuitous ARP, printed as one JSON object per run
+  benchlib.py handover PCAP --events FILE --old IP --new IP --vip IP --vrid V
+                       --interval-ms I --priority P
+      per run: old master's priority-0 advert -> new master's first advert / GARP (vs Skew_Time)
+  benchlib.py recovery PCAP --events FILE --old IP --new IP --vip IP --vrid V --host IP
+      per run: new master's first advert -> the host's first echo reply from the VIP
+  benchlib.py startup PCAP --t0 T --vrid V --addr NAME=IP ...
+      eventual master and its first advert after the last advert of any other router
+  benchlib.py timing PCAP --master IP --backup IP --vrid V --interval-ms I --since T --until T
+                     [--gaps FILE]
+      master's inter-advert gaps (quantiles; all gaps to FILE) and the backup's adverts
   benchlib.py merge --results JSON --meta META FRAG...       merge fragments into results.json
   benchlib.py table --results JSON [BENCH...]                print the results table
 """

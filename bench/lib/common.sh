@@ -110,6 +110,19 @@ fig() { # fig NAME UNIT FILE [--note T] [--meta k=v...]
 figset() { $BL set --out "$FRAG" --bench "$BENCH_NAME" "$@"; }
 stats() { $BL stats "$1"; } # -> "median min max n"
 
+# FRR daemons of one router namespace, everything under DIR (config, pid files, vty and
+# zserv sockets; /var/tmp bind-mounted from DIR/vartmp so parallel instances do not collide).
+fr_daemons() { # NS DIR: start zebra, then vrrpd, with DIR/zebra.conf and DIR/vrrpd.conf
+    local ns=$1 d=$2 common
+    chown -R frr:frr "$d"
+    rm -f "$d"/*.pid "$d/zserv.api" "$d"/*.vty
+    common="-d -z $d/zserv.api --vty_socket $d -P 0"
+    ip netns exec "$ns" sh -c "mount --bind $d/vartmp /var/tmp && exec $FRR_BIN/zebra $common -f $d/zebra.conf -i $d/zebra.pid --log file:$d/zebra.log" >>"$d/zebra.out" 2>&1 </dev/null
+    wait_for 10 test -S "$d/zserv.api" || die "zebra in $ns did not start"
+    ip netns exec "$ns" sh -c "mount --bind $d/vartmp /var/tmp && exec $FRR_BIN/vrrpd $common -f $d/vrrpd.conf -i $d/vrrpd.pid --log file:$d/vrrpd.log" >>"$d/vrrpd.out" 2>&1 </dev/null
+    wait_for 10 test -s "$d/vrrpd.pid" || die "vrrpd in $ns did not start"
+}
+
 # CPU seconds (utime+stime+cutime+cstime) of a process, from /proc/PID/stat.
 proc_cpu_s() {
     local tck

@@ -177,16 +177,6 @@ fr_premake() { # TAG K: FRR cannot create its macvlans: made the way its documen
     ip -n "$ns" addr add "$VIP/24" dev "$m"
     ip -n "$ns" link set "$m" up
 }
-fr_daemons() { # NS DIR: start zebra, then vrrpd, with DIR/zebra.conf and DIR/vrrpd.conf
-    local ns=$1 d=$2 common
-    chown -R frr:frr "$d"
-    rm -f "$d"/*.pid "$d/zserv.api" "$d"/*.vty
-    common="-d -z $d/zserv.api --vty_socket $d -P 0"
-    ip netns exec "$ns" sh -c "mount --bind $d/vartmp /var/tmp && exec $FRR_BIN/zebra $common -f $d/zebra.conf -i $d/zebra.pid --log file:$d/zebra.log" >>"$d/zebra.out" 2>&1 </dev/null
-    wait_for 10 test -S "$d/zserv.api" || die "zebra in $ns did not start"
-    ip netns exec "$ns" sh -c "mount --bind $d/vartmp /var/tmp && exec $FRR_BIN/vrrpd $common -f $d/vrrpd.conf -i $d/vrrpd.pid --log file:$d/vrrpd.log" >>"$d/vrrpd.out" 2>&1 </dev/null
-    wait_for 10 test -s "$d/vrrpd.pid" || die "vrrpd in $ns did not start"
-}
 fr_pids() { readpid "$work/$1/r$2/frr/vrrpd.pid"; echo; readpid "$work/$1/r$2/frr/zebra.pid"; }
 fr_stop() { # `no vrrp VRID` through vtysh (vrrpd shuts the router down: priority 0), then
     # SIGTERM to both daemons
