@@ -23,22 +23,15 @@
 # 3 x I + (256 - 100) x I / 256; 360.94 ms at I = 100 ms, 36.09 ms at 10 ms).
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
-bench_init
-need_netvrrp
-frag_init failover
+bench_start failover
 
 RUNS=${RUNS:-20}
 INTERVALS=${INTERVALS:-"100 10"}
 SPACING=${SPACING:-6}
 . "$(dirname "$0")/lib/lab.sh"
-IMPLS=${IMPLS:-$(default_impls)}
+lab_init
 
-work=$(mktemp -d /tmp/nvb-failover.XXXXXX)
-track_dir "$work"
-chmod 755 "$work"
 
-read -r -a impls <<<"$IMPLS"
-versions=$(versions_json "${impls[@]}")
 ts_type=""
 for ms in $INTERVALS; do
     labs_up "$ms" "$ms" "${impls[@]}"

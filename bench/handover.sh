@@ -17,22 +17,15 @@
 # and stop -> priority 0 = from the stop command to the priority-0 advert on the wire.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
-bench_init
-need_netvrrp
-frag_init handover
+bench_start handover
 
 RUNS=${RUNS:-10}
 INTERVALS=${INTERVALS:-"100 10"}
 SPACING=${SPACING:-6}
 . "$(dirname "$0")/lib/lab.sh"
-IMPLS=${IMPLS:-$(default_impls)}
+lab_init
 
-work=$(mktemp -d /tmp/nvb-handover.XXXXXX)
-track_dir "$work"
-chmod 755 "$work"
 
-read -r -a impls <<<"$IMPLS"
-versions=$(versions_json "${impls[@]}")
 for ms in $INTERVALS; do
     labs_up "$ms" "$ms" "${impls[@]}"
     tags=("${TAGS[@]}")

@@ -16,9 +16,7 @@
 # gratuitous ARP; netvrrp and FRR keep the virtual MAC and only the bridge has to relearn it.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
-bench_init
-need_netvrrp
-frag_init recovery
+bench_start recovery
 
 RUNS=${RUNS:-10}
 INTERVAL=${INTERVAL:-100}
@@ -26,11 +24,8 @@ PROBE=${PROBE:-0.002}
 SPACING=${SPACING:-6}
 CAPTURE_FILTER="ip proto 112 or arp or icmp"
 . "$(dirname "$0")/lib/lab.sh"
-IMPLS=${IMPLS:-$(default_impls)}
+lab_init
 
-work=$(mktemp -d /tmp/nvb-recovery.XXXXXX)
-track_dir "$work"
-chmod 755 "$work"
 
 declare -A PING
 probes_start() { # TAG
@@ -46,8 +41,6 @@ probes_stop() { # TAG: let the replies resume, then stop
 SERIES_BEFORE=probes_start
 SERIES_AFTER=probes_stop
 
-read -r -a impls <<<"$IMPLS"
-versions=$(versions_json "${impls[@]}")
 labs_up "$INTERVAL" "$INTERVAL" "${impls[@]}"
 tags=("${TAGS[@]}")
 series recovery "$INTERVAL" "$INTERVAL" kill_master

@@ -18,24 +18,17 @@
 # socket set-up, timer slack.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
-bench_init
-need_netvrrp
-frag_init startup
+bench_start startup
 
 RUNS=${RUNS:-10}
 INTERVAL=${INTERVAL:-100}
 HOLD=${HOLD:-2}
 . "$(dirname "$0")/lib/lab.sh"
-IMPLS=${IMPLS:-$(default_impls)}
+lab_init
 
-work=$(mktemp -d /tmp/nvb-startup.XXXXXX)
-track_dir "$work"
-chmod 755 "$work"
 out=$work/results
 mkdir -p "$out"
 
-read -r -a impls <<<"$IMPLS"
-versions=$(versions_json "${impls[@]}")
 WINDOW=$(window_for "$INTERVAL")
 mdi=$(awk -v m="$INTERVAL" -v p="$PRIO1" 'BEGIN{printf "%.3f", 3*m + (256-p)*m/256}')
 

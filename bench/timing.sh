@@ -18,9 +18,7 @@
 # "Idle" is the machine as it is: note the load average printed with each window.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
-bench_init
-need_netvrrp
-frag_init timing
+bench_start timing
 
 INTERVAL=${INTERVAL:-10}
 LOADS=${LOADS:-"idle stress"}
@@ -28,7 +26,7 @@ DURATION=${DURATION:-180}
 IDLE_DURATION=${IDLE_DURATION:-300}
 STRESS_CPUS=${STRESS_CPUS:-$(nproc)}
 . "$(dirname "$0")/lib/lab.sh"
-IMPLS=${IMPLS:-$(default_impls with-rt)}
+lab_init with-rt
 for l in $LOADS; do
     case $l in idle | stress) ;; *) die "unknown load $l (have: idle stress)" ;; esac
 done
@@ -36,12 +34,7 @@ if [[ " $LOADS " == *" stress "* ]]; then
     command -v stress-ng >/dev/null || die "stress-ng is not installed (apt-get install -y stress-ng)"
 fi
 
-work=$(mktemp -d /tmp/nvb-timing.XXXXXX)
-track_dir "$work"
-chmod 755 "$work"
 
-read -r -a impls <<<"$IMPLS"
-versions=$(versions_json "${impls[@]}")
 labs_up "$INTERVAL" "$INTERVAL" "${impls[@]}"
 tags=("${TAGS[@]}")
 sched_note=""

@@ -13,16 +13,12 @@
 # creates the N pathway macvlans and starts the runtime.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
-bench_init
-need_netvrrp
-frag_init vrrs_fanout
+bench_start vrrs_fanout
 
 sizes_env=${FANOUT_SIZES:-10 1000}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || read -r -a SIZES <<<"$sizes_env"
 RUNS=${FANOUT_RUNS:-3}
-work=$(mktemp -d /tmp/nvb-fanout.XXXXXX)
-track_dir "$work"
 
 one_run() { # N RUN -> appends "apply_ms master_ms stop_ms" to $work/N.runs
     local n=$1 i=$2 ns=$NSP-fan$2 d=$work/$1-$2 pairs k t0 t1 c1 pid

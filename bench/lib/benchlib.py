@@ -576,18 +576,8 @@ def main():
     s.add_argument("--window", type=float, default=0.5)
     s.set_defaults(fn=cmd_wire_master)
 
-    s = sub.add_parser("failover")
-    s.add_argument("pcap")
-    s.add_argument("--events", required=True)
-    s.add_argument("--old", required=True)
-    s.add_argument("--new", required=True)
-    s.add_argument("--vip", required=True)
-    s.add_argument("--vrid", type=int, required=True)
-    s.add_argument("--interval-ms", type=float, required=True)
-    s.add_argument("--priority", type=int, required=True)
-    s.set_defaults(fn=cmd_failover)
-
-    for name, fn in (("handover", cmd_handover), ("recovery", cmd_recovery)):
+    # the run-series analyses share their arguments (failover needs interval and priority)
+    for name, fn in (("failover", cmd_failover), ("handover", cmd_handover), ("recovery", cmd_recovery)):
         s = sub.add_parser(name)
         s.add_argument("pcap")
         s.add_argument("--events", required=True)
@@ -595,8 +585,8 @@ def main():
         s.add_argument("--new", required=True)
         s.add_argument("--vip", required=True)
         s.add_argument("--vrid", type=int, required=True)
-        s.add_argument("--interval-ms", type=float, default=0)
-        s.add_argument("--priority", type=int, default=100)
+        s.add_argument("--interval-ms", type=float, required=name == "failover", default=0)
+        s.add_argument("--priority", type=int, required=name == "failover", default=100)
         s.add_argument("--host", default="")
         s.set_defaults(fn=fn)
 

@@ -91,6 +91,16 @@ bench_init() { # root check, cleanup trap
     trap 'exit 143' TERM
 }
 
+bench_start() { # NAME: the preamble of every benchmark: root check and cleanup trap, the
+    # release binary, the fragment file, and a tracked work directory in $work
+    bench_init
+    need_netvrrp
+    frag_init "$1"
+    work=$(mktemp -d "/tmp/nvb-$1.XXXXXX")
+    track_dir "$work"
+    chmod 755 "$work" # FRR's daemons run as user frr and write below it
+}
+
 need_netvrrp() {
     [ -x "$NETVRRP" ] || die "no release binary at $NETVRRP (run: cargo build --release, or bench/run.sh)"
 }

@@ -196,6 +196,12 @@ fr_revive_prep() { # a SIGKILLed vrrpd leaves its macvlan with protodown off
 }
 fr_version() { echo "FRR $(dpkg-query -W -f '${Version}' frr 2>/dev/null || echo '?') (zebra + vrrpd)"; }
 
+lab_init() { # [with-rt]: IMPLS (default: what is installed) -> the array impls, and versions
+    IMPLS=${IMPLS:-$(default_impls "${1:-}")}
+    read -r -a impls <<<"$IMPLS"
+    versions=$(versions_json "${impls[@]}")
+}
+
 impl_version() { "$(impl_of "$1")_version"; }
 versions_json() { # IMPL...: "impl": "version", ...
     local impl out=()
