@@ -65,6 +65,8 @@ for t in "${tags[@]}"; do
     fig "$impl: new master's first GARP -> host's first echo reply" ms "$base.garp_to_reply_ms"
     fig "$impl: host's outage (last reply -> first reply)" ms "$base.outage_ms"
     fig "$impl: probe interval seen on the wire" ms "$base.probe_interval_ms"
+    cp "${PCAP[$t]}" "$BENCH_DIR/out/recovery-$t.pcap" 2>/dev/null || true
+    cp "$work/$t-$INTERVAL.events" "$BENCH_DIR/out/recovery-$t.events" 2>/dev/null || true
     read -r med mn mx n < <(stats "$base.advert_to_reply_ms")
     printf '%-10s first advert -> first reply: median %s min %s max %s ms (n=%s; probes every %s ms)%s\n' \
         "$impl" "$med" "$mn" "$mx" "$n" "$probe_ms" "${note:+ [$note]}"

@@ -76,8 +76,10 @@ for load in $LOADS; do
     for t in "${tags[@]}"; do
         impl=$(name_of "$t")
         base=$work/$t-$load
+        others=()
+        for o in "${tags[@]}"; do [ "$o" = "$t" ] || others+=("${PCAP[$o]}"); done
         $BL timing "${PCAP[$t]}" --master "$NET.1" --backup "$NET.2" --vrid "$VRID" --interval-ms "$INTERVAL" \
-            --since "${SINCE[$load]}" --until "${UNTIL[$load]}" --gaps "$base.gaps" >"$base.json"
+            --since "${SINCE[$load]}" --until "${UNTIL[$load]}" --gaps "$base.gaps" --others "${others[@]}" >"$base.json"
         jq -r '.false_failovers' "$base.json" >"$base.ff"
         jq -r '.over_11ms // 0' "$base.json" >"$base.over"
         drops=$(awk '/dropped by kernel/{print $1}' "${PCAP[$t]}.log")
@@ -88,11 +90,16 @@ for load in $LOADS; do
         fig "$load, $impl: false failovers (backup advertised)" count "$base.ff" \
             --meta "backup_adverts=$(jq .backup_adverts "$base.json")" "master_prio0=$(jq .master_prio0 "$base.json")"
         fig "$load, $impl: gaps over 1.1 x interval" count "$base.over"
+        jq -r '.stalls' "$base.json" >"$base.stalls"
+        fig "$load, $impl: gaps over 3 x interval (failover-sized)" count "$base.stalls" \
+            --meta "in_every_lab_at_once=$(jq '.stalls_in_every_lab // null' "$base.json")" \
+            --note "$(jq -r '.stalls_in_every_lab // 0' "$base.json") of them in every lab at the same moment (the machine stalled)"
         jq -r --arg i "$impl" --arg l "$load" \
-            '"\($l) \($i): gap median \(.median_ms*1000|round/1000) p99 \(.p99_ms*1000|round/1000) p99.9 \(.p999_ms*1000|round/1000) max \(.max_ms*1000|round/1000) ms over \(.seconds|round) s (\(.adverts) adverts, \(.over_11ms) over 1.1 x I); false failovers \(.false_failovers) (\(.backup_adverts) backup adverts)"' \
+            '"\($l) \($i): gap median \(.median_ms*1000|round/1000) p99 \(.p99_ms*1000|round/1000) p99.9 \(.p999_ms*1000|round/1000) max \(.max_ms*1000|round/1000) ms over \(.seconds|round) s (\(.adverts) adverts, \(.over_11ms) over 1.1 x I); false failovers \(.false_failovers) (\(.backup_adverts) backup adverts); gaps > 3 x I: \(.stalls) (\(.stalls_in_every_lab // 0) in every lab at once)"' \
             "$base.json"
     done
 done
+for t in "${tags[@]}"; do cp "${PCAP[$t]}" "$BENCH_DIR/out/timing-$t.pcap" 2>/dev/null || true; done
 figset interval_ms="$INTERVAL" "loads=\"$LOADS\"" idle_s="$IDLE_DURATION" stress_s="$DURATION" stress_cpus="$STRESS_CPUS" \
     realtime_priority="$RT_PRIO" "versions=$versions" \
     "method=\"all labs up at once; r1 prio 200 master, r2 prio 100; gaps between r1's adverts on the bridge (tcpdump, ns timestamps); false failover = an episode of adverts from r2; stress = stress-ng --cpu $STRESS_CPUS\""

@@ -412,6 +412,20 @@ def cmd_timing(args):
             episodes += 1
     res = {"adverts": len(m), "seconds": (hi - lo) / 1e9, "backup_adverts": len(b),
            "false_failovers": episodes, "master_prio0": prio0}
+    # Stalls long enough to fail over (> 3 intervals) that every other lab, captured at the
+    # same time on the same machine, had too: the machine stopped, not this implementation.
+    limit = 3 * args.interval_ms * 1e6
+    others = []
+    for path in args.others or []:
+        o, _, _ = wire_events(path, args.vrid, "")
+        om = [t for t, _p in o.get(args.master, []) if lo <= t <= hi]
+        others.append([(x, y) for x, y in zip(om, om[1:]) if y - x > limit])
+    stalls = [(x, y) for x, y in zip(m, m[1:]) if y - x > limit]
+    res["stalls"] = len(stalls)
+    if args.others:
+        res["stalls_in_every_lab"] = sum(
+            1 for x, y in stalls
+            if all(any(ox < y and x < oy for ox, oy in gaps) for gaps in others))
     if g:
         res.update({"median_ms": quantile(g, 0.5), "p99_ms": quantile(g, 0.99),
                     "p999_ms": quantile(g, 0.999), "max_ms": g[-1], "min_ms": g[0],
@@ -606,6 +620,7 @@ def main():
     s.add_argument("--since", type=float, required=True)
     s.add_argument("--until", type=float, required=True)
     s.add_argument("--gaps")
+    s.add_argument("--others", nargs="*", help="captures of the other labs of the same run")
     s.set_defaults(fn=cmd_timing)
 
     s = sub.add_parser("merge")
