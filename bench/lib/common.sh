@@ -142,7 +142,7 @@ proc_cpu_s() {
 }
 # On-CPU nanoseconds of every thread of a process (/proc/PID/task/*/schedstat, first field):
 # finer than the 10 ms ticks of /proc/PID/stat, but threads that exited are not counted.
-proc_sched_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END{printf "%d", s}'; }
+proc_sched_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END{printf "%.0f", s}'; } # %d stops at 2^31 in mawk
 proc_hwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
 proc_rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 
