@@ -93,7 +93,7 @@ for load in $LOADS; do
         jq -r '.stalls' "$base.json" >"$base.stalls"
         fig "$load, $impl: gaps over 3 x interval (failover-sized)" count "$base.stalls" \
             --meta "in_every_lab_at_once=$(jq '.stalls_in_every_lab // null' "$base.json")" \
-            --note "$(jq -r '.stalls_in_every_lab // 0' "$base.json") of them in every lab at the same moment (the machine stalled)"
+            --note "$(jq -r '.stalls_in_every_lab // 0' "$base.json") of them while every lab stalled too (within 1 s: the machine)"
         jq -r --arg i "$impl" --arg l "$load" \
             '"\($l) \($i): gap median \(.median_ms*1000|round/1000) p99 \(.p99_ms*1000|round/1000) p99.9 \(.p999_ms*1000|round/1000) max \(.max_ms*1000|round/1000) ms over \(.seconds|round) s (\(.adverts) adverts, \(.over_11ms) over 1.1 x I); false failovers \(.false_failovers) (\(.backup_adverts) backup adverts); gaps > 3 x I: \(.stalls) (\(.stalls_in_every_lab // 0) in every lab at once)"' \
             "$base.json"
