@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # netvrrp benchmarks, side by side with ip -batch, keepalived and FRR. Run as root:
 #
-#   bench/run.sh                       all: provision failover scale
+#   bench/run.sh                       all: provision failover handover startup timing
+#                                      recovery scale vrrs_fanout
 #   bench/run.sh failover scale        only those
-#   QUICK=1 bench/run.sh               fewer rounds/runs, 30 s scale windows (a smoke run)
+#   QUICK=1 bench/run.sh               fewer rounds/runs, 30 s scale and timing windows (a smoke run)
 #   DURATION=1800 bench/run.sh soak    the soak (bench/soak.sh): only when named, never in
 #                                      the default run; writes bench/soak-results.json
 #
@@ -11,16 +12,20 @@
 # each benchmark (bench/<name>.sh), prints a table and writes bench/results.json: machine,
 # kernel, versions, date, and per benchmark each figure with median/p95/min/max, the run
 # count and the raw samples. Benchmarks not run this time keep their previous entry (with its
-# own date). Per-benchmark knobs (environment): provision ROUNDS NOOP_ROUNDS; failover RUNS
-# INTERVALS IMPLS SPACING; scale DURATION SETTLE SLICES IMPLS; SIZES (provision and scale).
+# own date). Per-benchmark knobs (environment): provision ROUNDS NOOP_ROUNDS; failover and
+# handover RUNS INTERVALS IMPLS SPACING; startup RUNS INTERVAL HOLD IMPLS; timing INTERVAL
+# LOADS IDLE_DURATION DURATION STRESS_CPUS RT_PRIO IMPLS; recovery RUNS INTERVAL PROBE IMPLS;
+# scale DURATION SETTLE SLICES STARTUP_TIMEOUT IMPLS; SIZES (provision and scale);
+# vrrs_fanout FANOUT_SIZES FANOUT_RUNS. IMPLS names: netvrrp netvrrp-rt keepalived frr.
 # Everything runs in network namespaces the scripts create and remove (also on Ctrl-C); the
-# root namespace is not touched. Needs: iproute2, tcpdump, jq, python3, nsenter; keepalived
-# and FRR for the comparisons (left out when not installed).
+# root namespace is not touched. Needs: iproute2, tcpdump, jq, python3, nsenter, iputils-ping,
+# util-linux (chrt), stress-ng (timing); keepalived and FRR for the comparisons (left out
+# when not installed).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: run as root (the benchmarks create network namespaces)" >&2; exit 1; }
 
-ALL=(provision failover scale)
+ALL=(provision failover handover startup timing recovery scale vrrs_fanout)
 EXPLICIT=(soak) # run only when named
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
@@ -29,7 +34,8 @@ for n in "${names[@]}"; do
 done
 
 if [ -n "${QUICK:-}" ]; then
-    export ROUNDS=${ROUNDS:-3} NOOP_ROUNDS=${NOOP_ROUNDS:-5} RUNS=${RUNS:-10} DURATION=${DURATION:-30}
+    export ROUNDS=${ROUNDS:-3} NOOP_ROUNDS=${NOOP_ROUNDS:-5} RUNS=${RUNS:-10} DURATION=${DURATION:-30} \
+        IDLE_DURATION=${IDLE_DURATION:-30} FANOUT_RUNS=${FANOUT_RUNS:-2}
 fi
 
 if [ -z "${NETVRRP_BIN:-}" ]; then
@@ -56,6 +62,7 @@ ka_v=$(keepalived --version 2>&1 | awk 'NR==1' || echo "not installed")
 frr_v=$(dpkg-query -W -f '${Version}' frr 2>/dev/null || echo "not installed")
 ip_v=$(ip -V 2>&1 | awk 'NR==1')
 tcpdump_v=$(tcpdump --version 2>&1 | awk 'NR==1')
+stress_v=$(command -v stress-ng >/dev/null && stress-ng --version 2>/dev/null | awk 'NR==1' || echo "not installed")
 cat >"$meta" <<EOF
 {
   "date": $(jstr "$(date -u +%Y-%m-%dT%H:%M:%SZ)"),
@@ -67,7 +74,8 @@ cat >"$meta" <<EOF
     "keepalived": $(jstr "$ka_v"),
     "frr": $(jstr "$frr_v"),
     "iproute2": $(jstr "$ip_v"),
-    "tcpdump": $(jstr "$tcpdump_v")
+    "tcpdump": $(jstr "$tcpdump_v"),
+    "stress-ng": $(jstr "$stress_v")
   }
 }
 EOF

@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Scale benchmark: N VRRP instances in one process, steady state as master.
 #
-#   bench/scale.sh [N...]              N defaults to $SIZES or "100 1000"; DURATION=60 (seconds)
-#                                      IMPLS="netvrrp keepalived"
+#   bench/scale.sh [N...]              N defaults to $SIZES or "100 500 1000 4000"; DURATION=60 (s)
+#                                      IMPLS="netvrrp keepalived frr" STARTUP_TIMEOUT=180
 #
-# Router namespace with 4 parents p0..p3; each parent is one end of a veth pair whose other
+# Router namespace with P parents p0..; each parent is one end of a veth pair whose other
 # end is in a sink namespace, so every parent is its own L2 segment (nobody else listens).
-# N instances = 4 parents x N/4 VRIDs, VRRPv3, IPv4, 1 s adverts, priority 200, one VIP each
-# (10.10k.1.VRID/16 on parent k). No peer: every instance becomes master.
+# N instances = P parents x N/P VRIDs with P = max(4, N/250) (at most 250 instances per
+# parent, so 4 parents up to N = 1,000 and 16 at 4,000), VRRPv3, IPv4, 1 s adverts, priority
+# 200, one VIP each (10.(100+k).1.VRID/16 on parent k). No peer: every instance becomes master.
 #   netvrrp     `netvrrp apply -f FILE` (devices vrrp4-*, then the runtime); measured: the
 #               runtime process
 #   keepalived  the same N instances (generated config, version 3, advert_int 1, same VIPs on
 #               the parents, no vmac: keepalived's default); measured: its parent and VRRP
 #               processes together
+#   frr         zebra + vrrpd with the same N instances (`vrrp V version 3`, priority 200,
+#               advertisement-interval 1000, same VIPs); FRR cannot create its macvlans, so
+#               they are made before the start with one `ip -batch` (vrrp4-IFINDEX-VRID,
+#               virtual MAC, VIP, up) and not counted; measured: vrrpd and zebra together
+# An implementation that does not get every instance advertising within STARTUP_TIMEOUT s
+# is reported with how many it got, and not measured further at that N.
 # After every instance advertises and an 8 s settle (past both second gratuitous-ARP bursts:
 # netvrrp +2 s, keepalived +5 s): CPU = delta of utime+stime (+ waited
 # children) from /proc/PID/stat over DURATION seconds, as CPU seconds per minute (and per
@@ -22,8 +29,10 @@
 # PSS at the end (splits shared pages fairly between keepalived's two processes); frames on
 # the wire = rx_packets delta of the sink ends; transitions counted by
 # the implementation (netvrrp: show vrrp --json counters.transitions; keepalived: JSON dump
-# become_master + release_master) after the window, minus the start-up ones (netvrrp 2 per
-# instance: initialize -> backup -> master; keepalived 1: become_master) is spurious.
+# become_master + release_master; FRR: vtysh `show vrrp json` stats.transitions) after the
+# window, minus the start-up ones (netvrrp and FRR 2 per instance: initialize -> backup ->
+# master; keepalived 1: become_master) is spurious. "CPU per 1,000 routers" = CPU s/min x
+# 1000 / N: flat when the per-router cost does not grow with N.
 # "Start to all master" is read on the wire (tcpdump in the sink namespace: the time every
 # (parent, VRID) has advertised); the daemons are not queried before the window.
 # Sizes run in order; within a size the implementations alternate who goes first.
@@ -33,19 +42,23 @@ bench_init
 need_netvrrp
 frag_init scale
 
-sizes_env=${SIZES:-100 1000}
+sizes_env=${SIZES:-100 500 1000 4000}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || read -r -a SIZES <<<"$sizes_env"
 DURATION=${DURATION:-60}
 SETTLE=${SETTLE:-8}
 SLICES=${SLICES:-6}
+STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-180}
 if [ -z "${IMPLS:-}" ]; then
     IMPLS="netvrrp"
     command -v "$KEEPALIVED" >/dev/null && IMPLS+=" keepalived"
+    [ -x "$FRR_BIN/vrrpd" ] && [ -x "$FRR_BIN/zebra" ] && IMPLS+=" frr"
 fi
-PARENTS=4
+PARENTS=4 # per N: parents_for N
+parents_for() { local p=$(($1 / 250)); [ "$p" -ge 4 ] || p=4; echo "$p"; }
 work=$(mktemp -d /tmp/nvb-scale.XXXXXX)
 track_dir "$work"
+chmod 755 "$work"
 
 setup() { # TAG: router namespace + sink namespace
     local r=$NSP-$1 s=$NSP-$1-sink k
@@ -132,6 +145,46 @@ ka_transitions() { local j; j=$(ka_json) && jq '[.[].stats | .become_master + .r
 ka_startup_transitions() { echo 1; } # become_master
 ka_stop() { kill -TERM "$(readpid "$work/ka/keepalived.pid")" 2>/dev/null || true; sleep 1; }
 
+# ------------------------------------------------------------------ FRR
+fr_start() { # N: macvlans made first (FRR cannot), then zebra + vrrpd
+    local n=$1 per=$(($1 / PARENTS)) k v d=$work/fr idx m
+    mkdir -p "$d/vartmp"
+    {
+        for ((k = 0; k < PARENTS; k++)); do
+            idx=$(ip -n "$NSP-fr" -o link show "p$k" | cut -d: -f1)
+            for ((v = 1; v <= per; v++)); do
+                m=vrrp4-$idx-$v
+                printf 'link add %s link p%d address 00:00:5e:00:01:%02x type macvlan mode bridge\n' "$m" "$k" "$v"
+                printf 'link set %s addrgenmode random\n' "$m"
+                printf 'addr add 10.%d.1.%d/16 dev %s\n' $((100 + k)) "$v" "$m"
+                printf 'link set %s up\n' "$m"
+            done
+        done
+    } >"$d/macvlans.batch"
+    ip -n "$NSP-fr" -batch "$d/macvlans.batch" || die "FRR: cannot make the macvlans"
+    printf 'hostname %s\n!\n' "$NSP-fr" >"$d/zebra.conf"
+    {
+        printf 'hostname %s\n!\n' "$NSP-fr"
+        for ((k = 0; k < PARENTS; k++)); do
+            printf 'interface p%d\n' "$k"
+            for ((v = 1; v <= per; v++)); do
+                printf ' vrrp %d version 3\n vrrp %d priority 200\n vrrp %d advertisement-interval 1000\n vrrp %d ip 10.%d.1.%d\n' \
+                    "$v" "$v" "$v" "$v" $((100 + k)) "$v"
+            done
+            printf '!\n'
+        done
+    } >"$d/vrrpd.conf"
+}
+fr_launch() { fr_daemons "$NSP-fr" "$work/fr"; }
+fr_pids() { readpid "$work/fr/vrrpd.pid"; echo; readpid "$work/fr/zebra.pid"; }
+fr_show() { ip netns exec "$NSP-fr" vtysh --vty_socket "$work/fr" -c 'show vrrp json'; }
+fr_masters() { fr_show | jq '[.[] | select(.v4.status == "Master")] | length'; }
+fr_transitions() { fr_show | jq '[.[].v4.stats.transitions] | add'; }
+fr_startup_transitions() { echo 2; } # initialize -> backup -> master
+fr_stop() { local p; for p in $(fr_pids); do kill -TERM "$p" 2>/dev/null || true; done; sleep 1; }
+nv_launch() { :; }
+ka_launch() { :; }
+
 # ------------------------------------------------------------------ measure
 # Distinct (sink interface, VRID) pairs advertising in a tcpdump text capture of the sink
 # namespace, and the capture time at which the last of them first appeared.
@@ -151,14 +204,23 @@ measure() { # IMPL TAG N
     cpid=$!
     track_pid "$cpid"
     wait_for 5 grep -q 'listening on' "$cap.err" || die "tcpdump on the sink failed: $(cat "$cap.err")"
+    # FRR: the macvlans and configs are made here, before T0; the daemons start in _launch
+    if [ "$t" = fr ]; then "${t}_start" "$n"; fi
     t0=$(now)
-    "${t}_start" "$n"
+    if [ "$t" = fr ]; then "${t}_launch"; else "${t}_start" "$n"; fi
     local end seen=0
-    end=$(awk -v a="$t0" 'BEGIN{printf "%.3f", a+120}')
+    end=$(awk -v a="$t0" -v s="$STARTUP_TIMEOUT" 'BEGIN{printf "%.3f", a+s}')
     while :; do
         read -r seen t_all < <(wire_masters "$cap")
         [ "$seen" -ge "$n" ] && break
-        awk -v n="$(now)" -v e="$end" 'BEGIN{exit !(n>e)}' && die "$impl: only $seen of $n instances advertising after 120 s"
+        if awk -v n="$(now)" -v e="$end" 'BEGIN{exit !(n>e)}'; then
+            note "$impl N=$n: only $seen of $n instances advertising after $STARTUP_TIMEOUT s; not measured further"
+            echo "$seen" >"$work/reached.$impl.$n"
+            stop_pid "$cpid"
+            "${t}_stop"
+            teardown "$t"
+            return 0
+        fi
         sleep 0.5
     done
     stop_pid "$cpid"
@@ -206,6 +268,7 @@ measure() { # IMPL TAG N
         "$n" "$impl" "$cpu_min" "$(cat "$work/sched.$impl.$n")" "$(awk -v c="$cpu_min" 'BEGIN{print c/60*100}')" "$(awk -v k="$hwm" 'BEGIN{print k/1024}')" "$(awk -v k="$life" 'BEGIN{print k/1024}')" \
         "$(awk -v k="$pss" 'BEGIN{print k/1024}')" "$adv_rate" "$startup" "$tr0" "$tr1" "$masters"
     echo "$cpu_min" >"$work/cpu.$impl.$n"
+    awk -v c="$(cat "$work/sched.$impl.$n")" -v n="$n" 'BEGIN{printf "%.5f\n", c*1000/n}' >"$work/per1k.$impl.$n"
     awk -v k="$hwm" 'BEGIN{printf "%.2f\n", k/1024}' >"$work/hwm.$impl.$n"
     awk -v k="$pss" 'BEGIN{printf "%.2f\n", k/1024}' >"$work/pss.$impl.$n"
     awk -v k="$life" 'BEGIN{printf "%.2f\n", k/1024}' >"$work/life.$impl.$n"
@@ -218,18 +281,26 @@ measure() { # IMPL TAG N
     teardown "$t"
 }
 
-tag() { case $1 in netvrrp) echo nv ;; keepalived) echo ka ;; *) die "scale: unknown implementation $1" ;; esac; }
+tag() { case $1 in netvrrp) echo nv ;; keepalived) echo ka ;; frr) echo fr ;; *) die "scale: unknown implementation $1" ;; esac; }
 read -r -a impls <<<"$IMPLS"
 round=0
 for n in "${SIZES[@]}"; do
-    [ $((n % PARENTS)) -eq 0 ] && [ $((n / PARENTS)) -le 255 ] || die "N must be a multiple of $PARENTS, at most $((PARENTS * 255))"
-    order=("${impls[@]}")
-    if ((round % 2)) && [ ${#impls[@]} -eq 2 ]; then order=("${impls[1]}" "${impls[0]}"); fi
+    PARENTS=$(parents_for "$n")
+    [ $((n % PARENTS)) -eq 0 ] && [ $((n / PARENTS)) -le 255 ] || die "N=$n must be a multiple of $PARENTS parents, at most 255 each"
+    # rotate who goes first from one size to the next
+    order=("${impls[@]:$((round % ${#impls[@]}))}" "${impls[@]:0:$((round % ${#impls[@]}))}")
     round=$((round + 1))
     for impl in "${order[@]}"; do
         measure "$impl" "$(tag "$impl")" "$n"
     done
     for impl in "${impls[@]}"; do
+        if [ -f "$work/reached.$impl.$n" ]; then
+            fig "N=$n $impl: instances advertising after ${STARTUP_TIMEOUT} s" count "$work/reached.$impl.$n" \
+                --note "did not reach $n: not measured"
+            continue
+        fi
+        fig "N=$n $impl: CPU per minute per 1,000 routers (schedstat)" "s/min" "$work/per1k.$impl.$n" \
+            --note "$PARENTS parents x $((n / PARENTS))$([ "$impl" = frr ] && echo '; macvlans pre-made')"
         fig "N=$n $impl: CPU per minute" "s/min" "$work/cpu.$impl.$n" --note "/proc/PID/stat over the whole window"
         fig "N=$n $impl: CPU per minute (schedstat)" "s/min" "$work/sched.$impl.$n" --note "ns resolution, whole window"
         fig "N=$n $impl: CPU per minute, per $((DURATION / SLICES)) s slice (schedstat)" "s/min" "$work/slices.$impl.$n"
@@ -241,6 +312,13 @@ for n in "${SIZES[@]}"; do
             --meta "startup_transitions=$(cat "$work/tr0.$impl.$n")"
         fig "N=$n $impl: start to all master" s "$work/startup.$impl.$n"
     done
+    if [ -f "$work/cpu.netvrrp.$n" ] && [ -f "$work/cpu.frr.$n" ]; then
+        awk -v a="$(cat "$work/sched.netvrrp.$n")" -v b="$(cat "$work/sched.frr.$n")" 'BEGIN{printf "%.4f\n", (b > 0 ? a/b : 0)}' >"$work/rfsched.$n"
+        awk -v a="$(cat "$work/hwm.netvrrp.$n")" -v b="$(cat "$work/hwm.frr.$n")" 'BEGIN{printf "%.4f\n", a/b}' >"$work/rfhwm.$n"
+        fig "N=$n ratio netvrrp / frr: CPU (schedstat)" x "$work/rfsched.$n"
+        fig "N=$n ratio netvrrp / frr: peak RSS in steady state" x "$work/rfhwm.$n"
+        printf 'scale N=%-5d ratio netvrrp/frr: CPU (schedstat) %.2f  peak RSS %.2f\n' "$n" "$(cat "$work/rfsched.$n")" "$(cat "$work/rfhwm.$n")"
+    fi
     if [ -f "$work/cpu.netvrrp.$n" ] && [ -f "$work/cpu.keepalived.$n" ]; then
         awk -v a="$(cat "$work/cpu.netvrrp.$n")" -v b="$(cat "$work/cpu.keepalived.$n")" 'BEGIN{printf "%.4f\n", (b > 0 ? a/b : 0)}' >"$work/rcpu.$n"
         awk -v a="$(cat "$work/hwm.netvrrp.$n")" -v b="$(cat "$work/hwm.keepalived.$n")" 'BEGIN{printf "%.4f\n", a/b}' >"$work/rhwm.$n"
@@ -254,5 +332,5 @@ for n in "${SIZES[@]}"; do
             "$(cat "$work/rcpu.$n")" "$(cat "$work/rsched.$n")" "$(cat "$work/rhwm.$n")" "$(cat "$work/rpss.$n")"
     fi
 done
-figset duration_s="$DURATION" parents=$PARENTS "implementations=\"$IMPLS\"" \
-    "method=\"one L2 segment per parent (veth to a sink namespace); CPU from /proc/PID/stat utime+stime(+cutime+cstime) deltas; keepalived = parent + VRRP child\""
+figset duration_s="$DURATION" "parents=\"max(4, N/250)\"" "implementations=\"$IMPLS\"" \
+    "method=\"one L2 segment per parent (veth to a sink namespace); CPU from /proc/PID/stat utime+stime(+cutime+cstime) deltas; keepalived = parent + VRRP child; frr = zebra + vrrpd, macvlans pre-made\""

@@ -364,3 +364,62 @@ ipv4 = ["192.0.2.7/24"]
         "runtime still answers after stop"
     );
 }
+
+/// A namespace with veth0 (192.0.2.2/24) up, its peer veth1 up: a link for one router.
+fn one_link_ns(prefix: &str) -> Netns {
+    let ns = Netns::new(prefix);
+    ns.ok(&[
+        "ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1",
+    ]);
+    ns.ok(&["ip", "link", "set", "veth0", "up"]);
+    ns.ok(&["ip", "link", "set", "veth1", "up"]);
+    ns.ok(&["ip", "addr", "add", "192.0.2.2/24", "dev", "veth0"]);
+    ns
+}
+
+/// Start `netvrrp run` with `[runtime]` set to `runtime_table`, wait until it answers, and
+/// return what `chrt -p` says about its main thread (the event loop).
+fn runtime_scheduling(runtime_table: &str) -> String {
+    let ns = one_link_ns("nvrt");
+    let cfg = ns.dir().join("vrrp.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[runtime]\n{runtime_table}\n[[vrrp]]\ninterface = \"veth0\"\nvrid = 9\n\
+             priority = 200\nipv4 = [\"192.0.2.9/24\"]\n"
+        ),
+    )
+    .unwrap();
+    let cfg_s = cfg.to_string_lossy().into_owned();
+    let pid = ns.spawn(ns.netvrrp_command(&["run", "-f", &cfg_s]));
+    common::wait_until(
+        Duration::from_secs(10),
+        || "the runtime did not answer show vrrp".to_string(),
+        || {
+            ns.netvrrp(&["show", "vrrp", "--json"])
+                .status
+                .success()
+                .then_some(())
+        },
+    );
+    let out = std::process::Command::new("chrt")
+        .args(["-p", &pid.to_string()])
+        .output()
+        .expect("run chrt");
+    assert!(out.status.success(), "{}", common::text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn realtime_priority_puts_the_event_loop_under_sched_fifo() {
+    // Tests run as root, so CAP_SYS_NICE is there and the policy must really be set.
+    let rt = runtime_scheduling("realtime-priority = 7\n");
+    assert!(
+        rt.contains("policy: SCHED_FIFO|SCHED_RESET_ON_FORK"),
+        "{rt}"
+    );
+    assert!(rt.contains("priority: 7"), "{rt}");
+    let normal = runtime_scheduling("");
+    assert!(normal.contains("policy: SCHED_OTHER"), "{normal}");
+    assert!(!normal.contains("FIFO"), "{normal}");
+}

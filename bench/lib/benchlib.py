@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Helpers for the netvrrp benchmarks (stdlib only).
 
-  benchlib.py figure --out FRAG --bench B --name N --unit U [--note T] [--meta k=v ...] FILE|-
-      add one figure (median/p95/min/max/runs of the numbers in FILE) to a fragment file
+  benchlib.py figure --out FRAG --bench B --name N --unit U [--note T] [--meta k=v ...]
+                     [--tail] FILE|-
+      add one figure (median/p95/min/max/runs of the numbers in FILE) to a fragment file;
+      --tail adds p99 and p99.9 and keeps no samples (long series such as advert gaps)
   benchlib.py value  --out FRAG --bench B --name N --unit U --value V [--note T]
       add a single-valued figure (runs = 1)
   benchlib.py set    --out FRAG --bench B key=value ...      benchmark-level facts
@@ -16,6 +18,16 @@
                        --interval-ms I --priority P
       per run (events: "RUN i t0 t_revive [t_port_cut]" lines): old master's last advert -> new master's
       first advert / first gratuitous ARP, printed as one JSON object per run
+  benchlib.py handover PCAP --events FILE --old IP --new IP --vip IP --vrid V
+                       --interval-ms I --priority P
+      per run: old master's priority-0 advert -> new master's first advert / GARP (vs Skew_Time)
+  benchlib.py recovery PCAP --events FILE --old IP --new IP --vip IP --vrid V --host IP
+      per run: new master's first advert -> the host's first echo reply from the VIP
+  benchlib.py startup PCAP --t0 T --vrid V --addr NAME=IP ...
+      eventual master and its first advert after the last advert of any other router
+  benchlib.py timing PCAP --master IP --backup IP --vrid V --interval-ms I --since T --until T
+                     [--gaps FILE]
+      master's inter-advert gaps (quantiles; all gaps to FILE) and the backup's adverts
   benchlib.py merge --results JSON --meta META FRAG...       merge fragments into results.json
   benchlib.py table --results JSON [BENCH...]                print the results table
 """
@@ -105,7 +117,13 @@ def parse_kv(items):
 
 def cmd_figure(args):
     fig = {"name": args.name, "unit": args.unit}
-    fig.update(summarize(read_numbers(args.file)))
+    values = read_numbers(args.file)
+    fig.update(summarize(values))
+    if args.tail:
+        v = sorted(values)
+        fig["p99"] = quantile(v, 0.99)
+        fig["p99_9"] = quantile(v, 0.999)
+        del fig["samples"]
     if args.note:
         fig["note"] = args.note
     fig.update(parse_kv(args.meta))
@@ -196,7 +214,8 @@ def ip4(b):
 
 
 def decode(frame):
-    """('vrrp', src, vrid, prio, interval_cs) | ('arp', op, sender_ip, target_ip, sender_mac) | None"""
+    """('vrrp', src, vrid, prio, interval_cs) | ('arp', op, sender_ip, target_ip, sender_mac)
+    | ('icmp', type, src, dst, seq) | None"""
     if len(frame) < 14:
         return None
     etype = struct.unpack_from("!H", frame, 12)[0]
@@ -208,9 +227,16 @@ def decode(frame):
         if len(frame) < off + 20:
             return None
         ihl = (frame[off] & 0x0F) * 4
-        if frame[off + 9] != 112:
-            return None
+        proto = frame[off + 9]
         src = ip4(frame[off + 12:off + 16])
+        if proto == 1:
+            icmp = frame[off + ihl:]
+            if len(icmp) < 8:
+                return None
+            seq = struct.unpack_from("!H", icmp, 6)[0]
+            return ("icmp", icmp[0], src, ip4(frame[off + 16:off + 20]), seq)
+        if proto != 112:
+            return None
         v = frame[off + ihl:]
         if len(v) < 8:
             return None
@@ -247,14 +273,169 @@ def cmd_wire_master(args):
     print(adverts[-1][1] if len(recent) == 1 else "mixed")
 
 
-def cmd_failover(args):
+def read_runs(path):
+    """[(run, t0, t_revive, t_cut)] from "RUN i t0 t_revive [t_cut]" lines."""
     runs = []
-    with open(args.events) as f:
+    with open(path) as f:
         for line in f:
             p = line.split()
             if len(p) >= 4 and p[0] == "RUN":
                 cut = float(p[4]) if len(p) >= 5 else float(p[2])
                 runs.append((int(p[1]), float(p[2]), float(p[3]), cut))
+    return runs
+
+
+def wire_events(path, vrid, vip):
+    """Adverts of `vrid` per source [(ns, prio)], gratuitous ARPs for `vip` [ns] and ICMP
+    echo replies from `vip` [(ns, dst, seq)], in capture order."""
+    adverts, garps, replies = {}, [], []
+    for _ts, ns, frame in read_pcap(path):
+        d = decode(frame)
+        if not d:
+            continue
+        if d[0] == "vrrp" and d[2] == vrid:
+            adverts.setdefault(d[1], []).append((ns, d[3]))
+        elif d[0] == "arp" and d[2] == vip and d[3] == vip:
+            garps.append(ns)
+        elif d[0] == "icmp" and d[1] == 0 and d[2] == vip:
+            replies.append((ns, d[3], d[4]))
+    return adverts, garps, replies
+
+
+def cmd_handover(args):
+    """Per run: the old master's priority-0 advert -> the new master's first advert (and first
+    gratuitous ARP), against Skew_Time of the new master."""
+    adverts, garps, _ = wire_events(args.pcap, args.vrid, args.vip)
+    old = adverts.get(args.old, [])
+    new = [t for t, p in adverts.get(args.new, []) if p > 0]
+    i_ms = args.interval_ms
+    skew = (256 - args.priority) * i_ms / 256
+    mdi = 3 * i_ms + skew
+    for i, t0, trev, _cut in read_runs(args.events):
+        lo, hi = int(t0 * 1e9), int(trev * 1e9)
+        res = {"run": i, "skew_ms": skew, "mdi_ms": mdi}
+        first_new = next((t for t in new if lo < t < hi), None)
+        p0 = next((t for t, p in old if p == 0 and lo < t < hi), None)
+        if first_new is None:
+            res["error"] = "no advert from the new master"
+        elif p0 is None or p0 > first_new:
+            # no priority 0 before the takeover: the backup waited for Master_Down_Interval
+            last = max((t for t, p in old if p > 0 and t < first_new), default=None)
+            res["error"] = "no priority-0 advert from the old master"
+            if last is not None:
+                res["gap_from_last_advert_ms"] = (first_new - last) / 1e6
+        else:
+            res["stop_to_prio0_ms"] = (p0 - lo) / 1e6
+            res["gap_ms"] = (first_new - p0) / 1e6
+            res["excess_ms"] = res["gap_ms"] - skew
+            garp = next((t for t in garps if p0 < t < hi), None)
+            if garp is not None:
+                res["garp_gap_ms"] = (garp - p0) / 1e6
+            res["old_adverts_after_prio0"] = sum(1 for t, p in old if p > 0 and p0 < t < hi)
+        print(json.dumps(res))
+
+
+def cmd_recovery(args):
+    """Per run: the new master's first advert -> the host's first echo reply from the VIP
+    after the old master was cut (the probes run throughout)."""
+    adverts, garps, replies = wire_events(args.pcap, args.vrid, args.vip)
+    new = [t for t, p in adverts.get(args.new, []) if p > 0]
+    old = [t for t, p in adverts.get(args.old, []) if p > 0]
+    mine = [(t, seq) for t, dst, seq in replies if dst == args.host]
+    for i, t0, trev, cut in read_runs(args.events):
+        lo, hi, c = int(t0 * 1e9), int(trev * 1e9), int(cut * 1e9)
+        res = {"run": i}
+        first_new = next((t for t in new if lo < t < hi), None)
+        last_old = max((t for t in old if t <= c), default=None)
+        before = [t for t, _ in mine if lo - int(1e9) < t <= c]
+        after = next(((t, q) for t, q in mine if c < t < hi + int(2e9)), None)
+        if first_new is None:
+            res["error"] = "no advert from the new master"
+        elif after is None:
+            res["error"] = "no echo reply after the cut"
+        else:
+            res["advert_to_reply_ms"] = (after[0] - first_new) / 1e6
+            # a router that is not yet master answered for the VIP
+            res["reply_before_master"] = after[0] < first_new
+            garp = next((t for t in garps if c < t < hi), None)
+            if garp is not None:
+                res["garp_to_reply_ms"] = (after[0] - garp) / 1e6
+            if last_old is not None:
+                res["outage_ms"] = (after[0] - max(before, default=last_old)) / 1e6
+            if len(before) > 1:
+                gaps = sorted(b - a for a, b in zip(before, before[1:]))
+                res["probe_interval_ms"] = gaps[len(gaps) // 2] / 1e6
+        print(json.dumps(res))
+
+
+def cmd_startup(args):
+    """From t0 (both routers started): the eventual master (last advertiser) and the first of
+    its adverts after the last advert of any other router; sender changes on the way."""
+    names = dict(item.partition("=")[::2][::-1] for item in args.addr)
+    seq = []
+    for _ts, ns, frame in read_pcap(args.pcap):
+        d = decode(frame)
+        if d and d[0] == "vrrp" and d[2] == args.vrid and d[3] > 0 and ns >= int(args.t0 * 1e9):
+            seq.append((ns, names.get(d[1], d[1])))
+    res = {"adverts": len(seq)}
+    if not seq:
+        res["error"] = "no advert"
+    else:
+        master = seq[-1][1]
+        last_other = max((t for t, n in seq if n != master), default=None)
+        stable = next(t for t, n in seq if n == master and (last_other is None or t > last_other))
+        res["master"] = master
+        res["first_advert_s"] = (seq[0][0] - int(args.t0 * 1e9)) / 1e9
+        res["stable_s"] = (stable - int(args.t0 * 1e9)) / 1e9
+        res["sender_changes"] = sum(1 for a, b in zip(seq, seq[1:]) if a[1] != b[1])
+        res["other_adverts"] = sum(1 for _t, n in seq if n != master)
+    print(json.dumps(res))
+
+
+def cmd_timing(args):
+    """Adverts of the master between --since and --until: inter-advert gaps (written to
+    --gaps, one per line, ms) and their quantiles; any advert of the backup is a false
+    failover (episodes: backup adverts separated by more than 3 intervals)."""
+    adverts, _, _ = wire_events(args.pcap, args.vrid, "")
+    lo, hi = int(args.since * 1e9), int(args.until * 1e9)
+    m = [t for t, p in adverts.get(args.master, []) if lo <= t <= hi]
+    b = [t for t, p in adverts.get(args.backup, []) if p > 0 and lo <= t <= hi]
+    prio0 = sum(1 for t, p in adverts.get(args.master, []) if p == 0 and lo <= t <= hi)
+    gaps = [(y - x) / 1e6 for x, y in zip(m, m[1:])]
+    if args.gaps:
+        with open(args.gaps, "w") as f:
+            f.write("".join(f"{g:.6f}\n" for g in gaps))
+    g = sorted(gaps)
+    episodes = 0
+    for k, t in enumerate(b):
+        if k == 0 or t - b[k - 1] > 3 * args.interval_ms * 1e6:
+            episodes += 1
+    res = {"adverts": len(m), "seconds": (hi - lo) / 1e9, "backup_adverts": len(b),
+           "false_failovers": episodes, "master_prio0": prio0}
+    # Stalls long enough to fail over (> 3 intervals) that every other lab, captured at the
+    # same time on the same machine, had too (a stall of its own within 1 s: the labs'
+    # adverts are out of phase): the machine stopped, not this implementation.
+    limit = 3 * args.interval_ms * 1e6
+    others = []
+    for path in args.others or []:
+        o, _, _ = wire_events(path, args.vrid, "")
+        om = [t for t, _p in o.get(args.master, []) if lo <= t <= hi]
+        others.append([(x, y) for x, y in zip(om, om[1:]) if y - x > limit])
+    stalls = [(x, y) for x, y in zip(m, m[1:]) if y - x > limit]
+    res["stalls"] = len(stalls)
+    if args.others:
+        res["stalls_in_every_lab"] = sum(
+            1 for x, y in stalls
+            if all(any(ox < y + 1e9 and x < oy + 1e9 for ox, oy in gaps) for gaps in others))
+    if g:
+        res.update({"median_ms": quantile(g, 0.5), "p99_ms": quantile(g, 0.99),
+                    "p999_ms": quantile(g, 0.999), "max_ms": g[-1], "min_ms": g[0],
+                    "over_11ms": sum(1 for x in g if x > 1.1 * args.interval_ms)})
+    print(json.dumps(res))
+
+
+def cmd_failover(args):
+    runs = read_runs(args.events)
     i_s = args.interval_ms / 1000.0
     mdi = 3 * i_s + (256 - args.priority) * i_s / 256
     old_adv, new_adv, garps = [], [], []
@@ -337,6 +518,9 @@ def cmd_table(args):
         if not e:
             continue
         for f in e["figures"]:
+            if "p99_9" in f:
+                tail = f'p99 {fmt(f["p99"], f["unit"])}, p99.9 {fmt(f["p99_9"], f["unit"])}'
+                f = dict(f, note=tail + ("; " + f["note"] if f.get("note") else ""))
             rows.append((b, f["name"], f["unit"], fmt(f.get("median"), f["unit"]),
                          fmt(f.get("p95"), f["unit"]) if f.get("runs", 0) > 1 else "",
                          fmt(f.get("min"), f["unit"]) if f.get("runs", 0) > 1 else "",
@@ -372,6 +556,7 @@ def main():
     s.add_argument("--unit", required=True)
     s.add_argument("--note")
     s.add_argument("--meta", nargs="*")
+    s.add_argument("--tail", action="store_true", help="add p99 and p99.9, keep no samples")
     s.add_argument("file")
     s.set_defaults(fn=cmd_figure)
 
@@ -406,16 +591,38 @@ def main():
     s.add_argument("--window", type=float, default=0.5)
     s.set_defaults(fn=cmd_wire_master)
 
-    s = sub.add_parser("failover")
+    # the run-series analyses share their arguments (failover needs interval and priority)
+    for name, fn in (("failover", cmd_failover), ("handover", cmd_handover), ("recovery", cmd_recovery)):
+        s = sub.add_parser(name)
+        s.add_argument("pcap")
+        s.add_argument("--events", required=True)
+        s.add_argument("--old", required=True)
+        s.add_argument("--new", required=True)
+        s.add_argument("--vip", required=True)
+        s.add_argument("--vrid", type=int, required=True)
+        s.add_argument("--interval-ms", type=float, required=name == "failover", default=0)
+        s.add_argument("--priority", type=int, required=name == "failover", default=100)
+        s.add_argument("--host", default="")
+        s.set_defaults(fn=fn)
+
+    s = sub.add_parser("startup")
     s.add_argument("pcap")
-    s.add_argument("--events", required=True)
-    s.add_argument("--old", required=True)
-    s.add_argument("--new", required=True)
-    s.add_argument("--vip", required=True)
+    s.add_argument("--t0", type=float, required=True)
+    s.add_argument("--vrid", type=int, required=True)
+    s.add_argument("--addr", action="append", default=[])
+    s.set_defaults(fn=cmd_startup)
+
+    s = sub.add_parser("timing")
+    s.add_argument("pcap")
+    s.add_argument("--master", required=True)
+    s.add_argument("--backup", required=True)
     s.add_argument("--vrid", type=int, required=True)
     s.add_argument("--interval-ms", type=float, required=True)
-    s.add_argument("--priority", type=int, required=True)
-    s.set_defaults(fn=cmd_failover)
+    s.add_argument("--since", type=float, required=True)
+    s.add_argument("--until", type=float, required=True)
+    s.add_argument("--gaps")
+    s.add_argument("--others", nargs="*", help="captures of the other labs of the same run")
+    s.set_defaults(fn=cmd_timing)
 
     s = sub.add_parser("merge")
     s.add_argument("--results", required=True)

@@ -55,7 +55,7 @@ stop_pid() { # SIGINT a process we started (tcpdump) and wait for it; SIGKILL af
     pid_alive "$p" || return 0
     kill -INT "$p" 2>/dev/null
     wait_for 3 bash -c "! kill -0 $p 2>/dev/null" || kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
+    wait "$p" 2>/dev/null || true
     return 0
 }
 
@@ -91,6 +91,16 @@ bench_init() { # root check, cleanup trap
     trap 'exit 143' TERM
 }
 
+bench_start() { # NAME: the preamble of every benchmark: root check and cleanup trap, the
+    # release binary, the fragment file, and a tracked work directory in $work
+    bench_init
+    need_netvrrp
+    frag_init "$1"
+    work=$(mktemp -d "/tmp/nvb-$1.XXXXXX")
+    track_dir "$work"
+    chmod 755 "$work" # FRR's daemons run as user frr and write below it
+}
+
 need_netvrrp() {
     [ -x "$NETVRRP" ] || die "no release binary at $NETVRRP (run: cargo build --release, or bench/run.sh)"
 }
@@ -110,6 +120,19 @@ fig() { # fig NAME UNIT FILE [--note T] [--meta k=v...]
 figset() { $BL set --out "$FRAG" --bench "$BENCH_NAME" "$@"; }
 stats() { $BL stats "$1"; } # -> "median min max n"
 
+# FRR daemons of one router namespace, everything under DIR (config, pid files, vty and
+# zserv sockets; /var/tmp bind-mounted from DIR/vartmp so parallel instances do not collide).
+fr_daemons() { # NS DIR: start zebra, then vrrpd, with DIR/zebra.conf and DIR/vrrpd.conf
+    local ns=$1 d=$2 common
+    chown -R frr:frr "$d"
+    rm -f "$d"/*.pid "$d/zserv.api" "$d"/*.vty
+    common="-d -z $d/zserv.api --vty_socket $d -P 0"
+    ip netns exec "$ns" sh -c "mount --bind $d/vartmp /var/tmp && exec $FRR_BIN/zebra $common -f $d/zebra.conf -i $d/zebra.pid --log file:$d/zebra.log" >>"$d/zebra.out" 2>&1 </dev/null
+    wait_for 10 test -S "$d/zserv.api" || die "zebra in $ns did not start"
+    ip netns exec "$ns" sh -c "mount --bind $d/vartmp /var/tmp && exec $FRR_BIN/vrrpd $common -f $d/vrrpd.conf -i $d/vrrpd.pid --log file:$d/vrrpd.log" >>"$d/vrrpd.out" 2>&1 </dev/null
+    wait_for 10 test -s "$d/vrrpd.pid" || die "vrrpd in $ns did not start"
+}
+
 # CPU seconds (utime+stime+cutime+cstime) of a process, from /proc/PID/stat.
 proc_cpu_s() {
     local tck
@@ -119,7 +142,7 @@ proc_cpu_s() {
 }
 # On-CPU nanoseconds of every thread of a process (/proc/PID/task/*/schedstat, first field):
 # finer than the 10 ms ticks of /proc/PID/stat, but threads that exited are not counted.
-proc_sched_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END{printf "%d", s}'; }
+proc_sched_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END{printf "%.0f", s}'; } # %d stops at 2^31 in mawk
 proc_hwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
 proc_rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 

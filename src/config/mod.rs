@@ -50,6 +50,9 @@ pub struct Config {
 pub struct RuntimeConfig {
     /// `metrics-listen`: address:port of the Prometheus endpoint (off when None).
     pub metrics_listen: Option<String>,
+    /// `realtime-priority`: run the event-loop thread under SCHED_FIFO at this priority
+    /// (1..=99; off when None).
+    pub realtime_priority: Option<u8>,
     /// `control-group`: members may send every control request (like root).
     pub control_group: Option<GroupRef>,
     /// `control-read-group`: members may only `show` and `subscribe`.

@@ -74,7 +74,12 @@ const ROUTER_ONLY_KEYS: &[&str] = &[
     "peers",
     "unicast-peers",
 ];
-const RUNTIME_KEYS: &[&str] = &["metrics-listen", "control-group", "control-read-group"];
+const RUNTIME_KEYS: &[&str] = &[
+    "metrics-listen",
+    "control-group",
+    "control-read-group",
+    "realtime-priority",
+];
 const VRRS_KEYS: &[&str] = &["pathway", "client"];
 const PATHWAY_KEYS: &[&str] = &["leader", "interface", "mac", "address"];
 const TRACK_KEYS: &[&str] = &["interface", "decrement"];
@@ -699,6 +704,10 @@ impl<'a> Checker<'a> {
         }
         runtime.control_group = self.group(&r, "control-group");
         runtime.control_read_group = self.group(&r, "control-read-group");
+        if let Some(e) = r.entry("realtime-priority") {
+            // The SCHED_FIFO priorities Linux offers (sched_get_priority_min/max).
+            runtime.realtime_priority = self.int_as(&e, 1..=99, "realtime-priority");
+        }
         runtime
     }
 

@@ -7,6 +7,7 @@ pub mod filter;
 pub mod metrics;
 pub mod render;
 pub mod runtime;
+pub mod sched;
 pub mod timer;
 
 use crate::cli::Cli;
@@ -148,6 +149,8 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
+    // Before the runtime starts its timers. Read at start only: a reload keeps the policy.
+    sched::apply_realtime_priority(loaded.config.runtime.realtime_priority);
     match runtime::Runtime::start(cli.run_dir.clone(), absolute(file), loaded).await {
         Ok(rt) => match rt.run().await {
             Ok(()) => exit::OK,

@@ -890,6 +890,43 @@ fn runtime_metrics_listen() {
 }
 
 #[test]
+fn runtime_realtime_priority() {
+    assert_eq!(ok(R).runtime.realtime_priority, None);
+    let c = ok("[runtime]\nrealtime-priority = 99\n");
+    assert_eq!(c.runtime.realtime_priority, Some(99));
+    let c = ok("[runtime]\nrealtime-priority = 1\n");
+    assert_eq!(c.runtime.realtime_priority, Some(1));
+    assert_one(
+        "[runtime]\nrealtime-priority = 0\n",
+        2,
+        21,
+        "runtime.realtime-priority",
+        "realtime-priority 0 is out of range 1..=99",
+    );
+    assert_one(
+        "[runtime]\nrealtime-priority = 100\n",
+        2,
+        21,
+        "runtime.realtime-priority",
+        "out of range 1..=99",
+    );
+    assert_one(
+        "[runtime]\nrealtime-priority = \"high\"\n",
+        2,
+        21,
+        "runtime.realtime-priority",
+        "integer",
+    );
+    assert_one(
+        "[runtime]\nrealtime_priority = 5\n",
+        2,
+        1,
+        "runtime.realtime_priority",
+        "did you mean `realtime-priority`?",
+    );
+}
+
+#[test]
 fn inline_forms_are_accepted() {
     let text = "\
 defaults = { version = 2 }
