@@ -1,5 +1,7 @@
 //! The event loop: one task drives every router. Timers live in one ordered set, received
-//! adverts arrive through one channel from one receive socket per (parent, family), kernel
+//! adverts are read by the loop itself from one receive socket per (parent, family) into one
+//! reused buffer, every frame sent goes through one packet socket in one `sendmmsg` per
+//! loop turn ([`net::FrameBatch`]), kernel
 //! events through one netlink multicast stream, control requests through one channel. VRRS
 //! fan-outs are computed in the loop and carried out by their own task, in order; the
 //! nftables filter has its own task too.
@@ -9,7 +11,7 @@ use crate::commands::Loaded;
 use crate::config::{self, RouterConfig};
 use crate::kernel::{Kernel, KernelEvent, Snapshot};
 use crate::types::{Family, MacAddr};
-use crate::vrrp::net::{self, Received, RxSocket, TxSocket};
+use crate::vrrp::net::{self, FrameBatch, Received, RxSocket};
 use crate::vrrp::packet;
 use crate::vrrp::router::{Action, Input, Router, RouterParams, State, Time};
 use anyhow::Context;
@@ -23,6 +25,29 @@ use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
+
+/// Packets read from one receive socket per loop turn at most.
+const RX_BURST: usize = 1024;
+
+/// The frame tag of an instance no longer in the list (its send errors have no counter).
+const DETACHED: usize = usize::MAX;
+
+/// Ready when any receive socket is readable.
+fn poll_receivers(
+    receivers: &HashMap<(u32, Family), RxSocket>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<()> {
+    let mut ready = false;
+    // Poll them all, so every one has the waker registered.
+    for sock in receivers.values() {
+        ready |= sock.poll_ready(cx).is_ready();
+    }
+    if ready {
+        std::task::Poll::Ready(())
+    } else {
+        std::task::Poll::Pending
+    }
+}
 
 /// How long a graceful stop waits for VRRS clients to deliver the final transition.
 const CLIENT_STOP_GRACE: Duration = Duration::from_secs(2);
@@ -58,8 +83,10 @@ struct Instance {
     vmac: MacAddr,
     vips: Vec<IpAddr>,
     primary: IpAddr,
-    tx: Option<TxSocket>,
     protodown: Option<bool>,
+    /// The kernel refused protodown off on the way to Master: the instance is held in
+    /// Initialize until the device shows no foreign protodown reason (see `resync`).
+    protodown_failed: bool,
     /// The deadline this instance has in the timer set, if any.
     armed: Option<Time>,
     /// Last state change, seconds since the Unix epoch.
@@ -123,9 +150,12 @@ pub struct Runtime {
     instances: Vec<Instance>,
     by_vrid: HashMap<(u32, Family, u8), usize>,
     timers: BTreeSet<(Time, usize)>,
-    receivers: HashMap<(u32, Family), tokio::task::JoinHandle<()>>,
-    rx_send: mpsc::Sender<Received>,
-    rx_recv: Option<mpsc::Receiver<Received>>,
+    receivers: HashMap<(u32, Family), RxSocket>,
+    /// The receive buffer, reused for every packet.
+    rx_buf: Vec<u8>,
+    /// Every frame this loop sends, flushed once per loop turn and before each netlink
+    /// request (so a new Master's advert never waits for a round trip).
+    frames: FrameBatch,
     events: broadcast::Sender<StateEvent>,
     scratch: Vec<Action>,
     reloads: u64,
@@ -199,23 +229,17 @@ enum VrrsJob {
 /// must not delay the adverts of other instances whose timers fall due meanwhile.
 fn spawn_vrrs_executor(
     kernel: Kernel,
+    mut frames: FrameBatch,
     runners: Arc<Mutex<crate::vrrs::ClientRunners>>,
     pending: Arc<std::sync::atomic::AtomicUsize>,
     done: mpsc::UnboundedSender<()>,
 ) -> mpsc::UnboundedSender<VrrsJob> {
-    let frames = match net::FrameSender::open() {
-        Ok(f) => Some(f),
-        Err(e) => {
-            tracing::error!(target: "netvrrp::vrrs", "no packet socket for pathway gratuitous ARP/NA: {e:#}");
-            None
-        }
-    };
     let (tx, mut rx) = mpsc::unbounded_channel::<VrrsJob>();
     tokio::spawn(async move {
         while let Some(job) = rx.recv().await {
             match job {
                 VrrsJob::Fanout(fanout, snapshot, started) => {
-                    execute_fanout(&kernel, frames.as_ref(), &snapshot, &fanout).await;
+                    execute_fanout(&kernel, &mut frames, &snapshot, &fanout).await;
                     let switched = fanout
                         .pathways
                         .iter()
@@ -275,7 +299,7 @@ impl Runtime {
     /// Build every instance from the loaded config, open sockets and the control socket.
     pub async fn start(run_dir: PathBuf, file: PathBuf, loaded: Loaded) -> anyhow::Result<Runtime> {
         let kernel = Kernel::connect().await?;
-        let (rx_send, rx_recv) = mpsc::channel(4096);
+        let frames = FrameBatch::open().context("cannot open the send socket")?;
         let (events, _) = broadcast::channel(1024);
         let runners = Arc::new(Mutex::new(crate::vrrs::ClientRunners::spawn(
             &loaded.config,
@@ -286,6 +310,7 @@ impl Runtime {
         let (fanout_done_send, fanout_done) = mpsc::unbounded_channel();
         let vrrs_exec = spawn_vrrs_executor(
             Kernel::connect().await?,
+            frames.sibling(),
             runners.clone(),
             vrrs_pending.clone(),
             fanout_done_send,
@@ -299,8 +324,8 @@ impl Runtime {
             by_vrid: HashMap::new(),
             timers: BTreeSet::new(),
             receivers: HashMap::new(),
-            rx_send,
-            rx_recv: Some(rx_recv),
+            rx_buf: vec![0; net::RX_BUFFER_LEN],
+            frames,
             events,
             scratch: Vec::with_capacity(16),
             reloads: 0,
@@ -372,16 +397,6 @@ impl Runtime {
                 };
                 let vips: Vec<IpAddr> = rc.addresses(family).iter().map(|n| n.addr()).collect();
                 let device_index = device_link.map(|l| l.index);
-                let tx = match device_index {
-                    Some(idx) => match TxSocket::open(family, idx, primary) {
-                        Ok(t) => Some(t),
-                        Err(e) => {
-                            tracing::error!(target: "netvrrp::packets", %device, "cannot open send socket: {e:#}");
-                            None
-                        }
-                    },
-                    None => None,
-                };
                 started.push(next.len());
                 next.push(Instance {
                     key,
@@ -393,20 +408,16 @@ impl Runtime {
                     vmac: MacAddr::vrrp(family, rc.vrid),
                     vips,
                     primary,
-                    tx,
                     protodown: None,
+                    protodown_failed: false,
                     armed: None,
                     last_change: unix_now(),
                 });
             }
         }
         // Whatever is left in `keep` was removed or changed: leave gracefully (priority 0).
-        for mut old in keep {
-            self.scratch.clear();
-            old.router.handle(now, Input::Shutdown, &mut self.scratch);
-            let actions = std::mem::take(&mut self.scratch);
-            Self::perform(&self.kernel, &self.events, &mut old, &actions).await;
-            self.scratch = actions;
+        for old in keep {
+            self.leave_detached(old, now).await;
         }
         self.instances = next;
         self.rebuild_indexes();
@@ -474,36 +485,14 @@ impl Runtime {
             .iter()
             .map(|i| (i.parent_index, i.key.2))
             .collect();
-        self.receivers.retain(|k, task| {
-            let keep = wanted.contains(k);
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
+        self.receivers.retain(|k, _| wanted.contains(k));
         for (parent, family) in wanted {
             if self.receivers.contains_key(&(parent, family)) {
                 continue;
             }
             match RxSocket::open(family, parent) {
                 Ok(sock) => {
-                    let tx = self.rx_send.clone();
-                    let task = tokio::spawn(async move {
-                        loop {
-                            match sock.recv().await {
-                                Ok(pkt) => {
-                                    if tx.send(pkt).await.is_err() {
-                                        return;
-                                    }
-                                }
-                                Err(e) => {
-                                    tracing::warn!(target: "netvrrp::packets", parent, "receive failed: {e:#}");
-                                    tokio::time::sleep(Duration::from_millis(100)).await;
-                                }
-                            }
-                        }
-                    });
-                    self.receivers.insert((parent, family), task);
+                    self.receivers.insert((parent, family), sock);
                 }
                 Err(e) => {
                     tracing::error!(target: "netvrrp::packets", parent, %family, "cannot open receive socket: {e:#}");
@@ -514,26 +503,51 @@ impl Runtime {
 
     /// Hand one input to instance `i`, carry out its actions, re-arm its timer.
     async fn feed(&mut self, i: usize, now: Time, input: Input) {
-        let mut actions = std::mem::take(&mut self.scratch);
-        actions.clear();
-        self.instances[i].router.handle(now, input, &mut actions);
-        Self::perform(&self.kernel, &self.events, &mut self.instances[i], &actions).await;
-        let mut fanout = crate::vrrs::Fanout::default();
-        for a in &actions {
-            if let Action::StateChanged { from, to, reason } = *a {
-                self.filter_dirty = true;
-                self.masters_dirty |= from == State::Master || to == State::Master;
-                let key = &self.instances[i].key;
-                let f = self
-                    .vrrs
-                    .on_state(unix_now(), &key.0, key.1, key.2, to, reason.as_str());
-                fanout.pathways.extend(f.pathways);
-                fanout.clients.extend(f.clients);
+        let mut next_input = Some(input);
+        while let Some(input) = next_input.take() {
+            let mut actions = std::mem::take(&mut self.scratch);
+            actions.clear();
+            self.instances[i].router.handle(now, input, &mut actions);
+            let protodown = Self::perform(
+                &self.events,
+                &mut self.frames,
+                &mut self.instances[i],
+                i,
+                &actions,
+            );
+            let mut fanout = crate::vrrs::Fanout::default();
+            for a in &actions {
+                if let Action::StateChanged { from, to, reason } = *a {
+                    self.filter_dirty = true;
+                    self.masters_dirty |= from == State::Master || to == State::Master;
+                    let key = &self.instances[i].key;
+                    let f =
+                        self.vrrs
+                            .on_state(unix_now(), &key.0, key.1, key.2, to, reason.as_str());
+                    fanout.pathways.extend(f.pathways);
+                    fanout.clients.extend(f.clients);
+                }
             }
-        }
-        self.scratch = actions;
-        if !fanout.is_empty() {
-            self.carry_out(fanout);
+            self.scratch = actions;
+            if let Some(on) = protodown {
+                // The frames go first: they leave through the parent and do not need the
+                // device up, so a new Master's advert and gratuitous packets do not wait for
+                // the netlink round trip.
+                self.flush_frames();
+                let refused = !Self::set_protodown(&self.kernel, &mut self.instances[i], on).await;
+                if refused && !on && self.instances[i].router.state() == State::Master {
+                    // Our adverts no longer depend on the device being up: a Master whose
+                    // device stays down must stop advertising, as if its link were gone.
+                    let inst = &mut self.instances[i];
+                    inst.router.counters_mut().protodown_errors += 1;
+                    inst.protodown_failed = true;
+                    tracing::error!(target: "netvrrp::kernel", device = %inst.device, "protodown off refused: leaving Master for Initialize until the device's protodown reasons are clear");
+                    next_input = Some(Input::LinkDown);
+                }
+            }
+            if !fanout.is_empty() {
+                self.carry_out(fanout);
+            }
         }
         let inst = &mut self.instances[i];
         let next = inst.router.next_deadline();
@@ -548,12 +562,74 @@ impl Runtime {
         }
     }
 
-    async fn perform(
-        kernel: &Kernel,
+    /// Shut down an instance that is no longer in the list (removed or changed by a
+    /// reload): priority 0 if it was Master, protodown on.
+    async fn leave_detached(&mut self, mut inst: Instance, now: Time) {
+        let mut actions = std::mem::take(&mut self.scratch);
+        actions.clear();
+        inst.router.handle(now, Input::Shutdown, &mut actions);
+        let protodown = Self::perform(
+            &self.events,
+            &mut self.frames,
+            &mut inst,
+            DETACHED,
+            &actions,
+        );
+        self.scratch = actions;
+        self.flush_frames();
+        if let Some(on) = protodown {
+            Self::set_protodown(&self.kernel, &mut inst, on).await;
+        }
+    }
+
+    /// Send every queued frame; a refused one counts as a send error of its instance.
+    fn flush_frames(&mut self) {
+        if self.frames.queued() == 0 {
+            return;
+        }
+        let instances = &mut self.instances;
+        self.frames.flush(|(i, kind), e| {
+            let Some(inst) = instances.get_mut(i) else {
+                tracing::warn!(target: "netvrrp::packets", "frame of a removed router not sent: {e}");
+                return;
+            };
+            let c = inst.router.counters_mut();
+            c.send_errors += 1;
+            if kind == net::FrameKind::Gratuitous {
+                c.gratuitous_packets_sent = c.gratuitous_packets_sent.saturating_sub(1);
+            }
+            tracing::warn!(target: "netvrrp::packets", device = %inst.device, ?kind, "frame not sent: {e}");
+        });
+    }
+
+    /// Ask for protodown `on` on the instance's device; false when the kernel refused.
+    async fn set_protodown(kernel: &Kernel, inst: &mut Instance, on: bool) -> bool {
+        let Some(idx) = inst.device_index else {
+            return true;
+        };
+        match kernel.set_protodown(idx, on).await {
+            Ok(()) => {
+                inst.protodown = Some(on);
+                true
+            }
+            Err(e) => {
+                tracing::error!(target: "netvrrp::kernel", device = %inst.device, "cannot set protodown {}: {e:#}", if on { "on" } else { "off" });
+                false
+            }
+        }
+    }
+
+    /// Carry out an instance's actions except protodown, which is returned (the last one
+    /// asked for) for the caller to request once the queued frames are flushed. Frames are
+    /// queued on `frames`, tagged with `tag` (the instance's index, or [`DETACHED`]).
+    fn perform(
         events: &broadcast::Sender<StateEvent>,
+        frames: &mut FrameBatch,
         inst: &mut Instance,
+        tag: usize,
         actions: &[Action],
-    ) {
+    ) -> Option<bool> {
+        let mut protodown = None;
         for action in actions {
             match *action {
                 Action::StateChanged { from, to, reason } => {
@@ -578,42 +654,43 @@ impl Runtime {
                         time: inst.last_change,
                     });
                 }
-                Action::SetProtodown(on) => {
-                    if let Some(idx) = inst.device_index {
-                        match kernel.set_protodown(idx, on).await {
-                            Ok(()) => inst.protodown = Some(on),
-                            Err(e) => {
-                                tracing::error!(target: "netvrrp::kernel", device = %inst.device, "cannot set protodown {on}: {e:#}")
-                            }
-                        }
-                    }
-                }
+                Action::SetProtodown(on) => protodown = Some(on),
                 Action::SendAdvert {
                     priority,
                     interval_cs,
                 } => {
-                    let Some(tx) = &inst.tx else {
+                    if inst.device_index.is_none() {
+                        // No device, no router: nothing may speak for its virtual MAC.
                         inst.router.counters_mut().send_errors += 1;
                         continue;
-                    };
-                    let advert = packet::Advert::new(
-                        inst.config.version.number(),
-                        inst.key.1,
+                    }
+                    let advert = packet::AdvertFields {
+                        version: inst.config.version.number(),
+                        vrid: inst.key.1,
                         priority,
                         interval_cs,
-                        &inst.vips,
+                        addresses: &inst.vips,
+                    };
+                    frames.push_advert(
+                        tag,
+                        inst.parent_index,
+                        inst.vmac,
+                        inst.primary,
+                        &advert,
+                        inst.config.checksum_with_ipv4_pseudoheader,
                     );
-                    if let Err(e) =
-                        tx.send_advert(&advert, inst.config.checksum_with_ipv4_pseudoheader)
-                    {
-                        inst.router.counters_mut().send_errors += 1;
-                        tracing::warn!(target: "netvrrp::packets", device = %inst.device, "advert not sent: {e:#}");
-                    }
                 }
                 Action::SendGratuitous { .. } => {
-                    let Some(tx) = &inst.tx else { continue };
+                    if inst.device_index.is_none() {
+                        continue;
+                    }
+                    let src6 = match inst.primary {
+                        IpAddr::V6(s) => Some(s),
+                        IpAddr::V4(_) => None,
+                    };
                     for vip in &inst.vips {
-                        match tx.send_gratuitous(inst.vmac, *vip) {
+                        match frames.push_gratuitous(tag, inst.parent_index, inst.vmac, *vip, src6)
+                        {
                             Ok(()) => inst.router.counters_mut().gratuitous_packets_sent += 1,
                             Err(e) => {
                                 inst.router.counters_mut().send_errors += 1;
@@ -627,10 +704,11 @@ impl Runtime {
                 }
             }
         }
+        protodown
     }
 
     /// A packet from a receive socket: decode, validate, count, dispatch.
-    async fn on_packet(&mut self, pkt: Received) {
+    async fn on_packet(&mut self, pkt: Received<'_>) {
         let vrid = pkt.payload.get(1).copied();
         let idx = vrid.and_then(|v| {
             self.by_vrid
@@ -691,6 +769,29 @@ impl Runtime {
         }
     }
 
+    /// Read what every receive socket has queued (at most [`RX_BURST`] packets each, so a
+    /// flood cannot hold timers back) and hand each packet over.
+    async fn drain_receivers(&mut self) {
+        let mut buf = std::mem::take(&mut self.rx_buf);
+        let keys: Vec<(u32, Family)> = self.receivers.keys().copied().collect();
+        for key in keys {
+            for _ in 0..RX_BURST {
+                let Some(sock) = self.receivers.get_mut(&key) else {
+                    break;
+                };
+                match sock.try_recv(&mut buf) {
+                    Ok(Some(pkt)) => self.on_packet(pkt).await,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(target: "netvrrp::packets", parent = key.0, family = %key.1, "receive failed: {e}");
+                        break;
+                    }
+                }
+            }
+        }
+        self.rx_buf = buf;
+    }
+
     fn is_link_event(ev: &KernelEvent) -> bool {
         matches!(
             ev,
@@ -725,10 +826,12 @@ impl Runtime {
             }
         }
         for i in 0..self.instances.len() {
-            let (parent_ok, dev_index, tracks) = {
+            let (parent_ok, dev_index, dev_reason, tracks) = {
                 let inst = &self.instances[i];
                 let parent_ok = snap.by_index(inst.parent_index).is_some_and(|p| p.carrier);
-                let dev_index = snap.by_name(&inst.device).map(|l| l.index);
+                let dev = snap.by_name(&inst.device);
+                let dev_index = dev.map(|l| l.index);
+                let dev_reason = dev.map_or(0, |l| l.protodown_reason);
                 let tracks: Vec<bool> = inst
                     .config
                     .track
@@ -738,17 +841,21 @@ impl Runtime {
                             .is_some_and(|l| l.admin_up && l.carrier)
                     })
                     .collect();
-                (parent_ok, dev_index, tracks)
+                (parent_ok, dev_index, dev_reason, tracks)
             };
             let inst = &mut self.instances[i];
             if dev_index != inst.device_index {
                 self.filter_dirty = true;
                 inst.device_index = dev_index;
                 inst.protodown = None;
-                inst.tx =
-                    dev_index.and_then(|idx| TxSocket::open(inst.key.2, idx, inst.primary).ok());
+                inst.protodown_failed = false;
             }
-            let link_ok = parent_ok && dev_index.is_some();
+            // After a refused protodown off, wait until nothing else holds the device down
+            // (the operator clearing a reason bit is a link event that brings us here).
+            if inst.protodown_failed && dev_reason == 0 {
+                inst.protodown_failed = false;
+            }
+            let link_ok = parent_ok && dev_index.is_some() && !inst.protodown_failed;
             if link_ok != inst.router.link_up() {
                 let input = if link_ok {
                     Input::LinkUp
@@ -940,12 +1047,8 @@ impl Runtime {
         // carry over untouched.
         let (unchanged, changed): (Vec<_>, Vec<_>) = keep.into_iter().partition(|(u, _)| *u);
         let now = self.now();
-        for (_, mut inst) in changed {
-            self.scratch.clear();
-            inst.router.handle(now, Input::Shutdown, &mut self.scratch);
-            let actions = std::mem::take(&mut self.scratch);
-            Self::perform(&self.kernel, &self.events, &mut inst, &actions).await;
-            self.scratch = actions;
+        for (_, inst) in changed {
+            self.leave_detached(inst, now).await;
         }
         self.install(
             &config,
@@ -1006,7 +1109,6 @@ impl Runtime {
                 }
             }
         }
-        let mut rx_recv = self.rx_recv.take().context("runtime started twice")?;
         let mut fanout_done = self.fanout_done.take().context("runtime started twice")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
         let mut sigint = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
@@ -1019,6 +1121,7 @@ impl Runtime {
             .unwrap_or(Duration::from_secs(3600));
         let mut watchdog = tokio::time::interval(watchdog_period);
         loop {
+            self.flush_frames();
             let next = self.timers.first().map(|(t, _)| *t);
             self.sync_filter();
             self.sync_masters();
@@ -1050,9 +1153,7 @@ impl Runtime {
                     // Adverts that arrived before the deadline count first: after a stall
                     // (a slow nft, a busy machine) a backup must not declare a live master
                     // dead because its advert was still queued.
-                    while let Ok(pkt) = rx_recv.try_recv() {
-                        self.on_packet(pkt).await;
-                    }
+                    self.drain_receivers().await;
                     let now = self.now();
                     while let Some(&(t, i)) = self.timers.first() {
                         if t > now {
@@ -1063,12 +1164,8 @@ impl Runtime {
                         self.feed(i, now, Input::Timer).await;
                     }
                 }
-                Some(pkt) = rx_recv.recv() => {
-                    self.on_packet(pkt).await;
-                    // Drain what is already queued before looking at timers again.
-                    while let Ok(pkt) = rx_recv.try_recv() {
-                        self.on_packet(pkt).await;
-                    }
+                () = std::future::poll_fn(|cx| poll_receivers(&self.receivers, cx)) => {
+                    self.drain_receivers().await;
                 }
                 Some(ev) = kernel_events.next() => {
                     // An event storm (hundreds of unrelated links changing) costs one
@@ -1168,6 +1265,7 @@ impl Runtime {
             let _ = wait.await;
         }
         self.shutdown_all().await;
+        self.flush_frames();
         self.sync_masters();
         // The process exits right after run(): first the executor takes every pathway down
         // and hands the last notices (to Initialize) over, then the clients get a moment to
@@ -1186,7 +1284,7 @@ impl Runtime {
 /// `snapshot` is the kernel view the fan-out was computed from (NA source addresses).
 async fn execute_fanout(
     kernel: &Kernel,
-    frames: Option<&net::FrameSender>,
+    frames: &mut FrameBatch,
     snapshot: &Snapshot,
     fanout: &crate::vrrs::Fanout,
 ) {
@@ -1259,11 +1357,11 @@ async fn execute_fanout(
     }
     for effect in fanout.pathway_effects() {
         if let PathwayEffect::Gratuitous { device, mac, addrs } = effect {
-            let Some(frames) = frames else { break };
             let Ok(index) = kernel.ifindex(device).await else {
                 continue;
             };
             let link_local = link_local_near(snapshot, index);
+            let out = transmit_index(snapshot, index);
             for a in addrs {
                 // A freshly (re-)inserted interface has no link-local yet; the target
                 // itself is on the device by now and is what the kernel's own NA uses.
@@ -1271,12 +1369,13 @@ async fn execute_fanout(
                     IpAddr::V6(v) => Some(*v),
                     IpAddr::V4(_) => None,
                 });
-                if let Err(e) = frames.send_gratuitous(index, *mac, *a, src6) {
+                if let Err(e) = frames.push_gratuitous(DETACHED, out, *mac, *a, src6) {
                     tracing::warn!(target: "netvrrp::vrrs", %device, "{e:#}");
                 }
             }
         }
     }
+    frames.flush(|_, e| tracing::warn!(target: "netvrrp::vrrs", "gratuitous packet not sent: {e}"));
     for effect in fanout.client_effects() {
         let ClientEffect::SetAdminState { interface, up } = effect;
         match kernel.ifindex(interface).await {
@@ -1288,6 +1387,16 @@ async fn execute_fanout(
             Err(e) => tracing::error!(target: "netvrrp::vrrs", %interface, "{e}"),
         }
     }
+}
+
+/// Where a pathway's frames leave: a macvlan's lower device (as the routers' frames do; see
+/// [`net`]), any other device itself.
+fn transmit_index(snapshot: &Snapshot, index: u32) -> u32 {
+    snapshot
+        .by_index(index)
+        .filter(|l| l.kind.as_deref() == Some("macvlan"))
+        .and_then(|l| l.parent_index)
+        .unwrap_or(index)
 }
 
 /// An IPv6 link-local on the link of `index`: its own, else its parent's.
