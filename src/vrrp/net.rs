@@ -1,5 +1,5 @@
 //! Socket I/O of the runtime: one receive socket per (parent, family) serving every VRID on
-//! that parent, one send socket per vrrp device, gratuitous ARP and unsolicited NA.
+//! that parent, and one send socket for everything the runtime sends.
 //!
 //! Facts this relies on (checked on kernel 6.18):
 //! * IPv4 receive: raw socket for protocol 112 bound to the **parent**, joined to 224.0.0.18 on
@@ -9,23 +9,38 @@
 //!   `IPV6_RECVHOPLIMIT` and `IPV6_RECVPKTINFO` so hop limit and destination come from control
 //!   messages. No `IPV6_CHECKSUM` on receive: the kernel would drop bad checksums silently,
 //!   and we want to count them.
-//! * Send: everything a vrrp device sends (adverts of both families, gratuitous ARP,
-//!   unsolicited NA) leaves as a whole IP/ARP packet through an `AF_PACKET`/`SOCK_DGRAM`
-//!   socket addressed to the vrrp **macvlan**, so frames carry the virtual MAC (the kernel
-//!   adds the Ethernet header) and we write the IP header ourselves: TTL/hop limit 255,
-//!   TOS/traffic class 0xc0, source = our primary address on the parent (IPv4 primary; IPv6
-//!   link-local, as keepalived does, stable and known before the first takeover), whatever
-//!   the macvlan's own addresses are. The VRRP checksum is computed by our encoder over that
-//!   source; the kernel computes nothing. The socket sets `PACKET_QDISC_BYPASS`: when
-//!   protodown is lifted the kernel turns the carrier on at once but reattaches the
-//!   device's qdisc only later (linkwatch, on a workqueue); until then the noop qdisc drops
-//!   every frame **silently**, so the advert and the gratuitous packets sent with the
-//!   transition to Master would be lost and the first advert would come one interval late
-//!   (measured by the interop matrix in both families; FRR 8.4 shows the same symptom for
-//!   IPv6). Direct transmission only needs the carrier, which is up when the protodown
-//!   request returns. VRRS pathways use one such socket for all their devices
-//!   ([`FrameSender`]). Side effect: taps on the vrrp device (`tcpdump -i vrrp4-...`) do not
-//!   see what we send; taps on the parent do.
+//! * The event loop reads the receive sockets itself, into one reused buffer ([`Received`]
+//!   borrows it): no task, channel or allocation per packet.
+//! * Send: every advert (v2/v3, IPv4/IPv6), gratuitous ARP and unsolicited NA is built here
+//!   as a whole **Ethernet frame** — destination 01:00:5e:00:00:12 / 33:33:00:00:00:12 /
+//!   ff:ff:ff:ff:ff:ff / 33:33:00:00:00:01, source the virtual MAC, our own IP header (TTL /
+//!   hop limit 255, TOS / traffic class 0xc0, source = our primary address on the parent:
+//!   IPv4 primary, IPv6 link-local as keepalived does) and the VRRP checksum over that
+//!   source — and handed to **one** `AF_PACKET`/`SOCK_RAW` socket addressed to the
+//!   **parent**'s ifindex ([`FrameBatch`]). The wire sees exactly what it saw when each
+//!   vrrp macvlan sent its own frames (source MAC = vMAC; a switch learns the vMAC on the
+//!   same port), but:
+//!   - frames do not depend on the macvlan's carrier: a protodown macvlan has none, and until
+//!     the kernel's link-watch work reattaches its qdisc after protodown is lifted it drops
+//!     frames silently. A new Master therefore sends its advert and gratuitous packets at once
+//!     and asks for protodown off right after, instead of waiting for the netlink round trip
+//!     (about 0.25 ms of every takeover). The flip side: the device being up no longer gates
+//!     the adverts, so a refused protodown off takes the instance to Initialize (runtime);
+//!   - one fd for the runtime instead of one per instance;
+//!   - no sibling broadcast: a macvlan in bridge mode offers every multicast frame it sends
+//!     to every other macvlan of the parent (none takes it), which was the largest share of
+//!     the send cost at 250 instances per parent;
+//!   - frames queued during one event-loop turn (timers due at the same tick, bursts) leave
+//!     with one `sendmmsg`, from buffers reused from turn to turn.
+//!
+//!   The parent's qdisc is not bypassed: it is attached as usual, so traffic control applies
+//!   and taps on the parent (`tcpdump -i eth0`) see the frames. Taps on the vrrp device do
+//!   not (nothing goes through it). VRRS pathways share the socket ([`FrameBatch::sibling`]):
+//!   a pathway macvlan's frames leave through its lower device with the pathway's MAC as
+//!   source, any other pathway device's through the device itself.
+//!   The kernel's own traffic for the VIPs (ARP replies, ND, ICMP) still goes through the
+//!   macvlan, which is why protodown off is still followed by a link-watch sync
+//!   (`Kernel::set_protodown`).
 
 use crate::types::{Family, MacAddr};
 use crate::vrrp::packet;
@@ -411,7 +426,7 @@ impl FrameBatch {
         Ok(())
     }
 
-    /// Send every queued frame (one `sendmmsg` per [`SENDMMSG_MAX`] frames). A frame the
+    /// Send every queued frame (one `sendmmsg` per 1,024 frames). A frame the
     /// kernel refuses is skipped and reported to `failed` with its tag; the rest still go.
     /// Returns how many frames left.
     pub fn flush(&mut self, mut failed: impl FnMut(FrameTag, &io::Error)) -> usize {
