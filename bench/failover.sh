@@ -4,6 +4,9 @@
 #
 #   bench/failover.sh                  RUNS=20 INTERVALS="100 10" IMPLS="netvrrp keepalived frr"
 #
+# IMPLS may also name netvrrp-base: netvrrp again with the binary $NETVRRP_BASE_BIN (e.g. a
+# build of main), to compare two builds in one run.
+#
 # One lab per implementation, all up at the same time, each on its own bridge:
 #
 #     rK (router, eth0 10.88.0.K/24)  --- port-rK --- br0 (namespace sw) --- port-h1 --- h1
@@ -45,7 +48,7 @@ work=$(mktemp -d /tmp/nvb-failover.XXXXXX)
 track_dir "$work"
 chmod 755 "$work"
 
-tag() { case $1 in netvrrp) echo nv ;; keepalived) echo ka ;; frr) echo fr ;; *) die "unknown implementation $1" ;; esac; }
+tag() { case $1 in netvrrp) echo nv ;; netvrrp-base) echo nb ;; keepalived) echo ka ;; frr) echo fr ;; *) die "unknown implementation $1" ;; esac; }
 sw() { echo "$NSP-$1-sw"; }
 rns() { echo "$NSP-$1-r$2"; }
 
@@ -96,6 +99,11 @@ EOF
 nv_pids() { readpid "$work/$1/r$2/run/netvrrp.pid"; }
 nv_revive_prep() { :; }
 nv_version() { "$NETVRRP" --version 2>/dev/null | awk 'NR==1' || echo "netvrrp $(git -C "$REPO_DIR" rev-parse --short HEAD)"; }
+nb_bin() { [ -x "${NETVRRP_BASE_BIN:-}" ] || die "netvrrp-base needs NETVRRP_BASE_BIN"; echo "$NETVRRP_BASE_BIN"; }
+nb_start() { NETVRRP=$(nb_bin) nv_start "$@"; }
+nb_pids() { nv_pids "$@"; }
+nb_revive_prep() { :; }
+nb_version() { echo "$(NETVRRP=$(nb_bin) nv_version) at $(nb_bin)"; }
 
 ka_start() {
     local t=$1 k=$2 prio=$3 ms=$4 d=$work/$1/r$2/keepalived
@@ -216,8 +224,8 @@ revive() { # TAG INTERVAL
     "$(impl_of "$t")_start" "$t" 1 $PRIO1 "$2"
 }
 
-impl_of() { case $1 in nv) echo nv ;; ka) echo ka ;; fr) echo fr ;; esac; }
-name_of() { case $1 in nv) echo netvrrp ;; ka) echo keepalived ;; fr) echo frr ;; esac; }
+impl_of() { case $1 in nv) echo nv ;; nb) echo nb ;; ka) echo ka ;; fr) echo fr ;; esac; }
+name_of() { case $1 in nv) echo netvrrp ;; nb) echo netvrrp-base ;; ka) echo keepalived ;; fr) echo frr ;; esac; }
 
 versions=()
 for impl in $IMPLS; do
