@@ -4,10 +4,11 @@
 #   bench/scale.sh [N...]              N defaults to $SIZES or "100 1000"; DURATION=60 (seconds)
 #                                      IMPLS="netvrrp keepalived"
 #
-# Router namespace with 4 parents p0..p3; each parent is one end of a veth pair whose other
-# end is in a sink namespace, so every parent is its own L2 segment (nobody else listens).
-# N instances = 4 parents x N/4 VRIDs, VRRPv3, IPv4, 1 s adverts, priority 200, one VIP each
-# (10.10k.1.VRID/16 on parent k). No peer: every instance becomes master.
+# Router namespace with PARENTS (default 4) parents p0, p1, ...; each parent is one end of a
+# veth pair whose other end is in a sink namespace, so every parent is its own L2 segment
+# (nobody else listens). N instances = PARENTS parents x N/PARENTS VRIDs (at most 255 per
+# parent: N=4000 needs PARENTS=16), VRRPv3, IPv4, 1 s adverts, priority 200, one VIP each
+# (10.(100+k).1.VRID/16 on parent k). No peer: every instance becomes master.
 #   netvrrp     `netvrrp apply -f FILE` (devices vrrp4-*, then the runtime); measured: the
 #               runtime process
 #   keepalived  the same N instances (generated config, version 3, advert_int 1, same VIPs on
@@ -43,7 +44,7 @@ if [ -z "${IMPLS:-}" ]; then
     IMPLS="netvrrp"
     command -v "$KEEPALIVED" >/dev/null && IMPLS+=" keepalived"
 fi
-PARENTS=4
+PARENTS=${PARENTS:-4}
 work=$(mktemp -d /tmp/nvb-scale.XXXXXX)
 track_dir "$work"
 

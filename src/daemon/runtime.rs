@@ -26,6 +26,9 @@ use tokio::net::UnixListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
+/// The oldest kernel receive time stamp believed (see [`Runtime::arrival`]).
+const MAX_RX_AGE: Duration = Duration::from_secs(10);
+
 /// Packets read from one receive socket per loop turn at most.
 const RX_BURST: usize = 1024;
 
@@ -147,6 +150,9 @@ pub struct Runtime {
     file: PathBuf,
     kernel: Kernel,
     base: Instant,
+    /// The latest time handed to a router: inputs never go back in time, even when a
+    /// packet's arrival time is earlier than a timer already handled.
+    floor: Time,
     instances: Vec<Instance>,
     by_vrid: HashMap<(u32, Family, u8), usize>,
     timers: BTreeSet<(Time, usize)>,
@@ -320,6 +326,7 @@ impl Runtime {
             file,
             kernel,
             base: Instant::now(),
+            floor: Time::ZERO,
             instances: Vec::new(),
             by_vrid: HashMap::new(),
             timers: BTreeSet::new(),
@@ -357,6 +364,21 @@ impl Runtime {
 
     fn now(&self) -> Time {
         Time::from_duration(self.base.elapsed())
+    }
+
+    /// When a packet arrived, on the loop's clock: its kernel time stamp (wall clock) moved
+    /// back from now by its age, so the time the loop took to get to it does not lengthen a
+    /// backup's Master_Down_Interval. Now when there is no time stamp or it is implausible
+    /// (a wall-clock step).
+    fn arrival(&self, arrived: Option<std::time::SystemTime>) -> Time {
+        let now = self.now();
+        let age = arrived.and_then(|at| std::time::SystemTime::now().duration_since(at).ok());
+        match age {
+            Some(age) if age <= MAX_RX_AGE => {
+                Time::from_duration(now.as_duration().saturating_sub(age))
+            }
+            _ => now,
+        }
     }
 
     /// Replace the instance list with the one `config` describes. Instances in `keep` (old
@@ -503,18 +525,23 @@ impl Runtime {
 
     /// Hand one input to instance `i`, carry out its actions, re-arm its timer.
     async fn feed(&mut self, i: usize, now: Time, input: Input) {
+        let now = now.max(self.floor);
+        self.floor = now;
         let mut next_input = Some(input);
         while let Some(input) = next_input.take() {
             let mut actions = std::mem::take(&mut self.scratch);
             actions.clear();
             self.instances[i].router.handle(now, input, &mut actions);
-            let protodown = Self::perform(
-                &self.events,
-                &mut self.frames,
-                &mut self.instances[i],
-                i,
-                &actions,
-            );
+            let protodown =
+                Self::queue_frames(&mut self.frames, &mut self.instances[i], i, &actions);
+            if protodown.is_some() {
+                // A transition: its frames (a new Master's advert and gratuitous packets, a
+                // leaving Master's priority 0) go before the logging, events, fan-out and
+                // netlink round trip that follow. They leave through the parent and do not
+                // need the device up.
+                self.flush_frames();
+            }
+            Self::report(&self.events, &mut self.instances[i], &actions);
             let mut fanout = crate::vrrs::Fanout::default();
             for a in &actions {
                 if let Action::StateChanged { from, to, reason } = *a {
@@ -530,10 +557,6 @@ impl Runtime {
             }
             self.scratch = actions;
             if let Some(on) = protodown {
-                // The frames go first: they leave through the parent and do not need the
-                // device up, so a new Master's advert and gratuitous packets do not wait for
-                // the netlink round trip.
-                self.flush_frames();
                 let refused = !Self::set_protodown(&self.kernel, &mut self.instances[i], on).await;
                 if refused && !on && self.instances[i].router.state() == State::Master {
                     // Our adverts no longer depend on the device being up: a Master whose
@@ -568,15 +591,10 @@ impl Runtime {
         let mut actions = std::mem::take(&mut self.scratch);
         actions.clear();
         inst.router.handle(now, Input::Shutdown, &mut actions);
-        let protodown = Self::perform(
-            &self.events,
-            &mut self.frames,
-            &mut inst,
-            DETACHED,
-            &actions,
-        );
-        self.scratch = actions;
+        let protodown = Self::queue_frames(&mut self.frames, &mut inst, DETACHED, &actions);
         self.flush_frames();
+        Self::report(&self.events, &mut inst, &actions);
+        self.scratch = actions;
         if let Some(on) = protodown {
             Self::set_protodown(&self.kernel, &mut inst, on).await;
         }
@@ -619,17 +637,8 @@ impl Runtime {
         }
     }
 
-    /// Carry out an instance's actions except protodown, which is returned (the last one
-    /// asked for) for the caller to request once the queued frames are flushed. Frames are
-    /// queued on `frames`, tagged with `tag` (the instance's index, or [`DETACHED`]).
-    fn perform(
-        events: &broadcast::Sender<StateEvent>,
-        frames: &mut FrameBatch,
-        inst: &mut Instance,
-        tag: usize,
-        actions: &[Action],
-    ) -> Option<bool> {
-        let mut protodown = None;
+    /// Log and publish an instance's state and priority changes.
+    fn report(events: &broadcast::Sender<StateEvent>, inst: &mut Instance, actions: &[Action]) {
         for action in actions {
             match *action {
                 Action::StateChanged { from, to, reason } => {
@@ -654,6 +663,26 @@ impl Runtime {
                         time: inst.last_change,
                     });
                 }
+                Action::EffectivePriorityChanged { from, to } => {
+                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, from, to, "effective priority changed");
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Queue an instance's frames on `frames`, tagged with `tag` (the instance's index, or
+    /// [`DETACHED`]), and return the protodown it asks for (the last one), for the caller to
+    /// request once the frames are flushed.
+    fn queue_frames(
+        frames: &mut FrameBatch,
+        inst: &mut Instance,
+        tag: usize,
+        actions: &[Action],
+    ) -> Option<bool> {
+        let mut protodown = None;
+        for action in actions {
+            match *action {
                 Action::SetProtodown(on) => protodown = Some(on),
                 Action::SendAdvert {
                     priority,
@@ -699,9 +728,7 @@ impl Runtime {
                         }
                     }
                 }
-                Action::EffectivePriorityChanged { from, to } => {
-                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, from, to, "effective priority changed");
-                }
+                Action::StateChanged { .. } | Action::EffectivePriorityChanged { .. } => {}
             }
         }
         protodown
@@ -739,7 +766,7 @@ impl Runtime {
             }
             return;
         };
-        let now = self.now();
+        let now = self.arrival(pkt.arrived);
         let inst = &mut self.instances[i];
         let version = inst.config.version.number();
         match net::decode_for(&pkt, version) {

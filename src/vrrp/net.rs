@@ -47,7 +47,6 @@ use crate::vrrp::packet;
 use anyhow::Context;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -70,6 +69,8 @@ pub struct Received<'a> {
     pub ttl: u8,
     /// The VRRP message (IP header removed).
     pub payload: &'a [u8],
+    /// When the kernel received it (`SO_TIMESTAMPNS`, wall clock), if it said.
+    pub arrived: Option<std::time::SystemTime>,
 }
 
 /// Room for the largest packet a receive socket hands over (an IPv4 header with options
@@ -126,6 +127,10 @@ impl RxSocket {
                 s
             }
         };
+        // The arrival time, not the time the loop gets to the packet, is when a backup heard
+        // the master: its Master_Down_Interval starts then.
+        nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
+            .context("SO_TIMESTAMPNS")?;
         sock.set_nonblocking(true).context("non-blocking")?;
         // Bursts from many routers on one parent must not overflow the queue.
         let _ = sock.set_recv_buffer_size(1 << 20);
@@ -137,7 +142,7 @@ impl RxSocket {
             fd,
             parent_index,
             family,
-            cmsg: nix::cmsg_space!(libc::in6_pktinfo, libc::c_int),
+            cmsg: nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::timespec),
         })
     }
 
@@ -166,7 +171,7 @@ impl RxSocket {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) => return Err(e),
             };
-            let (src, dst, ttl, range) = meta;
+            let (src, dst, ttl, range, arrived) = meta;
             return Ok(Some(Received {
                 parent_index: self.parent_index,
                 family: self.family,
@@ -174,31 +179,59 @@ impl RxSocket {
                 dst,
                 ttl,
                 payload: &buf[range],
+                arrived,
             }));
         }
     }
 }
 
-/// One packet into `buf`: (source, destination, TTL, payload range), None when it is not
-/// carried further.
+/// One packet into `buf`: (source, destination, TTL, payload range, arrival time), None when
+/// it is not carried further.
 #[allow(clippy::type_complexity)]
 fn read_one(
     family: Family,
     sock: &Socket,
     buf: &mut [u8],
     cmsg: &mut [u8],
-) -> io::Result<Option<(IpAddr, IpAddr, u8, std::ops::Range<usize>)>> {
+) -> io::Result<
+    Option<(
+        IpAddr,
+        IpAddr,
+        u8,
+        std::ops::Range<usize>,
+        Option<std::time::SystemTime>,
+    )>,
+> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg};
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(sock.as_raw_fd(), &mut iov, Some(cmsg), MsgFlags::empty())
+        .map_err(io::Error::from)?;
+    let mut hop = None;
+    let mut dst6 = None;
+    let mut arrived = None;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            match c {
+                ControlMessageOwned::Ipv6HopLimit(h) => hop = u8::try_from(h).ok(),
+                ControlMessageOwned::Ipv6PacketInfo(info) => {
+                    dst6 = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr))
+                }
+                ControlMessageOwned::ScmTimestampns(ts) => {
+                    arrived = u64::try_from(ts.tv_sec()).ok().and_then(|secs| {
+                        let d = std::time::Duration::new(secs, u32::try_from(ts.tv_nsec()).ok()?);
+                        std::time::SystemTime::UNIX_EPOCH.checked_add(d)
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    let src6 = msg
+        .address
+        .and_then(|a| a.as_sockaddr_in6().map(|a| a.ip()));
+    let n = msg.bytes;
     match family {
         Family::Ipv4 => {
-            // SAFETY: recv only writes into the buffer (u8 and MaybeUninit<u8> have the
-            // same layout), and every byte of it is initialised already.
-            let uninit = unsafe {
-                std::slice::from_raw_parts_mut(
-                    buf.as_mut_ptr().cast::<MaybeUninit<u8>>(),
-                    buf.len(),
-                )
-            };
-            let n = sock.recv(uninit)?;
             let data = &buf[..n];
             Ok(parse_ipv4(data).map(|(src, dst, ttl, payload)| {
                 let start = payload.as_ptr() as usize - data.as_ptr() as usize;
@@ -207,34 +240,15 @@ fn read_one(
                     IpAddr::V4(dst),
                     ttl,
                     start..start + payload.len(),
+                    arrived,
                 )
             }))
         }
         Family::Ipv6 => {
-            use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg};
-            let mut iov = [io::IoSliceMut::new(buf)];
-            let msg =
-                recvmsg::<SockaddrIn6>(sock.as_raw_fd(), &mut iov, Some(cmsg), MsgFlags::empty())
-                    .map_err(io::Error::from)?;
-            let mut hop = None;
-            let mut dst = None;
-            if let Ok(cmsgs) = msg.cmsgs() {
-                for c in cmsgs {
-                    match c {
-                        ControlMessageOwned::Ipv6HopLimit(h) => hop = u8::try_from(h).ok(),
-                        ControlMessageOwned::Ipv6PacketInfo(info) => {
-                            dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr))
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            let src = msg.address.map(|a| a.ip());
-            let n = msg.bytes;
-            let (Some(src), Some(ttl), Some(dst)) = (src, hop, dst) else {
+            let (Some(src), Some(ttl), Some(dst)) = (src6, hop, dst6) else {
                 return Ok(None);
             };
-            Ok(Some((IpAddr::V6(src), IpAddr::V6(dst), ttl, 0..n)))
+            Ok(Some((IpAddr::V6(src), IpAddr::V6(dst), ttl, 0..n, arrived)))
         }
     }
 }
