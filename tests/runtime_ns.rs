@@ -1546,6 +1546,7 @@ fn host_reaches_the_vip_through_a_failover_at_the_virtual_mac() {
     }
 }
 
+// ledger: R9568-7.2-a (source MAC = virtual MAC, although frames leave through the parent)
 #[test]
 fn adverts_and_gratuitous_packets_on_the_wire() {
     let lab = Lab::new("nvrt11", 22, 2);

@@ -10,7 +10,10 @@
 //!   messages. No `IPV6_CHECKSUM` on receive: the kernel would drop bad checksums silently,
 //!   and we want to count them.
 //! * The event loop reads the receive sockets itself, into one reused buffer ([`Received`]
-//!   borrows it): no task, channel or allocation per packet.
+//!   borrows it): no task, channel or allocation per packet. Every packet carries its kernel
+//!   receive time (`SO_TIMESTAMPNS`): a backup's Master_Down_Interval runs from when the
+//!   master's advert arrived, not from when the loop got to it (which would add the wake-up
+//!   latency to every failover).
 //! * Send: every advert (v2/v3, IPv4/IPv6), gratuitous ARP and unsolicited NA is built here
 //!   as a whole **Ethernet frame** — destination 01:00:5e:00:00:12 / 33:33:00:00:00:12 /
 //!   ff:ff:ff:ff:ff:ff / 33:33:00:00:00:01, source the virtual MAC, our own IP header (TTL /
