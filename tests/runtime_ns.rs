@@ -1273,6 +1273,87 @@ fn parent_carrier_loss_goes_to_initialize_with_protodown_and_restarts() {
     }
 }
 
+/// Adverts leave through the parent, so they do not stop when the device stays protodown:
+/// a Master whose protodown-off request the kernel refuses (here: a protodown reason bit
+/// another program holds, which makes the kernel answer EBUSY) must stop advertising on its
+/// own. It goes to Initialize, counts `protodown_errors`, stays there while the reason is
+/// set (the backup takes over), and starts again once the reason is cleared.
+#[test]
+fn a_refused_protodown_off_holds_the_router_in_initialize_until_the_reason_clears() {
+    let lab = Lab::new("nvrt15", 26, 2);
+    lab.apply_simple(2, 100, "");
+    lab.wait(VRID, &[(2, "master")], Duration::from_secs(3));
+    // r1's devices first, without a runtime; then the foreign reason; then the runtime.
+    let text = format!(
+        "[defaults]\nadvertisement-interval = {INTERVAL}\n\n{}",
+        lab.router(VRID, 200, "")
+    );
+    let path = lab.r(1).dir().join("r1.toml");
+    fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let out = lab.r(1).netvrrp(&["apply", "--no-runtime", "-f", path]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let reason = |on: &str| {
+        for family in FAMILIES {
+            let dev = lab.device(1, VRID, family);
+            lab.r(1)
+                .ip_ok(&["link", "set", "dev", &dev, "protodown_reason", "1", on]);
+        }
+    };
+    reason("on");
+    let out = lab.r(1).netvrrp(&["apply", "-f", path]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    wait_until(
+        Duration::from_secs(5),
+        || {
+            format!(
+                "r1 refused once and in initialize: {:?}",
+                try_show(lab.r(1))
+            )
+        },
+        || {
+            FAMILIES
+                .iter()
+                .all(|f| {
+                    try_inst(lab.r(1), VRID, f).is_some_and(|v| {
+                        counter(&v, "protodown_errors") == 1 && v["state"] == "initialize"
+                    })
+                })
+                .then_some(())
+        },
+    );
+    lab.wait(
+        VRID,
+        &[(1, "initialize"), (2, "master")],
+        Duration::from_secs(3),
+    );
+    let sent = counters(lab.r(1), VRID, "adverts_sent");
+    sleep(Duration::from_millis(u64::from(5 * INTERVAL)));
+    assert_eq!(
+        counters(lab.r(1), VRID, "adverts_sent"),
+        sent,
+        "no advert while the device is held down"
+    );
+    for family in FAMILIES {
+        let v = inst(lab.r(1), VRID, family);
+        assert_eq!(counter(&v, "became_master"), 1, "{v}");
+        assert!(lab.kernel_protodown(1, VRID, family));
+    }
+    reason("off");
+    lab.wait(
+        VRID,
+        &[(1, "master"), (2, "backup")],
+        Duration::from_secs(3),
+    );
+    for family in FAMILIES {
+        assert!(!lab.kernel_protodown(1, VRID, family));
+        assert_eq!(
+            counter(&inst(lab.r(1), VRID, family), "protodown_errors"),
+            1
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 9. Hitless reload
 
@@ -1465,6 +1546,7 @@ fn host_reaches_the_vip_through_a_failover_at_the_virtual_mac() {
     }
 }
 
+// ledger: R9568-7.2-a (source MAC = virtual MAC, although frames leave through the parent)
 #[test]
 fn adverts_and_gratuitous_packets_on_the_wire() {
     let lab = Lab::new("nvrt11", 22, 2);

@@ -1,5 +1,7 @@
 //! The event loop: one task drives every router. Timers live in one ordered set, received
-//! adverts arrive through one channel from one receive socket per (parent, family), kernel
+//! adverts are read by the loop itself from one receive socket per (parent, family) into one
+//! reused buffer, every frame sent goes through one packet socket in one `sendmmsg` per
+//! loop turn ([`net::FrameBatch`]), kernel
 //! events through one netlink multicast stream, control requests through one channel. VRRS
 //! fan-outs are computed in the loop and carried out by their own task, in order; the
 //! nftables filter has its own task too.
@@ -9,7 +11,7 @@ use crate::commands::Loaded;
 use crate::config::{self, RouterConfig};
 use crate::kernel::{Kernel, KernelEvent, Snapshot};
 use crate::types::{Family, MacAddr};
-use crate::vrrp::net::{self, Received, RxSocket, TxSocket};
+use crate::vrrp::net::{self, FrameBatch, Received, RxSocket};
 use crate::vrrp::packet;
 use crate::vrrp::router::{Action, Input, Router, RouterParams, State, Time};
 use crate::vrrp::unicast::UnicastSender;
@@ -24,6 +26,32 @@ use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
+
+/// The oldest kernel receive time stamp believed (see [`Runtime::arrival`]).
+const MAX_RX_AGE: Duration = Duration::from_secs(10);
+
+/// Packets read from one receive socket per loop turn at most.
+const RX_BURST: usize = 1024;
+
+/// The frame tag of an instance no longer in the list (its send errors have no counter).
+const DETACHED: usize = usize::MAX;
+
+/// Ready when any receive socket is readable.
+fn poll_receivers(
+    receivers: &HashMap<(u32, Family), RxSocket>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<()> {
+    let mut ready = false;
+    // Poll them all, so every one has the waker registered.
+    for sock in receivers.values() {
+        ready |= sock.poll_ready(cx).is_ready();
+    }
+    if ready {
+        std::task::Poll::Ready(())
+    } else {
+        std::task::Poll::Pending
+    }
+}
 
 /// How long a graceful stop waits for VRRS clients to deliver the final transition.
 const CLIENT_STOP_GRACE: Duration = Duration::from_secs(2);
@@ -59,10 +87,13 @@ struct Instance {
     vmac: MacAddr,
     vips: Vec<IpAddr>,
     primary: IpAddr,
-    tx: Option<TxSocket>,
-    /// Unicast mode: adverts go to `unicast-peers` through this socket instead of `tx`.
+    /// Unicast mode: adverts go to `unicast-peers` through this socket instead of the
+    /// runtime's frame batch.
     unicast: Option<UnicastSender>,
     protodown: Option<bool>,
+    /// The kernel refused protodown off on the way to Master: the instance is held in
+    /// Initialize until the device shows no foreign protodown reason (see `resync`).
+    protodown_failed: bool,
     /// The deadline this instance has in the timer set, if any.
     armed: Option<Time>,
     /// Last state change, seconds since the Unix epoch.
@@ -138,14 +169,18 @@ pub struct Runtime {
     file: PathBuf,
     kernel: Kernel,
     base: Instant,
+    /// The latest time handed to a router: inputs never go back in time, even when a
+    /// packet's arrival time is earlier than a timer already handled.
+    floor: Time,
     instances: Vec<Instance>,
     by_vrid: HashMap<(u32, Family, u8), usize>,
     timers: BTreeSet<(Time, usize)>,
-    /// Receive sockets, each read by its own task; the loop also reads them directly before
-    /// firing timers (see the timer branch of `run`).
-    receivers: HashMap<(u32, Family), (Arc<RxSocket>, tokio::task::JoinHandle<()>)>,
-    rx_send: mpsc::Sender<Received>,
-    rx_recv: Option<mpsc::Receiver<Received>>,
+    receivers: HashMap<(u32, Family), RxSocket>,
+    /// The receive buffer, reused for every packet.
+    rx_buf: Vec<u8>,
+    /// Every frame this loop sends, flushed once per loop turn and before each netlink
+    /// request (so a new Master's advert never waits for a round trip).
+    frames: FrameBatch,
     events: broadcast::Sender<StateEvent>,
     scratch: Vec<Action>,
     reloads: u64,
@@ -221,23 +256,17 @@ enum VrrsJob {
 /// must not delay the adverts of other instances whose timers fall due meanwhile.
 fn spawn_vrrs_executor(
     kernel: Kernel,
+    mut frames: FrameBatch,
     runners: Arc<Mutex<crate::vrrs::ClientRunners>>,
     pending: Arc<std::sync::atomic::AtomicUsize>,
     done: mpsc::UnboundedSender<()>,
 ) -> mpsc::UnboundedSender<VrrsJob> {
-    let frames = match net::FrameSender::open() {
-        Ok(f) => Some(f),
-        Err(e) => {
-            tracing::error!(target: "netvrrp::vrrs", "no packet socket for pathway gratuitous ARP/NA: {e:#}");
-            None
-        }
-    };
     let (tx, mut rx) = mpsc::unbounded_channel::<VrrsJob>();
     tokio::spawn(async move {
         while let Some(job) = rx.recv().await {
             match job {
                 VrrsJob::Fanout(fanout, snapshot, started) => {
-                    let took = execute_fanout(&kernel, frames.as_ref(), &snapshot, &fanout).await;
+                    let took = execute_fanout(&kernel, &mut frames, &snapshot, &fanout).await;
                     let switched = fanout
                         .pathways
                         .iter()
@@ -303,7 +332,7 @@ impl Runtime {
     /// Build every instance from the loaded config, open sockets and the control socket.
     pub async fn start(run_dir: PathBuf, file: PathBuf, loaded: Loaded) -> anyhow::Result<Runtime> {
         let kernel = Kernel::connect().await?;
-        let (rx_send, rx_recv) = mpsc::channel(4096);
+        let frames = FrameBatch::open().context("cannot open the send socket")?;
         let (events, _) = broadcast::channel(1024);
         let runners = Arc::new(Mutex::new(crate::vrrs::ClientRunners::spawn(
             &loaded.config,
@@ -318,6 +347,7 @@ impl Runtime {
         kernel.remember(&loaded.snapshot);
         let vrrs_exec = spawn_vrrs_executor(
             kernel.sibling().await?,
+            frames.sibling(),
             runners.clone(),
             vrrs_pending.clone(),
             fanout_done_send,
@@ -327,12 +357,13 @@ impl Runtime {
             file,
             kernel,
             base: Instant::now(),
+            floor: Time::ZERO,
             instances: Vec::new(),
             by_vrid: HashMap::new(),
             timers: BTreeSet::new(),
             receivers: HashMap::new(),
-            rx_send,
-            rx_recv: Some(rx_recv),
+            rx_buf: vec![0; net::RX_BUFFER_LEN],
+            frames,
             events,
             scratch: Vec::with_capacity(16),
             reloads: 0,
@@ -365,6 +396,21 @@ impl Runtime {
 
     fn now(&self) -> Time {
         Time::from_duration(self.base.elapsed())
+    }
+
+    /// When a packet arrived, on the loop's clock: its kernel time stamp (wall clock) moved
+    /// back from now by its age, so the time the loop took to get to it does not lengthen a
+    /// backup's Master_Down_Interval. Now when there is no time stamp or it is implausible
+    /// (a wall-clock step).
+    fn arrival(&self, arrived: Option<std::time::SystemTime>) -> Time {
+        let now = self.now();
+        let age = arrived.and_then(|at| std::time::SystemTime::now().duration_since(at).ok());
+        match age {
+            Some(age) if age <= MAX_RX_AGE => {
+                Time::from_duration(now.as_duration().saturating_sub(age))
+            }
+            _ => now,
+        }
     }
 
     /// Replace the instance list with the one `config` describes. Instances in `keep` (old
@@ -405,16 +451,6 @@ impl Runtime {
                 };
                 let vips: Vec<IpAddr> = rc.addresses(family).iter().map(|n| n.addr()).collect();
                 let device_index = device_link.map(|l| l.index);
-                let tx = match device_index {
-                    Some(idx) => match TxSocket::open(family, idx, primary) {
-                        Ok(t) => Some(t),
-                        Err(e) => {
-                            tracing::error!(target: "netvrrp::packets", %device, "cannot open send socket: {e:#}");
-                            None
-                        }
-                    },
-                    None => None,
-                };
                 let unicast = open_unicast(rc, family, parent.index, primary);
                 started.push(next.len());
                 next.push(Instance {
@@ -427,21 +463,17 @@ impl Runtime {
                     vmac: MacAddr::vrrp(family, rc.vrid),
                     vips,
                     primary,
-                    tx,
                     unicast,
                     protodown: None,
+                    protodown_failed: false,
                     armed: None,
                     last_change: unix_now(),
                 });
             }
         }
         // Whatever is left in `keep` was removed or changed: leave gracefully (priority 0).
-        for mut old in keep {
-            self.scratch.clear();
-            old.router.handle(now, Input::Shutdown, &mut self.scratch);
-            let actions = std::mem::take(&mut self.scratch);
-            Self::perform(&self.kernel, &self.events, &mut old, &actions).await;
-            self.scratch = actions;
+        for old in keep {
+            self.leave_detached(old, now).await;
         }
         self.instances = next;
         self.rebuild_indexes();
@@ -509,39 +541,14 @@ impl Runtime {
             .iter()
             .map(|i| (i.parent_index, i.key.2))
             .collect();
-        self.receivers.retain(|k, (_, task)| {
-            let keep = wanted.contains(k);
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
+        self.receivers.retain(|k, _| wanted.contains(k));
         for (parent, family) in wanted {
             if self.receivers.contains_key(&(parent, family)) {
                 continue;
             }
             match RxSocket::open(family, parent) {
                 Ok(sock) => {
-                    let sock = Arc::new(sock);
-                    let tx = self.rx_send.clone();
-                    let task_sock = sock.clone();
-                    let task = tokio::spawn(async move {
-                        let sock = task_sock;
-                        loop {
-                            match sock.recv().await {
-                                Ok(pkt) => {
-                                    if tx.send(pkt).await.is_err() {
-                                        return;
-                                    }
-                                }
-                                Err(e) => {
-                                    tracing::warn!(target: "netvrrp::packets", parent, "receive failed: {e:#}");
-                                    tokio::time::sleep(Duration::from_millis(100)).await;
-                                }
-                            }
-                        }
-                    });
-                    self.receivers.insert((parent, family), (sock, task));
+                    self.receivers.insert((parent, family), sock);
                 }
                 Err(e) => {
                     tracing::error!(target: "netvrrp::packets", parent, %family, "cannot open receive socket: {e:#}");
@@ -550,47 +557,54 @@ impl Runtime {
         }
     }
 
-    /// Feed every packet already queued on the receive sockets (at most `DRAIN_LIMIT` per
-    /// socket, so a flood cannot hold the loop; the receive tasks take the rest).
-    async fn drain_receive_sockets(&mut self) {
-        const DRAIN_LIMIT: usize = 1024;
-        let socks: Vec<Arc<RxSocket>> = self.receivers.values().map(|(s, _)| s.clone()).collect();
-        for sock in socks {
-            for _ in 0..DRAIN_LIMIT {
-                match sock.try_recv() {
-                    Ok(Some(pkt)) => self.on_packet(pkt).await,
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::debug!(target: "netvrrp::packets", "direct receive failed: {e:#}");
-                        break;
-                    }
-                }
-            }
-        }
-    }
-
     /// Hand one input to instance `i`, carry out its actions, re-arm its timer.
     async fn feed(&mut self, i: usize, now: Time, input: Input) {
-        let mut actions = std::mem::take(&mut self.scratch);
-        actions.clear();
-        self.instances[i].router.handle(now, input, &mut actions);
-        Self::perform(&self.kernel, &self.events, &mut self.instances[i], &actions).await;
-        let mut fanout = crate::vrrs::Fanout::default();
-        for a in &actions {
-            if let Action::StateChanged { from, to, reason } = *a {
-                self.filter_dirty = true;
-                self.masters_dirty |= from == State::Master || to == State::Master;
-                let key = &self.instances[i].key;
-                let f = self
-                    .vrrs
-                    .on_state(unix_now(), &key.0, key.1, key.2, to, reason.as_str());
-                fanout.pathways.extend(f.pathways);
-                fanout.clients.extend(f.clients);
+        let now = now.max(self.floor);
+        self.floor = now;
+        let mut next_input = Some(input);
+        while let Some(input) = next_input.take() {
+            let mut actions = std::mem::take(&mut self.scratch);
+            actions.clear();
+            self.instances[i].router.handle(now, input, &mut actions);
+            let protodown =
+                Self::queue_frames(&mut self.frames, &mut self.instances[i], i, &actions);
+            if protodown.is_some() {
+                // A transition: its frames (a new Master's advert and gratuitous packets, a
+                // leaving Master's priority 0) go before the logging, events, fan-out and
+                // netlink round trip that follow. They leave through the parent and do not
+                // need the device up.
+                self.flush_frames();
             }
-        }
-        self.scratch = actions;
-        if !fanout.is_empty() {
-            self.carry_out(fanout);
+            Self::report(&self.events, &mut self.instances[i], &actions);
+            let mut fanout = crate::vrrs::Fanout::default();
+            for a in &actions {
+                if let Action::StateChanged { from, to, reason } = *a {
+                    self.filter_dirty = true;
+                    self.masters_dirty |= from == State::Master || to == State::Master;
+                    let key = &self.instances[i].key;
+                    let f =
+                        self.vrrs
+                            .on_state(unix_now(), &key.0, key.1, key.2, to, reason.as_str());
+                    fanout.pathways.extend(f.pathways);
+                    fanout.clients.extend(f.clients);
+                }
+            }
+            self.scratch = actions;
+            if let Some(on) = protodown {
+                let refused = !Self::set_protodown(&self.kernel, &mut self.instances[i], on).await;
+                if refused && !on && self.instances[i].router.state() == State::Master {
+                    // Our adverts no longer depend on the device being up: a Master whose
+                    // device stays down must stop advertising, as if its link were gone.
+                    let inst = &mut self.instances[i];
+                    inst.router.counters_mut().protodown_errors += 1;
+                    inst.protodown_failed = true;
+                    tracing::error!(target: "netvrrp::kernel", device = %inst.device, "protodown off refused: leaving Master for Initialize until the device's protodown reasons are clear");
+                    next_input = Some(Input::LinkDown);
+                }
+            }
+            if !fanout.is_empty() {
+                self.carry_out(fanout);
+            }
         }
         let inst = &mut self.instances[i];
         let next = inst.router.next_deadline();
@@ -605,12 +619,60 @@ impl Runtime {
         }
     }
 
-    async fn perform(
-        kernel: &Kernel,
-        events: &broadcast::Sender<StateEvent>,
-        inst: &mut Instance,
-        actions: &[Action],
-    ) {
+    /// Shut down an instance that is no longer in the list (removed or changed by a
+    /// reload): priority 0 if it was Master, protodown on.
+    async fn leave_detached(&mut self, mut inst: Instance, now: Time) {
+        let mut actions = std::mem::take(&mut self.scratch);
+        actions.clear();
+        inst.router.handle(now, Input::Shutdown, &mut actions);
+        let protodown = Self::queue_frames(&mut self.frames, &mut inst, DETACHED, &actions);
+        self.flush_frames();
+        Self::report(&self.events, &mut inst, &actions);
+        self.scratch = actions;
+        if let Some(on) = protodown {
+            Self::set_protodown(&self.kernel, &mut inst, on).await;
+        }
+    }
+
+    /// Send every queued frame; a refused one counts as a send error of its instance.
+    fn flush_frames(&mut self) {
+        if self.frames.queued() == 0 {
+            return;
+        }
+        let instances = &mut self.instances;
+        self.frames.flush(|(i, kind), e| {
+            let Some(inst) = instances.get_mut(i) else {
+                tracing::warn!(target: "netvrrp::packets", "frame of a removed router not sent: {e}");
+                return;
+            };
+            let c = inst.router.counters_mut();
+            c.send_errors += 1;
+            if kind == net::FrameKind::Gratuitous {
+                c.gratuitous_packets_sent = c.gratuitous_packets_sent.saturating_sub(1);
+            }
+            tracing::warn!(target: "netvrrp::packets", device = %inst.device, ?kind, "frame not sent: {e}");
+        });
+    }
+
+    /// Ask for protodown `on` on the instance's device; false when the kernel refused.
+    async fn set_protodown(kernel: &Kernel, inst: &mut Instance, on: bool) -> bool {
+        let Some(idx) = inst.device_index else {
+            return true;
+        };
+        match kernel.set_protodown(idx, on).await {
+            Ok(()) => {
+                inst.protodown = Some(on);
+                true
+            }
+            Err(e) => {
+                tracing::error!(target: "netvrrp::kernel", device = %inst.device, "cannot set protodown {}: {e:#}", if on { "on" } else { "off" });
+                false
+            }
+        }
+    }
+
+    /// Log and publish an instance's state and priority changes.
+    fn report(events: &broadcast::Sender<StateEvent>, inst: &mut Instance, actions: &[Action]) {
         for action in actions {
             match *action {
                 Action::StateChanged { from, to, reason } => {
@@ -635,16 +697,33 @@ impl Runtime {
                         time: inst.last_change,
                     });
                 }
-                Action::SetProtodown(on) => {
-                    if let Some(idx) = inst.device_index {
-                        match kernel.set_protodown(idx, on).await {
-                            Ok(()) => inst.protodown = Some(on),
-                            Err(e) => {
-                                tracing::error!(target: "netvrrp::kernel", device = %inst.device, "cannot set protodown {on}: {e:#}")
-                            }
-                        }
-                    }
+                Action::EffectivePriorityChanged { from, to } => {
+                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, from, to, "effective priority changed");
                 }
+                Action::OwnerConflict { src, priority } => {
+                    tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %src, priority, "another router advertises addresses we own (priority 255 here): misconfiguration; counted in owner_conflicts, logged at most once a minute");
+                }
+                Action::IntervalMismatch { src, interval_cs } => {
+                    tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %src, advertised_ms = u32::from(interval_cs) * 10, configured_ms = inst.config.advertisement_interval_ms, "advert interval differs from ours (followed as RFC 9568 says); counted in interval_mismatches, logged at most once a minute");
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Queue an instance's frames on `frames`, tagged with `tag` (the instance's index, or
+    /// [`DETACHED`]), and return the protodown it asks for (the last one), for the caller to
+    /// request once the frames are flushed.
+    fn queue_frames(
+        frames: &mut FrameBatch,
+        inst: &mut Instance,
+        tag: usize,
+        actions: &[Action],
+    ) -> Option<bool> {
+        let mut protodown = None;
+        for action in actions {
+            match *action {
+                Action::SetProtodown(on) => protodown = Some(on),
                 Action::SendAdvert {
                     priority,
                     interval_cs,
@@ -655,22 +734,38 @@ impl Runtime {
                     priority,
                     interval_cs,
                 } => {
-                    let Some(tx) = &inst.tx else {
+                    if inst.device_index.is_none() {
+                        // No device, no router: nothing may speak for its virtual MAC.
                         inst.router.counters_mut().send_errors += 1;
                         continue;
-                    };
-                    let advert = inst.advert(priority, interval_cs);
-                    if let Err(e) =
-                        tx.send_advert(&advert, inst.config.checksum_with_ipv4_pseudoheader)
-                    {
-                        inst.router.counters_mut().send_errors += 1;
-                        tracing::warn!(target: "netvrrp::packets", device = %inst.device, "advert not sent: {e:#}");
                     }
+                    let advert = packet::AdvertFields {
+                        version: inst.config.version.number(),
+                        vrid: inst.key.1,
+                        priority,
+                        interval_cs,
+                        addresses: &inst.vips,
+                    };
+                    frames.push_advert(
+                        tag,
+                        inst.parent_index,
+                        inst.vmac,
+                        inst.primary,
+                        &advert,
+                        inst.config.checksum_with_ipv4_pseudoheader,
+                    );
                 }
                 Action::SendGratuitous { .. } => {
-                    let Some(tx) = &inst.tx else { continue };
+                    if inst.device_index.is_none() {
+                        continue;
+                    }
+                    let src6 = match inst.primary {
+                        IpAddr::V6(s) => Some(s),
+                        IpAddr::V4(_) => None,
+                    };
                     for vip in &inst.vips {
-                        match tx.send_gratuitous(inst.vmac, *vip) {
+                        match frames.push_gratuitous(tag, inst.parent_index, inst.vmac, *vip, src6)
+                        {
                             Ok(()) => inst.router.counters_mut().gratuitous_packets_sent += 1,
                             Err(e) => {
                                 inst.router.counters_mut().send_errors += 1;
@@ -679,21 +774,17 @@ impl Runtime {
                         }
                     }
                 }
-                Action::OwnerConflict { src, priority } => {
-                    tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %src, priority, "another router advertises addresses we own (priority 255 here): misconfiguration; counted in owner_conflicts, logged at most once a minute");
-                }
-                Action::IntervalMismatch { src, interval_cs } => {
-                    tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %src, advertised_ms = u32::from(interval_cs) * 10, configured_ms = inst.config.advertisement_interval_ms, "advert interval differs from ours (followed as RFC 9568 says); counted in interval_mismatches, logged at most once a minute");
-                }
-                Action::EffectivePriorityChanged { from, to } => {
-                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, from, to, "effective priority changed");
-                }
+                Action::StateChanged { .. }
+                | Action::EffectivePriorityChanged { .. }
+                | Action::OwnerConflict { .. }
+                | Action::IntervalMismatch { .. } => {}
             }
         }
+        protodown
     }
 
     /// A packet from a receive socket: decode, validate, count, dispatch.
-    async fn on_packet(&mut self, pkt: Received) {
+    async fn on_packet(&mut self, pkt: Received<'_>) {
         let vrid = pkt.payload.get(1).copied();
         let idx = vrid.and_then(|v| {
             self.by_vrid
@@ -724,7 +815,7 @@ impl Runtime {
             }
             return;
         };
-        let now = self.now();
+        let now = self.arrival(pkt.arrived);
         let inst = &mut self.instances[i];
         let version = inst.config.version.number();
         let expected = crate::vrrp::unicast::expected_destination(
@@ -757,6 +848,29 @@ impl Runtime {
             }
             Err(e) => net::count_drop(inst.router.counters_mut(), &e),
         }
+    }
+
+    /// Read what every receive socket has queued (at most [`RX_BURST`] packets each, so a
+    /// flood cannot hold timers back) and hand each packet over.
+    async fn drain_receivers(&mut self) {
+        let mut buf = std::mem::take(&mut self.rx_buf);
+        let keys: Vec<(u32, Family)> = self.receivers.keys().copied().collect();
+        for key in keys {
+            for _ in 0..RX_BURST {
+                let Some(sock) = self.receivers.get_mut(&key) else {
+                    break;
+                };
+                match sock.try_recv(&mut buf) {
+                    Ok(Some(pkt)) => self.on_packet(pkt).await,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(target: "netvrrp::packets", parent = key.0, family = %key.1, "receive failed: {e}");
+                        break;
+                    }
+                }
+            }
+        }
+        self.rx_buf = buf;
     }
 
     fn is_link_event(ev: &KernelEvent) -> bool {
@@ -793,10 +907,12 @@ impl Runtime {
             }
         }
         for i in 0..self.instances.len() {
-            let (parent_ok, dev_index, tracks) = {
+            let (parent_ok, dev_index, dev_reason, tracks) = {
                 let inst = &self.instances[i];
                 let parent_ok = snap.by_index(inst.parent_index).is_some_and(|p| p.carrier);
-                let dev_index = snap.by_name(&inst.device).map(|l| l.index);
+                let dev = snap.by_name(&inst.device);
+                let dev_index = dev.map(|l| l.index);
+                let dev_reason = dev.map_or(0, |l| l.protodown_reason);
                 let tracks: Vec<bool> = inst
                     .config
                     .track
@@ -806,17 +922,21 @@ impl Runtime {
                             .is_some_and(|l| l.admin_up && l.carrier)
                     })
                     .collect();
-                (parent_ok, dev_index, tracks)
+                (parent_ok, dev_index, dev_reason, tracks)
             };
             let inst = &mut self.instances[i];
             if dev_index != inst.device_index {
                 self.filter_dirty = true;
                 inst.device_index = dev_index;
                 inst.protodown = None;
-                inst.tx =
-                    dev_index.and_then(|idx| TxSocket::open(inst.key.2, idx, inst.primary).ok());
+                inst.protodown_failed = false;
             }
-            let link_ok = parent_ok && dev_index.is_some();
+            // After a refused protodown off, wait until nothing else holds the device down
+            // (the operator clearing a reason bit is a link event that brings us here).
+            if inst.protodown_failed && dev_reason == 0 {
+                inst.protodown_failed = false;
+            }
+            let link_ok = parent_ok && dev_index.is_some() && !inst.protodown_failed;
             if link_ok != inst.router.link_up() {
                 let input = if link_ok {
                     Input::LinkUp
@@ -1012,12 +1132,8 @@ impl Runtime {
         // carry over untouched.
         let (unchanged, changed): (Vec<_>, Vec<_>) = keep.into_iter().partition(|(u, _)| *u);
         let now = self.now();
-        for (_, mut inst) in changed {
-            self.scratch.clear();
-            inst.router.handle(now, Input::Shutdown, &mut self.scratch);
-            let actions = std::mem::take(&mut self.scratch);
-            Self::perform(&self.kernel, &self.events, &mut inst, &actions).await;
-            self.scratch = actions;
+        for (_, inst) in changed {
+            self.leave_detached(inst, now).await;
         }
         self.install(
             &config,
@@ -1099,7 +1215,6 @@ impl Runtime {
                 }
             }
         }
-        let mut rx_recv = self.rx_recv.take().context("runtime started twice")?;
         let mut fanout_done = self.fanout_done.take().context("runtime started twice")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
         let mut sigint = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
@@ -1112,6 +1227,7 @@ impl Runtime {
             .unwrap_or(Duration::from_secs(3600));
         let mut watchdog = tokio::time::interval(watchdog_period);
         loop {
+            self.flush_frames();
             let next = self.timers.first().map(|(t, _)| *t);
             self.sync_filter();
             self.sync_masters();
@@ -1143,13 +1259,7 @@ impl Runtime {
                     // Adverts that arrived before the deadline count first: after a stall
                     // (a slow nft, a busy machine) a backup must not declare a live master
                     // dead because its advert was still queued.
-                    while let Ok(pkt) = rx_recv.try_recv() {
-                        self.on_packet(pkt).await;
-                    }
-                    // The receive tasks run on this thread: after a stall they have not read
-                    // what the kernel queued since (the IO driver is polled only when this
-                    // loop yields), so read the sockets here, after the older packets above.
-                    self.drain_receive_sockets().await;
+                    self.drain_receivers().await;
                     let now = self.now();
                     while let Some(&(t, i)) = self.timers.first() {
                         if t > now {
@@ -1160,12 +1270,8 @@ impl Runtime {
                         self.feed(i, now, Input::Timer).await;
                     }
                 }
-                Some(pkt) = rx_recv.recv() => {
-                    self.on_packet(pkt).await;
-                    // Drain what is already queued before looking at timers again.
-                    while let Ok(pkt) = rx_recv.try_recv() {
-                        self.on_packet(pkt).await;
-                    }
+                () = std::future::poll_fn(|cx| poll_receivers(&self.receivers, cx)) => {
+                    self.drain_receivers().await;
                 }
                 Some(ev) = kernel_events.next() => {
                     // An event storm (hundreds of unrelated links changing) costs one
@@ -1274,6 +1380,7 @@ impl Runtime {
             let _ = wait.await;
         }
         self.shutdown_all().await;
+        self.flush_frames();
         self.sync_masters();
         // The process exits right after run(): first the executor takes every pathway down
         // and hands the last notices (to Initialize) over, then the clients get a moment to
@@ -1317,7 +1424,7 @@ impl FanoutTimes {
 /// `snapshot` is the kernel view the fan-out was computed from (NA source addresses).
 async fn execute_fanout(
     kernel: &Kernel,
-    frames: Option<&net::FrameSender>,
+    frames: &mut FrameBatch,
     snapshot: &Snapshot,
     fanout: &crate::vrrs::Fanout,
 ) -> FanoutTimes {
@@ -1408,13 +1515,13 @@ async fn execute_fanout(
     times.addresses_us = split();
     for effect in fanout.pathway_effects() {
         if let PathwayEffect::Gratuitous { device, mac, addrs } = effect {
-            let Some(frames) = frames else { break };
             let Ok(index) = kernel.ifindex(device).await else {
                 continue;
             };
             // Only an NA needs a source (IPv4-only pathways have IPv6 off); the lookup
             // scans the snapshot, which per pathway of a 1,000-pathway fan-out added up.
             let mut link_local = None;
+            let out = transmit_index(snapshot, index);
             for a in addrs {
                 // A freshly (re-)inserted interface has no link-local yet; the target
                 // itself is on the device by now and is what the kernel's own NA uses.
@@ -1426,12 +1533,13 @@ async fn execute_fanout(
                     ),
                     IpAddr::V4(_) => None,
                 };
-                if let Err(e) = frames.send_gratuitous(index, *mac, *a, src6) {
+                if let Err(e) = frames.push_gratuitous(DETACHED, out, *mac, *a, src6) {
                     tracing::warn!(target: "netvrrp::vrrs", %device, "{e:#}");
                 }
             }
         }
     }
+    frames.flush(|_, e| tracing::warn!(target: "netvrrp::vrrs", "gratuitous packet not sent: {e}"));
     times.gratuitous_us = split();
     for effect in fanout.client_effects() {
         let ClientEffect::SetAdminState { interface, up } = effect;
@@ -1445,6 +1553,16 @@ async fn execute_fanout(
         }
     }
     times
+}
+
+/// Where a pathway's frames leave: a macvlan's lower device (as the routers' frames do; see
+/// [`net`]), any other device itself.
+fn transmit_index(snapshot: &Snapshot, index: u32) -> u32 {
+    snapshot
+        .by_index(index)
+        .filter(|l| l.kind.as_deref() == Some("macvlan"))
+        .and_then(|l| l.parent_index)
+        .unwrap_or(index)
 }
 
 /// An IPv6 link-local on the link of `index`: its own, else its parent's.

@@ -45,6 +45,10 @@ pub enum MacvlanMode {
     Other,
 }
 
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
 /// One link as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LinkInfo {
@@ -58,6 +62,10 @@ pub struct LinkInfo {
     pub mac: Option<MacAddr>,
     pub addrgenmode: Option<AddrGenMode>,
     pub protodown: bool,
+    /// IFLA_PROTO_DOWN_REASON value: bits other programs set to hold the device protodown
+    /// (the kernel refuses protodown off while any is set). netvrrp sets none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub protodown_reason: u32,
     /// IFF_UP.
     pub admin_up: bool,
     /// IFF_LOWER_UP (carrier).

@@ -168,13 +168,14 @@ impl Kernel {
     ///
     /// Clearing protodown turns the carrier on, but the device transmits only after the
     /// kernel's link-watch work has re-activated its queueing discipline, which runs later on
-    /// a kworker; frames sent before that (a new master's first advert and gratuitous ARP)
-    /// are dropped without an error. A non-dump RTM_GETLINK of the device runs that pending
-    /// work synchronously (`rtnl_getlink` calls `linkwatch_sync_dev`), so it goes in the same
-    /// datagram, right after the change; its answer is not needed. Measured with
-    /// bench/failover.sh: without it about one takeover in five lost its first advert and
-    /// gratuitous ARP on a busy 2-core machine (the backup's first advert came one
-    /// advertisement interval late).
+    /// a kworker; frames sent through the device before that are dropped without an error.
+    /// A non-dump RTM_GETLINK of the device runs that pending work synchronously
+    /// (`rtnl_getlink` calls `linkwatch_sync_dev`), so it goes in the same datagram, right
+    /// after the change; its answer is not needed. The runtime's own frames no longer go
+    /// through the device (see `vrrp::net`), but the kernel's answers for the VIPs (ARP
+    /// replies, ND, ICMP) do: with the sync they leave as soon as protodown is off. (Before
+    /// the runtime sent through the parent, bench/failover.sh measured one takeover in five
+    /// losing its first advert without it.)
     pub async fn set_protodown(&self, index: u32, on: bool) -> Result<(), KernelError> {
         let what = format!("set ifindex {index} protodown {}", on_off(on));
         if on {

@@ -26,6 +26,8 @@ const IFLA_LINKINFO: u16 = 18;
 const IFLA_AF_SPEC: u16 = 26;
 const IFLA_LINK_NETNSID: u16 = 37;
 const IFLA_PROTO_DOWN: u16 = 39;
+const IFLA_PROTO_DOWN_REASON: u16 = 55;
+const IFLA_PROTO_DOWN_REASON_VALUE: u16 = 2;
 const IFLA_INFO_KIND: u16 = 1;
 const IFLA_INFO_DATA: u16 = 2;
 const IFLA_MACVLAN_MODE: u16 = 1;
@@ -103,6 +105,7 @@ pub(crate) fn link_from_payload(payload: &[u8]) -> Option<LinkInfo> {
         mac: None,
         addrgenmode: None,
         protodown: false,
+        protodown_reason: 0,
         admin_up: flags & IFF_UP != 0,
         carrier: flags & IFF_LOWER_UP != 0,
         operstate: "unknown".to_string(),
@@ -124,6 +127,13 @@ pub(crate) fn link_from_payload(payload: &[u8]) -> Option<LinkInfo> {
             // away from its lower device): it must not be matched against our links.
             IFLA_LINK_NETNSID => parent_in_other_netns = true,
             IFLA_PROTO_DOWN => link.protodown = value.first().is_some_and(|&v| v != 0),
+            IFLA_PROTO_DOWN_REASON => {
+                for (k, v) in Attrs(value) {
+                    if k == IFLA_PROTO_DOWN_REASON_VALUE {
+                        link.protodown_reason = u32_at(v, 0).unwrap_or(0);
+                    }
+                }
+            }
             IFLA_OPERSTATE => {
                 if let Some(&s) = value.first() {
                     link.operstate = operstate_text(s);

@@ -1,5 +1,5 @@
 //! Socket I/O of the runtime: one receive socket per (parent, family) serving every VRID on
-//! that parent, one send socket per vrrp device, gratuitous ARP and unsolicited NA.
+//! that parent, and one send socket for everything the runtime sends.
 //!
 //! Facts this relies on (checked on kernel 6.18):
 //! * IPv4 receive: raw socket for protocol 112 bound to the **parent**, joined to 224.0.0.18 on
@@ -9,30 +9,47 @@
 //!   `IPV6_RECVHOPLIMIT` and `IPV6_RECVPKTINFO` so hop limit and destination come from control
 //!   messages. No `IPV6_CHECKSUM` on receive: the kernel would drop bad checksums silently,
 //!   and we want to count them.
-//! * Send: everything a vrrp device sends (adverts of both families, gratuitous ARP,
-//!   unsolicited NA) leaves as a whole IP/ARP packet through an `AF_PACKET`/`SOCK_DGRAM`
-//!   socket addressed to the vrrp **macvlan**, so frames carry the virtual MAC (the kernel
-//!   adds the Ethernet header) and we write the IP header ourselves: TTL/hop limit 255,
-//!   TOS/traffic class 0xc0, source = our primary address on the parent (IPv4 primary; IPv6
-//!   link-local, as keepalived does, stable and known before the first takeover), whatever
-//!   the macvlan's own addresses are. The VRRP checksum is computed by our encoder over that
-//!   source; the kernel computes nothing. The socket sets `PACKET_QDISC_BYPASS`: when
-//!   protodown is lifted the kernel turns the carrier on at once but reattaches the
-//!   device's qdisc only later (linkwatch, on a workqueue); until then the noop qdisc drops
-//!   every frame **silently**, so the advert and the gratuitous packets sent with the
-//!   transition to Master would be lost and the first advert would come one interval late
-//!   (measured by the interop matrix in both families; FRR 8.4 shows the same symptom for
-//!   IPv6). Direct transmission only needs the carrier, which is up when the protodown
-//!   request returns. VRRS pathways use one such socket for all their devices
-//!   ([`FrameSender`]). Side effect: taps on the vrrp device (`tcpdump -i vrrp4-...`) do not
-//!   see what we send; taps on the parent do.
+//! * The event loop reads the receive sockets itself, into one reused buffer ([`Received`]
+//!   borrows it): no task, channel or allocation per packet. Every packet carries its kernel
+//!   receive time (`SO_TIMESTAMPNS`): a backup's Master_Down_Interval runs from when the
+//!   master's advert arrived, not from when the loop got to it (which would add the wake-up
+//!   latency to every failover).
+//! * Send: every advert (v2/v3, IPv4/IPv6), gratuitous ARP and unsolicited NA is built here
+//!   as a whole **Ethernet frame** — destination 01:00:5e:00:00:12 / 33:33:00:00:00:12 /
+//!   ff:ff:ff:ff:ff:ff / 33:33:00:00:00:01, source the virtual MAC, our own IP header (TTL /
+//!   hop limit 255, TOS / traffic class 0xc0, source = our primary address on the parent:
+//!   IPv4 primary, IPv6 link-local as keepalived does) and the VRRP checksum over that
+//!   source — and handed to **one** `AF_PACKET`/`SOCK_RAW` socket addressed to the
+//!   **parent**'s ifindex ([`FrameBatch`]). The wire sees exactly what it saw when each
+//!   vrrp macvlan sent its own frames (source MAC = vMAC; a switch learns the vMAC on the
+//!   same port), but:
+//!   - frames do not depend on the macvlan's carrier: a protodown macvlan has none, and until
+//!     the kernel's link-watch work reattaches its qdisc after protodown is lifted it drops
+//!     frames silently. A new Master therefore sends its advert and gratuitous packets at once
+//!     and asks for protodown off right after, instead of waiting for the netlink round trip
+//!     (about 0.25 ms of every takeover). The flip side: the device being up no longer gates
+//!     the adverts, so a refused protodown off takes the instance to Initialize (runtime);
+//!   - one fd for the runtime instead of one per instance;
+//!   - no sibling broadcast: a macvlan in bridge mode offers every multicast frame it sends
+//!     to every other macvlan of the parent (none takes it), which was the largest share of
+//!     the send cost at 250 instances per parent;
+//!   - frames queued during one event-loop turn (timers due at the same tick, bursts) leave
+//!     with one `sendmmsg`, from buffers reused from turn to turn.
+//!
+//!   The parent's qdisc is not bypassed: it is attached as usual, so traffic control applies
+//!   and taps on the parent (`tcpdump -i eth0`) see the frames. Taps on the vrrp device do
+//!   not (nothing goes through it). VRRS pathways share the socket ([`FrameBatch::sibling`]):
+//!   a pathway macvlan's frames leave through its lower device with the pathway's MAC as
+//!   source, any other pathway device's through the device itself.
+//!   The kernel's own traffic for the VIPs (ARP replies, ND, ICMP) still goes through the
+//!   macvlan, which is why protodown off is still followed by a link-watch sync
+//!   (`Kernel::set_protodown`).
 
 use crate::types::{Family, MacAddr};
 use crate::vrrp::packet;
 use anyhow::Context;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -43,9 +60,10 @@ pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 const ALL_NODES_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
-/// One VRRP packet as received, before validation.
-#[derive(Debug, Clone)]
-pub struct Received {
+/// One VRRP packet as received, before validation; the payload borrows the caller's
+/// receive buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
     pub parent_index: u32,
     pub family: Family,
     pub src: IpAddr,
@@ -53,18 +71,28 @@ pub struct Received {
     /// TTL / hop limit read from the packet (IPv4 header) or control message (IPv6).
     pub ttl: u8,
     /// The VRRP message (IP header removed).
-    pub payload: Vec<u8>,
+    pub payload: &'a [u8],
+    /// When the kernel received it (`SO_TIMESTAMPNS`, wall clock), if it said.
+    pub arrived: Option<std::time::SystemTime>,
 }
+
+/// Room for the largest packet a receive socket hands over (an IPv4 header with options
+/// and the largest advert, which the codec rejects as oversized rather than truncated).
+pub const RX_BUFFER_LEN: usize = 2048;
 
 fn index(i: u32) -> anyhow::Result<NonZeroU32> {
     NonZeroU32::new(i).context("interface index 0")
 }
 
-/// Receive socket for every VRRP packet of one family on one parent.
+/// Receive socket for every VRRP packet of one family on one parent. The event loop reads
+/// it directly (no task, no per-packet allocation): it polls readiness with
+/// [`RxSocket::poll_ready`] and reads with [`RxSocket::try_recv`] into a buffer it reuses.
 pub struct RxSocket {
     fd: AsyncFd<Socket>,
     parent_index: u32,
     family: Family,
+    /// Control-message space (IPv6 hop limit and destination), reused.
+    cmsg: Vec<u8>,
 }
 
 impl RxSocket {
@@ -102,6 +130,10 @@ impl RxSocket {
                 s
             }
         };
+        // The arrival time, not the time the loop gets to the packet, is when a backup heard
+        // the master: its Master_Down_Interval starts then.
+        nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
+            .context("SO_TIMESTAMPNS")?;
         sock.set_nonblocking(true).context("non-blocking")?;
         // Bursts from many routers on one parent must not overflow the queue.
         let _ = sock.set_recv_buffer_size(1 << 20);
@@ -113,94 +145,121 @@ impl RxSocket {
             fd,
             parent_index,
             family,
+            cmsg: nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::timespec),
         })
     }
 
-    /// The next packet (waits until one arrives).
-    pub async fn recv(&self) -> anyhow::Result<Received> {
-        loop {
-            let mut guard = self.fd.readable().await.context("socket readiness")?;
-            match guard.try_io(|fd| self.read_one(fd.get_ref())) {
-                Ok(Ok(Some(pkt))) => return Ok(pkt),
-                Ok(Ok(None)) => continue, // not VRRP-shaped enough to carry further
-                Ok(Err(e)) => return Err(e).context("receive"),
-                Err(_would_block) => continue,
-            }
+    /// Ready when the event loop saw the socket readable (the readiness stays set until a
+    /// [`RxSocket::try_recv`] finds the queue empty).
+    pub fn poll_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        match self.fd.poll_read_ready(cx) {
+            // Dropping the guard leaves the readiness set: try_recv clears it.
+            std::task::Poll::Ready(_) => std::task::Poll::Ready(()),
+            std::task::Poll::Pending => std::task::Poll::Pending,
         }
     }
 
-    /// The next packet already queued, without waiting: None when the queue is empty.
-    pub fn try_recv(&self) -> anyhow::Result<Option<Received>> {
+    /// The next queued packet, read into `buf`; `Ok(None)` when the queue is empty.
+    /// Packets not VRRP-shaped enough to carry further are skipped.
+    ///
+    /// Always asks the kernel (a non-blocking read), whatever readiness the reactor has
+    /// recorded: after a stall (SIGSTOP, CPU starvation) the loop reads the sockets before it
+    /// fires overdue timers, and the reactor has not been polled yet then, so a read gated
+    /// on its readiness would find "nothing" and a backup would declare a live master dead.
+    pub fn try_recv<'b>(&mut self, buf: &'b mut [u8]) -> io::Result<Option<Received<'b>>> {
+        let family = self.family;
         loop {
-            match self.read_one(self.fd.get_ref()) {
-                Ok(Some(pkt)) => return Ok(Some(pkt)),
+            let meta = match read_one(family, self.fd.get_ref(), buf, &mut self.cmsg) {
+                Ok(Some(meta)) => meta,
                 Ok(None) => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                Err(e) => return Err(e).context("receive"),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Empty: clear the readiness the reactor may hold, or the loop would
+                    // be woken again for nothing.
+                    let _ = self.fd.try_io(tokio::io::Interest::READABLE, |_| {
+                        Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                    });
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
+            let (src, dst, ttl, range, arrived) = meta;
+            return Ok(Some(Received {
+                parent_index: self.parent_index,
+                family: self.family,
+                src,
+                dst,
+                ttl,
+                payload: &buf[range],
+                arrived,
+            }));
+        }
+    }
+}
+
+/// One packet into `buf`: (source, destination, TTL, payload range, arrival time), None when
+/// it is not carried further.
+#[allow(clippy::type_complexity)]
+fn read_one(
+    family: Family,
+    sock: &Socket,
+    buf: &mut [u8],
+    cmsg: &mut [u8],
+) -> io::Result<
+    Option<(
+        IpAddr,
+        IpAddr,
+        u8,
+        std::ops::Range<usize>,
+        Option<std::time::SystemTime>,
+    )>,
+> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg};
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(sock.as_raw_fd(), &mut iov, Some(cmsg), MsgFlags::empty())
+        .map_err(io::Error::from)?;
+    let mut hop = None;
+    let mut dst6 = None;
+    let mut arrived = None;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            match c {
+                ControlMessageOwned::Ipv6HopLimit(h) => hop = u8::try_from(h).ok(),
+                ControlMessageOwned::Ipv6PacketInfo(info) => {
+                    dst6 = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr))
+                }
+                ControlMessageOwned::ScmTimestampns(ts) => {
+                    arrived = u64::try_from(ts.tv_sec()).ok().and_then(|secs| {
+                        let d = std::time::Duration::new(secs, u32::try_from(ts.tv_nsec()).ok()?);
+                        std::time::SystemTime::UNIX_EPOCH.checked_add(d)
+                    });
+                }
+                _ => {}
             }
         }
     }
-
-    fn read_one(&self, sock: &Socket) -> io::Result<Option<Received>> {
-        match self.family {
-            Family::Ipv4 => {
-                let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
-                let (n, _from) = sock.recv_from(&mut buf)?;
-                // SAFETY: recv_from initialised the first n bytes.
-                let data: Vec<u8> = buf[..n]
-                    .iter()
-                    .map(|b| unsafe { b.assume_init() })
-                    .collect();
-                Ok(parse_ipv4(&data).map(|(src, dst, ttl, payload)| Received {
-                    parent_index: self.parent_index,
-                    family: Family::Ipv4,
-                    src: IpAddr::V4(src),
-                    dst: IpAddr::V4(dst),
+    let src6 = msg
+        .address
+        .and_then(|a| a.as_sockaddr_in6().map(|a| a.ip()));
+    let n = msg.bytes;
+    match family {
+        Family::Ipv4 => {
+            let data = &buf[..n];
+            Ok(parse_ipv4(data).map(|(src, dst, ttl, payload)| {
+                let start = payload.as_ptr() as usize - data.as_ptr() as usize;
+                (
+                    IpAddr::V4(src),
+                    IpAddr::V4(dst),
                     ttl,
-                    payload: payload.to_vec(),
-                }))
-            }
-            Family::Ipv6 => {
-                use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg};
-                let mut data = vec![0u8; 2048];
-                let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
-                let (n, src, hop, dst) = {
-                    let mut iov = [io::IoSliceMut::new(&mut data)];
-                    let msg = recvmsg::<SockaddrIn6>(
-                        sock.as_raw_fd(),
-                        &mut iov,
-                        Some(&mut cmsg),
-                        MsgFlags::empty(),
-                    )
-                    .map_err(io::Error::from)?;
-                    let mut hop = None;
-                    let mut dst = None;
-                    if let Ok(cmsgs) = msg.cmsgs() {
-                        for c in cmsgs {
-                            match c {
-                                ControlMessageOwned::Ipv6HopLimit(h) => hop = u8::try_from(h).ok(),
-                                ControlMessageOwned::Ipv6PacketInfo(info) => {
-                                    dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr))
-                                }
-                                _ => {}
-                            }
-                        }
-                    }
-                    (msg.bytes, msg.address.map(|a| a.ip()), hop, dst)
-                };
-                let (Some(src), Some(ttl), Some(dst)) = (src, hop, dst) else {
-                    return Ok(None);
-                };
-                data.truncate(n);
-                Ok(Some(Received {
-                    parent_index: self.parent_index,
-                    family: Family::Ipv6,
-                    src: IpAddr::V6(src),
-                    dst: IpAddr::V6(dst),
-                    ttl,
-                    payload: data,
-                }))
-            }
+                    start..start + payload.len(),
+                    arrived,
+                )
+            }))
+        }
+        Family::Ipv6 => {
+            let (Some(src), Some(ttl), Some(dst)) = (src6, hop, dst6) else {
+                return Ok(None);
+            };
+            Ok(Some((IpAddr::V6(src), IpAddr::V6(dst), ttl, 0..n, arrived)))
         }
     }
 }
@@ -227,138 +286,248 @@ pub fn parse_ipv4(data: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, &[u8])> {
     Some((src, dst, data[8], &data[ihl..end]))
 }
 
-/// Everything one vrrp device sends: adverts, and gratuitous ARP / unsolicited NA.
-pub struct TxSocket {
-    family: Family,
-    device_index: u32,
-    source: IpAddr,
-    /// AF_PACKET datagram socket on the device (qdisc bypassed; see the module docs).
-    packet: OwnedFd,
+/// What a queued frame is, so a failed send is charged to the right counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    Advert,
+    Gratuitous,
 }
 
-impl TxSocket {
-    pub fn open(family: Family, device_index: u32, source: IpAddr) -> anyhow::Result<TxSocket> {
-        index(device_index)?;
-        match (family, source) {
-            (Family::Ipv4, IpAddr::V4(_)) | (Family::Ipv6, IpAddr::V6(_)) => {}
-            _ => anyhow::bail!("source {source} does not match family {family}"),
-        }
-        Ok(TxSocket {
-            family,
-            device_index,
-            source,
-            packet: open_packet_socket()?,
+/// Who a frame belongs to (an instance index of the caller's choosing) and what it is.
+pub type FrameTag = (usize, FrameKind);
+
+struct Frame {
+    /// The interface the frame leaves through (a parent, never a vrrp macvlan).
+    ifindex: u32,
+    ethertype: u16,
+    tag: FrameTag,
+    /// Ethernet header included; the capacity is kept between batches.
+    data: Vec<u8>,
+}
+
+/// Most messages one `sendmmsg` takes (the kernel caps `vlen` at `UIO_MAXIOV`).
+const SENDMMSG_MAX: usize = 1024;
+
+/// The runtime's one send socket and the frames queued for it: every advert, gratuitous ARP
+/// and unsolicited NA, as whole Ethernet frames (see the module docs), sent with one
+/// `sendmmsg` per event-loop turn. Frame buffers are reused from batch to batch, so the
+/// steady state allocates nothing per frame.
+pub struct FrameBatch {
+    /// Shared by every batch of the process ([`FrameBatch::sibling`]).
+    fd: std::sync::Arc<OwnedFd>,
+    frames: Vec<Frame>,
+    /// Frames `0..queued` are waiting; the rest are spare buffers.
+    queued: usize,
+}
+
+impl FrameBatch {
+    pub fn open() -> anyhow::Result<FrameBatch> {
+        Ok(FrameBatch {
+            fd: std::sync::Arc::new(open_packet_socket()?),
+            frames: Vec::new(),
+            queued: 0,
         })
     }
 
-    pub fn source(&self) -> IpAddr {
-        self.source
+    /// An empty batch on the same socket (for another task: VRRS pathways).
+    pub fn sibling(&self) -> FrameBatch {
+        FrameBatch {
+            fd: self.fd.clone(),
+            frames: Vec::new(),
+            queued: 0,
+        }
     }
 
-    /// Send one advert to the VRRP group.
-    pub fn send_advert(
-        &self,
-        advert: &packet::Advert,
+    /// Frames waiting for [`FrameBatch::flush`].
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+
+    /// An emptied buffer for the next frame, its Ethernet header written.
+    fn next(
+        &mut self,
+        ifindex: u32,
+        tag: FrameTag,
+        dst: [u8; 6],
+        src: MacAddr,
+        ethertype: u16,
+    ) -> &mut Vec<u8> {
+        if self.queued == self.frames.len() {
+            self.frames.push(Frame {
+                ifindex,
+                ethertype,
+                tag,
+                data: Vec::with_capacity(128),
+            });
+        }
+        let f = &mut self.frames[self.queued];
+        self.queued += 1;
+        f.ifindex = ifindex;
+        f.ethertype = ethertype;
+        f.tag = tag;
+        f.data.clear();
+        f.data.extend_from_slice(&dst);
+        f.data.extend_from_slice(&src.octets());
+        f.data.extend_from_slice(&ethertype.to_be_bytes());
+        &mut f.data
+    }
+
+    /// Queue an advert to the VRRP group of `source`'s family, from `vmac`, out of `parent`.
+    pub fn push_advert(
+        &mut self,
+        tag: usize,
+        parent: u32,
+        vmac: MacAddr,
+        source: IpAddr,
+        advert: &packet::AdvertFields<'_>,
         pseudo_header_v4: bool,
-    ) -> anyhow::Result<()> {
-        let dst = match self.family {
-            Family::Ipv4 => IpAddr::V4(VRRP_GROUP_V4),
-            Family::Ipv6 => IpAddr::V6(VRRP_GROUP_V6),
+    ) {
+        let (group, mac, ethertype, header_len) = match source {
+            IpAddr::V4(_) => (
+                IpAddr::V4(VRRP_GROUP_V4),
+                multicast_mac_v4(VRRP_GROUP_V4),
+                ETH_P_IP,
+                packet::IPV4_HEADER_LEN,
+            ),
+            IpAddr::V6(_) => (
+                IpAddr::V6(VRRP_GROUP_V6),
+                multicast_mac_v6(VRRP_GROUP_V6),
+                ETH_P_IPV6,
+                packet::IPV6_HEADER_LEN,
+            ),
         };
-        let bytes = packet::encode(advert, self.source, dst, pseudo_header_v4);
-        match (self.source, dst) {
-            (IpAddr::V4(src), IpAddr::V4(d)) => {
-                let ip = packet::ipv4_packet(src, d, packet::VRRP_PROTOCOL, &bytes);
-                send_packet(
-                    &self.packet,
-                    self.device_index,
-                    ETH_P_IP,
-                    multicast_mac_v4(d),
-                    &ip,
-                )
-                .with_context(|| format!("send advert to {dst}"))?;
+        let out = self.next(parent, (tag, FrameKind::Advert), mac, vmac, ethertype);
+        let ip = out.len();
+        out.resize(ip + header_len, 0);
+        packet::encode_into(out, advert, source, group, pseudo_header_v4);
+        match source {
+            IpAddr::V4(s) => {
+                packet::write_ipv4_header(&mut out[ip..], s, VRRP_GROUP_V4, packet::VRRP_PROTOCOL)
             }
-            (IpAddr::V6(src), IpAddr::V6(d)) => {
-                let ip = packet::ipv6_packet(src, d, packet::VRRP_PROTOCOL, &bytes);
-                send_packet(
-                    &self.packet,
-                    self.device_index,
-                    ETH_P_IPV6,
-                    multicast_mac_v6(d),
-                    &ip,
-                )
-                .with_context(|| format!("send advert to {dst}"))?;
+            IpAddr::V6(s) => {
+                packet::write_ipv6_header(&mut out[ip..], s, VRRP_GROUP_V6, packet::VRRP_PROTOCOL)
             }
-            _ => anyhow::bail!("source {} cannot send to {dst}", self.source),
         }
-        Ok(())
     }
 
-    /// Gratuitous ARP (IPv4 VIP) or unsolicited NA (IPv6 VIP) from the virtual MAC.
-    pub fn send_gratuitous(&self, vmac: MacAddr, vip: IpAddr) -> anyhow::Result<()> {
-        let src6 = match self.source {
-            IpAddr::V6(s) => Some(s),
-            IpAddr::V4(_) => None,
-        };
-        send_gratuitous(&self.packet, self.device_index, vmac, vip, src6)
-    }
-}
-
-/// A send-only packet socket for gratuitous ARP / unsolicited NA on any device (VRRS
-/// pathways).
-pub struct FrameSender {
-    packet: OwnedFd,
-}
-
-impl FrameSender {
-    pub fn open() -> anyhow::Result<FrameSender> {
-        Ok(FrameSender {
-            packet: open_packet_socket()?,
-        })
-    }
-
-    /// `src6`: the IPv6 source of an NA (a link-local of the link); needed for IPv6 VIPs.
-    pub fn send_gratuitous(
-        &self,
-        device_index: u32,
+    /// Queue a gratuitous ARP (sender = target = VIP, to broadcast) or an unsolicited NA
+    /// (to ff02::1, R and O flags, target link-layer option = `mac`) from `mac`, out of
+    /// `ifindex`. `src6`: the NA's IPv6 source (a link-local of the link); needed for IPv6
+    /// VIPs.
+    pub fn push_gratuitous(
+        &mut self,
+        tag: usize,
+        ifindex: u32,
         mac: MacAddr,
         vip: IpAddr,
         src6: Option<Ipv6Addr>,
     ) -> anyhow::Result<()> {
-        send_gratuitous(&self.packet, device_index, mac, vip, src6)
-    }
-}
-
-/// Gratuitous ARP (sender = target = VIP) or unsolicited NA to ff02::1 (R and O flags, target
-/// link-layer option = `mac`) as whole frames from `mac`.
-fn send_gratuitous(
-    fd: &OwnedFd,
-    device_index: u32,
-    mac: MacAddr,
-    vip: IpAddr,
-    src6: Option<Ipv6Addr>,
-) -> anyhow::Result<()> {
-    match vip {
-        IpAddr::V4(v) => {
-            let arp = packet::gratuitous_arp(mac, v);
-            send_packet(fd, device_index, ETH_P_ARP, [0xff; 6], &arp)
-                .with_context(|| format!("gratuitous ARP for {v}"))
+        let tag = (tag, FrameKind::Gratuitous);
+        match vip {
+            IpAddr::V4(v) => {
+                let out = self.next(ifindex, tag, [0xff; 6], mac, ETH_P_ARP);
+                out.extend_from_slice(&packet::gratuitous_arp(mac, v));
+            }
+            IpAddr::V6(v) => {
+                let src = src6
+                    .with_context(|| format!("no IPv6 link-local to send the NA for {v} from"))?;
+                let mut na = packet::unsolicited_na(mac, v);
+                let ck =
+                    packet::checksum(&na, Some((IpAddr::V6(src), IpAddr::V6(ALL_NODES_V6), 58)));
+                na[2..4].copy_from_slice(&ck.to_be_bytes());
+                let out = self.next(
+                    ifindex,
+                    tag,
+                    multicast_mac_v6(ALL_NODES_V6),
+                    mac,
+                    ETH_P_IPV6,
+                );
+                let ip = out.len();
+                out.resize(ip + packet::IPV6_HEADER_LEN, 0);
+                out.extend_from_slice(&na);
+                packet::write_ipv6_header(&mut out[ip..], src, ALL_NODES_V6, 58);
+            }
         }
-        IpAddr::V6(v) => {
-            let src =
-                src6.with_context(|| format!("no IPv6 link-local to send the NA for {v} from"))?;
-            let mut na = packet::unsolicited_na(mac, v);
-            let ck = packet::checksum(&na, Some((IpAddr::V6(src), IpAddr::V6(ALL_NODES_V6), 58)));
-            na[2..4].copy_from_slice(&ck.to_be_bytes());
-            let ip = packet::ipv6_packet(src, ALL_NODES_V6, 58, &na);
-            send_packet(
-                fd,
-                device_index,
-                ETH_P_IPV6,
-                multicast_mac_v6(ALL_NODES_V6),
-                &ip,
-            )
-            .with_context(|| format!("unsolicited NA for {v}"))
+        Ok(())
+    }
+
+    /// Send every queued frame (one `sendmmsg` per 1,024 frames). A frame the
+    /// kernel refuses is skipped and reported to `failed` with its tag; the rest still go.
+    /// Returns how many frames left.
+    pub fn flush(&mut self, mut failed: impl FnMut(FrameTag, &io::Error)) -> usize {
+        let mut sent = 0;
+        let mut start = 0;
+        while start < self.queued {
+            let end = (start + SENDMMSG_MAX).min(self.queued);
+            match self.send_some(start, end) {
+                Ok(n) => {
+                    sent += n;
+                    start += n;
+                }
+                Err(e) => {
+                    // sendmmsg reports an error only when the first message fails: charge
+                    // it to that frame and go on with the next.
+                    failed(self.frames[start].tag, &e);
+                    start += 1;
+                }
+            }
+        }
+        self.queued = 0;
+        sent
+    }
+
+    /// One `sendmmsg` of frames `start..end`: how many the kernel took (at least one), or
+    /// the error of the first.
+    fn send_some(&self, start: usize, end: usize) -> io::Result<usize> {
+        let frames = &self.frames[start..end];
+        let mut addrs: Vec<libc::sockaddr_ll> = frames
+            .iter()
+            .map(|f| link_address(f.ifindex, f.ethertype))
+            .collect::<io::Result<_>>()?;
+        let mut iovs: Vec<libc::iovec> = frames
+            .iter()
+            .map(|f| libc::iovec {
+                iov_base: f.data.as_ptr() as *mut libc::c_void,
+                iov_len: f.data.len(),
+            })
+            .collect();
+        let mut msgs: Vec<libc::mmsghdr> = iovs
+            .iter_mut()
+            .zip(addrs.iter_mut())
+            .map(|(iov, addr)| {
+                // SAFETY: msghdr is plain old data; the fields not set stay zero.
+                let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+                hdr.msg_name = (addr as *mut libc::sockaddr_ll).cast();
+                hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                hdr.msg_iov = iov;
+                hdr.msg_iovlen = 1;
+                libc::mmsghdr {
+                    msg_hdr: hdr,
+                    msg_len: 0,
+                }
+            })
+            .collect();
+        loop {
+            // SAFETY: every msghdr points into `addrs`, `iovs` and the frames' buffers, which
+            // all outlive the call; the count is the vector's length.
+            let rc = unsafe {
+                libc::sendmmsg(
+                    self.fd.as_raw_fd(),
+                    msgs.as_mut_ptr(),
+                    msgs.len() as libc::c_uint,
+                    0,
+                )
+            };
+            if rc > 0 {
+                return Ok(rc as usize);
+            }
+            let e = io::Error::last_os_error();
+            if rc == 0 {
+                return Err(io::Error::other("sendmmsg sent nothing"));
+            }
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
         }
     }
 }
@@ -381,75 +550,58 @@ fn multicast_mac_v6(group: Ipv6Addr) -> [u8; 6] {
 
 fn open_packet_socket() -> anyhow::Result<OwnedFd> {
     use nix::sys::socket::{AddressFamily, SockFlag, SockProtocol, SockType, socket};
-    // Protocol 0: a send-only packet socket that never receives. SOCK_DGRAM: the kernel adds
-    // the Ethernet header with the device's (virtual) MAC as source.
+    // Protocol 0: a send-only packet socket that never receives. SOCK_RAW: we write the
+    // Ethernet header, so the source MAC is the virtual MAC whatever device sends it.
     let fd = socket(
         AddressFamily::Packet,
-        SockType::Datagram,
+        SockType::Raw,
         SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
         None::<SockProtocol>,
     )
     .context("AF_PACKET socket")?;
-    // Straight to the driver: see the module docs (frames sent right after protodown is
-    // lifted would otherwise be dropped silently by the noop qdisc).
-    let one: libc::c_int = 1;
-    // SAFETY: a valid fd, and a pointer/length pair describing one c_int.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_PACKET,
-            libc::PACKET_QDISC_BYPASS,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error()).context("PACKET_QDISC_BYPASS");
+    // One tick may queue an advert for every instance (4,000 and more at start-up, when
+    // their timers line up): room for all of them, so none is refused with EAGAIN.
+    // SO_SNDBUFFORCE passes the wmem_max limit (we run as root); SO_SNDBUF is the fallback.
+    let size: libc::c_int = 8 << 20;
+    for opt in [libc::SO_SNDBUFFORCE, libc::SO_SNDBUF] {
+        // SAFETY: a valid fd, and a pointer/length pair describing one c_int.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            break;
+        }
     }
     Ok(fd)
 }
 
-fn send_packet(
-    fd: &OwnedFd,
-    device_index: u32,
-    ethertype: u16,
-    dst: [u8; 6],
-    data: &[u8],
-) -> io::Result<()> {
+/// The destination of a frame on a SOCK_RAW packet socket: only the interface and the
+/// protocol matter (the frame carries its own header).
+fn link_address(ifindex: u32, ethertype: u16) -> io::Result<libc::sockaddr_ll> {
     // SAFETY: sockaddr_ll is plain old data; all fields we do not set are zero.
     let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     addr.sll_family = libc::AF_PACKET as u16;
     addr.sll_protocol = ethertype.to_be();
     addr.sll_ifindex =
-        i32::try_from(device_index).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    addr.sll_halen = 6;
-    addr.sll_addr[..6].copy_from_slice(&dst);
-    // SAFETY: the buffer and address pointers are valid for the lengths given.
-    let rc = unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            data.as_ptr().cast(),
-            data.len(),
-            0,
-            (&addr as *const libc::sockaddr_ll).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+        i32::try_from(ifindex).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    Ok(addr)
 }
 
 /// Decode a received packet for a router of `version` that expects it sent to `dst` (the
 /// VRRP group, or our address in unicast mode).
 pub fn decode_for(
-    pkt: &Received,
+    pkt: &Received<'_>,
     version: u8,
     dst: IpAddr,
 ) -> Result<packet::Decoded, packet::DecodeError> {
     packet::decode_to(
-        &pkt.payload,
+        pkt.payload,
         &packet::RxContext {
             src: pkt.src,
             dst: pkt.dst,
@@ -476,4 +628,134 @@ pub fn count_drop(c: &mut crate::vrrp::router::Counters, e: &packet::DecodeError
         E::BadDestination(_) => c.address_list_errors += 1,
     }
     tracing::debug!(target: "netvrrp::packets", "dropped: {e}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch() -> FrameBatch {
+        // Opening an AF_PACKET socket needs CAP_NET_RAW: the tests run as root.
+        FrameBatch::open().expect("AF_PACKET socket (run as root)")
+    }
+
+    fn frame(b: &FrameBatch, i: usize) -> &Frame {
+        assert!(i < b.queued);
+        &b.frames[i]
+    }
+
+    fn eth(dst: [u8; 6], src: MacAddr, ethertype: u16) -> Vec<u8> {
+        let mut v = dst.to_vec();
+        v.extend_from_slice(&src.octets());
+        v.extend_from_slice(&ethertype.to_be_bytes());
+        v
+    }
+
+    /// What an advert frame must be: the old send path's IP packet (encode + ipv4_packet /
+    /// ipv6_packet) behind an Ethernet header from the virtual MAC to the group's MAC.
+    fn expected_advert(
+        f: &packet::AdvertFields<'_>,
+        src: IpAddr,
+        vmac: MacAddr,
+        pseudo: bool,
+    ) -> Vec<u8> {
+        let advert = packet::Advert::new(f.version, f.vrid, f.priority, f.interval_cs, f.addresses);
+        match src {
+            IpAddr::V4(s) => {
+                let msg = packet::encode(&advert, src, IpAddr::V4(VRRP_GROUP_V4), pseudo);
+                let mut want = eth([0x01, 0x00, 0x5e, 0, 0, 0x12], vmac, ETH_P_IP);
+                want.extend(packet::ipv4_packet(s, VRRP_GROUP_V4, 112, &msg));
+                want
+            }
+            IpAddr::V6(s) => {
+                let msg = packet::encode(&advert, src, IpAddr::V6(VRRP_GROUP_V6), pseudo);
+                let mut want = eth([0x33, 0x33, 0, 0, 0, 0x12], vmac, ETH_P_IPV6);
+                want.extend(packet::ipv6_packet(s, VRRP_GROUP_V6, 112, &msg));
+                want
+            }
+        }
+    }
+
+    #[test]
+    fn advert_frames_are_the_ip_packet_behind_an_ethernet_header_from_the_vmac() {
+        let mut b = batch();
+        let vips4: Vec<IpAddr> = vec!["10.0.0.254".parse().unwrap(), "10.0.0.253".parse().unwrap()];
+        let vips6: Vec<IpAddr> = vec!["2001:db8::254".parse().unwrap()];
+        let cases: [(u8, bool, &str, &[IpAddr], usize); 4] = [
+            (3, true, "10.0.0.1", &vips4, 14 + 8),
+            (3, false, "10.0.0.1", &vips4, 14 + 8),
+            (2, false, "10.0.0.1", &vips4, 14 + 8),
+            (3, false, "fe80::1", &vips6, 14 + 7),
+        ];
+        for (n, (version, pseudo, src, vips, ttl_at)) in cases.into_iter().enumerate() {
+            let src: IpAddr = src.parse().unwrap();
+            let vmac = MacAddr::vrrp(Family::Ipv4, 7);
+            let fields = packet::AdvertFields {
+                version,
+                vrid: 7,
+                priority: 200,
+                interval_cs: 100,
+                addresses: vips,
+            };
+            b.push_advert(n, 40 + n as u32, vmac, src, &fields, pseudo);
+            let f = frame(&b, n);
+            assert_eq!(
+                f.data,
+                expected_advert(&fields, src, vmac, pseudo),
+                "case {n}"
+            );
+            assert_eq!((f.ifindex, f.tag), (40 + n as u32, (n, FrameKind::Advert)));
+            assert_eq!(f.data[ttl_at], 255, "TTL / hop limit");
+        }
+    }
+
+    #[test]
+    fn gratuitous_frames_and_buffer_reuse() {
+        let mut b = batch();
+        let mac = MacAddr::vrrp(Family::Ipv4, 1);
+        let vip4: Ipv4Addr = "10.0.0.254".parse().unwrap();
+        let vip6: Ipv6Addr = "2001:db8::254".parse().unwrap();
+        let ll: Ipv6Addr = "fe80::1".parse().unwrap();
+        // A long frame first, so the short one below reuses a buffer that held more.
+        b.push_gratuitous(1, 5, mac, IpAddr::V6(vip6), Some(ll))
+            .unwrap();
+        let mut na = packet::unsolicited_na(mac, vip6);
+        let ck = packet::checksum(&na, Some((IpAddr::V6(ll), IpAddr::V6(ALL_NODES_V6), 58)));
+        na[2..4].copy_from_slice(&ck.to_be_bytes());
+        let mut want = eth([0x33, 0x33, 0, 0, 0, 1], mac, ETH_P_IPV6);
+        want.extend(packet::ipv6_packet(ll, ALL_NODES_V6, 58, &na));
+        assert_eq!(frame(&b, 0).data, want);
+        let capacity = b.frames[0].data.capacity();
+        b.queued = 0;
+        b.push_gratuitous(2, 6, mac, IpAddr::V4(vip4), None)
+            .unwrap();
+        let mut want = eth([0xff; 6], mac, ETH_P_ARP);
+        want.extend_from_slice(&packet::gratuitous_arp(mac, vip4));
+        let f = frame(&b, 0);
+        assert_eq!(f.data, want);
+        assert_eq!((f.ifindex, f.tag), (6, (2, FrameKind::Gratuitous)));
+        assert_eq!(f.data.capacity(), capacity, "the buffer was reused");
+        assert_eq!(b.frames.len(), 1);
+        // An NA needs a source address.
+        assert!(
+            b.push_gratuitous(2, 6, mac, IpAddr::V6(vip6), None)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_refused_frame_is_reported_and_the_rest_still_go() {
+        let mut b = batch();
+        let mac = MacAddr::vrrp(Family::Ipv4, 1);
+        let vip: IpAddr = "127.0.0.254".parse().unwrap();
+        // Loopback (ifindex 1) takes the frames; no interface has the second index.
+        b.push_gratuitous(0, 1, mac, vip, None).unwrap();
+        b.push_gratuitous(1, 0x7fff_fff0, mac, vip, None).unwrap();
+        b.push_gratuitous(2, 1, mac, vip, None).unwrap();
+        let mut failed = Vec::new();
+        let sent = b.flush(|tag, _| failed.push(tag));
+        assert_eq!(sent, 2);
+        assert_eq!(failed, vec![(1, FrameKind::Gratuitous)]);
+        assert_eq!(b.queued(), 0);
+    }
 }

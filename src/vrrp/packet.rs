@@ -169,8 +169,45 @@ pub fn checksum(msg: &[u8], pseudo: Option<(IpAddr, IpAddr, u8)>) -> u16 {
 
 /// Encode the VRRP message (no IP header). `src`/`dst` feed the pseudo-header.
 pub fn encode(advert: &Advert, src: IpAddr, dst: IpAddr, pseudo_header_v4: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + advert.addresses.len() * 16 + V2_AUTH_LEN);
+    encode_into(
+        &mut out,
+        &AdvertFields {
+            version: advert.version,
+            vrid: advert.vrid,
+            priority: advert.priority,
+            interval_cs: advert.interval_cs,
+            addresses: &advert.addresses,
+        },
+        src,
+        dst,
+        pseudo_header_v4,
+    );
+    out
+}
+
+/// An advert's fields by reference: what the send path encodes from without building an
+/// [`Advert`] (whose address list would be a heap copy per advert).
+#[derive(Debug, Clone, Copy)]
+pub struct AdvertFields<'a> {
+    pub version: u8,
+    pub vrid: u8,
+    pub priority: u8,
+    pub interval_cs: u16,
+    pub addresses: &'a [IpAddr],
+}
+
+/// Append the VRRP message for `advert` to `out` (whatever `out` holds before is left alone
+/// and not covered by the checksum).
+pub fn encode_into(
+    out: &mut Vec<u8>,
+    advert: &AdvertFields<'_>,
+    src: IpAddr,
+    dst: IpAddr,
+    pseudo_header_v4: bool,
+) {
+    let start = out.len();
     let count = advert.addresses.len().min(255);
-    let mut out = Vec::with_capacity(HEADER_LEN + count * 16 + V2_AUTH_LEN);
     out.push((advert.version << 4) | TYPE_ADVERTISEMENT);
     out.push(advert.vrid);
     out.push(advert.priority);
@@ -197,9 +234,8 @@ pub fn encode(advert: &Advert, src: IpAddr, dst: IpAddr, pseudo_header_v4: bool)
         (_, IpAddr::V4(_)) if pseudo_header_v4 => Some((src, dst, VRRP_PROTOCOL)),
         _ => None,
     };
-    let ck = checksum(&out, pseudo);
-    out[6..8].copy_from_slice(&ck.to_be_bytes());
-    out
+    let ck = checksum(&out[start..], pseudo);
+    out[start + 6..start + 8].copy_from_slice(&ck.to_be_bytes());
 }
 
 /// What the receiver knows about a packet besides its bytes.
@@ -331,38 +367,53 @@ pub fn decode_to(
 /// An IPv4 packet around `payload` (no options): TOS 0xc0 (network control), DF set with
 /// identification 0 (an atomic datagram, RFC 6864), TTL 255, header checksum filled in.
 pub fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, payload: &[u8]) -> Vec<u8> {
-    let total = u16::try_from(20 + payload.len()).unwrap_or(u16::MAX);
-    let mut p = Vec::with_capacity(20 + payload.len());
-    p.extend_from_slice(&[0x45, 0xc0]);
-    p.extend_from_slice(&total.to_be_bytes());
-    p.extend_from_slice(&[0, 0, 0x40, 0]); // identification 0, DF, fragment offset 0
-    p.push(255);
-    p.push(protocol);
-    p.extend_from_slice(&[0, 0]);
-    p.extend_from_slice(&src.octets());
-    p.extend_from_slice(&dst.octets());
-    let ck = checksum(&p, None);
-    p[10..12].copy_from_slice(&ck.to_be_bytes());
+    let mut p = vec![0u8; IPV4_HEADER_LEN];
     p.extend_from_slice(payload);
+    write_ipv4_header(&mut p, src, dst, protocol);
     p
+}
+
+pub const IPV4_HEADER_LEN: usize = 20;
+pub const IPV6_HEADER_LEN: usize = 40;
+
+/// Fill in the IPv4 header at the start of `packet` (its first [`IPV4_HEADER_LEN`] bytes,
+/// reserved by the caller) for the payload that follows it; see [`ipv4_packet`].
+pub fn write_ipv4_header(packet: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, protocol: u8) {
+    let total = u16::try_from(packet.len()).unwrap_or(u16::MAX);
+    let h = &mut packet[..IPV4_HEADER_LEN];
+    h[0..2].copy_from_slice(&[0x45, 0xc0]);
+    h[2..4].copy_from_slice(&total.to_be_bytes());
+    h[4..8].copy_from_slice(&[0, 0, 0x40, 0]); // identification 0, DF, fragment offset 0
+    h[8] = 255;
+    h[9] = protocol;
+    h[10..12].copy_from_slice(&[0, 0]);
+    h[12..16].copy_from_slice(&src.octets());
+    h[16..20].copy_from_slice(&dst.octets());
+    let ck = checksum(h, None);
+    h[10..12].copy_from_slice(&ck.to_be_bytes());
 }
 
 /// An IPv6 packet around `payload`: traffic class 0xc0 (network control), hop limit 255.
 pub fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, payload: &[u8]) -> Vec<u8> {
-    let mut p = Vec::with_capacity(40 + payload.len());
-    // version 6, traffic class 0xc0, flow label 0
-    p.extend_from_slice(&[0x6c, 0x00, 0x00, 0x00]);
-    p.extend_from_slice(
-        &u16::try_from(payload.len())
-            .unwrap_or(u16::MAX)
-            .to_be_bytes(),
-    );
-    p.push(next_header);
-    p.push(255);
-    p.extend_from_slice(&src.octets());
-    p.extend_from_slice(&dst.octets());
+    let mut p = vec![0u8; IPV6_HEADER_LEN];
     p.extend_from_slice(payload);
+    write_ipv6_header(&mut p, src, dst, next_header);
     p
+}
+
+/// Fill in the IPv6 header at the start of `packet` (its first [`IPV6_HEADER_LEN`] bytes,
+/// reserved by the caller) for the payload that follows it; see [`ipv6_packet`].
+pub fn write_ipv6_header(packet: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr, next_header: u8) {
+    let payload_len =
+        u16::try_from(packet.len().saturating_sub(IPV6_HEADER_LEN)).unwrap_or(u16::MAX);
+    let h = &mut packet[..IPV6_HEADER_LEN];
+    // version 6, traffic class 0xc0, flow label 0
+    h[0..4].copy_from_slice(&[0x6c, 0x00, 0x00, 0x00]);
+    h[4..6].copy_from_slice(&payload_len.to_be_bytes());
+    h[6] = next_header;
+    h[7] = 255;
+    h[8..24].copy_from_slice(&src.octets());
+    h[24..40].copy_from_slice(&dst.octets());
 }
 
 /// The 28-byte ARP payload of a gratuitous ARP request for `vip` from `vmac` (sender and

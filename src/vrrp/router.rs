@@ -512,6 +512,9 @@ pub struct Counters {
     pub checksum_without_pseudoheader_received: u64,
     /// Packets (adverts, GARP, NA) the kernel refused to send.
     pub send_errors: u64,
+    /// Protodown-off requests the kernel refused on the way to Master (e.g. EBUSY: another
+    /// program holds a protodown reason bit); the instance goes to Initialize then.
+    pub protodown_errors: u64,
     /// Individual gratuitous ARP / NA packets sent.
     pub gratuitous_packets_sent: u64,
 }

@@ -71,6 +71,7 @@ fn link(index: u32, name: &str, m: &str, addrs: &[&str]) -> LinkInfo {
         mac: Some(mac(m)),
         addrgenmode: None,
         protodown: false,
+        protodown_reason: 0,
         admin_up: true,
         carrier: true,
         operstate: "up".into(),
