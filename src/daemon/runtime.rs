@@ -1168,6 +1168,52 @@ impl Runtime {
         }
     }
 
+    /// Every timer that is due, after what the receive sockets hold: adverts that arrived
+    /// before the deadline count first, so after a stall (a slow nft, a busy machine) a
+    /// backup does not declare a live master dead because its advert was still queued.
+    async fn fire_due_timers(&mut self) {
+        self.drain_receivers().await;
+        let now = self.now();
+        while let Some(&(t, i)) = self.timers.first() {
+            if t > now {
+                break;
+            }
+            self.timers.pop_first();
+            self.instances[i].armed = None;
+            self.feed(i, now, Input::Timer).await;
+        }
+    }
+
+    /// Keep electing (timers, received adverts) until `done` resolves: the stop path waits
+    /// for the filter without letting adverts lapse, or a backup could take over by
+    /// Master_Down_Interval before our priority-0 advert (with 10 ms adverts, an `nft` run
+    /// is several intervals).
+    async fn elect_until<T>(
+        &mut self,
+        timer: &mut super::timer::Timer,
+        done: oneshot::Receiver<T>,
+    ) {
+        tokio::pin!(done);
+        loop {
+            self.flush_frames();
+            let sleep_until = self
+                .timers
+                .first()
+                .map(|(t, _)| self.base + t.as_duration());
+            tokio::select! {
+                biased;
+                _ = &mut done => break,
+                _ = async { match sleep_until { Some(t) => timer.sleep_until(t.into_std()).await, None => std::future::pending().await } } => {
+                    self.fire_due_timers().await;
+                }
+                () = std::future::poll_fn(|cx| poll_receivers(&self.receivers, cx)) => {
+                    self.drain_receivers().await;
+                }
+            }
+        }
+        self.flush_frames();
+    }
+
     /// Leave gracefully: every Master sends priority 0; every device goes protodown.
     async fn shutdown_all(&mut self) {
         let now = self.now();
@@ -1256,19 +1302,7 @@ impl Runtime {
                     }
                 }
                 _ = async { match sleep_until { Some(t) => timer.sleep_until(t.into_std()).await, None => std::future::pending().await } } => {
-                    // Adverts that arrived before the deadline count first: after a stall
-                    // (a slow nft, a busy machine) a backup must not declare a live master
-                    // dead because its advert was still queued.
-                    self.drain_receivers().await;
-                    let now = self.now();
-                    while let Some(&(t, i)) = self.timers.first() {
-                        if t > now {
-                            break;
-                        }
-                        self.timers.pop_first();
-                        self.instances[i].armed = None;
-                        self.feed(i, now, Input::Timer).await;
-                    }
+                    self.fire_due_timers().await;
                 }
                 () = std::future::poll_fn(|cx| poll_receivers(&self.receivers, cx)) => {
                     self.drain_receivers().await;
@@ -1377,7 +1411,7 @@ impl Runtime {
             .send(FilterJob::Leave(self.filter_state(true), done))
             .is_ok()
         {
-            let _ = wait.await;
+            self.elect_until(&mut timer, wait).await;
         }
         self.shutdown_all().await;
         self.flush_frames();
