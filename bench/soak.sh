@@ -29,7 +29,8 @@
 # the fault windows of its own node, with where its loop thread's time went meanwhile.
 # Prints a summary, writes bench/soak-results.json (RESULTS=path to change), exits 1 on any
 # violation. The run's logs are copied to bench/out/soak/ when it fails. SEED replays a fault
-# sequence (timing still varies).
+# sequence (timing still varies). RT_PRIO=N runs every runtime with `[runtime]
+# realtime-priority = N` (its event loop under SCHED_FIFO), for a machine busy with other work.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 bench_init
@@ -76,6 +77,8 @@ args=(--nsp "$NSP" --bin "$NETVRRP" --work "$work" --results "$RESULTS" --durati
 [ -n "${HOLD_MAX:-}" ] && args+=(--hold-max "$HOLD_MAX")
 [ -n "${KINDS:-}" ] && args+=(--kinds "$KINDS")
 [ -n "${SEED:-}" ] && args+=(--seed "$SEED")
+# RT_PRIO=N: every runtime with `[runtime] realtime-priority = N` (SCHED_FIFO event loop)
+[ -n "${RT_PRIO:-}" ] && args+=(--realtime-priority "$RT_PRIO")
 rc=0
 $PY "$BENCH_DIR/lib/soak.py" "${args[@]}" || rc=$?
 if [ $rc -ne 0 ]; then

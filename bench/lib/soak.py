@@ -240,7 +240,10 @@ class Node:
         a = self.a
         inc = len(self.incarnations) if not self.killed and self.pid else len(self.incarnations) + 1
         acct = os.path.join(self.dir, f"acct-{inc}.jsonl")
-        out = [f"[defaults]\nadvertisement-interval = {a.advert_ms}\n"]
+        out = []
+        if a.realtime_priority:
+            out.append(f"[runtime]\nrealtime-priority = {a.realtime_priority}\n")
+        out.append(f"[defaults]\nadvertisement-interval = {a.advert_ms}\n")
         for v in range(1, a.routers + 1):
             fam = self.families(v)
             out.append(f"[[vrrp]]\ninterface = \"eth0\"\nvrid = {v}\npriority = {self.prio[v]}")
@@ -892,6 +895,7 @@ def main():
     ap.add_argument("--routers", type=int, default=50)
     ap.add_argument("--pathways", type=int, default=100)
     ap.add_argument("--advert-ms", type=int, default=10)
+    ap.add_argument("--realtime-priority", type=int, default=0)
     ap.add_argument("--settle", type=float, default=0.0)
     ap.add_argument("--samples", type=int, default=3)
     ap.add_argument("--sample-gap", type=float, default=0.3)
