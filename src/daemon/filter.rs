@@ -297,26 +297,36 @@ impl VipFilter {
         // kernel to hold it.
         self.installed = None;
         self.generation = None;
-        let started = std::time::Instant::now();
-        nft(&render(wanted))?;
-        tracing::debug!(target: "netvrrp::kernel", elapsed_us = started.elapsed().as_micros() as u64, "VIP filter: tables replaced by nft -f");
-        self.installed = Some(wanted.clone());
-        // Without a generation the next change simply takes the full path again.
         if self.sock.is_none() {
             self.sock = nft_netlink::Sock::open()
                 .inspect_err(|e| tracing::debug!(target: "netvrrp::kernel", "no netfilter socket ({e:#}): element batches disabled"))
                 .ok();
         }
-        self.generation = match self.sock.as_mut().map(nft_netlink::generation) {
-            None => None,
-            Some(Ok(g)) => Some(g),
-            Some(Err(e)) => {
-                self.sock = None;
-                tracing::debug!(target: "netvrrp::kernel", "no nf_tables generation ({e:#}): element batches disabled until the next install");
-                None
-            }
+        // The generation before and after: `nft -f` commits once, so anything but one step
+        // means somebody else committed in between, and what they did is not known.
+        let before = self.generation_now();
+        let started = std::time::Instant::now();
+        nft(&render(wanted))?;
+        tracing::debug!(target: "netvrrp::kernel", elapsed_us = started.elapsed().as_micros() as u64, "VIP filter: tables replaced by nft -f");
+        self.installed = Some(wanted.clone());
+        // Without a generation the next change simply takes the full path again.
+        self.generation = match (before, self.generation_now()) {
+            (Some(b), Some(a)) if a == nft_netlink::next_generation(b) => Some(a),
+            _ => None,
         };
         Ok(SyncPath::Full)
+    }
+
+    /// The current nf_tables generation, if the netfilter socket answers.
+    fn generation_now(&mut self) -> Option<u32> {
+        match nft_netlink::generation(self.sock.as_mut()?) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                tracing::debug!(target: "netvrrp::kernel", "no nf_tables generation ({e:#}): element batches disabled until the next install");
+                self.sock = None;
+                None
+            }
+        }
     }
 
     /// Delete both tables (runtime stop).

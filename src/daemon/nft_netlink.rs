@@ -384,13 +384,17 @@ pub fn apply(sock: &mut Sock, genid: u32, deltas: &[SetDelta]) -> anyhow::Result
         pending.retain(|s| *s != seq);
         Ok(pending.is_empty())
     })?;
-    // A commit advances the generation by one (the kernel skips 0 on wrap). Were this ever
-    // wrong, the next batch would be refused and the caller would fall back: still correct.
-    let mut next = genid.wrapping_add(1);
-    if next == 0 {
-        next = 1;
+    // Were this ever wrong, the next batch would be refused and the caller would fall back:
+    // still correct, only slower.
+    Ok(next_generation(genid))
+}
+
+/// The generation after one commit: the kernel advances it by one and skips 0 on wrap.
+pub fn next_generation(genid: u32) -> u32 {
+    match genid.wrapping_add(1) {
+        0 => 1,
+        g => g,
     }
-    Ok(next)
 }
 
 #[cfg(test)]
