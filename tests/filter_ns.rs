@@ -117,7 +117,6 @@ fn states() -> Vec<(&'static str, FilterState)> {
     ]
 }
 
-// ledger: R9568-6.4.2-d R9568-6.1-d
 #[test]
 fn element_changes_take_the_batch_and_match_a_full_install() {
     let ns = Netns::new("nvflt");
