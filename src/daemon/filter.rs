@@ -1,8 +1,12 @@
 //! The runtime's packet filter: how a Backup is kept from answering for a VIP, and how
 //! `accept-mode = false` is enforced. One nftables table per family, named `netvrrp`, owned
-//! by the runtime (created at start, replaced atomically on change). At stop it is left in
-//! place with every VIP blocked, because the devices stay (protodown) with their VIPs and
-//! would otherwise answer for them; the next runtime replaces it, `down` deletes it.
+//! by the runtime (created at start by `nft -f`; on a state change only set elements differ,
+//! and those go to nf_tables as one netlink batch, see [`super::nft_netlink`]: microseconds
+//! instead of the tens of milliseconds of an `nft` process, during which a new Master would
+//! still drop traffic to its VIPs; anything else replaces both tables atomically through
+//! `nft -f` again). At stop it is left in place with every VIP blocked, because the devices
+//! stay (protodown) with their VIPs and would otherwise answer for them; the next runtime
+//! replaces it, `down` deletes it.
 //!
 //! Why not protodown alone: protodown stops the vrrp macvlan from *sending*, but the VIP stays
 //! a local address, so the kernel still answers traffic that reaches the Backup (flooded
@@ -26,6 +30,7 @@
 //!   or hosts would re-learn the VIP at the parent's MAC (what `arp_announce=2` does, limited
 //!   to the VIPs and without touching the parent's sysctls).
 
+use super::nft_netlink;
 use anyhow::{Context, bail};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -158,25 +163,176 @@ fn nft(script: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Which way [`VipFilter::sync`] brought the tables in line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPath {
+    /// Already as wanted: nothing written.
+    Unchanged,
+    /// Element deltas in one nf_tables netlink batch (see [`super::nft_netlink`]).
+    Elements,
+    /// Both tables replaced by `nft -f` (first install, or the fast path did not apply).
+    Full,
+}
+
+/// The element deltas from `old` to `new` of every set and map: the only part of the tables
+/// that depends on the state (their structure is fixed by [`render`]).
+fn deltas(old: &FilterState, new: &FilterState) -> Vec<nft_netlink::SetDelta> {
+    use nft_netlink::{Elem, Family, SetDelta};
+    fn set<T: Ord>(
+        family: Family,
+        table: &'static str,
+        name: &'static str,
+        old: &BTreeSet<T>,
+        new: &BTreeSet<T>,
+        key: impl Fn(&T) -> Vec<u8>,
+    ) -> SetDelta {
+        let elem = |e: &T| Elem {
+            key: key(e),
+            data: None,
+        };
+        SetDelta {
+            family,
+            table,
+            set: name,
+            delete: old.difference(new).map(elem).collect(),
+            add: new.difference(old).map(elem).collect(),
+        }
+    }
+    // iface_index is the kernel's host-order u32; addresses are in network order.
+    let ifindex = |i: &u32| i.to_ne_bytes().to_vec();
+    let v4 = |a: &Ipv4Addr| a.octets().to_vec();
+    let v6 = |a: &Ipv6Addr| a.octets().to_vec();
+    let (inet, arp) = (Family::Inet, Family::Arp);
+    let mut primary4 = SetDelta {
+        family: arp,
+        table: "netvrrp",
+        set: "primary4",
+        delete: Vec::new(),
+        add: Vec::new(),
+    };
+    for (i, a) in &old.primary4 {
+        if new.primary4.get(i) != Some(a) {
+            primary4.delete.push(Elem {
+                key: ifindex(i),
+                data: Some(v4(a)),
+            });
+        }
+    }
+    for (i, a) in &new.primary4 {
+        if old.primary4.get(i) != Some(a) {
+            primary4.add.push(Elem {
+                key: ifindex(i),
+                data: Some(v4(a)),
+            });
+        }
+    }
+    let all = [
+        set(
+            inet,
+            "netvrrp",
+            "backupdev",
+            &old.backup_devices,
+            &new.backup_devices,
+            ifindex,
+        ),
+        set(inet, "netvrrp", "block4", &old.block4, &new.block4, v4),
+        set(inet, "netvrrp", "block6", &old.block6, &new.block6, v6),
+        set(inet, "netvrrp", "nd6", &old.nd6, &new.nd6, v6),
+        set(arp, "netvrrp", "vip4", &old.vips4, &new.vips4, v4),
+        set(
+            arp,
+            "netvrrp",
+            "ourdev",
+            &old.devices4,
+            &new.devices4,
+            ifindex,
+        ),
+        primary4,
+    ];
+    all.into_iter()
+        .filter(|d| !d.delete.is_empty() || !d.add.is_empty())
+        .collect()
+}
+
 /// The installed filter; only writes when the wanted state differs from the installed one.
 #[derive(Debug, Default)]
 pub struct VipFilter {
     installed: Option<FilterState>,
+    /// nf_tables generation right after our last write: the fast path is only taken while
+    /// nobody else committed since (else our tables may be gone or edited).
+    generation: Option<u32>,
+    /// Opened at the first full install, in the namespace `nft` runs in.
+    sock: Option<nft_netlink::Sock>,
 }
 
 impl VipFilter {
     pub fn sync(&mut self, wanted: &FilterState) -> anyhow::Result<()> {
+        self.sync_path(wanted).map(|_| ())
+    }
+
+    /// [`Self::sync`], saying which path ran.
+    pub fn sync_path(&mut self, wanted: &FilterState) -> anyhow::Result<SyncPath> {
         if self.installed.as_ref() == Some(wanted) {
-            return Ok(());
+            return Ok(SyncPath::Unchanged);
         }
+        if let (Some(old), Some(genid), Some(sock)) =
+            (&self.installed, self.generation, self.sock.as_mut())
+        {
+            let started = std::time::Instant::now();
+            match nft_netlink::apply(sock, genid, &deltas(old, wanted)) {
+                Ok(next) => {
+                    tracing::debug!(target: "netvrrp::kernel", elapsed_us = started.elapsed().as_micros() as u64, "VIP filter: element batch");
+                    self.installed = Some(wanted.clone());
+                    self.generation = Some(next);
+                    return Ok(SyncPath::Elements);
+                }
+                Err(e) => {
+                    tracing::debug!(target: "netvrrp::kernel", "VIP filter: element batch not applied ({e:#}), replacing the tables");
+                    // The socket stays: answers left unread carry old sequence numbers,
+                    // which later requests skip (closing it would cost an RCU grace period).
+                }
+            }
+        }
+        // Forget the old state first: should nft fail, the next sync must not trust the
+        // kernel to hold it.
+        self.installed = None;
+        self.generation = None;
+        if self.sock.is_none() {
+            self.sock = nft_netlink::Sock::open()
+                .inspect_err(|e| tracing::debug!(target: "netvrrp::kernel", "no netfilter socket ({e:#}): element batches disabled"))
+                .ok();
+        }
+        // The generation before and after: `nft -f` commits once, so anything but one step
+        // means somebody else committed in between, and what they did is not known.
+        let before = self.generation_now();
+        let started = std::time::Instant::now();
         nft(&render(wanted))?;
+        tracing::debug!(target: "netvrrp::kernel", elapsed_us = started.elapsed().as_micros() as u64, "VIP filter: tables replaced by nft -f");
         self.installed = Some(wanted.clone());
-        Ok(())
+        // Without a generation the next change simply takes the full path again.
+        self.generation = match (before, self.generation_now()) {
+            (Some(b), Some(a)) if a == nft_netlink::next_generation(b) => Some(a),
+            _ => None,
+        };
+        Ok(SyncPath::Full)
+    }
+
+    /// The current nf_tables generation, if the netfilter socket answers.
+    fn generation_now(&mut self) -> Option<u32> {
+        match nft_netlink::generation(self.sock.as_mut()?) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                tracing::debug!(target: "netvrrp::kernel", "no nf_tables generation ({e:#}): element batches disabled until the next install");
+                self.sock = None;
+                None
+            }
+        }
     }
 
     /// Delete both tables (runtime stop).
     pub fn remove(&mut self) -> anyhow::Result<()> {
         self.installed = None;
+        self.generation = None;
         nft(
             "table inet netvrrp\ndelete table inet netvrrp\ntable arp netvrrp\ndelete table arp netvrrp\n",
         )

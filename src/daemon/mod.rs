@@ -5,6 +5,7 @@ pub mod access;
 pub mod control;
 pub mod filter;
 pub mod metrics;
+pub mod nft_netlink;
 pub mod render;
 pub mod runtime;
 pub mod sched;
