@@ -1184,6 +1184,13 @@ impl Runtime {
         }
     }
 
+    /// When the earliest armed router timer is due, on the clock the timerfd uses.
+    fn next_wakeup(&self) -> Option<std::time::Instant> {
+        self.timers
+            .first()
+            .map(|(t, _)| (self.base + t.as_duration()).into_std())
+    }
+
     /// Keep electing (timers, received adverts) until `done` resolves: the stop path waits
     /// for the filter without letting adverts lapse, or a backup could take over by
     /// Master_Down_Interval before our priority-0 advert (with 10 ms adverts, an `nft` run
@@ -1196,14 +1203,11 @@ impl Runtime {
         tokio::pin!(done);
         loop {
             self.flush_frames();
-            let sleep_until = self
-                .timers
-                .first()
-                .map(|(t, _)| self.base + t.as_duration());
+            let wake = self.next_wakeup();
             tokio::select! {
                 biased;
                 _ = &mut done => break,
-                _ = async { match sleep_until { Some(t) => timer.sleep_until(t.into_std()).await, None => std::future::pending().await } } => {
+                _ = timer.sleep_until_some(wake) => {
                     self.fire_due_timers().await;
                 }
                 () = std::future::poll_fn(|cx| poll_receivers(&self.receivers, cx)) => {
@@ -1274,10 +1278,9 @@ impl Runtime {
         let mut watchdog = tokio::time::interval(watchdog_period);
         loop {
             self.flush_frames();
-            let next = self.timers.first().map(|(t, _)| *t);
+            let wake = self.next_wakeup();
             self.sync_filter();
             self.sync_masters();
-            let sleep_until = next.map(|t| self.base + t.as_duration());
             tokio::select! {
                 biased;
                 _ = watchdog.tick() => {
@@ -1301,7 +1304,7 @@ impl Runtime {
                         Err(e) => tracing::error!(target: "netvrrp::protocol", "reload on SIGHUP failed: {e}"),
                     }
                 }
-                _ = async { match sleep_until { Some(t) => timer.sleep_until(t.into_std()).await, None => std::future::pending().await } } => {
+                _ = timer.sleep_until_some(wake) => {
                     self.fire_due_timers().await;
                 }
                 () = std::future::poll_fn(|cx| poll_receivers(&self.receivers, cx)) => {

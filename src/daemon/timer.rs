@@ -36,6 +36,15 @@ impl Timer {
         Ok(Timer { fd, armed: None })
     }
 
+    /// [`Timer::sleep_until`] the deadline if there is one, else forever (the event loop's
+    /// timer arm when no router has a timer armed).
+    pub async fn sleep_until_some(&mut self, deadline: Option<Instant>) {
+        match deadline {
+            Some(t) => self.sleep_until(t).await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Wait until `deadline` (std's `Instant` is CLOCK_MONOTONIC, like the timerfd).
     /// Cancel-safe: a dropped wait leaves the timer armed and the next call re-arms it only
     /// when the deadline changed (re-arming also discards an expiry nobody read).
