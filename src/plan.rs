@@ -69,6 +69,13 @@ pub enum Op {
         on: bool,
         previous: bool,
     },
+    /// IFLA_GROUP. Never planned by apply: the runtime moves pathway macvlans into their
+    /// leader's device group (see `vrrs`), and apply leaves groups as they are.
+    SetGroup {
+        device: String,
+        group: u32,
+        previous: u32,
+    },
 }
 
 impl Op {
@@ -85,7 +92,8 @@ impl Op {
             | Op::AddAddress { device, .. }
             | Op::DelAddress { device, .. }
             | Op::SetAdmin { device, .. }
-            | Op::SetProtodown { device, .. } => device,
+            | Op::SetProtodown { device, .. }
+            | Op::SetGroup { device, .. } => device,
         }
     }
 
@@ -176,6 +184,15 @@ impl Op {
                 on: previous,
                 previous: on,
             },
+            Op::SetGroup {
+                device,
+                group,
+                previous,
+            } => Op::SetGroup {
+                device,
+                group: previous,
+                previous: group,
+            },
         })
     }
 }
@@ -219,6 +236,7 @@ impl fmt::Display for Op {
                     if *on { "on" } else { "off" }
                 )
             }
+            Op::SetGroup { device, group, .. } => write!(f, "set {device} group {group}"),
         }
     }
 }
@@ -902,6 +920,7 @@ mod tests {
             addresses: vec!["192.0.2.2/24".parse().unwrap()],
             dad_sysctls: None,
             disable_ipv6: None,
+            group: 0,
         }
     }
 
@@ -944,6 +963,7 @@ mod tests {
             addresses: d.addresses.clone(),
             dad_sysctls: Some([0, 0, 0]),
             disable_ipv6: Some(!d.ipv6),
+            group: 0,
         }
     }
 

@@ -67,6 +67,10 @@ type PathwaySpec = (
     &'static [&'static str],
 );
 
+/// The kernel device group of leader "a" (the first leader, default `pathway-group-base`),
+/// as `ip -j link` shows it.
+const LEADER_GROUP: &str = "1000000";
+
 const PATHWAYS: [PathwaySpec; 3] = [
     (
         "pa",
@@ -846,8 +850,10 @@ fn kernel_mismatch(r: &Router, active: bool) -> Option<String> {
                 let [d] = devs.as_slice() else {
                     return Some(format!("macvlans on {interface}: {devs:#?}"));
                 };
-                // The macvlan always carries the addresses; protodown hides them.
+                // The macvlan always carries the addresses; protodown hides them. A ready
+                // pathway's macvlan is in its leader's device group (bulk protodown).
                 if proto_down(d) == active
+                    || d["group"] != LEADER_GROUP
                     || !admin_up(d)
                     || r.addrs(d["ifname"].as_str().unwrap()) != want
                     || !r.addrs(interface).is_empty()
@@ -1129,6 +1135,15 @@ fn vrrs_failover_and_back_on_both_routers() {
     let sub1c = lab.r(1).subscribe("c");
     wait_clients(lab.r(2), 5);
     cap.stop();
+    // Both runtimes switched their two macvlan pathways with one group change each time.
+    for r in [lab.r(1), lab.r(2)] {
+        let log = fs::read_to_string(&r.log).unwrap();
+        let bulk = log
+            .lines()
+            .filter(|l| l.contains("fan-out done") && l.contains("bulk_groups=1"))
+            .count();
+        assert!(bulk >= 2, "r{}: {bulk} bulk fan-outs in\n{log}", r.k);
+    }
 
     // Every transition, in order, once per runtime (seq restarts with a new runtime; the
     // SIGKILLed one could not report its end, the stopped one did).
@@ -1161,6 +1176,37 @@ fn vrrs_failover_and_back_on_both_routers() {
     expect_stream(&sub1b, "master", &["initialize"]);
     expect_stream(&sub1c, "master", &[]);
     expect_stream(&sub2, "backup", &["master", "backup", "master", "backup"]);
+
+    // Someone else's device in the leader's group: the runtime must not change it, so it
+    // falls back to per-device changes (r2 takes over once more).
+    lab.r(2).ns.ip_ok(&[
+        "link",
+        "add",
+        "fx0",
+        "link",
+        PATHWAYS[0].0,
+        "address",
+        "02:99:00:00:00:01",
+        "group",
+        LEADER_GROUP,
+        "type",
+        "macvlan",
+        "mode",
+        "bridge",
+    ]);
+    lab.r(2)
+        .ns
+        .ip_ok(&["link", "set", "fx0", "protodown", "on", "up"]);
+    // The runtime learns of it from the link event before r1 leaves.
+    std::thread::sleep(Duration::from_millis(200));
+    lab.r_mut(1).stop();
+    lab.wait_leaders(None, Some(Role::Master));
+    expect_kernel(lab.r(2), true);
+    let fx0 = lab.r(2).link("fx0").unwrap();
+    assert!(proto_down(&fx0), "foreign device touched: {fx0:#}");
+    let log = fs::read_to_string(&lab.r(2).log).unwrap();
+    let last = log.lines().rfind(|l| l.contains("fan-out done")).unwrap();
+    assert!(last.contains("bulk_groups=0"), "{last}");
     eprintln!("[measure] test took {:.1} s", clock.elapsed().as_secs_f64());
 }
 

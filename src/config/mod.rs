@@ -57,6 +57,31 @@ pub struct RuntimeConfig {
     pub control_group: Option<GroupRef>,
     /// `control-read-group`: members may only `show` and `subscribe`.
     pub control_read_group: Option<GroupRef>,
+    /// `pathway-group-base`: the kernel device group of the first VRRS leader's pathway
+    /// macvlans (the next leader gets the next group); 0 turns bulk changes off. None: the
+    /// default, [`DEFAULT_PATHWAY_GROUP_BASE`].
+    pub pathway_group_base: Option<u32>,
+}
+
+/// Default of `[runtime] pathway-group-base`: far from the small numbers operators give
+/// groups by hand, and below 2^31 so every iproute2 version parses it.
+pub const DEFAULT_PATHWAY_GROUP_BASE: u32 = 1_000_000;
+
+/// Largest `pathway-group-base`: base + leader index must stay below 2^31.
+pub const MAX_PATHWAY_GROUP_BASE: u32 = 2_000_000_000;
+
+impl RuntimeConfig {
+    /// The device group of leader number `leader` (0-based, configuration order), or None
+    /// when bulk changes are off.
+    pub fn pathway_group(&self, leader: usize) -> Option<u32> {
+        let base = self
+            .pathway_group_base
+            .unwrap_or(DEFAULT_PATHWAY_GROUP_BASE);
+        if base == 0 {
+            return None;
+        }
+        u32::try_from(leader).ok()?.checked_add(base)
+    }
 }
 
 /// A group named in the file, resolved when the file was read (an unknown group is an error).

@@ -79,6 +79,7 @@ const RUNTIME_KEYS: &[&str] = &[
     "control-group",
     "control-read-group",
     "realtime-priority",
+    "pathway-group-base",
 ];
 const VRRS_KEYS: &[&str] = &["pathway", "client"];
 const PATHWAY_KEYS: &[&str] = &["leader", "interface", "mac", "address"];
@@ -707,6 +708,13 @@ impl<'a> Checker<'a> {
         if let Some(e) = r.entry("realtime-priority") {
             // The SCHED_FIFO priorities Linux offers (sched_get_priority_min/max).
             runtime.realtime_priority = self.int_as(&e, 1..=99, "realtime-priority");
+        }
+        if let Some(e) = r.entry("pathway-group-base") {
+            runtime.pathway_group_base = self.int_as(
+                &e,
+                0..=i64::from(super::MAX_PATHWAY_GROUP_BASE),
+                "pathway-group-base",
+            );
         }
         runtime
     }

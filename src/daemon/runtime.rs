@@ -251,27 +251,49 @@ enum VrrsJob {
     Flush(oneshot::Sender<()>),
 }
 
-/// The task that carries out VRRS fan-outs, one after the other, off the election loop: the
-/// netlink round trips of a fan-out (and waiting for the RTNL lock other processes hold)
-/// must not delay the adverts of other instances whose timers fall due meanwhile.
+/// The thread that carries out VRRS fan-outs, one after the other, off the election loop.
+///
+/// A thread of its own, not a task: the kernel does netlink work inside the sender's
+/// `sendmsg`, so a fan-out's protodown changes (~12 ms for 1,000 pathways, longer while
+/// another process holds the rtnl lock) would stop the single-threaded event loop, and
+/// with it the adverts of every other instance, for that long. The thread has its own
+/// rtnetlink socket (sharing `parent`'s name → ifindex cache), runs at normal priority
+/// (`realtime-priority` is set with SCHED_RESET_ON_FORK before it starts) and inherits
+/// the runtime's network namespace.
 fn spawn_vrrs_executor(
-    kernel: Kernel,
+    parent: Kernel,
     mut frames: FrameBatch,
     runners: Arc<Mutex<crate::vrrs::ClientRunners>>,
     pending: Arc<std::sync::atomic::AtomicUsize>,
     done: mpsc::UnboundedSender<()>,
-) -> mpsc::UnboundedSender<VrrsJob> {
+) -> anyhow::Result<mpsc::UnboundedSender<VrrsJob>> {
     let (tx, mut rx) = mpsc::unbounded_channel::<VrrsJob>();
-    tokio::spawn(async move {
+    let executor = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot build the VRRS executor's event loop")?;
+    // Opened here so a failure stops the start; its connection task must run on the
+    // executor's own loop, hence `enter`.
+    let kernel = {
+        let _inside = executor.enter();
+        parent.sibling_now()?
+    };
+    std::thread::Builder::new()
+        .name("netvrrp-vrrs".into())
+        .spawn(move || {
+            executor.block_on(async move {
         while let Some(job) = rx.recv().await {
             match job {
                 VrrsJob::Fanout(fanout, snapshot, started) => {
                     let took = execute_fanout(&kernel, &mut frames, &snapshot, &fanout).await;
+                    // Pathways switched by a group change carry no effect of their own when
+                    // they leave ACTIVE (no gratuitous packet): count them from the bulk.
                     let switched = fanout
                         .pathways
                         .iter()
                         .filter(|p| !p.effects.is_empty())
-                        .count();
+                        .count()
+                        .max(took.protodown_on + took.protodown_off);
                     pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                     let _ = done.send(());
                     if switched > 0 {
@@ -285,6 +307,7 @@ fn spawn_vrrs_executor(
                             gratuitous_us = took.gratuitous_us,
                             protodown_off = took.protodown_off,
                             protodown_on = took.protodown_on,
+                            bulk_groups = took.bulk_groups,
                             "fan-out done (protodown/addresses changed, gratuitous ARP/NA sent)"
                         );
                     }
@@ -295,8 +318,10 @@ fn spawn_vrrs_executor(
                 }
             }
         }
-    });
-    tx
+    })
+        })
+        .context("cannot start the VRRS executor thread")?;
+    Ok(tx)
 }
 
 fn unix_now() -> f64 {
@@ -346,12 +371,12 @@ impl Runtime {
         // would look up every pathway device one RTM_GETLINK at a time (13 ms for 1,000).
         kernel.remember(&loaded.snapshot);
         let vrrs_exec = spawn_vrrs_executor(
-            kernel.sibling().await?,
+            kernel.clone(),
             frames.sibling(),
             runners.clone(),
             vrrs_pending.clone(),
             fanout_done_send,
-        );
+        )?;
         let mut rt = Runtime {
             run_dir,
             file,
@@ -585,8 +610,7 @@ impl Runtime {
                     let f =
                         self.vrrs
                             .on_state(unix_now(), &key.0, key.1, key.2, to, reason.as_str());
-                    fanout.pathways.extend(f.pathways);
-                    fanout.clients.extend(f.clients);
+                    fanout.append(f);
                 }
             }
             self.scratch = actions;
@@ -1445,6 +1469,8 @@ struct FanoutTimes {
     /// Pathway macvlans switched on (protodown off) and off.
     protodown_off: usize,
     protodown_on: usize,
+    /// Device-group changes that stood for per-device protodown changes and succeeded.
+    bulk_groups: usize,
 }
 
 impl FanoutTimes {
@@ -1456,8 +1482,21 @@ impl FanoutTimes {
     }
 }
 
-/// Carry out a VRRS fan-out's kernel work: pathway protodown in one netlink batch, then
-/// addresses and re-created devices, then gratuitous ARP/NA, then client kernel effects.
+/// Run `ops` as one netlink batch, logging each failure.
+async fn execute_logged(kernel: &Kernel, ops: &[crate::plan::Op]) {
+    if ops.is_empty() {
+        return;
+    }
+    for (op, outcome) in ops.iter().zip(kernel.execute_many(ops).await) {
+        if let crate::kernel::Outcome::Failed(e) = outcome {
+            tracing::error!(target: "netvrrp::vrrs", "{op}: {e}");
+        }
+    }
+}
+
+/// Carry out a VRRS fan-out's kernel work: pathway group moves, then protodown (one request
+/// per device group in `fanout.bulk`, the rest in one netlink batch), then addresses and
+/// re-created devices, then gratuitous ARP/NA, then client kernel effects.
 /// `snapshot` is the kernel view the fan-out was computed from (NA source addresses).
 async fn execute_fanout(
     kernel: &Kernel,
@@ -1478,29 +1517,52 @@ async fn execute_fanout(
         lap = now;
         us
     };
-    let protodown: Vec<Op> = fanout
+    let protodown_op = |device: &String, on: bool| Op::SetProtodown {
+        device: device.clone(),
+        on,
+        previous: !on,
+    };
+    // Group moves first: a bulk change below must find exactly the members the core
+    // counted (one joining now is among them, one leaving must be gone).
+    let groups: Vec<Op> = fanout
         .pathway_effects()
         .filter_map(|e| match e {
-            PathwayEffect::SetProtodown { device, on } => Some(Op::SetProtodown {
+            PathwayEffect::SetGroup { device, group } => Some(Op::SetGroup {
                 device: device.clone(),
-                on: *on,
-                previous: !*on,
+                group: *group,
+                previous: 0,
             }),
             _ => None,
         })
         .collect();
-    times.protodown_on = protodown
-        .iter()
-        .filter(|op| matches!(op, Op::SetProtodown { on: true, .. }))
-        .count();
-    times.protodown_off = protodown.len() - times.protodown_on;
-    if !protodown.is_empty() {
-        for (op, outcome) in protodown.iter().zip(kernel.execute_many(&protodown).await) {
-            if let crate::kernel::Outcome::Failed(e) = outcome {
-                tracing::error!(target: "netvrrp::vrrs", "{op}: {e}");
+    execute_logged(kernel, &groups).await;
+    let mut protodown: Vec<Op> = Vec::new();
+    for bulk in &fanout.bulk {
+        let done = kernel.set_group_protodown(bulk.group, bulk.on).await;
+        times.bulk_groups += usize::from(done.is_ok());
+        if let Err(e) = done {
+            // Members before the one refused were changed, the rest not: per device, each
+            // member gets its own outcome (and error) below.
+            tracing::warn!(target: "netvrrp::vrrs", group = bulk.group, "{e}; changing the {} members one by one", bulk.devices.len());
+            protodown.extend(bulk.devices.iter().map(|d| protodown_op(d, bulk.on)));
+        }
+        if bulk.on {
+            times.protodown_on += bulk.devices.len();
+        } else {
+            times.protodown_off += bulk.devices.len();
+        }
+    }
+    for e in fanout.pathway_effects() {
+        if let PathwayEffect::SetProtodown { device, on } = e {
+            protodown.push(protodown_op(device, *on));
+            if *on {
+                times.protodown_on += 1;
+            } else {
+                times.protodown_off += 1;
             }
         }
     }
+    execute_logged(kernel, &protodown).await;
     times.protodown_us = split();
     for effect in fanout.pathway_effects() {
         match effect {

@@ -79,6 +79,10 @@ pub struct LinkInfo {
     pub dad_sysctls: Option<[i32; 3]>,
     /// The `disable_ipv6` sysctl from the same devconf; None when the device has no IPv6 conf.
     pub disable_ipv6: Option<bool>,
+    /// IFLA_GROUP, the kernel device group (0 = default). The runtime puts the pathway
+    /// macvlans of each VRRS leader in a group of their own for bulk protodown changes.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub group: u32,
 }
 
 /// All links of the namespace.

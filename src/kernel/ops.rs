@@ -74,6 +74,12 @@ impl Kernel {
     /// Another rtnetlink socket (a socket serves one dump at a time) sharing this handle's
     /// name → ifindex cache, so whatever either learns (snapshots, lookups) the other uses.
     pub async fn sibling(&self) -> anyhow::Result<Kernel> {
+        self.sibling_now()
+    }
+
+    /// [`Kernel::sibling`] outside async code: the caller must be inside the tokio runtime
+    /// that is to run the new socket's connection task (`Runtime::enter`).
+    pub fn sibling_now(&self) -> anyhow::Result<Kernel> {
         let conn = Conn::open().context("cannot open an rtnetlink socket")?;
         Ok(Kernel {
             conn,
@@ -194,6 +200,24 @@ impl Kernel {
                 Cause::Other("no reply from the kernel".into()),
             )),
         }
+    }
+
+    /// Set protodown on every device of kernel device group `group` in one request
+    /// (RTM_NEWLINK with ifindex 0 and IFLA_GROUP, `ip link set group G protodown on|off`).
+    ///
+    /// The kernel changes the members one after the other under ONE hold of the rtnl lock,
+    /// so the link-watch work their carrier changes queue cannot interleave: 1,000 devices
+    /// took ~12 ms here against ~45 ms as 1,000 requests in one datagram. It stops at the
+    /// first member that refuses (e.g. EBUSY for a foreign protodown reason): members before
+    /// it are changed, the rest are not, so on an error the caller repeats the change per
+    /// device. A group without members is not an error.
+    pub async fn set_group_protodown(&self, group: u32, on: bool) -> Result<(), KernelError> {
+        let what = format!("set group {group} protodown {}", on_off(on));
+        let msg = LinkUnspec::new_with_index(0)
+            .append_extra_attribute(LinkAttribute::Group(group))
+            .protodown(on)
+            .build();
+        self.one(what, link_change(msg)).await
     }
 
     /// Set the administrative state by ifindex (runtime hot path).
@@ -463,6 +487,11 @@ impl Kernel {
             Op::DelAddress { device, address } => address_request(index(device)?, *address, false),
             Op::SetAdmin { device, up, .. } => admin_request(index(device)?, *up),
             Op::SetProtodown { device, on, .. } => protodown_request(index(device)?, *on),
+            Op::SetGroup { device, group, .. } => link_change(
+                LinkUnspec::new_with_index(index(device)?)
+                    .append_extra_attribute(LinkAttribute::Group(*group))
+                    .build(),
+            ),
         };
         Ok(Action::Netlink(req))
     }

@@ -25,6 +25,7 @@ const IFLA_OPERSTATE: u16 = 16;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_AF_SPEC: u16 = 26;
 const IFLA_LINK_NETNSID: u16 = 37;
+const IFLA_GROUP: u16 = 27;
 const IFLA_PROTO_DOWN: u16 = 39;
 const IFLA_PROTO_DOWN_REASON: u16 = 55;
 const IFLA_PROTO_DOWN_REASON_VALUE: u16 = 2;
@@ -112,6 +113,7 @@ pub(crate) fn link_from_payload(payload: &[u8]) -> Option<LinkInfo> {
         addresses: Vec::new(),
         dad_sysctls: None,
         disable_ipv6: None,
+        group: 0,
     };
     let mut parent_in_other_netns = false;
     for (kind, value) in Attrs(payload.get(IFINFOMSG_LEN..)?) {
@@ -127,6 +129,7 @@ pub(crate) fn link_from_payload(payload: &[u8]) -> Option<LinkInfo> {
             // away from its lower device): it must not be matched against our links.
             IFLA_LINK_NETNSID => parent_in_other_netns = true,
             IFLA_PROTO_DOWN => link.protodown = value.first().is_some_and(|&v| v != 0),
+            IFLA_GROUP => link.group = u32_at(value, 0).unwrap_or(0),
             IFLA_PROTO_DOWN_REASON => {
                 for (k, v) in Attrs(value) {
                     if k == IFLA_PROTO_DOWN_REASON_VALUE {

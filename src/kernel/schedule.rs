@@ -38,7 +38,8 @@ fn keys(op: &Op) -> Vec<Key<'_>> {
         | Op::SetAddrGenMode { .. }
         | Op::SetSysctl { .. }
         | Op::SetAdmin { .. }
-        | Op::SetProtodown { .. } => {}
+        | Op::SetProtodown { .. }
+        | Op::SetGroup { .. } => {}
     }
     keys
 }

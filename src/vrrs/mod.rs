@@ -179,6 +179,10 @@ pub enum PathwayEffect {
         mac: MacAddr,
         addrs: Vec<IpAddr>,
     },
+    /// Move a pathway macvlan into kernel device group `group`: its leader's group while
+    /// every evaluation flag but Connected is set (so it follows the leader through
+    /// [`Fanout::bulk`]), 0 otherwise. Carried out before any bulk change of the fan-out.
+    SetGroup { device: String, group: u32 },
     /// The pathway macvlan is missing while its parent exists and is admin up (the parent was
     /// removed and re-added, or someone deleted the device): create it exactly as apply would,
     /// including the protodown-on step after creation. Asked for once per disappearance.
@@ -229,16 +233,32 @@ pub struct ClientUpdate {
     pub notice: Option<ClientNotice>,
 }
 
-/// Everything one input requires, in order: pathways first, then clients.
+/// One protodown change for every member of a kernel device group (one request, see
+/// [`crate::kernel::Kernel::set_group_protodown`]), standing for the `SetProtodown` effects
+/// of `devices`, which were taken out of their pathways' updates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BulkProtodown {
+    pub group: u32,
+    pub on: bool,
+    /// The members, in pathway order: if the kernel refuses the group change, the runtime
+    /// makes it device by device.
+    pub devices: Vec<String>,
+}
+
+/// Everything one input requires, in order: pathways first, then clients. Pathway kernel
+/// work runs as: every `SetGroup`, then `bulk`, then the other effects in order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Fanout {
     pub pathways: Vec<PathwayUpdate>,
+    /// Protodown changes made per device group instead of per device.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bulk: Vec<BulkProtodown>,
     pub clients: Vec<ClientUpdate>,
 }
 
 impl Fanout {
     pub fn is_empty(&self) -> bool {
-        self.pathways.is_empty() && self.clients.is_empty()
+        self.pathways.is_empty() && self.bulk.is_empty() && self.clients.is_empty()
     }
 
     /// Every pathway effect, in order.
@@ -256,8 +276,10 @@ impl Fanout {
         self.clients.iter().filter_map(|c| c.notice.as_ref())
     }
 
-    fn append(&mut self, mut other: Fanout) {
+    /// Add `other`'s work after this one's.
+    pub fn append(&mut self, mut other: Fanout) {
         self.pathways.append(&mut other.pathways);
+        self.bulk.append(&mut other.bulk);
         self.clients.append(&mut other.clients);
     }
 }
@@ -273,6 +295,8 @@ struct Server {
     vips: Vec<IpAddr>,
     owner: bool,
     accept_mode: bool,
+    /// The kernel device group of this leader's pathway macvlans (None: bulk changes off).
+    group: Option<u32>,
     /// The instance has reported a state since this database was built.
     connected: bool,
     state: State,
@@ -364,6 +388,8 @@ struct Link {
     addresses: Option<Vec<IpNet>>,
     /// The link has an IPv6 configuration (None: not known).
     ipv6: Option<bool>,
+    /// Kernel device group (None: not known).
+    group: Option<u32>,
 }
 
 impl From<&LinkInfo> for Link {
@@ -376,6 +402,7 @@ impl From<&LinkInfo> for Link {
             protodown: Some(l.protodown),
             addresses: Some(l.addresses.clone()),
             ipv6: Some(l.dad_sysctls.is_some()),
+            group: Some(l.group),
         }
     }
 }
@@ -428,6 +455,7 @@ impl Vrrs {
                     vips: r.addresses(family).iter().map(|n| n.addr()).collect(),
                     owner: r.priority == 255,
                     accept_mode: r.accept_mode || r.priority == 255,
+                    group: config.runtime.pathway_group(servers.len()),
                     connected: false,
                     state: State::Initialize,
                     previous: None,
@@ -534,11 +562,15 @@ impl Vrrs {
             if old.state == PathwayState::Active && old.default.is_none() {
                 let mut gone = old.clone();
                 gone.state = PathwayState::NotReady;
+                // Out of the leader's group, or the next bulk change would find a member
+                // that no pathway accounts for and fall back to per-device changes.
+                let bulk_on = next.servers.iter().any(|s| s.group.is_some());
                 let effects = kernel_effects(
                     &mut next.links,
                     next.complete,
                     &mut gone,
                     PathwayState::Active,
+                    bulk_on.then_some(0),
                 );
                 fan.pathways.push(PathwayUpdate {
                     leader: old.leader.clone(),
@@ -607,6 +639,7 @@ impl Vrrs {
             }
             let pathways = srv.pathways.clone();
             let mut part = self.refresh(&pathways);
+            self.bulk_protodown(s, &mut part);
             if pushed {
                 part.clients = self.push_clients(s, now_unix, old, new, reason);
             }
@@ -757,7 +790,16 @@ impl Vrrs {
             p.transitions += 1;
             tracing::debug!(target: TARGET, leader = %p.leader, interface = %p.interface, previous = previous.as_str(), state = state.as_str(), ?eval, "pathway state");
         }
-        let effects = kernel_effects(&mut self.links, self.complete, p, previous);
+        // Members follow the leader in bulk; Connected is the leader's own flag, the same for
+        // all of its pathways, so it does not decide membership.
+        let group = p.server.and_then(|s| self.servers[s].group).map(|g| {
+            let ready = Evaluation {
+                connected: true,
+                ..p.eval
+            };
+            if ready.all() { g } else { 0 }
+        });
+        let effects = kernel_effects(&mut self.links, self.complete, p, previous, group);
         (previous != state || !effects.is_empty()).then(|| PathwayUpdate {
             leader: p.leader.clone(),
             interface: p.interface.clone(),
@@ -767,6 +809,58 @@ impl Vrrs {
             removed: false,
             effects,
         })
+    }
+
+    /// Replace the `SetProtodown` effects in `fan` (a push of leader `s`) by one change of
+    /// the leader's device group when that is exactly the same change: every device the
+    /// model places in the group has a `SetProtodown` in `fan`, all to the same value. A
+    /// member without one (a foreign device someone put in the group, or a pathway already
+    /// in that state) keeps the per-device effects, so the group change never touches a
+    /// device that should not change. Only with a complete link table, where an absent
+    /// member is truly absent.
+    fn bulk_protodown(&self, s: usize, fan: &mut Fanout) {
+        let Some(group) = self.servers[s].group else {
+            return;
+        };
+        if !self.complete {
+            return;
+        }
+        let members: std::collections::HashSet<&str> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.group == Some(group))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        // One device: a per-device request costs the same.
+        if members.len() < 2 {
+            return;
+        }
+        let mut on = None;
+        let mut covered = 0;
+        for effect in fan.pathway_effects() {
+            if let PathwayEffect::SetProtodown { device, on: o } = effect
+                && members.contains(device.as_str())
+            {
+                if *on.get_or_insert(*o) != *o {
+                    return;
+                }
+                covered += 1;
+            }
+        }
+        let Some(on) = on.filter(|_| covered == members.len()) else {
+            return;
+        };
+        let mut devices = Vec::with_capacity(covered);
+        for u in &mut fan.pathways {
+            u.effects.retain(|e| match e {
+                PathwayEffect::SetProtodown { device, .. } if members.contains(device.as_str()) => {
+                    devices.push(device.clone());
+                    false
+                }
+                _ => true,
+            });
+        }
+        fan.bulk.push(BulkProtodown { group, on, devices });
     }
 
     /// The evaluation flags of a pathway and the name of its device.
@@ -1002,12 +1096,14 @@ impl Vrrs {
 }
 
 /// Kernel effects that bring pathway `p` (already holding its new state) in line, given
-/// the state it had before. Updates the link model as if they succeeded.
+/// the state it had before, and its macvlan into device group `group` (None: groups are not
+/// managed). Updates the link model as if they succeeded.
 fn kernel_effects(
     links: &mut HashMap<String, Link>,
     complete: bool,
     p: &mut Pathway,
     previous: PathwayState,
+    group: Option<u32>,
 ) -> Vec<PathwayEffect> {
     let mut out = Vec::new();
     if p.default.is_some() {
@@ -1045,6 +1141,15 @@ fn kernel_effects(
                 }
                 return out;
             };
+            if let Some(group) = group
+                && link.group != Some(group)
+            {
+                link.group = Some(group);
+                out.push(PathwayEffect::SetGroup {
+                    device: device.clone(),
+                    group,
+                });
+            }
             let want_down = !active;
             let differs = match link.protodown {
                 Some(on) => on != want_down,

@@ -45,6 +45,8 @@ timeout = 1000
 const ETH1_MAC: &str = "52:54:00:00:00:01";
 const ETH2_MAC: &str = "52:54:00:00:00:02";
 const PW_DEV: &str = "v03fe24fe24fe24";
+/// The device group of leader `group1` (the first leader) with the default base.
+const GROUP1: u32 = crate::config::DEFAULT_PATHWAY_GROUP_BASE;
 
 fn config(text: &str) -> Config {
     match parse_str(text, "t.toml") {
@@ -78,6 +80,7 @@ fn link(index: u32, name: &str, m: &str, addrs: &[&str]) -> LinkInfo {
         addresses: addrs.iter().map(|a| net(a)).collect(),
         dad_sysctls: Some([1, 1, 0]),
         disable_ipv6: Some(false),
+        group: 0,
     }
 }
 
@@ -87,6 +90,8 @@ fn snapshot() -> Snapshot {
     let mut pw = link(11, PW_DEV, "fe:24:fe:24:fe:24", &["209.165.201.10/27"]);
     pw.protodown = true;
     pw.parent_index = Some(3);
+    // In its leader's device group, as the runtime leaves a ready pathway.
+    pw.group = GROUP1;
     let mut v4 = link(10, "vrrp4-2-5", "00:00:5e:00:01:05", &["192.0.2.1/24"]);
     v4.protodown = true;
     Snapshot {
@@ -513,9 +518,14 @@ fn vrrs_oir_mac_pathway_recreated_after_parent_returns() {
         (u.previous, u.state),
         (PathwayState::NotReady, PathwayState::Active)
     );
+    // A new device starts in group 0: it joins its leader's group first.
     assert_eq!(
         u.effects,
         vec![
+            PathwayEffect::SetGroup {
+                device: new_name.clone(),
+                group: GROUP1,
+            },
             PathwayEffect::SetProtodown {
                 device: new_name.clone(),
                 on: false
@@ -836,6 +846,186 @@ fn vrrs_fanout_of_a_thousand_pathways_is_fast() {
     let t = std::time::Instant::now();
     let f = v.on_state(2.0, "eth0", 5, Family::Ipv4, State::Master, "x");
     let elapsed = t.elapsed();
-    assert_eq!(f.pathway_effects().count(), 2000);
+    // The devices joined the leader's group at start (group 0 in the snapshot): the 1,000
+    // protodown changes are one group change; the 1,000 gratuitous packets remain.
+    assert_eq!(f.pathway_effects().count(), 1000);
+    assert_eq!(f.bulk.len(), 1);
+    assert_eq!(
+        (f.bulk[0].group, f.bulk[0].on, f.bulk[0].devices.len()),
+        (crate::config::DEFAULT_PATHWAY_GROUP_BASE, false, 1000)
+    );
     assert!(elapsed.as_millis() < 200, "fan-out took {elapsed:?}");
+}
+
+/// A leader with three `mac` pathways (eth1..eth3 -> devices at index 11..13), all ready,
+/// their macvlans protodown on and in the leader's device group unless `in_group` is false.
+fn three_pathways(base: Option<u32>, in_group: bool) -> (Vrrs, Snapshot, Vec<String>) {
+    let mut text = String::new();
+    if let Some(b) = base {
+        text += &format!("[runtime]\npathway-group-base = {b}\n");
+    }
+    text += "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\nvrrs-leader = [\"g\"]\n";
+    let mut snap = Snapshot {
+        links: vec![link(2, "eth0", "52:54:00:00:00:00", &[])],
+    };
+    let mut devices = Vec::new();
+    for i in 1..=3u32 {
+        let m = MacAddr([0x02, 0, 0, 0, 0, i as u8]);
+        text += &format!(
+            "[[vrrs.pathway]]\nleader = \"g\"\ninterface = \"eth{i}\"\nmac = \"{m}\"\naddress = [\"10.0.{i}.1/24\"]\n"
+        );
+        snap.links
+            .push(link(2 + i, &format!("eth{i}"), "52:54:00:00:00:09", &[]));
+        let name = desired::pathway_device_name(2 + i, m);
+        let mut dev = link(10 + i, &name, &m.to_string(), &[&format!("10.0.{i}.1/24")]);
+        dev.protodown = true;
+        if in_group {
+            dev.group = base.unwrap_or(GROUP1);
+        }
+        snap.links.push(dev);
+        devices.push(name);
+    }
+    let mut v = Vrrs::new(&config(&text));
+    v.on_snapshot(&snap);
+    (v, snap, devices)
+}
+
+/// The fan-out's one group change (leader `g`'s group, default base).
+fn expect_bulk(f: &Fanout, on: bool, devices: &[String]) {
+    assert_eq!(
+        f.bulk,
+        vec![BulkProtodown {
+            group: GROUP1,
+            on,
+            devices: devices.to_vec()
+        }],
+        "{f:#?}"
+    );
+}
+
+fn protodown_effects(f: &Fanout) -> Vec<(String, bool)> {
+    f.pathway_effects()
+        .filter_map(|e| match e {
+            PathwayEffect::SetProtodown { device, on } => Some((device.clone(), *on)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn vrrs_bulk_protodown_changes_the_leader_group_at_once() {
+    let (mut v, _, devices) = three_pathways(None, true);
+    let f = state(&mut v, 1.0, State::Backup);
+    assert!(
+        f.bulk.is_empty() && protodown_effects(&f).is_empty(),
+        "{f:#?}"
+    );
+    let f = state(&mut v, 2.0, State::Master);
+    expect_bulk(&f, false, &devices);
+    // What is left per pathway: its gratuitous packet, after the group change.
+    assert!(protodown_effects(&f).is_empty(), "{f:#?}");
+    assert_eq!(
+        f.pathway_effects()
+            .filter(|e| matches!(e, PathwayEffect::Gratuitous { .. }))
+            .count(),
+        3
+    );
+    assert!(f.pathways.iter().all(|p| p.state == PathwayState::Active));
+    let f = state(&mut v, 3.0, State::Backup);
+    expect_bulk(&f, true, &devices);
+    assert_eq!(f.pathway_effects().count(), 0, "{f:#?}");
+}
+
+#[test]
+fn vrrs_pathways_join_the_group_at_start_and_a_not_ready_one_leaves_it() {
+    let (mut v, mut snap, devices) = three_pathways(None, false);
+    // on_snapshot in three_pathways asked for the moves; a second snapshot (still group 0 in
+    // the kernel) repeats them, as the model trusts the snapshot.
+    let f = v.on_snapshot(&snap);
+    let moves: Vec<_> = f
+        .pathway_effects()
+        .filter_map(|e| match e {
+            PathwayEffect::SetGroup { device, group } => Some((device.clone(), *group)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        devices
+            .iter()
+            .map(|d| (d.clone(), GROUP1))
+            .collect::<Vec<_>>()
+    );
+    for d in &devices {
+        find(&mut snap, d).group = GROUP1;
+    }
+    assert!(v.on_snapshot(&snap).is_empty());
+    // eth2 loses carrier: NOT READY, out of the group.
+    find(&mut snap, "eth2").carrier = false;
+    let f = v.on_snapshot(&snap);
+    assert_eq!(
+        update(&f, "eth2").effects,
+        vec![PathwayEffect::SetGroup {
+            device: devices[1].clone(),
+            group: 0
+        }]
+    );
+    find(&mut snap, &devices[1]).group = 0;
+    state(&mut v, 1.0, State::Backup);
+    // Master: the group change covers the two ready pathways only; eth2's stays on.
+    let f = state(&mut v, 2.0, State::Master);
+    expect_bulk(&f, false, &[devices[0].clone(), devices[2].clone()]);
+    assert!(protodown_effects(&f).is_empty(), "{f:#?}");
+    assert_eq!(
+        v.pathway_state_of("g", "eth2"),
+        Some(PathwayState::NotReady)
+    );
+    // Carrier back: it rejoins and follows the leader on its own.
+    find(&mut snap, "eth2").carrier = true;
+    let f = v.on_snapshot(&snap);
+    assert_eq!(
+        update(&f, "eth2").effects[..2],
+        [
+            PathwayEffect::SetGroup {
+                device: devices[1].clone(),
+                group: GROUP1
+            },
+            PathwayEffect::SetProtodown {
+                device: devices[1].clone(),
+                on: false
+            }
+        ]
+    );
+}
+
+#[test]
+fn vrrs_bulk_never_covers_a_device_it_should_not_change() {
+    // A foreign device someone put in the leader's group: per-device changes only.
+    let (mut v, mut snap, devices) = three_pathways(None, true);
+    let mut foreign = link(50, "other0", "02:99:00:00:00:01", &[]);
+    foreign.group = GROUP1;
+    snap.links.push(foreign);
+    v.on_snapshot(&snap);
+    state(&mut v, 1.0, State::Backup);
+    let f = state(&mut v, 2.0, State::Master);
+    assert!(f.bulk.is_empty(), "{f:#?}");
+    assert_eq!(
+        protodown_effects(&f),
+        devices
+            .iter()
+            .map(|d| (d.clone(), false))
+            .collect::<Vec<_>>()
+    );
+
+    // Bulk changes turned off: no group moves, per-device protodown.
+    let (mut v, snap, devices) = three_pathways(Some(0), false);
+    assert!(v.on_snapshot(&snap).is_empty());
+    state(&mut v, 1.0, State::Backup);
+    let f = state(&mut v, 2.0, State::Master);
+    assert!(f.bulk.is_empty());
+    assert_eq!(protodown_effects(&f).len(), devices.len());
+    assert!(
+        !f.pathway_effects()
+            .any(|e| matches!(e, PathwayEffect::SetGroup { .. }))
+    );
 }

@@ -1202,3 +1202,35 @@ fn control_groups_are_resolved() {
         "does not exist",
     );
 }
+
+#[test]
+fn runtime_pathway_group_base() {
+    let c = ok(R);
+    assert_eq!(c.runtime.pathway_group_base, None);
+    assert_eq!(
+        c.runtime.pathway_group(0),
+        Some(crate::config::DEFAULT_PATHWAY_GROUP_BASE)
+    );
+    assert_eq!(
+        c.runtime.pathway_group(2),
+        Some(crate::config::DEFAULT_PATHWAY_GROUP_BASE + 2)
+    );
+    let c = ok("[runtime]\npathway-group-base = 0\n");
+    assert_eq!(c.runtime.pathway_group(0), None);
+    let c = ok("[runtime]\npathway-group-base = 4242\n");
+    assert_eq!(c.runtime.pathway_group(1), Some(4243));
+    assert_one(
+        "[runtime]\npathway-group-base = 2000000001\n",
+        2,
+        22,
+        "runtime.pathway-group-base",
+        "out of range 0..=2000000000",
+    );
+    assert_one(
+        "[runtime]\npathway-group-base = -1\n",
+        2,
+        22,
+        "runtime.pathway-group-base",
+        "out of range",
+    );
+}
