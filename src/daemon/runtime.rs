@@ -1464,7 +1464,9 @@ struct FanoutTimes {
     protodown_us: u64,
     /// Addresses of no-mac pathways and re-created devices.
     addresses_us: u64,
-    /// Gratuitous ARP / unsolicited NA.
+    /// Sending the gratuitous ARP / unsolicited NA: those of `mac` pathways on their own
+    /// thread, overlapping the protodown changes, plus those of the others after their
+    /// addresses.
     gratuitous_us: u64,
     /// Pathway macvlans switched on (protodown off) and off.
     protodown_off: usize,
@@ -1536,6 +1538,37 @@ async fn execute_fanout(
         })
         .collect();
     execute_logged(kernel, &groups).await;
+    // Links by index, built once: a scan of the snapshot per pathway was quadratic
+    // (1,000 pathways x 2,000 links).
+    let links: HashMap<u32, &crate::kernel::LinkInfo> = if fanout
+        .pathway_effects()
+        .any(|e| matches!(e, PathwayEffect::Gratuitous { .. }))
+    {
+        snapshot.links.iter().map(|l| (l.index, l)).collect()
+    } else {
+        HashMap::new()
+    };
+    // The gratuitous packets of `mac` pathways go out on a blocking-pool thread while this
+    // one waits for the protodown changes: sending 1,000 costs ~5 ms of kernel time (on a
+    // veth most of it is the peer's receive, run inside the sender's call), which would
+    // otherwise come on top of the ~10 ms group change; with two CPUs they overlap. A
+    // packet may thus leave a moment before its macvlan's protodown is cleared; the
+    // macvlan receives what it attracts (a protodown macvlan still takes frames, only its
+    // carrier is off), and it cannot transmit before link-watch has run for it anyway,
+    // which the kernel does only after the whole group change. Pathways without `mac` send
+    // theirs after their addresses are in place (below), or the kernel would drop the
+    // traffic they attract.
+    queue_gratuitous(kernel, frames, &links, fanout, true).await;
+    let early = (frames.queued() > 0).then(|| {
+        let mut batch = std::mem::replace(frames, frames.sibling());
+        tokio::task::spawn_blocking(move || {
+            let began = std::time::Instant::now();
+            batch.flush(
+                |_, e| tracing::warn!(target: "netvrrp::vrrs", "gratuitous packet not sent: {e}"),
+            );
+            (batch, began.elapsed())
+        })
+    });
     let mut protodown: Vec<Op> = Vec::new();
     for bulk in &fanout.bulk {
         let done = kernel.set_group_protodown(bulk.group, bulk.on).await;
@@ -1612,34 +1645,19 @@ async fn execute_fanout(
         }
     }
     times.addresses_us = split();
-    for effect in fanout.pathway_effects() {
-        if let PathwayEffect::Gratuitous { device, mac, addrs } = effect {
-            let Ok(index) = kernel.ifindex(device).await else {
-                continue;
-            };
-            // Only an NA needs a source (IPv4-only pathways have IPv6 off); the lookup
-            // scans the snapshot, which per pathway of a 1,000-pathway fan-out added up.
-            let mut link_local = None;
-            let out = transmit_index(snapshot, index);
-            for a in addrs {
-                // A freshly (re-)inserted interface has no link-local yet; the target
-                // itself is on the device by now and is what the kernel's own NA uses.
-                let src6 = match a {
-                    IpAddr::V6(v) => Some(
-                        link_local
-                            .get_or_insert_with(|| link_local_near(snapshot, index))
-                            .unwrap_or(*v),
-                    ),
-                    IpAddr::V4(_) => None,
-                };
-                if let Err(e) = frames.push_gratuitous(DETACHED, out, *mac, *a, src6) {
-                    tracing::warn!(target: "netvrrp::vrrs", %device, "{e:#}");
-                }
-            }
-        }
-    }
+    queue_gratuitous(kernel, frames, &links, fanout, false).await;
     frames.flush(|_, e| tracing::warn!(target: "netvrrp::vrrs", "gratuitous packet not sent: {e}"));
     times.gratuitous_us = split();
+    if let Some(early) = early {
+        match early.await {
+            Ok((batch, took)) => {
+                // Its buffers are kept for the next fan-out.
+                *frames = batch;
+                times.gratuitous_us += took.as_micros() as u64;
+            }
+            Err(e) => tracing::error!(target: "netvrrp::vrrs", "gratuitous packets: {e}"),
+        }
+    }
     for effect in fanout.client_effects() {
         let ClientEffect::SetAdminState { interface, up } = effect;
         match kernel.ifindex(interface).await {
@@ -1654,32 +1672,72 @@ async fn execute_fanout(
     times
 }
 
+/// Queue the gratuitous ARP/NA of the fan-out's pathways with `mac` (`with_mac`) or
+/// without (their packets leave from the interface itself).
+async fn queue_gratuitous(
+    kernel: &Kernel,
+    frames: &mut FrameBatch,
+    links: &HashMap<u32, &crate::kernel::LinkInfo>,
+    fanout: &crate::vrrs::Fanout,
+    with_mac: bool,
+) {
+    for update in &fanout.pathways {
+        for effect in &update.effects {
+            let crate::vrrs::PathwayEffect::Gratuitous { device, mac, addrs } = effect else {
+                continue;
+            };
+            if (*device != update.interface) != with_mac {
+                continue;
+            }
+            let Ok(index) = kernel.ifindex(device).await else {
+                continue;
+            };
+            // Only an NA needs a source (IPv4-only pathways have IPv6 off).
+            let mut link_local = None;
+            let out = transmit_index(links, index);
+            for a in addrs {
+                // A freshly (re-)inserted interface has no link-local yet; the target
+                // itself is on the device by now and is what the kernel's own NA uses.
+                let src6 = match a {
+                    IpAddr::V6(v) => Some(
+                        link_local
+                            .get_or_insert_with(|| link_local_near(links, index))
+                            .unwrap_or(*v),
+                    ),
+                    IpAddr::V4(_) => None,
+                };
+                if let Err(e) = frames.push_gratuitous(DETACHED, out, *mac, *a, src6) {
+                    tracing::warn!(target: "netvrrp::vrrs", %device, "{e:#}");
+                }
+            }
+        }
+    }
+}
+
 /// Where a pathway's frames leave: a macvlan's lower device (as the routers' frames do; see
 /// [`net`]), any other device itself.
-fn transmit_index(snapshot: &Snapshot, index: u32) -> u32 {
-    snapshot
-        .by_index(index)
+fn transmit_index(links: &HashMap<u32, &crate::kernel::LinkInfo>, index: u32) -> u32 {
+    links
+        .get(&index)
         .filter(|l| l.kind.as_deref() == Some("macvlan"))
         .and_then(|l| l.parent_index)
         .unwrap_or(index)
 }
 
 /// An IPv6 link-local on the link of `index`: its own, else its parent's.
-fn link_local_near(snapshot: &Snapshot, index: u32) -> Option<std::net::Ipv6Addr> {
+fn link_local_near(
+    links: &HashMap<u32, &crate::kernel::LinkInfo>,
+    index: u32,
+) -> Option<std::net::Ipv6Addr> {
     let ll = |i: u32| {
-        snapshot.by_index(i).and_then(|l| {
+        links.get(&i).and_then(|l| {
             l.addresses.iter().find_map(|a| match a.addr() {
                 IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80 => Some(v),
                 _ => None,
             })
         })
     };
-    ll(index).or_else(|| {
-        snapshot
-            .by_index(index)
-            .and_then(|l| l.parent_index)
-            .and_then(ll)
-    })
+    ll(index).or_else(|| links.get(&index).and_then(|l| l.parent_index).and_then(ll))
 }
 
 /// Who is on the other end of a control connection (see [`super::access`]).

@@ -173,7 +173,9 @@ pub enum PathwayEffect {
     },
     /// Gratuitous ARP (IPv4) / unsolicited NA (IPv6) for `addrs` from `mac`, sent on `device`
     /// (the pathway macvlan, or the interface itself for a pathway without `mac`). Emitted
-    /// once, on becoming ACTIVE, after that pathway's protodown/address effects.
+    /// once, on becoming ACTIVE, after that pathway's protodown/address effects. The runtime
+    /// sends those of macvlans while the protodown changes are in flight (the packets do
+    /// not depend on the macvlan's carrier), those of interfaces after the addresses.
     Gratuitous {
         device: String,
         mac: MacAddr,
