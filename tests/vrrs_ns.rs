@@ -1207,6 +1207,31 @@ fn vrrs_failover_and_back_on_both_routers() {
     let log = fs::read_to_string(&lab.r(2).log).unwrap();
     let last = log.lines().rfind(|l| l.contains("fan-out done")).unwrap();
     assert!(last.contains("bulk_groups=0"), "{last}");
+
+    // Another program holds a pathway macvlan down (a protodown reason bit: the kernel would
+    // refuse protodown off): that pathway is NOT READY (vMAC Ready=0), the others stay
+    // ACTIVE; once the reason is cleared it follows the leader again.
+    lab.r(2).ns.ip_ok(&["link", "del", "fx0"]);
+    let pc_dev = lab.r(2).macvlans(PATHWAYS[2].0, PATHWAYS[2].2.unwrap())[0]["ifname"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    lab.r(2)
+        .ns
+        .ip_ok(&["link", "set", &pc_dev, "protodown_reason", "1", "on"]);
+    let row = wait_pathway(lab.r(2), PATHWAYS[2].0, "not_ready");
+    assert_eq!(row["evaluation"]["vmac_ready"], false, "{row:#}");
+    wait_until(
+        Duration::from_secs(2),
+        || format!("{pc_dev} protodown on"),
+        || proto_down(&lab.r(2).link(&pc_dev).unwrap()).then_some(()),
+    );
+    wait_pathway(lab.r(2), PATHWAYS[0].0, "active");
+    lab.r(2)
+        .ns
+        .ip_ok(&["link", "set", &pc_dev, "protodown_reason", "1", "off"]);
+    wait_pathway(lab.r(2), PATHWAYS[2].0, "active");
+    expect_kernel(lab.r(2), true);
     eprintln!("[measure] test took {:.1} s", clock.elapsed().as_secs_f64());
 }
 

@@ -105,8 +105,9 @@ pub struct Evaluation {
     /// The interface can hold the pathway's addresses: admin up, and IPv6 not disabled when
     /// the pathway has IPv6 addresses.
     pub l3_ready: bool,
-    /// The pathway's macvlan exists, is admin up and has the configured MAC (always set for a
-    /// pathway without `mac`).
+    /// The pathway's macvlan exists, is admin up, has the configured MAC and no protodown
+    /// reason of another program (the kernel refuses to clear protodown while one is set)
+    /// (always set for a pathway without `mac`).
     pub vmac_ready: bool,
     /// With `mac`: every address is on the macvlan. Without: no address is held by another
     /// interface (the kernel would deliver it there).
@@ -392,6 +393,8 @@ struct Link {
     ipv6: Option<bool>,
     /// Kernel device group (None: not known).
     group: Option<u32>,
+    /// IFLA_PROTO_DOWN_REASON bits (another program holding the device down).
+    protodown_reason: u32,
 }
 
 impl From<&LinkInfo> for Link {
@@ -405,6 +408,7 @@ impl From<&LinkInfo> for Link {
             addresses: Some(l.addresses.clone()),
             ipv6: Some(l.dad_sysctls.is_some()),
             group: Some(l.group),
+            protodown_reason: l.protodown_reason,
         }
     }
 }
@@ -883,7 +887,9 @@ impl Vrrs {
             Some(mac) => {
                 let dev = device.as_ref().and_then(|d| self.links.get(d));
                 // A device by that name with another MAC is not ours.
-                let vmac = dev.is_some_and(|d| d.admin_up && d.mac.is_none_or(|m| m == mac));
+                let vmac = dev.is_some_and(|d| {
+                    d.admin_up && d.mac.is_none_or(|m| m == mac) && d.protodown_reason == 0
+                });
                 let vip = dev.is_some_and(|d| {
                     d.addresses
                         .as_ref()

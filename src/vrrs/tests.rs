@@ -594,7 +594,7 @@ fn vrrs_evaluation_flags_drive_the_state() {
     // Each broken fact clears its flag and makes the pathway NOT READY (with the kernel
     // effect of leaving ACTIVE); repairing it makes it ACTIVE again.
     type Break = fn(&mut Snapshot);
-    let cases: [(&str, &str, Break); 7] = [
+    let cases: [(&str, &str, Break); 8] = [
         ("l2_ready", "eth1", |s| find(s, "eth1").carrier = false),
         // Carrier, but linkwatch has not made it operational (no transmit queue yet).
         ("l2_ready", "eth2", |s| {
@@ -602,6 +602,10 @@ fn vrrs_evaluation_flags_drive_the_state() {
         }),
         ("no_shut", "eth1", |s| find(s, "eth1").admin_up = false),
         ("vmac_ready", "eth1", |s| find(s, PW_DEV).admin_up = false),
+        // Another program holds it down: protodown off would be refused (EBUSY).
+        ("vmac_ready", "eth1", |s| {
+            find(s, PW_DEV).protodown_reason = 1
+        }),
         ("vip_ready", "eth1", |s| find(s, PW_DEV).addresses.clear()),
         ("vip_ready", "eth2", |s| {
             find(s, "eth3").addresses.push(net("198.51.100.10/24"))
