@@ -1062,6 +1062,9 @@ impl Vrrs {
                     "addresses": p.addresses,
                     "options": p.options(server),
                     "evaluation": p.eval,
+                    // The kernel device group of the pathway macvlan (bulk changes); null
+                    // for a pathway without `mac` or a device not seen.
+                    "device_group": p.mac.and(p.device.as_ref()).and_then(|d| self.links.get(d)).and_then(|l| l.group),
                     "transitions": p.transitions,
                 })
             })

@@ -919,6 +919,7 @@ fn protodown_effects(f: &Fanout) -> Vec<(String, bool)> {
 #[test]
 fn vrrs_bulk_protodown_changes_the_leader_group_at_once() {
     let (mut v, _, devices) = three_pathways(None, true);
+    assert_eq!(v.show_pathway()[1]["device_group"], GROUP1);
     let f = state(&mut v, 1.0, State::Backup);
     assert!(
         f.bulk.is_empty() && protodown_effects(&f).is_empty(),
