@@ -1546,6 +1546,11 @@ async fn execute_fanout(
                     tracing::error!(target: "netvrrp::vrrs", device = %device.name, "cannot re-create the pathway device: {e}");
                 }
             }
+            PathwayEffect::SettleCarrier { interface } => {
+                if let Err(e) = kernel.settle_link(interface).await {
+                    tracing::warn!(target: "netvrrp::vrrs", %interface, "{e}");
+                }
+            }
             _ => {}
         }
     }
