@@ -188,9 +188,9 @@ pub enum PathwayEffect {
     /// applies a carrier change in its linkwatch work, one queue for every namespace that
     /// drains 100-200 links a run with up to a second between runs, so behind a burst of link
     /// changes (failovers switching hundreds of macvlans) a re-inserted interface waits
-    /// seconds. Ask the kernel for the link (RTM_GETLINK): since Linux 6.7 that applies its
-    /// queued change at once, and the link event that announces it re-evaluates the pathway.
-    /// Asked for once per link (ifindex).
+    /// seconds. Ask the kernel for the link (RTM_GETLINK) if it has not applied it after a
+    /// short grace: since Linux 6.7 that applies its queued change at once, and the link event
+    /// that announces it re-evaluates the pathway. Asked for once per link (ifindex).
     SettleCarrier { interface: String },
 }
 
