@@ -1403,6 +1403,106 @@ fn vrrs_pathway_oir_and_carrier_without_restart() {
     cap.stop();
 }
 
+/// Macvlans of `ns` whose carrier change the kernel has not applied yet: IFF_LOWER_UP is
+/// already clear but the operstate is still "UP" (their linkwatch work is queued). A link
+/// dump, unlike `ip link show dev X`, does not apply it.
+fn linkwatch_queued(ns: &Netns) -> usize {
+    ns.ip_json(&["link", "show", "type", "macvlan"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| {
+            l["operstate"] == "UP"
+                && !l["flags"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f == "LOWER_UP")
+        })
+        .count()
+}
+
+/// OIR while the kernel's linkwatch queue is long. The kernel sets a link's operstate (and
+/// attaches its transmit queue, see [`Evaluation::l2_ready`]) in its linkwatch work, one
+/// queue for every namespace, drained 100-200 links a run with up to a second between runs:
+/// behind a carrier storm (here a lower device losing carrier under 1,000 macvlans in a
+/// namespace of its own; in the soak, failovers switching hundreds of macvlans on the other
+/// nodes) a re-inserted pathway interface shows carrier but no operstate for seconds. The
+/// runtime must not wait its turn: an RTM_GETLINK of the interface makes the kernel apply it
+/// at once, so the pathway is ACTIVE while the storm is still queued (without that, it can
+/// only become ACTIVE after every link queued before it).
+#[test]
+fn vrrs_pathway_oir_does_not_wait_for_the_linkwatch_queue() {
+    // The storm delays every namespace's link changes: nothing else of this file runs meanwhile.
+    let _timing = exclusive();
+    let mut lab = Lab::new("nvlw", RECORD_SCRIPT, 5000);
+    lab.r_mut(1).start();
+    lab.wait_leaders(Some(Role::Master), None);
+    let r = lab.r(1);
+    wait_pathway(r, "pa", "active");
+    r.ns.ip_ok(&["link", "del", "pa"]);
+    wait_pathway(r, "pa", "not_ready");
+
+    let storm = Netns::new("nvlws");
+    storm.veth("lw0", "lw0p");
+    let macvlans: String = (0..1000)
+        .map(|i| format!("link add m{i} link lw0 type macvlan mode bridge\nlink set m{i} up\n"))
+        .collect();
+    let mut batch = Command::new("ip")
+        .args(["-n", storm.name(), "-batch", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        batch
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(macvlans.as_bytes())
+            .unwrap();
+    }
+    assert!(batch.wait().unwrap().success(), "macvlans created");
+    // lw0 loses carrier; its own linkwatch run hands it to every macvlan, whose 1,000
+    // changes are queued behind it.
+    storm.ip_ok(&["link", "set", "lw0p", "down"]);
+    let queued = wait_until(
+        Duration::from_secs(5),
+        || "the storm to be queued".into(),
+        || Some(linkwatch_queued(&storm)).filter(|&n| n >= 500),
+    );
+
+    // Re-inserted: carrier at once (the switch port is up first), operstate behind the storm.
+    plug(&lab.sw, r, "pa");
+    // Longer than the storm takes to drain, so that a runtime waiting for it fails below.
+    wait_until(
+        Duration::from_secs(30),
+        || format!("pa active: {:#}", pathway_row(r, "pa")),
+        || (pathway_row(r, "pa")["state"] == "active").then_some(()),
+    );
+    let still = linkwatch_queued(&storm);
+    assert!(
+        still > 0,
+        "pa became ACTIVE only once the kernel had worked through the {queued} queued links \
+         before it"
+    );
+    let links = r.ns.ip_json(&["link", "show"]);
+    let pa = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["ifname"] == "pa");
+    assert_eq!(
+        pa.map(|l| &l["operstate"]),
+        Some(&Value::from("UP")),
+        "the kernel applied pa's carrier: {pa:#?}"
+    );
+    expect_vrrs(r, Role::Master);
+    expect_kernel(r, true);
+    // Deleting the storm's links takes them off the queue.
+    drop(storm);
+}
+
 /// Capture times of the adverts (vrid 5) sent from `src`.
 fn adverts_from(frames: &[Frame], src: IpAddr) -> Vec<f64> {
     frames

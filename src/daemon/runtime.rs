@@ -56,6 +56,12 @@ fn poll_receivers(
 /// How long a graceful stop waits for VRRS clients to deliver the final transition.
 const CLIENT_STOP_GRACE: Duration = Duration::from_secs(2);
 
+/// How long a [`crate::vrrs::PathwayEffect::SettleCarrier`] leaves the kernel to apply a
+/// carrier by itself. It usually takes milliseconds, and it does the same for a peer on this
+/// kernel (a bridge port that must forward the gratuitous ARP the pathway sends once ready,
+/// which asking at once would outrun); only a backlog of other links makes it take seconds.
+const SETTLE_GRACE: Duration = Duration::from_millis(250);
+
 /// (interface, vrid, family): one VRRP instance.
 pub type InstanceKey = (String, u8, Family);
 
@@ -1640,6 +1646,16 @@ async fn execute_fanout(
                 if let Err(e) = result {
                     tracing::error!(target: "netvrrp::vrrs", device = %device.name, "cannot re-create the pathway device: {e}");
                 }
+            }
+            PathwayEffect::SettleCarrier { interface } => {
+                // Beside the fan-outs: a later one must not wait for the grace.
+                let (kernel, interface) = (kernel.clone(), interface.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(SETTLE_GRACE).await;
+                    if let Err(e) = kernel.settle_link(&interface).await {
+                        tracing::warn!(target: "netvrrp::vrrs", %interface, "{e}");
+                    }
+                });
             }
             _ => {}
         }

@@ -255,6 +255,17 @@ impl Kernel {
         }
     }
 
+    /// Ask the kernel for one link (RTM_GETLINK), for what that does besides answering:
+    /// since Linux 6.7 `rtnl_getlink` first applies a carrier change still waiting in the
+    /// kernel's linkwatch queue (operstate, transmit queue; a link dump does not), and
+    /// announces it with a link event. Older kernels only answer.
+    pub async fn settle_link(&self, name: &str) -> Result<(), KernelError> {
+        match self.resolve(&[name.to_string()]).await.remove(name) {
+            None => Ok(()),
+            Some(cause) => Err(KernelError::new(format!("get link {name}"), cause)),
+        }
+    }
+
     async fn one(&self, what: String, req: Request) -> Result<(), KernelError> {
         match self.conn.batch(vec![req]).await.pop() {
             Some(Ok(_)) => Ok(()),

@@ -100,7 +100,8 @@ pub struct Evaluation {
     /// The interface has carrier (IFF_LOWER_UP) and is operationally up (RFC 2863 operstate
     /// up, or unknown for drivers that do not report it). The kernel attaches a device's
     /// transmit queue only when it sets the operstate (linkwatch, a moment after the
-    /// carrier): a gratuitous ARP sent before is silently dropped.
+    /// carrier): a gratuitous ARP sent before is silently dropped. In between, the pathway
+    /// asks for [`PathwayEffect::SettleCarrier`] rather than wait for the linkwatch queue.
     pub l2_ready: bool,
     /// The interface can hold the pathway's addresses: admin up, and IPv6 not disabled when
     /// the pathway has IPv6 addresses.
@@ -190,6 +191,14 @@ pub enum PathwayEffect {
     /// removed and re-added, or someone deleted the device): create it exactly as apply would,
     /// including the protodown-on step after creation. Asked for once per disappearance.
     CreateDevice { device: DesiredDevice },
+    /// The interface shows carrier but not yet the operstate that goes with it: the kernel
+    /// applies a carrier change in its linkwatch work, one queue for every namespace that
+    /// drains 100-200 links a run with up to a second between runs, so behind a burst of link
+    /// changes (failovers switching hundreds of macvlans) a re-inserted interface waits
+    /// seconds. Ask the kernel for the link (RTM_GETLINK) if it has not applied it after a
+    /// short grace: since Linux 6.7 that applies its queued change at once, and the link event
+    /// that announces it re-evaluates the pathway. Asked for once per link (ifindex).
+    SettleCarrier { interface: String },
 }
 
 /// One pathway's change in a [`Fanout`].
@@ -344,6 +353,9 @@ struct Pathway {
     transitions: u64,
     /// A CreateDevice was emitted and the device has not been seen since.
     create_requested: bool,
+    /// The ifindex of the interface a SettleCarrier was emitted for, while its carrier is
+    /// still pending.
+    settle_requested: Option<u32>,
 }
 
 impl Pathway {
@@ -385,6 +397,9 @@ struct Link {
     admin_up: bool,
     /// Carrier and operationally up (see [`Evaluation::l2_ready`]).
     carrier: bool,
+    /// Carrier (IFF_LOWER_UP) without the operstate: the kernel has not applied the carrier
+    /// change yet (see [`PathwayEffect::SettleCarrier`]).
+    carrier_pending: bool,
     mac: Option<MacAddr>,
     /// None: not known (the link was reported through [`Vrrs::on_interface`]).
     protodown: Option<bool>,
@@ -399,10 +414,12 @@ struct Link {
 
 impl From<&LinkInfo> for Link {
     fn from(l: &LinkInfo) -> Link {
+        let operational = matches!(l.operstate.as_str(), "up" | "unknown");
         Link {
             index: Some(l.index),
             admin_up: l.admin_up,
-            carrier: l.carrier && matches!(l.operstate.as_str(), "up" | "unknown"),
+            carrier: l.carrier && operational,
+            carrier_pending: l.carrier && !operational,
             mac: l.mac,
             protodown: Some(l.protodown),
             addresses: Some(l.addresses.clone()),
@@ -494,6 +511,7 @@ impl Vrrs {
                 state: PathwayState::NotReady,
                 transitions: 0,
                 create_requested: false,
+                settle_requested: None,
             });
             for pc in config
                 .pathways
@@ -561,6 +579,7 @@ impl Vrrs {
                 p.eval = old.eval;
                 p.transitions = old.transitions;
                 p.create_requested = old.create_requested;
+                p.settle_requested = old.settle_requested;
                 continue;
             }
             // Removed: leave the kernel as an inactive pathway would (apply deletes removed
@@ -805,7 +824,10 @@ impl Vrrs {
             };
             if ready.all() { g } else { 0 }
         });
-        let effects = kernel_effects(&mut self.links, self.complete, p, previous, group);
+        let mut effects = kernel_effects(&mut self.links, self.complete, p, previous, group);
+        if let Some(settle) = settle_carrier(&self.links, p) {
+            effects.insert(0, settle);
+        }
         (previous != state || !effects.is_empty()).then(|| PathwayUpdate {
             leader: p.leader.clone(),
             interface: p.interface.clone(),
@@ -1237,6 +1259,29 @@ fn kernel_effects(
     out
 }
 
+/// A [`PathwayEffect::SettleCarrier`] for pathway `p` if its interface has carrier the kernel
+/// has not applied yet and none was asked for that link.
+fn settle_carrier(links: &HashMap<String, Link>, p: &mut Pathway) -> Option<PathwayEffect> {
+    let Some(index) = links
+        .get(&p.interface)
+        .filter(|l| l.carrier_pending)
+        .and_then(|l| l.index)
+    else {
+        p.settle_requested = None;
+        return None;
+    };
+    // The VRRP router owns a default pathway's interface, and a kernel without the sync
+    // answers without applying anything: asking again would not help.
+    if p.default.is_some() || p.settle_requested == Some(index) {
+        return None;
+    }
+    p.settle_requested = Some(index);
+    tracing::debug!(target: TARGET, leader = %p.leader, interface = %p.interface, "carrier not applied by the kernel yet; asking it to");
+    Some(PathwayEffect::SettleCarrier {
+        interface: p.interface.clone(),
+    })
+}
+
 fn configured_pathway(pc: &PathwayConfig, server: Option<usize>) -> Pathway {
     Pathway {
         leader: pc.leader.clone(),
@@ -1251,5 +1296,6 @@ fn configured_pathway(pc: &PathwayConfig, server: Option<usize>) -> Pathway {
         state: PathwayState::NotReady,
         transitions: 0,
         create_requested: false,
+        settle_requested: None,
     }
 }

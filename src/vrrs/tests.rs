@@ -106,6 +106,17 @@ fn snapshot() -> Snapshot {
     }
 }
 
+/// The kernel as [`master`] leaves it: every pathway ACTIVE, the interface-state client up.
+fn active_snapshot() -> Snapshot {
+    let mut snap = snapshot();
+    find(&mut snap, PW_DEV).protodown = false;
+    find(&mut snap, "eth2")
+        .addresses
+        .push(net("198.51.100.10/24"));
+    find(&mut snap, "eth3").admin_up = true;
+    snap
+}
+
 fn snapshot_without(names: &[&str]) -> Snapshot {
     let mut s = snapshot();
     s.links.retain(|l| !names.contains(&l.name.as_str()));
@@ -614,12 +625,7 @@ fn vrrs_evaluation_flags_drive_the_state() {
     ];
     for (flag, interface, brk) in cases {
         let mut v = master();
-        let mut snap = snapshot();
-        find(&mut snap, PW_DEV).protodown = false;
-        find(&mut snap, "eth2")
-            .addresses
-            .push(net("198.51.100.10/24"));
-        find(&mut snap, "eth3").admin_up = true;
+        let snap = active_snapshot();
         assert!(v.on_snapshot(&snap).is_empty(), "{flag}: model in sync");
         let mut broken = snap.clone();
         brk(&mut broken);
@@ -638,6 +644,55 @@ fn vrrs_evaluation_flags_drive_the_state() {
         let f = v.on_snapshot(&snap);
         assert_eq!(update(&f, interface).state, PathwayState::Active, "{flag}");
     }
+}
+
+#[test]
+fn vrrs_carrier_the_kernel_has_not_applied_is_settled_once_per_link() {
+    let settled = active_snapshot;
+    let settle = |interface: &str| PathwayEffect::SettleCarrier {
+        interface: interface.into(),
+    };
+    let settles = |f: &Fanout| -> Vec<String> {
+        f.pathway_effects()
+            .filter_map(|e| match e {
+                PathwayEffect::SettleCarrier { interface } => Some(interface.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut v = master();
+    assert!(v.on_snapshot(&settled()).is_empty(), "model in sync");
+
+    // eth1 re-inserted: carrier (IFF_LOWER_UP), but the kernel's linkwatch queue has not
+    // reached it (operstate still lowerlayerdown). Not ready, and the kernel is asked, first.
+    let mut pending = settled();
+    find(&mut pending, "eth1").operstate = "lowerlayerdown".into();
+    let f = v.on_snapshot(&pending);
+    let u = update(&f, "eth1");
+    assert_eq!(u.state, PathwayState::NotReady);
+    assert_eq!(u.effects.first(), Some(&settle("eth1")), "{u:#?}");
+    assert_eq!(settles(&f), ["eth1"]);
+    // Once per link: the same facts again ask nothing.
+    assert!(settles(&v.on_snapshot(&pending)).is_empty());
+    // Applied: ACTIVE, nothing more to ask.
+    let f = v.on_snapshot(&settled());
+    assert_eq!(update(&f, "eth1").state, PathwayState::Active);
+    assert!(settles(&f).is_empty());
+    // A later carrier change is asked for again; so is a new link under the same name.
+    assert_eq!(settles(&v.on_snapshot(&pending)), ["eth1"]);
+    let mut again = pending.clone();
+    find(&mut again, "eth1").index = 30;
+    assert_eq!(settles(&v.on_snapshot(&again)), ["eth1"]);
+
+    // Without carrier there is nothing for the kernel to apply.
+    let mut down = settled();
+    find(&mut down, "eth1").carrier = false;
+    find(&mut down, "eth1").operstate = "lowerlayerdown".into();
+    assert!(settles(&v.on_snapshot(&down)).is_empty());
+    // The default pathway's interface belongs to the VRRP router.
+    let mut eth0 = settled();
+    find(&mut eth0, "eth0").operstate = "down".into();
+    assert!(settles(&v.on_snapshot(&eth0)).is_empty());
 }
 
 #[test]
@@ -717,12 +772,7 @@ fn vrrs_reconfigure_keeps_state_and_handles_added_and_removed() {
         "interface = \"eth2\"\naddress = [\"198.51.100.10/24\"]",
         "interface = \"eth4\"\naddress = [\"203.0.113.4/24\"]",
     );
-    let mut snap = snapshot();
-    find(&mut snap, PW_DEV).protodown = false;
-    find(&mut snap, "eth2")
-        .addresses
-        .push(net("198.51.100.10/24"));
-    find(&mut snap, "eth3").admin_up = true;
+    let mut snap = active_snapshot();
     snap.links.push(link(6, "eth4", "52:54:00:00:00:04", &[]));
     v.on_snapshot(&snap);
     let f = v.reconfigure(&config(&text));
