@@ -464,3 +464,79 @@ fn concurrent_apply_is_refused_cleanly() {
             .success()
     );
 }
+
+/// A device netvrrp creates queues link-watch work in the kernel (its carrier events); apply
+/// settles it before the device goes up, while it costs nothing. Left queued, the kernel's
+/// worker ran it later on the device that is then up without carrier (protodown): a queue
+/// deactivation with an RCU grace period each, under the rtnl lock, at 100 devices a second,
+/// and the first transition to Master waited for it (bench/vrrs_fanout.sh). That late work
+/// announces itself with one RTM_NEWLINK per device; after apply returns there must be none.
+#[test]
+fn created_devices_leave_no_link_watch_work_behind() {
+    let ns = lab("nvlwatch");
+    let mut text = String::new();
+    for vrid in 1..=40 {
+        text += &format!(
+            "[[vrrp]]\ninterface = \"veth0\"\nvrid = {vrid}\nipv4 = [\"198.51.100.{vrid}/24\"]\n\n"
+        );
+    }
+    let cfg = write_config(&ns, "many.toml", &text);
+    let log = ns.dir().join("monitor.txt");
+    let file = fs::File::create(&log).unwrap();
+    // Line-buffered, so what has been announced is in the file.
+    let mut monitor = std::process::Command::new("stdbuf");
+    monitor
+        .args(["-oL", "ip", "-n", ns.name(), "monitor", "link"])
+        .stdout(file);
+    ns.spawn(monitor);
+    // Markers in the notification stream (MTU changes of veth1): the monitor is listening,
+    // apply has returned, the wait is over.
+    let mark = |mtu: &str| ns.ok(&["ip", "link", "set", "veth1", "mtu", mtu]);
+    let seen = |mtu: &str| {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains(&format!("mtu {mtu} "))
+    };
+    let mut tries = 0;
+    common::wait_until(
+        std::time::Duration::from_secs(5),
+        || "ip monitor link is not listening".into(),
+        || {
+            // A new value each time: setting the same MTU again announces nothing.
+            tries += 1;
+            let mtu = (1300 + tries).to_string();
+            mark(&mtu);
+            seen(&mtu).then_some(())
+        },
+    );
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    mark("1492");
+    // The kernel's worker takes queued non-urgent link events once a second, 100 at a time.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    mark("1493");
+    common::wait_until(
+        std::time::Duration::from_secs(5),
+        || "the last marker never arrived".into(),
+        || seen("1493").then_some(()),
+    );
+    let all = fs::read_to_string(&log).unwrap();
+    let after: Vec<&str> = all
+        .split_once("mtu 1492 ")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("vrrp4-"))
+        .collect();
+    let created = all.lines().filter(|l| l.contains("vrrp4-")).count();
+    assert!(
+        created >= 40,
+        "apply's own notifications are missing:\n{all}"
+    );
+    assert!(
+        after.is_empty(),
+        "{} link notifications of created devices after apply returned:\n{}",
+        after.len(),
+        after.join("\n")
+    );
+}

@@ -350,13 +350,34 @@ impl Kernel {
             let fresh: HashSet<&str> = missing.iter().map(String::as_str).collect();
 
             let mut requests = Vec::new();
-            let mut sent = Vec::new();
+            // The operation each request answers; None for a link-watch settle (see below),
+            // whose answer is not needed.
+            let mut sent: Vec<Option<usize>> = Vec::new();
             for &i in &pending {
                 let op = &ops[i];
                 match self.prepare(op, &failures) {
                     Ok(Action::Netlink(req)) => {
+                        // Before a link goes up, settle the link-watch work it has pending
+                        // (a new macvlan queues a carrier event at creation, and protodown
+                        // another) while it is still down, where the kernel does almost
+                        // nothing for it. Left queued, the kernel's link-watch worker would
+                        // run it later, at 100 devices a second, on a device that is then up
+                        // without carrier: a queue deactivation with an RCU grace period
+                        // (~140 us each, under the rtnl lock). 1,000 new pathways kept it
+                        // busy for 10 s, and the leader's first transition to Master, whose
+                        // carrier event makes the worker take 200 of them at once, waited
+                        // ~28 ms for the lock (bench/vrrs_fanout.sh, qdisc:qdisc_reset
+                        // tracepoint).
+                        if let Op::SetAdmin {
+                            device, up: true, ..
+                        } = op
+                            && let Some(&index) = self.cache().get(device.as_str())
+                        {
+                            requests.push(sync_request(index));
+                            sent.push(None);
+                        }
                         requests.push(req);
-                        sent.push(i);
+                        sent.push(Some(i));
                     }
                     Ok(Action::Sysctl { path, value }) => {
                         out[i] = match std::fs::write(&path, value.to_string()) {
@@ -374,6 +395,8 @@ impl Kernel {
             let replies = self.conn.batch(requests).await;
             let mut retry = Vec::new();
             for (i, reply) in sent.into_iter().zip(replies) {
+                // A settle that failed leaves the work to the kernel's worker: no harm.
+                let Some(i) = i else { continue };
                 let op = &ops[i];
                 match reply {
                     Ok(_) => {
