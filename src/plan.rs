@@ -590,15 +590,15 @@ pub fn plan(
                     previous: 1,
                 });
             }
-            // Before the first link-up, so addrconf never sets the device up for IPv6.
-            if !d.ipv6 {
-                ops.push(Op::SetSysctl {
-                    device: d.name.clone(),
-                    name: DISABLE_IPV6.into(),
-                    value: 1,
-                    previous: 0,
-                });
-            }
+            // Before the first link-up, so addrconf never sets the device up for IPv6 when
+            // it must not have it. Set either way: a new device takes the namespace's
+            // `default.disable_ipv6`, which hardened hosts set to 1.
+            ops.push(Op::SetSysctl {
+                device: d.name.clone(),
+                name: DISABLE_IPV6.into(),
+                value: i32::from(!d.ipv6),
+                previous: i32::from(d.ipv6),
+            });
             // Protodown goes on before the link is up so the device never transmits as a
             // second master before the runtime has decided.
             ops.push(Op::SetProtodown {
@@ -1002,6 +1002,8 @@ mod tests {
                 "sysctl net.ipv6.conf.vrrp4-2-5.accept_dad=0",
                 "sysctl net.ipv6.conf.vrrp4-2-5.dad_transmits=0",
                 "sysctl net.ipv6.conf.vrrp4-2-5.enhanced_dad=0",
+                // Explicit: the namespace's default may have IPv6 off.
+                "sysctl net.ipv6.conf.vrrp4-2-5.disable_ipv6=0",
                 "set vrrp4-2-5 protodown on",
                 "add address 192.0.2.1/24 dev vrrp4-2-5",
                 "set vrrp4-2-5 up",

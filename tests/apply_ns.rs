@@ -178,10 +178,17 @@ ipv4 = ["192.0.2.10/24"]
             .status
             .success()
     );
+    // A second parent whose MTU is below IPv6's minimum: a macvlan on it gets no IPv6 at
+    // all, so the kernel refuses the addrgenmode of vrid 2's new device, after vrid 1's VIP
+    // has been changed and vrid 2's device created.
+    ns.ok(&[
+        "ip", "link", "add", "veth2", "mtu", "1200", "type", "veth", "peer", "name", "veth3",
+    ]);
+    ns.ok(&["ip", "link", "set", "veth2", "up"]);
+    ns.ok(&["ip", "link", "set", "veth3", "up"]);
+    ns.ok(&["ip", "addr", "add", "198.51.100.2/24", "dev", "veth2"]);
+    let idx2 = ifindex(&ns, "veth2");
     let before_links = ns.ok(&["ip", "-d", "-j", "link", "show"]);
-    // New devices get IPv6 disabled, so the kernel refuses the IPv6 VIP of vrid 2 after
-    // vrid 1's VIP has been changed and vrid 2's IPv4 device has been created.
-    ns.ok(&["sysctl", "-w", "net.ipv6.conf.default.disable_ipv6=1"]);
     let second = write_config(
         &ns,
         "second.toml",
@@ -192,21 +199,22 @@ vrid = 1
 ipv4 = ["192.0.2.11/24"]
 
 [[vrrp]]
-interface = "veth0"
+interface = "veth2"
 vrid = 2
-ipv4 = ["192.0.2.20/24"]
-ipv6 = ["2001:db8::20/64"]
+ipv4 = ["198.51.100.20/24"]
 "#,
     );
     let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &second]);
     assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("add address 2001:db8::20/64"), "{err}");
+    assert!(
+        err.contains(&format!("set vrrp4-{idx2}-2 addrgenmode")),
+        "{err}"
+    );
     assert!(err.contains("rolled back"), "{err}");
     // The kernel is as it was.
     assert_eq!(addrs(&ns, &format!("vrrp4-{idx}-1")), vec!["192.0.2.10/24"]);
-    assert!(link(&ns, &format!("vrrp4-{idx}-2")).is_none());
-    assert!(link(&ns, &format!("vrrp6-{idx}-2")).is_none());
+    assert!(link(&ns, &format!("vrrp4-{idx2}-2")).is_none());
     let after_links = ns.ok(&["ip", "-d", "-j", "link", "show"]);
     let names = |raw: &[u8]| -> Vec<String> {
         let v: Value = serde_json::from_slice(raw).unwrap();
@@ -217,6 +225,31 @@ ipv6 = ["2001:db8::20/64"]
             .collect()
     };
     assert_eq!(names(&before_links), names(&after_links));
+}
+
+/// Hardened hosts turn IPv6 off for new devices (`default.disable_ipv6 = 1`); the devices
+/// netvrrp makes still get the IPv6 setting the plan wants (on for router devices), so the
+/// apply converges in one go instead of ending in "the kernel still differs".
+#[test]
+fn apply_converges_when_new_devices_default_to_no_ipv6() {
+    let ns = lab("nvnov6");
+    ns.ok(&["sysctl", "-w", "net.ipv6.conf.default.disable_ipv6=1"]);
+    let cfg = write_config(&ns, "vrrp.toml", TWO_FAMILY);
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let idx = ifindex(&ns, "veth0");
+    for family in ["4", "6"] {
+        let dev = format!("vrrp{family}-{idx}-5");
+        let path = format!("/proc/sys/net/ipv6/conf/{dev}/disable_ipv6");
+        let v = String::from_utf8(ns.ok(&["cat", &path])).unwrap();
+        assert_eq!(v.trim(), "0", "{dev}");
+    }
+    assert_eq!(
+        addrs(&ns, &format!("vrrp6-{idx}-5")),
+        vec!["2001:db8::1/64"]
+    );
+    let out = ns.netvrrp(&["diff", "--exit-code", "-f", &cfg]);
+    assert!(out.status.success(), "{}", common::text(&out));
 }
 
 #[test]
