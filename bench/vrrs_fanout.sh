@@ -8,8 +8,11 @@
 # most of the cost of sending them). The router starts alone, so it goes Backup -> Master
 # after Master_Down_Interval; the runtime logs, per fan-out, the time from the leader's
 # transition to the last pathway switched (protodown changed) and its gratuitous ARP sent,
-# split into queueing, the protodown part, addresses and gratuitous packets. Then `netvrrp
-# stop` measures the way back (protodown on, no packets).
+# split into queueing, the protodown part, addresses and gratuitous packets. Then a flap
+# (FANOUT_FLAP=1, the default; empty to skip): an address owner starts on the far side, the
+# leader goes BACKUP, the owner stops, and the leader is MASTER again ~0.7 s after it went
+# BACKUP, while the kernel still works through the carrier-off aftermath of that fan-out.
+# Then `netvrrp stop` measures the way back (protodown on, no packets).
 # References in the same run, on the same macvlans (best of 3 each way, nobody listening):
 # `ip -batch` making the same protodown changes one device at a time, and `ip link set group
 # G protodown off|on` changing them all with one request (the macvlans are put into device
@@ -19,8 +22,8 @@
 #                                      FANOUT_RUNS=3 (fresh namespaces per run)
 #
 # Figures (from the runtime's JSON log, "fan-out done" events, told apart by whether protodown
-# went off or on): leader -> MASTER and leader -> INITIALIZE (stop), last pathway switched, in
-# ms, with the protodown and gratuitous parts of the first; the ip -batch and device-group
+# went off or on): leader -> MASTER (the first, and the one after the flap) and leader ->
+# INITIALIZE (stop), last pathway switched, in ms, with the protodown and gratuitous parts of the first; the ip -batch and device-group
 # references; and the wall time of the `apply` that creates the N pathway macvlans and starts
 # the runtime. 3 s adverts: the router becomes Master ~10 s after start, once the kernel has
 # finished the aftermath of creating 2N veths and N macvlans (link-watch works through
@@ -35,9 +38,10 @@ sizes_env=${FANOUT_SIZES:-10 1000}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || read -r -a SIZES <<<"$sizes_env"
 RUNS=${FANOUT_RUNS:-3}
+FLAP=${FANOUT_FLAP-1} # empty: no flap (MASTER -> BACKUP -> MASTER) part
 REF_GROUP=4242 # device group of the reference (netvrrp left the macvlans in group 0 or its own)
 
-one_run() { # N RUN -> appends "apply master stop protodown gratuitous batch_off batch_on group_off group_on" (ms) to $work/N.runs
+one_run() { # N RUN -> appends "apply master stop protodown gratuitous batch_off batch_on group_off group_on again" (ms) to $work/N.runs
     local n=$1 i=$2 ns=$NSP-fan$2 lan=$NSP-lan$2 d=$work/$1-$2 k t0 t1 pid
     mkdir -p "$d"
     mkns "$ns"
@@ -89,6 +93,28 @@ TOML
         || note "N=$n run $i: the router did not become master"
     wait_for 40 grep -q '"fan-out done' "$d/run/netvrrp.log" || note "N=$n run $i: no fan-out logged"
     sleep 1
+    # A flap: an address owner (priority 255) starts on the far side and takes over at once,
+    # then stops (priority 0): the leader goes MASTER -> BACKUP -> MASTER within ~1 s, while
+    # the kernel still works through the carrier-off aftermath of the BACKUP fan-out.
+    if [ -n "$FLAP" ]; then
+        # The owner advertises from its primary address, .2: .254 is local to the leader while
+        # it is master, and the kernel drops packets from a local source.
+        ip -n "$lan" addr add 10.250.0.2/24 dev eth0p
+        ip -n "$lan" addr add 10.250.0.254/24 dev eth0p
+        # The owner's own macvlan is made after this; netvrrp wants IPv6 on for it.
+        ip netns exec "$lan" sysctl -qw net.ipv6.conf.default.disable_ipv6=0
+        printf '[defaults]\nadvertisement-interval = 3000\n\n[[vrrp]]\ninterface = "eth0p"\nvrid = 1\npriority = 255\nipv4 = ["10.250.0.254/24"]\n' >"$d/owner.toml"
+        "$NETVRRP" --netns "$lan" --run-dir "$d/owner" apply -f "$d/owner.toml" >"$d/owner.out" 2>&1 \
+            || { tail -20 "$d/owner.out" >&2; die "apply of the owner failed"; }
+        wait_for 20 bash -c "'$NETVRRP' --netns '$ns' --run-dir '$d/run' show vrrp --json | grep -q '\"state\": *\"backup\"'" \
+            || note "N=$n run $i: the leader did not become backup"
+        wait_for 20 bash -c "[ \$(grep -c '\"protodown_on\":[1-9]' '$d/run/netvrrp.log') -ge 1 ]" \
+            || note "N=$n run $i: no BACKUP fan-out logged"
+        "$NETVRRP" --netns "$lan" --run-dir "$d/owner" stop >/dev/null 2>&1 || true
+        wait_for 20 bash -c "[ \$(grep -c '\"protodown_off\":[1-9]' '$d/run/netvrrp.log') -ge 2 ]" \
+            || note "N=$n run $i: no second MASTER fan-out logged"
+        sleep 1
+    fi
     pid=$(readpid "$d/run/netvrrp.pid")
     "$NETVRRP" --netns "$ns" --run-dir "$d/run" stop >/dev/null 2>&1 || true
     [ -z "$pid" ] || wait_for 20 bash -c "! kill -0 $pid 2>/dev/null" || note "N=$n run $i: the runtime did not exit"
@@ -121,7 +147,7 @@ TOML
 import json, sys
 log, t0, t1 = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 refs = [int(a) / 1000.0 for a in sys.argv[4:8]]
-master = stop = None
+masters, ons = [], []
 for line in open(log):
     try:
         f = json.loads(line).get("fields", {})
@@ -130,12 +156,17 @@ for line in open(log):
     if not f.get("message", "").startswith("fan-out done"):
         continue
     if f.get("protodown_off", 0) > 0:
-        master = f  # the last leader -> MASTER fan-out
+        masters.append(f)
     elif f.get("protodown_on", 0) > 0:
-        stop = f
+        ons.append(f)
+# The first leader -> MASTER, the one after the flap (if any), the stop (the last one on).
+master = masters[0] if masters else None
+again = masters[1] if len(masters) > 1 else None
+stop = ons[-1] if ons else None
 ms = lambda f, k: f"{f[k] / 1000.0:.3f}" if f and k in f else "nan"
 print(f"{(t1 - t0) * 1000:.3f} {ms(master, 'elapsed_us')} {ms(stop, 'elapsed_us')} "
-      f"{ms(master, 'protodown_us')} {ms(master, 'gratuitous_us')} " + " ".join(f"{r:.3f}" for r in refs))
+      f"{ms(master, 'protodown_us')} {ms(master, 'gratuitous_us')} " + " ".join(f"{r:.3f}" for r in refs)
+      + f" {ms(again, 'elapsed_us')}")
 PY
     ns_kill_all "$ns"
     # Deleting the pathway veths takes their macvlans and their peers in $lan along, in one
@@ -164,7 +195,7 @@ timed() { # FILE KIND CMD...: run CMD, append "KIND microseconds" to FILE, then 
 for n in "${SIZES[@]}"; do
     : >"$work/$n.runs"
     for ((i = 1; i <= RUNS; i++)); do one_run "$n" "$i"; done
-    for col in 1:apply 2:master 3:stop 4:protodown 5:gratuitous 6:ref_off 7:ref_on 8:group_off 9:group_on; do
+    for col in 1:apply 2:master 3:stop 4:protodown 5:gratuitous 6:ref_off 7:ref_on 8:group_off 9:group_on 10:again; do
         awk -v c="${col%%:*}" '{print $c}' "$work/$n.runs" >"$work/$n.${col#*:}"
     done
     ratio "$work/$n.master" "$work/$n.ref_off" >"$work/$n.ratio_off"
@@ -176,6 +207,7 @@ for n in "${SIZES[@]}"; do
     fig "$n pathways: leader -> MASTER, last pathway switched" ms "$work/$n.master" "${target[@]}"
     fig "$n pathways: leader -> MASTER, of which the protodown batch" ms "$work/$n.protodown"
     fig "$n pathways: leader -> MASTER, of which gratuitous ARP" ms "$work/$n.gratuitous"
+    [ -z "$FLAP" ] || fig "$n pathways: leader -> MASTER again ~1 s after -> BACKUP (flap), last pathway switched" ms "$work/$n.again" "${target[@]}"
     fig "$n pathways: leader -> INITIALIZE (stop), last pathway switched" ms "$work/$n.stop"
     fig "$n pathways: ip -batch protodown off, same devices (best of 3)" ms "$work/$n.ref_off"
     fig "$n pathways: ip -batch protodown on, same devices (best of 3)" ms "$work/$n.ref_on"
@@ -189,6 +221,7 @@ for n in "${SIZES[@]}"; do
     read -r med mn mx c < <(stats "$work/$n.master")
     printf 'vrrs_fanout N=%-5d leader -> MASTER: median %s min %s max %s ms (n=%s); stop: %s ms\n' \
         "$n" "$med" "$mn" "$mx" "$c" "$(median "$work/$n.stop")"
+    [ -z "$FLAP" ] || printf '  after a flap (MASTER -> BACKUP -> MASTER in ~1 s): median %s ms\n' "$(median "$work/$n.again")"
     printf '  ip -batch off/on: %s / %s ms, ratio master/off %s, stop/on %s\n' \
         "$(median "$work/$n.ref_off")" "$(median "$work/$n.ref_on")" \
         "$(median "$work/$n.ratio_off")" "$(median "$work/$n.ratio_on")"
