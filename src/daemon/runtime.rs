@@ -205,6 +205,8 @@ pub struct Runtime {
     vrrs_pending: Arc<std::sync::atomic::AtomicUsize>,
     /// One message per finished fan-out (taken by `run`).
     fanout_done: Option<mpsc::UnboundedReceiver<()>>,
+    /// Wakes the heap trimmer after a reload (see [`spawn_heap_trimmer`]).
+    heap_trim: Arc<tokio::sync::Notify>,
     /// Link events arrived while a fan-out was in flight; re-read once it is done.
     links_stale: bool,
     /// The last kernel view (ifindexes and link-locals for VRRS pathways).
@@ -330,6 +332,72 @@ fn spawn_vrrs_executor(
     Ok(tx)
 }
 
+/// How long the runtime must see no state change before the heap is trimmed.
+const HEAP_TRIM_QUIET: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Hand the heap that start-up, a reload or a burst of transitions freed back to the kernel,
+/// once things are quiet again.
+///
+/// Reading the kernel decodes a whole link and address dump before it is consumed, and the
+/// routers' first transitions (fan-outs, link events) follow: with 4,000 routers the heap
+/// peaks at ~21 MB, of which ~10 MB stay in use. glibc keeps freed memory for reuse, so the
+/// process kept that peak as resident memory for good (RSS 28.4 MB at 4,000 routers; 16.7
+/// MB once trimmed by hand, below keepalived's 18.1). The trim runs [`HEAP_TRIM_QUIET`]
+/// after the start, a reload, or the last state change, on a blocking-pool thread so the
+/// event loop never waits for it; a steady runtime does not trim at all.
+fn spawn_heap_trimmer(
+    state_events: broadcast::Receiver<StateEvent>,
+    kick: Arc<tokio::sync::Notify>,
+) {
+    spawn_debounced(state_events, kick, HEAP_TRIM_QUIET, trim_heap);
+}
+
+/// Run `action` on a blocking-pool thread once `quiet` has passed since the start, the last
+/// state event or the last `kick`, whichever is latest; then wait for the next one.
+fn spawn_debounced(
+    mut state_events: broadcast::Receiver<StateEvent>,
+    kick: Arc<tokio::sync::Notify>,
+    quiet: std::time::Duration,
+    action: fn(),
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    tokio::spawn(async move {
+        let mut due = Some(tokio::time::Instant::now() + quiet);
+        loop {
+            let sleep = async {
+                match due {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                event = state_events.recv() => match event {
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        due = Some(tokio::time::Instant::now() + quiet);
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+                () = kick.notified() => {
+                    due = Some(tokio::time::Instant::now() + quiet);
+                }
+                () = sleep => {
+                    due = None;
+                    let _ = tokio::task::spawn_blocking(action).await;
+                }
+            }
+        }
+    });
+}
+
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes glibc's own arena locks and touches no Rust object.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    tracing::debug!(target: "netvrrp::protocol", "freed heap handed back to the kernel");
+}
+
 fn unix_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -405,6 +473,7 @@ impl Runtime {
             vrrs_exec,
             vrrs_pending,
             fanout_done: Some(fanout_done),
+            heap_trim: Arc::new(tokio::sync::Notify::new()),
             links_stale: false,
             snapshot: Arc::new(loaded.snapshot.clone()),
             metrics_listen: loaded.config.runtime.metrics_listen.clone(),
@@ -1123,6 +1192,7 @@ impl Runtime {
         notify(&reloading);
         let result = self.reload_inner(file).await;
         notify(&[sd_notify::NotifyState::Ready]);
+        self.heap_trim.notify_one();
         result
     }
 
@@ -1300,6 +1370,7 @@ impl Runtime {
         let mut sigint = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
         let mut sighup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
         tracing::info!(target: "netvrrp::protocol", instances = self.instances.len(), socket = %sock_path.display(), "runtime started");
+        spawn_heap_trimmer(self.events.subscribe(), self.heap_trim.clone());
         // systemd Type=notify: the kernel is applied and the sockets are up.
         notify(&[sd_notify::NotifyState::Ready]);
         let watchdog_period = sd_notify::watchdog_enabled()
@@ -1957,5 +2028,89 @@ fn send_unicast_advert(inst: &mut Instance, priority: u8, interval_cs: u16) {
     if let Err(e) = result {
         inst.router.counters_mut().send_errors += 1;
         tracing::warn!(target: "netvrrp::packets", device = %inst.device, "unicast advert not sent: {e:#}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    fn count() {
+        RUNS.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn event() -> StateEvent {
+        StateEvent {
+            interface: "eth0".into(),
+            vrid: 1,
+            family: Family::Ipv4,
+            names: Vec::new(),
+            previous: State::Backup,
+            state: State::Master,
+            reason: "test".into(),
+            vmac: MacAddr::vrrp(Family::Ipv4, 1),
+            vips: Vec::new(),
+            time: 0.0,
+        }
+    }
+
+    /// Advance paused time by `d` and let the spawned tasks (and the blocking action) run.
+    async fn pass(d: Duration) {
+        tokio::time::sleep(d).await;
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+
+    /// The heap trim waits until the runtime has been quiet for the whole interval: after
+    /// start, after a burst of transitions (each one pushes it back), after a reload's
+    /// kick; and a steady runtime does not trim again.
+    #[tokio::test(start_paused = true)]
+    async fn heap_trim_runs_once_things_are_quiet() {
+        let (events, rx) = broadcast::channel(16);
+        let kick = Arc::new(tokio::sync::Notify::new());
+        let quiet = Duration::from_secs(3);
+        spawn_debounced(rx, kick.clone(), quiet, count);
+        pass(Duration::from_secs(2)).await;
+        assert_eq!(
+            RUNS.load(Ordering::SeqCst),
+            0,
+            "trimmed before start-up was quiet"
+        );
+        // Transitions every second keep pushing it back.
+        for _ in 0..4 {
+            events.send(event()).unwrap();
+            pass(Duration::from_secs(1)).await;
+        }
+        assert_eq!(RUNS.load(Ordering::SeqCst), 0, "trimmed during a burst");
+        pass(Duration::from_secs(2)).await;
+        assert_eq!(RUNS.load(Ordering::SeqCst), 1, "not trimmed once quiet");
+        pass(Duration::from_secs(60)).await;
+        assert_eq!(
+            RUNS.load(Ordering::SeqCst),
+            1,
+            "a steady runtime trimmed again"
+        );
+        kick.notify_one();
+        pass(Duration::from_secs(4)).await;
+        assert_eq!(RUNS.load(Ordering::SeqCst), 2, "not trimmed after a reload");
+        // More events than the channel holds (lagged) still count as activity.
+        for _ in 0..40 {
+            let _ = events.send(event());
+        }
+        pass(Duration::from_secs(4)).await;
+        assert_eq!(RUNS.load(Ordering::SeqCst), 3);
+        drop(events);
+        pass(Duration::from_secs(10)).await;
+        assert_eq!(
+            RUNS.load(Ordering::SeqCst),
+            3,
+            "ran after the runtime was gone"
+        );
     }
 }
