@@ -90,7 +90,10 @@ TOML
     # The runtime logs a fan-out only when pathways changed (start-up corrections may or may
     # not appear): the leader -> MASTER one is the last line once the router is master and the
     # fan-out had time to finish; the stop one is whatever comes after `stop`.
-    wait_for 40 bash -c "'$NETVRRP' --netns '$ns' --run-dir '$d/run' show vrrp --json | grep -q '\"state\": *\"master\"'" \
+    # Polled by wait_for: the leader's state; at least $2 fan-outs logged with a nonzero $1.
+    leader_is() { "$NETVRRP" --netns "$ns" --run-dir "$d/run" show vrrp --json | grep -q "\"state\": *\"$1\""; }
+    fanouts_logged() { [ "$(grep -c "\"$1\":[1-9]" "$d/run/netvrrp.log")" -ge "$2" ]; }
+    wait_for 40 leader_is master \
         || note "N=$n run $i: the router did not become master"
     wait_for 40 grep -q '"fan-out done' "$d/run/netvrrp.log" || note "N=$n run $i: no fan-out logged"
     sleep 1
@@ -102,18 +105,13 @@ TOML
         # it is master, and the kernel drops packets from a local source.
         ip -n "$lan" addr add 10.250.0.2/24 dev eth0p
         ip -n "$lan" addr add 10.250.0.254/24 dev eth0p
-        # The owner's own macvlan is made after this; netvrrp wants IPv6 on for it.
-        ip netns exec "$lan" sysctl -qw net.ipv6.conf.default.disable_ipv6=0
         printf '[defaults]\nadvertisement-interval = 3000\n\n[[vrrp]]\ninterface = "eth0p"\nvrid = 1\npriority = 255\nipv4 = ["10.250.0.254/24"]\n' >"$d/owner.toml"
         "$NETVRRP" --netns "$lan" --run-dir "$d/owner" apply -f "$d/owner.toml" >"$d/owner.out" 2>&1 \
             || { tail -20 "$d/owner.out" >&2; die "apply of the owner failed"; }
-        wait_for 20 bash -c "'$NETVRRP' --netns '$ns' --run-dir '$d/run' show vrrp --json | grep -q '\"state\": *\"backup\"'" \
-            || note "N=$n run $i: the leader did not become backup"
-        wait_for 20 bash -c "[ \$(grep -c '\"protodown_on\":[1-9]' '$d/run/netvrrp.log') -ge 1 ]" \
-            || note "N=$n run $i: no BACKUP fan-out logged"
+        wait_for 20 leader_is backup || note "N=$n run $i: the leader did not become backup"
+        wait_for 20 fanouts_logged protodown_on 1 || note "N=$n run $i: no BACKUP fan-out logged"
         "$NETVRRP" --netns "$lan" --run-dir "$d/owner" stop >/dev/null 2>&1 || true
-        wait_for 20 bash -c "[ \$(grep -c '\"protodown_off\":[1-9]' '$d/run/netvrrp.log') -ge 2 ]" \
-            || note "N=$n run $i: no second MASTER fan-out logged"
+        wait_for 20 fanouts_logged protodown_off 2 || note "N=$n run $i: no second MASTER fan-out logged"
         sleep 1
     fi
     pid=$(readpid "$d/run/netvrrp.pid")
