@@ -76,9 +76,28 @@ pub async fn execute<E: Executor>(executor: &E, ops: &[Op]) -> Result<(), ApplyE
     }) else {
         return Ok(());
     };
+    let (rolled_back, rollback_errors) = undo(executor, ops, &outcomes).await;
+    Err(ApplyError {
+        index: failed_at + 1,
+        total: ops.len(),
+        op: ops[failed_at].clone(),
+        error,
+        rolled_back,
+        rollback_errors,
+    })
+}
+
+/// Undo the operations of `ops` whose outcome is Done, newest first; how many were undone
+/// and the undo steps that failed. Operations on a device created in the same run need no
+/// undo of their own: deleting the device takes them all back.
+pub async fn undo<E: Executor>(
+    executor: &E,
+    ops: &[Op],
+    outcomes: &[Outcome],
+) -> (usize, Vec<String>) {
     let mut journal: Vec<Op> = Vec::new();
     let mut created: Vec<&str> = Vec::new();
-    for (op, outcome) in ops.iter().zip(&outcomes) {
+    for (op, outcome) in ops.iter().zip(outcomes) {
         if *outcome != Outcome::Done {
             continue;
         }
@@ -99,14 +118,7 @@ pub async fn execute<E: Executor>(executor: &E, ops: &[Op]) -> Result<(), ApplyE
             Err(e) => rollback_errors.push(format!("{undo}: {e}")),
         }
     }
-    Err(ApplyError {
-        index: failed_at + 1,
-        total: ops.len(),
-        op: ops[failed_at].clone(),
-        error,
-        rolled_back,
-        rollback_errors,
-    })
+    (rolled_back, rollback_errors)
 }
 
 /// An exclusive lock on `<run-dir>/netvrrp.lock`, held while the value lives.

@@ -57,9 +57,13 @@ pub enum Command {
         /// Machine-readable output: {"changes": [...], "in_sync": bool}.
         #[arg(long)]
         json: bool,
-        /// Exit 3 when the kernel differs from the file, 0 when in sync.
+        /// Exit 3 when the kernel or the runtime differs from the file, 0 when in sync.
         #[arg(long)]
         exit_code: bool,
+        /// Compare the kernel only, not the runtime (whether one runs this file, and what
+        /// it runs).
+        #[arg(long)]
+        no_runtime: bool,
     },
     /// Reconcile the kernel with the file, verify, then start or reload the runtime.
     Apply {
@@ -75,13 +79,17 @@ pub enum Command {
         #[arg(long)]
         no_runtime: bool,
     },
-    /// Compare every desired attribute with the kernel (like `ifquery --check`).
+    /// Compare every desired attribute with the kernel and the runtime (like `ifquery
+    /// --check`).
     Check {
         #[command(flatten)]
         file: FileArg,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Check the kernel only, not the runtime.
+        #[arg(long)]
+        no_runtime: bool,
     },
     /// Discover VRRP macvlans (by virtual MAC) and print the TOML describing them.
     Autoconfigure {

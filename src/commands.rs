@@ -7,6 +7,7 @@ use crate::desired::{self, DesiredState};
 use crate::exit;
 use crate::kernel::{Kernel, Snapshot};
 use crate::plan::{self, Op, OwnedRecord, ProtodownOwner};
+use crate::reconcile::{self, RuntimeDiff, routers::ReloadReport};
 use anyhow::Context;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -45,9 +46,63 @@ fn failed(e: &anyhow::Error) -> i32 {
     exit::FAILURE
 }
 
-/// Is a runtime answering on the control socket of this run-dir?
+/// Does a runtime hold this run-dir? (Its lock, not an answer: a busy runtime is running.)
 pub fn runtime_running(run_dir: &Path) -> bool {
-    crate::daemon::control::ping(run_dir).is_ok()
+    crate::daemon::identity::is_running(run_dir)
+}
+
+/// The runtime half of `diff`, `check` and `apply --dry-run`; Err(exit code) after printing
+/// why (a runtime that holds the run-dir but does not answer).
+fn runtime_diff(run_dir: &Path, config: &Config, file: &Path) -> Result<RuntimeDiff, i32> {
+    let running = crate::daemon::running_state(run_dir).map_err(|e| failed(&e))?;
+    let mut d = reconcile::compare(running.as_ref(), config, file);
+    if !d.running
+        && let Some(other) = foreign_runtime(run_dir)
+    {
+        d.problems.push(format!(
+            "another runtime runs in this network namespace, with run-dir {}",
+            other.display()
+        ));
+    }
+    Ok(d)
+}
+
+/// The run-dir of a runtime that runs in this namespace with another run-dir than ours.
+fn foreign_runtime(run_dir: &Path) -> Option<std::path::PathBuf> {
+    let other = crate::daemon::identity::namespace_owner()?;
+    let ours = std::fs::canonicalize(run_dir).unwrap_or_else(|_| run_dir.to_path_buf());
+    (other != ours).then_some(other)
+}
+
+/// Err(exit 1) when another run-dir's runtime owns this namespace: its devices' protodown
+/// and its filter are its own, and a second runtime would run a second election.
+fn refuse_foreign_runtime(run_dir: &Path) -> Result<(), i32> {
+    match foreign_runtime(run_dir) {
+        None => Ok(()),
+        Some(other) => {
+            eprintln!(
+                "netvrrp: a runtime with run-dir {} already runs in this network namespace (one per namespace); nothing was changed. Use --run-dir {} or stop it first",
+                other.display(),
+                other.display()
+            );
+            Err(exit::FAILURE)
+        }
+    }
+}
+
+/// A plan's JSON with the runtime section (and the schema version) added.
+fn plan_json(p: &plan::Plan, runtime: Option<serde_json::Value>) -> String {
+    let mut v = serde_json::to_value(p).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("schema".into(), reconcile::SCHEMA.into());
+        if let Some(r) = runtime {
+            let runtime_in_sync = r["in_sync"].as_bool().unwrap_or(true);
+            obj.insert("kernel_in_sync".into(), p.in_sync.into());
+            obj.insert("in_sync".into(), (p.in_sync && runtime_in_sync).into());
+            obj.insert("runtime".into(), r);
+        }
+    }
+    serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
 fn protodown_owner(run_dir: &Path) -> ProtodownOwner {
@@ -126,7 +181,7 @@ fn owned_after(snapshot: &Snapshot, desired: &DesiredState) -> Vec<OwnedRecord> 
         .collect()
 }
 
-pub async fn diff(cli: &Cli, file: &Path, json: bool, exit_code: bool) -> i32 {
+pub async fn diff(cli: &Cli, file: &Path, json: bool, exit_code: bool, no_runtime: bool) -> i32 {
     let (_, loaded) = match connect_and_load(file, &cli.run_dir).await {
         Ok(v) => v,
         Err(code) => return code,
@@ -135,15 +190,35 @@ pub async fn diff(cli: &Cli, file: &Path, json: bool, exit_code: bool) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if json {
-        println!("{}", p.render_json());
+    let runtime = if no_runtime {
+        None
     } else {
-        print!("{}", p.render_text(color()));
+        match runtime_diff(&cli.run_dir, &loaded.config, file) {
+            Ok(d) => Some(d),
+            Err(code) => return code,
+        }
+    };
+    let runtime_in_sync = runtime.as_ref().is_none_or(|d| d.in_sync);
+    if json {
+        let r = runtime.as_ref().and_then(|d| serde_json::to_value(d).ok());
+        println!("{}", plan_json(&p, r));
+    } else {
+        print_plan_text(&p, runtime.as_ref());
     }
-    if exit_code && !p.in_sync {
+    if exit_code && !(p.in_sync && runtime_in_sync) {
         exit::DRIFT
     } else {
         exit::OK
+    }
+}
+
+/// The kernel plan, then the runtime's changes; "in sync" only when both are.
+fn print_plan_text(p: &plan::Plan, runtime: Option<&RuntimeDiff>) {
+    let runtime_text = runtime.map(|d| d.render_text()).unwrap_or_default();
+    if p.in_sync && !runtime_text.is_empty() {
+        print!("kernel in sync\n{runtime_text}");
+    } else {
+        print!("{}{runtime_text}", p.render_text(color()));
     }
 }
 
@@ -160,17 +235,36 @@ pub enum Reload {
     Inside,
 }
 
-/// The kernel part of apply (also used by `run` and the runtime's SIGHUP). Returns the
-/// loaded config on success; prints the plan (text or JSON) when `print` is set.
+/// What [`apply_kernel`] did.
+pub struct Applied {
+    pub loaded: Loaded,
+    /// The kernel plan (before execution).
+    pub plan: plan::Plan,
+    /// What the running runtime did on its reload ([`Reload::BeforeDeletes`] only).
+    pub reload: Option<ReloadReport>,
+}
+
+/// How long the verify waits at most for the kernel's asynchronous effects (an address
+/// still tentative, a carrier not yet propagated) before calling a difference real.
+const VERIFY_ATTEMPTS: usize = 5;
+const VERIFY_PAUSE: std::time::Duration = std::time::Duration::from_millis(40);
+
+/// The kernel part of apply (also used by `run` and the runtime's SIGHUP): plan, execute,
+/// verify with a short bounded retry, then record ownership. A failed verify rolls every
+/// change back. Prints the kernel plan as text when it changes something (not with `json`
+/// or `dry_run`: the caller prints those, together with the runtime's part).
 pub async fn apply_kernel(
     run_dir: &Path,
     file: &Path,
     dry_run: bool,
     json: bool,
     reload: Reload,
-) -> Result<Loaded, i32> {
+) -> Result<Applied, i32> {
     if !dry_run {
         crate::security::check_config_file(file).map_err(|e| failed(&e))?;
+    }
+    if !dry_run && reload != Reload::Inside {
+        refuse_foreign_runtime(run_dir)?;
     }
     let kernel = Kernel::connect().await.map_err(|e| failed(&e))?;
     let _lock = if dry_run {
@@ -185,13 +279,15 @@ pub async fn apply_kernel(
         protodown_owner(run_dir)
     };
     let p = make_plan(&loaded, owner)?;
-    if json {
-        println!("{}", p.render_json());
-    } else if dry_run || !p.in_sync {
-        print!("{}", p.render_text(color()));
-    }
     if dry_run {
-        return Ok(loaded);
+        return Ok(Applied {
+            loaded,
+            plan: p,
+            reload: None,
+        });
+    }
+    if !json && !p.in_sync {
+        print!("{}", p.render_text(color()));
     }
     // The planner puts deletions of owned devices that left the file last.
     let split = p
@@ -204,67 +300,121 @@ pub async fn apply_kernel(
         eprintln!("netvrrp: apply failed: {e}");
         return Err(exit::FAILURE);
     }
+    let mut report = None;
     if reload == Reload::BeforeDeletes && runtime_running(run_dir) {
-        let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-        if let Err(e) = crate::daemon::control::request(
-            run_dir,
-            &crate::daemon::control::Request::Reload { file },
-        ) {
-            eprintln!("netvrrp: the kernel is applied but the runtime did not reload: {e:#}");
-            return Err(exit::FAILURE);
+        match crate::daemon::reload(run_dir, file) {
+            Ok(r) => report = Some(r),
+            Err(e) => {
+                eprintln!("netvrrp: the kernel is applied but the runtime did not reload: {e:#}");
+                return Err(exit::FAILURE);
+            }
         }
     }
     if let Err(e) = apply::execute(&kernel, deletes).await {
         eprintln!("netvrrp: apply failed: {e}");
         return Err(exit::FAILURE);
     }
-    // Verify: a fresh snapshot must be in sync with what was asked.
-    let after = kernel.snapshot().await.map_err(|e| failed(&e))?;
-    let owned = owned_after(&after, &loaded.desired);
-    let verify = plan::plan(&after, &loaded.desired, &owned, owner);
-    match verify {
-        Ok(v) if v.in_sync => {}
-        Ok(v) => {
-            eprintln!(
-                "netvrrp: applied, but the kernel still differs ({} operation(s) left): {}",
-                v.changes.len(),
-                v.changes
-                    .iter()
-                    .map(|o| o.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            );
-            return Err(exit::FAILURE);
-        }
-        Err(errors) => {
-            for e in errors {
-                eprintln!("netvrrp: verify: {e}");
+    let after = match verify(&kernel, &loaded.desired, owner).await {
+        Ok(after) => after,
+        Err(why) => {
+            eprintln!("netvrrp: {why}");
+            let done = vec![apply::Outcome::Done; p.changes.len()];
+            let (n, errors) = apply::undo(&kernel, &p.changes, &done).await;
+            if errors.is_empty() {
+                eprintln!("netvrrp: rolled back {n} operation(s); the kernel is as it was");
+            } else {
+                eprintln!(
+                    "netvrrp: rolled back {n} operation(s) but {} undo step(s) failed: {}",
+                    errors.len(),
+                    errors.join("; ")
+                );
             }
             return Err(exit::FAILURE);
         }
-    }
+    };
+    let owned = owned_after(&after, &loaded.desired);
     apply::save_owned(run_dir, &owned).map_err(|e| failed(&e))?;
-    Ok(Loaded {
-        snapshot: after,
-        owned,
-        ..loaded
+    Ok(Applied {
+        loaded: Loaded {
+            snapshot: after,
+            owned,
+            ..loaded
+        },
+        plan: p,
+        reload: report,
     })
 }
 
-pub async fn check(cli: &Cli, file: &Path, json: bool) -> i32 {
+/// A fresh snapshot must be in sync with what was asked; the kernel applies some changes
+/// asynchronously, so a difference is re-read a few times before it counts.
+async fn verify(
+    kernel: &Kernel,
+    desired: &DesiredState,
+    owner: ProtodownOwner,
+) -> Result<Snapshot, String> {
+    let mut last = String::new();
+    for attempt in 0..VERIFY_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(VERIFY_PAUSE).await;
+        }
+        let after = kernel.snapshot().await.map_err(|e| format!("{e:#}"))?;
+        let owned = owned_after(&after, desired);
+        match plan::plan(&after, desired, &owned, owner) {
+            Ok(v) if v.in_sync => return Ok(after),
+            Ok(v) => {
+                last = format!(
+                    "applied, but the kernel still differs ({} operation(s) left): {}",
+                    v.changes.len(),
+                    v.changes
+                        .iter()
+                        .map(|o| o.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+            }
+            Err(errors) => {
+                return Err(format!(
+                    "verify: {}",
+                    errors
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
+        }
+    }
+    Err(last)
+}
+
+pub async fn check(cli: &Cli, file: &Path, json: bool, no_runtime: bool) -> i32 {
     let (_, loaded) = match connect_and_load(file, &cli.run_dir).await {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let checks = plan::check(
+    let mut checks = plan::check(
         &loaded.snapshot,
         &loaded.desired,
         &loaded.owned,
         protodown_owner(&cli.run_dir),
     );
+    let runtime = if no_runtime {
+        None
+    } else {
+        match runtime_diff(&cli.run_dir, &loaded.config, file) {
+            Ok(d) => Some(d),
+            Err(code) => return code,
+        }
+    };
+    if let Some(d) = &runtime {
+        checks.extend(runtime_checks(d, file));
+    }
     let all_pass = checks.iter().all(|c| c.pass);
     if json {
-        let v = serde_json::json!({ "checks": checks, "pass": all_pass });
+        let mut v = serde_json::json!({ "schema": reconcile::SCHEMA, "checks": checks, "pass": all_pass });
+        if let Some(d) = &runtime {
+            v["runtime"] = serde_json::to_value(d).unwrap_or_default();
+        }
         println!("{v:#}");
     } else {
         let width = checks.iter().map(|c| c.device.len()).max().unwrap_or(0);
@@ -286,10 +436,56 @@ pub async fn check(cli: &Cli, file: &Path, json: bool) -> i32 {
     if all_pass { exit::OK } else { exit::DRIFT }
 }
 
+/// `check` rows for the runtime: that it runs this file, and each instance's configuration.
+fn runtime_checks(d: &RuntimeDiff, file: &Path) -> Vec<plan::Check> {
+    let wanted = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let mut rows = vec![plan::Check {
+        device: "runtime".into(),
+        attribute: "running".into(),
+        expected: format!("running {}", wanted.display()),
+        actual: match &d.file {
+            Some(f) => format!("running {}", f.display()),
+            None => "not running".into(),
+        },
+        pass: d.running && d.file.as_deref() == Some(wanted.as_path()),
+    }];
+    if d.running {
+        for c in &d.routers {
+            rows.push(plan::Check {
+                device: format!("{} vrid {} {}", c.interface, c.vrid, c.family),
+                attribute: "running configuration".into(),
+                expected: "as in the file".into(),
+                actual: match c.action.detail() {
+                    x if x.is_empty() => c.action.word().to_string(),
+                    x => format!("{} ({x})", c.action.word()),
+                },
+                pass: c.action.is_keep(),
+            });
+        }
+        for (what, list) in [("vrrs", &d.vrrs), ("[runtime]", &d.settings)] {
+            for item in list {
+                rows.push(plan::Check {
+                    device: "runtime".into(),
+                    attribute: what.into(),
+                    expected: "as in the file".into(),
+                    actual: item.clone(),
+                    pass: false,
+                });
+            }
+        }
+    }
+    rows
+}
+
 /// Remove the devices netvrrp owns for this file (after stopping the runtime).
 pub async fn down(cli: &Cli, file: &Path) -> i32 {
     if let Err(e) = crate::security::check_config_file(file) {
         return failed(&e);
+    }
+    // A file that cannot be read says nothing about what to remove: refuse before stopping
+    // anything.
+    if let Err(e) = config::load(file) {
+        return config_failed(&e);
     }
     if runtime_running(&cli.run_dir)
         && let Err(e) = crate::daemon::control::stop(&cli.run_dir)
@@ -339,7 +535,17 @@ pub async fn down(cli: &Cli, file: &Path) -> i32 {
         return failed(&e);
     }
     // The stopped runtime left its VIP filter in place (every VIP blocked); the devices are
-    // gone now, so is the reason for it.
+    // gone now, so is the reason for it. The table belongs to the namespace's runtime: when
+    // another run-dir's runtime runs here, it is that one's.
+    if let Some(other) = crate::daemon::identity::namespace_owner()
+        && std::fs::canonicalize(&cli.run_dir).ok().as_deref() != Some(other.as_path())
+    {
+        println!(
+            "netvrrp: the nftables table belongs to the runtime of {}; left in place",
+            other.display()
+        );
+        return exit::OK;
+    }
     if let Err(e) = crate::daemon::filter::VipFilter::default().remove() {
         return failed(&e);
     }
@@ -478,6 +684,66 @@ pub fn summary(c: &Config) -> String {
     )
 }
 
+/// `apply`: the kernel, then the runtime (reloaded, or started), then what was done.
+async fn apply(cli: &Cli, file: &Path, dry_run: bool, json: bool, no_runtime: bool) -> i32 {
+    let reload = if dry_run || no_runtime {
+        Reload::No
+    } else {
+        Reload::BeforeDeletes
+    };
+    let applied = match apply_kernel(&cli.run_dir, file, dry_run, json, reload).await {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    if dry_run {
+        let runtime = if no_runtime {
+            None
+        } else {
+            match runtime_diff(&cli.run_dir, &applied.loaded.config, file) {
+                Ok(d) => Some(d),
+                Err(code) => return code,
+            }
+        };
+        if json {
+            let r = runtime.as_ref().and_then(|d| serde_json::to_value(d).ok());
+            println!("{}", plan_json(&applied.plan, r));
+        } else {
+            print_plan_text(&applied.plan, runtime.as_ref());
+        }
+        return exit::OK;
+    }
+    if no_runtime {
+        if json {
+            println!("{}", plan_json(&applied.plan, None));
+        }
+        return exit::OK;
+    }
+    let report = match applied.reload {
+        // A running runtime has reloaded inside apply_kernel.
+        Some(report) => report,
+        None => {
+            let code = crate::daemon::hand_off(cli, file).await;
+            if code != exit::OK {
+                return code;
+            }
+            ReloadReport {
+                schema: reconcile::SCHEMA,
+                routers: reconcile::routers::plan(&[], &applied.loaded.config.routers),
+                instances: 0,
+            }
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            plan_json(&applied.plan, serde_json::to_value(&report).ok())
+        );
+    } else {
+        print!("{}", report.render_text());
+    }
+    exit::OK
+}
+
 /// Dispatch a parsed command line (inside the tokio runtime).
 pub async fn dispatch(cli: &Cli) -> i32 {
     match &cli.command {
@@ -494,29 +760,19 @@ pub async fn dispatch(cli: &Cli) -> i32 {
             file,
             json,
             exit_code,
-        } => diff(cli, &file.file, *json, *exit_code).await,
+            no_runtime,
+        } => diff(cli, &file.file, *json, *exit_code, *no_runtime).await,
         Command::Apply {
             file,
             dry_run,
             json,
             no_runtime,
-        } => {
-            let reload = if *dry_run || *no_runtime {
-                Reload::No
-            } else {
-                Reload::BeforeDeletes
-            };
-            if let Err(code) = apply_kernel(&cli.run_dir, &file.file, *dry_run, *json, reload).await
-            {
-                return code;
-            }
-            if *dry_run || *no_runtime || runtime_running(&cli.run_dir) {
-                // A running runtime has reloaded inside apply_kernel.
-                return exit::OK;
-            }
-            crate::daemon::hand_off(cli, &file.file).await
-        }
-        Command::Check { file, json } => check(cli, &file.file, *json).await,
+        } => apply(cli, &file.file, *dry_run, *json, *no_runtime).await,
+        Command::Check {
+            file,
+            json,
+            no_runtime,
+        } => check(cli, &file.file, *json, *no_runtime).await,
         Command::Autoconfigure { version, output } => {
             autoconfigure(*version, output.as_deref()).await
         }
@@ -538,9 +794,21 @@ pub async fn dispatch(cli: &Cli) -> i32 {
             let _ = std::io::stdout().write_all(&script);
             exit::OK
         }
-        Command::Stop => match crate::daemon::control::stop(&cli.run_dir) {
-            Ok(()) => exit::OK,
-            Err(e) => failed(&e),
-        },
+        Command::Stop => {
+            if !runtime_running(&cli.run_dir)
+                && crate::daemon::control::ping(&cli.run_dir).is_err()
+            {
+                // Like `systemctl stop` of a stopped unit: the goal is reached.
+                println!(
+                    "netvrrp: no runtime is running with run-dir {}",
+                    cli.run_dir.display()
+                );
+                return exit::OK;
+            }
+            match crate::daemon::control::stop(&cli.run_dir) {
+                Ok(()) => exit::OK,
+                Err(e) => failed(&e),
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod desired;
 pub mod kernel;
 pub mod logging;
 pub mod plan;
+pub mod reconcile;
 pub mod security;
 pub mod types;
 pub mod vrrp;

@@ -1,8 +1,18 @@
-use clap::Parser;
 use netvrrp::cli::Cli;
 
 fn main() {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    // One runtime per namespace: without --run-dir, --netns NAME has its own run-dir.
+    if matches.value_source("run_dir") == Some(clap::parser::ValueSource::DefaultValue) {
+        cli.run_dir = netvrrp::daemon::identity::default_run_dir(cli.netns.as_deref());
+    }
+    // Before entering the namespace: `--netns NAME` is found by name from here.
+    netvrrp::daemon::identity::set_target(cli.netns.as_deref());
     netvrrp::logging::init(cli.verbose, cli.quiet, cli.log_format);
     // Short-lived commands die quietly on a closed pipe (`netvrrp diff | head`) like other
     // Unix tools. The runtime keeps SIGPIPE ignored: a control client hanging up must only

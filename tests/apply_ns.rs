@@ -107,16 +107,16 @@ fn apply_from_scratch_is_idempotent_and_repairs_drift() {
     assert_eq!(plan["changes"], Value::Array(vec![]), "{plan}");
     assert_eq!(plan["in_sync"], true);
     assert_eq!(
-        ns.netvrrp(&["diff", "--exit-code", "-f", &cfg])
+        ns.netvrrp(&["diff", "--no-runtime", "--exit-code", "-f", &cfg])
             .status
             .code(),
         Some(0)
     );
-    assert_eq!(ns.netvrrp(&["check", "-f", &cfg]).status.code(), Some(0));
+    assert_eq!(ns.netvrrp(&["check", "--no-runtime", "-f", &cfg]).status.code(), Some(0));
 
     // Drift: a VIP deleted by hand is reported, then repaired.
     ns.ok(&["ip", "addr", "del", "192.0.2.1/24", "dev", &v4]);
-    let out = ns.netvrrp(&["diff", "--exit-code", "-f", &cfg]);
+    let out = ns.netvrrp(&["diff", "--no-runtime", "--exit-code", "-f", &cfg]);
     assert_eq!(out.status.code(), Some(3), "{}", common::text(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -127,7 +127,7 @@ fn apply_from_scratch_is_idempotent_and_repairs_drift() {
         text.contains(&format!("add address 192.0.2.1/24 dev {v4}")),
         "{text}"
     );
-    let out = ns.netvrrp(&["check", "--json", "-f", &cfg]);
+    let out = ns.netvrrp(&["check", "--no-runtime", "--json", "-f", &cfg]);
     assert_eq!(out.status.code(), Some(3));
     let checks: Value = serde_json::from_slice(&out.stdout).unwrap();
     let failed: Vec<&Value> = checks["checks"]
@@ -248,7 +248,7 @@ fn apply_converges_when_new_devices_default_to_no_ipv6() {
         addrs(&ns, &format!("vrrp6-{idx}-5")),
         vec!["2001:db8::1/64"]
     );
-    let out = ns.netvrrp(&["diff", "--exit-code", "-f", &cfg]);
+    let out = ns.netvrrp(&["diff", "--no-runtime", "--exit-code", "-f", &cfg]);
     assert!(out.status.success(), "{}", common::text(&out));
 }
 

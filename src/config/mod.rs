@@ -12,12 +12,12 @@ pub use render::{DiscoveredRouter, render_autoconfig};
 
 use crate::types::{Family, MacAddr};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
 
 /// VRRP protocol version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Version {
     /// RFC 3768 (IPv4 only, whole-second intervals).
     V2,
@@ -92,7 +92,7 @@ pub struct GroupRef {
 }
 
 /// One `[[vrrp]]`: a virtual router (interface, vrid) with up to two instances (IPv4, IPv6).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RouterConfig {
     pub interface: String,
     pub vrid: u8,
@@ -164,14 +164,14 @@ impl RouterConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackConfig {
     pub interface: String,
     pub decrement: u8,
 }
 
 /// One `[[vrrs.pathway]]`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathwayConfig {
     pub leader: String,
     pub interface: String,
@@ -182,7 +182,7 @@ pub struct PathwayConfig {
 }
 
 /// One `[[vrrs.client]]`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientConfig {
     pub leader: String,
     pub kind: ClientKind,
@@ -190,7 +190,7 @@ pub struct ClientConfig {
     pub location: Location,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ClientKind {
     /// Admin-up `interface` only while the leader is Master.
@@ -206,7 +206,7 @@ pub enum ClientKind {
 
 /// A position in a configuration file: 1-based line and column, the column counted in
 /// characters; 0:0 when there is no position (the file could not be read).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Location {
     pub file: String,
     pub line: usize,

@@ -138,6 +138,8 @@ impl Peer {
             Request::Subscribe { .. } => ("subscribe", false),
             Request::Stop => ("stop", true),
             Request::Reload { .. } => ("reload", true),
+            // The running configuration names exec programs and file paths: like the file.
+            Request::Running => ("running", true),
         };
         if changes && self.access == Access::Read {
             let need = match &self.policy.control {

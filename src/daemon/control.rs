@@ -49,6 +49,8 @@ pub enum Request {
         #[serde(default)]
         names: Vec<String>,
     },
+    /// Who the runtime is and the configuration it runs ([`crate::reconcile::RunningState`]).
+    Running,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +82,33 @@ impl Reply {
 /// Parse one request line; the error says what is wrong for the reply.
 pub fn parse_request(line: &str) -> Result<Request, String> {
     serde_json::from_str(line.trim()).map_err(|e| format!("bad request: {e}"))
+}
+
+/// The `identity` a request line carries (which namespace and run-dir its client means;
+/// see [`super::identity`]), if any.
+pub fn parse_identity(line: &str) -> Option<super::identity::Identity> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        identity: Option<super::identity::Identity>,
+    }
+    serde_json::from_str::<Envelope>(line.trim())
+        .ok()
+        .and_then(|e| e.identity)
+}
+
+/// One request line: the request and the identity of the runtime it is meant for.
+fn request_line(run_dir: &Path, req: &Request) -> anyhow::Result<String> {
+    let mut value = serde_json::to_value(req).context("cannot encode request")?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert(
+            "identity".into(),
+            serde_json::to_value(super::identity::client_identity(run_dir))
+                .context("cannot encode the identity")?,
+        );
+    }
+    let mut line = serde_json::to_string(&value).context("cannot encode request")?;
+    line.push('\n');
+    Ok(line)
 }
 
 fn connect(run_dir: &Path) -> anyhow::Result<UnixStream> {
@@ -128,8 +157,7 @@ fn write_request(s: &mut UnixStream, line: &str) -> anyhow::Result<()> {
 /// Send one request and read one reply.
 pub fn request(run_dir: &Path, req: &Request) -> anyhow::Result<serde_json::Value> {
     let mut s = connect(run_dir)?;
-    let mut line = serde_json::to_string(req).context("cannot encode request")?;
-    line.push('\n');
+    let line = request_line(run_dir, req)?;
     write_request(&mut s, &line)?;
     let mut reader = BufReader::new(s);
     let mut answer = String::new();
@@ -152,16 +180,16 @@ pub fn ping(run_dir: &Path) -> anyhow::Result<()> {
     request(run_dir, &Request::Ping).map(|_| ())
 }
 
-/// Ask the runtime to stop and wait until its socket is gone.
+/// Ask the runtime to stop and wait until it has exited (its lock is free).
 pub fn stop(run_dir: &Path) -> anyhow::Result<()> {
     request(run_dir, &Request::Stop)?;
-    for _ in 0..200 {
-        if ping(run_dir).is_err() {
+    for _ in 0..400 {
+        if !super::identity::is_running(run_dir) && ping(run_dir).is_err() {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    bail!("the runtime acknowledged stop but is still answering after 5 s")
+    bail!("the runtime acknowledged stop but is still running after 10 s")
 }
 
 pub fn show(run_dir: &Path, what: &ShowCommand) -> i32 {
@@ -235,10 +263,12 @@ pub fn subscribe(run_dir: &Path, names: &[String]) -> i32 {
         let mut s = connect(run_dir)?;
         s.set_read_timeout(None)
             .context("cannot clear the socket timeout")?;
-        let mut line = serde_json::to_string(&Request::Subscribe {
-            names: names.to_vec(),
-        })?;
-        line.push('\n');
+        let line = request_line(
+            run_dir,
+            &Request::Subscribe {
+                names: names.to_vec(),
+            },
+        )?;
         write_request(&mut s, &line)?;
         let reader = BufReader::new(s);
         let stdout = std::io::stdout();

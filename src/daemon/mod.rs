@@ -4,6 +4,7 @@
 pub mod access;
 pub mod control;
 pub mod filter;
+pub mod identity;
 pub mod metrics;
 pub mod nft_netlink;
 pub mod render;
@@ -34,10 +35,10 @@ fn absolute(file: &Path) -> PathBuf {
 /// `apply_kernel`), or start one detached and wait until it answers.
 pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
     let file = absolute(file);
-    if control::ping(&cli.run_dir).is_ok() {
-        return match control::request(&cli.run_dir, &control::Request::Reload { file }) {
-            Ok(summary) => {
-                tracing::info!(target: "netvrrp::protocol", %summary, "runtime reloaded");
+    if identity::is_running(&cli.run_dir) {
+        return match reload(&cli.run_dir, &file) {
+            Ok(report) => {
+                print!("{}", report.render_text());
                 exit::OK
             }
             Err(e) => {
@@ -53,6 +54,33 @@ pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
             exit::FAILURE
         }
     }
+}
+
+/// Ask the runtime of `run_dir` to reload `file`; what it did to each router.
+pub fn reload(
+    run_dir: &Path,
+    file: &Path,
+) -> anyhow::Result<crate::reconcile::routers::ReloadReport> {
+    let data = control::request(
+        run_dir,
+        &control::Request::Reload {
+            file: absolute(file),
+        },
+    )?;
+    serde_json::from_value(data).context("unreadable reload report from the runtime")
+}
+
+/// What the runtime of `run_dir` runs, or None when no runtime holds it. A runtime that
+/// holds the run-dir but does not answer is an error, never "not running".
+pub fn running_state(run_dir: &Path) -> anyhow::Result<Option<crate::reconcile::RunningState>> {
+    if !identity::is_running(run_dir) {
+        return Ok(None);
+    }
+    let data = control::request(run_dir, &control::Request::Running)
+        .context("a runtime holds the run-dir but did not say what it runs")?;
+    serde_json::from_value(data)
+        .map(Some)
+        .context("unreadable running state from the runtime")
 }
 
 /// Start `netvrrp run --spawned` in its own session (so it survives this process and its
@@ -118,13 +146,17 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
         eprintln!("netvrrp: {e:#}");
         return exit::FAILURE;
     }
-    if control::ping(&cli.run_dir).is_ok() {
-        eprintln!(
-            "netvrrp: a runtime already answers on {}",
-            control::socket_path(&cli.run_dir).display()
-        );
-        return exit::FAILURE;
-    }
+    // Held until this process exits: the lock says "running" even when the socket is busy.
+    let _lock = match identity::hold(&cli.run_dir)
+        .and_then(|lock| identity::claim_namespace(&cli.run_dir).map(|()| lock))
+    {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("netvrrp: {e:#}");
+            return exit::FAILURE;
+        }
+    };
+    identity::set_runtime(&cli.run_dir);
     // `apply` has just reconciled the kernel before spawning us; do it again anyway when run
     // by hand or by systemd, where nothing did.
     let loaded = if spawned {
@@ -145,6 +177,7 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
             crate::commands::Reload::No,
         )
         .await
+        .map(|applied| applied.loaded)
     };
     let loaded = match loaded {
         Ok(l) => l,

@@ -27,6 +27,8 @@ use tokio::net::UnixListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
+mod reload;
+
 /// The oldest kernel receive time stamp believed (see [`Runtime::arrival`]).
 const MAX_RX_AGE: Duration = Duration::from_secs(10);
 
@@ -220,6 +222,11 @@ pub struct Runtime {
     resume: HashSet<InstanceKey>,
     /// An instance entered or left Master since `masters.json` was last written.
     masters_dirty: bool,
+    /// The configuration running now (the `running` control request; reloads compare
+    /// against the instances' own copies).
+    config: Arc<config::Config>,
+    /// `[runtime] realtime-priority` at start (a reload keeps the policy).
+    started_realtime_priority: Option<u8>,
 }
 
 /// `<run-dir>/masters.json`: the instances that are Master now, rewritten (atomically) when
@@ -421,12 +428,6 @@ fn primary_address(snapshot: &Snapshot, parent_index: u32, family: Family) -> Op
         })
 }
 
-fn same_router(a: &RouterConfig, b: &RouterConfig) -> bool {
-    let mut a = a.clone();
-    a.location = b.location.clone();
-    a == *b
-}
-
 impl Runtime {
     /// Build every instance from the loaded config, open sockets and the control socket.
     pub async fn start(run_dir: PathBuf, file: PathBuf, loaded: Loaded) -> anyhow::Result<Runtime> {
@@ -480,6 +481,8 @@ impl Runtime {
             access: super::access::Policy::from_config(&loaded.config.runtime),
             resume: HashSet::new(),
             masters_dirty: true,
+            config: Arc::new(loaded.config.clone()),
+            started_realtime_priority: loaded.config.runtime.realtime_priority,
         };
         rt.resume = load_masters(&rt.run_dir);
         if !rt.resume.is_empty() {
@@ -659,13 +662,33 @@ impl Runtime {
 
     /// Hand one input to instance `i`, carry out its actions, re-arm its timer.
     async fn feed(&mut self, i: usize, now: Time, input: Input) {
+        self.drive(i, now, |router, now, out| router.handle(now, input, out))
+            .await;
+    }
+
+    /// Let `first` act on instance `i`'s router (an input, a reconfiguration), then carry
+    /// out its actions and re-arm the timer like [`Runtime::feed`].
+    async fn drive(
+        &mut self,
+        i: usize,
+        now: Time,
+        first: impl FnOnce(&mut Router, Time, &mut Vec<Action>),
+    ) {
         let now = now.max(self.floor);
         self.floor = now;
-        let mut next_input = Some(input);
-        while let Some(input) = next_input.take() {
+        let mut first = Some(first);
+        let mut next_input: Option<Input> = None;
+        loop {
             let mut actions = std::mem::take(&mut self.scratch);
             actions.clear();
-            self.instances[i].router.handle(now, input, &mut actions);
+            if let Some(f) = first.take() {
+                f(&mut self.instances[i].router, now, &mut actions);
+            } else if let Some(input) = next_input.take() {
+                self.instances[i].router.handle(now, input, &mut actions);
+            } else {
+                self.scratch = actions;
+                break;
+            }
             let protodown =
                 Self::queue_frames(&mut self.frames, &mut self.instances[i], i, &actions);
             if protodown.is_some() {
@@ -1184,7 +1207,10 @@ impl Runtime {
         serde_json::Value::Array(rows)
     }
 
-    async fn reload(&mut self, file: PathBuf) -> Result<serde_json::Value, String> {
+    async fn reload(
+        &mut self,
+        file: PathBuf,
+    ) -> Result<crate::reconcile::routers::ReloadReport, String> {
         let mut reloading = vec![sd_notify::NotifyState::Reloading];
         if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
             reloading.push(now);
@@ -1194,59 +1220,6 @@ impl Runtime {
         notify(&[sd_notify::NotifyState::Ready]);
         self.heap_trim.notify_one();
         result
-    }
-
-    async fn reload_inner(&mut self, file: PathBuf) -> Result<serde_json::Value, String> {
-        crate::security::check_config_file(&file).map_err(|e| format!("{e:#}"))?;
-        let config = config::load(&file).map_err(|e| e.to_string())?;
-        self.access = super::access::Policy::from_config(&config.runtime);
-        self.set_socket_mode();
-        let snapshot = self.kernel.snapshot().await.map_err(|e| format!("{e:#}"))?;
-        self.snapshot = Arc::new(snapshot.clone());
-        // Fan-outs of the old configuration name clients by their old positions: let them
-        // reach the runners before those follow the new configuration.
-        self.flush_vrrs().await;
-        let fan = self.vrrs.reconfigure(&config);
-        lock(&self.runners).reconfigure(&config);
-        self.carry_out(fan);
-        let old = std::mem::take(&mut self.instances);
-        let mut keep = Vec::new();
-        let mut kept = 0usize;
-        let mut dropped = 0usize;
-        for inst in old {
-            let unchanged = config.routers.iter().any(|rc| {
-                rc.interface == inst.key.0
-                    && rc.vrid == inst.key.1
-                    && rc.families().contains(&inst.key.2)
-                    && same_router(rc, &inst.config)
-            }) && snapshot.by_name(&inst.device).map(|l| l.index)
-                == inst.device_index;
-            if unchanged {
-                kept += 1;
-            } else {
-                dropped += 1;
-            }
-            keep.push((unchanged, inst));
-        }
-        // Changed/removed instances go through install()'s graceful shutdown; unchanged ones
-        // carry over untouched.
-        let (unchanged, changed): (Vec<_>, Vec<_>) = keep.into_iter().partition(|(u, _)| *u);
-        let now = self.now();
-        for (_, inst) in changed {
-            self.leave_detached(inst, now).await;
-        }
-        self.install(
-            &config,
-            &snapshot,
-            unchanged.into_iter().map(|(_, i)| i).collect(),
-        )
-        .await;
-        self.file = file;
-        self.reloads += 1;
-        tracing::info!(target: "netvrrp::protocol", kept, restarted_or_removed = dropped, total = self.instances.len(), "reloaded");
-        Ok(
-            json!({ "kept": kept, "restarted_or_removed": dropped, "instances": self.instances.len() }),
-        )
     }
 
     /// Give the control socket the mode the access policy needs (see [`super::access`]).
@@ -1488,10 +1461,11 @@ impl Runtime {
                         Request::Reload { file } => match super::access::reload_allowed(trusted, &file, &self.file) {
                             Err(why) => Reply::err(why),
                             Ok(()) => match self.reload(file).await {
-                                Ok(v) => Reply::ok(v),
+                                Ok(report) => Reply::ok(serde_json::to_value(report).unwrap_or_default()),
                                 Err(e) => Reply::err(e),
                             },
                         },
+                        Request::Running => Reply::ok(serde_json::to_value(self.running_state()).unwrap_or_default()),
                         Request::Stop => {
                             let _ = reply.send(Reply::ok(json!("stopping")));
                             break;
@@ -1887,6 +1861,11 @@ async fn serve_connection(
         reader.set_limit(control::MAX_REQUEST as u64);
         let reply = match control::parse_request(&line) {
             Err(e) => Reply::err(e),
+            Ok(_) if let Some(Err(why)) = control::parse_identity(&line)
+                .map(|asked| super::identity::check_request(&asked)) =>
+            {
+                Reply::err(why)
+            }
             Ok(req) if let Err(why) = peer.permits(&req) => {
                 tracing::warn!(target: "netvrrp::protocol", uid = peer.uid, "control request refused: {why}");
                 Reply::err(why)

@@ -102,6 +102,15 @@
 //!   never lengthens an outage. The owner (effective priority 255) ignores the delay, as it
 //!   ignores `preempt = false`.
 //!
+//! * **Reconfiguration.** [`Router::reconfigure`] changes every parameter but the identity
+//!   (version, family, VRID) on the running state machine, as RFC 9568 allows: state,
+//!   timers and counters stay. The effective priority is recomputed; a Master advertises a
+//!   new priority or interval at once (never priority 0: a lowered master is taken over by a
+//!   preempting backup through the normal rules); a Backup that becomes the address owner
+//!   takes over at once (reason "reconfigured as the address owner"); a VRRPv3 Backup keeps
+//!   following the master's interval; a preempt-delay hold is dropped when preempt or the
+//!   delay changes.
+//!
 //! # Timers
 //!
 //! Three timers exist: the master-down timer (Backup), the advert timer and the gratuitous
@@ -294,6 +303,8 @@ pub enum ParamsError {
     V2Ipv6,
     #[error("primary address {address} is not an {family} address")]
     AddressFamily { address: IpAddr, family: Family },
+    #[error("version, address family and VRID identify a running router and cannot change")]
+    Identity,
 }
 
 /// RFC 9568 section 6.4 states ("Active" in RFC 9568 is "Master" here, as in RFC 3768).
@@ -349,6 +360,8 @@ pub enum Reason {
     Shutdown,
     /// → Initialize: parent carrier lost or the vrrp device disappeared.
     LinkDown,
+    /// Backup → Master: a live reconfiguration made us the address owner (priority 255).
+    BecameOwner,
 }
 
 impl Reason {
@@ -366,6 +379,7 @@ impl Reason {
             Reason::EqualPriorityHigherAddress => "equal priority, higher address",
             Reason::Shutdown => "shutdown",
             Reason::LinkDown => "link down",
+            Reason::BecameOwner => "reconfigured as the address owner",
         }
     }
 }
@@ -756,6 +770,79 @@ impl Router {
         Ok(())
     }
 
+    /// Apply new parameters to the running state machine (a live reconfiguration; see
+    /// "Reconfiguration" in the module documentation). `track_down` is the current state of
+    /// each entry of `params.track` (missing entries count as up). Version, family and VRID
+    /// cannot change: [`ParamsError::Identity`], and nothing is changed on any error.
+    pub fn reconfigure(
+        &mut self,
+        now: Time,
+        params: RouterParams,
+        track_down: &[bool],
+        out: &mut Vec<Action>,
+    ) -> Result<(), ParamsError> {
+        params.validate()?;
+        if (params.version, params.family, params.vrid)
+            != (self.params.version, self.params.family, self.params.vrid)
+        {
+            return Err(ParamsError::Identity);
+        }
+        let old = std::mem::replace(&mut self.params, params);
+        self.track_down = (0..self.params.track.len())
+            .map(|i| track_down.get(i).copied().unwrap_or(false))
+            .collect();
+        if self.state == State::Master {
+            self.master_address = Some(self.params.primary_address);
+        }
+        let interval_changed = old.advert_interval_cs != self.params.advert_interval_cs;
+        // A VRRPv3 Backup follows the master's interval (learned from its adverts), not ours.
+        if interval_changed && (self.state != State::Backup || self.params.version == Version::V2)
+        {
+            self.master_adver_interval_cs = self.params.advert_interval_cs;
+        }
+        if !self.params.preempt || self.params.preempt_delay != old.preempt_delay {
+            // A hold measured against the old setting no longer means anything; a new one
+            // starts with the next lesser advert.
+            self.preempt_hold_until = None;
+        }
+        if self.garp_next > self.params.garp_bursts {
+            self.garp_at = None;
+        }
+        let old_priority = self.effective_priority;
+        self.effective_priority = self.tracked_priority();
+        self.recompute_intervals();
+        let priority_changed = self.effective_priority != old_priority;
+        if priority_changed {
+            out.push(Action::EffectivePriorityChanged {
+                from: old_priority,
+                to: self.effective_priority,
+            });
+        }
+        match self.state {
+            State::Master => {
+                if priority_changed || interval_changed {
+                    // Backups hear the new priority / interval now, not an interval later. A
+                    // lowered priority is handed over by the RFC rules (a preempting backup
+                    // ignores us and takes over): never by priority 0.
+                    self.send_advert(self.effective_priority, out);
+                    self.adver_at = Some(now + self.advert_interval());
+                }
+            }
+            State::Backup => {
+                if self.effective_priority == OWNER_PRIORITY {
+                    // The address owner does not wait for the master to fall silent.
+                    self.become_master(now, Reason::BecameOwner, out);
+                } else if self.params.version == Version::V2 && interval_changed {
+                    // A v2 master with the old interval is now discarded (7.1); count the
+                    // silence from here.
+                    self.arm_master_down(now, self.master_down_interval, DownCause::Silence);
+                }
+            }
+            State::Initialize => {}
+        }
+        Ok(())
+    }
+
     // ----- events -----
 
     /// Initialize → Master (owner) or Backup.
@@ -933,20 +1020,7 @@ impl Router {
         }
         *slot = down;
         let old = self.effective_priority;
-        let penalty: u32 = self
-            .track_down
-            .iter()
-            .zip(&self.params.track)
-            .filter(|(down, _)| **down)
-            .map(|(_, decrement)| u32::from(*decrement))
-            .sum();
-        self.effective_priority = if penalty == 0 {
-            self.params.priority
-        } else {
-            // Never 0 (that means "leaving") and never 255 (a demoted owner is not the owner).
-            let lowered = u32::from(self.params.priority).saturating_sub(penalty);
-            u8::try_from(lowered.clamp(1, 254)).unwrap_or(1)
-        };
+        self.effective_priority = self.tracked_priority();
         if self.effective_priority == old {
             return;
         }
@@ -959,6 +1033,24 @@ impl Router {
             // Tell the backups now rather than an interval later.
             self.send_advert(self.effective_priority, out);
             self.adver_at = Some(now + self.advert_interval());
+        }
+    }
+
+    /// The configured priority less the decrements of the tracked objects that are down.
+    fn tracked_priority(&self) -> u8 {
+        let penalty: u32 = self
+            .track_down
+            .iter()
+            .zip(&self.params.track)
+            .filter(|(down, _)| **down)
+            .map(|(_, decrement)| u32::from(*decrement))
+            .sum();
+        if penalty == 0 {
+            self.params.priority
+        } else {
+            // Never 0 (that means "leaving") and never 255 (a demoted owner is not the owner).
+            let lowered = u32::from(self.params.priority).saturating_sub(penalty);
+            u8::try_from(lowered.clamp(1, 254)).unwrap_or(1)
         }
     }
 
@@ -2384,5 +2476,129 @@ mod tests {
         assert_eq!(ms(5) - ms(2), Duration::from_millis(3));
         assert_eq!(Time::from_duration(Duration::from_millis(7)), ms(7));
         assert_eq!(ms(7).as_duration(), Duration::from_millis(7));
+    }
+
+    // ----- live reconfiguration -----
+
+    fn reconfigure(rig: &mut Rig, now: Time, p: RouterParams) -> Vec<Action> {
+        rig.out.clear();
+        rig.r.reconfigure(now, p, &[], &mut rig.out).unwrap();
+        rig.out.clone()
+    }
+
+    #[test]
+    fn reconfigured_master_advertises_the_new_priority_at_once_without_leaving() {
+        let (mut rig, at) = master(params(200));
+        let sent_before = rig.r.counters().priority_zero_sent;
+        let now = at + Duration::from_millis(300);
+        let acts = reconfigure(&mut rig, now, params(150));
+        assert_eq!(
+            acts,
+            vec![
+                Action::EffectivePriorityChanged { from: 200, to: 150 },
+                advert(150)
+            ]
+        );
+        assert_eq!(rig.r.state(), State::Master);
+        assert_eq!(rig.r.counters().priority_zero_sent, sent_before);
+        assert_eq!(rig.deadline(), Some(now + Duration::from_secs(1)));
+        // Later adverts carry it too.
+        assert_eq!(rig.timer(now + Duration::from_secs(1)), vec![advert(150)]);
+    }
+
+    #[test]
+    fn lowered_master_is_preempted_by_the_rfc_rules_not_priority_zero() {
+        let (mut rig, at) = master(params(200));
+        let now = at + Duration::from_millis(100);
+        reconfigure(&mut rig, now, params(50));
+        // A preempting backup of 100 now outranks us: its advert moves us to Backup.
+        let acts = rig.advert(now + Duration::from_millis(10), v4(20), 100, 100);
+        assert_eq!(acts[0], changed(State::Master, State::Backup, Reason::HigherPriorityAdvert));
+        assert!(!acts.contains(&advert(0)));
+        assert_eq!(rig.r.counters().priority_zero_sent, 0);
+    }
+
+    #[test]
+    fn unchanged_parameters_change_nothing() {
+        let (mut rig, at) = master(params(200));
+        let deadline = rig.deadline();
+        let acts = reconfigure(&mut rig, at + Duration::from_millis(5), params(200));
+        assert!(acts.is_empty(), "{acts:?}");
+        assert_eq!(rig.deadline(), deadline);
+    }
+
+    #[test]
+    fn reconfigured_interval_rearms_the_master_timer() {
+        let (mut rig, at) = master(params(200));
+        let mut p = params(200);
+        p.advert_interval_cs = 10;
+        let now = at + Duration::from_millis(20);
+        let acts = reconfigure(&mut rig, now, p);
+        assert_eq!(
+            acts,
+            vec![Action::SendAdvert {
+                priority: 200,
+                interval_cs: 10
+            }]
+        );
+        assert_eq!(rig.deadline(), Some(now + Duration::from_millis(100)));
+        assert_eq!(rig.r.master_adver_interval_cs(), 10);
+    }
+
+    #[test]
+    fn v3_backup_keeps_the_learned_interval_on_reconfiguration() {
+        let mut rig = backup(params(100));
+        rig.advert(ms(10), v4(20), 200, 50);
+        let mut p = params(120);
+        p.advert_interval_cs = 10;
+        let acts = reconfigure(&mut rig, ms(20), p);
+        assert_eq!(
+            acts,
+            vec![Action::EffectivePriorityChanged { from: 100, to: 120 }]
+        );
+        assert_eq!(rig.r.master_adver_interval_cs(), 50);
+        assert_eq!(rig.r.state(), State::Backup);
+    }
+
+    #[test]
+    fn backup_reconfigured_as_owner_takes_over_at_once() {
+        let mut rig = backup(params(100));
+        rig.advert(ms(10), v4(20), 200, 100);
+        let acts = reconfigure(&mut rig, ms(20), params(255));
+        assert_eq!(acts[1], changed(State::Backup, State::Master, Reason::BecameOwner));
+        assert_eq!(rig.r.state(), State::Master);
+    }
+
+    #[test]
+    fn identity_change_is_refused_and_leaves_the_router_alone() {
+        let (mut rig, at) = master(params(200));
+        let mut p = params(150);
+        p.vrid = 6;
+        let mut out = Vec::new();
+        assert_eq!(
+            rig.r.reconfigure(at, p, &[], &mut out),
+            Err(ParamsError::Identity)
+        );
+        let mut p = params(150);
+        p.advert_interval_cs = 0;
+        assert_eq!(
+            rig.r.reconfigure(at, p, &[], &mut out),
+            Err(ParamsError::Interval(0))
+        );
+        assert!(out.is_empty());
+        assert_eq!(rig.r.priority(), 200);
+    }
+
+    #[test]
+    fn reconfigured_tracking_uses_the_given_track_state() {
+        let (mut rig, at) = master(params(200));
+        let mut p = params(200);
+        p.track = vec![50, 30];
+        rig.out.clear();
+        rig.r
+            .reconfigure(at, p, &[false, true], &mut rig.out)
+            .unwrap();
+        assert_eq!(rig.r.effective_priority(), 170);
+        assert_eq!(rig.r.tracked_down(), &[false, true]);
     }
 }

@@ -1,0 +1,290 @@
+//! The runtime half of the desired state: what a runtime reports about itself, and how that
+//! compares with a configuration file (the `runtime` section of `diff`, `check` and
+//! `apply`). The kernel half is [`crate::plan`].
+
+pub mod routers;
+
+use crate::config::{ClientConfig, Config, Location, PathwayConfig, RouterConfig, RuntimeConfig};
+use routers::RouterChange;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Version of every JSON document netvrrp prints or answers (`schema` key); raised when a
+/// key changes meaning or goes away, not when one is added.
+pub const SCHEMA: u32 = 1;
+
+/// The `[runtime]` settings as a runtime runs them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RuntimeSettings {
+    pub metrics_listen: Option<String>,
+    pub realtime_priority: Option<u8>,
+    pub control_group: Option<String>,
+    pub control_read_group: Option<String>,
+    pub pathway_group_base: Option<u32>,
+}
+
+impl From<&RuntimeConfig> for RuntimeSettings {
+    fn from(r: &RuntimeConfig) -> Self {
+        RuntimeSettings {
+            metrics_listen: r.metrics_listen.clone(),
+            realtime_priority: r.realtime_priority,
+            control_group: r.control_group.as_ref().map(|g| g.name.clone()),
+            control_read_group: r.control_read_group.as_ref().map(|g| g.name.clone()),
+            pathway_group_base: r.pathway_group_base,
+        }
+    }
+}
+
+/// What a runtime answers to the `running` control request: who it is and the configuration
+/// it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunningState {
+    pub schema: u32,
+    pub pid: u32,
+    /// The file it runs (absolute).
+    pub file: PathBuf,
+    pub run_dir: PathBuf,
+    /// Its network namespace, as `/proc/self/ns/net` names it (`net:[inode]`).
+    pub netns: String,
+    pub routers: Vec<RouterConfig>,
+    pub pathways: Vec<PathwayConfig>,
+    pub clients: Vec<ClientConfig>,
+    pub settings: RuntimeSettings,
+}
+
+/// The `runtime` section of `diff`, `check` and `apply`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuntimeDiff {
+    /// A runtime holds this run-dir.
+    pub running: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// The file the runtime runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// Nothing to do for the runtime.
+    pub in_sync: bool,
+    /// Whole-runtime drift: not running, running another file.
+    pub problems: Vec<String>,
+    /// Every instance with its action (`keep` included).
+    pub routers: Vec<RouterChange>,
+    /// VRRS pathways and clients added or removed.
+    pub vrrs: Vec<String>,
+    /// `[runtime]` keys that differ.
+    pub settings: Vec<String>,
+}
+
+impl RuntimeDiff {
+    /// Text for `diff` and `apply --dry-run`: one line per change, nothing when in sync.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        if self.in_sync {
+            return out;
+        }
+        out += "runtime:\n";
+        for p in &self.problems {
+            out += &format!("  {p}\n");
+        }
+        for c in self.routers.iter().filter(|c| !c.action.is_keep()) {
+            out += &format!("  {c}\n");
+        }
+        for v in &self.vrrs {
+            out += &format!("  vrrs: {v}\n");
+        }
+        for s in &self.settings {
+            out += &format!("  [runtime] {s}\n");
+        }
+        out
+    }
+}
+
+/// Compare what runs (None: no runtime) with `desired`, read from `file`.
+pub fn compare(running: Option<&RunningState>, desired: &Config, file: &Path) -> RuntimeDiff {
+    let Some(run) = running else {
+        return RuntimeDiff {
+            running: false,
+            pid: None,
+            file: None,
+            in_sync: false,
+            problems: vec!["not running (apply starts it)".into()],
+            routers: routers::plan(&[], &desired.routers),
+            vrrs: Vec::new(),
+            settings: Vec::new(),
+        };
+    };
+    let mut problems = Vec::new();
+    let wanted = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    if run.file != wanted {
+        problems.push(format!(
+            "runs {} instead of {} (apply reloads it with this file)",
+            run.file.display(),
+            wanted.display()
+        ));
+    }
+    let routers = routers::plan(&run.routers, &desired.routers);
+    let mut vrrs = list_changes("pathway", &run.pathways, &desired.pathways, |p| {
+        format!("{} on {}", p.leader, p.interface)
+    });
+    vrrs.extend(list_changes("client", &run.clients, &desired.clients, |c| {
+        format!("{} {}", c.leader, client_kind(c))
+    }));
+    let settings = settings_changes(&run.settings, &RuntimeSettings::from(&desired.runtime));
+    let in_sync = problems.is_empty()
+        && routers.iter().all(|c| c.action.is_keep())
+        && vrrs.is_empty()
+        && settings.is_empty();
+    RuntimeDiff {
+        running: true,
+        pid: Some(run.pid),
+        file: Some(run.file.clone()),
+        in_sync,
+        problems,
+        routers,
+        vrrs,
+        settings,
+    }
+}
+
+fn client_kind(c: &ClientConfig) -> &'static str {
+    match c.kind {
+        crate::config::ClientKind::InterfaceState { .. } => "interface-state",
+        crate::config::ClientKind::Accounting { .. } => "accounting",
+        crate::config::ClientKind::Exec { .. } => "exec",
+    }
+}
+
+/// Entries only in `old` ("remove …") or only in `new` ("add …"), by value, ignoring where
+/// they are written in the file.
+fn list_changes<T: Clone + PartialEq + WithLocation>(
+    what: &str,
+    old: &[T],
+    new: &[T],
+    name: impl Fn(&T) -> String,
+) -> Vec<String> {
+    let old: Vec<T> = old.iter().map(WithLocation::unplaced).collect();
+    let new: Vec<T> = new.iter().map(WithLocation::unplaced).collect();
+    let mut out = Vec::new();
+    for o in old.iter().filter(|o| !new.contains(o)) {
+        out.push(format!("remove {what} {}", name(o)));
+    }
+    for n in new.iter().filter(|n| !old.contains(n)) {
+        out.push(format!("add {what} {}", name(n)));
+    }
+    out
+}
+
+/// Configuration entries carry their place in the file, which is not part of their value.
+trait WithLocation {
+    fn unplaced(&self) -> Self;
+}
+
+impl WithLocation for PathwayConfig {
+    fn unplaced(&self) -> Self {
+        PathwayConfig {
+            location: Location::default(),
+            ..self.clone()
+        }
+    }
+}
+
+impl WithLocation for ClientConfig {
+    fn unplaced(&self) -> Self {
+        ClientConfig {
+            location: Location::default(),
+            ..self.clone()
+        }
+    }
+}
+
+fn settings_changes(old: &RuntimeSettings, new: &RuntimeSettings) -> Vec<String> {
+    let mut out = Vec::new();
+    // Read once at start (the listener and the scheduling policy): a reload cannot change
+    // them, so say what will.
+    if old.metrics_listen != new.metrics_listen {
+        out.push("metrics-listen (takes effect when the runtime restarts)".into());
+    }
+    if old.realtime_priority != new.realtime_priority {
+        out.push("realtime-priority (takes effect when the runtime restarts)".into());
+    }
+    if old.control_group != new.control_group {
+        out.push("control-group".into());
+    }
+    if old.control_read_group != new.control_read_group {
+        out.push("control-read-group".into());
+    }
+    if old.pathway_group_base != new.pathway_group_base {
+        out.push("pathway-group-base".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"
+[[vrrp]]
+interface = "eth0"
+vrid = 1
+priority = 200
+ipv4 = ["192.0.2.1/24"]
+"#;
+
+    fn running(text: &str, file: &Path) -> RunningState {
+        let c = crate::config::parse_str(text, "t.toml").unwrap();
+        RunningState {
+            schema: SCHEMA,
+            pid: 1,
+            file: file.to_path_buf(),
+            run_dir: "/run/netvrrp".into(),
+            netns: "net:[1]".into(),
+            routers: c.routers,
+            pathways: c.pathways,
+            clients: c.clients,
+            settings: RuntimeSettings::from(&c.runtime),
+        }
+    }
+
+    #[test]
+    fn no_runtime_is_drift_and_every_router_is_added() {
+        let c = crate::config::parse_str(FILE, "t.toml").unwrap();
+        let d = compare(None, &c, Path::new("/x.toml"));
+        assert!(!d.in_sync && !d.running);
+        assert_eq!(d.routers[0].action, routers::RouterAction::Add);
+        assert!(d.render_text().contains("not running"));
+    }
+
+    #[test]
+    fn same_file_and_config_is_in_sync_another_file_is_not() {
+        let c = crate::config::parse_str(FILE, "t.toml").unwrap();
+        let run = running(FILE, Path::new("/x.toml"));
+        let d = compare(Some(&run), &c, Path::new("/x.toml"));
+        assert!(d.in_sync, "{d:?}");
+        assert_eq!(d.render_text(), "");
+        let d = compare(Some(&run), &c, Path::new("/y.toml"));
+        assert!(!d.in_sync);
+        assert!(d.problems[0].contains("/x.toml"), "{d:?}");
+    }
+
+    #[test]
+    fn a_priority_edit_is_drift_naming_the_attribute() {
+        let c = crate::config::parse_str(&FILE.replace("priority = 200", "priority = 150"), "t.toml").unwrap();
+        let run = running(FILE, Path::new("/x.toml"));
+        let d = compare(Some(&run), &c, Path::new("/x.toml"));
+        assert!(!d.in_sync);
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["routers"][0]["action"], "reconfigure");
+        assert_eq!(v["routers"][0]["attributes"][0], "priority");
+        assert!(d.render_text().contains("eth0 vrid 1 ipv4: reconfigure (priority)"));
+    }
+
+    #[test]
+    fn running_state_round_trips() {
+        let mut run = running(FILE, Path::new("/x.toml"));
+        // Where a router is written is not part of what runs.
+        run.routers[0].location = Location::default();
+        let text = serde_json::to_string(&run).unwrap();
+        let back: RunningState = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, run);
+    }
+}
