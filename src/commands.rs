@@ -411,7 +411,8 @@ pub async fn check(cli: &Cli, file: &Path, json: bool, no_runtime: bool) -> i32 
     }
     let all_pass = checks.iter().all(|c| c.pass);
     if json {
-        let mut v = serde_json::json!({ "schema": reconcile::SCHEMA, "checks": checks, "pass": all_pass });
+        let mut v =
+            serde_json::json!({ "schema": reconcile::SCHEMA, "checks": checks, "pass": all_pass });
         if let Some(d) = &runtime {
             v["runtime"] = serde_json::to_value(d).unwrap_or_default();
         }
@@ -795,8 +796,7 @@ pub async fn dispatch(cli: &Cli) -> i32 {
             exit::OK
         }
         Command::Stop => {
-            if !runtime_running(&cli.run_dir)
-                && crate::daemon::control::ping(&cli.run_dir).is_err()
+            if !runtime_running(&cli.run_dir) && crate::daemon::control::ping(&cli.run_dir).is_err()
             {
                 // Like `systemctl stop` of a stopped unit: the goal is reached.
                 println!(

@@ -112,7 +112,12 @@ fn apply_from_scratch_is_idempotent_and_repairs_drift() {
             .code(),
         Some(0)
     );
-    assert_eq!(ns.netvrrp(&["check", "--no-runtime", "-f", &cfg]).status.code(), Some(0));
+    assert_eq!(
+        ns.netvrrp(&["check", "--no-runtime", "-f", &cfg])
+            .status
+            .code(),
+        Some(0)
+    );
 
     // Drift: a VIP deleted by hand is reported, then repaired.
     ns.ok(&["ip", "addr", "del", "192.0.2.1/24", "dev", &v4]);

@@ -1861,8 +1861,9 @@ async fn serve_connection(
         reader.set_limit(control::MAX_REQUEST as u64);
         let reply = match control::parse_request(&line) {
             Err(e) => Reply::err(e),
-            Ok(_) if let Some(Err(why)) = control::parse_identity(&line)
-                .map(|asked| super::identity::check_request(&asked)) =>
+            Ok(_)
+                if let Some(Err(why)) = control::parse_identity(&line)
+                    .map(|asked| super::identity::check_request(&asked)) =>
             {
                 Reply::err(why)
             }

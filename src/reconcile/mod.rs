@@ -125,9 +125,12 @@ pub fn compare(running: Option<&RunningState>, desired: &Config, file: &Path) ->
     let mut vrrs = list_changes("pathway", &run.pathways, &desired.pathways, |p| {
         format!("{} on {}", p.leader, p.interface)
     });
-    vrrs.extend(list_changes("client", &run.clients, &desired.clients, |c| {
-        format!("{} {}", c.leader, client_kind(c))
-    }));
+    vrrs.extend(list_changes(
+        "client",
+        &run.clients,
+        &desired.clients,
+        |c| format!("{} {}", c.leader, client_kind(c)),
+    ));
     let settings = settings_changes(&run.settings, &RuntimeSettings::from(&desired.runtime));
     let in_sync = problems.is_empty()
         && routers.iter().all(|c| c.action.is_keep())
@@ -268,14 +271,19 @@ ipv4 = ["192.0.2.1/24"]
 
     #[test]
     fn a_priority_edit_is_drift_naming_the_attribute() {
-        let c = crate::config::parse_str(&FILE.replace("priority = 200", "priority = 150"), "t.toml").unwrap();
+        let c =
+            crate::config::parse_str(&FILE.replace("priority = 200", "priority = 150"), "t.toml")
+                .unwrap();
         let run = running(FILE, Path::new("/x.toml"));
         let d = compare(Some(&run), &c, Path::new("/x.toml"));
         assert!(!d.in_sync);
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!(v["routers"][0]["action"], "reconfigure");
         assert_eq!(v["routers"][0]["attributes"][0], "priority");
-        assert!(d.render_text().contains("eth0 vrid 1 ipv4: reconfigure (priority)"));
+        assert!(
+            d.render_text()
+                .contains("eth0 vrid 1 ipv4: reconfigure (priority)")
+        );
     }
 
     #[test]

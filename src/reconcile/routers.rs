@@ -145,7 +145,10 @@ pub fn changed_attributes(old: &RouterConfig, new: &RouterConfig, family: Family
         old.advertisement_interval_ms != new.advertisement_interval_ms,
     );
     differs("preempt", old.preempt != new.preempt);
-    differs("preempt-delay", old.preempt_delay_ms != new.preempt_delay_ms);
+    differs(
+        "preempt-delay",
+        old.preempt_delay_ms != new.preempt_delay_ms,
+    );
     differs("accept-mode", old.accept_mode != new.accept_mode);
     differs(
         "checksum-with-ipv4-pseudoheader",
@@ -200,7 +203,11 @@ pub fn instance_action(
 }
 
 /// The router of `routers` with this interface and VRID, if any.
-pub fn find<'a>(routers: &'a [RouterConfig], interface: &str, vrid: u8) -> Option<&'a RouterConfig> {
+pub fn find<'a>(
+    routers: &'a [RouterConfig],
+    interface: &str,
+    vrid: u8,
+) -> Option<&'a RouterConfig> {
     routers
         .iter()
         .find(|r| r.interface == interface && r.vrid == vrid)
@@ -294,7 +301,10 @@ ipv6 = ["2001:db8::1/64"]
     #[test]
     fn only_identity_restarts_and_families_come_and_go() {
         let old = router(BASE);
-        let new = router(&format!("{}version = 2\n", BASE.replace("ipv6 = [\"2001:db8::1/64\"]", "")));
+        let new = router(&format!(
+            "{}version = 2\n",
+            BASE.replace("ipv6 = [\"2001:db8::1/64\"]", "")
+        ));
         let p = plan(&old, &new);
         assert_eq!(
             p[0].action,

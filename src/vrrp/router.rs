@@ -796,8 +796,7 @@ impl Router {
         }
         let interval_changed = old.advert_interval_cs != self.params.advert_interval_cs;
         // A VRRPv3 Backup follows the master's interval (learned from its adverts), not ours.
-        if interval_changed && (self.state != State::Backup || self.params.version == Version::V2)
-        {
+        if interval_changed && (self.state != State::Backup || self.params.version == Version::V2) {
             self.master_adver_interval_cs = self.params.advert_interval_cs;
         }
         if !self.params.preempt || self.params.preempt_delay != old.preempt_delay {
@@ -2513,7 +2512,10 @@ mod tests {
         reconfigure(&mut rig, now, params(50));
         // A preempting backup of 100 now outranks us: its advert moves us to Backup.
         let acts = rig.advert(now + Duration::from_millis(10), v4(20), 100, 100);
-        assert_eq!(acts[0], changed(State::Master, State::Backup, Reason::HigherPriorityAdvert));
+        assert_eq!(
+            acts[0],
+            changed(State::Master, State::Backup, Reason::HigherPriorityAdvert)
+        );
         assert!(!acts.contains(&advert(0)));
         assert_eq!(rig.r.counters().priority_zero_sent, 0);
     }
@@ -2565,7 +2567,10 @@ mod tests {
         let mut rig = backup(params(100));
         rig.advert(ms(10), v4(20), 200, 100);
         let acts = reconfigure(&mut rig, ms(20), params(255));
-        assert_eq!(acts[1], changed(State::Backup, State::Master, Reason::BecameOwner));
+        assert_eq!(
+            acts[1],
+            changed(State::Backup, State::Master, Reason::BecameOwner)
+        );
         assert_eq!(rig.r.state(), State::Master);
     }
 

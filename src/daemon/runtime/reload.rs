@@ -76,7 +76,11 @@ impl Runtime {
         }
         let mut removed: Vec<(InstanceKey, RouterAction)> = done.into_iter().collect();
         removed.sort_by(|a, b| a.0.cmp(&b.0));
-        report.extend(removed.into_iter().map(|(key, action)| change(&key, action)));
+        report.extend(
+            removed
+                .into_iter()
+                .map(|(key, action)| change(&key, action)),
+        );
         let report = ReloadReport {
             schema: SCHEMA,
             routers: report,

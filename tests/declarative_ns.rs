@@ -1,0 +1,495 @@
+//! The runtime is part of the desired state: `diff`/`check` see what it runs, `apply`
+//! changes a running router in place (no failover for a change that should move nothing),
+//! and one runtime owns each network namespace. Namespace tests: need root, iproute2,
+//! tcpdump and nftables.
+
+mod common;
+
+use common::{Netns, text, wait_until};
+use serde_json::Value;
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const VRID: u8 = 7;
+const INTERVAL_MS: u32 = 100;
+
+/// Two routers (r1, r2) and a host on one bridge; VIP 10.7.0.1 (and .2 when asked).
+struct Pair {
+    routers: Vec<Netns>,
+    host: Netns,
+    // The switch goes last: the routers' runtimes die with their namespaces first.
+    _sw: Netns,
+}
+
+fn config(iface: &str, priority: u8, interval_ms: u32, vips: &[&str]) -> String {
+    let vips: Vec<String> = vips.iter().map(|v| format!("\"{v}/24\"")).collect();
+    format!(
+        "[[vrrp]]\ninterface = \"{iface}\"\nvrid = {VRID}\npriority = {priority}\nadvertisement-interval = {interval_ms}\nipv4 = [{}]\n",
+        vips.join(", ")
+    )
+}
+
+impl Pair {
+    fn new(tag: &str) -> Pair {
+        let sw = Netns::new(&format!("{tag}-sw"));
+        sw.bridge("br0");
+        let mut routers = Vec::new();
+        for k in 1..=2u8 {
+            let r = Netns::new(&format!("{tag}-r{k}"));
+            sw.veth_to(&format!("p{k}"), &r, "eth0");
+            sw.enslave(&format!("p{k}"), "br0");
+            r.ip_ok(&[
+                "addr",
+                "add",
+                &format!("10.7.0.{}/24", 10 + k),
+                "dev",
+                "eth0",
+            ]);
+            routers.push(r);
+        }
+        let host = Netns::new(&format!("{tag}-h"));
+        sw.veth_to("ph", &host, "eth0");
+        sw.enslave("ph", "br0");
+        host.ip_ok(&["addr", "add", "10.7.0.100/24", "dev", "eth0"]);
+        Pair {
+            routers,
+            host,
+            _sw: sw,
+        }
+    }
+
+    fn r(&self, k: usize) -> &Netns {
+        &self.routers[k - 1]
+    }
+
+    fn file(&self, k: usize) -> String {
+        self.r(k).dir().join("vrrp.toml").display().to_string()
+    }
+
+    fn write(&self, k: usize, priority: u8, interval_ms: u32, vips: &[&str]) {
+        fs::write(self.file(k), config("eth0", priority, interval_ms, vips)).unwrap();
+    }
+
+    fn apply(&self, k: usize) -> Output {
+        let out = self.r(k).netvrrp(&["apply", "--json", "-f", &self.file(k)]);
+        assert!(out.status.success(), "apply r{k}: {}", text(&out));
+        Output(serde_json::from_slice(&out.stdout).expect("apply --json"))
+    }
+
+    /// `show vrrp --json` of router k's only instance.
+    fn show(&self, k: usize) -> Value {
+        let out = self.r(k).netvrrp(&["show", "vrrp", "--json"]);
+        assert!(out.status.success(), "show r{k}: {}", text(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v[0].clone()
+    }
+
+    fn state(&self, k: usize) -> String {
+        self.show(k)["state"].as_str().unwrap_or("").to_string()
+    }
+
+    fn wait_state(&self, k: usize, want: &str) {
+        wait_until(
+            Duration::from_secs(10),
+            || format!("r{k} not {want}: {}", self.show(k)),
+            || (self.state(k) == want).then_some(()),
+        );
+    }
+
+    fn counter(&self, k: usize, name: &str) -> u64 {
+        self.show(k)["counters"][name].as_u64().unwrap_or(0)
+    }
+
+    /// Both up, r1 Master at `p1`, r2 Backup at `p2`.
+    fn start(&self, p1: u8, p2: u8) {
+        self.write(1, p1, INTERVAL_MS, &["10.7.0.1"]);
+        self.write(2, p2, INTERVAL_MS, &["10.7.0.1"]);
+        self.apply(1);
+        self.apply(2);
+        self.wait_state(1, "master");
+        self.wait_state(2, "backup");
+    }
+}
+
+/// `apply --json` output.
+struct Output(Value);
+
+impl Output {
+    /// The action of the only router in the runtime section.
+    fn action(&self) -> (String, Vec<String>) {
+        let r = &self.0["runtime"]["routers"][0];
+        let attrs = r["attributes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (r["action"].as_str().unwrap_or("").to_string(), attrs)
+    }
+}
+
+/// VRRP adverts seen on r2's port: (seconds, priority), from tcpdump's text.
+struct Capture {
+    child: Child,
+    path: PathBuf,
+}
+
+impl Capture {
+    fn start(ns: &Netns) -> Capture {
+        let path = ns.dir().join("adverts.txt");
+        let file = fs::File::create(&path).unwrap();
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns.name(),
+                "tcpdump",
+                "-l",
+                "-n",
+                "-tt",
+                "-i",
+                "eth0",
+            ])
+            .args(["ip", "proto", "112"])
+            .stdout(file)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tcpdump");
+        // tcpdump needs a moment before it sees packets.
+        std::thread::sleep(Duration::from_millis(500));
+        Capture { child, path }
+    }
+
+    fn stop(mut self) -> Vec<(f64, u8)> {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let text = fs::read_to_string(&self.path).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let t: f64 = l.split_whitespace().next()?.parse().ok()?;
+                let prio = l
+                    .split("prio ")
+                    .nth(1)?
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()?;
+                Some((t, prio.parse().ok()?))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn longest_gap_ms(adverts: &[(f64, u8)]) -> f64 {
+    adverts
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0) * 1000.0)
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn a_priority_edit_that_keeps_the_master_is_drift_and_moves_nothing() {
+    let lab = Pair::new("dcl-prio");
+    lab.start(200, 100);
+    let transitions = [lab.counter(1, "transitions"), lab.counter(2, "transitions")];
+
+    // The edit is drift for diff (exit 3, the router and the attribute named) and check.
+    lab.write(1, 150, INTERVAL_MS, &["10.7.0.1"]);
+    let out = lab
+        .r(1)
+        .netvrrp(&["diff", "--exit-code", "--json", "-f", &lab.file(1)]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["kernel_in_sync"], true, "{v}");
+    assert_eq!(v["runtime"]["routers"][0]["action"], "reconfigure", "{v}");
+    assert_eq!(v["runtime"]["routers"][0]["attributes"][0], "priority");
+    assert_eq!(v["runtime"]["routers"][0]["vrid"], VRID);
+    let out = lab.r(1).netvrrp(&["check", "-f", &lab.file(1)]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+
+    // apply: reconfigured in place, the new priority on the wire, no transition, no
+    // priority 0, no gap.
+    let cap = Capture::start(lab.r(2));
+    let applied = lab.apply(1);
+    assert_eq!(
+        applied.action(),
+        ("reconfigure".into(), vec!["priority".to_string()])
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    let adverts = cap.stop();
+    assert!(adverts.len() >= 8, "too few adverts captured: {adverts:?}");
+    assert!(
+        adverts.iter().all(|&(_, p)| p != 0),
+        "priority 0 sent: {adverts:?}"
+    );
+    assert!(
+        adverts.iter().any(|&(_, p)| p == 150),
+        "150 never sent: {adverts:?}"
+    );
+    let gap = longest_gap_ms(&adverts);
+    assert!(
+        gap <= f64::from(INTERVAL_MS) * 1.1,
+        "advert gap {gap:.1} ms over the interval + 10 %"
+    );
+    assert_eq!(lab.counter(1, "transitions"), transitions[0]);
+    assert_eq!(lab.counter(2, "transitions"), transitions[1]);
+    assert_eq!(lab.counter(1, "priority_zero_sent"), 0);
+    assert_eq!(lab.show(1)["priority"], 150);
+
+    // Now in sync; a second apply keeps everything.
+    let out = lab
+        .r(1)
+        .netvrrp(&["diff", "--exit-code", "-f", &lab.file(1)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(lab.apply(1).action().0, "keep");
+
+    // An interval change applies live too.
+    lab.write(1, 150, 200, &["10.7.0.1"]);
+    assert_eq!(
+        lab.apply(1).action(),
+        (
+            "reconfigure".into(),
+            vec!["advertisement-interval".to_string()]
+        )
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(lab.counter(1, "transitions"), transitions[0]);
+    assert_eq!(lab.counter(2, "transitions"), transitions[1]);
+    assert_eq!(
+        lab.show(2)["master_adver_interval_ms"].as_f64(),
+        Some(200.0),
+        "{}",
+        lab.show(2)
+    );
+}
+
+#[test]
+fn a_master_lowered_below_a_preempting_backup_hands_over_once_without_priority_zero() {
+    let lab = Pair::new("dcl-low");
+    lab.start(150, 100);
+    let t1 = lab.counter(1, "transitions");
+    let t2 = lab.counter(2, "transitions");
+    lab.write(1, 50, INTERVAL_MS, &["10.7.0.1"]);
+    assert_eq!(lab.apply(1).action().0, "reconfigure");
+    lab.wait_state(2, "master");
+    lab.wait_state(1, "backup");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lab.counter(1, "transitions"), t1 + 1);
+    assert_eq!(lab.counter(2, "transitions"), t2 + 1);
+    assert_eq!(lab.counter(1, "priority_zero_sent"), 0);
+    assert_eq!(lab.counter(2, "priority_zero_received"), 0);
+}
+
+#[test]
+fn adding_and_removing_a_vip_loses_no_reply_for_the_kept_one() {
+    let lab = Pair::new("dcl-vip");
+    lab.start(200, 100);
+    let ping = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            lab.host.name(),
+            "ping",
+            "-n",
+            "-q",
+            "-i",
+            "0.01",
+        ])
+        .args(["-c", "250", "-W", "1", "10.7.0.1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ping");
+    std::thread::sleep(Duration::from_millis(500));
+    lab.write(1, 200, INTERVAL_MS, &["10.7.0.1", "10.7.0.2"]);
+    lab.write(2, 100, INTERVAL_MS, &["10.7.0.1", "10.7.0.2"]);
+    assert_eq!(
+        lab.apply(1).action(),
+        ("reconfigure".into(), vec!["ipv4".to_string()])
+    );
+    lab.apply(2);
+    // The new VIP answers through the master.
+    let out = lab
+        .host
+        .exec(&["ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", "10.7.0.2"]);
+    assert!(out.status.success(), "new VIP: {}", text(&out));
+    lab.write(1, 200, INTERVAL_MS, &["10.7.0.1"]);
+    lab.write(2, 100, INTERVAL_MS, &["10.7.0.1"]);
+    lab.apply(1);
+    lab.apply(2);
+    let out = ping.wait_with_output().unwrap();
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains(" 0% packet loss"),
+        "replies lost for the kept VIP: {summary}"
+    );
+    let out = lab
+        .host
+        .exec(&["ping", "-n", "-c", "2", "-W", "1", "10.7.0.2"]);
+    assert!(!out.status.success(), "removed VIP still answers");
+    assert_eq!(lab.state(1), "master");
+}
+
+#[test]
+fn a_stopped_runtime_and_one_running_another_file_are_drift() {
+    let lab = Pair::new("dcl-stop");
+    lab.write(1, 200, INTERVAL_MS, &["10.7.0.1"]);
+    lab.apply(1);
+    let file = lab.file(1);
+    let r = lab.r(1);
+    assert_eq!(
+        r.netvrrp(&["diff", "--exit-code", "-f", &file])
+            .status
+            .code(),
+        Some(0)
+    );
+    // Another file (same content) is drift: the runtime does not run it.
+    let other = r.dir().join("other.toml").display().to_string();
+    fs::copy(&file, &other).unwrap();
+    let out = r.netvrrp(&["diff", "--exit-code", "-f", &other]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("instead of"), "{}", text(&out));
+    // Stopped: drift for diff and check; a second stop is not an error.
+    assert!(r.netvrrp(&["stop"]).status.success());
+    let out = r.netvrrp(&["stop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("no runtime is running"),
+        "{}",
+        text(&out)
+    );
+    let out = r.netvrrp(&["diff", "--exit-code", "-f", &file]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("not running"), "{}", text(&out));
+    let out = r.netvrrp(&["check", "-f", &file]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    // --no-runtime looks at the kernel only.
+    let out = r.netvrrp(&["diff", "--no-runtime", "--exit-code", "-f", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // `down` with a broken file refuses before stopping anything.
+    lab.apply(1);
+    lab.wait_state(1, "master");
+    fs::write(&other, "[[vrrp]]\nvrid = 0\n").unwrap();
+    let out = r.netvrrp(&["down", "-f", &other]);
+    assert_eq!(out.status.code(), Some(65), "{}", text(&out));
+    assert_eq!(lab.state(1), "master");
+}
+
+#[test]
+fn one_runtime_per_namespace_and_requests_for_another_are_refused() {
+    let lab = Pair::new("dcl-one");
+    lab.write(1, 200, INTERVAL_MS, &["10.7.0.1"]);
+    lab.apply(1);
+    lab.wait_state(1, "master");
+    let r = lab.r(1);
+    let second = r.dir().join("second");
+    fs::create_dir_all(&second).unwrap();
+    let file = lab.file(1);
+    let out = Command::new(env!("CARGO_BIN_EXE_netvrrp"))
+        .args(["--netns", r.name(), "--run-dir"])
+        .arg(&second)
+        .args(["apply", "-f", &file])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&r.run_dir().display().to_string()),
+        "the running one's run-dir not named: {}",
+        text(&out)
+    );
+    // Nothing was touched: the master is still up, protodown off.
+    assert_eq!(lab.state(1), "master");
+    let link = r.ip_json(&[
+        "-d",
+        "link",
+        "show",
+        "dev",
+        &format!("vrrp4-{}-{VRID}", r.ifindex("eth0")),
+    ]);
+    assert_ne!(link[0]["protodown"], Value::Bool(true), "{link}");
+
+    // A request that names another run-dir is refused, naming both.
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(r.run_dir().join("netvrrp.sock")).unwrap();
+    let req = serde_json::json!({"cmd": "stop", "identity": {"run_dir": second}});
+    writeln!(s, "{req}").unwrap();
+    let mut line = String::new();
+    BufReader::new(&s).read_line(&mut line).unwrap();
+    let reply: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(reply["ok"], false, "{reply}");
+    assert!(
+        reply["error"].as_str().unwrap().contains("wrong runtime"),
+        "{reply}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(lab.state(1), "master", "a foreign stop was obeyed");
+}
+
+/// `--netns NAME` without `--run-dir` uses `/run/netvrrp/netns/NAME`: two namespaces stay
+/// apart through apply, show, stop and down.
+#[test]
+fn two_namespaces_with_default_run_dirs_stay_independent() {
+    struct DirGuard(Vec<PathBuf>);
+    impl Drop for DirGuard {
+        fn drop(&mut self) {
+            for d in &self.0 {
+                let _ = fs::remove_dir_all(d);
+            }
+        }
+    }
+    let a = Netns::new("dcl-nsa");
+    let b = Netns::new("dcl-nsb");
+    let _dirs = DirGuard(
+        [&a, &b]
+            .iter()
+            .map(|n| PathBuf::from("/run/netvrrp/netns").join(n.name()))
+            .collect(),
+    );
+    let cmd = |ns: &Netns, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_netvrrp"))
+            .args(["--netns", ns.name()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let mut files = Vec::new();
+    for (ns, prio) in [(&a, 200u8), (&b, 100u8)] {
+        ns.veth("eth0", "eth1");
+        ns.ip_ok(&["addr", "add", "10.7.0.11/24", "dev", "eth0"]);
+        let f = ns.dir().join("vrrp.toml");
+        fs::write(&f, config("eth0", prio, INTERVAL_MS, &["10.7.0.1"])).unwrap();
+        let f = f.display().to_string();
+        let out = cmd(ns, &["apply", "-f", &f]);
+        assert!(out.status.success(), "{}: {}", ns.name(), text(&out));
+        files.push(f);
+    }
+    let show = |ns: &Netns| {
+        let out = cmd(ns, &["show", "vrrp", "--json"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v[0]["priority"].as_u64().unwrap()
+    };
+    assert_eq!(show(&a), 200);
+    assert_eq!(show(&b), 100);
+    // b's file applied to b reloads b only.
+    fs::write(&files[1], config("eth0", 120, INTERVAL_MS, &["10.7.0.1"])).unwrap();
+    assert!(cmd(&b, &["apply", "-f", &files[1]]).status.success());
+    assert_eq!(show(&a), 200);
+    assert_eq!(show(&b), 120);
+    assert!(cmd(&b, &["stop"]).status.success());
+    assert_eq!(show(&a), 200);
+    assert!(cmd(&b, &["down", "-f", &files[1]]).status.success());
+    assert_eq!(show(&a), 200);
+    assert!(cmd(&a, &["down", "-f", &files[0]]).status.success());
+}
