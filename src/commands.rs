@@ -1,35 +1,16 @@
 //! One function per command: library calls in, exit code out. Printing happens here.
 
-use crate::apply::{self, Executor};
+use crate::apply;
 use crate::cli::{Cli, Command};
 use crate::config::{self, Config};
-use crate::desired::{self, DesiredState};
 use crate::exit;
 use crate::kernel::{Kernel, Snapshot};
 use crate::plan::{self, Op, OwnedRecord, ProtodownOwner};
+use crate::reconcile::kernel::{Failure, Loaded};
 use crate::reconcile::{self, RuntimeDiff, routers::ReloadReport};
 use anyhow::Context;
 use std::io::IsTerminal;
 use std::path::Path;
-
-impl Executor for Kernel {
-    async fn execute(&self, op: &Op) -> Result<(), String> {
-        Kernel::execute(self, op).await.map_err(|e| e.to_string())
-    }
-
-    /// Batched: independent operations share netlink datagrams (see `Kernel::execute_many`).
-    async fn execute_all(&self, ops: &[Op]) -> Vec<apply::Outcome> {
-        Kernel::execute_many(self, ops)
-            .await
-            .into_iter()
-            .map(|o| match o {
-                crate::kernel::Outcome::Done => apply::Outcome::Done,
-                crate::kernel::Outcome::Failed(e) => apply::Outcome::Failed(e.to_string()),
-                crate::kernel::Outcome::NotRun => apply::Outcome::NotRun,
-            })
-            .collect()
-    }
-}
 
 /// Print a configuration error list and return the data-error exit code.
 fn config_failed(errors: &config::ConfigErrors) -> i32 {
@@ -113,34 +94,32 @@ fn protodown_owner(run_dir: &Path) -> ProtodownOwner {
     }
 }
 
-/// Everything a kernel-facing command needs: the config, a snapshot, the desired state and
-/// the owned records.
-pub struct Loaded {
-    pub config: Config,
-    pub snapshot: Snapshot,
-    pub desired: DesiredState,
-    pub owned: Vec<OwnedRecord>,
+/// Print why a reconcile stopped; its exit code.
+fn report_failure(f: &Failure) -> i32 {
+    match f {
+        Failure::Config(errors) => return config_failed(errors),
+        Failure::Fit(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            eprintln!("netvrrp: the configuration does not fit this machine; nothing was applied");
+        }
+        Failure::Plan(errors) => {
+            for e in errors {
+                eprintln!("netvrrp: {e}");
+            }
+            eprintln!("netvrrp: nothing was applied");
+        }
+        other => eprintln!("netvrrp: {other}"),
+    }
+    f.exit_code()
 }
 
 /// Err(exit code) after printing the reason.
 pub async fn load(kernel: &Kernel, file: &Path, run_dir: &Path) -> Result<Loaded, i32> {
-    let config = config::load(file).map_err(|e| config_failed(&e))?;
-    let snapshot = kernel.snapshot().await.map_err(|e| failed(&e))?;
-    let desired = desired::derive(&config, |name| snapshot.by_name(name).map(|l| l.index))
-        .map_err(|errors| {
-            for e in &errors {
-                eprintln!("{e}");
-            }
-            eprintln!("netvrrp: the configuration does not fit this machine; nothing was applied");
-            exit::FAILURE
-        })?;
-    let owned = apply::load_owned(run_dir).map_err(|e| failed(&e))?;
-    Ok(Loaded {
-        config,
-        snapshot,
-        desired,
-        owned,
-    })
+    reconcile::kernel::load(kernel, file, run_dir)
+        .await
+        .map_err(|f| report_failure(&f))
 }
 
 /// A netlink connection and everything [`load`] reads; Err(exit code) after printing why.
@@ -151,34 +130,11 @@ async fn connect_and_load(file: &Path, run_dir: &Path) -> Result<(Kernel, Loaded
 }
 
 fn make_plan(l: &Loaded, owner: ProtodownOwner) -> Result<plan::Plan, i32> {
-    plan::plan(&l.snapshot, &l.desired, &l.owned, owner).map_err(|errors| {
-        for e in &errors {
-            eprintln!("netvrrp: {e}");
-        }
-        eprintln!("netvrrp: nothing was applied");
-        exit::FAILURE
-    })
+    reconcile::kernel::plan(l, owner).map_err(|f| report_failure(&f))
 }
 
 fn color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-}
-
-/// The records to keep after an apply: every desired device as it now exists.
-fn owned_after(snapshot: &Snapshot, desired: &DesiredState) -> Vec<OwnedRecord> {
-    desired
-        .devices
-        .iter()
-        .filter_map(|d| {
-            let l = snapshot.by_name(&d.name)?;
-            Some(OwnedRecord {
-                name: l.name.clone(),
-                index: l.index,
-                parent_index: l.parent_index?,
-                mac: l.mac?,
-            })
-        })
-        .collect()
 }
 
 pub async fn diff(cli: &Cli, file: &Path, json: bool, exit_code: bool, no_runtime: bool) -> i32 {
@@ -222,17 +178,14 @@ fn print_plan_text(p: &plan::Plan, runtime: Option<&RuntimeDiff>) {
     }
 }
 
-/// What `apply_kernel` does with a runtime that is already running.
+/// What [`apply_kernel`] does with a runtime that is already running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reload {
-    /// Leave it alone (`--no-runtime`, dry runs, the runtime's own SIGHUP).
+    /// Leave it alone (`--no-runtime`, dry runs, `run`).
     No,
     /// Make it reload the file after the devices exist and before owned devices that left
     /// the file are deleted, so its removed routers can still send priority 0 through them.
     BeforeDeletes,
-    /// Called by the runtime itself (SIGHUP): protodown is the runtime's, and the control
-    /// socket must not be asked (the runtime is busy running this).
-    Inside,
 }
 
 /// What [`apply_kernel`] did.
@@ -244,15 +197,9 @@ pub struct Applied {
     pub reload: Option<ReloadReport>,
 }
 
-/// How long the verify waits at most for the kernel's asynchronous effects (an address
-/// still tentative, a carrier not yet propagated) before calling a difference real.
-const VERIFY_ATTEMPTS: usize = 5;
-const VERIFY_PAUSE: std::time::Duration = std::time::Duration::from_millis(40);
-
-/// The kernel part of apply (also used by `run` and the runtime's SIGHUP): plan, execute,
-/// verify with a short bounded retry, then record ownership. A failed verify rolls every
-/// change back. Prints the kernel plan as text when it changes something (not with `json`
-/// or `dry_run`: the caller prints those, together with the runtime's part).
+/// The kernel part of apply (also used by `run`), through [`reconcile::kernel`]. Prints the
+/// kernel plan as text when it changes something (not with `json` or `dry_run`: the caller
+/// prints those, together with the runtime's part).
 pub async fn apply_kernel(
     run_dir: &Path,
     file: &Path,
@@ -262,8 +209,6 @@ pub async fn apply_kernel(
 ) -> Result<Applied, i32> {
     if !dry_run {
         crate::security::check_config_file(file).map_err(|e| failed(&e))?;
-    }
-    if !dry_run && reload != Reload::Inside {
         refuse_foreign_runtime(run_dir)?;
     }
     let kernel = Kernel::connect().await.map_err(|e| failed(&e))?;
@@ -273,11 +218,7 @@ pub async fn apply_kernel(
         Some(apply::lock(run_dir).map_err(|e| failed(&e))?)
     };
     let loaded = load(&kernel, file, run_dir).await?;
-    let owner = if reload == Reload::Inside {
-        ProtodownOwner::Runtime
-    } else {
-        protodown_owner(run_dir)
-    };
+    let owner = protodown_owner(run_dir);
     let p = make_plan(&loaded, owner)?;
     if dry_run {
         return Ok(Applied {
@@ -289,102 +230,23 @@ pub async fn apply_kernel(
     if !json && !p.in_sync {
         print!("{}", p.render_text(color()));
     }
-    // The planner puts deletions of owned devices that left the file last.
-    let split = p
-        .changes
-        .iter()
-        .rposition(|op| !matches!(op, Op::DeleteMacvlan { .. }))
-        .map_or(0, |i| i + 1);
-    let (changes, deletes) = p.changes.split_at(split);
-    if let Err(e) = apply::execute(&kernel, changes).await {
-        eprintln!("netvrrp: apply failed: {e}");
-        return Err(exit::FAILURE);
-    }
-    let mut report = None;
-    if reload == Reload::BeforeDeletes && runtime_running(run_dir) {
-        match crate::daemon::reload(run_dir, file) {
-            Ok(r) => report = Some(r),
-            Err(e) => {
-                eprintln!("netvrrp: the kernel is applied but the runtime did not reload: {e:#}");
-                return Err(exit::FAILURE);
-            }
+    let reload_runtime = reload == Reload::BeforeDeletes && runtime_running(run_dir);
+    let result = reconcile::kernel::execute(&kernel, run_dir, loaded, &p, owner, || async {
+        if reload_runtime {
+            crate::daemon::reload(run_dir, file).map(Some)
+        } else {
+            Ok(None)
         }
-    }
-    if let Err(e) = apply::execute(&kernel, deletes).await {
-        eprintln!("netvrrp: apply failed: {e}");
-        return Err(exit::FAILURE);
-    }
-    let after = match verify(&kernel, &loaded.desired, owner).await {
-        Ok(after) => after,
-        Err(why) => {
-            eprintln!("netvrrp: {why}");
-            let done = vec![apply::Outcome::Done; p.changes.len()];
-            let (n, errors) = apply::undo(&kernel, &p.changes, &done).await;
-            if errors.is_empty() {
-                eprintln!("netvrrp: rolled back {n} operation(s); the kernel is as it was");
-            } else {
-                eprintln!(
-                    "netvrrp: rolled back {n} operation(s) but {} undo step(s) failed: {}",
-                    errors.len(),
-                    errors.join("; ")
-                );
-            }
-            return Err(exit::FAILURE);
-        }
-    };
-    let owned = owned_after(&after, &loaded.desired);
-    apply::save_owned(run_dir, &owned).map_err(|e| failed(&e))?;
-    Ok(Applied {
-        loaded: Loaded {
-            snapshot: after,
-            owned,
-            ..loaded
-        },
-        plan: p,
-        reload: report,
     })
-}
-
-/// A fresh snapshot must be in sync with what was asked; the kernel applies some changes
-/// asynchronously, so a difference is re-read a few times before it counts.
-async fn verify(
-    kernel: &Kernel,
-    desired: &DesiredState,
-    owner: ProtodownOwner,
-) -> Result<Snapshot, String> {
-    let mut last = String::new();
-    for attempt in 0..VERIFY_ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(VERIFY_PAUSE).await;
-        }
-        let after = kernel.snapshot().await.map_err(|e| format!("{e:#}"))?;
-        let owned = owned_after(&after, desired);
-        match plan::plan(&after, desired, &owned, owner) {
-            Ok(v) if v.in_sync => return Ok(after),
-            Ok(v) => {
-                last = format!(
-                    "applied, but the kernel still differs ({} operation(s) left): {}",
-                    v.changes.len(),
-                    v.changes
-                        .iter()
-                        .map(|o| o.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                );
-            }
-            Err(errors) => {
-                return Err(format!(
-                    "verify: {}",
-                    errors
-                        .iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ));
-            }
-        }
+    .await;
+    match result {
+        Ok((loaded, report)) => Ok(Applied {
+            loaded,
+            plan: p,
+            reload: report,
+        }),
+        Err(f) => Err(report_failure(&f)),
     }
-    Err(last)
 }
 
 pub async fn check(cli: &Cli, file: &Path, json: bool, no_runtime: bool) -> i32 {

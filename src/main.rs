@@ -11,8 +11,7 @@ fn main() {
     if matches.value_source("run_dir") == Some(clap::parser::ValueSource::DefaultValue) {
         cli.run_dir = netvrrp::daemon::identity::default_run_dir(cli.netns.as_deref());
     }
-    // Before entering the namespace: `--netns NAME` is found by name from here.
-    netvrrp::daemon::identity::set_target(cli.netns.as_deref());
+
     netvrrp::logging::init(cli.verbose, cli.quiet, cli.log_format);
     // Short-lived commands die quietly on a closed pipe (`netvrrp diff | head`) like other
     // Unix tools. The runtime keeps SIGPIPE ignored: a control client hanging up must only
@@ -33,6 +32,8 @@ fn main() {
     // root.
     use netvrrp::cli::Command as C;
     let socket_only = matches!(cli.command, C::Show { .. } | C::Subscribe { .. } | C::Stop);
+    // Before entering the namespace: `--netns NAME` is found by name from here.
+    netvrrp::daemon::identity::set_target(cli.netns.as_deref(), socket_only);
     if let Some(ns) = cli.netns.as_ref().filter(|_| !socket_only)
         && let Err(e) = netvrrp::kernel::enter_netns(ns)
     {

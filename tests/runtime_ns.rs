@@ -1395,6 +1395,7 @@ fn reload_keeps_unchanged_routers_running() {
     let pid = lab.pid(1);
     let before: Vec<Value> = FAMILIES.iter().map(|f| inst(lab.r(1), 10, f)).collect();
     let peer: Vec<Value> = FAMILIES.iter().map(|f| inst(lab.r(2), 10, f)).collect();
+    let peer11: Vec<Value> = FAMILIES.iter().map(|f| inst(lab.r(2), 11, f)).collect();
 
     // VRID 10 unchanged, VRID 11 changed (priority), VRID 12 added.
     let reload_at = unix_now();
@@ -1432,9 +1433,15 @@ fn reload_keeps_unchanged_routers_running() {
             "{p}"
         );
         assert_eq!(counter(&p, "priority_zero_received"), 0);
-        // ...and a graceful restart of VRID 11 (priority 0, then preempted back).
+        // ...and VRID 11's new priority (still above the peer's) was taken live: no
+        // priority 0, no transition on either side.
         let p11 = inst(lab.r(2), 11, family);
-        assert_eq!(counter(&p11, "priority_zero_received"), 1, "{p11}");
+        assert_eq!(counter(&p11, "priority_zero_received"), 0, "{p11}");
+        assert_eq!(
+            counter(&p11, "transitions"),
+            counter(&peer11[i], "transitions"),
+            "{p11}"
+        );
         assert_eq!(inst(lab.r(1), 11, family)["priority"], 150);
     }
     // On the wire: VRID 10 advertised on time throughout the reload.

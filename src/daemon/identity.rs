@@ -59,10 +59,14 @@ pub struct Identity {
 /// The namespace this command means (set once by `main`; before that, none is sent).
 static TARGET_NETNS: OnceLock<Option<String>> = OnceLock::new();
 
-/// Record the namespace the command line means (`--netns NAME`, or the one it runs in).
-pub fn set_target(netns: Option<&str>) {
+/// Record the namespace the command line means: `--netns NAME`; else the one it runs in
+/// for commands that act on that namespace's kernel (apply, diff, check, down: their
+/// runtime must be this namespace's); none for `show`, `stop` and `subscribe` without
+/// `--netns`, which only name a run-dir (they may be run from anywhere, by group members).
+pub fn set_target(netns: Option<&str>, socket_only: bool) {
     let target = match netns {
         Some(name) => named_netns(name),
+        None if socket_only => None,
         None => Some(own_netns()),
     };
     let _ = TARGET_NETNS.set(target);

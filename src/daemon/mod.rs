@@ -138,6 +138,32 @@ fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
     )
 }
 
+/// The kernel as the runtime starts: read (`spawned`: apply has just reconciled it) or
+/// reconciled through [`crate::reconcile::kernel`] (no runtime runs yet, so protodown is the
+/// configurator's).
+async fn reconcile_at_start(
+    run_dir: &Path,
+    file: &Path,
+    spawned: bool,
+) -> Result<crate::reconcile::kernel::Loaded, crate::reconcile::kernel::Failure> {
+    use crate::reconcile::kernel::{self, Failure};
+    let kernel = crate::kernel::Kernel::connect()
+        .await
+        .map_err(Failure::Io)?;
+    if spawned {
+        return kernel::load(&kernel, file, run_dir).await;
+    }
+    let _lock = crate::apply::lock(run_dir).map_err(Failure::Io)?;
+    let loaded = kernel::load(&kernel, file, run_dir).await?;
+    let owner = crate::plan::ProtodownOwner::Configurator;
+    let plan = kernel::plan(&loaded, owner)?;
+    let (loaded, _) = kernel::execute(&kernel, run_dir, loaded, &plan, owner, || async {
+        Ok(None)
+    })
+    .await?;
+    Ok(loaded)
+}
+
 /// `netvrrp run`: apply the kernel state, then run elections until stopped.
 pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
     if let Err(e) = crate::security::check_config_file(file)
@@ -159,29 +185,12 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
     identity::set_runtime(&cli.run_dir);
     // `apply` has just reconciled the kernel before spawning us; do it again anyway when run
     // by hand or by systemd, where nothing did.
-    let loaded = if spawned {
-        let kernel = match crate::kernel::Kernel::connect().await {
-            Ok(k) => k,
-            Err(e) => {
-                eprintln!("netvrrp: {e:#}");
-                return exit::FAILURE;
-            }
-        };
-        crate::commands::load(&kernel, file, &cli.run_dir).await
-    } else {
-        crate::commands::apply_kernel(
-            &cli.run_dir,
-            file,
-            false,
-            false,
-            crate::commands::Reload::No,
-        )
-        .await
-        .map(|applied| applied.loaded)
-    };
-    let loaded = match loaded {
+    let loaded = match reconcile_at_start(&cli.run_dir, file, spawned).await {
         Ok(l) => l,
-        Err(code) => return code,
+        Err(f) => {
+            eprintln!("netvrrp: {f}");
+            return f.exit_code();
+        }
     };
     // Before the runtime starts its timers. Read at start only: a reload keeps the policy.
     sched::apply_realtime_priority(loaded.config.runtime.realtime_priority);

@@ -7,9 +7,9 @@
 //! nftables filter has its own task too.
 
 use super::control::{self, Reply, Request};
-use crate::commands::Loaded;
 use crate::config::{self, RouterConfig};
 use crate::kernel::{Kernel, KernelEvent, Snapshot};
+use crate::reconcile::kernel::Loaded;
 use crate::types::{Family, MacAddr};
 use crate::vrrp::net::{self, FrameBatch, Received, RxSocket};
 use crate::vrrp::packet;
@@ -1210,13 +1210,15 @@ impl Runtime {
     async fn reload(
         &mut self,
         file: PathBuf,
+        config: config::Config,
+        snapshot: Snapshot,
     ) -> Result<crate::reconcile::routers::ReloadReport, String> {
         let mut reloading = vec![sd_notify::NotifyState::Reloading];
         if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
             reloading.push(now);
         }
         notify(&reloading);
-        let result = self.reload_inner(file).await;
+        let result = self.commit_reload(file, config, snapshot).await;
         notify(&[sd_notify::NotifyState::Ready]);
         self.heap_trim.notify_one();
         result
@@ -1339,6 +1341,9 @@ impl Runtime {
             }
         }
         let mut fanout_done = self.fanout_done.take().context("runtime started twice")?;
+        let reconcile_kernel: reload::ReconcileKernel =
+            Arc::new(tokio::sync::Mutex::new(Kernel::connect().await?));
+        let (commit_send, mut commit_recv) = mpsc::channel::<reload::Commit>(4);
         let mut sigterm = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
         let mut sigint = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
         let mut sighup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
@@ -1365,18 +1370,18 @@ impl Runtime {
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
                 _ = sighup.recv() => {
-                    // Reload first, so routers leaving the file still have their devices to
-                    // send priority 0 through; then reconcile the kernel (new devices appear
-                    // as link events and their routers start).
-                    let file = self.file.clone();
-                    match self.reload(file.clone()).await {
-                        Ok(_) => {
-                            if crate::commands::apply_kernel(&self.run_dir, &file, false, false, crate::commands::Reload::Inside).await.is_err() {
-                                tracing::error!(target: "netvrrp::kernel", "kernel apply on SIGHUP failed (see above); routers keep running");
-                            }
-                        }
-                        Err(e) => tracing::error!(target: "netvrrp::protocol", "reload on SIGHUP failed: {e}"),
-                    }
+                    // The same transaction as `apply`, off the loop; only the swap comes back
+                    // here (the commit arm).
+                    tokio::spawn(reload::on_sighup(
+                        reconcile_kernel.clone(),
+                        self.run_dir.clone(),
+                        self.file.clone(),
+                        commit_send.clone(),
+                    ));
+                }
+                Some(c) = commit_recv.recv() => {
+                    let result = self.reload(c.file, c.config, c.snapshot).await;
+                    let _ = c.done.send(result);
                 }
                 _ = timer.sleep_until_some(wake) => {
                     self.fire_due_timers().await;
@@ -1460,10 +1465,18 @@ impl Runtime {
                         },
                         Request::Reload { file } => match super::access::reload_allowed(trusted, &file, &self.file) {
                             Err(why) => Reply::err(why),
-                            Ok(()) => match self.reload(file).await {
-                                Ok(report) => Reply::ok(serde_json::to_value(report).unwrap_or_default()),
-                                Err(e) => Reply::err(e),
-                            },
+                            Ok(()) => {
+                                // Read and dump off the loop; the commit arm swaps.
+                                let (kernel, commits) = (reconcile_kernel.clone(), commit_send.clone());
+                                tokio::spawn(async move {
+                                    let answer = match reload::prepare(kernel, file, commits).await {
+                                        Ok(report) => Reply::ok(serde_json::to_value(report).unwrap_or_default()),
+                                        Err(e) => Reply::err(e),
+                                    };
+                                    let _ = reply.send(answer);
+                                });
+                                continue;
+                            }
                         },
                         Request::Running => Reply::ok(serde_json::to_value(self.running_state()).unwrap_or_default()),
                         Request::Stop => {

@@ -2,6 +2,7 @@
 //! compares with a configuration file (the `runtime` section of `diff`, `check` and
 //! `apply`). The kernel half is [`crate::plan`].
 
+pub mod kernel;
 pub mod routers;
 
 use crate::config::{ClientConfig, Config, Location, PathwayConfig, RouterConfig, RuntimeConfig};

@@ -6,7 +6,9 @@
 
 use super::{InstanceKey, Runtime, lock, open_unicast};
 use crate::config::{self, RouterConfig};
-use crate::kernel::Snapshot;
+use crate::kernel::{Kernel, Snapshot};
+use crate::plan::ProtodownOwner;
+use crate::reconcile::kernel::{self, Failure};
 use crate::reconcile::routers::{self, ReloadReport, RouterAction, RouterChange};
 use crate::reconcile::{RunningState, RuntimeSettings, SCHEMA};
 use crate::vrrp::router::{Input, RouterParams, State, Time};
@@ -14,14 +16,108 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// A reload prepared off the loop (file read and checked, kernel dumped), for the loop to
+/// swap in.
+pub(in crate::daemon) struct Commit {
+    pub file: PathBuf,
+    pub config: config::Config,
+    pub snapshot: Snapshot,
+    pub done: oneshot::Sender<Result<ReloadReport, String>>,
+}
+
+/// The netlink connection reloads read and change the kernel through: one, opened at
+/// start, used by one reload at a time (a socket serves one dump at a time).
+pub(in crate::daemon) type ReconcileKernel = Arc<tokio::sync::Mutex<Kernel>>;
+
+/// Hand a prepared reload to the loop and wait for what it did.
+async fn commit(
+    commits: &mpsc::Sender<Commit>,
+    file: PathBuf,
+    config: config::Config,
+    snapshot: Snapshot,
+) -> Result<ReloadReport, String> {
+    let (done, wait) = oneshot::channel();
+    commits
+        .send(Commit {
+            file,
+            config,
+            snapshot,
+            done,
+        })
+        .await
+        .map_err(|_| "the runtime is stopping".to_string())?;
+    wait.await
+        .map_err(|_| "the runtime is stopping".to_string())?
+}
+
+/// A `reload` control request (apply has reconciled the kernel): read the file and dump the
+/// kernel off the loop, then let the loop swap.
+pub(in crate::daemon) async fn prepare(
+    kernel: ReconcileKernel,
+    file: PathBuf,
+    commits: mpsc::Sender<Commit>,
+) -> Result<ReloadReport, String> {
+    let config = kernel::load_config_off_loop(&file, true)
+        .await
+        .map_err(|f| f.to_string())?;
+    let snapshot = {
+        let k = kernel.lock().await;
+        k.snapshot().await.map_err(|e| format!("{e:#}"))?
+    };
+    commit(&commits, file, config, snapshot).await
+}
+
+/// SIGHUP: the same transaction as `apply` ([`kernel::execute`]), off the loop: the kernel
+/// changes, then the loop's swap (before owned devices that left the file are deleted, so
+/// leaving routers still have them for their priority 0), then deletions and verify.
+pub(in crate::daemon) async fn on_sighup(
+    kernel: ReconcileKernel,
+    run_dir: PathBuf,
+    file: PathBuf,
+    commits: mpsc::Sender<Commit>,
+) {
+    let result = async {
+        let config = kernel::load_config_off_loop(&file, true).await?;
+        let k = kernel.lock().await;
+        let _lock = crate::apply::lock(&run_dir).map_err(Failure::Io)?;
+        let loaded = kernel::load_with(&k, config, &run_dir).await?;
+        // protodown is ours while we run.
+        let owner = ProtodownOwner::Runtime;
+        let plan = kernel::plan(&loaded, owner)?;
+        let config = loaded.config.clone();
+        kernel::execute(&k, &run_dir, loaded, &plan, owner, || async {
+            let snapshot = k.snapshot().await?;
+            commit(&commits, file.clone(), config, snapshot)
+                .await
+                .map(Some)
+                .map_err(anyhow::Error::msg)
+        })
+        .await
+    }
+    .await;
+    match result {
+        Ok((_, report)) => {
+            let changed = report.as_ref().is_some_and(|r| r.changed());
+            tracing::info!(target: "netvrrp::protocol", changed, "SIGHUP: file reloaded and kernel reconciled");
+        }
+        Err(f) => {
+            tracing::error!(target: "netvrrp::protocol", "reload on SIGHUP failed, routers keep running as they were: {f}")
+        }
+    }
+}
 
 impl Runtime {
-    pub(super) async fn reload_inner(&mut self, file: PathBuf) -> Result<ReloadReport, String> {
-        crate::security::check_config_file(&file).map_err(|e| format!("{e:#}"))?;
-        let config = config::load(&file).map_err(|e| e.to_string())?;
+    /// Swap in a prepared reload (on the loop).
+    pub(super) async fn commit_reload(
+        &mut self,
+        file: PathBuf,
+        config: config::Config,
+        snapshot: Snapshot,
+    ) -> Result<ReloadReport, String> {
         self.access = super::super::access::Policy::from_config(&config.runtime);
         self.set_socket_mode();
-        let snapshot = self.kernel.snapshot().await.map_err(|e| format!("{e:#}"))?;
         self.snapshot = Arc::new(snapshot.clone());
         // Fan-outs of the old configuration name clients by their old positions: let them
         // reach the runners before those follow the new configuration.
