@@ -161,7 +161,8 @@ pub enum Reload {
 }
 
 /// The kernel part of apply (also used by `run` and the runtime's SIGHUP). Returns the
-/// loaded config on success; prints the plan (text or JSON) when `print` is set.
+/// loaded config on success. Prints the plan as JSON when `json` is set, otherwise as text
+/// on a dry run or when the kernel is not in sync (an in-sync apply stays quiet).
 pub async fn apply_kernel(
     run_dir: &Path,
     file: &Path,

@@ -299,7 +299,8 @@ impl Lab {
         ]);
     }
 
-    /// The vrrp macvlan of router K (named from eth0's ifindex, as DESIGN.md 1.3 says).
+    /// The vrrp macvlan of router K (named from eth0's ifindex, as netvrrp.toml(5)
+    /// [[vrrp]] says).
     fn device(&self, k: usize, vrid: u8, family: &str) -> String {
         let idx = self.r(k).ifindex("eth0");
         format!("vrrp{}-{idx}-{vrid}", if family == "ipv4" { 4 } else { 6 })

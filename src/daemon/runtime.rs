@@ -3,8 +3,9 @@
 //! reused buffer, every frame sent goes through one packet socket in one `sendmmsg` per
 //! loop turn ([`net::FrameBatch`]), kernel
 //! events through one netlink multicast stream, control requests through one channel. VRRS
-//! fan-outs are computed in the loop and carried out by their own task, in order; the
-//! nftables filter has its own task too.
+//! fan-outs are computed in the loop and carried out in order by their own OS thread (with
+//! its own event loop and netlink socket, see [`spawn_vrrs_executor`]); the nftables filter
+//! runs in a task of its own. The layering is described in docs/architecture.md.
 
 use super::control::{self, Reply, Request};
 use crate::commands::Loaded;
@@ -199,7 +200,8 @@ pub struct Runtime {
     /// Shared with the VRRS executor, which hands notices over once a fan-out's kernel work
     /// is done.
     runners: Arc<Mutex<crate::vrrs::ClientRunners>>,
-    /// VRRS fan-outs are carried out by their own task, in order (see [`Runtime::carry_out`]).
+    /// VRRS fan-outs are carried out by their own thread, in order (see
+    /// [`spawn_vrrs_executor`] and [`Runtime::carry_out`]).
     vrrs_exec: mpsc::UnboundedSender<VrrsJob>,
     /// Fan-outs handed to the executor and not finished yet.
     vrrs_pending: Arc<std::sync::atomic::AtomicUsize>,
