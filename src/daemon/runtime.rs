@@ -884,9 +884,10 @@ impl Runtime {
         protodown
     }
 
-    /// A packet from a receive socket: decode, validate, count, dispatch.
+    /// A packet from a receive socket: find its router, check it (read in place, no
+    /// allocation), count, dispatch.
     async fn on_packet(&mut self, pkt: Received<'_>) {
-        let vrid = pkt.payload.get(1).copied();
+        let vrid = pkt.vrid();
         let idx = vrid.and_then(|v| {
             self.by_vrid
                 .get(&(pkt.parent_index, pkt.family, v))
@@ -924,10 +925,10 @@ impl Runtime {
             !inst.config.unicast_peers.is_empty(),
             inst.primary,
         );
-        match net::decode_for(&pkt, version, expected) {
+        match pkt.view_for(version, expected) {
             Ok(advert) => {
                 let c = inst.router.counters_mut();
-                match advert.checksum_form {
+                match advert.checksum_form() {
                     Some(packet::ChecksumForm::WithPseudoHeader) => {
                         c.checksum_with_pseudoheader_received += 1
                     }
@@ -942,8 +943,8 @@ impl Runtime {
                 }
                 let input = Input::Advert {
                     src: pkt.src,
-                    priority: advert.priority,
-                    max_advert_interval_cs: advert.interval_cs,
+                    priority: advert.priority(),
+                    max_advert_interval_cs: advert.interval_cs(),
                 };
                 self.feed(i, now, input).await;
             }
