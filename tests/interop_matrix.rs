@@ -73,6 +73,7 @@
 //! libtest only covers `print!`/`eprint!` from test threads) and writes it to
 //! `target/tmp/interop-matrix.txt`. A filtered run prints the rows of the tests it ran.
 
+mod common;
 mod peers;
 
 use peers::{
@@ -746,7 +747,7 @@ fn check_nv_vip_resolution(
 // ledger: R9568-6.4.2-c
 fn check_backup_discards_vmac_frames(lab: &Lab, fam: Fam, nk: usize) {
     let vmac = fam.vmac().to_string();
-    let port = format!("swp-r{nk}");
+    let port = Lab::router_port(nk);
     let target = match fam.family() {
         Family::V4 => lab.addr4(nk).to_string(),
         Family::V6 => lab.addr6(nk).to_string(),
