@@ -104,14 +104,7 @@ impl Lab {
     }
 
     fn reapply(&self, k: usize, path: &std::path::Path) {
-        let out = self
-            .r(k)
-            .netvrrp(&["-v", "apply", "-f", path.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "apply on r{k}: {}",
-            common::text(&out)
-        );
+        self.apply_file(k, path);
     }
 
     fn pid(&self, k: usize) -> u32 {
@@ -353,37 +346,18 @@ impl Capture {
 
     /// (time, IPv4 source, VRID, priority) of every VRRP packet captured.
     fn adverts(&self) -> Vec<(f64, Ipv4Addr, u8, u8)> {
-        let data = fs::read(self.0.path()).unwrap_or_default();
-        if data.len() < 24 {
-            return Vec::new();
-        }
-        let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let frac = match le32(&data[0..4]) {
-            0xa1b2_c3d4 => 1e-6,
-            0xa1b2_3c4d => 1e-9,
-            m => panic!("not a little-endian pcap file (magic {m:#x})"),
-        };
         let mut out = Vec::new();
-        let mut off = 24;
-        while off + 16 <= data.len() {
-            let h = &data[off..off + 16];
-            let len = le32(&h[8..12]) as usize;
-            if off + 16 + len > data.len() {
-                break;
-            }
-            let f = &data[off + 16..off + 16 + len];
-            off += 16 + len;
-            let t = f64::from(le32(&h[0..4])) + f64::from(le32(&h[4..8])) * frac;
-            if f.len() < 14 + 20 || f[12..14] != [0x08, 0x00] {
+        for f in self.0.frames() {
+            let p = &f.payload;
+            if p.len() < 20 || f.ethertype != 0x0800 {
                 continue;
             }
-            let p = &f[14..];
             let ihl = usize::from(p[0] & 0x0f) * 4;
             if p[9] != 112 || p.len() < ihl + 4 {
                 continue;
             }
             let src = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
-            out.push((t, src, p[ihl + 1], p[ihl + 2]));
+            out.push((f.t, src, p[ihl + 1], p[ihl + 2]));
         }
         out
     }

@@ -41,7 +41,7 @@ fn mdi_ms(priority: u8, interval_ms: u32) -> f64 {
     3.0 * f64::from(interval_ms) + skew_ms(priority, interval_ms)
 }
 
-use common::lab::{counter, inst, try_inst, try_show, try_state};
+use common::lab::{Frame, counter, inst, try_inst, try_show, try_state};
 use common::{unix_now, wait_until};
 
 fn vmac(family: &str, vrid: u8) -> [u8; 6] {
@@ -154,14 +154,7 @@ impl Lab {
         );
         let path = self.r(k).dir().join(format!("r{k}.toml"));
         fs::write(&path, text).unwrap();
-        let out = self
-            .r(k)
-            .netvrrp(&["-v", "apply", "-f", path.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "apply on r{k}: {}",
-            common::text(&out)
-        );
+        self.apply_file(k, &path);
     }
 
     /// The common case: one router, VRID 10, `priority`, 100 ms adverts.
@@ -287,7 +280,7 @@ impl Capture {
     }
 
     fn frames(&self) -> Vec<Frame> {
-        read_pcap(&fs::read(self.0.path()).unwrap_or_default())
+        self.0.frames()
     }
 
     fn adverts(&self) -> Vec<Advert> {
@@ -295,55 +288,8 @@ impl Capture {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Frame {
-    /// Capture time, Unix seconds.
-    t: f64,
-    dst: [u8; 6],
-    src: [u8; 6],
-    ethertype: u16,
-    payload: Vec<u8>,
-}
-
 fn be16(b: &[u8]) -> u16 {
     u16::from_be_bytes([b[0], b[1]])
-}
-
-/// Ethernet frames of a pcap file written on this host; a record cut short at the end (the
-/// capture is still running) is left out.
-fn read_pcap(data: &[u8]) -> Vec<Frame> {
-    if data.len() < 24 {
-        return Vec::new();
-    }
-    let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    let frac = match le32(&data[0..4]) {
-        0xa1b2_c3d4 => 1e-6,
-        0xa1b2_3c4d => 1e-9,
-        m => panic!("not a little-endian pcap file (magic {m:#x})"),
-    };
-    assert_eq!(le32(&data[20..24]), 1, "link type is not Ethernet");
-    let mut out = Vec::new();
-    let mut off = 24;
-    while off + 16 <= data.len() {
-        let h = &data[off..off + 16];
-        let len = le32(&h[8..12]) as usize;
-        if off + 16 + len > data.len() {
-            break;
-        }
-        let p = &data[off + 16..off + 16 + len];
-        off += 16 + len;
-        if p.len() < 14 {
-            continue;
-        }
-        out.push(Frame {
-            t: f64::from(le32(&h[0..4])) + f64::from(le32(&h[4..8])) * frac,
-            dst: p[0..6].try_into().unwrap(),
-            src: p[6..12].try_into().unwrap(),
-            ethertype: be16(&p[12..14]),
-            payload: p[14..].to_vec(),
-        });
-    }
-    out
 }
 
 /// The Internet checksum of `data` (0 when `data` includes a correct checksum).

@@ -160,6 +160,15 @@ impl Lab {
         ]);
     }
 
+    /// `netvrrp -v apply -f FILE` on router K (devices, then a runtime detached into the
+    /// namespace), which must succeed.
+    pub fn apply_file(&self, k: usize, file: &Path) {
+        let out = self
+            .r(k)
+            .netvrrp(&["-v", "apply", "-f", &file.to_string_lossy()]);
+        assert!(out.status.success(), "apply on r{k}: {}", super::text(&out));
+    }
+
     /// Print the last `lines` lines of `file` in every router's run directory (on a failure:
     /// the run directories go away with the namespaces).
     pub fn print_router_logs(&self, file: &str, lines: usize) {
@@ -266,6 +275,11 @@ impl Tcpdump {
         &self.path
     }
 
+    /// The frames written so far (see [`read_pcap`]).
+    pub fn frames(&self) -> Vec<Frame> {
+        read_pcap(&std::fs::read(&self.path).unwrap_or_default())
+    }
+
     /// SIGINT, so tcpdump flushes and exits; killed if it has not after 3 s.
     pub fn stop(&self) {
         let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
@@ -293,6 +307,56 @@ impl Drop for Tcpdump {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// One Ethernet frame of a capture, as the tests decode it themselves (independently of
+/// netvrrp's codec).
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Capture time, Unix seconds.
+    pub t: f64,
+    pub dst: [u8; 6],
+    pub src: [u8; 6],
+    pub ethertype: u16,
+    pub payload: Vec<u8>,
+}
+
+/// Ethernet frames of a pcap file written on this host (little-endian, micro- or
+/// nanosecond timestamps); a record cut short at the end (the capture is still running) is
+/// left out.
+pub fn read_pcap(data: &[u8]) -> Vec<Frame> {
+    if data.len() < 24 {
+        return Vec::new();
+    }
+    let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let frac = match le32(&data[0..4]) {
+        0xa1b2_c3d4 => 1e-6,
+        0xa1b2_3c4d => 1e-9,
+        m => panic!("not a little-endian pcap file (magic {m:#x})"),
+    };
+    assert_eq!(le32(&data[20..24]), 1, "link type is not Ethernet");
+    let mut out = Vec::new();
+    let mut off = 24;
+    while off + 16 <= data.len() {
+        let h = &data[off..off + 16];
+        let len = le32(&h[8..12]) as usize;
+        if off + 16 + len > data.len() {
+            break;
+        }
+        let p = &data[off + 16..off + 16 + len];
+        off += 16 + len;
+        if p.len() < 14 {
+            continue;
+        }
+        out.push(Frame {
+            t: f64::from(le32(&h[0..4])) + f64::from(le32(&h[4..8])) * frac,
+            dst: p[0..6].try_into().unwrap(),
+            src: p[6..12].try_into().unwrap(),
+            ethertype: u16::from_be_bytes([p[12], p[13]]),
+            payload: p[14..].to_vec(),
+        });
+    }
+    out
 }
 
 /// Every instance row of `netvrrp show vrrp --json` in `ns` (None: no runtime answered).
