@@ -12,150 +12,175 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// (importing module, forbidden import, why). A module matches its own path and every
-/// module below it (`daemon` covers `daemon::runtime`); an import matches the same way
-/// (`plan` covers `plan::Op`). Module paths are relative to the crate root.
-const RULES: &[(&str, &str, &str)] = &[
-    // The CLI sits on top: it parses arguments, prints and maps exit codes. The runtime and
-    // the reconcile layer under it must not call back up into it.
-    (
-        "daemon",
-        "commands",
-        "the runtime calls the reconcile layer, not the CLI",
-    ),
-    (
-        "reconcile",
-        "commands",
-        "reconcile returns typed reports; the CLI prints them",
-    ),
-    (
-        "reconcile",
-        "daemon",
-        "the runtime calls reconcile, not the other way round",
-    ),
-    ("reconcile", "cli", "reconcile takes values, not clap types"),
-    (
-        "daemon::control",
-        "cli",
-        "the control protocol has its own request types",
-    ),
-    (
-        "commands",
-        "daemon::filter",
-        "the CLI goes through the daemon's public entry points",
-    ),
-    // The kernel edge executes operations; it does not know the planner that produces them.
-    ("kernel", "plan", "kernel operations live in src/kernel"),
-    ("kernel", "apply", "the undo journal drives the kernel"),
-    ("kernel", "reconcile", "reconcile drives the kernel"),
-    ("kernel", "commands", "the kernel edge is below the CLI"),
-    ("kernel", "daemon", "the kernel edge is below the runtime"),
-    ("kernel", "vrrp", "the kernel edge knows no protocol"),
-    ("kernel", "vrrs", "the kernel edge knows no protocol"),
-    // The pure layers stay pure.
-    ("plan", "apply", "the planner is pure: it never executes"),
-    ("plan", "reconcile", "the planner is pure"),
-    ("plan", "commands", "the planner is pure"),
-    ("plan", "daemon", "the planner is pure"),
-    (
-        "desired",
-        "kernel",
-        "desired state is computed from the config alone",
-    ),
-    (
-        "desired",
-        "plan",
-        "desired state is computed from the config alone",
-    ),
-    (
-        "desired",
-        "daemon",
-        "desired state is computed from the config alone",
-    ),
-    (
-        "desired",
-        "commands",
-        "desired state is computed from the config alone",
-    ),
-    (
-        "config",
-        "desired",
-        "the schema is the bottom of the pipeline",
-    ),
-    (
-        "config",
-        "kernel",
-        "the schema is the bottom of the pipeline",
-    ),
-    ("config", "plan", "the schema is the bottom of the pipeline"),
-    (
-        "config",
-        "daemon",
-        "the schema is the bottom of the pipeline",
-    ),
-    (
-        "config",
-        "commands",
-        "the schema is the bottom of the pipeline",
-    ),
-    ("config", "vrrp", "the schema is the bottom of the pipeline"),
-    ("config", "vrrs", "the schema is the bottom of the pipeline"),
-    ("apply", "commands", "the journal is below the CLI"),
-    ("apply", "daemon", "the journal is below the runtime"),
-    ("apply", "reconcile", "reconcile drives the journal"),
-    // The protocol core (codec, sans-IO state machine, sockets) depends on small value
-    // types only: the runtime builds router parameters from the config.
-    ("vrrp", "config", "router parameters come from the runtime"),
-    ("vrrp", "desired", "the protocol core knows only types"),
-    ("vrrp", "kernel", "the protocol core knows only types"),
-    ("vrrp", "plan", "the protocol core knows only types"),
-    ("vrrp", "apply", "the protocol core knows only types"),
-    ("vrrp", "reconcile", "the protocol core knows only types"),
-    ("vrrp", "commands", "the protocol core knows only types"),
-    ("vrrp", "cli", "the protocol core knows only types"),
-    ("vrrp", "daemon", "the protocol core knows only types"),
-    ("vrrp", "vrrs", "VRRS sits above VRRP"),
-    ("vrrp", "security", "the protocol core knows only types"),
-    // VRRS is sans-IO like the router: the runtime carries out its fan-outs.
-    ("vrrs", "daemon", "the runtime carries out VRRS fan-outs"),
-    ("vrrs", "commands", "VRRS is below the CLI"),
-    ("vrrs", "plan", "pathway effects are not plan operations"),
-    ("vrrs", "apply", "pathway effects are not plan operations"),
-    // The shared value types are the bottom layer.
-    ("types", "config", "types is the bottom layer"),
-    ("types", "desired", "types is the bottom layer"),
-    ("types", "kernel", "types is the bottom layer"),
-    ("types", "plan", "types is the bottom layer"),
-    ("types", "vrrp", "types is the bottom layer"),
-    ("types", "daemon", "types is the bottom layer"),
-    ("types", "commands", "types is the bottom layer"),
-];
+/// The layering, one rule a line: `IMPORTER !-> MODULE  why` (IMPORTER must not import
+/// MODULE) or `IMPORTER only A, B  why` (IMPORTER imports nothing from the crate but A and
+/// B). Module paths are relative to the crate root; a path covers everything below it
+/// (`daemon` covers `daemon::runtime`, `plan` covers `plan::Op`). `only` rules keep a
+/// layer closed to modules added later.
+const RULES: &str = "
+# The CLI sits on top: it parses arguments, prints and maps exit codes. Nothing under it
+# calls back up into it.
+daemon           !-> commands        the runtime calls the reconcile layer, not the CLI
+reconcile        !-> commands        reconcile returns typed reports; the CLI prints them
+reconcile        !-> daemon          the runtime calls reconcile, not the other way round
+reconcile        !-> cli             reconcile takes values, not clap types
+daemon::control  !-> cli             the control protocol has its own request types
+commands         !-> daemon::filter  the CLI goes through the daemon's public entry points
+# The kernel edge executes operations; it does not know the planner that produces them.
+kernel           !-> plan            kernel operations and their inverses live in src/kernel
+kernel           !-> apply           the undo journal drives the kernel, not the reverse
+kernel           !-> reconcile       reconcile drives the kernel
+kernel           !-> commands        the kernel edge is below the CLI
+kernel           !-> daemon          the kernel edge is below the runtime
+kernel           !-> vrrp            the kernel edge knows no protocol
+kernel           !-> vrrs            the kernel edge knows no protocol
+# The pure layers stay pure.
+plan             !-> apply           the planner is pure: it never executes
+plan             !-> reconcile       the planner is pure
+plan             !-> commands        the planner is pure
+plan             !-> daemon          the planner is pure
+desired          !-> kernel          desired state is computed from the config alone
+desired          !-> plan            desired state is computed from the config alone
+desired          !-> daemon          desired state is computed from the config alone
+desired          !-> commands        desired state is computed from the config alone
+config           only types, config  the schema is the bottom of the pipeline
+apply            !-> commands        the journal is below the CLI
+apply            !-> daemon          the journal is below the runtime
+apply            !-> reconcile       reconcile drives the journal
+# The protocol core (codec, sans-IO state machine, sockets) depends on small value types
+# only: the runtime builds router parameters from the config.
+vrrp             only types, vrrp    the protocol core knows value types only
+# VRRS is sans-IO like the router: the runtime carries out its fan-outs.
+vrrs             !-> daemon          the runtime carries out VRRS fan-outs
+vrrs             !-> commands        VRRS is below the CLI
+vrrs             !-> plan            pathway effects are not plan operations
+vrrs             !-> apply           pathway effects are not plan operations
+# The shared value types are the bottom layer.
+types            only types          types is the bottom layer
+";
 
-/// (source file, forbidden import of [`RULES`]) pairs that exist today and are being
-/// removed (issue 14, items 1 and 3). Delete an entry when its import goes; the test says
-/// which entries no longer match anything.
-const KNOWN_VIOLATIONS: &[(&str, &str)] = &[
-    // The reconcile pipeline (`load`, `apply_kernel`, `Loaded`) still lives in the CLI.
-    ("src/daemon/mod.rs", "commands"),
-    ("src/daemon/runtime.rs", "commands"),
-    // `plan::Op` is still the kernel's operation vocabulary.
-    ("src/kernel/ops.rs", "plan"),
-    ("src/kernel/schedule.rs", "plan"),
-    // The state machine still takes `RouterConfig` and `Version` from the schema.
-    ("src/vrrp/router.rs", "config"),
-    // `show vrrs` requests still carry the clap enums.
-    ("src/daemon/control.rs", "cli"),
-    // `commands::down` still removes the filter tables itself.
-    ("src/commands.rs", "daemon::filter"),
-];
+/// Imports that break a rule of [`RULES`] today and are being removed (issue 14, items 1
+/// and 3), one a line: `FILE  MODULE` (MODULE as the rule names it; for an `only` rule the
+/// top-level module imported). Delete a line when its import goes: the test says which
+/// lines no longer match anything, so the list only shrinks.
+const KNOWN_VIOLATIONS: &str = "
+# The reconcile pipeline (`load`, `apply_kernel`, `Loaded`) still lives in the CLI.
+src/daemon/mod.rs       commands
+src/daemon/runtime.rs   commands
+# `plan::Op` is still the kernel's operation vocabulary.
+src/kernel/ops.rs       plan
+src/kernel/schedule.rs  plan
+# The state machine still takes `RouterConfig` and `Version` from the schema.
+src/vrrp/router.rs      config
+# `show vrrs` requests still carry the clap enums.
+src/daemon/control.rs   cli
+# `commands::down` still removes the filter tables itself.
+src/commands.rs         daemon::filter
+";
+
+/// One line of [`RULES`].
+#[derive(Debug)]
+struct Rule {
+    from: String,
+    what: Limit,
+    why: String,
+}
+
+#[derive(Debug)]
+enum Limit {
+    Forbid(String),
+    Only(Vec<String>),
+}
+
+impl Rule {
+    /// The module this rule finds `import` breaking it at (the forbidden path, or for an
+    /// `only` rule the top-level module of the import), if it does.
+    fn broken_by(&self, module: &[String], import: &[String]) -> Option<String> {
+        if !under(module, &self.from) {
+            return None;
+        }
+        match &self.what {
+            Limit::Forbid(m) => under(import, m).then(|| m.clone()),
+            Limit::Only(allowed) => (!allowed.iter().any(|a| under(import, a)))
+                .then(|| import.first().cloned().unwrap_or_default()),
+        }
+    }
+
+    /// The modules the rule names.
+    fn modules(&self) -> Vec<&str> {
+        let mut out = vec![self.from.as_str()];
+        match &self.what {
+            Limit::Forbid(m) => out.push(m),
+            Limit::Only(allowed) => out.extend(allowed.iter().map(String::as_str)),
+        }
+        out
+    }
+}
+
+/// The lines of a table, comments and blank lines left out.
+fn table(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+fn rules() -> Vec<Rule> {
+    table(RULES)
+        .map(|line| {
+            let (from, rest) = line
+                .split_once(char::is_whitespace)
+                .unwrap_or_else(|| panic!("rule without a limit: {line}"));
+            let rest = rest.trim_start();
+            let (what, why) = if let Some(r) = rest.strip_prefix("!->") {
+                let r = r.trim_start();
+                let (m, why) = r.split_once(char::is_whitespace).unwrap_or((r, ""));
+                (Limit::Forbid(m.to_string()), why)
+            } else if let Some(r) = rest.strip_prefix("only") {
+                // `only A, B, C  why`: the list ends at the first word without a comma.
+                let mut allowed = Vec::new();
+                let mut r = r.trim_start();
+                loop {
+                    let (word, after) = r.split_once(char::is_whitespace).unwrap_or((r, ""));
+                    allowed.push(word.trim_end_matches(',').to_string());
+                    r = after.trim_start();
+                    if !word.ends_with(',') {
+                        break;
+                    }
+                }
+                (Limit::Only(allowed), r)
+            } else {
+                panic!("rule neither `!->` nor `only`: {line}");
+            };
+            Rule {
+                from: from.to_string(),
+                what,
+                why: why.trim().to_string(),
+            }
+        })
+        .collect()
+}
+
+/// (file, module) pairs of [`KNOWN_VIOLATIONS`].
+fn known_violations() -> Vec<(&'static str, &'static str)> {
+    table(KNOWN_VIOLATIONS)
+        .map(|line| {
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (Some(file), Some(module), None) => (file, module),
+                _ => panic!("KNOWN_VIOLATIONS line is not `FILE MODULE`: {line}"),
+            }
+        })
+        .collect()
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Violation {
     file: String,
     line: usize,
     import: String,
-    forbidden: &'static str,
-    why: &'static str,
+    /// What the rule names (see [`Rule::broken_by`]).
+    module: String,
+    why: String,
 }
 
 #[test]
@@ -170,6 +195,7 @@ fn no_module_imports_a_layer_above_it() {
         files.len()
     );
 
+    let rules = rules();
     let mut violations = BTreeSet::new();
     for path in &files {
         let rel = path
@@ -180,44 +206,35 @@ fn no_module_imports_a_layer_above_it() {
         let module = module_of(&rel);
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{rel}: {e}"));
         for (line, import) in imports(&text, module.len()) {
-            for &(from, forbidden, why) in RULES {
-                if under(&module, from) && under(&import, forbidden) {
+            for rule in &rules {
+                if let Some(m) = rule.broken_by(&module, &import) {
                     violations.insert(Violation {
                         file: rel.clone(),
                         line,
                         import: import.join("::"),
-                        forbidden,
-                        why,
+                        module: m,
+                        why: rule.why.clone(),
                     });
                 }
             }
         }
     }
 
-    let known = |v: &Violation| {
-        KNOWN_VIOLATIONS
-            .iter()
-            .any(|&(f, i)| f == v.file && i == v.forbidden)
-    };
+    let known = known_violations();
     let new: Vec<String> = violations
         .iter()
-        .filter(|v| !known(v))
+        .filter(|v| !known.iter().any(|&(f, m)| f == v.file && m == v.module))
         .map(|v| {
             format!(
-                "  {}:{} imports crate::{} ({} must not import {}: {})",
-                v.file,
-                v.line,
-                v.import,
-                module_of(&v.file).join("::"),
-                v.forbidden,
-                v.why
+                "  {}:{} imports crate::{} (not allowed to import {}: {})",
+                v.file, v.line, v.import, v.module, v.why
             )
         })
         .collect();
-    let fixed: Vec<String> = KNOWN_VIOLATIONS
+    let fixed: Vec<String> = known
         .iter()
-        .filter(|&&(f, i)| !violations.iter().any(|v| v.file == f && v.forbidden == i))
-        .map(|(f, i)| format!("  ({f:?}, {i:?})"))
+        .filter(|&&(f, m)| !violations.iter().any(|v| v.file == f && v.module == m))
+        .map(|(f, m)| format!("  {f}  {m}"))
         .collect();
     let mut report = String::new();
     if !new.is_empty() {
@@ -228,7 +245,7 @@ fn no_module_imports_a_layer_above_it() {
     }
     if !fixed.is_empty() {
         report += &format!(
-            "fixed, now delete these entries from KNOWN_VIOLATIONS in tests/architecture.rs:\n{}\n",
+            "fixed, now delete these lines from KNOWN_VIOLATIONS in tests/architecture.rs:\n{}\n",
             fixed.join("\n")
         );
     }
@@ -236,7 +253,8 @@ fn no_module_imports_a_layer_above_it() {
 }
 
 /// Every rule names modules that exist (or, for `reconcile`, that the layering plans), so
-/// a renamed module cannot silently switch its rules off.
+/// a renamed module cannot silently switch its rules off; every known violation is a file
+/// that exists and a module some rule names.
 #[test]
 fn rules_name_real_modules() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -247,21 +265,54 @@ fn rules_name_real_modules() {
         .map(|l| l.trim_end_matches([';', ' ', '{']).to_string())
         .collect();
     top.insert("reconcile".into());
-    for &(from, forbidden, _) in RULES {
-        for m in [from, forbidden] {
+    let rules = rules();
+    assert!(rules.len() > 10, "{rules:?}");
+    for rule in &rules {
+        assert!(!rule.why.is_empty(), "rule without a reason: {rule:?}");
+        for m in rule.modules() {
             let first = m.split("::").next().unwrap_or(m);
             assert!(top.contains(first), "rule names unknown module {m:?}");
         }
     }
-    for &(file, forbidden) in KNOWN_VIOLATIONS {
+    for (file, module) in known_violations() {
         assert!(root.join(file).exists(), "{file} does not exist");
-        assert!(
-            RULES
-                .iter()
-                .any(|&(from, f, _)| f == forbidden && under(&module_of(file), from)),
-            "({file:?}, {forbidden:?}) matches no rule"
-        );
+        let first = module.split("::").next().unwrap_or(module);
+        assert!(top.contains(first), "{file}: unknown module {module:?}");
     }
+}
+
+/// The rule table reads as documented, and each kind of rule finds what it should.
+#[test]
+fn rule_kinds() {
+    let path = |p: &str| -> Vec<String> { p.split("::").map(str::to_string).collect() };
+    let rules = rules();
+    let only = rules
+        .iter()
+        .find(|r| r.from == "vrrp")
+        .expect("a vrrp rule");
+    assert!(
+        matches!(&only.what, Limit::Only(a) if a == &["types", "vrrp"]),
+        "{only:?}"
+    );
+    assert_eq!(only.why, "the protocol core knows value types only");
+    let vrrp = path("vrrp::router");
+    assert_eq!(only.broken_by(&vrrp, &path("types::Family")), None);
+    assert_eq!(only.broken_by(&vrrp, &path("vrrp::packet")), None);
+    assert_eq!(
+        only.broken_by(&vrrp, &path("config::Version")),
+        Some("config".into())
+    );
+    assert_eq!(only.broken_by(&path("daemon"), &path("config")), None);
+    let forbid = rules
+        .iter()
+        .find(|r| r.from == "commands")
+        .expect("a commands rule");
+    let commands = path("commands");
+    assert_eq!(
+        forbid.broken_by(&commands, &path("daemon::filter::VipFilter")),
+        Some("daemon::filter".into())
+    );
+    assert_eq!(forbid.broken_by(&commands, &path("daemon::run")), None);
 }
 
 /// The checker itself: grouped, nested, multi-line, `super` and commented imports.

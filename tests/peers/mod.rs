@@ -245,9 +245,11 @@ impl Lab {
         // Fixed /tmp, not $TMPDIR: FRR's user must traverse the path and unix socket paths
         // (zserv.api, *.vty) must stay under 108 bytes.
         let dir = PathBuf::from(format!("/tmp/{id}"));
+        // The namespaces first: if building them fails, they delete themselves and there is
+        // no directory to leave behind yet.
+        let net = build(&id, x, routers);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("lab dir");
-        let net = build(&id, x, routers);
         Lab {
             id,
             x,
