@@ -4,7 +4,8 @@
 //! background. Everything `show vrrs` says is checked against the kernel (iproute2 JSON), the
 //! wire (tcpdump on the switch's bridges) and the clients' own output.
 //!
-//! Topology (one namespace each, deleted even when a test fails):
+//! Topology (the shared lab of tests/common/lab.rs plus a pathway bridge `brp`; one namespace
+//! each, deleted even when a test fails):
 //!
 //! ```text
 //!   sw:  br0 ── port-r1, port-r2           (VRRP, eth0 of each router)

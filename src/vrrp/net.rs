@@ -15,7 +15,7 @@
 //!   master's advert arrived, not from when the loop got to it (which would add the wake-up
 //!   latency to every failover).
 //! * Send: every advert (v2/v3, IPv4/IPv6), gratuitous ARP and unsolicited NA is built here
-//!   as a whole **Ethernet frame** — destination 01:00:5e:00:00:12 / 33:33:00:00:00:12 /
+//!   (from the headers and payloads of [`super::frames`]) as a whole **Ethernet frame** — destination 01:00:5e:00:00:12 / 33:33:00:00:00:12 /
 //!   ff:ff:ff:ff:ff:ff / 33:33:00:00:00:01, source the virtual MAC, our own IP header (TTL /
 //!   hop limit 255, TOS / traffic class 0xc0, source = our primary address on the parent:
 //!   IPv4 primary, IPv6 link-local as keepalived does) and the VRRP checksum over that
