@@ -72,7 +72,8 @@ pub fn router_device_name(family: Family, parent_index: u32, vrid: u8) -> String
 ///   62^14 > 2^80), opaque but still injective.
 ///
 /// Neither form contains `-`, so neither can be mistaken for a `vrrp4-…`/`vrrp6-…` router
-/// device. Identity is still (macvlan, parent, MAC), never the name (DESIGN.md 1.3).
+/// device. Identity is still (macvlan, parent, MAC), never the name (netvrrp(8),
+/// OWNERSHIP).
 pub fn pathway_device_name(parent_index: u32, mac: MacAddr) -> String {
     let m = mac.octets();
     if (1..=0xff).contains(&parent_index) {

@@ -1,7 +1,8 @@
 //! netvrrp: a declarative VRRP configurator and VRRP/VRRS runtime for Linux.
 //!
 //! Data flows one way: file → [`config`] → [`desired`] state → [`plan`] (diff against a
-//! [`kernel`] snapshot) → [`apply`] → runtime ([`daemon`]).
+//! [`kernel`] snapshot) → [`apply`] → runtime ([`daemon`]). The layers, which may import
+//! which (checked by tests/architecture.rs) and where each feature lives: docs/architecture.md.
 
 pub mod apply;
 pub mod cli;

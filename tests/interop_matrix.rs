@@ -73,6 +73,7 @@
 //! libtest only covers `print!`/`eprint!` from test threads) and writes it to
 //! `target/tmp/interop-matrix.txt`. A filtered run prints the rows of the tests it ran.
 
+mod common;
 mod peers;
 
 use peers::{
@@ -746,7 +747,7 @@ fn check_nv_vip_resolution(
 // ledger: R9568-6.4.2-c
 fn check_backup_discards_vmac_frames(lab: &Lab, fam: Fam, nk: usize) {
     let vmac = fam.vmac().to_string();
-    let port = format!("swp-r{nk}");
+    let port = Lab::router_port(nk);
     let target = match fam.family() {
         Family::V4 => lab.addr4(nk).to_string(),
         Family::V6 => lab.addr6(nk).to_string(),
@@ -1179,6 +1180,9 @@ fn judge_takeover(
 // ledger: R9568-6.4.2-h R9568-6.4.2-i R9568-6.4.3-e R3768-7.1-g
 /// The failover phase. `nv_high`: netvrrp is the priority-200 master (case 1, then netvrrp
 /// leaves); otherwise the peer is (case 2, then the peer leaves). netvrrp is r1, the peer r2.
+/// The steps, in order: [`Cast::start_and_elect`], [`Cast::master_box_dies`],
+/// [`Cast::leaver_returns_and_preempts`], [`Cast::master_stops`],
+/// [`Cast::leaver_returns_with_preempt_off`].
 fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
     let (conv_case, leaver, plan): (&str, &str, Vec<(&'static str, &str)>) = if nv_high {
         (
@@ -1207,9 +1211,50 @@ fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
     };
     let name = format!("failovers, {leaver} is the master that leaves");
     rec.phase(&name, 2, &plan, |lab, rec| {
+        let cast = Cast::new(lab, peer_kind, fam, nv_high);
+        lab.capture_start();
+        let mut pair = cast.start_and_elect(rec, conv_case);
+        let ping = Pinger::start(lab, fam);
+        sleep(Duration::from_millis(300));
+        cast.master_box_dies(rec, &mut pair);
+        cast.leaver_returns_and_preempts(rec, &mut pair);
+        cast.master_stops(rec, &mut pair);
+        drop(ping);
+        cast.leaver_returns_with_preempt_off(rec, pair);
+    });
+}
+
+/// Who is who in one failover phase: netvrrp on r1 (`nk`), the peer on r2 (`pk`), which of
+/// them is the first Master (and leaves), and their configurations.
+struct Cast<'l> {
+    lab: &'l Lab,
+    fam: Fam,
+    peer_kind: Kind,
+    nv_high: bool,
+    nk: usize,
+    pk: usize,
+    sides: Sides<'l>,
+    nv_conf: Conf,
+    peer_conf: Conf,
+    /// The side of the first Master and of the first Backup.
+    m_side: Side,
+    b_side: Side,
+    /// The router that leaves (the first Master) and the one that stays.
+    leaver_k: usize,
+    stayer_k: usize,
+    stayer_kind: Kind,
+    stayer_conf: Conf,
+}
+
+/// The two routers of a failover phase, running.
+struct Pair<'l> {
+    nv: Netvrrp<'l>,
+    peer: Box<dyn Peer + 'l>,
+}
+
+impl<'l> Cast<'l> {
+    fn new(lab: &'l Lab, peer_kind: Kind, fam: Fam, nv_high: bool) -> Cast<'l> {
         let (nk, pk) = (1, 2);
-        let sides = Sides { lab, nk };
-        let iv = fam.interval();
         let nv_conf = fam.conf(lab, if nv_high { HIGH } else { LOW });
         let peer_conf = Conf {
             use_vmac: true,
@@ -1220,47 +1265,105 @@ fn failover_phase(rec: &mut Rec, peer_kind: Kind, fam: Fam, nv_high: bool) {
         } else {
             (Side::Peer, Side::Nv)
         };
-        lab.capture_start();
+        let (leaver_k, stayer_k) = if nv_high { (nk, pk) } else { (pk, nk) };
+        let (stayer_kind, stayer_conf) = if nv_high {
+            (peer_kind, peer_conf.clone())
+        } else {
+            (Kind::Netvrrp, nv_conf.clone())
+        };
+        Cast {
+            lab,
+            fam,
+            peer_kind,
+            nv_high,
+            nk,
+            pk,
+            sides: Sides { lab, nk },
+            nv_conf,
+            peer_conf,
+            m_side,
+            b_side,
+            leaver_k,
+            stayer_k,
+            stayer_kind,
+            stayer_conf,
+        }
+    }
 
-        // ---- case 1 / 2: the election from a cold start.
-        rec.begin(conv_case, "election");
-        let t_start = now();
-        let mut nv = Netvrrp::start(lab, nk, nv_conf.clone());
-        let mut peer = peer_kind.start(lab, pk, peer_conf.clone());
-        let (nv_want, peer_want) = if nv_high {
+    /// The states of (netvrrp, peer) with both running.
+    fn wants(&self) -> (State, State) {
+        if self.nv_high {
             (State::Master, State::Backup)
         } else {
             (State::Backup, State::Master)
-        };
+        }
+    }
+
+    /// `s` with X the leaving router ("netvrrp" or "peer").
+    fn label(&self, s: &str) -> String {
+        s.replace("X", if self.nv_high { "netvrrp" } else { "peer" })
+    }
+
+    /// The name of the leaving router: "netvrrp" or the peer's kind.
+    fn leaver(&self) -> &'static str {
+        if self.nv_high {
+            "netvrrp"
+        } else {
+            self.peer_kind.name()
+        }
+    }
+
+    /// The router that stays.
+    fn stayer<'p>(&self, p: &'p Pair<'_>) -> &'p dyn Peer {
+        if self.nv_high { p.peer.as_ref() } else { &p.nv }
+    }
+
+    /// Case 1 / 2: the election from a cold start, the steady state on the wire and in
+    /// netvrrp's view and kernel, and the host resolving the VIP.
+    fn start_and_elect(&self, rec: &mut Rec, conv_case: &'static str) -> Pair<'l> {
+        let (lab, fam, nk) = (self.lab, self.fam, self.nk);
+        rec.begin(conv_case, "election");
+        let t_start = now();
+        let nv = Netvrrp::start(lab, nk, self.nv_conf.clone());
+        let peer = self.peer_kind.start(lab, self.pk, self.peer_conf.clone());
+        let (nv_want, peer_want) = self.wants();
         expect_views(
-fam.converge(),
+            fam.converge(),
             &[(&nv, nv_want.clone()), (peer.as_ref(), peer_want.clone())],
             "election",
         );
         let t_conv = now();
-        rec.note(format!("converged {} after start", s3(secs_between(t_start, t_conv))));
+        rec.note(format!(
+            "converged {} after start",
+            s3(secs_between(t_start, t_conv))
+        ));
         sleep(fam.settle());
         expect_views(
-Duration::from_secs(2),
-            &[(&nv, nv_want.clone()), (peer.as_ref(), peer_want.clone())],
+            Duration::from_secs(2),
+            &[(&nv, nv_want), (peer.as_ref(), peer_want)],
             "steady state",
         );
         let t_steady = now();
         let frames = lab.capture_peek();
-        let others = sides.count_between(&frames, fam, b_side, t_conv, t_steady);
+        let b_side = self.b_side;
+        let others = self
+            .sides
+            .count_between(&frames, fam, b_side, t_conv, t_steady);
         assert_eq!(
             others, 0,
             "the Backup ({b_side:?}) advertised in steady state"
         );
-        let startup_b = sides.count_between(&frames, fam, b_side, t_start, t_conv);
+        let startup_b = self
+            .sides
+            .count_between(&frames, fam, b_side, t_start, t_conv);
         if startup_b > 0 {
             rec.note(format!(
                 "{startup_b} adverts from the future Backup during start-up (it was started first or timed out first)"
             ));
         }
         let row = nv_row(&nv, fam);
-        if nv_high {
-            check_nv_adverts(&sides, &frames, fam, t_conv, t_steady);
+        if self.nv_high {
+            check_nv_adverts(&self.sides, &frames, fam, t_conv, t_steady);
             assert_eq!(row["protodown"], false, "netvrrp Master: protodown off");
             assert_eq!(
                 nv.kernel_protodown(fam.family()),
@@ -1275,7 +1378,7 @@ Duration::from_secs(2),
                 "netvrrp Backup: the kernel's protodown flag"
             );
             let src = adverts(&frames, fam.family())
-                .filter(|(f, v)| f.ts > t_conv && sides.of(v) == Side::Peer)
+                .filter(|(f, v)| f.ts > t_conv && self.sides.of(v) == Side::Peer)
                 .last()
                 .map(|(_, v)| v.src)
                 .expect("no advert from the peer");
@@ -1295,73 +1398,70 @@ Duration::from_secs(2),
             rec.record("7", "host resolves the VIP (start)", Verdict::Pass);
         }
         // ledger: R9568-6.4.2-a R9568-6.4.3-a R9568-8.1.2-a R9568-8.2.2-a
-        check_nv_vip_resolution(lab, &lab.capture_peek(), fam, nk, nv_high, t_resolve);
+        check_nv_vip_resolution(lab, &lab.capture_peek(), fam, nk, self.nv_high, t_resolve);
         rec.done();
+        Pair { nv, peer }
+    }
 
-        let _ping = Pinger::start(lab, fam);
-        sleep(Duration::from_millis(300));
-
-        // Who leaves, who stays.
-        let (leaver_k, stayer_k) = if nv_high { (nk, pk) } else { (pk, nk) };
-        let (stayer_kind, stayer_conf) = if nv_high {
-            (peer_kind, peer_conf.clone())
-        } else {
-            (Kind::Netvrrp, nv_conf.clone())
-        };
-        let label = |s: &str| {
-            if nv_high {
-                s.replace("X", "netvrrp")
-            } else {
-                s.replace("X", "peer")
-            }
-        };
-
-        // ---- case 3a: the master's box dies.
-        rec.begin("3", label("kill -9 X (port cut), the other takes over"));
+    /// Case 3a: the master's box dies (port cut, then SIGKILL); the other takes over within
+    /// Master_Down_Interval, the dead one's adverts never cross, the pings follow.
+    fn master_box_dies(&self, rec: &mut Rec, p: &mut Pair<'l>) {
+        let (lab, fam, iv) = (self.lab, self.fam, self.fam.interval());
+        rec.begin(
+            "3",
+            self.label("kill -9 X (port cut), the other takes over"),
+        );
         let t0 = now();
-        lab.cut(leaver_k);
+        lab.cut(self.leaver_k);
         // Adverts sent while `ip link set … down` ran still crossed: time the cut from here.
         let t_cut = now();
-        if nv_high {
-            nv.kill9();
+        if self.nv_high {
+            p.nv.kill9();
         } else {
-            peer.kill9();
+            p.peer.kill9();
         }
-        let stayer: &dyn Peer = if nv_high { peer.as_ref() } else { &nv };
         expect_views(
-stayer_conf.master_down() + iv * 2 + Duration::from_secs(3),
-            &[(stayer, State::Master)],
+            self.stayer_conf.master_down() + iv * 2 + Duration::from_secs(3),
+            &[(self.stayer(p), State::Master)],
             "takeover after kill -9",
         );
         sleep(fam.settle());
         let t_end = now();
         let frames = lab.capture_peek();
-        let last_old = sides
-            .last_before(&frames, fam, m_side, t_cut)
+        let last_old = self
+            .sides
+            .last_before(&frames, fam, self.m_side, t_cut)
             .expect("no advert from the old master");
-        let first_new = sides
-            .first_after(&frames, fam, b_side, last_old)
+        let first_new = self
+            .sides
+            .first_after(&frames, fam, self.b_side, last_old)
             .expect("no advert from the new master");
-        let lag = (stayer_kind == Kind::Netvrrp)
-            .then(|| secs_between(nv_last_change(&nv, fam), first_new));
+        let lag = (self.stayer_kind == Kind::Netvrrp)
+            .then(|| secs_between(nv_last_change(&p.nv, fam), first_new));
         judge_takeover(
             rec,
             fam,
-            stayer_kind,
+            self.stayer_kind,
             "last advert of the dead master -> first advert of the new one",
             secs_between(last_old, first_new),
-            stayer_conf.master_down(),
-            takeover_bound(fam, stayer_kind, &stayer_conf),
+            self.stayer_conf.master_down(),
+            takeover_bound(fam, self.stayer_kind, &self.stayer_conf),
             lag,
         );
         assert_eq!(
-            sides.count_between(&frames, fam, m_side, t_cut + Duration::from_millis(5), t_end),
+            self.sides.count_between(
+                &frames,
+                fam,
+                self.m_side,
+                t_cut + Duration::from_millis(5),
+                t_end
+            ),
             0,
             "the dead master's adverts crossed a cut port"
         );
-        if stayer_kind == Kind::Netvrrp {
+        if self.stayer_kind == Kind::Netvrrp {
             check_nv_gratuitous(lab, &frames, fam, first_new);
-            assert_no_nv_errors(&nv, fam);
+            assert_no_nv_errors(&p.nv, fam);
         }
         rec.done();
         judge_pings(
@@ -1369,44 +1469,54 @@ stayer_conf.master_down() + iv * 2 + Duration::from_secs(3),
             lab,
             fam,
             &frames,
-            nk,
-            peer_kind,
+            self.nk,
+            self.peer_kind,
             &Failover {
-                label: label("kill -9 X"),
+                label: self.label("kill -9 X"),
                 nobody_from: Some(t_cut),
                 new_first: first_new,
-                old_k: leaver_k,
-                new_k: stayer_k,
+                old_k: self.leaver_k,
+                new_k: self.stayer_k,
                 preempt: false,
                 from: t0 - Duration::from_millis(200),
                 to: t_end,
             },
         );
+    }
 
-        // ---- case 3b: the original returns (port first: FRR started with its link down
-        // never sends IPv6) and preempts.
-        rec.begin("3", label("X returns (preempt on) and preempts"));
-        lab.reconnect(leaver_k);
+    /// Case 3b: the original returns (port first: FRR started with its link down never
+    /// sends IPv6) and preempts; the other stops advertising within about an interval.
+    fn leaver_returns_and_preempts(&self, rec: &mut Rec, p: &mut Pair<'l>) {
+        let (lab, fam, iv) = (self.lab, self.fam, self.fam.interval());
+        rec.begin("3", self.label("X returns (preempt on) and preempts"));
+        lab.reconnect(self.leaver_k);
         let t0 = now();
-        if nv_high {
-            nv.restart();
+        if self.nv_high {
+            p.nv.restart();
         } else {
-            peer.restart();
+            p.peer.restart();
         }
-        let leaver_conf = if nv_high { &nv_conf } else { &peer_conf };
+        let leaver_conf = if self.nv_high {
+            &self.nv_conf
+        } else {
+            &self.peer_conf
+        };
+        let (nv_want, peer_want) = self.wants();
         expect_views(
-leaver_conf.master_down() + iv * 2 + Duration::from_secs(4),
-            &[(&nv, nv_want.clone()), (peer.as_ref(), peer_want.clone())],
+            leaver_conf.master_down() + iv * 2 + Duration::from_secs(4),
+            &[(&p.nv, nv_want), (p.peer.as_ref(), peer_want)],
             "preemption by the returning higher-priority router",
         );
         sleep(fam.settle());
         let t_end = now();
         let frames = lab.capture_peek();
-        let back_first = sides
-            .first_after(&frames, fam, m_side, t0)
+        let back_first = self
+            .sides
+            .first_after(&frames, fam, self.m_side, t0)
             .expect("the returning router never advertised");
-        let stayer_last = sides
-            .last_before(&frames, fam, b_side, t_end)
+        let stayer_last = self
+            .sides
+            .last_before(&frames, fam, self.b_side, t_end)
             .unwrap_or(t0);
         let yield_after = secs_between(back_first, stayer_last);
         rec.note(format!(
@@ -1415,7 +1525,7 @@ leaver_conf.master_down() + iv * 2 + Duration::from_secs(4),
             s3(yield_after)
         ));
         let mut yield_bound = iv.as_secs_f64() + fam.slack().as_secs_f64();
-        if peer_kind == Kind::Frr && fam.family() == Family::V6 && !nv_high {
+        if self.peer_kind == Kind::Frr && fam.family() == Family::V6 && !self.nv_high {
             // FRR preempting over IPv6: its "first" advert may be the late one.
             yield_bound += iv.as_secs_f64();
         }
@@ -1424,84 +1534,91 @@ leaver_conf.master_down() + iv * 2 + Duration::from_secs(4),
             "the old master kept advertising {} after the higher-priority router's first advert",
             s3(yield_after)
         );
-        if nv_high {
-            check_nv_adverts(&sides, &frames, fam, back_first + iv, t_end);
+        if self.nv_high {
+            check_nv_adverts(&self.sides, &frames, fam, back_first + iv, t_end);
         }
-        assert_no_nv_errors(&nv, fam);
+        assert_no_nv_errors(&p.nv, fam);
         rec.done();
         judge_pings(
             rec,
             lab,
             fam,
             &frames,
-            nk,
-            peer_kind,
+            self.nk,
+            self.peer_kind,
             &Failover {
-                label: label("X returns and preempts"),
+                label: self.label("X returns and preempts"),
                 nobody_from: None,
                 new_first: back_first,
-                old_k: stayer_k,
-                new_k: leaver_k,
+                old_k: self.stayer_k,
+                new_k: self.leaver_k,
                 preempt: true,
                 from: t0,
                 to: t_end,
             },
         );
+    }
 
-        // ---- case 4: graceful stop of the master: priority 0, takeover after Skew_Time.
-        rec.begin("4", label("X stop: priority 0, takeover after Skew_Time"));
+    /// Case 4: graceful stop of the master: priority 0, takeover after Skew_Time (not after
+    /// Master_Down_Interval).
+    fn master_stops(&self, rec: &mut Rec, p: &mut Pair<'l>) {
+        let (lab, fam, iv) = (self.lab, self.fam, self.fam.interval());
+        rec.begin(
+            "4",
+            self.label("X stop: priority 0, takeover after Skew_Time"),
+        );
         let t0 = now();
-        if nv_high {
-            nv.term();
+        if self.nv_high {
+            p.nv.term();
         } else {
-            peer.term();
+            p.peer.term();
         }
-        let stayer: &dyn Peer = if nv_high { peer.as_ref() } else { &nv };
         expect_views(
-stayer_conf.master_down() + Duration::from_secs(3),
-            &[(stayer, State::Master)],
+            self.stayer_conf.master_down() + Duration::from_secs(3),
+            &[(self.stayer(p), State::Master)],
             "takeover after a graceful stop",
         );
         sleep(fam.settle());
         let t_end = now();
         let frames = lab.capture_peek();
         let zero = adverts(&frames, fam.family())
-            .find(|(f, v)| f.ts > t0 && sides.of(v) == m_side && v.priority == 0)
+            .find(|(f, v)| f.ts > t0 && self.sides.of(v) == self.m_side && v.priority == 0)
             .map(|(f, _)| f.ts)
-            .unwrap_or_else(|| panic!("{leaver} sent no priority-0 advert when stopped"));
-        let first_new = sides
-            .first_after(&frames, fam, b_side, zero)
+            .unwrap_or_else(|| panic!("{} sent no priority-0 advert when stopped", self.leaver()));
+        let first_new = self
+            .sides
+            .first_after(&frames, fam, self.b_side, zero)
             .expect("no advert from the new master after the priority 0");
-        let skew = stayer_conf.skew();
+        let skew = self.stayer_conf.skew();
         let mut upper = skew + fam.slack();
-        if stayer_kind == Kind::Frr && fam.family() == Family::V6 {
+        if self.stayer_kind == Kind::Frr && fam.family() == Family::V6 {
             upper += iv;
         }
         // Whatever the slack, it must be the priority 0 that did it, not the MDI timer.
-        upper = upper.min(stayer_conf.master_down() - iv / 2);
-        let lag = (stayer_kind == Kind::Netvrrp)
-            .then(|| secs_between(nv_last_change(&nv, fam), first_new));
+        upper = upper.min(self.stayer_conf.master_down() - iv / 2);
+        let lag = (self.stayer_kind == Kind::Netvrrp)
+            .then(|| secs_between(nv_last_change(&p.nv, fam), first_new));
         judge_takeover(
             rec,
             fam,
-            stayer_kind,
+            self.stayer_kind,
             "priority-0 advert -> first advert of the new master",
             secs_between(zero, first_new),
             skew,
             upper,
             lag,
         );
-        if nv_high {
+        if self.nv_high {
             assert_eq!(
-                nv.kernel_protodown(fam.family()),
+                p.nv.kernel_protodown(fam.family()),
                 Some(true),
                 "a stopped netvrrp leaves its macvlan in protodown"
             );
         } else {
             check_nv_gratuitous(lab, &frames, fam, first_new);
-            let row = nv_row(&nv, fam);
+            let row = nv_row(&p.nv, fam);
             assert!(row["counters"]["priority_zero_received"].as_u64() >= Some(1));
-            assert_no_nv_errors(&nv, fam);
+            assert_no_nv_errors(&p.nv, fam);
         }
         rec.done();
         judge_pings(
@@ -1509,64 +1626,71 @@ stayer_conf.master_down() + Duration::from_secs(3),
             lab,
             fam,
             &frames,
-            nk,
-            peer_kind,
+            self.nk,
+            self.peer_kind,
             &Failover {
-                label: label("X stop"),
+                label: self.label("X stop"),
                 nobody_from: Some(zero + Duration::from_millis(1)),
                 new_first: first_new,
-                old_k: leaver_k,
-                new_k: stayer_k,
+                old_k: self.leaver_k,
+                new_k: self.stayer_k,
                 preempt: false,
                 from: t0 - Duration::from_millis(200),
                 to: t_end,
             },
         );
-        drop(_ping);
+    }
 
-        // ---- case 3c: the original returns with preempt off and stays Backup.
-        rec.begin("3", label("X returns with preempt off, stays Backup"));
+    /// Case 3c: the original returns with preempt off and stays Backup (and silent) past
+    /// Master_Down_Interval + 3 intervals. Stops the capture.
+    fn leaver_returns_with_preempt_off(&self, rec: &mut Rec, p: Pair<'l>) {
+        let (lab, fam, iv) = (self.lab, self.fam, self.fam.interval());
+        let Pair { mut nv, mut peer } = p;
+        rec.begin("3", self.label("X returns with preempt off, stays Backup"));
         let t0 = now();
         let returning_conf = Conf {
             nopreempt: true,
-            ..if nv_high {
-                nv_conf.clone()
+            ..if self.nv_high {
+                self.nv_conf.clone()
             } else {
-                peer_conf.clone()
+                self.peer_conf.clone()
             }
         };
         let hold = returning_conf.master_down() + iv * 3;
-        if nv_high {
-            nv = Netvrrp::start(lab, nk, returning_conf.clone());
+        if self.nv_high {
+            nv = Netvrrp::start(lab, self.nk, returning_conf.clone());
         } else {
+            // The stopped peer goes first (its files and kernel leftovers), then its return.
             drop(peer);
-            peer = peer_kind.start(lab, pk, returning_conf.clone());
+            peer = self.peer_kind.start(lab, self.pk, returning_conf.clone());
         }
-        let returning: &dyn Peer = if nv_high { &nv } else { peer.as_ref() };
-        let stayer: &dyn Peer = if nv_high { peer.as_ref() } else { &nv };
+        let returning: &dyn Peer = if self.nv_high { &nv } else { peer.as_ref() };
+        let stayer: &dyn Peer = if self.nv_high { peer.as_ref() } else { &nv };
         expect_views(
-fam.converge(),
+            fam.converge(),
             &[(returning, State::Backup), (stayer, State::Master)],
             "returning router with preempt off",
         );
         sleep(hold);
         expect_views(
-Duration::from_secs(1),
+            Duration::from_secs(1),
             &[(returning, State::Backup), (stayer, State::Master)],
             "preempt off: still Backup after Master_Down_Interval + 3 intervals",
         );
         let frames = lab.capture_stop();
-        let sent = sides.count_between(&frames, fam, m_side, t0, now());
+        let sent = self
+            .sides
+            .count_between(&frames, fam, self.m_side, t0, now());
         assert_eq!(
             sent, 0,
             "the returning router with preempt off advertised {sent} times"
         );
         rec.note(format!("held Backup for {}", s3(hold.as_secs_f64())));
-        if !nv_high {
+        if !self.nv_high {
             assert_no_nv_errors(&nv, fam);
         }
         rec.done();
-    });
+    }
 }
 
 /// netvrrp's gratuitous ARP / unsolicited NA after its first advert as Master: from the

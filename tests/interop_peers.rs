@@ -4,6 +4,7 @@
 //! keepalived in unicast mode (FRR has none), which the interop matrix does not cover. Needs
 //! root; CI runs it after `.ci/run` installed keepalived, frr and tcpdump.
 
+mod common;
 mod peers;
 
 use peers::{
@@ -500,7 +501,7 @@ fn netvrrp_vs_keepalived_unicast_dual_stack() {
         unicast_peers: peers_of(1),
         ..base
     };
-    lab.capture_start_on("swp-r1");
+    lab.capture_start_on(&Lab::router_port(1));
     let mut ka = Keepalived::start(&lab, 2, ka_conf);
     wait_views(Duration::from_secs(5), &[(&ka, State::Master)]).unwrap();
     let mut nv = Netvrrp::start(&lab, 1, nv_conf);

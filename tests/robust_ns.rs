@@ -4,8 +4,8 @@
 //! contract of the control socket and `exec` clients. Each test asserts the final state and
 //! that the elections recovered (or never moved).
 //!
-//! The lab: a switch namespace with a bridge (STP off, forward delay 0, multicast snooping
-//! off), routers `r1`, `r2` and a host `h` (the attacker), each with a veth `eth0` whose peer
+//! The lab (tests/common/lab.rs): a switch namespace with a bridge (STP off, forward delay
+//! 0, multicast snooping off), routers `r1`, `r2` and a host `h` (the attacker), each with a veth `eth0` whose peer
 //! is a bridge port (`port-r1`, `port-r2`, `port-h`). Router K has 10.N.0.K/24, the host
 //! 10.N.0.100/24; IPv6 DAD is off. Mostly IPv4 instances; one test repeats the receive checks
 //! over IPv6, whose receive path differs (hop limit and destination from control messages).
@@ -18,6 +18,7 @@
 mod common;
 
 use common::Netns;
+use common::lab::Lab;
 use serde_json::Value;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -25,7 +26,7 @@ use std::net::Ipv4Addr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -36,103 +37,26 @@ const VRID_V2: u8 = 20;
 const INTERVAL: u32 = 100;
 const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 
+use common::lab::{counter, try_show};
 use common::{unix_now, wait_until};
 
 // ---------------------------------------------------------------------------------------------
 // The lab
 
-struct Lab {
-    net: u8,
-    // Routers first: their runtimes die before the switch goes away.
-    routers: Vec<Netns>,
-    host: Netns,
-    sw: Netns,
-}
-
-impl Drop for Lab {
-    /// On failure, show what the runtimes logged (their run dirs go away with the namespaces).
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        for (i, r) in self.routers.iter().enumerate() {
-            if let Ok(log) = fs::read_to_string(r.run_dir().join("netvrrp.log")) {
-                let lines: Vec<&str> = log.lines().collect();
-                let tail = &lines[lines.len().saturating_sub(30)..];
-                eprintln!("--- r{} netvrrp.log (tail)\n{}", i + 1, tail.join("\n"));
-            }
-        }
-    }
-}
-
-/// A veth `eth0` in `ns` whose peer `port` is a port of the bridge in `sw`.
-fn attach(sw: &Netns, ns: &Netns, port: &str, mac: &str) {
-    ns.ok(&[
-        "sysctl",
-        "-qw",
-        "net.ipv6.conf.all.accept_dad=0",
-        "net.ipv6.conf.default.accept_dad=0",
-    ]);
-    sw.ip_ok(&[
-        "link",
-        "add",
-        port,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        ns.name(),
-    ]);
-    sw.ip_ok(&["link", "set", port, "master", "br0"]);
-    sw.ip_ok(&["link", "set", port, "up"]);
-    ns.ip_ok(&["link", "set", "eth0", "address", mac]);
-    ns.ip_ok(&["link", "set", "eth0", "up"]);
-}
+// The shared lab (tests/common/lab.rs); the constructor and helpers of this file's plan.
 
 impl Lab {
+    /// `routers` routers (MACs 02:00:00:00:NN:KK, 10.N.0.K/24) and the host (10.N.0.100/24).
     fn new(tag: &str, net: u8, routers: usize) -> Lab {
-        let sw = Netns::new(&format!("{tag}-sw"));
-        sw.ip_ok(&[
-            "link",
-            "add",
-            "br0",
-            "type",
-            "bridge",
-            "stp_state",
-            "0",
-            "forward_delay",
-            "0",
-            "mcast_snooping",
-            "0",
-        ]);
-        sw.ip_ok(&["link", "set", "br0", "up"]);
-        let mut rs = Vec::new();
+        let mut lab = Lab::switch(tag, net);
         for k in 1..=routers {
-            let ns = Netns::new(&format!("{tag}-r{k}"));
-            attach(
-                &sw,
-                &ns,
-                &format!("port-r{k}"),
-                &format!("02:00:00:00:{net:02x}:{k:02x}"),
-            );
-            ns.ip_ok(&["addr", "add", &format!("10.{net}.0.{k}/24"), "dev", "eth0"]);
-            rs.push(ns);
+            let mac = format!("02:00:00:00:{net:02x}:{k:02x}");
+            let r = lab.add_router(Some(&mac), |_| {});
+            r.ip_ok(&["addr", "add", &format!("10.{net}.0.{k}/24"), "dev", "eth0"]);
         }
-        let host = Netns::new(&format!("{tag}-h"));
-        attach(&sw, &host, "port-h", &format!("02:00:00:00:{net:02x}:64"));
+        let host = lab.add_host(Some(&format!("02:00:00:00:{net:02x}:64")), |_| {});
         host.ip_ok(&["addr", "add", &format!("10.{net}.0.100/24"), "dev", "eth0"]);
-        Lab {
-            net,
-            routers: rs,
-            host,
-            sw,
-        }
-    }
-
-    fn r(&self, k: usize) -> &Netns {
-        &self.routers[k - 1]
+        lab
     }
 
     fn addr(&self, k: u8) -> Ipv4Addr {
@@ -180,14 +104,7 @@ impl Lab {
     }
 
     fn reapply(&self, k: usize, path: &std::path::Path) {
-        let out = self
-            .r(k)
-            .netvrrp(&["-v", "apply", "-f", path.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "apply on r{k}: {}",
-            common::text(&out)
-        );
+        self.apply_file(k, path);
     }
 
     fn pid(&self, k: usize) -> u32 {
@@ -240,36 +157,13 @@ impl Lab {
     }
 }
 
-fn try_show(ns: &Netns) -> Option<Vec<Value>> {
-    let out = ns.netvrrp(&["show", "vrrp", "--json"]);
-    if !out.status.success() {
-        return None;
-    }
-    serde_json::from_slice::<Value>(&out.stdout)
-        .ok()?
-        .as_array()
-        .cloned()
-}
-
-fn try_inst(ns: &Netns, vrid: u8) -> Option<Value> {
-    try_show(ns)?
-        .into_iter()
-        .find(|r| r["vrid"] == u64::from(vrid) && r["family"] == "ipv4")
-}
-
+/// The IPv4 row of `vrid` (this file's routers are IPv4 but for the IPv6 receive test).
 fn inst(ns: &Netns, vrid: u8) -> Value {
-    try_inst(ns, vrid)
-        .unwrap_or_else(|| panic!("no VRID {vrid} in {}: {:?}", ns.name(), try_show(ns)))
+    common::lab::inst(ns, vrid, "ipv4")
 }
 
 fn try_state(ns: &Netns, vrid: u8) -> Option<String> {
-    try_inst(ns, vrid)?["state"].as_str().map(str::to_string)
-}
-
-fn counter(v: &Value, name: &str) -> u64 {
-    v["counters"][name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no counter {name} in {v}"))
+    common::lab::try_state(ns, vrid, "ipv4")
 }
 
 /// Every drop counter a crafted advert may land in.
@@ -438,80 +332,34 @@ fn inject_fragmented(ns: &Netns, payload: Vec<u8>, n: usize) {
 // Capture
 
 /// tcpdump writing the frames matching `filter` on one interface to a pcap file.
-struct Capture {
-    child: Child,
-    path: PathBuf,
-}
+struct Capture(common::lab::Tcpdump);
 
 impl Capture {
     fn start(ns: &Netns, iface: &str, filter: &str) -> Capture {
-        let path = ns.dir().join(format!("{iface}-{}.pcap", unix_now()));
-        let log = path.with_extension("log");
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns.name(), "tcpdump", "-i", iface, "-n"])
-            .args(["-U", "--immediate-mode", "-Z", "root", "-s", "200", "-w"])
-            .arg(&path)
-            .arg(filter)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("run tcpdump");
-        let cap = Capture { child, path };
-        wait_until(
-            Duration::from_secs(10),
-            || format!("tcpdump: {:?}", fs::read_to_string(&log)),
-            || {
-                fs::read_to_string(&log)
-                    .ok()
-                    .filter(|t| t.contains("listening on"))
-            },
-        );
-        cap
+        Capture(common::lab::Tcpdump::start(
+            ns,
+            iface,
+            &["-s", "200"],
+            Some(filter),
+        ))
     }
 
     /// (time, IPv4 source, VRID, priority) of every VRRP packet captured.
     fn adverts(&self) -> Vec<(f64, Ipv4Addr, u8, u8)> {
-        let data = fs::read(&self.path).unwrap_or_default();
-        if data.len() < 24 {
-            return Vec::new();
-        }
-        let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let frac = match le32(&data[0..4]) {
-            0xa1b2_c3d4 => 1e-6,
-            0xa1b2_3c4d => 1e-9,
-            m => panic!("not a little-endian pcap file (magic {m:#x})"),
-        };
         let mut out = Vec::new();
-        let mut off = 24;
-        while off + 16 <= data.len() {
-            let h = &data[off..off + 16];
-            let len = le32(&h[8..12]) as usize;
-            if off + 16 + len > data.len() {
-                break;
-            }
-            let f = &data[off + 16..off + 16 + len];
-            off += 16 + len;
-            let t = f64::from(le32(&h[0..4])) + f64::from(le32(&h[4..8])) * frac;
-            if f.len() < 14 + 20 || f[12..14] != [0x08, 0x00] {
+        for f in self.0.frames() {
+            let p = &f.payload;
+            if p.len() < 20 || f.ethertype != 0x0800 {
                 continue;
             }
-            let p = &f[14..];
             let ihl = usize::from(p[0] & 0x0f) * 4;
             if p[9] != 112 || p.len() < ihl + 4 {
                 continue;
             }
             let src = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
-            out.push((t, src, p[ihl + 1], p[ihl + 2]));
+            out.push((f.t, src, p[ihl + 1], p[ihl + 2]));
         }
         out
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -686,8 +534,8 @@ fn hostile_adverts_are_dropped_and_counted() {
     for (name, packet, want) in cases {
         let before = [snapshot(1), snapshot(2)];
         match packet {
-            Some(p) => inject(&lab.host, vec![p], N as usize),
-            None => inject_fragmented(&lab.host, oversized.clone(), N as usize),
+            Some(p) => inject(lab.host(), vec![p], N as usize),
+            None => inject_fragmented(lab.host(), oversized.clone(), N as usize),
         }
         let expected = |vrid: u8, c: &str| -> u64 {
             want.iter().filter(|w| w.0 == vrid && w.1 == c).count() as u64 * N
@@ -746,7 +594,7 @@ fn hostile_adverts_are_dropped_and_counted() {
     // Router Alert option is accepted and counted as received, with no drop.
     let before = inst(lab.r(1), VRID);
     inject(
-        &lab.host,
+        lab.host(),
         vec![ipv4(h, 255, &router_alert, &good(50))],
         N as usize,
     );
@@ -793,7 +641,7 @@ fn bad_checksum_flood_is_counted_and_adverts_stay_on_time() {
     const RATE: u64 = 10_000;
     const SECS: u64 = 3;
     let start = unix_now();
-    let sent = in_ns(&lab.host, move || {
+    let sent = in_ns(lab.host(), move || {
         let s = hdrincl_socket();
         let t0 = Instant::now();
         let mut sent = 0u64;
@@ -1626,7 +1474,7 @@ fn inject6(ns: &Netns, packets: Vec<Vec<u8>>, hops: u32, n: usize) {
 #[test]
 fn hostile_ipv6_adverts_are_dropped_and_counted() {
     let lab = Lab::new("rb6", 82, 2);
-    for ns in lab.routers.iter().chain([&lab.host]) {
+    for ns in lab.routers.iter().chain([lab.host()]) {
         wait_until(
             Duration::from_secs(5),
             || format!("link-local on {}", ns.name()),
@@ -1651,7 +1499,7 @@ fn hostile_ipv6_adverts_are_dropped_and_counted() {
         || format!("r1 {} r2 {}", inst6(1)["state"], inst6(2)["state"]),
         || (inst6(1)["state"] == "master" && inst6(2)["state"] == "backup").then_some(()),
     );
-    let h = link_local(&lab.host).unwrap();
+    let h = link_local(lab.host()).unwrap();
     let good = |prio| v3_6(h, 0x31, VRID, prio, 1, &[vip6]);
     let mut bad_ck = good(254);
     bad_ck[6] ^= 0x5a;
@@ -1706,7 +1554,7 @@ fn hostile_ipv6_adverts_are_dropped_and_counted() {
     ];
     for (name, pkt, hops, want) in cases {
         let before = [inst6(1), inst6(2)];
-        inject6(&lab.host, vec![pkt], hops, N as usize);
+        inject6(lab.host(), vec![pkt], hops, N as usize);
         for k in [1, 2] {
             wait_until(
                 Duration::from_secs(3),
@@ -1728,7 +1576,7 @@ fn hostile_ipv6_adverts_are_dropped_and_counted() {
         eprintln!("[measure] IPv6 {name}: {N} sent, {N} counted per router");
     }
     let before = inst6(1);
-    inject6(&lab.host, vec![good(50)], 255, N as usize);
+    inject6(lab.host(), vec![good(50)], 255, N as usize);
     wait_until(
         Duration::from_secs(3),
         || format!("good IPv6 advert: r1 {}", inst6(1)["counters"]),

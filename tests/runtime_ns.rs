@@ -2,7 +2,8 @@
 //! preempt and preempt-delay, tracking, parent carrier loss, hitless reload, what a host sees
 //! through a failover, adverts on the wire, the Backup filter and accept-mode.
 //!
-//! Every test builds its own lab: a switch namespace with a bridge (STP off, forward delay 0,
+//! Every test builds its own lab (the shared one of tests/common/lab.rs): a switch namespace
+//! with a bridge (STP off, forward delay 0,
 //! multicast snooping off), router namespaces `r1`, `r2`, ... and a host namespace `h`, each
 //! with a veth `eth0` whose peer is a bridge port (`port-r1`, ..., `port-h`). Router K has
 //! 10.N.0.K/24 and 2001:db8:N::K/64 (N in hex there), the host .100; IPv6 DAD is off
@@ -17,10 +18,10 @@
 mod common;
 
 use common::Netns;
+use common::lab::Lab;
 use serde_json::Value;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -40,6 +41,7 @@ fn mdi_ms(priority: u8, interval_ms: u32) -> f64 {
     3.0 * f64::from(interval_ms) + skew_ms(priority, interval_ms)
 }
 
+use common::lab::{Frame, counter, inst, try_inst, try_show, try_state};
 use common::{unix_now, wait_until};
 
 fn vmac(family: &str, vrid: u8) -> [u8; 6] {
@@ -56,75 +58,7 @@ fn mac_str(m: [u8; 6]) -> String {
 // ---------------------------------------------------------------------------------------------
 // The lab
 
-struct Lab {
-    net: u8,
-    // Routers first: their runtimes die before the switch goes away.
-    routers: Vec<Netns>,
-    host: Netns,
-    sw: Netns,
-}
-
-impl Drop for Lab {
-    /// On failure, show what the runtimes logged (their run dirs go away with the namespaces).
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        for (i, r) in self.routers.iter().enumerate() {
-            if let Ok(log) = fs::read_to_string(r.run_dir().join("netvrrp.log")) {
-                let log = strip_ansi(&log);
-                let lines: Vec<&str> = log.lines().collect();
-                let tail = &lines[lines.len().saturating_sub(40)..];
-                eprintln!("--- r{} netvrrp.log (tail)\n{}", i + 1, tail.join("\n"));
-            }
-        }
-    }
-}
-
-/// `text` without ANSI colour sequences (the runtime's log file has them).
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A veth `eth0` in `ns` whose peer `port` is a port of the bridge in `sw`.
-fn attach(sw: &Netns, ns: &Netns, port: &str, mac: &str) {
-    ns.ok(&[
-        "sysctl",
-        "-qw",
-        "net.ipv6.conf.all.accept_dad=0",
-        "net.ipv6.conf.default.accept_dad=0",
-    ]);
-    sw.ip_ok(&[
-        "link",
-        "add",
-        port,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        ns.name(),
-    ]);
-    sw.ip_ok(&["link", "set", port, "master", "br0"]);
-    sw.ip_ok(&["link", "set", port, "up"]);
-    ns.ip_ok(&["link", "set", "eth0", "address", mac]);
-    ns.ok(&["sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0"]);
-    ns.ip_ok(&["link", "set", "eth0", "up"]);
-}
+// The shared lab (tests/common/lab.rs); the constructor and helpers of this file's plan.
 
 impl Lab {
     /// `routers` routers with MACs 02:00:00:00:NN:KK (so link-locals grow with K).
@@ -135,27 +69,10 @@ impl Lab {
         Lab::with_macs(tag, net, &macs)
     }
 
+    /// Router K has 10.N.0.K/24 and 2001:db8:N::K/64, the host .100.
     fn with_macs(tag: &str, net: u8, macs: &[String]) -> Lab {
-        let sw = Netns::new(&format!("{tag}-sw"));
-        sw.ip_ok(&[
-            "link",
-            "add",
-            "br0",
-            "type",
-            "bridge",
-            "stp_state",
-            "0",
-            "forward_delay",
-            "0",
-            "mcast_snooping",
-            "0",
-        ]);
-        sw.ip_ok(&["link", "set", "br0", "up"]);
-        let mut routers = Vec::new();
-        for (i, mac) in macs.iter().enumerate() {
-            let k = i + 1;
-            let ns = Netns::new(&format!("{tag}-r{k}"));
-            attach(&sw, &ns, &format!("port-r{k}"), mac);
+        let mut lab = Lab::switch(tag, net);
+        let addresses = |ns: &Netns, k: usize| {
             ns.ip_ok(&["addr", "add", &format!("10.{net}.0.{k}/24"), "dev", "eth0"]);
             ns.ip_ok(&[
                 "addr",
@@ -165,25 +82,13 @@ impl Lab {
                 "eth0",
                 "nodad",
             ]);
-            routers.push(ns);
-        }
-        let host = Netns::new(&format!("{tag}-h"));
-        attach(&sw, &host, "port-h", &format!("02:00:00:00:{net:02x}:64"));
-        host.ip_ok(&["addr", "add", &format!("10.{net}.0.100/24"), "dev", "eth0"]);
-        host.ip_ok(&[
-            "addr",
-            "add",
-            &format!("2001:db8:{net:x}::100/64"),
-            "dev",
-            "eth0",
-            "nodad",
-        ]);
-        let lab = Lab {
-            net,
-            routers,
-            host,
-            sw,
         };
+        for (i, mac) in macs.iter().enumerate() {
+            let r = lab.add_router(Some(mac), |_| {});
+            addresses(r, i + 1);
+        }
+        let host = lab.add_host(Some(&format!("02:00:00:00:{net:02x}:64")), |_| {});
+        addresses(host, 100);
         // The IPv6 primary address is the parent's link-local: it must exist before apply.
         for k in 1..=lab.routers.len() {
             wait_until(
@@ -193,10 +98,6 @@ impl Lab {
             );
         }
         lab
-    }
-
-    fn r(&self, k: usize) -> &Netns {
-        &self.routers[k - 1]
     }
 
     fn link_local(&self, k: usize) -> Option<Ipv6Addr> {
@@ -253,14 +154,7 @@ impl Lab {
         );
         let path = self.r(k).dir().join(format!("r{k}.toml"));
         fs::write(&path, text).unwrap();
-        let out = self
-            .r(k)
-            .netvrrp(&["-v", "apply", "-f", path.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "apply on r{k}: {}",
-            common::text(&out)
-        );
+        self.apply_file(k, &path);
     }
 
     /// The common case: one router, VRID 10, `priority`, 100 ms adverts.
@@ -291,15 +185,11 @@ impl Lab {
     }
 
     fn port(&self, k: usize, up: bool) {
-        self.sw.ip_ok(&[
-            "link",
-            "set",
-            &format!("port-r{k}"),
-            if up { "up" } else { "down" },
-        ]);
+        self.set_router_port(k, up);
     }
 
-    /// The vrrp macvlan of router K (named from eth0's ifindex, as DESIGN.md 1.3 says).
+    /// The vrrp macvlan of router K (named from eth0's ifindex, as netvrrp.toml(5)
+    /// [[vrrp]] says).
     fn device(&self, k: usize, vrid: u8, family: &str) -> String {
         let idx = self.r(k).ifindex("eth0");
         format!("vrrp{}-{idx}-{vrid}", if family == "ipv4" { 4 } else { 6 })
@@ -338,7 +228,7 @@ impl Lab {
     /// A neighbour entry of the host: its lladdr, if any.
     fn host_neigh(&self, vip: IpAddr) -> Option<String> {
         let v = self
-            .host
+            .host()
             .ip_json(&["neigh", "show", "to", &vip.to_string(), "dev", "eth0"]);
         v[0]["lladdr"].as_str().map(str::to_string)
     }
@@ -349,7 +239,7 @@ impl Lab {
         let mut all = vec!["ping", "-n"];
         all.extend_from_slice(args);
         all.push(&vip);
-        let out = self.host.exec(&all);
+        let out = self.host().exec(&all);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         ping_counts(&text).unwrap_or_else(|| panic!("no ping summary: {}", common::text(&out)))
     }
@@ -362,46 +252,6 @@ fn ping_counts(text: &str) -> Option<(u32, u32)> {
     let tx = it.next()?.split(' ').next()?.parse().ok()?;
     let rx = it.next()?.split(' ').next()?.parse().ok()?;
     Some((tx, rx))
-}
-
-fn try_show(ns: &Netns) -> Option<Vec<Value>> {
-    let out = ns.netvrrp(&["show", "vrrp", "--json"]);
-    if !out.status.success() {
-        return None;
-    }
-    serde_json::from_slice::<Value>(&out.stdout)
-        .ok()?
-        .as_array()
-        .cloned()
-}
-
-fn try_inst(ns: &Netns, vrid: u8, family: &str) -> Option<Value> {
-    try_show(ns)?
-        .into_iter()
-        .find(|r| r["vrid"] == u64::from(vrid) && r["family"] == family)
-}
-
-/// One instance row of `show vrrp --json`.
-fn inst(ns: &Netns, vrid: u8, family: &str) -> Value {
-    try_inst(ns, vrid, family).unwrap_or_else(|| {
-        panic!(
-            "no {family} VRID {vrid} in {}: {:?}",
-            ns.name(),
-            try_show(ns)
-        )
-    })
-}
-
-fn try_state(ns: &Netns, vrid: u8, family: &str) -> Option<String> {
-    try_inst(ns, vrid, family)?["state"]
-        .as_str()
-        .map(str::to_string)
-}
-
-fn counter(v: &Value, name: &str) -> u64 {
-    v["counters"][name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no counter {name} in {v}"))
 }
 
 fn num(v: &Value, name: &str) -> f64 {
@@ -422,48 +272,15 @@ fn counters(ns: &Netns, vrid: u8, name: &str) -> Vec<u64> {
 // Capture and a small independent decoder
 
 /// tcpdump writing every frame of one interface to a pcap file; killed on drop.
-struct Capture {
-    child: Child,
-    path: PathBuf,
-}
+struct Capture(common::lab::Tcpdump);
 
 impl Capture {
     fn start(ns: &Netns, iface: &str) -> Capture {
-        let path = ns.dir().join(format!("{iface}.pcap"));
-        let log = ns.dir().join(format!("{iface}.tcpdump.log"));
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns.name(),
-                "tcpdump",
-                "-i",
-                iface,
-                "-n",
-                "-U",
-            ])
-            .args(["--immediate-mode", "-Z", "root", "-s", "400", "-w"])
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("run tcpdump");
-        let cap = Capture { child, path };
-        wait_until(
-            Duration::from_secs(10),
-            || format!("tcpdump: {:?}", fs::read_to_string(&log)),
-            || {
-                fs::read_to_string(&log)
-                    .ok()
-                    .filter(|t| t.contains("listening on"))
-            },
-        );
-        cap
+        Capture(common::lab::Tcpdump::start(ns, iface, &["-s", "400"], None))
     }
 
     fn frames(&self) -> Vec<Frame> {
-        read_pcap(&fs::read(&self.path).unwrap_or_default())
+        self.0.frames()
     }
 
     fn adverts(&self) -> Vec<Advert> {
@@ -471,62 +288,8 @@ impl Capture {
     }
 }
 
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Frame {
-    /// Capture time, Unix seconds.
-    t: f64,
-    dst: [u8; 6],
-    src: [u8; 6],
-    ethertype: u16,
-    payload: Vec<u8>,
-}
-
 fn be16(b: &[u8]) -> u16 {
     u16::from_be_bytes([b[0], b[1]])
-}
-
-/// Ethernet frames of a pcap file written on this host; a record cut short at the end (the
-/// capture is still running) is left out.
-fn read_pcap(data: &[u8]) -> Vec<Frame> {
-    if data.len() < 24 {
-        return Vec::new();
-    }
-    let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    let frac = match le32(&data[0..4]) {
-        0xa1b2_c3d4 => 1e-6,
-        0xa1b2_3c4d => 1e-9,
-        m => panic!("not a little-endian pcap file (magic {m:#x})"),
-    };
-    assert_eq!(le32(&data[20..24]), 1, "link type is not Ethernet");
-    let mut out = Vec::new();
-    let mut off = 24;
-    while off + 16 <= data.len() {
-        let h = &data[off..off + 16];
-        let len = le32(&h[8..12]) as usize;
-        if off + 16 + len > data.len() {
-            break;
-        }
-        let p = &data[off + 16..off + 16 + len];
-        off += 16 + len;
-        if p.len() < 14 {
-            continue;
-        }
-        out.push(Frame {
-            t: f64::from(le32(&h[0..4])) + f64::from(le32(&h[4..8])) * frac,
-            dst: p[0..6].try_into().unwrap(),
-            src: p[6..12].try_into().unwrap(),
-            ethertype: be16(&p[12..14]),
-            payload: p[14..].to_vec(),
-        });
-    }
-    out
 }
 
 /// The Internet checksum of `data` (0 when `data` includes a correct checksum).
@@ -1487,7 +1250,7 @@ fn host_reaches_the_vip_through_a_failover_at_the_virtual_mac() {
                 .args([
                     "netns",
                     "exec",
-                    lab.host.name(),
+                    lab.host().name(),
                     "ping",
                     "-n",
                     "-i",
@@ -1545,7 +1308,7 @@ fn host_reaches_the_vip_through_a_failover_at_the_virtual_mac() {
     }
     // A fresh resolution after the takeover gets the virtual MAC too, and ping works.
     for (i, vip) in vips.iter().enumerate() {
-        lab.host
+        lab.host()
             .ip_ok(&["neigh", "flush", "to", &vip.to_string(), "dev", "eth0"]);
         let (tx, rx) = lab.host_ping(*vip, &["-c", "3", "-i", "0.2", "-W", "1"]);
         assert_eq!((tx, rx), (3, 3), "ping {vip} after the takeover");
@@ -1762,7 +1525,7 @@ fn a_backup_never_answers_for_the_vip() {
                 .args([
                     "netns",
                     "exec",
-                    lab.host.name(),
+                    lab.host().name(),
                     "ping",
                     "-n",
                     "-i",
@@ -1870,7 +1633,7 @@ fn accept_mode_off_drops_traffic_to_the_vip_but_keeps_arp_and_nd() {
     for family in FAMILIES {
         let vip = lab.vip(VRID, family);
         assert_eq!(inst(lab.r(1), VRID, family)["accept_mode"], true);
-        lab.host
+        lab.host()
             .ip_ok(&["neigh", "flush", "to", &vip.to_string(), "dev", "eth0"]);
         let (tx, rx) = lab.host_ping(vip, &["-c", "3", "-i", "0.2", "-W", "1"]);
         assert_eq!((tx, rx), (3, 3), "{vip} with accept-mode on");

@@ -1,10 +1,11 @@
-//! The advert decoder must never panic, whatever the bytes, source, TTL or version; anything
+//! The advert decoder (the owned decode and the in-place view) must never panic, whatever
+//! the bytes, source, TTL or version, and the two must agree; anything
 //! it accepts must survive an encode/decode round trip unchanged (and, for VRRPv3, re-encode
 //! to exactly the bytes received).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netvrrp::vrrp::packet::{RxContext, decode, encode};
+use netvrrp::vrrp::packet::{RxContext, decode, encode, view};
 use std::net::IpAddr;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,6 +21,9 @@ fuzz_target!(|data: &[u8]| {
     let ttl = if knobs[0] & 2 == 0 { 255 } else { knobs[1] };
     let version = if knobs[0] & 4 == 0 { 3 } else { 2 };
     let ctx = RxContext { src, dst, ttl, version };
+    // The in-place view (the runtime's receive path) accepts exactly what decode accepts
+    // and reads the same fields.
+    assert_eq!(view(payload, &ctx).map(|v| v.to_decoded()), decode(payload, &ctx));
     if let Ok(d) = decode(payload, &ctx) {
         let with = d.checksum_form != Some(netvrrp::vrrp::packet::ChecksumForm::MessageOnly);
         let again = encode(&d.advert, src, dst, with);

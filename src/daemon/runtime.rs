@@ -3,8 +3,9 @@
 //! reused buffer, every frame sent goes through one packet socket in one `sendmmsg` per
 //! loop turn ([`net::FrameBatch`]), kernel
 //! events through one netlink multicast stream, control requests through one channel. VRRS
-//! fan-outs are computed in the loop and carried out by their own task, in order; the
-//! nftables filter has its own task too.
+//! fan-outs are computed in the loop and carried out in order by their own OS thread (with
+//! its own event loop and netlink socket, see [`spawn_vrrs_executor`]); the nftables filter
+//! runs in a task of its own. The layering is described in docs/architecture.md.
 
 use super::control::{self, Reply, Request};
 use crate::config::{self, RouterConfig};
@@ -201,7 +202,8 @@ pub struct Runtime {
     /// Shared with the VRRS executor, which hands notices over once a fan-out's kernel work
     /// is done.
     runners: Arc<Mutex<crate::vrrs::ClientRunners>>,
-    /// VRRS fan-outs are carried out by their own task, in order (see [`Runtime::carry_out`]).
+    /// VRRS fan-outs are carried out by their own thread, in order (see
+    /// [`spawn_vrrs_executor`] and [`Runtime::carry_out`]).
     vrrs_exec: mpsc::UnboundedSender<VrrsJob>,
     /// Fan-outs handed to the executor and not finished yet.
     vrrs_pending: Arc<std::sync::atomic::AtomicUsize>,
@@ -905,9 +907,10 @@ impl Runtime {
         protodown
     }
 
-    /// A packet from a receive socket: decode, validate, count, dispatch.
+    /// A packet from a receive socket: find its router, check it (read in place, no
+    /// allocation), count, dispatch.
     async fn on_packet(&mut self, pkt: Received<'_>) {
-        let vrid = pkt.payload.get(1).copied();
+        let vrid = pkt.vrid();
         let idx = vrid.and_then(|v| {
             self.by_vrid
                 .get(&(pkt.parent_index, pkt.family, v))
@@ -945,10 +948,10 @@ impl Runtime {
             !inst.config.unicast_peers.is_empty(),
             inst.primary,
         );
-        match net::decode_for(&pkt, version, expected) {
+        match pkt.view_for(version, expected) {
             Ok(advert) => {
                 let c = inst.router.counters_mut();
-                match advert.checksum_form {
+                match advert.checksum_form() {
                     Some(packet::ChecksumForm::WithPseudoHeader) => {
                         c.checksum_with_pseudoheader_received += 1
                     }
@@ -963,8 +966,8 @@ impl Runtime {
                 }
                 let input = Input::Advert {
                     src: pkt.src,
-                    priority: advert.priority,
-                    max_advert_interval_cs: advert.interval_cs,
+                    priority: advert.priority(),
+                    max_advert_interval_cs: advert.interval_cs(),
                 };
                 self.feed(i, now, input).await;
             }

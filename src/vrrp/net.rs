@@ -15,7 +15,7 @@
 //!   master's advert arrived, not from when the loop got to it (which would add the wake-up
 //!   latency to every failover).
 //! * Send: every advert (v2/v3, IPv4/IPv6), gratuitous ARP and unsolicited NA is built here
-//!   as a whole **Ethernet frame** — destination 01:00:5e:00:00:12 / 33:33:00:00:00:12 /
+//!   (from the headers and payloads of [`super::frames`]) as a whole **Ethernet frame** — destination 01:00:5e:00:00:12 / 33:33:00:00:00:12 /
 //!   ff:ff:ff:ff:ff:ff / 33:33:00:00:00:01, source the virtual MAC, our own IP header (TTL /
 //!   hop limit 255, TOS / traffic class 0xc0, source = our primary address on the parent:
 //!   IPv4 primary, IPv6 link-local as keepalived does) and the VRRP checksum over that
@@ -46,19 +46,15 @@
 //!   (`Kernel::set_protodown`).
 
 use crate::types::{Family, MacAddr};
-use crate::vrrp::packet;
+use crate::vrrp::frames::{self, ALL_NODES_V6, ETH_BROADCAST, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6};
+use crate::vrrp::packet::{self, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_PROTOCOL};
 use anyhow::Context;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::os::fd::{AsRawFd, OwnedFd};
 use tokio::io::unix::AsyncFd;
-
-pub const VRRP_PROTO: i32 = 112;
-pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
-const ALL_NODES_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 /// One VRRP packet as received, before validation; the payload borrows the caller's
 /// receive buffer.
@@ -74,6 +70,33 @@ pub struct Received<'a> {
     pub payload: &'a [u8],
     /// When the kernel received it (`SO_TIMESTAMPNS`, wall clock), if it said.
     pub arrived: Option<std::time::SystemTime>,
+}
+
+impl<'a> Received<'a> {
+    /// The VRID the packet claims, before any check (None: too short to carry one): what
+    /// finds the router whose configured version [`Received::view_for`] checks against.
+    pub fn vrid(&self) -> Option<u8> {
+        packet::peek_vrid(self.payload)
+    }
+
+    /// Check the packet for a router of `version` that expects it sent to `dst` (the VRRP
+    /// group, or our address in unicast mode), and view it in place (no allocation).
+    pub fn view_for(
+        &self,
+        version: u8,
+        dst: IpAddr,
+    ) -> Result<packet::AdvertView<'a>, packet::DecodeError> {
+        packet::view_to(
+            self.payload,
+            &packet::RxContext {
+                src: self.src,
+                dst: self.dst,
+                ttl: self.ttl,
+                version,
+            },
+            dst,
+        )
+    }
 }
 
 /// Room for the largest packet a receive socket hands over (an IPv4 header with options
@@ -100,8 +123,12 @@ impl RxSocket {
         let idx = index(parent_index)?;
         let sock = match family {
             Family::Ipv4 => {
-                let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(VRRP_PROTO)))
-                    .context("raw IPv4 socket for VRRP")?;
+                let s = Socket::new(
+                    Domain::IPV4,
+                    Type::RAW,
+                    Some(Protocol::from(i32::from(VRRP_PROTOCOL))),
+                )
+                .context("raw IPv4 socket for VRRP")?;
                 s.bind_device_by_index_v4(Some(idx))
                     .context("bind to the parent")?;
                 s.set_multicast_all_v4(false)
@@ -114,8 +141,12 @@ impl RxSocket {
                 s
             }
             Family::Ipv6 => {
-                let s = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(VRRP_PROTO)))
-                    .context("raw IPv6 socket for VRRP")?;
+                let s = Socket::new(
+                    Domain::IPV6,
+                    Type::RAW,
+                    Some(Protocol::from(i32::from(VRRP_PROTOCOL))),
+                )
+                .context("raw IPv6 socket for VRRP")?;
                 s.bind_device_by_index_v6(Some(idx))
                     .context("bind to the parent")?;
                 s.set_recv_hoplimit_v6(true).context("IPV6_RECVHOPLIMIT")?;
@@ -244,7 +275,7 @@ fn read_one(
     match family {
         Family::Ipv4 => {
             let data = &buf[..n];
-            Ok(parse_ipv4(data).map(|(src, dst, ttl, payload)| {
+            Ok(frames::parse_ipv4(data).map(|(src, dst, ttl, payload)| {
                 let start = payload.as_ptr() as usize - data.as_ptr() as usize;
                 (
                     IpAddr::V4(src),
@@ -262,28 +293,6 @@ fn read_one(
             Ok(Some((IpAddr::V6(src), IpAddr::V6(dst), ttl, 0..n, arrived)))
         }
     }
-}
-
-/// Split a received IPv4 packet: (source, destination, TTL, payload). None when the header is
-/// malformed (the IHL is honoured, so IP options are skipped correctly).
-pub fn parse_ipv4(data: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, &[u8])> {
-    let first = *data.first()?;
-    if first >> 4 != 4 {
-        return None;
-    }
-    let ihl = usize::from(first & 0x0f) * 4;
-    if ihl < 20 || data.len() < ihl {
-        return None;
-    }
-    let total = usize::from(u16::from_be_bytes([data[2], data[3]]));
-    let end = if total >= ihl && total <= data.len() {
-        total
-    } else {
-        data.len()
-    };
-    let src = Ipv4Addr::new(data[12], data[13], data[14], data[15]);
-    let dst = Ipv4Addr::new(data[16], data[17], data[18], data[19]);
-    Some((src, dst, data[8], &data[ihl..end]))
 }
 
 /// What a queued frame is, so a failed send is charged to the right counter.
@@ -366,9 +375,7 @@ impl FrameBatch {
         f.ethertype = ethertype;
         f.tag = tag;
         f.data.clear();
-        f.data.extend_from_slice(&dst);
-        f.data.extend_from_slice(&src.octets());
-        f.data.extend_from_slice(&ethertype.to_be_bytes());
+        frames::write_ethernet_header(&mut f.data, dst, src, ethertype);
         &mut f.data
     }
 
@@ -385,15 +392,15 @@ impl FrameBatch {
         let (group, mac, ethertype, header_len) = match source {
             IpAddr::V4(_) => (
                 IpAddr::V4(VRRP_GROUP_V4),
-                multicast_mac_v4(VRRP_GROUP_V4),
+                frames::multicast_mac_v4(VRRP_GROUP_V4),
                 ETH_P_IP,
-                packet::IPV4_HEADER_LEN,
+                frames::IPV4_HEADER_LEN,
             ),
             IpAddr::V6(_) => (
                 IpAddr::V6(VRRP_GROUP_V6),
-                multicast_mac_v6(VRRP_GROUP_V6),
+                frames::multicast_mac_v6(VRRP_GROUP_V6),
                 ETH_P_IPV6,
-                packet::IPV6_HEADER_LEN,
+                frames::IPV6_HEADER_LEN,
             ),
         };
         let out = self.next(parent, (tag, FrameKind::Advert), mac, vmac, ethertype);
@@ -402,10 +409,10 @@ impl FrameBatch {
         packet::encode_into(out, advert, source, group, pseudo_header_v4);
         match source {
             IpAddr::V4(s) => {
-                packet::write_ipv4_header(&mut out[ip..], s, VRRP_GROUP_V4, packet::VRRP_PROTOCOL)
+                frames::write_ipv4_header(&mut out[ip..], s, VRRP_GROUP_V4, VRRP_PROTOCOL)
             }
             IpAddr::V6(s) => {
-                packet::write_ipv6_header(&mut out[ip..], s, VRRP_GROUP_V6, packet::VRRP_PROTOCOL)
+                frames::write_ipv6_header(&mut out[ip..], s, VRRP_GROUP_V6, VRRP_PROTOCOL)
             }
         }
     }
@@ -425,27 +432,29 @@ impl FrameBatch {
         let tag = (tag, FrameKind::Gratuitous);
         match vip {
             IpAddr::V4(v) => {
-                let out = self.next(ifindex, tag, [0xff; 6], mac, ETH_P_ARP);
-                out.extend_from_slice(&packet::gratuitous_arp(mac, v));
+                let out = self.next(ifindex, tag, ETH_BROADCAST, mac, ETH_P_ARP);
+                out.extend_from_slice(&frames::gratuitous_arp(mac, v));
             }
             IpAddr::V6(v) => {
                 let src = src6
                     .with_context(|| format!("no IPv6 link-local to send the NA for {v} from"))?;
-                let mut na = packet::unsolicited_na(mac, v);
-                let ck =
-                    packet::checksum(&na, Some((IpAddr::V6(src), IpAddr::V6(ALL_NODES_V6), 58)));
-                na[2..4].copy_from_slice(&ck.to_be_bytes());
+                let na = frames::unsolicited_na_from(mac, v, src);
                 let out = self.next(
                     ifindex,
                     tag,
-                    multicast_mac_v6(ALL_NODES_V6),
+                    frames::multicast_mac_v6(ALL_NODES_V6),
                     mac,
                     ETH_P_IPV6,
                 );
                 let ip = out.len();
-                out.resize(ip + packet::IPV6_HEADER_LEN, 0);
+                out.resize(ip + frames::IPV6_HEADER_LEN, 0);
                 out.extend_from_slice(&na);
-                packet::write_ipv6_header(&mut out[ip..], src, ALL_NODES_V6, 58);
+                frames::write_ipv6_header(
+                    &mut out[ip..],
+                    src,
+                    ALL_NODES_V6,
+                    frames::ICMPV6_PROTOCOL,
+                );
             }
         }
         Ok(())
@@ -532,22 +541,6 @@ impl FrameBatch {
     }
 }
 
-const ETH_P_IP: u16 = 0x0800;
-const ETH_P_ARP: u16 = 0x0806;
-const ETH_P_IPV6: u16 = 0x86dd;
-
-/// 01:00:5e + the low 23 bits of an IPv4 multicast group (RFC 1112).
-fn multicast_mac_v4(group: Ipv4Addr) -> [u8; 6] {
-    let o = group.octets();
-    [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
-}
-
-/// 33:33 + the low 32 bits of an IPv6 multicast group (RFC 2464).
-fn multicast_mac_v6(group: Ipv6Addr) -> [u8; 6] {
-    let o = group.octets();
-    [0x33, 0x33, o[12], o[13], o[14], o[15]]
-}
-
 fn open_packet_socket() -> anyhow::Result<OwnedFd> {
     use nix::sys::socket::{AddressFamily, SockFlag, SockProtocol, SockType, socket};
     // Protocol 0: a send-only packet socket that never receives. SOCK_RAW: we write the
@@ -593,25 +586,6 @@ fn link_address(ifindex: u32, ethertype: u16) -> io::Result<libc::sockaddr_ll> {
     Ok(addr)
 }
 
-/// Decode a received packet for a router of `version` that expects it sent to `dst` (the
-/// VRRP group, or our address in unicast mode).
-pub fn decode_for(
-    pkt: &Received<'_>,
-    version: u8,
-    dst: IpAddr,
-) -> Result<packet::Decoded, packet::DecodeError> {
-    packet::decode_to(
-        pkt.payload,
-        &packet::RxContext {
-            src: pkt.src,
-            dst: pkt.dst,
-            ttl: pkt.ttl,
-            version,
-        },
-        dst,
-    )
-}
-
 /// Count a dropped packet under its own counter.
 pub fn count_drop(c: &mut crate::vrrp::router::Counters, e: &packet::DecodeError) {
     use packet::DecodeError as E;
@@ -625,7 +599,7 @@ pub fn count_drop(c: &mut crate::vrrp::router::Counters, e: &packet::DecodeError
         E::BadType(_) => c.type_errors += 1,
         E::BadChecksum { .. } => c.checksum_errors += 1,
         E::BadAuthType(_) => c.auth_type_errors += 1,
-        E::BadDestination(_) => c.address_list_errors += 1,
+        E::BadDestination(_) => c.destination_errors += 1,
     }
     tracing::debug!(target: "netvrrp::packets", "dropped: {e}");
 }
@@ -633,6 +607,7 @@ pub fn count_drop(c: &mut crate::vrrp::router::Counters, e: &packet::DecodeError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn batch() -> FrameBatch {
         // Opening an AF_PACKET socket needs CAP_NET_RAW: the tests run as root.
@@ -645,9 +620,8 @@ mod tests {
     }
 
     fn eth(dst: [u8; 6], src: MacAddr, ethertype: u16) -> Vec<u8> {
-        let mut v = dst.to_vec();
-        v.extend_from_slice(&src.octets());
-        v.extend_from_slice(&ethertype.to_be_bytes());
+        let mut v = Vec::new();
+        frames::write_ethernet_header(&mut v, dst, src, ethertype);
         v
     }
 
@@ -664,13 +638,13 @@ mod tests {
             IpAddr::V4(s) => {
                 let msg = packet::encode(&advert, src, IpAddr::V4(VRRP_GROUP_V4), pseudo);
                 let mut want = eth([0x01, 0x00, 0x5e, 0, 0, 0x12], vmac, ETH_P_IP);
-                want.extend(packet::ipv4_packet(s, VRRP_GROUP_V4, 112, &msg));
+                want.extend(frames::ipv4_packet(s, VRRP_GROUP_V4, 112, &msg));
                 want
             }
             IpAddr::V6(s) => {
                 let msg = packet::encode(&advert, src, IpAddr::V6(VRRP_GROUP_V6), pseudo);
                 let mut want = eth([0x33, 0x33, 0, 0, 0, 0x12], vmac, ETH_P_IPV6);
-                want.extend(packet::ipv6_packet(s, VRRP_GROUP_V6, 112, &msg));
+                want.extend(frames::ipv6_packet(s, VRRP_GROUP_V6, 112, &msg));
                 want
             }
         }
@@ -719,18 +693,18 @@ mod tests {
         // A long frame first, so the short one below reuses a buffer that held more.
         b.push_gratuitous(1, 5, mac, IpAddr::V6(vip6), Some(ll))
             .unwrap();
-        let mut na = packet::unsolicited_na(mac, vip6);
-        let ck = packet::checksum(&na, Some((IpAddr::V6(ll), IpAddr::V6(ALL_NODES_V6), 58)));
+        let mut na = frames::unsolicited_na(mac, vip6);
+        let ck = frames::checksum(&na, Some((IpAddr::V6(ll), IpAddr::V6(ALL_NODES_V6), 58)));
         na[2..4].copy_from_slice(&ck.to_be_bytes());
         let mut want = eth([0x33, 0x33, 0, 0, 0, 1], mac, ETH_P_IPV6);
-        want.extend(packet::ipv6_packet(ll, ALL_NODES_V6, 58, &na));
+        want.extend(frames::ipv6_packet(ll, ALL_NODES_V6, 58, &na));
         assert_eq!(frame(&b, 0).data, want);
         let capacity = b.frames[0].data.capacity();
         b.queued = 0;
         b.push_gratuitous(2, 6, mac, IpAddr::V4(vip4), None)
             .unwrap();
         let mut want = eth([0xff; 6], mac, ETH_P_ARP);
-        want.extend_from_slice(&packet::gratuitous_arp(mac, vip4));
+        want.extend_from_slice(&frames::gratuitous_arp(mac, vip4));
         let f = frame(&b, 0);
         assert_eq!(f.data, want);
         assert_eq!((f.ifindex, f.tag), (6, (2, FrameKind::Gratuitous)));

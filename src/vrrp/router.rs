@@ -516,8 +516,12 @@ pub struct Counters {
     pub checksum_errors: u64,
     /// VRRPv2 authentication type other than 0.
     pub auth_type_errors: u64,
-    /// Address list differing from the configured VIPs.
-    pub address_list_errors: u64,
+    /// Sent to a destination other than the VRRP group (in unicast mode: other than our
+    /// address). The address list itself is not compared with the configured VIPs (RFC 9568
+    /// section 7.1 makes that a MAY). Serialized under its historical name so `show vrrp
+    /// --json` and the metrics keep their counter (netvrrp(8), JSON FIELDS).
+    #[serde(rename = "address_list_errors")]
+    pub destination_errors: u64,
     /// Source not in the configured `peers` allowlist.
     pub peer_not_allowed: u64,
     /// VRRPv3/IPv4 adverts whose checksum covers the IPv4 pseudo-header (FRR, keepalived).

@@ -27,8 +27,7 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 pub fn expected_destination(family: Family, unicast: bool, primary: IpAddr) -> IpAddr {
     match (unicast, family) {
         (true, _) => primary,
-        (false, Family::Ipv4) => IpAddr::V4(super::net::VRRP_GROUP_V4),
-        (false, Family::Ipv6) => IpAddr::V6(super::net::VRRP_GROUP_V6),
+        (false, family) => packet::vrrp_group(family),
     }
 }
 
@@ -61,7 +60,7 @@ impl UnicastSender {
         peers: &[IpAddr],
     ) -> anyhow::Result<UnicastSender> {
         let idx = std::num::NonZeroU32::new(parent_index).context("interface index 0")?;
-        let proto = Some(Protocol::from(super::net::VRRP_PROTO));
+        let proto = Some(Protocol::from(i32::from(packet::VRRP_PROTOCOL)));
         let sock = match (family, source) {
             (Family::Ipv4, IpAddr::V4(_)) => {
                 let s = Socket::new(Domain::IPV4, Type::RAW, proto)

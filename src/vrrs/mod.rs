@@ -1,5 +1,6 @@
 //! VRRS, the Virtual Router Redundancy Service (after Cisco's): one VRRP election drives
-//! many interfaces ("pathways") and consumers ("clients") under a leader name (DESIGN.md 5).
+//! many interfaces ("pathways") and consumers ("clients") under a leader name (configured
+//! as in netvrrp.toml(5), VRRS; where it sits in the layering: docs/architecture.md).
 //!
 //! This module is sans-IO. [`Vrrs`] is the leader database; the runtime feeds it facts and
 //! carries out the [`Fanout`] each call returns:
@@ -53,7 +54,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-/// Tracing target of everything VRRS logs (FRR's `debug vrrp` categories, DESIGN.md 1.4).
+/// Tracing target of everything VRRS logs (FRR's `debug vrrp` categories; the
+/// targets are listed under `--verbose` in netvrrp(8)).
 pub const TARGET: &str = "netvrrp::vrrs";
 
 /// State of one pathway (Cisco `show vrrs pathway`).
@@ -146,7 +148,8 @@ pub struct Options {
 }
 
 /// Pathway state from the leader's state (None: no VRRP instance serves the name) and the
-/// evaluation flags, exactly as DESIGN.md 5 defines it.
+/// evaluation flags: Active only while the leader is Master and every flag is set (the
+/// `show vrrs pathway` states of netvrrp.toml(5), VRRS).
 pub fn pathway_state(leader: Option<State>, eval: &Evaluation) -> PathwayState {
     match leader {
         None | Some(State::Initialize) => PathwayState::NotReady,

@@ -1,8 +1,11 @@
 //! Shared support for namespace tests (need root and iproute2).
 //!
 //! Every test makes its own [`Netns`]; dropping it (also when the test panics) kills the
-//! processes it started and deletes the namespace and its run directory.
+//! processes it started and deletes the namespace and its run directory. Tests that need
+//! several namespaces on one link build a [`lab::Lab`] (a bridge with routers and a host).
 #![allow(dead_code)]
+
+pub mod lab;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

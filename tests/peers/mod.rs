@@ -8,11 +8,13 @@
 //!   eth0 10.X.0.100/24                eth0 10.X.0.K/24, 2001:db8:X::K/64, MAC 02:X:00:00:00:K
 //!   2001:db8:X::100/64                  |
 //!     |                                 |
-//!   swp-h ----------- br0 ---------- swp-rK          (ns lab.sw(); STP off, forward delay 0,
+//!   port-h ---------- br0 --------- port-rK          (ns lab.sw(); STP off, forward delay 0,
 //!                                                     multicast snooping off)
 //! ```
-//! `X` ([`Lab::x`]) differs between labs of one test process, namespace names are
-//! `nvp<pid>x<counter>-{sw,h,rK}`, so tests run in parallel. VIPs by convention:
+//! The namespaces, bridge and veths are the shared lab of `tests/common/lab.rs` (so a test
+//! file using `mod peers;` also declares `mod common;`). `X` ([`Lab::x`]) differs between
+//! labs of one test process, namespace names start `nvp<pid>x<counter>-{sw,h,rK}`, so tests
+//! run in parallel. VIPs by convention:
 //! [`Lab::vip4`] = 10.X.0.254/24, [`Lab::vip6`] = 2001:db8:X::254/64. Routers get the lab
 //! sysctls (arp_ignore=1, arp_announce=2, ignore_routes_with_linkdown=1, DAD and RA off).
 //!
@@ -76,6 +78,8 @@ pub use keepalived::Keepalived;
 pub use netvrrp::{Netvrrp, NetvrrpOptions};
 pub use pcap::{Checksum, Family, Frame, Mac, Payload, Vrrp};
 
+use crate::common::Netns;
+use crate::common::lab::{Lab as LabNet, Tcpdump};
 use ipnet::{Ipv4Net, Ipv6Net};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
@@ -208,7 +212,9 @@ pub fn secs_between(a: SystemTime, b: SystemTime) -> f64 {
 
 // ------------------------------------------------------------------------------------ Lab
 
-/// A VRRP lab: switch, routers and a host in network namespaces. See the module docs.
+/// A VRRP lab: switch, routers and a host in network namespaces (the shared lab of
+/// tests/common/lab.rs, with the peers' sysctls, addresses and process bookkeeping). See
+/// the module docs.
 pub struct Lab {
     /// `nvp<pid>x<counter>`: prefix of the namespace names and the directory name.
     pub id: String,
@@ -216,14 +222,13 @@ pub struct Lab {
     pub x: u8,
     n: usize,
     dir: PathBuf,
-    /// Namespace names: switch, r1..rN, host.
-    names: Vec<String>,
-    /// Namespaces created so far (filled while building, so a half-built lab is cleaned too).
-    namespaces: Mutex<Vec<String>>,
     procs: Mutex<Vec<Proc>>,
     /// Addresses and MACs found on exactly one router (see `router_of`).
     owners: Mutex<HashMap<Who, usize>>,
-    capture: Mutex<Option<(Proc, PathBuf)>>,
+    capture: Mutex<Option<(Tcpdump, PathBuf)>>,
+    /// The namespaces. Declared last: dropped (deleted) after [`Drop`] has killed what
+    /// runs in them; a half-built lab is deleted too.
+    net: LabNet,
 }
 
 impl Lab {
@@ -240,142 +245,21 @@ impl Lab {
         // Fixed /tmp, not $TMPDIR: FRR's user must traverse the path and unix socket paths
         // (zserv.api, *.vty) must stay under 108 bytes.
         let dir = PathBuf::from(format!("/tmp/{id}"));
+        // The namespaces first: if building them fails, they delete themselves and there is
+        // no directory to leave behind yet.
+        let net = build(&id, x, routers);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("lab dir");
-        let mut names = vec![format!("{id}-sw")];
-        names.extend((1..=routers).map(|k| format!("{id}-r{k}")));
-        names.push(format!("{id}-h"));
-        let lab = Lab {
-            names,
+        Lab {
             id,
             x,
             n: routers,
             dir,
-            namespaces: Mutex::new(Vec::new()),
             procs: Mutex::new(Vec::new()),
             owners: Mutex::new(HashMap::new()),
             capture: Mutex::new(None),
-        };
-        lab.build();
-        lab
-    }
-
-    fn build(&self) {
-        let sw = self.sw().to_string();
-        self.add_ns(&sw);
-        // The switch has no business speaking IPv6 (RS/MLD noise in captures).
-        self.sysctl(
-            &sw,
-            &[
-                "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1",
-            ],
-        );
-        self.ip(
-            &sw,
-            &[
-                "link",
-                "add",
-                "br0",
-                "type",
-                "bridge",
-                "stp_state",
-                "0",
-                "forward_delay",
-                "0",
-                "mcast_snooping",
-                "0",
-            ],
-        );
-        self.ip(&sw, &["link", "set", "br0", "up"]);
-        for k in 1..=self.n {
-            let ns = self.r(k).to_string();
-            self.add_ns(&ns);
-            // arp_ignore=1: answer ARP only for addresses on the receiving interface, so a
-            // parent never answers for a VIP that lives on a macvlan; arp_announce=2: the
-            // same for our own requests; linkdown routes ignored (FRR's advice for
-            // protodown macvlans).
-            self.sysctl(
-                &ns,
-                &[
-                    "net.ipv4.conf.all.arp_ignore=1",
-                    "net.ipv4.conf.default.arp_ignore=1",
-                    "net.ipv4.conf.all.arp_announce=2",
-                    "net.ipv4.conf.default.arp_announce=2",
-                    "net.ipv4.conf.all.ignore_routes_with_linkdown=1",
-                    "net.ipv4.conf.default.ignore_routes_with_linkdown=1",
-                    "net.ipv6.conf.all.ignore_routes_with_linkdown=1",
-                    "net.ipv6.conf.default.ignore_routes_with_linkdown=1",
-                ],
-            );
-            self.attach(&ns, &format!("swp-r{k}"), k);
+            net,
         }
-        let host = self.host().to_string();
-        self.add_ns(&host);
-        self.attach(&host, "swp-h", HOST);
-    }
-
-    /// Creates a marked namespace with lo up, DAD and RA off (set on `default` before any
-    /// device exists, so every later device inherits them).
-    fn add_ns(&self, ns: &str) {
-        let out = run(Command::new("ip").args(["netns", "add", ns]));
-        assert!(out.status.success(), "ip netns add {ns}: {}", text(&out));
-        self.namespaces.lock().unwrap().push(ns.to_string());
-        self.ip(ns, &["link", "set", "lo", "alias", MARK]);
-        self.ip(ns, &["link", "set", "lo", "up"]);
-        self.sysctl(
-            ns,
-            &[
-                "net.ipv6.conf.all.accept_dad=0",
-                "net.ipv6.conf.default.accept_dad=0",
-                "net.ipv6.conf.all.accept_ra=0",
-                "net.ipv6.conf.default.accept_ra=0",
-            ],
-        );
-    }
-
-    /// veth from a switch port to `eth0` in `ns`, with the plan's MAC and addresses.
-    fn attach(&self, ns: &str, port: &str, k: usize) {
-        let sw = self.sw();
-        self.ip(
-            sw,
-            &[
-                "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns,
-            ],
-        );
-        self.ip(sw, &["link", "set", port, "master", "br0", "up"]);
-        self.ip(
-            ns,
-            &["link", "set", "eth0", "address", &self.mac(k).to_string()],
-        );
-        self.ip(
-            ns,
-            &[
-                "addr",
-                "add",
-                &format!("{}/24", self.addr4(k)),
-                "dev",
-                "eth0",
-            ],
-        );
-        self.ip(
-            ns,
-            &[
-                "addr",
-                "add",
-                &format!("{}/64", self.addr6(k)),
-                "dev",
-                "eth0",
-                "nodad",
-            ],
-        );
-        self.ip(ns, &["link", "set", "eth0", "up"]);
-    }
-
-    fn sysctl(&self, ns: &str, settings: &[&str]) {
-        let mut args = vec!["sysctl", "-qw"];
-        args.extend_from_slice(settings);
-        self.ok(ns, &args);
     }
 
     // ------------------------------------------------------------------ names, addresses
@@ -384,22 +268,17 @@ impl Lab {
     pub fn routers(&self) -> usize {
         self.n
     }
-    /// The switch namespace (bridge `br0`, ports `swp-rK`, `swp-h`).
+    /// The switch namespace (bridge `br0`, ports `port-rK`, `port-h`).
     pub fn sw(&self) -> &str {
-        &self.names[0]
+        self.net.sw.name()
     }
     /// The host namespace.
     pub fn host(&self) -> &str {
-        &self.names[self.n + 1]
+        self.net.host().name()
     }
     /// Router `k`'s namespace (k = 1..=n).
     pub fn r(&self, k: usize) -> &str {
-        assert!(
-            (1..=self.n).contains(&k),
-            "router r{k} does not exist (lab has {})",
-            self.n
-        );
-        &self.names[k]
+        self.net.r(k).name()
     }
 
     /// IPv4 address of router `k` (or [`HOST`]) on eth0.
@@ -412,7 +291,7 @@ impl Lab {
     }
     /// eth0's MAC of router `k` (or [`HOST`]).
     pub fn mac(&self, k: usize) -> Mac {
-        Mac([0x02, self.x, 0, 0, 0, k as u8])
+        plan_mac(self.x, k)
     }
     /// eth0's EUI-64 link-local of router `k` (what keepalived sends IPv6 adverts from).
     pub fn link_local(&self, k: usize) -> Ipv6Addr {
@@ -605,12 +484,12 @@ impl Lab {
 
     /// Takes router `k`'s switch port down: its eth0 loses carrier, nothing crosses.
     pub fn cut(&self, k: usize) {
-        self.ip(self.sw(), &["link", "set", &format!("swp-r{k}"), "down"]);
+        self.net.set_router_port(k, false);
     }
 
     /// Brings router `k`'s switch port back up (forwarding at once: STP off, delay 0).
     pub fn reconnect(&self, k: usize) {
-        self.ip(self.sw(), &["link", "set", &format!("swp-r{k}"), "up"]);
+        self.net.set_router_port(k, true);
     }
 
     /// Bridge port isolation of router `k` (`bridge link set … isolated on|off`): isolated
@@ -623,7 +502,7 @@ impl Lab {
             "link",
             "set",
             "dev",
-            &format!("swp-r{k}"),
+            &LabNet::router_port(k),
             "isolated",
             if on { "on" } else { "off" },
         ]));
@@ -638,49 +517,28 @@ impl Lab {
         self.capture_start_on("br0");
     }
 
-    /// Capture on one switch interface: a port (`swp-rK`) sees the unicast frames to and
-    /// from its router, which the bridge device itself never sees once it has learned MACs.
+    /// Capture on one switch interface: a port ([`Lab::router_port`]) sees the unicast
+    /// frames to and from its router, which the bridge device itself never sees once it has
+    /// learned MACs.
     pub fn capture_start_on(&self, iface: &str) {
         let mut cap = self.capture.lock().unwrap();
         assert!(cap.is_none(), "a capture is already running");
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let file = self.dir.join(format!("capture-{n}.pcap"));
-        let log = self.dir.join(format!("capture-{n}.log"));
-        let f = file.to_string_lossy();
-        // -Z root: tcpdump would otherwise drop to user tcpdump, which cannot write here.
-        // --immediate-mode: without it libpcap hands packets over a ring-buffer block at a
-        // time (up to a second late), and capture_peek would see a stale picture; -U then
-        // writes each packet at once. Neither changes the kernel's timestamps.
-        let args = [
-            "tcpdump",
-            "-i",
+        let nano = ["--time-stamp-precision", "nano"];
+        let dump = Tcpdump::start_to(
+            &self.net.sw,
             iface,
-            "-nn",
-            "-U",
-            "--immediate-mode",
-            "-Z",
-            "root",
-            "--time-stamp-precision",
-            "nano",
-            "-w",
-            &f,
-            CAPTURE_FILTER,
-        ];
-        let p = self.spawn_logged(self.sw(), &args, &[], &log);
-        let listening = wait_for(Duration::from_secs(5), || {
-            fs::read_to_string(&log)
-                .ok()
-                .filter(|l| l.contains("listening on"))
-                .map(|_| ())
-        });
-        if listening.is_none() {
-            p.kill9();
-            panic!(
-                "tcpdump did not start: {}",
-                fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        *cap = Some((p, file));
+            file.clone(),
+            &nano,
+            Some(CAPTURE_FILTER),
+        );
+        *cap = Some((dump, file));
+    }
+
+    /// The switch port of router `k`.
+    pub fn router_port(k: usize) -> String {
+        LabNet::router_port(k)
     }
 
     /// The frames captured so far, without stopping the capture.
@@ -692,40 +550,116 @@ impl Lab {
 
     /// Stops tcpdump (SIGINT, so it flushes) and returns every captured frame.
     pub fn capture_stop(&self) -> Vec<Frame> {
-        let (p, file) = self
+        let (dump, file) = self
             .capture
             .lock()
             .unwrap()
             .take()
             .expect("no capture running");
-        p.signal(Signal::SIGINT);
-        if !p.wait_exit(Duration::from_secs(3)) {
-            p.kill9();
-        }
+        dump.stop();
         pcap::read(&file).expect("capture file")
     }
 
     // ------------------------------------------------------------------ teardown
 
     fn teardown(&mut self) {
-        if let Some((p, _)) = self.capture.lock().unwrap().take() {
-            p.signal(Signal::SIGINT);
-            p.wait_exit(Duration::from_secs(2));
+        if let Some((dump, _)) = self.capture.lock().unwrap().take() {
+            dump.stop();
         }
         for p in self.procs.lock().unwrap().iter() {
             p.kill9();
         }
-        let names = self.namespaces.lock().unwrap().clone();
-        for ns in &names {
-            kill_ns_processes(ns);
-        }
-        for ns in &names {
-            let out = run(Command::new("ip").args(["netns", "del", ns]));
-            if !out.status.success() {
-                eprintln!("peers: could not delete namespace {ns}: {}", text(&out));
-            }
+        // Daemons that left our process groups: gone before the namespaces are deleted
+        // (when `net` is dropped), so nothing outlives the lab.
+        for ns in self
+            .net
+            .routers
+            .iter()
+            .chain(&self.net.host)
+            .chain([&self.net.sw])
+        {
+            kill_ns_processes(ns.name());
         }
     }
+}
+
+/// The namespaces of a lab: the shared switch, routers and host, with the peers' marks and
+/// sysctls, eth0 MACs 02:X:00:00:00:K and addresses 10.X.0.K/24, 2001:db8:X::K/64.
+fn build(id: &str, x: u8, routers: usize) -> LabNet {
+    let mut net = LabNet::switch(id, x);
+    mark(&net.sw);
+    // The switch has no business speaking IPv6 (RS/MLD noise in captures).
+    sysctl(
+        &net.sw,
+        &[
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ],
+    );
+    for k in 1..=routers {
+        let mac = plan_mac(x, k).to_string();
+        let r = net.add_router(Some(&mac), |ns| {
+            mark(ns);
+            // arp_ignore=1: answer ARP only for addresses on the receiving interface, so a
+            // parent never answers for a VIP that lives on a macvlan; arp_announce=2: the
+            // same for our own requests; linkdown routes ignored (FRR's advice for
+            // protodown macvlans).
+            sysctl(
+                ns,
+                &[
+                    "net.ipv4.conf.all.arp_ignore=1",
+                    "net.ipv4.conf.default.arp_ignore=1",
+                    "net.ipv4.conf.all.arp_announce=2",
+                    "net.ipv4.conf.default.arp_announce=2",
+                    "net.ipv4.conf.all.ignore_routes_with_linkdown=1",
+                    "net.ipv4.conf.default.ignore_routes_with_linkdown=1",
+                    "net.ipv6.conf.all.ignore_routes_with_linkdown=1",
+                    "net.ipv6.conf.default.ignore_routes_with_linkdown=1",
+                ],
+            );
+        });
+        add_plan_addresses(r, x, k);
+    }
+    let host = net.add_host(Some(&plan_mac(x, HOST).to_string()), mark);
+    add_plan_addresses(host, x, HOST);
+    net
+}
+
+/// Marks a namespace as ours for [`sweep_stale_labs`] and turns router advertisements off
+/// (set on `default` before its interfaces exist, so every later device inherits it).
+fn mark(ns: &Netns) {
+    ns.ip_ok(&["link", "set", "lo", "alias", MARK]);
+    sysctl(
+        ns,
+        &[
+            "net.ipv6.conf.all.accept_ra=0",
+            "net.ipv6.conf.default.accept_ra=0",
+        ],
+    );
+}
+
+fn sysctl(ns: &Netns, settings: &[&str]) {
+    let mut args = vec!["sysctl", "-qw"];
+    args.extend_from_slice(settings);
+    ns.ok(&args);
+}
+
+/// eth0's MAC of router `k` (or [`HOST`]) in lab `x`.
+fn plan_mac(x: u8, k: usize) -> Mac {
+    Mac([0x02, x, 0, 0, 0, k as u8])
+}
+
+/// eth0's planned addresses of router `k` (or [`HOST`]) in lab `x`.
+fn add_plan_addresses(ns: &Netns, x: u8, k: usize) {
+    ns.ip_ok(&["addr", "add", &format!("10.{x}.0.{k}/24"), "dev", "eth0"]);
+    ns.ip_ok(&[
+        "addr",
+        "add",
+        &format!("2001:db8:{x}::{k}/64"),
+        "dev",
+        "eth0",
+        "nodad",
+    ]);
 }
 
 impl Drop for Lab {
@@ -886,6 +820,8 @@ fn sweep_stale_labs() {
         eprintln!("peers: removing stale lab namespace {ns} (process {pid} is gone)");
         kill_ns_processes(ns);
         let _ = run(Command::new("ip").args(["netns", "del", ns]));
+        // The namespace's own run directory (see `Netns::new`).
+        let _ = fs::remove_dir_all(std::env::temp_dir().join(format!("netvrrp-test-{ns}")));
         if let Some(id) = ns.split('-').next() {
             let _ = fs::remove_dir_all(format!("/tmp/{id}"));
         }

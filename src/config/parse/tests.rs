@@ -1001,7 +1001,8 @@ fn load_sets_source() {
 
 #[test]
 fn full_example_from_design() {
-    // DESIGN.md 1.2, verbatim apart from the pathway/client leaders being served.
+    // The annotated example of every section (netvrrp.toml(5) documents each key), with
+    // the pathway/client leaders served by a router so the file validates.
     let text = r#"
 [defaults]                       # like FRR's `vrrp default`; every key optional
 version = 3                      # 2 or 3
