@@ -1,7 +1,7 @@
 //! One function per command: library calls in, exit code out. Printing happens here.
 
 use crate::apply;
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ShowCommand, VrrsWhat};
 use crate::config::{self, Config};
 use crate::exit;
 use crate::kernel::{Kernel, Snapshot};
@@ -409,7 +409,7 @@ pub async fn down(cli: &Cli, file: &Path) -> i32 {
         );
         return exit::OK;
     }
-    if let Err(e) = crate::daemon::filter::VipFilter::default().remove() {
+    if let Err(e) = crate::daemon::remove_filter() {
         return failed(&e);
     }
     exit::OK
@@ -607,6 +607,73 @@ async fn apply(cli: &Cli, file: &Path, dry_run: bool, json: bool, no_runtime: bo
     exit::OK
 }
 
+/// `show vrrp|vrrs`: ask the runtime, filter, render.
+pub fn show(run_dir: &Path, what: &ShowCommand) -> i32 {
+    use crate::daemon::control::{Request, request};
+    let result = match what {
+        ShowCommand::Vrrp {
+            interface,
+            vrid,
+            json,
+        } => request(run_dir, &Request::ShowVrrp).map(|data| {
+            let rows: Vec<serde_json::Value> = data
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| {
+                    interface
+                        .as_ref()
+                        .is_none_or(|i| r["interface"].as_str() == Some(i))
+                        && vrid.is_none_or(|v| r["vrid"].as_u64() == Some(u64::from(v)))
+                })
+                .collect();
+            if *json {
+                format!("{:#}", serde_json::Value::Array(rows))
+            } else {
+                crate::daemon::render::vrrp_text(&rows)
+            }
+        }),
+        ShowCommand::Vrrs { what, name, json } => {
+            let what_s = match what {
+                VrrsWhat::Server => "server",
+                VrrsWhat::Pathway => "pathway",
+                VrrsWhat::Client => "client",
+            };
+            request(
+                run_dir,
+                &Request::ShowVrrs {
+                    what: what_s.into(),
+                },
+            )
+            .map(|data| {
+                let rows: Vec<serde_json::Value> = data
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|r| name.as_ref().is_none_or(|n| r["name"].as_str() == Some(n)))
+                    .collect();
+                if *json {
+                    format!("{:#}", serde_json::Value::Array(rows))
+                } else {
+                    crate::vrrs::render_text(what_s, &rows)
+                }
+            })
+        }
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("netvrrp: {e:#}");
+            exit::FAILURE
+        }
+    }
+}
+
 /// Dispatch a parsed command line (inside the tokio runtime).
 pub async fn dispatch(cli: &Cli) -> i32 {
     match &cli.command {
@@ -641,7 +708,7 @@ pub async fn dispatch(cli: &Cli) -> i32 {
         }
         Command::Down { file } => down(cli, &file.file).await,
         Command::Run { file, spawned } => crate::daemon::run(cli, &file.file, *spawned).await,
-        Command::Show { what } => crate::daemon::control::show(&cli.run_dir, what),
+        Command::Show { what } => show(&cli.run_dir, what),
         Command::Subscribe { names } => crate::daemon::control::subscribe(&cli.run_dir, names),
         Command::Completions { shell } => {
             use clap::CommandFactory;

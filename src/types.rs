@@ -34,6 +34,24 @@ impl fmt::Display for Family {
     }
 }
 
+/// VRRP protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Version {
+    /// RFC 3768 (IPv4 only, whole-second intervals).
+    V2,
+    /// RFC 9568.
+    V3,
+}
+
+impl Version {
+    pub fn number(self) -> u8 {
+        match self {
+            Version::V2 => 2,
+            Version::V3 => 3,
+        }
+    }
+}
+
 /// An Ethernet MAC address. Parses colon (`00:00:5e:00:01:05`), dash and Cisco dotted
 /// (`fe24.fe24.fe24`) forms; displays in lower-case colon form.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -16,23 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
 
-/// VRRP protocol version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Version {
-    /// RFC 3768 (IPv4 only, whole-second intervals).
-    V2,
-    /// RFC 9568.
-    V3,
-}
-
-impl Version {
-    pub fn number(self) -> u8 {
-        match self {
-            Version::V2 => 2,
-            Version::V3 => 3,
-        }
-    }
-}
+pub use crate::types::Version;
 
 /// A whole configuration file, defaults already merged.
 #[derive(Debug, Clone, PartialEq, Default)]

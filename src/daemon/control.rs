@@ -7,7 +7,6 @@
 //! `{"cmd":"subscribe","names":["group1"]}`.
 //! Replies: `{"ok":true,"data":...}` or `{"ok":false,"error":"..."}`.
 
-use crate::cli::{ShowCommand, VrrsWhat};
 use crate::exit;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -190,71 +189,6 @@ pub fn stop(run_dir: &Path) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(25));
     }
     bail!("the runtime acknowledged stop but is still running after 10 s")
-}
-
-pub fn show(run_dir: &Path, what: &ShowCommand) -> i32 {
-    let result = match what {
-        ShowCommand::Vrrp {
-            interface,
-            vrid,
-            json,
-        } => request(run_dir, &Request::ShowVrrp).map(|data| {
-            let rows: Vec<serde_json::Value> = data
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|r| {
-                    interface
-                        .as_ref()
-                        .is_none_or(|i| r["interface"].as_str() == Some(i))
-                        && vrid.is_none_or(|v| r["vrid"].as_u64() == Some(u64::from(v)))
-                })
-                .collect();
-            if *json {
-                format!("{:#}", serde_json::Value::Array(rows))
-            } else {
-                crate::daemon::render::vrrp_text(&rows)
-            }
-        }),
-        ShowCommand::Vrrs { what, name, json } => {
-            let what_s = match what {
-                VrrsWhat::Server => "server",
-                VrrsWhat::Pathway => "pathway",
-                VrrsWhat::Client => "client",
-            };
-            request(
-                run_dir,
-                &Request::ShowVrrs {
-                    what: what_s.into(),
-                },
-            )
-            .map(|data| {
-                let rows: Vec<serde_json::Value> = data
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|r| name.as_ref().is_none_or(|n| r["name"].as_str() == Some(n)))
-                    .collect();
-                if *json {
-                    format!("{:#}", serde_json::Value::Array(rows))
-                } else {
-                    crate::vrrs::render_text(what_s, &rows)
-                }
-            })
-        }
-    };
-    match result {
-        Ok(text) => {
-            println!("{text}");
-            exit::OK
-        }
-        Err(e) => {
-            eprintln!("netvrrp: {e:#}");
-            exit::FAILURE
-        }
-    }
 }
 
 /// Stream pushed state changes to stdout as JSON lines until the runtime or the reader goes.

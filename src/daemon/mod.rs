@@ -56,6 +56,12 @@ pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
     }
 }
 
+/// Remove the namespace's `netvrrp` nftables tables (what a stopped runtime left blocking
+/// its VIPs), for `down`.
+pub fn remove_filter() -> anyhow::Result<()> {
+    filter::VipFilter::default().remove()
+}
+
 /// Ask the runtime of `run_dir` to reload `file`; what it did to each router.
 pub fn reload(
     run_dir: &Path,

@@ -51,7 +51,7 @@ impl fmt::Display for Cause {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{op}: {cause}")]
 pub struct KernelError {
-    /// The operation as text ([`crate::plan::Op`]'s `Display`, or a by-index description).
+    /// The operation as text ([`super::Op`]'s `Display`, or a by-index description).
     pub op: String,
     pub cause: Cause,
 }

@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod netns;
 mod nl;
+mod op;
 mod ops;
 mod parse;
 mod schedule;
@@ -19,6 +20,7 @@ mod schedule;
 pub use error::{Cause, KernelError};
 pub use events::{EventStream, KernelEvent, events};
 pub use netns::{NETNS_RUN_DIR, enter_netns};
+pub use op::Op;
 pub use ops::{Kernel, Outcome};
 
 use crate::types::{AddrGenMode, MacAddr};

@@ -1,5 +1,6 @@
 //! [`Kernel`]: snapshots and plan execution over one rtnetlink connection.
 
+use super::Op;
 use super::error::{Cause, KernelError};
 use super::nl::{Conn, Request};
 use super::parse::{
@@ -7,7 +8,6 @@ use super::parse::{
     link_index, macvlan_mode_to_nl,
 };
 use super::{LinkInfo, Snapshot, schedule};
-use crate::plan::Op;
 use anyhow::Context;
 use ipnet::IpNet;
 use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};

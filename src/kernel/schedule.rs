@@ -6,7 +6,7 @@
 //! the kernel together (one datagram per chunk) once every lower level succeeded, so an
 //! operation is only sent after everything it depends on is acknowledged.
 
-use crate::plan::Op;
+use super::Op;
 use crate::types::MacAddr;
 use std::collections::HashMap;
 use std::net::IpAddr;
