@@ -179,6 +179,9 @@ pub async fn apply_kernel(
         Some(apply::lock(run_dir).map_err(|e| failed(&e))?)
     };
     let loaded = load(&kernel, file, run_dir).await?;
+    if !dry_run {
+        crate::security::check_accounting_paths(&loaded.config).map_err(|e| failed(&e))?;
+    }
     let owner = if reload == Reload::Inside {
         ProtodownOwner::Runtime
     } else {
@@ -335,7 +338,9 @@ pub async fn down(cli: &Cli, file: &Path) -> i32 {
         .into_iter()
         .filter(|r| !removed.contains(&r.index))
         .collect();
-    if let Err(e) = apply::save_owned(&cli.run_dir, &keep) {
+    if let Err(e) = apply::save_owned(&cli.run_dir, &keep)
+        .and_then(|()| apply::remove_state_files(&cli.run_dir, !keep.is_empty()))
+    {
         return failed(&e);
     }
     // The stopped runtime left its VIP filter in place (every VIP blocked); the devices are

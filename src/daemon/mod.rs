@@ -61,11 +61,7 @@ fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("cannot find my own executable")?;
     crate::security::prepare_run_dir(&cli.run_dir)?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path(&cli.run_dir))
-        .with_context(|| format!("cannot open {}", log_path(&cli.run_dir).display()))?;
+    let log = crate::security::open_append_nofollow(&log_path(&cli.run_dir))?;
     let log2 = log.try_clone().context("cannot duplicate the log handle")?;
     let mut cmd = std::process::Command::new(exe);
     // We are already inside the namespace (main entered it); the child inherits it.

@@ -226,7 +226,7 @@ pub struct Runtime {
 /// one enters or leaves Master. A runtime that leaves normally ends with an empty list; one
 /// killed with SIGKILL leaves its Masters behind, and the next runtime resumes them
 /// ([`Input::Resume`]) so the backups do not take over and hand back.
-fn masters_path(run_dir: &std::path::Path) -> PathBuf {
+pub fn masters_path(run_dir: &std::path::Path) -> PathBuf {
     run_dir.join("masters.json")
 }
 
@@ -1094,10 +1094,9 @@ impl Runtime {
             .map(|i| &i.key)
             .collect();
         let path = masters_path(&self.run_dir);
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string(&masters).unwrap_or_else(|_| "[]".into());
-        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
-            tracing::warn!(target: "netvrrp::protocol", "cannot write {}: {e}", path.display());
+        if let Err(e) = crate::security::replace_file(&path, text.as_bytes()) {
+            tracing::warn!(target: "netvrrp::protocol", "cannot write {}: {e:#}", path.display());
         }
     }
 
@@ -1340,8 +1339,7 @@ impl Runtime {
         }
         self.set_socket_mode();
         let pid_path = super::pid_path(&self.run_dir);
-        std::fs::write(&pid_path, format!("{}\n", std::process::id()))
-            .with_context(|| format!("cannot write {}", pid_path.display()))?;
+        crate::security::replace_file(&pid_path, format!("{}\n", std::process::id()).as_bytes())?;
         let mut kernel_events = Box::pin(crate::kernel::events().await?);
         let connections =
             std::sync::Arc::new(tokio::sync::Semaphore::new(control::MAX_CONNECTIONS));
