@@ -190,3 +190,193 @@ fn corrupt_owned_json_recovers_and_down_cleans_up() {
         "down left state behind"
     );
 }
+
+/// A group `nvhg<pid>` with one member `nvhv<pid>` (the viewer) and a user `nvhs<pid>` in no
+/// group of ours (the stranger); all deleted on drop, also when the test fails.
+struct ReadOnlyUsers {
+    group: String,
+    viewer: String,
+    stranger: String,
+}
+
+impl ReadOnlyUsers {
+    fn new() -> ReadOnlyUsers {
+        let tag = std::process::id() % 100_000;
+        let u = ReadOnlyUsers {
+            group: format!("nvhg{tag}"),
+            viewer: format!("nvhv{tag}"),
+            stranger: format!("nvhs{tag}"),
+        };
+        let run = |args: &[&str]| {
+            let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+            assert!(out.status.success(), "{args:?}: {}", common::text(&out));
+        };
+        run(&["groupadd", &u.group]);
+        let nologin = ["-M", "-U", "-s", "/usr/sbin/nologin"];
+        run(&[&["useradd", "-G", &u.group][..], &nologin, &[&u.viewer]].concat());
+        run(&[&["useradd"][..], &nologin, &[&u.stranger]].concat());
+        u
+    }
+}
+
+impl Drop for ReadOnlyUsers {
+    fn drop(&mut self) {
+        for user in [&self.viewer, &self.stranger] {
+            let _ = Command::new("userdel").arg(user).status();
+        }
+        let _ = Command::new("groupdel").arg(&self.group).status();
+    }
+}
+
+/// Run a Python script as `user` with the control socket path as argv[1]; stdin and stdout
+/// piped so the test can step it.
+fn python_as(user: &str, script: &str, sock: &Path, args: &[&str]) -> std::process::Child {
+    Command::new("runuser")
+        .args(["-u", user, "--", "python3", "-c", script])
+        .arg(sock)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Opens argv[2] connections, reports "refused held", waits for a line on stdin, then reports
+/// how many held connections the runtime closed and after how many seconds.
+const HOLD_CONNECTIONS: &str = r#"
+import socket, sys, time
+conns = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    conns.append(s)
+time.sleep(0.5)
+refused, held = 0, []
+for s in conns:
+    s.setblocking(False)
+    try:
+        if b"too many control connections" in s.recv(4096):
+            refused += 1
+            continue
+    except BlockingIOError:
+        pass
+    held.append(s)
+print(refused, len(held), flush=True)
+sys.stdin.readline()
+start = time.time()
+closed = 0
+for s in held:
+    s.settimeout(60)
+    if s.recv(4096) == b"":
+        closed += 1
+print(closed, round(time.time() - start, 1), flush=True)
+"#;
+
+/// Connects argv[2] times (each refused), then on one connection sends argv[3] `stop`
+/// requests and reads as many replies; prints the number of refusals seen.
+const FLOOD_REFUSALS: &str = r#"
+import socket, sys
+refused = 0
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    if b"permission denied" in s.recv(4096):
+        refused += 1
+    s.close()
+n = int(sys.argv[3])
+if n:
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(b'{"cmd":"stop"}\n' * n)
+    f = s.makefile()
+    for _ in range(n):
+        if "permission denied" in f.readline():
+            refused += 1
+print(refused, flush=True)
+"#;
+
+fn read_line(child: &mut std::process::Child) -> Vec<f64> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    let stdout = child.stdout.as_mut().unwrap();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    line.split_whitespace()
+        .map(|w| w.parse().unwrap_or_else(|e| panic!("{line:?}: {e}")))
+        .collect()
+}
+
+/// Item 2: a read-only member cannot hold root out (per-uid cap, root reserve), idle
+/// connections are closed, and refusals are summarised instead of logged one by one.
+#[test]
+fn control_socket_is_fair_to_root() {
+    use std::io::Write;
+    let ns = lab("nvh-ctl");
+    let users = ReadOnlyUsers::new();
+    let f = config(
+        &ns,
+        &format!(
+            "[runtime]\ncontrol-read-group = \"{}\"\n{ROUTER}",
+            users.group
+        ),
+    );
+    let out = ns.netvrrp(&["apply", "-f", &f]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let sock = ns.run_dir().join("netvrrp.sock");
+
+    // The viewer asks for 100 idle connections: it gets the per-user cap, root still works.
+    let mut hold = python_as(&users.viewer, HOLD_CONNECTIONS, &sock, &["100"]);
+    let got = read_line(&mut hold);
+    let (refused, held) = (got[0], got[1]);
+    eprintln!("[measure] viewer asked for 100 idle connections: {held} held, {refused} refused");
+    assert_eq!(held, 16.0, "per-uid cap");
+    assert_eq!(refused, 84.0);
+    let out = ns.netvrrp(&["show", "vrrp"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    // Idle connections are closed after 30 s.
+    writeln!(hold.stdin.as_mut().unwrap()).unwrap();
+    let got = read_line(&mut hold);
+    eprintln!(
+        "[measure] idle connections closed: {} after {} s",
+        got[0], got[1]
+    );
+    assert_eq!(got[0], 16.0);
+    assert!(
+        got[1] >= 25.0 && got[1] <= 35.0,
+        "closed after {} s",
+        got[1]
+    );
+    let _ = hold.wait();
+
+    // 3,000 refused connections and 2,000 refused requests: a few summary lines, not 5,000.
+    let log = ns.run_dir().join("netvrrp.log");
+    let before = fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    let mut flood = python_as(&users.stranger, FLOOD_REFUSALS, &sock, &["3000", "0"]);
+    assert_eq!(read_line(&mut flood), [3000.0]);
+    let _ = flood.wait();
+    let mut flood = python_as(&users.viewer, FLOOD_REFUSALS, &sock, &["0", "2000"]);
+    assert_eq!(read_line(&mut flood), [2000.0]);
+    let _ = flood.wait();
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let text = fs::read_to_string(&log).unwrap();
+    let added = &text[before as usize..];
+    let lines: Vec<&str> = added.lines().filter(|l| l.contains("refused")).collect();
+    eprintln!(
+        "[measure] 3,000 refused connections + 2,000 refused requests: {} log line(s), {} bytes",
+        lines.len(),
+        added.len()
+    );
+    assert!(lines.len() <= 4, "{lines:#?}");
+    assert!(added.len() < 4096, "{added}");
+    let connections: u64 = lines
+        .iter()
+        .filter_map(|l| {
+            let rest = l.split("refused ").nth(1)?;
+            rest.split(' ').next()?.parse::<u64>().ok()
+        })
+        .sum();
+    // The 84 over-cap refusals of the viewer may fall into the same interval.
+    assert!(connections >= 3000, "{lines:#?}");
+    assert!(ns.netvrrp(&["show", "vrrp"]).status.success());
+}

@@ -2,6 +2,7 @@
 //! and the event loop that drives every VRRP router.
 
 pub mod access;
+pub mod admission;
 pub mod control;
 pub mod filter;
 pub mod metrics;

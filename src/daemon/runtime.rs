@@ -1341,8 +1341,7 @@ impl Runtime {
         let pid_path = super::pid_path(&self.run_dir);
         crate::security::replace_file(&pid_path, format!("{}\n", std::process::id()).as_bytes())?;
         let mut kernel_events = Box::pin(crate::kernel::events().await?);
-        let connections =
-            std::sync::Arc::new(tokio::sync::Semaphore::new(control::MAX_CONNECTIONS));
+        let admission = super::admission::Admission::start();
         let mut timer = super::timer::Timer::new().context("cannot create the timer")?;
         let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
         let (scrape_send, mut scrape_recv) = mpsc::channel::<oneshot::Sender<String>>(8);
@@ -1440,26 +1439,31 @@ impl Runtime {
                     // Every connection is classified from SO_PEERCRED, whatever the socket's
                     // mode (it also covers a run-dir loosened by hand).
                     let policy = self.access.clone();
-                    let connections = connections.clone();
+                    let admission = admission.clone();
                     let ctl_send = ctl_send.clone();
                     tokio::spawn(async move {
+                        // Refusals are counted and summarised (see `super::admission`), not
+                        // logged one by one: a peer must not be able to fill the log.
                         let peer = match classify(&stream, policy).await {
                             Ok(p) => p,
                             Err(why) => {
-                                tracing::warn!(target: "netvrrp::protocol", "control connection refused: {why}");
+                                admission.refused_connection(&why);
                                 refuse_connection(stream, &why).await;
                                 return;
                             }
                         };
-                        // The permit is taken only for allowed peers: refused ones cannot
-                        // crowd out the operators.
-                        let Ok(permit) = connections.try_acquire_owned() else {
-                            tracing::debug!(target: "netvrrp::protocol", limit = control::MAX_CONNECTIONS, "control connection refused: too many connections");
-                            refuse_connection(stream, "too many control connections").await;
-                            return;
+                        // A slot is taken only for allowed peers (refused ones cannot crowd
+                        // out the operators), within the per-uid cap and the root reserve.
+                        let slot = match admission.admit(peer.uid, peer.trusted()) {
+                            Ok(slot) => slot,
+                            Err(why) => {
+                                admission.refused_connection(&why);
+                                refuse_connection(stream, &why).await;
+                                return;
+                            }
                         };
-                        serve_connection(stream, ctl_send, peer).await;
-                        drop(permit);
+                        serve_connection(stream, ctl_send, peer, &admission).await;
+                        drop(slot);
                     });
                 }
                 Some(reply) = scrape_recv.recv() => {
@@ -1852,6 +1856,7 @@ async fn serve_connection(
     stream: tokio::net::UnixStream,
     ctl: mpsc::Sender<Control>,
     peer: super::access::Peer,
+    admission: &super::admission::Admission,
 ) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let (read, mut write) = stream.into_split();
@@ -1859,11 +1864,12 @@ async fn serve_connection(
     let mut line = String::new();
     loop {
         line.clear();
-        // Idle between requests as long as the client likes; once a request starts, it must
-        // end within REQUEST_TIMEOUT.
-        match reader.fill_buf().await {
-            Ok([]) | Err(_) => return,
-            Ok(_) => {}
+        // Idle between requests for at most IDLE_TIMEOUT (an idle connection holds a slot);
+        // once a request starts, it must end within REQUEST_TIMEOUT.
+        match tokio::time::timeout(super::admission::IDLE_TIMEOUT, reader.fill_buf()).await {
+            // Err(_): idle too long.
+            Err(_) | Ok(Ok([]) | Err(_)) => return,
+            Ok(Ok(_)) => {}
         }
         match tokio::time::timeout(control::REQUEST_TIMEOUT, reader.read_line(&mut line)).await {
             Err(_elapsed) => {
@@ -1886,7 +1892,7 @@ async fn serve_connection(
         let reply = match control::parse_request(&line) {
             Err(e) => Reply::err(e),
             Ok(req) if let Err(why) = peer.permits(&req) => {
-                tracing::warn!(target: "netvrrp::protocol", uid = peer.uid, "control request refused: {why}");
+                admission.refused_request(peer.uid, &why);
                 Reply::err(why)
             }
             Ok(Request::Subscribe { names }) => {
