@@ -96,6 +96,12 @@ async fn connect_and_load(file: &Path, run_dir: &Path) -> Result<(Kernel, Loaded
 }
 
 fn make_plan(l: &Loaded, owner: ProtodownOwner) -> Result<plan::Plan, i32> {
+    let lockouts = desired::self_lockouts(&l.config, &l.desired, &l.snapshot.links);
+    if !lockouts.is_empty() {
+        lockouts.iter().for_each(|e| eprintln!("{e}"));
+        eprintln!("netvrrp: the configuration would lock this host out; nothing was applied");
+        return Err(exit::DATAERR);
+    }
     plan::plan(&l.snapshot, &l.desired, &l.owned, owner).map_err(|errors| {
         for e in &errors {
             eprintln!("netvrrp: {e}");

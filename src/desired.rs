@@ -55,6 +55,59 @@ pub enum DesiredError {
     NameTooLong { name: String, location: String },
 }
 
+/// A VIP that is already an address of an interface on this host other than a VRRP one.
+/// While its router is Backup (or stopped) the VIP filter drops IP and ARP/ND for it, so the
+/// host would cut itself off from its own address (typically the parent's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{location}: VIP {vip} is an address of interface {interface:?} on this host; while this \
+     router is not Master, netvrrp drops traffic to its VIPs and would cut the host off from \
+     that address. Use another address, or make this router its owner (priority = 255)"
+)]
+pub struct SelfLockout {
+    pub vip: std::net::IpAddr,
+    pub interface: String,
+    pub location: String,
+}
+
+/// The VIPs of non-owner routers that are addresses of non-VRRP interfaces in `links` (the
+/// kernel snapshot). VRRP interfaces are netvrrp's own devices (by name or identity) and any
+/// macvlan with a VRRP virtual MAC (another VRRP daemon's): their addresses are VIPs too.
+pub fn self_lockouts(
+    config: &Config,
+    desired: &DesiredState,
+    links: &[crate::kernel::LinkInfo],
+) -> Vec<SelfLockout> {
+    let is_vrrp_interface = |l: &crate::kernel::LinkInfo| {
+        let vrrp_mac = l.kind.as_deref() == Some("macvlan")
+            && l.mac
+                .is_some_and(|m| matches!(m.octets(), [0, 0, 0x5e, 0, 1 | 2, _]));
+        vrrp_mac
+            || desired.devices.iter().any(|d| {
+                d.name == l.name || (l.parent_index == Some(d.parent_index) && l.mac == Some(d.mac))
+            })
+    };
+    let mut out = Vec::new();
+    for router in config.routers.iter().filter(|r| r.priority != 255) {
+        let vips = router.ipv4.iter().map(|n| std::net::IpAddr::V4(n.addr()));
+        let vips = vips.chain(router.ipv6.iter().map(|n| std::net::IpAddr::V6(n.addr())));
+        for vip in vips {
+            let holder = links
+                .iter()
+                .filter(|l| !is_vrrp_interface(l))
+                .find(|l| l.addresses.iter().any(|a| a.addr() == vip));
+            if let Some(l) = holder {
+                out.push(SelfLockout {
+                    vip,
+                    interface: l.name.clone(),
+                    location: router.location.to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Name of the vrrp macvlan of an instance: `vrrp4-<parent ifindex>-<vrid>`.
 pub fn router_device_name(family: Family, parent_index: u32, vrid: u8) -> String {
     format!("vrrp{}-{}-{}", family.digit(), parent_index, vrid)

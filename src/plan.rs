@@ -1327,4 +1327,36 @@ mod tests {
                 .any(|c| c.attribute == "addrgenmode" && c.pass)
         );
     }
+
+    #[test]
+    fn vip_on_a_non_vrrp_interface_is_a_self_lockout_unless_owner() {
+        use crate::desired::self_lockouts;
+        let text = |priority: u8, vip: &str| {
+            format!(
+                "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\npriority = {priority}\nipv4 = [\"{vip}\"]\n"
+            )
+        };
+        let eth0 = parent(2, "eth0");
+        let check = |priority: u8, vip: &str, links: &[LinkInfo]| {
+            let config = crate::config::parse_str(&text(priority, vip), "t.toml").unwrap();
+            let desired = crate::desired::derive(&config, |_| Some(2)).unwrap();
+            self_lockouts(&config, &desired, links)
+        };
+        // The parent's own address as a VIP: refused, naming the interface.
+        let found = check(100, "192.0.2.2/24", std::slice::from_ref(&eth0));
+        assert_eq!(found.len(), 1);
+        let e = found[0].to_string();
+        assert!(
+            e.contains("192.0.2.2") && e.contains("\"eth0\"") && e.contains("255"),
+            "{e}"
+        );
+        // The owner (priority 255) may use it; another address is fine.
+        assert!(check(255, "192.0.2.2/24", std::slice::from_ref(&eth0)).is_empty());
+        assert!(check(100, "192.0.2.7/24", std::slice::from_ref(&eth0)).is_empty());
+        // The VIP on our own vrrp macvlan (after an apply) is no lockout.
+        let config = crate::config::parse_str(&text(100, "192.0.2.7/24"), "t.toml").unwrap();
+        let desired = crate::desired::derive(&config, |_| Some(2)).unwrap();
+        let mine = link_of(&desired.devices[0], 9);
+        assert!(self_lockouts(&config, &desired, &[eth0, mine]).is_empty());
+    }
 }

@@ -380,3 +380,39 @@ fn control_socket_is_fair_to_root() {
     assert!(connections >= 3000, "{lines:#?}");
     assert!(ns.netvrrp(&["show", "vrrp"]).status.success());
 }
+
+/// Item 5: a VIP that is an address of a non-VRRP interface (here the parent's own) would
+/// have the VIP filter cut the host off from it while the router is Backup: `apply` and
+/// `diff` refuse it (65, naming the interface) unless the router is its owner.
+#[test]
+fn vip_of_a_host_interface_is_refused_unless_owner() {
+    let ns = lab("nvh-lock");
+    let router = |priority: u8| {
+        format!(
+            "[[vrrp]]\ninterface = \"veth0\"\nvrid = 7\npriority = {priority}\nipv4 = [\"192.0.2.2/24\"]\n"
+        )
+    };
+    let f = config(&ns, &router(100));
+    for cmd in ["apply", "diff"] {
+        let out = ns.netvrrp(&[cmd, "-f", &f]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(65), "{cmd}: {}", common::text(&out));
+        assert!(
+            err.contains("192.0.2.2")
+                && err.contains("\"veth0\"")
+                && err.contains("priority = 255"),
+            "{cmd}: {err}"
+        );
+    }
+    let links = ns.ip_ok(&["-o", "link", "show"]);
+    assert!(
+        !links.contains("vrrp4-"),
+        "a refused apply created a device: {links}"
+    );
+    assert!(!ns.run_dir().join("netvrrp.sock").exists());
+
+    // The address owner may advertise its own address.
+    let f = config(&ns, &router(255));
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &f]);
+    assert!(out.status.success(), "{}", common::text(&out));
+}
