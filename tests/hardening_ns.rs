@@ -416,3 +416,54 @@ fn vip_of_a_host_interface_is_refused_unless_owner() {
     let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &f]);
     assert!(out.status.success(), "{}", common::text(&out));
 }
+
+/// The state letter of a process from /proc (None once it is gone).
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+/// Item 9: nothing in the environment panics the runtime: a zero, tiny, huge or garbled
+/// WATCHDOG_USEC, a NOTIFY_SOCKET that leads nowhere, an unparsable RUST_LOG.
+#[test]
+fn hostile_environment_does_not_panic_the_runtime() {
+    let ns = lab("nvh-env");
+    let f = config(&ns, ROUTER);
+    let usecs = ["0", "1", "18446744073709551615", "-5", "garbage"];
+    for usec in usecs {
+        let mut cmd = ns.netvrrp_command(&["run", "-f", &f]);
+        cmd.env("WATCHDOG_USEC", usec)
+            .env_remove("WATCHDOG_PID")
+            .env("NOTIFY_SOCKET", ns.dir().join("nobody-listens.sock"))
+            .env("RUST_LOG", "netvrrp=[[[")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let pid = ns.spawn(cmd);
+        common::wait_until(
+            std::time::Duration::from_secs(10),
+            || {
+                format!(
+                    "WATCHDOG_USEC={usec}: no master (runtime state {:?})",
+                    proc_state(pid)
+                )
+            },
+            || {
+                let out = ns.netvrrp(&["show", "vrrp", "--json"]);
+                let rows: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+                (rows[0]["state"] == "master").then_some(())
+            },
+        );
+        // Past the first watchdog ticks: still running and answering.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(
+            matches!(proc_state(pid), Some(s) if s != 'Z'),
+            "WATCHDOG_USEC={usec}: the runtime died"
+        );
+        let out = ns.netvrrp(&["stop"]);
+        assert!(
+            out.status.success(),
+            "WATCHDOG_USEC={usec}: {}",
+            common::text(&out)
+        );
+    }
+}

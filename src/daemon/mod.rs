@@ -27,6 +27,20 @@ pub fn log_path(run_dir: &Path) -> PathBuf {
     run_dir.join("netvrrp.log")
 }
 
+/// Shortest period at which the runtime pings the systemd watchdog: a smaller WATCHDOG_USEC
+/// cannot be met anyway, and pinging faster would starve the event loop (the watchdog arm
+/// comes first in it).
+const MIN_WATCHDOG_PERIOD: Duration = Duration::from_millis(10);
+
+/// How often to ping the systemd watchdog for `WATCHDOG_USEC` (as `sd_notify` reads it):
+/// half of it, at least [`MIN_WATCHDOG_PERIOD`]. None: no watchdog, also for 0 (which
+/// systemd never sets, but the environment is not ours to trust; a zero period would panic
+/// the runtime).
+pub fn watchdog_period(usec: Option<Duration>) -> Option<Duration> {
+    usec.filter(|d| !d.is_zero())
+        .map(|d| (d / 2).max(MIN_WATCHDOG_PERIOD))
+}
+
 fn absolute(file: &Path) -> PathBuf {
     std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf())
 }
@@ -161,5 +175,26 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
             eprintln!("netvrrp: cannot start the runtime: {e:#}");
             exit::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watchdog_period_from_any_environment() {
+        assert_eq!(watchdog_period(None), None);
+        assert_eq!(watchdog_period(Some(Duration::ZERO)), None);
+        assert_eq!(
+            watchdog_period(Some(Duration::from_micros(1))),
+            Some(MIN_WATCHDOG_PERIOD)
+        );
+        assert_eq!(
+            watchdog_period(Some(Duration::from_secs(30))),
+            Some(Duration::from_secs(15))
+        );
+        // u64::MAX microseconds: a valid (if useless) period; tokio handles it.
+        assert!(watchdog_period(Some(Duration::from_micros(u64::MAX))).is_some());
     }
 }

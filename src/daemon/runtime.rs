@@ -1370,10 +1370,10 @@ impl Runtime {
         spawn_heap_trimmer(self.events.subscribe(), self.heap_trim.clone());
         // systemd Type=notify: the kernel is applied and the sockets are up.
         notify(&[sd_notify::NotifyState::Ready]);
-        let watchdog_period = sd_notify::watchdog_enabled()
-            .map(|d| d / 2)
-            .unwrap_or(Duration::from_secs(3600));
-        let mut watchdog = tokio::time::interval(watchdog_period);
+        let watchdog_period = super::watchdog_period(sd_notify::watchdog_enabled());
+        let mut watchdog =
+            tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
+        watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.flush_frames();
             let wake = self.next_wakeup();
@@ -1382,7 +1382,7 @@ impl Runtime {
             tokio::select! {
                 biased;
                 _ = watchdog.tick() => {
-                    if sd_notify::watchdog_enabled().is_some() {
+                    if watchdog_period.is_some() {
                         notify(&[sd_notify::NotifyState::Watchdog]);
                     }
                 }
