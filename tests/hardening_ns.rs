@@ -467,3 +467,76 @@ fn hostile_environment_does_not_panic_the_runtime() {
         );
     }
 }
+
+/// Sends argv[1] VRRPv3 adverts for VRID 7, priority 50, VIP 192.0.2.7, interval 1 s, as
+/// fast as it can from this namespace's 192.0.2.50 to 224.0.0.18 (TTL 255).
+const LESSER_FLOOD: &str = r#"
+import socket, struct, sys
+src, dst = socket.inet_aton("192.0.2.50"), socket.inet_aton("224.0.0.18")
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+body = struct.pack("!BBBBHH", 0x31, 7, 50, 1, 100, 0) + socket.inet_aton("192.0.2.7")
+pseudo = src + dst + struct.pack("!BBH", 0, 112, len(body))
+body = body[:6] + struct.pack("!H", csum(pseudo + body)) + body[8:]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, src)
+for _ in range(int(sys.argv[1])):
+    s.sendto(body, ("224.0.0.18", 0))
+"#;
+
+/// Item 4: 2,000 lesser adverts at a Master get at most one reply per interval, not one each.
+#[test]
+fn master_does_not_reflect_a_flood_of_lesser_adverts() {
+    let ns = lab("nvh-refl");
+    let host = Netns::new("nvh-reflh");
+    ns.ip_ok(&["link", "del", "veth0"]);
+    ns.veth_to("veth0", &host, "eth0");
+    ns.ip_ok(&["addr", "add", "192.0.2.2/24", "dev", "veth0"]);
+    host.ip_ok(&["addr", "add", "192.0.2.50/24", "dev", "eth0"]);
+    let f = config(
+        &ns,
+        &format!("[defaults]\nadvertisement-interval = 1000\n{ROUTER}"),
+    );
+    let out = ns.netvrrp(&["apply", "-f", &f]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let counters = || {
+        let out = ns.netvrrp(&["show", "vrrp", "--json"]);
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        (rows[0]["state"] == "master").then(|| rows[0]["counters"].clone())
+    };
+    let before = common::wait_until(
+        std::time::Duration::from_secs(10),
+        || "no master".into(),
+        counters,
+    );
+    let start = std::time::Instant::now();
+    let out = host.exec(&["python3", "-c", LESSER_FLOOD, "2000"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let get = |c: &serde_json::Value, k: &str| c[k].as_u64().unwrap_or(0);
+    // Wait until the runtime has read the flood.
+    let after = common::wait_until(
+        std::time::Duration::from_secs(5),
+        || "the flood was not received".into(),
+        || {
+            let c = counters()?;
+            (get(&c, "adverts_received") >= get(&before, "adverts_received") + 1900).then_some(c)
+        },
+    );
+    let elapsed = start.elapsed().as_secs_f64();
+    let sent = get(&after, "adverts_sent") - get(&before, "adverts_sent");
+    let received = get(&after, "adverts_received") - get(&before, "adverts_received");
+    let unanswered = get(&after, "lesser_adverts_unanswered");
+    eprintln!(
+        "[measure] {received} lesser adverts received in {elapsed:.2} s: {sent} adverts sent, {unanswered} unanswered"
+    );
+    // The periodic adverts (one a second) plus at most one reply per started second.
+    assert!(
+        sent as f64 <= 2.0 * (elapsed.ceil() + 1.0),
+        "{sent} adverts for {received} lesser ones in {elapsed:.2} s"
+    );
+    assert!(unanswered + 5 >= received, "{after}");
+}
