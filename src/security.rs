@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 const WORLD_WRITABLE: u32 = 0o002;
 const GROUP_OR_WORLD_WRITABLE: u32 = 0o022;
 const STICKY: u32 = 0o1000;
+/// Largest configuration file acted on: far above 4,000 routers (about 0.5 MB).
+pub const MAX_CONFIG_BYTES: u64 = 64 << 20;
 
 fn euid() -> u32 {
     nix::unistd::geteuid().as_raw()
@@ -39,6 +41,23 @@ pub fn check_config_file(file: &Path) -> anyhow::Result<()> {
     let Ok(md) = std::fs::metadata(&real) else {
         return Ok(());
     };
+    // A FIFO or device would block or never end the read (on the runtime's event loop, for
+    // a reload), and a huge file would be read whole into memory.
+    if !md.is_file() {
+        bail!(
+            "refusing the configuration file {}: it is not a regular file",
+            real.display()
+        );
+    }
+    if md.len() > MAX_CONFIG_BYTES {
+        bail!(
+            "refusing the configuration file {}: it has {} bytes, more than the {} a \
+             configuration may have",
+            real.display(),
+            md.len(),
+            MAX_CONFIG_BYTES
+        );
+    }
     if md.mode() & WORLD_WRITABLE != 0 {
         bail!(
             "refusing the configuration file {}: it is world-writable, so any local user could \
@@ -357,6 +376,19 @@ mod tests {
         check_config_file(&l).unwrap();
         std::fs::set_permissions(&f, Permissions::from_mode(0o646)).unwrap();
         assert!(check_config_file(&l).is_err());
+        // Not a regular file: refused (a FIFO would block the read forever).
+        let fifo = d.join("fifo.toml");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let e = format!("{:#}", check_config_file(&fifo).unwrap_err());
+        assert!(e.contains("not a regular file"), "{e}");
+        // Larger than MAX_CONFIG_BYTES (sparse, so nothing is written).
+        let big = d.join("big.toml");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_CONFIG_BYTES + 1)
+            .unwrap();
+        std::fs::set_permissions(&big, Permissions::from_mode(0o644)).unwrap();
+        assert!(format!("{:#}", check_config_file(&big).unwrap_err()).contains("bytes"));
         // Missing: the loader reports it (exit 65), not this check.
         check_config_file(&d.join("missing.toml")).unwrap();
         std::fs::remove_dir_all(&d).unwrap();

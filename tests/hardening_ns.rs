@@ -540,3 +540,53 @@ fn master_does_not_reflect_a_flood_of_lesser_adverts() {
     );
     assert!(unanswered + 5 >= received, "{after}");
 }
+
+/// Sends each hostile request line (argv[2] holds them, JSON-encoded as a list of byte
+/// strings in latin-1) on its own connection and prints each reply line.
+const HOSTILE_REQUESTS: &str = r#"
+import json, socket, sys
+for line in json.loads(sys.argv[2]):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(sys.argv[1])
+    s.sendall(line.encode("latin-1"))
+    print(json.dumps(s.makefile("rb").readline().decode("latin-1")), flush=True)
+"#;
+
+/// Item 9 (control socket): requests that are hostile even from root leave the runtime
+/// answering: a reload of a FIFO (would block the event loop forever) or of a path with a
+/// NUL byte, nesting past the parser's limit, bytes that are not UTF-8.
+#[test]
+fn hostile_control_requests_do_not_stop_the_runtime() {
+    let ns = lab("nvh-ctlreq");
+    let f = config(&ns, ROUTER);
+    let out = ns.netvrrp(&["apply", "-f", &f]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let fifo = ns.dir().join("fifo.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let lines = serde_json::json!([
+        format!("{{\"cmd\":\"reload\",\"file\":{:?}}}\n", fifo.display().to_string()),
+        "{\"cmd\":\"reload\",\"file\":\"/etc/\\u0000x\"}\n",
+        "{\"cmd\":\"reload\",\"file\":\"\"}\n",
+        format!("{}\n", "[".repeat(60_000)),
+        "{\"cmd\":\"show-vrrs\",\"what\":\"\\u0000\"}\n",
+        "\u{ff}\u{fe}{\"cmd\":\"ping\"}\n",
+        "{\"cmd\":\"subscribe\",\"names\":[1,2,3]}\n",
+    ]);
+    let out = Command::new("python3")
+        .args(["-c", HOSTILE_REQUESTS])
+        .arg(ns.run_dir().join("netvrrp.sock"))
+        .arg(lines.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+    let replies = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        replies.contains("not a regular file"),
+        "the FIFO reload was not refused: {replies}"
+    );
+    let out = ns.netvrrp(&["show", "vrrp", "--json"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["vrid"], 7, "{rows}");
+}
