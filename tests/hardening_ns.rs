@@ -565,7 +565,10 @@ fn hostile_control_requests_do_not_stop_the_runtime() {
     let fifo = ns.dir().join("fifo.toml");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let lines = serde_json::json!([
-        format!("{{\"cmd\":\"reload\",\"file\":{:?}}}\n", fifo.display().to_string()),
+        format!(
+            "{{\"cmd\":\"reload\",\"file\":{:?}}}\n",
+            fifo.display().to_string()
+        ),
         "{\"cmd\":\"reload\",\"file\":\"/etc/\\u0000x\"}\n",
         "{\"cmd\":\"reload\",\"file\":\"\"}\n",
         format!("{}\n", "[".repeat(60_000)),

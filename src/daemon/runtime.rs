@@ -231,8 +231,10 @@ pub fn masters_path(run_dir: &std::path::Path) -> PathBuf {
 }
 
 fn load_masters(run_dir: &std::path::Path) -> HashSet<InstanceKey> {
-    std::fs::read_to_string(masters_path(run_dir))
+    // Not through a symlink (see `crate::security`); unreadable means nothing to resume.
+    crate::security::read_nofollow(&masters_path(run_dir))
         .ok()
+        .flatten()
         .and_then(|t| serde_json::from_str::<Vec<InstanceKey>>(&t).ok())
         .map(|v| v.into_iter().collect())
         .unwrap_or_default()
