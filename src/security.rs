@@ -162,6 +162,7 @@ pub fn check_run_dir(dir: &Path) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    check_symlinks_towards(dir)?;
     for parent in real.ancestors().skip(1) {
         let pmd = std::fs::metadata(parent)
             .with_context(|| format!("cannot stat {}", parent.display()))?;
@@ -172,6 +173,40 @@ pub fn check_run_dir(dir: &Path) -> anyhow::Result<()> {
                  (a `mktemp -d` under /tmp is fine)",
                 dir.display(),
                 parent.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// netvrrp keeps using the path it was given, not the resolved one: a symlink on the way
+/// could be pointed elsewhere later by whoever may replace it. That is anyone who may write
+/// the directory holding it (see [`ancestor_refusal`]) and, in a sticky directory such as
+/// /tmp, the symlink's owner.
+fn check_symlinks_towards(dir: &Path) -> anyhow::Result<()> {
+    let absolute = std::path::absolute(dir)
+        .with_context(|| format!("cannot resolve run directory {}", dir.display()))?;
+    for p in absolute.ancestors() {
+        let Ok(link) = std::fs::symlink_metadata(p) else {
+            continue;
+        };
+        if !link.file_type().is_symlink() {
+            continue;
+        }
+        let Some(holder) = p.parent() else { continue };
+        let hmd = std::fs::metadata(holder)
+            .with_context(|| format!("cannot stat {}", holder.display()))?;
+        let why = ancestor_refusal(hmd.uid(), hmd.mode(), euid()).or_else(|| {
+            (hmd.mode() & STICKY != 0 && link.uid() != 0 && link.uid() != euid())
+                .then(|| format!("is a symbolic link owned by uid {}", link.uid()))
+        });
+        if let Some(why) = why {
+            bail!(
+                "refusing the run directory {}: the symbolic link {} on its path {why} (in {}), \
+                 so someone else could point it elsewhere; give the resolved path instead",
+                dir.display(),
+                p.display(),
+                holder.display()
             );
         }
     }
@@ -461,6 +496,27 @@ mod tests {
                 "{e}"
             );
             std::os::unix::fs::chown(&d, Some(0), None).unwrap();
+        }
+        if euid() == 0 {
+            // A symlink in /tmp owned by another user could be retargeted later.
+            let link = PathBuf::from(format!("/tmp/netvrrp-sec-link-{}", std::process::id()));
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&run, &link).unwrap();
+            check_run_dir(&link).unwrap();
+            nix::unistd::fchownat(
+                nix::fcntl::AT_FDCWD,
+                &link,
+                Some(nix::unistd::Uid::from_raw(65534)),
+                None,
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .unwrap();
+            let e = format!("{:#}", check_run_dir(&link).unwrap_err());
+            assert!(
+                e.contains("symbolic link") && e.contains("uid 65534"),
+                "{e}"
+            );
+            std::fs::remove_file(&link).unwrap();
         }
         // /tmp itself is refused as a run-dir; a private directory under it is fine.
         let e = format!("{:#}", check_run_dir(Path::new("/tmp")).unwrap_err());
