@@ -8,8 +8,14 @@
 //! (`validate`, `diff`, `check`, `apply --dry-run`): checking a draft in /tmp stays possible.
 //!
 //! A refusal is an operational failure (exit 1), not an invalid configuration (65): the
-//! contents are fine and `validate` accepts them; the fix is a `chmod`, which the message
-//! names.
+//! contents are fine and `validate` accepts them; the fix is a `chmod` or `chown`, which the
+//! message names.
+//!
+//! The checks are made once, before the files are written, and then only the effective user
+//! can change the run-dir; even so every state file is opened without following a symlink
+//! at its name (O_NOFOLLOW) and temporary files are created exclusively (O_EXCL), so that a
+//! check that raced with a change, or a run-dir loosened by hand later, still cannot make
+//! root write through a planted link.
 
 use anyhow::{Context, bail};
 use std::fs::{File, OpenOptions};
