@@ -40,7 +40,7 @@
 //! | Backup | advert, priority < ours and we preempt | | ignore it, so the master-down timer runs out and we take over | Backup |
 //! | Master | Shutdown | | stop the advert timer, advertise with priority 0 | Initialize |
 //! | Master | advert timer expires | | advertise, re-arm the advert timer | Master |
-//! | Master | advert with priority 0 | | a leaving router: advertise at once so backups keep us, re-arm the advert timer | Master |
+//! | Master | advert with priority 0 | | a leaving router: advertise at once so backups keep us, re-arm the advert timer (rate-limited per sender like the answer to a lesser advert, below) | Master |
 //! | Master | advert, priority > ours, or equal priority and the sender's primary address is greater than ours | | stop the advert timer; v3: learn Master_Adver_Interval; arm the master-down timer at Master_Down_Interval | Backup |
 //! | Master | any other advert (a lesser router) | | v3: advertise at once, advert timer unchanged (RFC 9568 section 6.4.3; not to our own address; at most once per Advertisement_Interval per sender and to at most [`LESSER_REPLY_SENDERS`] senders per interval, see Additions); v2: ignore it | Master |
 //!
@@ -106,7 +106,9 @@
 //!   advert at once; one for one, that turns a Master into a reflector of any flood (a spoofed
 //!   source gets our adverts). A Master answers each sender at most once per
 //!   Advertisement_Interval, and at most [`LESSER_REPLY_SENDERS`] different senders per
-//!   interval (a flood from ever-new spoofed addresses is bounded too). The purpose of the
+//!   interval (a flood from ever-new spoofed addresses is bounded too). The answer to a
+//!   priority-0 advert (section 6.4.3's "send an advert, reset Adver_Timer") shares the
+//!   limit: a leaving router sends one, so only a flood loses anything. The purpose of the
 //!   reply (a lesser router or a healed partition learns within one round trip that there is
 //!   a Master) is met by the first one; the periodic adverts do the rest. Unanswered lesser
 //!   adverts are counted in [`Counters::lesser_adverts_unanswered`].
@@ -486,7 +488,8 @@ pub struct Counters {
     /// VRRPv3 adverts whose interval differs from our configured Advertisement_Interval
     /// (RFC 9568 section 7.1; processed anyway).
     pub interval_mismatches: u64,
-    /// VRRPv3 lesser adverts received as Master and not answered, because their sender
+    /// Lesser adverts (VRRPv3; priority 0 in both versions) received as Master and not
+    /// answered, because their sender
     /// (or [`LESSER_REPLY_SENDERS`] others) was answered less than one
     /// Advertisement_Interval ago.
     pub lesser_adverts_unanswered: u64,
@@ -911,9 +914,14 @@ impl Router {
     ) {
         if priority == 0 {
             // Another router is leaving: reassert ourselves at once so no backup takes over
-            // after its Skew_Time.
-            self.send_advert(self.effective_priority, out);
-            self.adver_at = Some(now + self.advert_interval());
+            // after its Skew_Time. Rate-limited like the answer to a lesser advert: a leaving
+            // router sends one, a flood must not be reflected.
+            if self.may_answer_lesser(now, src) {
+                self.send_advert(self.effective_priority, out);
+                self.adver_at = Some(now + self.advert_interval());
+            } else {
+                self.counters.lesser_adverts_unanswered += 1;
+            }
             return;
         }
         let reason = if priority > self.effective_priority {
@@ -2030,6 +2038,13 @@ mod tests {
         assert_eq!(rig.deadline(), Some(t + Duration::from_secs(1)));
         assert_eq!(rig.r.state(), State::Master);
         assert_eq!(rig.r.counters().priority_zero_received, 1);
+        // A second one from the same sender within the interval is not answered (no flood
+        // reflection) and leaves the timer alone; another sender is answered.
+        let later = t + Duration::from_millis(10);
+        assert_eq!(rig.advert(later, v4(20), 0, 100), vec![]);
+        assert_eq!(rig.deadline(), Some(t + Duration::from_secs(1)));
+        assert_eq!(rig.r.counters().lesser_adverts_unanswered, 1);
+        assert_eq!(rig.advert(later, v4(21), 0, 100), vec![advert(100)]);
     }
 
     // ledger: R9568-5.2.4-b R9568-6.4.3-e
