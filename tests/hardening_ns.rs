@@ -11,7 +11,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// One VRRPv3 router on `veth0` (192.0.2.2/24), with whatever `extra` adds.
+/// A namespace with a veth pair, `veth0` holding 192.0.2.2/24 (the parent of [`ROUTER`]).
 fn lab(prefix: &str) -> Netns {
     let ns = Netns::new(prefix);
     ns.veth("veth0", "veth1");
