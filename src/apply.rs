@@ -3,8 +3,7 @@
 
 use crate::plan::{Op, OwnedRecord};
 use anyhow::Context;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 /// The result of one operation of a batch.
@@ -130,12 +129,7 @@ pub struct RunDirLock {
 pub fn lock(run_dir: &Path) -> anyhow::Result<RunDirLock> {
     crate::security::prepare_run_dir(run_dir)?;
     let path = run_dir.join("netvrrp.lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    let file = crate::security::open_lock_nofollow(&path)?;
     match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
         Ok(lock) => Ok(RunDirLock { _lock: lock }),
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => anyhow::bail!(
@@ -151,32 +145,70 @@ fn owned_path(run_dir: &Path) -> PathBuf {
     run_dir.join("owned.json")
 }
 
-/// The devices netvrrp created or adopted (empty when the file does not exist).
+/// Where an unreadable owned.json is moved so the next apply can rebuild it.
+fn corrupt_owned_path(run_dir: &Path) -> PathBuf {
+    run_dir.join("owned.json.corrupt")
+}
+
+/// The devices netvrrp created or adopted (empty when the file does not exist). A file that
+/// does not parse (a crash mid-write on a filesystem without ordered renames, a hand edit)
+/// must not stop every command: it is moved aside to `owned.json.corrupt` with a warning
+/// and treated as empty. Nothing is lost by that: the planner finds the devices again by
+/// identity (macvlan, parent, MAC), and the next apply writes a fresh file.
 pub fn load_owned(run_dir: &Path) -> anyhow::Result<Vec<OwnedRecord>> {
     let path = owned_path(run_dir);
-    match fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).with_context(|| {
-            format!(
-                "cannot parse {} (delete it to forget ownership)",
-                path.display()
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    let Some(text) = crate::security::read_nofollow(&path)? else {
+        return Ok(Vec::new());
+    };
+    match serde_json::from_str(&text) {
+        Ok(records) => Ok(records),
+        Err(e) => {
+            let aside = corrupt_owned_path(run_dir);
+            let moved = match fs::rename(&path, &aside) {
+                Ok(()) => format!("moved it to {}", aside.display()),
+                Err(re) => format!("could not move it aside ({re})"),
+            };
+            tracing::warn!(target: "netvrrp::kernel", path = %path.display(), "cannot parse {}: {e}; {moved}; devices are matched by identity (macvlan, parent, MAC) and the file is rebuilt by the next apply", path.display());
+            Ok(Vec::new())
+        }
     }
 }
 
-/// Replace the owned-device records atomically (write then rename).
+/// Replace the owned-device records atomically (see [`crate::security::replace_file`]).
 pub fn save_owned(run_dir: &Path, records: &[OwnedRecord]) -> anyhow::Result<()> {
     crate::security::prepare_run_dir(run_dir)?;
-    let path = owned_path(run_dir);
-    let tmp = run_dir.join("owned.json.tmp");
     let text = serde_json::to_string_pretty(records).context("cannot serialise owned devices")?;
-    let mut f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))
+    crate::security::replace_file(&owned_path(run_dir), text.as_bytes())
+}
+
+/// `down`: remove the state files that only mean something while netvrrp has devices or a
+/// runtime: owned.json (when no device is left to own), masters.json, the pid file and
+/// their temporary files. The log stays (it is the history of what happened), and so does
+/// the lock file: it is held while this runs, and removing a held lock file would let a
+/// concurrent apply lock a new file of the same name.
+/// `runtime_files` are the runtime's (masters.json, the pid file: the daemon names them).
+pub fn remove_state_files(
+    run_dir: &Path,
+    keep_owned: bool,
+    runtime_files: &[PathBuf],
+) -> anyhow::Result<()> {
+    let owned = owned_path(run_dir);
+    let mut files = vec![crate::security::temp_path(&owned)];
+    for f in runtime_files {
+        files.push(crate::security::temp_path(f));
+        files.push(f.clone());
+    }
+    if !keep_owned {
+        files.push(owned);
+    }
+    for f in files {
+        match fs::remove_file(&f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", f.display())),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -283,6 +315,41 @@ mod tests {
         }];
         save_owned(&dir, &r).unwrap();
         assert_eq!(load_owned(&dir).unwrap(), r);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn corrupt_owned_file_is_moved_aside_and_read_as_empty() {
+        let dir = std::env::temp_dir().join(format!("netvrrp-corrupt-{}", std::process::id()));
+        crate::security::prepare_run_dir(&dir).unwrap();
+        fs::write(owned_path(&dir), "{ not json").unwrap();
+        assert!(load_owned(&dir).unwrap().is_empty());
+        assert!(!owned_path(&dir).exists());
+        assert_eq!(
+            fs::read_to_string(corrupt_owned_path(&dir)).unwrap(),
+            "{ not json"
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn remove_state_files_keeps_log_and_lock() {
+        let dir = std::env::temp_dir().join(format!("netvrrp-rmstate-{}", std::process::id()));
+        let _lock = lock(&dir).unwrap();
+        save_owned(&dir, &[]).unwrap();
+        let runtime_files = [dir.join("masters.json"), dir.join("netvrrp.pid")];
+        for f in runtime_files.iter().chain([&dir.join("netvrrp.log")]) {
+            fs::write(f, "x").unwrap();
+        }
+        remove_state_files(&dir, true, &runtime_files).unwrap();
+        assert!(owned_path(&dir).exists());
+        remove_state_files(&dir, false, &runtime_files).unwrap();
+        let mut left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["netvrrp.lock", "netvrrp.log"]);
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -104,6 +104,12 @@ fn report_failure(f: &Failure) -> i32 {
             }
             eprintln!("netvrrp: the configuration does not fit this machine; nothing was applied");
         }
+        Failure::Lockout(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            eprintln!("netvrrp: the configuration would lock this host out; nothing was applied");
+        }
         Failure::Plan(errors) => {
             for e in errors {
                 eprintln!("netvrrp: {e}");
@@ -218,6 +224,9 @@ pub async fn apply_kernel(
         Some(apply::lock(run_dir).map_err(|e| failed(&e))?)
     };
     let loaded = load(&kernel, file, run_dir).await?;
+    if !dry_run {
+        crate::security::check_accounting_paths(&loaded.config).map_err(|e| failed(&e))?;
+    }
     let owner = protodown_owner(run_dir);
     let p = make_plan(&loaded, owner)?;
     if dry_run {
@@ -394,7 +403,13 @@ pub async fn down(cli: &Cli, file: &Path) -> i32 {
         .into_iter()
         .filter(|r| !removed.contains(&r.index))
         .collect();
-    if let Err(e) = apply::save_owned(&cli.run_dir, &keep) {
+    if let Err(e) = apply::save_owned(&cli.run_dir, &keep).and_then(|()| {
+        apply::remove_state_files(
+            &cli.run_dir,
+            !keep.is_empty(),
+            &crate::daemon::state_files(&cli.run_dir),
+        )
+    }) {
         return failed(&e);
     }
     // The stopped runtime left its VIP filter in place (every VIP blocked); the devices are

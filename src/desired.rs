@@ -55,6 +55,21 @@ pub enum DesiredError {
     NameTooLong { name: String, location: String },
 }
 
+/// A VIP that is already an address of an interface on this host other than a VRRP one.
+/// While its router is Backup (or stopped) the VIP filter drops IP and ARP/ND for it, so the
+/// host would cut itself off from its own address (typically the parent's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{location}: VIP {vip} is an address of interface {interface:?} on this host; while this \
+     router is not Master, netvrrp drops traffic to its VIPs and would cut the host off from \
+     that address. Use another address, or make this router its owner (priority = 255)"
+)]
+pub struct SelfLockout {
+    pub vip: std::net::IpAddr,
+    pub interface: String,
+    pub location: String,
+}
+
 /// Name of the vrrp macvlan of an instance: `vrrp4-<parent ifindex>-<vrid>`.
 pub fn router_device_name(family: Family, parent_index: u32, vrid: u8) -> String {
     format!("vrrp{}-{}-{}", family.digit(), parent_index, vrid)

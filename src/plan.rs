@@ -64,6 +64,44 @@ pub struct Plan {
     pub desired_text: String,
 }
 
+/// The VIPs of non-owner routers that are addresses of non-VRRP interfaces in `links` (the
+/// kernel snapshot). VRRP interfaces are netvrrp's own devices (by name or identity) and any
+/// macvlan with a VRRP virtual MAC (another VRRP daemon's): their addresses are VIPs too.
+pub fn self_lockouts(
+    config: &crate::config::Config,
+    desired: &DesiredState,
+    links: &[LinkInfo],
+) -> Vec<crate::desired::SelfLockout> {
+    let is_vrrp_interface = |l: &LinkInfo| {
+        let vrrp_mac = l.kind.as_deref() == Some("macvlan")
+            && l.mac
+                .is_some_and(|m| matches!(m.octets(), [0, 0, 0x5e, 0, 1 | 2, _]));
+        vrrp_mac
+            || desired.devices.iter().any(|d| {
+                d.name == l.name || (l.parent_index == Some(d.parent_index) && l.mac == Some(d.mac))
+            })
+    };
+    let mut out = Vec::new();
+    for router in config.routers.iter().filter(|r| r.priority != 255) {
+        let vips = router.ipv4.iter().map(|n| std::net::IpAddr::V4(n.addr()));
+        let vips = vips.chain(router.ipv6.iter().map(|n| std::net::IpAddr::V6(n.addr())));
+        for vip in vips {
+            let holder = links
+                .iter()
+                .filter(|l| !is_vrrp_interface(l))
+                .find(|l| l.addresses.iter().any(|a| a.addr() == vip));
+            if let Some(l) = holder {
+                out.push(crate::desired::SelfLockout {
+                    vip,
+                    interface: l.name.clone(),
+                    location: router.location.to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
 fn is_link_local(a: &IpNet) -> bool {
     match a {
         IpNet::V6(n) => (n.addr().segments()[0] & 0xffc0) == 0xfe80,
@@ -1091,5 +1129,36 @@ mod tests {
                 .iter()
                 .any(|c| c.attribute == "addrgenmode" && c.pass)
         );
+    }
+
+    #[test]
+    fn vip_on_a_non_vrrp_interface_is_a_self_lockout_unless_owner() {
+        let text = |priority: u8, vip: &str| {
+            format!(
+                "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\npriority = {priority}\nipv4 = [\"{vip}\"]\n"
+            )
+        };
+        let eth0 = parent(2, "eth0");
+        let check = |priority: u8, vip: &str, links: &[LinkInfo]| {
+            let config = crate::config::parse_str(&text(priority, vip), "t.toml").unwrap();
+            let desired = crate::desired::derive(&config, |_| Some(2)).unwrap();
+            self_lockouts(&config, &desired, links)
+        };
+        // The parent's own address as a VIP: refused, naming the interface.
+        let found = check(100, "192.0.2.2/24", std::slice::from_ref(&eth0));
+        assert_eq!(found.len(), 1);
+        let e = found[0].to_string();
+        assert!(
+            e.contains("192.0.2.2") && e.contains("\"eth0\"") && e.contains("255"),
+            "{e}"
+        );
+        // The owner (priority 255) may use it; another address is fine.
+        assert!(check(255, "192.0.2.2/24", std::slice::from_ref(&eth0)).is_empty());
+        assert!(check(100, "192.0.2.7/24", std::slice::from_ref(&eth0)).is_empty());
+        // The VIP on our own vrrp macvlan (after an apply) is no lockout.
+        let config = crate::config::parse_str(&text(100, "192.0.2.7/24"), "t.toml").unwrap();
+        let desired = crate::desired::derive(&config, |_| Some(2)).unwrap();
+        let mine = link_of(&desired.devices[0], 9);
+        assert!(self_lockouts(&config, &desired, &[eth0, mine]).is_empty());
     }
 }

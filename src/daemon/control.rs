@@ -20,12 +20,12 @@ pub const MAX_REQUEST: usize = 64 * 1024;
 
 /// Control connections served at once (subscribers included); beyond that a new connection
 /// gets an error line and is closed. With [`MAX_REQUEST`] this bounds what clients can make
-/// the runtime hold to 64 MiB.
+/// the runtime hold to 64 MiB. How the slots are shared between users: `super::admission`.
 pub const MAX_CONNECTIONS: usize = 1024;
 
 /// Once the first byte of a request has arrived, the rest of the line must follow within this
 /// time; otherwise the connection is closed (a half-sent request does not hold memory and a
-/// descriptor forever). Waiting for the first byte is not limited.
+/// descriptor forever). Waiting for the first byte: `super::admission::IDLE_TIMEOUT`.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn socket_path(run_dir: &Path) -> PathBuf {

@@ -2,6 +2,7 @@
 //! and the event loop that drives every VRRP router.
 
 pub mod access;
+pub mod admission;
 pub mod control;
 pub mod filter;
 pub mod identity;
@@ -23,8 +24,27 @@ pub fn pid_path(run_dir: &Path) -> PathBuf {
     run_dir.join("netvrrp.pid")
 }
 
+/// The runtime's state files that mean nothing once it is down (`down` removes them).
+pub fn state_files(run_dir: &Path) -> Vec<PathBuf> {
+    vec![runtime::masters_path(run_dir), pid_path(run_dir)]
+}
+
 pub fn log_path(run_dir: &Path) -> PathBuf {
     run_dir.join("netvrrp.log")
+}
+
+/// Shortest period at which the runtime pings the systemd watchdog: a smaller WATCHDOG_USEC
+/// cannot be met anyway, and pinging faster would starve the event loop (the watchdog arm
+/// comes first in it).
+const MIN_WATCHDOG_PERIOD: Duration = Duration::from_millis(10);
+
+/// How often to ping the systemd watchdog for `WATCHDOG_USEC` (as `sd_notify` reads it):
+/// half of it, at least [`MIN_WATCHDOG_PERIOD`]. None: no watchdog, also for 0 (which
+/// systemd never sets, but the environment is not ours to trust; a zero period would panic
+/// the runtime).
+pub fn watchdog_period(usec: Option<Duration>) -> Option<Duration> {
+    usec.filter(|d| !d.is_zero())
+        .map(|d| (d / 2).max(MIN_WATCHDOG_PERIOD))
 }
 
 fn absolute(file: &Path) -> PathBuf {
@@ -95,11 +115,7 @@ fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("cannot find my own executable")?;
     crate::security::prepare_run_dir(&cli.run_dir)?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path(&cli.run_dir))
-        .with_context(|| format!("cannot open {}", log_path(&cli.run_dir).display()))?;
+    let log = crate::security::open_append_nofollow(&log_path(&cli.run_dir))?;
     let log2 = log.try_clone().context("cannot duplicate the log handle")?;
     let mut cmd = std::process::Command::new(exe);
     // We are already inside the namespace (main entered it); the child inherits it.
@@ -212,5 +228,26 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
             eprintln!("netvrrp: cannot start the runtime: {e:#}");
             exit::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watchdog_period_from_any_environment() {
+        assert_eq!(watchdog_period(None), None);
+        assert_eq!(watchdog_period(Some(Duration::ZERO)), None);
+        assert_eq!(
+            watchdog_period(Some(Duration::from_micros(1))),
+            Some(MIN_WATCHDOG_PERIOD)
+        );
+        assert_eq!(
+            watchdog_period(Some(Duration::from_secs(30))),
+            Some(Duration::from_secs(15))
+        );
+        // u64::MAX microseconds: a valid (if useless) period; tokio handles it.
+        assert!(watchdog_period(Some(Duration::from_micros(u64::MAX))).is_some());
     }
 }

@@ -235,13 +235,15 @@ pub struct Runtime {
 /// one enters or leaves Master. A runtime that leaves normally ends with an empty list; one
 /// killed with SIGKILL leaves its Masters behind, and the next runtime resumes them
 /// ([`Input::Resume`]) so the backups do not take over and hand back.
-fn masters_path(run_dir: &std::path::Path) -> PathBuf {
+pub fn masters_path(run_dir: &std::path::Path) -> PathBuf {
     run_dir.join("masters.json")
 }
 
 fn load_masters(run_dir: &std::path::Path) -> HashSet<InstanceKey> {
-    std::fs::read_to_string(masters_path(run_dir))
+    // Not through a symlink (see `crate::security`); unreadable means nothing to resume.
+    crate::security::read_nofollow(&masters_path(run_dir))
         .ok()
+        .flatten()
         .and_then(|t| serde_json::from_str::<Vec<InstanceKey>>(&t).ok())
         .map(|v| v.into_iter().collect())
         .unwrap_or_default()
@@ -1120,10 +1122,9 @@ impl Runtime {
             .map(|i| &i.key)
             .collect();
         let path = masters_path(&self.run_dir);
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string(&masters).unwrap_or_else(|_| "[]".into());
-        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
-            tracing::warn!(target: "netvrrp::protocol", "cannot write {}: {e}", path.display());
+        if let Err(e) = crate::security::replace_file(&path, text.as_bytes()) {
+            tracing::warn!(target: "netvrrp::protocol", "cannot write {}: {e:#}", path.display());
         }
     }
 
@@ -1318,11 +1319,9 @@ impl Runtime {
         }
         self.set_socket_mode();
         let pid_path = super::pid_path(&self.run_dir);
-        std::fs::write(&pid_path, format!("{}\n", std::process::id()))
-            .with_context(|| format!("cannot write {}", pid_path.display()))?;
+        crate::security::replace_file(&pid_path, format!("{}\n", std::process::id()).as_bytes())?;
         let mut kernel_events = Box::pin(crate::kernel::events().await?);
-        let connections =
-            std::sync::Arc::new(tokio::sync::Semaphore::new(control::MAX_CONNECTIONS));
+        let admission = super::admission::Admission::start();
         let mut timer = super::timer::Timer::new().context("cannot create the timer")?;
         let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
         let (scrape_send, mut scrape_recv) = mpsc::channel::<oneshot::Sender<String>>(8);
@@ -1354,10 +1353,10 @@ impl Runtime {
         spawn_heap_trimmer(self.events.subscribe(), self.heap_trim.clone());
         // systemd Type=notify: the kernel is applied and the sockets are up.
         notify(&[sd_notify::NotifyState::Ready]);
-        let watchdog_period = sd_notify::watchdog_enabled()
-            .map(|d| d / 2)
-            .unwrap_or(Duration::from_secs(3600));
-        let mut watchdog = tokio::time::interval(watchdog_period);
+        let watchdog_period = super::watchdog_period(sd_notify::watchdog_enabled());
+        let mut watchdog =
+            tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
+        watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.flush_frames();
             let wake = self.next_wakeup();
@@ -1366,7 +1365,7 @@ impl Runtime {
             tokio::select! {
                 biased;
                 _ = watchdog.tick() => {
-                    if sd_notify::watchdog_enabled().is_some() {
+                    if watchdog_period.is_some() {
                         notify(&[sd_notify::NotifyState::Watchdog]);
                     }
                 }
@@ -1423,26 +1422,31 @@ impl Runtime {
                     // Every connection is classified from SO_PEERCRED, whatever the socket's
                     // mode (it also covers a run-dir loosened by hand).
                     let policy = self.access.clone();
-                    let connections = connections.clone();
+                    let admission = admission.clone();
                     let ctl_send = ctl_send.clone();
                     tokio::spawn(async move {
+                        // Refusals are counted and summarised (see `super::admission`), not
+                        // logged one by one: a peer must not be able to fill the log.
                         let peer = match classify(&stream, policy).await {
                             Ok(p) => p,
                             Err(why) => {
-                                tracing::warn!(target: "netvrrp::protocol", "control connection refused: {why}");
+                                admission.refused_connection(&why);
                                 refuse_connection(stream, &why).await;
                                 return;
                             }
                         };
-                        // The permit is taken only for allowed peers: refused ones cannot
-                        // crowd out the operators.
-                        let Ok(permit) = connections.try_acquire_owned() else {
-                            tracing::debug!(target: "netvrrp::protocol", limit = control::MAX_CONNECTIONS, "control connection refused: too many connections");
-                            refuse_connection(stream, "too many control connections").await;
-                            return;
+                        // A slot is taken only for allowed peers (refused ones cannot crowd
+                        // out the operators), within the per-uid cap and the root reserve.
+                        let slot = match admission.admit(peer.uid, peer.trusted()) {
+                            Ok(slot) => slot,
+                            Err(why) => {
+                                admission.refused_connection(&why);
+                                refuse_connection(stream, &why).await;
+                                return;
+                            }
                         };
-                        serve_connection(stream, ctl_send, peer).await;
-                        drop(permit);
+                        serve_connection(stream, ctl_send, peer, &admission).await;
+                        drop(slot);
                     });
                 }
                 Some(reply) = scrape_recv.recv() => {
@@ -1844,6 +1848,7 @@ async fn serve_connection(
     stream: tokio::net::UnixStream,
     ctl: mpsc::Sender<Control>,
     peer: super::access::Peer,
+    admission: &super::admission::Admission,
 ) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let (read, mut write) = stream.into_split();
@@ -1851,11 +1856,12 @@ async fn serve_connection(
     let mut line = String::new();
     loop {
         line.clear();
-        // Idle between requests as long as the client likes; once a request starts, it must
-        // end within REQUEST_TIMEOUT.
-        match reader.fill_buf().await {
-            Ok([]) | Err(_) => return,
-            Ok(_) => {}
+        // Idle between requests for at most IDLE_TIMEOUT (an idle connection holds a slot);
+        // once a request starts, it must end within REQUEST_TIMEOUT.
+        match tokio::time::timeout(super::admission::IDLE_TIMEOUT, reader.fill_buf()).await {
+            // Err(_): idle too long.
+            Err(_) | Ok(Ok([]) | Err(_)) => return,
+            Ok(Ok(_)) => {}
         }
         match tokio::time::timeout(control::REQUEST_TIMEOUT, reader.read_line(&mut line)).await {
             Err(_elapsed) => {
@@ -1884,7 +1890,7 @@ async fn serve_connection(
                 Reply::err(why)
             }
             Ok(req) if let Err(why) = peer.permits(&req) => {
-                tracing::warn!(target: "netvrrp::protocol", uid = peer.uid, "control request refused: {why}");
+                admission.refused_request(peer.uid, &why);
                 Reply::err(why)
             }
             Ok(Request::Subscribe { names }) => {

@@ -53,6 +53,10 @@ pub enum Failure {
     /// The file names interfaces this machine does not have, or similar.
     #[error("{}", .0.join("\n"))]
     Fit(Vec<String>),
+    /// A VIP is an address of another interface of this host: the filter would cut the
+    /// host off from it (exit 65).
+    #[error("{}", .0.join("\n"))]
+    Lockout(Vec<String>),
     /// The planner refused (e.g. a foreign device in the way).
     #[error("{}", .0.join("\n"))]
     Plan(Vec<String>),
@@ -74,7 +78,7 @@ impl Failure {
     /// The command's exit code (netvrrp(8) EXIT STATUS).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Failure::Config(_) => crate::exit::DATAERR,
+            Failure::Config(_) | Failure::Lockout(_) => crate::exit::DATAERR,
             _ => crate::exit::FAILURE,
         }
     }
@@ -114,8 +118,14 @@ pub async fn load_with(kernel: &Kernel, config: Config, run_dir: &Path) -> Resul
     })
 }
 
-/// What the kernel must change for `loaded`.
+/// What the kernel must change for `loaded`; refused when a VIP would lock the host out.
 pub fn plan(loaded: &Loaded, owner: ProtodownOwner) -> Result<Plan, Failure> {
+    let lockouts = plan::self_lockouts(&loaded.config, &loaded.desired, &loaded.snapshot.links);
+    if !lockouts.is_empty() {
+        return Err(Failure::Lockout(
+            lockouts.iter().map(|e| e.to_string()).collect(),
+        ));
+    }
     plan::plan(&loaded.snapshot, &loaded.desired, &loaded.owned, owner)
         .map_err(|errors| Failure::Plan(errors.iter().map(|e| e.to_string()).collect()))
 }

@@ -40,9 +40,9 @@
 //! | Backup | advert, priority < ours and we preempt | | ignore it, so the master-down timer runs out and we take over | Backup |
 //! | Master | Shutdown | | stop the advert timer, advertise with priority 0 | Initialize |
 //! | Master | advert timer expires | | advertise, re-arm the advert timer | Master |
-//! | Master | advert with priority 0 | | a leaving router: advertise at once so backups keep us, re-arm the advert timer | Master |
+//! | Master | advert with priority 0 | | a leaving router: advertise at once so backups keep us, re-arm the advert timer (rate-limited per sender like the answer to a lesser advert, below) | Master |
 //! | Master | advert, priority > ours, or equal priority and the sender's primary address is greater than ours | | stop the advert timer; v3: learn Master_Adver_Interval; arm the master-down timer at Master_Down_Interval | Backup |
-//! | Master | any other advert (a lesser router) | | v3: advertise at once, advert timer unchanged (RFC 9568 section 6.4.3; not to our own address); v2: ignore it | Master |
+//! | Master | any other advert (a lesser router) | | v3: advertise at once, advert timer unchanged (RFC 9568 section 6.4.3; not to our own address; at most once per Advertisement_Interval per sender and to at most [`LESSER_REPLY_SENDERS`] senders per interval, see Additions); v2: ignore it | Master |
 //!
 //! Addresses are compared as unsigned integers in network byte order (32 bits for IPv4, 128 for
 //! IPv6). The address owner always preempts, whatever `preempt` says (RFC 9568 section 6.1).
@@ -110,6 +110,17 @@
 //!   takes over at once (reason "reconfigured as the address owner"); a VRRPv3 Backup keeps
 //!   following the master's interval; a preempt-delay hold is dropped when preempt or the
 //!   delay changes.
+//!
+//! * **Lesser-advert replies are rate-limited.** RFC 9568 section 6.4.3 answers every lesser
+//!   advert at once; one for one, that turns a Master into a reflector of any flood (a spoofed
+//!   source gets our adverts). A Master answers each sender at most once per
+//!   Advertisement_Interval, and at most [`LESSER_REPLY_SENDERS`] different senders per
+//!   interval (a flood from ever-new spoofed addresses is bounded too). The answer to a
+//!   priority-0 advert (section 6.4.3's "send an advert, reset Adver_Timer") shares the
+//!   limit: a leaving router sends one, so only a flood loses anything. The purpose of the
+//!   reply (a lesser router or a healed partition learns within one round trip that there is
+//!   a Master) is met by the first one; the periodic adverts do the rest. Unanswered lesser
+//!   adverts are counted in [`Counters::lesser_adverts_unanswered`].
 //!
 //! # Timers
 //!
@@ -491,6 +502,11 @@ pub struct Counters {
     /// VRRPv3 adverts whose interval differs from our configured Advertisement_Interval
     /// (RFC 9568 section 7.1; processed anyway).
     pub interval_mismatches: u64,
+    /// Lesser adverts (VRRPv3; priority 0 in both versions) received as Master and not
+    /// answered, because their sender
+    /// (or [`LESSER_REPLY_SENDERS`] others) was answered less than one
+    /// Advertisement_Interval ago.
+    pub lesser_adverts_unanswered: u64,
     /// Adverts discarded for their interval: VRRPv2 interval different from ours
     /// (RFC 3768 section 7.1), or an interval of 0. The codec may count here too.
     pub interval_errors: u64,
@@ -577,8 +593,13 @@ pub struct Router {
     owner_conflict_logged_at: Option<Time>,
     /// When the last [`Action::IntervalMismatch`] was pushed.
     interval_mismatch_logged_at: Option<Time>,
+    /// The senders of lesser adverts answered recently, and when (see the module doc).
+    lesser_replies: [Option<(IpAddr, Time)>; LESSER_REPLY_SENDERS],
     counters: Counters,
 }
+
+/// How many different senders of lesser adverts a Master answers per Advertisement_Interval.
+pub const LESSER_REPLY_SENDERS: usize = 8;
 
 impl Router {
     /// A router in Initialize, enabled by nothing yet: deliver [`Input::Startup`] to run it.
@@ -604,6 +625,7 @@ impl Router {
             master_address: None,
             owner_conflict_logged_at: None,
             interval_mismatch_logged_at: None,
+            lesser_replies: [None; LESSER_REPLY_SENDERS],
             counters: Counters::default(),
         };
         router.recompute_intervals();
@@ -982,9 +1004,14 @@ impl Router {
     ) {
         if priority == 0 {
             // Another router is leaving: reassert ourselves at once so no backup takes over
-            // after its Skew_Time.
-            self.send_advert(self.effective_priority, out);
-            self.adver_at = Some(now + self.advert_interval());
+            // after its Skew_Time. Rate-limited like the answer to a lesser advert: a leaving
+            // router sends one, a flood must not be reflected.
+            if self.may_answer_lesser(now, src) {
+                self.send_advert(self.effective_priority, out);
+                self.adver_at = Some(now + self.advert_interval());
+            } else {
+                self.counters.lesser_adverts_unanswered += 1;
+            }
             return;
         }
         let reason = if priority > self.effective_priority {
@@ -998,11 +1025,16 @@ impl Router {
             // it learns there is an Active Router (a healed partition ends within one
             // round trip instead of up to one Advertisement_Interval) and learning bridges
             // see our vMAC again. Adver_Timer keeps its cadence: a flood of lesser adverts
-            // gets one reply each and never delays or bunches the periodic ones. VRRPv2
-            // (RFC 3768) discards silently. Our own address (a looped copy of our advert, or
-            // a duplicate address) gets no reply: answering it would feed itself.
+            // never delays or bunches the periodic ones, and gets at most one reply per
+            // sender per interval (we must not reflect it). VRRPv2 (RFC 3768) discards
+            // silently. Our own address (a looped copy of our advert, or a duplicate
+            // address) gets no reply: answering it would feed itself.
             if self.params.version == Version::V3 && src != self.params.primary_address {
-                self.send_advert(self.effective_priority, out);
+                if self.may_answer_lesser(now, src) {
+                    self.send_advert(self.effective_priority, out);
+                } else {
+                    self.counters.lesser_adverts_unanswered += 1;
+                }
             }
             return;
         };
@@ -1178,6 +1210,36 @@ impl Router {
 
     fn preempt_delay_applies(&self) -> bool {
         !self.params.preempt_delay.is_zero() && self.effective_priority != OWNER_PRIORITY
+    }
+
+    /// Whether a lesser advert from `src` may be answered now (see the module doc), noting
+    /// the reply if so. Allocation-free: a fixed table of recent senders.
+    fn may_answer_lesser(&mut self, now: Time, src: IpAddr) -> bool {
+        let interval = self.advert_interval();
+        let expired = |at: Time| at + interval <= now;
+        if let Some(entry) = self
+            .lesser_replies
+            .iter_mut()
+            .flatten()
+            .find(|(addr, _)| *addr == src)
+        {
+            if !expired(entry.1) {
+                return false;
+            }
+            entry.1 = now;
+            return true;
+        }
+        match self
+            .lesser_replies
+            .iter_mut()
+            .find(|e| e.is_none_or(|(_, at)| expired(at)))
+        {
+            Some(free) => {
+                *free = Some((src, now));
+                true
+            }
+            None => false,
+        }
     }
 
     fn advert_interval(&self) -> Duration {
@@ -1445,10 +1507,8 @@ mod tests {
         assert_eq!(rig.r.state(), State::Master);
         assert_eq!(rig.advert(ms(1100), v4(20), 100, 100), vec![advert(255)]);
         assert_eq!(rig.advert(ms(60_099), v4(20), 100, 100), vec![advert(255)]);
-        assert_eq!(
-            rig.advert(ms(60_100), v4(20), 100, 100),
-            vec![advert(255), conflict]
-        );
+        // 1 ms after the last reply to this sender: reported, not answered again.
+        assert_eq!(rig.advert(ms(60_100), v4(20), 100, 100), vec![conflict]);
         assert_eq!(rig.r.counters().owner_conflicts, 4);
         // Processing goes on (erratum 8298): a second owner with a higher address wins the
         // tie, so two owners never stay Master together.
@@ -1943,6 +2003,41 @@ mod tests {
         assert_eq!(rig.r.counters().adverts_sent, sent + 2);
     }
 
+    #[test]
+    fn master_answers_each_lesser_sender_at_most_once_per_interval() {
+        let (mut rig, t0) = master(params(100));
+        let sent = rig.r.counters().adverts_sent;
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // A flood of 2,000 lesser adverts from one sender within 990 ms: one reply.
+        let replies: usize = (0..2000)
+            .map(|i| rig.advert(at(10 + i / 2), v4(250), 99, 100).len())
+            .sum();
+        assert_eq!(replies, 1);
+        assert_eq!(rig.r.counters().lesser_adverts_unanswered, 1999);
+        // One interval after that reply, the sender is answered again.
+        assert_eq!(rig.advert(at(1009), v4(250), 99, 100), vec![]);
+        assert_eq!(rig.advert(at(1010), v4(250), 99, 100), vec![advert(100)]);
+        // Another sender is answered independently.
+        assert_eq!(rig.advert(at(1011), v4(251), 99, 100), vec![advert(100)]);
+        assert_eq!(rig.r.counters().adverts_sent, sent + 3);
+        // The periodic advert timer is untouched by the replies.
+        assert_eq!(rig.deadline(), Some(t0 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn master_answers_at_most_a_bounded_number_of_senders_per_interval() {
+        let (mut rig, t0) = master(params(100));
+        let t = t0 + Duration::from_millis(10);
+        // Spoofed sources, each new: the first LESSER_REPLY_SENDERS get a reply.
+        let replies: usize = (0..100u8)
+            .map(|i| rig.advert(t, v4(100 + i), 99, 100).len())
+            .sum();
+        assert_eq!(replies, LESSER_REPLY_SENDERS);
+        // Once their interval is over, new senders are answered again.
+        let later = t + Duration::from_secs(1);
+        assert_eq!(rig.advert(later, v4(240), 99, 100), vec![advert(100)]);
+    }
+
     // ledger: R3768-6.4.3-b
     #[test]
     fn v2_master_discards_lower_priority_silently() {
@@ -2038,6 +2133,13 @@ mod tests {
         assert_eq!(rig.deadline(), Some(t + Duration::from_secs(1)));
         assert_eq!(rig.r.state(), State::Master);
         assert_eq!(rig.r.counters().priority_zero_received, 1);
+        // A second one from the same sender within the interval is not answered (no flood
+        // reflection) and leaves the timer alone; another sender is answered.
+        let later = t + Duration::from_millis(10);
+        assert_eq!(rig.advert(later, v4(20), 0, 100), vec![]);
+        assert_eq!(rig.deadline(), Some(t + Duration::from_secs(1)));
+        assert_eq!(rig.r.counters().lesser_adverts_unanswered, 1);
+        assert_eq!(rig.advert(later, v4(21), 0, 100), vec![advert(100)]);
     }
 
     // ledger: R9568-5.2.4-b R9568-6.4.3-e

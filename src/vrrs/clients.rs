@@ -318,10 +318,14 @@ pub fn accounting_line(n: &ClientNotice) -> anyhow::Result<Vec<u8>> {
 pub fn append_line(path: &Path, line: &[u8]) -> anyhow::Result<()> {
     use std::fs::OpenOptions;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    // Checked per line, not once: a reload may bring a new path, and a directory's mode
+    // can change while the runtime runs.
+    crate::security::check_accounting_path(path)?;
     let mut file = match OpenOptions::new()
         .append(true)
         .create_new(true)
         .mode(0o640)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)
     {
         Ok(f) => {
@@ -334,10 +338,17 @@ pub fn append_line(path: &Path, line: &[u8]) -> anyhow::Result<()> {
             }
             f
         }
+        // O_NOFOLLOW: a symlink planted at the name is refused, not appended through.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => OpenOptions::new()
             .append(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(path)
-            .with_context(|| format!("cannot open {} for appending", path.display()))?,
+            .with_context(|| {
+                format!(
+                    "cannot open {} for appending (a symbolic link is refused)",
+                    path.display()
+                )
+            })?,
         Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
     };
     // One write(2) on an O_APPEND file: lines from two writers never interleave.
@@ -654,6 +665,22 @@ mod tests {
         assert!(got[2].contains("\"seq\":3"), "{}", got[2]);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn vrrs_accounting_refuses_a_symlink_at_its_path() {
+        let dir = temp_dir();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let path = dir.join("acct.json");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let e = format!("{:#}", append_line(&path, b"line\n").unwrap_err());
+        assert!(
+            e.contains("symbolic link") && e.contains("acct.json"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
