@@ -569,6 +569,13 @@ async fn apply(cli: &Cli, file: &Path, dry_run: bool, json: bool, no_runtime: bo
     } else {
         Reload::BeforeDeletes
     };
+    // A runtime without its filter would let Backups answer for their VIPs: refuse before
+    // anything changes.
+    if reload == Reload::BeforeDeletes
+        && let Err(e) = crate::daemon::require_nftables()
+    {
+        return failed(&e);
+    }
     let applied = match apply_kernel(&cli.run_dir, file, dry_run, json, reload).await {
         Ok(a) => a,
         Err(code) => return code,

@@ -283,6 +283,15 @@ fn a_master_lowered_below_a_preempting_backup_hands_over_once_without_priority_z
     lab.start(150, 100);
     let t1 = lab.counter(1, "transitions");
     let t2 = lab.counter(2, "transitions");
+    // A plain VRRP configuration: `subscribe` without names streams its state changes.
+    let subscriber = lab
+        .r(2)
+        .netvrrp_command(&["subscribe"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("subscribe");
+    std::thread::sleep(Duration::from_millis(300));
     lab.write(1, 50, INTERVAL_MS, &["10.7.0.1"]);
     assert_eq!(lab.apply(1).action().0, "reconfigure");
     lab.wait_state(2, "master");
@@ -292,6 +301,56 @@ fn a_master_lowered_below_a_preempting_backup_hands_over_once_without_priority_z
     assert_eq!(lab.counter(2, "transitions"), t2 + 1);
     assert_eq!(lab.counter(1, "priority_zero_sent"), 0);
     assert_eq!(lab.counter(2, "priority_zero_received"), 0);
+    let mut subscriber = subscriber;
+    let _ = subscriber.kill();
+    let out = subscriber.wait_with_output().unwrap();
+    let streamed = String::from_utf8_lossy(&out.stdout);
+    let change: Value = streamed
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["event"] == "change" && v["state"] == "master")
+        .unwrap_or_else(|| panic!("no VRRP change streamed: {streamed}"));
+    assert_eq!(change["vrid"], VRID);
+    assert_eq!(change["name"], Value::Null);
+    // A name nobody serves is an error listing the known ones, not a silent wait.
+    let out = lab.r(2).netvrrp(&["subscribe", "no-such-leader"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("unknown VRRS leader name(s) no-such-leader; known: none"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Without nftables the filter that keeps Backups silent cannot exist: apply refuses before
+/// changing anything (nft hidden in a private mount namespace, the real binary untouched).
+#[test]
+fn apply_without_nftables_changes_nothing() {
+    let lab = Pair::new("dcl-nft");
+    lab.write(1, 200, INTERVAL_MS, &["10.7.0.1"]);
+    let script = format!(
+        "for p in /usr/sbin/nft /sbin/nft /usr/bin/nft /bin/nft; do [ -e $p ] && mount --bind /dev/null $p; done; exec {} --netns {} --run-dir {} apply -f {}",
+        env!("CARGO_BIN_EXE_netvrrp"),
+        lab.r(1).name(),
+        lab.r(1).run_dir().display(),
+        lab.file(1)
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("nftables"), "{}", text(&out));
+    let links = lab.r(1).ip_json(&["link", "show"]);
+    assert!(
+        links
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| !l["ifname"].as_str().unwrap_or("").starts_with("vrrp")),
+        "a device was created: {links}"
+    );
+    assert!(!lab.r(1).run_dir().join("netvrrp.sock").exists());
 }
 
 #[test]

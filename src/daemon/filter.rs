@@ -139,8 +139,31 @@ pub fn render(s: &FilterState) -> String {
     t
 }
 
+/// Where nft may be: root runs it by absolute path from the system directories only, never
+/// through a PATH someone else may have set.
+const NFT_PATHS: &[&str] = &["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/bin/nft"];
+
+/// The nft program, or an error naming nftables: the filter that keeps Backups from
+/// answering for their VIPs cannot be installed without it.
+pub fn nft_program() -> anyhow::Result<&'static str> {
+    use std::os::unix::fs::PermissionsExt;
+    NFT_PATHS
+        .iter()
+        .copied()
+        .find(|p| {
+            std::fs::metadata(p)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .with_context(|| {
+            format!(
+                "nftables is not installed (no nft in {}): the filter that keeps a Backup from answering for its VIPs needs it; install the nftables package",
+                NFT_PATHS.join(", ")
+            )
+        })
+}
+
 fn nft(script: &str) -> anyhow::Result<()> {
-    let mut child = Command::new("nft")
+    let mut child = Command::new(nft_program()?)
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

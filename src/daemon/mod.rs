@@ -76,6 +76,11 @@ pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
     }
 }
 
+/// Err naming nftables when `nft` is missing: a runtime must not run without its filter.
+pub fn require_nftables() -> anyhow::Result<()> {
+    filter::nft_program().map(|_| ())
+}
+
 /// Remove the namespace's `netvrrp` nftables tables (what a stopped runtime left blocking
 /// its VIPs), for `down`.
 pub fn remove_filter() -> anyhow::Result<()> {
@@ -190,6 +195,7 @@ async fn reconcile_at_start(
 pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
     if let Err(e) = crate::security::check_config_file(file)
         .and_then(|()| crate::security::prepare_run_dir(&cli.run_dir))
+        .and_then(|()| filter::nft_program().map(|_| ()))
     {
         eprintln!("netvrrp: {e:#}");
         return exit::FAILURE;

@@ -1951,6 +1951,27 @@ async fn stream_events(
     let Ok((current, mut events)) = rx.await else {
         return;
     };
+    // A name nobody serves would wait silently forever: say so and which names exist.
+    let known: Vec<&str> = current.iter().filter_map(|r| r["name"].as_str()).collect();
+    let unknown: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !known.contains(n))
+        .collect();
+    if !unknown.is_empty() {
+        let why = format!(
+            "unknown VRRS leader name(s) {}; known: {}",
+            unknown.join(", "),
+            if known.is_empty() {
+                "none (subscribe without names streams every VRRP state change)".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+        let msg = serde_json::to_string(&Reply::err(why)).unwrap_or_default();
+        let _ = write.write_all(format!("{msg}\n").as_bytes()).await;
+        return;
+    }
     let wanted = |n: &str| names.is_empty() || names.iter().any(|w| w == n);
     let mut lines = Vec::new();
     for row in current {
@@ -1977,6 +1998,23 @@ async fn stream_events(
         }
         match events.recv().await {
             Ok(ev) => {
+                if names.is_empty() && ev.names.is_empty() {
+                    // Without names every state change is wanted, those of instances no
+                    // VRRS name follows (a plain VRRP configuration) included.
+                    lines.push(json!({
+                        "event": "change",
+                        "name": null,
+                        "previous": ev.previous,
+                        "state": ev.state,
+                        "reason": ev.reason,
+                        "interface": ev.interface,
+                        "vrid": ev.vrid,
+                        "family": ev.family,
+                        "vmac": ev.vmac,
+                        "vips": ev.vips,
+                        "time": ev.time,
+                    }));
+                }
                 for name in ev.names.iter().filter(|n| wanted(n)) {
                     lines.push(json!({
                         "event": "change",
