@@ -136,7 +136,9 @@ enum FilterJob {
 
 /// The task that owns the nftables tables; jobs run in order, off the election loop, and
 /// only the newest pending state is installed.
-fn spawn_filter_task() -> mpsc::UnboundedSender<FilterJob> {
+fn spawn_filter_task(
+    failures: Arc<std::sync::atomic::AtomicU64>,
+) -> mpsc::UnboundedSender<FilterJob> {
     let (tx, mut rx) = mpsc::unbounded_channel::<FilterJob>();
     tokio::spawn(async move {
         let mut filter = super::filter::VipFilter::default();
@@ -159,6 +161,7 @@ fn spawn_filter_task() -> mpsc::UnboundedSender<FilterJob> {
             .unwrap_or_else(|_| (super::filter::VipFilter::default(), Ok(())));
             filter = f;
             if let Err(e) = result {
+                failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::error!(target: "netvrrp::kernel", "cannot update the VIP filter: {e:#}");
             }
             if let Some(done) = done {
@@ -190,6 +193,8 @@ pub struct Runtime {
     events: broadcast::Sender<StateEvent>,
     scratch: Vec<Action>,
     reloads: u64,
+    /// What only the metrics read (reloads that changed something, failures, config hash).
+    stats: super::metrics::RuntimeStats,
     /// The nftables filter runs in its own task: `nft` takes milliseconds, which must not
     /// delay adverts.
     filter: mpsc::UnboundedSender<FilterJob>,
@@ -451,6 +456,8 @@ impl Runtime {
             vrrs_pending.clone(),
             fanout_done_send,
         )?;
+        let stats = super::metrics::RuntimeStats::new(&file);
+        let filter = spawn_filter_task(stats.filter_failures.clone());
         let mut rt = Runtime {
             run_dir,
             file,
@@ -466,7 +473,8 @@ impl Runtime {
             events,
             scratch: Vec::with_capacity(16),
             reloads: 0,
-            filter: spawn_filter_task(),
+            stats,
+            filter,
             filter_dirty: true,
             vrrs: crate::vrrs::Vrrs::new(&loaded.config),
             runners,
@@ -1130,20 +1138,16 @@ impl Runtime {
 
     fn metrics_text(&self) -> String {
         let rows = |v: serde_json::Value| v.as_array().cloned().unwrap_or_default();
-        let config_hash = std::fs::read(&self.file)
-            .map(|b| super::metrics::config_hash(&b))
-            .unwrap_or_default();
         super::metrics::render(
             &rows(self.show_vrrp()),
             &rows(self.vrrs.show_server()),
             &rows(self.vrrs.show_pathway()),
             &super::metrics::RuntimeInfo {
                 version: env!("CARGO_PKG_VERSION"),
-                config_hash,
-                reloads: self.reloads,
+                stats: &self.stats,
+                process: super::metrics::ProcessStats::read(),
             },
         )
-        .unwrap_or_else(|e| format!("# encoding failed: {e}\n"))
     }
 
     fn show_vrrp(&self) -> serde_json::Value {
@@ -1191,6 +1195,9 @@ impl Runtime {
         }
         notify(&reloading);
         let result = self.reload_inner(file).await;
+        if result.is_err() {
+            self.stats.reload_failures += 1;
+        }
         notify(&[sd_notify::NotifyState::Ready]);
         self.heap_trim.notify_one();
         result
@@ -1241,6 +1248,8 @@ impl Runtime {
             unchanged.into_iter().map(|(_, i)| i).collect(),
         )
         .await;
+        self.stats
+            .reloaded(&file, dropped > 0 || self.instances.len() != kept);
         self.file = file;
         self.reloads += 1;
         tracing::info!(target: "netvrrp::protocol", kept, restarted_or_removed = dropped, total = self.instances.len(), "reloaded");
