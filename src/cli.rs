@@ -23,13 +23,14 @@ pub struct Cli {
     /// Directory of the control socket, pid, lock and state files.
     #[arg(long, global = true, value_name = "DIR", default_value = DEFAULT_RUN_DIR)]
     pub run_dir: PathBuf,
-    /// More logging (-v info, -vv debug, -vvv trace); RUST_LOG filters are honoured too.
+    /// More logging (default info; -v debug, -vv trace); RUST_LOG filters are honoured too.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Less logging (errors only).
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Log format: compact text (default), or one JSON object per line for log shippers.
+    /// Log format: compact text (default), or one JSON object per line for log shippers (under
+    /// systemd, with stderr on the journal, native journald entries instead).
     #[arg(long, global = true, value_enum, default_value = "text")]
     pub log_format: LogFormat,
     #[command(subcommand)]

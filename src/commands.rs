@@ -32,16 +32,16 @@ impl Executor for Kernel {
 
 /// Print a configuration error list and return the data-error exit code.
 fn config_failed(errors: &config::ConfigErrors) -> i32 {
-    eprintln!("{errors}");
-    eprintln!(
-        "netvrrp: {} error(s) in the configuration; nothing was applied",
+    crate::report_plain!("{errors}");
+    crate::report!(
+        "{} error(s) in the configuration; nothing was applied",
         errors.0.len()
     );
     exit::DATAERR
 }
 
 fn failed(e: &anyhow::Error) -> i32 {
-    eprintln!("netvrrp: {e:#}");
+    crate::report!("{e:#}");
     exit::FAILURE
 }
 
@@ -74,9 +74,9 @@ pub async fn load(kernel: &Kernel, file: &Path, run_dir: &Path) -> Result<Loaded
     let desired = desired::derive(&config, |name| snapshot.by_name(name).map(|l| l.index))
         .map_err(|errors| {
             for e in &errors {
-                eprintln!("{e}");
+                crate::report_plain!("{e}");
             }
-            eprintln!("netvrrp: the configuration does not fit this machine; nothing was applied");
+            crate::report!("the configuration does not fit this machine; nothing was applied");
             exit::FAILURE
         })?;
     let owned = apply::load_owned(run_dir).map_err(|e| failed(&e))?;
@@ -98,9 +98,9 @@ async fn connect_and_load(file: &Path, run_dir: &Path) -> Result<(Kernel, Loaded
 fn make_plan(l: &Loaded, owner: ProtodownOwner) -> Result<plan::Plan, i32> {
     plan::plan(&l.snapshot, &l.desired, &l.owned, owner).map_err(|errors| {
         for e in &errors {
-            eprintln!("netvrrp: {e}");
+            crate::report!("{e}");
         }
-        eprintln!("netvrrp: nothing was applied");
+        crate::report!("nothing was applied");
         exit::FAILURE
     })
 }
@@ -201,7 +201,7 @@ pub async fn apply_kernel(
         .map_or(0, |i| i + 1);
     let (changes, deletes) = p.changes.split_at(split);
     if let Err(e) = apply::execute(&kernel, changes).await {
-        eprintln!("netvrrp: apply failed: {e}");
+        crate::report!("apply failed: {e}");
         return Err(exit::FAILURE);
     }
     if reload == Reload::BeforeDeletes && runtime_running(run_dir) {
@@ -210,12 +210,12 @@ pub async fn apply_kernel(
             run_dir,
             &crate::daemon::control::Request::Reload { file },
         ) {
-            eprintln!("netvrrp: the kernel is applied but the runtime did not reload: {e:#}");
+            crate::report!("the kernel is applied but the runtime did not reload: {e:#}");
             return Err(exit::FAILURE);
         }
     }
     if let Err(e) = apply::execute(&kernel, deletes).await {
-        eprintln!("netvrrp: apply failed: {e}");
+        crate::report!("apply failed: {e}");
         return Err(exit::FAILURE);
     }
     // Verify: a fresh snapshot must be in sync with what was asked.
@@ -225,8 +225,8 @@ pub async fn apply_kernel(
     match verify {
         Ok(v) if v.in_sync => {}
         Ok(v) => {
-            eprintln!(
-                "netvrrp: applied, but the kernel still differs ({} operation(s) left): {}",
+            crate::report!(
+                "applied, but the kernel still differs ({} operation(s) left): {}",
                 v.changes.len(),
                 v.changes
                     .iter()
@@ -238,7 +238,7 @@ pub async fn apply_kernel(
         }
         Err(errors) => {
             for e in errors {
-                eprintln!("netvrrp: verify: {e}");
+                crate::report!("verify: {e}");
             }
             return Err(exit::FAILURE);
         }
@@ -323,7 +323,7 @@ pub async fn down(cli: &Cli, file: &Path) -> i32 {
         println!("{op}");
     }
     if let Err(e) = apply::execute(&kernel, &ops).await {
-        eprintln!("netvrrp: down failed: {e}");
+        crate::report!("down failed: {e}");
         return exit::FAILURE;
     }
     let removed: Vec<u32> = matched
@@ -383,7 +383,7 @@ pub async fn autoconfigure(version: Option<u8>, output: Option<&Path>) -> i32 {
     let text = match config::render_autoconfig(&routers, existing.as_deref()) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("netvrrp: {e}");
+            crate::report!("{e}");
             return exit::DATAERR;
         }
     };

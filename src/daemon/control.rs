@@ -223,7 +223,7 @@ pub fn show(run_dir: &Path, what: &ShowCommand) -> i32 {
             exit::OK
         }
         Err(e) => {
-            eprintln!("netvrrp: {e:#}");
+            crate::report!("{e:#}");
             exit::FAILURE
         }
     }
@@ -261,7 +261,7 @@ pub fn subscribe(run_dir: &Path, names: &[String]) -> i32 {
     match run() {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("netvrrp: {e:#}");
+            crate::report!("{e:#}");
             exit::FAILURE
         }
     }

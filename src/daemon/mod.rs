@@ -41,7 +41,7 @@ pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
                 exit::OK
             }
             Err(e) => {
-                eprintln!("netvrrp: reload failed: {e:#}");
+                crate::report!("reload failed: {e:#}");
                 exit::FAILURE
             }
         };
@@ -49,7 +49,7 @@ pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
     match spawn(cli, &file) {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("netvrrp: {e:#}");
+            crate::report!("{e:#}");
             exit::FAILURE
         }
     }
@@ -115,12 +115,12 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
     if let Err(e) = crate::security::check_config_file(file)
         .and_then(|()| crate::security::prepare_run_dir(&cli.run_dir))
     {
-        eprintln!("netvrrp: {e:#}");
+        crate::report!("{e:#}");
         return exit::FAILURE;
     }
     if control::ping(&cli.run_dir).is_ok() {
-        eprintln!(
-            "netvrrp: a runtime already answers on {}",
+        crate::report!(
+            "a runtime already answers on {}",
             control::socket_path(&cli.run_dir).display()
         );
         return exit::FAILURE;
@@ -131,7 +131,7 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
         let kernel = match crate::kernel::Kernel::connect().await {
             Ok(k) => k,
             Err(e) => {
-                eprintln!("netvrrp: {e:#}");
+                crate::report!("{e:#}");
                 return exit::FAILURE;
             }
         };
@@ -156,12 +156,12 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
         Ok(rt) => match rt.run().await {
             Ok(()) => exit::OK,
             Err(e) => {
-                eprintln!("netvrrp: runtime failed: {e:#}");
+                crate::report!("runtime failed: {e:#}");
                 exit::FAILURE
             }
         },
         Err(e) => {
-            eprintln!("netvrrp: cannot start the runtime: {e:#}");
+            crate::report!("cannot start the runtime: {e:#}");
             exit::FAILURE
         }
     }
