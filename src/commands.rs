@@ -525,17 +525,9 @@ pub async fn dispatch(cli: &Cli) -> i32 {
         Command::Show { what } => crate::daemon::control::show(&cli.run_dir, what),
         Command::Subscribe { names } => crate::daemon::control::subscribe(&cli.run_dir, names),
         Command::Completions { shell } => {
-            use clap::CommandFactory;
             use std::io::Write;
-            // Generate into memory: clap_complete panics on a write error (e.g. `| head`).
-            let mut script = Vec::new();
-            clap_complete::generate(
-                *shell,
-                &mut crate::cli::Cli::command(),
-                "netvrrp",
-                &mut script,
-            );
-            let _ = std::io::stdout().write_all(&script);
+            // Generated into memory: clap_complete panics on a write error (e.g. `| head`).
+            let _ = std::io::stdout().write_all(&crate::completions::script(*shell));
             exit::OK
         }
         Command::Stop => match crate::daemon::control::stop(&cli.run_dir) {

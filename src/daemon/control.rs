@@ -164,8 +164,38 @@ pub fn stop(run_dir: &Path) -> anyhow::Result<()> {
     bail!("the runtime acknowledged stop but is still answering after 5 s")
 }
 
-pub fn show(run_dir: &Path, what: &ShowCommand) -> i32 {
+pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
     let result = match what {
+        // `netvrrp show` alone: the overview, one line per router.
+        None => request(run_dir, &Request::ShowVrrp).map(|data| {
+            crate::daemon::render::vrrp_brief(
+                data.as_array().map(Vec::as_slice).unwrap_or_default(),
+                unix_now(),
+            )
+        }),
+        Some(what) => show_one(run_dir, what),
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            exit::OK
+        }
+        Err(e) => {
+            crate::report!("{e:#}");
+            exit::FAILURE
+        }
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn show_one(run_dir: &Path, what: &ShowCommand) -> anyhow::Result<String> {
+    match what {
         ShowCommand::Vrrp {
             interface,
             vrid,
@@ -215,16 +245,6 @@ pub fn show(run_dir: &Path, what: &ShowCommand) -> i32 {
                     crate::vrrs::render_text(what_s, &rows)
                 }
             })
-        }
-    };
-    match result {
-        Ok(text) => {
-            println!("{text}");
-            exit::OK
-        }
-        Err(e) => {
-            crate::report!("{e:#}");
-            exit::FAILURE
         }
     }
 }
