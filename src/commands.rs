@@ -135,12 +135,25 @@ pub async fn diff(cli: &Cli, file: &Path, json: bool, exit_code: bool) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let runtime = crate::daemon::control::runtime_sync(&cli.run_dir, file);
+    let runtime_in_sync = runtime["in_sync"] != false;
+    let in_sync = p.in_sync && runtime_in_sync;
     if json {
-        println!("{}", p.render_json());
+        let mut v = serde_json::to_value(&p).unwrap_or_default();
+        v["in_sync"] = in_sync.into();
+        v["runtime"] = runtime;
+        println!("{v:#}");
     } else {
         print!("{}", p.render_text(color()));
+        if !runtime_in_sync {
+            println!(
+                "runtime: runs another configuration (sha256 {}, the file's {}); apply reloads it",
+                runtime["config_sha256"].as_str().unwrap_or("-"),
+                runtime["file_sha256"].as_str().unwrap_or("-")
+            );
+        }
     }
-    if exit_code && !p.in_sync {
+    if exit_code && !in_sync {
         exit::DRIFT
     } else {
         exit::OK

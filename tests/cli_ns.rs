@@ -111,3 +111,52 @@ fn show_alone_is_one_line_per_router_and_vrid_0_is_refused() {
     assert!(lines[1].ends_with(" ago"), "{lines:?}");
     assert!(lines[2].contains(" 8 "), "{lines:?}");
 }
+
+#[test]
+fn diff_sees_what_the_runtime_runs() {
+    let ns = Netns::new("nvcli");
+    ns.veth("veth0", "veth1");
+    ns.ip_ok(&["addr", "add", "192.0.2.2/24", "dev", "veth0"]);
+    let cfg = ns.dir().join("vrrp.toml");
+    let cfg_s = cfg.to_string_lossy().into_owned();
+    let config = |prio: u8| {
+        format!(
+            "[[vrrp]]\ninterface = \"veth0\"\nvrid = 7\npriority = {prio}\nipv4 = [\"192.0.2.7/24\"]\n"
+        )
+    };
+    std::fs::write(&cfg, config(200)).expect("write config");
+    let diff = || {
+        let out = ns.netvrrp(&["diff", "--json", "--exit-code", "-f", &cfg_s]);
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+        (out.status.code(), v)
+    };
+    // Nothing applied, no runtime: the kernel differs, the runtime part does not.
+    let (code, v) = diff();
+    assert_eq!(code, Some(3));
+    assert_eq!(v["runtime"]["running"], false, "{v}");
+    assert_eq!(v["runtime"]["in_sync"], true, "{v}");
+    let out = ns.netvrrp(&["apply", "-f", &cfg_s]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, v) = diff();
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["runtime"]["running"], true, "{v}");
+    assert_eq!(v["in_sync"], true, "{v}");
+    // A priority edit changes no device, only what the runtime should run.
+    std::fs::write(&cfg, config(150)).expect("write config");
+    let (code, v) = diff();
+    assert_eq!(code, Some(3), "{v}");
+    assert!(v["changes"].as_array().is_some_and(Vec::is_empty), "{v}");
+    assert_eq!(v["runtime"]["in_sync"], false, "{v}");
+    assert_ne!(v["runtime"]["config_sha256"], v["runtime"]["file_sha256"]);
+    let out = ns.netvrrp(&["diff", "-f", &cfg_s]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("runtime: runs another configuration"),
+        "{}",
+        text(&out)
+    );
+    let out = ns.netvrrp(&["apply", "-f", &cfg_s]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, v) = diff();
+    assert_eq!(code, Some(0), "{v}");
+}

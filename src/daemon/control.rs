@@ -152,6 +152,30 @@ pub fn ping(run_dir: &Path) -> anyhow::Result<()> {
     request(run_dir, &Request::Ping).map(|_| ())
 }
 
+/// The runtime part of `diff`: does a running runtime run this file's content? (A priority
+/// or timer edit changes no device, only what the runtime runs.) No runtime is in sync:
+/// `apply --no-runtime` flows have none on purpose.
+pub fn runtime_sync(run_dir: &Path, file: &Path) -> serde_json::Value {
+    let file_sha256 = crate::daemon::metrics::file_sha256(file);
+    match request(run_dir, &Request::Ping) {
+        Ok(data) => {
+            let running = data["config_sha256"].as_str().unwrap_or("").to_string();
+            serde_json::json!({
+                "running": true,
+                "in_sync": running == file_sha256,
+                "config_sha256": running,
+                "file_sha256": file_sha256,
+            })
+        }
+        Err(_) => serde_json::json!({
+            "running": false,
+            "in_sync": true,
+            "config_sha256": null,
+            "file_sha256": file_sha256,
+        }),
+    }
+}
+
 /// Ask the runtime to stop and wait until its socket is gone.
 pub fn stop(run_dir: &Path) -> anyhow::Result<()> {
     request(run_dir, &Request::Stop)?;

@@ -1486,7 +1486,7 @@ impl Runtime {
                         Control::Request(req, trusted, reply) => (req, trusted, reply),
                     };
                     let answer = match req {
-                        Request::Ping => Reply::ok(json!({"pid": std::process::id(), "reloads": self.reloads})),
+                        Request::Ping => Reply::ok(json!({"pid": std::process::id(), "reloads": self.reloads, "config_sha256": self.stats.config_sha256})),
                         Request::ShowVrrp => Reply::ok(self.show_vrrp()),
                         Request::ShowVrrs { what } => match what.as_str() {
                             "server" => Reply::ok(self.vrrs.show_server()),
