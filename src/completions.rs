@@ -25,7 +25,7 @@ pub fn script(shell: Shell) -> Vec<u8> {
     .into_bytes()
 }
 
-const BASH_HELPERS: &str = r#"# Values clap cannot list: named network namespaces and links (netvrrp(8) COMPLETION).
+const BASH_HELPERS: &str = r#"# Values clap cannot list: named network namespaces and links (netvrrp(8), command completions).
 _netvrrp_netns() { ip netns list 2>/dev/null | cut -d' ' -f1; }
 _netvrrp_links() { ls /sys/class/net 2>/dev/null; }
 
@@ -72,7 +72,7 @@ fn zsh(text: &str) -> String {
         out.push('\n');
         if line == "autoload -U is-at-least" {
             out.push_str(
-                "\n# Named network namespaces (netvrrp(8) COMPLETION).\n(( $+functions[_netvrrp_netns] )) ||\n_netvrrp_netns() {\n    local -a names\n    names=(${(f)\"$(ip netns list 2>/dev/null | cut -d' ' -f1)\"})\n    _describe -t netns 'network namespace' names\n}\n",
+                "\n# Named network namespaces (netvrrp(8), command completions).\n(( $+functions[_netvrrp_netns] )) ||\n_netvrrp_netns() {\n    local -a names\n    names=(${(f)\"$(ip netns list 2>/dev/null | cut -d' ' -f1)\"})\n    _describe -t netns 'network namespace' names\n}\n",
             );
         }
     }
@@ -81,7 +81,7 @@ fn zsh(text: &str) -> String {
 
 fn fish(text: &str) -> String {
     format!(
-        "{text}\n# Values clap cannot list (netvrrp(8) COMPLETION).\ncomplete -c netvrrp -l netns -r -f -a \"(ip netns list 2>/dev/null | string replace -r ' .*' '')\"\ncomplete -c netvrrp -l interface -r -f -a \"(__fish_print_interfaces)\"\n"
+        "{text}\n# Values clap cannot list (netvrrp(8), command completions).\ncomplete -c netvrrp -l netns -r -f -a \"(ip netns list 2>/dev/null | string replace -r ' .*' '')\"\ncomplete -c netvrrp -l interface -r -f -a \"(__fish_print_interfaces)\"\n"
     )
 }
 

@@ -160,3 +160,46 @@ fn diff_sees_what_the_runtime_runs() {
     let (code, v) = diff();
     assert_eq!(code, Some(0), "{v}");
 }
+
+/// fish's own `complete -C` on the generated script: the same values as bash. fish comes
+/// from Debian's `fish`; skipped without it, except where NETVRRP_REQUIRE_FISH=1 (.ci/run).
+#[test]
+fn fish_completion_offers_namespaces_links_and_versions() {
+    if Command::new("fish").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("NETVRRP_REQUIRE_FISH").is_none(),
+            "NETVRRP_REQUIRE_FISH is set but fish is not installed"
+        );
+        eprintln!("fish not installed: skipping");
+        return;
+    }
+    let ns = Netns::new("nvcli");
+    let dir = ns.dir().to_path_buf();
+    let script = dir.join("netvrrp.fish");
+    let out = Command::new(env!("CARGO_BIN_EXE_netvrrp"))
+        .args(["completions", "fish"])
+        .output()
+        .expect("netvrrp completions fish");
+    std::fs::write(&script, &out.stdout).expect("write script");
+    let complete = |line: &str| -> Vec<String> {
+        let out = Command::new("fish")
+            .args(["--no-config", "-c"])
+            .arg(format!("source {}; complete -C '{line}'", script.display()))
+            .output()
+            .expect("run fish");
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or("").to_string())
+            .collect()
+    };
+    let got = complete("netvrrp show --netns ");
+    assert!(got.iter().any(|n| n == ns.name()), "{got:?}");
+    assert!(!got.iter().any(|n| n == "Cargo.toml"), "{got:?}");
+    let got = complete("netvrrp show vrrp --interface l");
+    assert!(got.iter().any(|n| n == "lo"), "{got:?}");
+    assert_eq!(
+        complete("netvrrp autoconfigure --vrrp-version "),
+        ["2", "3"]
+    );
+}
