@@ -25,6 +25,7 @@ interface = "veth0"
 vrid = 7
 priority = {priority}
 ipv4 = ["192.0.2.7/24"]
+track = [{{ interface = "veth1", decrement = 50 }}]
 "#
     )
 }
@@ -214,6 +215,9 @@ fn scraped_families_reloads_and_order() {
             .unwrap_or(0.0)
             >= 1.0
     );
+    let tracked =
+        format!(r#"netvrrp_vrrp_tracked_interface_up{{{labels},tracked_interface="veth1"}}"#);
+    assert_eq!(first.get(&tracked), Some(1.0));
     let rss = first.get("process_resident_memory_bytes").unwrap_or(0.0);
     assert!(rss > 1e6, "rss {rss}");
     let start = first.get("process_start_time_seconds").unwrap_or(0.0);
@@ -246,6 +250,19 @@ fn scraped_families_reloads_and_order() {
     assert_eq!(
         e.get(&format!("netvrrp_vrrp_priority{{{labels}}}")),
         Some(150.0)
+    );
+
+    // The tracked interface goes down: 0, and the effective priority drops by 50.
+    ns.ip_ok(&["link", "set", "veth1", "down"]);
+    wait_until(
+        Duration::from_secs(5),
+        || "tracked interface still up in the metrics".into(),
+        || {
+            let e = Exposition::parse(&scrape(&ns));
+            (e.get(&tracked) == Some(0.0)
+                && e.get(&format!("netvrrp_vrrp_effective_priority{{{labels}}}")) == Some(100.0))
+            .then_some(())
+        },
     );
 
     // A SIGHUP with a broken file is a reload failure (and the runtime keeps running).

@@ -367,6 +367,11 @@ pub fn render(
         Gauge,
         "time without adverts after which a Backup takes over",
     );
+    let mut tracked = Fam::new(
+        "netvrrp_vrrp_tracked_interface_up",
+        Gauge,
+        "1 while a tracked interface is up, 0 while it is down (its decrement applies)",
+    );
     let mut transitions = Fam::new(
         "netvrrp_vrrp_transitions",
         Counter,
@@ -410,6 +415,12 @@ pub fn render(
         adver.add(base.clone(), num("advertisement_interval_ms") / 1000.0);
         master_adver.add(base.clone(), num("master_adver_interval_ms") / 1000.0);
         down.add(base.clone(), num("master_down_interval_ms") / 1000.0);
+        for t in r["track"].as_array().into_iter().flatten() {
+            tracked.add(
+                with(&base, "tracked_interface", &s(&t["interface"])),
+                if t["up"] == true { 1.0 } else { 0.0 },
+            );
+        }
         let c = &r["counters"];
         let (all, to_master, to_backup) = (
             counter(c, "transitions"),
@@ -446,6 +457,7 @@ pub fn render(
         adver,
         master_adver,
         down,
+        tracked,
         transitions,
         dropped,
     ]);
@@ -639,6 +651,7 @@ mod tests {
             "priority": 200, "effective_priority": 150, "last_change": 1.5,
             "advertisement_interval_ms": 1000, "master_adver_interval_ms": 100.0,
             "master_down_interval_ms": 3609.375,
+            "track": [{"interface": "eth9", "decrement": 20, "up": false}],
             "counters": { "adverts_sent": 7, "checksum_errors": 2, "transitions": 5,
                           "became_master": 2, "became_backup": 2, "protodown_errors": 1 }
         })
@@ -679,6 +692,7 @@ mod tests {
             format!(r#"netvrrp_vrrp_transitions_total{{{l},to="master"}} 2"#),
             format!(r#"netvrrp_vrrp_transitions_total{{{l},to="initialize"}} 1"#),
             format!(r#"netvrrp_vrrp_protodown_failures_total{{{l}}} 1"#),
+            format!(r#"netvrrp_vrrp_tracked_interface_up{{{l},tracked_interface="eth9"}} 0"#),
             format!(r#"netvrrp_vrrp_advertisement_interval_seconds{{{l}}} 1"#),
             format!(r#"netvrrp_vrrp_master_advertisement_interval_seconds{{{l}}} 0.1"#),
             format!(r#"netvrrp_vrrp_master_down_interval_seconds{{{l}}} 3.609375"#),

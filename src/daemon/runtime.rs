@@ -1181,6 +1181,7 @@ impl Runtime {
                     "vrrs_leader": inst.config.vrrs_leader,
                     "unicast_peers": crate::vrrp::unicast::peers_of(&inst.config.unicast_peers, inst.key.2),
                     "last_change": inst.last_change,
+                    "track": inst.config.track.iter().zip(r.tracked_down()).map(|(t, down)| json!({"interface": t.interface, "decrement": t.decrement, "up": !down})).collect::<Vec<_>>(),
                     "counters": r.counters(),
                 })
             })
