@@ -168,3 +168,32 @@ fn role_template_renders_a_valid_config() {
         "{text}"
     );
 }
+
+/// The module's documentation parses (ansible-doc) and the rolling playbook, with the role,
+/// passes ansible-playbook's syntax check.
+#[test]
+fn module_docs_and_playbook_syntax() {
+    if !have_ansible() {
+        return;
+    }
+    let out = Command::new("ansible-doc")
+        .args(["-t", "module", "netvrrp.netvrrp.netvrrp_apply"])
+        .env("ANSIBLE_COLLECTIONS_PATH", collections())
+        .output()
+        .expect("run ansible-doc");
+    let doc = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    for option in ["path", "netns", "run_dir", "runtime", "binary"] {
+        assert!(doc.contains(&format!("- {option}")), "{option}: {doc}");
+    }
+    let playbook = collections().join("ansible_collections/netvrrp/netvrrp/playbooks/rolling.yml");
+    let out = Command::new("ansible-playbook")
+        .args(["--syntax-check", "-i", "localhost,"])
+        .arg(&playbook)
+        .env("ANSIBLE_COLLECTIONS_PATH", collections())
+        .output()
+        .expect("run ansible-playbook");
+    assert!(out.status.success(), "{}", text(&out));
+    let yaml = std::fs::read_to_string(&playbook).expect("playbook");
+    assert!(yaml.contains("serial: 1"), "{yaml}");
+}

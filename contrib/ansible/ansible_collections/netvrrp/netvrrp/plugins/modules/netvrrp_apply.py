@@ -20,7 +20,7 @@ description:
     kernel and starts the runtime or makes the running one reload (hitless).
   - With C(--diff), the text of C(netvrrp diff) (a unified diff of the managed kernel state,
     the operations, and a runtime line) is shown.
-  - Validate a templated file before it lands with C(validate: netvrrp validate -f %s).
+  - "Validate a templated file before it lands with C(validate: netvrrp validate -f %s)."
 version_added: "0.1.0"
 options:
   path:
