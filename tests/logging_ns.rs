@@ -1,8 +1,10 @@
 //! The runtime's logs through the real paths, in a namespace: a state change (with its
 //! reason) at the default level as a text line with its level, as a flat JSON object, and as
-//! a native journald entry.
+//! a native journald entry, read back twice: by the real systemd-journald (started by the
+//! test in a private mount namespace; the machine's PID 1 is not systemd) and journalctl,
+//! and as raw datagrams.
 //!
-//! journald: this machine may run no systemd-journald, so the test plays journald itself. It
+//! Raw datagrams: the test plays journald itself. It
 //! binds a unix datagram socket, and runs the binary in a private mount namespace where that
 //! socket's directory is mounted on /run/systemd/journal: the binary sends to the real path
 //! (tracing-journald's fixed /run/systemd/journal/socket) and the test reads back the native
@@ -209,4 +211,94 @@ fn journald_native_entries() {
     // Nothing went to stderr as text meanwhile.
     let text = std::fs::read_to_string(&stderr_path).unwrap_or_default();
     assert!(!text.contains("state change"), "{text}");
+}
+
+/// The real systemd-journald, when installed: started in a private mount namespace (tmpfs on
+/// /run/systemd, /run/log and /var/log/journal, so nothing reaches the host's journal), the
+/// runtime logging to it with JOURNAL_STREAM naming its stderr, the entries read back with
+/// journalctl, whose own `-p` filter sees info as priority 6.
+#[test]
+fn journald_real_daemon_and_journalctl() {
+    const JOURNALD: &str = "/lib/systemd/systemd-journald";
+    if !Path::new(JOURNALD).exists() {
+        assert!(
+            std::env::var_os("NETVRRP_REQUIRE_JOURNALD").is_none(),
+            "NETVRRP_REQUIRE_JOURNALD is set but {JOURNALD} is missing"
+        );
+        eprintln!("{JOURNALD} not installed: skipping");
+        return;
+    }
+    let (ns, cfg) = setup("nvlogr");
+    // journald runs in the root network namespace: `ip netns exec` would remount /sys
+    // without /sys/fs/cgroup, which journald needs. netvrrp enters the test's namespace with
+    // --netns, like an operator's command. The trap ends both whatever happens.
+    let script = r#"
+set -eu
+journald=$1 bin=$2 netns=$3 run_dir=$4 cfg=$5 dir=$6
+mount -t tmpfs tmpfs /run/systemd
+mkdir -p /run/log && mount -t tmpfs tmpfs /run/log
+if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal; fi
+"$journald" >"$dir/journald.log" 2>&1 & jpid=$!
+npid=
+trap 'kill $jpid $npid 2>/dev/null || true' EXIT
+i=0; until [ -S /run/systemd/journal/socket ]; do i=$((i+1)); [ $i -lt 100 ]; sleep 0.05; done
+: > "$dir/stderr"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$dir/stderr") "$bin" --netns "$netns" --run-dir "$run_dir" \
+    run -f "$cfg" >/dev/null 2>>"$dir/stderr" & npid=$!
+q() { journalctl -D "$(echo /run/log/journal/*)" --no-pager -o json SYSLOG_IDENTIFIER=netvrrp "$@" || true; }
+i=0; until q MESSAGE='state change' TO=master | grep -q .; do i=$((i+1)); [ $i -lt 200 ] || break; sleep 0.05; done
+q MESSAGE='state change' > "$dir/all.json"
+q -p info MESSAGE='state change' > "$dir/info.json"
+q -p notice MESSAGE='state change' > "$dir/notice.json"
+"#;
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private"])
+        .args([
+            "sh",
+            "-c",
+            script,
+            "sh",
+            JOURNALD,
+            env!("CARGO_BIN_EXE_netvrrp"),
+            ns.name(),
+        ])
+        .arg(ns.run_dir())
+        .arg(&cfg)
+        .arg(ns.dir())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run journald and netvrrp");
+    assert!(out.status.success(), "{}", common::text(&out));
+    let read = |name: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(ns.dir().join(name))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    let all = read("all.json");
+    let entry = all.iter().find(|e| e["TO"] == "master").unwrap_or_else(|| {
+        panic!(
+            "no state change in the journal: {all:?}\n{}",
+            common::text(&out)
+        )
+    });
+    assert_eq!(entry["PRIORITY"], "6", "{entry}");
+    assert_eq!(entry["INTERFACE"], "veth0", "{entry}");
+    assert_eq!(entry["VRID"], "7", "{entry}");
+    assert_eq!(entry["FAMILY"], "ipv4", "{entry}");
+    assert!(
+        entry["REASON"].as_str().is_some_and(|r| !r.is_empty()),
+        "{entry}"
+    );
+    // journald's _TRANSPORT for the native protocol (not "stdout": the stream was bypassed).
+    assert_eq!(entry["_TRANSPORT"], "journal", "{entry}");
+    assert_eq!(read("info.json").len(), all.len());
+    assert!(
+        read("notice.json").is_empty(),
+        "info entries at notice or above"
+    );
+    let stderr = std::fs::read_to_string(ns.dir().join("stderr")).unwrap_or_default();
+    assert!(!stderr.contains("state change"), "{stderr}");
 }
