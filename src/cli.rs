@@ -18,18 +18,21 @@ pub const DEFAULT_CONFIG: &str = "/etc/network/vrrp.toml";
 )]
 pub struct Cli {
     /// Run everything inside this named network namespace (like `ip -n`).
-    #[arg(long, global = true, value_name = "NAME")]
+    // ValueHint::Other: not file names; the completion scripts offer `ip netns list` (see
+    // crate::completions).
+    #[arg(long, global = true, value_name = "NAME", value_hint = clap::ValueHint::Other)]
     pub netns: Option<String>,
     /// Directory of the control socket, pid, lock and state files.
     #[arg(long, global = true, value_name = "DIR", default_value = DEFAULT_RUN_DIR)]
     pub run_dir: PathBuf,
-    /// More logging (-v info, -vv debug, -vvv trace); RUST_LOG filters are honoured too.
+    /// More logging (default info; -v debug, -vv trace); RUST_LOG filters are honoured too.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Less logging (errors only).
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Log format: compact text (default), or one JSON object per line for log shippers.
+    /// Log format: compact text (default), or one JSON object per line for log shippers (under
+    /// systemd, with stderr on the journal, native journald entries instead).
     #[arg(long, global = true, value_enum, default_value = "text")]
     pub log_format: LogFormat,
     #[command(subcommand)]
@@ -93,8 +96,10 @@ pub enum Command {
     },
     /// Discover VRRP macvlans (by virtual MAC) and print the TOML describing them.
     Autoconfigure {
-        /// VRRP version to write (IPv6 needs 3).
-        #[arg(long, value_parser = clap::value_parser!(u8).range(2..=3))]
+        /// VRRP version to write, 2 or 3 (IPv6 needs 3).
+        // `--version` is the old spelling, kept as a hidden alias: it read like the global
+        // `--version`.
+        #[arg(long = "vrrp-version", alias = "version", value_parser = vrrp_version())]
         version: Option<u8>,
         /// Write (merge into) this file instead of printing.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -109,10 +114,10 @@ pub enum Command {
         #[arg(long, hide = true)]
         spawned: bool,
     },
-    /// Live state from the runtime.
+    /// Live state from the runtime; alone, one line per VRRP router.
     Show {
         #[command(subcommand)]
-        what: ShowCommand,
+        what: Option<ShowCommand>,
     },
     /// Stream pushed VRRS state changes as JSON lines until interrupted.
     Subscribe {
@@ -138,9 +143,11 @@ pub enum ShowCommand {
     /// VRRP routers: state, priorities, timers, counters.
     Vrrp {
         /// Only routers on this interface.
-        #[arg(long)]
+        // Completed with the machine's links (see crate::completions).
+        #[arg(long, value_hint = clap::ValueHint::Other)]
         interface: Option<String>,
-        /// Only this VRID.
+        /// Only this VRID (1-255; 0 is no VRID).
+        #[arg(value_parser = clap::value_parser!(u8).range(1..=255))]
         vrid: Option<u8>,
         /// Machine-readable output.
         #[arg(long)]
@@ -156,6 +163,12 @@ pub enum ShowCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// 2 or 3, as possible values so that completions offer them.
+fn vrrp_version() -> impl clap::builder::TypedValueParser<Value = u8> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["2", "3"]).map(|v| if v == "2" { 2 } else { 3 })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -14,16 +14,16 @@ use std::path::Path;
 
 /// Print a configuration error list and return the data-error exit code.
 fn config_failed(errors: &config::ConfigErrors) -> i32 {
-    eprintln!("{errors}");
-    eprintln!(
-        "netvrrp: {} error(s) in the configuration; nothing was applied",
+    crate::report_plain!("{errors}");
+    crate::report!(
+        "{} error(s) in the configuration; nothing was applied",
         errors.0.len()
     );
     exit::DATAERR
 }
 
 fn failed(e: &anyhow::Error) -> i32 {
-    eprintln!("netvrrp: {e:#}");
+    crate::report!("{e:#}");
     exit::FAILURE
 }
 
@@ -61,8 +61,8 @@ fn refuse_foreign_runtime(run_dir: &Path) -> Result<(), i32> {
     match foreign_runtime(run_dir) {
         None => Ok(()),
         Some(other) => {
-            eprintln!(
-                "netvrrp: a runtime with run-dir {} already runs in this network namespace (one per namespace); nothing was changed. Use --run-dir {} or stop it first",
+            crate::report!(
+                "a runtime with run-dir {} already runs in this network namespace (one per namespace); nothing was changed. Use --run-dir {} or stop it first",
                 other.display(),
                 other.display()
             );
@@ -100,23 +100,23 @@ fn report_failure(f: &Failure) -> i32 {
         Failure::Config(errors) => return config_failed(errors),
         Failure::Fit(errors) => {
             for e in errors {
-                eprintln!("{e}");
+                crate::report_plain!("{e}");
             }
-            eprintln!("netvrrp: the configuration does not fit this machine; nothing was applied");
+            crate::report!("the configuration does not fit this machine; nothing was applied");
         }
         Failure::Lockout(errors) => {
             for e in errors {
-                eprintln!("{e}");
+                crate::report_plain!("{e}");
             }
-            eprintln!("netvrrp: the configuration would lock this host out; nothing was applied");
+            crate::report!("the configuration would lock this host out; nothing was applied");
         }
         Failure::Plan(errors) => {
             for e in errors {
-                eprintln!("netvrrp: {e}");
+                crate::report!("{e}");
             }
-            eprintln!("netvrrp: nothing was applied");
+            crate::report!("nothing was applied");
         }
-        other => eprintln!("netvrrp: {other}"),
+        other => crate::report!("{other}"),
     }
     f.exit_code()
 }
@@ -391,7 +391,7 @@ pub async fn down(cli: &Cli, file: &Path) -> i32 {
         println!("{op}");
     }
     if let Err(e) = apply::execute(&kernel, &ops).await {
-        eprintln!("netvrrp: down failed: {e}");
+        crate::report!("down failed: {e}");
         return exit::FAILURE;
     }
     let removed: Vec<u32> = matched
@@ -467,7 +467,7 @@ pub async fn autoconfigure(version: Option<u8>, output: Option<&Path>) -> i32 {
     let text = match config::render_autoconfig(&routers, existing.as_deref()) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("netvrrp: {e}");
+            crate::report!("{e}");
             return exit::DATAERR;
         }
     };
@@ -630,8 +630,31 @@ async fn apply(cli: &Cli, file: &Path, dry_run: bool, json: bool, no_runtime: bo
 }
 
 /// `show vrrp|vrrs`: ask the runtime, filter, render.
-pub fn show(run_dir: &Path, what: &ShowCommand) -> i32 {
+pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
     use crate::daemon::control::{Request, request};
+    let Some(what) = what else {
+        // `netvrrp show` alone: the overview, one line per router.
+        return match request(run_dir, &Request::ShowVrrp) {
+            Ok(data) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0);
+                println!(
+                    "{}",
+                    crate::daemon::render::vrrp_brief(
+                        data.as_array().map(Vec::as_slice).unwrap_or_default(),
+                        now,
+                    )
+                );
+                exit::OK
+            }
+            Err(e) => {
+                crate::report!("{e:#}");
+                exit::FAILURE
+            }
+        };
+    };
     let result = match what {
         ShowCommand::Vrrp {
             interface,
@@ -690,7 +713,7 @@ pub fn show(run_dir: &Path, what: &ShowCommand) -> i32 {
             exit::OK
         }
         Err(e) => {
-            eprintln!("netvrrp: {e:#}");
+            crate::report!("{e:#}");
             exit::FAILURE
         }
     }
@@ -733,17 +756,9 @@ pub async fn dispatch(cli: &Cli) -> i32 {
         Command::Show { what } => show(&cli.run_dir, what),
         Command::Subscribe { names } => crate::daemon::control::subscribe(&cli.run_dir, names),
         Command::Completions { shell } => {
-            use clap::CommandFactory;
             use std::io::Write;
-            // Generate into memory: clap_complete panics on a write error (e.g. `| head`).
-            let mut script = Vec::new();
-            clap_complete::generate(
-                *shell,
-                &mut crate::cli::Cli::command(),
-                "netvrrp",
-                &mut script,
-            );
-            let _ = std::io::stdout().write_all(&script);
+            // Generated into memory: clap_complete panics on a write error (e.g. `| head`).
+            let _ = std::io::stdout().write_all(&crate::completions::script(*shell));
             exit::OK
         }
         Command::Stop => {

@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod completions;
 pub mod config;
 pub mod daemon;
 pub mod desired;

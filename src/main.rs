@@ -37,7 +37,7 @@ fn main() {
     if let Some(ns) = cli.netns.as_ref().filter(|_| !socket_only)
         && let Err(e) = netvrrp::kernel::enter_netns(ns)
     {
-        eprintln!("netvrrp: {e:#}");
+        netvrrp::report!("{e:#}");
         std::process::exit(netvrrp::exit::FAILURE);
     }
     // Two sockets per VRRP instance: thousands of instances need more than the default 1024
@@ -54,7 +54,7 @@ fn main() {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("netvrrp: cannot start the async runtime: {e}");
+            netvrrp::report!("cannot start the async runtime: {e}");
             std::process::exit(netvrrp::exit::FAILURE);
         }
     };

@@ -225,7 +225,7 @@ pub fn subscribe(run_dir: &Path, names: &[String]) -> i32 {
     match run() {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("netvrrp: {e:#}");
+            crate::report!("{e:#}");
             exit::FAILURE
         }
     }

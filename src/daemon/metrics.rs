@@ -1,44 +1,330 @@
-//! Prometheus exposition (`[runtime] metrics-listen`), encoded by `prometheus-client` from the
-//! same JSON rows `show vrrp` / `show vrrs` return, so the two can never disagree. A
-//! registry is built per scrape: scrapes are rare next to adverts, and nothing in the
-//! election path has to update metric objects.
+//! Prometheus exposition (`[runtime] metrics-listen`), written from the same JSON rows
+//! `show vrrp` / `show vrrs` return, so the two can never disagree. The text is built per
+//! scrape: scrapes are rare next to adverts, and nothing in the election path has to update
+//! metric objects.
+//!
+//! The encoder is a small one of our own rather than `prometheus-client`'s: that crate keeps
+//! a family's series in a hash map, so their order changed from one scrape to the next, and
+//! it prefixes every family of a registry, which the conventional `process_*` names must not
+//! carry. Here series come out in a fixed order (routers sorted by their key).
 
-use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
 use serde_json::Value;
-use std::sync::atomic::AtomicU64;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-type Labels = Vec<(String, String)>;
-type GaugeF = Gauge<f64, AtomicU64>;
+/// The port the documentation and examples use for `metrics-listen`. The Prometheus
+/// exporter range 9100-9999 is fully allocated on the project's "Default port allocations"
+/// wiki page (9100 is node_exporter's, 9650 and 9165 keepalived exporters'), so any port
+/// there belongs to another exporter; 10112 (112 is VRRP's IP protocol number) lies outside
+/// that range and outside /etc/services.
+pub const DEFAULT_PORT: u16 = 10112;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Counters the runtime keeps for the metrics only (the election path never reads them).
+#[derive(Debug, Default)]
+pub struct RuntimeStats {
+    /// Reloads that changed something: the file's bytes, or an instance restarted, added or
+    /// removed. A reload of an unchanged file (every `apply` of a fleet tool) is not one.
+    pub reloads_changed: u64,
+    pub reload_failures: u64,
+    /// Shared with the nftables task, which runs apart from the loop.
+    pub filter_failures: Arc<AtomicU64>,
+    /// SHA-256 of the configuration the runtime runs (hex), as `sha256sum` prints it.
+    pub config_sha256: String,
+}
+
+impl RuntimeStats {
+    pub fn new(file: &std::path::Path) -> RuntimeStats {
+        RuntimeStats {
+            config_sha256: file_sha256(file),
+            ..RuntimeStats::default()
+        }
+    }
+
+    /// After a successful reload of `file`: count it when something changed.
+    pub fn reloaded(&mut self, file: &std::path::Path, instances_changed: bool) {
+        let sha = file_sha256(file);
+        if instances_changed || sha != self.config_sha256 {
+            self.reloads_changed += 1;
+        }
+        self.config_sha256 = sha;
+    }
+}
+
+/// SHA-256 of a file in hex; empty when it cannot be read (the metric then shows an empty
+/// hash rather than failing the scrape).
+pub fn file_sha256(file: &std::path::Path) -> String {
+    std::fs::read(file)
+        .map(|b| sha256_hex(&b))
+        .unwrap_or_default()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
 
 /// Facts about the runtime process itself.
 pub struct RuntimeInfo<'a> {
     pub version: &'a str,
-    pub config_hash: String,
-    pub reloads: u64,
+    pub stats: &'a RuntimeStats,
+    /// None in unit tests (values of the test process would make the text unpredictable).
+    pub process: Option<ProcessStats>,
+}
+
+/// The conventional `process_*` metrics, read from /proc/self.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProcessStats {
+    pub cpu_seconds: f64,
+    pub resident_bytes: f64,
+    pub virtual_bytes: f64,
+    pub open_fds: f64,
+    pub max_fds: f64,
+    pub start_time_seconds: f64,
+}
+
+impl ProcessStats {
+    /// None when /proc is not readable (then the families are left out).
+    pub fn read() -> Option<ProcessStats> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let btime = std::fs::read_to_string("/proc/stat").ok()?;
+        let open_fds = std::fs::read_dir("/proc/self/fd").ok()?.count() as f64;
+        let max_fds = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map(|(soft, _)| soft as f64)
+            .unwrap_or(0.0);
+        // SAFETY: sysconf only reads a constant of the C library.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as f64;
+        parse_proc(&stat, &btime, ticks, page).map(|mut p| {
+            p.open_fds = open_fds;
+            p.max_fds = max_fds;
+            p
+        })
+    }
+}
+
+/// The parts of `/proc/self/stat` (fields after the command name, which may hold spaces and
+/// parentheses, hence the split at the last ')') and `/proc/stat`'s `btime` we need.
+fn parse_proc(stat: &str, proc_stat: &str, ticks: f64, page: f64) -> Option<ProcessStats> {
+    if ticks <= 0.0 || page <= 0.0 {
+        return None;
+    }
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // `rest` starts at field 3 (state): utime is field 14, so index 11 here.
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+    let btime = proc_stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse::<f64>()
+        .ok()?;
+    Some(ProcessStats {
+        cpu_seconds: (num(11)? + num(12)?) / ticks,
+        start_time_seconds: btime + num(19)? / ticks,
+        virtual_bytes: num(20)?,
+        resident_bytes: num(21)? * page,
+        open_fds: 0.0,
+        max_fds: 0.0,
+    })
 }
 
 fn s(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
+        Value::Null => String::new(),
         other => other.to_string(),
     }
 }
 
+/// The labels naming an instance. `name` comes first when the row has one: it is what
+/// identifies "the same virtual router" across hosts (interface names differ per host).
+/// NOTE: `[[vrrp]] name` is not a configuration key yet; the label appears once `show vrrp`
+/// rows carry a non-empty `name`.
 fn router_labels(r: &Value) -> Labels {
-    vec![
-        ("interface".into(), s(&r["interface"])),
-        ("vrid".into(), s(&r["vrid"])),
-        ("family".into(), s(&r["family"])),
-    ]
+    let mut l = Vec::with_capacity(5);
+    if let Some(name) = r["name"].as_str().filter(|n| !n.is_empty()) {
+        l.push(("name", name.to_string()));
+    }
+    l.push(("interface", s(&r["interface"])));
+    l.push(("vrid", s(&r["vrid"])));
+    l.push(("family", s(&r["family"])));
+    l
 }
 
-fn with(mut l: Labels, k: &str, v: &str) -> Labels {
-    l.push((k.into(), v.into()));
+fn with(l: &Labels, k: &'static str, v: &str) -> Labels {
+    let mut l = l.clone();
+    l.push((k, v.to_string()));
     l
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// One metric family: its samples in the order they were added.
+struct Fam {
+    name: &'static str,
+    kind: Kind,
+    help: &'static str,
+    samples: Vec<(Labels, f64)>,
+}
+
+impl Fam {
+    fn new(name: &'static str, kind: Kind, help: &'static str) -> Fam {
+        Fam {
+            name,
+            kind,
+            help,
+            samples: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, labels: Labels, value: f64) {
+        self.samples.push((labels, value));
+    }
+
+    fn write(&self, out: &mut String) {
+        let kind = match self.kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+        };
+        let _ = writeln!(out, "# TYPE {} {kind}", self.name);
+        // OpenMetrics: a unit line, when present, must be a suffix of the family name.
+        for unit in ["seconds", "bytes"] {
+            if self.name.ends_with(&format!("_{unit}")) {
+                let _ = writeln!(out, "# UNIT {} {unit}", self.name);
+            }
+        }
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        let suffix = if self.kind == Kind::Counter {
+            "_total"
+        } else {
+            ""
+        };
+        for (labels, value) in &self.samples {
+            out.push_str(self.name);
+            out.push_str(suffix);
+            if !labels.is_empty() {
+                out.push('{');
+                for (i, (k, v)) in labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let _ = write!(out, "{k}=\"{}\"", escape(v));
+                }
+                out.push('}');
+            }
+            let _ = writeln!(out, " {}", number(*value));
+        }
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Why an advert was discarded, as the `reason` label, and the counter of `show vrrp` that
+/// counts it. `interval_mismatches` is not here: those adverts are processed.
+const DROP_REASONS: [(&str, &str); 13] = [
+    ("ttl", "ttl_errors"),
+    ("version", "version_errors"),
+    ("type", "type_errors"),
+    ("vrid", "vrid_errors"),
+    ("length", "length_errors"),
+    ("zero_count", "zero_count_errors"),
+    ("truncated", "truncated_errors"),
+    ("oversized", "oversized_errors"),
+    ("checksum", "checksum_errors"),
+    ("auth_type", "auth_type_errors"),
+    ("address_list", "address_list_errors"),
+    ("peer_not_allowed", "peer_not_allowed"),
+    ("interval", "interval_errors"),
+];
+
+/// One counter per row: (family name, help, counter of `show vrrp`).
+const ROUTER_COUNTERS: [(&str, &str, &str); 9] = [
+    (
+        "netvrrp_vrrp_adverts_sent",
+        "adverts sent, priority-0 ones included",
+        "adverts_sent",
+    ),
+    (
+        "netvrrp_vrrp_adverts_received",
+        "adverts handed to the state machine",
+        "adverts_received",
+    ),
+    (
+        "netvrrp_vrrp_priority_zero_adverts_sent",
+        "priority-0 adverts sent (leaving Master)",
+        "priority_zero_sent",
+    ),
+    (
+        "netvrrp_vrrp_priority_zero_adverts_received",
+        "priority-0 adverts received",
+        "priority_zero_received",
+    ),
+    (
+        "netvrrp_vrrp_interval_mismatches",
+        "VRRPv3 adverts whose interval differs from ours (processed anyway)",
+        "interval_mismatches",
+    ),
+    (
+        "netvrrp_vrrp_owner_conflicts",
+        "adverts from another router while we own the addresses",
+        "owner_conflicts",
+    ),
+    (
+        "netvrrp_vrrp_gratuitous_packets_sent",
+        "gratuitous ARP / unsolicited NA packets sent",
+        "gratuitous_packets_sent",
+    ),
+    (
+        "netvrrp_vrrp_send_errors",
+        "packets the kernel refused to send",
+        "send_errors",
+    ),
+    (
+        "netvrrp_vrrp_protodown_failures",
+        "protodown changes the kernel refused",
+        "protodown_errors",
+    ),
+];
+
+fn counter(c: &Value, key: &str) -> f64 {
+    c[key].as_u64().unwrap_or(0) as f64
+}
+
+/// Rows sorted by their key, so series keep their order across scrapes and reloads.
+fn sorted(rows: &[Value], key: impl Fn(&Value) -> (String, u64, String)) -> Vec<&Value> {
+    let mut v: Vec<&Value> = rows.iter().collect();
+    v.sort_by_key(|r| key(r));
+    v
 }
 
 /// The exposition text (OpenMetrics format) for the given `show` rows.
@@ -47,130 +333,257 @@ pub fn render(
     vrrs_servers: &[Value],
     vrrs_pathways: &[Value],
     info: &RuntimeInfo,
-) -> Result<String, std::fmt::Error> {
-    let mut reg = Registry::with_prefix("netvrrp");
-
-    let state = Family::<Labels, GaugeF>::default();
-    let priority = Family::<Labels, GaugeF>::default();
-    let effective = Family::<Labels, GaugeF>::default();
-    let last_change = Family::<Labels, GaugeF>::default();
-    let counters = Family::<Labels, Counter>::default();
-    for r in vrrp {
+) -> String {
+    use Kind::{Counter, Gauge};
+    let mut fams: Vec<Fam> = Vec::new();
+    let mut state = Fam::new(
+        "netvrrp_vrrp_state",
+        Gauge,
+        "1 for the state each VRRP instance is in",
+    );
+    let mut priority = Fam::new("netvrrp_vrrp_priority", Gauge, "configured priority");
+    let mut effective = Fam::new(
+        "netvrrp_vrrp_effective_priority",
+        Gauge,
+        "priority after tracking (the advertised one)",
+    );
+    let mut last_change = Fam::new(
+        "netvrrp_vrrp_last_transition_timestamp_seconds",
+        Gauge,
+        "Unix time of the last state change",
+    );
+    let mut adver = Fam::new(
+        "netvrrp_vrrp_advertisement_interval_seconds",
+        Gauge,
+        "configured advertisement interval",
+    );
+    let mut master_adver = Fam::new(
+        "netvrrp_vrrp_master_advertisement_interval_seconds",
+        Gauge,
+        "advertisement interval in use (the Master's, learnt from its adverts in Backup)",
+    );
+    let mut down = Fam::new(
+        "netvrrp_vrrp_master_down_interval_seconds",
+        Gauge,
+        "time without adverts after which a Backup takes over",
+    );
+    let mut tracked = Fam::new(
+        "netvrrp_vrrp_tracked_interface_up",
+        Gauge,
+        "1 while a tracked interface is up, 0 while it is down (its decrement applies)",
+    );
+    let mut transitions = Fam::new(
+        "netvrrp_vrrp_transitions",
+        Counter,
+        "state changes by the state entered",
+    );
+    let mut dropped = Fam::new(
+        "netvrrp_vrrp_adverts_dropped",
+        Counter,
+        "adverts discarded, by reason",
+    );
+    let mut counters: Vec<Fam> = ROUTER_COUNTERS
+        .iter()
+        .map(|(name, help, _)| Fam::new(name, Counter, help))
+        .collect();
+    // Kept until tests/ops_ns.rs moves to the families above; summing it is meaningless.
+    let mut events = Fam::new(
+        "netvrrp_vrrp_events",
+        Counter,
+        "DEPRECATED: every counter of show vrrp in one family; use the netvrrp_vrrp_*_total families",
+    );
+    let rows = sorted(vrrp, |r| {
+        (
+            format!("{}\0{}", s(&r["name"]), s(&r["interface"])),
+            r["vrid"].as_u64().unwrap_or(0),
+            s(&r["family"]),
+        )
+    });
+    for r in rows {
         let base = router_labels(r);
         let current = r["state"].as_str().unwrap_or("");
         for st in ["initialize", "backup", "master"] {
-            state
-                .get_or_create(&with(base.clone(), "state", st))
-                .set(if st == current { 1.0 } else { 0.0 });
+            state.add(
+                with(&base, "state", st),
+                if st == current { 1.0 } else { 0.0 },
+            );
         }
-        priority
-            .get_or_create(&base)
-            .set(r["priority"].as_f64().unwrap_or(0.0));
-        effective
-            .get_or_create(&base)
-            .set(r["effective_priority"].as_f64().unwrap_or(0.0));
-        last_change
-            .get_or_create(&base)
-            .set(r["last_change"].as_f64().unwrap_or(0.0));
-        if let Some(map) = r["counters"].as_object() {
-            for (name, value) in map {
-                counters
-                    .get_or_create(&with(base.clone(), "counter", name))
-                    .inc_by(value.as_u64().unwrap_or(0));
+        let num = |k: &str| r[k].as_f64().unwrap_or(0.0);
+        priority.add(base.clone(), num("priority"));
+        effective.add(base.clone(), num("effective_priority"));
+        last_change.add(base.clone(), num("last_change"));
+        adver.add(base.clone(), num("advertisement_interval_ms") / 1000.0);
+        master_adver.add(base.clone(), num("master_adver_interval_ms") / 1000.0);
+        down.add(base.clone(), num("master_down_interval_ms") / 1000.0);
+        for t in r["track"].as_array().into_iter().flatten() {
+            tracked.add(
+                with(&base, "tracked_interface", &s(&t["interface"])),
+                if t["up"] == true { 1.0 } else { 0.0 },
+            );
+        }
+        let c = &r["counters"];
+        let (all, to_master, to_backup) = (
+            counter(c, "transitions"),
+            counter(c, "became_master"),
+            counter(c, "became_backup"),
+        );
+        transitions.add(with(&base, "to", "master"), to_master);
+        transitions.add(with(&base, "to", "backup"), to_backup);
+        // Every other change ends in Initialize (shutdown, link or parent down, protodown
+        // refused).
+        transitions.add(
+            with(&base, "to", "initialize"),
+            (all - to_master - to_backup).max(0.0),
+        );
+        for (reason, key) in DROP_REASONS {
+            dropped.add(with(&base, "reason", reason), counter(c, key));
+        }
+        for (fam, (_, _, key)) in counters.iter_mut().zip(ROUTER_COUNTERS) {
+            fam.add(base.clone(), counter(c, key));
+        }
+        if let Some(map) = c.as_object() {
+            let mut names: Vec<&String> = map.keys().collect();
+            names.sort();
+            for name in names {
+                events.add(with(&base, "counter", name), counter(c, name));
             }
         }
     }
-    reg.register(
-        "vrrp_state",
-        "1 for the state each VRRP instance is in",
+    fams.extend([
         state,
-    );
-    reg.register("vrrp_priority", "configured priority", priority);
-    reg.register(
-        "vrrp_effective_priority",
-        "priority after tracking (the advertised one)",
+        priority,
         effective,
-    );
-    reg.register(
-        "vrrp_last_transition_timestamp_seconds",
-        "Unix time of the last state change",
         last_change,
-    );
-    reg.register(
-        "vrrp_events",
-        "every counter of show vrrp (adverts, drops by reason, transitions, ...)",
-        counters,
-    );
+        adver,
+        master_adver,
+        down,
+        tracked,
+        transitions,
+        dropped,
+    ]);
+    fams.extend(counters);
+    fams.push(events);
 
-    let vrrs_state = Family::<Labels, GaugeF>::default();
-    let pushes = Family::<Labels, Counter>::default();
-    for srv in vrrs_servers {
-        let name = vec![("name".into(), s(&srv["name"]))];
+    let mut vrrs_state = Fam::new(
+        "netvrrp_vrrs_state",
+        Gauge,
+        "1 for the state each VRRS leader name follows",
+    );
+    let mut pushes = Fam::new(
+        "netvrrp_vrrs_pushes",
+        Counter,
+        "state changes pushed per leader name",
+    );
+    for srv in sorted(vrrs_servers, |r| (s(&r["name"]), 0, String::new())) {
+        let name: Labels = vec![("name", s(&srv["name"]))];
         let current = srv["state"].as_str().unwrap_or("");
         for st in ["initialize", "backup", "master"] {
-            vrrs_state
-                .get_or_create(&with(name.clone(), "state", st))
-                .set(if st == current { 1.0 } else { 0.0 });
+            vrrs_state.add(
+                with(&name, "state", st),
+                if st == current { 1.0 } else { 0.0 },
+            );
         }
-        pushes
-            .get_or_create(&name)
-            .inc_by(srv["pushes"].as_u64().unwrap_or(0));
+        pushes.add(name, srv["pushes"].as_u64().unwrap_or(0) as f64);
     }
-    reg.register(
-        "vrrs_state",
-        "1 for the state each VRRS leader name follows",
-        vrrs_state,
+    let mut pathway = Fam::new(
+        "netvrrp_vrrs_pathway_state",
+        Gauge,
+        "1 for the state each VRRS pathway is in",
     );
-    reg.register(
-        "vrrs_pushes",
-        "state changes pushed per leader name",
-        pushes,
-    );
-
-    let pathway = Family::<Labels, GaugeF>::default();
-    for p in vrrs_pathways {
-        let base: Labels = vec![
-            ("leader".into(), s(&p["name"])),
-            ("interface".into(), s(&p["interface"])),
-        ];
+    for p in sorted(vrrs_pathways, |r| (s(&r["name"]), 0, s(&r["interface"]))) {
+        let base: Labels = vec![("leader", s(&p["name"])), ("interface", s(&p["interface"]))];
         let current = p["state"].as_str().unwrap_or("");
         for st in ["active", "inactive", "not_ready"] {
-            pathway
-                .get_or_create(&with(base.clone(), "state", st))
-                .set(if current == st { 1.0 } else { 0.0 });
+            pathway.add(
+                with(&base, "state", st),
+                if current == st { 1.0 } else { 0.0 },
+            );
         }
     }
-    reg.register(
-        "vrrs_pathway_state",
-        "1 for the state each VRRS pathway is in",
-        pathway,
+    fams.extend([vrrs_state, pushes, pathway]);
+
+    let stats = info.stats;
+    let mut runtime = Fam::new(
+        "netvrrp_runtime_info",
+        Gauge,
+        "version and SHA-256 of the configuration in use",
     );
+    runtime.add(
+        vec![
+            ("version", info.version.to_string()),
+            ("config_sha256", stats.config_sha256.clone()),
+        ],
+        1.0,
+    );
+    let mut reloads = Fam::new(
+        "netvrrp_runtime_reloads",
+        Counter,
+        "configuration reloads that changed something",
+    );
+    reloads.add(Vec::new(), stats.reloads_changed as f64);
+    let mut reload_failures = Fam::new(
+        "netvrrp_runtime_reload_failures",
+        Counter,
+        "configuration reloads refused (bad file, kernel error)",
+    );
+    reload_failures.add(Vec::new(), stats.reload_failures as f64);
+    let mut filter_failures = Fam::new(
+        "netvrrp_runtime_filter_failures",
+        Counter,
+        "VIP filter (nftables) updates that failed",
+    );
+    filter_failures.add(
+        Vec::new(),
+        stats.filter_failures.load(Ordering::Relaxed) as f64,
+    );
+    fams.extend([runtime, reloads, reload_failures, filter_failures]);
 
-    let runtime = Family::<Labels, GaugeF>::default();
-    runtime
-        .get_or_create(&vec![
-            ("version".into(), info.version.into()),
-            ("config_hash".into(), info.config_hash.clone()),
-        ])
-        .set(1.0);
-    reg.register("runtime_info", "version and configuration hash", runtime);
-    let reloads: Counter = Counter::default();
-    reloads.inc_by(info.reloads);
-    reg.register("runtime_reloads", "configuration reloads", reloads);
-
-    let mut out = String::new();
-    encode(&mut out, &reg)?;
-    Ok(out)
-}
-
-/// FNV-1a of the configuration file, as a stable short hash for `runtime_info`.
-pub fn config_hash(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    if let Some(p) = info.process {
+        for (name, kind, help, v) in [
+            (
+                "process_cpu_seconds",
+                Counter,
+                "user and system CPU time",
+                p.cpu_seconds,
+            ),
+            (
+                "process_resident_memory_bytes",
+                Gauge,
+                "resident memory size",
+                p.resident_bytes,
+            ),
+            (
+                "process_virtual_memory_bytes",
+                Gauge,
+                "virtual memory size",
+                p.virtual_bytes,
+            ),
+            (
+                "process_open_fds",
+                Gauge,
+                "open file descriptors",
+                p.open_fds,
+            ),
+            ("process_max_fds", Gauge, "file descriptor limit", p.max_fds),
+            (
+                "process_start_time_seconds",
+                Gauge,
+                "start time since the Unix epoch",
+                p.start_time_seconds,
+            ),
+        ] {
+            let mut f = Fam::new(name, kind, help);
+            f.add(Vec::new(), v);
+            fams.push(f);
+        }
     }
-    format!("{h:016x}")
+
+    let mut out = String::with_capacity(4096);
+    for f in &fams {
+        f.write(&mut out);
+    }
+    out.push_str("# EOF\n");
+    out
 }
 
 /// Serve `GET /metrics` on a bound listener (bound before the runtime reports ready, so a
@@ -232,46 +645,135 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn exposition_has_states_counters_and_info() {
-        let vrrp = vec![json!({
-            "interface": "eth0", "vrid": 5, "family": "ipv4", "state": "master",
+    fn row(interface: &str, vrid: u8, state: &str) -> Value {
+        json!({
+            "interface": interface, "vrid": vrid, "family": "ipv4", "state": state,
             "priority": 200, "effective_priority": 150, "last_change": 1.5,
-            "counters": { "adverts_sent": 7, "checksum_errors": 2 }
-        })];
+            "advertisement_interval_ms": 1000, "master_adver_interval_ms": 100.0,
+            "master_down_interval_ms": 3609.375,
+            "track": [{"interface": "eth9", "decrement": 20, "up": false}],
+            "counters": { "adverts_sent": 7, "checksum_errors": 2, "transitions": 5,
+                          "became_master": 2, "became_backup": 2, "protodown_errors": 1 }
+        })
+    }
+
+    fn text(vrrp: &[Value], stats: &RuntimeStats) -> String {
         let servers = vec![json!({"name": "group1", "state": "master", "pushes": 3})];
         let pathways = vec![json!({"name": "group1", "interface": "eth1", "state": "active"})];
-        let text = render(
-            &vrrp,
+        render(
+            vrrp,
             &servers,
             &pathways,
             &RuntimeInfo {
                 version: "0.1.0",
-                config_hash: "abc".into(),
-                reloads: 4,
+                stats,
+                process: None,
             },
         )
-        .unwrap();
+    }
+
+    #[test]
+    fn exposition_has_families_with_units_and_info() {
+        let stats = RuntimeStats {
+            reloads_changed: 4,
+            reload_failures: 1,
+            config_sha256: sha256_hex(b""),
+            ..RuntimeStats::default()
+        };
+        stats.filter_failures.store(6, Ordering::Relaxed);
+        let text = text(&[row("eth0", 5, "master")], &stats);
+        let l = r#"interface="eth0",vrid="5",family="ipv4""#;
+        for line in [
+            format!(r#"netvrrp_vrrp_state{{{l},state="master"}} 1"#),
+            format!(r#"netvrrp_vrrp_effective_priority{{{l}}} 150"#),
+            format!(r#"netvrrp_vrrp_adverts_sent_total{{{l}}} 7"#),
+            format!(r#"netvrrp_vrrp_adverts_dropped_total{{{l},reason="checksum"}} 2"#),
+            format!(r#"netvrrp_vrrp_adverts_dropped_total{{{l},reason="ttl"}} 0"#),
+            format!(r#"netvrrp_vrrp_transitions_total{{{l},to="master"}} 2"#),
+            format!(r#"netvrrp_vrrp_transitions_total{{{l},to="initialize"}} 1"#),
+            format!(r#"netvrrp_vrrp_protodown_failures_total{{{l}}} 1"#),
+            format!(r#"netvrrp_vrrp_tracked_interface_up{{{l},tracked_interface="eth9"}} 0"#),
+            format!(r#"netvrrp_vrrp_advertisement_interval_seconds{{{l}}} 1"#),
+            format!(r#"netvrrp_vrrp_master_advertisement_interval_seconds{{{l}}} 0.1"#),
+            format!(r#"netvrrp_vrrp_master_down_interval_seconds{{{l}}} 3.609375"#),
+            r#"netvrrp_vrrs_pathway_state{leader="group1",interface="eth1",state="active"} 1"#.into(),
+            "netvrrp_runtime_reloads_total 4".into(),
+            "netvrrp_runtime_reload_failures_total 1".into(),
+            "netvrrp_runtime_filter_failures_total 6".into(),
+            "# UNIT netvrrp_vrrp_master_down_interval_seconds seconds".into(),
+            "# TYPE netvrrp_vrrp_adverts_dropped counter".into(),
+            // sha256sum of the empty file.
+            r#"netvrrp_runtime_info{version="0.1.0",config_sha256="e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"} 1"#.into(),
+        ] {
+            assert!(text.lines().any(|x| x == line), "missing {line}:\n{text}");
+        }
         assert!(
-            text.contains(
-                r#"netvrrp_vrrp_state{interface="eth0",vrid="5",family="ipv4",state="master"} 1"#
-            ),
-            "{text}"
+            !text
+                .lines()
+                .any(|x| x.starts_with("netvrrp_vrrp_") && x.contains("{name=")),
+            "no name label without a name: {text}"
         );
-        assert!(
-            text.contains(
-                r#"netvrrp_vrrp_effective_priority{interface="eth0",vrid="5",family="ipv4"} 150"#
-            ),
-            "{text}"
-        );
-        assert!(text.contains(r#"netvrrp_vrrp_events_total{interface="eth0",vrid="5",family="ipv4",counter="checksum_errors"} 2"#), "{text}");
-        assert!(
-            text.contains(
-                r#"netvrrp_vrrs_pathway_state{leader="group1",interface="eth1",state="active"} 1"#
-            ),
-            "{text}"
-        );
-        assert!(text.contains("netvrrp_runtime_reloads_total 4"), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn series_order_is_stable_and_sorted() {
+        let stats = RuntimeStats::default();
+        let a = [
+            row("eth1", 10, "backup"),
+            row("eth0", 9, "master"),
+            row("eth0", 2, "backup"),
+        ];
+        let mut b = a.clone();
+        b.reverse();
+        let (ta, tb) = (text(&a, &stats), text(&b, &stats));
+        assert_eq!(ta, tb);
+        let pos = |needle: &str| ta.find(needle).unwrap_or(usize::MAX);
+        assert!(pos(r#"interface="eth0",vrid="2""#) < pos(r#"interface="eth0",vrid="9""#));
+        assert!(pos(r#"interface="eth0",vrid="9""#) < pos(r#"interface="eth1",vrid="10""#));
+    }
+
+    #[test]
+    fn router_name_is_the_first_label_when_present() {
+        let mut r = row("eth0", 5, "master");
+        r["name"] = json!("edge-\"a\"");
+        let text = text(&[r], &RuntimeStats::default());
+        assert!(
+            text.contains(r#"netvrrp_vrrp_priority{name="edge-\"a\"",interface="eth0",vrid="5",family="ipv4"} 200"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn reloads_count_only_changes() {
+        let dir = std::env::temp_dir().join(format!("netvrrp-metrics-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("vrrp.toml");
+        std::fs::write(&f, "a").unwrap();
+        let mut stats = RuntimeStats::new(&f);
+        assert_eq!(stats.config_sha256, sha256_hex(b"a"));
+        stats.reloaded(&f, false);
+        assert_eq!(stats.reloads_changed, 0);
+        stats.reloaded(&f, true);
+        assert_eq!(stats.reloads_changed, 1);
+        std::fs::write(&f, "b").unwrap();
+        stats.reloaded(&f, false);
+        assert_eq!(stats.reloads_changed, 2);
+        assert_eq!(stats.config_sha256, sha256_hex(b"b"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn process_stats_parse_proc() {
+        // A command name with spaces and a ')' must not shift the fields.
+        let stat = "1234 (a b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 1 0 \
+                    1000 2048000 300 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0";
+        let p = parse_proc(stat, "cpu 1 2 3\nbtime 1700000000\n", 100.0, 4096.0).unwrap();
+        assert_eq!(p.cpu_seconds, 2.0);
+        assert_eq!(p.start_time_seconds, 1_700_000_010.0);
+        assert_eq!(p.virtual_bytes, 2_048_000.0);
+        assert_eq!(p.resident_bytes, 300.0 * 4096.0);
+        let live = ProcessStats::read().expect("/proc/self readable");
+        assert!(live.resident_bytes > 0.0 && live.open_fds >= 3.0 && live.max_fds >= live.open_fds);
     }
 }

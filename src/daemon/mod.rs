@@ -62,7 +62,7 @@ pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
                 exit::OK
             }
             Err(e) => {
-                eprintln!("netvrrp: reload failed: {e:#}");
+                crate::report!("reload failed: {e:#}");
                 exit::FAILURE
             }
         };
@@ -70,7 +70,7 @@ pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
     match spawn(cli, &file) {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("netvrrp: {e:#}");
+            crate::report!("{e:#}");
             exit::FAILURE
         }
     }
@@ -197,7 +197,7 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
         .and_then(|()| crate::security::prepare_run_dir(&cli.run_dir))
         .and_then(|()| filter::nft_program().map(|_| ()))
     {
-        eprintln!("netvrrp: {e:#}");
+        crate::report!("{e:#}");
         return exit::FAILURE;
     }
     // Held until this process exits: the lock says "running" even when the socket is busy.
@@ -206,7 +206,7 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
     {
         Ok(lock) => lock,
         Err(e) => {
-            eprintln!("netvrrp: {e:#}");
+            crate::report!("{e:#}");
             return exit::FAILURE;
         }
     };
@@ -216,7 +216,7 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
     let loaded = match reconcile_at_start(&cli.run_dir, file, spawned).await {
         Ok(l) => l,
         Err(f) => {
-            eprintln!("netvrrp: {f}");
+            crate::report!("{f}");
             return f.exit_code();
         }
     };
@@ -226,12 +226,12 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
         Ok(rt) => match rt.run().await {
             Ok(()) => exit::OK,
             Err(e) => {
-                eprintln!("netvrrp: runtime failed: {e:#}");
+                crate::report!("runtime failed: {e:#}");
                 exit::FAILURE
             }
         },
         Err(e) => {
-            eprintln!("netvrrp: cannot start the runtime: {e:#}");
+            crate::report!("cannot start the runtime: {e:#}");
             exit::FAILURE
         }
     }

@@ -63,3 +63,107 @@ pub fn vrrp_text(rows: &[Value]) -> String {
     }
     out
 }
+
+/// How long ago `then` was, compactly (`42s`, `5m12s`, `3h05m`, `2d04h`).
+fn age(now: f64, then: f64) -> String {
+    if then <= 0.0 || now < then {
+        return "-".into();
+    }
+    let s = (now - then) as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+/// `netvrrp show`: one line per router, in a table (the full view is `show vrrp`).
+pub fn vrrp_brief(rows: &[Value], now: f64) -> String {
+    if rows.is_empty() {
+        return "no VRRP routers".into();
+    }
+    let mut table = vec![
+        [
+            "NAME",
+            "INTERFACE",
+            "VRID",
+            "FAMILY",
+            "STATE",
+            "PRIO/EFF",
+            "MASTER",
+            "CHANGED",
+        ]
+        .map(String::from),
+    ];
+    for r in rows {
+        // `name` is shown once `show vrrp` rows carry it; "-" until then.
+        let name = r["name"].as_str().filter(|n| !n.is_empty()).unwrap_or("-");
+        table.push([
+            name.to_string(),
+            s(&r["interface"]),
+            s(&r["vrid"]),
+            s(&r["family"]),
+            s(&r["state"]),
+            format!("{}/{}", s(&r["priority"]), s(&r["effective_priority"])),
+            s(&r["master_address"]),
+            match age(now, r["last_change"].as_f64().unwrap_or(0.0)) {
+                a if a == "-" => a,
+                a => format!("{a} ago"),
+            },
+        ]);
+    }
+    let mut widths = [0usize; 8];
+    for row in &table {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    table
+        .iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+                if i + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:<w$}  "));
+                }
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod brief_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn one_aligned_line_per_router() {
+        let rows = [
+            json!({"interface": "eth0", "vrid": 5, "family": "ipv4", "state": "master",
+                   "priority": 200, "effective_priority": 150, "master_address": "192.0.2.2",
+                   "last_change": 1000.0}),
+            json!({"name": "web", "interface": "bond0.100", "vrid": 17, "family": "ipv6",
+                   "state": "backup", "priority": 100, "effective_priority": 100,
+                   "master_address": null, "last_change": 0.0}),
+        ];
+        let text = vrrp_brief(&rows, 1312.5);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("NAME  INTERFACE  VRID"), "{text}");
+        assert_eq!(
+            lines[1],
+            "-     eth0       5     ipv4    master  200/150   192.0.2.2  5m12s ago"
+        );
+        assert_eq!(
+            lines[2],
+            "web   bond0.100  17    ipv6    backup  100/100   -          -"
+        );
+        assert_eq!(vrrp_brief(&[], 0.0), "no VRRP routers");
+        assert_eq!(age(100_000.0, 100.0), "1d03h");
+    }
+}

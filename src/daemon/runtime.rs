@@ -139,7 +139,9 @@ enum FilterJob {
 
 /// The task that owns the nftables tables; jobs run in order, off the election loop, and
 /// only the newest pending state is installed.
-fn spawn_filter_task() -> mpsc::UnboundedSender<FilterJob> {
+fn spawn_filter_task(
+    failures: Arc<std::sync::atomic::AtomicU64>,
+) -> mpsc::UnboundedSender<FilterJob> {
     let (tx, mut rx) = mpsc::unbounded_channel::<FilterJob>();
     tokio::spawn(async move {
         let mut filter = super::filter::VipFilter::default();
@@ -162,6 +164,7 @@ fn spawn_filter_task() -> mpsc::UnboundedSender<FilterJob> {
             .unwrap_or_else(|_| (super::filter::VipFilter::default(), Ok(())));
             filter = f;
             if let Err(e) = result {
+                failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::error!(target: "netvrrp::kernel", "cannot update the VIP filter: {e:#}");
             }
             if let Some(done) = done {
@@ -193,6 +196,8 @@ pub struct Runtime {
     events: broadcast::Sender<StateEvent>,
     scratch: Vec<Action>,
     reloads: u64,
+    /// What only the metrics read (reloads that changed something, failures, config hash).
+    stats: super::metrics::RuntimeStats,
     /// The nftables filter runs in its own task: `nft` takes milliseconds, which must not
     /// delay adverts.
     filter: mpsc::UnboundedSender<FilterJob>,
@@ -456,6 +461,8 @@ impl Runtime {
             vrrs_pending.clone(),
             fanout_done_send,
         )?;
+        let stats = super::metrics::RuntimeStats::new(&file);
+        let filter = spawn_filter_task(stats.filter_failures.clone());
         let mut rt = Runtime {
             run_dir,
             file,
@@ -471,7 +478,8 @@ impl Runtime {
             events,
             scratch: Vec::with_capacity(16),
             reloads: 0,
-            filter: spawn_filter_task(),
+            stats,
+            filter,
             filter_dirty: true,
             vrrs: crate::vrrs::Vrrs::new(&loaded.config),
             runners,
@@ -1157,20 +1165,16 @@ impl Runtime {
 
     fn metrics_text(&self) -> String {
         let rows = |v: serde_json::Value| v.as_array().cloned().unwrap_or_default();
-        let config_hash = std::fs::read(&self.file)
-            .map(|b| super::metrics::config_hash(&b))
-            .unwrap_or_default();
         super::metrics::render(
             &rows(self.show_vrrp()),
             &rows(self.vrrs.show_server()),
             &rows(self.vrrs.show_pathway()),
             &super::metrics::RuntimeInfo {
                 version: env!("CARGO_PKG_VERSION"),
-                config_hash,
-                reloads: self.reloads,
+                stats: &self.stats,
+                process: super::metrics::ProcessStats::read(),
             },
         )
-        .unwrap_or_else(|e| format!("# encoding failed: {e}\n"))
     }
 
     fn show_vrrp(&self) -> serde_json::Value {
@@ -1204,6 +1208,7 @@ impl Runtime {
                     "vrrs_leader": inst.config.vrrs_leader,
                     "unicast_peers": crate::vrrp::unicast::peers_of(&inst.config.unicast_peers, inst.key.2),
                     "last_change": inst.last_change,
+                    "track": inst.config.track.iter().zip(r.tracked_down()).map(|(t, down)| json!({"interface": t.interface, "decrement": t.decrement, "up": !down})).collect::<Vec<_>>(),
                     "counters": r.counters(),
                 })
             })
@@ -1223,6 +1228,9 @@ impl Runtime {
         }
         notify(&reloading);
         let result = self.commit_reload(file, config, snapshot).await;
+        if result.is_err() {
+            self.stats.reload_failures += 1;
+        }
         notify(&[sd_notify::NotifyState::Ready]);
         self.heap_trim.notify_one();
         result
@@ -1346,6 +1354,8 @@ impl Runtime {
         let reconcile_kernel: reload::ReconcileKernel =
             Arc::new(tokio::sync::Mutex::new(Kernel::connect().await?));
         let (commit_send, mut commit_recv) = mpsc::channel::<reload::Commit>(4);
+        // Reloads that failed before reaching the loop (unreadable file, kernel dump).
+        let (failed_send, mut failed_recv) = mpsc::unbounded_channel::<()>();
         let mut sigterm = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
         let mut sigint = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
         let mut sighup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
@@ -1379,7 +1389,11 @@ impl Runtime {
                         self.run_dir.clone(),
                         self.file.clone(),
                         commit_send.clone(),
+                        failed_send.clone(),
                     ));
+                }
+                Some(()) = failed_recv.recv() => {
+                    self.stats.reload_failures += 1;
                 }
                 Some(c) = commit_recv.recv() => {
                     let result = self.reload(c.file, c.config, c.snapshot).await;
@@ -1462,7 +1476,7 @@ impl Runtime {
                         Control::Request(req, trusted, reply) => (req, trusted, reply),
                     };
                     let answer = match req {
-                        Request::Ping => Reply::ok(json!({"pid": std::process::id(), "reloads": self.reloads})),
+                        Request::Ping => Reply::ok(json!({"pid": std::process::id(), "reloads": self.reloads, "config_sha256": self.stats.config_sha256})),
                         Request::ShowVrrp => Reply::ok(self.show_vrrp()),
                         Request::ShowVrrs { what } => match what.as_str() {
                             "server" => Reply::ok(self.vrrs.show_server()),
@@ -1474,9 +1488,9 @@ impl Runtime {
                             Err(why) => Reply::err(why),
                             Ok(()) => {
                                 // Read and dump off the loop; the commit arm swaps.
-                                let (kernel, commits) = (reconcile_kernel.clone(), commit_send.clone());
+                                let (kernel, commits, failed) = (reconcile_kernel.clone(), commit_send.clone(), failed_send.clone());
                                 tokio::spawn(async move {
-                                    let answer = match reload::prepare(kernel, file, commits).await {
+                                    let answer = match reload::prepare(kernel, file, commits, failed).await {
                                         Ok(report) => Reply::ok(serde_json::to_value(report).unwrap_or_default()),
                                         Err(e) => Reply::err(e),
                                     };

@@ -58,15 +58,25 @@ pub(in crate::daemon) async fn prepare(
     kernel: ReconcileKernel,
     file: PathBuf,
     commits: mpsc::Sender<Commit>,
+    failures: mpsc::UnboundedSender<()>,
 ) -> Result<ReloadReport, String> {
-    let config = kernel::load_config_off_loop(&file, true)
-        .await
-        .map_err(|f| f.to_string())?;
-    let snapshot = {
+    let prepared = async {
+        let config = kernel::load_config_off_loop(&file, true)
+            .await
+            .map_err(|f| f.to_string())?;
         let k = kernel.lock().await;
-        k.snapshot().await.map_err(|e| format!("{e:#}"))?
-    };
-    commit(&commits, file, config, snapshot).await
+        let snapshot = k.snapshot().await.map_err(|e| format!("{e:#}"))?;
+        Ok::<_, String>((config, snapshot))
+    }
+    .await;
+    match prepared {
+        // A failed commit is counted by the loop itself.
+        Ok((config, snapshot)) => commit(&commits, file, config, snapshot).await,
+        Err(e) => {
+            let _ = failures.send(());
+            Err(e)
+        }
+    }
 }
 
 /// SIGHUP: the same transaction as `apply` ([`kernel::execute`]), off the loop: the kernel
@@ -77,6 +87,7 @@ pub(in crate::daemon) async fn on_sighup(
     run_dir: PathBuf,
     file: PathBuf,
     commits: mpsc::Sender<Commit>,
+    failures: mpsc::UnboundedSender<()>,
 ) {
     let result = async {
         let config = kernel::load_config_off_loop(&file, true).await?;
@@ -103,6 +114,10 @@ pub(in crate::daemon) async fn on_sighup(
             tracing::info!(target: "netvrrp::protocol", changed, "SIGHUP: file reloaded and kernel reconciled");
         }
         Err(f) => {
+            // A commit the loop refused was counted there.
+            if !matches!(f, Failure::Reload { .. }) {
+                let _ = failures.send(());
+            }
             tracing::error!(target: "netvrrp::protocol", "reload on SIGHUP failed, routers keep running as they were: {f}")
         }
     }
@@ -155,12 +170,15 @@ impl Runtime {
             done.insert(key, action);
         }
         self.install(&config, &snapshot, keep).await;
+        let reconfigured = !live.is_empty();
         for (key, rc) in live {
             if let Some(i) = self.instances.iter().position(|inst| inst.key == key) {
                 self.reconfigure_instance(i, &rc, &snapshot, now).await;
             }
         }
         self.config = Arc::new(config);
+        let restarted = done.values().any(|a| !a.is_keep());
+        self.stats.reloaded(&file, restarted || reconfigured);
         self.file = file;
         let mut report = Vec::new();
         for rc in &self.config.routers {
