@@ -83,11 +83,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Discover VRRP macvlans (by virtual MAC) and print the TOML describing them.
+    /// Discover VRRP macvlans (by virtual MAC) and print the TOML describing them; or
+    /// translate a keepalived or FRR configuration.
     Autoconfigure {
         /// VRRP version to write (IPv6 needs 3).
         #[arg(long, value_parser = clap::value_parser!(u8).range(2..=3))]
         version: Option<u8>,
+        /// Translate this keepalived.conf (and what it includes) instead of discovering.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["version", "from_frr"])]
+        from_keepalived: Option<PathBuf>,
+        /// Translate this frr.conf (or `vtysh -c 'show running-config'` output) instead of
+        /// discovering.
+        #[arg(long, value_name = "FILE", conflicts_with = "version")]
+        from_frr: Option<PathBuf>,
         /// Write (merge into) this file instead of printing.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,

@@ -517,8 +517,22 @@ pub async fn dispatch(cli: &Cli) -> i32 {
             crate::daemon::hand_off(cli, &file.file).await
         }
         Command::Check { file, json } => check(cli, &file.file, *json).await,
-        Command::Autoconfigure { version, output } => {
-            autoconfigure(*version, output.as_deref()).await
+        Command::Autoconfigure {
+            version,
+            output,
+            from_keepalived,
+            from_frr,
+        } => {
+            // Importers read a file, not the kernel (src/import).
+            let from = match (from_keepalived, from_frr) {
+                (Some(f), _) => Some((crate::import::Dialect::Keepalived, f)),
+                (_, Some(f)) => Some((crate::import::Dialect::Frr, f)),
+                _ => None,
+            };
+            match from {
+                Some((dialect, file)) => crate::import::run(dialect, file, output.as_deref()),
+                None => autoconfigure(*version, output.as_deref()).await,
+            }
         }
         Command::Down { file } => down(cli, &file.file).await,
         Command::Run { file, spawned } => crate::daemon::run(cli, &file.file, *spawned).await,
