@@ -79,6 +79,8 @@ pub async fn load(kernel: &Kernel, file: &Path, run_dir: &Path) -> Result<Loaded
             eprintln!("netvrrp: the configuration does not fit this machine; nothing was applied");
             exit::FAILURE
         })?;
+    // Risky on this host (a VIP off the parent's subnets, a false owner): src/risk.rs.
+    crate::risk::report(&config, &snapshot)?;
     let owned = apply::load_owned(run_dir).map_err(|e| failed(&e))?;
     Ok(Loaded {
         config,

@@ -13,6 +13,7 @@ pub mod import;
 pub mod kernel;
 pub mod logging;
 pub mod plan;
+pub mod risk;
 pub mod security;
 pub mod types;
 pub mod vrrp;

@@ -158,3 +158,75 @@ fn merge_into_existing_file() {
     let m2 = netvrrp::config::parse_str(&again, "again.toml").unwrap();
     assert_eq!(m2.routers.len(), 2);
 }
+
+fn netvrrp(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_netvrrp"))
+        .args(args)
+        .output()
+        .expect("run netvrrp")
+}
+
+/// The command line: stdout is the golden file, warnings on stderr, exit 0; `-o` writes
+/// (and merges into) a file that `netvrrp validate` accepts; bad input exits 65 and
+/// writes nothing.
+#[test]
+fn command_line() {
+    let input = format!("{DIR}/keepalived-full/keepalived.conf");
+    let out = netvrrp(&["autoconfigure", "--from-keepalived", &input]);
+    assert_eq!(out.status.code(), Some(0));
+    let want = std::fs::read_to_string(format!("{DIR}/keepalived-full/expected.toml")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("keepalived.conf:7:5: warning: `smtp_server` not translated"),
+        "{stderr}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("netvrrp-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("vrrp.toml");
+    let target_s = target.to_str().unwrap();
+    std::fs::write(
+        &target,
+        "# mine\n[[vrrp]]\ninterface = \"eth9\"\nvrid = 1\nipv4 = [\"203.0.113.1/24\"]\n",
+    )
+    .unwrap();
+    let frr = format!("{DIR}/frr-guide/frr.conf");
+    let out = netvrrp(&["autoconfigure", "--from-frr", &frr, "-o", target_s]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let merged = std::fs::read_to_string(&target).unwrap();
+    assert!(
+        merged.starts_with("# mine\n[[vrrp]]\ninterface = \"eth9\""),
+        "{merged}"
+    );
+    let out = netvrrp(&["validate", "-f", target_s]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let bad = format!("{DIR}/keepalived-errors/keepalived.conf");
+    let out = netvrrp(&["autoconfigure", "--from-keepalived", &bad, "-o", target_s]);
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        merged,
+        "nothing written"
+    );
+    let out = netvrrp(&[
+        "autoconfigure",
+        "--from-frr",
+        &format!("{DIR}/no-such-file"),
+    ]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
