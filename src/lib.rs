@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod desired;
+pub mod host;
 pub mod import;
 pub mod kernel;
 pub mod logging;

@@ -2,7 +2,7 @@ use clap::Parser;
 use netvrrp::cli::Cli;
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(netvrrp::cli::frr_spelling(std::env::args_os()));
     netvrrp::logging::init(cli.verbose, cli.quiet, cli.log_format);
     // Short-lived commands die quietly on a closed pipe (`netvrrp diff | head`) like other
     // Unix tools. The runtime keeps SIGPIPE ignored: a control client hanging up must only
@@ -23,6 +23,14 @@ fn main() {
     // root.
     use netvrrp::cli::Command as C;
     let socket_only = matches!(cli.command, C::Show { .. } | C::Subscribe { .. } | C::Stop);
+    // The commands that change the host or run elections refuse a kernel too old for them,
+    // before they touch anything (src/host.rs).
+    if matches!(cli.command, C::Apply { dry_run: false, .. } | C::Run { .. })
+        && let Err(e) = netvrrp::host::check_kernel()
+    {
+        eprintln!("netvrrp: {e}");
+        std::process::exit(netvrrp::exit::FAILURE);
+    }
     if let Some(ns) = cli.netns.as_ref().filter(|_| !socket_only)
         && let Err(e) = netvrrp::kernel::enter_netns(ns)
     {

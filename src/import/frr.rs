@@ -138,6 +138,20 @@ pub fn translate(text: &str, file: &str, d: &mut Diags) -> Imported {
             vrrp_default(&words[2..], negated, kw, &mut imp, d);
             continue;
         }
+        if kw.text == "vrrp" && words.get(1).map(|t| t.text) == Some("autoconfigure") {
+            // FRR then made routers from the macvlans it found: so does netvrrp's discovery.
+            if !negated {
+                d.warn(
+                    kw.loc.clone(),
+                    "`vrrp autoconfigure`: routers FRR made from macvlans are not in this file; run `netvrrp autoconfigure -o FILE` on this host to add them".to_string(),
+                );
+                imp.notes.push(format!(
+                    "{}: vrrp autoconfigure: run `netvrrp autoconfigure -o FILE` on the host to add the routers FRR found by their macvlans",
+                    kw.loc
+                ));
+            }
+            continue;
+        }
         if !indented && kw.text != "vrrp" && !matches!(kw.text, "ip" | "ipv6") {
             // Another top-level command (router, vrf, line, ...): its block is not ours.
             cur = None;
