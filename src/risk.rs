@@ -173,6 +173,8 @@ mod tests {
             addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
             dad_sysctls: None,
             disable_ipv6: None,
+            ipv4_ignore_linkdown: None,
+            ipv6_ignore_linkdown: None,
             group: 0,
         }
     }

@@ -72,3 +72,127 @@ fn risky_configs_are_reported_against_the_host() {
     let out = ns.netvrrp(&["apply", "--no-runtime", "-f", file]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+fn sysctl(ns: &Netns, family: &str, dev: &str) -> String {
+    let out = ns.exec(&[
+        "cat",
+        &format!("/proc/sys/net/{family}/conf/{dev}/ignore_routes_with_linkdown"),
+    ]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// apply sets ignore_routes_with_linkdown (IPv4 and IPv6) on the vrrp devices; diff and
+/// check see it changed by hand; the next apply repairs it.
+#[test]
+fn ignore_routes_with_linkdown_is_applied_and_checked() {
+    let ns = host("nvmigld");
+    let cfg = ns.dir().join("vrrp.toml");
+    let file = cfg.to_str().unwrap();
+    std::fs::write(
+        &cfg,
+        "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\nipv6 = [\"2001:db8::1/64\"]\n",
+    )
+    .unwrap();
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let idx = ns.ifindex("eth0");
+    let devs = [format!("vrrp4-{idx}-5"), format!("vrrp6-{idx}-5")];
+    for dev in &devs {
+        for family in ["ipv4", "ipv6"] {
+            assert_eq!(sysctl(&ns, family, dev), "1", "{family} {dev}");
+        }
+    }
+    let out = ns.netvrrp(&["diff", "--exit-code", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    ns.ok(&[
+        "sysctl",
+        "-qw",
+        &format!("net.ipv4.conf.{}.ignore_routes_with_linkdown=0", devs[0]),
+    ]);
+    let out = ns.netvrrp(&["diff", "--exit-code", "-f", file]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!(
+            "sysctl net.ipv4.conf.{}.ignore_routes_with_linkdown=1",
+            devs[0]
+        )),
+        "{}",
+        text(&out)
+    );
+    let out = ns.netvrrp(&["check", "-f", file]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ipv4.ignore_routes_with_linkdown"),
+        "{}",
+        text(&out)
+    );
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(sysctl(&ns, "ipv4", &devs[0]), "1");
+    let out = ns.netvrrp(&["check", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+fn state(ns: &Netns) -> Option<String> {
+    let out = ns.netvrrp(&["show", "vrrp", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v.as_array()?.iter().find(|r| r["family"] == "ipv4")?["state"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// The trap of issue 19: on a Backup, the parent's address removed and re-added (a DHCP
+/// renew, ifreload). The subnet route through the Backup's protodown vrrp device is older
+/// and would win; with ignore_routes_with_linkdown it is skipped, and the Backup still
+/// reaches the Master's own address and a host on the link.
+#[test]
+fn backup_reaches_its_subnet_after_the_parent_address_comes_back() {
+    let m = Netns::new("nvmigm");
+    let b = Netns::new("nvmigb");
+    let h = Netns::new("nvmigh");
+    let sw = Netns::new("nvmigsw");
+    sw.bridge("br0");
+    for (ns, port) in [(&m, "swm"), (&b, "swb"), (&h, "swh")] {
+        sw.veth_to(port, ns, "eth0");
+        sw.enslave(port, "br0");
+    }
+    m.ip_ok(&["addr", "add", "10.9.0.2/24", "dev", "eth0"]);
+    b.ip_ok(&["addr", "add", "10.9.0.3/24", "dev", "eth0"]);
+    h.ip_ok(&["addr", "add", "10.9.0.100/24", "dev", "eth0"]);
+    for (ns, prio) in [(&m, 200), (&b, 100)] {
+        let cfg = ns.dir().join("vrrp.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[defaults]\nadvertisement-interval = 100\n\n[[vrrp]]\ninterface = \"eth0\"\nvrid = 7\npriority = {prio}\nipv4 = [\"10.9.0.1/24\"]\n"
+            ),
+        )
+        .unwrap();
+        let out = ns.netvrrp(&["apply", "-f", cfg.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let limit = std::time::Duration::from_secs(15);
+    common::wait_until(
+        limit,
+        || format!("m: {:?}", state(&m)),
+        || (state(&m).as_deref() == Some("master")).then_some(()),
+    );
+    common::wait_until(
+        limit,
+        || format!("b: {:?}", state(&b)),
+        || (state(&b).as_deref() == Some("backup")).then_some(()),
+    );
+    b.ip_ok(&["addr", "del", "10.9.0.3/24", "dev", "eth0"]);
+    b.ip_ok(&["addr", "add", "10.9.0.3/24", "dev", "eth0"]);
+    for target in ["10.9.0.2", "10.9.0.100"] {
+        let out = b.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "1", target]);
+        assert!(
+            out.status.success(),
+            "backup cannot reach {target}: {}\nroutes: {}",
+            text(&out),
+            b.ip_ok(&["route", "show"])
+        );
+    }
+    assert_eq!(state(&b).as_deref(), Some("backup"));
+}
