@@ -196,3 +196,148 @@ fn backup_reaches_its_subnet_after_the_parent_address_comes_back() {
     }
     assert_eq!(state(&b).as_deref(), Some("backup"));
 }
+
+/// keepalived in `ns` with `conf` (foreground, VRRP only, pid files in the namespace's
+/// directory); killed with the namespace.
+fn start_keepalived(ns: &Netns, conf: &std::path::Path) {
+    let d = ns.dir();
+    let _ = std::fs::remove_file(d.join("vrrp.pid"));
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        ns.name(),
+        "keepalived",
+        "-n",
+        "-l",
+        "-D",
+        "-P",
+        "-G",
+        "-f",
+    ])
+    .arg(conf)
+    .arg("-p")
+    .arg(d.join("keepalived.pid"))
+    .arg("-r")
+    .arg(d.join("vrrp.pid"))
+    .arg("-c")
+    .arg(d.join("checkers.pid"))
+    .arg("-b")
+    .arg(d.join("bfd.pid"))
+    .env("TMPDIR", d)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    ns.spawn(cmd);
+}
+
+/// SIGTERM to keepalived (it sends priority 0 and removes its VIPs), waiting for its exit.
+fn stop_keepalived(ns: &Netns) {
+    let pid = std::fs::read_to_string(ns.dir().join("keepalived.pid")).unwrap_or_default();
+    let pid = pid.trim();
+    assert!(
+        !pid.is_empty(),
+        "keepalived is not running in {}",
+        ns.name()
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", pid])
+        .status();
+    // keepalived removes its pid file when it has stopped (the process itself stays a
+    // zombie of this test until the namespace is dropped).
+    let file = ns.dir().join("keepalived.pid");
+    common::wait_until(
+        std::time::Duration::from_secs(10),
+        || format!("keepalived {pid} still running"),
+        || (!file.exists()).then_some(()),
+    );
+}
+
+fn has_vip(ns: &Netns, dev: &str, vip: &str) -> bool {
+    ns.ip_ok(&["-o", "addr", "show", "dev", dev])
+        .contains(&format!("inet {vip}/"))
+}
+
+/// One router of a keepalived pair converted with `--from-keepalived` runs against the
+/// keepalived peer, which keeps its original file: the same Master is elected, and the
+/// Master moves both ways (keepalived stops: netvrrp takes over; keepalived returns with
+/// the higher priority: it preempts and netvrrp is Backup again).
+#[test]
+fn keepalived_pair_with_one_router_converted() {
+    if std::process::Command::new("keepalived")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("keepalived not installed: skipped");
+        return;
+    }
+    let r1 = Netns::new("nvmigk1");
+    let r2 = Netns::new("nvmigk2");
+    let sw = Netns::new("nvmigksw");
+    sw.bridge("br0");
+    for (ns, port) in [(&r1, "sw1"), (&r2, "sw2")] {
+        sw.veth_to(port, ns, "eth0");
+        sw.enslave(port, "br0");
+    }
+    r1.ip_ok(&["addr", "add", "10.8.0.2/24", "dev", "eth0"]);
+    r2.ip_ok(&["addr", "add", "10.8.0.3/24", "dev", "eth0"]);
+    let conf = |prio: u8| {
+        format!(
+            "global_defs {{\n  script_user root\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority {prio}\n  advert_int 0.1\n  virtual_ipaddress {{\n    10.8.0.1/24\n  }}\n}}\n"
+        )
+    };
+    let k1 = r1.dir().join("keepalived.conf");
+    std::fs::write(&k1, conf(200)).unwrap();
+    let k2 = r2.dir().join("keepalived.conf");
+    std::fs::write(&k2, conf(100)).unwrap();
+    let toml = r2.dir().join("vrrp.toml");
+    let out = r2.netvrrp(&[
+        "autoconfigure",
+        "--from-keepalived",
+        k2.to_str().unwrap(),
+        "-o",
+        toml.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    start_keepalived(&r1, &k1);
+    let limit = std::time::Duration::from_secs(15);
+    common::wait_until(
+        limit,
+        || "keepalived r1 never took the VIP".into(),
+        || has_vip(&r1, "eth0", "10.8.0.1").then_some(()),
+    );
+    let out = r2.netvrrp(&["apply", "-f", toml.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    common::wait_until(
+        limit,
+        || format!("r2: {:?}", state(&r2)),
+        || (state(&r2).as_deref() == Some("backup")).then_some(()),
+    );
+    // Several intervals later nothing moved: keepalived is still Master.
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(state(&r2).as_deref(), Some("backup"));
+    assert!(has_vip(&r1, "eth0", "10.8.0.1"));
+
+    // keepalived goes: netvrrp takes over.
+    stop_keepalived(&r1);
+    common::wait_until(
+        limit,
+        || format!("r2: {:?}", state(&r2)),
+        || (state(&r2).as_deref() == Some("master")).then_some(()),
+    );
+    assert!(!has_vip(&r1, "eth0", "10.8.0.1"));
+
+    // keepalived comes back with the higher priority: it preempts, netvrrp steps down.
+    start_keepalived(&r1, &k1);
+    common::wait_until(
+        limit,
+        || format!("r2: {:?}", state(&r2)),
+        || (state(&r2).as_deref() == Some("backup")).then_some(()),
+    );
+    common::wait_until(
+        limit,
+        || "keepalived r1 did not take the VIP back".into(),
+        || has_vip(&r1, "eth0", "10.8.0.1").then_some(()),
+    );
+}
