@@ -341,3 +341,145 @@ fn keepalived_pair_with_one_router_converted() {
         || has_vip(&r1, "eth0", "10.8.0.1").then_some(()),
     );
 }
+
+/// FRR (zebra + vrrpd) in `ns` with `vrrpd_conf`, its files under `<dir>/frr` (owned by
+/// FRR's user, which its daemons drop to). Killed with the namespace.
+fn start_frr(ns: &Netns, vrrpd_conf: &str) {
+    let d = ns.dir().join("frr");
+    std::fs::create_dir_all(d.join("vartmp")).unwrap();
+    std::fs::write(d.join("zebra.conf"), "hostname r\n!\n").unwrap();
+    std::fs::write(d.join("vrrpd.conf"), vrrpd_conf).unwrap();
+    for f in ["zebra.pid", "vrrpd.pid", "zserv.api"] {
+        let _ = std::fs::remove_file(d.join(f));
+    }
+    let ok = std::process::Command::new("chown")
+        .args(["-R", "frr:frr"])
+        .arg(&d)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "chown {}", d.display());
+    let dir = d.display().to_string();
+    let common = format!("-d -z {dir}/zserv.api --vty_socket {dir} -P 0");
+    for daemon in ["zebra", "vrrpd"] {
+        // /var/tmp is bind-mounted so FRR's crash logs stay in the test's directory.
+        let script = format!(
+            "mount --bind {dir}/vartmp /var/tmp && exec /usr/lib/frr/{daemon} {common} -f {dir}/{daemon}.conf -i {dir}/{daemon}.pid --log file:{dir}/{daemon}.log"
+        );
+        let out = ns.exec(&["sh", "-c", &script]);
+        assert!(out.status.success(), "{daemon}: {}", text(&out));
+        let pid = d.join(format!("{daemon}.pid"));
+        common::wait_until(
+            std::time::Duration::from_secs(10),
+            || format!("{daemon} did not start"),
+            || (pid.exists() && (daemon != "zebra" || d.join("zserv.api").exists())).then_some(()),
+        );
+    }
+}
+
+fn stop_vrrpd(ns: &Netns) {
+    let pid = std::fs::read_to_string(ns.dir().join("frr/vrrpd.pid")).unwrap_or_default();
+    let pid = pid.trim().to_string();
+    assert!(!pid.is_empty(), "vrrpd is not running in {}", ns.name());
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    common::wait_until(
+        std::time::Duration::from_secs(10),
+        || format!("vrrpd {pid} still running"),
+        || (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(()),
+    );
+}
+
+/// Is the FRR router's macvlan up for business (protodown off: FRR's Master)?
+fn frr_master(ns: &Netns, dev: &str) -> bool {
+    let v = ns.ip_json(&["-d", "link", "show", "dev", dev]);
+    // iproute2 writes the key only while protodown is on.
+    v[0]["proto_down"].as_bool() != Some(true)
+}
+
+/// The same with FRR: r2's frr.conf converted with `--from-frr`, r1 keeps FRR with the
+/// higher priority. The same Master is elected, and the Master moves both ways.
+#[test]
+fn frr_pair_with_one_router_converted() {
+    if !std::path::Path::new("/usr/lib/frr/vrrpd").exists() {
+        eprintln!("FRR not installed: skipped");
+        return;
+    }
+    let r1 = Netns::new("nvmigf1");
+    let r2 = Netns::new("nvmigf2");
+    let sw = Netns::new("nvmigfsw");
+    sw.bridge("br0");
+    for (ns, port) in [(&r1, "sw1"), (&r2, "sw2")] {
+        sw.veth_to(port, ns, "eth0");
+        sw.enslave(port, "br0");
+    }
+    r1.ip_ok(&["addr", "add", "10.7.0.2/24", "dev", "eth0"]);
+    r2.ip_ok(&["addr", "add", "10.7.0.3/24", "dev", "eth0"]);
+    // FRR's recipe: the macvlan with the virtual MAC and the VIP, made by the system.
+    let idx = r1.ifindex("eth0");
+    let dev = format!("vrrp4-{idx}-9");
+    r1.ip_ok(&[
+        "link", "add", &dev, "link", "eth0", "type", "macvlan", "mode", "bridge",
+    ]);
+    r1.ip_ok(&["link", "set", &dev, "address", "00:00:5e:00:01:09"]);
+    r1.ip_ok(&["addr", "add", "10.7.0.1/24", "dev", &dev]);
+    // Protodown until vrrpd makes it Master (so "off" below is FRR's doing).
+    r1.ip_ok(&["link", "set", &dev, "protodown", "on"]);
+    r1.ip_ok(&["link", "set", &dev, "up"]);
+    let conf = |prio: u8, own: &str| {
+        format!(
+            "frr version 8.4.4\n!\ninterface eth0\n ip address {own}/24\n vrrp 9 version 3\n vrrp 9 priority {prio}\n vrrp 9 advertisement-interval 100\n vrrp 9 ip 10.7.0.1\nexit\n!\n"
+        )
+    };
+    start_frr(&r1, &conf(200, "10.7.0.2"));
+    let limit = std::time::Duration::from_secs(20);
+    common::wait_until(
+        limit,
+        || "FRR r1 never became Master".into(),
+        || frr_master(&r1, &dev).then_some(()),
+    );
+
+    let f2 = r2.dir().join("frr.conf");
+    std::fs::write(&f2, conf(100, "10.7.0.3")).unwrap();
+    let toml = r2.dir().join("vrrp.toml");
+    let out = r2.netvrrp(&[
+        "autoconfigure",
+        "--from-frr",
+        f2.to_str().unwrap(),
+        "-o",
+        toml.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let written = std::fs::read_to_string(&toml).unwrap();
+    assert!(written.contains("ipv4 = [\"10.7.0.1/24\"]"), "{written}");
+    let out = r2.netvrrp(&["apply", "-f", toml.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    common::wait_until(
+        limit,
+        || format!("r2: {:?}", state(&r2)),
+        || (state(&r2).as_deref() == Some("backup")).then_some(()),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(state(&r2).as_deref(), Some("backup"));
+    assert!(frr_master(&r1, &dev));
+
+    // FRR's vrrpd goes (priority 0): netvrrp takes over.
+    stop_vrrpd(&r1);
+    common::wait_until(
+        limit,
+        || format!("r2: {:?}", state(&r2)),
+        || (state(&r2).as_deref() == Some("master")).then_some(()),
+    );
+    // FRR comes back with the higher priority: it preempts, netvrrp is Backup again.
+    start_frr(&r1, &conf(200, "10.7.0.2"));
+    common::wait_until(
+        limit,
+        || format!("r2: {:?}", state(&r2)),
+        || (state(&r2).as_deref() == Some("backup")).then_some(()),
+    );
+    common::wait_until(
+        limit,
+        || "FRR r1 did not take over again".into(),
+        || frr_master(&r1, &dev).then_some(()),
+    );
+}
