@@ -142,25 +142,41 @@ fn state(ns: &Netns) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Namespaces on one bridge (in a switch namespace, returned last): each gets `eth0` with
+/// `addrs[i]`/24.
+fn segment(prefix: &str, addrs: &[&str]) -> (Vec<Netns>, Netns) {
+    let sw = Netns::new(&format!("{prefix}sw"));
+    sw.bridge("br0");
+    let mut out = Vec::new();
+    for (i, a) in addrs.iter().enumerate() {
+        let ns = Netns::new(&format!("{prefix}{i}"));
+        let port = format!("sw{i}");
+        sw.veth_to(&port, &ns, "eth0");
+        sw.enslave(&port, "br0");
+        ns.ip_ok(&["addr", "add", &format!("{a}/24"), "dev", "eth0"]);
+        out.push(ns);
+    }
+    (out, sw)
+}
+
+/// Wait until the IPv4 instance of `ns` is in state `want`.
+fn wait_state(ns: &Netns, want: &str) {
+    common::wait_until(
+        std::time::Duration::from_secs(20),
+        || format!("{} is {:?}, not {want}", ns.name(), state(ns)),
+        || (state(ns).as_deref() == Some(want)).then_some(()),
+    );
+}
+
 /// The trap of issue 19: on a Backup, the parent's address removed and re-added (a DHCP
 /// renew, ifreload). The subnet route through the Backup's protodown vrrp device is older
 /// and would win; with ignore_routes_with_linkdown it is skipped, and the Backup still
 /// reaches the Master's own address and a host on the link.
 #[test]
 fn backup_reaches_its_subnet_after_the_parent_address_comes_back() {
-    let m = Netns::new("nvmigm");
-    let b = Netns::new("nvmigb");
-    let h = Netns::new("nvmigh");
-    let sw = Netns::new("nvmigsw");
-    sw.bridge("br0");
-    for (ns, port) in [(&m, "swm"), (&b, "swb"), (&h, "swh")] {
-        sw.veth_to(port, ns, "eth0");
-        sw.enslave(port, "br0");
-    }
-    m.ip_ok(&["addr", "add", "10.9.0.2/24", "dev", "eth0"]);
-    b.ip_ok(&["addr", "add", "10.9.0.3/24", "dev", "eth0"]);
-    h.ip_ok(&["addr", "add", "10.9.0.100/24", "dev", "eth0"]);
-    for (ns, prio) in [(&m, 200), (&b, 100)] {
+    let (nss, _sw) = segment("nvmigr", &["10.9.0.2", "10.9.0.3", "10.9.0.100"]);
+    let (m, b) = (&nss[0], &nss[1]);
+    for (ns, prio) in [(m, 200), (b, 100)] {
         let cfg = ns.dir().join("vrrp.toml");
         std::fs::write(
             &cfg,
@@ -172,17 +188,8 @@ fn backup_reaches_its_subnet_after_the_parent_address_comes_back() {
         let out = ns.netvrrp(&["apply", "-f", cfg.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     }
-    let limit = std::time::Duration::from_secs(15);
-    common::wait_until(
-        limit,
-        || format!("m: {:?}", state(&m)),
-        || (state(&m).as_deref() == Some("master")).then_some(()),
-    );
-    common::wait_until(
-        limit,
-        || format!("b: {:?}", state(&b)),
-        || (state(&b).as_deref() == Some("backup")).then_some(()),
-    );
+    wait_state(m, "master");
+    wait_state(b, "backup");
     b.ip_ok(&["addr", "del", "10.9.0.3/24", "dev", "eth0"]);
     b.ip_ok(&["addr", "add", "10.9.0.3/24", "dev", "eth0"]);
     for target in ["10.9.0.2", "10.9.0.100"] {
@@ -194,7 +201,7 @@ fn backup_reaches_its_subnet_after_the_parent_address_comes_back() {
             b.ip_ok(&["route", "show"])
         );
     }
-    assert_eq!(state(&b).as_deref(), Some("backup"));
+    assert_eq!(state(b).as_deref(), Some("backup"));
 }
 
 /// keepalived in `ns` with `conf` (foreground, VRRP only, pid files in the namespace's
@@ -271,16 +278,8 @@ fn keepalived_pair_with_one_router_converted() {
         eprintln!("keepalived not installed: skipped");
         return;
     }
-    let r1 = Netns::new("nvmigk1");
-    let r2 = Netns::new("nvmigk2");
-    let sw = Netns::new("nvmigksw");
-    sw.bridge("br0");
-    for (ns, port) in [(&r1, "sw1"), (&r2, "sw2")] {
-        sw.veth_to(port, ns, "eth0");
-        sw.enslave(port, "br0");
-    }
-    r1.ip_ok(&["addr", "add", "10.8.0.2/24", "dev", "eth0"]);
-    r2.ip_ok(&["addr", "add", "10.8.0.3/24", "dev", "eth0"]);
+    let (nss, _sw) = segment("nvmigk", &["10.8.0.2", "10.8.0.3"]);
+    let (r1, r2) = (&nss[0], &nss[1]);
     let conf = |prio: u8| {
         format!(
             "global_defs {{\n  script_user root\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority {prio}\n  advert_int 0.1\n  virtual_ipaddress {{\n    10.8.0.1/24\n  }}\n}}\n"
@@ -300,45 +299,33 @@ fn keepalived_pair_with_one_router_converted() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
-    start_keepalived(&r1, &k1);
+    start_keepalived(r1, &k1);
     let limit = std::time::Duration::from_secs(15);
     common::wait_until(
         limit,
         || "keepalived r1 never took the VIP".into(),
-        || has_vip(&r1, "eth0", "10.8.0.1").then_some(()),
+        || has_vip(r1, "eth0", "10.8.0.1").then_some(()),
     );
     let out = r2.netvrrp(&["apply", "-f", toml.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    common::wait_until(
-        limit,
-        || format!("r2: {:?}", state(&r2)),
-        || (state(&r2).as_deref() == Some("backup")).then_some(()),
-    );
+    wait_state(r2, "backup");
     // Several intervals later nothing moved: keepalived is still Master.
     std::thread::sleep(std::time::Duration::from_millis(800));
-    assert_eq!(state(&r2).as_deref(), Some("backup"));
-    assert!(has_vip(&r1, "eth0", "10.8.0.1"));
+    assert_eq!(state(r2).as_deref(), Some("backup"));
+    assert!(has_vip(r1, "eth0", "10.8.0.1"));
 
     // keepalived goes: netvrrp takes over.
-    stop_keepalived(&r1);
-    common::wait_until(
-        limit,
-        || format!("r2: {:?}", state(&r2)),
-        || (state(&r2).as_deref() == Some("master")).then_some(()),
-    );
-    assert!(!has_vip(&r1, "eth0", "10.8.0.1"));
+    stop_keepalived(r1);
+    wait_state(r2, "master");
+    assert!(!has_vip(r1, "eth0", "10.8.0.1"));
 
     // keepalived comes back with the higher priority: it preempts, netvrrp steps down.
-    start_keepalived(&r1, &k1);
-    common::wait_until(
-        limit,
-        || format!("r2: {:?}", state(&r2)),
-        || (state(&r2).as_deref() == Some("backup")).then_some(()),
-    );
+    start_keepalived(r1, &k1);
+    wait_state(r2, "backup");
     common::wait_until(
         limit,
         || "keepalived r1 did not take the VIP back".into(),
-        || has_vip(&r1, "eth0", "10.8.0.1").then_some(()),
+        || has_vip(r1, "eth0", "10.8.0.1").then_some(()),
     );
 }
 
@@ -405,16 +392,8 @@ fn frr_pair_with_one_router_converted() {
         eprintln!("FRR not installed: skipped");
         return;
     }
-    let r1 = Netns::new("nvmigf1");
-    let r2 = Netns::new("nvmigf2");
-    let sw = Netns::new("nvmigfsw");
-    sw.bridge("br0");
-    for (ns, port) in [(&r1, "sw1"), (&r2, "sw2")] {
-        sw.veth_to(port, ns, "eth0");
-        sw.enslave(port, "br0");
-    }
-    r1.ip_ok(&["addr", "add", "10.7.0.2/24", "dev", "eth0"]);
-    r2.ip_ok(&["addr", "add", "10.7.0.3/24", "dev", "eth0"]);
+    let (nss, _sw) = segment("nvmigf", &["10.7.0.2", "10.7.0.3"]);
+    let (r1, r2) = (&nss[0], &nss[1]);
     // FRR's recipe: the macvlan with the virtual MAC and the VIP, made by the system.
     let idx = r1.ifindex("eth0");
     let dev = format!("vrrp4-{idx}-9");
@@ -431,12 +410,12 @@ fn frr_pair_with_one_router_converted() {
             "frr version 8.4.4\n!\ninterface eth0\n ip address {own}/24\n vrrp 9 version 3\n vrrp 9 priority {prio}\n vrrp 9 advertisement-interval 100\n vrrp 9 ip 10.7.0.1\nexit\n!\n"
         )
     };
-    start_frr(&r1, &conf(200, "10.7.0.2"));
+    start_frr(r1, &conf(200, "10.7.0.2"));
     let limit = std::time::Duration::from_secs(20);
     common::wait_until(
         limit,
         || "FRR r1 never became Master".into(),
-        || frr_master(&r1, &dev).then_some(()),
+        || frr_master(r1, &dev).then_some(()),
     );
 
     let f2 = r2.dir().join("frr.conf");
@@ -454,32 +433,20 @@ fn frr_pair_with_one_router_converted() {
     assert!(written.contains("ipv4 = [\"10.7.0.1/24\"]"), "{written}");
     let out = r2.netvrrp(&["apply", "-f", toml.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    common::wait_until(
-        limit,
-        || format!("r2: {:?}", state(&r2)),
-        || (state(&r2).as_deref() == Some("backup")).then_some(()),
-    );
+    wait_state(r2, "backup");
     std::thread::sleep(std::time::Duration::from_millis(800));
-    assert_eq!(state(&r2).as_deref(), Some("backup"));
-    assert!(frr_master(&r1, &dev));
+    assert_eq!(state(r2).as_deref(), Some("backup"));
+    assert!(frr_master(r1, &dev));
 
     // FRR's vrrpd goes (priority 0): netvrrp takes over.
-    stop_vrrpd(&r1);
-    common::wait_until(
-        limit,
-        || format!("r2: {:?}", state(&r2)),
-        || (state(&r2).as_deref() == Some("master")).then_some(()),
-    );
+    stop_vrrpd(r1);
+    wait_state(r2, "master");
     // FRR comes back with the higher priority: it preempts, netvrrp is Backup again.
-    start_frr(&r1, &conf(200, "10.7.0.2"));
-    common::wait_until(
-        limit,
-        || format!("r2: {:?}", state(&r2)),
-        || (state(&r2).as_deref() == Some("backup")).then_some(()),
-    );
+    start_frr(r1, &conf(200, "10.7.0.2"));
+    wait_state(r2, "backup");
     common::wait_until(
         limit,
         || "FRR r1 did not take over again".into(),
-        || frr_master(&r1, &dev).then_some(()),
+        || frr_master(r1, &dev).then_some(()),
     );
 }
