@@ -396,8 +396,15 @@ impl Cx<'_> {
                     }
                 }
                 "weight" => {
-                    if let Some(v) = self.arg(c).cloned().and_then(|w| self.int(&w, -254, 254)) {
-                        weight = v as i32;
+                    // track_file allows any 32-bit weight (it multiplies the file's number);
+                    // a priority moves by 254 at the most.
+                    let range = i64::from(i32::MIN)..=i64::from(i32::MAX);
+                    if let Some(v) = self
+                        .arg(c)
+                        .cloned()
+                        .and_then(|w| self.int(&w, *range.start(), *range.end()))
+                    {
+                        weight = v.clamp(-254, 254) as i32;
                     }
                     reverse = c.args().get(1).is_some_and(|w| w.text == "reverse");
                 }
@@ -1371,5 +1378,36 @@ fn merge_instances(insts: Vec<Inst>, imp: &mut Imported, d: &mut Diags) {
             }
         }
         imp.routers.push(r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever the input (every truncation of a realistic file, stray braces and quotes),
+    /// the importer returns errors or a model, never panics.
+    #[test]
+    fn never_panics_on_truncated_or_mangled_input() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/import/keepalived-full/keepalived.conf"
+        ))
+        .unwrap_or_default();
+        assert!(!text.is_empty());
+        let lines: Vec<&str> = text.lines().collect();
+        for n in 0..=lines.len() {
+            for extra in ["", "}", "{", "\"", "weight", "virtual_ipaddress {", "dev"] {
+                let cut = format!("{}\n{extra}\n", lines[..n].join("\n"));
+                let mut d = Diags::default();
+                let top = keepalived_lex::read_str(&cut, "t.conf", &mut d);
+                let imp = translate(&top, "t.conf", &mut d);
+                if d.errors.is_empty() {
+                    // What translates also renders to a file that validates.
+                    super::super::render::render(&imp, None)
+                        .unwrap_or_else(|e| panic!("{e}\n--- input:\n{cut}"));
+                }
+            }
+        }
     }
 }
