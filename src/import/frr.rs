@@ -488,30 +488,17 @@ mod tests {
     /// that renders to a valid file, never a panic.
     #[test]
     fn never_panics_on_truncated_or_mangled_input() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/import/frr-guide/frr.conf"
-        ))
-        .unwrap_or_default();
-        assert!(!text.is_empty());
-        let lines: Vec<&str> = text.lines().collect();
-        for n in 0..=lines.len() {
-            for extra in [
+        crate::import::tests::mangled(
+            "frr-guide/frr.conf",
+            &[
                 "",
                 " vrrp",
                 " vrrp 300",
                 " vrrp 5 ip",
                 " vrrp 5 ipv6 ::1",
                 "no vrrp 5",
-            ] {
-                let cut = format!("{}\n{extra}\n", lines[..n].join("\n"));
-                let mut d = Diags::default();
-                let imp = translate(&cut, "f.conf", &mut d);
-                if d.errors.is_empty() {
-                    super::super::render::render(&imp, None)
-                        .unwrap_or_else(|e| panic!("{e}\n--- input:\n{cut}"));
-                }
-            }
-        }
+            ],
+            |text, d| translate(text, "f.conf", d),
+        );
     }
 }

@@ -1389,25 +1389,13 @@ mod tests {
     /// the importer returns errors or a model, never panics.
     #[test]
     fn never_panics_on_truncated_or_mangled_input() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/import/keepalived-full/keepalived.conf"
-        ))
-        .unwrap_or_default();
-        assert!(!text.is_empty());
-        let lines: Vec<&str> = text.lines().collect();
-        for n in 0..=lines.len() {
-            for extra in ["", "}", "{", "\"", "weight", "virtual_ipaddress {", "dev"] {
-                let cut = format!("{}\n{extra}\n", lines[..n].join("\n"));
-                let mut d = Diags::default();
-                let top = keepalived_lex::read_str(&cut, "t.conf", &mut d);
-                let imp = translate(&top, "t.conf", &mut d);
-                if d.errors.is_empty() {
-                    // What translates also renders to a file that validates.
-                    super::super::render::render(&imp, None)
-                        .unwrap_or_else(|e| panic!("{e}\n--- input:\n{cut}"));
-                }
-            }
-        }
+        crate::import::tests::mangled(
+            "keepalived-full/keepalived.conf",
+            &["", "}", "{", "\"", "weight", "virtual_ipaddress {", "dev"],
+            |text, d| {
+                let top = keepalived_lex::read_str(text, "t.conf", d);
+                translate(&top, "t.conf", d)
+            },
+        );
     }
 }

@@ -148,3 +148,33 @@ pub fn run(dialect: Dialect, path: &Path, output: Option<&Path>) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::{Diags, model::Imported};
+
+    /// Every truncation of a corpus file (tests/import/`corpus`), with each of `extras`
+    /// appended, through `translate`: errors, or a model that renders to a file that
+    /// validates; never a panic.
+    pub fn mangled(
+        corpus: &str,
+        extras: &[&str],
+        translate: impl Fn(&str, &mut Diags) -> Imported,
+    ) {
+        let path = format!("{}/tests/import/{corpus}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(!text.is_empty(), "{path}");
+        let lines: Vec<&str> = text.lines().collect();
+        for n in 0..=lines.len() {
+            for extra in extras {
+                let cut = format!("{}\n{extra}\n", lines[..n].join("\n"));
+                let mut d = Diags::default();
+                let imp = translate(&cut, &mut d);
+                if d.errors.is_empty() {
+                    super::render::render(&imp, None)
+                        .unwrap_or_else(|e| panic!("{e}\n--- input:\n{cut}"));
+                }
+            }
+        }
+    }
+}
