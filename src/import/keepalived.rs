@@ -700,6 +700,15 @@ impl Cx<'_> {
         if let Some(ms) = r.settings.advertisement_interval {
             r.settings.advertisement_interval = Some(self.interval(ms, version, &st.loc(), &mut r));
         }
+        if r.settings.priority == Some(255) {
+            r.note(
+                "priority",
+                format!(
+                    "255, the address owner: netvrrp's apply refuses it unless {} has these addresses itself",
+                    r.interface
+                ),
+            );
+        }
         // Tracking. keepalived zeroes the weights of a sync group member's own track
         // scripts, files and processes (every member must move together).
         for (w, weight, reverse) in tracks {
@@ -723,13 +732,6 @@ impl Cx<'_> {
                 weight = 0;
             }
             self.track_object(&mut r, &w, kind, weight, reverse);
-        }
-        if r.settings.priority == Some(255) && (!r.track.is_empty() || !r.pending_track.is_empty())
-        {
-            r.note(
-                "track",
-                "priority 255: keepalived never lowered an address owner; netvrrp does (it then stops being the owner)",
-            );
         }
         // Unicast: every family of the router needs a peer; netvrrp's IPv6 peers are
         // link-locals. Otherwise the router stays multicast, and says why.
@@ -863,6 +865,9 @@ impl Cx<'_> {
     fn track_interface(&mut self, r: &mut Router, w: &Word, weight: i32, reverse: bool) {
         let at = &w.loc;
         let iface = &w.text;
+        if owner_ignores(r, &w.loc, iface, weight) {
+            return;
+        }
         if reverse {
             self.d.warn(
                 at.clone(),
@@ -922,6 +927,9 @@ impl Cx<'_> {
     fn track_object(&mut self, r: &mut Router, w: &Word, kind: &str, weight: i32, reverse: bool) {
         let name = &w.text;
         let at = &w.loc;
+        if owner_ignores(r, at, name, weight) {
+            return;
+        }
         self.d.warn(
             w.loc.clone(),
             format!("track {kind} {name}: written commented out until [[track]] objects exist"),
@@ -1230,6 +1238,19 @@ impl Cx<'_> {
         }
         self.groups = groups;
     }
+}
+
+/// keepalived never moves an address owner's priority (255) by a weight (FAULT, weight 0,
+/// still applies): such an entry is left out, with a comment. True when it was.
+fn owner_ignores(r: &mut Router, at: &Location, what: &str, weight: i32) -> bool {
+    if r.settings.priority != Some(255) || weight == 0 {
+        return false;
+    }
+    r.note(
+        "track",
+        format!("{at}: {what} weight {weight}: left out, keepalived ignores weights for an address owner (priority 255)"),
+    );
+    true
 }
 
 fn garp_delay(s: &mut Settings, notes: &mut Vec<(&'static str, String)>, ms: u32, at: &Location) {
