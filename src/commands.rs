@@ -67,8 +67,20 @@ pub struct Loaded {
     pub owned: Vec<OwnedRecord>,
 }
 
-/// Err(exit code) after printing the reason.
+/// Err(exit code) after printing the reason. The file is also judged against this host
+/// (src/risk.rs).
 pub async fn load(kernel: &Kernel, file: &Path, run_dir: &Path) -> Result<Loaded, i32> {
+    load_judged(kernel, file, run_dir, true).await
+}
+
+/// [`load`]; `judge`: report risky settings (a VIP off the parent's subnets, a false
+/// owner). `down` does not: removing what a risky file made must always work.
+async fn load_judged(
+    kernel: &Kernel,
+    file: &Path,
+    run_dir: &Path,
+    judge: bool,
+) -> Result<Loaded, i32> {
     let config = config::load(file).map_err(|e| config_failed(&e))?;
     let snapshot = kernel.snapshot().await.map_err(|e| failed(&e))?;
     let desired = desired::derive(&config, |name| snapshot.by_name(name).map(|l| l.index))
@@ -79,8 +91,9 @@ pub async fn load(kernel: &Kernel, file: &Path, run_dir: &Path) -> Result<Loaded
             eprintln!("netvrrp: the configuration does not fit this machine; nothing was applied");
             exit::FAILURE
         })?;
-    // Risky on this host (a VIP off the parent's subnets, a false owner): src/risk.rs.
-    crate::risk::report(&config, &snapshot)?;
+    if judge {
+        crate::risk::report(&config, &snapshot)?;
+    }
     let owned = apply::load_owned(run_dir).map_err(|e| failed(&e))?;
     Ok(Loaded {
         config,
@@ -306,7 +319,7 @@ pub async fn down(cli: &Cli, file: &Path) -> i32 {
         Ok(l) => l,
         Err(e) => return failed(&e),
     };
-    let loaded = match load(&kernel, file, &cli.run_dir).await {
+    let loaded = match load_judged(&kernel, file, &cli.run_dir, false).await {
         Ok(l) => l,
         Err(code) => return code,
     };

@@ -67,6 +67,10 @@ fn risky_configs_are_reported_against_the_host() {
         !links.contains("-6@eth0"),
         "vrid 6: nothing applied: {links}"
     );
+    // `down` still works with such a file: it removes what the first apply made (vrid 5
+    // is gone from the file, so only the owned-devices record names it).
+    let out = ns.netvrrp(&["down", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // The owner: the address is the parent's own.
     ns.ip_ok(&["addr", "add", "192.0.2.9/24", "dev", "eth0"]);
     let out = ns.netvrrp(&["apply", "--no-runtime", "-f", file]);
