@@ -98,6 +98,14 @@ pub fn translate(top: &[Statement], source: &str, d: &mut Diags) -> Imported {
             ),
         ));
     }
+    // keepalived computes the VRRPv3/IPv4 checksum over the IPv4 pseudo-header (since
+    // 1.3.6; `old_unicast_checksum` is the exception, warned about where it is set), which
+    // is netvrrp's default too.
+    imp.defaults_notes.push((
+        "checksum-with-ipv4-pseudoheader",
+        "VRRPv3 checksum: keepalived includes the IPv4 pseudo-header, as netvrrp does by default (checksum-with-ipv4-pseudoheader = true)"
+            .to_string(),
+    ));
     if imp.defaults.garp_burst_interval.is_none() && imp.defaults.garp_bursts != Some(1) {
         imp.defaults.garp_burst_interval = Some(KEEPALIVED_GARP_DELAY_MS);
         imp.defaults_notes.push((
@@ -277,6 +285,10 @@ impl Cx<'_> {
                         ),
                     ));
                 }
+                "vrrp_check_unicast_src" => imp.notes.push(format!(
+                    "{}: vrrp_check_unicast_src: netvrrp's unicast mode always hears only its peers",
+                    c.loc()
+                )),
                 "router_id" | "lvs_id" => {
                     // A name for mails and logs: nothing changes without it.
                     imp.notes.push(format!(
@@ -605,6 +617,20 @@ impl Cx<'_> {
                     }
                 }
                 "native_ipv6" => {} // deprecated in keepalived: the addresses decide the family
+                "check_unicast_src" => r.note(
+                    "unicast-peers",
+                    format!(
+                        "{}: check_unicast_src: netvrrp's unicast mode always hears only its peers",
+                        c.loc()
+                    ),
+                ),
+                "unicast_ttl" => r.note(
+                    "unicast-peers",
+                    format!(
+                        "{}: unicast_ttl: netvrrp sends TTL/hop limit 255 and accepts nothing else",
+                        c.loc()
+                    ),
+                ),
                 _ => {
                     let why = INSTANCE_SKIPS
                         .iter()
