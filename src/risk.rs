@@ -65,19 +65,35 @@ pub fn check(config: &Config, snapshot: &Snapshot, text: Option<&str>) -> Findin
         };
         for family in [Family::Ipv4, Family::Ipv6] {
             let key = family.as_str();
-            for (j, vip) in r.addresses(family).iter().enumerate() {
-                let subnets: Vec<&IpNet> = parent
-                    .addresses
-                    .iter()
-                    .filter(|a| a.addr().is_ipv4() == vip.addr().is_ipv4())
-                    .collect();
+            let vips = r.addresses(family);
+            let subnets: Vec<&IpNet> = parent
+                .addresses
+                .iter()
+                .filter(|a| a.addr().is_ipv4() == (family == Family::Ipv4))
+                .collect();
+            // An advert needs a source: the parent's IPv4 address, or its IPv6 link-local.
+            let has_source = match family {
+                Family::Ipv4 => !subnets.is_empty(),
+                Family::Ipv6 => subnets.iter().any(|a| is_link_local(a)),
+            };
+            if !vips.is_empty() && !has_source {
+                let what = match family {
+                    Family::Ipv4 => "no IPv4 address",
+                    Family::Ipv6 => "no IPv6 link-local address",
+                };
+                f.warnings.push(format!(
+                    "{}: vrrp[{}].{key}: warning: {} has {what}: the {family} instance has no source for its adverts and cannot run until {} gets one",
+                    at(key, None),
+                    i + 1,
+                    r.interface,
+                    r.interface
+                ));
+                continue;
+            }
+            for (j, vip) in vips.iter().enumerate() {
                 if !subnets.iter().any(|s| s.trunc().contains(&vip.addr())) {
-                    let have = if subnets.is_empty() {
-                        format!("it has no {family} address")
-                    } else {
-                        let list: Vec<String> = subnets.iter().map(|s| s.to_string()).collect();
-                        list.join(", ")
-                    };
+                    let list: Vec<String> = subnets.iter().map(|s| s.to_string()).collect();
+                    let have = list.join(", ");
                     f.warnings.push(format!(
                         "{}: vrrp[{}].{key}[{}]: warning: {vip} is outside every subnet of {} ({have}): hosts on the link may have no route to it, and the Master advertises from an address of another subnet",
                         at(key, Some(j)),
@@ -103,6 +119,10 @@ pub fn check(config: &Config, snapshot: &Snapshot, text: Option<&str>) -> Findin
         }
     }
     f
+}
+
+fn is_link_local(a: &IpNet) -> bool {
+    matches!(a, IpNet::V6(n) if (n.addr().segments()[0] & 0xffc0) == 0xfe80)
 }
 
 /// The VIPs of `r` that are not addresses of `parent` (the prefix length does not matter).
@@ -202,12 +222,34 @@ mod tests {
     }
 
     #[test]
+    fn a_family_without_a_source_address_is_one_warning() {
+        let c = parse_str(FILE, "v.toml").unwrap();
+        // No IPv4 at all, IPv6 without a link-local.
+        let snap = Snapshot {
+            links: vec![link("eth0", &["2001:db8::7/64"])],
+        };
+        let f = check(&c, &snap, Some(FILE));
+        assert_eq!(
+            f.warnings,
+            [
+                "v.toml:7:8: vrrp[1].ipv4: warning: eth0 has no IPv4 address: the ipv4 instance has no source for its adverts and cannot run until eth0 gets one",
+                "v.toml:13:8: vrrp[2].ipv6: warning: eth0 has no IPv6 link-local address: the ipv6 instance has no source for its adverts and cannot run until eth0 gets one",
+            ]
+        );
+    }
+
+    #[test]
     fn priority_255_needs_the_parent_to_own_every_vip() {
         let c = parse_str(FILE, "v.toml").unwrap();
         let snap = Snapshot {
             links: vec![link(
                 "eth0",
-                &["192.0.2.1/24", "198.51.100.7/24", "2001:db8::7/64"],
+                &[
+                    "192.0.2.1/24",
+                    "198.51.100.7/24",
+                    "2001:db8::7/64",
+                    "fe80::7/64",
+                ],
             )],
         };
         let f = check(&c, &snap, Some(FILE));
@@ -223,7 +265,12 @@ mod tests {
         let snap = Snapshot {
             links: vec![link(
                 "eth0",
-                &["192.0.2.1/24", "198.51.100.1/32", "2001:db8::7/64"],
+                &[
+                    "192.0.2.1/24",
+                    "198.51.100.1/32",
+                    "2001:db8::7/64",
+                    "fe80::7/64",
+                ],
             )],
         };
         assert_eq!(check(&c, &snap, Some(FILE)), Findings::default());
@@ -231,7 +278,12 @@ mod tests {
         let snap = Snapshot {
             links: vec![link(
                 "eth0",
-                &["192.0.2.1/24", "198.51.100.7/24", "2001:db8::7/64"],
+                &[
+                    "192.0.2.1/24",
+                    "198.51.100.7/24",
+                    "2001:db8::7/64",
+                    "fe80::7/64",
+                ],
             )],
         };
         assert!(check(&c, &snap, None).errors[0].starts_with("v.toml:4:1: "));
