@@ -41,10 +41,6 @@ const INSTANCE_SKIPS: &[(&[&str], &str)] = &[
         "netvrrp sends one gratuitous ARP/NA per address per burst and no refresh",
     ),
     (
-        &["state"],
-        "netvrrp has no initial state: every router starts as Backup and the election decides",
-    ),
-    (
         &["authentication"],
         "removed from VRRP by RFC 3768; netvrrp sends none, so keepalived peers that use it drop netvrrp's adverts: remove it there first",
     ),
@@ -617,6 +613,28 @@ impl Cx<'_> {
                     }
                 }
                 "native_ipv6" => {} // deprecated in keepalived: the addresses decide the family
+                "state" => {
+                    // BACKUP is what netvrrp does anyway: a comment, not a warning (a file
+                    // with a thousand instances would drown the warnings that matter).
+                    if c.args()
+                        .first()
+                        .is_some_and(|w| w.text.eq_ignore_ascii_case("BACKUP"))
+                    {
+                        r.note(
+                            "",
+                            format!(
+                                "{}: state BACKUP: netvrrp starts every router as Backup too",
+                                c.loc()
+                            ),
+                        );
+                    } else {
+                        let n = self.skip(
+                            c,
+                            "netvrrp has no initial state: every router starts as Backup and the election decides (an owner, 255, takes over at once)",
+                        );
+                        r.note("", n);
+                    }
+                }
                 "check_unicast_src" => r.note(
                     "unicast-peers",
                     format!(
