@@ -94,13 +94,21 @@ pub enum Command {
         #[arg(long)]
         no_runtime: bool,
     },
-    /// Discover VRRP macvlans (by virtual MAC) and print the TOML describing them.
+    /// Discover VRRP macvlans (by virtual MAC) and print the TOML describing them; or
+    /// translate a keepalived or FRR configuration.
     Autoconfigure {
         /// VRRP version to write, 2 or 3 (IPv6 needs 3).
         // `--version` is the old spelling, kept as a hidden alias: it read like the global
         // `--version`.
         #[arg(long = "vrrp-version", alias = "version", value_parser = vrrp_version())]
         version: Option<u8>,
+        /// Translate this keepalived.conf (and what it includes) instead of discovering.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["version", "from_frr"])]
+        from_keepalived: Option<PathBuf>,
+        /// Translate this frr.conf (or `vtysh -c 'show running-config'` output) instead of
+        /// discovering.
+        #[arg(long, value_name = "FILE", conflicts_with = "version")]
+        from_frr: Option<PathBuf>,
         /// Write (merge into) this file instead of printing.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
@@ -182,4 +190,94 @@ pub enum VrrsWhat {
     Server,
     Pathway,
     Client,
+}
+
+/// FRR's spelling of `show vrrp`: `show vrrp interface IF [VRID] [json]` becomes
+/// `show vrrp --interface IF [VRID] [--json]`, so an operator's FRR habits (and scripts)
+/// work as they are. Only the words after `show vrrp` are touched.
+pub fn frr_spelling<I, T>(args: I) -> Vec<std::ffi::OsString>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString>,
+{
+    let mut out: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let Some(vrrp) = out
+        .windows(2)
+        .position(|w| w[0] == "show" && w[1] == "vrrp")
+        .map(|i| i + 2)
+    else {
+        return out;
+    };
+    let mut i = vrrp;
+    while i < out.len() {
+        if out[i] == "interface" && i + 1 < out.len() {
+            out[i] = "--interface".into();
+            // The next word is the interface name, whatever it is.
+            i += 2;
+            continue;
+        }
+        if out[i] == "json" {
+            out[i] = "--json".into();
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Cli {
+        Cli::try_parse_from(frr_spelling(line.split_whitespace())).unwrap()
+    }
+
+    #[test]
+    fn show_vrrp_as_frr_spells_it() {
+        for (line, want_if, want_vrid, want_json) in [
+            (
+                "netvrrp show vrrp interface eth0 5",
+                Some("eth0"),
+                Some(5),
+                false,
+            ),
+            (
+                "netvrrp show vrrp interface eth0",
+                Some("eth0"),
+                None,
+                false,
+            ),
+            (
+                "netvrrp show vrrp interface json 7 json",
+                Some("json"),
+                Some(7),
+                true,
+            ),
+            ("netvrrp --run-dir /x show vrrp 9 json", None, Some(9), true),
+            (
+                "netvrrp show vrrp --interface eth1 --json",
+                Some("eth1"),
+                None,
+                true,
+            ),
+        ] {
+            let Command::Show {
+                what:
+                    Some(ShowCommand::Vrrp {
+                        interface,
+                        vrid,
+                        json,
+                    }),
+            } = parse(line).command
+            else {
+                panic!("{line}: not show vrrp");
+            };
+            assert_eq!(interface.as_deref(), want_if, "{line}");
+            assert_eq!(vrid, want_vrid, "{line}");
+            assert_eq!(json, want_json, "{line}");
+        }
+        // Other commands are left alone.
+        let args = frr_spelling(["netvrrp", "show", "vrrs", "server", "interface"]);
+        assert_eq!(args[4], "interface");
+    }
 }

@@ -110,6 +110,15 @@ fn report_failure(f: &Failure) -> i32 {
             }
             crate::report!("the configuration would lock this host out; nothing was applied");
         }
+        Failure::Risk(errors) => {
+            for e in errors {
+                crate::report_plain!("{e}");
+            }
+            crate::report!(
+                "{} error(s) in the configuration for this host; nothing was applied",
+                errors.len()
+            );
+        }
         Failure::Plan(errors) => {
             for e in errors {
                 crate::report!("{e}");
@@ -121,11 +130,16 @@ fn report_failure(f: &Failure) -> i32 {
     f.exit_code()
 }
 
-/// Err(exit code) after printing the reason.
+/// Err(exit code) after printing the reason. The file is also judged against this host
+/// (src/risk.rs).
 pub async fn load(kernel: &Kernel, file: &Path, run_dir: &Path) -> Result<Loaded, i32> {
-    reconcile::kernel::load(kernel, file, run_dir)
+    let loaded = reconcile::kernel::load(kernel, file, run_dir)
         .await
-        .map_err(|f| report_failure(&f))
+        .map_err(|f| report_failure(&f))?;
+    for w in &loaded.warnings {
+        crate::report_plain!("{w}");
+    }
+    Ok(loaded)
 }
 
 /// A netlink connection and everything [`load`] reads; Err(exit code) after printing why.
@@ -372,7 +386,10 @@ pub async fn down(cli: &Cli, file: &Path) -> i32 {
         Ok(l) => l,
         Err(e) => return failed(&e),
     };
-    let loaded = match load(&kernel, file, &cli.run_dir).await {
+    let loaded = match reconcile::kernel::load_unjudged(&kernel, file, &cli.run_dir)
+        .await
+        .map_err(|f| report_failure(&f))
+    {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -748,8 +765,22 @@ pub async fn dispatch(cli: &Cli) -> i32 {
             json,
             no_runtime,
         } => check(cli, &file.file, *json, *no_runtime).await,
-        Command::Autoconfigure { version, output } => {
-            autoconfigure(*version, output.as_deref()).await
+        Command::Autoconfigure {
+            version,
+            output,
+            from_keepalived,
+            from_frr,
+        } => {
+            // Importers read a file, not the kernel (src/import).
+            let from = match (from_keepalived, from_frr) {
+                (Some(f), _) => Some((crate::import::Dialect::Keepalived, f)),
+                (_, Some(f)) => Some((crate::import::Dialect::Frr, f)),
+                _ => None,
+            };
+            match from {
+                Some((dialect, file)) => crate::import::run(dialect, file, output.as_deref()),
+                None => autoconfigure(*version, output.as_deref()).await,
+            }
         }
         Command::Down { file } => down(cli, &file.file).await,
         Command::Run { file, spawned } => crate::daemon::run(cli, &file.file, *spawned).await,

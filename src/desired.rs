@@ -33,6 +33,10 @@ pub struct DesiredDevice {
     /// link-local and multicast routes, which is quadratic in the number of macvlans: with
     /// 1,000 pathways it was most of the fan-out's kernel time (bench/vrrs_fanout.sh).
     pub ipv6: bool,
+    /// `ignore_routes_with_linkdown` = 1 for IPv4 and IPv6 ([`crate::kernel::IGNORE_LINKDOWN`]):
+    /// on VRRP devices, whose protodown as Backup must not capture the subnet's route. Not
+    /// managed (left as found) when false.
+    pub ignore_linkdown: bool,
     /// Addresses (VIPs), sorted.
     pub addresses: Vec<IpNet>,
     /// Protodown as the configurator leaves it: on (the runtime turns it off on Master).
@@ -125,6 +129,7 @@ pub fn pathway_device(pathway: &PathwayConfig, mac: MacAddr, parent_index: u32) 
         mac,
         addrgenmode: AddrGenMode::Random,
         ipv6: addresses.iter().any(|a| matches!(a, IpNet::V6(_))),
+        ignore_linkdown: false,
         addresses,
         protodown: true,
         role: DeviceRole::Pathway {
@@ -170,6 +175,7 @@ pub fn derive(
                     Family::Ipv6 => AddrGenMode::Random,
                 },
                 ipv6: true,
+                ignore_linkdown: true,
                 addresses,
                 protodown: true,
                 role: DeviceRole::Router {

@@ -2,7 +2,8 @@ use netvrrp::cli::Cli;
 
 fn main() {
     use clap::{CommandFactory, FromArgMatches};
-    let matches = Cli::command().get_matches();
+    // FRR's spellings (`show vrrp interface IF [VRID]`) are rewritten before parsing.
+    let matches = Cli::command().get_matches_from(netvrrp::cli::frr_spelling(std::env::args_os()));
     let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
@@ -34,6 +35,14 @@ fn main() {
     let socket_only = matches!(cli.command, C::Show { .. } | C::Subscribe { .. } | C::Stop);
     // Before entering the namespace: `--netns NAME` is found by name from here.
     netvrrp::daemon::identity::set_target(cli.netns.as_deref(), socket_only);
+    // The commands that change the host or run elections refuse a kernel too old for them,
+    // before they touch anything (src/host.rs).
+    if matches!(cli.command, C::Apply { dry_run: false, .. } | C::Run { .. })
+        && let Err(e) = netvrrp::host::check_kernel()
+    {
+        eprintln!("netvrrp: {e}");
+        std::process::exit(netvrrp::exit::FAILURE);
+    }
     if let Some(ns) = cli.netns.as_ref().filter(|_| !socket_only)
         && let Err(e) = netvrrp::kernel::enter_netns(ns)
     {

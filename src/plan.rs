@@ -7,7 +7,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::desired::{DesiredDevice, DesiredState};
-use crate::kernel::{DAD_SYSCTLS, DISABLE_IPV6, LinkInfo, Snapshot};
+use crate::kernel::{DAD_SYSCTLS, DISABLE_IPV6, IGNORE_LINKDOWN, LinkInfo, Snapshot};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// A device netvrrp created or adopted, as remembered in `<run-dir>/owned.json`.
@@ -235,6 +235,10 @@ impl DeviceView<'_> {
     }
 
     fn of_desired(d: &DesiredDevice, runtime: bool) -> DeviceView<'_> {
+        let mut sysctls = sysctl_text(Some([0, 0, 0]), Some(!d.ipv6));
+        if d.ignore_linkdown {
+            sysctls += &linkdown_text(Some(true), Some(true));
+        }
         DeviceView {
             name: &d.name,
             parent: d.parent.clone(),
@@ -243,10 +247,33 @@ impl DeviceView<'_> {
             addrgenmode: d.addrgenmode.as_str(),
             protodown: if runtime { None } else { Some(d.protodown) },
             admin_up: true,
-            sysctls: sysctl_text(Some([0, 0, 0]), Some(!d.ipv6)),
+            sysctls,
             addresses: d.addresses.clone(),
         }
     }
+}
+
+/// Set `ignore_routes_with_linkdown` to 1 for each family where it is 0 (a value the kernel
+/// did not report is left alone: there is nothing to compare).
+fn linkdown_ops(device: &str, v4: Option<bool>, v6: Option<bool>) -> Vec<Op> {
+    let mut ops = Vec::new();
+    if v4 == Some(false) {
+        ops.push(Op::SetIpv4Sysctl {
+            device: device.into(),
+            name: IGNORE_LINKDOWN.into(),
+            value: 1,
+            previous: 0,
+        });
+    }
+    if v6 == Some(false) {
+        ops.push(Op::SetSysctl {
+            device: device.into(),
+            name: IGNORE_LINKDOWN.into(),
+            value: 1,
+            previous: 0,
+        });
+    }
+    ops
 }
 
 fn parent_name(snapshot: &Snapshot, index: u32) -> String {
@@ -254,6 +281,17 @@ fn parent_name(snapshot: &Snapshot, index: u32) -> String {
         .by_index(index)
         .map(|l| l.name.clone())
         .unwrap_or_else(|| format!("if{index}"))
+}
+
+/// ` ipv4.ignore_routes_with_linkdown=V ipv6.ignore_routes_with_linkdown=V` (`?` when the
+/// kernel did not report it), appended where netvrrp manages it.
+fn linkdown_text(v4: Option<bool>, v6: Option<bool>) -> String {
+    let v = |x: Option<bool>| x.map_or("?".to_string(), |b| i32::from(b).to_string());
+    format!(
+        " ipv4.{IGNORE_LINKDOWN}={} ipv6.{IGNORE_LINKDOWN}={}",
+        v(v4),
+        v(v6)
+    )
 }
 
 fn sysctl_text(v: Option<[i32; 3]>, disabled: Option<bool>) -> String {
@@ -402,6 +440,9 @@ pub fn plan(
                 value: i32::from(!d.ipv6),
                 previous: i32::from(d.ipv6),
             });
+            if d.ignore_linkdown {
+                ops.extend(linkdown_ops(&d.name, Some(false), Some(false)));
+            }
             // Protodown goes on before the link is up so the device never transmits as a
             // second master before the runtime has decided.
             ops.push(Op::SetProtodown {
@@ -423,7 +464,11 @@ pub fn plan(
             continue;
         };
         let have = managed_addresses(l);
-        current_text += &DeviceView::of_link(l, snapshot, runtime).render();
+        let mut view = DeviceView::of_link(l, snapshot, runtime);
+        if d.ignore_linkdown {
+            view.sysctls += &linkdown_text(l.ipv4_ignore_linkdown, l.ipv6_ignore_linkdown);
+        }
+        current_text += &view.render();
         let mut up = l.admin_up;
         let mut need_flap = false;
         if l.name != d.name {
@@ -479,6 +524,13 @@ pub fn plan(
                     });
                 }
             }
+        }
+        if d.ignore_linkdown {
+            ops.extend(linkdown_ops(
+                &d.name,
+                l.ipv4_ignore_linkdown,
+                l.ipv6_ignore_linkdown,
+            ));
         }
         if !runtime && l.protodown != d.protodown {
             ops.push(Op::SetProtodown {
@@ -663,6 +715,19 @@ pub fn check(
                 .map(|v| i32::from(v).to_string())
                 .unwrap_or_else(|| "absent".into()),
         );
+        if d.ignore_linkdown {
+            for (family, v) in [
+                ("ipv4", l.ipv4_ignore_linkdown),
+                ("ipv6", l.ipv6_ignore_linkdown),
+            ] {
+                push(
+                    &format!("{family}.{IGNORE_LINKDOWN}"),
+                    "1".into(),
+                    v.map(|v| i32::from(v).to_string())
+                        .unwrap_or_else(|| "absent".into()),
+                );
+            }
+        }
         let have = managed_addresses(l);
         for a in &d.addresses {
             push(
@@ -723,6 +788,8 @@ mod tests {
             addresses: vec!["192.0.2.2/24".parse().unwrap()],
             dad_sysctls: None,
             disable_ipv6: None,
+            ipv4_ignore_linkdown: None,
+            ipv6_ignore_linkdown: None,
             group: 0,
         }
     }
@@ -738,6 +805,7 @@ mod tests {
                 Family::Ipv6 => AddrGenMode::Random,
             },
             ipv6: true,
+            ignore_linkdown: true,
             addresses: vips.iter().map(|a| a.parse().unwrap()).collect(),
             protodown: true,
             role: DeviceRole::Router {
@@ -766,6 +834,8 @@ mod tests {
             addresses: d.addresses.clone(),
             dad_sysctls: Some([0, 0, 0]),
             disable_ipv6: Some(!d.ipv6),
+            ipv4_ignore_linkdown: Some(d.ignore_linkdown),
+            ipv6_ignore_linkdown: Some(d.ignore_linkdown),
             group: 0,
         }
     }
@@ -789,6 +859,47 @@ mod tests {
             .changes
     }
 
+    /// ignore_routes_with_linkdown: set where 0, left alone where 1 or not reported, and
+    /// reported by check (IPv4 and IPv6 separately).
+    #[test]
+    fn ignore_linkdown_is_managed_on_router_devices() {
+        let d = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
+        let mut l = link_of(&d, 10);
+        let rec = [record(&l)];
+        let snap = |l: &LinkInfo| Snapshot {
+            links: vec![parent(2, "eth0"), l.clone()],
+        };
+        assert!(run(&snap(&l), &state(vec![d.clone()]), &rec).is_empty());
+        l.ipv4_ignore_linkdown = Some(false);
+        let ops: Vec<String> = run(&snap(&l), &state(vec![d.clone()]), &rec)
+            .iter()
+            .map(|o| o.to_string())
+            .collect();
+        assert_eq!(
+            ops,
+            ["sysctl net.ipv4.conf.vrrp4-2-5.ignore_routes_with_linkdown=1"]
+        );
+        l.ipv6_ignore_linkdown = None;
+        let checks = check(
+            &snap(&l),
+            &state(vec![d]),
+            &rec,
+            ProtodownOwner::Configurator,
+        );
+        let failed: Vec<(&str, &str)> = checks
+            .iter()
+            .filter(|c| !c.pass)
+            .map(|c| (c.attribute.as_str(), c.actual.as_str()))
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                ("ipv4.ignore_routes_with_linkdown", "0"),
+                ("ipv6.ignore_routes_with_linkdown", "absent")
+            ]
+        );
+    }
+
     #[test]
     fn create_from_scratch_in_order() {
         let d = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
@@ -807,6 +918,8 @@ mod tests {
                 "sysctl net.ipv6.conf.vrrp4-2-5.enhanced_dad=0",
                 // Explicit: the namespace's default may have IPv6 off.
                 "sysctl net.ipv6.conf.vrrp4-2-5.disable_ipv6=0",
+                "sysctl net.ipv4.conf.vrrp4-2-5.ignore_routes_with_linkdown=1",
+                "sysctl net.ipv6.conf.vrrp4-2-5.ignore_routes_with_linkdown=1",
                 "set vrrp4-2-5 protodown on",
                 "add address 192.0.2.1/24 dev vrrp4-2-5",
                 "set vrrp4-2-5 up",
@@ -826,6 +939,7 @@ mod tests {
             mac: MacAddr([2, 2, 0, 0, 0, 1]),
             addrgenmode: AddrGenMode::Random,
             ipv6: addrs.iter().any(|a| a.contains(':')),
+            ignore_linkdown: false,
             addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
             protodown: true,
             role: DeviceRole::Pathway {

@@ -8,6 +8,8 @@ mod parse;
 mod render;
 
 pub use parse::{load, parse_str};
+// The importers check addresses exactly as the file parser does.
+pub(crate) use parse::{parse_v4, parse_v6};
 pub use render::{DiscoveredRouter, render_autoconfig};
 
 use crate::types::{Family, MacAddr};

@@ -35,6 +35,12 @@ pub const DAD_SYSCTLS: [&str; 3] = ["accept_dad", "dad_transmits", "enhanced_dad
 /// (see [`crate::desired::DesiredDevice::ipv6`]).
 pub const DISABLE_IPV6: &str = "disable_ipv6";
 
+/// Set to 1 on every VRRP device, IPv4 and IPv6: while a Backup's device is protodown (no
+/// carrier) the subnet routes through it are ignored. Otherwise, once the parent's own
+/// address is re-added (a DHCP renew, ifreload), the older route via the vrrp device wins and
+/// the Backup cannot reach its own subnet (FRR's VRRP guide sets it too).
+pub const IGNORE_LINKDOWN: &str = "ignore_routes_with_linkdown";
+
 /// macvlan mode of a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,6 +87,12 @@ pub struct LinkInfo {
     pub dad_sysctls: Option<[i32; 3]>,
     /// The `disable_ipv6` sysctl from the same devconf; None when the device has no IPv6 conf.
     pub disable_ipv6: Option<bool>,
+    /// [`IGNORE_LINKDOWN`] of the IPv4 conf (IFLA_INET_CONF); None when not reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv4_ignore_linkdown: Option<bool>,
+    /// [`IGNORE_LINKDOWN`] of the IPv6 conf (IFLA_INET6_CONF); None when not reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6_ignore_linkdown: Option<bool>,
     /// IFLA_GROUP, the kernel device group (0 = default). The runtime puts the pathway
     /// macvlans of each VRRS leader in a group of their own for bulk protodown changes.
     #[serde(skip_serializing_if = "is_zero")]

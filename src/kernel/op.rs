@@ -53,6 +53,13 @@ pub enum Op {
         value: i32,
         previous: i32,
     },
+    /// `/proc/sys/net/ipv4/conf/<device>/<name>`.
+    SetIpv4Sysctl {
+        device: String,
+        name: String,
+        value: i32,
+        previous: i32,
+    },
     AddAddress {
         device: String,
         address: IpNet,
@@ -91,6 +98,7 @@ impl Op {
             | Op::SetMacvlanMode { device, .. }
             | Op::SetAddrGenMode { device, .. }
             | Op::SetSysctl { device, .. }
+            | Op::SetIpv4Sysctl { device, .. }
             | Op::AddAddress { device, .. }
             | Op::DelAddress { device, .. }
             | Op::SetAdmin { device, .. }
@@ -166,6 +174,17 @@ impl Op {
                 value: previous,
                 previous: value,
             },
+            Op::SetIpv4Sysctl {
+                device,
+                name,
+                value,
+                previous,
+            } => Op::SetIpv4Sysctl {
+                device,
+                name,
+                value: previous,
+                previous: value,
+            },
             Op::AddAddress { device, address } => Op::DelAddress { device, address },
             Op::DelAddress { device, address } => Op::AddAddress { device, address },
             Op::SetAdmin {
@@ -226,6 +245,12 @@ impl fmt::Display for Op {
                 value,
                 ..
             } => write!(f, "sysctl net.ipv6.conf.{device}.{name}={value}"),
+            Op::SetIpv4Sysctl {
+                device,
+                name,
+                value,
+                ..
+            } => write!(f, "sysctl net.ipv4.conf.{device}.{name}={value}"),
             Op::AddAddress { device, address } => write!(f, "add address {address} dev {device}"),
             Op::DelAddress { device, address } => write!(f, "del address {address} dev {device}"),
             Op::SetAdmin { device, up, .. } => {

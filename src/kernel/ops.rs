@@ -513,7 +513,18 @@ impl Kernel {
                 ..
             } => {
                 return Ok(Action::Sysctl {
-                    path: sysctl_path(device, name)?,
+                    path: sysctl_path("ipv6", device, name)?,
+                    value: *value,
+                });
+            }
+            Op::SetIpv4Sysctl {
+                device,
+                name,
+                value,
+                ..
+            } => {
+                return Ok(Action::Sysctl {
+                    path: sysctl_path("ipv4", device, name)?,
                     value: *value,
                 });
             }
@@ -534,22 +545,24 @@ impl Kernel {
 /// The device whose ifindex an operation needs (None: it works by name).
 fn index_name(op: &Op) -> Option<&str> {
     match op {
-        Op::CreateMacvlan { .. } | Op::SetSysctl { .. } => None,
+        Op::CreateMacvlan { .. } | Op::SetSysctl { .. } | Op::SetIpv4Sysctl { .. } => None,
         Op::Rename { from, .. } => Some(from),
         other => Some(other.device()),
     }
 }
 
-/// `/proc/sys/net/ipv6/conf/<device>/<name>`, refusing names that would leave that
-/// directory.
-fn sysctl_path(device: &str, name: &str) -> Result<PathBuf, Cause> {
+/// `/proc/sys/net/<family>/conf/<device>/<name>` (family `ipv4` or `ipv6`), refusing names
+/// that would leave that directory.
+fn sysctl_path(family: &str, device: &str, name: &str) -> Result<PathBuf, Cause> {
     let bad = |s: &str| s.is_empty() || s == "." || s == ".." || s.contains('/');
     if bad(device) || bad(name) {
         return Err(Cause::Other(format!(
-            "invalid sysctl net.ipv6.conf.{device}.{name}"
+            "invalid sysctl net.{family}.conf.{device}.{name}"
         )));
     }
-    Ok(["/proc/sys/net/ipv6/conf", device, name].iter().collect())
+    Ok(["/proc/sys/net", family, "conf", device, name]
+        .iter()
+        .collect())
 }
 
 fn on_off(on: bool) -> &'static str {
@@ -637,11 +650,15 @@ mod tests {
     #[test]
     fn sysctl_paths() {
         assert_eq!(
-            sysctl_path("vrrp6-2-5", "accept_dad").unwrap(),
+            sysctl_path("ipv6", "vrrp6-2-5", "accept_dad").unwrap(),
             PathBuf::from("/proc/sys/net/ipv6/conf/vrrp6-2-5/accept_dad")
         );
-        assert!(sysctl_path("..", "x").is_err());
-        assert!(sysctl_path("eth0", "../../x").is_err());
+        assert_eq!(
+            sysctl_path("ipv4", "vrrp4-2-5", "ignore_routes_with_linkdown").unwrap(),
+            PathBuf::from("/proc/sys/net/ipv4/conf/vrrp4-2-5/ignore_routes_with_linkdown")
+        );
+        assert!(sysctl_path("ipv6", "..", "x").is_err());
+        assert!(sysctl_path("ipv4", "eth0", "../../x").is_err());
     }
 
     #[test]

@@ -39,6 +39,11 @@ const DEVCONF_DAD_TRANSMITS: usize = 6;
 const DEVCONF_DISABLE_IPV6: usize = 26;
 const DEVCONF_ACCEPT_DAD: usize = 27;
 const DEVCONF_ENHANCED_DAD: usize = 46;
+const DEVCONF_IGNORE_ROUTES_WITH_LINKDOWN: usize = 39;
+// IFLA_AF_SPEC / AF_INET: the IPv4 devconf array; element i is IPV4_DEVCONF_(i+1)
+// (linux/ip.h), IGNORE_ROUTES_WITH_LINKDOWN being 29.
+const IFLA_INET_CONF: u16 = 1;
+const IPV4_DEVCONF_IGNORE_ROUTES_WITH_LINKDOWN: usize = 28;
 // linux/if_addr.h
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
@@ -113,6 +118,8 @@ pub(crate) fn link_from_payload(payload: &[u8]) -> Option<LinkInfo> {
         addresses: Vec::new(),
         dad_sysctls: None,
         disable_ipv6: None,
+        ipv4_ignore_linkdown: None,
+        ipv6_ignore_linkdown: None,
         group: 0,
     };
     let mut parent_in_other_netns = false;
@@ -147,6 +154,14 @@ pub(crate) fn link_from_payload(payload: &[u8]) -> Option<LinkInfo> {
                 for (family, spec) in Attrs(value) {
                     if family == AF_INET6 as u16 {
                         parse_inet6(spec, &mut link);
+                    } else if family == AF_INET as u16 {
+                        for (kind, v) in Attrs(spec) {
+                            if kind == IFLA_INET_CONF {
+                                link.ipv4_ignore_linkdown =
+                                    i32_at(v, IPV4_DEVCONF_IGNORE_ROUTES_WITH_LINKDOWN * 4)
+                                        .map(|x| x != 0);
+                            }
+                        }
                     }
                 }
             }
@@ -201,6 +216,8 @@ fn parse_inet6(spec: &[u8], link: &mut LinkInfo) {
                     link.dad_sysctls = Some([a, d, e]);
                 }
                 link.disable_ipv6 = i32_at(v, DEVCONF_DISABLE_IPV6 * 4).map(|x| x != 0);
+                link.ipv6_ignore_linkdown =
+                    i32_at(v, DEVCONF_IGNORE_ROUTES_WITH_LINKDOWN * 4).map(|x| x != 0);
             }
             _ => {}
         }
@@ -319,6 +336,7 @@ mod tests {
         conf.dad_transmits = 2;
         conf.enhanced_dad = 1;
         conf.disable_ipv6 = 1;
+        conf.ignore_routes_with_linkdown = 1;
         msg.attributes = vec![
             LinkAttribute::IfName("vrrp4-2-5".into()),
             LinkAttribute::Link(2),
@@ -354,6 +372,7 @@ mod tests {
         assert_eq!(link.operstate, "lowerlayerdown");
         assert_eq!(link.dad_sysctls, Some([0, 2, 1]));
         assert_eq!(link.disable_ipv6, Some(true));
+        assert_eq!(link.ipv6_ignore_linkdown, Some(true));
 
         msg.attributes.push(LinkAttribute::LinkNetNsId(3));
         assert_eq!(link_from_payload(&bytes(&msg)).unwrap().parent_index, None);

@@ -37,6 +37,7 @@ fn keys(op: &Op) -> Vec<Key<'_>> {
         Op::SetMacvlanMode { .. }
         | Op::SetAddrGenMode { .. }
         | Op::SetSysctl { .. }
+        | Op::SetIpv4Sysctl { .. }
         | Op::SetAdmin { .. }
         | Op::SetProtodown { .. }
         | Op::SetGroup { .. } => {}

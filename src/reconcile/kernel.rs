@@ -41,6 +41,9 @@ pub struct Loaded {
     pub snapshot: Snapshot,
     pub desired: DesiredState,
     pub owned: Vec<OwnedRecord>,
+    /// Risky settings on this host (src/risk.rs), each naming file:line:column: for the
+    /// caller to print or log.
+    pub warnings: Vec<String>,
 }
 
 /// Why a reconcile stopped. Nothing was changed, except where the variant says a rollback
@@ -57,6 +60,9 @@ pub enum Failure {
     /// host off from it (exit 65).
     #[error("{}", .0.join("\n"))]
     Lockout(Vec<String>),
+    /// The file is wrong for this host (e.g. priority 255 without the addresses; exit 65).
+    #[error("{}", .0.join("\n"))]
+    Risk(Vec<String>),
     /// The planner refused (e.g. a foreign device in the way).
     #[error("{}", .0.join("\n"))]
     Plan(Vec<String>),
@@ -78,7 +84,7 @@ impl Failure {
     /// The command's exit code (netvrrp(8) EXIT STATUS).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Failure::Config(_) | Failure::Lockout(_) => crate::exit::DATAERR,
+            Failure::Config(_) | Failure::Lockout(_) | Failure::Risk(_) => crate::exit::DATAERR,
             _ => crate::exit::FAILURE,
         }
     }
@@ -88,6 +94,17 @@ impl Failure {
 pub async fn load(kernel: &Kernel, file: &Path, run_dir: &Path) -> Result<Loaded, Failure> {
     let config = config::load(file).map_err(Failure::Config)?;
     load_with(kernel, config, run_dir).await
+}
+
+/// [`load`] without judging the file against the host: `down` must always be able to remove
+/// what a risky file made.
+pub async fn load_unjudged(
+    kernel: &Kernel,
+    file: &Path,
+    run_dir: &Path,
+) -> Result<Loaded, Failure> {
+    let config = config::load(file).map_err(Failure::Config)?;
+    derive_loaded(kernel, config, run_dir).await
 }
 
 /// Check and parse the file on a blocking-pool thread, so a runtime's loop keeps electing
@@ -104,8 +121,24 @@ pub async fn load_config_off_loop(file: &Path, check_permissions: bool) -> Resul
     .map_err(|e| Failure::Io(anyhow::anyhow!("the configuration reader failed: {e}")))?
 }
 
-/// [`load`] with the file already parsed.
+/// [`load`] with the file already parsed, judged against the host (src/risk.rs): risky
+/// settings become warnings, wrong ones a [`Failure::Risk`].
 pub async fn load_with(kernel: &Kernel, config: Config, run_dir: &Path) -> Result<Loaded, Failure> {
+    let mut loaded = derive_loaded(kernel, config, run_dir).await?;
+    let text = loaded
+        .config
+        .source
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    let findings = crate::risk::check(&loaded.config, &loaded.snapshot, text.as_deref());
+    if !findings.errors.is_empty() {
+        return Err(Failure::Risk(findings.errors));
+    }
+    loaded.warnings = findings.warnings;
+    Ok(loaded)
+}
+
+async fn derive_loaded(kernel: &Kernel, config: Config, run_dir: &Path) -> Result<Loaded, Failure> {
     let snapshot = kernel.snapshot().await.map_err(Failure::Io)?;
     let desired = desired::derive(&config, |name| snapshot.by_name(name).map(|l| l.index))
         .map_err(|errors| Failure::Fit(errors.iter().map(|e| e.to_string()).collect()))?;
@@ -115,6 +148,7 @@ pub async fn load_with(kernel: &Kernel, config: Config, run_dir: &Path) -> Resul
         snapshot,
         desired,
         owned,
+        warnings: Vec::new(),
     })
 }
 

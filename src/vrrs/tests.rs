@@ -80,6 +80,8 @@ fn link(index: u32, name: &str, m: &str, addrs: &[&str]) -> LinkInfo {
         addresses: addrs.iter().map(|a| net(a)).collect(),
         dad_sysctls: Some([1, 1, 0]),
         disable_ipv6: Some(false),
+        ipv4_ignore_linkdown: None,
+        ipv6_ignore_linkdown: None,
         group: 0,
     }
 }

@@ -94,6 +94,9 @@ pub(in crate::daemon) async fn on_sighup(
         let k = kernel.lock().await;
         let _lock = crate::apply::lock(&run_dir).map_err(Failure::Io)?;
         let loaded = kernel::load_with(&k, config, &run_dir).await?;
+        for w in &loaded.warnings {
+            tracing::warn!(target: "netvrrp::protocol", "{w}");
+        }
         // protodown is ours while we run.
         let owner = ProtodownOwner::Runtime;
         let plan = kernel::plan(&loaded, owner)?;

@@ -1,0 +1,456 @@
+//! Traps of a migration onto a real host, in namespaces (issue 19): risky configurations
+//! judged against the host's interfaces.
+
+mod common;
+
+use common::{Netns, text};
+
+fn host(prefix: &str) -> Netns {
+    let ns = Netns::new(prefix);
+    ns.ip_ok(&[
+        "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
+    ]);
+    ns.ip_ok(&["link", "set", "eth0", "up"]);
+    ns.ip_ok(&["link", "set", "eth0p", "up"]);
+    ns.ip_ok(&["addr", "add", "192.0.2.2/24", "dev", "eth0"]);
+    ns
+}
+
+/// A VIP outside every subnet of the parent: a warning at its file:line:column, the apply
+/// goes on. Priority 255 without the addresses on the parent: refused, exit 65, nothing
+/// applied; with them: accepted.
+#[test]
+fn risky_configs_are_reported_against_the_host() {
+    let ns = host("nvmig");
+    let cfg = ns.dir().join("vrrp.toml");
+    let file = cfg.to_str().unwrap();
+    std::fs::write(
+        &cfg,
+        "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\", \"198.51.100.1/24\"]\n",
+    )
+    .unwrap();
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{file}:4:25: vrrp[1].ipv4[2]: warning: 198.51.100.1/24 is outside every subnet of eth0 (192.0.2.2/24)"
+        )),
+        "{}",
+        text(&out)
+    );
+    // validate reads no host: the same file is simply valid.
+    let out = ns.netvrrp(&["validate", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(out.stderr.is_empty(), "{}", text(&out));
+
+    std::fs::write(
+        &cfg,
+        "[[vrrp]]\ninterface = \"eth0\"\nvrid = 6\npriority = 255\nipv4 = [\"192.0.2.9/24\"]\n",
+    )
+    .unwrap();
+    for cmd in [&["apply", "--no-runtime"][..], &["diff"], &["check"]] {
+        let mut args = cmd.to_vec();
+        args.extend(["-f", file]);
+        let out = ns.netvrrp(&args);
+        assert_eq!(out.status.code(), Some(65), "{cmd:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&format!(
+                "{file}:4:12: vrrp[1].priority: priority 255 means this router owns its addresses, but eth0 does not have 192.0.2.9"
+            )),
+            "{}",
+            text(&out)
+        );
+    }
+    let links = ns.ip_ok(&["-o", "link", "show"]);
+    assert!(
+        !links.contains("-6@eth0"),
+        "vrid 6: nothing applied: {links}"
+    );
+    // `down` still works with such a file: it removes what the first apply made (vrid 5
+    // is gone from the file, so only the owned-devices record names it).
+    let out = ns.netvrrp(&["down", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The owner: the address is the parent's own.
+    ns.ip_ok(&["addr", "add", "192.0.2.9/24", "dev", "eth0"]);
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+fn sysctl(ns: &Netns, family: &str, dev: &str) -> String {
+    let out = ns.exec(&[
+        "cat",
+        &format!("/proc/sys/net/{family}/conf/{dev}/ignore_routes_with_linkdown"),
+    ]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// apply sets ignore_routes_with_linkdown (IPv4 and IPv6) on the vrrp devices; diff and
+/// check see it changed by hand; the next apply repairs it.
+#[test]
+fn ignore_routes_with_linkdown_is_applied_and_checked() {
+    let ns = host("nvmigld");
+    let cfg = ns.dir().join("vrrp.toml");
+    let file = cfg.to_str().unwrap();
+    std::fs::write(
+        &cfg,
+        "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\nipv6 = [\"2001:db8::1/64\"]\n",
+    )
+    .unwrap();
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let idx = ns.ifindex("eth0");
+    let devs = [format!("vrrp4-{idx}-5"), format!("vrrp6-{idx}-5")];
+    for dev in &devs {
+        for family in ["ipv4", "ipv6"] {
+            assert_eq!(sysctl(&ns, family, dev), "1", "{family} {dev}");
+        }
+    }
+    let out = ns.netvrrp(&["diff", "--exit-code", "--no-runtime", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    ns.ok(&[
+        "sysctl",
+        "-qw",
+        &format!("net.ipv4.conf.{}.ignore_routes_with_linkdown=0", devs[0]),
+    ]);
+    let out = ns.netvrrp(&["diff", "--exit-code", "--no-runtime", "-f", file]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!(
+            "sysctl net.ipv4.conf.{}.ignore_routes_with_linkdown=1",
+            devs[0]
+        )),
+        "{}",
+        text(&out)
+    );
+    let out = ns.netvrrp(&["check", "--no-runtime", "-f", file]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ipv4.ignore_routes_with_linkdown"),
+        "{}",
+        text(&out)
+    );
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(sysctl(&ns, "ipv4", &devs[0]), "1");
+    let out = ns.netvrrp(&["check", "--no-runtime", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+fn state(ns: &Netns) -> Option<String> {
+    let out = ns.netvrrp(&["show", "vrrp", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v.as_array()?.iter().find(|r| r["family"] == "ipv4")?["state"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Namespaces on one bridge (in a switch namespace, returned last): each gets `eth0` with
+/// `addrs[i]`/24.
+fn segment(prefix: &str, addrs: &[&str]) -> (Vec<Netns>, Netns) {
+    let sw = Netns::new(&format!("{prefix}sw"));
+    sw.bridge("br0");
+    let mut out = Vec::new();
+    for (i, a) in addrs.iter().enumerate() {
+        let ns = Netns::new(&format!("{prefix}{i}"));
+        let port = format!("sw{i}");
+        sw.veth_to(&port, &ns, "eth0");
+        sw.enslave(&port, "br0");
+        ns.ip_ok(&["addr", "add", &format!("{a}/24"), "dev", "eth0"]);
+        out.push(ns);
+    }
+    (out, sw)
+}
+
+/// Wait until the IPv4 instance of `ns` is in state `want`.
+fn wait_state(ns: &Netns, want: &str) {
+    common::wait_until(
+        std::time::Duration::from_secs(20),
+        || format!("{} is {:?}, not {want}", ns.name(), state(ns)),
+        || (state(ns).as_deref() == Some(want)).then_some(()),
+    );
+}
+
+/// The trap of issue 19: on a Backup, the parent's address removed and re-added (a DHCP
+/// renew, ifreload). The subnet route through the Backup's protodown vrrp device is older
+/// and would win; with ignore_routes_with_linkdown it is skipped, and the Backup still
+/// reaches the Master's own address and a host on the link.
+#[test]
+fn backup_reaches_its_subnet_after_the_parent_address_comes_back() {
+    let (nss, _sw) = segment("nvmigr", &["10.9.0.2", "10.9.0.3", "10.9.0.100"]);
+    let (m, b) = (&nss[0], &nss[1]);
+    for (ns, prio) in [(m, 200), (b, 100)] {
+        let cfg = ns.dir().join("vrrp.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[defaults]\nadvertisement-interval = 100\n\n[[vrrp]]\ninterface = \"eth0\"\nvrid = 7\npriority = {prio}\nipv4 = [\"10.9.0.1/24\"]\n"
+            ),
+        )
+        .unwrap();
+        let out = ns.netvrrp(&["apply", "-f", cfg.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    wait_state(m, "master");
+    wait_state(b, "backup");
+    b.ip_ok(&["addr", "del", "10.9.0.3/24", "dev", "eth0"]);
+    b.ip_ok(&["addr", "add", "10.9.0.3/24", "dev", "eth0"]);
+    for target in ["10.9.0.2", "10.9.0.100"] {
+        let out = b.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "1", target]);
+        assert!(
+            out.status.success(),
+            "backup cannot reach {target}: {}\nroutes: {}",
+            text(&out),
+            b.ip_ok(&["route", "show"])
+        );
+    }
+    assert_eq!(state(b).as_deref(), Some("backup"));
+}
+
+/// keepalived in `ns` with `conf` (foreground, VRRP only, pid files in the namespace's
+/// directory); killed with the namespace.
+fn start_keepalived(ns: &Netns, conf: &std::path::Path) {
+    let d = ns.dir();
+    let _ = std::fs::remove_file(d.join("vrrp.pid"));
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        ns.name(),
+        "keepalived",
+        "-n",
+        "-l",
+        "-D",
+        "-P",
+        "-G",
+        "-f",
+    ])
+    .arg(conf)
+    .arg("-p")
+    .arg(d.join("keepalived.pid"))
+    .arg("-r")
+    .arg(d.join("vrrp.pid"))
+    .arg("-c")
+    .arg(d.join("checkers.pid"))
+    .arg("-b")
+    .arg(d.join("bfd.pid"))
+    .env("TMPDIR", d)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    ns.spawn(cmd);
+}
+
+/// SIGTERM to keepalived (it sends priority 0 and removes its VIPs), waiting for its exit.
+fn stop_keepalived(ns: &Netns) {
+    let pid = std::fs::read_to_string(ns.dir().join("keepalived.pid")).unwrap_or_default();
+    let pid = pid.trim();
+    assert!(
+        !pid.is_empty(),
+        "keepalived is not running in {}",
+        ns.name()
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", pid])
+        .status();
+    // keepalived removes its pid file when it has stopped (the process itself stays a
+    // zombie of this test until the namespace is dropped).
+    let file = ns.dir().join("keepalived.pid");
+    common::wait_until(
+        std::time::Duration::from_secs(10),
+        || format!("keepalived {pid} still running"),
+        || (!file.exists()).then_some(()),
+    );
+}
+
+fn has_vip(ns: &Netns, dev: &str, vip: &str) -> bool {
+    ns.ip_ok(&["-o", "addr", "show", "dev", dev])
+        .contains(&format!("inet {vip}/"))
+}
+
+/// One router of a keepalived pair converted with `--from-keepalived` runs against the
+/// keepalived peer, which keeps its original file: the same Master is elected, and the
+/// Master moves both ways (keepalived stops: netvrrp takes over; keepalived returns with
+/// the higher priority: it preempts and netvrrp is Backup again).
+#[test]
+fn keepalived_pair_with_one_router_converted() {
+    if std::process::Command::new("keepalived")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("keepalived not installed: skipped");
+        return;
+    }
+    let (nss, _sw) = segment("nvmigk", &["10.8.0.2", "10.8.0.3"]);
+    let (r1, r2) = (&nss[0], &nss[1]);
+    let conf = |prio: u8| {
+        format!(
+            "global_defs {{\n  script_user root\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority {prio}\n  advert_int 0.1\n  virtual_ipaddress {{\n    10.8.0.1/24\n  }}\n}}\n"
+        )
+    };
+    let k1 = r1.dir().join("keepalived.conf");
+    std::fs::write(&k1, conf(200)).unwrap();
+    let k2 = r2.dir().join("keepalived.conf");
+    std::fs::write(&k2, conf(100)).unwrap();
+    let toml = r2.dir().join("vrrp.toml");
+    let out = r2.netvrrp(&[
+        "autoconfigure",
+        "--from-keepalived",
+        k2.to_str().unwrap(),
+        "-o",
+        toml.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    start_keepalived(r1, &k1);
+    let limit = std::time::Duration::from_secs(15);
+    common::wait_until(
+        limit,
+        || "keepalived r1 never took the VIP".into(),
+        || has_vip(r1, "eth0", "10.8.0.1").then_some(()),
+    );
+    let out = r2.netvrrp(&["apply", "-f", toml.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    wait_state(r2, "backup");
+    // Several intervals later nothing moved: keepalived is still Master.
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(state(r2).as_deref(), Some("backup"));
+    assert!(has_vip(r1, "eth0", "10.8.0.1"));
+
+    // keepalived goes: netvrrp takes over.
+    stop_keepalived(r1);
+    wait_state(r2, "master");
+    assert!(!has_vip(r1, "eth0", "10.8.0.1"));
+
+    // keepalived comes back with the higher priority: it preempts, netvrrp steps down.
+    start_keepalived(r1, &k1);
+    wait_state(r2, "backup");
+    common::wait_until(
+        limit,
+        || "keepalived r1 did not take the VIP back".into(),
+        || has_vip(r1, "eth0", "10.8.0.1").then_some(()),
+    );
+}
+
+/// FRR (zebra + vrrpd) in `ns` with `vrrpd_conf`, its files under `<dir>/frr` (owned by
+/// FRR's user, which its daemons drop to). Killed with the namespace.
+fn start_frr(ns: &Netns, vrrpd_conf: &str) {
+    let d = ns.dir().join("frr");
+    std::fs::create_dir_all(d.join("vartmp")).unwrap();
+    std::fs::write(d.join("zebra.conf"), "hostname r\n!\n").unwrap();
+    std::fs::write(d.join("vrrpd.conf"), vrrpd_conf).unwrap();
+    for f in ["zebra.pid", "vrrpd.pid", "zserv.api"] {
+        let _ = std::fs::remove_file(d.join(f));
+    }
+    let ok = std::process::Command::new("chown")
+        .args(["-R", "frr:frr"])
+        .arg(&d)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "chown {}", d.display());
+    let dir = d.display().to_string();
+    let common = format!("-d -z {dir}/zserv.api --vty_socket {dir} -P 0");
+    for daemon in ["zebra", "vrrpd"] {
+        // /var/tmp is bind-mounted so FRR's crash logs stay in the test's directory.
+        let script = format!(
+            "mount --bind {dir}/vartmp /var/tmp && exec /usr/lib/frr/{daemon} {common} -f {dir}/{daemon}.conf -i {dir}/{daemon}.pid --log file:{dir}/{daemon}.log"
+        );
+        let out = ns.exec(&["sh", "-c", &script]);
+        assert!(out.status.success(), "{daemon}: {}", text(&out));
+        let pid = d.join(format!("{daemon}.pid"));
+        common::wait_until(
+            std::time::Duration::from_secs(10),
+            || format!("{daemon} did not start"),
+            || (pid.exists() && (daemon != "zebra" || d.join("zserv.api").exists())).then_some(()),
+        );
+    }
+}
+
+fn stop_vrrpd(ns: &Netns) {
+    let pid = std::fs::read_to_string(ns.dir().join("frr/vrrpd.pid")).unwrap_or_default();
+    let pid = pid.trim().to_string();
+    assert!(!pid.is_empty(), "vrrpd is not running in {}", ns.name());
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    common::wait_until(
+        std::time::Duration::from_secs(10),
+        || format!("vrrpd {pid} still running"),
+        || (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(()),
+    );
+}
+
+/// Is the FRR router's macvlan up for business (protodown off: FRR's Master)?
+fn frr_master(ns: &Netns, dev: &str) -> bool {
+    let v = ns.ip_json(&["-d", "link", "show", "dev", dev]);
+    // iproute2 writes the key only while protodown is on.
+    v[0]["proto_down"].as_bool() != Some(true)
+}
+
+/// The same with FRR: r2's frr.conf converted with `--from-frr`, r1 keeps FRR with the
+/// higher priority. The same Master is elected, and the Master moves both ways.
+#[test]
+fn frr_pair_with_one_router_converted() {
+    if !std::path::Path::new("/usr/lib/frr/vrrpd").exists() {
+        eprintln!("FRR not installed: skipped");
+        return;
+    }
+    let (nss, _sw) = segment("nvmigf", &["10.7.0.2", "10.7.0.3"]);
+    let (r1, r2) = (&nss[0], &nss[1]);
+    // FRR's recipe: the macvlan with the virtual MAC and the VIP, made by the system.
+    let idx = r1.ifindex("eth0");
+    let dev = format!("vrrp4-{idx}-9");
+    r1.ip_ok(&[
+        "link", "add", &dev, "link", "eth0", "type", "macvlan", "mode", "bridge",
+    ]);
+    r1.ip_ok(&["link", "set", &dev, "address", "00:00:5e:00:01:09"]);
+    r1.ip_ok(&["addr", "add", "10.7.0.1/24", "dev", &dev]);
+    // Protodown until vrrpd makes it Master (so "off" below is FRR's doing).
+    r1.ip_ok(&["link", "set", &dev, "protodown", "on"]);
+    r1.ip_ok(&["link", "set", &dev, "up"]);
+    let conf = |prio: u8, own: &str| {
+        format!(
+            "frr version 8.4.4\n!\ninterface eth0\n ip address {own}/24\n vrrp 9 version 3\n vrrp 9 priority {prio}\n vrrp 9 advertisement-interval 100\n vrrp 9 ip 10.7.0.1\nexit\n!\n"
+        )
+    };
+    start_frr(r1, &conf(200, "10.7.0.2"));
+    let limit = std::time::Duration::from_secs(20);
+    common::wait_until(
+        limit,
+        || "FRR r1 never became Master".into(),
+        || frr_master(r1, &dev).then_some(()),
+    );
+
+    let f2 = r2.dir().join("frr.conf");
+    std::fs::write(&f2, conf(100, "10.7.0.3")).unwrap();
+    let toml = r2.dir().join("vrrp.toml");
+    let out = r2.netvrrp(&[
+        "autoconfigure",
+        "--from-frr",
+        f2.to_str().unwrap(),
+        "-o",
+        toml.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let written = std::fs::read_to_string(&toml).unwrap();
+    assert!(written.contains("ipv4 = [\"10.7.0.1/24\"]"), "{written}");
+    let out = r2.netvrrp(&["apply", "-f", toml.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    wait_state(r2, "backup");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(state(r2).as_deref(), Some("backup"));
+    assert!(frr_master(r1, &dev));
+
+    // FRR's vrrpd goes (priority 0): netvrrp takes over.
+    stop_vrrpd(r1);
+    wait_state(r2, "master");
+    // FRR comes back with the higher priority: it preempts, netvrrp is Backup again.
+    start_frr(r1, &conf(200, "10.7.0.2"));
+    wait_state(r2, "backup");
+    common::wait_until(
+        limit,
+        || "FRR r1 did not take over again".into(),
+        || frr_master(r1, &dev).then_some(()),
+    );
+}
