@@ -555,3 +555,93 @@ fn two_namespaces_with_default_run_dirs_stay_independent() {
     assert_eq!(show(&a), 200);
     assert!(cmd(&a, &["down", "-f", &files[0]]).status.success());
 }
+
+/// Tracking edits apply live too: a new tracked interface that is down lowers the running
+/// master's priority in place (the backup takes over once, no priority 0), and its link
+/// coming up gives the priority back (preempt).
+#[test]
+fn a_tracking_edit_applies_live() {
+    let lab = Pair::new("dcl-trk");
+    lab.start(200, 100);
+    // A tracked link that is down: a veth pair whose ends stay down.
+    lab.r(1).ip_ok(&[
+        "link", "add", "trk0", "type", "veth", "peer", "name", "trk1",
+    ]);
+    let t1 = lab.counter(1, "transitions");
+    let t2 = lab.counter(2, "transitions");
+    let tracked = format!(
+        "{}track = [{{ interface = \"trk0\", decrement = 150 }}]\n",
+        config("eth0", 200, INTERVAL_MS, &["10.7.0.1"])
+    );
+    fs::write(lab.file(1), tracked).unwrap();
+    assert_eq!(
+        lab.apply(1).action(),
+        ("reconfigure".into(), vec!["track".to_string()])
+    );
+    lab.wait_state(2, "master");
+    lab.wait_state(1, "backup");
+    assert_eq!(lab.show(1)["effective_priority"], 50);
+    assert_eq!(lab.counter(1, "transitions"), t1 + 1);
+    assert_eq!(lab.counter(2, "transitions"), t2 + 1);
+    assert_eq!(lab.counter(1, "priority_zero_sent"), 0);
+    // The link comes up: priority 200 again, r1 preempts.
+    lab.r(1).ip_ok(&["link", "set", "trk0", "up"]);
+    lab.r(1).ip_ok(&["link", "set", "trk1", "up"]);
+    lab.wait_state(1, "master");
+    assert_eq!(lab.show(1)["effective_priority"], 200);
+}
+
+/// Liveness is the runtime's lock, not an answer: with every control connection held, apply
+/// of the same file fails (exit 1, the reason named) without starting a second runtime or
+/// touching the master's protodown.
+#[test]
+fn a_runtime_with_no_free_connection_is_still_running() {
+    let lab = Pair::new("dcl-busy");
+    lab.write(1, 200, INTERVAL_MS, &["10.7.0.1"]);
+    lab.apply(1);
+    lab.wait_state(1, "master");
+    let r = lab.r(1);
+    let pid = fs::read_to_string(r.run_dir().join("netvrrp.pid")).unwrap();
+    // Enough descriptors for every slot.
+    let (_, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    let sock = r.run_dir().join("netvrrp.sock");
+    let mut held = Vec::new();
+    for _ in 0..1200 {
+        match std::os::unix::net::UnixStream::connect(&sock) {
+            Ok(s) => held.push(s),
+            Err(_) => break,
+        }
+    }
+    // Let the runtime admit them all.
+    std::thread::sleep(Duration::from_millis(500));
+    let out = r.netvrrp(&["apply", "-f", &lab.file(1)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("too many control connections"),
+        "{}",
+        text(&out)
+    );
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        fs::read_to_string(r.run_dir().join("netvrrp.pid")).unwrap(),
+        pid,
+        "a second runtime replaced the first"
+    );
+    let dev = format!("vrrp4-{}-{VRID}", r.ifindex("eth0"));
+    let link = r.ip_json(&["-d", "link", "show", "dev", &dev]);
+    assert_ne!(link[0]["protodown"], Value::Bool(true), "{link}");
+    assert_eq!(lab.state(1), "master");
+    let procs = Command::new("pgrep")
+        .args(["-f", &format!("run-dir {} run", r.run_dir().display())])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&procs.stdout).lines().count(),
+        1,
+        "runtimes: {}",
+        text(&procs)
+    );
+}
