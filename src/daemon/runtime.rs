@@ -607,9 +607,11 @@ impl Runtime {
                 .map(|(t, tc)| {
                     (
                         t,
-                        snapshot
-                            .by_name(&tc.interface)
-                            .is_some_and(|l| l.admin_up && l.carrier),
+                        tc.interface().is_none_or(|name| {
+                            snapshot
+                                .by_name(name)
+                                .is_some_and(|l| l.admin_up && l.carrier)
+                        }),
                     )
                 })
                 .collect();
@@ -1017,8 +1019,9 @@ impl Runtime {
                     .track
                     .iter()
                     .map(|t| {
-                        snap.by_name(&t.interface)
-                            .is_some_and(|l| l.admin_up && l.carrier)
+                        t.interface().is_none_or(|name| {
+                            snap.by_name(name).is_some_and(|l| l.admin_up && l.carrier)
+                        })
                     })
                     .collect();
                 (parent_ok, dev_index, dev_reason, tracks)

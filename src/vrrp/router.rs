@@ -2356,8 +2356,9 @@ mod tests {
             vrrs_leader: vec![],
             vrrs_leader_family: None,
             track: vec![TrackConfig {
-                interface: "eth1".into(),
+                target: crate::config::TrackTarget::Interface("eth1".into()),
                 decrement: 50,
+                fault: false,
             }],
             peers: vec![],
             unicast_peers: vec![],
