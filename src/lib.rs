@@ -13,6 +13,7 @@ pub mod kernel;
 pub mod logging;
 pub mod plan;
 pub mod security;
+pub mod track;
 pub mod types;
 pub mod vrrp;
 pub mod vrrs;
