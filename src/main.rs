@@ -23,6 +23,11 @@ fn main() {
     // root.
     use netvrrp::cli::Command as C;
     let socket_only = matches!(cli.command, C::Show { .. } | C::Subscribe { .. } | C::Stop);
+    // The process events connector answers only in the initial network namespace: the
+    // runtime opens it here, before entering another one (see netvrrp::track::process).
+    if matches!(cli.command, C::Run { .. }) {
+        netvrrp::track::process::preopen();
+    }
     if let Some(ns) = cli.netns.as_ref().filter(|_| !socket_only)
         && let Err(e) = netvrrp::kernel::enter_netns(ns)
     {

@@ -41,6 +41,11 @@ pub enum Request {
     ShowVrrs {
         what: String,
     },
+    /// `[[track]]` objects: all, or the one named.
+    ShowTrack {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
     Stop,
     Reload {
         file: PathBuf,
@@ -214,6 +219,21 @@ pub fn show(run_dir: &Path, what: &ShowCommand) -> i32 {
                 } else {
                     crate::vrrs::render_text(what_s, &rows)
                 }
+            })
+        }
+        ShowCommand::Track { name, json } => {
+            request(run_dir, &Request::ShowTrack { name: name.clone() }).and_then(|data| {
+                let rows = data.as_array().cloned().unwrap_or_default();
+                if let Some(n) = name
+                    && rows.is_empty()
+                {
+                    bail!("no track object named {n:?}");
+                }
+                Ok(if *json {
+                    format!("{:#}", serde_json::Value::Array(rows))
+                } else {
+                    crate::track::show::text(&rows)
+                })
             })
         }
     };

@@ -220,6 +220,8 @@ pub struct Runtime {
     resume: HashSet<InstanceKey>,
     /// An instance entered or left Master since `masters.json` was last written.
     masters_dirty: bool,
+    /// `[[track]]` objects' trackers and states (see [`crate::track`]).
+    tracks: crate::track::TrackSet,
 }
 
 /// `<run-dir>/masters.json`: the instances that are Master now, rewritten (atomically) when
@@ -480,7 +482,9 @@ impl Runtime {
             access: super::access::Policy::from_config(&loaded.config.runtime),
             resume: HashSet::new(),
             masters_dirty: true,
+            tracks: crate::track::TrackSet::new(),
         };
+        rt.tracks.reconfigure(&loaded.config);
         rt.resume = load_masters(&rt.run_dir);
         if !rt.resume.is_empty() {
             tracing::info!(target: "netvrrp::protocol", masters = rt.resume.len(), "the previous runtime died while Master: resuming");
@@ -589,6 +593,19 @@ impl Runtime {
             if !link_ok {
                 self.feed(i, now, Input::LinkDown).await;
             }
+            // Before Startup: an owner whose object is down must not start as Master.
+            let track: Vec<(usize, bool)> = self.instances[i]
+                .config
+                .track
+                .iter()
+                .enumerate()
+                .map(|(t, tc)| (t, crate::track::entry_up(tc, snapshot, &self.tracks)))
+                .collect();
+            for (index, up) in track {
+                if !up {
+                    self.feed(i, now, Input::TrackChanged { index, up }).await;
+                }
+            }
             let shutdown = self.instances[i].config.shutdown;
             if !shutdown {
                 self.feed(i, now, Input::Startup).await;
@@ -598,27 +615,6 @@ impl Runtime {
             } else {
                 // Not running, but the device must not carry traffic.
                 self.feed(i, now, Input::Shutdown).await;
-            }
-            let track: Vec<(usize, bool)> = self.instances[i]
-                .config
-                .track
-                .iter()
-                .enumerate()
-                .map(|(t, tc)| {
-                    (
-                        t,
-                        tc.interface().is_none_or(|name| {
-                            snapshot
-                                .by_name(name)
-                                .is_some_and(|l| l.admin_up && l.carrier)
-                        }),
-                    )
-                })
-                .collect();
-            for (index, up) in track {
-                if !up {
-                    self.feed(i, now, Input::TrackChanged { index, up }).await;
-                }
             }
         }
     }
@@ -1018,11 +1014,7 @@ impl Runtime {
                     .config
                     .track
                     .iter()
-                    .map(|t| {
-                        t.interface().is_none_or(|name| {
-                            snap.by_name(name).is_some_and(|l| l.admin_up && l.carrier)
-                        })
-                    })
+                    .map(|t| crate::track::entry_up(t, snap, &self.tracks))
                     .collect();
                 (parent_ok, dev_index, dev_reason, tracks)
             };
@@ -1053,6 +1045,30 @@ impl Runtime {
                     // tracked_down()[index] == up means the view is stale.
                     self.feed(i, now, Input::TrackChanged { index, up }).await;
                 }
+            }
+        }
+    }
+
+    /// Feed the state of the `[[track]]` objects named in `names` to every router entry that
+    /// follows one of them (the routers ignore a state they already have).
+    async fn feed_tracks(&mut self, names: &[String]) {
+        let now = self.now();
+        for i in 0..self.instances.len() {
+            let changes: Vec<(usize, bool)> = self.instances[i]
+                .config
+                .track
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.object().is_some_and(|o| names.iter().any(|n| n == o)))
+                .map(|(index, t)| {
+                    (
+                        index,
+                        crate::track::entry_up(t, &self.snapshot, &self.tracks),
+                    )
+                })
+                .collect();
+            for (index, up) in changes {
+                self.feed(i, now, Input::TrackChanged { index, up }).await;
             }
         }
     }
@@ -1180,6 +1196,8 @@ impl Runtime {
                     "vrrs_leader": inst.config.vrrs_leader,
                     "unicast_peers": crate::vrrp::unicast::peers_of(&inst.config.unicast_peers, inst.key.2),
                     "last_change": inst.last_change,
+                    "track": crate::track::contributions(&inst.config.track, r.tracked_down()),
+                    "faulted": r.faulted(),
                     "counters": r.counters(),
                 })
             })
@@ -1211,6 +1229,7 @@ impl Runtime {
         self.flush_vrrs().await;
         let fan = self.vrrs.reconfigure(&config);
         lock(&self.runners).reconfigure(&config);
+        let retracked = self.tracks.reconfigure(&config);
         self.carry_out(fan);
         let old = std::mem::take(&mut self.instances);
         let mut keep = Vec::new();
@@ -1244,6 +1263,7 @@ impl Runtime {
             unchanged.into_iter().map(|(_, i)| i).collect(),
         )
         .await;
+        self.feed_tracks(&retracked).await;
         self.file = file;
         self.reloads += 1;
         tracing::info!(target: "netvrrp::protocol", kept, restarted_or_removed = dropped, total = self.instances.len(), "reloaded");
@@ -1369,6 +1389,10 @@ impl Runtime {
             }
         }
         let mut fanout_done = self.fanout_done.take().context("runtime started twice")?;
+        let mut track_reports = self
+            .tracks
+            .take_reports()
+            .context("runtime started twice")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
         let mut sigint = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
         let mut sighup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
@@ -1435,6 +1459,11 @@ impl Runtime {
                         self.links_stale = true;
                     }
                 }
+                Some(report) = track_reports.recv() => {
+                    if self.tracks.apply(&report) {
+                        self.feed_tracks(std::slice::from_ref(&report.name)).await;
+                    }
+                }
                 Some(()) = fanout_done.recv() => {
                     if self.links_stale && self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) == 0 {
                         self.links_stale = false;
@@ -1482,6 +1511,7 @@ impl Runtime {
                     let answer = match req {
                         Request::Ping => Reply::ok(json!({"pid": std::process::id(), "reloads": self.reloads})),
                         Request::ShowVrrp => Reply::ok(self.show_vrrp()),
+                        Request::ShowTrack { name } => Reply::ok(self.tracks.show(name.as_deref())),
                         Request::ShowVrrs { what } => match what.as_str() {
                             "server" => Reply::ok(self.vrrs.show_server()),
                             "pathway" => Reply::ok(self.vrrs.show_pathway()),

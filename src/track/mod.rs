@@ -18,6 +18,7 @@ pub mod file;
 pub mod process;
 pub mod route;
 pub mod run;
+pub mod show;
 
 use crate::config::{Config, TrackConfig, TrackKind, TrackObject};
 use serde::Serialize;
