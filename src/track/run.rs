@@ -11,8 +11,9 @@
 //! Without the privilege (CAP_SYS_ADMIN) the check runs in a process group of its own, and
 //! that group is killed at the timeout; a warning says so once.
 //!
-//! The check's exit is awaited through a pidfd, and it is reaped here by its pid (tokio's
-//! own child reaping only waits for the pids it spawned).
+//! The thread that started the check waits for it (it is the parent) and hands the exit
+//! status over; the check is killed if that thread ends (PR_SET_PDEATHSIG), so a runtime
+//! that dies, even by SIGKILL, leaves no check behind.
 
 use std::collections::VecDeque;
 use std::io;
@@ -45,26 +46,39 @@ pub struct Outcome {
 struct Spawned {
     pid: i32,
     output: OwnedFd,
+    /// The thread's `waitpid` result, once the check has ended.
+    ended: oneshot::Receiver<nix::Result<nix::sys::wait::WaitStatus>>,
 }
 
 static NO_PIDNS_WARNED: AtomicBool = AtomicBool::new(false);
 
-/// Spawn on a thread of its own (see the module docs): a thread can make a PID namespace
-/// for its children only once, so every run gets a fresh one.
+/// Start the check on a thread of its own (see the module docs), which then waits for it:
+/// a thread can make a PID namespace for its children only once, and the check dies with
+/// that thread (PR_SET_PDEATHSIG), so a runtime that dies leaves no check behind.
 async fn spawn(argv: &[String]) -> io::Result<Spawned> {
     let (reply, wait) = oneshot::channel();
+    let (ended_tx, ended) = oneshot::channel();
     let argv = argv.to_vec();
     std::thread::Builder::new()
-        .name("track-spawn".into())
-        .spawn(move || {
-            let _ = reply.send(spawn_one(&argv));
+        .name("track-check".into())
+        .spawn(move || match spawn_one(&argv) {
+            Ok((pid, output)) => {
+                let _ = reply.send(Ok((pid, output)));
+                let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                let _ = ended_tx.send(status);
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
         })?;
-    wait.await
-        .map_err(|_| io::Error::other("the spawning thread ended without an answer"))?
+    let (pid, output) = wait
+        .await
+        .map_err(|_| io::Error::other("the check's thread ended without an answer"))??;
+    Ok(Spawned { pid, output, ended })
 }
 
-/// On its own thread: a fresh PID namespace for the next child, then the child.
-fn spawn_one(argv: &[String]) -> io::Result<Spawned> {
+/// On the check's thread: a fresh PID namespace for its children, then the child.
+fn spawn_one(argv: &[String]) -> io::Result<(i32, OwnedFd)> {
     let Some((program, args)) = argv.split_first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
     };
@@ -76,19 +90,29 @@ fn spawn_one(argv: &[String]) -> io::Result<Spawned> {
     let (read, write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
     let write2 = write.try_clone()?;
-    let child = Command::new(program)
-        .args(args)
+    let mut cmd = Command::new(program);
+    cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::from(write))
         .stderr(Stdio::from(write2))
         // The fallback without a PID namespace: the timeout kills the group.
-        .process_group(0)
-        .spawn()?;
+        .process_group(0);
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            // Killed with the thread that waits for it (the runtime dying included).
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
     let pid = i32::try_from(child.id())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "pid out of range"))?;
-    // The std handle neither kills nor reaps on drop; the pid is waited for in `run`.
+    // The std handle neither kills nor reaps on drop; this thread waits for the pid.
     drop(child);
-    Ok(Spawned { pid, output: read })
+    Ok((pid, read))
 }
 
 /// Kill the check (and with it its PID namespace, or else its process group).
@@ -99,81 +123,60 @@ fn kill_tree(pid: i32) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
 }
 
-/// Kills the check if the run is dropped half-way (its tracker stopped by a reload).
+/// Kills the check if the run is dropped half-way (its tracker stopped by a reload); its
+/// thread reaps it.
 struct KillOnDrop(Option<i32>);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         if let Some(pid) = self.0.take() {
             kill_tree(pid);
-            // Reaped here, or it would stay a zombie: the kill makes this wait short.
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
         }
     }
 }
 
 /// Run `argv` once, killing it at `timeout`.
 pub async fn run(argv: &[String], timeout: Duration) -> Outcome {
-    let fail = |status: String| Outcome {
-        success: false,
-        status,
-        output: VecDeque::new(),
-    };
     let spawned = match spawn(argv).await {
         Ok(s) => s,
-        Err(e) => return fail(format!("cannot execute: {e}")),
+        Err(e) => {
+            return Outcome {
+                success: false,
+                status: format!("cannot execute: {e}"),
+                output: VecDeque::new(),
+            };
+        }
     };
     let mut guard = KillOnDrop(Some(spawned.pid));
     let reader = tokio::spawn(read_tail(spawned.output));
-    let exited = match super::pidfd(spawned.pid) {
-        Ok(pidfd) => tokio::time::timeout(timeout, pidfd.readable())
-            .await
-            .is_ok(),
-        // No pidfd (kernel < 5.3): poll for the exit.
-        Err(_) => tokio::time::timeout(timeout, poll_exit(spawned.pid))
-            .await
-            .is_ok(),
+    let mut ended = spawned.ended;
+    let (timed_out, status) = match tokio::time::timeout(timeout, &mut ended).await {
+        Ok(status) => (false, status),
+        Err(_) => {
+            kill_tree(spawned.pid);
+            // Killed: its thread reaps it at once.
+            (true, ended.await)
+        }
     };
-    if !exited {
-        kill_tree(spawned.pid);
-    }
-    // Exited or killed: this wait is short.
     guard.0 = None;
-    let pid = nix::unistd::Pid::from_raw(spawned.pid);
-    let status = tokio::task::spawn_blocking(move || nix::sys::wait::waitpid(pid, None))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
     let output = match tokio::time::timeout(OUTPUT_GRACE, reader).await {
         Ok(Ok(lines)) => lines,
         _ => VecDeque::new(),
     };
     use nix::sys::wait::WaitStatus;
     let (success, status) = match status {
-        _ if !exited => (false, format!("timed out after {} ms", timeout.as_millis())),
-        Ok(WaitStatus::Exited(_, 0)) => (true, "exit status 0".into()),
-        Ok(WaitStatus::Exited(_, code)) => (false, format!("exit status {code}")),
-        Ok(WaitStatus::Signaled(_, sig, _)) => (false, format!("killed by signal {sig}")),
-        Ok(other) => (false, format!("ended: {other:?}")),
-        Err(e) => (false, format!("cannot wait for it: {e}")),
+        _ if timed_out => (false, format!("timed out after {} ms", timeout.as_millis())),
+        Ok(Ok(WaitStatus::Exited(_, 0))) => (true, "exit status 0".into()),
+        Ok(Ok(WaitStatus::Exited(_, code))) => (false, format!("exit status {code}")),
+        Ok(Ok(WaitStatus::Signaled(_, sig, _))) => (false, format!("killed by signal {sig}")),
+        Ok(Ok(other)) => (false, format!("ended: {other:?}")),
+        Ok(Err(e)) => (false, format!("cannot wait for it: {e}")),
+        Err(_) => (false, "its thread ended".into()),
     };
     Outcome {
         success,
         status,
         output,
-    }
-}
-
-async fn poll_exit(pid: i32) {
-    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
-    loop {
-        // WNOWAIT: look without reaping (the caller reaps).
-        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
-        match waitid(Id::Pid(nix::unistd::Pid::from_raw(pid)), flags) {
-            Ok(WaitStatus::StillAlive) => {}
-            _ => return,
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
