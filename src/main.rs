@@ -25,7 +25,8 @@ fn main() {
     let socket_only = matches!(cli.command, C::Show { .. } | C::Subscribe { .. } | C::Stop);
     // The process events connector answers only in the initial network namespace: the
     // runtime opens it here, before entering another one (see netvrrp::track::process).
-    if matches!(cli.command, C::Run { .. }) {
+    // `apply` may start a runtime, and hands the socket over to it.
+    if matches!(cli.command, C::Run { .. } | C::Apply { .. }) {
         netvrrp::track::process::preopen();
     }
     if let Some(ns) = cli.netns.as_ref().filter(|_| !socket_only)

@@ -10,7 +10,8 @@
 //!
 //! The connector exists only in the initial network namespace: a socket opened inside
 //! another one is refused. `netvrrp --netns NS run` therefore opens it ([`preopen`]) before
-//! entering the namespace. One thread reads it and fans the events out to every tracker.
+//! entering the namespace, and `apply --netns`, which starts the runtime inside the
+//! namespace, hands its socket over ([`hand_over`]). One thread reads it and fans the events out to every tracker.
 //! Without it (no privilege, or no connector in the kernel) name objects fall back to a
 //! /proc scan every [`FALLBACK_SCAN`], with a warning.
 
@@ -57,10 +58,89 @@ static EVENTS: OnceLock<Option<broadcast::Sender<ProcEvent>>> = OnceLock::new();
 /// Open the connector now, in the namespace the process is in (the initial one), for the
 /// runtime to use after it entered another one. Failing is not fatal: name objects then
 /// scan /proc.
+///
+/// A process already in another namespace (a runtime that `apply --netns` or `ip netns
+/// exec` started) steps into the namespace of PID 1 for the open and back. Only call this
+/// while the process has a single thread: setns moves the calling thread only.
 pub fn preopen() {
-    if let Ok(fd) = open_connector() {
+    let fd = inherited()
+        .map_or_else(open_connector, Ok)
+        .or_else(|_| open_in_initial_netns());
+    if let Ok(fd) = fd {
         *PREOPENED.lock().unwrap_or_else(|e| e.into_inner()) = Some(fd);
     }
+}
+
+/// The environment variable that hands a connector socket to the runtime `apply` starts
+/// (`apply --netns` opened it before entering the namespace; the runtime starts inside).
+pub const FD_ENV: &str = "NETVRRP_PROC_CONNECTOR_FD";
+
+/// The connector socket `apply` handed over, if any (checked to be one).
+fn inherited() -> Option<OwnedFd> {
+    let value = std::env::var(FD_ENV).ok()?;
+    // SAFETY: called from main while the process has a single thread, so nothing reads
+    // the environment concurrently. Exec checks must not see it.
+    unsafe { std::env::remove_var(FD_ENV) };
+    let raw: i32 = value.parse().ok()?;
+    let mut protocol: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `protocol`.
+    let r = unsafe {
+        libc::getsockopt(
+            raw,
+            libc::SOL_SOCKET,
+            libc::SO_PROTOCOL,
+            (&mut protocol as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 || protocol != NETLINK_CONNECTOR {
+        return None;
+    }
+    // SAFETY: a descriptor inherited for this purpose only; from here on it is ours.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let _ = nix::fcntl::fcntl(
+        &fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
+    Some(fd)
+}
+
+/// Hand the connector socket [`preopen`] opened to the runtime `cmd` starts (see
+/// [`FD_ENV`]).
+pub fn hand_over(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    let raw = match PREOPENED.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        Some(fd) => fd.as_raw_fd(),
+        None => return,
+    };
+    cmd.env(FD_ENV, raw.to_string());
+    // SAFETY: fcntl is async-signal-safe; the descriptor stays open in the parent.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Inherited across exec by this child only.
+            if libc::fcntl(raw, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+fn open_in_initial_netns() -> std::io::Result<OwnedFd> {
+    use nix::sched::{CloneFlags, setns};
+    let here = std::fs::File::open("/proc/thread-self/ns/net")?;
+    let initial = std::fs::File::open("/proc/1/ns/net")?;
+    setns(&initial, CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
+    let fd = open_connector();
+    if let Err(e) = setns(&here, CloneFlags::CLONE_NEWNET) {
+        // Going on in the wrong namespace would run VRRP on the wrong links.
+        eprintln!(
+            "netvrrp: cannot return to the network namespace after opening the process events connector: {e}"
+        );
+        std::process::exit(crate::exit::FAILURE);
+    }
+    fd
 }
 
 fn open_connector() -> std::io::Result<OwnedFd> {
@@ -222,13 +302,27 @@ fn comm(pid: i32) -> Option<String> {
         .map(|s| s.trim_end_matches('\n').to_string())
 }
 
-/// Every process named `name` now.
+/// A process that has exited but not been reaped yet still shows its name.
+fn zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The state follows the name, which is in parentheses and may hold anything.
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace()
+                .next()
+                .map(|st| st == "Z" || st == "X")
+        })
+        .unwrap_or(true)
+}
+
+/// Every live process named `name` now.
 fn scan(name: &str) -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| comm(*pid).as_deref() == Some(name))
+        .filter(|pid| comm(*pid).as_deref() == Some(name) && !zombie(*pid))
         .collect()
 }
 
