@@ -46,6 +46,7 @@ pub fn render(
     vrrp: &[Value],
     vrrs_servers: &[Value],
     vrrs_pathways: &[Value],
+    track: &[Value],
     info: &RuntimeInfo,
 ) -> Result<String, std::fmt::Error> {
     let mut reg = Registry::with_prefix("netvrrp");
@@ -146,6 +147,31 @@ pub fn render(
         pathway,
     );
 
+    let track_up = Family::<Labels, GaugeF>::default();
+    let track_changes = Family::<Labels, Counter>::default();
+    for t in track {
+        let base: Labels = vec![
+            ("name".into(), s(&t["name"])),
+            ("kind".into(), s(&t["kind"])),
+        ];
+        track_up
+            .get_or_create(&base)
+            .set(if t["state"] == "up" { 1.0 } else { 0.0 });
+        track_changes
+            .get_or_create(&base)
+            .inc_by(t["changes"].as_u64().unwrap_or(0));
+    }
+    reg.register(
+        "track_up",
+        "1 while a [[track]] object is up (as the routers see it)",
+        track_up,
+    );
+    reg.register(
+        "track_changes",
+        "state changes of each [[track]] object",
+        track_changes,
+    );
+
     let runtime = Family::<Labels, GaugeF>::default();
     runtime
         .get_or_create(&vec![
@@ -241,10 +267,12 @@ mod tests {
         })];
         let servers = vec![json!({"name": "group1", "state": "master", "pushes": 3})];
         let pathways = vec![json!({"name": "group1", "interface": "eth1", "state": "active"})];
+        let track = vec![json!({"name": "web", "kind": "exec", "state": "down", "changes": 3})];
         let text = render(
             &vrrp,
             &servers,
             &pathways,
+            &track,
             &RuntimeInfo {
                 version: "0.1.0",
                 config_hash: "abc".into(),
@@ -272,6 +300,14 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("netvrrp_runtime_reloads_total 4"), "{text}");
+        assert!(
+            text.contains(r#"netvrrp_track_up{name="web",kind="exec"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"netvrrp_track_changes_total{name="web",kind="exec"} 3"#),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"));
     }
 }

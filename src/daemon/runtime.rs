@@ -1156,6 +1156,7 @@ impl Runtime {
             &rows(self.show_vrrp()),
             &rows(self.vrrs.show_server()),
             &rows(self.vrrs.show_pathway()),
+            &rows(self.tracks.show(None)),
             &super::metrics::RuntimeInfo {
                 version: env!("CARGO_PKG_VERSION"),
                 config_hash,

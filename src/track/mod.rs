@@ -246,8 +246,13 @@ impl TrackSet {
         st.up = report.up;
         st.since = unix_now();
         st.changes += 1;
-        let state = if report.up { "up" } else { "down" };
-        tracing::warn!(target: "netvrrp::track", name = %report.name, kind = t.config.kind_name(), state, result = %st.last_result, "track object {} is {state}: {}", report.name, st.last_result);
+        let (name, kind, result) = (&report.name, t.config.kind_name(), &st.last_result);
+        // One line per change: down is what an operator must act on.
+        if report.up {
+            tracing::info!(target: "netvrrp::track", %name, kind, state = "up", %result, "track object {name} is up: {result}");
+        } else {
+            tracing::warn!(target: "netvrrp::track", %name, kind, state = "down", %result, "track object {name} is down: {result}");
+        }
         true
     }
 
