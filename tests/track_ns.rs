@@ -376,3 +376,38 @@ fn fault_puts_the_router_in_initialize_with_protodown() {
     let r = row(&p.r1).expect("r1 row");
     assert_eq!(r["protodown"], false, "{r}");
 }
+
+#[test]
+fn reload_retargets_an_object_without_restarting_the_router() {
+    let p = Pair::new("nvtk-reload", 48);
+    let here = p.r1.dir().join("here");
+    fs::write(&here, "").unwrap();
+    let object = |path: &Path| {
+        format!(
+            "[[track]]\nname = \"t\"\nkind = \"file\"\nfile = {:?}\n",
+            path.to_string_lossy()
+        )
+    };
+    p.start(&object(&here), ENTRY, false);
+    p.r1_master();
+    let before = row(&p.r1).expect("r1 row")["counters"]["transitions"].clone();
+    // Same router, the object now follows a file that does not exist.
+    p.apply(
+        1,
+        200,
+        &object(&p.r1.dir().join("gone")),
+        &format!("track = [{ENTRY}]"),
+    );
+    p.r2_master();
+    let r = row(&p.r1).expect("r1 row");
+    let after = r["counters"]["transitions"].as_u64().unwrap_or(0);
+    assert_eq!(
+        after,
+        before.as_u64().unwrap_or(0) + 1,
+        "kept (one more transition, Master to Backup), not restarted: {r}"
+    );
+    assert_eq!(track_field(&p.r1, "last_result"), "file missing");
+    // And back.
+    p.apply(1, 200, &object(&here), &format!("track = [{ENTRY}]"));
+    p.r1_master();
+}

@@ -227,6 +227,9 @@ impl TrackSet {
                 },
             );
         }
+        // A changed object was both removed and added.
+        touched.sort();
+        touched.dedup();
         touched
     }
 
@@ -328,4 +331,79 @@ pub fn contributions(entries: &[TrackConfig], down: &[bool]) -> serde_json::Valu
         })
         .collect();
     serde_json::Value::Array(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn config(text: &str) -> Config {
+        crate::config::parse_str(text, "t.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    async fn next(rx: &mut mpsc::UnboundedReceiver<Report>) -> Report {
+        tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("a report")
+            .expect("open channel")
+    }
+
+    #[tokio::test]
+    async fn track_set_follows_reports_and_reconfigures() {
+        let dir = std::env::temp_dir().join(format!("netvrrp-trackset-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        std::fs::write(&a, "").unwrap();
+        let _ = std::fs::remove_file(&b);
+        let object = |p: &std::path::Path| {
+            config(&format!(
+                "[[track]]\nname = \"f\"\nkind = \"file\"\nfile = {:?}\n[[track]]\nname = \"e\"\nkind = \"exec\"\ncommand = [\"/bin/true\"]\ninterval-ms = 100000\n",
+                p.to_string_lossy()
+            ))
+        };
+        let mut set = TrackSet::new();
+        let mut rx = set.take_reports().unwrap();
+        assert!(set.take_reports().is_none());
+        let mut touched = set.reconfigure(&object(&a));
+        touched.sort();
+        assert_eq!(touched, ["e", "f"]);
+        // Exec starts in its initial state (down), the others up.
+        assert_eq!(set.is_up("e"), Some(false));
+        assert_eq!(set.is_up("f"), Some(true));
+        assert_eq!(set.is_up("nope"), None);
+        let mut changed = 0;
+        for _ in 0..2 {
+            let r = next(&mut rx).await;
+            changed += usize::from(set.apply(&r));
+        }
+        // The file exists (no change); the check passed (down -> up).
+        assert_eq!(changed, 1);
+        assert_eq!(set.is_up("e"), Some(true));
+        // Unchanged objects are kept; a changed one restarts with a new generation.
+        assert!(set.reconfigure(&object(&a)).is_empty());
+        let old = Report {
+            name: "f".into(),
+            generation: 1,
+            up: false,
+        };
+        assert_eq!(set.reconfigure(&object(&b)), ["f"]);
+        assert!(
+            !set.apply(&old),
+            "a report of the replaced tracker is ignored"
+        );
+        let r = next(&mut rx).await;
+        assert!(set.apply(&r));
+        assert_eq!(set.is_up("f"), Some(false));
+        let rows = set.show(Some("f"));
+        assert_eq!(rows[0]["state"], "down");
+        assert_eq!(rows[0]["last_result"], "file missing");
+        assert_eq!(rows[0]["changes"], 1);
+        // Removed objects are stopped and reported as touched.
+        let mut gone = set.reconfigure(&Config::default());
+        gone.sort();
+        assert_eq!(gone, ["e", "f"]);
+        assert_eq!(set.show(None), serde_json::json!([]));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
