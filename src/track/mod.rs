@@ -122,10 +122,6 @@ impl Reporter {
         st.exit_status = Some(exit_status);
         st.output = output;
     }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
 }
 
 struct Tracker {
@@ -143,12 +139,15 @@ impl Drop for Tracker {
 }
 
 /// The state an object has before its tracker's first report: exec objects start in their
-/// configured `initial` state; event-driven kinds are evaluated at once (within
-/// milliseconds) and count as up until then.
+/// configured `initial` state; file and process objects are looked at now (cheap, and an
+/// address owner must not start as Master for the milliseconds until the first report);
+/// a route object counts as up until its first dump (milliseconds).
 pub fn initial_up(kind: &TrackKind) -> bool {
     match kind {
         TrackKind::Exec { initial_up, .. } => *initial_up,
-        _ => true,
+        TrackKind::File { path, up_when } => file::evaluate(path, *up_when).0,
+        TrackKind::Process { target } => process::running_now(target),
+        TrackKind::Route { .. } => true,
     }
 }
 

@@ -326,6 +326,15 @@ fn scan(name: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Whether the object is up now, by a look at /proc (for its state before the tracker's
+/// first report).
+pub fn running_now(target: &ProcessTarget) -> bool {
+    match target {
+        ProcessTarget::Name(name) => !scan(name).is_empty(),
+        ProcessTarget::Pidfile(path) => read_pidfile(path).is_ok_and(|pid| !zombie(pid)),
+    }
+}
+
 pub fn spawn(target: ProcessTarget, reporter: Reporter) -> JoinHandle<()> {
     match target {
         ProcessTarget::Name(name) => tokio::spawn(by_name(name, reporter)),
