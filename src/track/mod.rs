@@ -391,13 +391,14 @@ mod tests {
             !set.apply(&old),
             "a report of the replaced tracker is ignored"
         );
-        let r = next(&mut rx).await;
-        assert!(set.apply(&r));
+        // A file object is looked at when it is created: down at once, the report agrees.
         assert_eq!(set.is_up("f"), Some(false));
+        let r = next(&mut rx).await;
+        assert!(!set.apply(&r));
         let rows = set.show(Some("f"));
         assert_eq!(rows[0]["state"], "down");
         assert_eq!(rows[0]["last_result"], "file missing");
-        assert_eq!(rows[0]["changes"], 1);
+        assert_eq!(rows[0]["changes"], 0);
         // Removed objects are stopped and reported as touched.
         let mut gone = set.reconfigure(&Config::default());
         gone.sort();
