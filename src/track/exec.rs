@@ -69,6 +69,7 @@ pub fn spawn(kind: TrackKind, reporter: Reporter) -> JoinHandle<()> {
         let timeout = Duration::from_millis(u64::from(timeout_ms));
         let mut state = Hysteresis::new(initial_up, rise, fall);
         let mut next = tokio::time::Instant::now();
+        let mut reported: Option<bool> = None;
         loop {
             tokio::time::sleep_until(next).await;
             let started = tokio::time::Instant::now();
@@ -81,9 +82,14 @@ pub fn spawn(kind: TrackKind, reporter: Reporter) -> JoinHandle<()> {
                 format!("{} (state kept until rise/fall is reached)", outcome.status)
             };
             reporter.exec_details(outcome.status, outcome.output);
-            // Every run reports: the loop ignores reports that change nothing, and the
-            // first one confirms the initial state.
-            reporter.report(state.up(), counted);
+            // The first run confirms the initial state; after that only changes wake the
+            // event loop.
+            if reported == Some(state.up()) {
+                reporter.record(counted);
+            } else {
+                reporter.report(state.up(), counted);
+                reported = Some(state.up());
+            }
             next = (started + interval).max(tokio::time::Instant::now());
         }
     })

@@ -100,14 +100,17 @@ pub struct Reporter {
 }
 
 impl Reporter {
+    /// Record an observation (for `show track`) without reporting a state.
+    pub fn record(&self, result: impl Into<String>) {
+        let mut st = lock(&self.status);
+        st.last_result = result.into();
+        st.last_checked = unix_now();
+    }
+
     /// Record an observation and report the state it implies (the loop ignores a report
     /// that changes nothing).
     pub fn report(&self, up: bool, result: impl Into<String>) {
-        {
-            let mut st = lock(&self.status);
-            st.last_result = result.into();
-            st.last_checked = unix_now();
-        }
+        self.record(result);
         // The loop gone means the runtime is stopping.
         let _ = self.tx.send(Report {
             name: self.name.clone(),

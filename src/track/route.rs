@@ -121,7 +121,8 @@ pub fn spawn(prefix: IpNet, table: u32, reporter: Reporter) -> JoinHandle<()> {
                             }
                         }
                         Err(e) => {
-                            reporter.report(false, format!("cannot read the routes: {e}"));
+                            // Not a route gone: keep the state, reconnect and look again.
+                            reporter.record(format!("cannot read the routes: {e}"));
                             break;
                         }
                     }
