@@ -125,8 +125,16 @@ enum Control {
     Request(Request, bool, oneshot::Sender<Reply>),
     /// A subscriber joins: it gets the current state of every leader name and a receiver
     /// subscribed at the same instant, so it can miss nothing in between.
-    Subscribe(oneshot::Sender<(Vec<serde_json::Value>, broadcast::Receiver<StateEvent>)>),
+    Subscribe(oneshot::Sender<Subscription>),
 }
+
+/// What a subscriber gets: the current leader rows, VRRP state changes from then on, and
+/// `[[track]]` state changes.
+type Subscription = (
+    Vec<serde_json::Value>,
+    broadcast::Receiver<StateEvent>,
+    broadcast::Receiver<crate::track::TrackEvent>,
+);
 
 enum FilterJob {
     Sync(super::filter::FilterState),
@@ -1504,7 +1512,7 @@ impl Runtime {
                     let (req, trusted, reply) = match msg {
                         Control::Subscribe(reply) => {
                             let rows = self.vrrs.show_server().as_array().cloned().unwrap_or_default();
-                            let _ = reply.send((rows, self.events.subscribe()));
+                            let _ = reply.send((rows, self.events.subscribe(), self.tracks.subscribe()));
                             continue;
                         }
                         Control::Request(req, trusted, reply) => (req, trusted, reply),
@@ -1980,7 +1988,7 @@ async fn stream_events(
     if ctl.send(Control::Subscribe(tx)).await.is_err() {
         return;
     }
-    let Ok((current, mut events)) = rx.await else {
+    let Ok((current, mut events, mut tracks)) = rx.await else {
         return;
     };
     let wanted = |n: &str| names.is_empty() || names.iter().any(|w| w == n);
@@ -2007,7 +2015,29 @@ async fn stream_events(
                 return;
             }
         }
-        match events.recv().await {
+        let received = tokio::select! {
+            ev = events.recv() => ev,
+            t = tracks.recv() => {
+                match t {
+                    Ok(t) if wanted(&t.name) => lines.push(json!({
+                        "event": "track",
+                        "name": t.name,
+                        "kind": t.kind,
+                        "state": if t.up { "up" } else { "down" },
+                        "result": t.result,
+                        "time": t.time,
+                    })),
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        lines.push(json!({ "event": "lagged", "missed": n }))
+                    }
+                    // The set lives as long as the runtime: only state events end a stream.
+                    Err(broadcast::error::RecvError::Closed) => {}
+                }
+                continue;
+            }
+        };
+        match received {
             Ok(ev) => {
                 for name in ev.names.iter().filter(|n| wanted(n)) {
                     lines.push(json!({

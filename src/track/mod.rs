@@ -32,6 +32,17 @@ use tokio::task::JoinHandle;
 /// Lines of a check's output kept for `show track`.
 pub const OUTPUT_LINES: usize = 10;
 
+/// A state change, for `subscribe`.
+#[derive(Debug, Clone)]
+pub struct TrackEvent {
+    pub name: String,
+    pub kind: &'static str,
+    pub up: bool,
+    pub result: String,
+    /// Seconds since the Unix epoch.
+    pub time: f64,
+}
+
 /// A tracker's word on its object: `up` is its current state.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -160,6 +171,7 @@ pub struct TrackSet {
     next_generation: u64,
     tx: mpsc::UnboundedSender<Report>,
     rx: Option<mpsc::UnboundedReceiver<Report>>,
+    events: tokio::sync::broadcast::Sender<TrackEvent>,
 }
 
 impl TrackSet {
@@ -171,7 +183,13 @@ impl TrackSet {
             next_generation: 1,
             tx,
             rx: Some(rx),
+            events: tokio::sync::broadcast::channel(256).0,
         }
+    }
+
+    /// State changes from now on (`subscribe`).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<TrackEvent> {
+        self.events.subscribe()
     }
 
     /// The receiving end of the reports (taken once, by the event loop).
@@ -252,6 +270,14 @@ impl TrackSet {
         st.since = unix_now();
         st.changes += 1;
         let (name, kind, result) = (&report.name, t.config.kind_name(), &st.last_result);
+        // No subscriber is fine.
+        let _ = self.events.send(TrackEvent {
+            name: name.clone(),
+            kind,
+            up: report.up,
+            result: result.clone(),
+            time: st.since,
+        });
         // One line per change: down is what an operator must act on.
         if report.up {
             tracing::info!(target: "netvrrp::track", %name, kind, state = "up", %result, "track object {name} is up: {result}");
