@@ -257,18 +257,23 @@ impl RouterParams {
             primary_address,
             garp_bursts: config.garp_bursts,
             garp_burst_interval: Duration::from_millis(u64::from(config.garp_burst_interval_ms)),
-            track: config
-                .track
-                .iter()
-                .map(|t| {
-                    if t.fault {
-                        Tracked::Fault
-                    } else {
-                        Tracked::Decrement(t.decrement)
-                    }
-                })
-                .collect(),
+            track: Self::tracked(&config.track),
         }
+    }
+
+    /// What a router's configured `track` entries do while down, in order (for
+    /// [`RouterParams::track`] and [`Router::set_track`]).
+    pub fn tracked(entries: &[crate::config::TrackConfig]) -> Vec<Tracked> {
+        entries
+            .iter()
+            .map(|t| {
+                if t.fault {
+                    Tracked::Fault
+                } else {
+                    Tracked::Decrement(t.decrement)
+                }
+            })
+            .collect()
     }
 
     fn validate(&self) -> Result<(), ParamsError> {
@@ -776,6 +781,24 @@ impl Router {
         &mut self.counters
     }
 
+    /// Replace the tracked entries (a reload changed the router's `track` list), with the
+    /// state of each (`down[i]` for `track[i]`; missing states count as up), without
+    /// restarting the router: only what the new entries change happens (a new effective
+    /// priority advertised at once by a Master, a fault starting or ending).
+    pub fn set_track(
+        &mut self,
+        now: Time,
+        track: Vec<Tracked>,
+        mut down: Vec<bool>,
+        out: &mut Vec<Action>,
+    ) {
+        let was_faulted = self.faulted();
+        down.resize(track.len(), false);
+        self.params.track = track;
+        self.track_down = down;
+        self.track_settled(now, was_faulted, out);
+    }
+
     /// Our primary address changed (e.g. a new IPv4 primary on the parent). It is only used
     /// for the tie-break, so nothing else changes.
     pub fn set_primary_address(&mut self, address: IpAddr) -> Result<(), ParamsError> {
@@ -969,6 +992,12 @@ impl Router {
         }
         let was_faulted = self.faulted();
         self.track_down[index] = down;
+        self.track_settled(now, was_faulted, out);
+    }
+
+    /// The tracked entries and their states changed: recompute the effective priority and
+    /// carry out what that and a fault starting or ending mean.
+    fn track_settled(&mut self, now: Time, was_faulted: bool, out: &mut Vec<Action>) {
         let old = self.effective_priority;
         let penalty: u32 = self
             .track_down
@@ -2256,6 +2285,48 @@ mod tests {
             )]
         );
         assert_eq!(rig.r.protodown(), Some(true));
+    }
+
+    #[test]
+    fn set_track_replaces_entries_without_a_restart() {
+        let mut p = params(200);
+        p.track = vec![Tracked::Decrement(50)];
+        let (mut rig, t0) = master(p);
+        let t1 = t0 + Duration::from_millis(10);
+        // A new list where a down entry lowers the priority: advertised at once, still Master.
+        let mut out = Vec::new();
+        rig.r.set_track(
+            t1,
+            vec![Tracked::Decrement(50), Tracked::Decrement(30)],
+            vec![false, true],
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            vec![
+                Action::EffectivePriorityChanged { from: 200, to: 170 },
+                advert(170)
+            ]
+        );
+        assert_eq!(rig.r.tracked_down(), &[false, true]);
+        // A down fault entry: Initialize, priority 0 first.
+        out.clear();
+        rig.r
+            .set_track(t1, vec![Tracked::Fault], vec![true], &mut out);
+        assert_eq!(
+            out[0],
+            changed(State::Master, State::Initialize, Reason::TrackFault)
+        );
+        assert!(out.contains(&advert(0)));
+        assert_eq!(rig.r.effective_priority(), 200);
+        // No entries at all: running again.
+        out.clear();
+        rig.r.set_track(t1, vec![], vec![], &mut out);
+        assert_eq!(
+            out[0],
+            changed(State::Initialize, State::Backup, Reason::TrackRecovered)
+        );
+        assert!(rig.r.tracked_down().is_empty());
     }
 
     #[test]
