@@ -271,11 +271,30 @@ fn exec_check_hanging_past_its_timeout_is_down_and_leaves_nothing() {
         || format!("{} processes with {token} remain", running(&token)),
         || (running(&token) == 0).then_some(()),
     );
-    // Stopping the runtime mid-run leaves nothing either.
-    let out = p.r1.netvrrp(&["stop"]);
-    assert!(out.status.success(), "{}", common::text(&out));
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(running(&token), 0);
+    // A runtime killed mid-run leaves nothing either (the check dies with it).
+    wait_until(
+        LIMIT,
+        || "a check running".into(),
+        || (running(&token) > 0).then_some(()),
+    );
+    let pid = fs::read_to_string(p.r1.run_dir().join("netvrrp.pid")).expect("pid file");
+    assert!(
+        Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_until(
+        LIMIT,
+        || {
+            format!(
+                "{} processes with {token} outlived the runtime",
+                running(&token)
+            )
+        },
+        || (running(&token) == 0).then_some(()),
+    );
 }
 
 #[test]
