@@ -238,6 +238,12 @@ fn exec_program_missing_is_down_from_the_start() {
     p.r2_master();
 }
 
+/// `kill -9 PID`, which must succeed.
+fn kill9(pid: &str) {
+    let ok = Command::new("kill").args(["-9", pid]).status();
+    assert!(ok.is_ok_and(|s| s.success()), "kill -9 {pid}");
+}
+
 /// Processes whose command line contains `token`.
 fn running(token: &str) -> usize {
     fs::read_dir("/proc")
@@ -278,13 +284,7 @@ fn exec_check_hanging_past_its_timeout_is_down_and_leaves_nothing() {
         || (running(&token) > 0).then_some(()),
     );
     let pid = fs::read_to_string(p.r1.run_dir().join("netvrrp.pid")).expect("pid file");
-    assert!(
-        Command::new("kill")
-            .args(["-9", pid.trim()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    kill9(pid.trim());
     wait_until(
         LIMIT,
         || {
@@ -315,13 +315,7 @@ fn tracked_process_killed_hands_over_and_back() {
     p.r1_master();
 
     let killed = common::unix_now();
-    assert!(
-        Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    kill9(&pid.to_string());
     p.r2_master();
     // The pidfd says so at once: no poll interval in between.
     let since = show_track(&p.r1)
@@ -564,4 +558,38 @@ fn many_routers_sharing_exec_checks_keep_their_adverts_on_time() {
     let t: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     assert_eq!(t[0]["state"], "up", "{t}");
     assert_eq!(t[0]["exit_status"], "exit status 0", "{t}");
+}
+
+#[test]
+fn tracked_pidfile_process_killed_hands_over_and_back() {
+    let p = Pair::new("nvtk-pidf", 50);
+    let pidfile = p.r1.dir().join("daemon.pid");
+    let start = || {
+        let mut c = Command::new("/bin/sleep");
+        c.arg("600");
+        let pid = p.r1.spawn(c);
+        // Written by rename, as daemons do.
+        write_atomically(&pidfile, &format!("{pid}\n"));
+        pid
+    };
+    let pid = start();
+    let object = format!(
+        "[[track]]\nname = \"t\"\nkind = \"process\"\npidfile = {:?}\n",
+        pidfile.to_string_lossy()
+    );
+    p.start(&object, ENTRY, false);
+    p.r1_master();
+    assert_eq!(
+        track_field(&p.r1, "last_result"),
+        format!("pid {pid} running")
+    );
+    kill9(&pid.to_string());
+    p.r2_master();
+    assert_eq!(
+        track_field(&p.r1, "last_result"),
+        format!("pid {pid} exited")
+    );
+    // A restart writes a new pid: up again.
+    start();
+    p.r1_master();
 }

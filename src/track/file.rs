@@ -68,11 +68,13 @@ impl DirWatch {
             self.arm();
             return;
         };
-        let mut gone = false;
-        match fd.readable().await {
-            Ok(mut guard) => match guard.get_inner().0.read_events() {
+        let gone = loop {
+            let Ok(mut guard) = fd.readable().await else {
+                break true;
+            };
+            match guard.get_inner().0.read_events() {
                 Ok(events) => {
-                    gone = events.iter().any(|e| {
+                    break events.iter().any(|e| {
                         e.mask.intersects(
                             AddWatchFlags::IN_IGNORED
                                 | AddWatchFlags::IN_DELETE_SELF
@@ -80,11 +82,11 @@ impl DirWatch {
                         )
                     });
                 }
+                // Nothing after all (readiness is edge-triggered): wait for a real event.
                 Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
-                Err(_) => gone = true,
-            },
-            Err(_) => gone = true,
-        }
+                Err(_) => break true,
+            }
+        };
         if gone {
             // The directory went away or moved: watch the path again (or wait for it).
             self.arm();

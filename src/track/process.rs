@@ -480,9 +480,12 @@ async fn by_pidfile(path: PathBuf, reporter: Reporter) {
     };
     loop {
         let held = read_pidfile(&path).and_then(|pid| {
-            super::pidfd(pid)
-                .map(|fd| (pid, fd))
-                .map_err(|e| format!("pid {pid} is not running ({e})"))
+            let fd = super::pidfd(pid).map_err(|e| format!("pid {pid} is not running ({e})"))?;
+            // An exited process its parent has not reaped yet is not running.
+            if zombie(pid) {
+                return Err(format!("pid {pid} exited"));
+            }
+            Ok((pid, fd))
         });
         match held {
             Ok((pid, fd)) => {
