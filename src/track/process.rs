@@ -353,10 +353,13 @@ impl Held {
         if self.watchers.contains_key(&pid) {
             return;
         }
-        // A process gone before its pidfd exists is not added.
+        // A process gone before its pidfd exists, or exited and not reaped, is not added.
         let Ok(fd) = super::pidfd(pid) else {
             return;
         };
+        if zombie(pid) {
+            return;
+        }
         let exits = self.exits.clone();
         let task = tokio::spawn(async move {
             let _ = fd.readable().await;
@@ -377,7 +380,13 @@ impl Held {
         match pids.as_slice() {
             [] => format!("no process named {name}"),
             [p] => format!("{name} running (pid {p})"),
-            _ => format!("{} processes named {name} (pids {pids:?})", pids.len()),
+            // A few pids are enough to find them (a busy server has hundreds of workers).
+            _ => format!(
+                "{} processes named {name} (pids {:?}{})",
+                pids.len(),
+                &pids[..pids.len().min(5)],
+                if pids.len() > 5 { " ..." } else { "" }
+            ),
         }
     }
 }
