@@ -201,6 +201,9 @@ impl TrackSet {
     /// Returns the names whose state may have changed (new, changed or removed objects).
     pub fn reconfigure(&mut self, config: &Config) -> Vec<String> {
         let mut touched = Vec::new();
+        // The state of a replaced exec object carries over to its successor: a new interval
+        // or timeout must not send a healthy object back to `initial` (and through `rise`).
+        let mut carried: HashMap<String, (bool, f64)> = HashMap::new();
         self.trackers.retain(|name, t| {
             let keep = config
                 .tracks
@@ -208,6 +211,8 @@ impl TrackSet {
                 .any(|o| o.name == *name && o.kind == t.config.kind);
             if !keep {
                 touched.push(name.clone());
+                let st = lock(&t.status);
+                carried.insert(name.clone(), (st.up, st.since));
             }
             keep
         });
@@ -217,9 +222,17 @@ impl TrackSet {
             }
             let generation = self.next_generation;
             self.next_generation += 1;
+            let mut kind = object.kind.clone();
+            let (mut up, mut since) = (initial_up(&kind), unix_now());
+            if let TrackKind::Exec { initial_up, .. } = &mut kind
+                && let Some(&(was_up, was_since)) = carried.get(&object.name)
+            {
+                *initial_up = was_up;
+                (up, since) = (was_up, was_since);
+            }
             let status = Arc::new(Mutex::new(Status {
-                up: initial_up(&object.kind),
-                since: unix_now(),
+                up,
+                since,
                 last_result: "not checked yet".into(),
                 ..Status::default()
             }));
@@ -230,7 +243,7 @@ impl TrackSet {
                 status: status.clone(),
             };
             let task = match &object.kind {
-                TrackKind::Exec { .. } => exec::spawn(object.kind.clone(), reporter),
+                TrackKind::Exec { .. } => exec::spawn(kind, reporter),
                 TrackKind::Process { target } => process::spawn(target.clone(), reporter),
                 TrackKind::File { path, up_when } => file::spawn(path.clone(), *up_when, reporter),
                 TrackKind::Route { prefix, table } => route::spawn(*prefix, *table, reporter),
@@ -410,6 +423,18 @@ mod tests {
         assert_eq!(set.is_up("e"), Some(true));
         // Unchanged objects are kept; a changed one restarts with a new generation.
         assert!(set.reconfigure(&object(&a)).is_empty());
+        // A changed exec object keeps its state (up), not its `initial` (down).
+        let mut faster = object(&a);
+        if let TrackKind::Exec { interval_ms, .. } = &mut faster.tracks[1].kind {
+            *interval_ms = 200_000;
+        }
+        assert_eq!(set.reconfigure(&faster), ["e"]);
+        assert_eq!(set.is_up("e"), Some(true));
+        let r = next(&mut rx).await;
+        assert!(!set.apply(&r), "the first run confirms the carried state");
+        assert_eq!(set.reconfigure(&object(&a)), ["e"]);
+        let r = next(&mut rx).await;
+        assert!(!set.apply(&r));
         let old = Report {
             name: "f".into(),
             generation: 1,
