@@ -19,6 +19,7 @@ pub mod process;
 pub mod route;
 pub mod run;
 pub mod show;
+pub mod subreaper;
 
 use crate::config::{Config, TrackConfig, TrackKind, TrackObject};
 use serde::Serialize;

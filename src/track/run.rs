@@ -1,29 +1,20 @@
 //! Running one exec check: argv only, off the event loop, the whole process tree killed at
 //! the timeout.
 //!
-//! Each check starts as PID 1 of a PID namespace of its own. When that process ends (on
-//! its own, or killed at the timeout) the kernel kills everything else in the namespace, so
-//! no descendant outlives it, not even one that called setsid() or double-forked (a
-//! process group or session would not hold those). The namespace is made by a short-lived
-//! thread calling `unshare(CLONE_NEWPID)` before the spawn: that changes only the
-//! namespace of that thread's future children, so no other thread's spawns are affected
-//! (and a thread can do it only once: each run has a thread of its own).
-//! Without the privilege (CAP_SYS_ADMIN) the check runs in a process group of its own, and
-//! that group is killed at the timeout; a warning says so once.
-//!
-//! The thread that started the check waits for it (it is the parent) and hands the exit
-//! status over; the check is killed if that thread ends (PR_SET_PDEATHSIG), so a runtime
-//! that dies, even by SIGKILL, leaves no check behind.
+//! The check runs below a helper process that is its subreaper ([`super::subreaper`]):
+//! at the timeout, when its tracker stops, or when the runtime dies, the helper kills the
+//! check's process group and every process that ended up below it, setsid() or not. A
+//! thread of its own starts the helper and waits for it, so nothing here blocks the event
+//! loop.
 
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::oneshot;
+
+use super::subreaper::{self, Ended};
 
 /// Output bytes kept of one run (its tail): enough for [`super::OUTPUT_LINES`] lines.
 const OUTPUT_CAP: usize = 4096;
@@ -44,93 +35,49 @@ pub struct Outcome {
 }
 
 struct Spawned {
-    pid: i32,
+    /// The helper between the runtime and the check (see [`super::subreaper`]).
+    helper: i32,
     output: OwnedFd,
-    /// The thread's `waitpid` result, once the check has ended.
-    ended: oneshot::Receiver<nix::Result<nix::sys::wait::WaitStatus>>,
+    /// How the check ended, once it has.
+    ended: oneshot::Receiver<Ended>,
 }
 
-static NO_PIDNS_WARNED: AtomicBool = AtomicBool::new(false);
-
-/// Start the check on a thread of its own (see the module docs), which then waits for it:
-/// a thread can make a PID namespace for its children only once, and the check dies with
-/// that thread (PR_SET_PDEATHSIG), so a runtime that dies leaves no check behind.
+/// Start the check below a helper, on a thread of its own that then waits for it: the
+/// helper kills the check's tree when that thread ends (the runtime dying included).
 async fn spawn(argv: &[String]) -> io::Result<Spawned> {
     let (reply, wait) = oneshot::channel();
     let (ended_tx, ended) = oneshot::channel();
     let argv = argv.to_vec();
     std::thread::Builder::new()
         .name("track-check".into())
-        .spawn(move || match spawn_one(&argv) {
-            Ok((pid, output)) => {
-                let _ = reply.send(Ok((pid, output)));
-                let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-                let _ = ended_tx.send(status);
+        .spawn(move || match subreaper::start(&argv) {
+            Ok(started) => {
+                let helper = started.helper;
+                let _ = reply.send(Ok((helper, started.output)));
+                let _ = ended_tx.send(subreaper::wait(helper, started.status));
             }
             Err(e) => {
                 let _ = reply.send(Err(e));
             }
         })?;
-    let (pid, output) = wait
+    let (helper, output) = wait
         .await
         .map_err(|_| io::Error::other("the check's thread ended without an answer"))??;
-    Ok(Spawned { pid, output, ended })
+    Ok(Spawned {
+        helper,
+        output,
+        ended,
+    })
 }
 
-/// On the check's thread: a fresh PID namespace for its children, then the child.
-fn spawn_one(argv: &[String]) -> io::Result<(i32, OwnedFd)> {
-    let Some((program, args)) = argv.split_first() else {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
-    };
-    if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID)
-        && !NO_PIDNS_WARNED.swap(true, Ordering::Relaxed)
-    {
-        tracing::warn!(target: "netvrrp::track", "cannot give exec checks a PID namespace ({e}): a check's descendants that leave its process group survive its timeout");
-    }
-    let (read, write) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
-    let write2 = write.try_clone()?;
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(write))
-        .stderr(Stdio::from(write2))
-        // The fallback without a PID namespace: the timeout kills the group.
-        .process_group(0);
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            // Killed with the thread that waits for it (the runtime dying included).
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn()?;
-    let pid = i32::try_from(child.id())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "pid out of range"))?;
-    // The std handle neither kills nor reaps on drop; this thread waits for the pid.
-    drop(child);
-    Ok((pid, read))
-}
+/// Stops the check if the run is dropped half-way (its tracker stopped by a reload); its
+/// thread reaps the helper.
+struct StopOnDrop(Option<i32>);
 
-/// Kill the check (and with it its PID namespace, or else its process group).
-fn kill_tree(pid: i32) {
-    use nix::sys::signal::{Signal, kill, killpg};
-    use nix::unistd::Pid;
-    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-}
-
-/// Kills the check if the run is dropped half-way (its tracker stopped by a reload); its
-/// thread reaps it.
-struct KillOnDrop(Option<i32>);
-
-impl Drop for KillOnDrop {
+impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        if let Some(pid) = self.0.take() {
-            kill_tree(pid);
+        if let Some(helper) = self.0.take() {
+            subreaper::stop(helper);
         }
     }
 }
@@ -147,14 +94,14 @@ pub async fn run(argv: &[String], timeout: Duration) -> Outcome {
             };
         }
     };
-    let mut guard = KillOnDrop(Some(spawned.pid));
+    let mut guard = StopOnDrop(Some(spawned.helper));
     let reader = tokio::spawn(read_tail(spawned.output));
     let mut ended = spawned.ended;
-    let (timed_out, status) = match tokio::time::timeout(timeout, &mut ended).await {
-        Ok(status) => (false, status),
+    let (timed_out, ended) = match tokio::time::timeout(timeout, &mut ended).await {
+        Ok(ended) => (false, ended),
         Err(_) => {
-            kill_tree(spawned.pid);
-            // Killed: its thread reaps it at once.
+            // The helper kills the tree, then its thread reaps it: this wait is short.
+            subreaper::stop(spawned.helper);
             (true, ended.await)
         }
     };
@@ -163,15 +110,22 @@ pub async fn run(argv: &[String], timeout: Duration) -> Outcome {
         Ok(Ok(lines)) => lines,
         _ => VecDeque::new(),
     };
-    use nix::sys::wait::WaitStatus;
-    let (success, status) = match status {
+    let (success, status) = match ended {
         _ if timed_out => (false, format!("timed out after {} ms", timeout.as_millis())),
-        Ok(Ok(WaitStatus::Exited(_, 0))) => (true, "exit status 0".into()),
-        Ok(Ok(WaitStatus::Exited(_, code))) => (false, format!("exit status {code}")),
-        Ok(Ok(WaitStatus::Signaled(_, sig, _))) => (false, format!("killed by signal {sig}")),
-        Ok(Ok(other)) => (false, format!("ended: {other:?}")),
-        Ok(Err(e)) => (false, format!("cannot wait for it: {e}")),
-        Err(_) => (false, "its thread ended".into()),
+        Ok(Ended::Exited(0)) => (true, "exit status 0".into()),
+        Ok(Ended::Exited(code)) => (false, format!("exit status {code}")),
+        Ok(Ended::Signaled(sig)) => (
+            false,
+            match nix::sys::signal::Signal::try_from(sig) {
+                Ok(s) => format!("killed by signal {s}"),
+                Err(_) => format!("killed by signal {sig}"),
+            },
+        ),
+        Ok(Ended::ExecFailed(errno)) => (
+            false,
+            format!("cannot execute: {}", io::Error::from_raw_os_error(errno)),
+        ),
+        Ok(Ended::Unknown) | Err(_) => (false, "ended without a status".into()),
     };
     Outcome {
         success,
@@ -266,5 +220,23 @@ mod tests {
         .await;
         assert!(o.status.starts_with("timed out"), "{o:?}");
         assert_eq!(running(&token), 0, "a descendant survived the timeout");
+    }
+
+    #[tokio::test]
+    async fn track_run_daemon_left_by_a_finished_check_is_killed() {
+        let token = format!("{}.{}", 700 + std::process::id() % 100, std::process::id());
+        // The subshell forks a daemon and exits at once: an orphan while the check runs.
+        let script = format!("(setsid /bin/sleep {token} &); exit 0");
+        let o = run(&argv(&["/bin/sh", "-c", &script]), Duration::from_secs(5)).await;
+        assert!(o.success, "{o:?}");
+        assert_eq!(running(&token), 0, "the daemon outlived its check");
+    }
+
+    #[tokio::test]
+    async fn track_run_check_can_signal_other_processes() {
+        // keepalived's `killall -0 haproxy` idiom: the check shares our PID namespace.
+        let me = std::process::id().to_string();
+        let o = run(&argv(&["/bin/kill", "-0", &me]), Duration::from_secs(5)).await;
+        assert!(o.success, "{o:?}");
     }
 }

@@ -132,14 +132,6 @@ impl Checker<'_> {
                 self.error(&el.span, &el.path, format!("the program `{program}` must be an absolute path (there is no PATH search)"));
                 return None;
             }
-            // keepalived's classic `killall -0 haproxy`: a check runs in a PID namespace of
-            // its own and cannot signal processes outside it, so this would always fail.
-            let base = Path::new(program).file_name().and_then(|n| n.to_str());
-            if matches!(base, Some("kill" | "killall" | "pkill")) {
-                let target = list.last().map_or("NAME", |(_, s)| *s);
-                self.error(&el.span, &el.path, format!("a check cannot signal processes outside its own PID namespace, so `{program}` always fails; track the process instead: kind = \"process\" with process = \"{target}\" (or pidfile = \"...\")"));
-                return None;
-            }
             Some(list.iter().map(|(_, s)| s.to_string()).collect::<Vec<_>>())
         });
         let interval =
@@ -496,13 +488,6 @@ mod tests {
             8,
             "track[2].name",
             "already defined at t.toml:2:8",
-        );
-        one(
-            "[[track]]\nname = \"w\"\nkind = \"exec\"\ncommand = [\"/usr/bin/killall\", \"-0\", \"haproxy\"]\n",
-            4,
-            12,
-            "track[1].command[1]",
-            "kind = \"process\" with process = \"haproxy\"",
         );
         one(
             "[[track]]\nname = \"w\"\nkind = \"ping\"\n",
