@@ -48,6 +48,26 @@ extern "C" fn on_term(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
+/// SIGCHLD needs a handler to end `sigsuspend` (its default is to discard it).
+extern "C" fn on_child(_: libc::c_int) {}
+
+/// Give up on orphans that cannot be found (no /proc/PID/task/TID/children) after this
+/// many 1 ms rounds; they are reparented to init then.
+const REAP_ROUNDS: u32 = 5000;
+
+/// SIGTERM and SIGCHLD, blocked around the fork so that none is lost before the helper's
+/// handlers are in place.
+fn term_and_child() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        set
+    }
+}
+
 fn cstring(bytes: &[u8]) -> io::Result<CString> {
     CString::new(bytes)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in the command"))
@@ -86,6 +106,11 @@ pub fn start(argv: &[String]) -> io::Result<Started> {
     let children = c"/proc/thread-self/children";
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
+    let blocked = term_and_child();
+    // This thread only starts and waits for the helper: it keeps them blocked (signals for
+    // the process go to other threads), and the helper inherits the mask.
+    // SAFETY: `blocked` is an initialised set.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, std::ptr::null_mut()) };
     // SAFETY: the child runs only async-signal-safe calls on the data prepared above (see
     // the module docs) and never returns from `helper`.
     let pid = unsafe { libc::fork() };
@@ -130,12 +155,13 @@ unsafe fn helper(
     unsafe {
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
+        // SIGTERM and SIGCHLD stay blocked (inherited) except inside sigsuspend below, so
+        // one sent before the wait is not lost.
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = on_term as *const () as libc::sighandler_t;
-        // No SA_RESTART: waitpid must return EINTR on SIGTERM.
-        sa.sa_flags = 0;
         libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        sa.sa_sigaction = on_child as *const () as libc::sighandler_t;
+        libc::sigaction(libc::SIGCHLD, &sa, std::ptr::null_mut());
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0);
         // The runtime died between fork and prctl: nobody would stop us.
@@ -151,6 +177,8 @@ unsafe fn helper(
             // The runtime ignores SIGPIPE; a check starts with the defaults.
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
             libc::execve(program, argv, envp);
             let errno = *libc::__errno_location();
             let mut rec = [1u8, 0, 0, 0, 0];
@@ -165,15 +193,16 @@ unsafe fn helper(
         let mut have = false;
         if check > 0 {
             loop {
-                let r = libc::waitpid(check, &mut status, 0);
+                let r = libc::waitpid(check, &mut status, libc::WNOHANG);
                 if r == check {
                     have = true;
                     break;
                 }
-                if STOP.load(Ordering::SeqCst) || r < 0 && *libc::__errno_location() != libc::EINTR
-                {
+                if STOP.load(Ordering::SeqCst) || r < 0 {
                     break;
                 }
+                // Wait for SIGCHLD or SIGTERM (unblocked only while waiting: no race).
+                libc::sigsuspend(&empty);
             }
             libc::kill(-check, libc::SIGKILL);
             libc::kill(check, libc::SIGKILL);
@@ -181,7 +210,7 @@ unsafe fn helper(
         // Every process left below us: kill the children we have (orphans come to us as
         // their parents die), reap, until there are none.
         let mut buf = [0u8; 4096];
-        loop {
+        for _ in 0..REAP_ROUNDS {
             let fd = libc::open(children, libc::O_RDONLY | libc::O_CLOEXEC);
             if fd >= 0 {
                 let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
