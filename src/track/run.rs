@@ -53,7 +53,10 @@ async fn spawn(argv: &[String]) -> io::Result<Spawned> {
         .spawn(move || match subreaper::start(&argv) {
             Ok(started) => {
                 let helper = started.helper;
-                let _ = reply.send(Ok((helper, started.output)));
+                if reply.send(Ok((helper, started.output))).is_err() {
+                    // The run was dropped while starting: nobody will stop it later.
+                    subreaper::stop(helper);
+                }
                 let _ = ended_tx.send(subreaper::wait(helper, started.status));
             }
             Err(e) => {
@@ -238,5 +241,25 @@ mod tests {
         let me = std::process::id().to_string();
         let o = run(&argv(&["/bin/kill", "-0", &me]), Duration::from_secs(5)).await;
         assert!(o.success, "{o:?}");
+    }
+
+    #[tokio::test]
+    async fn track_run_dropped_at_once_leaves_nothing() {
+        // A tracker stopped by a reload while its check is starting.
+        let token = format!("{}.{}", 800 + std::process::id() % 100, std::process::id());
+        let script = format!("setsid /bin/sleep {token} & /bin/sleep {token}");
+        for wait_ms in [0, 5, 50] {
+            let a = argv(&["/bin/sh", "-c", &script]);
+            let _ = tokio::time::timeout(
+                Duration::from_millis(wait_ms),
+                run(&a, Duration::from_secs(30)),
+            )
+            .await;
+        }
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        while running(&token) > 0 && std::time::Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(running(&token), 0, "a stopped check outlived its tracker");
     }
 }
