@@ -161,6 +161,14 @@ pub enum ShowCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Health-tracking objects ([[track]]): state, since when, last result, check output.
+    Track {
+        /// Only this object.
+        name: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// VRRS servers, pathways and clients.
     Vrrs {
         #[arg(value_enum)]

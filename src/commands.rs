@@ -348,7 +348,11 @@ fn runtime_checks(d: &RuntimeDiff, file: &Path) -> Vec<plan::Check> {
                 pass: c.action.is_keep(),
             });
         }
-        for (what, list) in [("vrrs", &d.vrrs), ("[runtime]", &d.settings)] {
+        for (what, list) in [
+            ("vrrs", &d.vrrs),
+            ("track", &d.tracks),
+            ("[runtime]", &d.settings),
+        ] {
             for item in list {
                 rows.push(plan::Check {
                     device: "runtime".into(),
@@ -721,6 +725,21 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
                 } else {
                     crate::vrrs::render_text(what_s, &rows)
                 }
+            })
+        }
+        ShowCommand::Track { name, json } => {
+            request(run_dir, &Request::ShowTrack { name: name.clone() }).and_then(|data| {
+                let rows = data.as_array().cloned().unwrap_or_default();
+                if let Some(n) = name
+                    && rows.is_empty()
+                {
+                    anyhow::bail!("no track object named {n:?}");
+                }
+                Ok(if *json {
+                    format!("{:#}", serde_json::Value::Array(rows))
+                } else {
+                    crate::track::show::text(&rows)
+                })
             })
         }
     };

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod reconcile;
 pub mod risk;
 pub mod security;
+pub mod track;
 pub mod types;
 pub mod vrrp;
 pub mod vrrs;

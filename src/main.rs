@@ -43,6 +43,12 @@ fn main() {
         eprintln!("netvrrp: {e}");
         std::process::exit(netvrrp::exit::FAILURE);
     }
+    // The process events connector answers only in the initial network namespace: the
+    // runtime opens it here, before entering another one (see netvrrp::track::process).
+    // `apply` may start a runtime, and hands the socket over to it.
+    if matches!(cli.command, C::Run { .. } | C::Apply { .. }) {
+        netvrrp::track::process::preopen();
+    }
     if let Some(ns) = cli.netns.as_ref().filter(|_| !socket_only)
         && let Err(e) = netvrrp::kernel::enter_netns(ns)
     {

@@ -61,12 +61,15 @@ fn exported_names() -> BTreeSet<String> {
     let row = serde_json::json!({
         "interface": "eth0", "vrid": 1, "family": "ipv4", "state": "master",
         "counters": counters,
+        "track": [{"interface": "eth1", "state": "up", "decrement": 10}],
     });
+    let track = [serde_json::json!({"name": "web", "kind": "exec", "state": "up", "changes": 0})];
     let stats = RuntimeStats::default();
     let text = render(
         &[row],
         &[],
         &[],
+        &track,
         &RuntimeInfo {
             version: "0",
             stats: &stats,

@@ -29,6 +29,8 @@ pub struct Config {
     pub routers: Vec<RouterConfig>,
     pub pathways: Vec<PathwayConfig>,
     pub clients: Vec<ClientConfig>,
+    /// `[[track]]` objects, in file order (names are unique).
+    pub tracks: Vec<TrackObject>,
 }
 
 /// `[runtime]`: settings of the runtime process itself.
@@ -150,10 +152,118 @@ impl RouterConfig {
     }
 }
 
+/// One entry of a router's `track` list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackConfig {
-    pub interface: String,
+    pub target: TrackTarget,
+    /// Lowered from the priority while the target is down (0 with `fault`).
     pub decrement: u8,
+    /// While the target is down the router is held in Initialize (protodown, no adverts).
+    pub fault: bool,
+}
+
+impl TrackConfig {
+    /// The tracked interface, for the interface form.
+    pub fn interface(&self) -> Option<&str> {
+        match &self.target {
+            TrackTarget::Interface(i) => Some(i),
+            TrackTarget::Object(_) => None,
+        }
+    }
+
+    /// The `[[track]]` object named, for the object form.
+    pub fn object(&self) -> Option<&str> {
+        match &self.target {
+            TrackTarget::Object(o) => Some(o),
+            TrackTarget::Interface(_) => None,
+        }
+    }
+}
+
+/// What a router's track entry follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrackTarget {
+    /// `interface = "eth1"`: up while the link is admin up with carrier.
+    Interface(String),
+    /// `object = "web"`: a `[[track]]` object's state.
+    Object(String),
+}
+
+/// One `[[track]]`: a health object routers can follow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackObject {
+    pub name: String,
+    pub kind: TrackKind,
+    #[serde(skip)]
+    pub location: Location,
+}
+
+impl TrackObject {
+    /// The kind's name as written in the file.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            TrackKind::Exec { .. } => "exec",
+            TrackKind::Process { .. } => "process",
+            TrackKind::File { .. } => "file",
+            TrackKind::Route { .. } => "route",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum TrackKind {
+    /// Run `command` (argv, absolute program path) every `interval_ms`; exit 0 is success.
+    Exec {
+        command: Vec<String>,
+        interval_ms: u32,
+        timeout_ms: u32,
+        /// Consecutive successes that bring a down object up.
+        rise: u32,
+        /// Consecutive failures that take an up object down.
+        fall: u32,
+        /// State before the first result (`initial = "up" | "down"`).
+        initial_up: bool,
+    },
+    /// Up while a process runs.
+    Process { target: ProcessTarget },
+    /// Up while a file satisfies `up_when`.
+    File { path: PathBuf, up_when: FileUpWhen },
+    /// Up while a route to exactly `prefix` exists in routing table `table`.
+    Route { prefix: IpNet, table: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcessTarget {
+    /// `process = "haproxy"`: any process whose name (comm) is exactly this.
+    Name(String),
+    /// `pidfile = "/run/haproxy.pid"`: the process whose pid the file holds.
+    Pidfile(PathBuf),
+}
+
+/// `up-when` of a file object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileUpWhen {
+    /// The file exists (whatever it holds).
+    Exists,
+    /// The file does not exist (a maintenance flag).
+    Missing,
+    /// The file holds the integer 0 (keepalived's track_file: 0 is healthy).
+    Zero,
+    /// The file holds a non-zero integer.
+    Nonzero,
+}
+
+impl FileUpWhen {
+    pub const NAMES: &[(&str, FileUpWhen)] = &[
+        ("exists", FileUpWhen::Exists),
+        ("missing", FileUpWhen::Missing),
+        ("zero", FileUpWhen::Zero),
+        ("nonzero", FileUpWhen::Nonzero),
+    ];
 }
 
 /// One `[[vrrs.pathway]]`.

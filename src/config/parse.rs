@@ -16,7 +16,7 @@
 
 use super::{
     ClientConfig, ClientKind, Config, ConfigError, ConfigErrors, GroupRef, Location, PathwayConfig,
-    RouterConfig, RuntimeConfig, TrackConfig, Version,
+    RouterConfig, RuntimeConfig, Version,
 };
 use crate::types::{Family, IFNAME_MAX, MacAddr};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -28,6 +28,7 @@ use toml_edit::{Array, Document, InlineTable, Item, Table, Value};
 
 #[cfg(test)]
 mod tests;
+mod track;
 
 /// Built-in defaults (netvrrp.toml(5) documents the same values).
 pub(crate) const DEFAULT_VERSION: Version = Version::V3;
@@ -47,10 +48,9 @@ const VRID_RANGE: RangeInclusive<i64> = 1..=255;
 const PREEMPT_DELAY_RANGE: RangeInclusive<i64> = 0..=3_600_000;
 const GARP_BURSTS_RANGE: RangeInclusive<i64> = 1..=10;
 const GARP_BURST_INTERVAL_RANGE: RangeInclusive<i64> = 10..=60_000;
-const DECREMENT_RANGE: RangeInclusive<i64> = 1..=254;
 const EXEC_TIMEOUT_RANGE: RangeInclusive<i64> = 1..=3_600_000;
 
-const TOP_KEYS: &[&str] = &["defaults", "runtime", "vrrp", "vrrs"];
+const TOP_KEYS: &[&str] = &["defaults", "runtime", "vrrp", "vrrs", "track"];
 const DEFAULT_KEYS: &[&str] = &[
     "version",
     "priority",
@@ -83,7 +83,6 @@ const RUNTIME_KEYS: &[&str] = &[
 ];
 const VRRS_KEYS: &[&str] = &["pathway", "client"];
 const PATHWAY_KEYS: &[&str] = &["leader", "interface", "mac", "address"];
-const TRACK_KEYS: &[&str] = &["interface", "decrement"];
 const CLIENT_COMMON_KEYS: &[&str] = &["leader", "kind"];
 const CLIENT_KINDS: &[(&str, &[&str])] = &[
     ("interface-state", &["interface"]),
@@ -344,6 +343,8 @@ struct RouterRec {
     vrid: Option<Set<u8>>,
     leaders: Vec<Set<String>>,
     vips: Vec<Set<IpAddr>>,
+    /// `[[track]]` objects its `track` entries name (checked once all objects are known).
+    objects: Vec<Set<String>>,
 }
 
 struct PathwayRec {
@@ -654,6 +655,7 @@ impl<'a> Checker<'a> {
         }
 
         let runtime = self.runtime(&root);
+        let tracks = self.track_objects(&root);
 
         let routers: Vec<RouterRec> = self
             .table_list(&root, "vrrp")
@@ -674,6 +676,7 @@ impl<'a> Checker<'a> {
         }
 
         self.cross_check(&routers, &pathways, &clients);
+        self.check_track_references(&routers, &tracks);
 
         Config {
             source: None,
@@ -681,6 +684,7 @@ impl<'a> Checker<'a> {
             routers: routers.into_iter().map(|r| r.config).collect(),
             pathways: pathways.into_iter().map(|p| p.config).collect(),
             clients: clients.into_iter().filter_map(|c| c.config).collect(),
+            tracks: tracks.into_iter().filter_map(|t| t.config).collect(),
         }
     }
 
@@ -1009,33 +1013,7 @@ impl<'a> Checker<'a> {
             }
         }
 
-        let mut track: Vec<TrackConfig> = Vec::new();
-        let mut tracked: Vec<Set<String>> = Vec::new();
-        for t in self.table_list(r, "track") {
-            self.check_keys(&t, TRACK_KEYS, &[]);
-            let interface = self.required_interface(&t);
-            let decrement = self
-                .required(&t, "decrement")
-                .and_then(|e| self.int_as::<u8>(&e, DECREMENT_RANGE, "decrement"));
-            if let Some(i) = &interface {
-                if let Some(first) = tracked.iter().find(|f| f.value == i.value) {
-                    let first = format!("{} ({})", self.at(&first.span), first.path);
-                    self.error(
-                        &i.span,
-                        &i.path,
-                        format!("interface `{}` is already tracked at {first}", i.value),
-                    );
-                    continue;
-                }
-                tracked.push(i.clone());
-            }
-            if let (Some(i), Some(d)) = (interface, decrement) {
-                track.push(TrackConfig {
-                    interface: i.value,
-                    decrement: d,
-                });
-            }
-        }
+        let (track, objects) = self.track_entries(r);
 
         let mut peers = Vec::new();
         if let Some(e) = r.entry("peers")
@@ -1095,6 +1073,7 @@ impl<'a> Checker<'a> {
             vrid,
             leaders,
             vips,
+            objects,
         }
     }
 
@@ -1190,6 +1169,59 @@ impl<'a> Checker<'a> {
         out
     }
 
+    /// The `kind` of a table whose allowed keys depend on it (`[[vrrs.client]]`,
+    /// `[[track]]`): report unknown keys and keys of another kind; None when `kind` is
+    /// missing or unknown (then only keys unknown to every kind are reported).
+    fn kind_keys(
+        &mut self,
+        r: &Reader<'_>,
+        common: &[&str],
+        kinds: &[(&'static str, &[&str])],
+        what: &str,
+    ) -> Option<&'static str> {
+        let kind = self.required(r, "kind").and_then(|e| {
+            let s = self.string(&e)?;
+            match kinds.iter().find(|(k, _)| *k == s) {
+                Some((k, keys)) => Some((*k, *keys)),
+                None => {
+                    let names: Vec<String> =
+                        kinds.iter().map(|(k, _)| format!("\"{k}\"")).collect();
+                    let expected = match names.split_last() {
+                        Some((last, rest)) if !rest.is_empty() => {
+                            format!("{} or {last}", rest.join(", "))
+                        }
+                        _ => names.join(""),
+                    };
+                    self.error(
+                        &e.span,
+                        &e.path,
+                        format!("unknown {what} kind `{s}` (expected {expected})"),
+                    );
+                    None
+                }
+            }
+        });
+        let all: Vec<&str> = common
+            .iter()
+            .chain(kinds.iter().flat_map(|(_, keys)| keys.iter()))
+            .copied()
+            .collect();
+        let Some((kind, kind_keys)) = kind else {
+            // Without a valid kind only unknown-everywhere keys can be reported.
+            self.check_keys(r, &all, &[]);
+            return None;
+        };
+        let allowed: Vec<&str> = common.iter().chain(kind_keys).copied().collect();
+        let hint = format!("it does not apply to kind = \"{kind}\"");
+        let elsewhere: Vec<(&str, &str)> = all
+            .iter()
+            .filter(|k| !allowed.contains(k))
+            .map(|k| (*k, hint.as_str()))
+            .collect();
+        self.check_keys(r, &allowed, &elsewhere);
+        Some(kind)
+    }
+
     fn pathway(&mut self, r: &Reader<'_>) -> PathwayRec {
         self.check_keys(r, PATHWAY_KEYS, &[]);
         let leader = self.required(r, "leader").and_then(|e| {
@@ -1265,43 +1297,13 @@ impl<'a> Checker<'a> {
             let s = self.string(&e)?;
             self.leader_name(&e, s)
         });
-        let kind = self.required(r, "kind").and_then(|e| {
-            let s = self.string(&e)?;
-            match CLIENT_KINDS.iter().find(|(k, _)| *k == s) {
-                Some((k, keys)) => Some((*k, *keys)),
-                None => {
-                    self.error(&e.span, &e.path, format!("unknown client kind `{s}` (expected \"interface-state\", \"accounting\" or \"exec\")"));
-                    None
-                }
-            }
-        });
-
-        let all: Vec<&str> = CLIENT_COMMON_KEYS
-            .iter()
-            .chain(CLIENT_KINDS.iter().flat_map(|(_, keys)| keys.iter()))
-            .copied()
-            .collect();
-        let Some((kind, kind_keys)) = kind else {
-            // Without a valid kind only unknown-everywhere keys can be reported.
-            self.check_keys(r, &all, &[]);
+        let Some(kind) = self.kind_keys(r, CLIENT_COMMON_KEYS, CLIENT_KINDS, "client") else {
             return ClientRec {
                 config: None,
                 leader,
                 interface: None,
             };
         };
-        let allowed: Vec<&str> = CLIENT_COMMON_KEYS
-            .iter()
-            .chain(kind_keys)
-            .copied()
-            .collect();
-        let hint = format!("it does not apply to kind = \"{kind}\"");
-        let elsewhere: Vec<(&str, &str)> = all
-            .iter()
-            .filter(|k| !allowed.contains(k))
-            .map(|k| (*k, hint.as_str()))
-            .collect();
-        self.check_keys(r, &allowed, &elsewhere);
 
         let mut interface = None;
         let client_kind = match kind {

@@ -134,7 +134,10 @@ impl Peer {
     /// May this peer send this request? Err: the reply to send instead.
     pub fn permits(&self, req: &Request) -> Result<(), String> {
         let (what, changes) = match req {
-            Request::Ping | Request::ShowVrrp | Request::ShowVrrs { .. } => ("show", false),
+            Request::Ping
+            | Request::ShowVrrp
+            | Request::ShowVrrs { .. }
+            | Request::ShowTrack { .. } => ("show", false),
             Request::Subscribe { .. } => ("subscribe", false),
             Request::Stop => ("stop", true),
             Request::Reload { .. } => ("reload", true),

@@ -40,6 +40,11 @@ pub enum Request {
     ShowVrrs {
         what: String,
     },
+    /// `[[track]]` objects: all, or the one named.
+    ShowTrack {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
     Stop,
     Reload {
         file: PathBuf,

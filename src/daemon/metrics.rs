@@ -332,6 +332,7 @@ pub fn render(
     vrrp: &[Value],
     vrrs_servers: &[Value],
     vrrs_pathways: &[Value],
+    track: &[Value],
     info: &RuntimeInfo,
 ) -> String {
     use Kind::{Counter, Gauge};
@@ -415,10 +416,14 @@ pub fn render(
         adver.add(base.clone(), num("advertisement_interval_ms") / 1000.0);
         master_adver.add(base.clone(), num("master_adver_interval_ms") / 1000.0);
         down.add(base.clone(), num("master_down_interval_ms") / 1000.0);
+        // Tracked interfaces (entries naming an object are in netvrrp_track_up).
         for t in r["track"].as_array().into_iter().flatten() {
+            let Some(interface) = t["interface"].as_str() else {
+                continue;
+            };
             tracked.add(
-                with(&base, "tracked_interface", &s(&t["interface"])),
-                if t["up"] == true { 1.0 } else { 0.0 },
+                with(&base, "tracked_interface", interface),
+                if t["state"] == "up" { 1.0 } else { 0.0 },
             );
         }
         let c = &r["counters"];
@@ -578,6 +583,23 @@ pub fn render(
         }
     }
 
+    let mut track_up = Fam::new(
+        "netvrrp_track_up",
+        Gauge,
+        "1 while a [[track]] object is up (as the routers see it)",
+    );
+    let mut track_changes = Fam::new(
+        "netvrrp_track_changes",
+        Counter,
+        "state changes of each [[track]] object",
+    );
+    for t in track {
+        let base: Labels = vec![("name", s(&t["name"])), ("kind", s(&t["kind"]))];
+        track_up.add(base.clone(), if t["state"] == "up" { 1.0 } else { 0.0 });
+        track_changes.add(base, t["changes"].as_u64().unwrap_or(0) as f64);
+    }
+    fams.extend([track_up, track_changes]);
+
     let mut out = String::with_capacity(4096);
     for f in &fams {
         f.write(&mut out);
@@ -651,7 +673,7 @@ mod tests {
             "priority": 200, "effective_priority": 150, "last_change": 1.5,
             "advertisement_interval_ms": 1000, "master_adver_interval_ms": 100.0,
             "master_down_interval_ms": 3609.375,
-            "track": [{"interface": "eth9", "decrement": 20, "up": false}],
+            "track": [{"interface": "eth9", "decrement": 20, "state": "down"}],
             "counters": { "adverts_sent": 7, "checksum_errors": 2, "transitions": 5,
                           "became_master": 2, "became_backup": 2, "protodown_errors": 1 }
         })
@@ -660,10 +682,12 @@ mod tests {
     fn text(vrrp: &[Value], stats: &RuntimeStats) -> String {
         let servers = vec![json!({"name": "group1", "state": "master", "pushes": 3})];
         let pathways = vec![json!({"name": "group1", "interface": "eth1", "state": "active"})];
+        let track = vec![json!({"name": "web", "kind": "exec", "state": "down", "changes": 3})];
         render(
             vrrp,
             &servers,
             &pathways,
+            &track,
             &RuntimeInfo {
                 version: "0.1.0",
                 stats,
@@ -712,6 +736,14 @@ mod tests {
                 .lines()
                 .any(|x| x.starts_with("netvrrp_vrrp_") && x.contains("{name=")),
             "no name label without a name: {text}"
+        );
+        assert!(
+            text.contains(r#"netvrrp_track_up{name="web",kind="exec"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"netvrrp_track_changes_total{name="web",kind="exec"} 3"#),
+            "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
     }

@@ -146,6 +146,9 @@ fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
                 .map_err(std::io::Error::from)
         });
     }
+    // `apply --netns` opened the process events connector before entering the namespace,
+    // where the runtime cannot open it.
+    crate::track::process::hand_over(&mut cmd);
     let mut child = cmd.spawn().context("cannot start the runtime")?;
     for _ in 0..400 {
         if control::ping(&cli.run_dir).is_ok() {

@@ -54,6 +54,11 @@ pub fn vrrp_text(rows: &[Value]) -> String {
             .map(|a| a.iter().map(s).collect())
             .unwrap_or_default();
         out += &field("Virtual addresses", vips.join(", "));
+        let tracked = crate::track::show::tracked_lines(&r["track"]);
+        if !tracked.is_empty() {
+            out += " Tracked:\n";
+            out += &tracked;
+        }
         if let Some(counters) = r["counters"].as_object() {
             out += " Counters:\n";
             for (k, v) in counters {

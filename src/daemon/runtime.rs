@@ -128,8 +128,16 @@ enum Control {
     Request(Request, bool, oneshot::Sender<Reply>),
     /// A subscriber joins: it gets the current state of every leader name and a receiver
     /// subscribed at the same instant, so it can miss nothing in between.
-    Subscribe(oneshot::Sender<(Vec<serde_json::Value>, broadcast::Receiver<StateEvent>)>),
+    Subscribe(oneshot::Sender<Subscription>),
 }
+
+/// What a subscriber gets: the current leader rows, VRRP state changes from then on, and
+/// `[[track]]` state changes.
+type Subscription = (
+    Vec<serde_json::Value>,
+    broadcast::Receiver<StateEvent>,
+    broadcast::Receiver<crate::track::TrackEvent>,
+);
 
 enum FilterJob {
     Sync(super::filter::FilterState),
@@ -234,6 +242,8 @@ pub struct Runtime {
     config: Arc<config::Config>,
     /// `[runtime] realtime-priority` at start (a reload keeps the policy).
     started_realtime_priority: Option<u8>,
+    /// `[[track]]` objects' trackers and states (see [`crate::track`]).
+    tracks: crate::track::TrackSet,
 }
 
 /// `<run-dir>/masters.json`: the instances that are Master now, rewritten (atomically) when
@@ -495,7 +505,9 @@ impl Runtime {
             masters_dirty: true,
             config: Arc::new(loaded.config.clone()),
             started_realtime_priority: loaded.config.runtime.realtime_priority,
+            tracks: crate::track::TrackSet::new(),
         };
+        rt.tracks.reconfigure(&loaded.config);
         rt.resume = load_masters(&rt.run_dir);
         if !rt.resume.is_empty() {
             tracing::info!(target: "netvrrp::protocol", masters = rt.resume.len(), "the previous runtime died while Master: resuming");
@@ -604,6 +616,19 @@ impl Runtime {
             if !link_ok {
                 self.feed(i, now, Input::LinkDown).await;
             }
+            // Before Startup: an owner whose object is down must not start as Master.
+            let track: Vec<(usize, bool)> = self.instances[i]
+                .config
+                .track
+                .iter()
+                .enumerate()
+                .map(|(t, tc)| (t, crate::track::entry_up(tc, snapshot, &self.tracks)))
+                .collect();
+            for (index, up) in track {
+                if !up {
+                    self.feed(i, now, Input::TrackChanged { index, up }).await;
+                }
+            }
             let shutdown = self.instances[i].config.shutdown;
             if !shutdown {
                 self.feed(i, now, Input::Startup).await;
@@ -613,25 +638,6 @@ impl Runtime {
             } else {
                 // Not running, but the device must not carry traffic.
                 self.feed(i, now, Input::Shutdown).await;
-            }
-            let track: Vec<(usize, bool)> = self.instances[i]
-                .config
-                .track
-                .iter()
-                .enumerate()
-                .map(|(t, tc)| {
-                    (
-                        t,
-                        snapshot
-                            .by_name(&tc.interface)
-                            .is_some_and(|l| l.admin_up && l.carrier),
-                    )
-                })
-                .collect();
-            for (index, up) in track {
-                if !up {
-                    self.feed(i, now, Input::TrackChanged { index, up }).await;
-                }
             }
         }
     }
@@ -1052,10 +1058,7 @@ impl Runtime {
                     .config
                     .track
                     .iter()
-                    .map(|t| {
-                        snap.by_name(&t.interface)
-                            .is_some_and(|l| l.admin_up && l.carrier)
-                    })
+                    .map(|t| crate::track::entry_up(t, snap, &self.tracks))
                     .collect();
                 (parent_ok, dev_index, dev_reason, tracks)
             };
@@ -1086,6 +1089,30 @@ impl Runtime {
                     // tracked_down()[index] == up means the view is stale.
                     self.feed(i, now, Input::TrackChanged { index, up }).await;
                 }
+            }
+        }
+    }
+
+    /// Feed the state of the `[[track]]` objects named in `names` to every router entry that
+    /// follows one of them (the routers ignore a state they already have).
+    async fn feed_tracks(&mut self, names: &[String]) {
+        let now = self.now();
+        for i in 0..self.instances.len() {
+            let changes: Vec<(usize, bool)> = self.instances[i]
+                .config
+                .track
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.object().is_some_and(|o| names.iter().any(|n| n == o)))
+                .map(|(index, t)| {
+                    (
+                        index,
+                        crate::track::entry_up(t, &self.snapshot, &self.tracks),
+                    )
+                })
+                .collect();
+            for (index, up) in changes {
+                self.feed(i, now, Input::TrackChanged { index, up }).await;
             }
         }
     }
@@ -1169,6 +1196,7 @@ impl Runtime {
             &rows(self.show_vrrp()),
             &rows(self.vrrs.show_server()),
             &rows(self.vrrs.show_pathway()),
+            &rows(self.tracks.show(None)),
             &super::metrics::RuntimeInfo {
                 version: env!("CARGO_PKG_VERSION"),
                 stats: &self.stats,
@@ -1208,7 +1236,8 @@ impl Runtime {
                     "vrrs_leader": inst.config.vrrs_leader,
                     "unicast_peers": crate::vrrp::unicast::peers_of(&inst.config.unicast_peers, inst.key.2),
                     "last_change": inst.last_change,
-                    "track": inst.config.track.iter().zip(r.tracked_down()).map(|(t, down)| json!({"interface": t.interface, "decrement": t.decrement, "up": !down})).collect::<Vec<_>>(),
+                    "track": crate::track::contributions(&inst.config.track, r.tracked_down()),
+                    "faulted": r.faulted(),
                     "counters": r.counters(),
                 })
             })
@@ -1356,6 +1385,10 @@ impl Runtime {
         let (commit_send, mut commit_recv) = mpsc::channel::<reload::Commit>(4);
         // Reloads that failed before reaching the loop (unreadable file, kernel dump).
         let (failed_send, mut failed_recv) = mpsc::unbounded_channel::<()>();
+        let mut track_reports = self
+            .tracks
+            .take_reports()
+            .context("runtime started twice")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
         let mut sigint = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
         let mut sighup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
@@ -1426,6 +1459,11 @@ impl Runtime {
                         self.links_stale = true;
                     }
                 }
+                Some(report) = track_reports.recv() => {
+                    if self.tracks.apply(&report) {
+                        self.feed_tracks(std::slice::from_ref(&report.name)).await;
+                    }
+                }
                 Some(()) = fanout_done.recv() => {
                     if self.links_stale && self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) == 0 {
                         self.links_stale = false;
@@ -1470,7 +1508,7 @@ impl Runtime {
                     let (req, trusted, reply) = match msg {
                         Control::Subscribe(reply) => {
                             let rows = self.vrrs.show_server().as_array().cloned().unwrap_or_default();
-                            let _ = reply.send((rows, self.events.subscribe()));
+                            let _ = reply.send((rows, self.events.subscribe(), self.tracks.subscribe()));
                             continue;
                         }
                         Control::Request(req, trusted, reply) => (req, trusted, reply),
@@ -1478,6 +1516,7 @@ impl Runtime {
                     let answer = match req {
                         Request::Ping => Reply::ok(json!({"pid": std::process::id(), "reloads": self.reloads, "config_sha256": self.stats.config_sha256})),
                         Request::ShowVrrp => Reply::ok(self.show_vrrp()),
+                        Request::ShowTrack { name } => Reply::ok(self.tracks.show(name.as_deref())),
                         Request::ShowVrrs { what } => match what.as_str() {
                             "server" => Reply::ok(self.vrrs.show_server()),
                             "pathway" => Reply::ok(self.vrrs.show_pathway()),
@@ -1962,7 +2001,7 @@ async fn stream_events(
     if ctl.send(Control::Subscribe(tx)).await.is_err() {
         return;
     }
-    let Ok((current, mut events)) = rx.await else {
+    let Ok((current, mut events, mut tracks)) = rx.await else {
         return;
     };
     // A name nobody serves would wait silently forever: say so and which names exist.
@@ -2010,7 +2049,29 @@ async fn stream_events(
                 return;
             }
         }
-        match events.recv().await {
+        let received = tokio::select! {
+            ev = events.recv() => ev,
+            t = tracks.recv() => {
+                match t {
+                    Ok(t) if wanted(&t.name) => lines.push(json!({
+                        "event": "track",
+                        "name": t.name,
+                        "kind": t.kind,
+                        "state": if t.up { "up" } else { "down" },
+                        "result": t.result,
+                        "time": t.time,
+                    })),
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        lines.push(json!({ "event": "lagged", "missed": n }))
+                    }
+                    // The set lives as long as the runtime: only state events end a stream.
+                    Err(broadcast::error::RecvError::Closed) => {}
+                }
+                continue;
+            }
+        };
+        match received {
             Ok(ev) => {
                 if names.is_empty() && ev.names.is_empty() {
                     // Without names every state change is wanted, those of instances no

@@ -107,14 +107,18 @@ mod tests {
     #[tokio::test]
     async fn fires_at_the_deadline_not_a_millisecond_later() {
         let mut timer = Timer::new().unwrap();
-        for _ in 0..5 {
+        let mut lates = Vec::new();
+        for _ in 0..20 {
             let deadline = Instant::now() + Duration::from_micros(2_300);
             timer.sleep_until(deadline).await;
-            let late = Instant::now().saturating_duration_since(deadline);
-            assert!(Instant::now() >= deadline);
-            // generous for a loaded CI machine; tokio's own timer is 0.7–2 ms late here
-            assert!(late < Duration::from_millis(5), "{late:?}");
+            assert!(Instant::now() >= deadline, "woke before the deadline");
+            lates.push(Instant::now().saturating_duration_since(deadline));
         }
+        // Never early (above); and precise when this thread gets the CPU: the best of 20
+        // wake-ups, so other tests loading this machine's cores cannot fail it (tokio's own
+        // timer is 0.7-2 ms late even then, with its 1 ms granularity).
+        let best = lates.iter().min().copied().unwrap_or_default();
+        assert!(best < Duration::from_micros(500), "{lates:?}");
     }
 
     #[tokio::test]

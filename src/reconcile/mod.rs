@@ -5,7 +5,9 @@
 pub mod kernel;
 pub mod routers;
 
-use crate::config::{ClientConfig, Config, Location, PathwayConfig, RouterConfig, RuntimeConfig};
+use crate::config::{
+    ClientConfig, Config, Location, PathwayConfig, RouterConfig, RuntimeConfig, TrackObject,
+};
 use routers::RouterChange;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -50,6 +52,9 @@ pub struct RunningState {
     pub routers: Vec<RouterConfig>,
     pub pathways: Vec<PathwayConfig>,
     pub clients: Vec<ClientConfig>,
+    /// `[[track]]` objects.
+    #[serde(default)]
+    pub tracks: Vec<TrackObject>,
     pub settings: RuntimeSettings,
 }
 
@@ -71,6 +76,9 @@ pub struct RuntimeDiff {
     pub routers: Vec<RouterChange>,
     /// VRRS pathways and clients added or removed.
     pub vrrs: Vec<String>,
+    /// `[[track]]` objects added, removed or changed.
+    #[serde(default)]
+    pub tracks: Vec<String>,
     /// `[runtime]` keys that differ.
     pub settings: Vec<String>,
 }
@@ -92,6 +100,9 @@ impl RuntimeDiff {
         for v in &self.vrrs {
             out += &format!("  vrrs: {v}\n");
         }
+        for t in &self.tracks {
+            out += &format!("  track: {t}\n");
+        }
         for s in &self.settings {
             out += &format!("  [runtime] {s}\n");
         }
@@ -110,6 +121,7 @@ pub fn compare(running: Option<&RunningState>, desired: &Config, file: &Path) ->
             problems: vec!["not running (apply starts it)".into()],
             routers: routers::plan(&[], &desired.routers),
             vrrs: Vec::new(),
+            tracks: Vec::new(),
             settings: Vec::new(),
         };
     };
@@ -132,10 +144,28 @@ pub fn compare(running: Option<&RunningState>, desired: &Config, file: &Path) ->
         &desired.clients,
         |c| format!("{} {}", c.leader, client_kind(c)),
     ));
+    // A changed object is one removal and one addition of the same name: say "change".
+    let mut tracks = list_changes("track", &run.tracks, &desired.tracks, |t| t.name.clone());
+    let added: Vec<String> = tracks
+        .iter()
+        .filter_map(|t| t.strip_prefix("add track ").map(String::from))
+        .collect();
+    tracks.retain(|t| {
+        !t.strip_prefix("remove track ")
+            .is_some_and(|n| added.iter().any(|a| a == n))
+    });
+    for t in tracks.iter_mut() {
+        if let Some(n) = t.strip_prefix("add track ")
+            && run.tracks.iter().any(|o| o.name == n)
+        {
+            *t = format!("change track {n}");
+        }
+    }
     let settings = settings_changes(&run.settings, &RuntimeSettings::from(&desired.runtime));
     let in_sync = problems.is_empty()
         && routers.iter().all(|c| c.action.is_keep())
         && vrrs.is_empty()
+        && tracks.is_empty()
         && settings.is_empty();
     RuntimeDiff {
         running: true,
@@ -145,6 +175,7 @@ pub fn compare(running: Option<&RunningState>, desired: &Config, file: &Path) ->
         problems,
         routers,
         vrrs,
+        tracks,
         settings,
     }
 }
@@ -185,6 +216,15 @@ trait WithLocation {
 impl WithLocation for PathwayConfig {
     fn unplaced(&self) -> Self {
         PathwayConfig {
+            location: Location::default(),
+            ..self.clone()
+        }
+    }
+}
+
+impl WithLocation for TrackObject {
+    fn unplaced(&self) -> Self {
+        TrackObject {
             location: Location::default(),
             ..self.clone()
         }
@@ -245,6 +285,7 @@ ipv4 = ["192.0.2.1/24"]
             routers: c.routers,
             pathways: c.pathways,
             clients: c.clients,
+            tracks: c.tracks,
             settings: RuntimeSettings::from(&c.runtime),
         }
     }

@@ -74,8 +74,11 @@
 //! * **Gratuitous bursts.** On becoming Master the first burst (GARP for every IPv4 VIP,
 //!   unsolicited NA for every IPv6 VIP) is emitted right after the first advert; bursts 2..=n
 //!   are timer-driven, `garp_burst_interval` apart, and are cancelled when Master is left.
-//! * **Tracking.** `effective priority = priority - sum of the decrements of the tracked
-//!   interfaces that are down`, clamped to 1..=254 whenever that sum is not zero (so a demoted
+//! * **Tracking.** Each tracked object (an interface, or a `[[track]]` health object: the
+//!   router only sees an index) either lowers the priority ([`Tracked::Decrement`]) or
+//!   faults the router ([`Tracked::Fault`]) while it is down.
+//!   `effective priority = priority - sum of the decrements of the tracked
+//!   objects that are down`, clamped to 1..=254 whenever that sum is not zero (so a demoted
 //!   owner is no longer the owner, and a router never advertises 0 because of tracking). A
 //!   decrement of 0 has no effect. The effective priority is what is advertised, compared and
 //!   used in Skew_Time. When it changes, Skew_Time and Master_Down_Interval are recomputed
@@ -83,6 +86,13 @@
 //!   the new value), and a Master advertises the new priority at once so that backups hear
 //!   it without waiting a full interval. Handover then follows from the RFC rules: a backup
 //!   that now outranks the master ignores its adverts and takes over when its timer runs out.
+//! * **Fault.** While a [`Tracked::Fault`] object is down the router is held in Initialize
+//!   like a lost link (protodown on, no adverts, no timers), except that a Master leaving
+//!   for this reason sends priority 0 (its link works), so a backup takes over after
+//!   Skew_Time. When the last faulted object is up again the Startup event runs again (if
+//!   the router is enabled and its link is up), with reason [`Reason::TrackRecovered`]. A
+//!   fault does not lower the effective priority, so an address owner faulted and
+//!   recovered comes back as the owner.
 //! * **Preempt delay** (not in RFC 9568; the meaning follows keepalived's
 //!   `preempt_delay`). With `preempt_delay = D > 0`, a Backup that would preempt a live
 //!   lower-priority master first holds back for `D`:
@@ -236,8 +246,17 @@ pub struct RouterParams {
     pub garp_bursts: u32,
     /// Delay between two bursts.
     pub garp_burst_interval: Duration,
-    /// Decrement of each tracked interface; [`Input::TrackChanged`] indexes this list.
-    pub track: Vec<u8>,
+    /// What each tracked object does while down; [`Input::TrackChanged`] indexes this list.
+    pub track: Vec<Tracked>,
+}
+
+/// What a tracked object (an interface or a health check) does to the router while down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tracked {
+    /// Lower the effective priority by this much (see Tracking in the module docs).
+    Decrement(u8),
+    /// Hold the router in Initialize (see Fault in the module docs).
+    Fault,
 }
 
 impl RouterParams {
@@ -258,8 +277,23 @@ impl RouterParams {
             primary_address,
             garp_bursts: config.garp_bursts,
             garp_burst_interval: Duration::from_millis(u64::from(config.garp_burst_interval_ms)),
-            track: config.track.iter().map(|t| t.decrement).collect(),
+            track: Self::tracked(&config.track),
         }
+    }
+
+    /// What a router's configured `track` entries do while down, in order (for
+    /// [`RouterParams::track`] and [`Router::set_track`]).
+    pub fn tracked(entries: &[crate::config::TrackConfig]) -> Vec<Tracked> {
+        entries
+            .iter()
+            .map(|t| {
+                if t.fault {
+                    Tracked::Fault
+                } else {
+                    Tracked::Decrement(t.decrement)
+                }
+            })
+            .collect()
     }
 
     fn validate(&self) -> Result<(), ParamsError> {
@@ -373,6 +407,10 @@ pub enum Reason {
     LinkDown,
     /// Backup → Master: a live reconfiguration made us the address owner (priority 255).
     BecameOwner,
+    /// → Initialize: a tracked object with `fault` went down.
+    TrackFault,
+    /// Initialize → Backup (or Master for the owner): the last faulted object came back up.
+    TrackRecovered,
 }
 
 impl Reason {
@@ -391,6 +429,8 @@ impl Reason {
             Reason::Shutdown => "shutdown",
             Reason::LinkDown => "link down",
             Reason::BecameOwner => "reconfigured as the address owner",
+            Reason::TrackFault => "tracked object fault",
+            Reason::TrackRecovered => "tracked object recovered",
         }
     }
 }
@@ -416,8 +456,8 @@ pub enum Input {
         priority: u8,
         max_advert_interval_cs: u16,
     },
-    /// Tracked interface number `index` (into [`RouterParams::track`]) went up or down. All
-    /// tracked interfaces are assumed up when the router is created.
+    /// Tracked object number `index` (into [`RouterParams::track`]) went up or down. All
+    /// tracked objects are assumed up when the router is created.
     TrackChanged { index: usize, up: bool },
     /// The parent lost carrier, or the vrrp macvlan was deleted.
     LinkDown,
@@ -639,8 +679,8 @@ impl Router {
             Input::Startup => {
                 if !self.enabled {
                     self.enabled = true;
-                    if self.link_up {
-                        self.start(now, false, out);
+                    if self.runnable() {
+                        self.start(now, Reason::StartupOwner, Reason::Startup, out);
                     } else {
                         self.set_protodown(true, out);
                     }
@@ -659,8 +699,8 @@ impl Router {
             Input::LinkUp => {
                 if !self.link_up {
                     self.link_up = true;
-                    if self.enabled {
-                        self.start(now, true, out);
+                    if self.runnable() {
+                        self.start(now, Reason::LinkUpOwner, Reason::LinkUp, out);
                     }
                 }
             }
@@ -781,6 +821,24 @@ impl Router {
         &mut self.counters
     }
 
+    /// Replace the tracked entries (a reload changed the router's `track` list), with the
+    /// state of each (`down[i]` for `track[i]`; missing states count as up), without
+    /// restarting the router: only what the new entries change happens (a new effective
+    /// priority advertised at once by a Master, a fault starting or ending).
+    pub fn set_track(
+        &mut self,
+        now: Time,
+        track: Vec<Tracked>,
+        mut down: Vec<bool>,
+        out: &mut Vec<Action>,
+    ) {
+        let was_faulted = self.faulted();
+        down.resize(track.len(), false);
+        self.params.track = track;
+        self.track_down = down;
+        self.track_settled(now, was_faulted, out);
+    }
+
     /// Our primary address changed (e.g. a new IPv4 primary on the parent). It is only used
     /// for the tie-break, so nothing else changes.
     pub fn set_primary_address(&mut self, address: IpAddr) -> Result<(), ParamsError> {
@@ -813,6 +871,7 @@ impl Router {
         {
             return Err(ParamsError::Identity);
         }
+        let was_faulted = self.faulted();
         let old = std::mem::replace(&mut self.params, params);
         self.track_down = (0..self.params.track.len())
             .map(|i| track_down.get(i).copied().unwrap_or(false))
@@ -837,11 +896,24 @@ impl Router {
         self.effective_priority = self.tracked_priority();
         self.recompute_intervals();
         let priority_changed = self.effective_priority != old_priority;
+        // A fault that starts or ends with the new tracking list: the transition goes first
+        // (a state change is the first action of a call).
+        let state_before = self.state;
+        match (was_faulted, self.faulted()) {
+            (false, true) => self.stop(Reason::TrackFault, out),
+            (true, false) if self.runnable() => {
+                self.start(now, Reason::TrackRecovered, Reason::TrackRecovered, out)
+            }
+            _ => {}
+        }
         if priority_changed {
             out.push(Action::EffectivePriorityChanged {
                 from: old_priority,
                 to: self.effective_priority,
             });
+        }
+        if self.state != state_before {
+            return Ok(());
         }
         match self.state {
             State::Master => {
@@ -870,25 +942,28 @@ impl Router {
 
     // ----- events -----
 
-    /// Initialize → Master (owner) or Backup.
-    fn start(&mut self, now: Time, link: bool, out: &mut Vec<Action>) {
+    /// Enabled, link up and no tracked fault: the router takes part in the election.
+    fn runnable(&self) -> bool {
+        self.enabled && self.link_up && !self.faulted()
+    }
+
+    /// A tracked object with [`Tracked::Fault`] is down.
+    pub fn faulted(&self) -> bool {
+        self.track_down
+            .iter()
+            .zip(&self.params.track)
+            .any(|(down, t)| *down && *t == Tracked::Fault)
+    }
+
+    /// Initialize → Master (owner, with `owner_reason`) or Backup (with `reason`).
+    fn start(&mut self, now: Time, owner_reason: Reason, reason: Reason, out: &mut Vec<Action>) {
         if self.state != State::Initialize {
             return;
         }
         self.set_master_adver_interval(self.params.advert_interval_cs);
         if self.effective_priority == OWNER_PRIORITY {
-            let reason = if link {
-                Reason::LinkUpOwner
-            } else {
-                Reason::StartupOwner
-            };
-            self.become_master(now, reason, out);
+            self.become_master(now, owner_reason, out);
         } else {
-            let reason = if link {
-                Reason::LinkUp
-            } else {
-                Reason::Startup
-            };
             self.transition(State::Backup, reason, out);
             self.set_protodown(true, out);
             self.arm_master_down(now, self.master_down_interval, DownCause::Silence);
@@ -907,7 +982,8 @@ impl Router {
         let from = self.state;
         if from != State::Initialize {
             self.transition(State::Initialize, reason, out);
-            if from == State::Master && reason == Reason::Shutdown {
+            // A fault, unlike a lost link, leaves the link usable for the goodbye.
+            if from == State::Master && matches!(reason, Reason::Shutdown | Reason::TrackFault) {
                 self.send_advert(0, out);
             }
         }
@@ -1046,25 +1122,42 @@ impl Router {
     }
 
     fn on_track(&mut self, now: Time, index: usize, up: bool, out: &mut Vec<Action>) {
-        let Some(slot) = self.track_down.get_mut(index) else {
-            return;
-        };
         let down = !up;
-        if *slot == down {
+        if self.track_down.get(index).is_none_or(|d| *d == down) {
             return;
         }
-        *slot = down;
+        let was_faulted = self.faulted();
+        self.track_down[index] = down;
+        self.track_settled(now, was_faulted, out);
+    }
+
+    /// The tracked entries and their states changed: recompute the effective priority and
+    /// carry out what that and a fault starting or ending mean.
+    fn track_settled(&mut self, now: Time, was_faulted: bool, out: &mut Vec<Action>) {
         let old = self.effective_priority;
         self.effective_priority = self.tracked_priority();
-        if self.effective_priority == old {
+        let changed = self.effective_priority != old;
+        if changed {
+            self.recompute_intervals();
+        }
+        // A state change is the first action of a call, so the fault transitions go before
+        // the priority report; a start already uses the new priority.
+        let state_before = self.state;
+        match (was_faulted, self.faulted()) {
+            (false, true) => self.stop(Reason::TrackFault, out),
+            (true, false) if self.runnable() => {
+                self.start(now, Reason::TrackRecovered, Reason::TrackRecovered, out)
+            }
+            _ => {}
+        }
+        if !changed {
             return;
         }
         out.push(Action::EffectivePriorityChanged {
             from: old,
             to: self.effective_priority,
         });
-        self.recompute_intervals();
-        if self.state == State::Master {
+        if self.state == State::Master && state_before == State::Master {
             // Tell the backups now rather than an interval later.
             self.send_advert(self.effective_priority, out);
             self.adver_at = Some(now + self.advert_interval());
@@ -1078,7 +1171,10 @@ impl Router {
             .iter()
             .zip(&self.params.track)
             .filter(|(down, _)| **down)
-            .map(|(_, decrement)| u32::from(*decrement))
+            .map(|(_, t)| match t {
+                Tracked::Decrement(d) => u32::from(*d),
+                Tracked::Fault => 0,
+            })
             .sum();
         if penalty == 0 {
             self.params.priority
@@ -1820,7 +1916,7 @@ mod tests {
     fn owner_preempts_even_with_preempt_off() {
         let mut p = params(255);
         p.preempt = false;
-        p.track = vec![10];
+        p.track = vec![Tracked::Decrement(10)];
         let mut rig = Rig::new(p);
         // Demoted before startup: starts as a Backup at 245.
         rig.feed(
@@ -2249,7 +2345,7 @@ mod tests {
     fn tracking_lowers_effective_priority_and_hands_over() {
         // Router A (priority 200, tracking one link worth 150) is Master; B (100) is Backup.
         let mut pa = params(200);
-        pa.track = vec![150, 20];
+        pa.track = vec![Tracked::Decrement(150), Tracked::Decrement(20)];
         pa.primary_address = v4(1);
         let (mut a, t0) = master(pa);
         let mut b = backup(params(100));
@@ -2320,10 +2416,138 @@ mod tests {
         );
     }
 
+    fn track(index: usize, up: bool) -> Input {
+        Input::TrackChanged { index, up }
+    }
+
+    #[test]
+    fn fault_takes_a_master_to_initialize_with_priority_zero_and_back() {
+        let mut p = params(200);
+        p.track = vec![Tracked::Decrement(50), Tracked::Fault];
+        let (mut rig, t0) = master(p);
+        let t1 = t0 + Duration::from_millis(100);
+        assert_eq!(
+            rig.feed(t1, track(1, false)),
+            vec![
+                changed(State::Master, State::Initialize, Reason::TrackFault),
+                advert(0),
+                Action::SetProtodown(true),
+            ]
+        );
+        assert!(rig.r.faulted());
+        assert_eq!(rig.deadline(), None, "no adverts while faulted");
+        // Nothing runs it while faulted: a link flap or a decrement changes no state.
+        rig.feed(t1, Input::LinkDown);
+        rig.feed(t1, Input::LinkUp);
+        assert_eq!(rig.r.state(), State::Initialize);
+        assert_eq!(
+            rig.feed(t1, track(0, false)),
+            vec![Action::EffectivePriorityChanged { from: 200, to: 150 }]
+        );
+        // Back up: Backup again, at the priority the other objects leave.
+        let t2 = t1 + Duration::from_secs(1);
+        let out = rig.feed(t2, track(1, true));
+        assert_eq!(
+            out[0],
+            changed(State::Initialize, State::Backup, Reason::TrackRecovered)
+        );
+        assert!(!rig.r.faulted());
+        assert_eq!(rig.r.effective_priority(), 150);
+        assert!(rig.deadline().is_some());
+    }
+
+    #[test]
+    fn fault_before_startup_holds_the_router_until_up() {
+        let mut p = params(255);
+        p.track = vec![Tracked::Fault];
+        let mut rig = Rig::new(p);
+        // The device must not carry traffic even before Startup.
+        assert_eq!(
+            rig.feed(ms(0), track(0, false)),
+            vec![Action::SetProtodown(true)]
+        );
+        assert!(rig.feed(ms(1), Input::Startup).is_empty());
+        assert_eq!(rig.r.state(), State::Initialize);
+        // A fault has no decrement: the owner stays the owner and starts as Master.
+        let out = rig.feed(ms(2), track(0, true));
+        assert_eq!(
+            out[0],
+            changed(State::Initialize, State::Master, Reason::TrackRecovered)
+        );
+        assert_eq!(out.iter().filter(|a| **a == advert(255)).count(), 1);
+        // A fault while the link is down and a recovery while it still is: no start.
+        rig.feed(ms(3), Input::LinkDown);
+        rig.feed(ms(4), track(0, false));
+        assert!(rig.feed(ms(5), track(0, true)).is_empty());
+        assert_eq!(rig.r.state(), State::Initialize);
+    }
+
+    #[test]
+    fn fault_from_backup_sends_nothing() {
+        let mut p = params(100);
+        p.track = vec![Tracked::Fault];
+        let mut rig = backup(p);
+        assert_eq!(
+            rig.feed(ms(10), track(0, false)),
+            vec![changed(
+                State::Backup,
+                State::Initialize,
+                Reason::TrackFault
+            )]
+        );
+        assert_eq!(rig.r.protodown(), Some(true));
+    }
+
+    #[test]
+    fn set_track_replaces_entries_without_a_restart() {
+        let mut p = params(200);
+        p.track = vec![Tracked::Decrement(50)];
+        let (mut rig, t0) = master(p);
+        let t1 = t0 + Duration::from_millis(10);
+        // A new list where a down entry lowers the priority: advertised at once, still Master.
+        let mut out = Vec::new();
+        rig.r.set_track(
+            t1,
+            vec![Tracked::Decrement(50), Tracked::Decrement(30)],
+            vec![false, true],
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            vec![
+                Action::EffectivePriorityChanged { from: 200, to: 170 },
+                advert(170)
+            ]
+        );
+        assert_eq!(rig.r.tracked_down(), &[false, true]);
+        // A down fault entry: Initialize, priority 0 first.
+        out.clear();
+        rig.r
+            .set_track(t1, vec![Tracked::Fault], vec![true], &mut out);
+        assert_eq!(
+            out[0],
+            changed(State::Master, State::Initialize, Reason::TrackFault)
+        );
+        assert!(out.contains(&advert(0)));
+        assert_eq!(rig.r.effective_priority(), 200);
+        // No entries at all: running again.
+        out.clear();
+        rig.r.set_track(t1, vec![], vec![], &mut out);
+        assert_eq!(
+            out[0],
+            changed(State::Initialize, State::Backup, Reason::TrackRecovered)
+        );
+        assert!(rig.r.tracked_down().is_empty());
+    }
+
     #[test]
     fn tracking_floors_and_caps() {
         let mut p = params(100);
-        p.track = vec![60, 60, 0];
+        p.track = vec![
+            Tracked::Decrement(60),
+            Tracked::Decrement(60),
+            Tracked::Decrement(0),
+        ];
         let mut rig = Rig::new(p);
         rig.feed(
             ms(0),
@@ -2379,7 +2603,7 @@ mod tests {
 
         // The owner loses 255 with any penalty, even a small one.
         let mut p = params(255);
-        p.track = vec![1];
+        p.track = vec![Tracked::Decrement(1)];
         let mut rig = Rig::new(p);
         rig.feed(
             ms(0),
@@ -2401,7 +2625,7 @@ mod tests {
     #[test]
     fn tracking_in_backup_recomputes_skew() {
         let mut p = params(200);
-        p.track = vec![100];
+        p.track = vec![Tracked::Decrement(100)];
         let mut rig = backup(p);
         rig.advert(ms(1000), v4(20), 250, 100);
         rig.feed(
@@ -2456,7 +2680,7 @@ mod tests {
     #[test]
     fn priority_change_while_master_does_not_reset_when_unchanged() {
         let mut p = params(100);
-        p.track = vec![0];
+        p.track = vec![Tracked::Decrement(0)];
         let (mut rig, t0) = master(p);
         assert!(
             rig.feed(
@@ -2553,8 +2777,9 @@ mod tests {
             vrrs_leader: vec![],
             vrrs_leader_family: None,
             track: vec![TrackConfig {
-                interface: "eth1".into(),
+                target: crate::config::TrackTarget::Interface("eth1".into()),
                 decrement: 50,
+                fault: false,
             }],
             peers: vec![],
             unicast_peers: vec![],
@@ -2564,7 +2789,7 @@ mod tests {
         assert_eq!(p.advert_interval_cs, 100);
         assert_eq!(p.preempt_delay, Duration::from_millis(2500));
         assert_eq!(p.garp_burst_interval, Duration::from_secs(2));
-        assert_eq!(p.track, vec![50]);
+        assert_eq!(p.track, vec![Tracked::Decrement(50)]);
         let r = Router::new(p).unwrap();
         assert!(r.accept_mode());
         assert_eq!(
@@ -2704,7 +2929,7 @@ mod tests {
     fn reconfigured_tracking_uses_the_given_track_state() {
         let (mut rig, at) = master(params(200));
         let mut p = params(200);
-        p.track = vec![50, 30];
+        p.track = vec![Tracked::Decrement(50), Tracked::Decrement(30)];
         rig.out.clear();
         rig.r
             .reconfigure(at, p, &[false, true], &mut rig.out)

@@ -6,7 +6,7 @@ use crate::types::{Family, MacAddr};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 /// All errors of `text` as (line, column, key, message).
-fn errors(text: &str) -> Vec<(usize, usize, String, String)> {
+pub(super) fn errors(text: &str) -> Vec<(usize, usize, String, String)> {
     match parse_str(text, "t.toml") {
         Ok(_) => Vec::new(),
         Err(e) => {
@@ -33,7 +33,7 @@ fn assert_one(text: &str, line: usize, column: usize, key: &str, fragment: &str)
 }
 
 #[track_caller]
-fn ok(text: &str) -> Config {
+pub(super) fn ok(text: &str) -> Config {
     match parse_str(text, "t.toml") {
         Ok(c) => c,
         Err(e) => panic!("unexpected errors:\n{e}"),
@@ -864,8 +864,9 @@ fn track_rules() {
     assert_eq!(
         c.routers[0].track,
         vec![TrackConfig {
-            interface: "eth1".into(),
-            decrement: 5
+            target: crate::config::TrackTarget::Interface("eth1".into()),
+            decrement: 5,
+            fault: false,
         }]
     );
 }

@@ -142,6 +142,8 @@ impl Runtime {
         self.flush_vrrs().await;
         let fan = self.vrrs.reconfigure(&config);
         lock(&self.runners).reconfigure(&config);
+        // `[[track]]` objects: unchanged ones keep their state, the others are re-read.
+        let retracked = self.tracks.reconfigure(&config);
         self.carry_out(fan);
         let now = self.now();
         let old = std::mem::take(&mut self.instances);
@@ -179,6 +181,7 @@ impl Runtime {
                 self.reconfigure_instance(i, &rc, &snapshot, now).await;
             }
         }
+        self.feed_tracks(&retracked).await;
         self.config = Arc::new(config);
         let restarted = done.values().any(|a| !a.is_keep());
         self.stats.reloaded(&file, restarted || reconfigured);
@@ -234,11 +237,7 @@ impl Runtime {
         let track_down: Vec<bool> = rc
             .track
             .iter()
-            .map(|t| {
-                !snapshot
-                    .by_name(&t.interface)
-                    .is_some_and(|l| l.admin_up && l.carrier)
-            })
+            .map(|t| !crate::track::entry_up(t, snapshot, &self.tracks))
             .collect();
         let vips: Vec<IpAddr> = rc.addresses(family).iter().map(|n| n.addr()).collect();
         let added: Vec<IpAddr> = vips
@@ -309,6 +308,7 @@ impl Runtime {
             routers: self.config.routers.clone(),
             pathways: self.config.pathways.clone(),
             clients: self.config.clients.clone(),
+            tracks: self.config.tracks.clone(),
             settings: RuntimeSettings {
                 // Read at start only.
                 metrics_listen: self.metrics_listen.clone(),
