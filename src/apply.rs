@@ -52,7 +52,8 @@ pub struct ApplyError {
     pub rollback_errors: Vec<String>,
 }
 
-fn rollback_summary(n: usize, errors: &[String]) -> String {
+/// "rolled back N operation(s)…", with the undo steps that failed.
+pub fn rollback_summary(n: usize, errors: &[String]) -> String {
     if errors.is_empty() {
         format!("rolled back {n} operation(s); the kernel is as it was")
     } else {

@@ -48,6 +48,19 @@ fn runtime_diff(run_dir: &Path, config: &Config, file: &Path) -> Result<RuntimeD
     Ok(d)
 }
 
+/// [`runtime_diff`], or None with `--no-runtime`.
+fn runtime_section(
+    run_dir: &Path,
+    config: &Config,
+    file: &Path,
+    no_runtime: bool,
+) -> Result<Option<RuntimeDiff>, i32> {
+    if no_runtime {
+        return Ok(None);
+    }
+    runtime_diff(run_dir, config, file).map(Some)
+}
+
 /// The run-dir of a runtime that runs in this namespace with another run-dir than ours.
 fn foreign_runtime(run_dir: &Path) -> Option<std::path::PathBuf> {
     let other = crate::daemon::identity::namespace_owner()?;
@@ -166,13 +179,9 @@ pub async fn diff(cli: &Cli, file: &Path, json: bool, exit_code: bool, no_runtim
         Ok(p) => p,
         Err(code) => return code,
     };
-    let runtime = if no_runtime {
-        None
-    } else {
-        match runtime_diff(&cli.run_dir, &loaded.config, file) {
-            Ok(d) => Some(d),
-            Err(code) => return code,
-        }
+    let runtime = match runtime_section(&cli.run_dir, &loaded.config, file, no_runtime) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
     let runtime_in_sync = runtime.as_ref().is_none_or(|d| d.in_sync);
     if json {
@@ -283,13 +292,9 @@ pub async fn check(cli: &Cli, file: &Path, json: bool, no_runtime: bool) -> i32 
         &loaded.owned,
         protodown_owner(&cli.run_dir),
     );
-    let runtime = if no_runtime {
-        None
-    } else {
-        match runtime_diff(&cli.run_dir, &loaded.config, file) {
-            Ok(d) => Some(d),
-            Err(code) => return code,
-        }
+    let runtime = match runtime_section(&cli.run_dir, &loaded.config, file, no_runtime) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
     if let Some(d) = &runtime {
         checks.extend(runtime_checks(d, file));
@@ -602,13 +607,10 @@ async fn apply(cli: &Cli, file: &Path, dry_run: bool, json: bool, no_runtime: bo
         Err(code) => return code,
     };
     if dry_run {
-        let runtime = if no_runtime {
-            None
-        } else {
-            match runtime_diff(&cli.run_dir, &applied.loaded.config, file) {
-                Ok(d) => Some(d),
-                Err(code) => return code,
-            }
+        let runtime = match runtime_section(&cli.run_dir, &applied.loaded.config, file, no_runtime)
+        {
+            Ok(r) => r,
+            Err(code) => return code,
         };
         if json {
             let r = runtime.as_ref().and_then(|d| serde_json::to_value(d).ok());

@@ -253,15 +253,7 @@ where
 async fn roll_back(kernel: &Kernel, ops: &[Op]) -> String {
     let done = vec![apply::Outcome::Done; ops.len()];
     let (n, errors) = apply::undo(kernel, ops, &done).await;
-    if errors.is_empty() {
-        format!("rolled back {n} operation(s); the kernel is as it was")
-    } else {
-        format!(
-            "rolled back {n} operation(s) but {} undo step(s) failed: {}",
-            errors.len(),
-            errors.join("; ")
-        )
-    }
+    apply::rollback_summary(n, &errors)
 }
 
 /// A fresh snapshot must be in sync with what was asked; a difference is re-read a few times

@@ -899,13 +899,7 @@ impl Router {
         // A fault that starts or ends with the new tracking list: the transition goes first
         // (a state change is the first action of a call).
         let state_before = self.state;
-        match (was_faulted, self.faulted()) {
-            (false, true) => self.stop(Reason::TrackFault, out),
-            (true, false) if self.runnable() => {
-                self.start(now, Reason::TrackRecovered, Reason::TrackRecovered, out)
-            }
-            _ => {}
-        }
+        self.settle_fault(now, was_faulted, out);
         if priority_changed {
             out.push(Action::EffectivePriorityChanged {
                 from: old_priority,
@@ -1143,13 +1137,7 @@ impl Router {
         // A state change is the first action of a call, so the fault transitions go before
         // the priority report; a start already uses the new priority.
         let state_before = self.state;
-        match (was_faulted, self.faulted()) {
-            (false, true) => self.stop(Reason::TrackFault, out),
-            (true, false) if self.runnable() => {
-                self.start(now, Reason::TrackRecovered, Reason::TrackRecovered, out)
-            }
-            _ => {}
-        }
+        self.settle_fault(now, was_faulted, out);
         if !changed {
             return;
         }
@@ -1161,6 +1149,18 @@ impl Router {
             // Tell the backups now rather than an interval later.
             self.send_advert(self.effective_priority, out);
             self.adver_at = Some(now + self.advert_interval());
+        }
+    }
+
+    /// A fault that started (to Initialize) or ended (start again) with the last change of
+    /// the tracked entries or their states.
+    fn settle_fault(&mut self, now: Time, was_faulted: bool, out: &mut Vec<Action>) {
+        match (was_faulted, self.faulted()) {
+            (false, true) => self.stop(Reason::TrackFault, out),
+            (true, false) if self.runnable() => {
+                self.start(now, Reason::TrackRecovered, Reason::TrackRecovered, out)
+            }
+            _ => {}
         }
     }
 
