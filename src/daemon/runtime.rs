@@ -2076,34 +2076,10 @@ async fn stream_events(
                 if names.is_empty() && ev.names.is_empty() {
                     // Without names every state change is wanted, those of instances no
                     // VRRS name follows (a plain VRRP configuration) included.
-                    lines.push(json!({
-                        "event": "change",
-                        "name": null,
-                        "previous": ev.previous,
-                        "state": ev.state,
-                        "reason": ev.reason,
-                        "interface": ev.interface,
-                        "vrid": ev.vrid,
-                        "family": ev.family,
-                        "vmac": ev.vmac,
-                        "vips": ev.vips,
-                        "time": ev.time,
-                    }));
+                    lines.push(change_line(None, &ev));
                 }
                 for name in ev.names.iter().filter(|n| wanted(n)) {
-                    lines.push(json!({
-                        "event": "change",
-                        "name": name,
-                        "previous": ev.previous,
-                        "state": ev.state,
-                        "reason": ev.reason,
-                        "interface": ev.interface,
-                        "vrid": ev.vrid,
-                        "family": ev.family,
-                        "vmac": ev.vmac,
-                        "vips": ev.vips,
-                        "time": ev.time,
-                    }));
+                    lines.push(change_line(Some(name), &ev));
                 }
             }
             // A subscriber that cannot keep up is told how much it missed, never waited for.
@@ -2113,6 +2089,24 @@ async fn stream_events(
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
+}
+
+/// One `"event":"change"` subscribe line: a state change, for the leader `name` that
+/// follows it (None: an instance no name follows).
+fn change_line(name: Option<&str>, ev: &StateEvent) -> serde_json::Value {
+    json!({
+        "event": "change",
+        "name": name,
+        "previous": ev.previous,
+        "state": ev.state,
+        "reason": ev.reason,
+        "interface": ev.interface,
+        "vrid": ev.vrid,
+        "family": ev.family,
+        "vmac": ev.vmac,
+        "vips": ev.vips,
+        "time": ev.time,
+    })
 }
 
 /// The unicast sender of an instance in unicast mode (None otherwise, or when it cannot be
