@@ -475,6 +475,8 @@ figures() { # PHASE SCENARIO LABEL
         done
         col "$f" "$s" routers_disturbed >"$work/v"
         fig "$label, $impl: transitions on the wire (routers with a priority-0 advert or a backup advert)" count "$work/v"
+        col "$f" "$s" routers_disturbed_control >"$work/v"
+        fig "$label, $impl: routers with a priority-0 or backup advert in the ${PRE} s before (control)" count "$work/v"
         col "$f" "$s" prio0_adverts >"$work/v"
         fig "$label, $impl: priority-0 adverts" count "$work/v"
         col "$f" "$s" daemon_cpu_ms >"$work/v"
@@ -528,7 +530,7 @@ summary() { # PHASE: one line per implementation and scenario
               [.[] | select(.scenario == $s)] as $e | select(($e | length) > 0) |
               def med(k): ([$e[] | .[k] | select(. != null)] | sort | if length == 0 then null else .[(length - 1) / 2 | floor] end);
               def mx(k): ([$e[] | .[k] | select(. != null)] | max);
-              "reload \($ph) \($s | .[0:3]) \($i | .[0:10]): to wire last \(med("to_wire_last_ms")) ms (max \(mx("to_wire_last_ms")))  gap unchanged max \(mx("gap_unchanged_max_ms")) changed \(mx("gap_changed_max_ms")) fast \(mx("gap_fast_max_ms")) (control \(mx("gap_fast_control_max_ms")))  disturbed \(mx("routers_disturbed")) prio0 \(mx("prio0_adverts"))  cpu \(med("daemon_cpu_ms")) ms (+cmd \(med("cmd_cpu_ms")))  wall \(med("wall_ms")) ms  load \(med("load1"))"' "$f"
+              "reload \($ph) \($s | .[0:3]) \($i | .[0:10]): to wire last \(med("to_wire_last_ms")) ms (max \(mx("to_wire_last_ms")))  gap unchanged max \(mx("gap_unchanged_max_ms")) changed \(mx("gap_changed_max_ms")) fast \(mx("gap_fast_max_ms")) (control \(mx("gap_fast_control_max_ms")))  disturbed \(mx("routers_disturbed")) (control \(mx("routers_disturbed_control"))) prio0 \(mx("prio0_adverts"))  cpu \(med("daemon_cpu_ms")) ms (+cmd \(med("cmd_cpu_ms")))  wall \(med("wall_ms")) ms  load \(med("load1"))"' "$f"
         done
     done
 }

@@ -602,10 +602,12 @@ def cmd_reload(args):
                                       and any(p > 0 and t0 <= t <= t_end for t, p, _ in l))
         # routers disturbed: a priority-0 advert from its master or any advert from its backup
         # (the router's segment: the source address without its last octet, and the VRID)
-        res["routers_disturbed"] = len({(k[0].rsplit(".", 1)[0], k[1]) for k, l in adv.items()
-                                        if any(t0 <= t <= t_end and ((k[0] in masters and p == 0) or
-                                                                     (k[0] in args.backup and p > 0))
-                                               for t, p, _ in l)})
+        def disturbed(lo, hi):
+            return len({(k[0].rsplit(".", 1)[0], k[1]) for k, l in adv.items()
+                        if any(lo <= t <= hi and ((k[0] in masters and p == 0) or (k[0] in args.backup and p > 0))
+                               for t, p, _ in l)})
+        res["routers_disturbed"] = disturbed(t0, t_end)
+        res["routers_disturbed_control"] = disturbed(t0 - pre, t0 - 1)
         print(json.dumps(res))
 
 
