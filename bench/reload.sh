@@ -3,6 +3,8 @@
 #
 #   bench/reload.sh                    RUNS=5 ROUTERS=1000 FAST=100 FAST_MS=10 PRE=2 POST=3
 #                                      IMPLS="netvrrp keepalived frr" FAST_IMPLS=$IMPLS
+#                                      (also netvrrp-rt: [runtime] realtime-priority = $RT_PRIO)
+#                                      RELOAD_NAME=reload (the results.json entry)
 #                                      PHASES="main fast" STARTUP_TIMEOUT=180 SETTLE=7
 #
 # Per implementation two namespaces, a master M and a backup B of the same implementation,
@@ -47,7 +49,7 @@
 # The load average is stored with every event (the machine is shared).
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
-bench_start reload
+bench_start "${RELOAD_NAME:-reload}"
 
 RUNS=${RUNS:-5}
 ROUTERS=${ROUTERS:-1000}
@@ -58,6 +60,7 @@ POST=${POST:-3}
 SETTLE=${SETTLE:-7}
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-180}
 PHASES=${PHASES:-main fast}
+RT_PRIO=${RT_PRIO:-50}
 PARENTS=4
 INTERVAL_MS=1000
 PER=$((ROUTERS / PARENTS))
@@ -72,8 +75,8 @@ FAST_IMPLS=${FAST_IMPLS:-$IMPLS}
 X_PARENT=1 X_VRID=1 # the router of the "one" and "vip" scenarios
 X_KEY="10.$((100 + X_PARENT)).0.1/$X_VRID"
 
-tag() { case $1 in netvrrp) echo nv ;; keepalived) echo ka ;; frr) echo fr ;; *) die "reload: unknown implementation $1" ;; esac; }
-name_of() { case $1 in nv) echo netvrrp ;; ka) echo keepalived ;; fr) echo frr ;; esac; }
+tag() { case $1 in netvrrp) echo nv ;; netvrrp-rt) echo nr ;; keepalived) echo ka ;; frr) echo fr ;; *) die "reload: unknown implementation $1" ;; esac; }
+name_of() { case $1 in nv) echo netvrrp ;; nr) echo netvrrp-rt ;; ka) echo keepalived ;; fr) echo frr ;; esac; }
 ns_of() { echo "$NSP-$1-$2"; } # TAG m|b
 dir_of() { echo "$work/$1/$2"; }
 declare -A ALLP XP NVIP NPAR CAPS
@@ -151,6 +154,7 @@ nv_write() { # TAG ROLE
     local t=$1 r=$2 k v n per ms vips f
     f=$(dir_of "$t" "$r")/netvrrp.toml
     {
+        [ "$t" = nr ] && printf '[runtime]\nrealtime-priority = %d\n\n' "$RT_PRIO"
         printf '[defaults]\nversion = 3\nadvertisement-interval = %d\n' "$INTERVAL_MS"
         for ((k = 0; k < NPAR[$t]; k++)); do
             per=$PER ms=$INTERVAL_MS
@@ -181,6 +185,10 @@ nv_start() { # TAG ROLE
     $(nv_cmd "$1" "$2") >"$d/apply.log" 2>&1 || { tail -20 "$d/apply.log" >&2; die "netvrrp apply ($1 $2) failed"; }
 }
 nv_pids() { readpid "$(dir_of "$1" m)/run/netvrrp.pid"; }
+# netvrrp-rt: the same with [runtime] realtime-priority = $RT_PRIO (SCHED_FIFO event loop)
+nr_start() { nv_start "$@"; }
+nr_pids() { nv_pids "$@"; }
+nr_counters() { nv_counters "$@"; }
 nv_counters() { # TAG ROLE: sum of the transitions counters
     "$NETVRRP" --netns "$(ns_of "$1" "$2")" --run-dir "$(dir_of "$1" "$2")/run" show vrrp --json | jq '[.[].counters.transitions] | add'
 }
@@ -300,7 +308,7 @@ prepare() { # TAG SCENARIO
         : >"$f"
         [ "$r" = b ] && [ "$s" != vip ] && continue
         case $t in
-            nv) nv_write "$t" "$r"; echo "exec $(nv_cmd "$t" "$r") >>$(dir_of "$t" "$r")/apply.log 2>&1" >"$f" ;;
+            nv | nr) nv_write "$t" "$r"; echo "exec $(nv_cmd "$t" "$r") >>$(dir_of "$t" "$r")/apply.log 2>&1" >"$f" ;;
             ka) ka_write "$t" "$r"; echo "exec $(ka_cmd "$t" "$r")" >"$f" ;;
             fr)
                 local args=(-c 'configure terminal')
@@ -391,6 +399,7 @@ run_phase() { # PHASE SCENARIO... (IMPL list in $pimpls)
     expected=$ROUTERS
     [ "$FASTON" = 1 ] && expected=$((ROUTERS + FAST))
     # masters first, every instance advertising on the wire, then the backups
+    rm -f "$BENCH_DIR/out/reload-$PHASE-"*.jsonl
     for t in "${tags[@]}"; do
         setup "$t"
         capture_start "$t"
@@ -481,20 +490,21 @@ figures() { # PHASE SCENARIO LABEL
         fig "$label, $impl: priority-0 adverts" count "$work/v"
         col "$f" "$s" daemon_cpu_ms >"$work/v"
         fig "$label, $impl: reload CPU of the daemon(s), /proc stat, steady rate subtracted" ms "$work/v" \
-            --note "10 ms ticks; $(case $t in nv) echo runtime ;; ka) echo 'parent + VRRP child' ;; fr) echo 'vrrpd + zebra' ;; esac)"
+            --note "10 ms ticks; $(case $t in nv | nr) echo runtime ;; ka) echo 'parent + VRRP child' ;; fr) echo 'vrrpd + zebra' ;; esac)"
         col "$f" "$s" daemon_sched_ms >"$work/v"
         fig "$label, $impl: reload CPU of the daemon(s), schedstat, steady rate subtracted" ms "$work/v"
         col "$f" "$s" cmd_cpu_ms >"$work/v"
-        fig "$label, $impl: CPU of the command" ms "$work/v" --note "$(case $t in nv) echo 'netvrrp apply' ;; ka) echo 'kill -HUP' ;; fr) echo 'vtysh (+ ip addr add)' ;; esac)"
+        fig "$label, $impl: CPU of the command" ms "$work/v" --note "$(case $t in nv | nr) echo 'netvrrp apply' ;; ka) echo 'kill -HUP' ;; fr) echo 'vtysh (+ ip addr add)' ;; esac)"
         col "$f" "$s" wall_ms >"$work/v"
         fig "$label, $impl: wall time of the reload" ms "$work/v" \
-            --note "$(case $t in nv) echo 'apply process' ;; ka) echo 'SIGHUP -> its Reload complete log line (2 ms polling)' ;; fr) echo 'vtysh process' ;; esac)"
+            --note "$(case $t in nv | nr) echo 'apply process' ;; ka) echo 'SIGHUP -> its Reload complete log line (2 ms polling)' ;; fr) echo 'vtysh process' ;; esac)"
         col "$f" "$s" load1 >"$work/v"
         fig "$label, $impl: load average (1 min) at the command" load "$work/v"
     done
     # ratios netvrrp / peer of the medians
     local a b peer key
-    for peer in keepalived frr; do
+    for peer in keepalived frr netvrrp-rt; do
+        [[ " $pimpls " == *" $peer "* ]] && [[ " $pimpls " == *" netvrrp "* ]] || continue
         [ -s "$BENCH_DIR/out/reload-$ph-netvrrp.jsonl" ] && [ -s "$BENCH_DIR/out/reload-$ph-$peer.jsonl" ] || continue
         for key in to_wire_last_ms daemon_cpu_ms wall_ms; do
             a=$(col "$BENCH_DIR/out/reload-$ph-netvrrp.jsonl" "$s" "$key" | $BL stats - | cut -d' ' -f1)
@@ -515,7 +525,7 @@ phase_counters() { # PHASE: the implementations' own transition counts during th
         read -r a1 b1 <"$work/counters1-$ph-$t"
         awk -v a0="$a0" -v a1="$a1" -v b0="$b0" -v b1="$b1" 'BEGIN{ if (a0 ~ /^[0-9]+$/ && a1 ~ /^[0-9]+$/ && b0 ~ /^[0-9]+$/ && b1 ~ /^[0-9]+$/) print (a1-a0)+(b1-b0) }' >"$work/v"
         [ -s "$work/v" ] && fig "$ph phase, $impl: transitions counted by the implementation (master + backup) over all its reloads" count "$work/v" \
-            --note "$(case $t in nv) echo 'show vrrp --json counters.transitions' ;; ka) echo 'JSON dump become_master + release_master' ;; fr) echo 'show vrrp json stats.transitions' ;; esac); before $a0/$b0, after $a1/$b1"
+            --note "$(case $t in nv | nr) echo 'show vrrp --json counters.transitions' ;; ka) echo 'JSON dump become_master + release_master' ;; fr) echo 'show vrrp json stats.transitions' ;; esac); before $a0/$b0, after $a1/$b1"
         printf 'reload %-5s %-10s transitions counted by the implementation during the series: master %s -> %s, backup %s -> %s\n' "$ph" "$impl" "$a0" "$a1" "$b0" "$b1"
     done
 }
@@ -530,7 +540,7 @@ summary() { # PHASE: one line per implementation and scenario
               [.[] | select(.scenario == $s)] as $e | select(($e | length) > 0) |
               def med(k): ([$e[] | .[k] | select(. != null)] | sort | if length == 0 then null else .[(length - 1) / 2 | floor] end);
               def mx(k): ([$e[] | .[k] | select(. != null)] | max);
-              "reload \($ph) \($s | .[0:3]) \($i | .[0:10]): to wire last \(med("to_wire_last_ms")) ms (max \(mx("to_wire_last_ms")))  gap unchanged max \(mx("gap_unchanged_max_ms")) changed \(mx("gap_changed_max_ms")) fast \(mx("gap_fast_max_ms")) (control \(mx("gap_fast_control_max_ms")))  disturbed \(mx("routers_disturbed")) (control \(mx("routers_disturbed_control"))) prio0 \(mx("prio0_adverts"))  cpu \(med("daemon_cpu_ms")) ms (+cmd \(med("cmd_cpu_ms")))  wall \(med("wall_ms")) ms  load \(med("load1"))"' "$f"
+              "reload \($ph) \($s | .[0:3]) \($i | .[0:10]): to wire last \(med("to_wire_last_ms")) ms (max \(mx("to_wire_last_ms")))  gap unchanged max \(mx("gap_unchanged_max_ms")) changed \(mx("gap_changed_max_ms")) fast \(mx("gap_fast_max_ms")) (control \(mx("gap_fast_control_max_ms")); worst starts at \([$e[] | .gap_fast_worst_start_ms // empty | floor])) ms, command returns at \([$e[] | .cmd_ms | floor]))  disturbed \(mx("routers_disturbed")) (control \(mx("routers_disturbed_control"))) prio0 \(mx("prio0_adverts"))  cpu \(med("daemon_cpu_ms")) ms (+cmd \(med("cmd_cpu_ms")))  wall \(med("wall_ms")) ms  load \(med("load1"))"' "$f"
         done
     done
 }

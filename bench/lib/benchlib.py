@@ -561,37 +561,44 @@ def cmd_reload(args):
 
         def max_gap(keys, lo, hi):
             """longest gap between consecutive adverts ending in (lo, hi], counting a router
-            silent at hi as a gap up to hi; and the number of gaps over 1.1 x interval"""
-            best, n_over, worst = 0.0, 0, None
+            silent at hi as a gap up to hi; the number of gaps over 1.1 x interval; the worst
+            router and where its gap started (ns)"""
+            best, n_over, worst, at = 0.0, 0, None, None
             for k in keys:
+                limit = 1.1 * (args.fast_ms if k[0] in fast else args.interval_ms)
                 ts = [t for t, p, _ in adv.get(k, []) if p > 0]
                 prev = None
-                for t in ts:
-                    if t > hi:
+                for t in ts + [None]:
+                    if t is not None and t > hi:
+                        t = None
+                    if t is None:
+                        if prev is not None and prev < hi:
+                            g = (hi - prev) / 1e6
+                            if g > best:
+                                best, worst, at = g, k, prev
+                            if g > limit:
+                                n_over += 1
                         break
                     if prev is not None and t > lo:
                         g = (t - prev) / 1e6
                         if g > best:
-                            best, worst = g, k
-                        if g > 1.1 * (args.fast_ms if k in fast else args.interval_ms):
+                            best, worst, at = g, k, prev
+                        if g > limit:
                             n_over += 1
                     prev = t
-                if prev is not None and prev < hi:
-                    g = (hi - prev) / 1e6
-                    if g > best:
-                        best, worst = g, k
-                    if g > 1.1 * (args.fast_ms if k in fast else args.interval_ms):
-                        n_over += 1
-            return best, n_over, (f"{worst[0]}/{worst[1]}" if worst else None)
+            return best, n_over, (f"{worst[0]}/{worst[1]}" if worst else None), at
 
         for name, keys in (("unchanged", unchanged), ("changed", changed), ("fast", fast_keys)):
             if not keys:
                 continue
-            g, n, w = max_gap(keys, t0, t_end)
+            g, n, w, at = max_gap(keys, t0, t_end)
             res[f"gap_{name}_max_ms"] = g
             res[f"gap_{name}_over_110pct"] = n
             res[f"gap_{name}_worst"] = w
-            g, n, _ = max_gap(keys, t0 - pre, t0)
+            if at is not None:
+                # where the longest gap started, from the command (ms)
+                res[f"gap_{name}_worst_start_ms"] = (at - t0) / 1e6
+            g, n, _, _ = max_gap(keys, t0 - pre, t0)
             res[f"gap_{name}_control_max_ms"] = g
             res[f"gap_{name}_control_over_110pct"] = n
         # transitions seen on the wire: priority-0 adverts of the masters, and routers whose
