@@ -506,10 +506,12 @@ figures() { # PHASE SCENARIO LABEL
     for peer in keepalived frr netvrrp-rt; do
         [[ " $pimpls " == *" $peer "* ]] && [[ " $pimpls " == *" netvrrp "* ]] || continue
         [ -s "$BENCH_DIR/out/reload-$ph-netvrrp.jsonl" ] && [ -s "$BENCH_DIR/out/reload-$ph-$peer.jsonl" ] || continue
-        for key in to_wire_last_ms daemon_cpu_ms wall_ms; do
+        for key in to_wire_last_ms daemon_sched_ms wall_ms; do
             a=$(col "$BENCH_DIR/out/reload-$ph-netvrrp.jsonl" "$s" "$key" | $BL stats - | cut -d' ' -f1)
             b=$(col "$BENCH_DIR/out/reload-$ph-$peer.jsonl" "$s" "$key" | $BL stats - | cut -d' ' -f1)
-            awk -v a="$a" -v b="$b" 'BEGIN{if (b+0 > 0 && a != "nan") printf "%.4f\n", a/b}' >"$work/v"
+            # only when both medians are positive (the CPU delta can go negative when the
+            # steady traffic dominates, see the 10 ms variant)
+            awk -v a="$a" -v b="$b" 'BEGIN{if (a != "nan" && b != "nan" && a+0 > 0 && b+0 > 0) printf "%.4f\n", a/b}' >"$work/v"
             [ -s "$work/v" ] && fig "$label, ratio netvrrp / $peer: $key (medians)" x "$work/v"
         done
     done
