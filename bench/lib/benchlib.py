@@ -43,6 +43,7 @@
   benchlib.py table --results JSON [BENCH...]                print the results table
 """
 import argparse
+import bisect
 import json
 import math
 import os
@@ -531,6 +532,13 @@ def cmd_reload(args):
     fast_keys = sorted(k for k in adv if k[0] in fast)
     with open(args.events) as f:
         events = [json.loads(line) for line in f if line.strip()]
+    times = {k: [t for t, p, _ in l if p > 0] for k, l in adv.items()}
+    all_times = {k: [t for t, _p, _ in l] for k, l in adv.items()}
+
+    def window(k, lo, hi):
+        """the adverts of k with lo <= t <= hi"""
+        ts = all_times[k]
+        return adv[k][bisect.bisect_left(ts, lo):bisect.bisect_right(ts, hi)]
     for ev in events:
         t0, t_end = int(ev["t_cmd"] * 1e9), int(ev["t_end"] * 1e9)
         pre = int(ev.get("pre_s", 2) * 1e9)
@@ -546,9 +554,7 @@ def cmd_reload(args):
         # command -> first advert showing the change, per changed router
         lat = []
         for k in changed:
-            for t, p, vips in adv.get(k, []):
-                if t < t0 or t > t_end:
-                    continue
+            for t, p, vips in (window(k, t0, t_end) if k in adv else []):
                 if (ev.get("vip") and ev["vip"] in vips) or (not ev.get("vip") and p == ev["prio"]):
                     lat.append((t - t0) / 1e6)
                     break
@@ -566,26 +572,23 @@ def cmd_reload(args):
             best, n_over, worst, at = 0.0, 0, None, None
             for k in keys:
                 limit = 1.1 * (args.fast_ms if k[0] in fast else args.interval_ms)
-                ts = [t for t, p, _ in adv.get(k, []) if p > 0]
-                prev = None
-                for t in ts + [None]:
-                    if t is not None and t > hi:
-                        t = None
-                    if t is None:
-                        if prev is not None and prev < hi:
-                            g = (hi - prev) / 1e6
-                            if g > best:
-                                best, worst, at = g, k, prev
-                            if g > limit:
-                                n_over += 1
-                        break
-                    if prev is not None and t > lo:
-                        g = (t - prev) / 1e6
+                ts = times.get(k, [])
+                i0 = max(bisect.bisect_right(ts, lo) - 1, 0)
+                i1 = bisect.bisect_right(ts, hi)
+                seg = ts[i0:i1]
+                for a, b in zip(seg, seg[1:]):
+                    if b > lo:
+                        g = (b - a) / 1e6
                         if g > best:
-                            best, worst, at = g, k, prev
+                            best, worst, at = g, k, a
                         if g > limit:
                             n_over += 1
-                    prev = t
+                if seg and seg[-1] < hi:
+                    g = (hi - seg[-1]) / 1e6
+                    if g > best:
+                        best, worst, at = g, k, seg[-1]
+                    if g > limit:
+                        n_over += 1
             return best, n_over, (f"{worst[0]}/{worst[1]}" if worst else None), at
 
         for name, keys in (("unchanged", unchanged), ("changed", changed), ("fast", fast_keys)):
@@ -603,16 +606,17 @@ def cmd_reload(args):
             res[f"gap_{name}_control_over_110pct"] = n
         # transitions seen on the wire: priority-0 adverts of the masters, and routers whose
         # backup advertised (it became master)
-        res["prio0_adverts"] = sum(1 for k, l in adv.items() if k[0] in masters
-                                   for t, p, _ in l if p == 0 and t0 <= t <= t_end)
-        res["backup_took_over"] = sum(1 for k, l in adv.items() if k[0] in args.backup
-                                      and any(p > 0 and t0 <= t <= t_end for t, p, _ in l))
+        res["prio0_adverts"] = sum(1 for k in adv if k[0] in masters
+                                   for _t, p, _ in window(k, t0, t_end) if p == 0)
+        res["backup_took_over"] = sum(1 for k in adv if k[0] in args.backup
+                                      and any(p > 0 for _t, p, _ in window(k, t0, t_end)))
+
         # routers disturbed: a priority-0 advert from its master or any advert from its backup
         # (the router's segment: the source address without its last octet, and the VRID)
         def disturbed(lo, hi):
-            return len({(k[0].rsplit(".", 1)[0], k[1]) for k, l in adv.items()
-                        if any(lo <= t <= hi and ((k[0] in masters and p == 0) or (k[0] in args.backup and p > 0))
-                               for t, p, _ in l)})
+            return len({(k[0].rsplit(".", 1)[0], k[1]) for k in adv
+                        if any((k[0] in masters and p == 0) or (k[0] in args.backup and p > 0)
+                               for _t, p, _ in window(k, lo, hi))})
         res["routers_disturbed"] = disturbed(t0, t_end)
         res["routers_disturbed_control"] = disturbed(t0 - pre, t0 - 1)
         print(json.dumps(res))
