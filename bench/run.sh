@@ -16,8 +16,8 @@
 # handover RUNS INTERVALS IMPLS SPACING; startup RUNS INTERVAL HOLD IMPLS; timing INTERVAL
 # LOADS IDLE_DURATION DURATION STRESS_CPUS RT_PRIO IMPLS; recovery RUNS INTERVAL PROBE IMPLS;
 # scale DURATION SETTLE SLICES STARTUP_TIMEOUT IMPLS; SIZES (provision and scale);
-# vrrs_fanout FANOUT_SIZES FANOUT_RUNS; reload RUNS ROUTERS FAST FAST_MS PRE POST PHASES
-# FAST_IMPLS IMPLS. IMPLS names: netvrrp netvrrp-rt keepalived frr.
+# vrrs_fanout FANOUT_SIZES FANOUT_RUNS; reload RUNS ROUTERS FAST FAST_MS SMALL_ROUTERS PRE POST PHASES
+# IMPLS FAST_IMPLS SMALL_IMPLS. IMPLS names: netvrrp netvrrp-rt keepalived frr.
 # Everything runs in network namespaces the scripts create and remove (also on Ctrl-C); the
 # root namespace is not touched. Needs: iproute2, tcpdump, jq, python3, nsenter, iputils-ping,
 # util-linux (chrt), stress-ng (timing); keepalived and FRR for the comparisons (left out
