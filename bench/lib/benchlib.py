@@ -9,7 +9,7 @@
       add a single-valued figure (runs = 1)
   benchlib.py set    --out FRAG --bench B key=value ...      benchmark-level facts
   benchlib.py stats FILE                                     print "median min max n"
-  benchlib.py time [-o FILE] -- CMD...    run CMD; print "wall_s user_s sys_s maxrss_kb"
+  benchlib.py time [-o FILE] [--t0 FILE] -- CMD...    run CMD; print "wall_s user_s sys_s maxrss_kb"
       (wall clock around the process; CPU and peak RSS of it and its waited children)
   benchlib.py wire-master PCAP --vrid V --since T --addr NAME=IP ... [--window S]
       who advertises now: the name of the last advertiser if it is the only one in the
@@ -28,10 +28,22 @@
   benchlib.py timing PCAP --master IP --backup IP --vrid V --interval-ms I --since T --until T
                      [--gaps FILE]
       master's inter-advert gaps (quantiles; all gaps to FILE) and the backup's adverts
+  benchlib.py reload-ready PCAP... --since T --master IP... --backup IP...
+      "M B": distinct (master, VRID) pairs advertising with priority > 0 since T, and distinct
+      (backup, VRID) pairs advertising since T
+  benchlib.py reload PCAP... --events FILE --master IP... --backup IP... [--fast IP]
+                     --interval-ms I [--fast-ms F]
+      per reload event (JSON lines written by bench/reload.sh): command -> new priority / new
+      VIP on the wire per changed router, the longest advert gap of unchanged, changed and fast
+      routers during the reload and in the PRE seconds before it (control), priority-0 adverts
+      and routers whose backup advertised (master changes); one JSON object per event
+  benchlib.py watch-log FILE PATTERN --out FILE [--ready FILE] [--timeout S] [--poll S]
+      the time PATTERN first appears in what is appended to FILE (a daemon's log)
   benchlib.py merge --results JSON --meta META FRAG...       merge fragments into results.json
   benchlib.py table --results JSON [BENCH...]                print the results table
 """
 import argparse
+import bisect
 import json
 import math
 import os
@@ -162,6 +174,9 @@ def cmd_time(args):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter_ns()
     stdout = open(args.stdout, "wb") if args.stdout else None
+    if args.t0:
+        with open(args.t0, "w") as f:
+            f.write(f"{time.time():.6f}\n")
     rc = subprocess.call(cmd, stdout=stdout)
     t1 = time.perf_counter_ns()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -476,6 +491,162 @@ def cmd_failover(args):
         print(json.dumps(res))
 
 
+# ------------------------------------------------------------------ reload
+def vrrp_adverts(paths):
+    """{(src, vrid): [(ns, prio, (vip, ...)), ...]} from one or more Ethernet captures (one per
+    link), each list in time order."""
+    out = {}
+    for path in paths:
+        for _ts, ns, frame in read_pcap(path):
+            if len(frame) < 34 or struct.unpack_from("!H", frame, 12)[0] != 0x0800:
+                continue
+            off = 14
+            ihl = (frame[off] & 0x0F) * 4
+            if frame[off + 9] != 112:
+                continue
+            src = ip4(frame[off + 12:off + 16])
+            v = frame[off + ihl:]
+            if len(v) < 8:
+                continue
+            n = v[3]
+            vips = tuple(ip4(v[8 + 4 * k:12 + 4 * k]) for k in range(n) if len(v) >= 12 + 4 * k)
+            out.setdefault((src, v[1]), []).append((ns, v[2], vips))
+    for lst in out.values():
+        lst.sort()
+    return out
+
+
+def cmd_reload_ready(args):
+    adv = vrrp_adverts(args.pcaps)
+    lo = int(args.since * 1e9)
+    m = sum(1 for (src, _v), l in adv.items() if src in args.master and any(t >= lo and p > 0 for t, p, _ in l))
+    b = sum(1 for (src, _v), l in adv.items() if src in args.backup and any(t >= lo and p > 0 for t, p, _ in l))
+    print(m, b)
+
+
+def cmd_reload(args):
+    adv = vrrp_adverts(args.pcaps)
+    masters = set(args.master)
+    fast = set(args.fast or [])
+    slow_keys = sorted(k for k in adv if k[0] in masters and k[0] not in fast)
+    fast_keys = sorted(k for k in adv if k[0] in fast)
+    with open(args.events) as f:
+        events = [json.loads(line) for line in f if line.strip()]
+    times = {k: [t for t, p, _ in l if p > 0] for k, l in adv.items()}
+    all_times = {k: [t for t, _p, _ in l] for k, l in adv.items()}
+
+    def window(k, lo, hi):
+        """the adverts of k with lo <= t <= hi"""
+        ts = all_times[k]
+        return adv[k][bisect.bisect_left(ts, lo):bisect.bisect_right(ts, hi)]
+    for ev in events:
+        t0, t_end = int(ev["t_cmd"] * 1e9), int(ev["t_end"] * 1e9)
+        pre = int(ev.get("pre_s", 2) * 1e9)
+        if ev["keys"] == "slow":
+            changed = slow_keys
+        else:
+            changed = [tuple((k.split("/")[0], int(k.split("/")[1]))) for k in ev["keys"]]
+        cset = set(changed)
+        unchanged = [k for k in slow_keys if k not in cset]
+        res = dict(ev)
+        res.pop("keys", None)
+        res["changed_routers"] = len(changed)
+        # command -> first advert showing the change, per changed router
+        lat = []
+        for k in changed:
+            for t, p, vips in (window(k, t0, t_end) if k in adv else []):
+                if (ev.get("vip") and ev["vip"] in vips) or (not ev.get("vip") and p == ev["prio"]):
+                    lat.append((t - t0) / 1e6)
+                    break
+        lat.sort()
+        res["seen_changed"] = len(lat)
+        if lat:
+            res["to_wire_first_ms"] = lat[0]
+            res["to_wire_median_ms"] = quantile(lat, 0.5)
+            res["to_wire_last_ms"] = lat[-1]
+
+        def max_gap(keys, lo, hi):
+            """longest gap between consecutive adverts ending in (lo, hi], counting a router
+            silent at hi as a gap up to hi; the number of gaps over 1.1 x interval; the worst
+            router and where its gap started (ns)"""
+            best, n_over, worst, at = 0.0, 0, None, None
+            for k in keys:
+                limit = 1.1 * (args.fast_ms if k[0] in fast else args.interval_ms)
+                ts = times.get(k, [])
+                i0 = max(bisect.bisect_right(ts, lo) - 1, 0)
+                i1 = bisect.bisect_right(ts, hi)
+                seg = ts[i0:i1]
+                for a, b in zip(seg, seg[1:]):
+                    if b > lo:
+                        g = (b - a) / 1e6
+                        if g > best:
+                            best, worst, at = g, k, a
+                        if g > limit:
+                            n_over += 1
+                if seg and seg[-1] < hi:
+                    g = (hi - seg[-1]) / 1e6
+                    if g > best:
+                        best, worst, at = g, k, seg[-1]
+                    if g > limit:
+                        n_over += 1
+            return best, n_over, (f"{worst[0]}/{worst[1]}" if worst else None), at
+
+        for name, keys in (("unchanged", unchanged), ("changed", changed), ("fast", fast_keys)):
+            if not keys:
+                continue
+            g, n, w, at = max_gap(keys, t0, t_end)
+            res[f"gap_{name}_max_ms"] = g
+            res[f"gap_{name}_over_110pct"] = n
+            res[f"gap_{name}_worst"] = w
+            if at is not None:
+                # where the longest gap started, from the command (ms)
+                res[f"gap_{name}_worst_start_ms"] = (at - t0) / 1e6
+            g, n, _, _ = max_gap(keys, t0 - pre, t0)
+            res[f"gap_{name}_control_max_ms"] = g
+            res[f"gap_{name}_control_over_110pct"] = n
+        # transitions seen on the wire: priority-0 adverts of the masters, and routers whose
+        # backup advertised (it became master)
+        res["prio0_adverts"] = sum(1 for k in adv if k[0] in masters
+                                   for _t, p, _ in window(k, t0, t_end) if p == 0)
+        res["backup_took_over"] = sum(1 for k in adv if k[0] in args.backup
+                                      and any(p > 0 for _t, p, _ in window(k, t0, t_end)))
+
+        # routers disturbed: a priority-0 advert from its master or any advert from its backup
+        # (the router's segment: the source address without its last octet, and the VRID)
+        def disturbed(lo, hi):
+            return len({(k[0].rsplit(".", 1)[0], k[1]) for k in adv
+                        if any((k[0] in masters and p == 0) or (k[0] in args.backup and p > 0)
+                               for _t, p, _ in window(k, lo, hi))})
+        res["routers_disturbed"] = disturbed(t0, t_end)
+        res["routers_disturbed_control"] = disturbed(t0 - pre, t0 - 1)
+        print(json.dumps(res))
+
+
+def cmd_watch_log(args):
+    """Wait until PATTERN appears in what is appended to FILE from now on; write the time
+    (epoch s) of the read that saw it to --out. Polls every --poll seconds."""
+    import time
+    with open(args.file, "rb") as f:
+        f.seek(0, 2)
+        if args.ready:
+            open(args.ready, "w").close()
+        buf = b""
+        end = time.time() + args.timeout
+        pat = args.pattern.encode()
+        while time.time() < end:
+            chunk = f.read()
+            if chunk:
+                buf += chunk
+                if pat in buf:
+                    with open(args.out, "w") as o:
+                        o.write(f"{time.time():.6f}\n")
+                    return
+                buf = buf[-len(pat):]
+            else:
+                time.sleep(args.poll)
+    sys.exit(1)
+
+
 # ------------------------------------------------------------------ results
 def cmd_merge(args):
     results = load_frag(args.results)
@@ -580,6 +751,7 @@ def main():
     s = sub.add_parser("time")
     s.add_argument("-o")
     s.add_argument("--stdout")
+    s.add_argument("--t0", help="write the wall-clock time (epoch s) just before the spawn here")
     s.add_argument("command", nargs=argparse.REMAINDER)
     s.set_defaults(fn=cmd_time)
 
@@ -623,6 +795,32 @@ def main():
     s.add_argument("--gaps")
     s.add_argument("--others", nargs="*", help="captures of the other labs of the same run")
     s.set_defaults(fn=cmd_timing)
+
+    s = sub.add_parser("reload-ready")
+    s.add_argument("pcaps", nargs="+")
+    s.add_argument("--since", type=float, default=0.0)
+    s.add_argument("--master", nargs="+", required=True)
+    s.add_argument("--backup", nargs="+", required=True)
+    s.set_defaults(fn=cmd_reload_ready)
+
+    s = sub.add_parser("reload")
+    s.add_argument("pcaps", nargs="+")
+    s.add_argument("--events", required=True)
+    s.add_argument("--master", nargs="+", required=True)
+    s.add_argument("--backup", nargs="+", required=True)
+    s.add_argument("--fast", nargs="*")
+    s.add_argument("--interval-ms", type=float, required=True)
+    s.add_argument("--fast-ms", type=float, default=10.0)
+    s.set_defaults(fn=cmd_reload)
+
+    s = sub.add_parser("watch-log")
+    s.add_argument("file")
+    s.add_argument("pattern")
+    s.add_argument("--out", required=True)
+    s.add_argument("--ready", help="touched once the watcher is at the end of FILE")
+    s.add_argument("--timeout", type=float, default=30.0)
+    s.add_argument("--poll", type=float, default=0.002)
+    s.set_defaults(fn=cmd_watch_log)
 
     s = sub.add_parser("merge")
     s.add_argument("--results", required=True)
