@@ -115,7 +115,7 @@
 //! * **Reconfiguration.** [`Router::reconfigure`] changes every parameter but the identity
 //!   (version, family, VRID) on the running state machine, as RFC 9568 allows: state,
 //!   timers and counters stay. The effective priority is recomputed; a Master advertises a
-//!   new priority or interval at once (never priority 0: a lowered master is taken over by a
+//!   new priority, interval or address list at once (never priority 0: a lowered master is taken over by a
 //!   preempting backup through the normal rules); a Backup that becomes the address owner
 //!   takes over at once (reason "reconfigured as the address owner"); a VRRPv3 Backup keeps
 //!   following the master's interval; a preempt-delay hold is dropped when preempt or the
@@ -856,13 +856,16 @@ impl Router {
 
     /// Apply new parameters to the running state machine (a live reconfiguration; see
     /// "Reconfiguration" in the module documentation). `track_down` is the current state of
-    /// each entry of `params.track` (missing entries count as up). Version, family and VRID
-    /// cannot change: [`ParamsError::Identity`], and nothing is changed on any error.
+    /// each entry of `params.track` (missing entries count as up). `announce`: the advert's
+    /// contents changed outside the parameters (the runtime's VIP list), so a Master sends
+    /// one at once. Version, family and VRID cannot change: [`ParamsError::Identity`], and
+    /// nothing is changed on any error.
     pub fn reconfigure(
         &mut self,
         now: Time,
         params: RouterParams,
         track_down: &[bool],
+        announce: bool,
         out: &mut Vec<Action>,
     ) -> Result<(), ParamsError> {
         params.validate()?;
@@ -911,7 +914,7 @@ impl Router {
         }
         match self.state {
             State::Master => {
-                if priority_changed || interval_changed {
+                if priority_changed || interval_changed || announce {
                     // Backups hear the new priority / interval now, not an interval later. A
                     // lowered priority is handed over by the RFC rules (a preempting backup
                     // ignores us and takes over): never by priority 0.
@@ -2812,7 +2815,7 @@ mod tests {
 
     fn reconfigure(rig: &mut Rig, now: Time, p: RouterParams) -> Vec<Action> {
         rig.out.clear();
-        rig.r.reconfigure(now, p, &[], &mut rig.out).unwrap();
+        rig.r.reconfigure(now, p, &[], false, &mut rig.out).unwrap();
         rig.out.clone()
     }
 
@@ -2834,6 +2837,18 @@ mod tests {
         assert_eq!(rig.deadline(), Some(now + Duration::from_secs(1)));
         // Later adverts carry it too.
         assert_eq!(rig.timer(now + Duration::from_secs(1)), vec![advert(150)]);
+    }
+
+    #[test]
+    fn a_changed_address_list_is_announced_at_once() {
+        let (mut rig, at) = master(params(200));
+        let now = at + Duration::from_millis(300);
+        rig.out.clear();
+        rig.r
+            .reconfigure(now, params(200), &[], true, &mut rig.out)
+            .unwrap();
+        assert_eq!(rig.out, vec![advert(200)]);
+        assert_eq!(rig.deadline(), Some(now + Duration::from_secs(1)));
     }
 
     #[test]
@@ -2912,13 +2927,13 @@ mod tests {
         p.vrid = 6;
         let mut out = Vec::new();
         assert_eq!(
-            rig.r.reconfigure(at, p, &[], &mut out),
+            rig.r.reconfigure(at, p, &[], false, &mut out),
             Err(ParamsError::Identity)
         );
         let mut p = params(150);
         p.advert_interval_cs = 0;
         assert_eq!(
-            rig.r.reconfigure(at, p, &[], &mut out),
+            rig.r.reconfigure(at, p, &[], false, &mut out),
             Err(ParamsError::Interval(0))
         );
         assert!(out.is_empty());
@@ -2932,7 +2947,7 @@ mod tests {
         p.track = vec![Tracked::Decrement(50), Tracked::Decrement(30)];
         rig.out.clear();
         rig.r
-            .reconfigure(at, p, &[false, true], &mut rig.out)
+            .reconfigure(at, p, &[false, true], false, &mut rig.out)
             .unwrap();
         assert_eq!(rig.r.effective_priority(), 170);
         assert_eq!(rig.r.tracked_down(), &[false, true]);

@@ -249,14 +249,17 @@ impl Runtime {
             inst.unicast = open_unicast(rc, family, inst.parent_index, inst.primary);
         }
         let attributes = routers::changed_attributes(&inst.config, rc, family);
-        tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %family, attributes = %attributes.join(","), "reconfigured in place");
+        // One line per instance at debug; the reload's summary line is at info (1,000
+        // reconfigured routers would otherwise write 1,000 lines from the election loop).
+        tracing::debug!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %family, attributes = %attributes.join(","), "reconfigured in place");
+        let announce = inst.vips != vips;
         inst.vips = vips;
         inst.config = rc.clone();
         // VIPs, accept-mode and peers are the filter's business.
         self.filter_dirty = true;
         let mut refused = None;
         self.drive(i, now, |router, now, out| {
-            if let Err(e) = router.reconfigure(now, params, &track_down, out) {
+            if let Err(e) = router.reconfigure(now, params, &track_down, announce, out) {
                 refused = Some(e);
             }
         })
