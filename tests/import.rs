@@ -159,6 +159,34 @@ fn merge_into_existing_file() {
     assert_eq!(m2.routers.len(), 2);
 }
 
+/// Track objects merge by name: an existing `[[track]]` the import also defines is
+/// replaced in place (its comments kept), others stay; merging again adds none.
+#[test]
+fn merge_track_objects_by_name() {
+    let existing = "# Mine: replaced by the import.\n[[track]]\nname = \"nginx\"\nkind = \"file\"\nfile = \"/run/x\"\n\n[[track]]\nname = \"other\"\nkind = \"process\"\nprocess = \"sshd\"\n";
+    let input = Path::new(DIR).join("keepalived-full/keepalived.conf");
+    let (merged, _) = run(Dialect::Keepalived, &input, Some(existing));
+    let merged = merged.expect("merge failed");
+    assert!(
+        merged.contains(
+            "# Mine: replaced by the import.\n[[track]]\nname = \"nginx\"\nkind = \"process\""
+        ),
+        "{merged}"
+    );
+    let m = netvrrp::config::parse_str(&merged, "merged.toml").unwrap();
+    let names: Vec<&str> = m.tracks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["nginx", "other", "chk_haproxy"]);
+    // Merging again: the same objects, none twice.
+    let (again, _) = run(Dialect::Keepalived, &input, Some(&merged));
+    let m2 = netvrrp::config::parse_str(&again.unwrap(), "again.toml").unwrap();
+    let mut again: Vec<_> = m2.tracks.iter().map(|t| (&t.name, &t.kind)).collect();
+    let mut first: Vec<_> = m.tracks.iter().map(|t| (&t.name, &t.kind)).collect();
+    again.sort_by_key(|t| t.0);
+    first.sort_by_key(|t| t.0);
+    assert_eq!(again, first);
+    assert_eq!(m2.routers.len(), m.routers.len());
+}
+
 fn netvrrp(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_netvrrp"))
         .args(args)

@@ -3,7 +3,7 @@
 //! that says what changed; what has no equivalent is a comment and a warning.
 
 use super::keepalived_lex::{self, Statement, Word};
-use super::model::{Client, Imported, Pathway, Router, Settings, TrackObject};
+use super::model::{Client, Imported, Pathway, Router, Settings, TrackEntry, TrackObject};
 use super::render::{string, strings};
 use super::{Diags, Dialect};
 use crate::config::{Location, parse_v4, parse_v6};
@@ -18,9 +18,14 @@ const KEEPALIVED_DEFAULT_VERSION: u8 = 2;
 /// keepalived sends its second set of gratuitous ARPs this long after becoming master
 /// (`vrrp_garp_master_delay`, default 5 s).
 const KEEPALIVED_GARP_DELAY_MS: u32 = 5000;
-/// The decrement that stands for keepalived's FAULT: effective priority 1 (netvrrp clamps
-/// a tracked priority to 1..=254), so every healthy router wins.
-const FAULT_DECREMENT: u8 = 254;
+/// The largest decrement netvrrp takes (a priority moves by 254 at the most); keepalived's
+/// FAULT (weight 0) is `fault = true`, not a decrement.
+const MAX_DECREMENT: u8 = 254;
+/// netvrrp's `rise` / `fall` and exec `interval-ms` / `timeout-ms` ranges (netvrrp.toml(5)).
+const RISE_FALL_MAX: i64 = 100;
+const CHECK_MS_MIN: u32 = 10;
+/// The kernel's process name (comm) holds at most 15 bytes.
+const COMM_MAX: usize = 15;
 
 /// vrrp_instance keywords netvrrp has no equivalent for, and why (the comment and the
 /// warning say it).
@@ -144,6 +149,8 @@ pub fn translate(top: &[Statement], source: &str, d: &mut Diags) -> Imported {
 /// A track object (`vrrp_script` & co.) as instances see it.
 struct Object {
     kind: &'static str,
+    /// Its `[[track]]` name; None when it could not be translated.
+    name: Option<String>,
     weight: i32,
     reverse: bool,
 }
@@ -334,59 +341,108 @@ impl Cx<'_> {
         }
     }
 
-    /// vrrp_script / vrrp_track_process / track_file: a commented-out `[[track]]`.
+    /// vrrp_script / vrrp_track_process / track_file: a `[[track]]` of kind exec, process
+    /// or file.
     fn object(&mut self, st: &Statement, kind: &'static str, imp: &mut Imported) {
         let Some(name) = st.args().first() else {
             self.d
                 .error(st.loc(), format!("`{}` needs a name", st.keyword()));
             return;
         };
-        let name = name.text.clone();
+        let ka_name = name.text.clone();
+        let name = track_name(&ka_name);
         // keepalived's default weight: 0 (FAULT) for scripts, 1 for processes and files.
         let mut weight = if kind == "exec" { 0 } else { 1 };
         let mut reverse = false;
         let mut fields = Vec::new();
-        let mut notes = vec![format!(
-            "{}: {} {name}: [[track]] objects are not in this netvrrp yet; uncomment once they are.",
-            st.loc(),
-            st.keyword()
-        )];
+        let mut notes = vec![format!("{}: {} {ka_name}", st.loc(), st.keyword())];
+        if name != ka_name {
+            notes.push(format!(
+                "named {name}: a [[track]] name is letters, digits, `-`, `_` and `.`"
+            ));
+        }
+        // keepalived assumes a script healthy until it fails, unless `init_fail`.
+        let mut init_fail = false;
+        // The key the kind cannot do without.
+        let mut required = false;
         for c in st.children() {
             match c.keyword() {
-                "script" => {
-                    let argv = c.args().first().map(split_script).unwrap_or_default();
-                    fields.push(("command", strings(&argv)));
+                "script" if kind == "exec" => {
+                    if let Some(w) = self.arg(c).cloned() {
+                        let argv = self.exec_command(&w, &mut notes);
+                        required = !argv.is_empty();
+                        fields.push(("command", strings(&argv)));
+                    }
                 }
-                "process" => {
+                "process" if kind == "process" => {
                     let argv: Vec<String> = c.args().iter().map(|w| w.text.clone()).collect();
                     if let Some(p) = argv.first() {
-                        fields.push(("process", string(p)));
+                        // The kernel's comm: the program's file name, at most 15 bytes.
+                        let base = p.rsplit('/').next().unwrap_or(p);
+                        let mut comm = base.to_string();
+                        while comm.len() > COMM_MAX {
+                            comm.pop();
+                        }
+                        if comm != *p {
+                            notes.push(format!(
+                                "process {p}: netvrrp matches the kernel's process name (comm: the program's file name, at most {COMM_MAX} bytes)"
+                            ));
+                        }
+                        if !comm.is_empty() {
+                            fields.push(("process", string(&comm)));
+                            required = true;
+                        }
                     }
                     if argv.len() > 1 {
+                        self.d.warn(
+                            c.loc(),
+                            format!(
+                                "process {}: the parameters {:?} are not matched (netvrrp matches the process name only)",
+                                argv[0],
+                                &argv[1..]
+                            ),
+                        );
                         notes.push(format!(
-                            "{}: process parameters {:?}: match them in the object if it supports it",
+                            "{}: process parameters {:?}: not matched, netvrrp matches the process name only",
                             c.loc(),
                             &argv[1..]
                         ));
                     }
                 }
-                "file" => {
+                "file" if kind == "file" => {
                     if let Some(p) = c.args().first() {
-                        fields.push(("path", string(&p.text)));
-                        notes.push(
-                            "keepalived multiplied the number in the file by the weight; a file object is up or down"
-                                .to_string(),
-                        );
+                        if p.text.starts_with('/') {
+                            fields.push(("file", string(&p.text)));
+                            fields.push(("up-when", string("zero")));
+                            required = true;
+                            notes.push(
+                                "keepalived's track_file holds a number, 0 when healthy: up-when = \"zero\" is up while the file holds 0 and down otherwise (another number, no number, or no file). keepalived moved the priority by the number times the weight (weight 0: FAULT unless 0); netvrrp takes the router's whole decrement, or faults, while it is down"
+                                    .to_string(),
+                            );
+                        } else {
+                            self.d.warn(
+                                p.loc.clone(),
+                                format!("file {}: not an absolute path", p.text),
+                            );
+                        }
                     }
                 }
-                "interval" => {
+                "interval" | "timeout" => {
+                    let key = if c.keyword() == "interval" {
+                        "interval-ms"
+                    } else {
+                        "timeout-ms"
+                    };
                     if let Some(ms) = self.arg(c).cloned().and_then(|w| self.secs(&w, 3600.0)) {
-                        fields.push(("interval-ms", ms.to_string()));
-                    }
-                }
-                "timeout" => {
-                    if let Some(ms) = self.arg(c).cloned().and_then(|w| self.secs(&w, 3600.0)) {
-                        fields.push(("timeout-ms", ms.to_string()));
+                        if ms < CHECK_MS_MIN {
+                            notes.push(format!(
+                                "{}: {} {} s: netvrrp's shortest is {CHECK_MS_MIN} ms",
+                                c.loc(),
+                                c.keyword(),
+                                f64::from(ms) / 1000.0
+                            ));
+                        }
+                        fields.push((key, ms.max(CHECK_MS_MIN).to_string()));
                     }
                 }
                 "rise" | "fall" => {
@@ -400,9 +456,20 @@ impl Cx<'_> {
                         .cloned()
                         .and_then(|w| self.int(&w, 1, 1_000_000))
                     {
-                        fields.push((key, v.to_string()));
+                        if v > RISE_FALL_MAX {
+                            self.d.warn(
+                                c.loc(),
+                                format!("{key} {v}: netvrrp counts up to {RISE_FALL_MAX}"),
+                            );
+                            notes.push(format!(
+                                "{}: {key} {v}: {RISE_FALL_MAX} is netvrrp's most",
+                                c.loc()
+                            ));
+                        }
+                        fields.push((key, v.min(RISE_FALL_MAX).to_string()));
                     }
                 }
+                "init_fail" if kind == "exec" => init_fail = true,
                 "weight" => {
                     // track_file allows any 32-bit weight (it multiplies the file's number);
                     // a priority moves by 254 at the most.
@@ -422,20 +489,79 @@ impl Cx<'_> {
                 }
             }
         }
+        if kind == "exec" && required {
+            if init_fail {
+                fields.push(("initial", string("down")));
+            } else {
+                notes.push(
+                    "keepalived counts a script healthy until it fails (no init_fail): initial = \"up\""
+                        .to_string(),
+                );
+                fields.push(("initial", string("up")));
+            }
+        }
+        if !required {
+            let what = match kind {
+                "exec" => "script",
+                "process" => "process",
+                _ => "file",
+            };
+            self.d.warn(
+                st.loc(),
+                format!(
+                    "{} {ka_name}: no usable `{what}`; not translated, and not tracked where it is used",
+                    st.keyword()
+                ),
+            );
+            imp.notes.push(format!(
+                "{}: {} {ka_name}: not translated: no usable `{what}`",
+                st.loc(),
+                st.keyword()
+            ));
+        }
         self.objects.insert(
-            name.clone(),
+            ka_name,
             Object {
                 kind,
+                name: required.then(|| name.clone()),
                 weight,
                 reverse,
             },
         );
-        imp.tracks.push(TrackObject {
-            name,
-            kind,
-            fields,
-            notes,
-        });
+        if required {
+            imp.tracks.push(TrackObject {
+                name,
+                kind,
+                fields,
+                notes,
+            });
+        }
+    }
+
+    /// A vrrp_script `script`: keepalived splits it into words and runs the program
+    /// itself. An absolute program with plain arguments is that argv; anything else (a
+    /// program found in PATH, shell syntax) runs through `/bin/sh -c`, since netvrrp runs
+    /// an argv with an absolute program and no shell.
+    fn exec_command(&mut self, w: &Word, notes: &mut Vec<String>) -> Vec<String> {
+        let argv = split_script(w);
+        let Some(program) = argv.first() else {
+            return argv;
+        };
+        let plain = program.starts_with('/')
+            && !w.text.chars().any(|c| "|&;<>()$`\\\"*?[]#~{}!".contains(c));
+        if plain {
+            return argv;
+        }
+        let why = if program.starts_with('/') {
+            "it has shell syntax"
+        } else {
+            "its program is not an absolute path (the shell looks it up in PATH)"
+        };
+        notes.push(format!(
+            "{}: script {:?}: run through /bin/sh -c because {why}; netvrrp runs no shell itself, check the quoting",
+            w.loc, w.text
+        ));
+        vec!["/bin/sh".to_string(), "-c".to_string(), w.text.clone()]
     }
 
     fn sync_group(&mut self, st: &Statement) {
@@ -759,7 +885,7 @@ impl Cx<'_> {
             self.track_interface(&mut r, &w, weight, reverse);
         }
         for (block, w, weight, reverse) in objects {
-            let Some((kind, mut weight, reverse)) = self.resolve(&block, &w, weight, reverse)
+            let Some((kind, name, mut weight, reverse)) = self.resolve(&block, &w, weight, reverse)
             else {
                 continue;
             };
@@ -775,7 +901,7 @@ impl Cx<'_> {
                 );
                 weight = 0;
             }
-            self.track_object(&mut r, &w, kind, weight, reverse);
+            self.track_object(&mut r, &w, kind, &name, weight, reverse);
         }
         // Unicast: every family of the router needs a peer; netvrrp's IPv6 peers are
         // link-locals. Otherwise the router stays multicast, and says why.
@@ -861,23 +987,28 @@ impl Cx<'_> {
         w: &Word,
         weight: Option<i32>,
         reverse: bool,
-    ) -> Option<(&'static str, i32, bool)> {
-        let Some(obj) = self.objects.get(&w.text) else {
-            self.d.warn(
-                w.loc.clone(),
-                format!(
-                    "{} {}: no such object defined; skipped",
-                    block.keyword(),
-                    w.text
-                ),
-            );
-            return None;
+    ) -> Option<(&'static str, String, i32, bool)> {
+        let why = match self.objects.get(&w.text) {
+            None => "no such object defined; skipped",
+            Some(Object { name: None, .. }) => "the object was not translated; not tracked",
+            Some(
+                obj @ Object {
+                    name: Some(name), ..
+                },
+            ) => {
+                return Some((
+                    obj.kind,
+                    name.clone(),
+                    weight.unwrap_or(obj.weight),
+                    reverse || obj.reverse,
+                ));
+            }
         };
-        Some((
-            obj.kind,
-            weight.unwrap_or(obj.weight),
-            reverse || obj.reverse,
-        ))
+        self.d.warn(
+            w.loc.clone(),
+            format!("{} {}: {why}", block.keyword(), w.text),
+        );
+        None
     }
 
     /// `weight W [reverse|noreverse]` after a tracked name; `default` when absent.
@@ -928,75 +1059,110 @@ impl Cx<'_> {
         let decrement = match weight {
             w if w < 0 => {
                 r.note("track", format!("{at}: keepalived weight {w} on {iface}: lowered by {} while it is down (same meaning)", -w));
-                (-w) as u8
+                Some((-w) as u8)
             }
             0 => {
-                self.d.warn(
-                    at.clone(),
-                    format!("track_interface {iface} without weight means FAULT in keepalived; netvrrp lowers the router to priority 1 instead"),
-                );
                 r.note(
                     "track",
-                    format!("{at}: {iface} without weight: keepalived went to FAULT while it was down. netvrrp has no FAULT: a decrement of {FAULT_DECREMENT} makes the router lose to any healthy one, but alone it still becomes Master"),
+                    format!("{at}: {iface} without weight: keepalived went to FAULT while it was down; fault = true does the same (the router leaves the election, rather than a decrement of {MAX_DECREMENT} that still lets it become Master alone)"),
                 );
-                FAULT_DECREMENT
+                None
             }
-            w => {
-                r.note(
-                    "track",
-                    format!("{at}: keepalived weight +{w} on {iface} added {w} while it was up; netvrrp starts {w} higher and lowers by {w} while it is down"),
-                );
-                let base = i32::from(r.settings.priority.unwrap_or(100));
-                // keepalived never moves an owner (255) and never raises anyone to 255.
-                if base < 255 {
-                    if base + w > 254 {
-                        self.d.warn(
-                            at.clone(),
-                            format!("weight +{w} on {iface}: priority {} capped at 254 (as in keepalived)", base + w),
-                        );
-                    }
-                    r.settings.priority = Some((base + w).min(254) as u8);
-                }
-                w as u8
-            }
+            w => Some(self.raise(r, at, iface, w)),
         };
-        match r.track.iter_mut().find(|(i, _)| i == iface) {
-            Some((_, d)) => *d = d.saturating_add(decrement).min(FAULT_DECREMENT),
-            None => r.track.push((iface.clone(), decrement)),
-        }
+        add_track(r, true, iface, decrement);
     }
 
-    /// A tracked object: written as a commented-out entry (the objects are not in the
-    /// schema yet); a positive weight says by how much to raise the priority with it.
-    fn track_object(&mut self, r: &mut Router, w: &Word, kind: &str, weight: i32, reverse: bool) {
-        let name = &w.text;
+    /// A positive keepalived weight, added while `what` was up: netvrrp starts that much
+    /// higher (at most 254, as keepalived caps it) and lowers by it while `what` is down.
+    fn raise(&mut self, r: &mut Router, at: &Location, what: &str, w: i32) -> u8 {
+        r.note(
+            "track",
+            format!("{at}: keepalived weight +{w} on {what} added {w} while it was up; netvrrp starts {w} higher and lowers by {w} while it is down"),
+        );
+        let base = i32::from(r.settings.priority.unwrap_or(100));
+        // keepalived never moves an owner (255) and never raises anyone to 255.
+        if base < 255 {
+            if base + w > 254 {
+                self.d.warn(
+                    at.clone(),
+                    format!(
+                        "weight +{w} on {what}: priority {} capped at 254 (as in keepalived)",
+                        base + w
+                    ),
+                );
+            }
+            r.settings.priority = Some((base + w).min(254) as u8);
+        }
+        w as u8
+    }
+
+    /// A tracked `[[track]]` object (`name`, from keepalived's `w`): a negative weight is a
+    /// decrement, a positive one raises the priority by as much, weight 0 is FAULT.
+    fn track_object(
+        &mut self,
+        r: &mut Router,
+        w: &Word,
+        kind: &str,
+        name: &str,
+        weight: i32,
+        reverse: bool,
+    ) {
+        let ka = &w.text;
         let at = &w.loc;
-        if owner_ignores(r, at, name, weight) {
+        if owner_ignores(r, at, ka, weight) {
             return;
         }
-        self.d.warn(
-            w.loc.clone(),
-            format!("track {kind} {name}: written commented out until [[track]] objects exist"),
-        );
         if reverse {
+            self.d.warn(
+                at.clone(),
+                format!("track {kind} {ka} reverse: no equivalent (netvrrp has no reverse tracking); not tracked"),
+            );
             r.note(
                 "track",
-                format!("{at}: {name} reverse: no reverse tracking in netvrrp"),
+                format!("{at}: {ka} reverse: not translated (no reverse tracking in netvrrp)"),
             );
             return;
         }
-        let entry = match weight {
-            w if w < 0 => format!("{{ object = {}, decrement = {} }}", string(name), -w),
-            0 => format!("{{ object = {}, fault = true }}", string(name)),
-            w => {
+        let decrement = match weight {
+            w if w < 0 => {
+                let how = if kind == "file" {
+                    "while it holds anything but 0 (keepalived: by the number times the weight)"
+                } else {
+                    "while it is down (same meaning)"
+                };
                 r.note(
                     "track",
-                    format!("{}: {name} weight +{w}: when enabling it, also raise priority by {w} (keepalived added it while {name} was up)", at),
+                    format!(
+                        "{at}: keepalived weight {w} on {ka}: lowered by {} {how}",
+                        -w
+                    ),
                 );
-                format!("{{ object = {}, decrement = {w} }}", string(name))
+                Some((-w) as u8)
             }
+            0 => {
+                r.note(
+                    "track",
+                    format!("{at}: {ka} with weight 0: keepalived went to FAULT while it was down; fault = true does the same (the router leaves the election)"),
+                );
+                None
+            }
+            w if kind == "file" => {
+                // keepalived added the number times the weight: a file holding 0, the
+                // healthy value, added nothing.
+                self.d.warn(
+                    at.clone(),
+                    format!("track_file {ka} weight +{w}: keepalived raised the priority by the file's number times {w}; no equivalent (a file object is up while the file holds 0); not tracked"),
+                );
+                r.note(
+                    "track",
+                    format!("{at}: {ka} weight +{w}: not translated (keepalived raised the priority with a non-zero number in the file)"),
+                );
+                return;
+            }
+            w => Some(self.raise(r, at, ka, w)),
         };
-        r.pending_track.push(entry);
+        add_track(r, false, name, decrement);
     }
 
     fn unicast(&mut self, r: &mut Router, peers: Vec<(IpAddr, Location)>) {
@@ -1257,13 +1423,20 @@ impl Cx<'_> {
                                 continue;
                             };
                             let (weight, reverse) = self.weight(t, None);
-                            let Some((kind, weight, reverse)) =
+                            let Some((kind, name, weight, reverse)) =
                                 self.resolve(c, &w, weight, reverse)
                             else {
                                 continue;
                             };
                             for &m in &members {
-                                self.track_object(&mut insts[m].router, &w, kind, weight, reverse);
+                                self.track_object(
+                                    &mut insts[m].router,
+                                    &w,
+                                    kind,
+                                    &name,
+                                    weight,
+                                    reverse,
+                                );
                             }
                         }
                     }
@@ -1295,6 +1468,43 @@ fn owner_ignores(r: &mut Router, at: &Location, what: &str, weight: i32) -> bool
         format!("{at}: {what} weight {weight}: left out, keepalived ignores weights for an address owner (priority 255)"),
     );
     true
+}
+
+/// Add a `track` entry; a second use of the same interface or object adds its decrement
+/// (at most 254), and a fault wins over a decrement.
+fn add_track(r: &mut Router, interface: bool, name: &str, decrement: Option<u8>) {
+    match r
+        .track
+        .iter_mut()
+        .find(|t| t.interface == interface && t.name == name)
+    {
+        Some(t) => {
+            t.decrement = match (t.decrement, decrement) {
+                (Some(a), Some(b)) => Some(a.saturating_add(b).min(MAX_DECREMENT)),
+                _ => None,
+            }
+        }
+        None => r.track.push(TrackEntry {
+            interface,
+            name: name.to_string(),
+            decrement,
+        }),
+    }
+}
+
+/// A keepalived object name as a `[[track]]` name (letters, digits, `-`, `_`, `.`).
+fn track_name(s: &str) -> String {
+    let n: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if n.is_empty() { "_".to_string() } else { n }
 }
 
 fn garp_delay(s: &mut Settings, notes: &mut Vec<(&'static str, String)>, ms: u32, at: &Location) {
@@ -1399,9 +1609,13 @@ fn merge_instances(insts: Vec<Inst>, imp: &mut Imported, d: &mut Diags) {
                 if lf.is_none() {
                     *lf = leader_family;
                 }
-                for (i, dec) in r.track {
-                    if !x.track.iter().any(|(j, _)| *j == i) {
-                        x.track.push((i, dec));
+                for t in r.track {
+                    if !x
+                        .track
+                        .iter()
+                        .any(|u| u.interface == t.interface && u.name == t.name)
+                    {
+                        x.track.push(t);
                     }
                 }
                 for p in r.unicast_peers {
@@ -1409,7 +1623,6 @@ fn merge_instances(insts: Vec<Inst>, imp: &mut Imported, d: &mut Diags) {
                         x.unicast_peers.push(p);
                     }
                 }
-                x.pending_track.extend(r.pending_track);
             }
         }
     }
@@ -1462,5 +1675,98 @@ mod tests {
                 translate(&top, "t.conf", d)
             },
         );
+    }
+
+    /// Track objects become real `[[track]]` tables and router entries that validate:
+    /// FAULT is `fault = true`, a positive weight raises the priority, a shell string
+    /// runs through /bin/sh -c, an object that cannot be translated is not tracked.
+    #[test]
+    fn track_objects_and_entries() {
+        use crate::config::{FileUpWhen, ProcessTarget, TrackKind, TrackTarget};
+        let text = "\
+vrrp_script plain { script \"/usr/bin/check 'a b'\"\n interval 0.001\n rise 500\n init_fail }
+vrrp_script shell { script \"pidof haproxy | grep -q .\"\n weight 20 }
+vrrp_script empty { interval 2 }
+vrrp_track_process nginx:main { process /usr/sbin/nginx-with-a-long-name\n weight -10 }
+track_file flag { file /run/flag\n weight 5 }
+vrrp_instance A {
+  interface eth0
+  virtual_router_id 1
+  priority 100
+  virtual_ipaddress { 192.0.2.1/24 }
+  track_script { plain\n shell\n empty\n plain weight -7 }
+  track_process { nginx:main }
+  track_file { flag }
+}
+";
+        let mut d = Diags::default();
+        let top = keepalived_lex::read_str(text, "t.conf", &mut d);
+        let imp = translate(&top, "t.conf", &mut d);
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        let out = super::super::render::render(&imp, None).unwrap();
+        let c = crate::config::parse_str(&out, "t.toml").unwrap();
+        let kinds: Vec<(&str, &TrackKind)> = c
+            .tracks
+            .iter()
+            .map(|t| (t.name.as_str(), &t.kind))
+            .collect();
+        assert_eq!(kinds.len(), 4, "{out}");
+        assert_eq!(
+            *kinds[0].1,
+            TrackKind::Exec {
+                command: vec!["/usr/bin/check".into(), "a b".into()],
+                interval_ms: 10,
+                timeout_ms: 10,
+                rise: 100,
+                fall: 1,
+                initial_up: false,
+            }
+        );
+        let TrackKind::Exec {
+            command,
+            initial_up,
+            ..
+        } = kinds[1].1
+        else {
+            panic!("{out}")
+        };
+        assert_eq!(command[..2], ["/bin/sh".to_string(), "-c".to_string()]);
+        assert!(initial_up);
+        assert_eq!(kinds[2].0, "nginx_main");
+        assert_eq!(
+            *kinds[2].1,
+            TrackKind::Process {
+                target: ProcessTarget::Name("nginx-with-a-lo".into())
+            }
+        );
+        assert_eq!(
+            *kinds[3].1,
+            TrackKind::File {
+                path: "/run/flag".into(),
+                up_when: FileUpWhen::Zero
+            }
+        );
+        let r = &c.routers[0];
+        // +20 from `shell`; `plain` twice: a fault wins; `empty` and the +5 file: untracked.
+        assert_eq!(r.priority, 120, "{out}");
+        let entries: Vec<(TrackTarget, u8, bool)> = r
+            .track
+            .iter()
+            .map(|t| (t.target.clone(), t.decrement, t.fault))
+            .collect();
+        let obj = |n: &str| TrackTarget::Object(n.to_string());
+        assert_eq!(
+            entries,
+            [
+                (obj("plain"), 0, true),
+                (obj("shell"), 20, false),
+                (obj("nginx_main"), 10, false),
+            ],
+            "{out}"
+        );
+        let warned = |s: &str| d.warnings.iter().any(|w| w.message.contains(s));
+        assert!(warned("vrrp_script empty: no usable `script`"));
+        assert!(warned("track_script empty: the object was not translated"));
+        assert!(warned("track_file flag weight +5"));
     }
 }

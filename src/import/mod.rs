@@ -5,6 +5,13 @@
 //! [`render`] writes the model as netvrrp.toml(5) text (fresh, or merged into an existing
 //! file) and checks that the result validates. Whatever has no netvrrp equivalent becomes a
 //! comment in the output and a warning naming its file and line.
+//!
+//! keepalived's tracking becomes netvrrp tracking (netvrrp.toml(5), TRACKING): each
+//! `vrrp_script`, `vrrp_track_process` and `track_file` a `[[track]]` object of kind exec,
+//! process or file, each use a router `track` entry. Weights translate by meaning: a
+//! negative one is a decrement, a positive one raises the base priority and is a decrement
+//! of the same size, 0 (keepalived's FAULT; the default of scripts and interfaces) is
+//! `fault = true`.
 
 pub mod frr;
 mod glob;

@@ -103,15 +103,22 @@ pub struct Router {
     pub ipv6: Vec<Ipv6Net>,
     pub vrrs_leader: Vec<String>,
     pub vrrs_leader_family: Option<Family>,
-    /// `track = [{ interface, decrement }]`
-    pub track: Vec<(String, u8)>,
+    /// `track = [...]`: tracked interfaces and `[[track]]` objects.
+    pub track: Vec<TrackEntry>,
     pub unicast_peers: Vec<IpAddr>,
     /// Comment lines by key: written right above that key (or at the end of the table when
     /// the key is not written). The key `""` goes above the table header.
     pub notes: Vec<(&'static str, String)>,
-    /// Entries of the router's `track` list that need `[[track]]` objects, written as a
-    /// commented-out line until those objects exist.
-    pub pending_track: Vec<String>,
+}
+
+/// One entry of a router's `track` list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackEntry {
+    /// `interface = ...` when true, `object = ...` (a `[[track]]` name) when false.
+    pub interface: bool,
+    pub name: String,
+    /// `decrement = N`; None: `fault = true`.
+    pub decrement: Option<u8>,
 }
 
 impl Router {
@@ -138,7 +145,7 @@ pub struct Client {
     pub notes: Vec<String>,
 }
 
-/// A `[[track]]` object, written commented out (the tracking work defines the table).
+/// A `[[track]]` object (netvrrp.toml(5), TRACKING).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrackObject {
     pub name: String,

@@ -9,8 +9,9 @@ use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
 /// Render `imp`; with `existing` (the `-o` file's text) merge into it: a `[[vrrp]]` with the
 /// same (interface, vrid) is replaced (its comments above the header are kept), other
-/// routers are appended, pathways and clients are added unless the same one is there, and
-/// the existing `[defaults]` are never changed (imported routers spell out every setting
+/// routers are appended; a `[[track]]` of the same name is replaced the same way (the
+/// imported routers refer to it by that name), others are appended; pathways and clients
+/// are added unless the same one is there, and the existing `[defaults]` are never changed (imported routers spell out every setting
 /// those defaults would otherwise change). Err: why it cannot be written.
 pub fn render(imp: &Imported, existing: Option<&str>) -> Result<String, String> {
     let text = match existing {
@@ -49,7 +50,7 @@ fn header(imp: &Imported) -> String {
     s
 }
 
-/// Routers, pathways, clients and commented-out track objects. `explicit`: spell out every
+/// Routers, pathways, clients and track objects. `explicit`: spell out every
 /// setting that differs from netvrrp's built-in default (merging under foreign defaults).
 fn body(s: &mut String, imp: &Imported, defaults: &Settings, explicit: bool) {
     for r in &imp.routers {
@@ -82,11 +83,11 @@ fn body(s: &mut String, imp: &Imported, defaults: &Settings, explicit: bool) {
         for n in &t.notes {
             comment(s, n);
         }
-        s.push_str("# [[track]]\n");
-        let _ = writeln!(s, "# name = {}", string(&t.name));
-        let _ = writeln!(s, "# kind = {}", string(t.kind));
+        s.push_str("[[track]]\n");
+        let _ = writeln!(s, "name = {}", string(&t.name));
+        let _ = writeln!(s, "kind = {}", string(t.kind));
         for (k, v) in &t.fields {
-            let _ = writeln!(s, "# {k} = {v}");
+            let _ = writeln!(s, "{k} = {v}");
         }
     }
 }
@@ -141,7 +142,13 @@ fn router(s: &mut String, r: &Router, defaults: &Settings, explicit: bool) {
         let items: Vec<String> = r
             .track
             .iter()
-            .map(|(i, d)| format!("{{ interface = {}, decrement = {d} }}", string(i)))
+            .map(|t| {
+                let key = if t.interface { "interface" } else { "object" };
+                match t.decrement {
+                    Some(d) => format!("{{ {key} = {}, decrement = {d} }}", string(&t.name)),
+                    None => format!("{{ {key} = {}, fault = true }}", string(&t.name)),
+                }
+            })
             .collect();
         key(s, "track", format!("[{}]", items.join(", ")));
     }
@@ -152,15 +159,6 @@ fn router(s: &mut String, r: &Router, defaults: &Settings, explicit: bool) {
     for (k, n) in &r.notes {
         if !written.contains(k) {
             comment(s, n);
-        }
-    }
-    if !r.pending_track.is_empty() {
-        comment(
-            s,
-            "Needs [[track]] objects (below, commented out); add these to `track` with them:",
-        );
-        for p in &r.pending_track {
-            comment(s, &format!("  {p}"));
         }
     }
 }
@@ -331,6 +329,26 @@ fn merge(imp: &Imported, old: &str) -> Result<String, String> {
             }
         }
     }
+    if let Some(Item::ArrayOfTables(tracks)) = new.get("track") {
+        let aot = aot_at(&mut doc, &["track"])?;
+        for t in tracks.iter() {
+            let name = |e: &Table| e.get("name").and_then(Item::as_str).map(str::to_string);
+            let same = aot.iter_mut().find(|e| name(e) == name(t));
+            match same {
+                Some(e) => {
+                    // In the place and under the comments the operator gave it.
+                    let prefix = e.decor().prefix().cloned();
+                    let position = e.position();
+                    *e = t.clone();
+                    e.set_position(position);
+                    if let Some(p) = prefix {
+                        e.decor_mut().set_prefix(p);
+                    }
+                }
+                None => aot.push(t.clone()),
+            }
+        }
+    }
     for (kind, keys) in [
         ("pathway", ["leader", "interface"]),
         ("client", ["leader", "command"]),
@@ -351,18 +369,12 @@ fn merge(imp: &Imported, old: &str) -> Result<String, String> {
             }
         }
     }
-    // What does not fit in a table (file-level remarks, track objects) is appended as
-    // comments at the end, under the same header a fresh file would have.
+    // What does not fit in a table (file-level remarks) is appended as comments at the
+    // end, under the same header a fresh file would have.
     let mut tail = String::new();
     for line in header(imp).lines() {
         let _ = writeln!(tail, "{line}");
     }
-    let mut tracks_only = Imported {
-        tracks: imp.tracks.clone(),
-        ..Imported::default()
-    };
-    tracks_only.routers.clear();
-    body(&mut tail, &tracks_only, &foreign, true);
     let mut trailing = doc.trailing().as_str().unwrap_or("").to_string();
     // A second merge of the same import does not repeat the block.
     if !trailing.contains(&tail) {
