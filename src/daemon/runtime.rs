@@ -546,24 +546,33 @@ impl Runtime {
         &mut self,
         config: &config::Config,
         snapshot: &Snapshot,
-        mut keep: Vec<Instance>,
+        keep: Vec<Instance>,
     ) {
         let now = self.now();
         let mut next: Vec<Instance> = Vec::new();
         let mut started: Vec<usize> = Vec::new();
+        // By key and by name: a reload of thousands of routers must not be quadratic on the
+        // election loop.
+        let mut keep: HashMap<InstanceKey, Instance> =
+            keep.into_iter().map(|i| (i.key.clone(), i)).collect();
+        let links: HashMap<&str, &crate::kernel::LinkInfo> = snapshot
+            .links
+            .iter()
+            .map(|l| (l.name.as_str(), l))
+            .collect();
         for rc in &config.routers {
-            let Some(parent) = snapshot.by_name(&rc.interface) else {
+            let Some(parent) = links.get(rc.interface.as_str()).copied() else {
                 tracing::error!(target: "netvrrp::kernel", interface = %rc.interface, "parent interface missing; router not started");
                 continue;
             };
             for family in rc.families() {
                 let key: InstanceKey = (rc.interface.clone(), rc.vrid, family);
-                if let Some(pos) = keep.iter().position(|i| i.key == key) {
-                    next.push(keep.swap_remove(pos));
+                if let Some(kept) = keep.remove(&key) {
+                    next.push(kept);
                     continue;
                 }
                 let device = crate::desired::router_device_name(family, parent.index, rc.vrid);
-                let device_link = snapshot.by_name(&device);
+                let device_link = links.get(device.as_str()).copied();
                 let Some(primary) = primary_address(snapshot, parent.index, family) else {
                     tracing::error!(target: "netvrrp::kernel", interface = %rc.interface, %family, "parent has no usable {family} primary address; instance not started");
                     continue;
@@ -599,7 +608,7 @@ impl Runtime {
             }
         }
         // Whatever is left in `keep` was removed or changed: leave gracefully (priority 0).
-        for old in keep {
+        for old in keep.into_values() {
             self.leave_detached(old, now).await;
         }
         self.instances = next;

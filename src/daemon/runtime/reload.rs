@@ -147,14 +147,24 @@ impl Runtime {
         self.carry_out(fan);
         let now = self.now();
         let old = std::mem::take(&mut self.instances);
+        let by_router: HashMap<(&str, u8), &RouterConfig> = config
+            .routers
+            .iter()
+            .map(|r| ((r.interface.as_str(), r.vrid), r))
+            .collect();
+        let device_index: HashMap<&str, u32> = snapshot
+            .links
+            .iter()
+            .map(|l| (l.name.as_str(), l.index))
+            .collect();
         let mut done: HashMap<InstanceKey, RouterAction> = HashMap::new();
         let mut keep = Vec::new();
         let mut live: Vec<(InstanceKey, RouterConfig)> = Vec::new();
         for inst in old {
             let key = inst.key.clone();
-            let desired = routers::find(&config.routers, &inst.key.0, inst.key.1);
+            let desired = by_router.get(&(inst.key.0.as_str(), inst.key.1)).copied();
             let mut action = routers::instance_action(&inst.config, inst.key.2, desired);
-            let device_now = snapshot.by_name(&inst.device).map(|l| l.index);
+            let device_now = device_index.get(inst.device.as_str()).copied();
             if matches!(
                 action,
                 RouterAction::Keep | RouterAction::Reconfigure { .. }
@@ -176,8 +186,14 @@ impl Runtime {
         }
         self.install(&config, &snapshot, keep).await;
         let reconfigured = !live.is_empty();
+        let position: HashMap<InstanceKey, usize> = self
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(i, inst)| (inst.key.clone(), i))
+            .collect();
         for (key, rc) in live {
-            if let Some(i) = self.instances.iter().position(|inst| inst.key == key) {
+            if let Some(&i) = position.get(&key) {
                 self.reconfigure_instance(i, &rc, &snapshot, now).await;
             }
         }
