@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 source scripts/deps
 if [ -n "${NETVRRP_NO_INSTALL:-}" ]; then
     missing=$(deps_missing demo)
-    [ -z "$missing" ] || { echo "missing packages (Debian names):" $missing >&2; exit 1; }
+    [ -z "$missing" ] || { echo "missing packages (Debian names): ${missing//$'\n'/ }" >&2; exit 1; }
 else
     deps_ensure demo
 fi
