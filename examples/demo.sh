@@ -5,9 +5,21 @@
 # Needs root. Touches nothing outside the namespaces it creates (prefix nvdemo-).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "run as root (it creates network namespaces)"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "run as root (it creates network namespaces): sudo $0"; exit 1; }
+# The tools it uses (iproute2, procps, iputils-ping, nftables; list in scripts/deps): the
+# missing ones are installed with apt-get (no daemon started), or named when that cannot be
+# done. NETVRRP_NO_INSTALL=1 only names them.
+source scripts/deps
+if [ -n "${NETVRRP_NO_INSTALL:-}" ]; then
+    missing=$(deps_missing demo)
+    [ -z "$missing" ] || { echo "missing packages (Debian names): ${missing//$'\n'/ }" >&2; exit 1; }
+else
+    deps_ensure demo
+fi
 if [ -z "${NETVRRP_BIN:-}" ]; then
-    cargo build --release --quiet
+    # Through sudo, built as the user who ran it (their rustup toolchain, which sudo's PATH
+    # does not have; target/ stays theirs).
+    cargo_invoker build --release --quiet
     NETVRRP_BIN=$PWD/target/release/netvrrp
 fi
 BIN=$NETVRRP_BIN
