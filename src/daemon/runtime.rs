@@ -445,6 +445,16 @@ impl Runtime {
         // The snapshot was taken by another handle: without its names, the first fan-out
         // would look up every pathway device one RTM_GETLINK at a time (13 ms for 1,000).
         kernel.remember(&loaded.snapshot);
+        // The runtime keeps the configuration and the snapshot as they are (no copies), and
+        // what only `apply` needed goes now, before the instances are built.
+        let Loaded {
+            config,
+            snapshot,
+            desired,
+            owned,
+        } = loaded;
+        drop((desired, owned));
+        let (config, snapshot) = (Arc::new(config), Arc::new(snapshot));
         let vrrs_exec = spawn_vrrs_executor(
             kernel.clone(),
             frames.sibling(),
@@ -469,29 +479,28 @@ impl Runtime {
             reloads: 0,
             filter: spawn_filter_task(),
             filter_dirty: true,
-            vrrs: crate::vrrs::Vrrs::new(&loaded.config),
+            vrrs: crate::vrrs::Vrrs::new(&config),
             runners,
             vrrs_exec,
             vrrs_pending,
             fanout_done: Some(fanout_done),
             heap_trim: Arc::new(tokio::sync::Notify::new()),
             links_stale: false,
-            snapshot: Arc::new(loaded.snapshot.clone()),
-            metrics_listen: loaded.config.runtime.metrics_listen.clone(),
-            access: super::access::Policy::from_config(&loaded.config.runtime),
+            snapshot: snapshot.clone(),
+            metrics_listen: config.runtime.metrics_listen.clone(),
+            access: super::access::Policy::from_config(&config.runtime),
             resume: HashSet::new(),
             masters_dirty: true,
-            config: Arc::new(loaded.config.clone()),
-            started_realtime_priority: loaded.config.runtime.realtime_priority,
+            config: config.clone(),
+            started_realtime_priority: config.runtime.realtime_priority,
         };
         rt.resume = load_masters(&rt.run_dir);
         if !rt.resume.is_empty() {
             tracing::info!(target: "netvrrp::protocol", masters = rt.resume.len(), "the previous runtime died while Master: resuming");
         }
-        let fan = rt.vrrs.on_snapshot(&loaded.snapshot);
+        let fan = rt.vrrs.on_snapshot(&snapshot);
         rt.carry_out(fan);
-        rt.install(&loaded.config, &loaded.snapshot, Vec::new())
-            .await;
+        rt.install(&config, &snapshot, Vec::new()).await;
         // Only the first start resumes; a later reload starts routers afresh.
         rt.resume.clear();
         Ok(rt)
@@ -1007,7 +1016,7 @@ impl Runtime {
         match self.kernel.snapshot().await {
             Ok(snap) => {
                 let now = self.now();
-                self.resync(&snap, now).await;
+                self.resync(Arc::new(snap), now).await;
             }
             Err(e) => {
                 tracing::error!(target: "netvrrp::kernel", "cannot re-read the kernel state: {e:#}")
@@ -1017,8 +1026,9 @@ impl Runtime {
 
     /// Bring every instance's link view in line with a snapshot: parent carrier, device
     /// presence (and index, after a re-creation), tracked interfaces.
-    async fn resync(&mut self, snap: &Snapshot, now: Time) {
-        self.snapshot = Arc::new(snap.clone());
+    async fn resync(&mut self, snap: Arc<Snapshot>, now: Time) {
+        self.snapshot = snap.clone();
+        let snap = &*snap;
         // While the executor is still switching pathways, a snapshot shows them half done:
         // reading it would "correct" them back and forth. The link events of the executor's
         // own last changes bring a snapshot of the finished state.

@@ -21,8 +21,8 @@ impl Runtime {
         let config = config::load(&file).map_err(|e| e.to_string())?;
         self.access = super::super::access::Policy::from_config(&config.runtime);
         self.set_socket_mode();
-        let snapshot = self.kernel.snapshot().await.map_err(|e| format!("{e:#}"))?;
-        self.snapshot = Arc::new(snapshot.clone());
+        let snapshot = Arc::new(self.kernel.snapshot().await.map_err(|e| format!("{e:#}"))?);
+        self.snapshot = snapshot.clone();
         // Fan-outs of the old configuration name clients by their old positions: let them
         // reach the runners before those follow the new configuration.
         self.flush_vrrs().await;
