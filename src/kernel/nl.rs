@@ -284,39 +284,9 @@ impl Dumper {
 
     /// One datagram into `buf` (cleared first), grown to the datagram's size.
     async fn recv(&self, buf: &mut Vec<u8>) -> io::Result<()> {
-        buf.clear();
         loop {
             let mut ready = self.socket.readable().await?;
-            let got = ready.try_io(|fd| {
-                let fd = fd.as_raw_fd();
-                // The datagram's full size first: a message larger than the buffer must
-                // not be cut.
-                // SAFETY: a zero-length read of a datagram socket touches no memory.
-                let size = unsafe {
-                    libc::recv(
-                        fd,
-                        std::ptr::null_mut(),
-                        0,
-                        libc::MSG_PEEK | libc::MSG_TRUNC,
-                    )
-                };
-                if size < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                buf.reserve(size as usize);
-                let spare = buf.spare_capacity_mut();
-                let room = spare.len();
-                // SAFETY: the kernel writes at most `room` bytes into `spare`.
-                let n = unsafe { libc::recv(fd, spare.as_mut_ptr().cast(), room, 0) };
-                if n < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // SAFETY: the kernel initialised the first `n` bytes (at most the spare
-                // capacity, since the datagram's size was reserved).
-                unsafe { buf.set_len((n as usize).min(room)) };
-                Ok(())
-            });
-            match got {
+            match ready.try_io(|fd| recv_datagram(fd.as_raw_fd(), buf)) {
                 Ok(result) => return result,
                 Err(_would_block) => continue,
             }
@@ -402,12 +372,42 @@ impl Dumper {
     }
 }
 
+/// One datagram of a non-blocking netlink socket into `buf` (cleared first, grown to the
+/// datagram's size so that nothing is cut).
+pub(crate) fn recv_datagram(fd: std::os::fd::RawFd, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    // The datagram's full size first.
+    // SAFETY: a zero-length read of a datagram socket touches no memory.
+    let size = unsafe {
+        libc::recv(
+            fd,
+            std::ptr::null_mut(),
+            0,
+            libc::MSG_PEEK | libc::MSG_TRUNC,
+        )
+    };
+    if size < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.reserve(size as usize);
+    let spare = buf.spare_capacity_mut();
+    let room = spare.len();
+    // SAFETY: the kernel writes at most `room` bytes into `spare`.
+    let n = unsafe { libc::recv(fd, spare.as_mut_ptr().cast(), room, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel initialised the first `n` bytes (at most `room`).
+    unsafe { buf.set_len((n as usize).min(room)) };
+    Ok(())
+}
+
 fn i32_at(b: &[u8]) -> Option<i32> {
     Some(i32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
 }
 
 /// The netlink messages of a datagram: (type, flags, sequence number, payload).
-fn messages(mut buf: &[u8]) -> impl Iterator<Item = (u16, u16, u32, &[u8])> {
+pub(crate) fn messages(mut buf: &[u8]) -> impl Iterator<Item = (u16, u16, u32, &[u8])> {
     std::iter::from_fn(move || {
         if buf.len() < NLMSG_HDRLEN {
             return None;
