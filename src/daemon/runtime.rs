@@ -180,7 +180,11 @@ pub struct Runtime {
     /// The latest time handed to a router: inputs never go back in time, even when a
     /// packet's arrival time is earlier than a timer already handled.
     floor: Time,
-    instances: Vec<Instance>,
+    /// Boxed: a reload moves the kept instances from the old list to the new one, and an
+    /// instance is ~1 KB (4 MB of vector per list at 4,000 routers, two or three lists alive
+    /// at once).
+    #[allow(clippy::vec_box)]
+    instances: Vec<Box<Instance>>,
     by_vrid: HashMap<(u32, Family, u8), usize>,
     timers: BTreeSet<(Time, usize)>,
     receivers: HashMap<(u32, Family), RxSocket>,
@@ -527,14 +531,18 @@ impl Runtime {
 
     /// Replace the instance list with the one `config` describes. Instances in `keep` (old
     /// ones whose config did not change) carry over with their state, timers and counters.
+    #[allow(clippy::vec_box)] // see `instances`
     async fn install(
         &mut self,
         config: &config::Config,
         snapshot: &Snapshot,
-        mut keep: Vec<Instance>,
+        keep: Vec<Box<Instance>>,
     ) {
         let now = self.now();
-        let mut next: Vec<Instance> = Vec::new();
+        let mut keep: HashMap<InstanceKey, Box<Instance>> =
+            keep.into_iter().map(|i| (i.key.clone(), i)).collect();
+        let mut next: Vec<Box<Instance>> =
+            Vec::with_capacity(config.routers.iter().map(|rc| rc.families().len()).sum());
         let mut started: Vec<usize> = Vec::new();
         for rc in &config.routers {
             let Some(parent) = snapshot.by_name(&rc.interface) else {
@@ -543,8 +551,8 @@ impl Runtime {
             };
             for family in rc.families() {
                 let key: InstanceKey = (rc.interface.clone(), rc.vrid, family);
-                if let Some(pos) = keep.iter().position(|i| i.key == key) {
-                    next.push(keep.swap_remove(pos));
+                if let Some(inst) = keep.remove(&key) {
+                    next.push(inst);
                     continue;
                 }
                 let device = crate::desired::router_device_name(family, parent.index, rc.vrid);
@@ -565,7 +573,7 @@ impl Runtime {
                 let device_index = device_link.map(|l| l.index);
                 let unicast = open_unicast(rc, family, parent.index, primary);
                 started.push(next.len());
-                next.push(Instance {
+                next.push(Box::new(Instance {
                     key,
                     config: rc.clone(),
                     router,
@@ -580,10 +588,12 @@ impl Runtime {
                     protodown_failed: false,
                     armed: None,
                     last_change: unix_now(),
-                });
+                }));
             }
         }
         // Whatever is left in `keep` was removed or changed: leave gracefully (priority 0).
+        let mut keep: Vec<Box<Instance>> = keep.into_values().collect();
+        keep.sort_by(|a, b| a.key.cmp(&b.key));
         for old in keep {
             self.leave_detached(old, now).await;
         }
@@ -752,7 +762,7 @@ impl Runtime {
 
     /// Shut down an instance that is no longer in the list (removed or changed by a
     /// reload): priority 0 if it was Master, protodown on.
-    async fn leave_detached(&mut self, mut inst: Instance, now: Time) {
+    async fn leave_detached(&mut self, mut inst: Box<Instance>, now: Time) {
         let mut actions = std::mem::take(&mut self.scratch);
         actions.clear();
         inst.router.handle(now, Input::Shutdown, &mut actions);
