@@ -11,6 +11,8 @@
 # 200, one VIP each (10.(100+k).1.VRID/16 on parent k). No peer: every instance becomes master.
 #   netvrrp     `netvrrp apply -f FILE` (devices vrrp4-*, then the runtime); measured: the
 #               runtime process
+#   netvrrp-base  the same with the binary NETVRRP_BASE_BIN (another build, e.g. main's, to
+#               compare with in the same run)
 #   keepalived  the same N instances (generated config, version 3, advert_int 1, same VIPs on
 #               the parents, no vmac: keepalived's default); measured: its parent and VRRP
 #               processes together
@@ -21,10 +23,13 @@
 # An implementation that does not get every instance advertising within STARTUP_TIMEOUT s
 # is reported with how many it got, and not measured further at that N.
 # After every instance advertises and an 8 s settle (past both second gratuitous-ARP bursts:
-# netvrrp +2 s, keepalived +5 s): CPU = delta of utime+stime (+ waited
+# netvrrp +2 s, keepalived +5 s), RELOADS (10) reloads of the unchanged configuration, each
+# waited out (1 s, then until the daemon used < 25 ms CPU in 0.5 s): netvrrp alternates
+# `netvrrp apply -f FILE` (odd) and SIGHUP to the runtime (even; NV_RELOAD=apply|sighup|mixed),
+# keepalived gets SIGHUP; FRR none. Then another settle, and: CPU = delta of utime+stime (+ waited
 # children) from /proc/PID/stat over DURATION seconds, as CPU seconds per minute (and per
 # DURATION/SLICES slice from /proc/PID/task/*/schedstat, for the spread); peak RSS =
-# VmHWM, over the process's life (start-up included) and in steady
+# VmHWM, over the process's life (start-up and the reloads included) and in steady
 # state (reset through /proc/PID/clear_refs at the start of the window, no queries during it);
 # PSS at the end (splits shared pages fairly between keepalived's two processes); frames on
 # the wire = rx_packets delta of the sink ends; transitions counted by
@@ -49,6 +54,8 @@ DURATION=${DURATION:-60}
 SETTLE=${SETTLE:-8}
 SLICES=${SLICES:-6}
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-180}
+RELOADS=${RELOADS:-10}
+NV_RELOAD=${NV_RELOAD:-mixed}
 if [ -z "${IMPLS:-}" ]; then
     IMPLS="netvrrp"
     command -v "$KEEPALIVED" >/dev/null && IMPLS+=" keepalived"
@@ -91,7 +98,7 @@ sink_rx() { # TAG -> total rx_packets of the sink ends
 
 # ------------------------------------------------------------------ netvrrp
 nv_start() { # N
-    local n=$1 per=$(($1 / PARENTS)) k v d=$work/nv
+    local n=$1 per=$(($1 / PARENTS)) k v d=$work/$NVT
     mkdir -p "$d"
     {
         printf '[defaults]\nversion = 3\npriority = 200\nadvertisement-interval = 1000\n'
@@ -101,15 +108,32 @@ nv_start() { # N
             done
         done
     } >"$d/netvrrp.toml"
-    "$NETVRRP" --netns "$NSP-nv" --run-dir "$d/run" apply -f "$d/netvrrp.toml" >"$d/apply.log" 2>&1 \
+    "$NETVRRP" --netns "$NSP-$NVT" --run-dir "$d/run" apply -f "$d/netvrrp.toml" >"$d/apply.log" 2>&1 \
         || { tail -20 "$d/apply.log" >&2; tail -20 "$d/run/netvrrp.log" >&2 2>/dev/null; die "netvrrp apply of $n instances failed"; }
 }
-nv_pids() { readpid "$work/nv/run/netvrrp.pid"; }
-nv_show() { "$NETVRRP" --netns "$NSP-nv" --run-dir "$work/nv/run" show vrrp --json; }
+nv_pids() { readpid "$work/$NVT/run/netvrrp.pid"; }
+nv_show() { "$NETVRRP" --netns "$NSP-$NVT" --run-dir "$work/$NVT/run" show vrrp --json; }
 nv_masters() { nv_show | jq '[.[] | select(.state == "master")] | length'; }
 nv_transitions() { nv_show | jq '[.[].counters.transitions] | add'; }
 nv_startup_transitions() { echo 2; } # initialize -> backup -> master
-nv_stop() { "$NETVRRP" --netns "$NSP-nv" --run-dir "$work/nv/run" stop >/dev/null 2>&1 || true; }
+nv_reload() { # K: the K-th reload of the same file
+    local how=$NV_RELOAD
+    if [ "$how" = mixed ]; then
+        if [ $(($1 % 2)) -eq 1 ]; then how=apply; else how=sighup; fi
+    fi
+    if [ "$how" = apply ]; then
+        "$NETVRRP" --netns "$NSP-$NVT" --run-dir "$work/$NVT/run" apply -f "$work/$NVT/netvrrp.toml" >>"$work/$NVT/reload.log" 2>&1 \
+            || { tail -20 "$work/$NVT/reload.log" >&2; die "netvrrp apply (reload $1) failed"; }
+    else
+        kill -HUP "$(nv_pids)"
+    fi
+}
+nv_stop() { "$NETVRRP" --netns "$NSP-$NVT" --run-dir "$work/$NVT/run" stop >/dev/null 2>&1 || true; }
+# netvrrp-base: the same with NETVRRP_BASE_BIN (a build to compare with, in the same run)
+NVT=nv
+for f in start pids show masters transitions startup_transitions reload stop; do
+    eval "nb_$f() { local NVT=nb NETVRRP=\$NETVRRP_BASE_BIN; nv_$f \"\$@\"; }"
+done
 
 # ------------------------------------------------------------------ keepalived
 ka_start() { # N
@@ -143,6 +167,7 @@ ka_json() { # fresh JSON dump -> path
 ka_masters() { local j; j=$(ka_json) && jq '[.[] | select(.data.state == 2)] | length' "$j"; }
 ka_transitions() { local j; j=$(ka_json) && jq '[.[].stats | .become_master + .release_master] | add' "$j"; }
 ka_startup_transitions() { echo 1; } # become_master
+ka_reload() { kill -HUP "$(readpid "$work/ka/keepalived.pid")"; }
 ka_stop() { kill -TERM "$(readpid "$work/ka/keepalived.pid")" 2>/dev/null || true; sleep 1; }
 
 # ------------------------------------------------------------------ FRR
@@ -181,11 +206,23 @@ fr_show() { ip netns exec "$NSP-fr" vtysh --vty_socket "$work/fr" -c 'show vrrp 
 fr_masters() { fr_show | jq '[.[] | select(.v4.status == "Master")] | length'; }
 fr_transitions() { fr_show | jq '[.[].v4.stats.transitions] | add'; }
 fr_startup_transitions() { echo 2; } # initialize -> backup -> master
+fr_reload() { :; }
 fr_stop() { local p; for p in $(fr_pids); do kill -TERM "$p" 2>/dev/null || true; done; sleep 1; }
 nv_launch() { :; }
+nb_launch() { :; }
 ka_launch() { :; }
 
 # ------------------------------------------------------------------ measure
+quiet_after() { # PID...: wait until together they use < 25 ms CPU in 0.5 s (at most 60 s)
+    local i p s0 s1
+    for ((i = 0; i < 120; i++)); do
+        s0=0; for p in "$@"; do s0=$((s0 + $(proc_sched_ns "$p"))); done
+        sleep 0.5
+        s1=0; for p in "$@"; do s1=$((s1 + $(proc_sched_ns "$p"))); done
+        [ $((s1 - s0)) -lt 25000000 ] && return 0
+    done
+}
+
 # Distinct (sink interface, VRID) pairs advertising in a tcpdump text capture of the sink
 # namespace, and the capture time at which the last of them first appeared.
 wire_masters() { # FILE -> "count time_of_last_new"
@@ -226,6 +263,20 @@ measure() { # IMPL TAG N
     stop_pid "$cpid"
     sleep "$SETTLE"
     pids=$("${t}_pids" | awk 'NF')
+    local reloads=0 reload_s=0 r0 r
+    if [ "$RELOADS" -gt 0 ] && [ "$t" != fr ]; then
+        r0=$(now)
+        for ((r = 1; r <= RELOADS; r++)); do
+            "${t}_reload" "$r"
+            sleep 1
+            # shellcheck disable=SC2086 # one word per pid
+            quiet_after $pids
+        done
+        reloads=$RELOADS
+        reload_s=$(fsub "$(now)" "$r0")
+        sleep "$SETTLE"
+        pids=$("${t}_pids" | awk 'NF')
+    fi
     local life0=0
     for p in $pids; do
         life0=$((life0 + $(proc_hwm_kb "$p")))
@@ -264,15 +315,16 @@ measure() { # IMPL TAG N
     spurious=$((tr1 - tr0))
     startup=$(fsub "$t_all" "$t0")
     local life=$((hwm > life0 ? hwm : life0))
-    printf 'scale N=%-5d %-10s CPU %.3f s/min (schedstat %.3f; %.2f%% of a core)  VmHWM %.1f MB (life %.1f)  PSS %.1f MB  frames %s/s  startup %.1f s  transitions %s -> %s  masters at end %s\n' \
+    printf 'scale N=%-5d %-10s CPU %.3f s/min (schedstat %.3f; %.2f%% of a core)  VmHWM %.1f MB (life %.1f, %d reloads in %.1f s)  PSS %.1f MB  frames %s/s  startup %.1f s  transitions %s -> %s  masters at end %s\n' \
         "$n" "$impl" "$cpu_min" "$(cat "$work/sched.$impl.$n")" "$(awk -v c="$cpu_min" 'BEGIN{print c/60*100}')" "$(awk -v k="$hwm" 'BEGIN{print k/1024}')" "$(awk -v k="$life" 'BEGIN{print k/1024}')" \
-        "$(awk -v k="$pss" 'BEGIN{print k/1024}')" "$adv_rate" "$startup" "$tr0" "$tr1" "$masters"
+        "$reloads" "$reload_s" "$(awk -v k="$pss" 'BEGIN{print k/1024}')" "$adv_rate" "$startup" "$tr0" "$tr1" "$masters"
     echo "$cpu_min" >"$work/cpu.$impl.$n"
     awk -v c="$(cat "$work/sched.$impl.$n")" -v n="$n" 'BEGIN{printf "%.5f\n", c*1000/n}' >"$work/per1k.$impl.$n"
     awk -v k="$hwm" 'BEGIN{printf "%.2f\n", k/1024}' >"$work/hwm.$impl.$n"
     awk -v k="$pss" 'BEGIN{printf "%.2f\n", k/1024}' >"$work/pss.$impl.$n"
     awk -v k="$life" 'BEGIN{printf "%.2f\n", k/1024}' >"$work/life.$impl.$n"
     echo "$adv_rate" >"$work/adv.$impl.$n"
+    echo "$reloads" >"$work/reloads.$impl.$n"
     echo "$spurious" >"$work/spurious.$impl.$n"
     echo "$startup" >"$work/startup.$impl.$n"
     echo "$tr0" >"$work/tr0.$impl.$n"
@@ -281,8 +333,9 @@ measure() { # IMPL TAG N
     teardown "$t"
 }
 
-tag() { case $1 in netvrrp) echo nv ;; keepalived) echo ka ;; frr) echo fr ;; *) die "scale: unknown implementation $1" ;; esac; }
+tag() { case $1 in netvrrp) echo nv ;; netvrrp-base) echo nb ;; keepalived) echo ka ;; frr) echo fr ;; *) die "scale: unknown implementation $1" ;; esac; }
 read -r -a impls <<<"$IMPLS"
+[[ " $IMPLS " != *" netvrrp-base "* ]] || [ -x "${NETVRRP_BASE_BIN:-}" ] || die "IMPLS has netvrrp-base: set NETVRRP_BASE_BIN to a binary"
 round=0
 for n in "${SIZES[@]}"; do
     PARENTS=$(parents_for "$n")
@@ -305,7 +358,8 @@ for n in "${SIZES[@]}"; do
         fig "N=$n $impl: CPU per minute (schedstat)" "s/min" "$work/sched.$impl.$n" --note "ns resolution, whole window"
         fig "N=$n $impl: CPU per minute, per $((DURATION / SLICES)) s slice (schedstat)" "s/min" "$work/slices.$impl.$n"
         fig "N=$n $impl: peak RSS in steady state (VmHWM)" MB "$work/hwm.$impl.$n"
-        fig "N=$n $impl: peak RSS over its life (VmHWM)" MB "$work/life.$impl.$n"
+        fig "N=$n $impl: peak RSS over its life (VmHWM)" MB "$work/life.$impl.$n" \
+            --note "start-up and $(cat "$work/reloads.$impl.$n") reloads included"
         fig "N=$n $impl: PSS at end" MB "$work/pss.$impl.$n"
         fig "N=$n $impl: frames on the wire (adverts + ARP)" "1/s" "$work/adv.$impl.$n"
         fig "N=$n $impl: spurious transitions in the window" count "$work/spurious.$impl.$n" \
@@ -323,14 +377,21 @@ for n in "${SIZES[@]}"; do
         awk -v a="$(cat "$work/cpu.netvrrp.$n")" -v b="$(cat "$work/cpu.keepalived.$n")" 'BEGIN{printf "%.4f\n", (b > 0 ? a/b : 0)}' >"$work/rcpu.$n"
         awk -v a="$(cat "$work/hwm.netvrrp.$n")" -v b="$(cat "$work/hwm.keepalived.$n")" 'BEGIN{printf "%.4f\n", a/b}' >"$work/rhwm.$n"
         awk -v a="$(cat "$work/pss.netvrrp.$n")" -v b="$(cat "$work/pss.keepalived.$n")" 'BEGIN{printf "%.4f\n", a/b}' >"$work/rpss.$n"
+        awk -v a="$(cat "$work/life.netvrrp.$n")" -v b="$(cat "$work/life.keepalived.$n")" 'BEGIN{printf "%.4f\n", a/b}' >"$work/rlife.$n"
         awk -v a="$(cat "$work/sched.netvrrp.$n")" -v b="$(cat "$work/sched.keepalived.$n")" 'BEGIN{printf "%.4f\n", (b > 0 ? a/b : 0)}' >"$work/rsched.$n"
         fig "N=$n ratio netvrrp / keepalived: CPU" x "$work/rcpu.$n" --note "target <= 0.33"
         fig "N=$n ratio netvrrp / keepalived: CPU (schedstat)" x "$work/rsched.$n"
         fig "N=$n ratio netvrrp / keepalived: peak RSS in steady state" x "$work/rhwm.$n" --note "target < 1"
         fig "N=$n ratio netvrrp / keepalived: PSS" x "$work/rpss.$n"
-        printf 'scale N=%-5d ratio netvrrp/keepalived: CPU %.2f (schedstat %.2f)  peak RSS %.2f  PSS %.2f\n' "$n" \
-            "$(cat "$work/rcpu.$n")" "$(cat "$work/rsched.$n")" "$(cat "$work/rhwm.$n")" "$(cat "$work/rpss.$n")"
+        fig "N=$n ratio netvrrp / keepalived: peak RSS over the life" x "$work/rlife.$n" --note "target < 1"
+        printf 'scale N=%-5d ratio netvrrp/keepalived: CPU %.2f (schedstat %.2f)  peak RSS %.2f (life %.2f)  PSS %.2f\n' "$n" \
+            "$(cat "$work/rcpu.$n")" "$(cat "$work/rsched.$n")" "$(cat "$work/rhwm.$n")" "$(cat "$work/rlife.$n")" "$(cat "$work/rpss.$n")"
+    fi
+    if [ -f "$work/life.netvrrp-base.$n" ] && [ -f "$work/life.keepalived.$n" ]; then
+        awk -v a="$(cat "$work/life.netvrrp-base.$n")" -v b="$(cat "$work/life.keepalived.$n")" 'BEGIN{printf "%.4f\n", a/b}' >"$work/rblife.$n"
+        fig "N=$n ratio netvrrp-base / keepalived: peak RSS over the life" x "$work/rblife.$n"
+        printf 'scale N=%-5d ratio netvrrp-base/keepalived: peak RSS over the life %.2f\n' "$n" "$(cat "$work/rblife.$n")"
     fi
 done
-figset duration_s="$DURATION" "parents=\"max(4, N/250)\"" "implementations=\"$IMPLS\"" \
+figset duration_s="$DURATION" reloads="$RELOADS" "parents=\"max(4, N/250)\"" "implementations=\"$IMPLS\"" \
     "method=\"one L2 segment per parent (veth to a sink namespace); CPU from /proc/PID/stat utime+stime(+cutime+cstime) deltas; keepalived = parent + VRRP child; frr = zebra + vrrpd, macvlans pre-made\""

@@ -119,8 +119,28 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     Ok(config)
 }
 
+/// Below this many `[[vrrp]]` tables a file is parsed in one piece.
+const CHUNKED_FROM: usize = 64;
+
 /// Parse and validate text; `file` names it in messages.
+///
+/// A large file is parsed one `[[vrrp]]` table at a time ([`router_chunks`]): toml_edit's
+/// document of 4,000 routers took ~13 MB (50 times the text) for a moment, at start-up and at
+/// every reload, on top of everything the runtime holds; one table's document is a few KB.
+/// The result, errors and their positions included, is the same as the whole document's;
+/// whatever the split cannot vouch for (a syntax error, `vrrp` written another way) is
+/// parsed in one piece.
 pub fn parse_str(text: &str, file: &str) -> Result<Config, ConfigErrors> {
+    if let Some(chunks) = router_chunks(text)
+        && chunks.len() >= CHUNKED_FROM
+        && let Some(result) = parse_chunked(text, file, &chunks)
+    {
+        return result;
+    }
+    parse_whole(text, file)
+}
+
+fn parse_whole(text: &str, file: &str) -> Result<Config, ConfigErrors> {
     let mut checker = Checker::new(text, file);
     let doc = match Document::parse(text) {
         Ok(doc) => doc,
@@ -131,8 +151,128 @@ pub fn parse_str(text: &str, file: &str) -> Result<Config, ConfigErrors> {
             return Err(ConfigErrors(checker.errors));
         }
     };
-    let config = checker.document(doc.as_table());
+    let Ok(config) = checker.document(doc.as_table(), None) else {
+        unreachable!("a whole document has no chunk that could fail to parse");
+    };
     checker.finish(config)
+}
+
+/// The byte ranges of the top-level `[[vrrp]]` tables, each up to the next header that is
+/// not one of its own sub-tables (`[vrrp.x]`, `[[vrrp.x]]`). None when the headers are
+/// written in a way this does not follow (quoted keys) or the text does not lex.
+fn router_chunks(text: &str) -> Option<Vec<Range<usize>>> {
+    use toml_parser::lexer::TokenKind as K;
+    let source = toml_parser::Source::new(text);
+    let mut chunks: Vec<Range<usize>> = Vec::new();
+    let mut open: Option<usize> = None;
+    let mut depth = 0usize;
+    let mut line_start = true;
+    let mut tokens = source.lex().peekable();
+    while let Some(token) = tokens.next() {
+        let span = token.span();
+        match token.kind() {
+            K::Newline => line_start = true,
+            K::Whitespace | K::Comment => {}
+            K::LeftSquareBracket if line_start && depth == 0 => {
+                // A header: `[` or `[[`, then the key, on this line.
+                let start = span.start();
+                let mut array = false;
+                let mut first: Option<&str> = None;
+                let mut quoted = false;
+                while let Some(t) = tokens.peek() {
+                    match t.kind() {
+                        K::Newline | K::Eof | K::Comment => break,
+                        K::LeftSquareBracket if first.is_none() => array = true,
+                        K::Atom if first.is_none() => {
+                            let word = text.get(t.span().start()..t.span().end())?;
+                            first = word.split('.').next();
+                        }
+                        K::LiteralString
+                        | K::BasicString
+                        | K::MlLiteralString
+                        | K::MlBasicString => quoted = true,
+                        _ => {}
+                    }
+                    tokens.next();
+                }
+                if quoted {
+                    return None;
+                }
+                let ours = first == Some("vrrp");
+                if let Some(begin) = open
+                    && (!ours || array && is_vrrp_array(text, start))
+                {
+                    chunks.push(begin..start);
+                    open = None;
+                }
+                if ours && array && is_vrrp_array(text, start) {
+                    open = Some(start);
+                }
+                line_start = false;
+            }
+            K::LeftSquareBracket | K::LeftCurlyBracket => {
+                depth += 1;
+                line_start = false;
+            }
+            K::RightSquareBracket | K::RightCurlyBracket => {
+                depth = depth.saturating_sub(1);
+                line_start = false;
+            }
+            K::Eof => break,
+            _ => line_start = false,
+        }
+    }
+    if let Some(begin) = open {
+        chunks.push(begin..text.len());
+    }
+    Some(chunks)
+}
+
+/// Whether the header at `at` is exactly `[[vrrp]]` (white space allowed inside).
+fn is_vrrp_array(text: &str, at: usize) -> bool {
+    let line = text[at..].split('\n').next().unwrap_or("");
+    let line = line.split('#').next().unwrap_or("");
+    let compact: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+    compact == "[[vrrp]]"
+}
+
+/// [`parse_str`] one `[[vrrp]]` table at a time: the rest of the file (the tables blanked
+/// out, so every offset stays) is one document, each table its own. None: parse it whole.
+fn parse_chunked(
+    text: &str,
+    file: &str,
+    chunks: &[Range<usize>],
+) -> Option<Result<Config, ConfigErrors>> {
+    let mut rest = text.as_bytes().to_vec();
+    for chunk in chunks {
+        for b in &mut rest[chunk.clone()] {
+            if *b != b'\n' && *b != b'\r' {
+                *b = b' ';
+            }
+        }
+    }
+    let rest = String::from_utf8(rest).ok()?;
+    let doc = Document::parse(rest.as_str()).ok()?;
+    if doc.as_table().contains_key("vrrp") {
+        return None;
+    }
+    let mut checker = Checker::new(text, file);
+    let config = match checker.document(doc.as_table(), Some((text, chunks))) {
+        Ok(config) => config,
+        Err(_) => return None,
+    };
+    Some(checker.finish(config))
+}
+
+thread_local! {
+    /// Where the document being read starts in the file (a `[[vrrp]]` chunk's offset).
+    static BASE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A span of the document being read, in file offsets.
+fn at_base(span: Span) -> Span {
+    let base = BASE.with(|b| b.get());
+    span.map(|s| s.start + base..s.end + base)
 }
 
 type Span = Option<Range<usize>>;
@@ -199,8 +339,8 @@ impl<'a> Tbl<'a> {
 
     fn span(self) -> Span {
         match self {
-            Tbl::Std(t) => t.span(),
-            Tbl::Inline(t) => t.span(),
+            Tbl::Std(t) => at_base(t.span()),
+            Tbl::Inline(t) => at_base(t.span()),
         }
     }
 
@@ -209,11 +349,11 @@ impl<'a> Tbl<'a> {
         match self {
             Tbl::Std(t) => t
                 .iter()
-                .map(|(k, _)| (k, t.key(k).and_then(|k| k.span())))
+                .map(|(k, _)| (k, at_base(t.key(k).and_then(|k| k.span()))))
                 .collect(),
             Tbl::Inline(t) => t
                 .iter()
-                .map(|(k, _)| (k, t.key(k).and_then(|k| k.span())))
+                .map(|(k, _)| (k, at_base(t.key(k).and_then(|k| k.span()))))
                 .collect(),
         }
     }
@@ -223,7 +363,7 @@ impl<'a> Tbl<'a> {
             Tbl::Std(t) => t.get_key_value(key)?,
             Tbl::Inline(t) => t.get_key_value(key)?,
         };
-        Some((k.span(), item))
+        Some((at_base(k.span()), item))
     }
 }
 
@@ -248,7 +388,7 @@ impl<'a> Reader<'a> {
         let value = item.as_value();
         Some(Entry {
             path: self.child(key),
-            span: item.span().or(key_span),
+            span: at_base(item.span()).or(key_span),
             value,
             item: Some(item),
         })
@@ -269,7 +409,7 @@ impl<'a> Entry<'a> {
     fn element(path: &str, index: usize, value: &'a Value) -> Self {
         Entry {
             path: format!("{path}[{}]", index + 1),
-            span: value.span(),
+            span: at_base(value.span()),
             value: Some(value),
             item: None,
         }
@@ -628,7 +768,14 @@ impl<'a> Checker<'a> {
 
     // ---- the schema --------------------------------------------------------------------
 
-    fn document(&mut self, root: &Table) -> Config {
+    /// The whole configuration. `chunks`: the `[[vrrp]]` tables are not in `root` but at
+    /// these ranges of the text, each parsed on its own ([`parse_chunked`]); Err(()) when one
+    /// does not parse as a single `[[vrrp]]` table.
+    fn document(
+        &mut self,
+        root: &Table,
+        chunks: Option<(&str, &[Range<usize>])>,
+    ) -> Result<Config, ()> {
         let root = Reader {
             tbl: Tbl::Std(root),
             path: String::new(),
@@ -657,11 +804,35 @@ impl<'a> Checker<'a> {
         let runtime = self.runtime(&root);
         let tracks = self.track_objects(&root);
 
-        let routers: Vec<RouterRec> = self
-            .table_list(&root, "vrrp")
-            .into_iter()
-            .map(|r| self.router(&r, &defaults))
-            .collect();
+        let routers: Vec<RouterRec> = match chunks {
+            None => self
+                .table_list(&root, "vrrp")
+                .into_iter()
+                .map(|r| self.router(&r, &defaults))
+                .collect(),
+            Some((text, chunks)) => {
+                let mut routers = Vec::with_capacity(chunks.len());
+                for (i, chunk) in chunks.iter().enumerate() {
+                    let doc = Document::parse(&text[chunk.clone()]).map_err(|_| ())?;
+                    let table = doc.as_table();
+                    let Some(Item::ArrayOfTables(aot)) = table.get("vrrp") else {
+                        return Err(());
+                    };
+                    if table.len() != 1 || aot.len() != 1 {
+                        return Err(());
+                    }
+                    let reader = Reader {
+                        tbl: Tbl::Std(aot.get(0).ok_or(())?),
+                        path: format!("vrrp[{}]", i + 1),
+                    };
+                    BASE.with(|b| b.set(chunk.start));
+                    let rec = self.router(&reader, &defaults);
+                    BASE.with(|b| b.set(0));
+                    routers.push(rec);
+                }
+                routers
+            }
+        };
 
         let mut pathways = Vec::new();
         let mut clients = Vec::new();
@@ -678,14 +849,14 @@ impl<'a> Checker<'a> {
         self.cross_check(&routers, &pathways, &clients);
         self.check_track_references(&routers, &tracks);
 
-        Config {
+        Ok(Config {
             source: None,
             runtime,
             routers: routers.into_iter().map(|r| r.config).collect(),
             pathways: pathways.into_iter().map(|p| p.config).collect(),
             clients: clients.into_iter().filter_map(|c| c.config).collect(),
             tracks: tracks.into_iter().filter_map(|t| t.config).collect(),
-        }
+        })
     }
 
     fn runtime(&mut self, root: &Reader<'_>) -> RuntimeConfig {

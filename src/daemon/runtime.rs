@@ -192,7 +192,11 @@ pub struct Runtime {
     /// The latest time handed to a router: inputs never go back in time, even when a
     /// packet's arrival time is earlier than a timer already handled.
     floor: Time,
-    instances: Vec<Instance>,
+    /// Boxed: a reload moves the kept instances from the old list to the new one, and an
+    /// instance is ~1 KB (4 MB of vector per list at 4,000 routers, two or three lists alive
+    /// at once).
+    #[allow(clippy::vec_box)]
+    instances: Vec<Box<Instance>>,
     by_vrid: HashMap<(u32, Family, u8), usize>,
     timers: BTreeSet<(Time, usize)>,
     receivers: HashMap<(u32, Family), RxSocket>,
@@ -464,6 +468,17 @@ impl Runtime {
         // The snapshot was taken by another handle: without its names, the first fan-out
         // would look up every pathway device one RTM_GETLINK at a time (13 ms for 1,000).
         kernel.remember(&loaded.snapshot);
+        // The runtime keeps the configuration and the snapshot as they are (no copies), and
+        // what only `apply` needed goes now, before the instances are built.
+        let Loaded {
+            config,
+            snapshot,
+            desired,
+            owned,
+            warnings,
+        } = loaded;
+        drop((desired, owned, warnings));
+        let (config, snapshot) = (Arc::new(config), Arc::new(snapshot));
         let vrrs_exec = spawn_vrrs_executor(
             kernel.clone(),
             frames.sibling(),
@@ -491,31 +506,30 @@ impl Runtime {
             stats,
             filter,
             filter_dirty: true,
-            vrrs: crate::vrrs::Vrrs::new(&loaded.config),
+            vrrs: crate::vrrs::Vrrs::new(&config),
             runners,
             vrrs_exec,
             vrrs_pending,
             fanout_done: Some(fanout_done),
             heap_trim: Arc::new(tokio::sync::Notify::new()),
             links_stale: false,
-            snapshot: Arc::new(loaded.snapshot.clone()),
-            metrics_listen: loaded.config.runtime.metrics_listen.clone(),
-            access: super::access::Policy::from_config(&loaded.config.runtime),
+            snapshot: snapshot.clone(),
+            metrics_listen: config.runtime.metrics_listen.clone(),
+            access: super::access::Policy::from_config(&config.runtime),
             resume: HashSet::new(),
             masters_dirty: true,
-            config: Arc::new(loaded.config.clone()),
-            started_realtime_priority: loaded.config.runtime.realtime_priority,
+            config: config.clone(),
+            started_realtime_priority: config.runtime.realtime_priority,
             tracks: crate::track::TrackSet::new(),
         };
-        rt.tracks.reconfigure(&loaded.config);
+        rt.tracks.reconfigure(&config);
         rt.resume = load_masters(&rt.run_dir);
         if !rt.resume.is_empty() {
             tracing::info!(target: "netvrrp::protocol", masters = rt.resume.len(), "the previous runtime died while Master: resuming");
         }
-        let fan = rt.vrrs.on_snapshot(&loaded.snapshot);
+        let fan = rt.vrrs.on_snapshot(&snapshot);
         rt.carry_out(fan);
-        rt.install(&loaded.config, &loaded.snapshot, Vec::new())
-            .await;
+        rt.install(&config, &snapshot, Vec::new()).await;
         // Only the first start resumes; a later reload starts routers afresh.
         rt.resume.clear();
         Ok(rt)
@@ -542,19 +556,21 @@ impl Runtime {
 
     /// Replace the instance list with the one `config` describes. Instances in `keep` (old
     /// ones whose config did not change) carry over with their state, timers and counters.
+    #[allow(clippy::vec_box)] // see `instances`
     async fn install(
         &mut self,
         config: &config::Config,
         snapshot: &Snapshot,
-        keep: Vec<Instance>,
+        keep: Vec<Box<Instance>>,
     ) {
         let now = self.now();
-        let mut next: Vec<Instance> = Vec::new();
-        let mut started: Vec<usize> = Vec::new();
-        // By key and by name: a reload of thousands of routers must not be quadratic on the
-        // election loop.
-        let mut keep: HashMap<InstanceKey, Instance> =
+        let mut keep: HashMap<InstanceKey, Box<Instance>> =
             keep.into_iter().map(|i| (i.key.clone(), i)).collect();
+        let mut next: Vec<Box<Instance>> =
+            Vec::with_capacity(config.routers.iter().map(|rc| rc.families().len()).sum());
+        let mut started: Vec<usize> = Vec::new();
+        // By name: a reload of thousands of routers must not be quadratic on the election
+        // loop.
         let links: HashMap<&str, &crate::kernel::LinkInfo> = snapshot
             .links
             .iter()
@@ -567,8 +583,8 @@ impl Runtime {
             };
             for family in rc.families() {
                 let key: InstanceKey = (rc.interface.clone(), rc.vrid, family);
-                if let Some(kept) = keep.remove(&key) {
-                    next.push(kept);
+                if let Some(inst) = keep.remove(&key) {
+                    next.push(inst);
                     continue;
                 }
                 let device = crate::desired::router_device_name(family, parent.index, rc.vrid);
@@ -589,7 +605,7 @@ impl Runtime {
                 let device_index = device_link.map(|l| l.index);
                 let unicast = open_unicast(rc, family, parent.index, primary);
                 started.push(next.len());
-                next.push(Instance {
+                next.push(Box::new(Instance {
                     key,
                     config: rc.clone(),
                     router,
@@ -604,11 +620,13 @@ impl Runtime {
                     protodown_failed: false,
                     armed: None,
                     last_change: unix_now(),
-                });
+                }));
             }
         }
         // Whatever is left in `keep` was removed or changed: leave gracefully (priority 0).
-        for old in keep.into_values() {
+        let mut keep: Vec<Box<Instance>> = keep.into_values().collect();
+        keep.sort_by(|a, b| a.key.cmp(&b.key));
+        for old in keep {
             self.leave_detached(old, now).await;
         }
         self.instances = next;
@@ -770,7 +788,7 @@ impl Runtime {
 
     /// Shut down an instance that is no longer in the list (removed or changed by a
     /// reload): priority 0 if it was Master, protodown on.
-    async fn leave_detached(&mut self, mut inst: Instance, now: Time) {
+    async fn leave_detached(&mut self, mut inst: Box<Instance>, now: Time) {
         let mut actions = std::mem::take(&mut self.scratch);
         actions.clear();
         inst.router.handle(now, Input::Shutdown, &mut actions);
@@ -1035,7 +1053,7 @@ impl Runtime {
         match self.kernel.snapshot().await {
             Ok(snap) => {
                 let now = self.now();
-                self.resync(&snap, now).await;
+                self.resync(Arc::new(snap), now).await;
             }
             Err(e) => {
                 tracing::error!(target: "netvrrp::kernel", "cannot re-read the kernel state: {e:#}")
@@ -1045,8 +1063,9 @@ impl Runtime {
 
     /// Bring every instance's link view in line with a snapshot: parent carrier, device
     /// presence (and index, after a re-creation), tracked interfaces.
-    async fn resync(&mut self, snap: &Snapshot, now: Time) {
-        self.snapshot = Arc::new(snap.clone());
+    async fn resync(&mut self, snap: Arc<Snapshot>, now: Time) {
+        self.snapshot = snap.clone();
+        let snap = &*snap;
         // While the executor is still switching pathways, a snapshot shows them half done:
         // reading it would "correct" them back and forth. The link events of the executor's
         // own last changes bring a snapshot of the finished state.

@@ -7,7 +7,8 @@
 //! which is what `ip -batch` gets with one datagram per line. rtnetlink is still used for its
 //! message builders.
 //!
-//! Replies are kept as raw bytes ([`Msg::Raw`]) and parsed on demand by `parse.rs`.
+//! Replies are kept as raw bytes ([`Msg::Raw`]) and parsed on demand by `parse.rs`. Dumps
+//! run on a second socket of their own and are streamed to the caller ([`Conn::dump`]).
 
 use super::error::Cause;
 use futures::StreamExt;
@@ -18,8 +19,12 @@ use netlink_packet_core::{
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_proto::ConnectionHandle;
 use netlink_proto::sys::{AsyncSocket, SocketAddr, protocols::NETLINK_ROUTE};
+use netlink_sys::Socket;
 use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::unix::AsyncFd;
 
 /// Receive buffer asked for (root gets it via SO_RCVBUFFORCE): large dumps and the replies
 /// of a whole batch must fit, or the kernel drops acks and a request never completes.
@@ -94,6 +99,8 @@ pub(crate) struct Request {
 pub(crate) struct Conn {
     handle: ConnectionHandle<Msg>,
     chunk: usize,
+    /// The socket dumps run on (one dump at a time per socket).
+    dumper: Arc<tokio::sync::Mutex<Dumper>>,
 }
 
 impl Conn {
@@ -112,7 +119,12 @@ impl Conn {
         connection.set_forward_ack(true);
         tokio::spawn(connection);
         let chunk = (granted / REPLY_BUDGET).clamp(1, MAX_CHUNK);
-        Ok(Conn { handle, chunk })
+        let dumper = Arc::new(tokio::sync::Mutex::new(Dumper::open()?));
+        Ok(Conn {
+            handle,
+            chunk,
+            dumper,
+        })
     }
 
     /// Send every request and return one reply per request, in order: `Ok(None)` for an ack,
@@ -190,53 +202,228 @@ impl Conn {
         replies.len() - start
     }
 
-    /// A dump (NLM_F_DUMP) collected into a vector; retried when the kernel flags it as
-    /// interrupted by a concurrent change.
-    pub(crate) async fn dump(&self, payload: RouteNetlinkMessage) -> Result<Vec<Raw>, Cause> {
-        let mut last = Vec::new();
-        for _ in 0..DUMP_ATTEMPTS {
-            let mut message = request_message(payload.clone());
-            message.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-            let mut stream = self
-                .handle
-                .request(message, SocketAddr::new(0, 0))
-                .map_err(|e| Cause::Other(format!("netlink connection closed: {e}")))?;
-            let collect = async {
-                let mut out = Vec::new();
-                let mut interrupted = false;
-                while let Some(message) = stream.next().await {
-                    interrupted |= message.header.flags & NLM_F_DUMP_INTR != 0;
-                    let flags = message.header.flags;
-                    match message.payload {
-                        NetlinkPayload::InnerMessage(inner) => out.push(raw(inner)),
-                        NetlinkPayload::Error(err) => {
-                            if let Some(code) = err.code {
-                                return Err(Cause::Errno {
-                                    errno: code.get().abs(),
-                                    extack: extack_message(flags, &err.header),
-                                });
-                            }
-                        }
-                        NetlinkPayload::Overrun(_) => {
-                            return Err(Cause::Other("netlink receive buffer overrun".into()));
-                        }
-                        _ => {}
-                    }
-                }
-                Ok((out, interrupted))
-            };
-            let (out, interrupted) = tokio::time::timeout(REPLY_TIMEOUT, collect)
+    /// A dump (NLM_F_DUMP), streamed: `each` sees every message of the dump as it arrives
+    /// (`Some((type, payload))`, the payload borrowed from the receive buffer) and nothing of
+    /// it is kept here, so a caller that folds each message into its own compact form never
+    /// holds the dump itself. When the kernel flags the dump as interrupted by a concurrent
+    /// change it is run again (up to [`DUMP_ATTEMPTS`] times): `each(None)` before every
+    /// attempt tells the caller to start over.
+    ///
+    /// Dumps use a socket of their own, read directly into one reused buffer: through the
+    /// connection task every message would be copied into its own allocation and queued
+    /// (the connection reads ahead of its consumer), so a dump of 4,000 links sat in memory
+    /// whole, several MB, before the first one was looked at.
+    pub(crate) async fn dump(
+        &self,
+        payload: RouteNetlinkMessage,
+        mut each: impl FnMut(Option<(u16, &[u8])>),
+    ) -> Result<(), Cause> {
+        let mut dumper = self.dumper.lock().await;
+        for attempt in 1..=DUMP_ATTEMPTS {
+            each(None);
+            let interrupted = tokio::time::timeout(REPLY_TIMEOUT, dumper.run(&payload, &mut each))
                 .await
                 .map_err(|_| Cause::Other("netlink dump timed out".into()))??;
-            if !interrupted {
-                return Ok(out);
+            // Still inconsistent after retries under constant churn: the last dump is as
+            // good as any (the caller re-reads on the next event).
+            if !interrupted || attempt == DUMP_ATTEMPTS {
+                break;
             }
-            last = out;
         }
-        // Still inconsistent after retries under constant churn: the last dump is as good
-        // as any (the caller re-reads on the next event).
-        Ok(last)
+        Ok(())
     }
+}
+
+/// Receive buffer of a dump: the kernel fills a dump datagram up to ~32 KiB (more only when
+/// a single message needs it; the buffer grows then).
+const DUMP_BUF: usize = 32 << 10;
+
+// linux/netlink.h
+const NLMSG_NOOP: u16 = 1;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLMSG_OVERRUN: u16 = 4;
+const NLMSG_HDRLEN: usize = 16;
+
+/// The dump socket of a [`Conn`].
+struct Dumper {
+    socket: AsyncFd<Socket>,
+    seq: u32,
+    /// A dump whose NLMSG_DONE was not read (its future was dropped): the kernel refuses a
+    /// new dump on the socket until the rest of it is read.
+    unfinished: bool,
+}
+
+impl std::fmt::Debug for Dumper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dumper")
+            .field("fd", &self.socket.as_raw_fd())
+            .field("seq", &self.seq)
+            .finish()
+    }
+}
+
+impl Dumper {
+    fn open() -> io::Result<Dumper> {
+        let mut socket = Socket::new(NETLINK_ROUTE)?;
+        socket.bind_auto()?;
+        socket.connect(&SocketAddr::new(0, 0))?;
+        let _ = socket.set_ext_ack(true);
+        socket.set_non_blocking(true)?;
+        // SAFETY: the AsyncFd owns the socket, so the fd stays open exactly as long as it is
+        // registered.
+        let socket =
+            unsafe { AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE) }
+                .map_err(|e| io::Error::other(format!("register with the event loop: {e}")))?;
+        Ok(Dumper {
+            socket,
+            seq: 0,
+            unfinished: false,
+        })
+    }
+
+    /// One datagram into `buf` (cleared first), grown to the datagram's size.
+    async fn recv(&self, buf: &mut Vec<u8>) -> io::Result<()> {
+        loop {
+            let mut ready = self.socket.readable().await?;
+            match ready.try_io(|fd| recv_datagram(fd.as_raw_fd(), buf)) {
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Read and drop what is left of an abandoned dump.
+    async fn drain(&mut self, buf: &mut Vec<u8>) -> Result<(), Cause> {
+        while self.unfinished {
+            self.recv(buf)
+                .await
+                .map_err(|e| Cause::Other(format!("netlink dump socket: {e}")))?;
+            for (kind, _, _, _) in messages(buf) {
+                if kind == NLMSG_DONE || kind == NLMSG_ERROR {
+                    self.unfinished = false;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One attempt; true when the kernel flagged it as interrupted.
+    async fn run(
+        &mut self,
+        payload: &RouteNetlinkMessage,
+        each: &mut impl FnMut(Option<(u16, &[u8])>),
+    ) -> Result<bool, Cause> {
+        let mut buf = Vec::with_capacity(DUMP_BUF);
+        self.drain(&mut buf).await?;
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let mut message = NetlinkMessage::new(
+            NetlinkHeader::default(),
+            NetlinkPayload::InnerMessage(payload.clone()),
+        );
+        message.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        message.header.sequence_number = seq;
+        message.finalize();
+        let mut request = vec![0; message.buffer_len()];
+        message.serialize(&mut request);
+        let closed = |e: io::Error| Cause::Other(format!("netlink dump socket: {e}"));
+        // A request to the kernel never waits for buffer space.
+        self.socket.get_ref().send(&request, 0).map_err(closed)?;
+        self.unfinished = true;
+        let mut interrupted = false;
+        loop {
+            self.recv(&mut buf).await.map_err(closed)?;
+            for (kind, flags, msg_seq, body) in messages(&buf) {
+                if msg_seq != seq {
+                    continue; // not ours (an earlier, abandoned request)
+                }
+                interrupted |= flags & NLM_F_DUMP_INTR != 0;
+                match kind {
+                    NLMSG_NOOP => {}
+                    NLMSG_DONE => {
+                        self.unfinished = false;
+                        // NLMSG_DONE carries the dump's error code, if any.
+                        return match i32_at(body) {
+                            Some(code) if code < 0 => Err(Cause::Errno {
+                                errno: code.abs(),
+                                extack: None,
+                            }),
+                            _ => Ok(interrupted),
+                        };
+                    }
+                    NLMSG_ERROR => {
+                        self.unfinished = false;
+                        let code = i32_at(body).unwrap_or(0);
+                        return Err(Cause::Errno {
+                            errno: code.abs(),
+                            extack: extack_message(flags, body.get(4..).unwrap_or(&[])),
+                        });
+                    }
+                    NLMSG_OVERRUN => {
+                        return Err(Cause::Other("netlink receive buffer overrun".into()));
+                    }
+                    _ => each(Some((kind, body))),
+                }
+            }
+            // Between datagrams (~20 links each), whatever else is due on the loop runs.
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// One datagram of a non-blocking netlink socket into `buf` (cleared first, grown to the
+/// datagram's size so that nothing is cut).
+pub(crate) fn recv_datagram(fd: std::os::fd::RawFd, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    // The datagram's full size first.
+    // SAFETY: a zero-length read of a datagram socket touches no memory.
+    let size = unsafe {
+        libc::recv(
+            fd,
+            std::ptr::null_mut(),
+            0,
+            libc::MSG_PEEK | libc::MSG_TRUNC,
+        )
+    };
+    if size < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.reserve(size as usize);
+    let spare = buf.spare_capacity_mut();
+    let room = spare.len();
+    // SAFETY: the kernel writes at most `room` bytes into `spare`.
+    let n = unsafe { libc::recv(fd, spare.as_mut_ptr().cast(), room, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel initialised the first `n` bytes (at most `room`).
+    unsafe { buf.set_len((n as usize).min(room)) };
+    Ok(())
+}
+
+fn i32_at(b: &[u8]) -> Option<i32> {
+    Some(i32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+/// The netlink messages of a datagram: (type, flags, sequence number, payload).
+pub(crate) fn messages(mut buf: &[u8]) -> impl Iterator<Item = (u16, u16, u32, &[u8])> {
+    std::iter::from_fn(move || {
+        if buf.len() < NLMSG_HDRLEN {
+            return None;
+        }
+        let len = u32::from_ne_bytes(buf[0..4].try_into().ok()?) as usize;
+        if len < NLMSG_HDRLEN || len > buf.len() {
+            buf = &[];
+            return None;
+        }
+        let kind = u16::from_ne_bytes([buf[4], buf[5]]);
+        let flags = u16::from_ne_bytes([buf[6], buf[7]]);
+        let seq = u32::from_ne_bytes(buf[8..12].try_into().ok()?);
+        let body = &buf[NLMSG_HDRLEN..len];
+        buf = buf.get((len + 3) & !3..).unwrap_or(&[]);
+        Some((kind, flags, seq, body))
+    })
 }
 
 /// A netlink message around a request (length and type are filled in when sent).

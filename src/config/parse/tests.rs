@@ -1236,3 +1236,76 @@ fn runtime_pathway_group_base() {
         "out of range",
     );
 }
+
+/// A large file in the shapes the chunked parse must follow: comments, a multi-line array
+/// with a line starting with `[`, a multi-line string holding a header, sub-tables of a
+/// router, `[defaults]` after the routers, VRRS tables at the end; `bad` adds problems.
+fn big_config(n: usize, bad: bool) -> String {
+    let mut t = String::from("# many routers\n[runtime]\nmetrics-listen = \"127.0.0.1:9100\"\n");
+    for i in 0..n {
+        let vrid = i % 250 + 1;
+        let parent = i / 250;
+        t.push_str(&format!(
+            "\n[[vrrp]]   # router {i}\ninterface = \"eth{parent}\"\nvrid = {vrid}\nipv4 = [\n  \"10.{parent}.1.{vrid}/16\", # [x]\n]\n"
+        ));
+        if i % 7 == 0 {
+            t.push_str("track = [{ interface = \"lo\", decrement = 10 }]\n");
+        }
+        if i % 11 == 0 {
+            t.push_str(&format!("vrrs-leader = [\"g{i}\"]\n"));
+        }
+        if bad && i % 29 == 3 {
+            t.push_str("vrid = 7\n"); // duplicate key: a syntax error of this table
+        }
+        if bad && i % 31 == 5 {
+            t.push_str("priority = 300\nnote = \"\"\"\n[[vrrp]]\n\"\"\"\n");
+        }
+        if bad && i == 40 {
+            t.push_str("ipv4 = [\n[\"10.9.9.9/24\"],\n]\n");
+        }
+    }
+    t.push_str("\n[defaults]\npriority = 150\nadvertisement-interval = 1000\n");
+    t.push_str("\n[[vrrs.pathway]]\nleader = \"g0\"\ninterface = \"eth9\"\naddress = [\"203.0.113.10/24\"]\n");
+    if bad {
+        // the same router twice (a cross-check across chunks)
+        t.push_str("\n[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"10.0.1.1/16\"]\n");
+    }
+    t
+}
+
+#[test]
+fn chunked_parse_equals_the_whole_document() {
+    let text = big_config(300, false);
+    let chunks = router_chunks(&text).unwrap();
+    assert_eq!(chunks.len(), 300);
+    assert!(
+        chunks
+            .iter()
+            .all(|c| text[c.clone()].starts_with("[[vrrp]]"))
+    );
+    let chunked = parse_chunked(&text, "f.toml", &chunks).expect("the chunked parse was taken");
+    let whole = parse_whole(&text, "f.toml");
+    assert!(whole.is_ok(), "{whole:?}");
+    assert_eq!(chunked, whole);
+    assert_eq!(parse_str(&text, "f.toml"), whole);
+}
+
+#[test]
+fn chunked_parse_reports_the_same_errors_at_the_same_places() {
+    // Semantic errors only: the chunked parse runs and must place them as the whole does.
+    let text = big_config(300, false).replace("vrid = 17\n", "vrid = 17\npriority = 300\n")
+        + "\n[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"10.0.1.1/16\"]\nbogus = 1\n";
+    let chunks = router_chunks(&text).unwrap();
+    let chunked = parse_chunked(&text, "f.toml", &chunks).expect("the chunked parse was taken");
+    let whole = parse_whole(&text, "f.toml");
+    assert!(whole.as_ref().is_err_and(|e| e.0.len() >= 3), "{whole:?}");
+    assert_eq!(chunked, whole);
+    // Syntax errors, a header inside a string, nested arrays: whatever path is taken, the
+    // answer is the whole document's.
+    let text = big_config(300, true);
+    assert_eq!(parse_str(&text, "f.toml"), parse_whole(&text, "f.toml"));
+    // `vrrp` written another way as well: parsed whole (TOML refuses it).
+    let text = format!("[vrrp.extra]\nx = 1\n{}", big_config(100, false));
+    assert_eq!(parse_str(&text, "f.toml"), parse_whole(&text, "f.toml"));
+    assert!(parse_str(&text, "f.toml").is_err());
+}

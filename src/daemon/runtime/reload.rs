@@ -136,7 +136,8 @@ impl Runtime {
     ) -> Result<ReloadReport, String> {
         self.access = super::super::access::Policy::from_config(&config.runtime);
         self.set_socket_mode();
-        self.snapshot = Arc::new(snapshot.clone());
+        let snapshot = Arc::new(snapshot);
+        self.snapshot = snapshot.clone();
         // Fan-outs of the old configuration name clients by their old positions: let them
         // reach the runners before those follow the new configuration.
         self.flush_vrrs().await;
