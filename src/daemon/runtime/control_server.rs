@@ -1,0 +1,325 @@
+//! The control server: each connection classified from SO_PEERCRED, requests read with
+//! limits and handed to the loop, subscriptions streamed.
+
+use super::*;
+
+/// Who is on the other end of a control connection (see [`super::access`]).
+pub(super) async fn classify(
+    stream: &tokio::net::UnixStream,
+    policy: crate::daemon::access::Policy,
+) -> Result<crate::daemon::access::Peer, String> {
+    let cred = stream
+        .peer_cred()
+        .map_err(|e| format!("cannot identify the peer: {e}"))?;
+    let (uid, gid) = (cred.uid(), cred.gid());
+    let own = nix::unistd::geteuid().as_raw();
+    if uid == 0 || uid == own {
+        return policy.classify(uid, gid, own, Vec::new);
+    }
+    // The group database may be remote (NSS): look it up off the event loop.
+    tokio::task::spawn_blocking(move || {
+        policy.classify(uid, gid, own, || {
+            crate::daemon::access::database_groups(uid, gid)
+        })
+    })
+    .await
+    .map_err(|e| format!("group lookup failed: {e}"))?
+}
+
+/// One control connection: read request lines, forward them to the loop, write replies. A
+/// subscribe request turns the connection into an event stream.
+pub(super) async fn serve_connection(
+    stream: tokio::net::UnixStream,
+    ctl: mpsc::Sender<Control>,
+    peer: crate::daemon::access::Peer,
+    admission: &crate::daemon::admission::Admission,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read).take(control::MAX_REQUEST as u64);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        // Idle between requests for at most IDLE_TIMEOUT (an idle connection holds a slot);
+        // once a request starts, it must end within REQUEST_TIMEOUT.
+        match tokio::time::timeout(crate::daemon::admission::IDLE_TIMEOUT, reader.fill_buf()).await
+        {
+            // Err(_): idle too long.
+            Err(_) | Ok(Ok([]) | Err(_)) => return,
+            Ok(Ok(_)) => {}
+        }
+        match tokio::time::timeout(control::REQUEST_TIMEOUT, reader.read_line(&mut line)).await {
+            Err(_elapsed) => {
+                let msg = serde_json::to_string(&Reply::err("request not completed in time"))
+                    .unwrap_or_default();
+                let _ = write.write_all(format!("{msg}\n").as_bytes()).await;
+                return;
+            }
+            Ok(Ok(0) | Err(_)) => return,
+            Ok(Ok(_)) => {}
+        }
+        if !line.ends_with('\n') {
+            let msg =
+                serde_json::to_string(&Reply::err("request too long or not newline-terminated"))
+                    .unwrap_or_default();
+            let _ = write.write_all(format!("{msg}\n").as_bytes()).await;
+            return;
+        }
+        reader.set_limit(control::MAX_REQUEST as u64);
+        let reply = match control::parse_request(&line) {
+            Err(e) => Reply::err(e),
+            Ok(_)
+                if let Some(Err(why)) = control::parse_identity(&line)
+                    .map(|asked| crate::daemon::identity::check_request(&asked)) =>
+            {
+                Reply::err(why)
+            }
+            Ok(req) if let Err(why) = peer.permits(&req) => {
+                admission.refused_request(peer.uid, &why);
+                Reply::err(why)
+            }
+            Ok(Request::Subscribe { names }) => {
+                stream_events(&mut write, &ctl, &names).await;
+                return;
+            }
+            Ok(req) => {
+                let (tx, rx) = oneshot::channel();
+                if ctl
+                    .send(Control::Request(req, peer.trusted(), tx))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                match rx.await {
+                    Ok(r) => r,
+                    Err(_) => return,
+                }
+            }
+        };
+        let Ok(text) = serde_json::to_string(&reply) else {
+            return;
+        };
+        if write
+            .write_all(format!("{text}\n").as_bytes())
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Answer one error line and close (the connection limit is reached).
+pub(super) async fn refuse_connection(mut stream: tokio::net::UnixStream, why: &str) {
+    use tokio::io::AsyncWriteExt;
+    let msg = serde_json::to_string(&Reply::err(why)).unwrap_or_default();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        stream.write_all(format!("{msg}\n").as_bytes()),
+    )
+    .await;
+}
+
+/// A subscriber connection: the state each wanted name is in now, then every change, in
+/// order, one JSON object per line, until either side goes away.
+pub(super) async fn stream_events(
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    ctl: &mpsc::Sender<Control>,
+    names: &[String],
+) {
+    use tokio::io::AsyncWriteExt;
+    let (tx, rx) = oneshot::channel();
+    if ctl.send(Control::Subscribe(tx)).await.is_err() {
+        return;
+    }
+    let Ok((current, mut events, mut tracks)) = rx.await else {
+        return;
+    };
+    // A name nobody serves would wait silently forever: say so and which names exist.
+    let known: Vec<&str> = current.iter().filter_map(|r| r["name"].as_str()).collect();
+    let unknown: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !known.contains(n))
+        .collect();
+    if !unknown.is_empty() {
+        let why = format!(
+            "unknown VRRS leader name(s) {}; known: {}",
+            unknown.join(", "),
+            if known.is_empty() {
+                "none (subscribe without names streams every VRRP state change)".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+        let msg = serde_json::to_string(&Reply::err(why)).unwrap_or_default();
+        let _ = write.write_all(format!("{msg}\n").as_bytes()).await;
+        return;
+    }
+    let wanted = |n: &str| names.is_empty() || names.iter().any(|w| w == n);
+    let mut lines = Vec::new();
+    for row in current {
+        if row["name"].as_str().is_some_and(wanted) {
+            lines.push(json!({
+                "event": "current",
+                "name": row["name"],
+                "state": row["state"],
+                "previous": row["previous_state"],
+                "vmac": row["vmac"],
+                "vips": row["vips"],
+            }));
+        }
+    }
+    loop {
+        for line in lines.drain(..) {
+            if write
+                .write_all(format!("{line}\n").as_bytes())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let received = tokio::select! {
+            ev = events.recv() => ev,
+            t = tracks.recv() => {
+                match t {
+                    Ok(t) if wanted(&t.name) => lines.push(json!({
+                        "event": "track",
+                        "name": t.name,
+                        "kind": t.kind,
+                        "state": if t.up { "up" } else { "down" },
+                        "result": t.result,
+                        "time": t.time,
+                    })),
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        lines.push(json!({ "event": "lagged", "missed": n }))
+                    }
+                    // The set lives as long as the runtime: only state events end a stream.
+                    Err(broadcast::error::RecvError::Closed) => {}
+                }
+                continue;
+            }
+        };
+        match received {
+            Ok(ev) => {
+                if names.is_empty() && ev.names.is_empty() {
+                    // Without names every state change is wanted, those of instances no
+                    // VRRS name follows (a plain VRRP configuration) included.
+                    lines.push(change_line(None, &ev));
+                }
+                for name in ev.names.iter().filter(|n| wanted(n)) {
+                    lines.push(change_line(Some(name), &ev));
+                }
+            }
+            // A subscriber that cannot keep up is told how much it missed, never waited for.
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                lines.push(json!({ "event": "lagged", "missed": n }))
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// One `"event":"change"` subscribe line: a state change, for the leader `name` that
+/// follows it (None: an instance no name follows).
+pub(super) fn change_line(name: Option<&str>, ev: &StateEvent) -> serde_json::Value {
+    json!({
+        "event": "change",
+        "name": name,
+        "previous": ev.previous,
+        "state": ev.state,
+        "reason": ev.reason,
+        "interface": ev.interface,
+        "vrid": ev.vrid,
+        "family": ev.family,
+        "vmac": ev.vmac,
+        "vips": ev.vips,
+        "time": ev.time,
+    })
+}
+
+/// What the loop does after a control message.
+pub(super) enum AfterControl {
+    Go,
+    Stop,
+}
+
+/// What a reload prepared off the loop needs: the reconcile connection, the way back to the
+/// loop's commit arm, and where failures are counted.
+pub(super) struct ReloadPaths {
+    pub kernel: reload::ReconcileKernel,
+    pub commits: mpsc::Sender<reload::Commit>,
+    pub failed: mpsc::UnboundedSender<()>,
+}
+
+impl Runtime {
+    /// Answer one control message on the loop (a reload is only started here: it is read
+    /// and dumped off the loop, and swapped by the commit arm).
+    pub(super) fn on_control(&mut self, msg: Control, reloads: &ReloadPaths) -> AfterControl {
+        let (req, trusted, reply) = match msg {
+            Control::Subscribe(reply) => {
+                let rows = self
+                    .vrrs
+                    .show_server()
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let _ = reply.send((rows, self.events.subscribe(), self.tracks.subscribe()));
+                return AfterControl::Go;
+            }
+            Control::Request(req, trusted, reply) => (req, trusted, reply),
+        };
+        let answer = match req {
+            Request::Ping => Reply::ok(
+                json!({"pid": std::process::id(), "reloads": self.reloads, "config_sha256": self.stats.config_sha256}),
+            ),
+            Request::ShowVrrp => Reply::ok(self.show_vrrp()),
+            Request::ShowTrack { name } => Reply::ok(self.tracks.show(name.as_deref())),
+            Request::ShowVrrs { what } => match what.as_str() {
+                "server" => Reply::ok(self.vrrs.show_server()),
+                "pathway" => Reply::ok(self.vrrs.show_pathway()),
+                "client" => Reply::ok(self.vrrs.show_client(Some(&lock(&self.runners)))),
+                other => Reply::err(format!(
+                    "unknown VRRS object {other:?} (server, pathway, client)"
+                )),
+            },
+            Request::Reload { file } => {
+                match crate::daemon::access::reload_allowed(trusted, &file, &self.file) {
+                    Err(why) => Reply::err(why),
+                    Ok(()) => {
+                        // Read and dump off the loop; the commit arm swaps.
+                        let (kernel, commits, failed) = (
+                            reloads.kernel.clone(),
+                            reloads.commits.clone(),
+                            reloads.failed.clone(),
+                        );
+                        tokio::spawn(async move {
+                            let answer = match reload::prepare(kernel, file, commits, failed).await
+                            {
+                                Ok(report) => {
+                                    Reply::ok(serde_json::to_value(report).unwrap_or_default())
+                                }
+                                Err(e) => Reply::err(e),
+                            };
+                            let _ = reply.send(answer);
+                        });
+                        return AfterControl::Go;
+                    }
+                }
+            }
+            Request::Running => {
+                Reply::ok(serde_json::to_value(self.running_state()).unwrap_or_default())
+            }
+            Request::Stop => {
+                let _ = reply.send(Reply::ok(json!("stopping")));
+                return AfterControl::Stop;
+            }
+            Request::Subscribe { .. } => Reply::err("subscribe is handled by the connection"),
+        };
+        let _ = reply.send(answer);
+        AfterControl::Go
+    }
+}
