@@ -121,7 +121,7 @@ vrrs-leader = ["edge"]
     );
     assert!(
         get(&format!(
-            "netvrrp_vrrp_events_total{{{labels},counter=\"adverts_sent\"}}"
+            "netvrrp_vrrp_adverts_sent_total{{{labels}}}"
         ))
         .unwrap_or(0.0)
             >= 1.0

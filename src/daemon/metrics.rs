@@ -387,12 +387,6 @@ pub fn render(
         .iter()
         .map(|(name, help, _)| Fam::new(name, Counter, help))
         .collect();
-    // Kept until tests/ops_ns.rs moves to the families above; summing it is meaningless.
-    let mut events = Fam::new(
-        "netvrrp_vrrp_events",
-        Counter,
-        "DEPRECATED: every counter of show vrrp in one family; use the netvrrp_vrrp_*_total families",
-    );
     let rows = sorted(vrrp, |r| {
         (
             format!("{}\0{}", s(&r["name"]), s(&r["interface"])),
@@ -446,13 +440,6 @@ pub fn render(
         for (fam, (_, _, key)) in counters.iter_mut().zip(ROUTER_COUNTERS) {
             fam.add(base.clone(), counter(c, key));
         }
-        if let Some(map) = c.as_object() {
-            let mut names: Vec<&String> = map.keys().collect();
-            names.sort();
-            for name in names {
-                events.add(with(&base, "counter", name), counter(c, name));
-            }
-        }
     }
     fams.extend([
         state,
@@ -467,7 +454,6 @@ pub fn render(
         dropped,
     ]);
     fams.extend(counters);
-    fams.push(events);
 
     let mut vrrs_state = Fam::new(
         "netvrrp_vrrs_state",
