@@ -578,3 +578,32 @@ fn created_devices_leave_no_link_watch_work_behind() {
         after.join("\n")
     );
 }
+
+/// A verify that cannot pass rolls the whole transaction back and exits 1. The trigger is a
+/// change the kernel accepts but netvrrp's view never shows: an IPv6 link-local VIP (link-
+/// locals on netvrrp's devices are not managed, issue 18); any other never-converging change
+/// would do.
+#[test]
+fn a_verify_that_cannot_pass_rolls_everything_back() {
+    let ns = lab("nvverify");
+    let cfg = write_config(
+        &ns,
+        "ll.toml",
+        "[[vrrp]]\ninterface = \"veth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\nipv6 = [\"fe80::77/64\"]\n",
+    );
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("still differs"), "{err}");
+    assert!(
+        err.contains("rolled back") && err.contains("the kernel is as it was"),
+        "{err}"
+    );
+    let idx = ifindex(&ns, "veth0");
+    for family in ["4", "6"] {
+        let dev = format!("vrrp{family}-{idx}-5");
+        assert!(link(&ns, &dev).is_none(), "{dev} left behind");
+    }
+    let owned = fs::read_to_string(ns.run_dir().join("owned.json")).unwrap_or_default();
+    assert!(!owned.contains("vrrp"), "ownership recorded: {owned}");
+}

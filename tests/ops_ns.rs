@@ -119,13 +119,7 @@ vrrs-leader = ["edge"]
         get(&format!("netvrrp_vrrp_priority{{{labels}}}")),
         Some(200.0)
     );
-    assert!(
-        get(&format!(
-            "netvrrp_vrrp_adverts_sent_total{{{labels}}}"
-        ))
-        .unwrap_or(0.0)
-            >= 1.0
-    );
+    assert!(get(&format!("netvrrp_vrrp_adverts_sent_total{{{labels}}}")).unwrap_or(0.0) >= 1.0);
     assert_eq!(
         get(r#"netvrrp_vrrs_state{name="edge",state="master"}"#),
         Some(1.0),
