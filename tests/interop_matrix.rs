@@ -1004,11 +1004,13 @@ fn judge_pings(
     // keepalived with use_vmac, yielding, answers the new master's gratuitous ARP request
     // from its vmac interface: the switch then learns the virtual MAC on its port and sends
     // the VIP's traffic there until the new master's next frame (its next advert).
+    // The reply may come any time before that next advert (it follows the gratuitous ARP
+    // bursts), so it is looked for over one interval.
     let vmac_arp_reply = f.old_k != nk
         && peer == Kind::Keepalived
         && frames.iter().any(|fr| {
             fr.ts >= f.new_first
-                && fr.ts <= f.new_first + Duration::from_millis(100)
+                && fr.ts <= f.new_first + fam.interval()
                 && fr.src_mac == fam.vmac()
                 && fr.arp().is_some_and(|a| a.op == 2)
         });
@@ -1045,8 +1047,15 @@ fn judge_pings(
     // Continuity once resumed: unanswered requests (by sequence number).
     let answered: std::collections::HashSet<u16> =
         all.iter().filter(|p| p.1).map(|p| p.2).collect();
-    let settled =
-        first_reply.map_or(f.new_first, |t| t.max(f.new_first)) + Duration::from_millis(100);
+    // With the use_vmac quirk, the switch may send the VIP's traffic to keepalived again
+    // after the first replies, until the new master's next advert: losses up to then are
+    // that quirk (reported above), not a failure.
+    let settled = if vmac_arp_reply {
+        (f.new_first + fam.interval() + Duration::from_millis(200))
+            .max(first_reply.unwrap_or(f.new_first) + Duration::from_millis(100))
+    } else {
+        first_reply.map_or(f.new_first, |t| t.max(f.new_first)) + Duration::from_millis(100)
+    };
     let lost: Vec<u16> = window
         .iter()
         .filter(|p| !p.1 && p.0 > settled && p.0 < f.to - Duration::from_millis(200))
