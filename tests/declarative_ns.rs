@@ -645,3 +645,29 @@ fn a_runtime_with_no_free_connection_is_still_running() {
         text(&procs)
     );
 }
+
+/// SIGHUP goes through the same transaction as apply: a priority edit is taken in place.
+#[test]
+fn sighup_reloads_the_file_in_place() {
+    let lab = Pair::new("dcl-hup");
+    lab.start(200, 100);
+    let t1 = lab.counter(1, "transitions");
+    lab.write(1, 170, INTERVAL_MS, &["10.7.0.1"]);
+    let pid = fs::read_to_string(lab.r(1).run_dir().join("netvrrp.pid")).unwrap();
+    let out = Command::new("kill")
+        .args(["-HUP", pid.trim()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    wait_until(
+        Duration::from_secs(5),
+        || format!("priority not reloaded: {}", lab.show(1)),
+        || (lab.show(1)["priority"] == 170).then_some(()),
+    );
+    assert_eq!(lab.counter(1, "transitions"), t1);
+    assert_eq!(lab.counter(1, "priority_zero_sent"), 0);
+    let out = lab
+        .r(1)
+        .netvrrp(&["diff", "--exit-code", "-f", &lab.file(1)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
