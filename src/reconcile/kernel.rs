@@ -125,12 +125,17 @@ pub async fn load_config_off_loop(file: &Path, check_permissions: bool) -> Resul
 /// settings become warnings, wrong ones a [`Failure::Risk`].
 pub async fn load_with(kernel: &Kernel, config: Config, run_dir: &Path) -> Result<Loaded, Failure> {
     let mut loaded = derive_loaded(kernel, config, run_dir).await?;
-    let text = loaded
-        .config
-        .source
-        .as_ref()
-        .and_then(|p| std::fs::read_to_string(p).ok());
-    let findings = crate::risk::check(&loaded.config, &loaded.snapshot, text.as_deref());
+    // Positions need the file parsed again with spans (megabytes at thousands of routers):
+    // only when there is something to report.
+    let mut findings = crate::risk::check(&loaded.config, &loaded.snapshot, None);
+    if !findings.errors.is_empty() || !findings.warnings.is_empty() {
+        let text = loaded
+            .config
+            .source
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok());
+        findings = crate::risk::check(&loaded.config, &loaded.snapshot, text.as_deref());
+    }
     if !findings.errors.is_empty() {
         return Err(Failure::Risk(findings.errors));
     }
