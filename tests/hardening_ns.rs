@@ -429,15 +429,18 @@ fn hostile_environment_does_not_panic_the_runtime() {
             .env_remove("WATCHDOG_PID")
             .env("NOTIFY_SOCKET", ns.dir().join("nobody-listens.sock"))
             .env("RUST_LOG", "netvrrp=[[[")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+            .stdout(std::process::Stdio::null());
+        // What the runtime said, for a failure message.
+        let err_path = ns.dir().join(format!("run-{usec}.err"));
+        cmd.stderr(fs::File::create(&err_path).unwrap());
         let pid = ns.spawn(cmd);
         common::wait_until(
             std::time::Duration::from_secs(10),
             || {
                 format!(
-                    "WATCHDOG_USEC={usec}: no master (runtime state {:?})",
-                    proc_state(pid)
+                    "WATCHDOG_USEC={usec}: no master (runtime state {:?}); it said: {}",
+                    proc_state(pid),
+                    fs::read_to_string(&err_path).unwrap_or_default()
                 )
             },
             || {
