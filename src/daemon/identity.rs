@@ -22,6 +22,10 @@ use std::time::Duration;
 /// Where per-namespace run-dirs live (`--netns NAME` without `--run-dir`).
 pub const NETNS_RUN_DIRS: &str = "/run/netvrrp/netns";
 
+/// How long a runtime waits for the claim of one that is exiting: 20 × 50 ms.
+const CLAIM_ATTEMPTS: u32 = 20;
+const CLAIM_PAUSE: Duration = Duration::from_millis(50);
+
 /// The abstract socket name a runtime claims its network namespace with.
 const CLAIM_NAME: &[u8] = b"netvrrp/runtime";
 
@@ -189,17 +193,29 @@ pub fn namespace_owner() -> Option<PathBuf> {
 /// naming the run-dir of the runtime that has it.
 pub fn claim_namespace(run_dir: &Path) -> anyhow::Result<()> {
     let addr = claim_address().context("cannot name the namespace claim")?;
-    let listener = match UnixListener::bind_addr(&addr) {
-        Ok(l) => l,
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            let other = namespace_owner()
-                .map(|d| d.display().to_string())
-                .unwrap_or_else(|| "(it did not say)".into());
-            bail!(
-                "another netvrrp runtime already runs in this network namespace, with run-dir {other}; one runtime per namespace (stop it, or use its run-dir)"
-            );
+    // A claim nobody answers on belongs to a runtime that is exiting: its lock is already
+    // free (so `stop` has returned) while the kernel is still closing its other
+    // descriptors. An abstract socket cannot outlive its process, so wait a moment for it.
+    let mut attempts = 0;
+    let listener = loop {
+        match UnixListener::bind_addr(&addr) {
+            Ok(l) => break l,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                let owner = namespace_owner();
+                attempts += 1;
+                if owner.is_none() && attempts < CLAIM_ATTEMPTS {
+                    std::thread::sleep(CLAIM_PAUSE);
+                    continue;
+                }
+                let other = owner
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|| "(it did not say)".into());
+                bail!(
+                    "another netvrrp runtime already runs in this network namespace, with run-dir {other}; one runtime per namespace (stop it, or use its run-dir)"
+                );
+            }
+            Err(e) => return Err(e).context("cannot claim the network namespace"),
         }
-        Err(e) => return Err(e).context("cannot claim the network namespace"),
     };
     let answer = format!("{}\n", canonical(run_dir).display());
     // A thread of its own: answering who we are must not depend on the election loop.
