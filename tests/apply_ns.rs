@@ -495,7 +495,22 @@ fn concurrent_apply_is_refused_cleanly() {
     let _ = holder.wait();
     assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another netvrrp"));
-    // Once the lock is free, apply works.
+    // Once the lock is free, apply works. The holder's `sleep` child keeps the lock until the
+    // kernel has torn it down, a moment after the kill: wait for that, as for the taking.
+    common::wait_until(
+        std::time::Duration::from_secs(10),
+        || "the killed holder never released the lock".to_string(),
+        || {
+            std::process::Command::new("flock")
+                .args(["-n"])
+                .arg(&lock)
+                .arg("true")
+                .status()
+                .ok()
+                .filter(|s| s.success())
+                .map(|_| ())
+        },
+    );
     assert!(
         ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg])
             .status
