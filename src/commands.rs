@@ -29,7 +29,7 @@ fn failed(e: &anyhow::Error) -> i32 {
 
 /// Does a runtime hold this run-dir? (Its lock, not an answer: a busy runtime is running.)
 pub fn runtime_running(run_dir: &Path) -> bool {
-    crate::daemon::identity::is_running(run_dir)
+    crate::daemon::identity::is_running_settled(run_dir)
 }
 
 /// The runtime half of `diff`, `check` and `apply --dry-run`; Err(exit code) after printing

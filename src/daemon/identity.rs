@@ -173,6 +173,23 @@ pub fn is_running(run_dir: &Path) -> bool {
     std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
 }
 
+/// [`is_running`], settled: a runtime that holds the lock but has no control socket
+/// listening is starting (the socket comes next) or dying (the kernel is still closing its
+/// descriptors after a kill); wait up to 2 s for one or the other.
+pub fn is_running_settled(run_dir: &Path) -> bool {
+    let socket = run_dir.join("netvrrp.sock");
+    for _ in 0..40 {
+        if !is_running(run_dir) {
+            return false;
+        }
+        if UnixStream::connect(&socket).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    is_running(run_dir)
+}
+
 fn claim_address() -> std::io::Result<SocketAddr> {
     use std::os::linux::net::SocketAddrExt;
     SocketAddr::from_abstract_name(CLAIM_NAME)
