@@ -113,8 +113,9 @@ nv_start() { # N
 }
 nv_pids() { readpid "$work/$NVT/run/netvrrp.pid"; }
 nv_show() { "$NETVRRP" --netns "$NSP-$NVT" --run-dir "$work/$NVT/run" show vrrp --json; }
-nv_masters() { nv_show | jq '[.[] | select(.state == "master")] | length'; }
-nv_transitions() { nv_show | jq '[.[].counters.transitions] | add'; }
+# The rows under `routers` (a bare list from builds before the `schema` envelope, e.g. a base).
+nv_masters() { nv_show | jq '[(if type == "array" then . else .routers end)[] | select(.state == "master")] | length'; }
+nv_transitions() { nv_show | jq '[(if type == "array" then . else .routers end)[].counters.transitions] | add'; }
 nv_startup_transitions() { echo 2; } # initialize -> backup -> master
 nv_reload() { # K: the K-th reload of the same file
     local how=$NV_RELOAD

@@ -652,9 +652,14 @@ async fn apply(cli: &Cli, file: &Path, dry_run: bool, json: bool, no_runtime: bo
     exit::OK
 }
 
-/// `show vrrp|vrrs`: ask the runtime, filter, render.
+/// `show vrrp|vrrs|track`: ask the runtime, filter, render (`--json`: the rows under their
+/// key with `schema`, see [`crate::contract`]).
 pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
+    use crate::contract::{Listing, rows_of};
     use crate::daemon::control::{Request, request};
+    let json_of = |listing: Listing, rows: &[serde_json::Value]| {
+        serde_json::to_string_pretty(&listing.of(rows)).unwrap_or_default()
+    };
     let Some(what) = what else {
         // `netvrrp show` alone: the overview, one line per router.
         return match request(run_dir, &Request::ShowVrrp) {
@@ -665,10 +670,7 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
                     .unwrap_or(0.0);
                 println!(
                     "{}",
-                    crate::daemon::render::vrrp_brief(
-                        data.as_array().map(Vec::as_slice).unwrap_or_default(),
-                        now,
-                    )
+                    crate::daemon::render::vrrp_brief(&rows_of(data, Listing::Routers), now)
                 );
                 exit::OK
             }
@@ -684,10 +686,7 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
             vrid,
             json,
         } => request(run_dir, &Request::ShowVrrp).map(|data| {
-            let rows: Vec<serde_json::Value> = data
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
+            let rows: Vec<serde_json::Value> = rows_of(data, Listing::Routers)
                 .into_iter()
                 .filter(|r| {
                     interface
@@ -697,16 +696,16 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
                 })
                 .collect();
             if *json {
-                format!("{:#}", serde_json::Value::Array(rows))
+                json_of(Listing::Routers, &rows)
             } else {
                 crate::daemon::render::vrrp_text(&rows)
             }
         }),
         ShowCommand::Vrrs { what, name, json } => {
-            let what_s = match what {
-                VrrsWhat::Server => "server",
-                VrrsWhat::Pathway => "pathway",
-                VrrsWhat::Client => "client",
+            let (what_s, listing) = match what {
+                VrrsWhat::Server => ("server", Listing::Servers),
+                VrrsWhat::Pathway => ("pathway", Listing::Pathways),
+                VrrsWhat::Client => ("client", Listing::Clients),
             };
             request(
                 run_dir,
@@ -715,15 +714,12 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
                 },
             )
             .map(|data| {
-                let rows: Vec<serde_json::Value> = data
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
+                let rows: Vec<serde_json::Value> = rows_of(data, listing)
                     .into_iter()
                     .filter(|r| name.as_ref().is_none_or(|n| r["name"].as_str() == Some(n)))
                     .collect();
                 if *json {
-                    format!("{:#}", serde_json::Value::Array(rows))
+                    json_of(listing, &rows)
                 } else {
                     crate::vrrs::render_text(what_s, &rows)
                 }
@@ -731,14 +727,14 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
         }
         ShowCommand::Track { name, json } => {
             request(run_dir, &Request::ShowTrack { name: name.clone() }).and_then(|data| {
-                let rows = data.as_array().cloned().unwrap_or_default();
+                let rows = rows_of(data, Listing::Tracks);
                 if let Some(n) = name
                     && rows.is_empty()
                 {
                     anyhow::bail!("no track object named {n:?}");
                 }
                 Ok(if *json {
-                    format!("{:#}", serde_json::Value::Array(rows))
+                    json_of(Listing::Tracks, &rows)
                 } else {
                     crate::track::show::text(&rows)
                 })

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod completions;
 pub mod config;
+pub mod contract;
 pub mod daemon;
 pub mod desired;
 pub mod host;

@@ -55,6 +55,10 @@ vrrs             !-> daemon          the runtime carries out VRRS fan-outs
 vrrs             !-> commands        VRRS is below the CLI
 vrrs             !-> plan            pathway effects are not plan operations
 vrrs             !-> apply           pathway effects are not plan operations
+# The outward contract (show rows, state events) is built by VRRS, tracking and the
+# runtime, so it sits below them.
+contract         only types, vrrp, config, contract  the outward contract is plain data
+vrrp             !-> contract        the protocol core knows nothing of show output
 # The shared value types are the bottom layer.
 types            only types          types is the bottom layer
 ";

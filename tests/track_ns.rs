@@ -119,7 +119,8 @@ fn row(ns: &Netns) -> Option<Value> {
         return None;
     }
     let v: Value = serde_json::from_slice(&out.stdout).ok()?;
-    v.as_array()?
+    v["routers"]
+        .as_array()?
         .iter()
         .find(|r| r["vrid"] == u64::from(VRID) && r["family"] == "ipv4")
         .cloned()
@@ -132,7 +133,7 @@ fn show_track(ns: &Netns) -> Option<Value> {
         return None;
     }
     let v: Value = serde_json::from_slice(&out.stdout).ok()?;
-    v.as_array()?.first().cloned()
+    v["tracks"].as_array()?.first().cloned()
 }
 
 fn track_field(ns: &Netns, field: &str) -> String {
@@ -502,7 +503,7 @@ fn many_routers_sharing_exec_checks_keep_their_adverts_on_time() {
         || {
             let out = p.r1.netvrrp(&["show", "vrrp", "--json"]);
             let v: Value = serde_json::from_slice(&out.stdout).ok()?;
-            let rows = v.as_array()?;
+            let rows = v["routers"].as_array()?;
             (rows.len() == usize::from(ROUTERS) && rows.iter().all(|r| r["state"] == "master"))
                 .then_some(())
         },
@@ -556,8 +557,8 @@ fn many_routers_sharing_exec_checks_keep_their_adverts_on_time() {
     // The checks did run all along.
     let out = p.r1.netvrrp(&["show", "track", "c0", "--json"]);
     let t: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    assert_eq!(t[0]["state"], "up", "{t}");
-    assert_eq!(t[0]["exit_status"], "exit status 0", "{t}");
+    assert_eq!(t["tracks"][0]["state"], "up", "{t}");
+    assert_eq!(t["tracks"][0]["exit_status"], "exit status 0", "{t}");
 }
 
 #[test]

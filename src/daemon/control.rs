@@ -74,6 +74,13 @@ impl Reply {
             error: None,
         }
     }
+    /// The rows of a `show` request (the CLI adds the `schema` envelope).
+    pub fn rows<T: Serialize>(rows: Vec<T>) -> Reply {
+        match serde_json::to_value(rows) {
+            Ok(data) => Reply::ok(data),
+            Err(e) => Reply::err(format!("cannot encode the rows: {e}")),
+        }
+    }
     pub fn err(msg: impl Into<String>) -> Reply {
         Reply {
             ok: false,

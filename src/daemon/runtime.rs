@@ -9,6 +9,7 @@
 
 use super::control::{self, Reply, Request};
 use crate::config::{self, RouterConfig};
+use crate::contract::StateEvent;
 use crate::kernel::{Kernel, KernelEvent, Snapshot};
 use crate::reconcile::kernel::Loaded;
 use crate::types::{Family, MacAddr};
@@ -80,22 +81,13 @@ const SETTLE_GRACE: Duration = Duration::from_millis(250);
 /// (interface, vrid, family): one VRRP instance.
 pub type InstanceKey = (String, u8, Family);
 
-/// A pushed state change (VRRS fan-out and `subscribe`).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StateEvent {
-    pub interface: String,
-    pub vrid: u8,
-    pub family: Family,
-    /// The VRRS leader names that follow this instance (empty for the other family's instance
-    /// of a dual-stack router).
+/// A state change as the loop publishes it (subscribe, heap trimming): the event and the
+/// VRRS leader names that follow its instance (empty for the other family's instance of a
+/// dual-stack router).
+#[derive(Debug, Clone)]
+pub struct Published {
     pub names: Vec<String>,
-    pub previous: State,
-    pub state: State,
-    pub reason: String,
-    pub vmac: MacAddr,
-    pub vips: Vec<IpAddr>,
-    /// Seconds since the Unix epoch.
-    pub time: f64,
+    pub event: StateEvent,
 }
 
 struct Instance {
@@ -146,8 +138,8 @@ enum Control {
 /// What a subscriber gets: the current leader rows, VRRP state changes from then on, and
 /// `[[track]]` state changes.
 type Subscription = (
-    Vec<serde_json::Value>,
-    broadcast::Receiver<StateEvent>,
+    Vec<crate::vrrs::ServerRow>,
+    broadcast::Receiver<Published>,
     broadcast::Receiver<crate::track::TrackEvent>,
 );
 
@@ -172,7 +164,7 @@ pub struct Runtime {
     /// Every frame this loop sends, flushed once per loop turn and before each netlink
     /// request (so a new Master's advert never waits for a round trip).
     frames: FrameBatch,
-    events: broadcast::Sender<StateEvent>,
+    events: broadcast::Sender<Published>,
     scratch: Vec<Action>,
     reloads: u64,
     /// What only the metrics read (reloads that changed something, failures, config hash).

@@ -577,12 +577,17 @@ mod tests {
             client: 0,
             seq,
             name: "group1".into(),
-            previous,
-            state,
-            reason: "master down timer".into(),
-            vmac: MacAddr::vrrp(Family::Ipv4, 5),
-            vips: vec!["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()],
-            time: 1000.0 + seq as f64,
+            event: crate::contract::StateEvent {
+                interface: "eth0".into(),
+                vrid: 5,
+                family: Family::Ipv4,
+                previous,
+                state,
+                reason: "master down timer".into(),
+                vmac: MacAddr::vrrp(Family::Ipv4, 5),
+                vips: vec!["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()],
+                time: 1000.0 + seq as f64,
+            },
         }
     }
 
@@ -868,7 +873,7 @@ mod tests {
         until(5, "the line", || runners.stats()[1].lines_written == 1).await;
         assert_eq!(runners.stats()[0].notices, 1);
         let rows = db.show_client(Some(&runners));
-        assert_eq!(rows[1]["runner"]["lines_written"], 1);
+        assert_eq!(rows[1].runner.as_ref().map(|r| r.lines_written), Some(1));
         // Same clients after a reload: the runners (and their counters) carry over.
         runners.reconfigure(&config);
         assert_eq!(runners.stats()[1].lines_written, 1);

@@ -2,6 +2,7 @@
 //! limits and handed to the loop, subscriptions streamed.
 
 use super::*;
+use crate::contract::{StreamEvent, StreamLine};
 
 /// Who is on the other end of a control connection (see [`super::access`]).
 pub(super) async fn classify(
@@ -137,7 +138,7 @@ pub(super) async fn stream_events(
         return;
     };
     // A name nobody serves would wait silently forever: say so and which names exist.
-    let known: Vec<&str> = current.iter().filter_map(|r| r["name"].as_str()).collect();
+    let known: Vec<&str> = current.iter().map(|r| r.name.as_str()).collect();
     let unknown: Vec<&str> = names
         .iter()
         .map(String::as_str)
@@ -158,23 +159,24 @@ pub(super) async fn stream_events(
         return;
     }
     let wanted = |n: &str| names.is_empty() || names.iter().any(|w| w == n);
-    let mut lines = Vec::new();
-    for row in current {
-        if row["name"].as_str().is_some_and(wanted) {
-            lines.push(json!({
-                "event": "current",
-                "name": row["name"],
-                "state": row["state"],
-                "previous": row["previous_state"],
-                "vmac": row["vmac"],
-                "vips": row["vips"],
-            }));
-        }
-    }
+    let mut lines: Vec<StreamEvent> = current
+        .into_iter()
+        .filter(|row| wanted(&row.name))
+        .map(|row| StreamEvent::Current {
+            name: row.name,
+            state: row.state,
+            previous: row.previous_state,
+            vmac: row.vmac,
+            vips: row.vips,
+        })
+        .collect();
     loop {
         for line in lines.drain(..) {
+            let Ok(text) = serde_json::to_string(&StreamLine::from(line)) else {
+                continue;
+            };
             if write
-                .write_all(format!("{line}\n").as_bytes())
+                .write_all(format!("{text}\n").as_bytes())
                 .await
                 .is_err()
             {
@@ -185,17 +187,16 @@ pub(super) async fn stream_events(
             ev = events.recv() => ev,
             t = tracks.recv() => {
                 match t {
-                    Ok(t) if wanted(&t.name) => lines.push(json!({
-                        "event": "track",
-                        "name": t.name,
-                        "kind": t.kind,
-                        "state": if t.up { "up" } else { "down" },
-                        "result": t.result,
-                        "time": t.time,
-                    })),
+                    Ok(t) if wanted(&t.name) => lines.push(StreamEvent::Track {
+                        name: t.name,
+                        kind: t.kind,
+                        state: if t.up { "up" } else { "down" },
+                        result: t.result,
+                        time: t.time,
+                    }),
                     Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        lines.push(json!({ "event": "lagged", "missed": n }))
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        lines.push(StreamEvent::Lagged { missed })
                     }
                     // The set lives as long as the runtime: only state events end a stream.
                     Err(broadcast::error::RecvError::Closed) => {}
@@ -204,41 +205,29 @@ pub(super) async fn stream_events(
             }
         };
         match received {
-            Ok(ev) => {
-                if names.is_empty() && ev.names.is_empty() {
+            Ok(published) => {
+                if names.is_empty() && published.names.is_empty() {
                     // Without names every state change is wanted, those of instances no
                     // VRRS name follows (a plain VRRP configuration) included.
-                    lines.push(change_line(None, &ev));
+                    lines.push(StreamEvent::Change {
+                        name: None,
+                        change: published.event.clone(),
+                    });
                 }
-                for name in ev.names.iter().filter(|n| wanted(n)) {
-                    lines.push(change_line(Some(name), &ev));
+                for name in published.names.iter().filter(|n| wanted(n)) {
+                    lines.push(StreamEvent::Change {
+                        name: Some(name.clone()),
+                        change: published.event.clone(),
+                    });
                 }
             }
             // A subscriber that cannot keep up is told how much it missed, never waited for.
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                lines.push(json!({ "event": "lagged", "missed": n }))
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                lines.push(StreamEvent::Lagged { missed })
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
-}
-
-/// One `"event":"change"` subscribe line: a state change, for the leader `name` that
-/// follows it (None: an instance no name follows).
-pub(super) fn change_line(name: Option<&str>, ev: &StateEvent) -> serde_json::Value {
-    json!({
-        "event": "change",
-        "name": name,
-        "previous": ev.previous,
-        "state": ev.state,
-        "reason": ev.reason,
-        "interface": ev.interface,
-        "vrid": ev.vrid,
-        "family": ev.family,
-        "vmac": ev.vmac,
-        "vips": ev.vips,
-        "time": ev.time,
-    })
 }
 
 /// What the loop does after a control message.
@@ -261,12 +250,7 @@ impl Runtime {
     pub(super) fn on_control(&mut self, msg: Control, reloads: &ReloadPaths) -> AfterControl {
         let (req, trusted, reply) = match msg {
             Control::Subscribe(reply) => {
-                let rows = self
-                    .vrrs
-                    .show_server()
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
+                let rows = self.vrrs.show_server();
                 let _ = reply.send((rows, self.events.subscribe(), self.tracks.subscribe()));
                 return AfterControl::Go;
             }
@@ -276,12 +260,12 @@ impl Runtime {
             Request::Ping => Reply::ok(
                 json!({"pid": std::process::id(), "reloads": self.reloads, "config_sha256": self.stats.config_sha256}),
             ),
-            Request::ShowVrrp => Reply::ok(self.show_vrrp()),
-            Request::ShowTrack { name } => Reply::ok(self.tracks.show(name.as_deref())),
+            Request::ShowVrrp => Reply::rows(self.show_vrrp()),
+            Request::ShowTrack { name } => Reply::rows(self.tracks.show(name.as_deref())),
             Request::ShowVrrs { what } => match what.as_str() {
-                "server" => Reply::ok(self.vrrs.show_server()),
-                "pathway" => Reply::ok(self.vrrs.show_pathway()),
-                "client" => Reply::ok(self.vrrs.show_client(Some(&lock(&self.runners)))),
+                "server" => Reply::rows(self.vrrs.show_server()),
+                "pathway" => Reply::rows(self.vrrs.show_pathway()),
+                "client" => Reply::rows(self.vrrs.show_client(Some(&lock(&self.runners)))),
                 other => Reply::err(format!(
                     "unknown VRRS object {other:?} (server, pathway, client)"
                 )),

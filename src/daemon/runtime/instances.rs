@@ -291,7 +291,7 @@ impl Runtime {
 
     /// Log and publish an instance's state and priority changes.
     pub(super) fn report(
-        events: &broadcast::Sender<StateEvent>,
+        events: &broadcast::Sender<Published>,
         inst: &mut Instance,
         actions: &[Action],
     ) {
@@ -300,10 +300,7 @@ impl Runtime {
                 Action::StateChanged { from, to, reason } => {
                     tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %from, %to, %reason, "state change");
                     inst.last_change = unix_now();
-                    let _ = events.send(StateEvent {
-                        interface: inst.key.0.clone(),
-                        vrid: inst.key.1,
-                        family: inst.key.2,
+                    let _ = events.send(Published {
                         // A name follows one instance (`leader_family`): the other family's
                         // instance of the same router must not speak for it.
                         names: if inst.key.2 == inst.config.leader_family() {
@@ -311,12 +308,17 @@ impl Runtime {
                         } else {
                             Vec::new()
                         },
-                        previous: from,
-                        state: to,
-                        reason: reason.to_string(),
-                        vmac: inst.vmac,
-                        vips: inst.vips.clone(),
-                        time: inst.last_change,
+                        event: StateEvent {
+                            interface: inst.key.0.clone(),
+                            vrid: inst.key.1,
+                            family: inst.key.2,
+                            previous: from,
+                            state: to,
+                            reason: reason.to_string(),
+                            vmac: inst.vmac,
+                            vips: inst.vips.clone(),
+                            time: inst.last_change,
+                        },
                     });
                 }
                 Action::EffectivePriorityChanged { from, to } => {

@@ -2,6 +2,7 @@
 //! metrics text.
 
 use super::*;
+use crate::contract::{TrackContribution, VrrpRow};
 
 impl Runtime {
     /// Bring the nftables filter in line with the instances' states (see [`super::filter`]).
@@ -32,7 +33,12 @@ impl Runtime {
     }
 
     pub(super) fn metrics_text(&self) -> String {
-        let rows = |v: serde_json::Value| v.as_array().cloned().unwrap_or_default();
+        // The metrics read the rows as `show` prints them.
+        fn rows<T: serde::Serialize>(rows: Vec<T>) -> Vec<serde_json::Value> {
+            rows.into_iter()
+                .filter_map(|r| serde_json::to_value(r).ok())
+                .collect()
+        }
         crate::daemon::metrics::render(
             &rows(self.show_vrrp()),
             &rows(self.vrrs.show_server()),
@@ -46,43 +52,46 @@ impl Runtime {
         )
     }
 
-    pub(super) fn show_vrrp(&self) -> serde_json::Value {
-        let rows: Vec<serde_json::Value> = self
-            .instances
+    /// `show vrrp`: one row per instance.
+    pub(super) fn show_vrrp(&self) -> Vec<VrrpRow> {
+        self.instances
             .iter()
             .map(|inst| {
                 let r = &inst.router;
-                json!({
-                    "interface": inst.key.0,
-                    "vrid": inst.key.1,
-                    "family": inst.key.2,
-                    "version": inst.config.version.number(),
-                    "device": inst.device,
-                    "device_index": inst.device_index,
-                    "vmac": inst.vmac.to_string(),
-                    "state": r.state().as_str(),
-                    "priority": r.priority(),
-                    "effective_priority": r.effective_priority(),
-                    "preempt": inst.config.preempt,
-                    "preempt_delay_ms": inst.config.preempt_delay_ms,
-                    "accept_mode": r.accept_mode(),
-                    "primary_address": inst.primary,
-                    "master_address": r.master_address(),
-                    "protodown": inst.protodown,
-                    "advertisement_interval_ms": inst.config.advertisement_interval_ms,
-                    "master_adver_interval_ms": r.master_adver_interval().as_secs_f64() * 1000.0,
-                    "skew_time_ms": r.skew_time().as_secs_f64() * 1000.0,
-                    "master_down_interval_ms": r.master_down_interval().as_secs_f64() * 1000.0,
-                    "vips": inst.vips,
-                    "vrrs_leader": inst.config.vrrs_leader,
-                    "unicast_peers": crate::vrrp::unicast::peers_of(&inst.config.unicast_peers, inst.key.2),
-                    "last_change": inst.last_change,
-                    "track": crate::track::contributions(&inst.config.track, r.tracked_down()),
-                    "faulted": r.faulted(),
-                    "counters": r.counters(),
-                })
+                let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+                VrrpRow {
+                    interface: inst.key.0.clone(),
+                    vrid: inst.key.1,
+                    family: inst.key.2,
+                    version: inst.config.version.number(),
+                    device: inst.device.clone(),
+                    device_index: inst.device_index,
+                    vmac: inst.vmac,
+                    state: r.state(),
+                    priority: r.priority(),
+                    effective_priority: r.effective_priority(),
+                    preempt: inst.config.preempt,
+                    preempt_delay_ms: inst.config.preempt_delay_ms,
+                    accept_mode: r.accept_mode(),
+                    primary_address: inst.primary,
+                    master_address: r.master_address(),
+                    protodown: inst.protodown,
+                    advertisement_interval_ms: inst.config.advertisement_interval_ms,
+                    master_adver_interval_ms: ms(r.master_adver_interval()),
+                    skew_time_ms: ms(r.skew_time()),
+                    master_down_interval_ms: ms(r.master_down_interval()),
+                    vips: inst.vips.clone(),
+                    vrrs_leader: inst.config.vrrs_leader.clone(),
+                    unicast_peers: crate::vrrp::unicast::peers_of(
+                        &inst.config.unicast_peers,
+                        inst.key.2,
+                    ),
+                    last_change: inst.last_change,
+                    track: TrackContribution::of(&inst.config.track, r.tracked_down()),
+                    faulted: r.faulted(),
+                    counters: *r.counters(),
+                }
             })
-            .collect();
-        serde_json::Value::Array(rows)
+            .collect()
     }
 }

@@ -1,0 +1,48 @@
+//! `show vrrp`: one row per VRRP instance (interface, vrid, family).
+
+use super::TrackContribution;
+use crate::types::{Family, MacAddr};
+use crate::vrrp::router::{Counters, State};
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// One VRRP instance as `show vrrp --json` lists it under `routers`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VrrpRow {
+    pub interface: String,
+    pub vrid: u8,
+    pub family: Family,
+    /// VRRP version, 2 or 3.
+    pub version: u8,
+    /// The macvlan carrying the virtual MAC and addresses.
+    pub device: String,
+    /// Its ifindex, None until the kernel has it.
+    pub device_index: Option<u32>,
+    pub vmac: MacAddr,
+    pub state: State,
+    pub priority: u8,
+    /// The priority advertised now (tracking applied).
+    pub effective_priority: u8,
+    pub preempt: bool,
+    pub preempt_delay_ms: u32,
+    pub accept_mode: bool,
+    pub primary_address: IpAddr,
+    /// The current Master's address, as last heard (None: none heard).
+    pub master_address: Option<IpAddr>,
+    /// The device's protodown as last set (None: not set yet).
+    pub protodown: Option<bool>,
+    pub advertisement_interval_ms: u32,
+    pub master_adver_interval_ms: f64,
+    pub skew_time_ms: f64,
+    pub master_down_interval_ms: f64,
+    pub vips: Vec<IpAddr>,
+    pub vrrs_leader: Vec<String>,
+    /// Unicast peers of this family (empty: multicast).
+    pub unicast_peers: Vec<IpAddr>,
+    /// Last state change, seconds since the Unix epoch.
+    pub last_change: f64,
+    pub track: Vec<TrackContribution>,
+    /// A `fault = true` track entry is down: the instance is held in Initialize.
+    pub faulted: bool,
+    pub counters: Counters,
+}
