@@ -9,6 +9,7 @@ pub mod identity;
 pub mod metrics;
 pub mod nft_netlink;
 pub mod render;
+pub mod router_params;
 pub mod runtime;
 pub mod sched;
 pub mod timer;

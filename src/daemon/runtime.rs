@@ -15,7 +15,7 @@ use crate::reconcile::kernel::Loaded;
 use crate::types::{Family, MacAddr};
 use crate::vrrp::net::{self, FrameBatch, Received, RxSocket};
 use crate::vrrp::packet;
-use crate::vrrp::router::{Action, Input, Router, RouterParams, State, Time};
+use crate::vrrp::router::{Action, Input, Router, State, Time};
 use crate::vrrp::unicast::UnicastSender;
 use anyhow::Context;
 use futures::{FutureExt, StreamExt};

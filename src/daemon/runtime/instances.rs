@@ -44,7 +44,7 @@ impl Runtime {
                     tracing::error!(target: "netvrrp::kernel", interface = %rc.interface, %family, "parent has no usable {family} primary address; instance not started");
                     continue;
                 };
-                let params = RouterParams::from_config(rc, family, primary);
+                let params = crate::daemon::router_params::router_params(rc, family, primary);
                 let router = match Router::new(params) {
                     Ok(r) => r,
                     Err(e) => {

@@ -11,7 +11,7 @@ use crate::plan::ProtodownOwner;
 use crate::reconcile::kernel::{self, Failure};
 use crate::reconcile::routers::{self, ReloadReport, RouterAction, RouterChange};
 use crate::reconcile::{RunningState, RuntimeSettings, SCHEMA};
-use crate::vrrp::router::{Input, RouterParams, State, Time};
+use crate::vrrp::router::{Input, State, Time};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -266,7 +266,7 @@ impl Runtime {
         let inst = &mut self.instances[i];
         let family = inst.key.2;
         let was_shut = inst.config.shutdown;
-        let params = RouterParams::from_config(rc, family, inst.primary);
+        let params = crate::daemon::router_params::router_params(rc, family, inst.primary);
         let track_down: Vec<bool> = rc
             .track
             .iter()
