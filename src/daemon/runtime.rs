@@ -32,6 +32,7 @@ use tokio::time::Instant;
 mod background;
 mod control_server;
 mod fanout;
+mod instance_key;
 mod instances;
 mod outward;
 mod persistence;
@@ -78,8 +79,7 @@ const CLIENT_STOP_GRACE: Duration = Duration::from_secs(2);
 /// which asking at once would outrun); only a backlog of other links makes it take seconds.
 const SETTLE_GRACE: Duration = Duration::from_millis(250);
 
-/// (interface, vrid, family): one VRRP instance.
-pub type InstanceKey = (String, u8, Family);
+pub use instance_key::InstanceKey;
 
 /// A state change as the loop publishes it (subscribe, heap trimming): the event and the
 /// VRRS leader names that follow its instance (empty for the other family's instance of a
@@ -118,7 +118,7 @@ impl Instance {
     fn advert(&self, priority: u8, interval_cs: u16) -> packet::Advert {
         packet::Advert::new(
             self.config.version.number(),
-            self.key.1,
+            self.key.vrid,
             priority,
             interval_cs,
             &self.vips,

@@ -33,7 +33,7 @@ impl Runtime {
                 continue;
             };
             for family in rc.families() {
-                let key: InstanceKey = (rc.interface.clone(), rc.vrid, family);
+                let key = InstanceKey::new(&rc.interface, rc.vrid, family);
                 if let Some(inst) = keep.remove(&key) {
                     next.push(inst);
                     continue;
@@ -125,7 +125,7 @@ impl Runtime {
         self.timers.clear();
         for (i, inst) in self.instances.iter_mut().enumerate() {
             self.by_vrid
-                .insert((inst.parent_index, inst.key.2, inst.key.1), i);
+                .insert((inst.parent_index, inst.key.family, inst.key.vrid), i);
             inst.armed = inst.router.next_deadline();
             if let Some(t) = inst.armed {
                 self.timers.insert((t, i));
@@ -138,7 +138,7 @@ impl Runtime {
         let wanted: BTreeSet<(u32, Family)> = self
             .instances
             .iter()
-            .map(|i| (i.parent_index, i.key.2))
+            .map(|i| (i.parent_index, i.key.family))
             .collect();
         self.receivers.retain(|k, _| wanted.contains(k));
         for (parent, family) in wanted {
@@ -201,9 +201,14 @@ impl Runtime {
                     self.filter_dirty = true;
                     self.masters_dirty |= from == State::Master || to == State::Master;
                     let key = &self.instances[i].key;
-                    let f =
-                        self.vrrs
-                            .on_state(unix_now(), &key.0, key.1, key.2, to, reason.as_str());
+                    let f = self.vrrs.on_state(
+                        unix_now(),
+                        &key.interface,
+                        key.vrid,
+                        key.family,
+                        to,
+                        reason.as_str(),
+                    );
                     fanout.append(f);
                 }
             }
@@ -298,20 +303,20 @@ impl Runtime {
         for action in actions {
             match *action {
                 Action::StateChanged { from, to, reason } => {
-                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %from, %to, %reason, "state change");
+                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, %from, %to, %reason, "state change");
                     inst.last_change = unix_now();
                     let _ = events.send(Published {
                         // A name follows one instance (`leader_family`): the other family's
                         // instance of the same router must not speak for it.
-                        names: if inst.key.2 == inst.config.leader_family() {
+                        names: if inst.key.family == inst.config.leader_family() {
                             inst.config.vrrs_leader.clone()
                         } else {
                             Vec::new()
                         },
                         event: StateEvent {
-                            interface: inst.key.0.clone(),
-                            vrid: inst.key.1,
-                            family: inst.key.2,
+                            interface: inst.key.interface.clone(),
+                            vrid: inst.key.vrid,
+                            family: inst.key.family,
                             previous: from,
                             state: to,
                             reason: reason.to_string(),
@@ -322,13 +327,13 @@ impl Runtime {
                     });
                 }
                 Action::EffectivePriorityChanged { from, to } => {
-                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, from, to, "effective priority changed");
+                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, from, to, "effective priority changed");
                 }
                 Action::OwnerConflict { src, priority } => {
-                    tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %src, priority, "another router advertises addresses we own (priority 255 here): misconfiguration; counted in owner_conflicts, logged at most once a minute");
+                    tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, %src, priority, "another router advertises addresses we own (priority 255 here): misconfiguration; counted in owner_conflicts, logged at most once a minute");
                 }
                 Action::IntervalMismatch { src, interval_cs } => {
-                    tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %src, advertised_ms = u32::from(interval_cs) * 10, configured_ms = inst.config.advertisement_interval_ms, "advert interval differs from ours (followed as RFC 9568 says); counted in interval_mismatches, logged at most once a minute");
+                    tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, %src, advertised_ms = u32::from(interval_cs) * 10, configured_ms = inst.config.advertisement_interval_ms, "advert interval differs from ours (followed as RFC 9568 says); counted in interval_mismatches, logged at most once a minute");
                 }
                 _ => {}
             }
@@ -365,7 +370,7 @@ impl Runtime {
                     }
                     let advert = packet::AdvertFields {
                         version: inst.config.version.number(),
-                        vrid: inst.key.1,
+                        vrid: inst.key.vrid,
                         priority,
                         interval_cs,
                         addresses: &inst.vips,
@@ -421,11 +426,9 @@ impl Runtime {
             // to carry one: every instance on that parent and family counts it (each sees the
             // same link), as `vrid_errors` or `truncated_errors`.
             let mut attributed = false;
-            for inst in self
-                .instances
-                .iter_mut()
-                .filter(|inst| inst.parent_index == pkt.parent_index && inst.key.2 == pkt.family)
-            {
+            for inst in self.instances.iter_mut().filter(|inst| {
+                inst.parent_index == pkt.parent_index && inst.key.family == pkt.family
+            }) {
                 let c = inst.router.counters_mut();
                 match vrid {
                     Some(_) => c.vrid_errors += 1,

@@ -60,9 +60,9 @@ impl Runtime {
                 let r = &inst.router;
                 let ms = |d: Duration| d.as_secs_f64() * 1000.0;
                 VrrpRow {
-                    interface: inst.key.0.clone(),
-                    vrid: inst.key.1,
-                    family: inst.key.2,
+                    interface: inst.key.interface.clone(),
+                    vrid: inst.key.vrid,
+                    family: inst.key.family,
                     version: inst.config.version.number(),
                     device: inst.device.clone(),
                     device_index: inst.device_index,
@@ -84,7 +84,7 @@ impl Runtime {
                     vrrs_leader: inst.config.vrrs_leader.clone(),
                     unicast_peers: crate::vrrp::unicast::peers_of(
                         &inst.config.unicast_peers,
-                        inst.key.2,
+                        inst.key.family,
                     ),
                     last_change: inst.last_change,
                     track: TrackContribution::of(&inst.config.track, r.tracked_down()),
