@@ -109,11 +109,23 @@ fn is_link_local(a: &IpNet) -> bool {
     }
 }
 
-/// Addresses netvrrp manages on a device: all but IPv6 link-locals (the kernel makes those).
-pub fn managed_addresses(link: &LinkInfo) -> BTreeSet<IpNet> {
+/// Addresses netvrrp manages on a device whose desired addresses are `wanted`: every address
+/// but the IPv6 link-locals the kernel made itself. A link-local VIP (the virtual router's
+/// link-local, RFC 9568 5.2.9) is managed like any other VIP.
+///
+/// The kernel tags its own link-locals (IFA_PROTO `kernel_ll`) since Linux 5.18. When no
+/// address of the device carries that tag (an older kernel, or a device that never had
+/// carrier so addrconf made none) a link-local not in `wanted` is left alone, as before:
+/// it may be the kernel's. On a tagging kernel an untagged, unwanted link-local is a stale
+/// VIP and is removed.
+pub fn managed_addresses(link: &LinkInfo, wanted: &[IpNet]) -> BTreeSet<IpNet> {
+    let kernel_tags = !link.kernel_link_locals.is_empty();
     link.addresses
         .iter()
-        .filter(|a| !is_link_local(a))
+        .filter(|a| {
+            !is_link_local(a)
+                || (!link.kernel_link_locals.contains(a) && (kernel_tags || wanted.contains(a)))
+        })
         .copied()
         .collect()
 }
@@ -220,7 +232,12 @@ impl DeviceView<'_> {
         s
     }
 
-    fn of_link<'a>(l: &'a LinkInfo, snapshot: &Snapshot, runtime: bool) -> DeviceView<'a> {
+    fn of_link<'a>(
+        l: &'a LinkInfo,
+        wanted: &[IpNet],
+        snapshot: &Snapshot,
+        runtime: bool,
+    ) -> DeviceView<'a> {
         DeviceView {
             name: &l.name,
             parent: parent_name(snapshot, l.parent_index.unwrap_or(0)),
@@ -230,7 +247,7 @@ impl DeviceView<'_> {
             protodown: if runtime { None } else { Some(l.protodown) },
             admin_up: l.admin_up,
             sysctls: sysctl_text(l.dad_sysctls, l.disable_ipv6),
-            addresses: managed_addresses(l).into_iter().collect(),
+            addresses: managed_addresses(l, wanted).into_iter().collect(),
         }
     }
 
@@ -483,9 +500,9 @@ fn plan_inner(
             });
             continue;
         };
-        let have = managed_addresses(l);
+        let have = managed_addresses(l, &d.addresses);
         if render {
-            let mut view = DeviceView::of_link(l, snapshot, runtime);
+            let mut view = DeviceView::of_link(l, &d.addresses, snapshot, runtime);
             if d.ignore_linkdown {
                 view.sysctls += &linkdown_text(l.ipv4_ignore_linkdown, l.ipv6_ignore_linkdown);
             }
@@ -604,7 +621,7 @@ fn plan_inner(
     }
     for l in &to_delete {
         if render {
-            current_text += &DeviceView::of_link(l, snapshot, runtime).render();
+            current_text += &DeviceView::of_link(l, &[], snapshot, runtime).render();
         }
     }
     ops.extend(late_deletes);
@@ -752,7 +769,7 @@ pub fn check(
                 );
             }
         }
-        let have = managed_addresses(l);
+        let have = managed_addresses(l, &d.addresses);
         for a in &d.addresses {
             push(
                 &format!("address {a}"),
@@ -810,6 +827,7 @@ mod tests {
             carrier: true,
             operstate: "up".into(),
             addresses: vec!["192.0.2.2/24".parse().unwrap()],
+            kernel_link_locals: Vec::new(),
             dad_sysctls: None,
             disable_ipv6: None,
             ipv4_ignore_linkdown: None,
@@ -856,6 +874,7 @@ mod tests {
             carrier: false,
             operstate: "lowerlayerdown".into(),
             addresses: d.addresses.clone(),
+            kernel_link_locals: Vec::new(),
             dad_sysctls: Some([0, 0, 0]),
             disable_ipv6: Some(!d.ipv6),
             ipv4_ignore_linkdown: Some(d.ignore_linkdown),
@@ -1045,6 +1064,66 @@ mod tests {
         let p = plan(&snap, &state(vec![d]), &[], ProtodownOwner::Configurator).unwrap();
         assert!(p.in_sync, "{:?}", p.changes);
         assert_eq!(p.current_text, p.desired_text);
+    }
+
+    #[test]
+    fn link_local_vip_is_managed_and_the_kernels_is_not() {
+        let d = desired_dev(2, 5, Family::Ipv6, &["fe80::5/64", "2001:db8::1/64"]);
+        // Absent: added like any VIP (the kernel's own link-local, tagged, stays alone).
+        let mut l = link_of(&d, 10);
+        l.addresses.retain(|a| a.to_string() != "fe80::5/64");
+        let kernel_ll: IpNet = "fe80::1234/64".parse().unwrap();
+        l.addresses.push(kernel_ll);
+        l.kernel_link_locals.push(kernel_ll);
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l.clone()],
+        };
+        let ops = run(&snap, &state(vec![d.clone()]), &[]);
+        assert_eq!(
+            ops.iter().map(|o| o.to_string()).collect::<Vec<_>>(),
+            [format!("add address fe80::5/64 dev {}", d.name)]
+        );
+        let checks = check(
+            &snap,
+            &state(vec![d.clone()]),
+            &[],
+            ProtodownOwner::Configurator,
+        );
+        assert!(
+            checks
+                .iter()
+                .any(|c| c.attribute == "address fe80::5/64" && !c.pass),
+            "{checks:?}"
+        );
+        // Present: in sync, and check agrees.
+        l.addresses.push("fe80::5/64".parse().unwrap());
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l.clone()],
+        };
+        assert!(run(&snap, &state(vec![d.clone()]), &[]).is_empty());
+        let checks = check(
+            &snap,
+            &state(vec![d.clone()]),
+            &[],
+            ProtodownOwner::Configurator,
+        );
+        assert!(checks.iter().all(|c| c.pass), "{checks:?}");
+        // Left the file: on a kernel that tags its link-locals, the stale VIP is removed and
+        // the kernel's stays.
+        let without = desired_dev(2, 5, Family::Ipv6, &["2001:db8::1/64"]);
+        let ops = run(&snap, &state(vec![without.clone()]), &[]);
+        assert_eq!(
+            ops.iter().map(|o| o.to_string()).collect::<Vec<_>>(),
+            [format!("del address fe80::5/64 dev {}", d.name)]
+        );
+        // No tag anywhere on the device (an older kernel): an unwanted link-local may be the
+        // kernel's, so it is left alone.
+        l.kernel_link_locals.clear();
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l],
+        };
+        assert!(run(&snap, &state(vec![without]), &[]).is_empty());
+        assert!(run(&snap, &state(vec![d]), &[]).is_empty());
     }
 
     #[test]

@@ -191,6 +191,7 @@ mod tests {
             carrier: true,
             operstate: "up".into(),
             addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+            kernel_link_locals: Vec::new(),
             dad_sysctls: None,
             disable_ipv6: None,
             ipv4_ignore_linkdown: None,

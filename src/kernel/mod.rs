@@ -82,6 +82,10 @@ pub struct LinkInfo {
     pub operstate: String,
     /// Addresses with their prefix length; IPv6 link-locals included.
     pub addresses: Vec<IpNet>,
+    /// The IPv6 link-locals among `addresses` that the kernel made itself (addrconf's, tagged
+    /// IFA_PROTO `kernel_ll`, Linux 5.18+): never managed, unlike a link-local VIP.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kernel_link_locals: Vec<IpNet>,
     /// Values of [`DAD_SYSCTLS`], in that order; None when the device has no IPv6 conf.
     /// Read from the inet6 devconf of the link dump (the same values /proc shows).
     pub dad_sysctls: Option<[i32; 3]>,

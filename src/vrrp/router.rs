@@ -2786,6 +2786,7 @@ mod tests {
             }],
             peers: vec![],
             unicast_peers: vec![],
+            router_advertisements: None,
             location: Location::default(),
         };
         let p = RouterParams::from_config(&cfg, Family::Ipv4, v4(2));
