@@ -7,7 +7,9 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::desired::{DesiredDevice, DesiredState};
-use crate::kernel::{DAD_SYSCTLS, DISABLE_IPV6, IGNORE_LINKDOWN, LinkInfo, Snapshot};
+use crate::kernel::{
+    DAD_SYSCTLS, DISABLE_IPV6, IGNORE_LINKDOWN, LinkInfo, RA_HOST_SYSCTLS, Snapshot,
+};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// A device netvrrp created or adopted, as remembered in `<run-dir>/owned.json`.
@@ -256,6 +258,9 @@ impl DeviceView<'_> {
         if d.ignore_linkdown {
             sysctls += &linkdown_text(Some(true), Some(true));
         }
+        if d.ra_quiet {
+            sysctls += &ra_quiet_text(Some([0, 0]));
+        }
         DeviceView {
             name: &d.name,
             parent: d.parent.clone(),
@@ -309,6 +314,36 @@ fn linkdown_text(v4: Option<bool>, v6: Option<bool>) -> String {
         v(v4),
         v(v6)
     )
+}
+
+/// Set [`RA_HOST_SYSCTLS`] to 0 where they are not (`None`: not reported, left alone).
+fn ra_quiet_ops(device: &str, values: Option<[i32; 2]>) -> Vec<Op> {
+    let Some(values) = values else {
+        return Vec::new();
+    };
+    RA_HOST_SYSCTLS
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| *v != 0)
+        .map(|(name, previous)| Op::SetSysctl {
+            device: device.into(),
+            name: (*name).into(),
+            value: 0,
+            previous,
+        })
+        .collect()
+}
+
+/// ` accept_ra=V autoconf=V` (`?` when not reported), appended where netvrrp manages them.
+fn ra_quiet_text(values: Option<[i32; 2]>) -> String {
+    RA_HOST_SYSCTLS
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let v = values.map_or("?".to_string(), |v| v[i].to_string());
+            format!(" {k}={v}")
+        })
+        .collect()
 }
 
 fn sysctl_text(v: Option<[i32; 3]>, disabled: Option<bool>) -> String {
@@ -480,6 +515,9 @@ fn plan_inner(
             if d.ignore_linkdown {
                 ops.extend(linkdown_ops(&d.name, Some(false), Some(false)));
             }
+            if d.ra_quiet {
+                ops.extend(ra_quiet_ops(&d.name, Some([1, 1])));
+            }
             // Protodown goes on before the link is up so the device never transmits as a
             // second master before the runtime has decided.
             ops.push(Op::SetProtodown {
@@ -505,6 +543,9 @@ fn plan_inner(
             let mut view = DeviceView::of_link(l, &d.addresses, snapshot, runtime);
             if d.ignore_linkdown {
                 view.sysctls += &linkdown_text(l.ipv4_ignore_linkdown, l.ipv6_ignore_linkdown);
+            }
+            if d.ra_quiet {
+                view.sysctls += &ra_quiet_text(l.ra_host_sysctls);
             }
             current_text += &view.render();
         }
@@ -570,6 +611,9 @@ fn plan_inner(
                 l.ipv4_ignore_linkdown,
                 l.ipv6_ignore_linkdown,
             ));
+        }
+        if d.ra_quiet {
+            ops.extend(ra_quiet_ops(&d.name, l.ra_host_sysctls));
         }
         if !runtime && l.protodown != d.protodown {
             ops.push(Op::SetProtodown {
@@ -769,6 +813,17 @@ pub fn check(
                 );
             }
         }
+        if d.ra_quiet {
+            for (i, name) in RA_HOST_SYSCTLS.iter().enumerate() {
+                push(
+                    name,
+                    "0".into(),
+                    l.ra_host_sysctls
+                        .map(|v| v[i].to_string())
+                        .unwrap_or_else(|| "absent".into()),
+                );
+            }
+        }
         let have = managed_addresses(l, &d.addresses);
         for a in &d.addresses {
             push(
@@ -828,6 +883,7 @@ mod tests {
             operstate: "up".into(),
             addresses: vec!["192.0.2.2/24".parse().unwrap()],
             kernel_link_locals: Vec::new(),
+            ra_host_sysctls: None,
             dad_sysctls: None,
             disable_ipv6: None,
             ipv4_ignore_linkdown: None,
@@ -848,6 +904,7 @@ mod tests {
             },
             ipv6: true,
             ignore_linkdown: true,
+            ra_quiet: false,
             addresses: vips.iter().map(|a| a.parse().unwrap()).collect(),
             protodown: true,
             role: DeviceRole::Router {
@@ -875,6 +932,7 @@ mod tests {
             operstate: "lowerlayerdown".into(),
             addresses: d.addresses.clone(),
             kernel_link_locals: Vec::new(),
+            ra_host_sysctls: Some(if d.ra_quiet { [0, 0] } else { [1, 1] }),
             dad_sysctls: Some([0, 0, 0]),
             disable_ipv6: Some(!d.ipv6),
             ipv4_ignore_linkdown: Some(d.ignore_linkdown),
@@ -983,6 +1041,7 @@ mod tests {
             addrgenmode: AddrGenMode::Random,
             ipv6: addrs.iter().any(|a| a.contains(':')),
             ignore_linkdown: false,
+            ra_quiet: false,
             addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
             protodown: true,
             role: DeviceRole::Pathway {
@@ -1124,6 +1183,55 @@ mod tests {
         };
         assert!(run(&snap, &state(vec![without]), &[]).is_empty());
         assert!(run(&snap, &state(vec![d]), &[]).is_empty());
+    }
+
+    /// accept_ra / autoconf: set to 0 on the vrrp6 device of a router that sends RAs (at
+    /// creation and on drift), shown by check, and left alone elsewhere.
+    #[test]
+    fn ra_host_sysctls_are_managed_on_advertising_devices() {
+        let mut d = desired_dev(2, 5, Family::Ipv6, &["fe80::5/64", "2001:db8::1/64"]);
+        d.ra_quiet = true;
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0")],
+        };
+        let text: Vec<String> = run(&snap, &state(vec![d.clone()]), &[])
+            .iter()
+            .map(|o| o.to_string())
+            .collect();
+        for name in ["accept_ra", "autoconf"] {
+            let op = format!("sysctl net.ipv6.conf.{}.{name}=0", d.name);
+            assert!(text.contains(&op), "{op} missing from {text:?}");
+        }
+        let mut l = link_of(&d, 10);
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l.clone()],
+        };
+        assert!(run(&snap, &state(vec![d.clone()]), &[]).is_empty());
+        l.ra_host_sysctls = Some([1, 0]);
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l.clone()],
+        };
+        let ops: Vec<String> = run(&snap, &state(vec![d.clone()]), &[])
+            .iter()
+            .map(|o| o.to_string())
+            .collect();
+        assert_eq!(
+            ops,
+            [format!("sysctl net.ipv6.conf.{}.accept_ra=0", d.name)]
+        );
+        let checks = check(
+            &snap,
+            &state(vec![d.clone()]),
+            &[],
+            ProtodownOwner::Configurator,
+        );
+        assert!(checks.iter().any(|c| c.attribute == "accept_ra" && !c.pass));
+        assert!(checks.iter().any(|c| c.attribute == "autoconf" && c.pass));
+        // Without RAs the host side is left as it is.
+        d.ra_quiet = false;
+        assert!(run(&snap, &state(vec![d.clone()]), &[]).is_empty());
+        let checks = check(&snap, &state(vec![d]), &[], ProtodownOwner::Configurator);
+        assert!(!checks.iter().any(|c| c.attribute == "accept_ra"));
     }
 
     #[test]

@@ -192,6 +192,7 @@ mod tests {
             operstate: "up".into(),
             addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
             kernel_link_locals: Vec::new(),
+            ra_host_sysctls: None,
             dad_sysctls: None,
             disable_ipv6: None,
             ipv4_ignore_linkdown: None,

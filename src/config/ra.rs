@@ -3,8 +3,6 @@
 //! (netvrrp.toml(5), "ROUTER ADVERTISEMENTS").
 
 use ipnet::Ipv6Net;
-use serde::{Deserialize, Serialize};
-use std::net::Ipv6Addr;
 
 /// RFC 4861 MaxRtrAdvInterval default, ms.
 pub const DEFAULT_MAX_INTERVAL_MS: u32 = 600_000;
@@ -15,34 +13,9 @@ pub const DEFAULT_VALID_LIFETIME_S: u32 = 2_592_000;
 /// RFC 4861 AdvPreferredLifetime default, s (7 days).
 pub const DEFAULT_PREFERRED_LIFETIME_S: u32 = 604_800;
 
-/// The Router Advertisements of one router (its IPv6 instance), every value resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RaConfig {
-    /// MinRtrAdvInterval, ms (3 s ..= 0.75 × max).
-    pub min_interval_ms: u32,
-    /// MaxRtrAdvInterval, ms (4 s ..= 1800 s).
-    pub max_interval_ms: u32,
-    /// Router Lifetime, s: 0 (not a default router) or max interval ..= 9000.
-    pub lifetime_s: u16,
-    /// Cur Hop Limit (0: unspecified).
-    pub hop_limit: u8,
-    /// M flag (addresses from DHCPv6).
-    pub managed: bool,
-    /// O flag (other configuration from DHCPv6).
-    pub other_config: bool,
-    /// Prefix Information options; by default the prefixes of the router's global IPv6 VIPs.
-    pub prefixes: Vec<Ipv6Net>,
-    /// A flag of every prefix (SLAAC); the L flag is always set.
-    pub autonomous: bool,
-    pub valid_lifetime_s: u32,
-    pub preferred_lifetime_s: u32,
-    /// RDNSS option (RFC 8106) addresses; none: no option.
-    pub rdnss: Vec<Ipv6Addr>,
-    /// RDNSS Lifetime, s.
-    pub rdnss_lifetime_s: u32,
-    /// MTU option; None: not sent.
-    pub mtu: Option<u32>,
-}
+/// The Router Advertisements of one router (its IPv6 instance), every value resolved (a
+/// value type, so the protocol core reads it too: [`crate::vrrp::ra::RaParams`]).
+pub type RaConfig = crate::types::RaSettings;
 
 impl RaConfig {
     /// Every default, for a router whose IPv6 VIPs are `vips`: `router-advertisements = true`.

@@ -35,6 +35,8 @@ const IFLA_MACVLAN_MODE: u16 = 1;
 const IFLA_INET6_CONF: u16 = 2;
 const IFLA_INET6_ADDR_GEN_MODE: u16 = 8;
 // Indexes into the IFLA_INET6_CONF array (linux/ipv6.h DEVCONF_*).
+const DEVCONF_ACCEPT_RA: usize = 3;
+const DEVCONF_AUTOCONF: usize = 5;
 const DEVCONF_DAD_TRANSMITS: usize = 6;
 const DEVCONF_DISABLE_IPV6: usize = 26;
 const DEVCONF_ACCEPT_DAD: usize = 27;
@@ -121,6 +123,7 @@ pub(crate) fn link_from_payload(payload: &[u8]) -> Option<LinkInfo> {
         operstate: "unknown".to_string(),
         addresses: Vec::new(),
         kernel_link_locals: Vec::new(),
+        ra_host_sysctls: None,
         dad_sysctls: None,
         disable_ipv6: None,
         ipv4_ignore_linkdown: None,
@@ -219,6 +222,9 @@ fn parse_inet6(spec: &[u8], link: &mut LinkInfo) {
                     at(DEVCONF_ENHANCED_DAD),
                 ) {
                     link.dad_sysctls = Some([a, d, e]);
+                }
+                if let (Some(ra), Some(auto)) = (at(DEVCONF_ACCEPT_RA), at(DEVCONF_AUTOCONF)) {
+                    link.ra_host_sysctls = Some([ra, auto]);
                 }
                 link.disable_ipv6 = i32_at(v, DEVCONF_DISABLE_IPV6 * 4).map(|x| x != 0);
                 link.ipv6_ignore_linkdown =

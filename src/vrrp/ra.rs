@@ -24,9 +24,8 @@
 //!   checks the ICMPv6 checksum of what the raw socket hands over.
 //! - Not Master (Backup, Initialize, stopped): nothing is sent, solicitations included.
 
-use crate::types::MacAddr;
+use crate::types::{MacAddr, RaSettings};
 use crate::vrrp::router::Time;
-use ipnet::Ipv6Net;
 use serde::Serialize;
 use std::net::Ipv6Addr;
 use std::time::Duration;
@@ -55,63 +54,51 @@ pub struct RaParams {
     pub source: Ipv6Addr,
     /// The virtual MAC: the source link-layer address option and the frame's source.
     pub mac: MacAddr,
-    pub min_interval: Duration,
-    pub max_interval: Duration,
-    pub lifetime_s: u16,
-    pub hop_limit: u8,
-    pub managed: bool,
-    pub other_config: bool,
-    pub prefixes: Vec<Ipv6Net>,
-    pub autonomous: bool,
-    pub valid_lifetime_s: u32,
-    pub preferred_lifetime_s: u32,
-    pub rdnss: Vec<Ipv6Addr>,
-    pub rdnss_lifetime_s: u32,
-    pub mtu: Option<u32>,
+    pub settings: RaSettings,
 }
 
 impl RaParams {
     /// The ICMPv6 Router Advertisement (no IP header), checksum zero: the caller fills it in
     /// for the packet's addresses (see `frames::checksum`).
     pub fn message(&self) -> Vec<u8> {
-        let mut m =
-            Vec::with_capacity(16 + 8 + 8 + 32 * self.prefixes.len() + 8 + 16 * self.rdnss.len());
+        let s = &self.settings;
+        let mut m = Vec::with_capacity(16 + 8 + 8 + 32 * s.prefixes.len() + 8 + 16 * s.rdnss.len());
         m.extend_from_slice(&[ICMPV6_ROUTER_ADVERTISEMENT, 0, 0, 0]);
-        m.push(self.hop_limit);
+        m.push(s.hop_limit);
         let mut flags = 0;
-        if self.managed {
+        if s.managed {
             flags |= FLAG_MANAGED;
         }
-        if self.other_config {
+        if s.other_config {
             flags |= FLAG_OTHER;
         }
         m.push(flags);
-        m.extend_from_slice(&self.lifetime_s.to_be_bytes());
+        m.extend_from_slice(&s.lifetime_s.to_be_bytes());
         // Reachable Time and Retrans Timer: 0, unspecified (hosts keep their own).
         m.extend_from_slice(&[0; 8]);
         m.extend_from_slice(&[OPT_SOURCE_LINK_ADDR, 1]);
         m.extend_from_slice(&self.mac.octets());
-        if let Some(mtu) = self.mtu {
+        if let Some(mtu) = s.mtu {
             m.extend_from_slice(&[OPT_MTU, 1, 0, 0]);
             m.extend_from_slice(&mtu.to_be_bytes());
         }
-        for p in &self.prefixes {
+        for p in &s.prefixes {
             let mut flags = PREFIX_ON_LINK;
-            if self.autonomous {
+            if s.autonomous {
                 flags |= PREFIX_AUTONOMOUS;
             }
             m.extend_from_slice(&[OPT_PREFIX_INFO, 4, p.prefix_len(), flags]);
-            m.extend_from_slice(&self.valid_lifetime_s.to_be_bytes());
-            m.extend_from_slice(&self.preferred_lifetime_s.to_be_bytes());
+            m.extend_from_slice(&s.valid_lifetime_s.to_be_bytes());
+            m.extend_from_slice(&s.preferred_lifetime_s.to_be_bytes());
             m.extend_from_slice(&[0; 4]);
             m.extend_from_slice(&p.network().octets());
         }
-        if !self.rdnss.is_empty() {
+        if !s.rdnss.is_empty() {
             // Length in units of 8 bytes: the 8-byte head and two units per address.
-            let units = u8::try_from(1 + 2 * self.rdnss.len()).unwrap_or(u8::MAX);
+            let units = u8::try_from(1 + 2 * s.rdnss.len()).unwrap_or(u8::MAX);
             m.extend_from_slice(&[OPT_RDNSS, units, 0, 0]);
-            m.extend_from_slice(&self.rdnss_lifetime_s.to_be_bytes());
-            for a in &self.rdnss {
+            m.extend_from_slice(&s.rdnss_lifetime_s.to_be_bytes());
+            for a in &s.rdnss {
                 m.extend_from_slice(&a.octets());
             }
         }
@@ -287,7 +274,13 @@ impl RaScheduler {
             Some(due) if self.advertising && due <= now => {}
             _ => return false,
         }
-        let mut interval = between(self.params.min_interval, self.params.max_interval, random);
+        let ms = |v: u32| Duration::from_millis(u64::from(v));
+        let settings = &self.params.settings;
+        let mut interval = between(
+            ms(settings.min_interval_ms),
+            ms(settings.max_interval_ms),
+            random,
+        );
         if self.initial_left > 0 {
             self.initial_left -= 1;
             interval = interval.min(MAX_INITIAL_RTR_ADVERT_INTERVAL);
@@ -333,19 +326,21 @@ mod tests {
         RaParams {
             source: "fe80::5".parse().unwrap(),
             mac: MacAddr([0, 0, 0x5e, 0, 2, 5]),
-            min_interval: Duration::from_secs(200),
-            max_interval: Duration::from_secs(600),
-            lifetime_s: 1800,
-            hop_limit: 64,
-            managed: false,
-            other_config: true,
-            prefixes: vec!["2001:db8:5::/64".parse().unwrap()],
-            autonomous: true,
-            valid_lifetime_s: 2_592_000,
-            preferred_lifetime_s: 604_800,
-            rdnss: vec!["2001:db8::53".parse().unwrap()],
-            rdnss_lifetime_s: 1800,
-            mtu: Some(1500),
+            settings: RaSettings {
+                min_interval_ms: 200_000,
+                max_interval_ms: 600_000,
+                lifetime_s: 1800,
+                hop_limit: 64,
+                managed: false,
+                other_config: true,
+                prefixes: vec!["2001:db8:5::/64".parse().unwrap()],
+                autonomous: true,
+                valid_lifetime_s: 2_592_000,
+                preferred_lifetime_s: 604_800,
+                rdnss: vec!["2001:db8::53".parse().unwrap()],
+                rdnss_lifetime_s: 1800,
+                mtu: Some(1500),
+            },
         }
     }
 
@@ -381,7 +376,8 @@ mod tests {
         assert_eq!(&rdnss[8..], dns.octets());
         // No optional option, no flags, not autonomous: only what is asked for.
         let mut p = params();
-        (p.mtu, p.rdnss, p.other_config, p.autonomous) = (None, vec![], false, false);
+        let s = &mut p.settings;
+        (s.mtu, s.rdnss, s.other_config, s.autonomous) = (None, vec![], false, false);
         let m = p.message();
         assert_eq!(m.len(), 16 + 8 + 32);
         assert_eq!((m[5], m[24], m[27]), (0, 3, 0x80));
@@ -512,7 +508,7 @@ mod tests {
         s.start(at(0));
         assert!(s.poll(at(0), 0));
         let mut p = params();
-        p.lifetime_s = 900;
+        p.settings.lifetime_s = 900;
         s.reconfigure(p.clone(), at(5));
         assert_eq!(s.next_deadline(), Some(at(5)));
         assert_eq!(s.params(), &p);

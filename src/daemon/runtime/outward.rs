@@ -50,7 +50,8 @@ impl Runtime {
         let rows: Vec<serde_json::Value> = self
             .instances
             .iter()
-            .map(|inst| {
+            .enumerate()
+            .map(|(i, inst)| {
                 let r = &inst.router;
                 json!({
                     "interface": inst.key.0,
@@ -80,6 +81,7 @@ impl Runtime {
                     "track": crate::track::contributions(&inst.config.track, r.tracked_down()),
                     "faulted": r.faulted(),
                     "counters": r.counters(),
+                    "router_advertisements": self.ra.row(i),
                 })
             })
             .collect();
