@@ -250,6 +250,22 @@ fn hosts_follow_the_virtual_router_through_a_failover_and_only_the_master_advert
     let neigh = h.ip_json(&["-6", "neigh", "show", "to", VIRTUAL_LL, "dev", "eth0"]);
     assert_eq!(neigh[0]["lladdr"], "00:00:5e:00:02:05", "{neigh}");
 
+    // The routers' own vrrp6 devices learn nothing from RAs.
+    for k in 1..=2 {
+        let dev = format!("vrrp6-{}-{VRID}", lab.r(k).ifindex("eth0"));
+        for knob in ["accept_ra", "autoconf"] {
+            let key = format!("net.ipv6.conf.{dev}.{knob}");
+            let out = lab.r(k).ok(&["sysctl", "-n", &key]);
+            assert_eq!(String::from_utf8_lossy(&out).trim(), "0", "r{k} {key}");
+        }
+    }
+    let show = lab.r(1).netvrrp(&["show", "vrrp"]);
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        show.contains("Router Advertisements:") && show.contains("advertising"),
+        "{show}"
+    );
+
     // The host solicits: the Master answers, the Backup hears it and stays silent.
     let ignored_before = ra_counter(lab.r(2), "rs_ignored");
     host_solicits(&lab);
@@ -355,6 +371,9 @@ fn hosts_follow_the_virtual_router_through_a_failover_and_only_the_master_advert
     for ra in ras(&from_r2.frames()) {
         assert!(ra.0 >= takeover - 0.5, "r2 advertised while Backup");
         assert_ra_from_the_virtual_router(&ra, net);
+        // The same file on both routers: the Backup that took over says exactly what the
+        // old Master said (RFC 9568 8.2.3), so hosts see one router.
+        assert_eq!(ra.4, r1_ras[0].4, "r2's RA differs from r1's");
     }
     // And answers a solicitation.
     let answered = ra_counter(lab.r(2), "rs_answered");
@@ -372,5 +391,53 @@ fn hosts_follow_the_virtual_router_through_a_failover_and_only_the_master_advert
     assert_eq!(
         row["router_advertisements"]["state"], "advertising",
         "{row}"
+    );
+}
+
+/// `netvrrp stop` on the Master: no RA withdrawing the router (lifetime 0) from it; the
+/// Backup takes over and goes on advertising the same router, and the host's default route
+/// never changes.
+// ledger: R9568-6.4.3-k
+#[test]
+fn a_graceful_stop_of_the_master_does_not_withdraw_the_router() {
+    let net = 62;
+    let lab = lab("nvrastop", net);
+    let from_r1 = Tcpdump::start(&lab.sw, "port-r1", &["-Q", "in"], Some("icmp6"));
+    let from_r2 = Tcpdump::start(&lab.sw, "port-r2", &["-Q", "in"], Some("icmp6"));
+    apply(&lab, 1, 200);
+    wait_state(&lab, 1, "master");
+    apply(&lab, 2, 100);
+    wait_state(&lab, 2, "backup");
+    let h = lab.host();
+    let want = (VIRTUAL_LL.to_string(), "eth0".to_string());
+    common::wait_until(
+        Duration::from_secs(15),
+        || format!("default route via {VIRTUAL_LL}: {:?}", default_routes(h)),
+        || (default_routes(h) == [want.clone()]).then_some(()),
+    );
+    let out = lab.r(1).netvrrp(&["stop"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let stopped = common::unix_now();
+    wait_state(&lab, 2, "master");
+    common::wait_until(
+        Duration::from_secs(10),
+        || "an RA from r2 after the stop".into(),
+        || {
+            ras(&from_r2.frames())
+                .iter()
+                .any(|ra| ra.0 >= stopped - 0.5)
+                .then_some(())
+        },
+    );
+    assert_eq!(default_routes(h), [want]);
+    let lifetimes: Vec<u16> = ras(&from_r1.frames())
+        .iter()
+        .chain(ras(&from_r2.frames()).iter())
+        .map(|ra| u16::from_be_bytes([ra.4[6], ra.4[7]]))
+        .collect();
+    assert!(!lifetimes.is_empty());
+    assert!(
+        lifetimes.iter().all(|l| *l == 60),
+        "an RA with another router lifetime (0 withdraws the router): {lifetimes:?}"
     );
 }

@@ -383,6 +383,24 @@ mod tests {
         assert_eq!((m[5], m[24], m[27]), (0, 3, 0x80));
     }
 
+    /// RFC 9568 8.2.3: no special-service RA content (Mobile IPv6's Home Agent flag and
+    /// option) that a Backup could not take over; only the options the settings ask for.
+    // ledger: R9568-8.2.3-b
+    #[test]
+    fn no_home_agent_flag_or_option_is_ever_advertised() {
+        let mut p = params();
+        for (managed, other) in [(false, false), (true, true)] {
+            (p.settings.managed, p.settings.other_config) = (managed, other);
+            let m = p.message();
+            assert_eq!(m[5] & 0x3f, 0, "H, Prf or reserved bits set: {:#04x}", m[5]);
+            let mut rest = &m[16..];
+            while !rest.is_empty() {
+                assert!([1, 3, 5, 25].contains(&rest[0]), "option type {}", rest[0]);
+                rest = &rest[usize::from(rest[1]) * 8..];
+            }
+        }
+    }
+
     fn rs(options: &[u8]) -> Vec<u8> {
         let mut m = vec![133, 0, 0, 0, 0, 0, 0, 0];
         m.extend_from_slice(options);

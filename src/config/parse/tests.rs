@@ -1392,6 +1392,7 @@ fn router_advertisements_table_overrides_defaults() {
     );
 }
 
+// ledger: R9568-8.2.3-b
 #[test]
 fn router_advertisements_errors_name_the_place() {
     // No link-local in ipv6: refused at the key.
@@ -1408,6 +1409,14 @@ fn router_advertisements_errors_name_the_place() {
         25,
         "vrrp[1].router-advertisements",
         "expected boolean or table, found integer",
+    );
+    // No key for special-service options (RFC 9568 8.2.3: Backups could not take them over).
+    assert_one(
+        &format!("{RA_BASE}router-advertisements = {{ home-agent = true }}\n"),
+        5,
+        27,
+        "vrrp[1].router-advertisements.home-agent",
+        "unknown key `home-agent`",
     );
     assert_one(
         &format!("{RA_BASE}router-advertisements = {{ interval = 5 }}\n"),
