@@ -441,3 +441,63 @@ fn a_graceful_stop_of_the_master_does_not_withdraw_the_router() {
         "an RA with another router lifetime (0 withdraws the router): {lifetimes:?}"
     );
 }
+
+/// `router-advertisements` turned on and off by a reload (`apply` with a running runtime):
+/// the Master starts advertising at once, and stops when the key goes, while it stays
+/// Master throughout.
+#[test]
+fn a_reload_turns_router_advertisements_on_and_off() {
+    let net = 63;
+    let lab = lab("nvrareload", net);
+    let from_r1 = Tcpdump::start(&lab.sw, "port-r1", &["-Q", "in"], Some("icmp6"));
+    let path = lab.r(1).dir().join("r1.toml");
+    let without = config(200, net)
+        .lines()
+        .filter(|l| !l.starts_with("router-advertisements"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    fs::write(&path, &without).unwrap();
+    lab.apply_file(1, &path);
+    wait_state(&lab, 1, "master");
+    let row = try_inst(lab.r(1), VRID, "ipv6").unwrap();
+    assert!(row["router_advertisements"].is_null(), "{row}");
+    let h = lab.host();
+    assert!(default_routes(h).is_empty(), "{:?}", default_routes(h));
+
+    fs::write(&path, config(200, net)).unwrap();
+    lab.apply_file(1, &path);
+    let want = (VIRTUAL_LL.to_string(), "eth0".to_string());
+    common::wait_until(
+        Duration::from_secs(15),
+        || format!("default route after the reload: {:?}", default_routes(h)),
+        || (default_routes(h) == [want.clone()]).then_some(()),
+    );
+    assert_eq!(try_state(lab.r(1), VRID, "ipv6").as_deref(), Some("master"));
+
+    fs::write(&path, &without).unwrap();
+    lab.apply_file(1, &path);
+    let off = common::unix_now();
+    common::wait_until(
+        Duration::from_secs(10),
+        || "RA block gone after the reload".into(),
+        || {
+            try_inst(lab.r(1), VRID, "ipv6")
+                .filter(|r| r["router_advertisements"].is_null())
+                .map(|_| ())
+        },
+    );
+    // Absence needs a window: more than two maximum intervals (4 s) with nothing new.
+    let wait_past = off + 9.0;
+    common::wait_until(
+        Duration::from_secs(15),
+        || "time to pass".into(),
+        || (common::unix_now() > wait_past).then_some(()),
+    );
+    let late: Vec<f64> = ras(&from_r1.frames())
+        .iter()
+        .map(|ra| ra.0)
+        .filter(|t| *t > off + 0.5)
+        .collect();
+    assert!(late.is_empty(), "RAs after they were turned off: {late:?}");
+    assert_eq!(try_state(lab.r(1), VRID, "ipv6").as_deref(), Some("master"));
+}
