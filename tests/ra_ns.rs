@@ -147,17 +147,7 @@ fn wait_state(lab: &Lab, k: usize, state: &str) {
 
 /// The host's default routes: (gateway, device).
 fn default_routes(host: &Netns) -> Vec<(String, String)> {
-    let v = host.ip_json(&["-6", "route", "show", "default"]);
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| {
-            (
-                r["gateway"].as_str().unwrap_or("").to_string(),
-                r["dev"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
+    common::default_routes6(host.name())
 }
 
 /// The host's global addresses on eth0 that SLAAC made (dynamic, in the lab's prefix).
