@@ -542,7 +542,7 @@ pub fn discover(snapshot: &Snapshot, version: config::Version) -> Vec<config::Di
                 devices: vec![],
             });
         r.devices.push(l.name.clone());
-        for a in plan::managed_addresses(l) {
+        for a in plan::managed_addresses(l, &[]) {
             match (family, a) {
                 (Family::Ipv4, ipnet::IpNet::V4(n)) => r.ipv4.push(n),
                 (Family::Ipv6, ipnet::IpNet::V6(n)) => r.ipv6.push(n),

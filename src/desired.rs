@@ -37,6 +37,10 @@ pub struct DesiredDevice {
     /// on VRRP devices, whose protodown as Backup must not capture the subnet's route. Not
     /// managed (left as found) when false.
     pub ignore_linkdown: bool,
+    /// `accept_ra` = 0 and `autoconf` = 0 ([`crate::kernel::RA_HOST_SYSCTLS`]): on the vrrp6
+    /// device of a router with `router-advertisements`, which must not learn from RAs (its
+    /// own, looped back by the bridge, or another router's). Not managed when false.
+    pub ra_quiet: bool,
     /// Addresses (VIPs), sorted.
     pub addresses: Vec<IpNet>,
     /// Protodown as the configurator leaves it: on (the runtime turns it off on Master).
@@ -130,6 +134,7 @@ pub fn pathway_device(pathway: &PathwayConfig, mac: MacAddr, parent_index: u32) 
         addrgenmode: AddrGenMode::Random,
         ipv6: addresses.iter().any(|a| matches!(a, IpNet::V6(_))),
         ignore_linkdown: false,
+        ra_quiet: false,
         addresses,
         protodown: true,
         role: DeviceRole::Pathway {
@@ -176,6 +181,7 @@ pub fn derive(
                 },
                 ipv6: true,
                 ignore_linkdown: true,
+                ra_quiet: family == Family::Ipv6 && router.router_advertisements.is_some(),
                 addresses,
                 protodown: true,
                 role: DeviceRole::Router {

@@ -205,6 +205,18 @@ fn sample_rows() -> Vec<(netvrrp::contract::Listing, serde_json::Value)> {
         ),
         faulted: false,
         counters: Counters::default(),
+        router_advertisements: Some(netvrrp::contract::RaRow {
+            state: netvrrp::vrrp::ra::RaState::Advertising,
+            source: "fe80::5".parse().unwrap(),
+            lifetime_s: 1800,
+            min_interval_ms: 200_000,
+            max_interval_ms: 600_000,
+            prefixes: vec!["2001:db8:5::/64".parse().unwrap()],
+            rdnss: vec![],
+            mtu: None,
+            solicitation_socket: true,
+            counters: Default::default(),
+        }),
     };
     let server = ServerRow {
         name: "web".into(),

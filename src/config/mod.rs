@@ -5,6 +5,7 @@
 //! only sees fully resolved [`RouterConfig`] values.
 
 mod parse;
+pub mod ra;
 mod render;
 
 pub use parse::{load, parse_str};
@@ -106,6 +107,9 @@ pub struct RouterConfig {
     pub peers: Vec<std::net::IpAddr>,
     /// `unicast-peers`: unicast mode when not empty (adverts go to each; only they are heard).
     pub unicast_peers: Vec<std::net::IpAddr>,
+    /// `router-advertisements`: sent by the Master of the IPv6 instance when set.
+    #[serde(default)]
+    pub router_advertisements: Option<ra::RaConfig>,
     /// Where this `[[vrrp]]` table starts in the file (for messages).
     #[serde(skip)]
     pub location: Location,
@@ -134,12 +138,28 @@ impl RouterConfig {
         }
     }
 
-    /// The VIPs of one family as generic prefixes.
+    /// The VIPs of one family as generic prefixes, in advert order: file order, except that
+    /// an IPv6 link-local (the virtual router's link-local) comes first, as RFC 9568 5.2.9
+    /// requires of the advert's address list.
     pub fn addresses(&self, family: Family) -> Vec<IpNet> {
         match family {
             Family::Ipv4 => self.ipv4.iter().map(|n| IpNet::V4(*n)).collect(),
-            Family::Ipv6 => self.ipv6.iter().map(|n| IpNet::V6(*n)).collect(),
+            Family::Ipv6 => {
+                let (link_local, other): (Vec<_>, Vec<_>) =
+                    self.ipv6.iter().map(|n| IpNet::V6(*n)).partition(
+                        |n| matches!(n, IpNet::V6(v) if v.addr().is_unicast_link_local()),
+                    );
+                link_local.into_iter().chain(other).collect()
+            }
         }
+    }
+
+    /// The virtual router's IPv6 link-local: the first link-local of `ipv6`, if any.
+    pub fn virtual_link_local(&self) -> Option<std::net::Ipv6Addr> {
+        self.ipv6
+            .iter()
+            .map(|n| n.addr())
+            .find(|a| a.is_unicast_link_local())
     }
 
     /// The family a VRRS leader name of this router follows.

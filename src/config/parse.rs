@@ -26,6 +26,7 @@ use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use toml_edit::{Array, Document, InlineTable, Item, Table, Value};
 
+mod ra;
 #[cfg(test)]
 mod tests;
 mod track;
@@ -73,6 +74,7 @@ const ROUTER_ONLY_KEYS: &[&str] = &[
     "track",
     "peers",
     "unicast-peers",
+    ra::KEY,
 ];
 const RUNTIME_KEYS: &[&str] = &[
     "metrics-listen",
@@ -1199,6 +1201,7 @@ impl<'a> Checker<'a> {
         }
 
         let unicast_peers = self.unicast_peers(r, &ipv4, &ipv6, !peers.is_empty());
+        let router_advertisements = self.router_advertisements(r, &ipv6);
 
         let config = RouterConfig {
             interface: interface
@@ -1235,6 +1238,7 @@ impl<'a> Checker<'a> {
             track,
             peers,
             unicast_peers,
+            router_advertisements,
             location: self.at(&r.tbl.span()),
         };
         RouterRec {

@@ -17,7 +17,7 @@ pub struct DiscoveredRouter {
     pub version: Version,
     /// VIPs found on the vrrp4 device, in kernel order.
     pub ipv4: Vec<Ipv4Net>,
-    /// VIPs found on the vrrp6 device (link-locals already excluded), in kernel order.
+    /// VIPs found on the vrrp6 device (link-locals the kernel made excluded), in kernel order.
     pub ipv6: Vec<Ipv6Net>,
     /// The macvlans this router was found on (for the comment above its entry).
     pub devices: Vec<String>,

@@ -16,7 +16,7 @@ mod vrrp;
 
 pub use events::{ClientNotice, StateEvent, StreamEvent, StreamLine};
 pub use track::{TrackContribution, TrackRow};
-pub use vrrp::VrrpRow;
+pub use vrrp::{RaRow, VrrpRow};
 
 use serde::Serialize;
 use serde::ser::SerializeMap;

@@ -2,9 +2,10 @@
 
 use super::TrackContribution;
 use crate::types::{Family, MacAddr};
+use crate::vrrp::ra::{RaCounters, RaState};
 use crate::vrrp::router::{Counters, State};
 use serde::Serialize;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// One VRRP instance as `show vrrp --json` lists it under `routers`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,4 +46,23 @@ pub struct VrrpRow {
     /// A `fault = true` track entry is down: the instance is held in Initialize.
     pub faulted: bool,
     pub counters: Counters,
+    /// Router Advertisements (IPv6 with `router-advertisements`; None: off).
+    pub router_advertisements: Option<RaRow>,
+}
+
+/// The Router Advertisements of one IPv6 instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RaRow {
+    pub state: RaState,
+    /// The virtual link-local: the RAs' source.
+    pub source: Ipv6Addr,
+    pub lifetime_s: u16,
+    pub min_interval_ms: u32,
+    pub max_interval_ms: u32,
+    pub prefixes: Vec<ipnet::Ipv6Net>,
+    pub rdnss: Vec<Ipv6Addr>,
+    pub mtu: Option<u32>,
+    /// Whether the Router Solicitation socket of the parent is open.
+    pub solicitation_socket: bool,
+    pub counters: RaCounters,
 }

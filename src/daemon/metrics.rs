@@ -327,6 +327,45 @@ fn sorted(rows: &[Value], key: impl Fn(&Value) -> (String, u64, String)) -> Vec<
     v
 }
 
+/// Router Advertisement families of the instances that send them (rows with a
+/// `router_advertisements` object).
+fn router_advertisement_families(rows: &[&Value]) -> Vec<Fam> {
+    let mut advertising = Fam::new(
+        "netvrrp_vrrp_ra_advertising",
+        Kind::Gauge,
+        "1 while the instance sends Router Advertisements (Master), 0 while silent",
+    );
+    let mut sent = Fam::new(
+        "netvrrp_vrrp_ra_sent",
+        Kind::Counter,
+        "Router Advertisements sent",
+    );
+    let mut solicitations = Fam::new(
+        "netvrrp_vrrp_ra_solicitations",
+        Kind::Counter,
+        "Router Solicitations heard, by outcome (answered; ignored: not Master; invalid)",
+    );
+    for r in rows
+        .iter()
+        .filter(|r| r["router_advertisements"].is_object())
+    {
+        let base = router_labels(r);
+        let ra = &r["router_advertisements"];
+        let on = ra["state"].as_str() == Some("advertising");
+        advertising.add(base.clone(), if on { 1.0 } else { 0.0 });
+        let c = &ra["counters"];
+        sent.add(base.clone(), counter(c, "sent"));
+        for (outcome, key) in [
+            ("answered", "rs_answered"),
+            ("ignored", "rs_ignored"),
+            ("invalid", "rs_invalid"),
+        ] {
+            solicitations.add(with(&base, "outcome", outcome), counter(c, key));
+        }
+    }
+    vec![advertising, sent, solicitations]
+}
+
 /// The exposition text (OpenMetrics format) for the given `show` rows.
 pub fn render(
     vrrp: &[Value],
@@ -394,7 +433,7 @@ pub fn render(
             s(&r["family"]),
         )
     });
-    for r in rows {
+    for r in rows.iter().copied() {
         let base = router_labels(r);
         let current = r["state"].as_str().unwrap_or("");
         for st in ["initialize", "backup", "master"] {
@@ -454,6 +493,7 @@ pub fn render(
         dropped,
     ]);
     fams.extend(counters);
+    fams.extend(router_advertisement_families(&rows));
 
     let mut vrrs_state = Fam::new(
         "netvrrp_vrrs_state",
@@ -680,6 +720,27 @@ mod tests {
                 process: None,
             },
         )
+    }
+
+    #[test]
+    fn router_advertisement_counters_are_exposed() {
+        let mut r = row("eth0", 5, "master");
+        r["family"] = json!("ipv6");
+        r["router_advertisements"] = json!({"state": "advertising",
+            "counters": {"sent": 9, "rs_answered": 3, "rs_ignored": 1, "rs_invalid": 2}});
+        let text = text(&[r, row("eth1", 6, "backup")], &RuntimeStats::default());
+        let l = r#"interface="eth0",vrid="5",family="ipv6""#;
+        for line in [
+            format!(r#"netvrrp_vrrp_ra_advertising{{{l}}} 1"#),
+            format!(r#"netvrrp_vrrp_ra_sent_total{{{l}}} 9"#),
+            format!(r#"netvrrp_vrrp_ra_solicitations_total{{{l},outcome="answered"}} 3"#),
+            format!(r#"netvrrp_vrrp_ra_solicitations_total{{{l},outcome="ignored"}} 1"#),
+            format!(r#"netvrrp_vrrp_ra_solicitations_total{{{l},outcome="invalid"}} 2"#),
+        ] {
+            assert!(text.contains(&line), "{line} missing:\n{text}");
+        }
+        // A router without RAs has no such series.
+        assert!(!text.contains(r#"netvrrp_vrrp_ra_sent_total{interface="eth1""#));
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub fn vrrp_text(rows: &[Value]) -> String {
             .map(|a| a.iter().map(s).collect())
             .unwrap_or_default();
         out += &field("Virtual addresses", vips.join(", "));
+        out += &router_advertisement_lines(&r["router_advertisements"]);
         let tracked = crate::track::show::tracked_lines(&r["track"]);
         if !tracked.is_empty() {
             out += " Tracked:\n";
@@ -66,6 +67,53 @@ pub fn vrrp_text(rows: &[Value]) -> String {
             }
         }
     }
+    out
+}
+
+/// The Router Advertisement block of a row (nothing for a router without RAs).
+fn router_advertisement_lines(ra: &Value) -> String {
+    if !ra.is_object() {
+        return String::new();
+    }
+    let c = &ra["counters"];
+    let list = |v: &Value| {
+        let items: Vec<String> = v
+            .as_array()
+            .map(|a| a.iter().map(s).collect())
+            .unwrap_or_default();
+        if items.is_empty() {
+            "-".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
+    let mut out = " Router Advertisements:
+"
+    .to_string();
+    let mut line = |k: &str, v: String| {
+        out += &format!(
+            "   {k:<30} {v}
+"
+        )
+    };
+    line("State", s(&ra["state"]));
+    line("Source", s(&ra["source"]));
+    line(
+        "Interval",
+        format!(
+            "{}..{} ms",
+            s(&ra["min_interval_ms"]),
+            s(&ra["max_interval_ms"])
+        ),
+    );
+    line("Router lifetime", format!("{} s", s(&ra["lifetime_s"])));
+    line("Prefixes", list(&ra["prefixes"]));
+    line("RDNSS", list(&ra["rdnss"]));
+    line("MTU", s(&ra["mtu"]));
+    line("RAs sent", s(&c["sent"]));
+    line("RS answered", s(&c["rs_answered"]));
+    line("RS ignored (not Master)", s(&c["rs_ignored"]));
+    line("RS invalid", s(&c["rs_invalid"]));
     out
 }
 
@@ -170,5 +218,36 @@ mod brief_tests {
         );
         assert_eq!(vrrp_brief(&[], 0.0), "no VRRP routers");
         assert_eq!(age(100_000.0, 100.0), "1d03h");
+    }
+}
+
+#[cfg(test)]
+mod ra_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn router_advertisements_have_a_block_of_their_own() {
+        let ra = json!({"state": "advertising", "source": "fe80::5", "lifetime_s": 1800,
+            "min_interval_ms": 198000, "max_interval_ms": 600000,
+            "prefixes": ["2001:db8:5::/64"], "rdnss": [], "mtu": null,
+            "counters": {"sent": 4, "rs_answered": 2, "rs_ignored": 0, "rs_invalid": 1}});
+        let row = json!({"vrid": 5, "family": "ipv6", "router_advertisements": ra});
+        let text = vrrp_text(&[row]);
+        for want in [
+            " Router Advertisements:\n",
+            "   State                          advertising\n",
+            "   Source                         fe80::5\n",
+            "   Interval                       198000..600000 ms\n",
+            "   Prefixes                       2001:db8:5::/64\n",
+            "   RDNSS                          -\n",
+            "   RAs sent                       4\n",
+            "   RS answered                    2\n",
+            "   RS invalid                     1\n",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from\n{text}");
+        }
+        let without = vrrp_text(&[json!({"vrid": 6, "router_advertisements": null})]);
+        assert!(!without.contains("Router Advertisements"), "{without}");
     }
 }

@@ -85,6 +85,7 @@ mod tests {
             }],
             peers: vec![],
             unicast_peers: vec![],
+            router_advertisements: None,
             location: Location::default(),
         };
         let p = router_params(&cfg, Family::Ipv4, v4(2));

@@ -36,6 +36,7 @@ mod instance_key;
 mod instances;
 mod outward;
 mod persistence;
+mod ra;
 mod reload;
 
 use background::*;
@@ -207,6 +208,8 @@ pub struct Runtime {
     started_realtime_priority: Option<u8>,
     /// `[[track]]` objects' trackers and states (see [`crate::track`]).
     tracks: crate::track::TrackSet,
+    /// Router Advertisements of the IPv6 instances that send them (see [`ra`]).
+    ra: ra::RaRuntime,
 }
 
 /// Tell systemd (when NOTIFY_SOCKET is set; a no-op otherwise).
@@ -313,6 +316,7 @@ impl Runtime {
             config: config.clone(),
             started_realtime_priority: config.runtime.realtime_priority,
             tracks: crate::track::TrackSet::new(),
+            ra: ra::RaRuntime::default(),
         };
         rt.tracks.reconfigure(&config);
         rt.resume = load_masters(&rt.run_dir);
@@ -428,11 +432,15 @@ impl Runtime {
         }
     }
 
-    /// When the earliest armed router timer is due, on the clock the timerfd uses.
+    /// When the earliest armed router timer or Router Advertisement is due, on the clock
+    /// the timerfd uses.
     fn next_wakeup(&self) -> Option<std::time::Instant> {
-        self.timers
-            .first()
-            .map(|(t, _)| (self.base + t.as_duration()).into_std())
+        let router = self.timers.first().map(|(t, _)| *t);
+        [router, self.ra.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|t| (self.base + t.as_duration()).into_std())
     }
 
     /// Keep electing (timers, received adverts) until `done` resolves: the stop path waits
@@ -563,6 +571,7 @@ impl Runtime {
             tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
         watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            self.sync_ras();
             self.flush_frames();
             let wake = self.next_wakeup();
             self.sync_filter();
@@ -599,6 +608,9 @@ impl Runtime {
                 }
                 () = std::future::poll_fn(|cx| poll_receivers(&self.receivers, cx)) => {
                     self.drain_receivers().await;
+                }
+                () = std::future::poll_fn(|cx| ra::poll_solicitations(&self.ra, cx)) => {
+                    self.drain_solicitations();
                 }
                 Some(ev) = kernel_events.next() => {
                     // An event storm (hundreds of unrelated links changing) costs one

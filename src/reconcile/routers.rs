@@ -162,7 +162,13 @@ pub fn changed_attributes(old: &RouterConfig, new: &RouterConfig, family: Family
     );
     match family {
         Family::Ipv4 => differs("ipv4", old.ipv4 != new.ipv4),
-        Family::Ipv6 => differs("ipv6", old.ipv6 != new.ipv6),
+        Family::Ipv6 => {
+            differs("ipv6", old.ipv6 != new.ipv6);
+            differs(
+                "router-advertisements",
+                old.router_advertisements != new.router_advertisements,
+            );
+        }
     }
     differs("vrrs-leader", old.vrrs_leader != new.vrrs_leader);
     differs(

@@ -79,6 +79,8 @@ fn link(index: u32, name: &str, m: &str, addrs: &[&str]) -> LinkInfo {
         carrier: true,
         operstate: "up".into(),
         addresses: addrs.iter().map(|a| net(a)).collect(),
+        kernel_link_locals: Vec::new(),
+        ra_host_sysctls: None,
         dad_sysctls: Some([1, 1, 0]),
         disable_ipv6: Some(false),
         ipv4_ignore_linkdown: None,

@@ -276,3 +276,24 @@ pub fn wait_until<T>(
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// The IPv6 default routes of namespace `ns` as (gateway, device), from
+/// `ip -n NS -6 -j route show default` (a host's RA-learned routes).
+#[allow(dead_code)]
+pub fn default_routes6(ns: &str) -> Vec<(String, String)> {
+    let out = Command::new("ip")
+        .args(["-n", ns, "-6", "-j", "route", "show", "default"])
+        .output()
+        .expect("run ip");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            (
+                r["gateway"].as_str().unwrap_or("").to_string(),
+                r["dev"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}

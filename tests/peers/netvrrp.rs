@@ -262,6 +262,9 @@ pub fn render(conf: &Conf, opts: &NetvrrpOptions) -> String {
             list(conf.vips6.iter().map(|v| v.to_string()).collect())
         );
     }
+    if conf.router_advertisements {
+        s += "router-advertisements = { max-interval-ms = 4000, lifetime-s = 60 }\n";
+    }
     if !conf.unicast_peers.is_empty() {
         s += &format!(
             "unicast-peers = [{}]\n",

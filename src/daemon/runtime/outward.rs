@@ -56,7 +56,8 @@ impl Runtime {
     pub(super) fn show_vrrp(&self) -> Vec<VrrpRow> {
         self.instances
             .iter()
-            .map(|inst| {
+            .enumerate()
+            .map(|(i, inst)| {
                 let r = &inst.router;
                 let ms = |d: Duration| d.as_secs_f64() * 1000.0;
                 VrrpRow {
@@ -90,6 +91,7 @@ impl Runtime {
                     track: TrackContribution::of(&inst.config.track, r.tracked_down()),
                     faulted: r.faulted(),
                     counters: *r.counters(),
+                    router_advertisements: self.ra.row(i),
                 }
             })
             .collect()
