@@ -52,11 +52,24 @@ impl Link {
         Link { r, w, net }
     }
 
-    /// One dual-stack router, priority 200, 100 ms adverts; waits until both are Master.
-    fn run_router(&self) {
+    /// One router, priority 200: VRRPv3 dual-stack with 100 ms adverts, or VRRPv2 (IPv4
+    /// only) with 1 s adverts; waits until every instance is Master.
+    fn run_router(&self, version: u8) {
         let net = self.net;
+        let (defaults, ipv6, rows) = match version {
+            2 => (
+                "version = 2\nadvertisement-interval = 1000",
+                String::new(),
+                1,
+            ),
+            _ => (
+                "advertisement-interval = 100",
+                format!("ipv6 = [\"2001:db8:{net:x}::200/64\"]\n"),
+                2,
+            ),
+        };
         let text = format!(
-            "[defaults]\nadvertisement-interval = 100\n\n[[vrrp]]\ninterface = \"eth0\"\nvrid = {VRID}\npriority = 200\nipv4 = [\"10.{net}.0.200/24\"]\nipv6 = [\"2001:db8:{net:x}::200/64\"]\n"
+            "[defaults]\n{defaults}\n\n[[vrrp]]\ninterface = \"eth0\"\nvrid = {VRID}\npriority = 200\nipv4 = [\"10.{net}.0.200/24\"]\n{ipv6}"
         );
         let path = self.r.dir().join("ledger.toml");
         fs::write(&path, text).expect("write config");
@@ -66,10 +79,10 @@ impl Link {
         assert!(out.status.success(), "apply: {}", common::text(&out));
         wait_until(
             LIMIT,
-            || format!("both families Master: {:?}", show(&self.r)),
+            || format!("{rows} instance(s) Master: {:?}", show(&self.r)),
             || {
-                let rows = show(&self.r)?;
-                (rows.len() == 2 && rows.iter().all(|r| r["state"] == "master")).then_some(())
+                let now = show(&self.r)?;
+                (now.len() == rows && now.iter().all(|r| r["state"] == "master")).then_some(())
             },
         );
     }
@@ -123,7 +136,26 @@ fn advert(f: &Frame) -> Option<(&'static str, u8, [u8; 6])> {
 /// 255, and from the virtual MAC, never from the parent's own MAC.
 #[test]
 fn adverts_keep_ttl_255_and_the_virtual_mac_against_kernel_defaults() {
-    let link = Link::new("nvlg-ttl", 61, |r| {
+    adverts_against_kernel_defaults("nvlg-ttl", 61, 3, &["ipv4", "ipv6"], 20);
+}
+
+// ledger: R3768-7.2-a
+/// The same for VRRPv2 (IPv4, 1 s adverts).
+#[test]
+fn v2_adverts_keep_ttl_255_and_the_virtual_mac_against_kernel_defaults() {
+    adverts_against_kernel_defaults("nvlg-ttl2", 63, 2, &["ipv4"], 3);
+}
+
+/// TTL / hop limit 1 as the namespace's defaults, then `count` adverts per family of a
+/// VRRPv`version` router, each checked for 255 and the virtual MAC.
+fn adverts_against_kernel_defaults(
+    tag: &str,
+    net: u8,
+    version: u8,
+    families: &[&str],
+    count: usize,
+) {
+    let link = Link::new(tag, net, |r| {
         r.ok(&[
             "sysctl",
             "-qw",
@@ -155,15 +187,15 @@ fn adverts_keep_ttl_255_and_the_virtual_mac_against_kernel_defaults() {
     );
     let parent = mac(&link.r, "eth0");
     let cap = Tcpdump::start(&link.w, "eth0", &[], Some("ip proto 112 or ip6 proto 112"));
-    link.run_router();
+    link.run_router(version);
     let adverts = wait_until(
         LIMIT,
-        || format!("20 adverts per family; {} frames", cap.frames().len()),
+        || format!("{count} adverts per family; {} frames", cap.frames().len()),
         || {
             let all: Vec<_> = cap.frames().iter().filter_map(advert).collect();
-            ["ipv4", "ipv6"]
+            families
                 .iter()
-                .all(|fam| all.iter().filter(|a| a.0 == *fam).count() >= 20)
+                .all(|fam| all.iter().filter(|a| a.0 == *fam).count() >= count)
                 .then_some(all)
         },
     );
@@ -192,7 +224,7 @@ fn vrrp6_link_local_is_not_derived_from_the_virtual_mac() {
     // The provocation took: the parent's own link-local is its EUI-64 one.
     let parent = mac(&link.r, "eth0");
     assert_eq!(link_locals(&link.r, "eth0"), [eui64_link_local(parent)]);
-    link.run_router();
+    link.run_router(3);
     let vmac = [0, 0, 0x5e, 0, 2, VRID];
     let vmac_text = vmac.map(|b| format!("{b:02x}")).join(":");
     let links = link.r.ip_json(&["-d", "link", "show", "type", "macvlan"]);
