@@ -4,7 +4,8 @@
 # priority on the wire, and to r2's first advert as Master; and from the object's recovery
 # to r1's full priority on the wire again (after it preempts back). netvrrp vs keepalived.
 #
-#   bench/track.sh                     RUNS=10 KINDS="file process exec" IMPLS="netvrrp keepalived"
+#   bench/track.sh                     RUNS=10 KINDS="file process exec route"
+#                                      IMPLS="netvrrp keepalived" (netvrrp-rt too, if named)
 #
 # The labs of bench/lib/lab.sh (one bridge per implementation, all up at once): r1 priority
 # 200 tracks three objects each worth 150 (down: priority 50), r2 priority 100, INTERVAL ms
@@ -21,16 +22,19 @@
 #   exec     netvrrp kind = "exec", ["/usr/bin/test", "-e", FLAG], 1000 ms, rise = fall = 1;
 #            keepalived vrrp_script, the same command, interval 1 (its smallest: whole
 #            seconds), rise = fall = 1, weight -150: FLAG removed, then created
+#   route    netvrrp kind = "route", 10.99.0.0/24 in the main table of r1's namespace,
+#            deleted, then added again; keepalived has no route tracking (not run for it)
 # The event time is taken just before the action (date +%s.%N, the clock of tcpdump's
 # timestamps); the wire figures come from the capture on the bridge (bench/lib/trackwire.py).
-# Ratios are netvrrp / keepalived: of the medians, and the spread of the per-run ratios
+# Ratios are netvrrp (and netvrrp-rt) / keepalived: of the medians, and the spread of the per-run ratios
 # (run i of one against run i of the other).
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 bench_start track
 
 RUNS=${RUNS:-10}
-KINDS=${KINDS:-"file process exec"}
+KINDS=${KINDS:-"file process exec route"}
+ROUTE=10.99.0.0/24
 INTERVAL=${INTERVAL:-100}
 SPACING=${SPACING:-0.5}
 # FRR's vrrpd has no tracking: netvrrp and keepalived only.
@@ -68,8 +72,13 @@ up-when = \"zero\"
 name = \"process\"
 kind = \"process\"
 process = \"trkp-$t\"
+
+[[track]]
+name = \"route\"
+kind = \"route\"
+route = \"$ROUTE\"
 "
-    NV_ROUTER='track = [{ object = "exec", decrement = 150 }, { object = "file", decrement = 150 }, { object = "process", decrement = 150 }]'
+    NV_ROUTER='track = [{ object = "exec", decrement = 150 }, { object = "file", decrement = 150 }, { object = "process", decrement = 150 }, { object = "route", decrement = 150 }]'
     KA_GLOBAL="  script_user root
   enable_script_security"
     KA_TOP="vrrp_script chk {
@@ -109,6 +118,8 @@ object() { # TAG KIND down|up
         exec/up) : >"$(flag "$t")" ;;
         process/down) kill -KILL "${PROC[$t]}" ;;
         process/up) proc_start "$t" ;;
+        route/down) ip -n "$(rns "$t" 1)" route del "$ROUTE" ;;
+        route/up) ip -n "$(rns "$t" 1)" route add "$ROUTE" dev eth0 ;;
     esac
 }
 
@@ -117,13 +128,14 @@ TAGS=()
 WINDOW=$(window_for "$INTERVAL")
 for impl in "${impls[@]}"; do
     t=$(tag "$impl")
-    [ "$t" = nv ] || [ "$t" = ka ] || die "$impl has no tracking (netvrrp and keepalived only)"
+    [ "$t" != fr ] || die "$impl has no tracking (netvrrp, netvrrp-rt and keepalived only)"
     TAGS+=("$t")
     cp /bin/sleep "$work/trkp-$t"
     : >"$(flag "$t")"
     printf '0\n' >"$(health "$t")"
     proc_start "$t"
     lab_up "$t"
+    ip -n "$(rns "$t" 1)" route add "$ROUTE" dev eth0
     PCAP[$t]=$work/$t-track.pcap
     capture_start "$t" "${PCAP[$t]}"
     since=$(now)
@@ -140,6 +152,7 @@ sleep 2 # the exec checks have run once (initial state down for netvrrp: rise 1)
 for ((i = 1; i <= RUNS; i++)); do
     for kind in $KINDS; do
         for t in "${TAGS[@]}"; do
+            [ "$kind/$t" != route/ka ] || continue
             sleep "0.$((RANDOM % 3 + 2))"
             t_down=$(now)
             object "$t" "$kind" down
@@ -179,19 +192,22 @@ for kind in $KINDS; do
             restored) what="recovery -> full priority on the wire (after preempting back)" ;;
         esac
         for t in "${TAGS[@]}"; do
+            [ "$kind/$t" != route/ka ] || continue
             f=$work/$t-$kind-$figure.txt
             [ -s "$f" ] || { note "$(name_of "$t") $kind: no $figure figure"; continue; }
             fig "$kind, $(name_of "$t"): $what" ms "$f"
             read -r med lo hi n < <(stats "$f")
             printf '%-10s %-7s %-9s median %8s ms (min %s, max %s, n=%s)\n' "$(name_of "$t")" "$kind" "$figure" "$med" "$lo" "$hi" "$n"
         done
-        a=$work/nv-$kind-$figure.txt b=$work/ka-$kind-$figure.txt
-        if [ -s "$a" ] && [ -s "$b" ]; then
+        b=$work/ka-$kind-$figure.txt
+        for t in nv nr; do
+            a=$work/$t-$kind-$figure.txt
+            [ -s "$a" ] && [ -s "$b" ] || continue
             read -r r lo hi < <(ratio "$a" "$b")
-            $BL value --out "$FRAG" --bench track --name "$kind: $what, netvrrp / keepalived" --unit ratio \
+            $BL value --out "$FRAG" --bench track --name "$kind: $what, $(name_of "$t") / keepalived" --unit ratio \
                 --value "$r" --note "per-run ratios $lo-$hi"
-            printf '%-20s %-9s ratio netvrrp/keepalived %s (per run %s-%s)\n' "$kind" "$figure" "$r" "$lo" "$hi"
-        fi
+            printf '%-20s %-9s ratio %s/keepalived %s (per run %s-%s)\n' "$kind" "$figure" "$(name_of "$t")" "$r" "$lo" "$hi"
+        done
     done
 done
 figset runs="$RUNS" "interval_ms=$INTERVAL" "versions=$versions" \
