@@ -3,16 +3,20 @@
 # 10 exec checks they share run every 100 ms, and what do the checks cost?
 #
 #   bench/shared_checks.sh             ROUNDS=3 DURATION=20 SETTLE=8 ROUTERS=1000
-#                                      IMPLS="netvrrp netvrrp-plain keepalived"
+#                                      IMPLS="netvrrp netvrrp-1s netvrrp-plain keepalived
+#                                      keepalived-plain"
 #
 # A router namespace with 4 parents p0..p3, each a veth to a sink namespace (its own L2
 # segment); ROUTERS/4 VRIDs per parent, VRRPv3, IPv4, 100 ms adverts, priority 200, no peer
 # (all Master). Contenders, one at a time, their order rotating per round:
 #   netvrrp        10 [[track]] exec objects (/bin/true, interval-ms 100), router N tracks
 #                  object N mod 10 (decrement 10): 100 routers per check
+#   netvrrp-1s     the same checks at interval-ms 1000 (keepalived's rate, for the CPU)
 #   netvrrp-plain  the same routers without tracking (what the checks add)
 #   keepalived     10 vrrp_scripts (/bin/true, interval 1: keepalived's smallest, whole
 #                  seconds, so it runs 10 times fewer checks), the same sharing
+#   keepalived-plain  the same instances without scripts
+# CPU per check run = (CPU with checks - CPU of the plain contender) / check runs per second.
 # Per contender: start, wait until every router advertises, SETTLE s, then a DURATION s
 # window: tcpdump on every sink end; per router the largest gap between two adverts (the
 # issue's target: none above the interval + 10 %, 110 ms); CPU = utime+stime+cutime+cstime
@@ -31,21 +35,21 @@ CHECKS=10
 PARENTS=4
 PER=$((ROUTERS / PARENTS))
 if [ -z "${IMPLS:-}" ]; then
-    IMPLS="netvrrp netvrrp-plain"
-    command -v "$KEEPALIVED" >/dev/null && IMPLS+=" keepalived"
+    IMPLS="netvrrp netvrrp-1s netvrrp-plain"
+    command -v "$KEEPALIVED" >/dev/null && IMPLS+=" keepalived keepalived-plain"
 fi
 read -r -a impls <<<"$IMPLS"
 
 rns() { echo "$NSP-$1"; }
 sink() { echo "$NSP-$1-sink"; } # see parents_up in lib/common.sh
-nv_start() { # TAG checks|plain
+nv_start() { # TAG checks|plain [CHECK_INTERVAL_MS]
     local d=$work/$1 k v n=0
     mkdir -p "$d"
     {
         printf '[defaults]\nversion = 3\npriority = 200\nadvertisement-interval = 100\n'
         if [ "$2" = checks ]; then
             for ((k = 0; k < CHECKS; k++)); do
-                printf '\n[[track]]\nname = "c%d"\nkind = "exec"\ncommand = ["/bin/true"]\ninterval-ms = 100\ninitial = "up"\n' "$k"
+                printf '\n[[track]]\nname = "c%d"\nkind = "exec"\ncommand = ["/bin/true"]\ninterval-ms = %d\ninitial = "up"\n' "$k" "${3:-100}"
             done
         fi
         for ((k = 0; k < PARENTS; k++)); do
@@ -60,18 +64,21 @@ nv_start() { # TAG checks|plain
         || { tail -20 "$d/apply.log" >&2; die "netvrrp apply of $ROUTERS routers failed"; }
 }
 
-ka_start() { # TAG
+ka_start() { # TAG checks|plain
     local d=$work/$1 k v n=0
     mkdir -p "$d"
     {
         printf 'global_defs {\n  router_id bench\n  script_user root\n  enable_script_security\n}\n'
         for ((k = 0; k < CHECKS; k++)); do
+            [ "$2" = checks ] || break
             printf 'vrrp_script c%d {\n  script "/bin/true"\n  interval 1\n  weight -10\n}\n' "$k"
         done
         for ((k = 0; k < PARENTS; k++)); do
             for ((v = 1; v <= PER; v++)); do
-                printf 'vrrp_instance p%d_%d {\n  state BACKUP\n  interface p%d\n  virtual_router_id %d\n  priority 200\n  advert_int 0.1\n  version 3\n  virtual_ipaddress {\n    10.%d.1.%d/16 dev p%d\n  }\n  track_script {\n    c%d\n  }\n}\n' \
-                    "$k" "$v" "$k" "$v" $((100 + k)) "$v" "$k" $((n % CHECKS))
+                printf 'vrrp_instance p%d_%d {\n  state BACKUP\n  interface p%d\n  virtual_router_id %d\n  priority 200\n  advert_int 0.1\n  version 3\n  virtual_ipaddress {\n    10.%d.1.%d/16 dev p%d\n  }\n' \
+                    "$k" "$v" "$k" "$v" $((100 + k)) "$v" "$k"
+                [ "$2" = checks ] && printf '  track_script {\n    c%d\n  }\n' $((n % CHECKS))
+                printf '}\n'
                 n=$((n + 1))
             done
         done
@@ -101,8 +108,13 @@ all_advertising() { # TAG: every router advertised in the last second
     [ "$n" -ge "$ROUTERS" ]
 }
 
-name_of() { case $1 in nv) echo netvrrp ;; np) echo netvrrp-plain ;; ka) echo keepalived ;; esac; }
-tag_of() { case $1 in netvrrp) echo nv ;; netvrrp-plain) echo np ;; keepalived) echo ka ;; *) die "unknown contender $1" ;; esac; }
+name_of() { case $1 in nv) echo netvrrp ;; n1) echo netvrrp-1s ;; np) echo netvrrp-plain ;; ka) echo keepalived ;; kp) echo keepalived-plain ;; esac; }
+tag_of() {
+    case $1 in
+        netvrrp) echo nv ;; netvrrp-1s) echo n1 ;; netvrrp-plain) echo np ;; keepalived) echo ka ;; keepalived-plain) echo kp ;;
+        *) die "unknown contender $1" ;;
+    esac
+}
 
 tags=()
 for impl in "${impls[@]}"; do tags+=("$(tag_of "$impl")"); done
@@ -122,7 +134,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
             track_pid "$!"
             wait_for 5 grep -q 'listening on' "$f.log" || die "tcpdump failed"
         done
-        case $t in nv) nv_start "$t" checks ;; np) nv_start "$t" plain ;; ka) ka_start "$t" ;; esac
+        case $t in
+            nv) nv_start "$t" checks 100 ;; n1) nv_start "$t" checks 1000 ;; np) nv_start "$t" plain ;;
+            ka) ka_start "$t" checks ;; kp) ka_start "$t" plain ;;
+        esac
         since=$(now)
         wait_for 120 all_advertising "$t" \
             || die "$(name_of "$t"): not every router advertises after 120 s"
@@ -148,5 +163,16 @@ for t in "${tags[@]}"; do
     fig "$n: p99 of the per-router worst gaps" ms "$work/$t.p99"
     fig "$n: CPU (daemon, helpers and checks)" "ms/s" "$work/$t.cpu"
 done
+per_run() { # WITH PLAIN RUNS_PER_S: CPU per check run, ms (medians)
+    [ -s "$work/$1.cpu" ] && [ -s "$work/$2.cpu" ] || return 0
+    awk -v a="$(stats "$work/$1.cpu" | awk '{print $1}')" -v b="$(stats "$work/$2.cpu" | awk '{print $1}')" \
+        -v r="$3" 'BEGIN{printf "%.3f", (a - b) / r}' >"$work/$1.per_run"
+    $BL value --out "$FRAG" --bench shared_checks --name "$(name_of "$1"): CPU per check run (vs $(name_of "$2"))" \
+        --unit ms --value "$(cat "$work/$1.per_run")"
+    printf '%-14s CPU per check run %s ms\n' "$(name_of "$1")" "$(cat "$work/$1.per_run")"
+}
+per_run nv np $((CHECKS * 10))
+per_run n1 np "$CHECKS"
+per_run ka kp "$CHECKS"
 figset rounds="$ROUNDS" "duration_s=$DURATION" "routers=$ROUTERS" "checks=$CHECKS" \
-    "method=\"$ROUTERS routers at 100 ms on 4 parents, no peer; netvrrp with 10 shared exec checks at 100 ms vs without; keepalived with 10 shared vrrp_scripts at 1 s (its smallest interval); per router the largest advert gap over the window (tcpdump on the sink ends); CPU of every process in the router namespace\""
+    "method=\"$ROUTERS routers at 100 ms on 4 parents, no peer; netvrrp with 10 shared exec checks at 100 ms, at 1 s, and without; keepalived with 10 shared vrrp_scripts at 1 s (its smallest interval) and without; per router the largest advert gap over the window (tcpdump on the sink ends); CPU of every process in the router namespace\""
