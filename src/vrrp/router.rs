@@ -1345,6 +1345,10 @@ fn addr_key(addr: IpAddr) -> u128 {
 }
 
 #[cfg(test)]
+#[path = "router_negative_tests.rs"]
+mod negative_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
