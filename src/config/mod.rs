@@ -31,6 +31,22 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     /// `[[track]]` objects, in file order (names are unique).
     pub tracks: Vec<TrackObject>,
+    /// Valid but risky settings, each at its position (`validate` and `apply` print them).
+    pub warnings: Vec<ConfigError>,
+}
+
+/// Why a metrics listener on `addr` is exposed beyond this host (None for loopback): the
+/// endpoint has no authentication, and what it shows (states, priorities, addresses,
+/// configuration hash) helps an attacker time a takeover.
+pub fn exposed_listen_address(addr: &std::net::SocketAddr) -> Option<String> {
+    if addr.ip().is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "{addr} is not a loopback address: the metrics endpoint has no authentication and \
+         anyone who can reach it learns every router's state and priority; bind 127.0.0.1 or \
+         [::1] and let a local scraper or a reverse proxy with TLS expose it"
+    ))
 }
 
 /// `[runtime]`: settings of the runtime process itself.

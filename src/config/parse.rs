@@ -506,6 +506,8 @@ struct ClientRec {
 struct Checker<'a> {
     src: Source<'a>,
     errors: Vec<ConfigError>,
+    /// Settings that are valid but risky (they do not fail the file).
+    warnings: Vec<ConfigError>,
     /// (span start, key) of interval errors already reported: an interval written once in
     /// `[defaults]` is checked for every router that inherits it, but reported once.
     interval_reported: HashSet<(usize, String)>,
@@ -516,6 +518,7 @@ impl<'a> Checker<'a> {
         Checker {
             src: Source::new(text, file),
             errors: Vec::new(),
+            warnings: Vec::new(),
             interval_reported: HashSet::new(),
         }
     }
@@ -532,8 +535,9 @@ impl<'a> Checker<'a> {
         self.src.location(span)
     }
 
-    fn finish(mut self, config: Config) -> Result<Config, ConfigErrors> {
+    fn finish(mut self, mut config: Config) -> Result<Config, ConfigErrors> {
         if self.errors.is_empty() {
+            config.warnings = self.warnings;
             return Ok(config);
         }
         // File order is what an operator fixing the file wants; sort is stable, so errors
@@ -856,6 +860,7 @@ impl<'a> Checker<'a> {
             pathways: pathways.into_iter().map(|p| p.config).collect(),
             clients: clients.into_iter().filter_map(|c| c.config).collect(),
             tracks: tracks.into_iter().filter_map(|t| t.config).collect(),
+            warnings: Vec::new(),
         })
     }
 
@@ -868,8 +873,15 @@ impl<'a> Checker<'a> {
         if let Some(e) = r.entry("metrics-listen")
             && let Some(s) = self.string(&e)
         {
-            if s.parse::<SocketAddr>().is_ok() {
+            if let Ok(addr) = s.parse::<SocketAddr>() {
                 runtime.metrics_listen = Some(s.to_string());
+                if let Some(why) = crate::config::exposed_listen_address(&addr) {
+                    self.warnings.push(ConfigError {
+                        location: self.src.location(&e.span),
+                        key: e.path.clone(),
+                        message: format!("warning: {why}"),
+                    });
+                }
             } else {
                 self.error(
                     &e.span,

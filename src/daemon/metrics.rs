@@ -23,7 +23,7 @@ pub const DEFAULT_PORT: u16 = 10112;
 type Labels = Vec<(&'static str, String)>;
 
 /// Counters the runtime keeps for the metrics only (the election path never reads them).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct RuntimeStats {
     /// Reloads that changed something: the file's bytes, or an instance restarted, added or
     /// removed. A reload of an unchanged file (every `apply` of a fleet tool) is not one.
@@ -77,6 +77,34 @@ pub struct RuntimeInfo<'a> {
     pub stats: &'a RuntimeStats,
     /// None in unit tests (values of the test process would make the text unpredictable).
     pub process: Option<ProcessStats>,
+}
+
+/// The rows and counters of one instant of the loop, taken per scrape: copying them is the
+/// loop's whole share of a scrape; the text is rendered from this elsewhere
+/// (src/daemon/metrics_http.rs renders it on a blocking thread).
+pub struct Snapshot {
+    pub vrrp: Vec<Value>,
+    pub vrrs_servers: Vec<Value>,
+    pub vrrs_pathways: Vec<Value>,
+    pub track: Vec<Value>,
+    pub stats: RuntimeStats,
+}
+
+impl Snapshot {
+    /// The OpenMetrics text, with the `process_*` families read now.
+    pub fn render(&self) -> String {
+        render(
+            &self.vrrp,
+            &self.vrrs_servers,
+            &self.vrrs_pathways,
+            &self.track,
+            &RuntimeInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                stats: &self.stats,
+                process: ProcessStats::read(),
+            },
+        )
+    }
 }
 
 /// The conventional `process_*` metrics, read from /proc/self.
@@ -592,60 +620,6 @@ pub fn render(
     }
     out.push_str("# EOF\n");
     out
-}
-
-/// Serve `GET /metrics` on a bound listener (bound before the runtime reports ready, so a
-/// scrape right after READY=1 finds it). Each scrape asks the event loop for the text through
-/// `scrape` (so the numbers are consistent with one instant of the loop).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    scrape: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<String>>,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    loop {
-        let Ok((mut conn, _)) = listener.accept().await else {
-            continue;
-        };
-        let scrape = scrape.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let n =
-                match tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut buf))
-                    .await
-                {
-                    Ok(Ok(n)) => n,
-                    _ => return,
-                };
-            let head = String::from_utf8_lossy(&buf[..n]);
-            let path = head.split_whitespace().nth(1).unwrap_or("");
-            let (status, ctype, body) =
-                if head.starts_with("GET ") && (path == "/metrics" || path == "/") {
-                    let (tx, rx) = tokio::sync::oneshot::channel();
-                    if scrape.send(tx).await.is_err() {
-                        return;
-                    }
-                    match rx.await {
-                        Ok(text) => (
-                            "200 OK",
-                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                            text,
-                        ),
-                        Err(_) => return,
-                    }
-                } else {
-                    (
-                        "404 Not Found",
-                        "text/plain",
-                        "only GET /metrics here\n".to_string(),
-                    )
-                };
-            let reply = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = conn.write_all(reply.as_bytes()).await;
-        });
-    }
 }
 
 #[cfg(test)]

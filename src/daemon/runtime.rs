@@ -526,14 +526,18 @@ impl Runtime {
         let admission = super::admission::Admission::start();
         let mut timer = super::timer::Timer::new().context("cannot create the timer")?;
         let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
-        let (scrape_send, mut scrape_recv) = mpsc::channel::<oneshot::Sender<String>>(8);
+        let (scrape_send, mut scrape_recv) =
+            mpsc::channel::<oneshot::Sender<super::metrics::Snapshot>>(8);
         if let Some(listen) = &self.metrics_listen {
             match listen.parse::<std::net::SocketAddr>() {
                 // Bound here, before READY=1, so a scrape right after start finds it.
                 Ok(addr) => match tokio::net::TcpListener::bind(addr).await {
                     Ok(listener) => {
                         tracing::info!(target: "netvrrp::protocol", %addr, "serving Prometheus metrics");
-                        tokio::spawn(super::metrics::serve(listener, scrape_send));
+                        if let Some(why) = crate::config::exposed_listen_address(&addr) {
+                            tracing::warn!(target: "netvrrp::protocol", %addr, "{why}");
+                        }
+                        tokio::spawn(super::metrics_http::serve(listener, scrape_send));
                     }
                     Err(e) => {
                         tracing::error!(target: "netvrrp::protocol", %addr, "cannot listen for metrics: {e}")
@@ -672,7 +676,7 @@ impl Runtime {
                     });
                 }
                 Some(reply) = scrape_recv.recv() => {
-                    let _ = reply.send(self.metrics_text());
+                    let _ = reply.send(self.metrics_snapshot());
                 }
                 Some(msg) = ctl_recv.recv() => {
                     if let AfterControl::Stop = self.on_control(msg, &reloads) {

@@ -139,7 +139,9 @@ pub async fn load_with(kernel: &Kernel, config: Config, run_dir: &Path) -> Resul
     if !findings.errors.is_empty() {
         return Err(Failure::Risk(findings.errors));
     }
-    loaded.warnings = findings.warnings;
+    loaded.warnings = (loaded.config.warnings.iter().map(ToString::to_string))
+        .chain(findings.warnings)
+        .collect();
     Ok(loaded)
 }
 

@@ -881,6 +881,21 @@ fn peers_must_be_addresses() {
 fn runtime_metrics_listen() {
     let c = ok("[runtime]\nmetrics-listen = \"[::1]:9100\"\n");
     assert_eq!(c.runtime.metrics_listen.as_deref(), Some("[::1]:9100"));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // Valid, but exposed beyond the host: a warning at the value, not an error.
+    for (addr, column) in [("0.0.0.0:9100", 18), ("[::]:9100", 18), ("192.0.2.1:1", 18)] {
+        let c = ok(&format!("[runtime]\n\nmetrics-listen = \"{addr}\"\n"));
+        assert_eq!(c.runtime.metrics_listen.as_deref(), Some(addr));
+        let w: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with(&format!(
+                "t.toml:3:{column}: runtime.metrics-listen: warning: {} is not a loopback address",
+                addr.parse::<std::net::SocketAddr>().unwrap()
+            )),
+            "{w:?}"
+        );
+    }
     assert_one(
         "[runtime]\nmetrics-listen = \"localhost\"\n",
         2,

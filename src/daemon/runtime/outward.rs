@@ -31,19 +31,19 @@ impl Runtime {
         wanted
     }
 
-    pub(super) fn metrics_text(&self) -> String {
-        let rows = |v: serde_json::Value| v.as_array().cloned().unwrap_or_default();
-        crate::daemon::metrics::render(
-            &rows(self.show_vrrp()),
-            &rows(self.vrrs.show_server()),
-            &rows(self.vrrs.show_pathway()),
-            &rows(self.tracks.show(None)),
-            &crate::daemon::metrics::RuntimeInfo {
-                version: env!("CARGO_PKG_VERSION"),
-                stats: &self.stats,
-                process: crate::daemon::metrics::ProcessStats::read(),
-            },
-        )
+    /// What a scrape needs from the loop (rendered off it, see src/daemon/metrics_http.rs).
+    pub(super) fn metrics_snapshot(&self) -> crate::daemon::metrics::Snapshot {
+        let rows = |v: serde_json::Value| match v {
+            serde_json::Value::Array(rows) => rows,
+            _ => Vec::new(),
+        };
+        crate::daemon::metrics::Snapshot {
+            vrrp: rows(self.show_vrrp()),
+            vrrs_servers: rows(self.vrrs.show_server()),
+            vrrs_pathways: rows(self.vrrs.show_pathway()),
+            track: rows(self.tracks.show(None)),
+            stats: self.stats.clone(),
+        }
     }
 
     pub(super) fn show_vrrp(&self) -> serde_json::Value {
