@@ -11,6 +11,7 @@ pub mod completions;
 pub mod config;
 pub mod daemon;
 pub mod desired;
+pub mod hook;
 pub mod host;
 pub mod import;
 pub mod kernel;

@@ -55,6 +55,8 @@ vrrs             !-> daemon          the runtime carries out VRRS fan-outs
 vrrs             !-> commands        VRRS is below the CLI
 vrrs             !-> plan            pathway effects are not plan operations
 vrrs             !-> apply           pathway effects are not plan operations
+# Exec hooks run what the config names; they know nothing of protocols or the runtime.
+hook             only config, types, hook  hooks take a program and ids, nothing else
 # The shared value types are the bottom layer.
 types            only types          types is the bottom layer
 ";

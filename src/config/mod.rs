@@ -35,6 +35,15 @@ pub struct Config {
     pub warnings: Vec<ConfigError>,
 }
 
+/// `user`/`group` of an exec hook: whom it runs as (None: the runtime's own, root).
+/// Resolved to ids when the file is read, so a run never looks a name up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunAs {
+    pub uid: Option<u32>,
+    /// `group`, or the primary group of `user` when only that is given.
+    pub gid: Option<u32>,
+}
+
 /// Why a metrics listener on `addr` is exposed beyond this host (None for loopback): the
 /// endpoint has no authentication, and what it shows (states, priorities, addresses,
 /// configuration hash) helps an attacker time a takeover.
@@ -241,6 +250,8 @@ pub enum TrackKind {
         fall: u32,
         /// State before the first result (`initial = "up" | "down"`).
         initial_up: bool,
+        #[serde(default)]
+        run_as: RunAs,
     },
     /// Up while a process runs.
     Process { target: ProcessTarget },
@@ -313,6 +324,7 @@ pub enum ClientKind {
     Exec {
         command: Vec<String>,
         timeout_ms: u32,
+        run_as: RunAs,
     },
 }
 

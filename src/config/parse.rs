@@ -26,6 +26,7 @@ use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use toml_edit::{Array, Document, InlineTable, Item, Table, Value};
 
+mod hook;
 #[cfg(test)]
 mod tests;
 mod track;
@@ -87,7 +88,7 @@ const CLIENT_COMMON_KEYS: &[&str] = &["leader", "kind"];
 const CLIENT_KINDS: &[(&str, &[&str])] = &[
     ("interface-state", &["interface"]),
     ("accounting", &["path"]),
-    ("exec", &["command", "timeout"]),
+    ("exec", &["command", "timeout", "user", "group"]),
 ];
 
 /// Read and validate a file. A file that cannot be read is one error at `0:0`.
@@ -1513,28 +1514,17 @@ impl<'a> Checker<'a> {
                 })
             }),
             _ => {
-                let command = self.required(r, "command").and_then(|e| {
-                    let list = self.strings(&e)?;
-                    match list.first() {
-                        None => {
-                            self.error(&e.span, &e.path, "`command` must name a program: it is an argv array such as [\"/usr/local/bin/notify\", \"arg\"]");
-                            None
-                        }
-                        Some((el, "")) => {
-                            self.error(&el.span, &el.path, "the program name (first element of `command`) must not be empty");
-                            None
-                        }
-                        Some(_) => Some(list.iter().map(|(_, s)| s.to_string()).collect::<Vec<_>>()),
-                    }
-                });
+                let command = self.hook_command(r, "[\"/usr/local/bin/notify\", \"arg\"]");
+                let run_as = self.run_as(r);
                 let timeout = match r.entry("timeout") {
                     Some(e) => self.int_as::<u32>(&e, EXEC_TIMEOUT_RANGE, "timeout"),
                     None => Some(DEFAULT_EXEC_TIMEOUT_MS),
                 };
-                match (command, timeout) {
-                    (Some(command), Some(timeout_ms)) => Some(ClientKind::Exec {
+                match (command, timeout, run_as) {
+                    (Some(command), Some(timeout_ms), Some(run_as)) => Some(ClientKind::Exec {
                         command,
                         timeout_ms,
+                        run_as,
                     }),
                     _ => None,
                 }

@@ -706,11 +706,13 @@ fn client_kinds() {
             },
             &ClientKind::Exec {
                 command: vec!["/bin/true".into(), "x".into()],
-                timeout_ms: 10_000
+                timeout_ms: 10_000,
+                run_as: Default::default(),
             },
             &ClientKind::Exec {
                 command: vec!["/bin/true".into()],
-                timeout_ms: 500
+                timeout_ms: 500,
+                run_as: Default::default(),
             },
         ]
     );
@@ -772,7 +774,7 @@ fn client_exec_command_rules() {
         9,
         12,
         "vrrs.client[1].command[1]",
-        "must not be empty",
+        "the program `` must be an absolute path",
     );
     let text = format!("{base}command = \"/bin/true\"\n");
     assert_one(
@@ -1323,4 +1325,52 @@ fn chunked_parse_reports_the_same_errors_at_the_same_places() {
     let text = format!("[vrrp.extra]\nx = 1\n{}", big_config(100, false));
     assert_eq!(parse_str(&text, "f.toml"), parse_whole(&text, "f.toml"));
     assert!(parse_str(&text, "f.toml").is_err());
+}
+
+#[test]
+fn exec_hooks_need_absolute_programs_and_known_users() {
+    let client = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"192.0.2.1/24\"]\nvrrs-leader = [\"g\"]\n\
+                  [[vrrs.client]]\nleader = \"g\"\nkind = \"exec\"\n";
+    assert_one(
+        &format!("{client}command = [\"notify\", \"x\"]\n"),
+        9,
+        12,
+        "vrrs.client[1].command[1]",
+        "must be an absolute path",
+    );
+    let c = ok(&format!(
+        "{client}command = [\"/bin/true\"]\nuser = \"nobody\"\n"
+    ));
+    let ClientKind::Exec { run_as, .. } = &c.clients[0].kind else {
+        panic!("{c:?}");
+    };
+    assert_eq!(run_as.uid, Some(65534));
+    assert!(run_as.gid.is_some());
+    let c = ok(&format!(
+        "{client}command = [\"/bin/true\"]\nuser = \"nobody\"\ngroup = \"root\"\n"
+    ));
+    let ClientKind::Exec { run_as, .. } = &c.clients[0].kind else {
+        panic!("{c:?}");
+    };
+    assert_eq!((run_as.uid, run_as.gid), (Some(65534), Some(0)));
+    assert_one(
+        &format!("{client}command = [\"/bin/true\"]\nuser = \"no-such-user-nv\"\n"),
+        10,
+        8,
+        "vrrs.client[1].user",
+        "does not exist",
+    );
+    let track = "[[track]]\nname = \"w\"\nkind = \"exec\"\ncommand = [\"/bin/true\"]\n";
+    assert_one(
+        &format!("{track}group = \"no-such-group-nv\"\n"),
+        5,
+        9,
+        "track[1].group",
+        "does not exist",
+    );
+    let c = ok(&format!("{track}user = \"nobody\"\n"));
+    let crate::config::TrackKind::Exec { run_as, .. } = &c.tracks[0].kind else {
+        panic!("{c:?}");
+    };
+    assert_eq!(run_as.uid, Some(65534));
 }
