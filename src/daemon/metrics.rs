@@ -29,6 +29,9 @@ pub struct RuntimeStats {
     /// removed. A reload of an unchanged file (every `apply` of a fleet tool) is not one.
     pub reloads_changed: u64,
     pub reload_failures: u64,
+    /// Writes of the runtime's state files (masters.json, the pid file) that failed; each
+    /// is retried (masters.json) or logged (the pid file).
+    pub state_write_failures: u64,
     /// Shared with the nftables task, which runs apart from the loop.
     pub filter_failures: Arc<AtomicU64>,
     /// SHA-256 of the configuration the runtime runs (hex), as `sha256sum` prints it.
@@ -555,7 +558,19 @@ pub fn render(
         Vec::new(),
         stats.filter_failures.load(Ordering::Relaxed) as f64,
     );
-    fams.extend([runtime, reloads, reload_failures, filter_failures]);
+    let mut state_write_failures = Fam::new(
+        "netvrrp_runtime_state_write_failures",
+        Counter,
+        "writes of masters.json or the pid file that failed (masters.json is retried)",
+    );
+    state_write_failures.add(Vec::new(), stats.state_write_failures as f64);
+    fams.extend([
+        runtime,
+        reloads,
+        reload_failures,
+        filter_failures,
+        state_write_failures,
+    ]);
 
     if let Some(p) = info.process {
         for (name, kind, help, v) in [
@@ -661,6 +676,7 @@ mod tests {
         let stats = RuntimeStats {
             reloads_changed: 4,
             reload_failures: 1,
+            state_write_failures: 2,
             config_sha256: sha256_hex(b""),
             ..RuntimeStats::default()
         };
@@ -684,6 +700,7 @@ mod tests {
             "netvrrp_runtime_reloads_total 4".into(),
             "netvrrp_runtime_reload_failures_total 1".into(),
             "netvrrp_runtime_filter_failures_total 6".into(),
+            "netvrrp_runtime_state_write_failures_total 2".into(),
             "# UNIT netvrrp_vrrp_master_down_interval_seconds seconds".into(),
             "# TYPE netvrrp_vrrp_adverts_dropped counter".into(),
             // sha256sum of the empty file.

@@ -208,6 +208,8 @@ pub struct Runtime {
     resume: HashSet<InstanceKey>,
     /// An instance entered or left Master since `masters.json` was last written.
     masters_dirty: bool,
+    /// After a failed write of `masters.json`: not before this (see `sync_masters`).
+    masters_retry_at: Option<std::time::Instant>,
     /// The configuration running now (the `running` control request; reloads compare
     /// against the instances' own copies).
     config: Arc<config::Config>,
@@ -318,6 +320,7 @@ impl Runtime {
             access: super::access::Policy::from_config(&config.runtime),
             resume: HashSet::new(),
             masters_dirty: true,
+            masters_retry_at: None,
             config: config.clone(),
             started_realtime_priority: config.runtime.realtime_priority,
             tracks: crate::track::TrackSet::new(),
@@ -490,6 +493,8 @@ impl Runtime {
         }
         self.shutdown_all().await;
         self.flush_frames();
+        // The last chance to record that nothing is Master: no back-off.
+        self.masters_retry_at = None;
         self.sync_masters();
         // The process exits right after run(): first the executor takes every pathway down
         // and hands the last notices (to Initialize) over, then the clients get a moment to
@@ -521,7 +526,7 @@ impl Runtime {
         }
         self.set_socket_mode();
         let pid_path = super::pid_path(&self.run_dir);
-        crate::security::replace_file(&pid_path, format!("{}\n", std::process::id()).as_bytes())?;
+        self.write_pid_file(&pid_path);
         let mut kernel_events = Box::pin(crate::kernel::events().await?);
         let admission = super::admission::Admission::start();
         let mut timer = super::timer::Timer::new().context("cannot create the timer")?;
