@@ -609,7 +609,8 @@ fn quiet_fds(pid: &str, samples: usize) -> usize {
 
 /// 1,000 runs of an exec check that writes output and leaves a setsid() descendant holding
 /// its output pipe: the runtime's descriptor count at its quietest is the same after as
-/// before (no pipe end, status pipe or reader task left per run).
+/// before, give or take the one run in progress (no pipe end, status pipe or reader task
+/// left per run).
 #[test]
 fn thousand_exec_runs_leave_the_runtime_fds_flat() {
     let ns = Netns::new("nvtkfd");
@@ -653,7 +654,13 @@ fn thousand_exec_runs_leave_the_runtime_fds_flat() {
         || (count() >= 1020).then_some(()),
     );
     let after = quiet_fds(&pid, 200);
-    assert_eq!(after, before, "descriptors after 1,000 runs vs before");
+    // Runs start every 10 ms: on a busy machine every sample may fall inside one, which
+    // holds two descriptors (its output pipe and status pipe); a leak per run would show as
+    // hundreds.
+    assert!(
+        after <= before + 2,
+        "{after} descriptors after 1,000 runs, {before} before"
+    );
     // Every descendant was killed with its run.
     let sleepers = fs::read_dir("/proc")
         .unwrap()
