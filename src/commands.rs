@@ -758,6 +758,9 @@ pub async fn dispatch(cli: &Cli) -> i32 {
     match &cli.command {
         Command::Validate { file } => match config::load(&file.file) {
             Ok(c) => {
+                for w in &c.warnings {
+                    crate::report_plain!("{w}");
+                }
                 if cli.verbose > 0 {
                     println!("{}", summary(&c));
                 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod contract;
 pub mod daemon;
 pub mod desired;
+pub mod hook;
 pub mod host;
 pub mod import;
 pub mod kernel;

@@ -58,6 +58,8 @@ vrrs             !-> apply           pathway effects are not plan operations
 # The outward contract (show rows, state events) is built by VRRS, tracking and the
 # runtime, so it sits below them.
 contract         only types, vrrp, config, contract  the outward contract is plain data
+# Exec hooks run what the config names; they know nothing of protocols or the runtime.
+hook             only config, types, hook  hooks take a program and ids, nothing else
 # The shared value types are the bottom layer.
 types            only types          types is the bottom layer
 ";

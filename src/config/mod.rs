@@ -32,6 +32,31 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     /// `[[track]]` objects, in file order (names are unique).
     pub tracks: Vec<TrackObject>,
+    /// Valid but risky settings, each at its position (`validate` and `apply` print them).
+    pub warnings: Vec<ConfigError>,
+}
+
+/// `user`/`group` of an exec hook: whom it runs as (None: the runtime's own, root).
+/// Resolved to ids when the file is read, so a run never looks a name up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunAs {
+    pub uid: Option<u32>,
+    /// `group`, or the primary group of `user` when only that is given.
+    pub gid: Option<u32>,
+}
+
+/// Why a metrics listener on `addr` is exposed beyond this host (None for loopback): the
+/// endpoint has no authentication, and what it shows (states, priorities, addresses,
+/// configuration hash) helps an attacker time a takeover.
+pub fn exposed_listen_address(addr: &std::net::SocketAddr) -> Option<String> {
+    if addr.ip().is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "{addr} is not a loopback address: the metrics endpoint has no authentication and \
+         anyone who can reach it learns every router's state and priority; bind 127.0.0.1 or \
+         [::1] and let a local scraper or a reverse proxy with TLS expose it"
+    ))
 }
 
 /// `[runtime]`: settings of the runtime process itself.
@@ -245,6 +270,8 @@ pub enum TrackKind {
         fall: u32,
         /// State before the first result (`initial = "up" | "down"`).
         initial_up: bool,
+        #[serde(default)]
+        run_as: RunAs,
     },
     /// Up while a process runs.
     Process { target: ProcessTarget },
@@ -317,6 +344,7 @@ pub enum ClientKind {
     Exec {
         command: Vec<String>,
         timeout_ms: u32,
+        run_as: RunAs,
     },
 }
 

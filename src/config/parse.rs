@@ -26,6 +26,7 @@ use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use toml_edit::{Array, Document, InlineTable, Item, Table, Value};
 
+mod hook;
 mod ra;
 #[cfg(test)]
 mod tests;
@@ -89,7 +90,7 @@ const CLIENT_COMMON_KEYS: &[&str] = &["leader", "kind"];
 const CLIENT_KINDS: &[(&str, &[&str])] = &[
     ("interface-state", &["interface"]),
     ("accounting", &["path"]),
-    ("exec", &["command", "timeout"]),
+    ("exec", &["command", "timeout", "user", "group"]),
 ];
 
 /// Read and validate a file. A file that cannot be read is one error at `0:0`.
@@ -508,6 +509,8 @@ struct ClientRec {
 struct Checker<'a> {
     src: Source<'a>,
     errors: Vec<ConfigError>,
+    /// Settings that are valid but risky (they do not fail the file).
+    warnings: Vec<ConfigError>,
     /// (span start, key) of interval errors already reported: an interval written once in
     /// `[defaults]` is checked for every router that inherits it, but reported once.
     interval_reported: HashSet<(usize, String)>,
@@ -518,6 +521,7 @@ impl<'a> Checker<'a> {
         Checker {
             src: Source::new(text, file),
             errors: Vec::new(),
+            warnings: Vec::new(),
             interval_reported: HashSet::new(),
         }
     }
@@ -534,8 +538,9 @@ impl<'a> Checker<'a> {
         self.src.location(span)
     }
 
-    fn finish(mut self, config: Config) -> Result<Config, ConfigErrors> {
+    fn finish(mut self, mut config: Config) -> Result<Config, ConfigErrors> {
         if self.errors.is_empty() {
+            config.warnings = self.warnings;
             return Ok(config);
         }
         // File order is what an operator fixing the file wants; sort is stable, so errors
@@ -858,6 +863,7 @@ impl<'a> Checker<'a> {
             pathways: pathways.into_iter().map(|p| p.config).collect(),
             clients: clients.into_iter().filter_map(|c| c.config).collect(),
             tracks: tracks.into_iter().filter_map(|t| t.config).collect(),
+            warnings: Vec::new(),
         })
     }
 
@@ -870,8 +876,15 @@ impl<'a> Checker<'a> {
         if let Some(e) = r.entry("metrics-listen")
             && let Some(s) = self.string(&e)
         {
-            if s.parse::<SocketAddr>().is_ok() {
+            if let Ok(addr) = s.parse::<SocketAddr>() {
                 runtime.metrics_listen = Some(s.to_string());
+                if let Some(why) = crate::config::exposed_listen_address(&addr) {
+                    self.warnings.push(ConfigError {
+                        location: self.src.location(&e.span),
+                        key: e.path.clone(),
+                        message: format!("warning: {why}"),
+                    });
+                }
             } else {
                 self.error(
                     &e.span,
@@ -1505,28 +1518,17 @@ impl<'a> Checker<'a> {
                 })
             }),
             _ => {
-                let command = self.required(r, "command").and_then(|e| {
-                    let list = self.strings(&e)?;
-                    match list.first() {
-                        None => {
-                            self.error(&e.span, &e.path, "`command` must name a program: it is an argv array such as [\"/usr/local/bin/notify\", \"arg\"]");
-                            None
-                        }
-                        Some((el, "")) => {
-                            self.error(&el.span, &el.path, "the program name (first element of `command`) must not be empty");
-                            None
-                        }
-                        Some(_) => Some(list.iter().map(|(_, s)| s.to_string()).collect::<Vec<_>>()),
-                    }
-                });
+                let command = self.hook_command(r, "[\"/usr/local/bin/notify\", \"arg\"]");
+                let run_as = self.run_as(r);
                 let timeout = match r.entry("timeout") {
                     Some(e) => self.int_as::<u32>(&e, EXEC_TIMEOUT_RANGE, "timeout"),
                     None => Some(DEFAULT_EXEC_TIMEOUT_MS),
                 };
-                match (command, timeout) {
-                    (Some(command), Some(timeout_ms)) => Some(ClientKind::Exec {
+                match (command, timeout, run_as) {
+                    (Some(command), Some(timeout_ms), Some(run_as)) => Some(ClientKind::Exec {
                         command,
                         timeout_ms,
+                        run_as,
                     }),
                     _ => None,
                 }

@@ -23,12 +23,15 @@ pub const DEFAULT_PORT: u16 = 10112;
 type Labels = Vec<(&'static str, String)>;
 
 /// Counters the runtime keeps for the metrics only (the election path never reads them).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct RuntimeStats {
     /// Reloads that changed something: the file's bytes, or an instance restarted, added or
     /// removed. A reload of an unchanged file (every `apply` of a fleet tool) is not one.
     pub reloads_changed: u64,
     pub reload_failures: u64,
+    /// Writes of the runtime's state files (masters.json, the pid file) that failed; each
+    /// is retried (masters.json) or logged (the pid file).
+    pub state_write_failures: u64,
     /// Shared with the nftables task, which runs apart from the loop.
     pub filter_failures: Arc<AtomicU64>,
     /// SHA-256 of the configuration the runtime runs (hex), as `sha256sum` prints it.
@@ -77,6 +80,40 @@ pub struct RuntimeInfo<'a> {
     pub stats: &'a RuntimeStats,
     /// None in unit tests (values of the test process would make the text unpredictable).
     pub process: Option<ProcessStats>,
+}
+
+/// The rows and counters of one instant of the loop, taken per scrape: copying them is the
+/// loop's whole share of a scrape; the text is rendered from this elsewhere
+/// (src/daemon/metrics_http.rs renders it on a blocking thread).
+pub struct Snapshot {
+    pub vrrp: Vec<crate::contract::VrrpRow>,
+    pub vrrs_servers: Vec<crate::vrrs::ServerRow>,
+    pub vrrs_pathways: Vec<crate::vrrs::PathwayRow>,
+    pub track: Vec<crate::contract::TrackRow>,
+    pub stats: RuntimeStats,
+}
+
+impl Snapshot {
+    /// The OpenMetrics text, with the `process_*` families read now. The typed rows become
+    /// the JSON values `render` reads here, off the loop, not when the loop takes them.
+    pub fn render(&self) -> String {
+        fn values<T: serde::Serialize>(rows: &[T]) -> Vec<Value> {
+            rows.iter()
+                .filter_map(|r| serde_json::to_value(r).ok())
+                .collect()
+        }
+        render(
+            &values(&self.vrrp),
+            &values(&self.vrrs_servers),
+            &values(&self.vrrs_pathways),
+            &values(&self.track),
+            &RuntimeInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                stats: &self.stats,
+                process: ProcessStats::read(),
+            },
+        )
+    }
 }
 
 /// The conventional `process_*` metrics, read from /proc/self.
@@ -567,7 +604,19 @@ pub fn render(
         Vec::new(),
         stats.filter_failures.load(Ordering::Relaxed) as f64,
     );
-    fams.extend([runtime, reloads, reload_failures, filter_failures]);
+    let mut state_write_failures = Fam::new(
+        "netvrrp_runtime_state_write_failures",
+        Counter,
+        "writes of masters.json or the pid file that failed (masters.json is retried)",
+    );
+    state_write_failures.add(Vec::new(), stats.state_write_failures as f64);
+    fams.extend([
+        runtime,
+        reloads,
+        reload_failures,
+        filter_failures,
+        state_write_failures,
+    ]);
 
     if let Some(p) = info.process {
         for (name, kind, help, v) in [
@@ -634,60 +683,6 @@ pub fn render(
     out
 }
 
-/// Serve `GET /metrics` on a bound listener (bound before the runtime reports ready, so a
-/// scrape right after READY=1 finds it). Each scrape asks the event loop for the text through
-/// `scrape` (so the numbers are consistent with one instant of the loop).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    scrape: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<String>>,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    loop {
-        let Ok((mut conn, _)) = listener.accept().await else {
-            continue;
-        };
-        let scrape = scrape.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let n =
-                match tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut buf))
-                    .await
-                {
-                    Ok(Ok(n)) => n,
-                    _ => return,
-                };
-            let head = String::from_utf8_lossy(&buf[..n]);
-            let path = head.split_whitespace().nth(1).unwrap_or("");
-            let (status, ctype, body) =
-                if head.starts_with("GET ") && (path == "/metrics" || path == "/") {
-                    let (tx, rx) = tokio::sync::oneshot::channel();
-                    if scrape.send(tx).await.is_err() {
-                        return;
-                    }
-                    match rx.await {
-                        Ok(text) => (
-                            "200 OK",
-                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                            text,
-                        ),
-                        Err(_) => return,
-                    }
-                } else {
-                    (
-                        "404 Not Found",
-                        "text/plain",
-                        "only GET /metrics here\n".to_string(),
-                    )
-                };
-            let reply = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = conn.write_all(reply.as_bytes()).await;
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -748,6 +743,7 @@ mod tests {
         let stats = RuntimeStats {
             reloads_changed: 4,
             reload_failures: 1,
+            state_write_failures: 2,
             config_sha256: sha256_hex(b""),
             ..RuntimeStats::default()
         };
@@ -771,6 +767,7 @@ mod tests {
             "netvrrp_runtime_reloads_total 4".into(),
             "netvrrp_runtime_reload_failures_total 1".into(),
             "netvrrp_runtime_filter_failures_total 6".into(),
+            "netvrrp_runtime_state_write_failures_total 2".into(),
             "# UNIT netvrrp_vrrp_master_down_interval_seconds seconds".into(),
             "# TYPE netvrrp_vrrp_adverts_dropped counter".into(),
             // sha256sum of the empty file.

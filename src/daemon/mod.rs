@@ -7,6 +7,7 @@ pub mod control;
 pub mod filter;
 pub mod identity;
 pub mod metrics;
+pub mod metrics_http;
 pub mod nft_netlink;
 pub mod render;
 pub mod router_params;

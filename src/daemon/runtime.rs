@@ -201,6 +201,8 @@ pub struct Runtime {
     resume: HashSet<InstanceKey>,
     /// An instance entered or left Master since `masters.json` was last written.
     masters_dirty: bool,
+    /// After a failed write of `masters.json`: not before this (see `sync_masters`).
+    masters_retry_at: Option<std::time::Instant>,
     /// The configuration running now (the `running` control request; reloads compare
     /// against the instances' own copies).
     config: Arc<config::Config>,
@@ -313,6 +315,7 @@ impl Runtime {
             access: super::access::Policy::from_config(&config.runtime),
             resume: HashSet::new(),
             masters_dirty: true,
+            masters_retry_at: None,
             config: config.clone(),
             started_realtime_priority: config.runtime.realtime_priority,
             tracks: crate::track::TrackSet::new(),
@@ -490,6 +493,8 @@ impl Runtime {
         }
         self.shutdown_all().await;
         self.flush_frames();
+        // The last chance to record that nothing is Master: no back-off.
+        self.masters_retry_at = None;
         self.sync_masters();
         // The process exits right after run(): first the executor takes every pathway down
         // and hands the last notices (to Initialize) over, then the clients get a moment to
@@ -521,19 +526,23 @@ impl Runtime {
         }
         self.set_socket_mode();
         let pid_path = super::pid_path(&self.run_dir);
-        crate::security::replace_file(&pid_path, format!("{}\n", std::process::id()).as_bytes())?;
+        self.write_pid_file(&pid_path);
         let mut kernel_events = Box::pin(crate::kernel::events().await?);
         let admission = super::admission::Admission::start();
         let mut timer = super::timer::Timer::new().context("cannot create the timer")?;
         let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
-        let (scrape_send, mut scrape_recv) = mpsc::channel::<oneshot::Sender<String>>(8);
+        let (scrape_send, mut scrape_recv) =
+            mpsc::channel::<oneshot::Sender<super::metrics::Snapshot>>(8);
         if let Some(listen) = &self.metrics_listen {
             match listen.parse::<std::net::SocketAddr>() {
                 // Bound here, before READY=1, so a scrape right after start finds it.
                 Ok(addr) => match tokio::net::TcpListener::bind(addr).await {
                     Ok(listener) => {
                         tracing::info!(target: "netvrrp::protocol", %addr, "serving Prometheus metrics");
-                        tokio::spawn(super::metrics::serve(listener, scrape_send));
+                        if let Some(why) = crate::config::exposed_listen_address(&addr) {
+                            tracing::warn!(target: "netvrrp::protocol", %addr, "{why}");
+                        }
+                        tokio::spawn(super::metrics_http::serve(listener, scrape_send));
                     }
                     Err(e) => {
                         tracing::error!(target: "netvrrp::protocol", %addr, "cannot listen for metrics: {e}")
@@ -676,7 +685,7 @@ impl Runtime {
                     });
                 }
                 Some(reply) = scrape_recv.recv() => {
-                    let _ = reply.send(self.metrics_text());
+                    let _ = reply.send(self.metrics_snapshot());
                 }
                 Some(msg) = ctl_recv.recv() => {
                     if let AfterControl::Stop = self.on_control(msg, &reloads) {

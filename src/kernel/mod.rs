@@ -62,6 +62,18 @@ fn is_zero(v: &u32) -> bool {
     *v == 0
 }
 
+/// The rtnetlink payload parsers by themselves (ifinfomsg/ifaddrmsg with attributes), for
+/// the fuzz targets in fuzz/: whatever the bytes, they return a value or None.
+pub mod wire {
+    pub fn link(payload: &[u8]) -> Option<super::LinkInfo> {
+        super::parse::link_from_payload(payload)
+    }
+
+    pub fn address(payload: &[u8]) -> Option<(u32, ipnet::IpNet)> {
+        super::parse::address_from_payload(payload)
+    }
+}
+
 /// One link as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LinkInfo {

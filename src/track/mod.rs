@@ -17,9 +17,7 @@ pub mod exec;
 pub mod file;
 pub mod process;
 pub mod route;
-pub mod run;
 pub mod show;
-pub mod subreaper;
 
 use crate::config::{Config, TrackConfig, TrackKind, TrackObject};
 use crate::contract::TrackRow;
@@ -32,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// Lines of a check's output kept for `show track`.
-pub const OUTPUT_LINES: usize = 10;
+pub use crate::hook::OUTPUT_LINES;
 
 /// A state change, for `subscribe`.
 #[derive(Debug, Clone)]

@@ -706,11 +706,13 @@ fn client_kinds() {
             },
             &ClientKind::Exec {
                 command: vec!["/bin/true".into(), "x".into()],
-                timeout_ms: 10_000
+                timeout_ms: 10_000,
+                run_as: Default::default(),
             },
             &ClientKind::Exec {
                 command: vec!["/bin/true".into()],
-                timeout_ms: 500
+                timeout_ms: 500,
+                run_as: Default::default(),
             },
         ]
     );
@@ -772,7 +774,7 @@ fn client_exec_command_rules() {
         9,
         12,
         "vrrs.client[1].command[1]",
-        "must not be empty",
+        "the program `` must be an absolute path",
     );
     let text = format!("{base}command = \"/bin/true\"\n");
     assert_one(
@@ -881,6 +883,21 @@ fn peers_must_be_addresses() {
 fn runtime_metrics_listen() {
     let c = ok("[runtime]\nmetrics-listen = \"[::1]:9100\"\n");
     assert_eq!(c.runtime.metrics_listen.as_deref(), Some("[::1]:9100"));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // Valid, but exposed beyond the host: a warning at the value, not an error.
+    for (addr, column) in [("0.0.0.0:9100", 18), ("[::]:9100", 18), ("192.0.2.1:1", 18)] {
+        let c = ok(&format!("[runtime]\n\nmetrics-listen = \"{addr}\"\n"));
+        assert_eq!(c.runtime.metrics_listen.as_deref(), Some(addr));
+        let w: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with(&format!(
+                "t.toml:3:{column}: runtime.metrics-listen: warning: {} is not a loopback address",
+                addr.parse::<std::net::SocketAddr>().unwrap()
+            )),
+            "{w:?}"
+        );
+    }
     assert_one(
         "[runtime]\nmetrics-listen = \"localhost\"\n",
         2,
@@ -1471,4 +1488,52 @@ fn router_advertisements_errors_name_the_place() {
         "vrrp[1].router-advertisements.preferred-lifetime-s",
         "longer than valid-lifetime-s 10",
     );
+}
+
+#[test]
+fn exec_hooks_need_absolute_programs_and_known_users() {
+    let client = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"192.0.2.1/24\"]\nvrrs-leader = [\"g\"]\n\
+                  [[vrrs.client]]\nleader = \"g\"\nkind = \"exec\"\n";
+    assert_one(
+        &format!("{client}command = [\"notify\", \"x\"]\n"),
+        9,
+        12,
+        "vrrs.client[1].command[1]",
+        "must be an absolute path",
+    );
+    let c = ok(&format!(
+        "{client}command = [\"/bin/true\"]\nuser = \"nobody\"\n"
+    ));
+    let ClientKind::Exec { run_as, .. } = &c.clients[0].kind else {
+        panic!("{c:?}");
+    };
+    assert_eq!(run_as.uid, Some(65534));
+    assert!(run_as.gid.is_some());
+    let c = ok(&format!(
+        "{client}command = [\"/bin/true\"]\nuser = \"nobody\"\ngroup = \"root\"\n"
+    ));
+    let ClientKind::Exec { run_as, .. } = &c.clients[0].kind else {
+        panic!("{c:?}");
+    };
+    assert_eq!((run_as.uid, run_as.gid), (Some(65534), Some(0)));
+    assert_one(
+        &format!("{client}command = [\"/bin/true\"]\nuser = \"no-such-user-nv\"\n"),
+        10,
+        8,
+        "vrrs.client[1].user",
+        "does not exist",
+    );
+    let track = "[[track]]\nname = \"w\"\nkind = \"exec\"\ncommand = [\"/bin/true\"]\n";
+    assert_one(
+        &format!("{track}group = \"no-such-group-nv\"\n"),
+        5,
+        9,
+        "track[1].group",
+        "does not exist",
+    );
+    let c = ok(&format!("{track}user = \"nobody\"\n"));
+    let crate::config::TrackKind::Exec { run_as, .. } = &c.tracks[0].kind else {
+        panic!("{c:?}");
+    };
+    assert_eq!(run_as.uid, Some(65534));
 }

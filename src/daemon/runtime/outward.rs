@@ -32,24 +32,16 @@ impl Runtime {
         wanted
     }
 
-    pub(super) fn metrics_text(&self) -> String {
-        // The metrics read the rows as `show` prints them.
-        fn rows<T: serde::Serialize>(rows: Vec<T>) -> Vec<serde_json::Value> {
-            rows.into_iter()
-                .filter_map(|r| serde_json::to_value(r).ok())
-                .collect()
+    /// What a scrape needs from the loop: the rows as `show` builds them (rendered off the
+    /// loop, see src/daemon/metrics_http.rs).
+    pub(super) fn metrics_snapshot(&self) -> crate::daemon::metrics::Snapshot {
+        crate::daemon::metrics::Snapshot {
+            vrrp: self.show_vrrp(),
+            vrrs_servers: self.vrrs.show_server(),
+            vrrs_pathways: self.vrrs.show_pathway(),
+            track: self.tracks.show(None),
+            stats: self.stats.clone(),
         }
-        crate::daemon::metrics::render(
-            &rows(self.show_vrrp()),
-            &rows(self.vrrs.show_server()),
-            &rows(self.vrrs.show_pathway()),
-            &rows(self.tracks.show(None)),
-            &crate::daemon::metrics::RuntimeInfo {
-                version: env!("CARGO_PKG_VERSION"),
-                stats: &self.stats,
-                process: crate::daemon::metrics::ProcessStats::read(),
-            },
-        )
     }
 
     /// `show vrrp`: one row per instance.
