@@ -35,6 +35,7 @@ mod instances;
 mod outward;
 mod persistence;
 mod reload;
+mod waiting;
 
 use background::*;
 use control_server::*;
@@ -215,6 +216,9 @@ pub struct Runtime {
     started_realtime_priority: Option<u8>,
     /// `[[track]]` objects' trackers and states (see [`crate::track`]).
     tracks: crate::track::TrackSet,
+    /// Instances of the configuration that could not be installed, and why (see
+    /// [`waiting`]).
+    not_installed: Vec<waiting::NotInstalled>,
 }
 
 /// Tell systemd (when NOTIFY_SOCKET is set; a no-op otherwise).
@@ -321,6 +325,7 @@ impl Runtime {
             config: config.clone(),
             started_realtime_priority: config.runtime.realtime_priority,
             tracks: crate::track::TrackSet::new(),
+            not_installed: Vec::new(),
         };
         rt.tracks.reconfigure(&config);
         rt.resume = load_masters(&rt.run_dir);
@@ -611,10 +616,10 @@ impl Runtime {
                 Some(ev) = kernel_events.next() => {
                     // An event storm (hundreds of unrelated links changing) costs one
                     // re-read of the kernel, not one per event.
-                    let mut relevant = Self::is_link_event(&ev);
+                    let mut relevant = self.wants_event(&ev);
                     let mut overrun = matches!(ev, KernelEvent::Overrun);
                     while let Some(Some(more)) = kernel_events.next().now_or_never() {
-                        relevant |= Self::is_link_event(&more);
+                        relevant |= self.wants_event(&more);
                         overrun |= matches!(more, KernelEvent::Overrun);
                     }
                     if overrun {

@@ -139,7 +139,7 @@ pub async fn load_with(kernel: &Kernel, config: Config, run_dir: &Path) -> Resul
     if !findings.errors.is_empty() {
         return Err(Failure::Risk(findings.errors));
     }
-    loaded.warnings = findings.warnings;
+    loaded.warnings.extend(findings.warnings);
     Ok(loaded)
 }
 
@@ -148,12 +148,14 @@ async fn derive_loaded(kernel: &Kernel, config: Config, run_dir: &Path) -> Resul
     let desired = desired::derive(&config, |name| snapshot.by_name(name).map(|l| l.index))
         .map_err(|errors| Failure::Fit(errors.iter().map(|e| e.to_string()).collect()))?;
     let owned = apply::load_owned(run_dir).map_err(Failure::Io)?;
+    let warnings =
+        desired::absent_pathways(&config, |name| snapshot.by_name(name).map(|l| l.index));
     Ok(Loaded {
         config,
         snapshot,
         desired,
         owned,
-        warnings: Vec::new(),
+        warnings,
     })
 }
 

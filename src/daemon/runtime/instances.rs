@@ -27,9 +27,17 @@ impl Runtime {
             .iter()
             .map(|l| (l.name.as_str(), l))
             .collect();
+        // Refilled below: what cannot be installed now waits (see `waiting.rs`).
+        let was_waiting = std::mem::take(&mut self.not_installed);
         for rc in &config.routers {
             let Some(parent) = links.get(rc.interface.as_str()).copied() else {
-                tracing::error!(target: "netvrrp::kernel", interface = %rc.interface, "parent interface missing; router not started");
+                for family in rc.families() {
+                    self.wait(
+                        &was_waiting,
+                        (rc.interface.clone(), rc.vrid, family),
+                        snapshot,
+                    );
+                }
                 continue;
             };
             for family in rc.families() {
@@ -41,7 +49,7 @@ impl Runtime {
                 let device = crate::desired::router_device_name(family, parent.index, rc.vrid);
                 let device_link = links.get(device.as_str()).copied();
                 let Some(primary) = primary_address(snapshot, parent.index, family) else {
-                    tracing::error!(target: "netvrrp::kernel", interface = %rc.interface, %family, "parent has no usable {family} primary address; instance not started");
+                    self.wait(&was_waiting, key, snapshot);
                     continue;
                 };
                 let params = RouterParams::from_config(rc, family, primary);
@@ -49,6 +57,11 @@ impl Runtime {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::error!(target: "netvrrp::protocol", interface = %rc.interface, vrid = rc.vrid, %family, "cannot start: {e}");
+                        self.not_installed.push(waiting::NotInstalled {
+                            key,
+                            reason: format!("cannot start: {e}"),
+                            retry: false,
+                        });
                         continue;
                     }
                 };
@@ -509,6 +522,7 @@ impl Runtime {
             Ok(snap) => {
                 let now = self.now();
                 self.resync(Arc::new(snap), now).await;
+                self.start_waiting().await;
             }
             Err(e) => {
                 tracing::error!(target: "netvrrp::kernel", "cannot re-read the kernel state: {e:#}")

@@ -47,7 +47,7 @@ impl Runtime {
     }
 
     pub(super) fn show_vrrp(&self) -> serde_json::Value {
-        let rows: Vec<serde_json::Value> = self
+        let mut rows: Vec<serde_json::Value> = self
             .instances
             .iter()
             .map(|inst| {
@@ -80,9 +80,12 @@ impl Runtime {
                     "track": crate::track::contributions(&inst.config.track, r.tracked_down()),
                     "faulted": r.faulted(),
                     "counters": r.counters(),
+                    "shutdown": inst.config.shutdown,
+                    "not_running": self.held_reason(inst),
                 })
             })
             .collect();
+        rows.extend(self.not_installed_rows());
         serde_json::Value::Array(rows)
     }
 }
