@@ -104,21 +104,10 @@ impl Exposition {
 }
 
 fn scrape(ns: &Netns) -> String {
-    ns.block_on(|| async {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(LISTEN)
-            .await
-            .expect("connect to the metrics endpoint");
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("send request");
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.expect("read reply");
-        let (head, body) = out.split_once("\r\n\r\n").expect("HTTP reply");
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        assert!(head.contains("application/openmetrics-text"), "{head}");
-        body.to_string()
-    })
+    let (head, body) = common::scrape_metrics(ns, LISTEN);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("application/openmetrics-text"), "{head}");
+    body
 }
 
 fn sha256sum(path: &std::path::Path) -> String {

@@ -87,6 +87,8 @@ pub struct StateEvent {
     pub interface: String,
     pub vrid: u8,
     pub family: Family,
+    /// The router's `name`, if it has one (`subscribe NAME` by router name).
+    pub router: Option<String>,
     /// The VRRS leader names that follow this instance (empty for the other family's instance
     /// of a dual-stack router).
     pub names: Vec<String>,

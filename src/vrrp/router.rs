@@ -2763,6 +2763,7 @@ mod tests {
     fn params_from_config() {
         use crate::config::{Location, TrackConfig};
         let cfg = RouterConfig {
+            name: None,
             interface: "eth0".into(),
             vrid: 7,
             version: Version::V3,

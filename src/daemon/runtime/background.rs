@@ -130,6 +130,7 @@ mod tests {
             interface: "eth0".into(),
             vrid: 1,
             family: Family::Ipv4,
+            router: None,
             names: Vec::new(),
             previous: State::Backup,
             state: State::Master,

@@ -137,7 +137,9 @@ pub(super) async fn stream_events(
         return;
     };
     // A name nobody serves would wait silently forever: say so and which names exist.
-    let known: Vec<&str> = current.iter().filter_map(|r| r["name"].as_str()).collect();
+    let mut known: Vec<&str> = current.iter().filter_map(|r| r["name"].as_str()).collect();
+    known.sort_unstable();
+    known.dedup();
     let unknown: Vec<&str> = names
         .iter()
         .map(String::as_str)
@@ -145,7 +147,7 @@ pub(super) async fn stream_events(
         .collect();
     if !unknown.is_empty() {
         let why = format!(
-            "unknown VRRS leader name(s) {}; known: {}",
+            "unknown VRRS leader or router name(s) {}; known: {}",
             unknown.join(", "),
             if known.is_empty() {
                 "none (subscribe without names streams every VRRP state change)".to_string()
@@ -158,17 +160,33 @@ pub(super) async fn stream_events(
         return;
     }
     let wanted = |n: &str| names.is_empty() || names.iter().any(|w| w == n);
+    // A name that is both a leader's and a router's is streamed once, as the leader's.
+    let leaders: Vec<String> = current
+        .iter()
+        .filter(|r| r["router"].is_null())
+        .filter_map(|r| r["name"].as_str().map(str::to_string))
+        .collect();
     let mut lines = Vec::new();
     for row in current {
-        if row["name"].as_str().is_some_and(wanted) {
-            lines.push(json!({
+        let router_row = !row["router"].is_null();
+        let name = row["name"].as_str().unwrap_or("");
+        if row["name"].as_str().is_some_and(wanted)
+            && !(router_row && leaders.iter().any(|l| l == name))
+        {
+            let mut line = json!({
                 "event": "current",
                 "name": row["name"],
                 "state": row["state"],
                 "previous": row["previous_state"],
                 "vmac": row["vmac"],
                 "vips": row["vips"],
-            }));
+            });
+            if router_row {
+                line["interface"] = row["interface"].clone();
+                line["vrid"] = row["vrid"].clone();
+                line["family"] = row["family"].clone();
+            }
+            lines.push(line);
         }
     }
     loop {
@@ -213,6 +231,15 @@ pub(super) async fn stream_events(
                 for name in ev.names.iter().filter(|n| wanted(n)) {
                     lines.push(change_line(Some(name), &ev));
                 }
+                // By router name (asked for by name: without names the line above or the
+                // leader lines already carry the change).
+                if let Some(router) = ev.router.as_deref()
+                    && !names.is_empty()
+                    && wanted(router)
+                    && !ev.names.iter().any(|n| n == router)
+                {
+                    lines.push(change_line(Some(router), &ev));
+                }
             }
             // A subscriber that cannot keep up is told how much it missed, never waited for.
             Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -232,6 +259,7 @@ pub(super) fn change_line(name: Option<&str>, ev: &StateEvent) -> serde_json::Va
         "previous": ev.previous,
         "state": ev.state,
         "reason": ev.reason,
+        "router": ev.router,
         "interface": ev.interface,
         "vrid": ev.vrid,
         "family": ev.family,
@@ -261,12 +289,26 @@ impl Runtime {
     pub(super) fn on_control(&mut self, msg: Control, reloads: &ReloadPaths) -> AfterControl {
         let (req, trusted, reply) = match msg {
             Control::Subscribe(reply) => {
-                let rows = self
+                let mut rows = self
                     .vrrs
                     .show_server()
                     .as_array()
                     .cloned()
                     .unwrap_or_default();
+                // Named routers can be subscribed to by name, one row per instance.
+                rows.extend(self.instances.iter().filter_map(|inst| {
+                    let name = inst.config.name.as_ref()?;
+                    Some(json!({
+                        "name": name,
+                        "router": true,
+                        "interface": inst.key.0,
+                        "vrid": inst.key.1,
+                        "family": inst.key.2,
+                        "state": inst.router.state().as_str(),
+                        "vmac": inst.vmac.to_string(),
+                        "vips": inst.vips,
+                    }))
+                }));
                 let _ = reply.send((rows, self.events.subscribe(), self.tracks.subscribe()));
                 return AfterControl::Go;
             }

@@ -311,12 +311,13 @@ impl Runtime {
         for action in actions {
             match *action {
                 Action::StateChanged { from, to, reason } => {
-                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %from, %to, %reason, "state change");
+                    tracing::info!(target: "netvrrp::protocol", router = inst.config.name.as_deref(), interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %from, %to, %reason, "state change");
                     inst.last_change = unix_now();
                     let _ = events.send(StateEvent {
                         interface: inst.key.0.clone(),
                         vrid: inst.key.1,
                         family: inst.key.2,
+                        router: inst.config.name.clone(),
                         // A name follows one instance (`leader_family`): the other family's
                         // instance of the same router must not speak for it.
                         names: if inst.key.2 == inst.config.leader_family() {
@@ -333,7 +334,7 @@ impl Runtime {
                     });
                 }
                 Action::EffectivePriorityChanged { from, to } => {
-                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, from, to, "effective priority changed");
+                    tracing::info!(target: "netvrrp::protocol", router = inst.config.name.as_deref(), interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, from, to, "effective priority changed");
                 }
                 Action::OwnerConflict { src, priority } => {
                     tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %src, priority, "another router advertises addresses we own (priority 255 here): misconfiguration; counted in owner_conflicts, logged at most once a minute");

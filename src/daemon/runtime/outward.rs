@@ -53,6 +53,7 @@ impl Runtime {
             .map(|inst| {
                 let r = &inst.router;
                 json!({
+                    "name": inst.config.name,
                     "interface": inst.key.0,
                     "vrid": inst.key.1,
                     "family": inst.key.2,

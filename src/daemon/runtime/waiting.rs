@@ -106,6 +106,7 @@ impl Runtime {
                 let rc = by_router.get(&(w.key.0.as_str(), w.key.1))?;
                 let family = w.key.2;
                 Some(json!({
+                    "name": rc.name,
                     "interface": w.key.0,
                     "vrid": w.key.1,
                     "family": family,
