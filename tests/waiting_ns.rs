@@ -1,7 +1,8 @@
 //! Routers that cannot run are never silent (issue 19, item 3): `show vrrp` lists them with
 //! the reason, and the runtime starts them when the condition clears, with no apply. An
 //! absent pathway interface does not block `apply`: a warning, the pathway NOT READY, and
-//! its macvlan created by the runtime when the interface appears.
+//! its macvlan created by the runtime when the interface appears. `autoconfigure` names
+//! every VRRP device it leaves out, and why. A shut-down router says so in `show`.
 //!
 //! One namespace: `eth0` (a veth whose peer `peer0` stays up) carries the routers; a router
 //! alone on its link becomes Master after Master_Down_Interval.
@@ -176,4 +177,58 @@ address = ["198.51.100.7/24"]
     let device = p["device"].as_str().expect("pathway device").to_string();
     let link = ns.ip_json(&["-d", "link", "show", "dev", &device]);
     assert_eq!(link[0]["address"], "02:00:5e:00:01:07", "{link}");
+}
+
+#[test]
+fn autoconfigure_names_every_device_it_skips() {
+    let ns = setup("nvskip");
+    ns.ip_ok(&["addr", "add", "192.0.2.2/24", "dev", "eth0"]);
+    for (name, mac) in [("vr-a", "00:00:5e:00:01:05"), ("vr-b", "00:00:5e:00:01:09")] {
+        ns.ip_ok(&[
+            "link", "add", name, "link", "eth0", "address", mac, "type", "macvlan", "mode",
+            "bridge",
+        ]);
+    }
+    ns.ip_ok(&["addr", "add", "192.0.2.5/24", "dev", "vr-a"]);
+    let out = ns.netvrrp(&["autoconfigure"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let why = "vr-b: ipv4 VRID 9 on eth0: no address (a router needs at least one VIP)";
+    assert!(stderr.contains(&format!("skipped {why}")), "{}", text(&out));
+    assert!(
+        stdout.contains(&format!("# Skipped: {why}")),
+        "{}",
+        text(&out)
+    );
+    assert!(stdout.contains("vrid = 5"), "{}", text(&out));
+    assert!(!stdout.contains("vrid = 9"), "{}", text(&out));
+}
+
+#[test]
+fn a_shut_down_router_says_so_in_show() {
+    let ns = setup("nvshut");
+    ns.ip_ok(&["addr", "add", "192.0.2.2/24", "dev", "eth0"]);
+    let cfg = ns.dir().join("vrrp.toml");
+    std::fs::write(
+        &cfg,
+        "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nshutdown = true\nipv4 = [\"192.0.2.5/24\"]\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_string_lossy().into_owned();
+    let out = ns.netvrrp(&["apply", "-f", &cfg]);
+    assert!(out.status.success(), "{}", text(&out));
+    let row = wait_row(&ns, 5, "ipv4", |r| r["shutdown"] == true);
+    assert_eq!(row["state"], "initialize", "{row}");
+    assert_eq!(reason(&row), "shut down (shutdown = true)", "{row}");
+    assert_eq!(row["protodown"], true, "{row}");
+    let full = ns.netvrrp(&["show", "vrrp"]);
+    let full_text = String::from_utf8_lossy(&full.stdout);
+    assert!(
+        full_text
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Shutdown", "true"]),
+        "{}",
+        text(&full)
+    );
 }

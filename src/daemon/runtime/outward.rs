@@ -69,7 +69,9 @@ impl Runtime {
                     "accept_mode": r.accept_mode(),
                     "primary_address": inst.primary,
                     "master_address": r.master_address(),
-                    "protodown": inst.protodown,
+                    // What the runtime set, else what the kernel shows (a shut-down
+                    // router's device stays as apply left it: protodown).
+                    "protodown": inst.protodown.or_else(|| self.snapshot.by_name(&inst.device).map(|l| l.protodown)),
                     "advertisement_interval_ms": inst.config.advertisement_interval_ms,
                     "master_adver_interval_ms": r.master_adver_interval().as_secs_f64() * 1000.0,
                     "skew_time_ms": r.skew_time().as_secs_f64() * 1000.0,
