@@ -769,6 +769,11 @@ pub async fn dispatch(cli: &Cli) -> i32 {
         Command::Run { file, spawned } => crate::daemon::run(cli, &file.file, *spawned).await,
         Command::Show { what } => show(&cli.run_dir, what),
         Command::Subscribe { names } => crate::daemon::control::subscribe(&cli.run_dir, names),
+        Command::Debug { category, state } => crate::daemon::debug::command(
+            &cli.run_dir,
+            category.as_deref(),
+            state.map(|s| s == crate::cli::OnOff::On),
+        ),
         Command::Completions { shell } => {
             use std::io::Write;
             // Generated into memory: clap_complete panics on a write error (e.g. `| head`).

@@ -14,6 +14,7 @@ pub mod desired;
 pub mod host;
 pub mod import;
 pub mod kernel;
+pub mod log_filter;
 pub mod logging;
 pub mod plan;
 pub mod reconcile;

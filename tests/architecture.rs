@@ -55,6 +55,8 @@ vrrs             !-> daemon          the runtime carries out VRRS fan-outs
 vrrs             !-> commands        VRRS is below the CLI
 vrrs             !-> plan            pathway effects are not plan operations
 vrrs             !-> apply           pathway effects are not plan operations
+# The live log filter is a leaf the CLI (start-up) and the runtime (toggles) both use.
+log_filter       only log_filter     the log filter knows tracing only
 # The shared value types are the bottom layer.
 types            only types          types is the bottom layer
 ";

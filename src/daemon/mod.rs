@@ -4,6 +4,7 @@
 pub mod access;
 pub mod admission;
 pub mod control;
+pub mod debug;
 pub mod filter;
 pub mod identity;
 pub mod metrics;

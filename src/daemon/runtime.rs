@@ -33,6 +33,7 @@ mod control_server;
 mod fanout;
 mod instances;
 mod outward;
+mod packet_log;
 mod persistence;
 mod reload;
 mod waiting;
@@ -715,6 +716,7 @@ fn open_unicast(
 
 /// One advert to every unicast peer of the instance.
 fn send_unicast_advert(inst: &mut Instance, priority: u8, interval_cs: u16) {
+    packet_log::sent(inst, priority, interval_cs);
     let advert = inst.advert(priority, interval_cs);
     let result = match &inst.unicast {
         Some(u) => u.send_advert(&advert, inst.config.checksum_with_ipv4_pseudoheader),

@@ -360,6 +360,9 @@ impl Runtime {
                 return AfterControl::Stop;
             }
             Request::Subscribe { .. } => Reply::err("subscribe is handled by the connection"),
+            Request::Debug { category, on } => {
+                crate::daemon::debug::answer(category.as_deref(), on)
+            }
         };
         let _ = reply.send(answer);
         AfterControl::Go

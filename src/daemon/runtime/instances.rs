@@ -375,6 +375,7 @@ impl Runtime {
                         inst.router.counters_mut().send_errors += 1;
                         continue;
                     }
+                    packet_log::sent(inst, priority, interval_cs);
                     let advert = packet::AdvertFields {
                         version: inst.config.version.number(),
                         vrid: inst.key.1,
@@ -462,6 +463,7 @@ impl Runtime {
         );
         match pkt.view_for(version, expected) {
             Ok(advert) => {
+                packet_log::received(inst, pkt.src, &advert);
                 let c = inst.router.counters_mut();
                 match advert.checksum_form() {
                     Some(packet::ChecksumForm::WithPseudoHeader) => {
@@ -483,7 +485,10 @@ impl Runtime {
                 };
                 self.feed(i, now, input).await;
             }
-            Err(e) => net::count_drop(inst.router.counters_mut(), &e),
+            Err(e) => {
+                packet_log::dropped(inst, pkt.src, &e);
+                net::count_drop(inst.router.counters_mut(), &e)
+            }
         }
     }
 
