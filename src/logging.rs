@@ -106,7 +106,7 @@ pub fn init(verbose: u8, quiet: bool, format: LogFormat) {
         }
     }
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(|| CountedStderr)
         .with_level(true);
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
@@ -130,6 +130,22 @@ pub fn init(verbose: u8, quiet: bool, format: LogFormat) {
                 .try_init()
         }
     };
+}
+
+/// stderr, with every byte written counted for the rotation of a spawned runtime's log
+/// file ([`crate::daemon::log_file`]; nothing is counted elsewhere).
+struct CountedStderr;
+
+impl std::io::Write for CountedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = std::io::stderr().write(buf)?;
+        crate::daemon::log_file::wrote(n);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// A command's error message: `netvrrp: MSG` on stderr in text, an ERROR event of target
