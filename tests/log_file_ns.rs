@@ -10,7 +10,9 @@ use std::time::Duration;
 #[test]
 fn a_runtime_in_another_format_starts_a_fresh_log() {
     let ns = Netns::new("nvlogf");
-    ns.ip_ok(&["link", "add", "eth0", "type", "veth", "peer", "name", "peer0"]);
+    ns.ip_ok(&[
+        "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
+    ]);
     ns.ip_ok(&["link", "set", "eth0", "up"]);
     ns.ip_ok(&["link", "set", "peer0", "up"]);
     ns.ip_ok(&["addr", "add", "192.0.2.2/24", "dev", "eth0"]);

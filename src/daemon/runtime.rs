@@ -30,6 +30,7 @@ use tokio::time::Instant;
 
 mod background;
 mod control_server;
+mod drift;
 mod fanout;
 mod instances;
 mod outward;
@@ -222,6 +223,8 @@ pub struct Runtime {
     /// Instances of the configuration that could not be installed, and why (see
     /// [`waiting`]).
     not_installed: Vec<waiting::NotInstalled>,
+    /// Instances whose vrrp device was changed behind our back, and how (see [`drift`]).
+    drifted: HashMap<InstanceKey, String>,
 }
 
 /// Tell systemd (when NOTIFY_SOCKET is set; a no-op otherwise).
@@ -329,6 +332,7 @@ impl Runtime {
             started_realtime_priority: config.runtime.realtime_priority,
             tracks: crate::track::TrackSet::new(),
             not_installed: Vec::new(),
+            drifted: HashMap::new(),
         };
         rt.tracks.reconfigure(&config);
         rt.resume = load_masters(&rt.run_dir);

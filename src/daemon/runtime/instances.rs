@@ -551,10 +551,11 @@ impl Runtime {
             }
         }
         for i in 0..self.instances.len() {
-            let (parent_ok, dev_index, dev_reason, tracks) = {
+            let (parent_ok, dev_index, dev_reason, tracks, drift) = {
                 let inst = &self.instances[i];
                 let parent_ok = snap.by_index(inst.parent_index).is_some_and(|p| p.carrier);
                 let dev = snap.by_name(&inst.device);
+                let drift = dev.and_then(|l| drift::device_drift(inst, l));
                 let dev_index = dev.map(|l| l.index);
                 let dev_reason = dev.map_or(0, |l| l.protodown_reason);
                 let tracks: Vec<bool> = inst
@@ -563,8 +564,10 @@ impl Runtime {
                     .iter()
                     .map(|t| crate::track::entry_up(t, snap, &self.tracks))
                     .collect();
-                (parent_ok, dev_index, dev_reason, tracks)
+                (parent_ok, dev_index, dev_reason, tracks, drift)
             };
+            let drifted = drift.is_some();
+            self.note_drift(i, drift);
             let inst = &mut self.instances[i];
             if dev_index != inst.device_index {
                 self.filter_dirty = true;
@@ -577,7 +580,7 @@ impl Runtime {
             if inst.protodown_failed && dev_reason == 0 {
                 inst.protodown_failed = false;
             }
-            let link_ok = parent_ok && dev_index.is_some() && !inst.protodown_failed;
+            let link_ok = parent_ok && dev_index.is_some() && !inst.protodown_failed && !drifted;
             if link_ok != inst.router.link_up() {
                 let input = if link_ok {
                     Input::LinkUp

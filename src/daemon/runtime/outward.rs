@@ -85,6 +85,7 @@ impl Runtime {
                     "counters": r.counters(),
                     "shutdown": inst.config.shutdown,
                     "not_running": self.held_reason(inst),
+                    "drift": self.drift_of(inst),
                 })
             })
             .collect();

@@ -79,6 +79,9 @@ impl Runtime {
             None => format!("parent interface {} is gone", inst.key.0),
             Some(p) if !p.admin_up => format!("parent interface {} is down", p.name),
             Some(p) if !p.carrier => format!("parent interface {} has no carrier", p.name),
+            _ if let Some(what) = self.drift_of(inst) => {
+                format!("device changed behind netvrrp's back: {what} (`netvrrp apply` repairs it)")
+            }
             _ if inst.device_index.is_none() => format!(
                 "device {} is missing (`netvrrp apply` re-creates it)",
                 inst.device
