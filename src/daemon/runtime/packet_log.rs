@@ -1,11 +1,12 @@
 //! The `packets` debug category (`netvrrp debug packets on`, or RUST_LOG
 //! `netvrrp::packets=debug`): every advert sent and received, decoded, one line each. Off by
-//! default, and then free: the check is one cached callsite test, nothing is formatted.
+//! default, and then free: one atomic load ([`crate::log_filter::packets_debug`]).
 
 use super::*;
 
 fn enabled() -> bool {
-    tracing::enabled!(target: "netvrrp::packets", tracing::Level::DEBUG)
+    crate::log_filter::packets_debug()
+        && tracing::enabled!(target: "netvrrp::packets", tracing::Level::DEBUG)
 }
 
 /// An advert this instance sends.
