@@ -16,6 +16,7 @@ pub mod hook;
 pub mod host;
 pub mod import;
 pub mod kernel;
+pub mod log_filter;
 pub mod logging;
 pub mod plan;
 pub mod reconcile;

@@ -60,6 +60,8 @@ vrrs             !-> apply           pathway effects are not plan operations
 contract         only types, vrrp, config, contract  the outward contract is plain data
 # Exec hooks run what the config names; they know nothing of protocols or the runtime.
 hook             only config, types, hook  hooks take a program and ids, nothing else
+# The live log filter is a leaf the CLI (start-up) and the runtime (toggles) both use.
+log_filter       only log_filter     the log filter knows tracing only
 # The shared value types are the bottom layer.
 types            only types          types is the bottom layer
 ";

@@ -171,11 +171,12 @@ fn sample_rows() -> Vec<(netvrrp::contract::Listing, serde_json::Value)> {
     let ip: std::net::IpAddr = "192.0.2.1".parse().unwrap();
     let vmac = MacAddr::vrrp(Family::Ipv4, 7);
     let vrrp = VrrpRow {
+        name: Some("web".into()),
         interface: "eth0".into(),
         vrid: 7,
         family: Family::Ipv4,
         version: 3,
-        device: "vrrp4-2-7".into(),
+        device: Some("vrrp4-2-7".into()),
         device_index: Some(9),
         vmac,
         state: State::Master,
@@ -184,7 +185,7 @@ fn sample_rows() -> Vec<(netvrrp::contract::Listing, serde_json::Value)> {
         preempt: true,
         preempt_delay_ms: 0,
         accept_mode: false,
-        primary_address: ip,
+        primary_address: Some(ip),
         master_address: Some(ip),
         protodown: Some(false),
         advertisement_interval_ms: 1000,
@@ -217,6 +218,9 @@ fn sample_rows() -> Vec<(netvrrp::contract::Listing, serde_json::Value)> {
             solicitation_socket: true,
             counters: Default::default(),
         }),
+        shutdown: false,
+        not_running: Some("parent interface eth0 is down".into()),
+        drift: Some("macvlan mode private, want bridge".into()),
     };
     let server = ServerRow {
         name: "web".into(),
@@ -366,6 +370,7 @@ fn control_socket_documents_every_subscribe_line() {
         interface: "eth0".into(),
         vrid: 7,
         family: Family::Ipv4,
+        router: None,
         previous: State::Backup,
         state: State::Master,
         reason: "master down timer".into(),
@@ -380,6 +385,11 @@ fn control_socket_documents_every_subscribe_line() {
             previous: None,
             vmac: event.vmac,
             vips: vec![],
+            instance: Some(netvrrp::contract::InstanceRef {
+                interface: "eth0".into(),
+                vrid: 7,
+                family: Family::Ipv4,
+            }),
         },
         StreamEvent::Change {
             name: Some("web".into()),

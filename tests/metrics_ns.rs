@@ -104,11 +104,10 @@ impl Exposition {
 }
 
 fn scrape(ns: &Netns) -> String {
-    let out = request(ns, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-    let (head, body) = out.split_once("\r\n\r\n").expect("HTTP reply");
+    let (head, body) = common::scrape_metrics(ns, LISTEN);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.contains("application/openmetrics-text"), "{head}");
-    body.to_string()
+    body
 }
 
 /// `promtool check metrics` on `body`; None when promtool is not installed.

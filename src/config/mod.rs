@@ -7,6 +7,7 @@
 mod parse;
 pub mod ra;
 mod render;
+pub mod router_name;
 
 pub use parse::{load, parse_str};
 // The importers check addresses exactly as the file parser does.
@@ -108,6 +109,9 @@ pub struct GroupRef {
 /// One `[[vrrp]]`: a virtual router (interface, vrid) with up to two instances (IPv4, IPv6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RouterConfig {
+    /// `name`: the same virtual router's name on every host (see [`router_name`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub interface: String,
     pub vrid: u8,
     pub version: Version,

@@ -66,6 +66,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "garp-burst-interval",
 ];
 const ROUTER_ONLY_KEYS: &[&str] = &[
+    "name",
     "interface",
     "vrid",
     "ipv4",
@@ -485,6 +486,8 @@ struct RouterRec {
     interface: Option<Set<String>>,
     vrid: Option<Set<u8>>,
     leaders: Vec<Set<String>>,
+    /// `name`, when set and valid (unique across the file: see `cross_check`).
+    name: Option<Set<String>>,
     vips: Vec<Set<IpAddr>>,
     /// `[[track]]` objects its `track` entries name (checked once all objects are known).
     objects: Vec<Set<String>>,
@@ -1057,6 +1060,16 @@ impl<'a> Checker<'a> {
         self.check_keys(r, &allowed, &elsewhere);
 
         let own = self.settings(r);
+        let name = r.entry("name").and_then(|e| {
+            let s = self.string(&e)?;
+            match super::router_name::problem(s) {
+                Some(why) => {
+                    self.error(&e.span, &e.path, why);
+                    None
+                }
+                None => Some(self.set(&e, s.to_string())),
+            }
+        });
         let interface = self.required_interface(r);
         let vrid = self.required(r, "vrid").and_then(|e| {
             self.int_as::<u8>(&e, VRID_RANGE, "vrid")
@@ -1217,6 +1230,7 @@ impl<'a> Checker<'a> {
         let router_advertisements = self.router_advertisements(r, &ipv6);
 
         let config = RouterConfig {
+            name: name.as_ref().map(|n| n.value.clone()),
             interface: interface
                 .as_ref()
                 .map(|i| i.value.clone())
@@ -1260,6 +1274,7 @@ impl<'a> Checker<'a> {
             interface,
             vrid,
             leaders,
+            name,
             vips,
             objects,
         }
@@ -1577,6 +1592,24 @@ impl<'a> Checker<'a> {
                 }
                 None => {
                     ids.insert((i.value.as_str(), v.value), r);
+                }
+            }
+        }
+
+        // Router names: one router per name.
+        let mut names: HashMap<&str, &Set<String>> = HashMap::new();
+        for n in routers.iter().filter_map(|r| r.name.as_ref()) {
+            match names.get(n.value.as_str()) {
+                Some(first) => {
+                    let first_at = self.at(&first.span);
+                    let why = format!(
+                        "router name `{}` is already used by {} at {first_at}",
+                        n.value, first.path
+                    );
+                    self.error(&n.span, &n.path, why);
+                }
+                None => {
+                    names.insert(n.value.as_str(), n);
                 }
             }
         }

@@ -14,6 +14,8 @@ pub struct StateEvent {
     pub interface: String,
     pub vrid: u8,
     pub family: Family,
+    /// The router's `name` (null without one).
+    pub router: Option<String>,
     pub previous: State,
     pub state: State,
     pub reason: String,
@@ -62,6 +64,14 @@ impl From<StreamEvent> for StreamLine {
     }
 }
 
+/// Which VRRP instance a router-name `current` line is about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceRef {
+    pub interface: String,
+    pub vrid: u8,
+    pub family: Family,
+}
+
 /// What a `subscribe` line says, tagged by `event`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
@@ -73,6 +83,9 @@ pub enum StreamEvent {
         previous: Option<State>,
         vmac: MacAddr,
         vips: Vec<IpAddr>,
+        /// Set when `name` is a router's `name` (one line per instance), not a leader's.
+        #[serde(flatten)]
+        instance: Option<InstanceRef>,
     },
     /// A state change, for the leader `name` that follows the instance (null: an instance
     /// no name follows, streamed when subscribing without names).
@@ -104,6 +117,7 @@ mod tests {
             interface: "eth0".into(),
             vrid: 7,
             family: Family::Ipv4,
+            router: None,
             previous: State::Backup,
             state: State::Master,
             reason: "master down timer".into(),
@@ -123,7 +137,7 @@ mod tests {
             serde_json::to_value(&line).unwrap(),
             json!({
                 "schema": 1, "event": "change", "name": "web",
-                "interface": "eth0", "vrid": 7, "family": "ipv4",
+                "interface": "eth0", "vrid": 7, "family": "ipv4", "router": null,
                 "previous": "backup", "state": "master", "reason": "master down timer",
                 "vmac": "00:00:5e:00:01:07", "vips": ["192.0.2.1"], "time": 1.5,
             })

@@ -14,7 +14,7 @@ mod events;
 mod track;
 mod vrrp;
 
-pub use events::{ClientNotice, StateEvent, StreamEvent, StreamLine};
+pub use events::{ClientNotice, InstanceRef, StateEvent, StreamEvent, StreamLine};
 pub use track::{TrackContribution, TrackRow};
 pub use vrrp::{RaRow, VrrpRow};
 

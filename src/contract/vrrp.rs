@@ -10,13 +10,15 @@ use std::net::{IpAddr, Ipv6Addr};
 /// One VRRP instance as `show vrrp --json` lists it under `routers`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VrrpRow {
+    /// The router's `name` (None without one).
+    pub name: Option<String>,
     pub interface: String,
     pub vrid: u8,
     pub family: Family,
     /// VRRP version, 2 or 3.
     pub version: u8,
     /// The macvlan carrying the virtual MAC and addresses.
-    pub device: String,
+    pub device: Option<String>,
     /// Its ifindex, None until the kernel has it.
     pub device_index: Option<u32>,
     pub vmac: MacAddr,
@@ -27,7 +29,7 @@ pub struct VrrpRow {
     pub preempt: bool,
     pub preempt_delay_ms: u32,
     pub accept_mode: bool,
-    pub primary_address: IpAddr,
+    pub primary_address: Option<IpAddr>,
     /// The current Master's address, as last heard (None: none heard).
     pub master_address: Option<IpAddr>,
     /// The device's protodown as last set (None: not set yet).
@@ -48,6 +50,12 @@ pub struct VrrpRow {
     pub counters: Counters,
     /// Router Advertisements (IPv6 with `router-advertisements`; None: off).
     pub router_advertisements: Option<RaRow>,
+    /// `shutdown = true` in the file.
+    pub shutdown: bool,
+    /// Why the instance cannot run now (None: it runs).
+    pub not_running: Option<String>,
+    /// How its vrrp device was changed behind netvrrp's back (None: as applied).
+    pub drift: Option<String>,
 }
 
 /// The Router Advertisements of one IPv6 instance.

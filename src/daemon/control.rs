@@ -55,6 +55,14 @@ pub enum Request {
     },
     /// Who the runtime is and the configuration it runs ([`crate::reconcile::RunningState`]).
     Running,
+    /// Switch a debug log category on or off (both set), or report which are on (neither;
+    /// see [`super::debug`]).
+    Debug {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on: Option<bool>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

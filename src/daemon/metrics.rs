@@ -36,6 +36,8 @@ pub struct RuntimeStats {
     pub filter_failures: Arc<AtomicU64>,
     /// SHA-256 of the configuration the runtime runs (hex), as `sha256sum` prints it.
     pub config_sha256: String,
+    /// vrrp devices found changed behind the runtime's back (mode, MAC, parent).
+    pub drift_events: u64,
 }
 
 impl RuntimeStats {
@@ -449,6 +451,16 @@ pub fn render(
         Gauge,
         "1 while a tracked interface is up, 0 while it is down (its decrement applies)",
     );
+    let mut not_running = Fam::new(
+        "netvrrp_vrrp_not_running",
+        Gauge,
+        "1 while the instance is held in Initialize or could not start (show vrrp: not_running)",
+    );
+    let mut drifted = Fam::new(
+        "netvrrp_vrrp_device_drift",
+        Gauge,
+        "1 while the instance's vrrp device differs from what netvrrp made (apply repairs it)",
+    );
     let mut transitions = Fam::new(
         "netvrrp_vrrp_transitions",
         Counter,
@@ -486,6 +498,9 @@ pub fn render(
         adver.add(base.clone(), num("advertisement_interval_ms") / 1000.0);
         master_adver.add(base.clone(), num("master_adver_interval_ms") / 1000.0);
         down.add(base.clone(), num("master_down_interval_ms") / 1000.0);
+        let flag = |k: &str| if r[k].is_null() { 0.0 } else { 1.0 };
+        not_running.add(base.clone(), flag("not_running"));
+        drifted.add(base.clone(), flag("drift"));
         // Tracked interfaces (entries naming an object are in netvrrp_track_up).
         for t in r["track"].as_array().into_iter().flatten() {
             let Some(interface) = t["interface"].as_str() else {
@@ -525,6 +540,8 @@ pub fn render(
         adver,
         master_adver,
         down,
+        not_running,
+        drifted,
         tracked,
         transitions,
         dropped,
@@ -604,6 +621,12 @@ pub fn render(
         Vec::new(),
         stats.filter_failures.load(Ordering::Relaxed) as f64,
     );
+    let mut drift = Fam::new(
+        "netvrrp_runtime_device_drift_events",
+        Counter,
+        "vrrp devices found changed behind netvrrp's back (mode, MAC, parent)",
+    );
+    drift.add(Vec::new(), stats.drift_events as f64);
     let mut state_write_failures = Fam::new(
         "netvrrp_runtime_state_write_failures",
         Counter,
@@ -616,6 +639,7 @@ pub fn render(
         reload_failures,
         filter_failures,
         state_write_failures,
+        drift,
     ]);
 
     if let Some(p) = info.process {

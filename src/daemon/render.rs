@@ -30,6 +30,10 @@ pub fn vrrp_text(rows: &[Value]) -> String {
         out += &field("Address family", s(&r["family"]));
         out += &field("Protocol Version", s(&r["version"]));
         out += &field("State", s(&r["state"]).to_uppercase());
+        if let Some(why) = r["not_running"].as_str() {
+            out += &field("Not running", why.to_string());
+        }
+        out += &field("Shutdown", s(&r["shutdown"]));
         out += &field("Device", s(&r["device"]));
         out += &field("Virtual MAC", s(&r["vmac"]));
         out += &field("Primary address", s(&r["primary_address"]));
@@ -157,7 +161,11 @@ pub fn vrrp_brief(rows: &[Value], now: f64) -> String {
             s(&r["interface"]),
             s(&r["vrid"]),
             s(&r["family"]),
-            s(&r["state"]),
+            // A router held in Initialize says so (the reason is in the full view).
+            match r["not_running"].as_str() {
+                Some(_) => format!("{}*", s(&r["state"])),
+                None => s(&r["state"]),
+            },
             format!("{}/{}", s(&r["priority"]), s(&r["effective_priority"])),
             s(&r["master_address"]),
             match age(now, r["last_change"].as_f64().unwrap_or(0.0)) {
@@ -172,7 +180,20 @@ pub fn vrrp_brief(rows: &[Value], now: f64) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    table
+    // Footnotes: why each starred router is not running.
+    let notes: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let why = r["not_running"].as_str()?;
+            Some(format!(
+                "* {} vrid {} {}: {why}",
+                s(&r["interface"]),
+                s(&r["vrid"]),
+                s(&r["family"])
+            ))
+        })
+        .collect();
+    let lines = table
         .iter()
         .map(|row| {
             let mut line = String::new();
@@ -185,8 +206,9 @@ pub fn vrrp_brief(rows: &[Value], now: f64) -> String {
             }
             line
         })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .chain(notes)
+        .collect::<Vec<_>>();
+    lines.join("\n")
 }
 
 #[cfg(test)]
@@ -217,6 +239,24 @@ mod brief_tests {
             "web   bond0.100  17    ipv6    backup  100/100   -          -"
         );
         assert_eq!(vrrp_brief(&[], 0.0), "no VRRP routers");
+        let waiting = [json!({"interface": "eth1", "vrid": 9, "family": "ipv4",
+            "state": "initialize", "priority": 100, "effective_priority": 100,
+            "master_address": null, "last_change": null,
+            "not_running": "parent interface eth1 has no IPv4 address"})];
+        let text = vrrp_brief(&waiting, 10.0);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].contains("initialize*"), "{text}");
+        assert_eq!(
+            lines[2],
+            "* eth1 vrid 9 ipv4: parent interface eth1 has no IPv4 address"
+        );
+        let full = vrrp_text(&waiting);
+        assert!(
+            full.contains(
+                "Not running                      parent interface eth1 has no IPv4 address"
+            ),
+            "{full}"
+        );
         assert_eq!(age(100_000.0, 100.0), "1d03h");
     }
 }

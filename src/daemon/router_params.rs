@@ -62,6 +62,7 @@ mod tests {
     fn params_from_config() {
         use crate::config::{Location, TrackTarget, Version};
         let cfg = RouterConfig {
+            name: None,
             interface: "eth0".into(),
             vrid: 7,
             version: Version::V3,

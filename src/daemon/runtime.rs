@@ -31,13 +31,16 @@ use tokio::time::Instant;
 
 mod background;
 mod control_server;
+mod drift;
 mod fanout;
 mod instance_key;
 mod instances;
 mod outward;
+mod packet_log;
 mod persistence;
 mod ra;
 mod reload;
+mod waiting;
 
 use background::*;
 use control_server::*;
@@ -139,7 +142,7 @@ enum Control {
 /// What a subscriber gets: the current leader rows, VRRP state changes from then on, and
 /// `[[track]]` state changes.
 type Subscription = (
-    Vec<crate::vrrs::ServerRow>,
+    Vec<crate::contract::StreamEvent>,
     broadcast::Receiver<Published>,
     broadcast::Receiver<crate::track::TrackEvent>,
 );
@@ -212,6 +215,11 @@ pub struct Runtime {
     tracks: crate::track::TrackSet,
     /// Router Advertisements of the IPv6 instances that send them (see [`ra`]).
     ra: ra::RaRuntime,
+    /// Instances of the configuration that could not be installed, and why (see
+    /// [`waiting`]).
+    not_installed: Vec<waiting::NotInstalled>,
+    /// Instances whose vrrp device was changed behind our back, and how (see [`drift`]).
+    drifted: HashMap<InstanceKey, String>,
 }
 
 /// Tell systemd (when NOTIFY_SOCKET is set; a no-op otherwise).
@@ -320,6 +328,8 @@ impl Runtime {
             started_realtime_priority: config.runtime.realtime_priority,
             tracks: crate::track::TrackSet::new(),
             ra: ra::RaRuntime::default(),
+            not_installed: Vec::new(),
+            drifted: HashMap::new(),
         };
         rt.tracks.reconfigure(&config);
         rt.resume = load_masters(&rt.run_dir);
@@ -624,10 +634,10 @@ impl Runtime {
                 Some(ev) = kernel_events.next() => {
                     // An event storm (hundreds of unrelated links changing) costs one
                     // re-read of the kernel, not one per event.
-                    let mut relevant = Self::is_link_event(&ev);
+                    let mut relevant = self.wants_event(&ev);
                     let mut overrun = matches!(ev, KernelEvent::Overrun);
                     while let Some(Some(more)) = kernel_events.next().now_or_never() {
-                        relevant |= Self::is_link_event(&more);
+                        relevant |= self.wants_event(&more);
                         overrun |= matches!(more, KernelEvent::Overrun);
                     }
                     if overrun {
@@ -721,6 +731,7 @@ fn open_unicast(
 
 /// One advert to every unicast peer of the instance.
 fn send_unicast_advert(inst: &mut Instance, priority: u8, interval_cs: u16) {
+    packet_log::sent(inst, priority, interval_cs);
     let advert = inst.advert(priority, interval_cs);
     let result = match &inst.unicast {
         Some(u) => u.send_advert(&advert, inst.config.checksum_with_ipv4_pseudoheader),

@@ -139,9 +139,10 @@ pub async fn load_with(kernel: &Kernel, config: Config, run_dir: &Path) -> Resul
     if !findings.errors.is_empty() {
         return Err(Failure::Risk(findings.errors));
     }
-    loaded.warnings = (loaded.config.warnings.iter().map(ToString::to_string))
-        .chain(findings.warnings)
-        .collect();
+    let config_warnings = loaded.config.warnings.iter().map(ToString::to_string);
+    loaded
+        .warnings
+        .extend(config_warnings.chain(findings.warnings));
     Ok(loaded)
 }
 
@@ -150,12 +151,14 @@ async fn derive_loaded(kernel: &Kernel, config: Config, run_dir: &Path) -> Resul
     let desired = desired::derive(&config, |name| snapshot.by_name(name).map(|l| l.index))
         .map_err(|errors| Failure::Fit(errors.iter().map(|e| e.to_string()).collect()))?;
     let owned = apply::load_owned(run_dir).map_err(Failure::Io)?;
+    let warnings =
+        desired::absent_pathways(&config, |name| snapshot.by_name(name).map(|l| l.index));
     Ok(Loaded {
         config,
         snapshot,
         desired,
         owned,
-        warnings: Vec::new(),
+        warnings,
     })
 }
 

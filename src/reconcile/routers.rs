@@ -139,6 +139,7 @@ pub fn changed_attributes(old: &RouterConfig, new: &RouterConfig, family: Family
             out.push(key.to_string());
         }
     };
+    differs("name", old.name != new.name);
     differs("priority", old.priority != new.priority);
     differs(
         "advertisement-interval",

@@ -512,6 +512,7 @@ mod tests {
                 interface: "eth0".into(),
                 vrid: 5,
                 family: Family::Ipv4,
+                router: None,
                 previous,
                 state,
                 reason: "master down timer".into(),

@@ -952,6 +952,7 @@ impl Vrrs {
                     interface: interface.clone(),
                     vrid,
                     family,
+                    router: None,
                     previous,
                     state,
                     reason: reason.to_string(),

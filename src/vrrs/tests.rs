@@ -319,6 +319,7 @@ fn vrrs_master_fanout_order_and_effects() {
                 interface: "eth0".into(),
                 vrid: 5,
                 family: Family::Ipv4,
+                router: None,
                 previous: State::Backup,
                 state: State::Master,
                 reason: "test".into(),

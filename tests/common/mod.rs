@@ -251,6 +251,23 @@ pub fn text(out: &Output) -> String {
     )
 }
 
+/// `GET /metrics` from the endpoint at `listen` inside `ns`: (HTTP head, body).
+pub fn scrape_metrics(ns: &Netns, listen: &str) -> (String, String) {
+    ns.block_on(|| async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(listen)
+            .await
+            .expect("connect to the metrics endpoint");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("send request");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read reply");
+        let (head, body) = out.split_once("\r\n\r\n").expect("HTTP reply");
+        (head.to_string(), body.to_string())
+    })
+}
+
 /// Seconds since the Unix epoch (to line runtime timestamps up with captures).
 pub fn unix_now() -> f64 {
     std::time::SystemTime::now()

@@ -132,6 +132,7 @@ mod tests {
                 interface: "eth0".into(),
                 vrid: 1,
                 family: Family::Ipv4,
+                router: None,
                 previous: State::Backup,
                 state: State::Master,
                 reason: "test".into(),

@@ -138,7 +138,15 @@ pub(super) async fn stream_events(
         return;
     };
     // A name nobody serves would wait silently forever: say so and which names exist.
-    let known: Vec<&str> = current.iter().map(|r| r.name.as_str()).collect();
+    fn name_of(line: &StreamEvent) -> Option<&str> {
+        match line {
+            StreamEvent::Current { name, .. } => Some(name.as_str()),
+            _ => None,
+        }
+    }
+    let mut known: Vec<&str> = current.iter().filter_map(name_of).collect();
+    known.sort_unstable();
+    known.dedup();
     let unknown: Vec<&str> = names
         .iter()
         .map(String::as_str)
@@ -146,7 +154,7 @@ pub(super) async fn stream_events(
         .collect();
     if !unknown.is_empty() {
         let why = format!(
-            "unknown VRRS leader name(s) {}; known: {}",
+            "unknown VRRS leader or router name(s) {}; known: {}",
             unknown.join(", "),
             if known.is_empty() {
                 "none (subscribe without names streams every VRRP state change)".to_string()
@@ -159,15 +167,25 @@ pub(super) async fn stream_events(
         return;
     }
     let wanted = |n: &str| names.is_empty() || names.iter().any(|w| w == n);
+    // A name that is both a leader's and a router's is streamed once, as the leader's.
+    let leaders: Vec<String> = current
+        .iter()
+        .filter_map(|line| match line {
+            StreamEvent::Current {
+                name,
+                instance: None,
+                ..
+            } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
     let mut lines: Vec<StreamEvent> = current
         .into_iter()
-        .filter(|row| wanted(&row.name))
-        .map(|row| StreamEvent::Current {
-            name: row.name,
-            state: row.state,
-            previous: row.previous_state,
-            vmac: row.vmac,
-            vips: row.vips,
+        .filter(|line| match line {
+            StreamEvent::Current { name, instance, .. } => {
+                wanted(name) && !(instance.is_some() && leaders.contains(name))
+            }
+            _ => false,
         })
         .collect();
     loop {
@@ -220,6 +238,18 @@ pub(super) async fn stream_events(
                         change: published.event.clone(),
                     });
                 }
+                // By router name (asked for by name: without names the line above or the
+                // leader lines already carry the change).
+                if let Some(router) = published.event.router.as_deref()
+                    && !names.is_empty()
+                    && wanted(router)
+                    && !published.names.iter().any(|n| n == router)
+                {
+                    lines.push(StreamEvent::Change {
+                        name: Some(router.to_string()),
+                        change: published.event.clone(),
+                    });
+                }
             }
             // A subscriber that cannot keep up is told how much it missed, never waited for.
             Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -250,7 +280,34 @@ impl Runtime {
     pub(super) fn on_control(&mut self, msg: Control, reloads: &ReloadPaths) -> AfterControl {
         let (req, trusted, reply) = match msg {
             Control::Subscribe(reply) => {
-                let rows = self.vrrs.show_server();
+                let mut rows: Vec<StreamEvent> = self
+                    .vrrs
+                    .show_server()
+                    .into_iter()
+                    .map(|row| StreamEvent::Current {
+                        name: row.name,
+                        state: row.state,
+                        previous: row.previous_state,
+                        vmac: row.vmac,
+                        vips: row.vips,
+                        instance: None,
+                    })
+                    .collect();
+                // Named routers can be subscribed to by name, one line per instance.
+                rows.extend(self.instances.iter().filter_map(|inst| {
+                    Some(StreamEvent::Current {
+                        name: inst.config.name.clone()?,
+                        state: inst.router.state(),
+                        previous: None,
+                        vmac: inst.vmac,
+                        vips: inst.vips.clone(),
+                        instance: Some(crate::contract::InstanceRef {
+                            interface: inst.key.interface.clone(),
+                            vrid: inst.key.vrid,
+                            family: inst.key.family,
+                        }),
+                    })
+                }));
                 let _ = reply.send((rows, self.events.subscribe(), self.tracks.subscribe()));
                 return AfterControl::Go;
             }
@@ -302,6 +359,9 @@ impl Runtime {
                 return AfterControl::Stop;
             }
             Request::Subscribe { .. } => Reply::err("subscribe is handled by the connection"),
+            Request::Debug { category, on } => {
+                crate::daemon::debug::answer(category.as_deref(), on)
+            }
         };
         let _ = reply.send(answer);
         AfterControl::Go

@@ -27,9 +27,17 @@ impl Runtime {
             .iter()
             .map(|l| (l.name.as_str(), l))
             .collect();
+        // Refilled below: what cannot be installed now waits (see `waiting.rs`).
+        let was_waiting = std::mem::take(&mut self.not_installed);
         for rc in &config.routers {
             let Some(parent) = links.get(rc.interface.as_str()).copied() else {
-                tracing::error!(target: "netvrrp::kernel", interface = %rc.interface, "parent interface missing; router not started");
+                for family in rc.families() {
+                    self.wait(
+                        &was_waiting,
+                        InstanceKey::new(&rc.interface, rc.vrid, family),
+                        snapshot,
+                    );
+                }
                 continue;
             };
             for family in rc.families() {
@@ -41,7 +49,7 @@ impl Runtime {
                 let device = crate::desired::router_device_name(family, parent.index, rc.vrid);
                 let device_link = links.get(device.as_str()).copied();
                 let Some(primary) = primary_address(snapshot, parent.index, family) else {
-                    tracing::error!(target: "netvrrp::kernel", interface = %rc.interface, %family, "parent has no usable {family} primary address; instance not started");
+                    self.wait(&was_waiting, key, snapshot);
                     continue;
                 };
                 let params = crate::daemon::router_params::router_params(rc, family, primary);
@@ -49,6 +57,11 @@ impl Runtime {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::error!(target: "netvrrp::protocol", interface = %rc.interface, vrid = rc.vrid, %family, "cannot start: {e}");
+                        self.not_installed.push(waiting::NotInstalled {
+                            key,
+                            reason: format!("cannot start: {e}"),
+                            retry: false,
+                        });
                         continue;
                     }
                 };
@@ -303,7 +316,7 @@ impl Runtime {
         for action in actions {
             match *action {
                 Action::StateChanged { from, to, reason } => {
-                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, %from, %to, %reason, "state change");
+                    tracing::info!(target: "netvrrp::protocol", router = inst.config.name.as_deref(), interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, %from, %to, %reason, "state change");
                     inst.last_change = unix_now();
                     let _ = events.send(Published {
                         // A name follows one instance (`leader_family`): the other family's
@@ -317,6 +330,7 @@ impl Runtime {
                             interface: inst.key.interface.clone(),
                             vrid: inst.key.vrid,
                             family: inst.key.family,
+                            router: inst.config.name.clone(),
                             previous: from,
                             state: to,
                             reason: reason.to_string(),
@@ -327,7 +341,7 @@ impl Runtime {
                     });
                 }
                 Action::EffectivePriorityChanged { from, to } => {
-                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, from, to, "effective priority changed");
+                    tracing::info!(target: "netvrrp::protocol", router = inst.config.name.as_deref(), interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, from, to, "effective priority changed");
                 }
                 Action::OwnerConflict { src, priority } => {
                     tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, %src, priority, "another router advertises addresses we own (priority 255 here): misconfiguration; counted in owner_conflicts, logged at most once a minute");
@@ -368,6 +382,7 @@ impl Runtime {
                         inst.router.counters_mut().send_errors += 1;
                         continue;
                     }
+                    packet_log::sent(inst, priority, interval_cs);
                     let advert = packet::AdvertFields {
                         version: inst.config.version.number(),
                         vrid: inst.key.vrid,
@@ -453,6 +468,7 @@ impl Runtime {
         );
         match pkt.view_for(version, expected) {
             Ok(advert) => {
+                packet_log::received(inst, pkt.src, &advert);
                 let c = inst.router.counters_mut();
                 match advert.checksum_form() {
                     Some(packet::ChecksumForm::WithPseudoHeader) => {
@@ -474,7 +490,10 @@ impl Runtime {
                 };
                 self.feed(i, now, input).await;
             }
-            Err(e) => net::count_drop(inst.router.counters_mut(), &e),
+            Err(e) => {
+                packet_log::dropped(inst, pkt.src, &e);
+                net::count_drop(inst.router.counters_mut(), &e)
+            }
         }
     }
 
@@ -514,6 +533,7 @@ impl Runtime {
             Ok(snap) => {
                 let now = self.now();
                 self.resync(Arc::new(snap), now).await;
+                self.start_waiting().await;
             }
             Err(e) => {
                 tracing::error!(target: "netvrrp::kernel", "cannot re-read the kernel state: {e:#}")
@@ -536,10 +556,11 @@ impl Runtime {
             }
         }
         for i in 0..self.instances.len() {
-            let (parent_ok, dev_index, dev_reason, tracks) = {
+            let (parent_ok, dev_index, dev_reason, tracks, drift) = {
                 let inst = &self.instances[i];
                 let parent_ok = snap.by_index(inst.parent_index).is_some_and(|p| p.carrier);
                 let dev = snap.by_name(&inst.device);
+                let drift = dev.and_then(|l| drift::device_drift(inst, l));
                 let dev_index = dev.map(|l| l.index);
                 let dev_reason = dev.map_or(0, |l| l.protodown_reason);
                 let tracks: Vec<bool> = inst
@@ -548,8 +569,10 @@ impl Runtime {
                     .iter()
                     .map(|t| crate::track::entry_up(t, snap, &self.tracks))
                     .collect();
-                (parent_ok, dev_index, dev_reason, tracks)
+                (parent_ok, dev_index, dev_reason, tracks, drift)
             };
+            let drifted = drift.is_some();
+            self.note_drift(i, drift);
             let inst = &mut self.instances[i];
             if dev_index != inst.device_index {
                 self.filter_dirty = true;
@@ -562,7 +585,7 @@ impl Runtime {
             if inst.protodown_failed && dev_reason == 0 {
                 inst.protodown_failed = false;
             }
-            let link_ok = parent_ok && dev_index.is_some() && !inst.protodown_failed;
+            let link_ok = parent_ok && dev_index.is_some() && !inst.protodown_failed && !drifted;
             if link_ok != inst.router.link_up() {
                 let input = if link_ok {
                     Input::LinkUp

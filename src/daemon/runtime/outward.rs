@@ -44,20 +44,22 @@ impl Runtime {
         }
     }
 
-    /// `show vrrp`: one row per instance.
+    /// `show vrrp`: one row per instance, then the instances that could not be installed.
     pub(super) fn show_vrrp(&self) -> Vec<VrrpRow> {
-        self.instances
+        let mut rows: Vec<VrrpRow> = self
+            .instances
             .iter()
             .enumerate()
             .map(|(i, inst)| {
                 let r = &inst.router;
                 let ms = |d: Duration| d.as_secs_f64() * 1000.0;
                 VrrpRow {
+                    name: inst.config.name.clone(),
                     interface: inst.key.interface.clone(),
                     vrid: inst.key.vrid,
                     family: inst.key.family,
                     version: inst.config.version.number(),
-                    device: inst.device.clone(),
+                    device: Some(inst.device.clone()),
                     device_index: inst.device_index,
                     vmac: inst.vmac,
                     state: r.state(),
@@ -66,9 +68,13 @@ impl Runtime {
                     preempt: inst.config.preempt,
                     preempt_delay_ms: inst.config.preempt_delay_ms,
                     accept_mode: r.accept_mode(),
-                    primary_address: inst.primary,
+                    primary_address: Some(inst.primary),
                     master_address: r.master_address(),
-                    protodown: inst.protodown,
+                    // What the runtime set, else what the kernel shows (a shut-down
+                    // router's device stays as apply left it: protodown).
+                    protodown: inst
+                        .protodown
+                        .or_else(|| self.snapshot.by_name(&inst.device).map(|l| l.protodown)),
                     advertisement_interval_ms: inst.config.advertisement_interval_ms,
                     master_adver_interval_ms: ms(r.master_adver_interval()),
                     skew_time_ms: ms(r.skew_time()),
@@ -84,8 +90,13 @@ impl Runtime {
                     faulted: r.faulted(),
                     counters: *r.counters(),
                     router_advertisements: self.ra.row(i),
+                    shutdown: inst.config.shutdown,
+                    not_running: self.held_reason(inst),
+                    drift: self.drift_of(inst).cloned(),
                 }
             })
-            .collect()
+            .collect();
+        rows.extend(self.not_installed_rows());
+        rows
     }
 }
