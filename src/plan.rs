@@ -331,6 +331,8 @@ pub fn plan(
     plan_inner(snapshot, desired, owned, protodown, true)
 }
 
+/// One plan: check names and parents, then the operations per device (deletions of owned
+/// devices that left the file, creations, updates), with the renderings when `render`.
 fn plan_inner(
     snapshot: &Snapshot,
     desired: &DesiredState,
@@ -339,7 +341,6 @@ fn plan_inner(
     render: bool,
 ) -> Result<Plan, Vec<PlanError>> {
     let matched = match_devices(snapshot, desired, owned);
-    let mut errors = Vec::new();
     let matched_idx: HashSet<u32> = matched
         .iter()
         .filter_map(|m| m.current.map(|l| l.index))
@@ -351,11 +352,60 @@ fn plan_inner(
         .copied()
         .collect();
     let delete_idx: HashSet<u32> = to_delete.iter().map(|l| l.index).collect();
-    let name_of_parent = |i: u32| parent_name(snapshot, i);
-    let our_indexes: HashSet<u32> = matched_idx.union(&delete_idx).copied().collect();
+    let errors = name_and_parent_errors(snapshot, &matched, &matched_idx, &delete_idx);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
 
-    // Names: a desired name held by a link we neither match nor delete is a conflict.
+    let runtime = protodown == ProtodownOwner::Runtime;
+    let desired_names: HashSet<&str> = desired.devices.iter().map(|d| d.name.as_str()).collect();
+    let (mut ops, late_deletes) = deletions(snapshot, &to_delete, &desired_names);
+    let mut current_text = String::new();
+    let mut desired_text = String::new();
     for m in &matched {
+        let d = m.desired;
+        if render {
+            desired_text += &DeviceView::of_desired(d, runtime).render();
+        }
+        let Some(l) = m.current else {
+            create_ops(d, &mut ops);
+            continue;
+        };
+        if render {
+            let mut view = DeviceView::of_link(l, snapshot, runtime);
+            if d.ignore_linkdown {
+                view.sysctls += &linkdown_text(l.ipv4_ignore_linkdown, l.ipv6_ignore_linkdown);
+            }
+            current_text += &view.render();
+        }
+        update_ops(l, d, runtime, &mut ops);
+    }
+    for l in &to_delete {
+        if render {
+            current_text += &DeviceView::of_link(l, snapshot, runtime).render();
+        }
+    }
+    ops.extend(late_deletes);
+    let current_text = sort_blocks(&current_text);
+    Ok(Plan {
+        in_sync: ops.is_empty(),
+        changes: ops,
+        current_text,
+        desired_text,
+    })
+}
+
+/// Names and parents: a desired name held by a link we neither match nor delete is a
+/// conflict, and a parent must exist, be up, and be neither loopback nor our own device.
+fn name_and_parent_errors(
+    snapshot: &Snapshot,
+    matched: &[Matched<'_>],
+    matched_idx: &HashSet<u32>,
+    delete_idx: &HashSet<u32>,
+) -> Vec<PlanError> {
+    let mut errors = Vec::new();
+    let our_indexes: HashSet<u32> = matched_idx.union(delete_idx).copied().collect();
+    for m in matched {
         let d = m.desired;
         if let Some(holder) = snapshot.by_name(&d.name)
             && Some(holder.index) != m.current.map(|l| l.index)
@@ -399,222 +449,201 @@ fn plan_inner(
             Some(_) => {}
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    errors
+}
 
-    let runtime = protodown == ProtodownOwner::Runtime;
-    let mut ops = Vec::new();
-    let mut late_deletes = Vec::new();
-    let desired_names: HashSet<&str> = desired.devices.iter().map(|d| d.name.as_str()).collect();
-    // Owned devices no longer desired. Deleted last (so a failure earlier rolls back without
-    // having to recreate them), unless one holds a name a desired device needs.
-    for l in &to_delete {
+/// Owned devices no longer desired: `(now, last)`. Deleted last (so a failure earlier rolls
+/// back without having to recreate them), unless one holds a name a desired device needs.
+fn deletions(
+    snapshot: &Snapshot,
+    to_delete: &[&LinkInfo],
+    desired_names: &HashSet<&str>,
+) -> (Vec<Op>, Vec<Op>) {
+    let mut now = Vec::new();
+    let mut last = Vec::new();
+    for l in to_delete {
         let op = Op::DeleteMacvlan {
             device: l.name.clone(),
-            parent: name_of_parent(l.parent_index.unwrap_or(0)),
+            parent: parent_name(snapshot, l.parent_index.unwrap_or(0)),
             parent_index: l.parent_index.unwrap_or(0),
             mac: l.mac.unwrap_or(MacAddr([0; 6])),
         };
         if desired_names.contains(l.name.as_str()) {
-            ops.push(op);
+            now.push(op);
         } else {
-            late_deletes.push(op);
+            last.push(op);
         }
     }
+    (now, last)
+}
 
-    let mut current_text = String::new();
-    let mut desired_text = String::new();
-    for m in &matched {
-        let d = m.desired;
-        let wanted: BTreeSet<IpNet> = d.addresses.iter().copied().collect();
-        if render {
-            desired_text += &DeviceView::of_desired(d, runtime).render();
-        }
-        let Some(l) = m.current else {
-            ops.push(Op::CreateMacvlan {
-                device: d.name.clone(),
-                parent: d.parent.clone(),
-                parent_index: d.parent_index,
-                mac: d.mac,
-            });
-            ops.push(Op::SetAddrGenMode {
-                device: d.name.clone(),
-                mode: d.addrgenmode,
-                previous: Some(crate::types::AddrGenMode::Eui64),
-            });
-            for name in DAD_SYSCTLS {
-                ops.push(Op::SetSysctl {
-                    device: d.name.clone(),
-                    name: name.into(),
-                    value: 0,
-                    previous: 1,
-                });
-            }
-            // Before the first link-up, so addrconf never sets the device up for IPv6 when
-            // it must not have it. Set either way: a new device takes the namespace's
-            // `default.disable_ipv6`, which hardened hosts set to 1.
-            ops.push(Op::SetSysctl {
-                device: d.name.clone(),
-                name: DISABLE_IPV6.into(),
-                value: i32::from(!d.ipv6),
-                previous: i32::from(d.ipv6),
-            });
-            if d.ignore_linkdown {
-                ops.extend(linkdown_ops(&d.name, Some(false), Some(false)));
-            }
-            // Protodown goes on before the link is up so the device never transmits as a
-            // second master before the runtime has decided.
-            ops.push(Op::SetProtodown {
-                device: d.name.clone(),
-                on: true,
-                previous: false,
-            });
-            for a in &d.addresses {
-                ops.push(Op::AddAddress {
-                    device: d.name.clone(),
-                    address: *a,
-                });
-            }
+/// A desired device that does not exist yet: created down, configured, protodown on, then up.
+fn create_ops(d: &DesiredDevice, ops: &mut Vec<Op>) {
+    ops.push(Op::CreateMacvlan {
+        device: d.name.clone(),
+        parent: d.parent.clone(),
+        parent_index: d.parent_index,
+        mac: d.mac,
+    });
+    ops.push(Op::SetAddrGenMode {
+        device: d.name.clone(),
+        mode: d.addrgenmode,
+        previous: Some(crate::types::AddrGenMode::Eui64),
+    });
+    for name in DAD_SYSCTLS {
+        ops.push(Op::SetSysctl {
+            device: d.name.clone(),
+            name: name.into(),
+            value: 0,
+            previous: 1,
+        });
+    }
+    // Before the first link-up, so addrconf never sets the device up for IPv6 when
+    // it must not have it. Set either way: a new device takes the namespace's
+    // `default.disable_ipv6`, which hardened hosts set to 1.
+    ops.push(Op::SetSysctl {
+        device: d.name.clone(),
+        name: DISABLE_IPV6.into(),
+        value: i32::from(!d.ipv6),
+        previous: i32::from(d.ipv6),
+    });
+    if d.ignore_linkdown {
+        ops.extend(linkdown_ops(&d.name, Some(false), Some(false)));
+    }
+    // Protodown goes on before the link is up so the device never transmits as a
+    // second master before the runtime has decided.
+    ops.push(Op::SetProtodown {
+        device: d.name.clone(),
+        on: true,
+        previous: false,
+    });
+    for a in &d.addresses {
+        ops.push(Op::AddAddress {
+            device: d.name.clone(),
+            address: *a,
+        });
+    }
+    ops.push(Op::SetAdmin {
+        device: d.name.clone(),
+        up: true,
+        previous: false,
+    });
+}
+
+/// An existing device `l` brought in line with `d`, changing only what differs.
+fn update_ops(l: &LinkInfo, d: &DesiredDevice, runtime: bool, ops: &mut Vec<Op>) {
+    let wanted: BTreeSet<IpNet> = d.addresses.iter().copied().collect();
+    let have = managed_addresses(l);
+    let mut up = l.admin_up;
+    let mut need_flap = false;
+    if l.name != d.name {
+        if up {
             ops.push(Op::SetAdmin {
-                device: d.name.clone(),
-                up: true,
-                previous: false,
-            });
-            continue;
-        };
-        let have = managed_addresses(l);
-        if render {
-            let mut view = DeviceView::of_link(l, snapshot, runtime);
-            if d.ignore_linkdown {
-                view.sysctls += &linkdown_text(l.ipv4_ignore_linkdown, l.ipv6_ignore_linkdown);
-            }
-            current_text += &view.render();
-        }
-        let mut up = l.admin_up;
-        let mut need_flap = false;
-        if l.name != d.name {
-            if up {
-                ops.push(Op::SetAdmin {
-                    device: l.name.clone(),
-                    up: false,
-                    previous: true,
-                });
-                up = false;
-            }
-            ops.push(Op::Rename {
-                device: d.name.clone(),
-                from: l.name.clone(),
-            });
-        }
-        let dev = || d.name.clone();
-        if let Some(mac) = l.mac
-            && mac != d.mac
-        {
-            ops.push(Op::SetMac {
-                device: dev(),
-                mac: d.mac,
-                previous: mac,
-            });
-        }
-        if let Some(mode) = l.macvlan_mode
-            && mode != MacvlanMode::Bridge
-        {
-            ops.push(Op::SetMacvlanMode {
-                device: dev(),
-                mode: MacvlanMode::Bridge,
-                previous: mode,
-            });
-        }
-        if l.addrgenmode != Some(d.addrgenmode) {
-            ops.push(Op::SetAddrGenMode {
-                device: dev(),
-                mode: d.addrgenmode,
-                previous: l.addrgenmode,
-            });
-            // The kernel applies a new addrgenmode at the next link-up only.
-            need_flap = up;
-        }
-        if let Some(values) = l.dad_sysctls {
-            for (name, value) in DAD_SYSCTLS.iter().zip(values) {
-                if value != 0 {
-                    ops.push(Op::SetSysctl {
-                        device: dev(),
-                        name: (*name).into(),
-                        value: 0,
-                        previous: value,
-                    });
-                }
-            }
-        }
-        if d.ignore_linkdown {
-            ops.extend(linkdown_ops(
-                &d.name,
-                l.ipv4_ignore_linkdown,
-                l.ipv6_ignore_linkdown,
-            ));
-        }
-        if !runtime && l.protodown != d.protodown {
-            ops.push(Op::SetProtodown {
-                device: dev(),
-                on: d.protodown,
-                previous: l.protodown,
-            });
-        }
-        for a in have.difference(&wanted) {
-            ops.push(Op::DelAddress {
-                device: dev(),
-                address: *a,
-            });
-        }
-        // Between the deletes and the adds: an IPv6 address cannot be added while IPv6 is
-        // disabled, and disabling it removes the device's IPv6 addresses (a delete after it
-        // would fail).
-        if let Some(disabled) = l.disable_ipv6
-            && disabled == d.ipv6
-        {
-            ops.push(Op::SetSysctl {
-                device: dev(),
-                name: DISABLE_IPV6.into(),
-                value: i32::from(!d.ipv6),
-                previous: i32::from(disabled),
-            });
-        }
-        for a in wanted.difference(&have) {
-            ops.push(Op::AddAddress {
-                device: dev(),
-                address: *a,
-            });
-        }
-        if need_flap {
-            ops.push(Op::SetAdmin {
-                device: dev(),
+                device: l.name.clone(),
                 up: false,
                 previous: true,
             });
             up = false;
         }
-        if !up {
-            ops.push(Op::SetAdmin {
-                device: dev(),
-                up: true,
-                previous: false,
-            });
+        ops.push(Op::Rename {
+            device: d.name.clone(),
+            from: l.name.clone(),
+        });
+    }
+    let dev = || d.name.clone();
+    if let Some(mac) = l.mac
+        && mac != d.mac
+    {
+        ops.push(Op::SetMac {
+            device: dev(),
+            mac: d.mac,
+            previous: mac,
+        });
+    }
+    if let Some(mode) = l.macvlan_mode
+        && mode != MacvlanMode::Bridge
+    {
+        ops.push(Op::SetMacvlanMode {
+            device: dev(),
+            mode: MacvlanMode::Bridge,
+            previous: mode,
+        });
+    }
+    if l.addrgenmode != Some(d.addrgenmode) {
+        ops.push(Op::SetAddrGenMode {
+            device: dev(),
+            mode: d.addrgenmode,
+            previous: l.addrgenmode,
+        });
+        // The kernel applies a new addrgenmode at the next link-up only.
+        need_flap = up;
+    }
+    if let Some(values) = l.dad_sysctls {
+        for (name, value) in DAD_SYSCTLS.iter().zip(values) {
+            if value != 0 {
+                ops.push(Op::SetSysctl {
+                    device: dev(),
+                    name: (*name).into(),
+                    value: 0,
+                    previous: value,
+                });
+            }
         }
     }
-    for l in &to_delete {
-        if render {
-            current_text += &DeviceView::of_link(l, snapshot, runtime).render();
-        }
+    if d.ignore_linkdown {
+        ops.extend(linkdown_ops(
+            &d.name,
+            l.ipv4_ignore_linkdown,
+            l.ipv6_ignore_linkdown,
+        ));
     }
-    ops.extend(late_deletes);
-    let current_text = sort_blocks(&current_text);
-    Ok(Plan {
-        in_sync: ops.is_empty(),
-        changes: ops,
-        current_text,
-        desired_text,
-    })
+    if !runtime && l.protodown != d.protodown {
+        ops.push(Op::SetProtodown {
+            device: dev(),
+            on: d.protodown,
+            previous: l.protodown,
+        });
+    }
+    for a in have.difference(&wanted) {
+        ops.push(Op::DelAddress {
+            device: dev(),
+            address: *a,
+        });
+    }
+    // Between the deletes and the adds: an IPv6 address cannot be added while IPv6 is
+    // disabled, and disabling it removes the device's IPv6 addresses (a delete after it
+    // would fail).
+    if let Some(disabled) = l.disable_ipv6
+        && disabled == d.ipv6
+    {
+        ops.push(Op::SetSysctl {
+            device: dev(),
+            name: DISABLE_IPV6.into(),
+            value: i32::from(!d.ipv6),
+            previous: i32::from(disabled),
+        });
+    }
+    for a in wanted.difference(&have) {
+        ops.push(Op::AddAddress {
+            device: dev(),
+            address: *a,
+        });
+    }
+    if need_flap {
+        ops.push(Op::SetAdmin {
+            device: dev(),
+            up: false,
+            previous: true,
+        });
+        up = false;
+    }
+    if !up {
+        ops.push(Op::SetAdmin {
+            device: dev(),
+            up: true,
+            previous: false,
+        });
+    }
 }
 
 /// Sort rendered lines by device name (stable within a device) so both sides line up.
