@@ -632,7 +632,6 @@ src/commands.rs
 # The document walk; routers are read in one function of one match per key.
 src/config/parse.rs
 src/config/parse.rs                 fn router
-src/config/parse/cross.rs           fn cross_check
 src/plan.rs
 src/import/keepalived.rs
 src/import/keepalived.rs            fn instance

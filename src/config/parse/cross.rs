@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// Leader name → the router claiming it, and where.
+type Leaders<'r> = HashMap<&'r str, (&'r RouterRec, &'r Set<String>)>;
+
 impl Checker<'_> {
     pub(super) fn cross_check(
         &mut self,
@@ -11,7 +14,15 @@ impl Checker<'_> {
         pathways: &[PathwayRec],
         clients: &[ClientRec],
     ) {
-        // Duplicate (interface, vrid).
+        self.duplicate_routers(routers);
+        self.shared_addresses(routers, pathways);
+        let leaders = self.leader_names(routers);
+        self.pathway_references(pathways, &leaders);
+        self.client_references(routers, clients, &leaders);
+    }
+
+    /// Duplicate (interface, vrid).
+    fn duplicate_routers(&mut self, routers: &[RouterRec]) {
         let mut ids: HashMap<(&str, u8), &RouterRec> = HashMap::new();
         for r in routers {
             let (Some(i), Some(v)) = (&r.interface, &r.vrid) else {
@@ -34,9 +45,11 @@ impl Checker<'_> {
                 }
             }
         }
+    }
 
-        // One address, one owner: two routers (or a router and a pathway) holding the same
-        // address on one host would fight over it.
+    /// One address, one owner: two routers (or a router and a pathway) holding the same
+    /// address on one host would fight over it.
+    fn shared_addresses(&mut self, routers: &[RouterRec], pathways: &[PathwayRec]) {
         let mut owners: HashMap<IpAddr, &Set<IpAddr>> = HashMap::new();
         let all_addresses = routers
             .iter()
@@ -60,9 +73,12 @@ impl Checker<'_> {
                 }
             }
         }
+    }
 
+    /// Leader names: one router per name.
+    fn leader_names<'r>(&mut self, routers: &'r [RouterRec]) -> Leaders<'r> {
         // Leader names: one router per name.
-        let mut leaders: HashMap<&str, (&RouterRec, &Set<String>)> = HashMap::new();
+        let mut leaders: Leaders<'r> = HashMap::new();
         for r in routers {
             for l in &r.leaders {
                 match leaders.get(l.value.as_str()) {
@@ -83,7 +99,12 @@ impl Checker<'_> {
                 }
             }
         }
+        leaders
+    }
 
+    /// Pathways: a leader some router serves, not on that router's interface, one pathway
+    /// per (leader, interface), one MAC per interface.
+    fn pathway_references(&mut self, pathways: &[PathwayRec], leaders: &Leaders<'_>) {
         let mut pathway_ids: HashMap<(&str, &str), &PathwayRec> = HashMap::new();
         let mut pathway_macs: HashMap<(&str, MacAddr), &Set<MacAddr>> = HashMap::new();
         for p in pathways {
@@ -152,7 +173,15 @@ impl Checker<'_> {
                 }
             }
         }
+    }
 
+    /// Clients: a leader some router serves, and never a router's own interface.
+    fn client_references(
+        &mut self,
+        routers: &[RouterRec],
+        clients: &[ClientRec],
+        leaders: &Leaders<'_>,
+    ) {
         for c in clients {
             if let Some(l) = &c.leader
                 && !leaders.contains_key(l.value.as_str())
