@@ -629,9 +629,8 @@ const OVER_BUDGET: &str = "
 src/vrrp/router.rs
 # The CLI's commands; printing and exit codes of each.
 src/commands.rs
-# The document walk; routers are read in one function of one match per key.
-src/config/parse.rs
-src/config/parse.rs                 fn router
+# A [[vrrp]] table is read in one function.
+src/config/parse/router.rs          fn router
 src/plan.rs
 src/import/keepalived.rs
 src/import/keepalived.rs            fn instance
