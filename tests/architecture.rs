@@ -629,8 +629,6 @@ const OVER_BUDGET: &str = "
 src/vrrp/router.rs
 # The CLI's commands; printing and exit codes of each.
 src/commands.rs
-# A [[vrrp]] table is read in one function.
-src/config/parse/router.rs          fn router
 src/plan.rs
 src/import/keepalived.rs
 src/import/keepalived.rs            fn instance

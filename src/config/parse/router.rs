@@ -29,6 +29,72 @@ impl Checker<'_> {
                 .map(|v| self.set(&e, v))
         });
 
+        // In the order of the keys' errors: version and interval, addresses, leader names,
+        // tracking, peers.
+        let (version, version_known) = self.router_version(r, &own, defaults);
+        let (vips, ipv4, ipv6) = self.router_addresses(r, &own, defaults, version, version_known);
+        let leaders = self.router_leaders(r);
+        let leader_family = self.router_leader_family(r, &ipv4, &ipv6);
+        let (track, objects) = self.track_entries(r);
+        let peers = self.router_peers(r);
+        let unicast_peers = self.unicast_peers(r, &ipv4, &ipv6, !peers.is_empty());
+
+        let config = RouterConfig {
+            interface: interface
+                .as_ref()
+                .map(|i| i.value.clone())
+                .unwrap_or_default(),
+            vrid: vrid.as_ref().map_or(0, |v| v.value),
+            version,
+            priority: pick(&own.priority, &defaults.priority, DEFAULT_PRIORITY),
+            advertisement_interval_ms: pick(&own.interval, &defaults.interval, DEFAULT_INTERVAL_MS),
+            preempt: pick(&own.preempt, &defaults.preempt, DEFAULT_PREEMPT),
+            preempt_delay_ms: pick(
+                &own.preempt_delay,
+                &defaults.preempt_delay,
+                DEFAULT_PREEMPT_DELAY_MS,
+            ),
+            accept_mode: pick(&own.accept_mode, &defaults.accept_mode, DEFAULT_ACCEPT_MODE),
+            checksum_with_ipv4_pseudoheader: pick(
+                &own.checksum,
+                &defaults.checksum,
+                DEFAULT_CHECKSUM_PSEUDOHEADER,
+            ),
+            shutdown: pick(&own.shutdown, &defaults.shutdown, DEFAULT_SHUTDOWN),
+            garp_bursts: pick(&own.garp_bursts, &defaults.garp_bursts, DEFAULT_GARP_BURSTS),
+            garp_burst_interval_ms: pick(
+                &own.garp_interval,
+                &defaults.garp_interval,
+                DEFAULT_GARP_BURST_INTERVAL_MS,
+            ),
+            ipv4,
+            ipv6,
+            vrrs_leader: leaders.iter().map(|l| l.value.clone()).collect(),
+            vrrs_leader_family: leader_family,
+            track,
+            peers,
+            unicast_peers,
+            location: self.at(&r.tbl.span()),
+        };
+        RouterRec {
+            config,
+            path: r.path.clone(),
+            interface,
+            vrid,
+            leaders,
+            vips,
+            objects,
+        }
+    }
+
+    /// The router's version (its own, else `[defaults]`', else the built-in one), whether
+    /// it is known (no invalid version key decides it), and its interval checked against it.
+    fn router_version(
+        &mut self,
+        r: &Reader<'_>,
+        own: &Settings,
+        defaults: &Settings,
+    ) -> (Version, bool) {
         let version = pick(&own.version, &defaults.version, DEFAULT_VERSION);
         // The router's own version key wins; only when it is absent does [defaults]' count.
         let version_known = if own.version.is_some() || own.version_invalid {
@@ -43,7 +109,18 @@ impl Checker<'_> {
             let interval = interval.clone();
             self.check_interval(&interval, version, user);
         }
+        (version, version_known)
+    }
 
+    /// `ipv4` and `ipv6`: the VIPs (with their positions) and the prefixes of each family.
+    fn router_addresses(
+        &mut self,
+        r: &Reader<'_>,
+        own: &Settings,
+        defaults: &Settings,
+        version: Version,
+        version_known: bool,
+    ) -> (Vec<Set<IpAddr>>, Vec<Ipv4Net>, Vec<Ipv6Net>) {
         let mut vips: Vec<Set<IpAddr>> = Vec::new();
         // Counts written elements, valid or not, so that a router whose only address is
         // malformed is not also told it has no address.
@@ -108,7 +185,11 @@ impl Checker<'_> {
                 "a virtual router needs at least one address in `ipv4` or `ipv6`",
             );
         }
+        (vips, ipv4, ipv6)
+    }
 
+    /// `vrrs-leader`: the leader names, each once.
+    fn router_leaders(&mut self, r: &Reader<'_>) -> Vec<Set<String>> {
         let mut leaders: Vec<Set<String>> = Vec::new();
         if let Some(e) = r.entry("vrrs-leader")
             && let Some(list) = self.strings(&e)
@@ -126,7 +207,16 @@ impl Checker<'_> {
                 }
             }
         }
+        leaders
+    }
 
+    /// `vrrs-leader-family`: which instance the leader names follow.
+    fn router_leader_family(
+        &mut self,
+        r: &Reader<'_>,
+        ipv4: &[Ipv4Net],
+        ipv6: &[Ipv6Net],
+    ) -> Option<Family> {
         let mut leader_family = None;
         if let Some(e) = r.entry("vrrs-leader-family")
             && let Some(s) = self.string(&e)
@@ -164,9 +254,11 @@ impl Checker<'_> {
                 leader_family = Some(family);
             }
         }
+        leader_family
+    }
 
-        let (track, objects) = self.track_entries(r);
-
+    /// `peers`: the sources adverts are accepted from (empty: any).
+    fn router_peers(&mut self, r: &Reader<'_>) -> Vec<IpAddr> {
         let mut peers = Vec::new();
         if let Some(e) = r.entry("peers")
             && let Some(list) = self.strings(&e)
@@ -178,55 +270,7 @@ impl Checker<'_> {
                 }
             }
         }
-
-        let unicast_peers = self.unicast_peers(r, &ipv4, &ipv6, !peers.is_empty());
-
-        let config = RouterConfig {
-            interface: interface
-                .as_ref()
-                .map(|i| i.value.clone())
-                .unwrap_or_default(),
-            vrid: vrid.as_ref().map_or(0, |v| v.value),
-            version,
-            priority: pick(&own.priority, &defaults.priority, DEFAULT_PRIORITY),
-            advertisement_interval_ms: pick(&own.interval, &defaults.interval, DEFAULT_INTERVAL_MS),
-            preempt: pick(&own.preempt, &defaults.preempt, DEFAULT_PREEMPT),
-            preempt_delay_ms: pick(
-                &own.preempt_delay,
-                &defaults.preempt_delay,
-                DEFAULT_PREEMPT_DELAY_MS,
-            ),
-            accept_mode: pick(&own.accept_mode, &defaults.accept_mode, DEFAULT_ACCEPT_MODE),
-            checksum_with_ipv4_pseudoheader: pick(
-                &own.checksum,
-                &defaults.checksum,
-                DEFAULT_CHECKSUM_PSEUDOHEADER,
-            ),
-            shutdown: pick(&own.shutdown, &defaults.shutdown, DEFAULT_SHUTDOWN),
-            garp_bursts: pick(&own.garp_bursts, &defaults.garp_bursts, DEFAULT_GARP_BURSTS),
-            garp_burst_interval_ms: pick(
-                &own.garp_interval,
-                &defaults.garp_interval,
-                DEFAULT_GARP_BURST_INTERVAL_MS,
-            ),
-            ipv4,
-            ipv6,
-            vrrs_leader: leaders.iter().map(|l| l.value.clone()).collect(),
-            vrrs_leader_family: leader_family,
-            track,
-            peers,
-            unicast_peers,
-            location: self.at(&r.tbl.span()),
-        };
-        RouterRec {
-            config,
-            path: r.path.clone(),
-            interface,
-            vrid,
-            leaders,
-            vips,
-            objects,
-        }
+        peers
     }
 
     /// `unicast-peers`: addresses of the router's families, IPv6 ones link-local (adverts
