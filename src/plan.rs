@@ -10,6 +10,12 @@ use crate::desired::{DesiredDevice, DesiredState};
 use crate::kernel::{DAD_SYSCTLS, DISABLE_IPV6, IGNORE_LINKDOWN, LinkInfo, Snapshot};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+mod check;
+mod render;
+
+pub use check::{Check, check};
+use render::{DeviceView, linkdown_text, mode_text, onoff, sort_blocks};
+
 /// A device netvrrp created or adopted, as remembered in `<run-dir>/owned.json`.
 /// A record only counts when a link with the same index, parent and MAC still exists, so an
 /// ifindex reused by someone else's device is never mistaken for ours.
@@ -181,78 +187,6 @@ pub fn match_devices<'a>(
     out
 }
 
-fn onoff(b: bool) -> &'static str {
-    if b { "on" } else { "off" }
-}
-
-/// The managed attributes of one device, as rendered for the unified diff.
-struct DeviceView<'a> {
-    name: &'a str,
-    parent: String,
-    mode: String,
-    mac: String,
-    addrgenmode: &'a str,
-    /// None: owned by the runtime.
-    protodown: Option<bool>,
-    admin_up: bool,
-    sysctls: String,
-    addresses: Vec<IpNet>,
-}
-
-impl DeviceView<'_> {
-    /// One line per managed attribute, so the unified diff points at exactly what differs.
-    fn render(&self) -> String {
-        let name = self.name;
-        let mut s = format!(
-            "{name}: macvlan link {} mode {} address {}\n",
-            self.parent, self.mode, self.mac
-        );
-        s += &format!("{name}: addrgenmode {}\n", self.addrgenmode);
-        s += &format!("{name}: ipv6 {}\n", self.sysctls);
-        for a in &self.addresses {
-            s += &format!("{name}: address {a}\n");
-        }
-        s += &format!(
-            "{name}: {} protodown {}\n",
-            if self.admin_up { "up" } else { "down" },
-            self.protodown.map_or("(runtime)", onoff)
-        );
-        s
-    }
-
-    fn of_link<'a>(l: &'a LinkInfo, snapshot: &Snapshot, runtime: bool) -> DeviceView<'a> {
-        DeviceView {
-            name: &l.name,
-            parent: parent_name(snapshot, l.parent_index.unwrap_or(0)),
-            mode: mode_text(l),
-            mac: l.mac.map(|m| m.to_string()).unwrap_or_default(),
-            addrgenmode: l.addrgenmode.map_or("?", |g| g.as_str()),
-            protodown: if runtime { None } else { Some(l.protodown) },
-            admin_up: l.admin_up,
-            sysctls: sysctl_text(l.dad_sysctls, l.disable_ipv6),
-            addresses: managed_addresses(l).into_iter().collect(),
-        }
-    }
-
-    fn of_desired(d: &DesiredDevice, runtime: bool) -> DeviceView<'_> {
-        let mut sysctls = sysctl_text(Some([0, 0, 0]), Some(!d.ipv6));
-        if d.ignore_linkdown {
-            sysctls += &linkdown_text(Some(true), Some(true));
-        }
-        DeviceView {
-            name: &d.name,
-            parent: d.parent.clone(),
-            mode: "bridge".into(),
-            mac: d.mac.to_string(),
-            addrgenmode: d.addrgenmode.as_str(),
-            protodown: if runtime { None } else { Some(d.protodown) },
-            admin_up: true,
-            sysctls,
-            addresses: d.addresses.clone(),
-        }
-    }
-}
-
 /// Set `ignore_routes_with_linkdown` to 1 for each family where it is 0 (a value the kernel
 /// did not report is left alone: there is nothing to compare).
 fn linkdown_ops(device: &str, v4: Option<bool>, v6: Option<bool>) -> Vec<Op> {
@@ -281,36 +215,6 @@ fn parent_name(snapshot: &Snapshot, index: u32) -> String {
         .by_index(index)
         .map(|l| l.name.clone())
         .unwrap_or_else(|| format!("if{index}"))
-}
-
-/// ` ipv4.ignore_routes_with_linkdown=V ipv6.ignore_routes_with_linkdown=V` (`?` when the
-/// kernel did not report it), appended where netvrrp manages it.
-fn linkdown_text(v4: Option<bool>, v6: Option<bool>) -> String {
-    let v = |x: Option<bool>| x.map_or("?".to_string(), |b| i32::from(b).to_string());
-    format!(
-        " ipv4.{IGNORE_LINKDOWN}={} ipv6.{IGNORE_LINKDOWN}={}",
-        v(v4),
-        v(v6)
-    )
-}
-
-fn sysctl_text(v: Option<[i32; 3]>, disabled: Option<bool>) -> String {
-    match v {
-        Some(v) => DAD_SYSCTLS
-            .iter()
-            .zip(v)
-            .map(|(k, v)| format!("{k}={v}"))
-            .chain(disabled.map(|d| format!("{DISABLE_IPV6}={}", i32::from(d))))
-            .collect::<Vec<_>>()
-            .join(" "),
-        None => "(no ipv6 conf)".into(),
-    }
-}
-
-fn mode_text(l: &LinkInfo) -> String {
-    l.macvlan_mode
-        .map(|m| format!("{m:?}").to_lowercase())
-        .unwrap_or_else(|| "?".into())
 }
 
 /// Compute the plan. `protodown` says whether a runtime owns protodown now.
@@ -646,17 +550,6 @@ fn update_ops(l: &LinkInfo, d: &DesiredDevice, runtime: bool, ops: &mut Vec<Op>)
     }
 }
 
-/// Sort rendered lines by device name (stable within a device) so both sides line up.
-fn sort_blocks(text: &str) -> String {
-    let mut lines: Vec<&str> = text.lines().collect();
-    lines.sort_by_key(|l| l.split(':').next().unwrap_or(""));
-    let mut s = lines.join("\n");
-    if !s.is_empty() {
-        s.push('\n');
-    }
-    s
-}
-
 impl Plan {
     /// Unified diff of the canonical renderings, then the numbered operations.
     pub fn render_text(&self, color: bool) -> String {
@@ -697,125 +590,6 @@ impl Plan {
     pub fn render_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
-}
-
-/// One desired attribute compared with the kernel (`netvrrp check`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
-    pub device: String,
-    pub attribute: String,
-    pub expected: String,
-    pub actual: String,
-    pub pass: bool,
-}
-
-/// Every desired attribute, pass or fail. More than `ifquery --check`: mode, addrgenmode,
-/// protodown ownership, the DAD sysctls and disable_ipv6 are checked too.
-pub fn check(
-    snapshot: &Snapshot,
-    desired: &DesiredState,
-    owned: &[OwnedRecord],
-    protodown: ProtodownOwner,
-) -> Vec<Check> {
-    let mut out = Vec::new();
-    for m in match_devices(snapshot, desired, owned) {
-        let d = m.desired;
-        let mut push = |attribute: &str, expected: String, actual: String| {
-            out.push(Check {
-                device: d.name.clone(),
-                attribute: attribute.into(),
-                pass: expected == actual,
-                expected,
-                actual,
-            });
-        };
-        let Some(l) = m.current else {
-            push("exists", "yes".into(), "no".into());
-            continue;
-        };
-        push("exists", "yes".into(), "yes".into());
-        push("name", d.name.clone(), l.name.clone());
-        push("kind", "macvlan".into(), l.kind.clone().unwrap_or_default());
-        push(
-            "parent",
-            d.parent.clone(),
-            parent_name(snapshot, l.parent_index.unwrap_or(0)),
-        );
-        push("mode", "bridge".into(), mode_text(l));
-        push(
-            "mac",
-            d.mac.to_string(),
-            l.mac.map(|m| m.to_string()).unwrap_or_default(),
-        );
-        push(
-            "addrgenmode",
-            d.addrgenmode.to_string(),
-            l.addrgenmode.map(|g| g.to_string()).unwrap_or("?".into()),
-        );
-        for (i, name) in DAD_SYSCTLS.iter().enumerate() {
-            push(
-                name,
-                "0".into(),
-                l.dad_sysctls
-                    .map(|v| v[i].to_string())
-                    .unwrap_or_else(|| "absent".into()),
-            );
-        }
-        push(
-            DISABLE_IPV6,
-            i32::from(!d.ipv6).to_string(),
-            l.disable_ipv6
-                .map(|v| i32::from(v).to_string())
-                .unwrap_or_else(|| "absent".into()),
-        );
-        if d.ignore_linkdown {
-            for (family, v) in [
-                ("ipv4", l.ipv4_ignore_linkdown),
-                ("ipv6", l.ipv6_ignore_linkdown),
-            ] {
-                push(
-                    &format!("{family}.{IGNORE_LINKDOWN}"),
-                    "1".into(),
-                    v.map(|v| i32::from(v).to_string())
-                        .unwrap_or_else(|| "absent".into()),
-                );
-            }
-        }
-        let have = managed_addresses(l);
-        for a in &d.addresses {
-            push(
-                &format!("address {a}"),
-                "present".into(),
-                if have.contains(a) {
-                    "present"
-                } else {
-                    "absent"
-                }
-                .into(),
-            );
-        }
-        for a in have.iter().filter(|a| !d.addresses.contains(a)) {
-            push(&format!("address {a}"), "absent".into(), "present".into());
-        }
-        push(
-            "admin",
-            "up".into(),
-            if l.admin_up { "up" } else { "down" }.into(),
-        );
-        match protodown {
-            ProtodownOwner::Configurator => push(
-                "protodown",
-                onoff(d.protodown).into(),
-                onoff(l.protodown).into(),
-            ),
-            ProtodownOwner::Runtime => push(
-                "protodown",
-                "runtime".into(),
-                "runtime".into(), // the runtime drives it; its current value is in `show vrrp`
-            ),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
