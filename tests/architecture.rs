@@ -629,7 +629,6 @@ const OVER_BUDGET: &str = "
 src/vrrp/router.rs
 # The CLI's commands; printing and exit codes of each.
 src/commands.rs
-src/import/keepalived.rs
 src/import/keepalived.rs            fn instance
 src/import/keepalived/track.rs      fn object
 src/import/frr.rs                   fn translate
