@@ -627,11 +627,11 @@ const OVER_BUDGET: &str = "
 # The state machine: its jobs and where they belong are in docs/architecture.md; split
 # once the branches editing it now have merged.
 src/vrrp/router.rs
-# The CLI's commands; printing and exit codes of each.
-src/commands.rs
+# One match over keepalived's keys each.
 src/import/keepalived.rs            fn instance
 src/import/keepalived/track.rs      fn object
 src/import/frr.rs                   fn translate
+# Owned by branches in flight (metrics listener, reload, dead-man switch): split after.
 src/daemon/metrics.rs               fn render
 src/daemon/runtime.rs               fn run
 src/daemon/runtime/fanout.rs        fn execute_fanout
