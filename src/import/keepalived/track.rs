@@ -41,99 +41,13 @@ impl Cx<'_> {
                     }
                 }
                 "process" if kind == "process" => {
-                    let argv: Vec<String> = c.args().iter().map(|w| w.text.clone()).collect();
-                    if let Some(p) = argv.first() {
-                        // The kernel's comm: the program's file name, at most 15 bytes.
-                        let base = p.rsplit('/').next().unwrap_or(p);
-                        let mut comm = base.to_string();
-                        while comm.len() > COMM_MAX {
-                            comm.pop();
-                        }
-                        if comm != *p {
-                            notes.push(format!(
-                                "process {p}: netvrrp matches the kernel's process name (comm: the program's file name, at most {COMM_MAX} bytes)"
-                            ));
-                        }
-                        if !comm.is_empty() {
-                            fields.push(("process", string(&comm)));
-                            required = true;
-                        }
-                    }
-                    if argv.len() > 1 {
-                        self.d.warn(
-                            c.loc(),
-                            format!(
-                                "process {}: the parameters {:?} are not matched (netvrrp matches the process name only)",
-                                argv[0],
-                                &argv[1..]
-                            ),
-                        );
-                        notes.push(format!(
-                            "{}: process parameters {:?}: not matched, netvrrp matches the process name only",
-                            c.loc(),
-                            &argv[1..]
-                        ));
-                    }
+                    required |= self.process_field(c, &mut fields, &mut notes);
                 }
                 "file" if kind == "file" => {
-                    if let Some(p) = c.args().first() {
-                        if p.text.starts_with('/') {
-                            fields.push(("file", string(&p.text)));
-                            fields.push(("up-when", string("zero")));
-                            required = true;
-                            notes.push(
-                                "keepalived's track_file holds a number, 0 when healthy: up-when = \"zero\" is up while the file holds 0 and down otherwise (another number, no number, or no file). keepalived moved the priority by the number times the weight (weight 0: FAULT unless 0); netvrrp takes the router's whole decrement, or faults, while it is down"
-                                    .to_string(),
-                            );
-                        } else {
-                            self.d.warn(
-                                p.loc.clone(),
-                                format!("file {}: not an absolute path", p.text),
-                            );
-                        }
-                    }
+                    required |= self.file_field(c, &mut fields, &mut notes);
                 }
-                "interval" | "timeout" => {
-                    let key = if c.keyword() == "interval" {
-                        "interval-ms"
-                    } else {
-                        "timeout-ms"
-                    };
-                    if let Some(ms) = self.arg(c).cloned().and_then(|w| self.secs(&w, 3600.0)) {
-                        if ms < CHECK_MS_MIN {
-                            notes.push(format!(
-                                "{}: {} {} s: netvrrp's shortest is {CHECK_MS_MIN} ms",
-                                c.loc(),
-                                c.keyword(),
-                                f64::from(ms) / 1000.0
-                            ));
-                        }
-                        fields.push((key, ms.max(CHECK_MS_MIN).to_string()));
-                    }
-                }
-                "rise" | "fall" => {
-                    let key = if c.keyword() == "rise" {
-                        "rise"
-                    } else {
-                        "fall"
-                    };
-                    if let Some(v) = self
-                        .arg(c)
-                        .cloned()
-                        .and_then(|w| self.int(&w, 1, 1_000_000))
-                    {
-                        if v > RISE_FALL_MAX {
-                            self.d.warn(
-                                c.loc(),
-                                format!("{key} {v}: netvrrp counts up to {RISE_FALL_MAX}"),
-                            );
-                            notes.push(format!(
-                                "{}: {key} {v}: {RISE_FALL_MAX} is netvrrp's most",
-                                c.loc()
-                            ));
-                        }
-                        fields.push((key, v.min(RISE_FALL_MAX).to_string()));
-                    }
+                "interval" | "timeout" | "rise" | "fall" => {
+                    self.timing_field(c, &mut fields, &mut notes);
                 }
                 "init_fail" if kind == "exec" => init_fail = true,
                 "weight" => {
@@ -201,6 +115,133 @@ impl Cx<'_> {
                 fields,
                 notes,
             });
+        }
+    }
+
+    /// `process` of a vrrp_track_process: the kernel's process name (comm); whether it
+    /// gave one.
+    fn process_field(
+        &mut self,
+        c: &Statement,
+        fields: &mut Vec<(&'static str, String)>,
+        notes: &mut Vec<String>,
+    ) -> bool {
+        let mut required = false;
+        let argv: Vec<String> = c.args().iter().map(|w| w.text.clone()).collect();
+        if let Some(p) = argv.first() {
+            // The kernel's comm: the program's file name, at most 15 bytes.
+            let base = p.rsplit('/').next().unwrap_or(p);
+            let mut comm = base.to_string();
+            while comm.len() > COMM_MAX {
+                comm.pop();
+            }
+            if comm != *p {
+                notes.push(format!(
+                    "process {p}: netvrrp matches the kernel's process name (comm: the program's file name, at most {COMM_MAX} bytes)"
+                ));
+            }
+            if !comm.is_empty() {
+                fields.push(("process", string(&comm)));
+                required = true;
+            }
+        }
+        if argv.len() > 1 {
+            self.d.warn(
+                c.loc(),
+                format!(
+                    "process {}: the parameters {:?} are not matched (netvrrp matches the process name only)",
+                    argv[0],
+                    &argv[1..]
+                ),
+            );
+            notes.push(format!(
+                "{}: process parameters {:?}: not matched, netvrrp matches the process name only",
+                c.loc(),
+                &argv[1..]
+            ));
+        }
+        required
+    }
+
+    /// `file` of a track_file: an absolute path, up while it holds 0; whether it gave one.
+    fn file_field(
+        &mut self,
+        c: &Statement,
+        fields: &mut Vec<(&'static str, String)>,
+        notes: &mut Vec<String>,
+    ) -> bool {
+        let mut required = false;
+        if let Some(p) = c.args().first() {
+            if p.text.starts_with('/') {
+                fields.push(("file", string(&p.text)));
+                fields.push(("up-when", string("zero")));
+                required = true;
+                notes.push(
+                    "keepalived's track_file holds a number, 0 when healthy: up-when = \"zero\" is up while the file holds 0 and down otherwise (another number, no number, or no file). keepalived moved the priority by the number times the weight (weight 0: FAULT unless 0); netvrrp takes the router's whole decrement, or faults, while it is down"
+                        .to_string(),
+                );
+            } else {
+                self.d.warn(
+                    p.loc.clone(),
+                    format!("file {}: not an absolute path", p.text),
+                );
+            }
+        }
+        required
+    }
+
+    /// `interval`, `timeout`, `rise`, `fall`: within netvrrp's limits, with a note where
+    /// they had to move.
+    fn timing_field(
+        &mut self,
+        c: &Statement,
+        fields: &mut Vec<(&'static str, String)>,
+        notes: &mut Vec<String>,
+    ) {
+        match c.keyword() {
+            "interval" | "timeout" => {
+                let key = if c.keyword() == "interval" {
+                    "interval-ms"
+                } else {
+                    "timeout-ms"
+                };
+                if let Some(ms) = self.arg(c).cloned().and_then(|w| self.secs(&w, 3600.0)) {
+                    if ms < CHECK_MS_MIN {
+                        notes.push(format!(
+                            "{}: {} {} s: netvrrp's shortest is {CHECK_MS_MIN} ms",
+                            c.loc(),
+                            c.keyword(),
+                            f64::from(ms) / 1000.0
+                        ));
+                    }
+                    fields.push((key, ms.max(CHECK_MS_MIN).to_string()));
+                }
+            }
+            "rise" | "fall" => {
+                let key = if c.keyword() == "rise" {
+                    "rise"
+                } else {
+                    "fall"
+                };
+                if let Some(v) = self
+                    .arg(c)
+                    .cloned()
+                    .and_then(|w| self.int(&w, 1, 1_000_000))
+                {
+                    if v > RISE_FALL_MAX {
+                        self.d.warn(
+                            c.loc(),
+                            format!("{key} {v}: netvrrp counts up to {RISE_FALL_MAX}"),
+                        );
+                        notes.push(format!(
+                            "{}: {key} {v}: {RISE_FALL_MAX} is netvrrp's most",
+                            c.loc()
+                        ));
+                    }
+                    fields.push((key, v.min(RISE_FALL_MAX).to_string()));
+                }
+            }
+            _ => {}
         }
     }
 
