@@ -12,6 +12,12 @@ use crate::kernel::{
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+mod check;
+mod render;
+
+pub use check::{Check, check};
+use render::{DeviceView, linkdown_text, mode_text, onoff, ra_quiet_text, sort_blocks};
+
 /// A device netvrrp created or adopted, as remembered in `<run-dir>/owned.json`.
 /// A record only counts when a link with the same index, parent and MAC still exists, so an
 /// ifindex reused by someone else's device is never mistaken for ours.
@@ -195,86 +201,6 @@ pub fn match_devices<'a>(
     out
 }
 
-fn onoff(b: bool) -> &'static str {
-    if b { "on" } else { "off" }
-}
-
-/// The managed attributes of one device, as rendered for the unified diff.
-struct DeviceView<'a> {
-    name: &'a str,
-    parent: String,
-    mode: String,
-    mac: String,
-    addrgenmode: &'a str,
-    /// None: owned by the runtime.
-    protodown: Option<bool>,
-    admin_up: bool,
-    sysctls: String,
-    addresses: Vec<IpNet>,
-}
-
-impl DeviceView<'_> {
-    /// One line per managed attribute, so the unified diff points at exactly what differs.
-    fn render(&self) -> String {
-        let name = self.name;
-        let mut s = format!(
-            "{name}: macvlan link {} mode {} address {}\n",
-            self.parent, self.mode, self.mac
-        );
-        s += &format!("{name}: addrgenmode {}\n", self.addrgenmode);
-        s += &format!("{name}: ipv6 {}\n", self.sysctls);
-        for a in &self.addresses {
-            s += &format!("{name}: address {a}\n");
-        }
-        s += &format!(
-            "{name}: {} protodown {}\n",
-            if self.admin_up { "up" } else { "down" },
-            self.protodown.map_or("(runtime)", onoff)
-        );
-        s
-    }
-
-    fn of_link<'a>(
-        l: &'a LinkInfo,
-        wanted: &[IpNet],
-        snapshot: &Snapshot,
-        runtime: bool,
-    ) -> DeviceView<'a> {
-        DeviceView {
-            name: &l.name,
-            parent: parent_name(snapshot, l.parent_index.unwrap_or(0)),
-            mode: mode_text(l),
-            mac: l.mac.map(|m| m.to_string()).unwrap_or_default(),
-            addrgenmode: l.addrgenmode.map_or("?", |g| g.as_str()),
-            protodown: if runtime { None } else { Some(l.protodown) },
-            admin_up: l.admin_up,
-            sysctls: sysctl_text(l.dad_sysctls, l.disable_ipv6),
-            addresses: managed_addresses(l, wanted).into_iter().collect(),
-        }
-    }
-
-    fn of_desired(d: &DesiredDevice, runtime: bool) -> DeviceView<'_> {
-        let mut sysctls = sysctl_text(Some([0, 0, 0]), Some(!d.ipv6));
-        if d.ignore_linkdown {
-            sysctls += &linkdown_text(Some(true), Some(true));
-        }
-        if d.ra_quiet {
-            sysctls += &ra_quiet_text(Some([0, 0]));
-        }
-        DeviceView {
-            name: &d.name,
-            parent: d.parent.clone(),
-            mode: "bridge".into(),
-            mac: d.mac.to_string(),
-            addrgenmode: d.addrgenmode.as_str(),
-            protodown: if runtime { None } else { Some(d.protodown) },
-            admin_up: true,
-            sysctls,
-            addresses: d.addresses.clone(),
-        }
-    }
-}
-
 /// Set `ignore_routes_with_linkdown` to 1 for each family where it is 0 (a value the kernel
 /// did not report is left alone: there is nothing to compare).
 fn linkdown_ops(device: &str, v4: Option<bool>, v6: Option<bool>) -> Vec<Op> {
@@ -298,24 +224,6 @@ fn linkdown_ops(device: &str, v4: Option<bool>, v6: Option<bool>) -> Vec<Op> {
     ops
 }
 
-fn parent_name(snapshot: &Snapshot, index: u32) -> String {
-    snapshot
-        .by_index(index)
-        .map(|l| l.name.clone())
-        .unwrap_or_else(|| format!("if{index}"))
-}
-
-/// ` ipv4.ignore_routes_with_linkdown=V ipv6.ignore_routes_with_linkdown=V` (`?` when the
-/// kernel did not report it), appended where netvrrp manages it.
-fn linkdown_text(v4: Option<bool>, v6: Option<bool>) -> String {
-    let v = |x: Option<bool>| x.map_or("?".to_string(), |b| i32::from(b).to_string());
-    format!(
-        " ipv4.{IGNORE_LINKDOWN}={} ipv6.{IGNORE_LINKDOWN}={}",
-        v(v4),
-        v(v6)
-    )
-}
-
 /// Set [`RA_HOST_SYSCTLS`] to 0 where they are not (`None`: not reported, left alone).
 fn ra_quiet_ops(device: &str, values: Option<[i32; 2]>) -> Vec<Op> {
     let Some(values) = values else {
@@ -334,35 +242,11 @@ fn ra_quiet_ops(device: &str, values: Option<[i32; 2]>) -> Vec<Op> {
         .collect()
 }
 
-/// ` accept_ra=V autoconf=V` (`?` when not reported), appended where netvrrp manages them.
-fn ra_quiet_text(values: Option<[i32; 2]>) -> String {
-    RA_HOST_SYSCTLS
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let v = values.map_or("?".to_string(), |v| v[i].to_string());
-            format!(" {k}={v}")
-        })
-        .collect()
-}
-
-fn sysctl_text(v: Option<[i32; 3]>, disabled: Option<bool>) -> String {
-    match v {
-        Some(v) => DAD_SYSCTLS
-            .iter()
-            .zip(v)
-            .map(|(k, v)| format!("{k}={v}"))
-            .chain(disabled.map(|d| format!("{DISABLE_IPV6}={}", i32::from(d))))
-            .collect::<Vec<_>>()
-            .join(" "),
-        None => "(no ipv6 conf)".into(),
-    }
-}
-
-fn mode_text(l: &LinkInfo) -> String {
-    l.macvlan_mode
-        .map(|m| format!("{m:?}").to_lowercase())
-        .unwrap_or_else(|| "?".into())
+fn parent_name(snapshot: &Snapshot, index: u32) -> String {
+    snapshot
+        .by_index(index)
+        .map(|l| l.name.clone())
+        .unwrap_or_else(|| format!("if{index}"))
 }
 
 /// Compute the plan. `protodown` says whether a runtime owns protodown now.
@@ -383,6 +267,8 @@ pub fn plan(
     plan_inner(snapshot, desired, owned, protodown, true)
 }
 
+/// One plan: check names and parents, then the operations per device (deletions of owned
+/// devices that left the file, creations, updates), with the renderings when `render`.
 fn plan_inner(
     snapshot: &Snapshot,
     desired: &DesiredState,
@@ -391,7 +277,6 @@ fn plan_inner(
     render: bool,
 ) -> Result<Plan, Vec<PlanError>> {
     let matched = match_devices(snapshot, desired, owned);
-    let mut errors = Vec::new();
     let matched_idx: HashSet<u32> = matched
         .iter()
         .filter_map(|m| m.current.map(|l| l.index))
@@ -403,11 +288,63 @@ fn plan_inner(
         .copied()
         .collect();
     let delete_idx: HashSet<u32> = to_delete.iter().map(|l| l.index).collect();
-    let name_of_parent = |i: u32| parent_name(snapshot, i);
-    let our_indexes: HashSet<u32> = matched_idx.union(&delete_idx).copied().collect();
+    let errors = name_and_parent_errors(snapshot, &matched, &matched_idx, &delete_idx);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
 
-    // Names: a desired name held by a link we neither match nor delete is a conflict.
+    let runtime = protodown == ProtodownOwner::Runtime;
+    let desired_names: HashSet<&str> = desired.devices.iter().map(|d| d.name.as_str()).collect();
+    let (mut ops, late_deletes) = deletions(snapshot, &to_delete, &desired_names);
+    let mut current_text = String::new();
+    let mut desired_text = String::new();
     for m in &matched {
+        let d = m.desired;
+        if render {
+            desired_text += &DeviceView::of_desired(d, runtime).render();
+        }
+        let Some(l) = m.current else {
+            create_ops(d, &mut ops);
+            continue;
+        };
+        if render {
+            let mut view = DeviceView::of_link(l, &d.addresses, snapshot, runtime);
+            if d.ignore_linkdown {
+                view.sysctls += &linkdown_text(l.ipv4_ignore_linkdown, l.ipv6_ignore_linkdown);
+            }
+            if d.ra_quiet {
+                view.sysctls += &ra_quiet_text(l.ra_host_sysctls);
+            }
+            current_text += &view.render();
+        }
+        update_ops(l, d, runtime, &mut ops);
+    }
+    for l in &to_delete {
+        if render {
+            current_text += &DeviceView::of_link(l, &[], snapshot, runtime).render();
+        }
+    }
+    ops.extend(late_deletes);
+    let current_text = sort_blocks(&current_text);
+    Ok(Plan {
+        in_sync: ops.is_empty(),
+        changes: ops,
+        current_text,
+        desired_text,
+    })
+}
+
+/// Names and parents: a desired name held by a link we neither match nor delete is a
+/// conflict, and a parent must exist, be up, and be neither loopback nor our own device.
+fn name_and_parent_errors(
+    snapshot: &Snapshot,
+    matched: &[Matched<'_>],
+    matched_idx: &HashSet<u32>,
+    delete_idx: &HashSet<u32>,
+) -> Vec<PlanError> {
+    let mut errors = Vec::new();
+    let our_indexes: HashSet<u32> = matched_idx.union(delete_idx).copied().collect();
+    for m in matched {
         let d = m.desired;
         if let Some(holder) = snapshot.by_name(&d.name)
             && Some(holder.index) != m.current.map(|l| l.index)
@@ -451,242 +388,207 @@ fn plan_inner(
             Some(_) => {}
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    errors
+}
 
-    let runtime = protodown == ProtodownOwner::Runtime;
-    let mut ops = Vec::new();
-    let mut late_deletes = Vec::new();
-    let desired_names: HashSet<&str> = desired.devices.iter().map(|d| d.name.as_str()).collect();
-    // Owned devices no longer desired. Deleted last (so a failure earlier rolls back without
-    // having to recreate them), unless one holds a name a desired device needs.
-    for l in &to_delete {
+/// Owned devices no longer desired: `(now, last)`. Deleted last (so a failure earlier rolls
+/// back without having to recreate them), unless one holds a name a desired device needs.
+fn deletions(
+    snapshot: &Snapshot,
+    to_delete: &[&LinkInfo],
+    desired_names: &HashSet<&str>,
+) -> (Vec<Op>, Vec<Op>) {
+    let mut now = Vec::new();
+    let mut last = Vec::new();
+    for l in to_delete {
         let op = Op::DeleteMacvlan {
             device: l.name.clone(),
-            parent: name_of_parent(l.parent_index.unwrap_or(0)),
+            parent: parent_name(snapshot, l.parent_index.unwrap_or(0)),
             parent_index: l.parent_index.unwrap_or(0),
             mac: l.mac.unwrap_or(MacAddr([0; 6])),
         };
         if desired_names.contains(l.name.as_str()) {
-            ops.push(op);
+            now.push(op);
         } else {
-            late_deletes.push(op);
+            last.push(op);
         }
     }
+    (now, last)
+}
 
-    let mut current_text = String::new();
-    let mut desired_text = String::new();
-    for m in &matched {
-        let d = m.desired;
-        let wanted: BTreeSet<IpNet> = d.addresses.iter().copied().collect();
-        if render {
-            desired_text += &DeviceView::of_desired(d, runtime).render();
-        }
-        let Some(l) = m.current else {
-            ops.push(Op::CreateMacvlan {
-                device: d.name.clone(),
-                parent: d.parent.clone(),
-                parent_index: d.parent_index,
-                mac: d.mac,
-            });
-            ops.push(Op::SetAddrGenMode {
-                device: d.name.clone(),
-                mode: d.addrgenmode,
-                previous: Some(crate::types::AddrGenMode::Eui64),
-            });
-            for name in DAD_SYSCTLS {
-                ops.push(Op::SetSysctl {
-                    device: d.name.clone(),
-                    name: name.into(),
-                    value: 0,
-                    previous: 1,
-                });
-            }
-            // Before the first link-up, so addrconf never sets the device up for IPv6 when
-            // it must not have it. Set either way: a new device takes the namespace's
-            // `default.disable_ipv6`, which hardened hosts set to 1.
-            ops.push(Op::SetSysctl {
-                device: d.name.clone(),
-                name: DISABLE_IPV6.into(),
-                value: i32::from(!d.ipv6),
-                previous: i32::from(d.ipv6),
-            });
-            if d.ignore_linkdown {
-                ops.extend(linkdown_ops(&d.name, Some(false), Some(false)));
-            }
-            if d.ra_quiet {
-                ops.extend(ra_quiet_ops(&d.name, Some([1, 1])));
-            }
-            // Protodown goes on before the link is up so the device never transmits as a
-            // second master before the runtime has decided.
-            ops.push(Op::SetProtodown {
-                device: d.name.clone(),
-                on: true,
-                previous: false,
-            });
-            for a in &d.addresses {
-                ops.push(Op::AddAddress {
-                    device: d.name.clone(),
-                    address: *a,
-                });
-            }
+/// A desired device that does not exist yet: created down, configured, protodown on, then up.
+fn create_ops(d: &DesiredDevice, ops: &mut Vec<Op>) {
+    ops.push(Op::CreateMacvlan {
+        device: d.name.clone(),
+        parent: d.parent.clone(),
+        parent_index: d.parent_index,
+        mac: d.mac,
+    });
+    ops.push(Op::SetAddrGenMode {
+        device: d.name.clone(),
+        mode: d.addrgenmode,
+        previous: Some(crate::types::AddrGenMode::Eui64),
+    });
+    for name in DAD_SYSCTLS {
+        ops.push(Op::SetSysctl {
+            device: d.name.clone(),
+            name: name.into(),
+            value: 0,
+            previous: 1,
+        });
+    }
+    // Before the first link-up, so addrconf never sets the device up for IPv6 when
+    // it must not have it. Set either way: a new device takes the namespace's
+    // `default.disable_ipv6`, which hardened hosts set to 1.
+    ops.push(Op::SetSysctl {
+        device: d.name.clone(),
+        name: DISABLE_IPV6.into(),
+        value: i32::from(!d.ipv6),
+        previous: i32::from(d.ipv6),
+    });
+    if d.ignore_linkdown {
+        ops.extend(linkdown_ops(&d.name, Some(false), Some(false)));
+    }
+    if d.ra_quiet {
+        ops.extend(ra_quiet_ops(&d.name, Some([1, 1])));
+    }
+    // Protodown goes on before the link is up so the device never transmits as a
+    // second master before the runtime has decided.
+    ops.push(Op::SetProtodown {
+        device: d.name.clone(),
+        on: true,
+        previous: false,
+    });
+    for a in &d.addresses {
+        ops.push(Op::AddAddress {
+            device: d.name.clone(),
+            address: *a,
+        });
+    }
+    ops.push(Op::SetAdmin {
+        device: d.name.clone(),
+        up: true,
+        previous: false,
+    });
+}
+
+/// An existing device `l` brought in line with `d`, changing only what differs.
+fn update_ops(l: &LinkInfo, d: &DesiredDevice, runtime: bool, ops: &mut Vec<Op>) {
+    let wanted: BTreeSet<IpNet> = d.addresses.iter().copied().collect();
+    let have = managed_addresses(l, &d.addresses);
+    let mut up = l.admin_up;
+    let mut need_flap = false;
+    if l.name != d.name {
+        if up {
             ops.push(Op::SetAdmin {
-                device: d.name.clone(),
-                up: true,
-                previous: false,
-            });
-            continue;
-        };
-        let have = managed_addresses(l, &d.addresses);
-        if render {
-            let mut view = DeviceView::of_link(l, &d.addresses, snapshot, runtime);
-            if d.ignore_linkdown {
-                view.sysctls += &linkdown_text(l.ipv4_ignore_linkdown, l.ipv6_ignore_linkdown);
-            }
-            if d.ra_quiet {
-                view.sysctls += &ra_quiet_text(l.ra_host_sysctls);
-            }
-            current_text += &view.render();
-        }
-        let mut up = l.admin_up;
-        let mut need_flap = false;
-        if l.name != d.name {
-            if up {
-                ops.push(Op::SetAdmin {
-                    device: l.name.clone(),
-                    up: false,
-                    previous: true,
-                });
-                up = false;
-            }
-            ops.push(Op::Rename {
-                device: d.name.clone(),
-                from: l.name.clone(),
-            });
-        }
-        let dev = || d.name.clone();
-        if let Some(mac) = l.mac
-            && mac != d.mac
-        {
-            ops.push(Op::SetMac {
-                device: dev(),
-                mac: d.mac,
-                previous: mac,
-            });
-        }
-        if let Some(mode) = l.macvlan_mode
-            && mode != MacvlanMode::Bridge
-        {
-            ops.push(Op::SetMacvlanMode {
-                device: dev(),
-                mode: MacvlanMode::Bridge,
-                previous: mode,
-            });
-        }
-        if l.addrgenmode != Some(d.addrgenmode) {
-            ops.push(Op::SetAddrGenMode {
-                device: dev(),
-                mode: d.addrgenmode,
-                previous: l.addrgenmode,
-            });
-            // The kernel applies a new addrgenmode at the next link-up only.
-            need_flap = up;
-        }
-        if let Some(values) = l.dad_sysctls {
-            for (name, value) in DAD_SYSCTLS.iter().zip(values) {
-                if value != 0 {
-                    ops.push(Op::SetSysctl {
-                        device: dev(),
-                        name: (*name).into(),
-                        value: 0,
-                        previous: value,
-                    });
-                }
-            }
-        }
-        if d.ignore_linkdown {
-            ops.extend(linkdown_ops(
-                &d.name,
-                l.ipv4_ignore_linkdown,
-                l.ipv6_ignore_linkdown,
-            ));
-        }
-        if d.ra_quiet {
-            ops.extend(ra_quiet_ops(&d.name, l.ra_host_sysctls));
-        }
-        if !runtime && l.protodown != d.protodown {
-            ops.push(Op::SetProtodown {
-                device: dev(),
-                on: d.protodown,
-                previous: l.protodown,
-            });
-        }
-        for a in have.difference(&wanted) {
-            ops.push(Op::DelAddress {
-                device: dev(),
-                address: *a,
-            });
-        }
-        // Between the deletes and the adds: an IPv6 address cannot be added while IPv6 is
-        // disabled, and disabling it removes the device's IPv6 addresses (a delete after it
-        // would fail).
-        if let Some(disabled) = l.disable_ipv6
-            && disabled == d.ipv6
-        {
-            ops.push(Op::SetSysctl {
-                device: dev(),
-                name: DISABLE_IPV6.into(),
-                value: i32::from(!d.ipv6),
-                previous: i32::from(disabled),
-            });
-        }
-        for a in wanted.difference(&have) {
-            ops.push(Op::AddAddress {
-                device: dev(),
-                address: *a,
-            });
-        }
-        if need_flap {
-            ops.push(Op::SetAdmin {
-                device: dev(),
+                device: l.name.clone(),
                 up: false,
                 previous: true,
             });
             up = false;
         }
-        if !up {
-            ops.push(Op::SetAdmin {
-                device: dev(),
-                up: true,
-                previous: false,
-            });
+        ops.push(Op::Rename {
+            device: d.name.clone(),
+            from: l.name.clone(),
+        });
+    }
+    let dev = || d.name.clone();
+    if let Some(mac) = l.mac
+        && mac != d.mac
+    {
+        ops.push(Op::SetMac {
+            device: dev(),
+            mac: d.mac,
+            previous: mac,
+        });
+    }
+    if let Some(mode) = l.macvlan_mode
+        && mode != MacvlanMode::Bridge
+    {
+        ops.push(Op::SetMacvlanMode {
+            device: dev(),
+            mode: MacvlanMode::Bridge,
+            previous: mode,
+        });
+    }
+    if l.addrgenmode != Some(d.addrgenmode) {
+        ops.push(Op::SetAddrGenMode {
+            device: dev(),
+            mode: d.addrgenmode,
+            previous: l.addrgenmode,
+        });
+        // The kernel applies a new addrgenmode at the next link-up only.
+        need_flap = up;
+    }
+    if let Some(values) = l.dad_sysctls {
+        for (name, value) in DAD_SYSCTLS.iter().zip(values) {
+            if value != 0 {
+                ops.push(Op::SetSysctl {
+                    device: dev(),
+                    name: (*name).into(),
+                    value: 0,
+                    previous: value,
+                });
+            }
         }
     }
-    for l in &to_delete {
-        if render {
-            current_text += &DeviceView::of_link(l, &[], snapshot, runtime).render();
-        }
+    if d.ignore_linkdown {
+        ops.extend(linkdown_ops(
+            &d.name,
+            l.ipv4_ignore_linkdown,
+            l.ipv6_ignore_linkdown,
+        ));
     }
-    ops.extend(late_deletes);
-    let current_text = sort_blocks(&current_text);
-    Ok(Plan {
-        in_sync: ops.is_empty(),
-        changes: ops,
-        current_text,
-        desired_text,
-    })
-}
-
-/// Sort rendered lines by device name (stable within a device) so both sides line up.
-fn sort_blocks(text: &str) -> String {
-    let mut lines: Vec<&str> = text.lines().collect();
-    lines.sort_by_key(|l| l.split(':').next().unwrap_or(""));
-    let mut s = lines.join("\n");
-    if !s.is_empty() {
-        s.push('\n');
+    if d.ra_quiet {
+        ops.extend(ra_quiet_ops(&d.name, l.ra_host_sysctls));
     }
-    s
+    if !runtime && l.protodown != d.protodown {
+        ops.push(Op::SetProtodown {
+            device: dev(),
+            on: d.protodown,
+            previous: l.protodown,
+        });
+    }
+    for a in have.difference(&wanted) {
+        ops.push(Op::DelAddress {
+            device: dev(),
+            address: *a,
+        });
+    }
+    // Between the deletes and the adds: an IPv6 address cannot be added while IPv6 is
+    // disabled, and disabling it removes the device's IPv6 addresses (a delete after it
+    // would fail).
+    if let Some(disabled) = l.disable_ipv6
+        && disabled == d.ipv6
+    {
+        ops.push(Op::SetSysctl {
+            device: dev(),
+            name: DISABLE_IPV6.into(),
+            value: i32::from(!d.ipv6),
+            previous: i32::from(disabled),
+        });
+    }
+    for a in wanted.difference(&have) {
+        ops.push(Op::AddAddress {
+            device: dev(),
+            address: *a,
+        });
+    }
+    if need_flap {
+        ops.push(Op::SetAdmin {
+            device: dev(),
+            up: false,
+            previous: true,
+        });
+        up = false;
+    }
+    if !up {
+        ops.push(Op::SetAdmin {
+            device: dev(),
+            up: true,
+            previous: false,
+        });
+    }
 }
 
 impl Plan {
@@ -729,136 +631,6 @@ impl Plan {
     pub fn render_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
-}
-
-/// One desired attribute compared with the kernel (`netvrrp check`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
-    pub device: String,
-    pub attribute: String,
-    pub expected: String,
-    pub actual: String,
-    pub pass: bool,
-}
-
-/// Every desired attribute, pass or fail. More than `ifquery --check`: mode, addrgenmode,
-/// protodown ownership, the DAD sysctls and disable_ipv6 are checked too.
-pub fn check(
-    snapshot: &Snapshot,
-    desired: &DesiredState,
-    owned: &[OwnedRecord],
-    protodown: ProtodownOwner,
-) -> Vec<Check> {
-    let mut out = Vec::new();
-    for m in match_devices(snapshot, desired, owned) {
-        let d = m.desired;
-        let mut push = |attribute: &str, expected: String, actual: String| {
-            out.push(Check {
-                device: d.name.clone(),
-                attribute: attribute.into(),
-                pass: expected == actual,
-                expected,
-                actual,
-            });
-        };
-        let Some(l) = m.current else {
-            push("exists", "yes".into(), "no".into());
-            continue;
-        };
-        push("exists", "yes".into(), "yes".into());
-        push("name", d.name.clone(), l.name.clone());
-        push("kind", "macvlan".into(), l.kind.clone().unwrap_or_default());
-        push(
-            "parent",
-            d.parent.clone(),
-            parent_name(snapshot, l.parent_index.unwrap_or(0)),
-        );
-        push("mode", "bridge".into(), mode_text(l));
-        push(
-            "mac",
-            d.mac.to_string(),
-            l.mac.map(|m| m.to_string()).unwrap_or_default(),
-        );
-        push(
-            "addrgenmode",
-            d.addrgenmode.to_string(),
-            l.addrgenmode.map(|g| g.to_string()).unwrap_or("?".into()),
-        );
-        for (i, name) in DAD_SYSCTLS.iter().enumerate() {
-            push(
-                name,
-                "0".into(),
-                l.dad_sysctls
-                    .map(|v| v[i].to_string())
-                    .unwrap_or_else(|| "absent".into()),
-            );
-        }
-        push(
-            DISABLE_IPV6,
-            i32::from(!d.ipv6).to_string(),
-            l.disable_ipv6
-                .map(|v| i32::from(v).to_string())
-                .unwrap_or_else(|| "absent".into()),
-        );
-        if d.ignore_linkdown {
-            for (family, v) in [
-                ("ipv4", l.ipv4_ignore_linkdown),
-                ("ipv6", l.ipv6_ignore_linkdown),
-            ] {
-                push(
-                    &format!("{family}.{IGNORE_LINKDOWN}"),
-                    "1".into(),
-                    v.map(|v| i32::from(v).to_string())
-                        .unwrap_or_else(|| "absent".into()),
-                );
-            }
-        }
-        if d.ra_quiet {
-            for (i, name) in RA_HOST_SYSCTLS.iter().enumerate() {
-                push(
-                    name,
-                    "0".into(),
-                    l.ra_host_sysctls
-                        .map(|v| v[i].to_string())
-                        .unwrap_or_else(|| "absent".into()),
-                );
-            }
-        }
-        let have = managed_addresses(l, &d.addresses);
-        for a in &d.addresses {
-            push(
-                &format!("address {a}"),
-                "present".into(),
-                if have.contains(a) {
-                    "present"
-                } else {
-                    "absent"
-                }
-                .into(),
-            );
-        }
-        for a in have.iter().filter(|a| !d.addresses.contains(a)) {
-            push(&format!("address {a}"), "absent".into(), "present".into());
-        }
-        push(
-            "admin",
-            "up".into(),
-            if l.admin_up { "up" } else { "down" }.into(),
-        );
-        match protodown {
-            ProtodownOwner::Configurator => push(
-                "protodown",
-                onoff(d.protodown).into(),
-                onoff(l.protodown).into(),
-            ),
-            ProtodownOwner::Runtime => push(
-                "protodown",
-                "runtime".into(),
-                "runtime".into(), // the runtime drives it; its current value is in `show vrrp`
-            ),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

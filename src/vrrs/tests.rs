@@ -1096,6 +1096,6 @@ fn vrrs_bulk_never_covers_a_device_it_should_not_change() {
 }
 
 /// A show listing as the control socket carries it.
-fn json<T: Serialize>(rows: Vec<T>) -> Value {
+fn json<T: serde::Serialize>(rows: Vec<T>) -> Value {
     serde_json::to_value(rows).unwrap()
 }

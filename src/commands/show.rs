@@ -1,0 +1,105 @@
+//! `netvrrp show [vrrp|vrrs|track]`: ask the runtime, filter, and print text or the JSON
+//! of the outward contract ([`crate::contract`]).
+
+use super::*;
+
+/// `show vrrp|vrrs|track`: ask the runtime, filter, render (`--json`: the rows under their
+/// key with `schema`, see [`crate::contract`]).
+pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
+    use crate::contract::{Listing, rows_of};
+    use crate::daemon::control::{Request, request};
+    let json_of = |listing: Listing, rows: &[serde_json::Value]| {
+        serde_json::to_string_pretty(&listing.of(rows)).unwrap_or_default()
+    };
+    let Some(what) = what else {
+        // `netvrrp show` alone: the overview, one line per router.
+        return match request(run_dir, &Request::ShowVrrp) {
+            Ok(data) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0);
+                println!(
+                    "{}",
+                    crate::daemon::render::vrrp_brief(&rows_of(data, Listing::Routers), now)
+                );
+                exit::OK
+            }
+            Err(e) => {
+                crate::report!("{e:#}");
+                exit::FAILURE
+            }
+        };
+    };
+    let result = match what {
+        ShowCommand::Vrrp {
+            interface,
+            vrid,
+            json,
+        } => request(run_dir, &Request::ShowVrrp).map(|data| {
+            let rows: Vec<serde_json::Value> = rows_of(data, Listing::Routers)
+                .into_iter()
+                .filter(|r| {
+                    interface
+                        .as_ref()
+                        .is_none_or(|i| r["interface"].as_str() == Some(i))
+                        && vrid.is_none_or(|v| r["vrid"].as_u64() == Some(u64::from(v)))
+                })
+                .collect();
+            if *json {
+                json_of(Listing::Routers, &rows)
+            } else {
+                crate::daemon::render::vrrp_text(&rows)
+            }
+        }),
+        ShowCommand::Vrrs { what, name, json } => {
+            let (what_s, listing) = match what {
+                VrrsWhat::Server => ("server", Listing::Servers),
+                VrrsWhat::Pathway => ("pathway", Listing::Pathways),
+                VrrsWhat::Client => ("client", Listing::Clients),
+            };
+            request(
+                run_dir,
+                &Request::ShowVrrs {
+                    what: what_s.into(),
+                },
+            )
+            .map(|data| {
+                let rows: Vec<serde_json::Value> = rows_of(data, listing)
+                    .into_iter()
+                    .filter(|r| name.as_ref().is_none_or(|n| r["name"].as_str() == Some(n)))
+                    .collect();
+                if *json {
+                    json_of(listing, &rows)
+                } else {
+                    crate::vrrs::render_text(what_s, &rows)
+                }
+            })
+        }
+        ShowCommand::Track { name, json } => {
+            request(run_dir, &Request::ShowTrack { name: name.clone() }).and_then(|data| {
+                let rows = rows_of(data, Listing::Tracks);
+                if let Some(n) = name
+                    && rows.is_empty()
+                {
+                    anyhow::bail!("no track object named {n:?}");
+                }
+                Ok(if *json {
+                    json_of(Listing::Tracks, &rows)
+                } else {
+                    crate::track::show::text(&rows)
+                })
+            })
+        }
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            exit::OK
+        }
+        Err(e) => {
+            crate::report!("{e:#}");
+            exit::FAILURE
+        }
+    }
+}
