@@ -217,10 +217,13 @@ impl Runtime {
         self.access = super::super::access::Policy::from_config(&config.runtime);
         self.set_socket_mode();
         let snapshot = Arc::new(snapshot);
-        self.snapshot = snapshot.clone();
+        drop_off_loop(std::mem::replace(&mut self.snapshot, snapshot.clone()));
         // Fan-outs of the old configuration name clients by their old positions: let them
-        // reach the runners before those follow the new configuration.
-        self.flush_vrrs().await;
+        // reach the runners before those follow the new configuration (none pending: no
+        // round trip to the executor thread, which a busy machine may not run for a while).
+        if self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            self.flush_vrrs().await;
+        }
         let fan = self.vrrs.reconfigure(&config);
         lock(&self.runners).reconfigure(&config);
         // `[[track]]` objects: unchanged ones keep their state, the others are re-read.
@@ -354,8 +357,9 @@ impl Runtime {
         self.feed_tracks(&swap.retracked).await;
         // VIPs, accept-mode and peers of reconfigured routers are the filter's business.
         self.filter_dirty |= swap.reconfigured;
-        self.config = Arc::new(swap.config);
-        self.routers = swap.routers;
+        let old_config = std::mem::replace(&mut self.config, Arc::new(swap.config));
+        let old_routers = std::mem::replace(&mut self.routers, swap.routers);
+        drop_off_loop((old_config, old_routers));
         let restarted = done.values().any(|a| !a.is_keep());
         self.stats
             .reloaded(swap.sha256, restarted || swap.reconfigured);
@@ -506,6 +510,12 @@ impl Runtime {
             },
         }
     }
+}
+
+/// Free a large structure (the old snapshot, the old file's routers: thousands of
+/// allocations, milliseconds) on a blocking thread instead of the election loop.
+fn drop_off_loop<T: Send + 'static>(value: T) {
+    drop(tokio::task::spawn_blocking(move || drop(value)));
 }
 
 fn change(key: &InstanceKey, action: RouterAction) -> RouterChange {
