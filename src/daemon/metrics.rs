@@ -48,9 +48,9 @@ impl RuntimeStats {
         }
     }
 
-    /// After a successful reload of `file`: count it when something changed.
-    pub fn reloaded(&mut self, file: &std::path::Path, instances_changed: bool) {
-        let sha = file_sha256(file);
+    /// After a successful reload of a file whose SHA-256 is `sha` (hashed off the event
+    /// loop, see [`file_sha256`]): count it when something changed.
+    pub fn reloaded(&mut self, sha: String, instances_changed: bool) {
         if instances_changed || sha != self.config_sha256 {
             self.reloads_changed += 1;
         }
@@ -852,12 +852,12 @@ mod tests {
         std::fs::write(&f, "a").unwrap();
         let mut stats = RuntimeStats::new(&f);
         assert_eq!(stats.config_sha256, sha256_hex(b"a"));
-        stats.reloaded(&f, false);
+        stats.reloaded(file_sha256(&f), false);
         assert_eq!(stats.reloads_changed, 0);
-        stats.reloaded(&f, true);
+        stats.reloaded(file_sha256(&f), true);
         assert_eq!(stats.reloads_changed, 1);
         std::fs::write(&f, "b").unwrap();
-        stats.reloaded(&f, false);
+        stats.reloaded(file_sha256(&f), false);
         assert_eq!(stats.reloads_changed, 2);
         assert_eq!(stats.config_sha256, sha256_hex(b"b"));
         let _ = std::fs::remove_dir_all(&dir);

@@ -206,6 +206,7 @@ async fn reconcile_at_start(
 
 /// `netvrrp run`: apply the kernel state, then run elections until stopped.
 pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
+    runtime::share_one_heap_arena();
     if let Err(e) = crate::security::check_config_file(file)
         .and_then(|()| crate::security::prepare_run_dir(&cli.run_dir))
         .and_then(|()| filter::nft_program().map(|_| ()))

@@ -42,6 +42,7 @@ mod ra;
 mod reload;
 mod waiting;
 
+pub(super) use background::share_one_heap_arena;
 use background::*;
 use control_server::*;
 use fanout::*;
@@ -96,7 +97,8 @@ pub struct Published {
 
 struct Instance {
     key: InstanceKey,
-    config: RouterConfig,
+    /// Shared with [`Runtime::routers`] (and the other family's instance).
+    config: Arc<RouterConfig>,
     router: Router,
     device: String,
     device_index: Option<u32>,
@@ -206,9 +208,14 @@ pub struct Runtime {
     masters_dirty: bool,
     /// After a failed write of `masters.json`: not before this (see `sync_masters`).
     masters_retry_at: Option<std::time::Instant>,
-    /// The configuration running now (the `running` control request; reloads compare
-    /// against the instances' own copies).
+    /// The configuration running now (the `running` control request), without its routers:
+    /// those are in `routers`.
     config: Arc<config::Config>,
+    /// Every router of the running file, in the file's order, shared with their instances
+    /// (reloads compare against the instances' configurations).
+    routers: Vec<Arc<RouterConfig>>,
+    /// A reload being swapped in, a slice per loop turn (see [`reload`]).
+    swap: Option<reload::Swap>,
     /// `[runtime] realtime-priority` at start (a reload keeps the policy).
     started_realtime_priority: Option<u8>,
     /// `[[track]]` objects' trackers and states (see [`crate::track`]).
@@ -276,13 +283,21 @@ impl Runtime {
         // The runtime keeps the configuration and the snapshot as they are (no copies), and
         // what only `apply` needed goes now, before the instances are built.
         let Loaded {
-            config,
+            mut config,
             snapshot,
             desired,
             owned,
             warnings,
         } = loaded;
         drop((desired, owned, warnings));
+        let vrrs = crate::vrrs::Vrrs::new(&config);
+        let mut tracks = crate::track::TrackSet::new();
+        tracks.reconfigure(&config);
+        // One copy of each router, shared by the runtime and its instances.
+        let routers: Vec<Arc<RouterConfig>> = std::mem::take(&mut config.routers)
+            .into_iter()
+            .map(Arc::new)
+            .collect();
         let (config, snapshot) = (Arc::new(config), Arc::new(snapshot));
         let vrrs_exec = spawn_vrrs_executor(
             kernel.clone(),
@@ -311,7 +326,7 @@ impl Runtime {
             stats,
             filter,
             filter_dirty: true,
-            vrrs: crate::vrrs::Vrrs::new(&config),
+            vrrs,
             runners,
             vrrs_exec,
             vrrs_pending,
@@ -325,20 +340,22 @@ impl Runtime {
             masters_dirty: true,
             masters_retry_at: None,
             config: config.clone(),
+            routers: Vec::new(),
+            swap: None,
             started_realtime_priority: config.runtime.realtime_priority,
-            tracks: crate::track::TrackSet::new(),
+            tracks,
             ra: ra::RaRuntime::default(),
             not_installed: Vec::new(),
             drifted: HashMap::new(),
         };
-        rt.tracks.reconfigure(&config);
         rt.resume = load_masters(&rt.run_dir);
         if !rt.resume.is_empty() {
             tracing::info!(target: "netvrrp::protocol", masters = rt.resume.len(), "the previous runtime died while Master: resuming");
         }
         let fan = rt.vrrs.on_snapshot(&snapshot);
         rt.carry_out(fan);
-        rt.install(&config, &snapshot, Vec::new()).await;
+        rt.install(&routers, &snapshot, Vec::new()).await;
+        rt.routers = routers;
         // Only the first start resumes; a later reload starts routers afresh.
         rt.resume.clear();
         Ok(rt)
@@ -388,26 +405,6 @@ impl Runtime {
         if self.vrrs_exec.send(VrrsJob::Flush(done)).is_ok() {
             let _ = wait.await;
         }
-    }
-
-    async fn reload(
-        &mut self,
-        file: PathBuf,
-        config: config::Config,
-        snapshot: Snapshot,
-    ) -> Result<crate::reconcile::routers::ReloadReport, String> {
-        let mut reloading = vec![sd_notify::NotifyState::Reloading];
-        if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
-            reloading.push(now);
-        }
-        notify(&reloading);
-        let result = self.commit_reload(file, config, snapshot).await;
-        if result.is_err() {
-            self.stats.reload_failures += 1;
-        }
-        notify(&[sd_notify::NotifyState::Ready]);
-        self.heap_trim.notify_one();
-        result
     }
 
     /// Give the control socket the mode the access policy needs (see [`super::access`]).
@@ -618,9 +615,9 @@ impl Runtime {
                 Some(()) = failed_recv.recv() => {
                     self.stats.reload_failures += 1;
                 }
-                Some(c) = commit_recv.recv() => {
-                    let result = self.reload(c.file, c.config, c.snapshot).await;
-                    let _ = c.done.send(result);
+                // One reload at a time: the next waits until this one's last slice.
+                Some(c) = commit_recv.recv(), if self.swap.is_none() => {
+                    self.begin_reload(c).await;
                 }
                 _ = timer.sleep_until_some(wake) => {
                     self.fire_due_timers().await;
@@ -630,6 +627,12 @@ impl Runtime {
                 }
                 () = std::future::poll_fn(|cx| ra::poll_solicitations(&self.ra, cx)) => {
                     self.drain_solicitations();
+                }
+                // A reload's next slice: after due timers and received adverts (the
+                // elections come first), before everything else (so other work cannot
+                // starve it).
+                () = std::future::ready(()), if self.swap.is_some() => {
+                    self.continue_reload().await;
                 }
                 Some(ev) = kernel_events.next() => {
                     // An event storm (hundreds of unrelated links changing) costs one

@@ -133,7 +133,12 @@ impl Snapshot {
     pub fn by_name(&self, name: &str) -> Option<&LinkInfo> {
         self.links.iter().find(|l| l.name == name)
     }
+    /// A dump's links come sorted by index (see [`Kernel::snapshot`]): a binary search, and
+    /// a scan for a hand-made snapshot that is not sorted.
     pub fn by_index(&self, index: u32) -> Option<&LinkInfo> {
-        self.links.iter().find(|l| l.index == index)
+        match self.links.binary_search_by_key(&index, |l| l.index) {
+            Ok(at) => Some(&self.links[at]),
+            Err(_) => self.links.iter().find(|l| l.index == index),
+        }
     }
 }

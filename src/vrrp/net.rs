@@ -316,6 +316,9 @@ struct Frame {
     data: Vec<u8>,
 }
 
+/// Frame buffers a batch keeps between flushes (see [`FrameBatch::flush`]).
+const SPARE_FRAMES: usize = 256;
+
 /// Most messages one `sendmmsg` takes (the kernel caps `vlen` at `UIO_MAXIOV`).
 const SENDMMSG_MAX: usize = 1024;
 
@@ -515,6 +518,12 @@ impl FrameBatch {
             }
         }
         self.queued = 0;
+        // A burst (start-up, a mass failover: thousands of frames) needs its buffers once;
+        // keep what steady advertising uses and hand the rest back (1 MB at 4,000 routers).
+        if self.frames.len() > SPARE_FRAMES {
+            self.frames.truncate(SPARE_FRAMES);
+            self.frames.shrink_to_fit();
+        }
         sent
     }
 

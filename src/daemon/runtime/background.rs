@@ -104,6 +104,25 @@ pub(super) fn spawn_debounced(
     });
 }
 
+/// Make every thread of the runtime allocate from glibc's main heap arena.
+///
+/// glibc gives each thread that allocates its own arena (up to 8 per core), and memory freed
+/// in one arena serves only that arena. The runtime's blocking threads (the configuration is
+/// parsed there at every reload) and its VRRS executor then keep megabytes of their own
+/// that the event loop cannot reuse for the kernel dump or the instances that follow: at
+/// 4,000 routers, start-up and 10 reloads peaked at 35.9 MB resident with the default
+/// arenas and 28.5 MB with one (measured with `MALLOC_ARENA_MAX=1`, the same setting). The
+/// threads allocate little and rarely at the same moment, so the shared arena's lock costs
+/// nothing measurable. Called first thing in the runtime process, before any other thread
+/// exists (an arena, once made, stays).
+pub(in crate::daemon) fn share_one_heap_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a glibc tunable; no Rust object is involved.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 pub(super) fn trim_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes glibc's own arena locks and touches no Rust object.

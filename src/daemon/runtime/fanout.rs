@@ -56,8 +56,6 @@ pub(super) fn spawn_vrrs_executor(
                         .filter(|p| !p.effects.is_empty())
                         .count()
                         .max(took.protodown_on + took.protodown_off);
-                    pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                    let _ = done.send(());
                     if switched > 0 {
                         tracing::info!(
                             target: "netvrrp::vrrs",
@@ -74,6 +72,10 @@ pub(super) fn spawn_vrrs_executor(
                         );
                     }
                     lock(&runners).dispatch(&fanout);
+                    // Counted until its notices are with the runners: a reload that sees
+                    // none pending need not wait for the executor (see `begin_reload`).
+                    pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    let _ = done.send(());
                 }
                 VrrsJob::Flush(done) => {
                     let _ = done.send(());

@@ -5,12 +5,12 @@
 use super::*;
 
 impl Runtime {
-    /// Replace the instance list with the one `config` describes. Instances in `keep` (old
-    /// ones whose config did not change) carry over with their state, timers and counters.
+    /// Replace the instance list with the one `routers` describe. Instances in `keep` (old
+    /// ones that are not restarted) carry over with their state, timers and counters.
     #[allow(clippy::vec_box)] // see `instances`
     pub(super) async fn install(
         &mut self,
-        config: &config::Config,
+        routers: &[Arc<RouterConfig>],
         snapshot: &Snapshot,
         keep: Vec<Box<Instance>>,
     ) {
@@ -18,7 +18,7 @@ impl Runtime {
         let mut keep: HashMap<InstanceKey, Box<Instance>> =
             keep.into_iter().map(|i| (i.key.clone(), i)).collect();
         let mut next: Vec<Box<Instance>> =
-            Vec::with_capacity(config.routers.iter().map(|rc| rc.families().len()).sum());
+            Vec::with_capacity(routers.iter().map(|rc| rc.families().len()).sum());
         let mut started: Vec<usize> = Vec::new();
         // By name: a reload of thousands of routers must not be quadratic on the election
         // loop.
@@ -29,7 +29,7 @@ impl Runtime {
             .collect();
         // Refilled below: what cannot be installed now waits (see `waiting.rs`).
         let was_waiting = std::mem::take(&mut self.not_installed);
-        for rc in &config.routers {
+        for rc in routers {
             let Some(parent) = links.get(rc.interface.as_str()).copied() else {
                 for family in rc.families() {
                     self.wait(
@@ -555,11 +555,14 @@ impl Runtime {
                 self.carry_out(fan);
             }
         }
+        // By name once: thousands of instances must not each scan thousands of links.
+        let by_name: HashMap<&str, &crate::kernel::LinkInfo> =
+            snap.links.iter().map(|l| (l.name.as_str(), l)).collect();
         for i in 0..self.instances.len() {
             let (parent_ok, dev_index, dev_reason, tracks, drift) = {
                 let inst = &self.instances[i];
                 let parent_ok = snap.by_index(inst.parent_index).is_some_and(|p| p.carrier);
-                let dev = snap.by_name(&inst.device);
+                let dev = by_name.get(inst.device.as_str()).copied();
                 let drift = dev.and_then(|l| drift::device_drift(inst, l));
                 let dev_index = dev.map(|l| l.index);
                 let dev_reason = dev.map_or(0, |l| l.protodown_reason);

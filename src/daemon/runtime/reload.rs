@@ -3,6 +3,21 @@
 //! (interface, VRID, family, version) or a re-created device restarts an instance; every
 //! other change is applied to the running state machine, so a priority edit that keeps the
 //! master moves nothing.
+//!
+//! The file is read, checked and hashed and the kernel dumped off the loop ([`prepare`],
+//! [`on_sighup`]). The loop swaps the prepared state in ([`Runtime::begin_reload`]) and then
+//! reconfigures the changed instances a slice per loop turn ([`Runtime::continue_reload`]),
+//! serving due timers and received adverts between slices, so reconfiguring 1,000 routers
+//! does not hold back the adverts of the others. Semantics of a reload in progress:
+//! - each instance switches atomically: it runs either its old or its new configuration,
+//!   never a mix, and instances switch in the file's order;
+//! - routers that are kept, added or removed have switched at the first turn;
+//! - the running file (`running`, the metrics' hash, the reload counter) changes, tracked
+//!   objects are re-fed and the filter follows once the last instance has switched; the
+//!   `reload` reply (and SIGHUP's next transaction step) waits for that;
+//! - the loop takes no other reload until this one is done (the next waits in the commit
+//!   channel); a stop in between leaves with the instances as they are, and the waiting
+//!   `apply` is told the runtime is stopping.
 
 use super::{InstanceKey, Runtime, lock, open_unicast};
 use crate::config::{self, RouterConfig};
@@ -11,20 +26,50 @@ use crate::plan::ProtodownOwner;
 use crate::reconcile::kernel::{self, Failure};
 use crate::reconcile::routers::{self, ReloadReport, RouterAction, RouterChange};
 use crate::reconcile::{RunningState, RuntimeSettings, SCHEMA};
-use crate::vrrp::router::{Input, State, Time};
-use std::collections::HashMap;
+use crate::vrrp::router::{Action, Input, State, Time};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// A reload prepared off the loop (file read and checked, kernel dumped), for the loop to
-/// swap in.
+/// How long one loop turn reconfigures instances of a reload before it lets timers and
+/// adverts through (a tenth of the shortest advert interval, 10 ms).
+pub(super) const RELOAD_SLICE: Duration = Duration::from_millis(1);
+
+/// A reload prepared off the loop (file read, checked and hashed, kernel dumped), for the
+/// loop to swap in.
 pub(in crate::daemon) struct Commit {
     pub file: PathBuf,
     pub config: config::Config,
     pub snapshot: Snapshot,
+    /// SHA-256 of the file (hex), for the metrics.
+    pub sha256: String,
     pub done: oneshot::Sender<Result<ReloadReport, String>>,
+}
+
+/// A reload being swapped in over loop turns (see the module comment).
+pub(super) struct Swap {
+    /// Instances still to reconfigure: their position in the list and new configuration.
+    pending: VecDeque<(usize, Arc<RouterConfig>)>,
+    /// Every instance of the old list with its action (the report).
+    done: HashMap<InstanceKey, RouterAction>,
+    /// `[[track]]` objects re-read: their state is fed to the routers at the end.
+    retracked: Vec<String>,
+    /// The new file's configuration without its routers (in `routers`).
+    config: config::Config,
+    routers: Vec<Arc<RouterConfig>>,
+    file: PathBuf,
+    sha256: String,
+    reply: oneshot::Sender<Result<ReloadReport, String>>,
+    /// Some instance is reconfigured in place.
+    reconfigured: bool,
+    began: std::time::Instant,
+    /// Time on the loop: the first turn, and all turns.
+    first_turn: Duration,
+    busy: Duration,
+    turns: u32,
 }
 
 /// The netlink connection reloads read and change the kernel through: one, opened at
@@ -39,11 +84,16 @@ async fn commit(
     snapshot: Snapshot,
 ) -> Result<ReloadReport, String> {
     let (done, wait) = oneshot::channel();
+    let hashed = file.clone();
+    let sha256 = tokio::task::spawn_blocking(move || crate::daemon::metrics::file_sha256(&hashed))
+        .await
+        .unwrap_or_default();
     commits
         .send(Commit {
             file,
             config,
             snapshot,
+            sha256,
             done,
         })
         .await
@@ -105,8 +155,15 @@ pub(in crate::daemon) async fn on_sighup(
             // made from is the one to swap in; no second dump, no copy of the file's
             // configuration, no verify (at 4,000 routers each snapshot is megabytes).
             let kernel::Loaded {
-                config, snapshot, ..
+                config,
+                snapshot,
+                desired,
+                owned,
+                warnings,
             } = loaded;
+            // Not kept alive while the loop swaps (the desired state is as large as a
+            // snapshot).
+            drop((desired, owned, warnings, plan));
             return commit(&commits, file.clone(), config, snapshot)
                 .await
                 .map(Some)
@@ -143,29 +200,44 @@ pub(in crate::daemon) async fn on_sighup(
 }
 
 impl Runtime {
-    /// Swap in a prepared reload (on the loop).
-    pub(super) async fn commit_reload(
-        &mut self,
-        file: PathBuf,
-        config: config::Config,
-        snapshot: Snapshot,
-    ) -> Result<ReloadReport, String> {
+    /// Start swapping in a prepared reload (on the loop, one turn): the settings, VRRS,
+    /// clients and `[[track]]` objects follow the new file, removed and restarted instances
+    /// leave, added ones start, unchanged ones take the new file's (equal) configuration. The
+    /// instances to reconfigure are left to [`Runtime::continue_reload`], a bounded slice
+    /// per loop turn.
+    pub(super) async fn begin_reload(&mut self, c: Commit) {
+        let began = std::time::Instant::now();
+        let Commit {
+            file,
+            mut config,
+            snapshot,
+            sha256,
+            done: reply,
+        } = c;
         self.access = super::super::access::Policy::from_config(&config.runtime);
         self.set_socket_mode();
         let snapshot = Arc::new(snapshot);
-        self.snapshot = snapshot.clone();
+        drop_off_loop(std::mem::replace(&mut self.snapshot, snapshot.clone()));
         // Fan-outs of the old configuration name clients by their old positions: let them
-        // reach the runners before those follow the new configuration.
-        self.flush_vrrs().await;
+        // reach the runners before those follow the new configuration (none pending: no
+        // round trip to the executor thread, which a busy machine may not run for a while).
+        if self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            self.flush_vrrs().await;
+        }
         let fan = self.vrrs.reconfigure(&config);
         lock(&self.runners).reconfigure(&config);
         // `[[track]]` objects: unchanged ones keep their state, the others are re-read.
         let retracked = self.tracks.reconfigure(&config);
         self.carry_out(fan);
+        // From here the routers are shared (one copy each, with the instances), not kept in
+        // the file's configuration too.
+        let routers: Vec<Arc<RouterConfig>> = std::mem::take(&mut config.routers)
+            .into_iter()
+            .map(Arc::new)
+            .collect();
         let now = self.now();
         let old = std::mem::take(&mut self.instances);
-        let by_router: HashMap<(&str, u8), &RouterConfig> = config
-            .routers
+        let by_router: HashMap<(&str, u8), &Arc<RouterConfig>> = routers
             .iter()
             .map(|r| ((r.interface.as_str(), r.vrid), r))
             .collect();
@@ -176,13 +248,14 @@ impl Runtime {
             .collect();
         let mut done: HashMap<InstanceKey, RouterAction> = HashMap::new();
         let mut keep = Vec::new();
-        let mut live: Vec<(InstanceKey, RouterConfig)> = Vec::new();
-        for inst in old {
+        let mut live: Vec<(InstanceKey, Arc<RouterConfig>)> = Vec::new();
+        for mut inst in old {
             let key = inst.key.clone();
             let desired = by_router
                 .get(&(inst.key.interface.as_str(), inst.key.vrid))
                 .copied();
-            let mut action = routers::instance_action(&inst.config, inst.key.family, desired);
+            let mut action =
+                routers::instance_action(&inst.config, inst.key.family, desired.map(|rc| &**rc));
             let device_now = device_index.get(inst.device.as_str()).copied();
             if matches!(
                 action,
@@ -194,7 +267,11 @@ impl Runtime {
                 };
             }
             match (&action, desired) {
-                (RouterAction::Keep, _) => keep.push(inst),
+                (RouterAction::Keep, Some(rc)) => {
+                    // Equal: share the new file's copy and let the old one go.
+                    inst.config = rc.clone();
+                    keep.push(inst);
+                }
                 (RouterAction::Reconfigure { .. }, Some(rc)) => {
                     live.push((inst.key.clone(), rc.clone()));
                     keep.push(inst);
@@ -203,26 +280,94 @@ impl Runtime {
             }
             done.insert(key, action);
         }
-        self.install(&config, &snapshot, keep).await;
-        let reconfigured = !live.is_empty();
-        let position: HashMap<InstanceKey, usize> = self
+        drop((by_router, device_index));
+        self.install(&routers, &snapshot, keep).await;
+        let position: HashMap<&InstanceKey, usize> = self
             .instances
             .iter()
             .enumerate()
-            .map(|(i, inst)| (inst.key.clone(), i))
+            .map(|(i, inst)| (&inst.key, i))
             .collect();
-        for (key, rc) in live {
-            if let Some(&i) = position.get(&key) {
-                self.reconfigure_instance(i, &rc, &snapshot, now).await;
+        // Positions stay valid until the swap is done: only a reload rebuilds the list, and
+        // the loop takes no other commit while one is in progress.
+        let pending: VecDeque<(usize, Arc<RouterConfig>)> = live
+            .into_iter()
+            .filter_map(|(key, rc)| position.get(&key).map(|&i| (i, rc)))
+            .collect();
+        let mut reloading = vec![sd_notify::NotifyState::Reloading];
+        if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
+            reloading.push(now);
+        }
+        super::notify(&reloading);
+        let first_turn = began.elapsed();
+        self.swap = Some(Swap {
+            reconfigured: !pending.is_empty(),
+            pending,
+            done,
+            retracked,
+            config,
+            routers,
+            file,
+            sha256,
+            reply,
+            began,
+            first_turn,
+            busy: first_turn,
+            turns: 1,
+        });
+        if self.swap.as_ref().is_some_and(|s| s.pending.is_empty()) {
+            self.finish_reload().await;
+        }
+    }
+
+    /// Reconfigure the next instances of the reload in progress, for at most
+    /// [`RELOAD_SLICE`] or until a router timer is due (at least one instance a turn), then
+    /// let the loop serve timers and adverts; finish the reload after the last one.
+    pub(super) async fn continue_reload(&mut self) {
+        let Some(mut swap) = self.swap.take() else {
+            return;
+        };
+        let slice = std::time::Instant::now();
+        swap.turns += 1;
+        while let Some((i, rc)) = swap.pending.pop_front() {
+            let now = self.now();
+            let attributes = match swap.done.get(&self.instances[i].key) {
+                Some(RouterAction::Reconfigure { attributes }) => attributes.join(","),
+                _ => String::new(),
+            };
+            self.reconfigure_instance(i, rc, &attributes, now).await;
+            let timer_due = self.timers.first().is_some_and(|&(t, _)| t <= self.now());
+            if timer_due || slice.elapsed() >= RELOAD_SLICE {
+                break;
             }
         }
-        self.feed_tracks(&retracked).await;
-        self.config = Arc::new(config);
+        swap.busy += slice.elapsed();
+        let finished = swap.pending.is_empty();
+        self.swap = Some(swap);
+        if finished {
+            self.finish_reload().await;
+        }
+    }
+
+    /// The last step of a reload: the new file is the running one, the report goes back.
+    async fn finish_reload(&mut self) {
+        let Some(swap) = self.swap.take() else {
+            return;
+        };
+        let finishing = std::time::Instant::now();
+        let mut done = swap.done;
+        self.feed_tracks(&swap.retracked).await;
+        // VIPs, accept-mode and peers of reconfigured routers are the filter's business.
+        self.filter_dirty |= swap.reconfigured;
+        let old_config = std::mem::replace(&mut self.config, Arc::new(swap.config));
+        let old_routers = std::mem::replace(&mut self.routers, swap.routers);
+        drop_off_loop((old_config, old_routers));
         let restarted = done.values().any(|a| !a.is_keep());
-        self.stats.reloaded(&file, restarted || reconfigured);
-        self.file = file;
+        self.stats
+            .reloaded(swap.sha256, restarted || swap.reconfigured);
+        self.file = swap.file;
         let mut report = Vec::new();
-        for rc in &self.config.routers {
+        for rc in &self.routers {
             for family in rc.families() {
                 let key = InstanceKey::new(&rc.interface, rc.vrid, family);
                 let action = done.remove(&key).unwrap_or(RouterAction::Add);
@@ -252,27 +397,32 @@ impl Runtime {
                 .filter(|c| c.action.word() == word)
                 .count()
         };
-        tracing::info!(target: "netvrrp::protocol", kept = count("keep"), reconfigured = count("reconfigure"), restarted = count("restart"), added = count("add"), removed = count("remove"), total = self.instances.len(), "reloaded");
-        Ok(report)
+        let busy = swap.busy + finishing.elapsed();
+        tracing::info!(target: "netvrrp::protocol", kept = count("keep"), reconfigured = count("reconfigure"), restarted = count("restart"), added = count("add"), removed = count("remove"), total = self.instances.len(), turns = swap.turns, first_turn_us = swap.first_turn.as_micros() as u64, loop_us = busy.as_micros() as u64, wall_us = swap.began.elapsed().as_micros() as u64, "reloaded");
+        super::notify(&[sd_notify::NotifyState::Ready]);
+        self.heap_trim.notify_one();
+        let _ = swap.reply.send(Ok(report));
     }
 
     /// Apply a router's new configuration to its running instance `i` (no transition of its
-    /// own: a Master stays Master unless the RFC rules say otherwise).
+    /// own: a Master stays Master unless the RFC rules say otherwise). `attributes` (what
+    /// changed) is for the debug line.
     async fn reconfigure_instance(
         &mut self,
         i: usize,
-        rc: &RouterConfig,
-        snapshot: &Snapshot,
+        rc: Arc<RouterConfig>,
+        attributes: &str,
         now: Time,
     ) {
+        let snapshot = self.snapshot.clone();
         let inst = &mut self.instances[i];
         let family = inst.key.family;
         let was_shut = inst.config.shutdown;
-        let params = crate::daemon::router_params::router_params(rc, family, inst.primary);
+        let params = crate::daemon::router_params::router_params(&rc, family, inst.primary);
         let track_down: Vec<bool> = rc
             .track
             .iter()
-            .map(|t| !crate::track::entry_up(t, snapshot, &self.tracks))
+            .map(|t| !crate::track::entry_up(t, &snapshot, &self.tracks))
             .collect();
         let vips: Vec<IpAddr> = rc.addresses(family).iter().map(|n| n.addr()).collect();
         let added: Vec<IpAddr> = vips
@@ -281,30 +431,37 @@ impl Runtime {
             .copied()
             .collect();
         if inst.config.unicast_peers != rc.unicast_peers {
-            inst.unicast = open_unicast(rc, family, inst.parent_index, inst.primary);
+            inst.unicast = open_unicast(&rc, family, inst.parent_index, inst.primary);
         }
-        let attributes = routers::changed_attributes(&inst.config, rc, family);
-        // One line per instance at debug; the reload's summary line is at info (1,000
-        // reconfigured routers would otherwise write 1,000 lines from the election loop).
-        tracing::debug!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, family = %family, attributes = %attributes.join(","), "reconfigured in place");
         let announce = inst.vips != vips;
         inst.vips = vips;
-        inst.config = rc.clone();
-        // VIPs, accept-mode and peers are the filter's business.
-        self.filter_dirty = true;
+        inst.config = rc;
         let mut refused = None;
+        let mut priority = None;
         self.drive(i, now, |router, now, out| {
             if let Err(e) = router.reconfigure(now, params, &track_down, announce, out) {
                 refused = Some(e);
             }
+            // The reload's summary line says how many routers changed: one info line per
+            // router (1,000 written from the election loop) would only repeat it.
+            out.retain(|a| match *a {
+                Action::EffectivePriorityChanged { from, to } => {
+                    priority = Some((from, to));
+                    false
+                }
+                _ => true,
+            });
         })
         .await;
+        let inst = &self.instances[i];
+        tracing::debug!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, family = %family, attributes, ?priority, "reconfigured in place");
         if let Some(e) = refused {
             // Validation makes this unreachable from a file; say so rather than guess.
-            tracing::error!(target: "netvrrp::protocol", interface = %rc.interface, vrid = rc.vrid, %family, "reconfiguration refused, old parameters kept: {e}");
+            tracing::error!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, %family, "reconfiguration refused, old parameters kept: {e}");
         }
-        if rc.shutdown != was_shut {
-            let input = if rc.shutdown {
+        let shutdown = inst.config.shutdown;
+        if shutdown != was_shut {
+            let input = if shutdown {
                 Input::Shutdown
             } else {
                 Input::Startup
@@ -313,7 +470,8 @@ impl Runtime {
         }
         // Only the VIPs that are new get gratuitous ARP / NA: hosts already know the others.
         let inst = &mut self.instances[i];
-        if inst.router.state() == State::Master && inst.device_index.is_some() {
+        if !added.is_empty() && inst.router.state() == State::Master && inst.device_index.is_some()
+        {
             let src6 = match inst.primary {
                 IpAddr::V6(s) => Some(s),
                 IpAddr::V4(_) => None,
@@ -330,7 +488,6 @@ impl Runtime {
                     }
                 }
             }
-            self.flush_frames();
         }
     }
 
@@ -343,7 +500,7 @@ impl Runtime {
             file: self.file.clone(),
             run_dir: self.run_dir.clone(),
             netns: crate::daemon::identity::own_netns(),
-            routers: self.config.routers.clone(),
+            routers: self.routers.iter().map(|r| (**r).clone()).collect(),
             pathways: self.config.pathways.clone(),
             clients: self.config.clients.clone(),
             tracks: self.config.tracks.clone(),
@@ -355,6 +512,12 @@ impl Runtime {
             },
         }
     }
+}
+
+/// Free a large structure (the old snapshot, the old file's routers: thousands of
+/// allocations, milliseconds) on a blocking thread instead of the election loop.
+fn drop_off_loop<T: Send + 'static>(value: T) {
+    drop(tokio::task::spawn_blocking(move || drop(value)));
 }
 
 fn change(key: &InstanceKey, action: RouterAction) -> RouterChange {

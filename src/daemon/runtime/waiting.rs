@@ -32,6 +32,11 @@ impl Runtime {
     /// Install the waiting instances whose condition cleared in the current snapshot (the
     /// others keep waiting; the running ones are kept as they are).
     pub(super) async fn start_waiting(&mut self) {
+        // A reload being swapped in holds instance positions: the waiting ones are installed
+        // by the reload itself, or at the next kernel event after it.
+        if self.swap.is_some() {
+            return;
+        }
         let snapshot = self.snapshot.clone();
         let ready = self
             .not_installed
@@ -40,10 +45,10 @@ impl Runtime {
         if !ready {
             return;
         }
-        let config = self.config.clone();
+        let routers = self.routers.clone();
         let running = std::mem::take(&mut self.instances);
         let before = running.len();
-        self.install(&config, &snapshot, running).await;
+        self.install(&routers, &snapshot, running).await;
         self.filter_dirty = true;
         self.masters_dirty = true;
         tracing::info!(target: "netvrrp::protocol", started = self.instances.len().saturating_sub(before), waiting = self.not_installed.len(), "routers started: the condition that held them cleared");
@@ -99,10 +104,9 @@ impl Runtime {
     /// says, state Initialize, and the reason.
     pub(super) fn not_installed_rows(&self) -> Vec<VrrpRow> {
         let by_router: HashMap<(&str, u8), &RouterConfig> = self
-            .config
             .routers
             .iter()
-            .map(|r| ((r.interface.as_str(), r.vrid), r))
+            .map(|r| ((r.interface.as_str(), r.vrid), &**r))
             .collect();
         self.not_installed
             .iter()
