@@ -182,6 +182,9 @@ pub struct Runtime {
     filter: mpsc::UnboundedSender<FilterJob>,
     /// A state changed since the filter was last synced.
     filter_dirty: bool,
+    /// Masters that sent an advert since the filter was last synced: their dead-man leases
+    /// are renewed once the frames are out (see [`crate::daemon::filter::lease_for`]).
+    renewals: Vec<crate::daemon::filter::Renewal>,
     vrrs: crate::vrrs::Vrrs,
     /// Shared with the VRRS executor, which hands notices over once a fan-out's kernel work
     /// is done.
@@ -306,6 +309,7 @@ impl Runtime {
             stats,
             filter,
             filter_dirty: true,
+            renewals: Vec::new(),
             vrrs: crate::vrrs::Vrrs::new(&config),
             runners,
             vrrs_exec,

@@ -4,35 +4,47 @@ use super::*;
 
 pub(super) enum FilterJob {
     Sync(crate::daemon::filter::FilterState),
+    /// The dead-man leases of the Masters that advertised in one loop turn.
+    Renew(Vec<crate::daemon::filter::Renewal>),
     /// The last job: install this state, say when it is in place, stop.
     Leave(crate::daemon::filter::FilterState, oneshot::Sender<()>),
 }
 
-/// The task that owns the nftables tables; jobs run in order, off the election loop, and
-/// only the newest pending state is installed.
+/// The task that owns the nftables tables; jobs run in order, off the election loop. What
+/// piled up while the last one ran goes in one transaction: the newest state, and every
+/// renewal (a renewal is never dropped: it is what keeps a Master answering).
 pub(super) fn spawn_filter_task(
     failures: Arc<std::sync::atomic::AtomicU64>,
 ) -> mpsc::UnboundedSender<FilterJob> {
     let (tx, mut rx) = mpsc::unbounded_channel::<FilterJob>();
     tokio::spawn(async move {
         let mut filter = crate::daemon::filter::VipFilter::default();
-        while let Some(mut job) = rx.recv().await {
-            while let Ok(next) = rx.try_recv() {
-                if matches!(job, FilterJob::Leave(..)) {
-                    break;
+        while let Some(first) = rx.recv().await {
+            let (mut wanted, mut renewals, mut done) = (None, Vec::new(), None);
+            let mut job = Some(first);
+            while let Some(j) = job.take().or_else(|| rx.try_recv().ok()) {
+                match j {
+                    FilterJob::Sync(w) => wanted = Some(w),
+                    FilterJob::Renew(r) => renewals.extend(r),
+                    FilterJob::Leave(w, d) => {
+                        // The stop: no Master is left to renew anything.
+                        (wanted, done) = (Some(w), Some(d));
+                        renewals.clear();
+                        break;
+                    }
                 }
-                job = next;
             }
-            let (wanted, done) = match job {
-                FilterJob::Sync(w) => (w, None),
-                FilterJob::Leave(w, done) => (w, Some(done)),
-            };
             let (f, result) = tokio::task::spawn_blocking(move || {
-                let r = filter.sync(&wanted);
+                let r = filter.update(wanted, &renewals);
                 (filter, r)
             })
             .await
-            .unwrap_or_else(|_| (crate::daemon::filter::VipFilter::default(), Ok(())));
+            .unwrap_or_else(|_| {
+                (
+                    crate::daemon::filter::VipFilter::default(),
+                    Ok(crate::daemon::filter::SyncPath::Unchanged),
+                )
+            });
             filter = f;
             if let Err(e) = result {
                 failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
