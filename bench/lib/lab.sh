@@ -9,7 +9,8 @@
 # VRID $VRID, VIP $VIP. h1 ($NET.100) is a host on the segment.
 #
 # Implementations (tags): netvrrp (nv), netvrrp with `[runtime] realtime-priority = $RT_PRIO`
-# (nr), keepalived (ka), FRR zebra + vrrpd with pre-made macvlans (fr). Per tag:
+# (nr), keepalived (ka), FRR zebra + vrrpd with pre-made macvlans (fr); NV_VRRP_EXTRA: more
+# lines for netvrrp's [[vrrp]] table (bench/deadman.sh: accept-mode). Per tag:
 #   impl_start TAG K PRIO INTERVAL_MS   start the router (first start and revive)
 #   impl_pids TAG K                     its process ids (one per line)
 #   impl_stop TAG K                     graceful stop: what makes that daemon send priority 0
@@ -97,6 +98,7 @@ interface = "eth0"
 vrid = $VRID
 priority = $prio
 ipv4 = ["$VIP/24"]
+${NV_VRRP_EXTRA:-}
 EOF
     } >"$d/netvrrp.toml"
     "$NETVRRP" --netns "$(rns "$t" "$k")" --run-dir "$d/run" apply -f "$d/netvrrp.toml" >>"$d/apply.log" 2>&1 \
