@@ -310,11 +310,11 @@ fn deltas(
     }
     /// A lease set: added when new or its lifetime changed, renewed when named (an add of
     /// an existing element with an expiration restarts its clock), destroyed when gone.
+    /// `same`: old and new are one state (a renewal only): just the named leases, no diff.
     fn timed<T: Ord + Copy>(
         family: Family,
         name: &'static str,
-        old: &BTreeMap<T, u32>,
-        new: &BTreeMap<T, u32>,
+        (old, new, same): (&BTreeMap<T, u32>, &BTreeMap<T, u32>, bool),
         renew: &BTreeSet<T>,
         key: impl Fn(&T) -> Vec<u8>,
     ) -> SetDelta {
@@ -323,20 +323,31 @@ fn deltas(
             data: None,
             timeout_ms: Some(ms),
         };
+        let (delete, add) = if same {
+            let add = renew
+                .iter()
+                .filter_map(|k| new.get(k).map(|ms| elem(k, *ms)))
+                .collect();
+            (Vec::new(), add)
+        } else {
+            let delete = old
+                .keys()
+                .filter(|k| !new.contains_key(k))
+                .map(|k| elem(k, 0))
+                .collect();
+            let add = new
+                .iter()
+                .filter(|(k, ms)| old.get(k) != Some(ms) || renew.contains(k))
+                .map(|(k, ms)| elem(k, *ms))
+                .collect();
+            (delete, add)
+        };
         SetDelta {
             family,
             table: "netvrrp",
             set: name,
-            delete: old
-                .keys()
-                .filter(|k| !new.contains_key(k))
-                .map(|k| elem(k, 0))
-                .collect(),
-            add: new
-                .iter()
-                .filter(|(k, ms)| old.get(k) != Some(ms) || renew.contains(k))
-                .map(|(k, ms)| elem(k, *ms))
-                .collect(),
+            delete,
+            add,
             timed: true,
         }
     }
@@ -380,42 +391,48 @@ fn deltas(
         }
     }
     let (o, n) = (old, new);
-    let all = [
-        set(
-            inet,
-            "backupdev",
-            &o.backup_devices,
-            &n.backup_devices,
-            ifindex,
-        ),
-        set(inet, "block4", &o.block4, &n.block4, v4),
-        set(inet, "block6", &o.block6, &n.block6, v6),
-        set(inet, "nd6", &o.nd6, &n.nd6, v6),
-        set(inet, "vrrpdev", &o.devices, &n.devices, ifindex),
-        set(inet, "vips4", &o.vips4, &n.vips4, v4),
-        set(inet, "vips6", &o.vips6, &n.vips6, v6),
-        set(arp, "vip4", &o.vips4, &n.vips4, v4),
-        set(arp, "ourdev", &o.devices4, &n.devices4, ifindex),
-        primary4,
+    // A renewal alone (the same state): nothing but the leases can differ, and diffing every
+    // set on every loop turn with adverts would cost O(routers) each time.
+    let same = std::ptr::eq(old, new);
+    let mut all = Vec::new();
+    if !same {
+        all.extend([
+            set(
+                inet,
+                "backupdev",
+                &o.backup_devices,
+                &n.backup_devices,
+                ifindex,
+            ),
+            set(inet, "block4", &o.block4, &n.block4, v4),
+            set(inet, "block6", &o.block6, &n.block6, v6),
+            set(inet, "nd6", &o.nd6, &n.nd6, v6),
+            set(inet, "vrrpdev", &o.devices, &n.devices, ifindex),
+            set(inet, "vips4", &o.vips4, &n.vips4, v4),
+            set(inet, "vips6", &o.vips6, &n.vips6, v6),
+            set(arp, "vip4", &o.vips4, &n.vips4, v4),
+            set(arp, "ourdev", &o.devices4, &n.devices4, ifindex),
+            primary4,
+        ]);
+    }
+    all.extend([
         timed(
             inet,
             "livedev",
-            &o.live_devices,
-            &n.live_devices,
+            (&o.live_devices, &n.live_devices, same),
             &renew_dev,
             ifindex,
         ),
-        timed(inet, "live4", &o.live4, &n.live4, &renew4, v4),
-        timed(inet, "live6", &o.live6, &n.live6, &renew6, v6),
+        timed(inet, "live4", (&o.live4, &n.live4, same), &renew4, v4),
+        timed(inet, "live6", (&o.live6, &n.live6, same), &renew6, v6),
         timed(
             arp,
             "livedev",
-            &o.live_devices4,
-            &n.live_devices4,
+            (&o.live_devices4, &n.live_devices4, same),
             &renew_dev,
             ifindex,
         ),
-    ];
+    ]);
     all.into_iter()
         .filter(|d| !d.delete.is_empty() || !d.add.is_empty())
         .collect()
