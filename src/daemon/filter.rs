@@ -69,12 +69,13 @@ pub struct FilterState {
 
 /// How long a Master's lease lives after its last renewal: two advertisement intervals.
 ///
-/// The lease is renewed right after each advert is sent, so a runtime that stops (SIGKILL,
-/// SIGSTOP, a deadlock) goes silent at most 2 × interval after its last advert. A backup
-/// takes over Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time after the last
-/// advert it received, and Master_Adver_Interval is this interval (RFC 9568 6.4.2: learned
-/// from our adverts; VRRPv2 requires it to be equal), Skew_Time ≥ 0: whatever the peers'
-/// priorities, one interval of margin remains for the renewal's own latency. The other way,
+/// The lease is renewed after each advert is sent (held back at most an eighth of the lease
+/// to share a batch), so a runtime that stops (SIGKILL, SIGSTOP, a deadlock) goes silent at
+/// most 2.25 × interval after its last advert. A backup takes over Master_Down_Interval =
+/// 3 × Master_Adver_Interval + Skew_Time after the last advert it received, and
+/// Master_Adver_Interval is this interval (RFC 9568 6.4.2: learned from our adverts; VRRPv2
+/// requires it to be equal), Skew_Time ≥ 0: whatever the peers' priorities, three quarters
+/// of an interval of margin remain for the renewal's own latency. The other way,
 /// a live Master whose loop is late by more than one interval stops answering until the next
 /// renewal: by then its adverts are late by as much, and a backup is a third of the way to
 /// taking over anyway.
@@ -87,6 +88,9 @@ pub fn lease_for(advert_interval: std::time::Duration) -> u32 {
 pub struct Renewal {
     pub device: Option<u32>,
     pub vips: Vec<IpAddr>,
+    /// Its lease in ms ([`lease_for`] its interval): how long the renewal may be held back
+    /// to share a batch depends on it.
+    pub lease_ms: u32,
 }
 
 impl FilterState {
@@ -678,6 +682,7 @@ mod tests {
         let renewal = Renewal {
             device: Some(7),
             vips: vec![v4],
+            lease_ms: 2000,
         };
         let renew = deltas(&master, &master, std::slice::from_ref(&renewal));
         assert_eq!(

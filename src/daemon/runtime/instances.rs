@@ -249,6 +249,9 @@ impl Runtime {
             self.renewals.push(crate::daemon::filter::Renewal {
                 device: inst.device_index,
                 vips: inst.vips.clone(),
+                lease_ms: crate::daemon::filter::lease_for(Duration::from_millis(u64::from(
+                    inst.config.advertisement_interval_ms,
+                ))),
             });
         }
     }
