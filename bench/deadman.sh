@@ -26,7 +26,7 @@ RUNS=${RUNS:-10}
 INTERVAL=${INTERVAL:-100}
 KINDS=${KINDS:-"kill stop"}
 SPACING=${SPACING:-6}
-export NV_VRRP_EXTRA="accept-mode = true"
+export NV_ROUTER="accept-mode = true"
 . "$(dirname "$0")/lib/lab.sh"
 lab_init
 DM="$PY $BENCH_DIR/lib/deadman.py"

@@ -198,7 +198,7 @@ nr_start() { nv_start "$@"; }
 nr_pids() { nv_pids "$@"; }
 nr_counters() { nv_counters "$@"; }
 nv_counters() { # TAG ROLE: sum of the transitions counters
-    "$NETVRRP" --netns "$(ns_of "$1" "$2")" --run-dir "$(dir_of "$1" "$2")/run" show vrrp --json | jq '[.[].counters.transitions] | add'
+    "$NETVRRP" --netns "$(ns_of "$1" "$2")" --run-dir "$(dir_of "$1" "$2")/run" show vrrp --json | jq '[(if type == "array" then . else .routers end)[].counters.transitions] | add'
 }
 
 # ------------------------------------------------------------------ keepalived

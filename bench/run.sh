@@ -2,7 +2,8 @@
 # netvrrp benchmarks, side by side with ip -batch, keepalived and FRR. Run as root:
 #
 #   bench/run.sh                       all: provision failover handover startup timing
-#                                      recovery scale vrrs_fanout reload deadman
+#                                      recovery scale vrrs_fanout reload track shared_checks
+#                                      deadman
 #   bench/run.sh failover scale        only those
 #   QUICK=1 bench/run.sh               fewer rounds/runs, 30 s scale and timing windows (a smoke run)
 #   DURATION=1800 bench/run.sh soak    the soak (bench/soak.sh): only when named, never in
@@ -17,7 +18,8 @@
 # LOADS IDLE_DURATION DURATION STRESS_CPUS RT_PRIO IMPLS; recovery RUNS INTERVAL PROBE IMPLS;
 # scale DURATION SETTLE SLICES STARTUP_TIMEOUT IMPLS; SIZES (provision and scale);
 # vrrs_fanout FANOUT_SIZES FANOUT_RUNS; reload RUNS ROUTERS FAST FAST_MS SMALL_ROUTERS PRE POST PHASES
-# IMPLS FAST_IMPLS SMALL_IMPLS; deadman RUNS INTERVAL KINDS IMPLS SPACING. IMPLS names: netvrrp netvrrp-rt keepalived frr.
+# IMPLS FAST_IMPLS SMALL_IMPLS; track RUNS KINDS INTERVAL SPACING IMPLS; shared_checks ROUNDS
+# DURATION SETTLE ROUTERS IMPLS (netvrrp netvrrp-plain keepalived); deadman RUNS INTERVAL KINDS IMPLS SPACING. IMPLS names: netvrrp netvrrp-rt keepalived frr.
 # Everything runs in network namespaces the scripts create and remove (also on Ctrl-C); the
 # root namespace is not touched. Needs: iproute2, tcpdump, jq, python3, nsenter, iputils-ping,
 # util-linux (chrt), stress-ng (timing); keepalived and FRR for the comparisons (left out
@@ -26,7 +28,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: run as root (the benchmarks create network namespaces)" >&2; exit 1; }
 
-ALL=(provision failover handover startup timing recovery scale vrrs_fanout reload deadman)
+ALL=(provision failover handover startup timing recovery scale vrrs_fanout reload track shared_checks deadman)
 EXPLICIT=(soak) # run only when named
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")

@@ -67,26 +67,6 @@ work=$(mktemp -d /tmp/nvb-scale.XXXXXX)
 track_dir "$work"
 chmod 755 "$work"
 
-setup() { # TAG: router namespace + sink namespace
-    local r=$NSP-$1 s=$NSP-$1-sink k
-    mkns "$r"
-    mkns "$s"
-    for ((k = 0; k < PARENTS; k++)); do
-        ip -n "$r" link add "p$k" type veth peer name "s$k" netns "$s"
-        ip -n "$r" addr add "10.$((100 + k)).0.1/16" dev "p$k"
-        ip -n "$r" link set "p$k" up
-        ip -n "$s" link set "s$k" up
-    done
-}
-
-teardown() { # TAG
-    local r=$NSP-$1 s=$NSP-$1-sink k
-    ns_kill_all "$r"
-    for ((k = 0; k < PARENTS; k++)); do ip -n "$r" link del "p$k" 2>/dev/null || true; done
-    ip netns del "$r" 2>/dev/null || true
-    ip netns del "$s" 2>/dev/null || true
-}
-
 sink_rx() { # TAG -> total rx_packets of the sink ends
     local s=$NSP-$1-sink k sum=0 v
     for ((k = 0; k < PARENTS; k++)); do
@@ -113,8 +93,9 @@ nv_start() { # N
 }
 nv_pids() { readpid "$work/$NVT/run/netvrrp.pid"; }
 nv_show() { "$NETVRRP" --netns "$NSP-$NVT" --run-dir "$work/$NVT/run" show vrrp --json; }
-nv_masters() { nv_show | jq '[.[] | select(.state == "master")] | length'; }
-nv_transitions() { nv_show | jq '[.[].counters.transitions] | add'; }
+# The rows under `routers` (a bare list from builds before the `schema` envelope, e.g. a base).
+nv_masters() { nv_show | jq '[(if type == "array" then . else .routers end)[] | select(.state == "master")] | length'; }
+nv_transitions() { nv_show | jq '[(if type == "array" then . else .routers end)[].counters.transitions] | add'; }
 nv_startup_transitions() { echo 2; } # initialize -> backup -> master
 nv_reload() { # K: the K-th reload of the same file
     local how=$NV_RELOAD
@@ -232,7 +213,7 @@ wire_masters() { # FILE -> "count time_of_last_new"
 
 measure() { # IMPL TAG N
     local impl=$1 t=$2 n=$3 t0 t_all pids p cpu0 cpu1 rx0 rx1 tr1 w0 w1 hwm=0 pss=0 masters cap cpid
-    setup "$t"
+    parents_up "$t"
     # The daemons are not asked anything before the window (a status query grows their heap,
     # and glibc keeps it): "every instance is master" is read from the wire, where each
     # (parent, VRID) must be advertising.
@@ -255,7 +236,7 @@ measure() { # IMPL TAG N
             echo "$seen" >"$work/reached.$impl.$n"
             stop_pid "$cpid"
             "${t}_stop"
-            teardown "$t"
+            parents_down "$t"
             return 0
         fi
         sleep 0.5
@@ -330,7 +311,7 @@ measure() { # IMPL TAG N
     echo "$tr0" >"$work/tr0.$impl.$n"
     [ "$masters" = "$n" ] || note "$impl N=$n: only $masters masters at the end of the window"
     "${t}_stop"
-    teardown "$t"
+    parents_down "$t"
 }
 
 tag() { case $1 in netvrrp) echo nv ;; netvrrp-base) echo nb ;; keepalived) echo ka ;; frr) echo fr ;; *) die "scale: unknown implementation $1" ;; esac; }

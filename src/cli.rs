@@ -134,6 +134,15 @@ pub enum Command {
     },
     /// Stop the runtime gracefully (priority-0 adverts, protodown on).
     Stop,
+    /// Switch a debug log category of the runtime on or off, live (no restart); alone, say
+    /// which are on.
+    Debug {
+        /// protocol, packets (every advert sent and received), kernel, vrrs, track, or all.
+        #[arg(value_parser = ["protocol", "packets", "kernel", "vrrs", "track", "all"], requires = "state")]
+        category: Option<String>,
+        #[arg(value_enum)]
+        state: Option<OnOff>,
+    },
     /// Stop the runtime and remove the devices and addresses netvrrp owns for the file.
     Down {
         #[command(flatten)]
@@ -288,4 +297,11 @@ mod tests {
         let args = frr_spelling(["netvrrp", "show", "vrrs", "server", "interface"]);
         assert_eq!(args[4], "interface");
     }
+}
+
+/// `on` / `off` of `netvrrp debug`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }

@@ -477,7 +477,14 @@ pub async fn autoconfigure(version: Option<u8>, output: Option<&Path>) -> i32 {
         Some(2) => config::Version::V2,
         _ => config::Version::V3,
     };
-    let routers = discover(&snapshot, version);
+    let found = crate::import::devices::discover(&snapshot, version);
+    // Never silently: each device left out is named with the reason, here and in the
+    // output (a fresh file's header).
+    for s in &found.skipped {
+        eprintln!("netvrrp: autoconfigure: skipped {s}");
+    }
+    let skipped: Vec<String> = found.skipped.iter().map(|s| s.to_string()).collect();
+    let routers = found.routers;
     let existing = match output {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(t) => Some(t),
@@ -490,7 +497,7 @@ pub async fn autoconfigure(version: Option<u8>, output: Option<&Path>) -> i32 {
         },
         None => None,
     };
-    let text = match config::render_autoconfig(&routers, existing.as_deref()) {
+    let text = match config::render_autoconfig(&routers, &skipped, existing.as_deref()) {
         Ok(t) => t,
         Err(e) => {
             crate::report!("{e}");
@@ -509,51 +516,6 @@ pub async fn autoconfigure(version: Option<u8>, output: Option<&Path>) -> i32 {
             exit::OK
         }
     }
-}
-
-/// One [`config::DiscoveredRouter`] per (parent, vrid) found by virtual MAC (FRR's rule:
-/// the MAC, not the name, makes a VRRP device).
-pub fn discover(snapshot: &Snapshot, version: config::Version) -> Vec<config::DiscoveredRouter> {
-    use crate::types::Family;
-    use std::collections::BTreeMap;
-    let mut by_key: BTreeMap<(String, u8), config::DiscoveredRouter> = BTreeMap::new();
-    for l in &snapshot.links {
-        if l.kind.as_deref() != Some("macvlan") {
-            continue;
-        }
-        let Some((family, vrid)) = l.mac.and_then(|m| m.as_vrrp()) else {
-            continue;
-        };
-        if family == Family::Ipv6 && version == config::Version::V2 {
-            // VRRPv2 has no IPv6; such a device cannot be described with version 2.
-            continue;
-        }
-        let Some(parent) = l.parent_index.and_then(|i| snapshot.by_index(i)) else {
-            continue;
-        };
-        let r = by_key
-            .entry((parent.name.clone(), vrid))
-            .or_insert_with(|| config::DiscoveredRouter {
-                interface: parent.name.clone(),
-                vrid,
-                version,
-                ipv4: vec![],
-                ipv6: vec![],
-                devices: vec![],
-            });
-        r.devices.push(l.name.clone());
-        for a in plan::managed_addresses(l) {
-            match (family, a) {
-                (Family::Ipv4, ipnet::IpNet::V4(n)) => r.ipv4.push(n),
-                (Family::Ipv6, ipnet::IpNet::V6(n)) => r.ipv6.push(n),
-                _ => {}
-            }
-        }
-    }
-    by_key
-        .into_values()
-        .filter(|r| !r.ipv4.is_empty() || !r.ipv6.is_empty())
-        .collect()
 }
 
 /// `validate --verbose`: what the file describes, in one paragraph.
@@ -652,9 +614,14 @@ async fn apply(cli: &Cli, file: &Path, dry_run: bool, json: bool, no_runtime: bo
     exit::OK
 }
 
-/// `show vrrp|vrrs`: ask the runtime, filter, render.
+/// `show vrrp|vrrs|track`: ask the runtime, filter, render (`--json`: the rows under their
+/// key with `schema`, see [`crate::contract`]).
 pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
+    use crate::contract::{Listing, rows_of};
     use crate::daemon::control::{Request, request};
+    let json_of = |listing: Listing, rows: &[serde_json::Value]| {
+        serde_json::to_string_pretty(&listing.of(rows)).unwrap_or_default()
+    };
     let Some(what) = what else {
         // `netvrrp show` alone: the overview, one line per router.
         return match request(run_dir, &Request::ShowVrrp) {
@@ -665,10 +632,7 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
                     .unwrap_or(0.0);
                 println!(
                     "{}",
-                    crate::daemon::render::vrrp_brief(
-                        data.as_array().map(Vec::as_slice).unwrap_or_default(),
-                        now,
-                    )
+                    crate::daemon::render::vrrp_brief(&rows_of(data, Listing::Routers), now)
                 );
                 exit::OK
             }
@@ -684,10 +648,7 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
             vrid,
             json,
         } => request(run_dir, &Request::ShowVrrp).map(|data| {
-            let rows: Vec<serde_json::Value> = data
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
+            let rows: Vec<serde_json::Value> = rows_of(data, Listing::Routers)
                 .into_iter()
                 .filter(|r| {
                     interface
@@ -697,16 +658,16 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
                 })
                 .collect();
             if *json {
-                format!("{:#}", serde_json::Value::Array(rows))
+                json_of(Listing::Routers, &rows)
             } else {
                 crate::daemon::render::vrrp_text(&rows)
             }
         }),
         ShowCommand::Vrrs { what, name, json } => {
-            let what_s = match what {
-                VrrsWhat::Server => "server",
-                VrrsWhat::Pathway => "pathway",
-                VrrsWhat::Client => "client",
+            let (what_s, listing) = match what {
+                VrrsWhat::Server => ("server", Listing::Servers),
+                VrrsWhat::Pathway => ("pathway", Listing::Pathways),
+                VrrsWhat::Client => ("client", Listing::Clients),
             };
             request(
                 run_dir,
@@ -715,15 +676,12 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
                 },
             )
             .map(|data| {
-                let rows: Vec<serde_json::Value> = data
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
+                let rows: Vec<serde_json::Value> = rows_of(data, listing)
                     .into_iter()
                     .filter(|r| name.as_ref().is_none_or(|n| r["name"].as_str() == Some(n)))
                     .collect();
                 if *json {
-                    format!("{:#}", serde_json::Value::Array(rows))
+                    json_of(listing, &rows)
                 } else {
                     crate::vrrs::render_text(what_s, &rows)
                 }
@@ -731,14 +689,14 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
         }
         ShowCommand::Track { name, json } => {
             request(run_dir, &Request::ShowTrack { name: name.clone() }).and_then(|data| {
-                let rows = data.as_array().cloned().unwrap_or_default();
+                let rows = rows_of(data, Listing::Tracks);
                 if let Some(n) = name
                     && rows.is_empty()
                 {
                     anyhow::bail!("no track object named {n:?}");
                 }
                 Ok(if *json {
-                    format!("{:#}", serde_json::Value::Array(rows))
+                    json_of(Listing::Tracks, &rows)
                 } else {
                     crate::track::show::text(&rows)
                 })
@@ -762,6 +720,9 @@ pub async fn dispatch(cli: &Cli) -> i32 {
     match &cli.command {
         Command::Validate { file } => match config::load(&file.file) {
             Ok(c) => {
+                for w in &c.warnings {
+                    crate::report_plain!("{w}");
+                }
                 if cli.verbose > 0 {
                     println!("{}", summary(&c));
                 }
@@ -807,6 +768,11 @@ pub async fn dispatch(cli: &Cli) -> i32 {
         Command::Run { file, spawned } => crate::daemon::run(cli, &file.file, *spawned).await,
         Command::Show { what } => show(&cli.run_dir, what),
         Command::Subscribe { names } => crate::daemon::control::subscribe(&cli.run_dir, names),
+        Command::Debug { category, state } => crate::daemon::debug::command(
+            &cli.run_dir,
+            category.as_deref(),
+            state.map(|s| s == crate::cli::OnOff::On),
+        ),
         Command::Completions { shell } => {
             use std::io::Write;
             // Generated into memory: clap_complete panics on a write error (e.g. `| head`).

@@ -37,6 +37,10 @@ pub struct DesiredDevice {
     /// on VRRP devices, whose protodown as Backup must not capture the subnet's route. Not
     /// managed (left as found) when false.
     pub ignore_linkdown: bool,
+    /// `accept_ra` = 0 and `autoconf` = 0 ([`crate::kernel::RA_HOST_SYSCTLS`]): on the vrrp6
+    /// device of a router with `router-advertisements`, which must not learn from RAs (its
+    /// own, looped back by the bridge, or another router's). Not managed when false.
+    pub ra_quiet: bool,
     /// Addresses (VIPs), sorted.
     pub addresses: Vec<IpNet>,
     /// Protodown as the configurator leaves it: on (the runtime turns it off on Master).
@@ -130,6 +134,7 @@ pub fn pathway_device(pathway: &PathwayConfig, mac: MacAddr, parent_index: u32) 
         addrgenmode: AddrGenMode::Random,
         ipv6: addresses.iter().any(|a| matches!(a, IpNet::V6(_))),
         ignore_linkdown: false,
+        ra_quiet: false,
         addresses,
         protodown: true,
         role: DeviceRole::Pathway {
@@ -176,6 +181,7 @@ pub fn derive(
                 },
                 ipv6: true,
                 ignore_linkdown: true,
+                ra_quiet: family == Family::Ipv6 && router.router_advertisements.is_some(),
                 addresses,
                 protodown: true,
                 role: DeviceRole::Router {
@@ -188,11 +194,10 @@ pub fn derive(
     }
     for pathway in &config.pathways {
         let Some(mac) = pathway.mac else { continue };
+        // An absent pathway interface blocks nothing: the pathway is NOT READY and the
+        // runtime creates its macvlan when the interface appears ([`absent_pathways`]
+        // says so to the operator).
         let Some(parent_index) = ifindex(&pathway.interface) else {
-            errors.push(DesiredError::MissingParent {
-                interface: pathway.interface.clone(),
-                location: pathway.location.to_string(),
-            });
             continue;
         };
         let device = pathway_device(pathway, mac, parent_index);
@@ -211,6 +216,30 @@ pub fn derive(
     } else {
         Err(errors)
     }
+}
+
+/// A warning for each pathway whose interface this host does not have (yet): it is NOT
+/// READY until the interface appears, and the runtime then creates its macvlan by itself.
+pub fn absent_pathways(config: &Config, ifindex: impl Fn(&str) -> Option<u32>) -> Vec<String> {
+    config
+        .pathways
+        .iter()
+        .filter(|p| ifindex(&p.interface).is_none())
+        .map(|p| {
+            format!(
+                "{}: warning: pathway of {:?}: interface {:?} does not exist; the pathway is NOT \
+                 READY until it appears{}",
+                p.location,
+                p.leader,
+                p.interface,
+                if p.mac.is_some() {
+                    " (the runtime then creates its macvlan)"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -238,5 +267,43 @@ mod tests {
         }
         assert!(pathway_device_name(256, mac).starts_with('w'));
         assert_eq!(pathway_device_name(0, MacAddr([0; 6])), "w00000000000000");
+    }
+
+    #[test]
+    fn an_absent_pathway_interface_is_a_warning_not_an_error() {
+        let config = crate::config::parse_str(
+            r#"
+[[vrrp]]
+interface = "eth0"
+vrid = 5
+ipv4 = ["192.0.2.5/24"]
+vrrs-leader = ["web"]
+
+[[vrrs.pathway]]
+leader = "web"
+interface = "eth9"
+mac = "02:00:00:00:00:09"
+address = ["198.51.100.1/24"]
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        let ifindex = |name: &str| (name == "eth0").then_some(2);
+        let desired = derive(&config, ifindex).unwrap();
+        assert_eq!(
+            desired
+                .devices
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>(),
+            ["vrrp4-2-5"]
+        );
+        let warnings = absent_pathways(&config, ifindex);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("t.toml:8:") && warnings[0].contains("\"eth9\" does not exist"),
+            "{warnings:?}"
+        );
+        assert!(absent_pathways(&config, |_| Some(2)).is_empty());
     }
 }

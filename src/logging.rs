@@ -1,4 +1,5 @@
-//! tracing setup: `-v`/`-q` pick the level; RUST_LOG overrides with its own filters.
+//! tracing setup: `-v`/`-q` pick the level; RUST_LOG overrides with its own filters; the
+//! runtime switches debug categories live ([`crate::log_filter`]).
 //! Targets: netvrrp::protocol, netvrrp::packets, netvrrp::kernel, netvrrp::vrrs.
 //!
 //! The default level is info: state changes (with their reason), reloads and tracking
@@ -20,7 +21,6 @@
 use crate::cli::LogFormat;
 use std::io::IsTerminal;
 use std::sync::OnceLock;
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -86,43 +86,66 @@ fn journald_layer() -> std::io::Result<tracing_journald::Layer> {
 
 pub fn init(verbose: u8, quiet: bool, format: LogFormat) {
     let level = default_level(verbose, quiet);
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // RUST_LOG overrides the level; the runtime can change the filter later (`netvrrp debug`,
+    // see [`crate::log_filter`]).
+    let base = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| level.to_string());
+    let filter = crate::log_filter::layer(&base, level);
     if stderr_is_journal() {
         // No journald socket (a container without one): fall back to text on stderr, which
         // the journal still records.
         if let Ok(layer) = journald_layer() {
             let _ = OUTPUT.set(Output::Journald);
             let _ = tracing_subscriber::registry()
-                .with(filter())
+                .with(filter)
                 .with(layer)
                 .try_init();
             return;
         }
     }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter())
-        .with_writer(std::io::stderr)
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(|| CountedStderr)
         .with_level(true);
+    let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Json => {
             let _ = OUTPUT.set(Output::Json);
-            builder
-                .json()
-                .flatten_event(true)
-                .with_current_span(false)
-                .with_span_list(false)
+            registry
+                .with(
+                    fmt.json()
+                        .flatten_event(true)
+                        .with_current_span(false)
+                        .with_span_list(false),
+                )
                 .try_init()
         }
         LogFormat::Text => {
             let _ = OUTPUT.set(Output::Text);
-            builder
-                .compact()
-                .with_ansi(
+            registry
+                .with(fmt.compact().with_ansi(
                     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-                )
+                ))
                 .try_init()
         }
     };
+}
+
+/// stderr, with every byte written counted for the rotation of a spawned runtime's log
+/// file ([`crate::daemon::log_file`]; nothing is counted elsewhere).
+struct CountedStderr;
+
+impl std::io::Write for CountedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = std::io::stderr().write(buf)?;
+        crate::daemon::log_file::wrote(n);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// A command's error message: `netvrrp: MSG` on stderr in text, an ERROR event of target

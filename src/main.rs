@@ -14,6 +14,13 @@ fn main() {
     }
 
     netvrrp::logging::init(cli.verbose, cli.quiet, cli.log_format);
+    // A runtime spawned by `apply` writes its log file through stdout/stderr: capped.
+    if matches!(
+        cli.command,
+        netvrrp::cli::Command::Run { spawned: true, .. }
+    ) {
+        netvrrp::daemon::log_file::watch_stderr(netvrrp::daemon::log_path(&cli.run_dir));
+    }
     // Short-lived commands die quietly on a closed pipe (`netvrrp diff | head`) like other
     // Unix tools. The runtime keeps SIGPIPE ignored: a control client hanging up must only
     // fail that write, never kill the elections.

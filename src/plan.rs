@@ -7,7 +7,9 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::desired::{DesiredDevice, DesiredState};
-use crate::kernel::{DAD_SYSCTLS, DISABLE_IPV6, IGNORE_LINKDOWN, LinkInfo, Snapshot};
+use crate::kernel::{
+    DAD_SYSCTLS, DISABLE_IPV6, IGNORE_LINKDOWN, LinkInfo, RA_HOST_SYSCTLS, Snapshot,
+};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// A device netvrrp created or adopted, as remembered in `<run-dir>/owned.json`.
@@ -109,11 +111,23 @@ fn is_link_local(a: &IpNet) -> bool {
     }
 }
 
-/// Addresses netvrrp manages on a device: all but IPv6 link-locals (the kernel makes those).
-pub fn managed_addresses(link: &LinkInfo) -> BTreeSet<IpNet> {
+/// Addresses netvrrp manages on a device whose desired addresses are `wanted`: every address
+/// but the IPv6 link-locals the kernel made itself. A link-local VIP (the virtual router's
+/// link-local, RFC 9568 5.2.9) is managed like any other VIP.
+///
+/// The kernel tags its own link-locals (IFA_PROTO `kernel_ll`) since Linux 5.18. When no
+/// address of the device carries that tag (an older kernel, or a device that never had
+/// carrier so addrconf made none) a link-local not in `wanted` is left alone, as before:
+/// it may be the kernel's. On a tagging kernel an untagged, unwanted link-local is a stale
+/// VIP and is removed.
+pub fn managed_addresses(link: &LinkInfo, wanted: &[IpNet]) -> BTreeSet<IpNet> {
+    let kernel_tags = !link.kernel_link_locals.is_empty();
     link.addresses
         .iter()
-        .filter(|a| !is_link_local(a))
+        .filter(|a| {
+            !is_link_local(a)
+                || (!link.kernel_link_locals.contains(a) && (kernel_tags || wanted.contains(a)))
+        })
         .copied()
         .collect()
 }
@@ -220,7 +234,12 @@ impl DeviceView<'_> {
         s
     }
 
-    fn of_link<'a>(l: &'a LinkInfo, snapshot: &Snapshot, runtime: bool) -> DeviceView<'a> {
+    fn of_link<'a>(
+        l: &'a LinkInfo,
+        wanted: &[IpNet],
+        snapshot: &Snapshot,
+        runtime: bool,
+    ) -> DeviceView<'a> {
         DeviceView {
             name: &l.name,
             parent: parent_name(snapshot, l.parent_index.unwrap_or(0)),
@@ -230,7 +249,7 @@ impl DeviceView<'_> {
             protodown: if runtime { None } else { Some(l.protodown) },
             admin_up: l.admin_up,
             sysctls: sysctl_text(l.dad_sysctls, l.disable_ipv6),
-            addresses: managed_addresses(l).into_iter().collect(),
+            addresses: managed_addresses(l, wanted).into_iter().collect(),
         }
     }
 
@@ -238,6 +257,9 @@ impl DeviceView<'_> {
         let mut sysctls = sysctl_text(Some([0, 0, 0]), Some(!d.ipv6));
         if d.ignore_linkdown {
             sysctls += &linkdown_text(Some(true), Some(true));
+        }
+        if d.ra_quiet {
+            sysctls += &ra_quiet_text(Some([0, 0]));
         }
         DeviceView {
             name: &d.name,
@@ -292,6 +314,36 @@ fn linkdown_text(v4: Option<bool>, v6: Option<bool>) -> String {
         v(v4),
         v(v6)
     )
+}
+
+/// Set [`RA_HOST_SYSCTLS`] to 0 where they are not (`None`: not reported, left alone).
+fn ra_quiet_ops(device: &str, values: Option<[i32; 2]>) -> Vec<Op> {
+    let Some(values) = values else {
+        return Vec::new();
+    };
+    RA_HOST_SYSCTLS
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| *v != 0)
+        .map(|(name, previous)| Op::SetSysctl {
+            device: device.into(),
+            name: (*name).into(),
+            value: 0,
+            previous,
+        })
+        .collect()
+}
+
+/// ` accept_ra=V autoconf=V` (`?` when not reported), appended where netvrrp manages them.
+fn ra_quiet_text(values: Option<[i32; 2]>) -> String {
+    RA_HOST_SYSCTLS
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let v = values.map_or("?".to_string(), |v| v[i].to_string());
+            format!(" {k}={v}")
+        })
+        .collect()
 }
 
 fn sysctl_text(v: Option<[i32; 3]>, disabled: Option<bool>) -> String {
@@ -463,6 +515,9 @@ fn plan_inner(
             if d.ignore_linkdown {
                 ops.extend(linkdown_ops(&d.name, Some(false), Some(false)));
             }
+            if d.ra_quiet {
+                ops.extend(ra_quiet_ops(&d.name, Some([1, 1])));
+            }
             // Protodown goes on before the link is up so the device never transmits as a
             // second master before the runtime has decided.
             ops.push(Op::SetProtodown {
@@ -483,11 +538,14 @@ fn plan_inner(
             });
             continue;
         };
-        let have = managed_addresses(l);
+        let have = managed_addresses(l, &d.addresses);
         if render {
-            let mut view = DeviceView::of_link(l, snapshot, runtime);
+            let mut view = DeviceView::of_link(l, &d.addresses, snapshot, runtime);
             if d.ignore_linkdown {
                 view.sysctls += &linkdown_text(l.ipv4_ignore_linkdown, l.ipv6_ignore_linkdown);
+            }
+            if d.ra_quiet {
+                view.sysctls += &ra_quiet_text(l.ra_host_sysctls);
             }
             current_text += &view.render();
         }
@@ -554,6 +612,9 @@ fn plan_inner(
                 l.ipv6_ignore_linkdown,
             ));
         }
+        if d.ra_quiet {
+            ops.extend(ra_quiet_ops(&d.name, l.ra_host_sysctls));
+        }
         if !runtime && l.protodown != d.protodown {
             ops.push(Op::SetProtodown {
                 device: dev(),
@@ -604,7 +665,7 @@ fn plan_inner(
     }
     for l in &to_delete {
         if render {
-            current_text += &DeviceView::of_link(l, snapshot, runtime).render();
+            current_text += &DeviceView::of_link(l, &[], snapshot, runtime).render();
         }
     }
     ops.extend(late_deletes);
@@ -752,7 +813,18 @@ pub fn check(
                 );
             }
         }
-        let have = managed_addresses(l);
+        if d.ra_quiet {
+            for (i, name) in RA_HOST_SYSCTLS.iter().enumerate() {
+                push(
+                    name,
+                    "0".into(),
+                    l.ra_host_sysctls
+                        .map(|v| v[i].to_string())
+                        .unwrap_or_else(|| "absent".into()),
+                );
+            }
+        }
+        let have = managed_addresses(l, &d.addresses);
         for a in &d.addresses {
             push(
                 &format!("address {a}"),
@@ -810,6 +882,8 @@ mod tests {
             carrier: true,
             operstate: "up".into(),
             addresses: vec!["192.0.2.2/24".parse().unwrap()],
+            kernel_link_locals: Vec::new(),
+            ra_host_sysctls: None,
             dad_sysctls: None,
             disable_ipv6: None,
             ipv4_ignore_linkdown: None,
@@ -830,6 +904,7 @@ mod tests {
             },
             ipv6: true,
             ignore_linkdown: true,
+            ra_quiet: false,
             addresses: vips.iter().map(|a| a.parse().unwrap()).collect(),
             protodown: true,
             role: DeviceRole::Router {
@@ -856,6 +931,8 @@ mod tests {
             carrier: false,
             operstate: "lowerlayerdown".into(),
             addresses: d.addresses.clone(),
+            kernel_link_locals: Vec::new(),
+            ra_host_sysctls: Some(if d.ra_quiet { [0, 0] } else { [1, 1] }),
             dad_sysctls: Some([0, 0, 0]),
             disable_ipv6: Some(!d.ipv6),
             ipv4_ignore_linkdown: Some(d.ignore_linkdown),
@@ -964,6 +1041,7 @@ mod tests {
             addrgenmode: AddrGenMode::Random,
             ipv6: addrs.iter().any(|a| a.contains(':')),
             ignore_linkdown: false,
+            ra_quiet: false,
             addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
             protodown: true,
             role: DeviceRole::Pathway {
@@ -1045,6 +1123,115 @@ mod tests {
         let p = plan(&snap, &state(vec![d]), &[], ProtodownOwner::Configurator).unwrap();
         assert!(p.in_sync, "{:?}", p.changes);
         assert_eq!(p.current_text, p.desired_text);
+    }
+
+    #[test]
+    fn link_local_vip_is_managed_and_the_kernels_is_not() {
+        let d = desired_dev(2, 5, Family::Ipv6, &["fe80::5/64", "2001:db8::1/64"]);
+        // Absent: added like any VIP (the kernel's own link-local, tagged, stays alone).
+        let mut l = link_of(&d, 10);
+        l.addresses.retain(|a| a.to_string() != "fe80::5/64");
+        let kernel_ll: IpNet = "fe80::1234/64".parse().unwrap();
+        l.addresses.push(kernel_ll);
+        l.kernel_link_locals.push(kernel_ll);
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l.clone()],
+        };
+        let ops = run(&snap, &state(vec![d.clone()]), &[]);
+        assert_eq!(
+            ops.iter().map(|o| o.to_string()).collect::<Vec<_>>(),
+            [format!("add address fe80::5/64 dev {}", d.name)]
+        );
+        let checks = check(
+            &snap,
+            &state(vec![d.clone()]),
+            &[],
+            ProtodownOwner::Configurator,
+        );
+        assert!(
+            checks
+                .iter()
+                .any(|c| c.attribute == "address fe80::5/64" && !c.pass),
+            "{checks:?}"
+        );
+        // Present: in sync, and check agrees.
+        l.addresses.push("fe80::5/64".parse().unwrap());
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l.clone()],
+        };
+        assert!(run(&snap, &state(vec![d.clone()]), &[]).is_empty());
+        let checks = check(
+            &snap,
+            &state(vec![d.clone()]),
+            &[],
+            ProtodownOwner::Configurator,
+        );
+        assert!(checks.iter().all(|c| c.pass), "{checks:?}");
+        // Left the file: on a kernel that tags its link-locals, the stale VIP is removed and
+        // the kernel's stays.
+        let without = desired_dev(2, 5, Family::Ipv6, &["2001:db8::1/64"]);
+        let ops = run(&snap, &state(vec![without.clone()]), &[]);
+        assert_eq!(
+            ops.iter().map(|o| o.to_string()).collect::<Vec<_>>(),
+            [format!("del address fe80::5/64 dev {}", d.name)]
+        );
+        // No tag anywhere on the device (an older kernel): an unwanted link-local may be the
+        // kernel's, so it is left alone.
+        l.kernel_link_locals.clear();
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l],
+        };
+        assert!(run(&snap, &state(vec![without]), &[]).is_empty());
+        assert!(run(&snap, &state(vec![d]), &[]).is_empty());
+    }
+
+    /// accept_ra / autoconf: set to 0 on the vrrp6 device of a router that sends RAs (at
+    /// creation and on drift), shown by check, and left alone elsewhere.
+    #[test]
+    fn ra_host_sysctls_are_managed_on_advertising_devices() {
+        let mut d = desired_dev(2, 5, Family::Ipv6, &["fe80::5/64", "2001:db8::1/64"]);
+        d.ra_quiet = true;
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0")],
+        };
+        let text: Vec<String> = run(&snap, &state(vec![d.clone()]), &[])
+            .iter()
+            .map(|o| o.to_string())
+            .collect();
+        for name in ["accept_ra", "autoconf"] {
+            let op = format!("sysctl net.ipv6.conf.{}.{name}=0", d.name);
+            assert!(text.contains(&op), "{op} missing from {text:?}");
+        }
+        let mut l = link_of(&d, 10);
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l.clone()],
+        };
+        assert!(run(&snap, &state(vec![d.clone()]), &[]).is_empty());
+        l.ra_host_sysctls = Some([1, 0]);
+        let snap = Snapshot {
+            links: vec![parent(2, "eth0"), l.clone()],
+        };
+        let ops: Vec<String> = run(&snap, &state(vec![d.clone()]), &[])
+            .iter()
+            .map(|o| o.to_string())
+            .collect();
+        assert_eq!(
+            ops,
+            [format!("sysctl net.ipv6.conf.{}.accept_ra=0", d.name)]
+        );
+        let checks = check(
+            &snap,
+            &state(vec![d.clone()]),
+            &[],
+            ProtodownOwner::Configurator,
+        );
+        assert!(checks.iter().any(|c| c.attribute == "accept_ra" && !c.pass));
+        assert!(checks.iter().any(|c| c.attribute == "autoconf" && c.pass));
+        // Without RAs the host side is left as it is.
+        d.ra_quiet = false;
+        assert!(run(&snap, &state(vec![d.clone()]), &[]).is_empty());
+        let checks = check(&snap, &state(vec![d]), &[], ProtodownOwner::Configurator);
+        assert!(!checks.iter().any(|c| c.attribute == "accept_ra"));
     }
 
     #[test]

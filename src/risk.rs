@@ -191,6 +191,8 @@ mod tests {
             carrier: true,
             operstate: "up".into(),
             addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+            kernel_link_locals: Vec::new(),
+            ra_host_sysctls: None,
             dad_sysctls: None,
             disable_ipv6: None,
             ipv4_ignore_linkdown: None,

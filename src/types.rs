@@ -196,6 +196,36 @@ pub fn utc_date_time(secs: i64) -> String {
     )
 }
 
+/// What the Router Advertisements of one virtual router say and how often they go
+/// (`router-advertisements` of a `[[vrrp]]`, resolved; see `config::ra`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaSettings {
+    /// MinRtrAdvInterval, ms (3 s ..= 0.75 × max).
+    pub min_interval_ms: u32,
+    /// MaxRtrAdvInterval, ms (4 s ..= 1800 s).
+    pub max_interval_ms: u32,
+    /// Router Lifetime, s: 0 (not a default router) or max interval ..= 9000.
+    pub lifetime_s: u16,
+    /// Cur Hop Limit (0: unspecified).
+    pub hop_limit: u8,
+    /// M flag (addresses from DHCPv6).
+    pub managed: bool,
+    /// O flag (other configuration from DHCPv6).
+    pub other_config: bool,
+    /// Prefix Information options; by default the prefixes of the router's global IPv6 VIPs.
+    pub prefixes: Vec<ipnet::Ipv6Net>,
+    /// A flag of every prefix (SLAAC); the L flag is always set.
+    pub autonomous: bool,
+    pub valid_lifetime_s: u32,
+    pub preferred_lifetime_s: u32,
+    /// RDNSS option (RFC 8106) addresses; none: no option.
+    pub rdnss: Vec<std::net::Ipv6Addr>,
+    /// RDNSS Lifetime, s.
+    pub rdnss_lifetime_s: u32,
+    /// MTU option; None: not sent.
+    pub mtu: Option<u32>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,7 +77,7 @@ fn config(priority: u8) -> String {
 fn running_priority(ns: &Netns) -> Option<u64> {
     let out = ns.netvrrp(&["show", "vrrp", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    v[0]["priority"].as_u64()
+    v["routers"][0]["priority"].as_u64()
 }
 
 #[test]

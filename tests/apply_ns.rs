@@ -36,13 +36,18 @@ fn link(ns: &Netns, dev: &str) -> Option<Value> {
 }
 
 fn addrs(ns: &Netns, dev: &str) -> Vec<String> {
+    addrs_in_scope(ns, dev, false)
+}
+
+/// The addresses of `dev` (`ip -j addr`), sorted: its link-scope ones, or all the others.
+fn addrs_in_scope(ns: &Netns, dev: &str, link_scope: bool) -> Vec<String> {
     let v: Value =
         serde_json::from_slice(&ns.ok(&["ip", "-j", "addr", "show", "dev", dev])).unwrap();
     let mut out: Vec<String> = v[0]["addr_info"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|a| a["scope"] != "link")
+        .filter(|a| (a["scope"] == "link") == link_scope)
         .map(|a| format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]))
         .collect();
     out.sort();
@@ -594,31 +599,135 @@ fn created_devices_leave_no_link_watch_work_behind() {
     );
 }
 
-/// A verify that cannot pass rolls the whole transaction back and exits 1. The trigger is a
-/// change the kernel accepts but netvrrp's view never shows: an IPv6 link-local VIP (link-
-/// locals on netvrrp's devices are not managed, issue 18); any other never-converging change
-/// would do.
+/// A verify that cannot pass rolls the whole transaction back and exits 1. The trigger:
+/// another program adds an address to the device netvrrp creates as soon as it appears, so
+/// the changes all succeed but the kernel never matches the file within that apply. Whether
+/// it gets in before the verification is a race (the kernel offers no change it accepts and
+/// silently ignores), so the apply is repeated until it does; every apply it lost must have
+/// succeeded and is undone with `down` before the next.
 #[test]
 fn a_verify_that_cannot_pass_rolls_everything_back() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     let ns = lab("nvverify");
     let cfg = write_config(
         &ns,
-        "ll.toml",
-        "[[vrrp]]\ninterface = \"veth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\nipv6 = [\"fe80::77/64\"]\n",
+        "fight.toml",
+        "[[vrrp]]\ninterface = \"veth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\nipv6 = [\"2001:db8::1/64\"]\n",
     );
-    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]);
+    let idx = ifindex(&ns, "veth0");
+    let dev = format!("vrrp4-{idx}-5");
+    let mut lost = 0;
+    let out = loop {
+        let stop = Arc::new(AtomicBool::new(false));
+        let fighter = {
+            let (ns_name, dev, stop) = (ns.name().to_string(), dev.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let _ = std::process::Command::new("ip")
+                        .args([
+                            "-n",
+                            &ns_name,
+                            "addr",
+                            "add",
+                            "198.51.100.9/24",
+                            "dev",
+                            &dev,
+                        ])
+                        .stderr(std::process::Stdio::null())
+                        .status();
+                }
+            })
+        };
+        let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &cfg]);
+        stop.store(true, Ordering::SeqCst);
+        fighter.join().unwrap();
+        if out.status.code() != Some(0) {
+            break out;
+        }
+        lost += 1;
+        assert!(
+            lost < 50,
+            "the other program never got in before the verification"
+        );
+        let down = ns.netvrrp(&["down", "-f", &cfg]);
+        assert!(down.status.success(), "{}", common::text(&down));
+    };
     assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("still differs"), "{err}");
+    assert!(err.contains("198.51.100.9/24"), "{err}");
     assert!(
         err.contains("rolled back") && err.contains("the kernel is as it was"),
         "{err}"
     );
-    let idx = ifindex(&ns, "veth0");
     for family in ["4", "6"] {
         let dev = format!("vrrp{family}-{idx}-5");
         assert!(link(&ns, &dev).is_none(), "{dev} left behind");
     }
     let owned = fs::read_to_string(ns.run_dir().join("owned.json")).unwrap_or_default();
     assert!(!owned.contains("vrrp"), "ownership recorded: {owned}");
+}
+
+/// A link-local VIP (the virtual router's link-local, RFC 9568 5.2.9) applies, verifies,
+/// diffs and checks like any other VIP; the link-local the kernel makes on the device when it
+/// gets carrier is left alone; a link-local VIP that leaves the file is removed.
+#[test]
+fn a_link_local_vip_applies_diffs_and_checks() {
+    let ns = lab("nvllvip");
+    let idx = ifindex(&ns, "veth0");
+    let v6 = format!("vrrp6-{idx}-5");
+    let with = write_config(
+        &ns,
+        "ll.toml",
+        "[[vrrp]]\ninterface = \"veth0\"\nvrid = 5\nipv6 = [\"2001:db8::1/64\", \"fe80::77/64\"]\n",
+    );
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &with]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    assert!(addrs_in_scope(&ns, &v6, true).contains(&"fe80::77/64".to_string()));
+    let diff = ns.netvrrp(&["diff", "--no-runtime", "--exit-code", "-f", &with]);
+    assert!(diff.status.success(), "{}", common::text(&diff));
+    let check = ns.netvrrp(&["check", "--no-runtime", "-f", &with]);
+    assert!(check.status.success(), "{}", common::text(&check));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("fe80::77/64"));
+
+    // Carrier (as a Master has): addrconf adds the kernel's own link-local, which is not a
+    // difference.
+    ns.ok(&["ip", "link", "set", &v6, "protodown", "off"]);
+    common::wait_until(
+        std::time::Duration::from_secs(10),
+        || {
+            format!(
+                "the kernel's link-local on {v6}: {:?}",
+                addrs_in_scope(&ns, &v6, true)
+            )
+        },
+        || (addrs_in_scope(&ns, &v6, true).len() == 2).then_some(()),
+    );
+    ns.ok(&["ip", "link", "set", &v6, "protodown", "on"]);
+    let diff = ns.netvrrp(&["diff", "--no-runtime", "--exit-code", "-f", &with]);
+    assert!(diff.status.success(), "{}", common::text(&diff));
+
+    // Drift: the VIP removed by hand is a difference, and apply puts it back.
+    ns.ok(&["ip", "addr", "del", "fe80::77/64", "dev", &v6]);
+    let check = ns.netvrrp(&["check", "--no-runtime", "-f", &with]);
+    assert_eq!(check.status.code(), Some(3), "{}", common::text(&check));
+    let diff = ns.netvrrp(&["diff", "--no-runtime", "--exit-code", "-f", &with]);
+    assert_eq!(diff.status.code(), Some(3), "{}", common::text(&diff));
+    assert!(String::from_utf8_lossy(&diff.stdout).contains("add address fe80::77/64"));
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &with]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    assert!(addrs_in_scope(&ns, &v6, true).contains(&"fe80::77/64".to_string()));
+
+    // Out of the file: removed; the kernel's link-local stays.
+    let without = write_config(
+        &ns,
+        "global.toml",
+        "[[vrrp]]\ninterface = \"veth0\"\nvrid = 5\nipv6 = [\"2001:db8::1/64\"]\n",
+    );
+    let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &without]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let left = addrs_in_scope(&ns, &v6, true);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_ne!(left[0], "fe80::77/64");
 }

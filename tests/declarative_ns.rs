@@ -86,7 +86,7 @@ impl Pair {
         let out = self.r(k).netvrrp(&["show", "vrrp", "--json"]);
         assert!(out.status.success(), "show r{k}: {}", text(&out));
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        v[0].clone()
+        v["routers"][0].clone()
     }
 
     fn state(&self, k: usize) -> String {
@@ -310,13 +310,14 @@ fn a_master_lowered_below_a_preempting_backup_hands_over_once_without_priority_z
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .find(|v| v["event"] == "change" && v["state"] == "master")
         .unwrap_or_else(|| panic!("no VRRP change streamed: {streamed}"));
+    assert_eq!(change["schema"], 1, "{change}");
     assert_eq!(change["vrid"], VRID);
     assert_eq!(change["name"], Value::Null);
     // A name nobody serves is an error listing the known ones, not a silent wait.
     let out = lab.r(2).netvrrp(&["subscribe", "no-such-leader"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("unknown VRRS leader name(s) no-such-leader; known: none"),
+        text(&out).contains("unknown VRRS leader or router name(s) no-such-leader; known: none"),
         "{}",
         text(&out)
     );
@@ -540,7 +541,7 @@ fn two_namespaces_with_default_run_dirs_stay_independent() {
         let out = cmd(ns, &["show", "vrrp", "--json"]);
         assert!(out.status.success(), "{}", text(&out));
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        v[0]["priority"].as_u64().unwrap()
+        v["routers"][0]["priority"].as_u64().unwrap()
     };
     assert_eq!(show(&a), 200);
     assert_eq!(show(&b), 100);

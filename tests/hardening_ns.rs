@@ -445,8 +445,8 @@ fn hostile_environment_does_not_panic_the_runtime() {
             },
             || {
                 let out = ns.netvrrp(&["show", "vrrp", "--json"]);
-                let rows: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-                (rows[0]["state"] == "master").then_some(())
+                let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+                (doc["routers"][0]["state"] == "master").then_some(())
             },
         );
         // Past the first watchdog ticks: still running and answering.
@@ -501,8 +501,9 @@ fn master_does_not_reflect_a_flood_of_lesser_adverts() {
     assert!(out.status.success(), "{}", common::text(&out));
     let counters = || {
         let out = ns.netvrrp(&["show", "vrrp", "--json"]);
-        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        (rows[0]["state"] == "master").then(|| rows[0]["counters"].clone())
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let row = &doc["routers"][0];
+        (row["state"] == "master").then(|| row["counters"].clone())
     };
     let before = common::wait_until(
         std::time::Duration::from_secs(10),
@@ -586,6 +587,6 @@ fn hostile_control_requests_do_not_stop_the_runtime() {
     );
     let out = ns.netvrrp(&["show", "vrrp", "--json"]);
     assert!(out.status.success(), "{}", common::text(&out));
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows[0]["vrid"], 7, "{rows}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["routers"][0]["vrid"], 7, "{doc}");
 }

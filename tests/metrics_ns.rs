@@ -104,21 +104,29 @@ impl Exposition {
 }
 
 fn scrape(ns: &Netns) -> String {
-    ns.block_on(|| async {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(LISTEN)
-            .await
-            .expect("connect to the metrics endpoint");
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("send request");
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.expect("read reply");
-        let (head, body) = out.split_once("\r\n\r\n").expect("HTTP reply");
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        assert!(head.contains("application/openmetrics-text"), "{head}");
-        body.to_string()
-    })
+    let (head, body) = common::scrape_metrics(ns, LISTEN);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("application/openmetrics-text"), "{head}");
+    body
+}
+
+/// `promtool check metrics` on `body`; None when promtool is not installed.
+fn promtool_check(body: &str) -> Option<std::process::Output> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("write to promtool");
+    Some(child.wait_with_output().expect("promtool"))
 }
 
 fn sha256sum(path: &std::path::Path) -> String {
@@ -288,22 +296,8 @@ fn scraped_families_reloads_and_order() {
         .output()
         .is_ok()
     {
-        use std::io::Write;
         let body = scrape(&ns);
-        let mut child = std::process::Command::new("promtool")
-            .args(["check", "metrics"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn promtool");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(body.as_bytes())
-            .expect("write to promtool");
-        let out = child.wait_with_output().expect("promtool");
+        let out = promtool_check(&body).expect("spawn promtool");
         // promtool reads the classic text format, where a counter's TYPE line names the
         // `_total` series; in OpenMetrics it names the family without `_total`, so promtool
         // lints (exit 3, not 1 for a parse error) that those series have no HELP. Anything
@@ -322,4 +316,154 @@ fn scraped_families_reloads_and_order() {
             text(&out)
         );
     }
+}
+
+/// The runtime's open descriptors (its pid from the run-dir).
+fn runtime_fds(ns: &Netns) -> usize {
+    let pid = std::fs::read_to_string(ns.run_dir().join("netvrrp.pid")).expect("pid file");
+    std::fs::read_dir(format!("/proc/{}/fd", pid.trim()))
+        .expect("runtime's /proc fd")
+        .count()
+}
+
+/// One request on a new connection; the whole reply (head and body) as sent.
+fn request(ns: &Netns, head: &str) -> String {
+    ns.block_on(|| async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(LISTEN)
+            .await
+            .expect("connect to the metrics endpoint");
+        s.write_all(head.as_bytes()).await.expect("send request");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read reply");
+        out
+    })
+}
+
+fn start_alone(prefix: &str) -> Netns {
+    let ns = Netns::new(prefix);
+    ns.veth("veth0", "veth1");
+    ns.ip_ok(&["addr", "add", "192.0.2.2/24", "dev", "veth0"]);
+    let cfg = ns.dir().join("vrrp.toml");
+    std::fs::write(&cfg, config(200)).expect("write config");
+    let out = ns.netvrrp(&["apply", "-f", &cfg.to_string_lossy()]);
+    assert!(out.status.success(), "{}", text(&out));
+    ns
+}
+
+/// 3,000 idle connections: the runtime's descriptors stay within the connection cap, and a
+/// scrape made while they are all held still succeeds (it evicts the oldest idle one).
+#[test]
+fn idle_connections_are_capped_and_scrapes_still_succeed() {
+    let ns = start_alone("nvmcap");
+    Exposition::parse(&scrape(&ns));
+    let base = runtime_fds(&ns);
+    // The cap of src/daemon/metrics_http.rs, plus the one accepted while it makes room.
+    let limit = base + 64 + 1;
+    let peak = ns.block_on(|| async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut idle = Vec::new();
+        let mut peak = 0;
+        for i in 0..3000 {
+            idle.push(
+                tokio::net::TcpStream::connect(LISTEN)
+                    .await
+                    .expect("connect"),
+            );
+            if i % 100 == 0 {
+                peak = peak.max(runtime_fds(&ns));
+            }
+        }
+        // While all 3,000 are held open: a scrape gets through.
+        let mut s = tokio::net::TcpStream::connect(LISTEN)
+            .await
+            .expect("connect");
+        s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n")
+            .await
+            .expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read reply");
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert!(out.ends_with("# EOF\n"));
+        peak.max(runtime_fds(&ns))
+    });
+    assert!(
+        peak <= limit,
+        "{peak} descriptors, limit {limit} (base {base})"
+    );
+    // Closed on our side: the runtime is back to its base (it holds none of them).
+    wait_until(
+        Duration::from_secs(10),
+        || format!("{} descriptors, base {base}", runtime_fds(&ns)),
+        || (runtime_fds(&ns) <= base).then_some(()),
+    );
+}
+
+/// A client that trickles its request head is cut at the head deadline, however often it
+/// sends a byte; `HEAD` returns the headers and no body; `Accept` picks the format.
+#[test]
+fn slow_client_cut_head_and_accept() {
+    let ns = start_alone("nvmslow");
+    Exposition::parse(&scrape(&ns));
+    let full = b"GET /metrics HTTP/1.1\r\nHost: a-rather-long-host-name.example\r\n\r\n";
+    let sent = ns.block_on(|| async {
+        use tokio::io::AsyncWriteExt;
+        let mut s = tokio::net::TcpStream::connect(LISTEN)
+            .await
+            .expect("connect");
+        let mut sent = 0;
+        // One byte every 200 ms (the whole head would take 13 s; the deadline is 5 s): the
+        // server must close before the head is complete.
+        for b in &full[..full.len() - 1] {
+            if s.write_all(&[*b]).await.is_err() {
+                break;
+            }
+            sent += 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            // Closed by the server: a read sees EOF at once (WouldBlock while it is open).
+            let mut probe = [0u8; 1];
+            if matches!(s.try_read(&mut probe), Ok(0)) {
+                break;
+            }
+        }
+        sent
+    });
+    assert!(sent < full.len() - 1, "the trickling client was never cut");
+
+    let head = request(&ns, "HEAD /metrics HTTP/1.1\r\n\r\n");
+    let (h, body) = head.split_once("\r\n\r\n").expect("HTTP reply");
+    assert!(h.starts_with("HTTP/1.1 200"), "{h}");
+    let length: usize = h
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.parse().ok())
+        .expect("Content-Length");
+    assert!(length > 1000, "{h}");
+    assert_eq!(body, "", "HEAD has no body");
+
+    let classic = request(&ns, "GET /metrics HTTP/1.1\r\nAccept: text/plain\r\n\r\n");
+    let (h, body) = classic.split_once("\r\n\r\n").expect("HTTP reply");
+    assert!(h.contains("Content-Type: text/plain; version=0.0.4"), "{h}");
+    assert!(
+        !body.contains("# EOF") && !body.contains("# UNIT"),
+        "{body}"
+    );
+    assert!(
+        body.contains("# TYPE netvrrp_vrrp_adverts_sent_total counter"),
+        "{body}"
+    );
+    // promtool reads the classic format: it must find nothing at all to say about it.
+    if let Some(out) = promtool_check(body) {
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let refused = request(
+        &ns,
+        "GET /metrics HTTP/1.1\r\nAccept: application/json\r\n\r\n",
+    );
+    assert!(refused.starts_with("HTTP/1.1 406"), "{refused}");
+    let post = request(&ns, "POST /metrics HTTP/1.1\r\n\r\n");
+    assert!(
+        post.starts_with("HTTP/1.1 405") && post.contains("Allow: GET, HEAD"),
+        "{post}"
+    );
 }

@@ -141,7 +141,10 @@ fn ignore_routes_with_linkdown_is_applied_and_checked() {
 fn state(ns: &Netns) -> Option<String> {
     let out = ns.netvrrp(&["show", "vrrp", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    v.as_array()?.iter().find(|r| r["family"] == "ipv4")?["state"]
+    v["routers"]
+        .as_array()?
+        .iter()
+        .find(|r| r["family"] == "ipv4")?["state"]
         .as_str()
         .map(str::to_string)
 }

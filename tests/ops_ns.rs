@@ -302,8 +302,9 @@ ipv4 = ["192.0.2.7/24"]
 
     let out = as_user(&ns, &viewer, &["show", "vrrp", "--json"]);
     assert!(out.status.success(), "{}", common::text(&out));
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows[0]["vrid"], 7, "{rows}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], 1, "{doc}");
+    assert_eq!(doc["routers"][0]["vrid"], 7, "{doc}");
     let out = as_user(&ns, &viewer, &["stop"]);
     assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
     let err = String::from_utf8_lossy(&out.stderr);

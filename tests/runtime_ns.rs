@@ -1466,6 +1466,8 @@ fn adverts_and_gratuitous_packets_on_the_wire() {
     }
 }
 
+// ledger: R9568-6.4.2-a R9568-6.4.2-b (only a Backup on the link: ARP and ND probes for the
+// VIPs go unanswered)
 #[test]
 fn a_backup_never_answers_for_the_vip() {
     // 1 s adverts: Master_Down_Interval of r2 is 3.609375 s, a wide window without a master.
@@ -1612,6 +1614,7 @@ fn a_backup_never_answers_for_the_vip() {
     }
 }
 
+// ledger: R9568-6.1-f (accept-mode off: pings to the VIPs dropped, their ND still answered)
 #[test]
 fn accept_mode_off_drops_traffic_to_the_vip_but_keeps_arp_and_nd() {
     let lab = Lab::new("nvrt13", 24, 1);

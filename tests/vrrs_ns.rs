@@ -305,11 +305,13 @@ timeout = {exec_timeout_ms}
         self.ns.netvrrp(args)
     }
 
-    /// `netvrrp show vrrs WHAT --json`.
+    /// The rows of `netvrrp show vrrs WHAT --json` (under `servers`, `pathways`, `clients`).
     fn show(&self, what: &str) -> Value {
         let out = self.nv(&["show", "vrrs", what, "--json"]);
         assert!(out.status.success(), "r{}: {}", self.k, common::text(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
+        let mut doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["schema"], 1, "r{}: {doc}", self.k);
+        doc[format!("{what}s").as_str()].take()
     }
 
     fn show_text(&self, what: &str) -> String {
@@ -325,7 +327,7 @@ timeout = {exec_timeout_ms}
             return None;
         }
         let v: Value = serde_json::from_slice(&out.stdout).ok()?;
-        v[0]["state"].as_str().map(str::to_string)
+        v["servers"][0]["state"].as_str().map(str::to_string)
     }
 
     /// `netvrrp run` (SCHED_FIFO, see the module documentation), until the runtime answers.

@@ -64,6 +64,27 @@ ns_kill_all() { # SIGKILL every process inside namespace $1 (all started by this
     for p in $(ip netns pids "$1" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 }
 
+# A router namespace $NSP-TAG whose PARENTS parents p0.. (10.(100+k).0.1/16) are veths to
+# a sink namespace $NSP-TAG-sink (s0..): every parent its own L2 segment, nobody else on it.
+parents_up() { # TAG
+    local r=$NSP-$1 s=$NSP-$1-sink k
+    mkns "$r"
+    mkns "$s"
+    for ((k = 0; k < PARENTS; k++)); do
+        ip -n "$r" link add "p$k" type veth peer name "s$k" netns "$s"
+        ip -n "$r" addr add "10.$((100 + k)).0.1/16" dev "p$k"
+        ip -n "$r" link set "p$k" up
+        ip -n "$s" link set "s$k" up
+    done
+}
+parents_down() { # TAG
+    local r=$NSP-$1 s=$NSP-$1-sink k
+    ns_kill_all "$r" || true # a process may exit between the listing and the kill
+    for ((k = 0; k < PARENTS; k++)); do ip -n "$r" link del "p$k" 2>/dev/null || true; done
+    ip netns del "$r" 2>/dev/null || true
+    ip netns del "$s" 2>/dev/null || true
+}
+
 bench_cleanup() {
     local rc=$? p ns d
     set +e

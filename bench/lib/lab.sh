@@ -9,15 +9,18 @@
 # VRID $VRID, VIP $VIP. h1 ($NET.100) is a host on the segment.
 #
 # Implementations (tags): netvrrp (nv), netvrrp with `[runtime] realtime-priority = $RT_PRIO`
-# (nr), keepalived (ka), FRR zebra + vrrpd with pre-made macvlans (fr); NV_VRRP_EXTRA: more
-# lines for netvrrp's [[vrrp]] table (bench/deadman.sh: accept-mode). Per tag:
+# (nr), keepalived (ka), FRR zebra + vrrpd with pre-made macvlans (fr). Per tag:
 #   impl_start TAG K PRIO INTERVAL_MS   start the router (first start and revive)
 #   impl_pids TAG K                     its process ids (one per line)
 #   impl_stop TAG K                     graceful stop: what makes that daemon send priority 0
 #   impl_revive_prep TAG K              clean up after a kill, before the next start
 # called as "$(impl_of TAG)_start" etc.
 #
-# The caller sets `work` (a tracked directory) before calling anything here.
+# The caller sets `work` (a tracked directory) before calling anything here. Extra
+# configuration for the next start (bench/track.sh: tracked objects; bench/deadman.sh:
+# accept-mode): NV_TOP (tables before
+# [[vrrp]]) and NV_ROUTER (keys of the router); KA_GLOBAL (lines in global_defs), KA_TOP
+# (blocks before vrrp_instance) and KA_INSTANCE (lines in it). Empty by default.
 
 NET=${NET:-10.88.0}
 VIP=${VIP:-$NET.254}
@@ -93,12 +96,13 @@ nv_start() {
 version = 3
 advertisement-interval = $ms
 
+${NV_TOP:-}
 [[vrrp]]
 interface = "eth0"
 vrid = $VRID
 priority = $prio
 ipv4 = ["$VIP/24"]
-${NV_VRRP_EXTRA:-}
+${NV_ROUTER:-}
 EOF
     } >"$d/netvrrp.toml"
     "$NETVRRP" --netns "$(rns "$t" "$k")" --run-dir "$d/run" apply -f "$d/netvrrp.toml" >>"$d/apply.log" 2>&1 \
@@ -118,7 +122,9 @@ ka_start() {
     cat >"$d/keepalived.conf" <<EOF
 global_defs {
   router_id $(rns "$t" "$k")
+${KA_GLOBAL:-}
 }
+${KA_TOP:-}
 vrrp_instance bench {
   state BACKUP
   interface eth0
@@ -129,6 +135,7 @@ vrrp_instance bench {
   virtual_ipaddress {
     $VIP/24 dev eth0
   }
+${KA_INSTANCE:-}
 }
 EOF
     rm -f "$d"/*.pid

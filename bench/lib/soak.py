@@ -597,7 +597,9 @@ class Soak:
             if rc != 0:
                 self.violation("runtime", {"node": n.name, "phase": "final", "error": err.strip()[-300:]})
                 continue
-            final[n.name] = json.loads(out)
+            shown = json.loads(out)
+            # `{"schema": 1, "routers": [...]}`; a bare list from builds before the schema.
+            final[n.name] = shown if isinstance(shown, list) else shown.get("routers", [])
         masters = {}
         for name, rows in final.items():
             for i in rows:

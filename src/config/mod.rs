@@ -5,7 +5,9 @@
 //! only sees fully resolved [`RouterConfig`] values.
 
 mod parse;
+pub mod ra;
 mod render;
+pub mod router_name;
 
 pub use parse::{load, parse_str};
 // The importers check addresses exactly as the file parser does.
@@ -31,6 +33,31 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     /// `[[track]]` objects, in file order (names are unique).
     pub tracks: Vec<TrackObject>,
+    /// Valid but risky settings, each at its position (`validate` and `apply` print them).
+    pub warnings: Vec<ConfigError>,
+}
+
+/// `user`/`group` of an exec hook: whom it runs as (None: the runtime's own, root).
+/// Resolved to ids when the file is read, so a run never looks a name up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunAs {
+    pub uid: Option<u32>,
+    /// `group`, or the primary group of `user` when only that is given.
+    pub gid: Option<u32>,
+}
+
+/// Why a metrics listener on `addr` is exposed beyond this host (None for loopback): the
+/// endpoint has no authentication, and what it shows (states, priorities, addresses,
+/// configuration hash) helps an attacker time a takeover.
+pub fn exposed_listen_address(addr: &std::net::SocketAddr) -> Option<String> {
+    if addr.ip().is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "{addr} is not a loopback address: the metrics endpoint has no authentication and \
+         anyone who can reach it learns every router's state and priority; bind 127.0.0.1 or \
+         [::1] and let a local scraper or a reverse proxy with TLS expose it"
+    ))
 }
 
 /// `[runtime]`: settings of the runtime process itself.
@@ -82,6 +109,9 @@ pub struct GroupRef {
 /// One `[[vrrp]]`: a virtual router (interface, vrid) with up to two instances (IPv4, IPv6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RouterConfig {
+    /// `name`: the same virtual router's name on every host (see [`router_name`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub interface: String,
     pub vrid: u8,
     pub version: Version,
@@ -106,6 +136,9 @@ pub struct RouterConfig {
     pub peers: Vec<std::net::IpAddr>,
     /// `unicast-peers`: unicast mode when not empty (adverts go to each; only they are heard).
     pub unicast_peers: Vec<std::net::IpAddr>,
+    /// `router-advertisements`: sent by the Master of the IPv6 instance when set.
+    #[serde(default)]
+    pub router_advertisements: Option<ra::RaConfig>,
     /// Where this `[[vrrp]]` table starts in the file (for messages).
     #[serde(skip)]
     pub location: Location,
@@ -134,12 +167,28 @@ impl RouterConfig {
         }
     }
 
-    /// The VIPs of one family as generic prefixes.
+    /// The VIPs of one family as generic prefixes, in advert order: file order, except that
+    /// an IPv6 link-local (the virtual router's link-local) comes first, as RFC 9568 5.2.9
+    /// requires of the advert's address list.
     pub fn addresses(&self, family: Family) -> Vec<IpNet> {
         match family {
             Family::Ipv4 => self.ipv4.iter().map(|n| IpNet::V4(*n)).collect(),
-            Family::Ipv6 => self.ipv6.iter().map(|n| IpNet::V6(*n)).collect(),
+            Family::Ipv6 => {
+                let (link_local, other): (Vec<_>, Vec<_>) =
+                    self.ipv6.iter().map(|n| IpNet::V6(*n)).partition(
+                        |n| matches!(n, IpNet::V6(v) if v.addr().is_unicast_link_local()),
+                    );
+                link_local.into_iter().chain(other).collect()
+            }
         }
+    }
+
+    /// The virtual router's IPv6 link-local: the first link-local of `ipv6`, if any.
+    pub fn virtual_link_local(&self) -> Option<std::net::Ipv6Addr> {
+        self.ipv6
+            .iter()
+            .map(|n| n.addr())
+            .find(|a| a.is_unicast_link_local())
     }
 
     /// The family a VRRS leader name of this router follows.
@@ -225,6 +274,8 @@ pub enum TrackKind {
         fall: u32,
         /// State before the first result (`initial = "up" | "down"`).
         initial_up: bool,
+        #[serde(default)]
+        run_as: RunAs,
     },
     /// Up while a process runs.
     Process { target: ProcessTarget },
@@ -297,6 +348,7 @@ pub enum ClientKind {
     Exec {
         command: Vec<String>,
         timeout_ms: u32,
+        run_as: RunAs,
     },
 }
 

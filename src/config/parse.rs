@@ -26,6 +26,8 @@ use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use toml_edit::{Array, Document, InlineTable, Item, Table, Value};
 
+mod hook;
+mod ra;
 #[cfg(test)]
 mod tests;
 mod track;
@@ -64,6 +66,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "garp-burst-interval",
 ];
 const ROUTER_ONLY_KEYS: &[&str] = &[
+    "name",
     "interface",
     "vrid",
     "ipv4",
@@ -73,6 +76,7 @@ const ROUTER_ONLY_KEYS: &[&str] = &[
     "track",
     "peers",
     "unicast-peers",
+    ra::KEY,
 ];
 const RUNTIME_KEYS: &[&str] = &[
     "metrics-listen",
@@ -87,7 +91,7 @@ const CLIENT_COMMON_KEYS: &[&str] = &["leader", "kind"];
 const CLIENT_KINDS: &[(&str, &[&str])] = &[
     ("interface-state", &["interface"]),
     ("accounting", &["path"]),
-    ("exec", &["command", "timeout"]),
+    ("exec", &["command", "timeout", "user", "group"]),
 ];
 
 /// Read and validate a file. A file that cannot be read is one error at `0:0`.
@@ -482,6 +486,8 @@ struct RouterRec {
     interface: Option<Set<String>>,
     vrid: Option<Set<u8>>,
     leaders: Vec<Set<String>>,
+    /// `name`, when set and valid (unique across the file: see `cross_check`).
+    name: Option<Set<String>>,
     vips: Vec<Set<IpAddr>>,
     /// `[[track]]` objects its `track` entries name (checked once all objects are known).
     objects: Vec<Set<String>>,
@@ -506,6 +512,8 @@ struct ClientRec {
 struct Checker<'a> {
     src: Source<'a>,
     errors: Vec<ConfigError>,
+    /// Settings that are valid but risky (they do not fail the file).
+    warnings: Vec<ConfigError>,
     /// (span start, key) of interval errors already reported: an interval written once in
     /// `[defaults]` is checked for every router that inherits it, but reported once.
     interval_reported: HashSet<(usize, String)>,
@@ -516,6 +524,7 @@ impl<'a> Checker<'a> {
         Checker {
             src: Source::new(text, file),
             errors: Vec::new(),
+            warnings: Vec::new(),
             interval_reported: HashSet::new(),
         }
     }
@@ -532,8 +541,9 @@ impl<'a> Checker<'a> {
         self.src.location(span)
     }
 
-    fn finish(mut self, config: Config) -> Result<Config, ConfigErrors> {
+    fn finish(mut self, mut config: Config) -> Result<Config, ConfigErrors> {
         if self.errors.is_empty() {
+            config.warnings = self.warnings;
             return Ok(config);
         }
         // File order is what an operator fixing the file wants; sort is stable, so errors
@@ -856,6 +866,7 @@ impl<'a> Checker<'a> {
             pathways: pathways.into_iter().map(|p| p.config).collect(),
             clients: clients.into_iter().filter_map(|c| c.config).collect(),
             tracks: tracks.into_iter().filter_map(|t| t.config).collect(),
+            warnings: Vec::new(),
         })
     }
 
@@ -868,8 +879,15 @@ impl<'a> Checker<'a> {
         if let Some(e) = r.entry("metrics-listen")
             && let Some(s) = self.string(&e)
         {
-            if s.parse::<SocketAddr>().is_ok() {
+            if let Ok(addr) = s.parse::<SocketAddr>() {
                 runtime.metrics_listen = Some(s.to_string());
+                if let Some(why) = crate::config::exposed_listen_address(&addr) {
+                    self.warnings.push(ConfigError {
+                        location: self.src.location(&e.span),
+                        key: e.path.clone(),
+                        message: format!("warning: {why}"),
+                    });
+                }
             } else {
                 self.error(
                     &e.span,
@@ -1042,6 +1060,16 @@ impl<'a> Checker<'a> {
         self.check_keys(r, &allowed, &elsewhere);
 
         let own = self.settings(r);
+        let name = r.entry("name").and_then(|e| {
+            let s = self.string(&e)?;
+            match super::router_name::problem(s) {
+                Some(why) => {
+                    self.error(&e.span, &e.path, why);
+                    None
+                }
+                None => Some(self.set(&e, s.to_string())),
+            }
+        });
         let interface = self.required_interface(r);
         let vrid = self.required(r, "vrid").and_then(|e| {
             self.int_as::<u8>(&e, VRID_RANGE, "vrid")
@@ -1199,8 +1227,10 @@ impl<'a> Checker<'a> {
         }
 
         let unicast_peers = self.unicast_peers(r, &ipv4, &ipv6, !peers.is_empty());
+        let router_advertisements = self.router_advertisements(r, &ipv6);
 
         let config = RouterConfig {
+            name: name.as_ref().map(|n| n.value.clone()),
             interface: interface
                 .as_ref()
                 .map(|i| i.value.clone())
@@ -1235,6 +1265,7 @@ impl<'a> Checker<'a> {
             track,
             peers,
             unicast_peers,
+            router_advertisements,
             location: self.at(&r.tbl.span()),
         };
         RouterRec {
@@ -1243,6 +1274,7 @@ impl<'a> Checker<'a> {
             interface,
             vrid,
             leaders,
+            name,
             vips,
             objects,
         }
@@ -1501,28 +1533,17 @@ impl<'a> Checker<'a> {
                 })
             }),
             _ => {
-                let command = self.required(r, "command").and_then(|e| {
-                    let list = self.strings(&e)?;
-                    match list.first() {
-                        None => {
-                            self.error(&e.span, &e.path, "`command` must name a program: it is an argv array such as [\"/usr/local/bin/notify\", \"arg\"]");
-                            None
-                        }
-                        Some((el, "")) => {
-                            self.error(&el.span, &el.path, "the program name (first element of `command`) must not be empty");
-                            None
-                        }
-                        Some(_) => Some(list.iter().map(|(_, s)| s.to_string()).collect::<Vec<_>>()),
-                    }
-                });
+                let command = self.hook_command(r, "[\"/usr/local/bin/notify\", \"arg\"]");
+                let run_as = self.run_as(r);
                 let timeout = match r.entry("timeout") {
                     Some(e) => self.int_as::<u32>(&e, EXEC_TIMEOUT_RANGE, "timeout"),
                     None => Some(DEFAULT_EXEC_TIMEOUT_MS),
                 };
-                match (command, timeout) {
-                    (Some(command), Some(timeout_ms)) => Some(ClientKind::Exec {
+                match (command, timeout, run_as) {
+                    (Some(command), Some(timeout_ms), Some(run_as)) => Some(ClientKind::Exec {
                         command,
                         timeout_ms,
+                        run_as,
                     }),
                     _ => None,
                 }
@@ -1571,6 +1592,24 @@ impl<'a> Checker<'a> {
                 }
                 None => {
                     ids.insert((i.value.as_str(), v.value), r);
+                }
+            }
+        }
+
+        // Router names: one router per name.
+        let mut names: HashMap<&str, &Set<String>> = HashMap::new();
+        for n in routers.iter().filter_map(|r| r.name.as_ref()) {
+            match names.get(n.value.as_str()) {
+                Some(first) => {
+                    let first_at = self.at(&first.span);
+                    let why = format!(
+                        "router name `{}` is already used by {} at {first_at}",
+                        n.value, first.path
+                    );
+                    self.error(&n.span, &n.path, why);
+                }
+                None => {
+                    names.insert(n.value.as_str(), n);
                 }
             }
         }

@@ -17,7 +17,7 @@ pub struct DiscoveredRouter {
     pub version: Version,
     /// VIPs found on the vrrp4 device, in kernel order.
     pub ipv4: Vec<Ipv4Net>,
-    /// VIPs found on the vrrp6 device (link-locals already excluded), in kernel order.
+    /// VIPs found on the vrrp6 device (link-locals the kernel made excluded), in kernel order.
     pub ipv6: Vec<Ipv6Net>,
     /// The macvlans this router was found on (for the comment above its entry).
     pub devices: Vec<String>,
@@ -55,6 +55,7 @@ const HEADER: &str = "\
 /// a result that fails validation (then the validation messages are returned).
 pub fn render_autoconfig(
     routers: &[DiscoveredRouter],
+    skipped: &[String],
     existing: Option<&str>,
 ) -> Result<String, String> {
     let mut sorted: Vec<&DiscoveredRouter> = routers.iter().collect();
@@ -92,7 +93,7 @@ pub fn render_autoconfig(
         .partition(|r| !r.ipv4.is_empty() || !r.ipv6.is_empty());
 
     let text = match existing {
-        None => fresh(&usable, &empty),
+        None => fresh(&usable, &empty, skipped),
         Some(text) => merge(text, &usable)?,
     };
     // The promise to the operator is a file that `netvrrp validate` accepts.
@@ -101,9 +102,13 @@ pub fn render_autoconfig(
     Ok(text)
 }
 
-fn fresh(routers: &[&DiscoveredRouter], empty: &[&DiscoveredRouter]) -> String {
+fn fresh(routers: &[&DiscoveredRouter], empty: &[&DiscoveredRouter], skipped: &[String]) -> String {
     let mut doc = DocumentMut::new();
     let mut header = HEADER.to_string();
+    for s in skipped {
+        // One line each: a device name or reason never holds a newline, but be sure.
+        header.push_str(&format!("#\n# Skipped: {}\n", s.replace('\n', " ")));
+    }
     for r in empty {
         header.push_str(&format!(
             "#\n# Left out: ({}, vrid {}) on {} has no address other than IPv6 link-locals.\n",
@@ -317,7 +322,7 @@ mod tests {
             ),
             router("eth0", 2, &[], &["2001:db8:2::1/64"]),
         ];
-        let out = render_autoconfig(&found, None).unwrap();
+        let out = render_autoconfig(&found, &[], None).unwrap();
         assert!(out.starts_with("# netvrrp configuration written by `netvrrp autoconfigure`"));
         assert!(out.contains("[defaults]\nversion = 3\n"), "{out}");
         assert!(
@@ -340,7 +345,7 @@ mod tests {
 
     #[test]
     fn fresh_without_routers_is_a_valid_file() {
-        let out = render_autoconfig(&[], None).unwrap();
+        let out = render_autoconfig(&[], &[], None).unwrap();
         assert!(!out.contains("[defaults]"));
         assert_eq!(parse(&out), Config::default());
     }
@@ -349,7 +354,7 @@ mod tests {
     fn fresh_version_2_goes_to_defaults() {
         let mut r = router("eth0", 5, &["192.0.2.1/24"], &[]);
         r.version = Version::V2;
-        let out = render_autoconfig(&[r], None).unwrap();
+        let out = render_autoconfig(&[r], &[], None).unwrap();
         assert!(out.contains("[defaults]\nversion = 2\n"), "{out}");
         assert_eq!(parse(&out).routers[0].version, Version::V2);
     }
@@ -359,7 +364,7 @@ mod tests {
         let mut a = router("eth0", 5, &["192.0.2.1/24"], &[]);
         a.version = Version::V2;
         let b = router("eth0", 6, &["192.0.2.2/24"], &[]);
-        let out = render_autoconfig(&[a, b], None).unwrap();
+        let out = render_autoconfig(&[a, b], &[], None).unwrap();
         assert!(!out.contains("[defaults]"), "{out}");
         let c = parse(&out);
         assert_eq!(c.routers[0].version, Version::V2);
@@ -370,20 +375,20 @@ mod tests {
     fn refuses_what_cannot_be_described() {
         let mut r = router("eth0", 5, &["192.0.2.1/24"], &["2001:db8::1/64"]);
         r.version = Version::V2;
-        let e = render_autoconfig(&[r], None).unwrap_err();
+        let e = render_autoconfig(&[r], &[], None).unwrap_err();
         assert!(e.contains("VRRP version 2 cannot carry"), "{e}");
 
         let r = router("eth0", 5, &["192.0.2.1/24"], &[]);
-        let e = render_autoconfig(&[r.clone(), r], None).unwrap_err();
+        let e = render_autoconfig(&[r.clone(), r], &[], None).unwrap_err();
         assert!(e.contains("given twice"), "{e}");
 
-        let e = render_autoconfig(&[router("eth0", 0, &["192.0.2.1/24"], &[])], None);
+        let e = render_autoconfig(&[router("eth0", 0, &["192.0.2.1/24"], &[])], &[], None);
         assert!(e.is_err());
 
         // Two routers with the same VIP: the output would not validate.
         let a = router("eth0", 5, &["192.0.2.1/24"], &[]);
         let b = router("eth1", 5, &["192.0.2.1/24"], &[]);
-        let e = render_autoconfig(&[a, b], None).unwrap_err();
+        let e = render_autoconfig(&[a, b], &[], None).unwrap_err();
         assert!(e.contains("does not validate"), "{e}");
         assert!(e.contains("already used by"), "{e}");
     }
@@ -393,7 +398,7 @@ mod tests {
         let mut empty = router("eth0", 7, &[], &[]);
         empty.devices = vec!["vrrp6-2-7".into()];
         let out =
-            render_autoconfig(&[empty, router("eth0", 5, &["192.0.2.1"], &[])], None).unwrap();
+            render_autoconfig(&[empty, router("eth0", 5, &["192.0.2.1"], &[])], &[], None).unwrap();
         assert!(
             out.contains("# Left out: (eth0, vrid 7) on vrrp6-2-7"),
             "{out}"
@@ -433,7 +438,7 @@ interface = "eth9" # pathway comment
             router("eth1", 3, &["198.51.100.1/24"], &[]),
             router("eth0", 5, &["192.0.2.1/24"], &[]),
         ];
-        let out = render_autoconfig(&found, Some(EXISTING)).unwrap();
+        let out = render_autoconfig(&found, &[], Some(EXISTING)).unwrap();
         for kept in [
             "# Site file: do not lose this comment.\n",
             "version = 3 # keep me\npriority = 150\n",
@@ -477,15 +482,28 @@ interface = "eth9" # pathway comment
         assert_eq!(c.pathways.len(), 1);
 
         // Merging again changes nothing: the found-on line is rewritten, not added.
-        let again = render_autoconfig(&found, Some(&out)).unwrap();
+        let again = render_autoconfig(&found, &[], Some(&out)).unwrap();
         assert_eq!(again, out);
     }
 
     #[test]
+    fn skipped_devices_are_named_in_a_fresh_header() {
+        let skipped = ["bare: ipv4 VRID 9 on eth0: no address".to_string()];
+        let out =
+            render_autoconfig(&[router("eth0", 5, &["192.0.2.1"], &[])], &skipped, None).unwrap();
+        assert!(
+            out.contains("#\n# Skipped: bare: ipv4 VRID 9 on eth0: no address\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn merge_found_on_line_is_updated() {
-        let first = render_autoconfig(&[router("eth0", 5, &["192.0.2.1"], &[])], None).unwrap();
+        let first =
+            render_autoconfig(&[router("eth0", 5, &["192.0.2.1"], &[])], &[], None).unwrap();
         let second = render_autoconfig(
             &[router("eth0", 5, &["192.0.2.1"], &["2001:db8::1"])],
+            &[],
             Some(&first),
         )
         .unwrap();
@@ -504,7 +522,7 @@ interface = "eth9" # pathway comment
         let mut v2 = router("eth1", 1, &["198.51.100.1"], &[]);
         v2.version = Version::V2;
         let v3 = router("eth0", 5, &["192.0.2.1"], &["2001:db8::1"]);
-        let out = render_autoconfig(&[v2, v3], Some(existing)).unwrap();
+        let out = render_autoconfig(&[v2, v3], &[], Some(existing)).unwrap();
         let c = parse(&out);
         assert_eq!(c.routers[0].version, Version::V3);
         assert_eq!(c.routers[1].version, Version::V2);
@@ -514,23 +532,30 @@ interface = "eth9" # pathway comment
     #[test]
     fn merge_into_file_without_vrrp() {
         let existing = "# only a comment\n[runtime]\nmetrics-listen = \"127.0.0.1:9100\"\n";
-        let out =
-            render_autoconfig(&[router("eth0", 5, &["192.0.2.1"], &[])], Some(existing)).unwrap();
+        let out = render_autoconfig(
+            &[router("eth0", 5, &["192.0.2.1"], &[])],
+            &[],
+            Some(existing),
+        )
+        .unwrap();
         assert!(out.starts_with("# only a comment\n[runtime]\n"), "{out}");
         let c = parse(&out);
         assert_eq!(c.routers.len(), 1);
         assert_eq!(c.runtime.metrics_listen.as_deref(), Some("127.0.0.1:9100"));
         // Nothing found: the file is left as it was.
-        assert_eq!(render_autoconfig(&[], Some(existing)).unwrap(), existing);
+        assert_eq!(
+            render_autoconfig(&[], &[], Some(existing)).unwrap(),
+            existing
+        );
     }
 
     #[test]
     fn merge_refusals() {
         let r = [router("eth0", 5, &["192.0.2.1"], &[])];
-        let e = render_autoconfig(&r, Some("vrrp = = 1")).unwrap_err();
+        let e = render_autoconfig(&r, &[], Some("vrrp = = 1")).unwrap_err();
         assert!(e.contains("not valid TOML"), "{e}");
         let inline = "vrrp = [{ interface = \"eth0\", vrid = 5, ipv4 = [\"192.0.2.1\"] }]\n";
-        let e = render_autoconfig(&r, Some(inline)).unwrap_err();
+        let e = render_autoconfig(&r, &[], Some(inline)).unwrap_err();
         assert!(e.contains("not written as [[vrrp]]"), "{e}");
     }
 }

@@ -143,6 +143,8 @@ impl Peer {
             Request::Reload { .. } => ("reload", true),
             // The running configuration names exec programs and file paths: like the file.
             Request::Running => ("running", true),
+            // Switching is authorised like `stop` (it can fill the log); asking like `show`.
+            Request::Debug { category, on } => ("debug", category.is_some() || on.is_some()),
         };
         if changes && self.access == Access::Read {
             let need = match &self.policy.control {
@@ -257,8 +259,21 @@ mod tests {
             })
             .unwrap_err();
         assert!(e.contains("`reload`"), "{e}");
+        // Debug toggles like stop; asking which are on like show.
+        let toggle = Request::Debug {
+            category: Some("packets".into()),
+            on: Some(true),
+        };
+        let e = reader.permits(&toggle).unwrap_err();
+        assert!(e.contains("`debug`"), "{e}");
+        let status = Request::Debug {
+            category: None,
+            on: None,
+        };
+        assert!(reader.permits(&status).is_ok());
         let writer = p.classify(1000, 500, 0, Vec::new).unwrap();
         assert!(writer.permits(&Request::Stop).is_ok());
+        assert!(writer.permits(&toggle).is_ok());
     }
 
     #[test]

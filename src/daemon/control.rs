@@ -55,6 +55,14 @@ pub enum Request {
     },
     /// Who the runtime is and the configuration it runs ([`crate::reconcile::RunningState`]).
     Running,
+    /// Switch a debug log category on or off (both set), or report which are on (neither;
+    /// see [`super::debug`]).
+    Debug {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on: Option<bool>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,6 +80,13 @@ impl Reply {
             ok: true,
             data: Some(data),
             error: None,
+        }
+    }
+    /// The rows of a `show` request (the CLI adds the `schema` envelope).
+    pub fn rows<T: Serialize>(rows: Vec<T>) -> Reply {
+        match serde_json::to_value(rows) {
+            Ok(data) => Reply::ok(data),
+            Err(e) => Reply::err(format!("cannot encode the rows: {e}")),
         }
     }
     pub fn err(msg: impl Into<String>) -> Reply {

@@ -23,16 +23,21 @@ pub const DEFAULT_PORT: u16 = 10112;
 type Labels = Vec<(&'static str, String)>;
 
 /// Counters the runtime keeps for the metrics only (the election path never reads them).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct RuntimeStats {
     /// Reloads that changed something: the file's bytes, or an instance restarted, added or
     /// removed. A reload of an unchanged file (every `apply` of a fleet tool) is not one.
     pub reloads_changed: u64,
     pub reload_failures: u64,
+    /// Writes of the runtime's state files (masters.json, the pid file) that failed; each
+    /// is retried (masters.json) or logged (the pid file).
+    pub state_write_failures: u64,
     /// Shared with the nftables task, which runs apart from the loop.
     pub filter_failures: Arc<AtomicU64>,
     /// SHA-256 of the configuration the runtime runs (hex), as `sha256sum` prints it.
     pub config_sha256: String,
+    /// vrrp devices found changed behind the runtime's back (mode, MAC, parent).
+    pub drift_events: u64,
 }
 
 impl RuntimeStats {
@@ -77,6 +82,40 @@ pub struct RuntimeInfo<'a> {
     pub stats: &'a RuntimeStats,
     /// None in unit tests (values of the test process would make the text unpredictable).
     pub process: Option<ProcessStats>,
+}
+
+/// The rows and counters of one instant of the loop, taken per scrape: copying them is the
+/// loop's whole share of a scrape; the text is rendered from this elsewhere
+/// (src/daemon/metrics_http.rs renders it on a blocking thread).
+pub struct Snapshot {
+    pub vrrp: Vec<crate::contract::VrrpRow>,
+    pub vrrs_servers: Vec<crate::vrrs::ServerRow>,
+    pub vrrs_pathways: Vec<crate::vrrs::PathwayRow>,
+    pub track: Vec<crate::contract::TrackRow>,
+    pub stats: RuntimeStats,
+}
+
+impl Snapshot {
+    /// The OpenMetrics text, with the `process_*` families read now. The typed rows become
+    /// the JSON values `render` reads here, off the loop, not when the loop takes them.
+    pub fn render(&self) -> String {
+        fn values<T: serde::Serialize>(rows: &[T]) -> Vec<Value> {
+            rows.iter()
+                .filter_map(|r| serde_json::to_value(r).ok())
+                .collect()
+        }
+        render(
+            &values(&self.vrrp),
+            &values(&self.vrrs_servers),
+            &values(&self.vrrs_pathways),
+            &values(&self.track),
+            &RuntimeInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                stats: &self.stats,
+                process: ProcessStats::read(),
+            },
+        )
+    }
 }
 
 /// The conventional `process_*` metrics, read from /proc/self.
@@ -327,6 +366,45 @@ fn sorted(rows: &[Value], key: impl Fn(&Value) -> (String, u64, String)) -> Vec<
     v
 }
 
+/// Router Advertisement families of the instances that send them (rows with a
+/// `router_advertisements` object).
+fn router_advertisement_families(rows: &[&Value]) -> Vec<Fam> {
+    let mut advertising = Fam::new(
+        "netvrrp_vrrp_ra_advertising",
+        Kind::Gauge,
+        "1 while the instance sends Router Advertisements (Master), 0 while silent",
+    );
+    let mut sent = Fam::new(
+        "netvrrp_vrrp_ra_sent",
+        Kind::Counter,
+        "Router Advertisements sent",
+    );
+    let mut solicitations = Fam::new(
+        "netvrrp_vrrp_ra_solicitations",
+        Kind::Counter,
+        "Router Solicitations heard, by outcome (answered; ignored: not Master; invalid)",
+    );
+    for r in rows
+        .iter()
+        .filter(|r| r["router_advertisements"].is_object())
+    {
+        let base = router_labels(r);
+        let ra = &r["router_advertisements"];
+        let on = ra["state"].as_str() == Some("advertising");
+        advertising.add(base.clone(), if on { 1.0 } else { 0.0 });
+        let c = &ra["counters"];
+        sent.add(base.clone(), counter(c, "sent"));
+        for (outcome, key) in [
+            ("answered", "rs_answered"),
+            ("ignored", "rs_ignored"),
+            ("invalid", "rs_invalid"),
+        ] {
+            solicitations.add(with(&base, "outcome", outcome), counter(c, key));
+        }
+    }
+    vec![advertising, sent, solicitations]
+}
+
 /// The exposition text (OpenMetrics format) for the given `show` rows.
 pub fn render(
     vrrp: &[Value],
@@ -373,6 +451,16 @@ pub fn render(
         Gauge,
         "1 while a tracked interface is up, 0 while it is down (its decrement applies)",
     );
+    let mut not_running = Fam::new(
+        "netvrrp_vrrp_not_running",
+        Gauge,
+        "1 while the instance is held in Initialize or could not start (show vrrp: not_running)",
+    );
+    let mut drifted = Fam::new(
+        "netvrrp_vrrp_device_drift",
+        Gauge,
+        "1 while the instance's vrrp device differs from what netvrrp made (apply repairs it)",
+    );
     let mut transitions = Fam::new(
         "netvrrp_vrrp_transitions",
         Counter,
@@ -394,7 +482,7 @@ pub fn render(
             s(&r["family"]),
         )
     });
-    for r in rows {
+    for r in rows.iter().copied() {
         let base = router_labels(r);
         let current = r["state"].as_str().unwrap_or("");
         for st in ["initialize", "backup", "master"] {
@@ -410,6 +498,9 @@ pub fn render(
         adver.add(base.clone(), num("advertisement_interval_ms") / 1000.0);
         master_adver.add(base.clone(), num("master_adver_interval_ms") / 1000.0);
         down.add(base.clone(), num("master_down_interval_ms") / 1000.0);
+        let flag = |k: &str| if r[k].is_null() { 0.0 } else { 1.0 };
+        not_running.add(base.clone(), flag("not_running"));
+        drifted.add(base.clone(), flag("drift"));
         // Tracked interfaces (entries naming an object are in netvrrp_track_up).
         for t in r["track"].as_array().into_iter().flatten() {
             let Some(interface) = t["interface"].as_str() else {
@@ -449,11 +540,14 @@ pub fn render(
         adver,
         master_adver,
         down,
+        not_running,
+        drifted,
         tracked,
         transitions,
         dropped,
     ]);
     fams.extend(counters);
+    fams.extend(router_advertisement_families(&rows));
 
     let mut vrrs_state = Fam::new(
         "netvrrp_vrrs_state",
@@ -527,7 +621,26 @@ pub fn render(
         Vec::new(),
         stats.filter_failures.load(Ordering::Relaxed) as f64,
     );
-    fams.extend([runtime, reloads, reload_failures, filter_failures]);
+    let mut drift = Fam::new(
+        "netvrrp_runtime_device_drift_events",
+        Counter,
+        "vrrp devices found changed behind netvrrp's back (mode, MAC, parent)",
+    );
+    drift.add(Vec::new(), stats.drift_events as f64);
+    let mut state_write_failures = Fam::new(
+        "netvrrp_runtime_state_write_failures",
+        Counter,
+        "writes of masters.json or the pid file that failed (masters.json is retried)",
+    );
+    state_write_failures.add(Vec::new(), stats.state_write_failures as f64);
+    fams.extend([
+        runtime,
+        reloads,
+        reload_failures,
+        filter_failures,
+        state_write_failures,
+        drift,
+    ]);
 
     if let Some(p) = info.process {
         for (name, kind, help, v) in [
@@ -594,60 +707,6 @@ pub fn render(
     out
 }
 
-/// Serve `GET /metrics` on a bound listener (bound before the runtime reports ready, so a
-/// scrape right after READY=1 finds it). Each scrape asks the event loop for the text through
-/// `scrape` (so the numbers are consistent with one instant of the loop).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    scrape: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<String>>,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    loop {
-        let Ok((mut conn, _)) = listener.accept().await else {
-            continue;
-        };
-        let scrape = scrape.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let n =
-                match tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut buf))
-                    .await
-                {
-                    Ok(Ok(n)) => n,
-                    _ => return,
-                };
-            let head = String::from_utf8_lossy(&buf[..n]);
-            let path = head.split_whitespace().nth(1).unwrap_or("");
-            let (status, ctype, body) =
-                if head.starts_with("GET ") && (path == "/metrics" || path == "/") {
-                    let (tx, rx) = tokio::sync::oneshot::channel();
-                    if scrape.send(tx).await.is_err() {
-                        return;
-                    }
-                    match rx.await {
-                        Ok(text) => (
-                            "200 OK",
-                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                            text,
-                        ),
-                        Err(_) => return,
-                    }
-                } else {
-                    (
-                        "404 Not Found",
-                        "text/plain",
-                        "only GET /metrics here\n".to_string(),
-                    )
-                };
-            let reply = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = conn.write_all(reply.as_bytes()).await;
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -683,10 +742,32 @@ mod tests {
     }
 
     #[test]
+    fn router_advertisement_counters_are_exposed() {
+        let mut r = row("eth0", 5, "master");
+        r["family"] = json!("ipv6");
+        r["router_advertisements"] = json!({"state": "advertising",
+            "counters": {"sent": 9, "rs_answered": 3, "rs_ignored": 1, "rs_invalid": 2}});
+        let text = text(&[r, row("eth1", 6, "backup")], &RuntimeStats::default());
+        let l = r#"interface="eth0",vrid="5",family="ipv6""#;
+        for line in [
+            format!(r#"netvrrp_vrrp_ra_advertising{{{l}}} 1"#),
+            format!(r#"netvrrp_vrrp_ra_sent_total{{{l}}} 9"#),
+            format!(r#"netvrrp_vrrp_ra_solicitations_total{{{l},outcome="answered"}} 3"#),
+            format!(r#"netvrrp_vrrp_ra_solicitations_total{{{l},outcome="ignored"}} 1"#),
+            format!(r#"netvrrp_vrrp_ra_solicitations_total{{{l},outcome="invalid"}} 2"#),
+        ] {
+            assert!(text.contains(&line), "{line} missing:\n{text}");
+        }
+        // A router without RAs has no such series.
+        assert!(!text.contains(r#"netvrrp_vrrp_ra_sent_total{interface="eth1""#));
+    }
+
+    #[test]
     fn exposition_has_families_with_units_and_info() {
         let stats = RuntimeStats {
             reloads_changed: 4,
             reload_failures: 1,
+            state_write_failures: 2,
             config_sha256: sha256_hex(b""),
             ..RuntimeStats::default()
         };
@@ -710,6 +791,7 @@ mod tests {
             "netvrrp_runtime_reloads_total 4".into(),
             "netvrrp_runtime_reload_failures_total 1".into(),
             "netvrrp_runtime_filter_failures_total 6".into(),
+            "netvrrp_runtime_state_write_failures_total 2".into(),
             "# UNIT netvrrp_vrrp_master_down_interval_seconds seconds".into(),
             "# TYPE netvrrp_vrrp_adverts_dropped counter".into(),
             // sha256sum of the empty file.

@@ -4,11 +4,15 @@
 pub mod access;
 pub mod admission;
 pub mod control;
+pub mod debug;
 pub mod filter;
 pub mod identity;
+pub mod log_file;
 pub mod metrics;
+pub mod metrics_http;
 pub mod nft_netlink;
 pub mod render;
+pub mod router_params;
 pub mod runtime;
 pub mod sched;
 pub mod timer;
@@ -120,6 +124,12 @@ fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("cannot find my own executable")?;
     crate::security::prepare_run_dir(&cli.run_dir)?;
+    // One format per file, and a size cap (see `log_file`).
+    log_file::prepare(
+        &log_path(&cli.run_dir),
+        cli.log_format == crate::cli::LogFormat::Json,
+    )
+    .context("cannot rotate the runtime's log")?;
     let log = crate::security::open_append_nofollow(&log_path(&cli.run_dir))?;
     let log2 = log.try_clone().context("cannot duplicate the log handle")?;
     let mut cmd = std::process::Command::new(exe);

@@ -30,6 +30,10 @@ pub fn vrrp_text(rows: &[Value]) -> String {
         out += &field("Address family", s(&r["family"]));
         out += &field("Protocol Version", s(&r["version"]));
         out += &field("State", s(&r["state"]).to_uppercase());
+        if let Some(why) = r["not_running"].as_str() {
+            out += &field("Not running", why.to_string());
+        }
+        out += &field("Shutdown", s(&r["shutdown"]));
         out += &field("Device", s(&r["device"]));
         out += &field("Virtual MAC", s(&r["vmac"]));
         out += &field("Primary address", s(&r["primary_address"]));
@@ -54,6 +58,7 @@ pub fn vrrp_text(rows: &[Value]) -> String {
             .map(|a| a.iter().map(s).collect())
             .unwrap_or_default();
         out += &field("Virtual addresses", vips.join(", "));
+        out += &router_advertisement_lines(&r["router_advertisements"]);
         let tracked = crate::track::show::tracked_lines(&r["track"]);
         if !tracked.is_empty() {
             out += " Tracked:\n";
@@ -66,6 +71,53 @@ pub fn vrrp_text(rows: &[Value]) -> String {
             }
         }
     }
+    out
+}
+
+/// The Router Advertisement block of a row (nothing for a router without RAs).
+fn router_advertisement_lines(ra: &Value) -> String {
+    if !ra.is_object() {
+        return String::new();
+    }
+    let c = &ra["counters"];
+    let list = |v: &Value| {
+        let items: Vec<String> = v
+            .as_array()
+            .map(|a| a.iter().map(s).collect())
+            .unwrap_or_default();
+        if items.is_empty() {
+            "-".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
+    let mut out = " Router Advertisements:
+"
+    .to_string();
+    let mut line = |k: &str, v: String| {
+        out += &format!(
+            "   {k:<30} {v}
+"
+        )
+    };
+    line("State", s(&ra["state"]));
+    line("Source", s(&ra["source"]));
+    line(
+        "Interval",
+        format!(
+            "{}..{} ms",
+            s(&ra["min_interval_ms"]),
+            s(&ra["max_interval_ms"])
+        ),
+    );
+    line("Router lifetime", format!("{} s", s(&ra["lifetime_s"])));
+    line("Prefixes", list(&ra["prefixes"]));
+    line("RDNSS", list(&ra["rdnss"]));
+    line("MTU", s(&ra["mtu"]));
+    line("RAs sent", s(&c["sent"]));
+    line("RS answered", s(&c["rs_answered"]));
+    line("RS ignored (not Master)", s(&c["rs_ignored"]));
+    line("RS invalid", s(&c["rs_invalid"]));
     out
 }
 
@@ -109,7 +161,11 @@ pub fn vrrp_brief(rows: &[Value], now: f64) -> String {
             s(&r["interface"]),
             s(&r["vrid"]),
             s(&r["family"]),
-            s(&r["state"]),
+            // A router held in Initialize says so (the reason is in the full view).
+            match r["not_running"].as_str() {
+                Some(_) => format!("{}*", s(&r["state"])),
+                None => s(&r["state"]),
+            },
             format!("{}/{}", s(&r["priority"]), s(&r["effective_priority"])),
             s(&r["master_address"]),
             match age(now, r["last_change"].as_f64().unwrap_or(0.0)) {
@@ -124,7 +180,20 @@ pub fn vrrp_brief(rows: &[Value], now: f64) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    table
+    // Footnotes: why each starred router is not running.
+    let notes: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let why = r["not_running"].as_str()?;
+            Some(format!(
+                "* {} vrid {} {}: {why}",
+                s(&r["interface"]),
+                s(&r["vrid"]),
+                s(&r["family"])
+            ))
+        })
+        .collect();
+    let lines = table
         .iter()
         .map(|row| {
             let mut line = String::new();
@@ -137,8 +206,9 @@ pub fn vrrp_brief(rows: &[Value], now: f64) -> String {
             }
             line
         })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .chain(notes)
+        .collect::<Vec<_>>();
+    lines.join("\n")
 }
 
 #[cfg(test)]
@@ -169,6 +239,55 @@ mod brief_tests {
             "web   bond0.100  17    ipv6    backup  100/100   -          -"
         );
         assert_eq!(vrrp_brief(&[], 0.0), "no VRRP routers");
+        let waiting = [json!({"interface": "eth1", "vrid": 9, "family": "ipv4",
+            "state": "initialize", "priority": 100, "effective_priority": 100,
+            "master_address": null, "last_change": null,
+            "not_running": "parent interface eth1 has no IPv4 address"})];
+        let text = vrrp_brief(&waiting, 10.0);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].contains("initialize*"), "{text}");
+        assert_eq!(
+            lines[2],
+            "* eth1 vrid 9 ipv4: parent interface eth1 has no IPv4 address"
+        );
+        let full = vrrp_text(&waiting);
+        assert!(
+            full.contains(
+                "Not running                      parent interface eth1 has no IPv4 address"
+            ),
+            "{full}"
+        );
         assert_eq!(age(100_000.0, 100.0), "1d03h");
+    }
+}
+
+#[cfg(test)]
+mod ra_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn router_advertisements_have_a_block_of_their_own() {
+        let ra = json!({"state": "advertising", "source": "fe80::5", "lifetime_s": 1800,
+            "min_interval_ms": 198000, "max_interval_ms": 600000,
+            "prefixes": ["2001:db8:5::/64"], "rdnss": [], "mtu": null,
+            "counters": {"sent": 4, "rs_answered": 2, "rs_ignored": 0, "rs_invalid": 1}});
+        let row = json!({"vrid": 5, "family": "ipv6", "router_advertisements": ra});
+        let text = vrrp_text(&[row]);
+        for want in [
+            " Router Advertisements:\n",
+            "   State                          advertising\n",
+            "   Source                         fe80::5\n",
+            "   Interval                       198000..600000 ms\n",
+            "   Prefixes                       2001:db8:5::/64\n",
+            "   RDNSS                          -\n",
+            "   RAs sent                       4\n",
+            "   RS answered                    2\n",
+            "   RS invalid                     1\n",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from\n{text}");
+        }
+        let without = vrrp_text(&[json!({"vrid": 6, "router_advertisements": null})]);
+        assert!(!without.contains("Router Advertisements"), "{without}");
     }
 }

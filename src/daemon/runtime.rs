@@ -9,12 +9,13 @@
 
 use super::control::{self, Reply, Request};
 use crate::config::{self, RouterConfig};
+use crate::contract::StateEvent;
 use crate::kernel::{Kernel, KernelEvent, Snapshot};
 use crate::reconcile::kernel::Loaded;
 use crate::types::{Family, MacAddr};
 use crate::vrrp::net::{self, FrameBatch, Received, RxSocket};
 use crate::vrrp::packet;
-use crate::vrrp::router::{Action, Input, Router, RouterParams, State, Time};
+use crate::vrrp::router::{Action, Input, Router, State, Time};
 use crate::vrrp::unicast::UnicastSender;
 use anyhow::Context;
 use futures::{FutureExt, StreamExt};
@@ -30,11 +31,16 @@ use tokio::time::Instant;
 
 mod background;
 mod control_server;
+mod drift;
 mod fanout;
+mod instance_key;
 mod instances;
 mod outward;
+mod packet_log;
 mod persistence;
+mod ra;
 mod reload;
+mod waiting;
 
 use background::*;
 use control_server::*;
@@ -77,25 +83,15 @@ const CLIENT_STOP_GRACE: Duration = Duration::from_secs(2);
 /// which asking at once would outrun); only a backlog of other links makes it take seconds.
 const SETTLE_GRACE: Duration = Duration::from_millis(250);
 
-/// (interface, vrid, family): one VRRP instance.
-pub type InstanceKey = (String, u8, Family);
+pub use instance_key::InstanceKey;
 
-/// A pushed state change (VRRS fan-out and `subscribe`).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StateEvent {
-    pub interface: String,
-    pub vrid: u8,
-    pub family: Family,
-    /// The VRRS leader names that follow this instance (empty for the other family's instance
-    /// of a dual-stack router).
+/// A state change as the loop publishes it (subscribe, heap trimming): the event and the
+/// VRRS leader names that follow its instance (empty for the other family's instance of a
+/// dual-stack router).
+#[derive(Debug, Clone)]
+pub struct Published {
     pub names: Vec<String>,
-    pub previous: State,
-    pub state: State,
-    pub reason: String,
-    pub vmac: MacAddr,
-    pub vips: Vec<IpAddr>,
-    /// Seconds since the Unix epoch.
-    pub time: f64,
+    pub event: StateEvent,
 }
 
 struct Instance {
@@ -126,7 +122,7 @@ impl Instance {
     fn advert(&self, priority: u8, interval_cs: u16) -> packet::Advert {
         packet::Advert::new(
             self.config.version.number(),
-            self.key.1,
+            self.key.vrid,
             priority,
             interval_cs,
             &self.vips,
@@ -146,8 +142,8 @@ enum Control {
 /// What a subscriber gets: the current leader rows, VRRP state changes from then on, and
 /// `[[track]]` state changes.
 type Subscription = (
-    Vec<serde_json::Value>,
-    broadcast::Receiver<StateEvent>,
+    Vec<crate::contract::StreamEvent>,
+    broadcast::Receiver<Published>,
     broadcast::Receiver<crate::track::TrackEvent>,
 );
 
@@ -172,7 +168,7 @@ pub struct Runtime {
     /// Every frame this loop sends, flushed once per loop turn and before each netlink
     /// request (so a new Master's advert never waits for a round trip).
     frames: FrameBatch,
-    events: broadcast::Sender<StateEvent>,
+    events: broadcast::Sender<Published>,
     scratch: Vec<Action>,
     reloads: u64,
     /// What only the metrics read (reloads that changed something, failures, config hash).
@@ -211,6 +207,8 @@ pub struct Runtime {
     resume: HashSet<InstanceKey>,
     /// An instance entered or left Master since `masters.json` was last written.
     masters_dirty: bool,
+    /// After a failed write of `masters.json`: not before this (see `sync_masters`).
+    masters_retry_at: Option<std::time::Instant>,
     /// The configuration running now (the `running` control request; reloads compare
     /// against the instances' own copies).
     config: Arc<config::Config>,
@@ -218,6 +216,13 @@ pub struct Runtime {
     started_realtime_priority: Option<u8>,
     /// `[[track]]` objects' trackers and states (see [`crate::track`]).
     tracks: crate::track::TrackSet,
+    /// Router Advertisements of the IPv6 instances that send them (see [`ra`]).
+    ra: ra::RaRuntime,
+    /// Instances of the configuration that could not be installed, and why (see
+    /// [`waiting`]).
+    not_installed: Vec<waiting::NotInstalled>,
+    /// Instances whose vrrp device was changed behind our back, and how (see [`drift`]).
+    drifted: HashMap<InstanceKey, String>,
 }
 
 /// Tell systemd (when NOTIFY_SOCKET is set; a no-op otherwise).
@@ -322,9 +327,13 @@ impl Runtime {
             access: super::access::Policy::from_config(&config.runtime),
             resume: HashSet::new(),
             masters_dirty: true,
+            masters_retry_at: None,
             config: config.clone(),
             started_realtime_priority: config.runtime.realtime_priority,
             tracks: crate::track::TrackSet::new(),
+            ra: ra::RaRuntime::default(),
+            not_installed: Vec::new(),
+            drifted: HashMap::new(),
         };
         rt.tracks.reconfigure(&config);
         rt.resume = load_masters(&rt.run_dir);
@@ -440,11 +449,15 @@ impl Runtime {
         }
     }
 
-    /// When the earliest armed router timer is due, on the clock the timerfd uses.
+    /// When the earliest armed router timer or Router Advertisement is due, on the clock
+    /// the timerfd uses.
     fn next_wakeup(&self) -> Option<std::time::Instant> {
-        self.timers
-            .first()
-            .map(|(t, _)| (self.base + t.as_duration()).into_std())
+        let router = self.timers.first().map(|(t, _)| *t);
+        [router, self.ra.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|t| (self.base + t.as_duration()).into_std())
     }
 
     /// Keep electing (timers, received adverts) until `done` resolves: the stop path waits
@@ -494,6 +507,8 @@ impl Runtime {
         }
         self.shutdown_all().await;
         self.flush_frames();
+        // The last chance to record that nothing is Master: no back-off.
+        self.masters_retry_at = None;
         self.sync_masters();
         // The process exits right after run(): first the executor takes every pathway down
         // and hands the last notices (to Initialize) over, then the clients get a moment to
@@ -525,19 +540,23 @@ impl Runtime {
         }
         self.set_socket_mode();
         let pid_path = super::pid_path(&self.run_dir);
-        crate::security::replace_file(&pid_path, format!("{}\n", std::process::id()).as_bytes())?;
+        self.write_pid_file(&pid_path);
         let mut kernel_events = Box::pin(crate::kernel::events().await?);
         let admission = super::admission::Admission::start();
         let mut timer = super::timer::Timer::new().context("cannot create the timer")?;
         let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
-        let (scrape_send, mut scrape_recv) = mpsc::channel::<oneshot::Sender<String>>(8);
+        let (scrape_send, mut scrape_recv) =
+            mpsc::channel::<oneshot::Sender<super::metrics::Snapshot>>(8);
         if let Some(listen) = &self.metrics_listen {
             match listen.parse::<std::net::SocketAddr>() {
                 // Bound here, before READY=1, so a scrape right after start finds it.
                 Ok(addr) => match tokio::net::TcpListener::bind(addr).await {
                     Ok(listener) => {
                         tracing::info!(target: "netvrrp::protocol", %addr, "serving Prometheus metrics");
-                        tokio::spawn(super::metrics::serve(listener, scrape_send));
+                        if let Some(why) = crate::config::exposed_listen_address(&addr) {
+                            tracing::warn!(target: "netvrrp::protocol", %addr, "{why}");
+                        }
+                        tokio::spawn(super::metrics_http::serve(listener, scrape_send));
                     }
                     Err(e) => {
                         tracing::error!(target: "netvrrp::protocol", %addr, "cannot listen for metrics: {e}")
@@ -575,6 +594,7 @@ impl Runtime {
             tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
         watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            self.sync_ras();
             self.flush_frames();
             let wake = self.next_wakeup();
             self.sync_filter();
@@ -612,13 +632,16 @@ impl Runtime {
                 () = std::future::poll_fn(|cx| poll_receivers(&self.receivers, cx)) => {
                     self.drain_receivers().await;
                 }
+                () = std::future::poll_fn(|cx| ra::poll_solicitations(&self.ra, cx)) => {
+                    self.drain_solicitations();
+                }
                 Some(ev) = kernel_events.next() => {
                     // An event storm (hundreds of unrelated links changing) costs one
                     // re-read of the kernel, not one per event.
-                    let mut relevant = Self::is_link_event(&ev);
+                    let mut relevant = self.wants_event(&ev);
                     let mut overrun = matches!(ev, KernelEvent::Overrun);
                     while let Some(Some(more)) = kernel_events.next().now_or_never() {
-                        relevant |= Self::is_link_event(&more);
+                        relevant |= self.wants_event(&more);
                         overrun |= matches!(more, KernelEvent::Overrun);
                     }
                     if overrun {
@@ -676,7 +699,7 @@ impl Runtime {
                     });
                 }
                 Some(reply) = scrape_recv.recv() => {
-                    let _ = reply.send(self.metrics_text());
+                    let _ = reply.send(self.metrics_snapshot());
                 }
                 Some(msg) = ctl_recv.recv() => {
                     if let AfterControl::Stop = self.on_control(msg, &reloads) {
@@ -712,6 +735,7 @@ fn open_unicast(
 
 /// One advert to every unicast peer of the instance.
 fn send_unicast_advert(inst: &mut Instance, priority: u8, interval_cs: u16) {
+    packet_log::sent(inst, priority, interval_cs);
     let advert = inst.advert(priority, interval_cs);
     let result = match &inst.unicast {
         Some(u) => u.send_advert(&advert, inst.config.checksum_with_ipv4_pseudoheader),

@@ -1720,6 +1720,7 @@ vrrp_instance A {
                 rise: 100,
                 fall: 1,
                 initial_up: false,
+                run_as: Default::default(),
             }
         );
         let TrackKind::Exec {

@@ -13,6 +13,7 @@
 //! of the same size, 0 (keepalived's FAULT; the default of scripts and interfaces) is
 //! `fault = true`.
 
+pub mod devices;
 pub mod frr;
 mod glob;
 pub mod keepalived;

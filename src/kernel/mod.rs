@@ -31,6 +31,11 @@ use serde::Serialize;
 /// (`/proc/sys/net/ipv6/conf/<dev>/{accept_dad,dad_transmits,enhanced_dad}`).
 pub const DAD_SYSCTLS: [&str; 3] = ["accept_dad", "dad_transmits", "enhanced_dad"];
 
+/// The IPv6 sysctls netvrrp sets to 0 on the vrrp6 device of a router that sends Router
+/// Advertisements, so that device learns no route or address from its own RAs or another
+/// router's (`/proc/sys/net/ipv6/conf/<dev>/{accept_ra,autoconf}`).
+pub const RA_HOST_SYSCTLS: [&str; 2] = ["accept_ra", "autoconf"];
+
 /// The per-device sysctl that turns IPv6 off on pathway macvlans without IPv6 addresses
 /// (see [`crate::desired::DesiredDevice::ipv6`]).
 pub const DISABLE_IPV6: &str = "disable_ipv6";
@@ -55,6 +60,18 @@ pub enum MacvlanMode {
 
 fn is_zero(v: &u32) -> bool {
     *v == 0
+}
+
+/// The rtnetlink payload parsers by themselves (ifinfomsg/ifaddrmsg with attributes), for
+/// the fuzz targets in fuzz/: whatever the bytes, they return a value or None.
+pub mod wire {
+    pub fn link(payload: &[u8]) -> Option<super::LinkInfo> {
+        super::parse::link_from_payload(payload)
+    }
+
+    pub fn address(payload: &[u8]) -> Option<(u32, ipnet::IpNet)> {
+        super::parse::address_from_payload(payload)
+    }
 }
 
 /// One link as the kernel reports it.
@@ -82,9 +99,16 @@ pub struct LinkInfo {
     pub operstate: String,
     /// Addresses with their prefix length; IPv6 link-locals included.
     pub addresses: Vec<IpNet>,
+    /// The IPv6 link-locals among `addresses` that the kernel made itself (addrconf's, tagged
+    /// IFA_PROTO `kernel_ll`, Linux 5.18+): never managed, unlike a link-local VIP.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kernel_link_locals: Vec<IpNet>,
     /// Values of [`DAD_SYSCTLS`], in that order; None when the device has no IPv6 conf.
     /// Read from the inet6 devconf of the link dump (the same values /proc shows).
     pub dad_sysctls: Option<[i32; 3]>,
+    /// Values of [`RA_HOST_SYSCTLS`], in that order; None when the device has no IPv6 conf.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ra_host_sysctls: Option<[i32; 2]>,
     /// The `disable_ipv6` sysctl from the same devconf; None when the device has no IPv6 conf.
     pub disable_ipv6: Option<bool>,
     /// [`IGNORE_LINKDOWN`] of the IPv4 conf (IFLA_INET_CONF); None when not reported.

@@ -4,8 +4,8 @@ use super::Op;
 use super::error::{Cause, KernelError};
 use super::nl::{Conn, Request};
 use super::parse::{
-    RTM_NEWADDR, RTM_NEWLINK, address_from_payload, addrgenmode_to_nl, link_from_payload,
-    link_index, macvlan_mode_to_nl,
+    RTM_NEWADDR, RTM_NEWLINK, address_from_payload, addrgenmode_to_nl, is_kernel_link_local,
+    link_from_payload, link_index, macvlan_mode_to_nl,
 };
 use super::{LinkInfo, Snapshot, schedule};
 use anyhow::Context;
@@ -136,6 +136,9 @@ impl Kernel {
                             && let Ok(at) = links.binary_search_by_key(&index, |l| l.index)
                         {
                             links[at].addresses.push(net);
+                            if is_kernel_link_local(payload) {
+                                links[at].kernel_link_locals.push(net);
+                            }
                         }
                     }
                 },

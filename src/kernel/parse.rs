@@ -35,6 +35,8 @@ const IFLA_MACVLAN_MODE: u16 = 1;
 const IFLA_INET6_CONF: u16 = 2;
 const IFLA_INET6_ADDR_GEN_MODE: u16 = 8;
 // Indexes into the IFLA_INET6_CONF array (linux/ipv6.h DEVCONF_*).
+const DEVCONF_ACCEPT_RA: usize = 3;
+const DEVCONF_AUTOCONF: usize = 5;
 const DEVCONF_DAD_TRANSMITS: usize = 6;
 const DEVCONF_DISABLE_IPV6: usize = 26;
 const DEVCONF_ACCEPT_DAD: usize = 27;
@@ -47,6 +49,10 @@ const IPV4_DEVCONF_IGNORE_ROUTES_WITH_LINKDOWN: usize = 28;
 // linux/if_addr.h
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
+/// IFA_PROTO (Linux 5.18+): who made the address; absent for addresses added by userspace.
+const IFA_PROTO: u16 = 11;
+/// IFAPROT_KERNEL_LL: a link-local addrconf generated.
+const IFAPROT_KERNEL_LL: u8 = 3;
 
 const AF_INET: u8 = libc::AF_INET as u8;
 const AF_INET6: u8 = libc::AF_INET6 as u8;
@@ -116,6 +122,8 @@ pub(crate) fn link_from_payload(payload: &[u8]) -> Option<LinkInfo> {
         carrier: flags & IFF_LOWER_UP != 0,
         operstate: "unknown".to_string(),
         addresses: Vec::new(),
+        kernel_link_locals: Vec::new(),
+        ra_host_sysctls: None,
         dad_sysctls: None,
         disable_ipv6: None,
         ipv4_ignore_linkdown: None,
@@ -215,6 +223,9 @@ fn parse_inet6(spec: &[u8], link: &mut LinkInfo) {
                 ) {
                     link.dad_sysctls = Some([a, d, e]);
                 }
+                if let (Some(ra), Some(auto)) = (at(DEVCONF_ACCEPT_RA), at(DEVCONF_AUTOCONF)) {
+                    link.ra_host_sysctls = Some([ra, auto]);
+                }
                 link.disable_ipv6 = i32_at(v, DEVCONF_DISABLE_IPV6 * 4).map(|x| x != 0);
                 link.ipv6_ignore_linkdown =
                     i32_at(v, DEVCONF_IGNORE_ROUTES_WITH_LINKDOWN * 4).map(|x| x != 0);
@@ -248,6 +259,14 @@ pub(crate) fn address_from_payload(payload: &[u8]) -> Option<(u32, IpNet)> {
     let ip = local.or(address)?;
     let net = IpNet::new(ip, prefix_len).ok()?;
     Some((index, net))
+}
+
+/// Whether an RTM_NEWADDR payload is a link-local the kernel made itself (IFA_PROTO
+/// `kernel_ll`): such an address is the kernel's, never a VIP netvrrp manages.
+pub(crate) fn is_kernel_link_local(payload: &[u8]) -> bool {
+    payload.get(IFADDRMSG_LEN..).is_some_and(|attrs| {
+        Attrs(attrs).any(|(kind, v)| kind == IFA_PROTO && v.first() == Some(&IFAPROT_KERNEL_LL))
+    })
 }
 
 pub(crate) fn macvlan_mode_from_nl(mode: MacVlanMode) -> MacvlanMode {
@@ -411,6 +430,28 @@ mod tests {
             address_from_payload(&bytes(&msg)),
             Some((5, "fe80::1/64".parse().unwrap()))
         );
+    }
+
+    #[test]
+    fn kernel_made_link_locals_are_told_apart() {
+        use netlink_packet_route::address::AddressProtocol;
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet6;
+        msg.header.index = 5;
+        msg.header.prefix_len = 64;
+        msg.attributes = vec![AddressAttribute::Address("fe80::1".parse().unwrap())];
+        // Added by userspace (a link-local VIP): no IFA_PROTO.
+        assert!(!is_kernel_link_local(&bytes(&msg)));
+        msg.attributes
+            .push(AddressAttribute::Protocol(AddressProtocol::LinkLocal));
+        assert!(is_kernel_link_local(&bytes(&msg)));
+        // Another protocol (e.g. an address SLAAC made from an RA) is not a link-local's tag.
+        msg.attributes.pop();
+        msg.attributes.push(AddressAttribute::Protocol(
+            AddressProtocol::RouterAnnouncement,
+        ));
+        assert!(!is_kernel_link_local(&bytes(&msg)));
+        assert!(!is_kernel_link_local(&[]));
     }
 
     #[test]

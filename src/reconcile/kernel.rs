@@ -139,7 +139,10 @@ pub async fn load_with(kernel: &Kernel, config: Config, run_dir: &Path) -> Resul
     if !findings.errors.is_empty() {
         return Err(Failure::Risk(findings.errors));
     }
-    loaded.warnings = findings.warnings;
+    let config_warnings = loaded.config.warnings.iter().map(ToString::to_string);
+    loaded
+        .warnings
+        .extend(config_warnings.chain(findings.warnings));
     Ok(loaded)
 }
 
@@ -148,12 +151,14 @@ async fn derive_loaded(kernel: &Kernel, config: Config, run_dir: &Path) -> Resul
     let desired = desired::derive(&config, |name| snapshot.by_name(name).map(|l| l.index))
         .map_err(|errors| Failure::Fit(errors.iter().map(|e| e.to_string()).collect()))?;
     let owned = apply::load_owned(run_dir).map_err(Failure::Io)?;
+    let warnings =
+        desired::absent_pathways(&config, |name| snapshot.by_name(name).map(|l| l.index));
     Ok(Loaded {
         config,
         snapshot,
         desired,
         owned,
-        warnings: Vec::new(),
+        warnings,
     })
 }
 
@@ -243,7 +248,18 @@ where
         }
     };
     let owned = owned_after(&after, &loaded.desired);
-    apply::save_owned(run_dir, &owned).map_err(Failure::Io)?;
+    // Devices nobody records as ours would be foreign to the next apply (never removed, in
+    // the way): a kernel change that cannot be recorded (ENOSPC, a read-only run-dir) is
+    // undone, like any other failure after the first change.
+    // Unchanged records need no write (a runtime starting on a full run-dir still starts).
+    if owned != loaded.owned
+        && let Err(e) = save_owned_retrying(run_dir, &owned).await
+    {
+        return Err(Failure::Verify {
+            why: format!("cannot record the devices netvrrp owns: {e:#}"),
+            rollback: roll_back(kernel, &plan.changes).await,
+        });
+    }
     Ok((
         Loaded {
             snapshot: after,
@@ -252,6 +268,25 @@ where
         },
         report,
     ))
+}
+
+/// Attempts at writing owned.json before giving up (a full disk may free up meanwhile:
+/// logrotate, a removed core dump).
+const SAVE_OWNED_ATTEMPTS: u32 = 3;
+
+async fn save_owned_retrying(run_dir: &Path, owned: &[OwnedRecord]) -> anyhow::Result<()> {
+    let mut attempt = 1;
+    loop {
+        match apply::save_owned(run_dir, owned) {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt >= SAVE_OWNED_ATTEMPTS => return Err(e),
+            Err(e) => {
+                tracing::warn!(target: "netvrrp::protocol", attempt, "cannot write owned.json, retrying: {e:#}");
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+        }
+    }
 }
 
 /// Undo `ops` (all done), newest first; a sentence saying how it went.

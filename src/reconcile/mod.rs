@@ -12,9 +12,9 @@ use routers::RouterChange;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Version of every JSON document netvrrp prints or answers (`schema` key); raised when a
-/// key changes meaning or goes away, not when one is added.
-pub const SCHEMA: u32 = 1;
+/// Version of every JSON document netvrrp prints or answers (`schema` key): one number for
+/// the whole outward contract, defined there.
+pub use crate::contract::SCHEMA;
 
 /// The `[runtime]` settings as a runtime runs them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -139,6 +139,7 @@ pub fn changed_attributes(old: &RouterConfig, new: &RouterConfig, family: Family
             out.push(key.to_string());
         }
     };
+    differs("name", old.name != new.name);
     differs("priority", old.priority != new.priority);
     differs(
         "advertisement-interval",
@@ -162,7 +163,13 @@ pub fn changed_attributes(old: &RouterConfig, new: &RouterConfig, family: Family
     );
     match family {
         Family::Ipv4 => differs("ipv4", old.ipv4 != new.ipv4),
-        Family::Ipv6 => differs("ipv6", old.ipv6 != new.ipv6),
+        Family::Ipv6 => {
+            differs("ipv6", old.ipv6 != new.ipv6);
+            differs(
+                "router-advertisements",
+                old.router_advertisements != new.router_advertisements,
+            );
+        }
     }
     differs("vrrs-leader", old.vrrs_leader != new.vrrs_leader);
     differs(

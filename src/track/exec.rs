@@ -61,6 +61,7 @@ pub fn spawn(kind: TrackKind, reporter: Reporter) -> JoinHandle<()> {
             rise,
             fall,
             initial_up,
+            run_as,
         } = kind
         else {
             return;
@@ -70,10 +71,11 @@ pub fn spawn(kind: TrackKind, reporter: Reporter) -> JoinHandle<()> {
         let mut state = Hysteresis::new(initial_up, rise, fall);
         let mut next = tokio::time::Instant::now();
         let mut reported: Option<bool> = None;
+        let hook = crate::hook::Hook::new(command, run_as);
         loop {
             tokio::time::sleep_until(next).await;
             let started = tokio::time::Instant::now();
-            let outcome = super::run::run(&command, timeout).await;
+            let outcome = crate::hook::run::run(&hook, timeout).await;
             state.observe(outcome.success);
             let counted = if state.up() == outcome.success {
                 outcome.status.clone()

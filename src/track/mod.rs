@@ -17,11 +17,10 @@ pub mod exec;
 pub mod file;
 pub mod process;
 pub mod route;
-pub mod run;
 pub mod show;
-pub mod subreaper;
 
 use crate::config::{Config, TrackConfig, TrackKind, TrackObject};
+use crate::contract::TrackRow;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -31,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// Lines of a check's output kept for `show track`.
-pub const OUTPUT_LINES: usize = 10;
+pub use crate::hook::OUTPUT_LINES;
 
 /// A state change, for `subscribe`.
 #[derive(Debug, Clone)]
@@ -307,30 +306,29 @@ impl TrackSet {
     }
 
     /// `show track [NAME]`: one row per object, in name order.
-    pub fn show(&self, name: Option<&str>) -> serde_json::Value {
+    pub fn show(&self, name: Option<&str>) -> Vec<TrackRow> {
         let mut names: Vec<&String> = self.trackers.keys().collect();
         names.sort();
-        let rows: Vec<serde_json::Value> = names
+        names
             .into_iter()
             .filter(|n| name.is_none_or(|w| w == n.as_str()))
             .filter_map(|n| {
                 let t = self.trackers.get(n)?;
                 let st = lock(&t.status).clone();
-                Some(serde_json::json!({
-                    "name": n,
-                    "kind": t.config.kind_name(),
-                    "state": if st.up { "up" } else { "down" },
-                    "since": st.since,
-                    "last_result": st.last_result,
-                    "last_checked": st.last_checked,
-                    "exit_status": st.exit_status,
-                    "output": st.output,
-                    "changes": st.changes,
-                    "config": t.config.kind,
-                }))
+                Some(TrackRow {
+                    name: n.clone(),
+                    kind: t.config.kind_name(),
+                    state: if st.up { "up" } else { "down" },
+                    since: st.since,
+                    last_result: st.last_result,
+                    last_checked: st.last_checked,
+                    exit_status: st.exit_status,
+                    output: st.output,
+                    changes: st.changes,
+                    config: t.config.kind.clone(),
+                })
             })
-            .collect();
-        serde_json::Value::Array(rows)
+            .collect()
     }
 }
 
@@ -349,30 +347,6 @@ pub fn entry_up(entry: &TrackConfig, snapshot: &crate::kernel::Snapshot, set: &T
         (None, Some(o)) => set.is_up(o).unwrap_or(true),
         (None, None) => true,
     }
-}
-
-/// `show vrrp`: a router's tracked objects and what each takes off its priority now.
-pub fn contributions(entries: &[TrackConfig], down: &[bool]) -> serde_json::Value {
-    let rows: Vec<serde_json::Value> = entries
-        .iter()
-        .zip(down.iter().copied().chain(std::iter::repeat(false)))
-        .map(|(e, down)| {
-            let (what, name) = match (e.interface(), e.object()) {
-                (Some(i), _) => ("interface", i),
-                (None, Some(o)) => ("object", o),
-                (None, None) => ("object", ""),
-            };
-            serde_json::json!({
-                what: name,
-                "state": if down { "down" } else { "up" },
-                "decrement": e.decrement,
-                "fault": e.fault,
-                "contribution": if down && !e.fault { -i32::from(e.decrement) } else { 0 },
-                "faulting": down && e.fault,
-            })
-        })
-        .collect();
-    serde_json::Value::Array(rows)
 }
 
 #[cfg(test)]
@@ -451,14 +425,14 @@ mod tests {
         let r = next(&mut rx).await;
         assert!(!set.apply(&r));
         let rows = set.show(Some("f"));
-        assert_eq!(rows[0]["state"], "down");
-        assert_eq!(rows[0]["last_result"], "file missing");
-        assert_eq!(rows[0]["changes"], 0);
+        assert_eq!(rows[0].state, "down");
+        assert_eq!(rows[0].last_result, "file missing");
+        assert_eq!(rows[0].changes, 0);
         // Removed objects are stopped and reported as touched.
         let mut gone = set.reconfigure(&Config::default());
         gone.sort();
         assert_eq!(gone, ["e", "f"]);
-        assert_eq!(set.show(None), serde_json::json!([]));
+        assert_eq!(set.show(None), []);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

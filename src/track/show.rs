@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn track_show_vrrp_lines() {
-        let v = crate::track::contributions(
+        let v = serde_json::to_value(crate::contract::TrackContribution::of(
             &[
                 crate::config::TrackConfig {
                     target: crate::config::TrackTarget::Object("web".into()),
@@ -120,7 +120,8 @@ mod tests {
                 },
             ],
             &[true, false],
-        );
+        ))
+        .unwrap();
         let t = tracked_lines(&v);
         assert!(t.contains("object web"), "{t}");
         assert!(t.contains("down  decrement 50, contributes -50"), "{t}");

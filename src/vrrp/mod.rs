@@ -4,5 +4,7 @@
 pub mod frames;
 pub mod net;
 pub mod packet;
+pub mod ra;
+pub mod ra_net;
 pub mod router;
 pub mod unicast;

@@ -300,6 +300,8 @@ fn read_one(
 pub enum FrameKind {
     Advert,
     Gratuitous,
+    /// An IPv6 Router Advertisement (see [`crate::vrrp::ra`]).
+    RouterAdvert,
 }
 
 /// Who a frame belongs to (an instance index of the caller's choosing) and what it is.
@@ -458,6 +460,37 @@ impl FrameBatch {
             }
         }
         Ok(())
+    }
+
+    /// Queue a Router Advertisement to all-nodes from the virtual router's link-local and
+    /// MAC (`ra.source`, `ra.mac`), out of `parent`, like an unsolicited NA.
+    pub fn push_router_advert(&mut self, tag: usize, parent: u32, ra: &super::ra::RaParams) {
+        let mut message = ra.message();
+        let ck = frames::checksum(
+            &message,
+            Some((
+                IpAddr::V6(ra.source),
+                IpAddr::V6(ALL_NODES_V6),
+                frames::ICMPV6_PROTOCOL,
+            )),
+        );
+        message[2..4].copy_from_slice(&ck.to_be_bytes());
+        let out = self.next(
+            parent,
+            (tag, FrameKind::RouterAdvert),
+            frames::multicast_mac_v6(ALL_NODES_V6),
+            ra.mac,
+            ETH_P_IPV6,
+        );
+        let ip = out.len();
+        out.resize(ip + frames::IPV6_HEADER_LEN, 0);
+        out.extend_from_slice(&message);
+        frames::write_ipv6_header(
+            &mut out[ip..],
+            ra.source,
+            ALL_NODES_V6,
+            frames::ICMPV6_PROTOCOL,
+        );
     }
 
     /// Send every queued frame (one `sendmmsg` per 1,024 frames). A frame the

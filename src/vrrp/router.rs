@@ -149,8 +149,7 @@
 //! reusing one (cleared) `Vec` for all routers keeps the advert send/receive path free of
 //! allocation.
 
-use crate::config::{RouterConfig, Version};
-use crate::types::Family;
+use crate::types::{Family, Version};
 use serde::Serialize;
 use std::fmt;
 use std::net::IpAddr;
@@ -260,42 +259,6 @@ pub enum Tracked {
 }
 
 impl RouterParams {
-    /// Parameters of the `family` instance of a configured router. `primary_address` is our
-    /// advert source address on the parent. Track indexes follow `config.track`.
-    pub fn from_config(config: &RouterConfig, family: Family, primary_address: IpAddr) -> Self {
-        RouterParams {
-            version: config.version,
-            family,
-            vrid: config.vrid,
-            priority: config.priority,
-            // An out-of-range value becomes u16::MAX and is rejected by `Router::new`.
-            advert_interval_cs: u16::try_from(config.advertisement_interval_ms / 10)
-                .unwrap_or(u16::MAX),
-            preempt: config.preempt,
-            preempt_delay: Duration::from_millis(u64::from(config.preempt_delay_ms)),
-            accept_mode: config.accept_mode,
-            primary_address,
-            garp_bursts: config.garp_bursts,
-            garp_burst_interval: Duration::from_millis(u64::from(config.garp_burst_interval_ms)),
-            track: Self::tracked(&config.track),
-        }
-    }
-
-    /// What a router's configured `track` entries do while down, in order (for
-    /// [`RouterParams::track`] and [`Router::set_track`]).
-    pub fn tracked(entries: &[crate::config::TrackConfig]) -> Vec<Tracked> {
-        entries
-            .iter()
-            .map(|t| {
-                if t.fault {
-                    Tracked::Fault
-                } else {
-                    Tracked::Decrement(t.decrement)
-                }
-            })
-            .collect()
-    }
-
     fn validate(&self) -> Result<(), ParamsError> {
         if self.vrid == 0 {
             return Err(ParamsError::Vrid);
@@ -1380,6 +1343,10 @@ fn addr_key(addr: IpAddr) -> u128 {
         IpAddr::V6(a) => a.to_bits(),
     }
 }
+
+#[cfg(test)]
+#[path = "router_negative_tests.rs"]
+mod negative_tests;
 
 #[cfg(test)]
 mod tests {
@@ -2757,48 +2724,6 @@ mod tests {
         assert_eq!(rig.r.master_address(), Some(v4(200)));
         assert!(rig.r.set_primary_address(v6(1)).is_err());
         assert_eq!(rig.r.params().primary_address, v4(200));
-    }
-
-    #[test]
-    fn params_from_config() {
-        use crate::config::{Location, TrackConfig};
-        let cfg = RouterConfig {
-            interface: "eth0".into(),
-            vrid: 7,
-            version: Version::V3,
-            priority: 150,
-            advertisement_interval_ms: 1000,
-            preempt: true,
-            preempt_delay_ms: 2500,
-            accept_mode: true,
-            checksum_with_ipv4_pseudoheader: true,
-            shutdown: false,
-            garp_bursts: 2,
-            garp_burst_interval_ms: 2000,
-            ipv4: vec!["192.0.2.1/24".parse().unwrap()],
-            ipv6: vec![],
-            vrrs_leader: vec![],
-            vrrs_leader_family: None,
-            track: vec![TrackConfig {
-                target: crate::config::TrackTarget::Interface("eth1".into()),
-                decrement: 50,
-                fault: false,
-            }],
-            peers: vec![],
-            unicast_peers: vec![],
-            location: Location::default(),
-        };
-        let p = RouterParams::from_config(&cfg, Family::Ipv4, v4(2));
-        assert_eq!(p.advert_interval_cs, 100);
-        assert_eq!(p.preempt_delay, Duration::from_millis(2500));
-        assert_eq!(p.garp_burst_interval, Duration::from_secs(2));
-        assert_eq!(p.track, vec![Tracked::Decrement(50)]);
-        let r = Router::new(p).unwrap();
-        assert!(r.accept_mode());
-        assert_eq!(
-            r.master_down_interval(),
-            Duration::from_millis(3_414) + Duration::from_micros(62) + Duration::from_nanos(500)
-        );
     }
 
     #[test]

@@ -8,12 +8,13 @@
 //!   and counted (the `seq` gap shows it) rather than growing memory without bound.
 //! - `exec`: `command` as argv (no shell, nothing interpolated) with the transition in the
 //!   environment; at most one run at a time per client, notices arriving meanwhile coalesced
-//!   to the latest; the whole process group is killed after `timeout`.
+//!   to the latest; run like every hook (src/hook: cleared environment, cwd `/`, optional
+//!   user/group, the whole process tree killed after `timeout`, setsid() or not).
 //! - `interface-state`: no task; its admin up/down is a [`ClientEffect`] in the
 //!   [`super::Fanout`] for the runtime's netlink handle.
 //!
-//! Environment of an `exec` run (states as in the JSON: `initialize`, `backup`, `master`):
-//! `NETVRRP_NAME`, `NETVRRP_STATE`, `NETVRRP_PREVIOUS_STATE`, `NETVRRP_VMAC` (colon form),
+//! Environment of an `exec` run (states as in the JSON: `initialize`, `backup`, `master`),
+//! and nothing else but `PATH` ([`crate::hook::PATH`]): `NETVRRP_NAME`, `NETVRRP_STATE`, `NETVRRP_PREVIOUS_STATE`, `NETVRRP_VMAC` (colon form),
 //! `NETVRRP_VIPS` (space-separated addresses), `NETVRRP_REASON`, `NETVRRP_TIME` (Unix seconds),
 //! `NETVRRP_SEQ`, `NETVRRP_COALESCED` (notices skipped since the previous run).
 
@@ -62,11 +63,6 @@ pub struct ClientStats {
 
 /// How many accounting lines may wait for a stalled disk.
 const ACCOUNTING_QUEUE: usize = 1024;
-/// Bytes of an exec's stderr kept for the log.
-const STDERR_KEEP: usize = 2048;
-/// How long to wait for stderr to reach EOF after the process exited (a background child
-/// may hold the pipe open forever).
-const STDERR_GRACE: Duration = Duration::from_millis(200);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding these short locks leaves plain counters behind: keep going.
@@ -125,6 +121,7 @@ impl ClientRunner {
             ClientKind::Exec {
                 command,
                 timeout_ms,
+                run_as,
             } => {
                 let shared = Arc::new(ExecShared {
                     slot: Mutex::new(Slot::default()),
@@ -132,7 +129,7 @@ impl ClientRunner {
                 });
                 task = Some(tokio::spawn(exec_task(
                     index,
-                    command.clone(),
+                    crate::hook::Hook::new(command.clone(), *run_as),
                     Duration::from_millis(u64::from(*timeout_ms)),
                     shared.clone(),
                     stats.clone(),
@@ -388,7 +385,7 @@ async fn accounting_task(
 
 async fn exec_task(
     index: usize,
-    command: Vec<String>,
+    hook: crate::hook::Hook,
     timeout: Duration,
     shared: Arc<ExecShared>,
     stats: Arc<Mutex<ClientStats>>,
@@ -407,7 +404,7 @@ async fn exec_task(
                 st.runs += 1;
                 st.running = true;
             }
-            let outcome = run_exec(index, &command, timeout, &notice, skipped).await;
+            let outcome = run_exec(index, &hook, timeout, &notice, skipped).await;
             let mut st = lock(&stats);
             st.running = false;
             if !outcome.success {
@@ -431,122 +428,56 @@ struct Outcome {
     text: String,
 }
 
-/// Run `command` once for `notice`, killing its process group at `timeout`.
+/// Run `hook` once for `notice`, its whole process tree killed at `timeout`
+/// (src/hook: cleared environment, cwd `/`, the configured user and group).
 async fn run_exec(
     index: usize,
-    command: &[String],
+    hook: &crate::hook::Hook,
     timeout: Duration,
     notice: &ClientNotice,
     skipped: u64,
 ) -> Outcome {
-    let fail = |text: String| Outcome {
-        success: false,
-        timed_out: false,
-        text,
-    };
-    let Some((program, args)) = command.split_first() else {
-        // Validation requires a non-empty command; nothing sensible to run otherwise.
-        return fail("empty command".into());
-    };
     let vips: Vec<String> = notice.vips.iter().map(|a| a.to_string()).collect();
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .env("NETVRRP_NAME", &notice.name)
-        .env("NETVRRP_STATE", notice.state.as_str())
-        .env("NETVRRP_PREVIOUS_STATE", notice.previous.as_str())
-        .env("NETVRRP_VMAC", notice.vmac.to_string())
-        .env("NETVRRP_VIPS", vips.join(" "))
-        .env("NETVRRP_REASON", &notice.reason)
-        .env("NETVRRP_TIME", format!("{:.6}", notice.time))
-        .env("NETVRRP_SEQ", notice.seq.to_string())
-        .env("NETVRRP_COALESCED", skipped.to_string())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        // Its own process group, so a timeout kills what the command started too (a shell's
-        // children), not just the first process.
-        .process_group(0)
-        // If the runtime drops this future (shutdown), do not leave the command behind.
-        .kill_on_drop(true);
-    let started = Instant::now();
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(target: TARGET, client = index + 1, name = %notice.name, program = %program, "exec could not start: {e}");
-            return fail(format!("could not start {program}: {e}"));
-        }
-    };
-    let pid = child.id();
-    let stderr = child.stderr.take().map(|s| tokio::spawn(read_capped(s)));
-    tracing::debug!(target: TARGET, client = index + 1, name = %notice.name, state = %notice.state, pid, "exec started");
-    let (outcome, status_text) = match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(status)) => (
-            Outcome {
-                success: status.success(),
-                timed_out: false,
-                text: status.to_string(),
-            },
-            status.to_string(),
+    let mut hook = hook.clone();
+    hook.env = [
+        ("NETVRRP_NAME", notice.name.clone()),
+        ("NETVRRP_STATE", notice.state.as_str().to_string()),
+        (
+            "NETVRRP_PREVIOUS_STATE",
+            notice.previous.as_str().to_string(),
         ),
-        Ok(Err(e)) => {
-            let text = format!("cannot wait for the command: {e}");
-            (fail(text.clone()), text)
-        }
-        Err(_) => {
-            if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-                // The group id is the child's pid (process_group(0)).
-                if let Err(e) = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                ) {
-                    tracing::warn!(target: TARGET, client = index + 1, pid, "cannot kill the command's process group: {e}");
-                }
-            }
-            // Reap it, so "at most one running" holds before the next run starts.
-            if let Err(e) = child.wait().await {
-                tracing::warn!(target: TARGET, client = index + 1, "cannot reap the killed command: {e}");
-            }
-            let text = format!("killed after {} ms", timeout.as_millis());
-            (
-                Outcome {
-                    success: false,
-                    timed_out: true,
-                    text: text.clone(),
-                },
-                text,
-            )
-        }
-    };
-    let err_text = match stderr {
-        Some(task) => match tokio::time::timeout(STDERR_GRACE, task).await {
-            Ok(Ok(bytes)) => String::from_utf8_lossy(&bytes).trim_end().to_string(),
-            _ => String::new(),
-        },
-        None => String::new(),
+        ("NETVRRP_VMAC", notice.vmac.to_string()),
+        ("NETVRRP_VIPS", vips.join(" ")),
+        ("NETVRRP_REASON", notice.reason.clone()),
+        ("NETVRRP_TIME", format!("{:.6}", notice.time)),
+        ("NETVRRP_SEQ", notice.seq.to_string()),
+        ("NETVRRP_COALESCED", skipped.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let program = hook.argv.first().cloned().unwrap_or_default();
+    let started = Instant::now();
+    tracing::debug!(target: TARGET, client = index + 1, name = %notice.name, state = %notice.state, program = %program, "exec started");
+    let run = crate::hook::run::run(&hook, timeout).await;
+    let text = if run.timed_out {
+        format!("killed after {} ms", timeout.as_millis())
+    } else if let Some(code) = run.code {
+        format!("exit status: {code}")
+    } else {
+        format!("{program}: {}", run.status)
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;
-    if outcome.success {
-        tracing::info!(target: TARGET, client = index + 1, name = %notice.name, state = %notice.state, status = %status_text, elapsed_ms, "exec finished");
+    if run.success {
+        tracing::info!(target: TARGET, client = index + 1, name = %notice.name, state = %notice.state, status = %text, elapsed_ms, "exec finished");
     } else {
-        tracing::warn!(target: TARGET, client = index + 1, name = %notice.name, state = %notice.state, status = %status_text, elapsed_ms, stderr = %err_text, "exec failed");
+        let output = Vec::from(run.output).join("\n");
+        tracing::warn!(target: TARGET, client = index + 1, name = %notice.name, state = %notice.state, status = %text, elapsed_ms, output = %output, "exec failed");
     }
-    outcome
-}
-
-/// Read a pipe to EOF, keeping the first [`STDERR_KEEP`] bytes (draining the rest so the
-/// command never blocks on a full pipe).
-async fn read_capped(mut pipe: tokio::process::ChildStderr) -> Vec<u8> {
-    use tokio::io::AsyncReadExt;
-    let mut kept = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match pipe.read(&mut buf).await {
-            Ok(0) | Err(_) => return kept,
-            Ok(n) => {
-                let room = STDERR_KEEP.saturating_sub(kept.len());
-                kept.extend_from_slice(&buf[..n.min(room)]);
-            }
-        }
+    Outcome {
+        success: run.success,
+        timed_out: run.timed_out,
+        text,
     }
 }
 
@@ -577,12 +508,18 @@ mod tests {
             client: 0,
             seq,
             name: "group1".into(),
-            previous,
-            state,
-            reason: "master down timer".into(),
-            vmac: MacAddr::vrrp(Family::Ipv4, 5),
-            vips: vec!["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()],
-            time: 1000.0 + seq as f64,
+            event: crate::contract::StateEvent {
+                interface: "eth0".into(),
+                vrid: 5,
+                family: Family::Ipv4,
+                router: None,
+                previous,
+                state,
+                reason: "master down timer".into(),
+                vmac: MacAddr::vrrp(Family::Ipv4, 5),
+                vips: vec!["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()],
+                time: 1000.0 + seq as f64,
+            },
         }
     }
 
@@ -598,8 +535,9 @@ mod tests {
         ClientRunner::spawn(
             0,
             &client(ClientKind::Exec {
-                command: vec!["sh".into(), "-c".into(), script],
+                command: vec!["/bin/sh".into(), "-c".into(), script],
                 timeout_ms,
+                run_as: Default::default(),
             }),
         )
     }
@@ -808,6 +746,7 @@ mod tests {
             &client(ClientKind::Exec {
                 command: vec!["/nonexistent/netvrrp-hook".into()],
                 timeout_ms: 1000,
+                run_as: Default::default(),
             }),
         );
         missing.notify(notice(1, State::Backup, State::Master));
@@ -825,7 +764,7 @@ mod tests {
             "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\nvrrs-leader = [\"g\"]\n\
              [[vrrs.client]]\nleader = \"g\"\nkind = \"accounting\"\npath = \"{}\"\n\
              [[vrrs.client]]\nleader = \"g\"\nkind = \"exec\"\n\
-             command = [\"sh\", \"-c\", \"sleep 0.2; echo $NETVRRP_STATE >> {}\"]\n",
+             command = [\"/bin/sh\", \"-c\", \"sleep 0.2; echo $NETVRRP_STATE >> {}\"]\n",
             acct.display(),
             runs.display()
         );
@@ -868,7 +807,7 @@ mod tests {
         until(5, "the line", || runners.stats()[1].lines_written == 1).await;
         assert_eq!(runners.stats()[0].notices, 1);
         let rows = db.show_client(Some(&runners));
-        assert_eq!(rows[1]["runner"]["lines_written"], 1);
+        assert_eq!(rows[1].runner.as_ref().map(|r| r.lines_written), Some(1));
         // Same clients after a reload: the runners (and their counters) carry over.
         runners.reconfigure(&config);
         assert_eq!(runners.stats()[1].lines_written, 1);

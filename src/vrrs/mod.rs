@@ -37,11 +37,14 @@
 
 pub mod clients;
 mod render;
+pub mod show;
 #[cfg(test)]
 mod tests;
 
+pub use crate::contract::{ClientNotice, StateEvent};
 pub use clients::{ClientEffect, ClientRunner, ClientRunners, ClientStats};
 pub use render::{render_client_text, render_pathway_text, render_server_text, render_text};
+pub use show::{ClientRow, PathwayRow, ServerRow};
 
 use crate::config::{ClientConfig, ClientKind, Config, PathwayConfig};
 use crate::desired::{self, DesiredDevice};
@@ -50,7 +53,6 @@ use crate::types::{Family, MacAddr};
 use crate::vrrp::router::State;
 use ipnet::IpNet;
 use serde::Serialize;
-use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -217,24 +219,6 @@ pub struct PathwayUpdate {
     /// Removed by a reload (`effects` leave the kernel as an inactive pathway would).
     pub removed: bool,
     pub effects: Vec<PathwayEffect>,
-}
-
-/// A pushed state change for one client (also the body of an accounting line).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ClientNotice {
-    /// Index of the client in `Config::clients`.
-    pub client: usize,
-    /// 1, 2, 3… per client: a gap tells a consumer that notices were coalesced or dropped.
-    pub seq: u64,
-    /// The leader name.
-    pub name: String,
-    pub previous: State,
-    pub state: State,
-    pub reason: String,
-    pub vmac: MacAddr,
-    pub vips: Vec<IpAddr>,
-    /// Seconds since the Unix epoch.
-    pub time: f64,
 }
 
 /// One client's part of a [`Fanout`].
@@ -955,6 +939,7 @@ impl Vrrs {
     ) -> Vec<ClientUpdate> {
         let srv = &self.servers[s];
         let (name, vmac, vips) = (srv.name.clone(), srv.vmac, srv.vips.clone());
+        let (interface, vrid, family) = (srv.interface.clone(), srv.vrid, srv.family);
         let mut out = Vec::new();
         for c in srv.clients.clone() {
             let client = &mut self.clients[c];
@@ -963,12 +948,18 @@ impl Vrrs {
                 client: c,
                 seq: client.seq,
                 name: name.clone(),
-                previous,
-                state,
-                reason: reason.to_string(),
-                vmac,
-                vips: vips.clone(),
-                time: now_unix,
+                event: StateEvent {
+                    interface: interface.clone(),
+                    vrid,
+                    family,
+                    router: None,
+                    previous,
+                    state,
+                    reason: reason.to_string(),
+                    vmac,
+                    vips: vips.clone(),
+                    time: now_unix,
+                },
             };
             client.last = Some(notice.clone());
             let effect = self.admin_effect(c, true);
@@ -1025,109 +1016,6 @@ impl Vrrs {
                 up,
             }),
         }
-    }
-
-    /// `show vrrs server --json`: one row per leader name.
-    pub fn show_server(&self) -> Value {
-        let rows = self
-            .servers
-            .iter()
-            .map(|s| {
-                let active = s
-                    .pathways
-                    .iter()
-                    .filter(|&&p| self.pathways[p].state == PathwayState::Active)
-                    .count();
-                json!({
-                    "name": s.name,
-                    "protocol": "vrrp",
-                    "interface": s.interface,
-                    "vrid": s.vrid,
-                    "family": s.family,
-                    "connected": s.connected,
-                    "state": s.state.as_str(),
-                    "previous_state": s.previous.map(State::as_str),
-                    "reason": s.reason,
-                    "vmac": s.vmac.to_string(),
-                    "vips": s.vips,
-                    "last_change": s.last_change,
-                    "owner": s.owner,
-                    "accept_mode": s.accept_mode,
-                    "pathways": s.pathways.len(),
-                    "pathways_active": active,
-                    "clients": s.clients.len(),
-                    "pushes": s.pushes,
-                })
-            })
-            .collect();
-        Value::Array(rows)
-    }
-
-    /// `show vrrs pathway --json`: one row per pathway, each leader's default pathway first.
-    pub fn show_pathway(&self) -> Value {
-        let rows = self
-            .pathways
-            .iter()
-            .map(|p| {
-                let server = p.server.map(|s| &self.servers[s]);
-                let (vmac, mac_in_use) = if p.mac.is_some() {
-                    (p.mac.map(|m| m.to_string()), p.mac)
-                } else {
-                    (None, self.links.get(&p.interface).and_then(|l| l.mac))
-                };
-                json!({
-                    "name": p.leader,
-                    "interface": p.interface,
-                    "device": p.device.clone().or_else(|| p.mac.is_none().then(|| p.interface.clone())),
-                    "state": p.state.as_str(),
-                    "leader_state": server.and_then(Server::leader).map(State::as_str),
-                    "family": server.map(|s| s.family),
-                    "vmac": vmac,
-                    "mac_in_use": mac_in_use.map(|m| m.to_string()),
-                    "addresses": p.addresses,
-                    "options": p.options(server),
-                    "evaluation": p.eval,
-                    // The kernel device group of the pathway macvlan (bulk changes); null
-                    // for a pathway without `mac` or a device not seen.
-                    "device_group": p.mac.and(p.device.as_ref()).and_then(|d| self.links.get(d)).and_then(|l| l.group),
-                    "transitions": p.transitions,
-                })
-            })
-            .collect();
-        Value::Array(rows)
-    }
-
-    /// `show vrrs client --json`: one row per client, with its runner's counters when given.
-    pub fn show_client(&self, runners: Option<&ClientRunners>) -> Value {
-        let stats = runners.map(|r| r.stats()).unwrap_or_default();
-        let rows = self
-            .clients
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mut row = json!({
-                    "client": i + 1,
-                    "name": c.config.leader,
-                    "connected": c.server.is_some_and(|s| self.servers[s].connected),
-                    "notices": c.seq,
-                    "last": c.last.as_ref().map(|n| json!({
-                        "previous": n.previous,
-                        "state": n.state,
-                        "time": n.time,
-                    })),
-                });
-                if let (Some(obj), Ok(Value::Object(kind))) =
-                    (row.as_object_mut(), serde_json::to_value(&c.config.kind))
-                {
-                    obj.extend(kind);
-                    if let Some(Ok(s)) = stats.get(i).map(serde_json::to_value) {
-                        obj.insert("runner".into(), s);
-                    }
-                }
-                row
-            })
-            .collect();
-        Value::Array(rows)
     }
 }
 

@@ -4,6 +4,7 @@
 use super::*;
 use crate::config::parse_str;
 use crate::kernel::{LinkInfo, Snapshot};
+use serde_json::Value;
 
 const CONFIG: &str = r#"
 [[vrrp]]
@@ -78,6 +79,8 @@ fn link(index: u32, name: &str, m: &str, addrs: &[&str]) -> LinkInfo {
         carrier: true,
         operstate: "up".into(),
         addresses: addrs.iter().map(|a| net(a)).collect(),
+        kernel_link_locals: Vec::new(),
+        ra_host_sysctls: None,
         dad_sysctls: Some([1, 1, 0]),
         disable_ipv6: Some(false),
         ipv4_ignore_linkdown: None,
@@ -218,7 +221,7 @@ fn vrrs_start_is_not_ready_and_corrects_client_interface() {
             notice: None,
         }]
     );
-    let row = &v.show_pathway()[1];
+    let row = &json(v.show_pathway())[1];
     assert_eq!(row["evaluation"]["connected"], false);
     assert_eq!(row["evaluation"]["oir"], true);
     // A second snapshot asks for nothing again.
@@ -312,15 +315,21 @@ fn vrrs_master_fanout_order_and_effects() {
             client: 2,
             seq: 2,
             name: "group1".into(),
-            previous: State::Backup,
-            state: State::Master,
-            reason: "test".into(),
-            vmac: MacAddr::vrrp(Family::Ipv4, 5),
-            vips: vec!["192.0.2.1".parse().unwrap()],
-            time: 2.5,
+            event: StateEvent {
+                interface: "eth0".into(),
+                vrid: 5,
+                family: Family::Ipv4,
+                router: None,
+                previous: State::Backup,
+                state: State::Master,
+                reason: "test".into(),
+                vmac: MacAddr::vrrp(Family::Ipv4, 5),
+                vips: vec!["192.0.2.1".parse().unwrap()],
+                time: 2.5,
+            },
         }
     );
-    let srv = &v.show_server()[0];
+    let srv = &json(v.show_server())[0];
     assert_eq!(srv["state"], "master");
     assert_eq!(srv["previous_state"], "backup");
     assert_eq!(srv["pushes"], 2);
@@ -434,7 +443,7 @@ vrrs-leader = ["lonely", "other"]
         ["lonely", "other"]
     );
     assert!(f.clients.is_empty());
-    let servers = v.show_server();
+    let servers = json(v.show_server());
     assert_eq!(servers.as_array().unwrap().len(), 2);
     assert_eq!(servers[0]["pathways"], 1);
     assert_eq!(servers[0]["clients"], 0);
@@ -444,7 +453,7 @@ vrrs-leader = ["lonely", "other"]
 #[test]
 fn vrrs_default_pathway_is_the_router_device() {
     let v = master();
-    let rows = v.show_pathway();
+    let rows = json(v.show_pathway());
     let d = &rows[0];
     assert_eq!(d["name"], "group1");
     assert_eq!(d["interface"], "eth0");
@@ -475,7 +484,7 @@ fn vrrs_default_pathway_follows_its_device() {
     let d = update(&f, "eth0");
     assert_eq!(d.state, PathwayState::NotReady);
     assert!(d.effects.is_empty(), "never re-created or touched by VRRS");
-    assert_eq!(v.show_pathway()[0]["evaluation"]["vmac_ready"], false);
+    assert_eq!(json(v.show_pathway())[0]["evaluation"]["vmac_ready"], false);
 }
 
 #[test]
@@ -489,7 +498,7 @@ fn vrrs_oir_mac_pathway_recreated_after_parent_returns() {
         (PathwayState::Active, PathwayState::NotReady)
     );
     assert!(u.effects.is_empty(), "nothing left to act on: {u:?}");
-    assert_eq!(v.show_pathway()[1]["evaluation"]["oir"], false);
+    assert_eq!(json(v.show_pathway())[1]["evaluation"]["oir"], false);
     // The kernel confirms; then the parent is re-added with another ifindex, admin down at
     // first (as a new veth or VLAN appears): nothing can be created on it yet.
     v.on_snapshot(&snapshot_without(&["eth1", PW_DEV]));
@@ -634,8 +643,7 @@ fn vrrs_evaluation_flags_drive_the_state() {
         let f = v.on_snapshot(&broken);
         let u = update(&f, interface);
         assert_eq!(u.state, PathwayState::NotReady, "{flag}");
-        let row = v
-            .show_pathway()
+        let row = json(v.show_pathway())
             .as_array()
             .unwrap()
             .iter()
@@ -706,7 +714,7 @@ fn vrrs_l3_not_ready_without_ipv6() {
     v.on_snapshot(&snap);
     state(&mut v, 1.0, State::Master);
     assert_eq!(pstate(&v, "eth2"), PathwayState::NotReady);
-    assert_eq!(v.show_pathway()[2]["evaluation"]["l3_ready"], false);
+    assert_eq!(json(v.show_pathway())[2]["evaluation"]["l3_ready"], false);
     assert_eq!(pstate(&v, "eth1"), PathwayState::Active);
 }
 
@@ -807,7 +815,7 @@ fn vrrs_reconfigure_keeps_state_and_handles_added_and_removed() {
 #[test]
 fn vrrs_renderings() {
     let v = master();
-    let rows: Vec<Value> = v.show_pathway().as_array().unwrap().clone();
+    let rows: Vec<Value> = json(v.show_pathway()).as_array().unwrap().clone();
     let text = render_pathway_text(&rows);
     for needle in [
         "Pathway [\"group1\"@eth0]",
@@ -826,7 +834,7 @@ fn vrrs_renderings() {
     ] {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
-    let servers: Vec<Value> = v.show_server().as_array().unwrap().clone();
+    let servers: Vec<Value> = json(v.show_server()).as_array().unwrap().clone();
     let text = render_server_text(&servers);
     for needle in [
         "VRRS server \"group1\"",
@@ -839,7 +847,7 @@ fn vrrs_renderings() {
     ] {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
-    let clients: Vec<Value> = v.show_client(None).as_array().unwrap().clone();
+    let clients: Vec<Value> = json(v.show_client(None)).as_array().unwrap().clone();
     assert_eq!(clients[0]["kind"], "interface-state");
     assert_eq!(clients[0]["interface"], "eth3");
     assert_eq!(clients[1]["path"], "/var/log/netvrrp-acct.json");
@@ -859,7 +867,7 @@ fn vrrs_renderings() {
     }
     // Not connected yet.
     let fresh = started();
-    let text = render_pathway_text(fresh.show_pathway().as_array().unwrap());
+    let text = render_pathway_text(json(fresh.show_pathway()).as_array().unwrap());
     assert!(
         text.contains("State is NOT READY [no VRRS push: leader not connected]"),
         "{text}"
@@ -971,7 +979,7 @@ fn protodown_effects(f: &Fanout) -> Vec<(String, bool)> {
 #[test]
 fn vrrs_bulk_protodown_changes_the_leader_group_at_once() {
     let (mut v, _, devices) = three_pathways(None, true);
-    assert_eq!(v.show_pathway()[1]["device_group"], GROUP1);
+    assert_eq!(json(v.show_pathway())[1]["device_group"], GROUP1);
     let f = state(&mut v, 1.0, State::Backup);
     assert!(
         f.bulk.is_empty() && protodown_effects(&f).is_empty(),
@@ -1085,4 +1093,9 @@ fn vrrs_bulk_never_covers_a_device_it_should_not_change() {
         !f.pathway_effects()
             .any(|e| matches!(e, PathwayEffect::SetGroup { .. }))
     );
+}
+
+/// A show listing as the control socket carries it.
+fn json<T: Serialize>(rows: Vec<T>) -> Value {
+    serde_json::to_value(rows).unwrap()
 }

@@ -365,10 +365,9 @@ pub fn try_show(ns: &Netns) -> Option<Vec<Value>> {
     if !out.status.success() {
         return None;
     }
-    serde_json::from_slice::<Value>(&out.stdout)
-        .ok()?
-        .as_array()
-        .cloned()
+    let doc = serde_json::from_slice::<Value>(&out.stdout).ok()?;
+    assert_eq!(doc["schema"], 1, "show vrrp --json: {doc}");
+    doc["routers"].as_array().cloned()
 }
 
 /// The row of (`vrid`, `family`).

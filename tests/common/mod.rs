@@ -251,6 +251,23 @@ pub fn text(out: &Output) -> String {
     )
 }
 
+/// `GET /metrics` from the endpoint at `listen` inside `ns`: (HTTP head, body).
+pub fn scrape_metrics(ns: &Netns, listen: &str) -> (String, String) {
+    ns.block_on(|| async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(listen)
+            .await
+            .expect("connect to the metrics endpoint");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("send request");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read reply");
+        let (head, body) = out.split_once("\r\n\r\n").expect("HTTP reply");
+        (head.to_string(), body.to_string())
+    })
+}
+
 /// Seconds since the Unix epoch (to line runtime timestamps up with captures).
 pub fn unix_now() -> f64 {
     std::time::SystemTime::now()
@@ -275,4 +292,25 @@ pub fn wait_until<T>(
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// The IPv6 default routes of namespace `ns` as (gateway, device), from
+/// `ip -n NS -6 -j route show default` (a host's RA-learned routes).
+#[allow(dead_code)]
+pub fn default_routes6(ns: &str) -> Vec<(String, String)> {
+    let out = Command::new("ip")
+        .args(["-n", ns, "-6", "-j", "route", "show", "default"])
+        .output()
+        .expect("run ip");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            (
+                r["gateway"].as_str().unwrap_or("").to_string(),
+                r["dev"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
 }

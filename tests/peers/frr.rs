@@ -61,11 +61,25 @@ impl<'a> Frr<'a> {
         let dir = lab.router_dir(k, "frr");
         fs::create_dir_all(dir.join("vartmp")).unwrap();
         let ns = lab.r(k);
-        fs::write(
-            dir.join("zebra.conf"),
-            format!("hostname {ns}\nlog timestamp precision 6\n!\n"),
-        )
-        .unwrap();
+        let mut zebra = format!("hostname {ns}\nlog timestamp precision 6\n!\n");
+        if conf.router_advertisements {
+            // vrrpd turns RAs on and off on the vrrp6 macvlan with mastership; these are
+            // their contents (the same as netvrrp's `router-advertisements` in the harness).
+            let idx = lab.ifindex(lab.r(k), "eth0");
+            zebra += &format!(
+                "interface vrrp6-{idx}-{}\n ipv6 nd ra-interval 4\n ipv6 nd ra-lifetime 60\n",
+                conf.vrid
+            );
+            for v in conf
+                .vips6
+                .iter()
+                .filter(|v| !v.addr().is_unicast_link_local())
+            {
+                zebra += &format!(" ipv6 nd prefix {}\n", v.trunc());
+            }
+            zebra += "!\n";
+        }
+        fs::write(dir.join("zebra.conf"), zebra).unwrap();
         fs::write(dir.join("vrrpd.conf"), render(ns, &conf)).unwrap();
         let mut frr = Frr {
             lab,
@@ -106,8 +120,14 @@ impl<'a> Frr<'a> {
                         "mode", "bridge",
                     ],
                 );
-                self.lab
-                    .ip(ns, &["link", "set", &dev, "addrgenmode", "random"]);
+                // With RAs the link-local VIP is the macvlan's only link-local: zebra sends
+                // the RAs from it.
+                let mode = if fam == Family::V6 && self.conf.router_advertisements {
+                    "none"
+                } else {
+                    "random"
+                };
+                self.lab.ip(ns, &["link", "set", &dev, "addrgenmode", mode]);
             }
             let vips: Vec<String> = match fam {
                 Family::V4 => self.conf.vips4.iter().map(|v| v.to_string()).collect(),

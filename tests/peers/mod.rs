@@ -76,6 +76,7 @@ pub use frr::Frr;
 pub use keepalived::Keepalived;
 #[allow(unused_imports)]
 pub use netvrrp::{Netvrrp, NetvrrpOptions};
+#[allow(unused_imports)]
 pub use pcap::{Checksum, Family, Frame, Mac, Payload, Vrrp};
 
 use crate::common::Netns;
@@ -916,6 +917,10 @@ pub struct Conf {
     /// group, and hear only them (netvrrp `unicast-peers`, keepalived `unicast_peer`). FRR
     /// has no unicast mode.
     pub unicast_peers: Vec<IpAddr>,
+    /// IPv6 Router Advertisements from the Master (netvrrp `router-advertisements`; FRR:
+    /// zebra on the vrrp6 macvlan, whose only link-local is then the link-local VIP;
+    /// keepalived has none). Every 3-4 s, router lifetime 60 s.
+    pub router_advertisements: bool,
 }
 
 impl Default for Conf {
@@ -930,6 +935,7 @@ impl Default for Conf {
             nopreempt: false,
             use_vmac: false,
             unicast_peers: Vec::new(),
+            router_advertisements: false,
         }
     }
 }

@@ -127,13 +127,15 @@ impl<'a> Netvrrp<'a> {
         );
     }
 
-    /// `show vrrp --json`: one object per (interface, vrid, family).
+    /// The `routers` of `show vrrp --json`: one object per (interface, vrid, family).
     pub fn json(&self) -> Result<serde_json::Value, String> {
         let out = self.cli(&["show", "vrrp", "--json"]);
         if !out.status.success() {
             return Err(text(&out));
         }
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("show vrrp --json: {e}"))
+        let mut doc: serde_json::Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| format!("show vrrp --json: {e}"))?;
+        Ok(doc["routers"].take())
     }
 
     /// The `show vrrp --json` row of this router's instance of `family`.
@@ -259,6 +261,9 @@ pub fn render(conf: &Conf, opts: &NetvrrpOptions) -> String {
             "ipv6 = [{}]\n",
             list(conf.vips6.iter().map(|v| v.to_string()).collect())
         );
+    }
+    if conf.router_advertisements {
+        s += "router-advertisements = { max-interval-ms = 4000, lifetime-s = 60 }\n";
     }
     if !conf.unicast_peers.is_empty() {
         s += &format!(

@@ -706,11 +706,13 @@ fn client_kinds() {
             },
             &ClientKind::Exec {
                 command: vec!["/bin/true".into(), "x".into()],
-                timeout_ms: 10_000
+                timeout_ms: 10_000,
+                run_as: Default::default(),
             },
             &ClientKind::Exec {
                 command: vec!["/bin/true".into()],
-                timeout_ms: 500
+                timeout_ms: 500,
+                run_as: Default::default(),
             },
         ]
     );
@@ -772,7 +774,7 @@ fn client_exec_command_rules() {
         9,
         12,
         "vrrs.client[1].command[1]",
-        "must not be empty",
+        "the program `` must be an absolute path",
     );
     let text = format!("{base}command = \"/bin/true\"\n");
     assert_one(
@@ -881,6 +883,21 @@ fn peers_must_be_addresses() {
 fn runtime_metrics_listen() {
     let c = ok("[runtime]\nmetrics-listen = \"[::1]:9100\"\n");
     assert_eq!(c.runtime.metrics_listen.as_deref(), Some("[::1]:9100"));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // Valid, but exposed beyond the host: a warning at the value, not an error.
+    for (addr, column) in [("0.0.0.0:9100", 18), ("[::]:9100", 18), ("192.0.2.1:1", 18)] {
+        let c = ok(&format!("[runtime]\n\nmetrics-listen = \"{addr}\"\n"));
+        assert_eq!(c.runtime.metrics_listen.as_deref(), Some(addr));
+        let w: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with(&format!(
+                "t.toml:3:{column}: runtime.metrics-listen: warning: {} is not a loopback address",
+                addr.parse::<std::net::SocketAddr>().unwrap()
+            )),
+            "{w:?}"
+        );
+    }
     assert_one(
         "[runtime]\nmetrics-listen = \"localhost\"\n",
         2,
@@ -1308,4 +1325,215 @@ fn chunked_parse_reports_the_same_errors_at_the_same_places() {
     let text = format!("[vrrp.extra]\nx = 1\n{}", big_config(100, false));
     assert_eq!(parse_str(&text, "f.toml"), parse_whole(&text, "f.toml"));
     assert!(parse_str(&text, "f.toml").is_err());
+}
+
+// ledger: R9568-5.2.9-a
+#[test]
+fn a_link_local_vip_is_the_first_advertised_address() {
+    let c = ok(r#"
+[[vrrp]]
+interface = "eth0"
+vrid = 5
+ipv6 = ["2001:db8:5::1/64", "fe80::5/64", "2001:db8:6::1/64"]
+"#);
+    let r = &c.routers[0];
+    let order: Vec<String> = r
+        .addresses(Family::Ipv6)
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(
+        order,
+        ["fe80::5/64", "2001:db8:5::1/64", "2001:db8:6::1/64"]
+    );
+    assert_eq!(r.virtual_link_local(), Some("fe80::5".parse().unwrap()));
+    // Without a link-local the file order stands (the deviation kept for interop).
+    let c = ok(r#"
+[[vrrp]]
+interface = "eth0"
+vrid = 5
+ipv6 = ["2001:db8:6::1/64", "2001:db8:5::1/64"]
+"#);
+    let order: Vec<String> = c.routers[0]
+        .addresses(Family::Ipv6)
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(order, ["2001:db8:6::1/64", "2001:db8:5::1/64"]);
+    assert_eq!(c.routers[0].virtual_link_local(), None);
+}
+
+const RA_BASE: &str =
+    "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv6 = [\"fe80::5/64\", \"2001:db8:5::1/64\"]\n";
+
+#[test]
+fn router_advertisements_true_takes_every_default() {
+    use crate::config::ra::RaConfig;
+    let c = ok(&format!("{RA_BASE}router-advertisements = true\n"));
+    let ra = c.routers[0].router_advertisements.clone().unwrap();
+    let vips: Vec<Ipv6Net> = c.routers[0].ipv6.clone();
+    assert_eq!(ra, RaConfig::defaults(&vips));
+    assert_eq!(ra.prefixes, ["2001:db8:5::/64".parse::<Ipv6Net>().unwrap()]);
+    assert_eq!(
+        (ra.max_interval_ms, ra.min_interval_ms, ra.lifetime_s),
+        (600_000, 198_000, 1800)
+    );
+    assert!(ra.autonomous && ra.rdnss.is_empty() && ra.mtu.is_none());
+    let c = ok(&format!("{RA_BASE}router-advertisements = false\n"));
+    assert!(c.routers[0].router_advertisements.is_none());
+    let c = ok(RA_BASE);
+    assert!(c.routers[0].router_advertisements.is_none());
+}
+
+#[test]
+fn router_advertisements_table_overrides_defaults() {
+    let c = ok(&format!(
+        "{RA_BASE}router-advertisements = {{ max-interval-ms = 30000, lifetime-s = 0, prefixes = [\"2001:db8:9::/64\"], rdnss = [\"2001:db8::53\"], mtu = 1400, autonomous = false, managed = true }}\n"
+    ));
+    let ra = c.routers[0].router_advertisements.clone().unwrap();
+    assert_eq!((ra.max_interval_ms, ra.min_interval_ms), (30_000, 9_900));
+    assert_eq!(ra.lifetime_s, 0);
+    assert_eq!(ra.rdnss_lifetime_s, 90);
+    assert_eq!(ra.prefixes, ["2001:db8:9::/64".parse::<Ipv6Net>().unwrap()]);
+    assert_eq!(ra.rdnss, ["2001:db8::53".parse::<Ipv6Addr>().unwrap()]);
+    assert_eq!(ra.mtu, Some(1400));
+    assert!(!ra.autonomous && ra.managed && !ra.other_config);
+    // A standard table works too.
+    let c = ok(&format!(
+        "{RA_BASE}[vrrp.router-advertisements]\nmax-interval-ms = 4000\n"
+    ));
+    let ra = c.routers[0].router_advertisements.clone().unwrap();
+    assert_eq!(
+        (ra.max_interval_ms, ra.min_interval_ms, ra.lifetime_s),
+        (4_000, 3_000, 12)
+    );
+}
+
+// ledger: R9568-8.2.3-b
+#[test]
+fn router_advertisements_errors_name_the_place() {
+    // No link-local in ipv6: refused at the key.
+    assert_one(
+        "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv6 = [\"2001:db8:5::1/64\"]\nrouter-advertisements = true\n",
+        5,
+        25,
+        "vrrp[1].router-advertisements",
+        "link-local address in `ipv6`",
+    );
+    assert_one(
+        &format!("{RA_BASE}router-advertisements = 1\n"),
+        5,
+        25,
+        "vrrp[1].router-advertisements",
+        "expected boolean or table, found integer",
+    );
+    // No key for special-service options (RFC 9568 8.2.3: Backups could not take them over).
+    assert_one(
+        &format!("{RA_BASE}router-advertisements = {{ home-agent = true }}\n"),
+        5,
+        27,
+        "vrrp[1].router-advertisements.home-agent",
+        "unknown key `home-agent`",
+    );
+    assert_one(
+        &format!("{RA_BASE}router-advertisements = {{ interval = 5 }}\n"),
+        5,
+        27,
+        "vrrp[1].router-advertisements.interval",
+        "unknown key `interval`",
+    );
+    assert_one(
+        &format!(
+            "{RA_BASE}router-advertisements = {{ max-interval-ms = 8000, min-interval-ms = 7000 }}\n"
+        ),
+        5,
+        69,
+        "vrrp[1].router-advertisements.min-interval-ms",
+        "more than 0.75",
+    );
+    assert_one(
+        &format!("{RA_BASE}router-advertisements = {{ lifetime-s = 100 }}\n"),
+        5,
+        40,
+        "vrrp[1].router-advertisements.lifetime-s",
+        "shorter than max-interval-ms 600000",
+    );
+    assert_one(
+        &format!("{RA_BASE}router-advertisements = {{ prefixes = [\"fe80::/64\"] }}\n"),
+        5,
+        39,
+        "vrrp[1].router-advertisements.prefixes[1]",
+        "link-local or multicast",
+    );
+    assert_one(
+        &format!("{RA_BASE}router-advertisements = {{ rdnss = [\"2001:db8::53/64\"] }}\n"),
+        5,
+        36,
+        "vrrp[1].router-advertisements.rdnss[1]",
+        "without a prefix length",
+    );
+    assert_one(
+        &format!("{RA_BASE}router-advertisements = {{ mtu = 1000 }}\n"),
+        5,
+        33,
+        "vrrp[1].router-advertisements.mtu",
+        "out of range 1280..=65535",
+    );
+    assert_one(
+        &format!(
+            "{RA_BASE}router-advertisements = {{ valid-lifetime-s = 10, preferred-lifetime-s = 20 }}\n"
+        ),
+        5,
+        73,
+        "vrrp[1].router-advertisements.preferred-lifetime-s",
+        "longer than valid-lifetime-s 10",
+    );
+}
+
+#[test]
+fn exec_hooks_need_absolute_programs_and_known_users() {
+    let client = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"192.0.2.1/24\"]\nvrrs-leader = [\"g\"]\n\
+                  [[vrrs.client]]\nleader = \"g\"\nkind = \"exec\"\n";
+    assert_one(
+        &format!("{client}command = [\"notify\", \"x\"]\n"),
+        9,
+        12,
+        "vrrs.client[1].command[1]",
+        "must be an absolute path",
+    );
+    let c = ok(&format!(
+        "{client}command = [\"/bin/true\"]\nuser = \"nobody\"\n"
+    ));
+    let ClientKind::Exec { run_as, .. } = &c.clients[0].kind else {
+        panic!("{c:?}");
+    };
+    assert_eq!(run_as.uid, Some(65534));
+    assert!(run_as.gid.is_some());
+    let c = ok(&format!(
+        "{client}command = [\"/bin/true\"]\nuser = \"nobody\"\ngroup = \"root\"\n"
+    ));
+    let ClientKind::Exec { run_as, .. } = &c.clients[0].kind else {
+        panic!("{c:?}");
+    };
+    assert_eq!((run_as.uid, run_as.gid), (Some(65534), Some(0)));
+    assert_one(
+        &format!("{client}command = [\"/bin/true\"]\nuser = \"no-such-user-nv\"\n"),
+        10,
+        8,
+        "vrrs.client[1].user",
+        "does not exist",
+    );
+    let track = "[[track]]\nname = \"w\"\nkind = \"exec\"\ncommand = [\"/bin/true\"]\n";
+    assert_one(
+        &format!("{track}group = \"no-such-group-nv\"\n"),
+        5,
+        9,
+        "track[1].group",
+        "does not exist",
+    );
+    let c = ok(&format!("{track}user = \"nobody\"\n"));
+    let crate::config::TrackKind::Exec { run_as, .. } = &c.tracks[0].kind else {
+        panic!("{c:?}");
+    };
+    assert_eq!(run_as.uid, Some(65534));
 }

@@ -21,6 +21,8 @@ const OBJECT_KINDS: &[(&str, &[&str])] = &[
             "rise",
             "fall",
             "initial",
+            "user",
+            "group",
         ],
     ),
     ("process", &["process", "pidfile"]),
@@ -121,19 +123,8 @@ impl Checker<'_> {
     }
 
     fn exec_object(&mut self, r: &Reader<'_>) -> Option<TrackKind> {
-        let command = self.required(r, "command").and_then(|e| {
-            let list = self.strings(&e)?;
-            let Some((el, program)) = list.first() else {
-                self.error(&e.span, &e.path, "`command` must name a program: it is an argv array such as [\"/usr/local/bin/check-web\", \"--quick\"]");
-                return None;
-            };
-            // No PATH search: what runs must not depend on the runtime's environment.
-            if !Path::new(program).is_absolute() {
-                self.error(&el.span, &el.path, format!("the program `{program}` must be an absolute path (there is no PATH search)"));
-                return None;
-            }
-            Some(list.iter().map(|(_, s)| s.to_string()).collect::<Vec<_>>())
-        });
+        let command = self.hook_command(r, "[\"/usr/local/bin/check-web\", \"--quick\"]");
+        let run_as = self.run_as(r);
         let interval =
             self.optional_int(r, "interval-ms", INTERVAL_RANGE, DEFAULT_CHECK_INTERVAL_MS);
         let timeout = self.optional_int(
@@ -154,6 +145,7 @@ impl Checker<'_> {
             rise: rise?,
             fall: fall?,
             initial_up: initial?,
+            run_as: run_as?,
         })
     }
 
@@ -420,7 +412,8 @@ mod tests {
                 timeout_ms: 1000,
                 rise: 1,
                 fall: 1,
-                initial_up: false
+                initial_up: false,
+                run_as: Default::default(),
             }
         );
         assert_eq!(
@@ -468,7 +461,8 @@ mod tests {
                 timeout_ms: 100,
                 rise: 2,
                 fall: 3,
-                initial_up: true
+                initial_up: true,
+                run_as: Default::default(),
             }
         );
     }

@@ -123,7 +123,7 @@ pub(super) const HEAP_TRIM_QUIET: std::time::Duration = std::time::Duration::fro
 /// after the start, a reload, or the last state change, on a blocking-pool thread so the
 /// event loop never waits for it; a steady runtime does not trim at all.
 pub(super) fn spawn_heap_trimmer(
-    state_events: broadcast::Receiver<StateEvent>,
+    state_events: broadcast::Receiver<Published>,
     kick: Arc<tokio::sync::Notify>,
 ) {
     spawn_debounced(state_events, kick, HEAP_TRIM_QUIET, trim_heap);
@@ -132,7 +132,7 @@ pub(super) fn spawn_heap_trimmer(
 /// Run `action` on a blocking-pool thread once `quiet` has passed since the start, the last
 /// state event or the last `kick`, whichever is latest; then wait for the next one.
 pub(super) fn spawn_debounced(
-    mut state_events: broadcast::Receiver<StateEvent>,
+    mut state_events: broadcast::Receiver<Published>,
     kick: Arc<tokio::sync::Notify>,
     quiet: std::time::Duration,
     action: fn(),
@@ -214,18 +214,21 @@ mod tests {
         RUNS.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn event() -> StateEvent {
-        StateEvent {
-            interface: "eth0".into(),
-            vrid: 1,
-            family: Family::Ipv4,
+    fn event() -> Published {
+        Published {
             names: Vec::new(),
-            previous: State::Backup,
-            state: State::Master,
-            reason: "test".into(),
-            vmac: MacAddr::vrrp(Family::Ipv4, 1),
-            vips: Vec::new(),
-            time: 0.0,
+            event: StateEvent {
+                interface: "eth0".into(),
+                vrid: 1,
+                family: Family::Ipv4,
+                router: None,
+                previous: State::Backup,
+                state: State::Master,
+                reason: "test".into(),
+                vmac: MacAddr::vrrp(Family::Ipv4, 1),
+                vips: Vec::new(),
+                time: 0.0,
+            },
         }
     }
 

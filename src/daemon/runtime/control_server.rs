@@ -2,6 +2,7 @@
 //! limits and handed to the loop, subscriptions streamed.
 
 use super::*;
+use crate::contract::{StreamEvent, StreamLine};
 
 /// Who is on the other end of a control connection (see [`super::access`]).
 pub(super) async fn classify(
@@ -137,7 +138,15 @@ pub(super) async fn stream_events(
         return;
     };
     // A name nobody serves would wait silently forever: say so and which names exist.
-    let known: Vec<&str> = current.iter().filter_map(|r| r["name"].as_str()).collect();
+    fn name_of(line: &StreamEvent) -> Option<&str> {
+        match line {
+            StreamEvent::Current { name, .. } => Some(name.as_str()),
+            _ => None,
+        }
+    }
+    let mut known: Vec<&str> = current.iter().filter_map(name_of).collect();
+    known.sort_unstable();
+    known.dedup();
     let unknown: Vec<&str> = names
         .iter()
         .map(String::as_str)
@@ -145,7 +154,7 @@ pub(super) async fn stream_events(
         .collect();
     if !unknown.is_empty() {
         let why = format!(
-            "unknown VRRS leader name(s) {}; known: {}",
+            "unknown VRRS leader or router name(s) {}; known: {}",
             unknown.join(", "),
             if known.is_empty() {
                 "none (subscribe without names streams every VRRP state change)".to_string()
@@ -158,23 +167,34 @@ pub(super) async fn stream_events(
         return;
     }
     let wanted = |n: &str| names.is_empty() || names.iter().any(|w| w == n);
-    let mut lines = Vec::new();
-    for row in current {
-        if row["name"].as_str().is_some_and(wanted) {
-            lines.push(json!({
-                "event": "current",
-                "name": row["name"],
-                "state": row["state"],
-                "previous": row["previous_state"],
-                "vmac": row["vmac"],
-                "vips": row["vips"],
-            }));
-        }
-    }
+    // A name that is both a leader's and a router's is streamed once, as the leader's.
+    let leaders: Vec<String> = current
+        .iter()
+        .filter_map(|line| match line {
+            StreamEvent::Current {
+                name,
+                instance: None,
+                ..
+            } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut lines: Vec<StreamEvent> = current
+        .into_iter()
+        .filter(|line| match line {
+            StreamEvent::Current { name, instance, .. } => {
+                wanted(name) && !(instance.is_some() && leaders.contains(name))
+            }
+            _ => false,
+        })
+        .collect();
     loop {
         for line in lines.drain(..) {
+            let Ok(text) = serde_json::to_string(&StreamLine::from(line)) else {
+                continue;
+            };
             if write
-                .write_all(format!("{line}\n").as_bytes())
+                .write_all(format!("{text}\n").as_bytes())
                 .await
                 .is_err()
             {
@@ -185,17 +205,16 @@ pub(super) async fn stream_events(
             ev = events.recv() => ev,
             t = tracks.recv() => {
                 match t {
-                    Ok(t) if wanted(&t.name) => lines.push(json!({
-                        "event": "track",
-                        "name": t.name,
-                        "kind": t.kind,
-                        "state": if t.up { "up" } else { "down" },
-                        "result": t.result,
-                        "time": t.time,
-                    })),
+                    Ok(t) if wanted(&t.name) => lines.push(StreamEvent::Track {
+                        name: t.name,
+                        kind: t.kind,
+                        state: if t.up { "up" } else { "down" },
+                        result: t.result,
+                        time: t.time,
+                    }),
                     Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        lines.push(json!({ "event": "lagged", "missed": n }))
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        lines.push(StreamEvent::Lagged { missed })
                     }
                     // The set lives as long as the runtime: only state events end a stream.
                     Err(broadcast::error::RecvError::Closed) => {}
@@ -204,41 +223,41 @@ pub(super) async fn stream_events(
             }
         };
         match received {
-            Ok(ev) => {
-                if names.is_empty() && ev.names.is_empty() {
+            Ok(published) => {
+                if names.is_empty() && published.names.is_empty() {
                     // Without names every state change is wanted, those of instances no
                     // VRRS name follows (a plain VRRP configuration) included.
-                    lines.push(change_line(None, &ev));
+                    lines.push(StreamEvent::Change {
+                        name: None,
+                        change: published.event.clone(),
+                    });
                 }
-                for name in ev.names.iter().filter(|n| wanted(n)) {
-                    lines.push(change_line(Some(name), &ev));
+                for name in published.names.iter().filter(|n| wanted(n)) {
+                    lines.push(StreamEvent::Change {
+                        name: Some(name.clone()),
+                        change: published.event.clone(),
+                    });
+                }
+                // By router name (asked for by name: without names the line above or the
+                // leader lines already carry the change).
+                if let Some(router) = published.event.router.as_deref()
+                    && !names.is_empty()
+                    && wanted(router)
+                    && !published.names.iter().any(|n| n == router)
+                {
+                    lines.push(StreamEvent::Change {
+                        name: Some(router.to_string()),
+                        change: published.event.clone(),
+                    });
                 }
             }
             // A subscriber that cannot keep up is told how much it missed, never waited for.
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                lines.push(json!({ "event": "lagged", "missed": n }))
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                lines.push(StreamEvent::Lagged { missed })
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
-}
-
-/// One `"event":"change"` subscribe line: a state change, for the leader `name` that
-/// follows it (None: an instance no name follows).
-pub(super) fn change_line(name: Option<&str>, ev: &StateEvent) -> serde_json::Value {
-    json!({
-        "event": "change",
-        "name": name,
-        "previous": ev.previous,
-        "state": ev.state,
-        "reason": ev.reason,
-        "interface": ev.interface,
-        "vrid": ev.vrid,
-        "family": ev.family,
-        "vmac": ev.vmac,
-        "vips": ev.vips,
-        "time": ev.time,
-    })
 }
 
 /// What the loop does after a control message.
@@ -261,12 +280,34 @@ impl Runtime {
     pub(super) fn on_control(&mut self, msg: Control, reloads: &ReloadPaths) -> AfterControl {
         let (req, trusted, reply) = match msg {
             Control::Subscribe(reply) => {
-                let rows = self
+                let mut rows: Vec<StreamEvent> = self
                     .vrrs
                     .show_server()
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
+                    .into_iter()
+                    .map(|row| StreamEvent::Current {
+                        name: row.name,
+                        state: row.state,
+                        previous: row.previous_state,
+                        vmac: row.vmac,
+                        vips: row.vips,
+                        instance: None,
+                    })
+                    .collect();
+                // Named routers can be subscribed to by name, one line per instance.
+                rows.extend(self.instances.iter().filter_map(|inst| {
+                    Some(StreamEvent::Current {
+                        name: inst.config.name.clone()?,
+                        state: inst.router.state(),
+                        previous: None,
+                        vmac: inst.vmac,
+                        vips: inst.vips.clone(),
+                        instance: Some(crate::contract::InstanceRef {
+                            interface: inst.key.interface.clone(),
+                            vrid: inst.key.vrid,
+                            family: inst.key.family,
+                        }),
+                    })
+                }));
                 let _ = reply.send((rows, self.events.subscribe(), self.tracks.subscribe()));
                 return AfterControl::Go;
             }
@@ -276,12 +317,12 @@ impl Runtime {
             Request::Ping => Reply::ok(
                 json!({"pid": std::process::id(), "reloads": self.reloads, "config_sha256": self.stats.config_sha256}),
             ),
-            Request::ShowVrrp => Reply::ok(self.show_vrrp()),
-            Request::ShowTrack { name } => Reply::ok(self.tracks.show(name.as_deref())),
+            Request::ShowVrrp => Reply::rows(self.show_vrrp()),
+            Request::ShowTrack { name } => Reply::rows(self.tracks.show(name.as_deref())),
             Request::ShowVrrs { what } => match what.as_str() {
-                "server" => Reply::ok(self.vrrs.show_server()),
-                "pathway" => Reply::ok(self.vrrs.show_pathway()),
-                "client" => Reply::ok(self.vrrs.show_client(Some(&lock(&self.runners)))),
+                "server" => Reply::rows(self.vrrs.show_server()),
+                "pathway" => Reply::rows(self.vrrs.show_pathway()),
+                "client" => Reply::rows(self.vrrs.show_client(Some(&lock(&self.runners)))),
                 other => Reply::err(format!(
                     "unknown VRRS object {other:?} (server, pathway, client)"
                 )),
@@ -318,6 +359,9 @@ impl Runtime {
                 return AfterControl::Stop;
             }
             Request::Subscribe { .. } => Reply::err("subscribe is handled by the connection"),
+            Request::Debug { category, on } => {
+                crate::daemon::debug::answer(category.as_deref(), on)
+            }
         };
         let _ = reply.send(answer);
         AfterControl::Go

@@ -27,13 +27,21 @@ impl Runtime {
             .iter()
             .map(|l| (l.name.as_str(), l))
             .collect();
+        // Refilled below: what cannot be installed now waits (see `waiting.rs`).
+        let was_waiting = std::mem::take(&mut self.not_installed);
         for rc in &config.routers {
             let Some(parent) = links.get(rc.interface.as_str()).copied() else {
-                tracing::error!(target: "netvrrp::kernel", interface = %rc.interface, "parent interface missing; router not started");
+                for family in rc.families() {
+                    self.wait(
+                        &was_waiting,
+                        InstanceKey::new(&rc.interface, rc.vrid, family),
+                        snapshot,
+                    );
+                }
                 continue;
             };
             for family in rc.families() {
-                let key: InstanceKey = (rc.interface.clone(), rc.vrid, family);
+                let key = InstanceKey::new(&rc.interface, rc.vrid, family);
                 if let Some(inst) = keep.remove(&key) {
                     next.push(inst);
                     continue;
@@ -41,14 +49,19 @@ impl Runtime {
                 let device = crate::desired::router_device_name(family, parent.index, rc.vrid);
                 let device_link = links.get(device.as_str()).copied();
                 let Some(primary) = primary_address(snapshot, parent.index, family) else {
-                    tracing::error!(target: "netvrrp::kernel", interface = %rc.interface, %family, "parent has no usable {family} primary address; instance not started");
+                    self.wait(&was_waiting, key, snapshot);
                     continue;
                 };
-                let params = RouterParams::from_config(rc, family, primary);
+                let params = crate::daemon::router_params::router_params(rc, family, primary);
                 let router = match Router::new(params) {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::error!(target: "netvrrp::protocol", interface = %rc.interface, vrid = rc.vrid, %family, "cannot start: {e}");
+                        self.not_installed.push(waiting::NotInstalled {
+                            key,
+                            reason: format!("cannot start: {e}"),
+                            retry: false,
+                        });
                         continue;
                     }
                 };
@@ -125,7 +138,7 @@ impl Runtime {
         self.timers.clear();
         for (i, inst) in self.instances.iter_mut().enumerate() {
             self.by_vrid
-                .insert((inst.parent_index, inst.key.2, inst.key.1), i);
+                .insert((inst.parent_index, inst.key.family, inst.key.vrid), i);
             inst.armed = inst.router.next_deadline();
             if let Some(t) = inst.armed {
                 self.timers.insert((t, i));
@@ -138,7 +151,7 @@ impl Runtime {
         let wanted: BTreeSet<(u32, Family)> = self
             .instances
             .iter()
-            .map(|i| (i.parent_index, i.key.2))
+            .map(|i| (i.parent_index, i.key.family))
             .collect();
         self.receivers.retain(|k, _| wanted.contains(k));
         for (parent, family) in wanted {
@@ -202,9 +215,14 @@ impl Runtime {
                     self.filter_dirty = true;
                     self.masters_dirty |= from == State::Master || to == State::Master;
                     let key = &self.instances[i].key;
-                    let f =
-                        self.vrrs
-                            .on_state(unix_now(), &key.0, key.1, key.2, to, reason.as_str());
+                    let f = self.vrrs.on_state(
+                        unix_now(),
+                        &key.interface,
+                        key.vrid,
+                        key.family,
+                        to,
+                        reason.as_str(),
+                    );
                     fanout.append(f);
                 }
             }
@@ -310,42 +328,45 @@ impl Runtime {
 
     /// Log and publish an instance's state and priority changes.
     pub(super) fn report(
-        events: &broadcast::Sender<StateEvent>,
+        events: &broadcast::Sender<Published>,
         inst: &mut Instance,
         actions: &[Action],
     ) {
         for action in actions {
             match *action {
                 Action::StateChanged { from, to, reason } => {
-                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %from, %to, %reason, "state change");
+                    tracing::info!(target: "netvrrp::protocol", router = inst.config.name.as_deref(), interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, %from, %to, %reason, "state change");
                     inst.last_change = unix_now();
-                    let _ = events.send(StateEvent {
-                        interface: inst.key.0.clone(),
-                        vrid: inst.key.1,
-                        family: inst.key.2,
+                    let _ = events.send(Published {
                         // A name follows one instance (`leader_family`): the other family's
                         // instance of the same router must not speak for it.
-                        names: if inst.key.2 == inst.config.leader_family() {
+                        names: if inst.key.family == inst.config.leader_family() {
                             inst.config.vrrs_leader.clone()
                         } else {
                             Vec::new()
                         },
-                        previous: from,
-                        state: to,
-                        reason: reason.to_string(),
-                        vmac: inst.vmac,
-                        vips: inst.vips.clone(),
-                        time: inst.last_change,
+                        event: StateEvent {
+                            interface: inst.key.interface.clone(),
+                            vrid: inst.key.vrid,
+                            family: inst.key.family,
+                            router: inst.config.name.clone(),
+                            previous: from,
+                            state: to,
+                            reason: reason.to_string(),
+                            vmac: inst.vmac,
+                            vips: inst.vips.clone(),
+                            time: inst.last_change,
+                        },
                     });
                 }
                 Action::EffectivePriorityChanged { from, to } => {
-                    tracing::info!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, from, to, "effective priority changed");
+                    tracing::info!(target: "netvrrp::protocol", router = inst.config.name.as_deref(), interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, from, to, "effective priority changed");
                 }
                 Action::OwnerConflict { src, priority } => {
-                    tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %src, priority, "another router advertises addresses we own (priority 255 here): misconfiguration; counted in owner_conflicts, logged at most once a minute");
+                    tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, %src, priority, "another router advertises addresses we own (priority 255 here): misconfiguration; counted in owner_conflicts, logged at most once a minute");
                 }
                 Action::IntervalMismatch { src, interval_cs } => {
-                    tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %inst.key.2, %src, advertised_ms = u32::from(interval_cs) * 10, configured_ms = inst.config.advertisement_interval_ms, "advert interval differs from ours (followed as RFC 9568 says); counted in interval_mismatches, logged at most once a minute");
+                    tracing::warn!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, %src, advertised_ms = u32::from(interval_cs) * 10, configured_ms = inst.config.advertisement_interval_ms, "advert interval differs from ours (followed as RFC 9568 says); counted in interval_mismatches, logged at most once a minute");
                 }
                 _ => {}
             }
@@ -380,9 +401,10 @@ impl Runtime {
                         inst.router.counters_mut().send_errors += 1;
                         continue;
                     }
+                    packet_log::sent(inst, priority, interval_cs);
                     let advert = packet::AdvertFields {
                         version: inst.config.version.number(),
-                        vrid: inst.key.1,
+                        vrid: inst.key.vrid,
                         priority,
                         interval_cs,
                         addresses: &inst.vips,
@@ -438,11 +460,9 @@ impl Runtime {
             // to carry one: every instance on that parent and family counts it (each sees the
             // same link), as `vrid_errors` or `truncated_errors`.
             let mut attributed = false;
-            for inst in self
-                .instances
-                .iter_mut()
-                .filter(|inst| inst.parent_index == pkt.parent_index && inst.key.2 == pkt.family)
-            {
+            for inst in self.instances.iter_mut().filter(|inst| {
+                inst.parent_index == pkt.parent_index && inst.key.family == pkt.family
+            }) {
                 let c = inst.router.counters_mut();
                 match vrid {
                     Some(_) => c.vrid_errors += 1,
@@ -467,6 +487,7 @@ impl Runtime {
         );
         match pkt.view_for(version, expected) {
             Ok(advert) => {
+                packet_log::received(inst, pkt.src, &advert);
                 let c = inst.router.counters_mut();
                 match advert.checksum_form() {
                     Some(packet::ChecksumForm::WithPseudoHeader) => {
@@ -488,7 +509,10 @@ impl Runtime {
                 };
                 self.feed(i, now, input).await;
             }
-            Err(e) => net::count_drop(inst.router.counters_mut(), &e),
+            Err(e) => {
+                packet_log::dropped(inst, pkt.src, &e);
+                net::count_drop(inst.router.counters_mut(), &e)
+            }
         }
     }
 
@@ -528,6 +552,7 @@ impl Runtime {
             Ok(snap) => {
                 let now = self.now();
                 self.resync(Arc::new(snap), now).await;
+                self.start_waiting().await;
             }
             Err(e) => {
                 tracing::error!(target: "netvrrp::kernel", "cannot re-read the kernel state: {e:#}")
@@ -550,10 +575,11 @@ impl Runtime {
             }
         }
         for i in 0..self.instances.len() {
-            let (parent_ok, dev_index, dev_reason, tracks) = {
+            let (parent_ok, dev_index, dev_reason, tracks, drift) = {
                 let inst = &self.instances[i];
                 let parent_ok = snap.by_index(inst.parent_index).is_some_and(|p| p.carrier);
                 let dev = snap.by_name(&inst.device);
+                let drift = dev.and_then(|l| drift::device_drift(inst, l));
                 let dev_index = dev.map(|l| l.index);
                 let dev_reason = dev.map_or(0, |l| l.protodown_reason);
                 let tracks: Vec<bool> = inst
@@ -562,8 +588,10 @@ impl Runtime {
                     .iter()
                     .map(|t| crate::track::entry_up(t, snap, &self.tracks))
                     .collect();
-                (parent_ok, dev_index, dev_reason, tracks)
+                (parent_ok, dev_index, dev_reason, tracks, drift)
             };
+            let drifted = drift.is_some();
+            self.note_drift(i, drift);
             let inst = &mut self.instances[i];
             if dev_index != inst.device_index {
                 self.filter_dirty = true;
@@ -576,7 +604,7 @@ impl Runtime {
             if inst.protodown_failed && dev_reason == 0 {
                 inst.protodown_failed = false;
             }
-            let link_ok = parent_ok && dev_index.is_some() && !inst.protodown_failed;
+            let link_ok = parent_ok && dev_index.is_some() && !inst.protodown_failed && !drifted;
             if link_ok != inst.router.link_up() {
                 let input = if link_ok {
                     Input::LinkUp

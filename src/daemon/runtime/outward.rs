@@ -2,6 +2,7 @@
 //! metrics text.
 
 use super::*;
+use crate::contract::{TrackContribution, VrrpRow};
 
 impl Runtime {
     /// Bring the nftables filter in line with the instances' states (see [`super::filter`]).
@@ -42,58 +43,71 @@ impl Runtime {
         wanted
     }
 
-    pub(super) fn metrics_text(&self) -> String {
-        let rows = |v: serde_json::Value| v.as_array().cloned().unwrap_or_default();
-        crate::daemon::metrics::render(
-            &rows(self.show_vrrp()),
-            &rows(self.vrrs.show_server()),
-            &rows(self.vrrs.show_pathway()),
-            &rows(self.tracks.show(None)),
-            &crate::daemon::metrics::RuntimeInfo {
-                version: env!("CARGO_PKG_VERSION"),
-                stats: &self.stats,
-                process: crate::daemon::metrics::ProcessStats::read(),
-            },
-        )
+    /// What a scrape needs from the loop: the rows as `show` builds them (rendered off the
+    /// loop, see src/daemon/metrics_http.rs).
+    pub(super) fn metrics_snapshot(&self) -> crate::daemon::metrics::Snapshot {
+        crate::daemon::metrics::Snapshot {
+            vrrp: self.show_vrrp(),
+            vrrs_servers: self.vrrs.show_server(),
+            vrrs_pathways: self.vrrs.show_pathway(),
+            track: self.tracks.show(None),
+            stats: self.stats.clone(),
+        }
     }
 
-    pub(super) fn show_vrrp(&self) -> serde_json::Value {
-        let rows: Vec<serde_json::Value> = self
+    /// `show vrrp`: one row per instance, then the instances that could not be installed.
+    pub(super) fn show_vrrp(&self) -> Vec<VrrpRow> {
+        let mut rows: Vec<VrrpRow> = self
             .instances
             .iter()
-            .map(|inst| {
+            .enumerate()
+            .map(|(i, inst)| {
                 let r = &inst.router;
-                json!({
-                    "interface": inst.key.0,
-                    "vrid": inst.key.1,
-                    "family": inst.key.2,
-                    "version": inst.config.version.number(),
-                    "device": inst.device,
-                    "device_index": inst.device_index,
-                    "vmac": inst.vmac.to_string(),
-                    "state": r.state().as_str(),
-                    "priority": r.priority(),
-                    "effective_priority": r.effective_priority(),
-                    "preempt": inst.config.preempt,
-                    "preempt_delay_ms": inst.config.preempt_delay_ms,
-                    "accept_mode": r.accept_mode(),
-                    "primary_address": inst.primary,
-                    "master_address": r.master_address(),
-                    "protodown": inst.protodown,
-                    "advertisement_interval_ms": inst.config.advertisement_interval_ms,
-                    "master_adver_interval_ms": r.master_adver_interval().as_secs_f64() * 1000.0,
-                    "skew_time_ms": r.skew_time().as_secs_f64() * 1000.0,
-                    "master_down_interval_ms": r.master_down_interval().as_secs_f64() * 1000.0,
-                    "vips": inst.vips,
-                    "vrrs_leader": inst.config.vrrs_leader,
-                    "unicast_peers": crate::vrrp::unicast::peers_of(&inst.config.unicast_peers, inst.key.2),
-                    "last_change": inst.last_change,
-                    "track": crate::track::contributions(&inst.config.track, r.tracked_down()),
-                    "faulted": r.faulted(),
-                    "counters": r.counters(),
-                })
+                let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+                VrrpRow {
+                    name: inst.config.name.clone(),
+                    interface: inst.key.interface.clone(),
+                    vrid: inst.key.vrid,
+                    family: inst.key.family,
+                    version: inst.config.version.number(),
+                    device: Some(inst.device.clone()),
+                    device_index: inst.device_index,
+                    vmac: inst.vmac,
+                    state: r.state(),
+                    priority: r.priority(),
+                    effective_priority: r.effective_priority(),
+                    preempt: inst.config.preempt,
+                    preempt_delay_ms: inst.config.preempt_delay_ms,
+                    accept_mode: r.accept_mode(),
+                    primary_address: Some(inst.primary),
+                    master_address: r.master_address(),
+                    // What the runtime set, else what the kernel shows (a shut-down
+                    // router's device stays as apply left it: protodown).
+                    protodown: inst
+                        .protodown
+                        .or_else(|| self.snapshot.by_name(&inst.device).map(|l| l.protodown)),
+                    advertisement_interval_ms: inst.config.advertisement_interval_ms,
+                    master_adver_interval_ms: ms(r.master_adver_interval()),
+                    skew_time_ms: ms(r.skew_time()),
+                    master_down_interval_ms: ms(r.master_down_interval()),
+                    vips: inst.vips.clone(),
+                    vrrs_leader: inst.config.vrrs_leader.clone(),
+                    unicast_peers: crate::vrrp::unicast::peers_of(
+                        &inst.config.unicast_peers,
+                        inst.key.family,
+                    ),
+                    last_change: inst.last_change,
+                    track: TrackContribution::of(&inst.config.track, r.tracked_down()),
+                    faulted: r.faulted(),
+                    counters: *r.counters(),
+                    router_advertisements: self.ra.row(i),
+                    shutdown: inst.config.shutdown,
+                    not_running: self.held_reason(inst),
+                    drift: self.drift_of(inst).cloned(),
+                }
             })
             .collect();
-        serde_json::Value::Array(rows)
+        rows.extend(self.not_installed_rows());
+        rows
     }
 }

@@ -11,7 +11,7 @@ use crate::plan::ProtodownOwner;
 use crate::reconcile::kernel::{self, Failure};
 use crate::reconcile::routers::{self, ReloadReport, RouterAction, RouterChange};
 use crate::reconcile::{RunningState, RuntimeSettings, SCHEMA};
-use crate::vrrp::router::{Input, RouterParams, State, Time};
+use crate::vrrp::router::{Input, State, Time};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -179,8 +179,10 @@ impl Runtime {
         let mut live: Vec<(InstanceKey, RouterConfig)> = Vec::new();
         for inst in old {
             let key = inst.key.clone();
-            let desired = by_router.get(&(inst.key.0.as_str(), inst.key.1)).copied();
-            let mut action = routers::instance_action(&inst.config, inst.key.2, desired);
+            let desired = by_router
+                .get(&(inst.key.interface.as_str(), inst.key.vrid))
+                .copied();
+            let mut action = routers::instance_action(&inst.config, inst.key.family, desired);
             let device_now = device_index.get(inst.device.as_str()).copied();
             if matches!(
                 action,
@@ -222,7 +224,7 @@ impl Runtime {
         let mut report = Vec::new();
         for rc in &self.config.routers {
             for family in rc.families() {
-                let key: InstanceKey = (rc.interface.clone(), rc.vrid, family);
+                let key = InstanceKey::new(&rc.interface, rc.vrid, family);
                 let action = done.remove(&key).unwrap_or(RouterAction::Add);
                 report.push(change(&key, action));
             }
@@ -264,9 +266,9 @@ impl Runtime {
         now: Time,
     ) {
         let inst = &mut self.instances[i];
-        let family = inst.key.2;
+        let family = inst.key.family;
         let was_shut = inst.config.shutdown;
-        let params = RouterParams::from_config(rc, family, inst.primary);
+        let params = crate::daemon::router_params::router_params(rc, family, inst.primary);
         let track_down: Vec<bool> = rc
             .track
             .iter()
@@ -284,7 +286,7 @@ impl Runtime {
         let attributes = routers::changed_attributes(&inst.config, rc, family);
         // One line per instance at debug; the reload's summary line is at info (1,000
         // reconfigured routers would otherwise write 1,000 lines from the election loop).
-        tracing::debug!(target: "netvrrp::protocol", interface = %inst.key.0, vrid = inst.key.1, family = %family, attributes = %attributes.join(","), "reconfigured in place");
+        tracing::debug!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, family = %family, attributes = %attributes.join(","), "reconfigured in place");
         let announce = inst.vips != vips;
         inst.vips = vips;
         inst.config = rc.clone();
@@ -357,9 +359,9 @@ impl Runtime {
 
 fn change(key: &InstanceKey, action: RouterAction) -> RouterChange {
     RouterChange {
-        interface: key.0.clone(),
-        vrid: key.1,
-        family: key.2,
+        interface: key.interface.clone(),
+        vrid: key.vrid,
+        family: key.family,
         action,
     }
 }

@@ -1,5 +1,5 @@
-//! The process between the runtime and an exec check: a child subreaper that kills the
-//! check's whole tree.
+//! The process between the runtime and a hook (an exec check, a VRRS exec client): a child
+//! subreaper that kills the hook's whole tree.
 //!
 //! The runtime forks a helper (no exec) that marks itself PR_SET_CHILD_SUBREAPER and then
 //! forks and execs the check in a process group of its own. Whatever the check starts stays
@@ -19,7 +19,6 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How a check ended, as its helper tells it.
@@ -77,11 +76,12 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)
 }
 
-/// Start `argv` below a fresh helper. Call it on a thread that then calls [`wait`]: the
+/// Start `hook` below a fresh helper. Call it on a thread that then calls [`wait`]: the
 /// helper gets SIGTERM when that thread ends.
-pub fn start(argv: &[String]) -> io::Result<Started> {
+pub fn start(hook: &super::Hook) -> io::Result<Started> {
     // Everything the children need, allocated before the fork.
-    let args: Vec<CString> = argv
+    let args: Vec<CString> = hook
+        .argv
         .iter()
         .map(|a| cstring(a.as_bytes()))
         .collect::<io::Result<_>>()?;
@@ -90,14 +90,16 @@ pub fn start(argv: &[String]) -> io::Result<Started> {
     };
     let mut arg_ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     arg_ptrs.push(std::ptr::null());
-    let env: Vec<CString> = std::env::vars_os()
-        .filter_map(|(k, v)| {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            cstring(&kv).ok()
-        })
-        .collect();
+    // Not the runtime's environment (the operator's shell, when `apply` spawned it).
+    let env: Vec<CString> = hook
+        .environment()
+        .iter()
+        .map(|kv| cstring(kv.as_bytes()))
+        .collect::<io::Result<_>>()?;
+    let ids = Ids {
+        uid: hook.run_as.uid.map(|u| u as libc::uid_t),
+        gid: hook.run_as.gid.map(|g| g as libc::gid_t),
+    };
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
     let (out_r, out_w) = pipe()?;
@@ -129,6 +131,7 @@ pub fn start(argv: &[String]) -> io::Result<Started> {
                 out_w.as_raw_fd(),
                 st_w.as_raw_fd(),
                 children.as_ptr(),
+                ids,
             )
         }
     }
@@ -137,6 +140,39 @@ pub fn start(argv: &[String]) -> io::Result<Started> {
         output: out_r,
         status: st_r,
     })
+}
+
+/// Whom the hook runs as (None: unchanged, the runtime's).
+#[derive(Clone, Copy)]
+struct Ids {
+    uid: Option<libc::uid_t>,
+    gid: Option<libc::gid_t>,
+}
+
+/// In the hook's process before execve: cwd `/` and the configured ids; the errno of the
+/// first that fails.
+///
+/// SAFETY: async-signal-safe calls only (runs between fork and exec).
+unsafe fn prepare(ids: Ids) -> Result<(), libc::c_int> {
+    unsafe {
+        let errno = || *libc::__errno_location();
+        if libc::chdir(c"/".as_ptr()) != 0 {
+            return Err(errno());
+        }
+        if let Some(gid) = ids.gid {
+            // Supplementary groups first: root's would otherwise stay.
+            if libc::setgroups(1, &gid) != 0 || libc::setgid(gid) != 0 {
+                return Err(errno());
+            }
+        }
+        // Dropping root this way also clears every capability (no PR_SET_KEEPCAPS).
+        if let Some(uid) = ids.uid
+            && libc::setuid(uid) != 0
+        {
+            return Err(errno());
+        }
+        Ok(())
+    }
 }
 
 /// The helper process. Never returns.
@@ -150,6 +186,7 @@ unsafe fn helper(
     out: libc::c_int,
     status_fd: libc::c_int,
     children: *const libc::c_char,
+    ids: Ids,
 ) -> ! {
     // SAFETY (the whole body): raw system calls only, on memory prepared before the fork.
     unsafe {
@@ -179,8 +216,13 @@ unsafe fn helper(
             libc::signal(libc::SIGTERM, libc::SIG_DFL);
             libc::signal(libc::SIGCHLD, libc::SIG_DFL);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            libc::execve(program, argv, envp);
-            let errno = *libc::__errno_location();
+            let errno = match prepare(ids) {
+                Ok(()) => {
+                    libc::execve(program, argv, envp);
+                    *libc::__errno_location()
+                }
+                Err(errno) => errno,
+            };
             let mut rec = [1u8, 0, 0, 0, 0];
             rec[1..].copy_from_slice(&errno.to_ne_bytes());
             libc::write(status_fd, rec.as_ptr().cast(), rec.len());

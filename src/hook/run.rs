@@ -1,5 +1,6 @@
-//! Running one exec check: argv only, off the event loop, the whole process tree killed at
-//! the timeout.
+//! Running a hook once: argv only, off the event loop, the whole process tree killed at the
+//! timeout, and nothing left behind (the helper reaped by its thread, the output reader
+//! joined or aborted).
 //!
 //! The check runs below a helper process that is its subreaper ([`super::subreaper`]):
 //! at the timeout, when its tracker stops, or when the runtime dies, the helper kills the
@@ -27,6 +28,10 @@ const OUTPUT_GRACE: Duration = Duration::from_millis(100);
 pub struct Outcome {
     /// Exit status 0.
     pub success: bool,
+    /// Killed at the timeout.
+    pub timed_out: bool,
+    /// The exit code when it exited by itself.
+    pub code: Option<i32>,
     /// `exit status 3`, `killed by signal 9`, `timed out after 500 ms`, `cannot execute:
     /// No such file or directory (os error 2)`.
     pub status: String,
@@ -44,13 +49,13 @@ struct Spawned {
 
 /// Start the check below a helper, on a thread of its own that then waits for it: the
 /// helper kills the check's tree when that thread ends (the runtime dying included).
-async fn spawn(argv: &[String]) -> io::Result<Spawned> {
+async fn spawn(hook: &super::Hook) -> io::Result<Spawned> {
     let (reply, wait) = oneshot::channel();
     let (ended_tx, ended) = oneshot::channel();
-    let argv = argv.to_vec();
+    let hook = hook.clone();
     std::thread::Builder::new()
-        .name("track-check".into())
-        .spawn(move || match subreaper::start(&argv) {
+        .name("hook".into())
+        .spawn(move || match subreaper::start(&hook) {
             Ok(started) => {
                 let helper = started.helper;
                 if reply.send(Ok((helper, started.output))).is_err() {
@@ -85,20 +90,22 @@ impl Drop for StopOnDrop {
     }
 }
 
-/// Run `argv` once, killing it at `timeout`.
-pub async fn run(argv: &[String], timeout: Duration) -> Outcome {
-    let spawned = match spawn(argv).await {
+/// Run `hook` once, killing its tree at `timeout`.
+pub async fn run(hook: &super::Hook, timeout: Duration) -> Outcome {
+    let spawned = match spawn(hook).await {
         Ok(s) => s,
         Err(e) => {
             return Outcome {
                 success: false,
+                timed_out: false,
+                code: None,
                 status: format!("cannot execute: {e}"),
                 output: VecDeque::new(),
             };
         }
     };
     let mut guard = StopOnDrop(Some(spawned.helper));
-    let reader = tokio::spawn(read_tail(spawned.output));
+    let mut reader = tokio::spawn(read_tail(spawned.output));
     let mut ended = spawned.ended;
     let (timed_out, ended) = match tokio::time::timeout(timeout, &mut ended).await {
         Ok(ended) => (false, ended),
@@ -109,9 +116,17 @@ pub async fn run(argv: &[String], timeout: Duration) -> Outcome {
         }
     };
     guard.0 = None;
-    let output = match tokio::time::timeout(OUTPUT_GRACE, reader).await {
+    let output = match tokio::time::timeout(OUTPUT_GRACE, &mut reader).await {
         Ok(Ok(lines)) => lines,
-        _ => VecDeque::new(),
+        _ => {
+            // Not detached: the task and the pipe's descriptor end here.
+            reader.abort();
+            VecDeque::new()
+        }
+    };
+    let code = match ended {
+        Ok(Ended::Exited(code)) if !timed_out => Some(code),
+        _ => None,
     };
     let (success, status) = match ended {
         _ if timed_out => (false, format!("timed out after {} ms", timeout.as_millis())),
@@ -132,6 +147,8 @@ pub async fn run(argv: &[String], timeout: Duration) -> Outcome {
     };
     Outcome {
         success,
+        timed_out,
+        code,
         status,
         output,
     }
@@ -167,8 +184,11 @@ async fn read_tail(fd: OwnedFd) -> VecDeque<String> {
 mod tests {
     use super::*;
 
-    fn argv(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
+    fn argv(a: &[&str]) -> crate::hook::Hook {
+        crate::hook::Hook::new(
+            a.iter().map(|s| s.to_string()).collect(),
+            crate::config::RunAs::default(),
+        )
     }
 
     #[tokio::test]
@@ -183,6 +203,42 @@ mod tests {
         assert_eq!(ok.output, ["one", "two"]);
         let bad = run(&argv(&["/bin/sh", "-c", "exit 3"]), Duration::from_secs(5)).await;
         assert_eq!((bad.success, bad.status.as_str()), (false, "exit status 3"));
+    }
+
+    #[tokio::test]
+    async fn hook_runs_with_a_cleared_environment_in_root_dir() {
+        let mut h = argv(&[
+            "/bin/sh",
+            "-c",
+            "echo \"$(pwd)|$PATH|${HOME-unset}|$NETVRRP_X\"; env | wc -l",
+        ]);
+        h.env = vec![("NETVRRP_X".into(), "x y".into())];
+        // SAFETY: only this test of the process reads or writes this variable.
+        unsafe { std::env::set_var("NETVRRP_LEAK_TEST", "leaked") };
+        let o = run(&h, Duration::from_secs(5)).await;
+        assert!(o.success, "{o:?}");
+        assert_eq!(o.output[0], format!("/|{}|unset|x y", crate::hook::PATH));
+        // PATH, NETVRRP_X and what sh itself exports (PWD, maybe SHLVL and _): nothing of
+        // ours beyond those.
+        let count: usize = o.output[1].trim().parse().expect("a count");
+        assert!(count <= 5, "{o:?}");
+    }
+
+    #[tokio::test]
+    async fn hook_runs_as_the_configured_user_and_group() {
+        let mut h = argv(&[
+            "/bin/sh",
+            "-c",
+            "echo \"$(id -u) $(id -g) $(id -G)\"; grep CapEff /proc/self/status",
+        ]);
+        h.run_as = crate::config::RunAs {
+            uid: Some(65534),
+            gid: Some(65534),
+        };
+        let o = run(&h, Duration::from_secs(5)).await;
+        assert!(o.success, "{o:?}");
+        assert_eq!(o.output[0], "65534 65534 65534");
+        assert_eq!(o.output[1], "CapEff:\t0000000000000000");
     }
 
     #[tokio::test]
