@@ -7,6 +7,23 @@
 /// (major, minor) of the oldest supported kernel.
 pub const MIN_KERNEL: (u32, u32) = (5, 10);
 
+/// (major, minor) of the oldest kernel that runs the dead-man switch (see
+/// `daemon::filter::lease_for`): Linux 6.10 restarts a set element's timeout when the
+/// element is added again (how a lease is renewed), and 6.3 brought DESTROYSETELEM (how an
+/// expired lease is deleted without an error). On older kernels the leases are permanent
+/// elements: the filter behaves as before the switch (a killed Master keeps answering).
+pub const LEASE_RENEWAL_KERNEL: (u32, u32) = (6, 10);
+
+/// Whether the running kernel renews set-element timeouts ([`LEASE_RENEWAL_KERNEL`]); an
+/// unreadable release says no, so a lease can never expire under a live Master.
+pub fn renews_set_element_timeouts() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .as_deref()
+        .and_then(parse_release)
+        .is_some_and(|v| v >= LEASE_RENEWAL_KERNEL)
+}
+
 /// (major, minor) of a release string such as `6.18.44-amd64` or `5.10.0-28-cloud`.
 pub fn parse_release(release: &str) -> Option<(u32, u32)> {
     let mut parts = release.trim().split(['.', '-']);

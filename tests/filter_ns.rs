@@ -41,12 +41,14 @@ fn nft_script(script: &str) {
     assert!(child.wait().expect("nft").success(), "{script}");
 }
 
-/// The ruleset without handles (a full install renumbers them) and with set elements in a
-/// fixed order (a hash set lists them in bucket order).
+/// The ruleset without handles (a full install renumbers them), without the time left on
+/// lease elements (it runs down) and with set elements in a fixed order (a hash set lists
+/// them in bucket order).
 fn normalize(v: &mut Value) {
     match v {
         Value::Object(m) => {
             m.remove("handle");
+            m.remove("expires");
             for (k, x) in m.iter_mut() {
                 normalize(x);
                 if k == "elem"
@@ -90,8 +92,8 @@ fn states() -> Vec<(&'static str, FilterState)> {
     let b = [ip("198.51.100.10"), ip("2001:db8:1::10")];
     let mk = |am: bool, aacc: bool, bm: bool, primary: &str, extra: Option<(u32, &str)>| {
         let mut s = FilterState::default();
-        s.add(&a, Some(7), am, aacc);
-        s.add(&b, Some(8), bm, true);
+        s.add(&a, Some(7), am, aacc, 3000);
+        s.add(&b, Some(8), bm, true, 60_000);
         s.primary4.insert(2, primary.parse().expect("v4"));
         if let Some((i, p)) = extra {
             s.primary4.insert(i, p.parse().expect("v4"));

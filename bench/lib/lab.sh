@@ -17,7 +17,8 @@
 # called as "$(impl_of TAG)_start" etc.
 #
 # The caller sets `work` (a tracked directory) before calling anything here. Extra
-# configuration for the next start (bench/track.sh: tracked objects): NV_TOP (tables before
+# configuration for the next start (bench/track.sh: tracked objects; bench/deadman.sh:
+# accept-mode): NV_TOP (tables before
 # [[vrrp]]) and NV_ROUTER (keys of the router); KA_GLOBAL (lines in global_defs), KA_TOP
 # (blocks before vrrp_instance) and KA_INSTANCE (lines in it). Empty by default.
 

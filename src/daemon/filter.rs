@@ -41,10 +41,14 @@ use std::process::{Command, Stdio};
 /// What the filter must express, rebuilt from the instances after every state change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FilterState {
-    /// Every IPv4 VIP of every instance (the ARP rules).
+    /// Every IPv4 VIP of every instance (the ARP rules; in `inet`, the dead-man rule).
     pub vips4: BTreeSet<Ipv4Addr>,
+    /// Every IPv6 VIP of every instance (the dead-man rule).
+    pub vips6: BTreeSet<Ipv6Addr>,
     /// ifindexes of the vrrp4 devices.
     pub devices4: BTreeSet<u32>,
+    /// ifindexes of every vrrp device (either family).
+    pub devices: BTreeSet<u32>,
     /// Primary IPv4 address of each parent (ifindex) carrying IPv4 instances.
     pub primary4: BTreeMap<u32, Ipv4Addr>,
     /// ifindexes of the vrrp devices (either family) of instances that are not Master.
@@ -54,14 +58,60 @@ pub struct FilterState {
     pub block6: BTreeSet<Ipv6Addr>,
     /// IPv6 VIPs for which Neighbor Discovery stays allowed although other traffic is dropped.
     pub nd6: BTreeSet<Ipv6Addr>,
+    /// The dead-man leases, each with its lifetime in ms (see [`lease_for`]): the vrrp
+    /// devices of Masters (`inet` and, for IPv4, `arp`) and the VIPs of Masters that accept
+    /// traffic. Only what holds an unexpired lease is answered.
+    pub live_devices: BTreeMap<u32, u32>,
+    pub live_devices4: BTreeMap<u32, u32>,
+    pub live4: BTreeMap<Ipv4Addr, u32>,
+    pub live6: BTreeMap<Ipv6Addr, u32>,
+}
+
+/// How long a Master's lease lives after its last renewal: two advertisement intervals.
+///
+/// The lease is renewed after each advert is sent (held back at most an eighth of the lease
+/// to share a batch), so a runtime that stops (SIGKILL, SIGSTOP, a deadlock) goes silent at
+/// most 2.25 × interval after its last advert. A backup takes over Master_Down_Interval =
+/// 3 × Master_Adver_Interval + Skew_Time after the last advert it received, and
+/// Master_Adver_Interval is this interval (RFC 9568 6.4.2: learned from our adverts; VRRPv2
+/// requires it to be equal), Skew_Time ≥ 0: whatever the peers' priorities, three quarters
+/// of an interval of margin remain for the renewal's own latency. The other way,
+/// a live Master whose loop is late by more than one interval stops answering until the next
+/// renewal: by then its adverts are late by as much, and a backup is a third of the way to
+/// taking over anyway.
+pub fn lease_for(advert_interval: std::time::Duration) -> u32 {
+    u32::try_from(advert_interval.as_millis().saturating_mul(2)).unwrap_or(u32::MAX)
+}
+
+/// What a Master renews after an advert: its device and VIPs, where they hold leases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renewal {
+    pub device: Option<u32>,
+    pub vips: Vec<IpAddr>,
+    /// Its lease in ms ([`lease_for`] its interval): how long the renewal may be held back
+    /// to share a batch depends on it.
+    pub lease_ms: u32,
 }
 
 impl FilterState {
     /// Add one instance: its VIPs and its vrrp device. `master`: the instance is Master;
-    /// `accept`: it accepts traffic to its VIPs when Master (accept-mode or address owner).
-    pub fn add(&mut self, vips: &[IpAddr], device: Option<u32>, master: bool, accept: bool) {
-        if let (Some(d), false) = (device, master) {
-            self.backup_devices.insert(d);
+    /// `accept`: it accepts traffic to its VIPs when Master (accept-mode or address owner);
+    /// `lease_ms`: the lifetime of a Master's leases (see [`lease_for`]).
+    pub fn add(
+        &mut self,
+        vips: &[IpAddr],
+        device: Option<u32>,
+        master: bool,
+        accept: bool,
+        lease_ms: u32,
+    ) {
+        if let Some(d) = device {
+            self.devices.insert(d);
+            if master {
+                self.live_devices.insert(d, lease_ms);
+            } else {
+                self.backup_devices.insert(d);
+            }
         }
         for vip in vips {
             match vip {
@@ -69,14 +119,22 @@ impl FilterState {
                     self.vips4.insert(*a);
                     if let Some(d) = device {
                         self.devices4.insert(d);
+                        if master {
+                            self.live_devices4.insert(d, lease_ms);
+                        }
                     }
                     if !master || !accept {
                         self.block4.insert(*a);
+                    } else {
+                        self.live4.insert(*a, lease_ms);
                     }
                 }
                 IpAddr::V6(a) => {
+                    self.vips6.insert(*a);
                     if !master || !accept {
                         self.block6.insert(*a);
+                    } else {
+                        self.live6.insert(*a, lease_ms);
                     }
                     if master && !accept {
                         self.nd6.insert(*a);
@@ -95,6 +153,21 @@ fn elements<T: std::fmt::Display>(set: &BTreeSet<T>) -> String {
     format!(" elements = {{ {} }};", items.join(", "))
 }
 
+fn leases<T: std::fmt::Display>(map: &BTreeMap<T, u32>) -> String {
+    if map.is_empty() {
+        return String::new();
+    }
+    let items: Vec<String> = map
+        .iter()
+        .map(|(e, ms)| match ms {
+            // Permanent: a kernel without lease renewal (see `host::LEASE_RENEWAL_KERNEL`).
+            0 => e.to_string(),
+            ms => format!("{e} timeout {ms}ms"),
+        })
+        .collect();
+    format!(" elements = {{ {} }};", items.join(", "))
+}
+
 /// The nft script that replaces both tables atomically (one transaction).
 pub fn render(s: &FilterState) -> String {
     let mut t = String::new();
@@ -109,16 +182,31 @@ pub fn render(s: &FilterState) -> String {
         elements(&s.block6),
         elements(&s.nd6)
     );
-    t += "  chain prerouting {\n    type filter hook prerouting priority raw; policy accept;\n";
-    t += "    iif @backupdev counter drop\n";
-    t += "    ip daddr @block4 counter drop\n";
-    t += "    ip6 daddr @nd6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n";
-    t += "    ip6 daddr @block6 counter drop\n  }\n}\n";
     let _ = writeln!(
         t,
-        "table arp netvrrp {{\n  set vip4 {{ type ipv4_addr;{} }}\n  set ourdev {{ type iface_index;{} }}",
+        "  set vrrpdev {{ type iface_index;{} }}\n  set livedev {{ type iface_index; flags timeout;{} }}\n  set vips4 {{ type ipv4_addr;{} }}\n  set live4 {{ type ipv4_addr; flags timeout;{} }}\n  set vips6 {{ type ipv6_addr;{} }}\n  set live6 {{ type ipv6_addr; flags timeout;{} }}",
+        elements(&s.devices),
+        leases(&s.live_devices),
         elements(&s.vips4),
-        elements(&s.devices4)
+        leases(&s.live4),
+        elements(&s.vips6),
+        leases(&s.live6)
+    );
+    t += "  chain prerouting {\n    type filter hook prerouting priority raw; policy accept;\n";
+    t += "    iif @backupdev counter drop\n";
+    // The dead-man rules: a Master answers only while the runtime renews its leases.
+    t += "    iif @vrrpdev iif != @livedev counter drop\n";
+    t += "    ip daddr @block4 counter drop\n";
+    t += "    ip daddr @vips4 ip daddr != @live4 counter drop\n";
+    t += "    ip6 daddr @nd6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n";
+    t += "    ip6 daddr @block6 counter drop\n";
+    t += "    ip6 daddr @vips6 ip6 daddr != @live6 counter drop\n  }\n}\n";
+    let _ = writeln!(
+        t,
+        "table arp netvrrp {{\n  set vip4 {{ type ipv4_addr;{} }}\n  set ourdev {{ type iface_index;{} }}\n  set livedev {{ type iface_index; flags timeout;{} }}",
+        elements(&s.vips4),
+        elements(&s.devices4),
+        leases(&s.live_devices4)
     );
     let map: Vec<String> = s
         .primary4
@@ -134,6 +222,7 @@ pub fn render(s: &FilterState) -> String {
     t += "  chain output {\n    type filter hook output priority filter; policy accept;\n";
     t += "    arp operation request arp saddr ip @vip4 oif != @ourdev arp saddr ip set oif map @primary4\n  }\n";
     t += "  chain input {\n    type filter hook input priority filter; policy accept;\n";
+    t += "    iif @ourdev iif != @livedev counter drop\n";
     t += "    arp operation request arp daddr ip @vip4 iif != @ourdev counter drop\n";
     t += "    arp operation request iif @ourdev arp daddr ip != @vip4 counter drop\n  }\n}\n";
     t
@@ -197,28 +286,93 @@ pub enum SyncPath {
     Full,
 }
 
-/// The element deltas from `old` to `new` of every set and map: the only part of the tables
-/// that depends on the state (their structure is fixed by [`render`]).
-fn deltas(old: &FilterState, new: &FilterState) -> Vec<nft_netlink::SetDelta> {
+/// A plain set: the elements that left `old` deleted, the new ones added.
+fn set<T: Ord>(
+    family: nft_netlink::Family,
+    name: &'static str,
+    old: &BTreeSet<T>,
+    new: &BTreeSet<T>,
+    key: impl Fn(&T) -> Vec<u8>,
+) -> nft_netlink::SetDelta {
+    let elem = |e: &T| nft_netlink::Elem {
+        key: key(e),
+        data: None,
+        timeout_ms: None,
+    };
+    nft_netlink::SetDelta {
+        family,
+        table: "netvrrp",
+        set: name,
+        delete: old.difference(new).map(elem).collect(),
+        add: new.difference(old).map(elem).collect(),
+        timed: false,
+    }
+}
+/// A lease set: added when new or its lifetime changed, renewed when named (an add of
+/// an existing element with an expiration restarts its clock), destroyed when gone.
+/// `same`: old and new are one state (a renewal only): just the named leases, no diff.
+fn timed<T: Ord + Copy>(
+    family: nft_netlink::Family,
+    name: &'static str,
+    (old, new, same): (&BTreeMap<T, u32>, &BTreeMap<T, u32>, bool),
+    renew: &BTreeSet<T>,
+    key: impl Fn(&T) -> Vec<u8>,
+) -> nft_netlink::SetDelta {
+    let elem = |e: &T, ms: u32| nft_netlink::Elem {
+        key: key(e),
+        data: None,
+        // 0: a permanent element (no dead-man switch on this kernel).
+        timeout_ms: (ms > 0).then_some(ms),
+    };
+    let (delete, add) = if same {
+        let add = renew
+            .iter()
+            .filter_map(|k| new.get(k).map(|ms| elem(k, *ms)))
+            .collect();
+        (Vec::new(), add)
+    } else {
+        let delete = old
+            .keys()
+            .filter(|k| !new.contains_key(k))
+            .map(|k| elem(k, 0))
+            .collect();
+        let add = new
+            .iter()
+            .filter(|(k, ms)| old.get(k) != Some(ms) || renew.contains(k))
+            .map(|(k, ms)| elem(k, *ms))
+            .collect();
+        (delete, add)
+    };
+    nft_netlink::SetDelta {
+        family,
+        table: "netvrrp",
+        set: name,
+        delete,
+        add,
+        // Permanent elements never expire, so a plain delete finds them (and
+        // DESTROYSETELEM needs Linux 6.3).
+        timed: old.values().chain(new.values()).any(|&ms| ms > 0),
+    }
+}
+
+/// The element deltas from `old` to `new` of every set and map (the only part of the tables
+/// that depends on the state: their structure is fixed by [`render`]), plus the renewal of
+/// every lease `renewals` name that `new` holds.
+fn deltas(
+    old: &FilterState,
+    new: &FilterState,
+    renewals: &[Renewal],
+) -> Vec<nft_netlink::SetDelta> {
     use nft_netlink::{Elem, Family, SetDelta};
-    fn set<T: Ord>(
-        family: Family,
-        table: &'static str,
-        name: &'static str,
-        old: &BTreeSet<T>,
-        new: &BTreeSet<T>,
-        key: impl Fn(&T) -> Vec<u8>,
-    ) -> SetDelta {
-        let elem = |e: &T| Elem {
-            key: key(e),
-            data: None,
-        };
-        SetDelta {
-            family,
-            table,
-            set: name,
-            delete: old.difference(new).map(elem).collect(),
-            add: new.difference(old).map(elem).collect(),
+    let mut renew_dev = BTreeSet::new();
+    let (mut renew4, mut renew6) = (BTreeSet::new(), BTreeSet::new());
+    for r in renewals {
+        renew_dev.extend(r.device);
+        for vip in &r.vips {
+            match vip {
+                IpAddr::V4(a) => renew4.insert(*a),
+                IpAddr::V6(a) => renew6.insert(*a),
+            };
         }
     }
     // iface_index is the kernel's host-order u32; addresses are in network order.
@@ -232,46 +386,66 @@ fn deltas(old: &FilterState, new: &FilterState) -> Vec<nft_netlink::SetDelta> {
         set: "primary4",
         delete: Vec::new(),
         add: Vec::new(),
+        timed: false,
+    };
+    let pair = |i: &u32, a: &Ipv4Addr| Elem {
+        key: ifindex(i),
+        data: Some(v4(a)),
+        timeout_ms: None,
     };
     for (i, a) in &old.primary4 {
         if new.primary4.get(i) != Some(a) {
-            primary4.delete.push(Elem {
-                key: ifindex(i),
-                data: Some(v4(a)),
-            });
+            primary4.delete.push(pair(i, a));
         }
     }
     for (i, a) in &new.primary4 {
         if old.primary4.get(i) != Some(a) {
-            primary4.add.push(Elem {
-                key: ifindex(i),
-                data: Some(v4(a)),
-            });
+            primary4.add.push(pair(i, a));
         }
     }
-    let all = [
-        set(
+    let (o, n) = (old, new);
+    // A renewal alone (the same state): nothing but the leases can differ, and diffing every
+    // set on every loop turn with adverts would cost O(routers) each time.
+    let same = std::ptr::eq(old, new);
+    let mut all = Vec::new();
+    if !same {
+        all.extend([
+            set(
+                inet,
+                "backupdev",
+                &o.backup_devices,
+                &n.backup_devices,
+                ifindex,
+            ),
+            set(inet, "block4", &o.block4, &n.block4, v4),
+            set(inet, "block6", &o.block6, &n.block6, v6),
+            set(inet, "nd6", &o.nd6, &n.nd6, v6),
+            set(inet, "vrrpdev", &o.devices, &n.devices, ifindex),
+            set(inet, "vips4", &o.vips4, &n.vips4, v4),
+            set(inet, "vips6", &o.vips6, &n.vips6, v6),
+            set(arp, "vip4", &o.vips4, &n.vips4, v4),
+            set(arp, "ourdev", &o.devices4, &n.devices4, ifindex),
+            primary4,
+        ]);
+    }
+    all.extend([
+        timed(
             inet,
-            "netvrrp",
-            "backupdev",
-            &old.backup_devices,
-            &new.backup_devices,
+            "livedev",
+            (&o.live_devices, &n.live_devices, same),
+            &renew_dev,
             ifindex,
         ),
-        set(inet, "netvrrp", "block4", &old.block4, &new.block4, v4),
-        set(inet, "netvrrp", "block6", &old.block6, &new.block6, v6),
-        set(inet, "netvrrp", "nd6", &old.nd6, &new.nd6, v6),
-        set(arp, "netvrrp", "vip4", &old.vips4, &new.vips4, v4),
-        set(
+        timed(inet, "live4", (&o.live4, &n.live4, same), &renew4, v4),
+        timed(inet, "live6", (&o.live6, &n.live6, same), &renew6, v6),
+        timed(
             arp,
-            "netvrrp",
-            "ourdev",
-            &old.devices4,
-            &new.devices4,
+            "livedev",
+            (&o.live_devices4, &n.live_devices4, same),
+            &renew_dev,
             ifindex,
         ),
-        primary4,
-    ];
+    ]);
     all.into_iter()
         .filter(|d| !d.delete.is_empty() || !d.add.is_empty())
         .collect()
@@ -295,17 +469,48 @@ impl VipFilter {
 
     /// [`Self::sync`], saying which path ran.
     pub fn sync_path(&mut self, wanted: &FilterState) -> anyhow::Result<SyncPath> {
-        if self.installed.as_ref() == Some(wanted) {
+        self.update(Some(wanted.clone()), &[])
+    }
+
+    /// Bring the tables to `wanted` (None: keep the installed state) and renew the leases
+    /// `renewals` name, all in one transaction. Renewals of leases the state does not hold
+    /// (a router that left Master since) are ignored; with nothing installed there is
+    /// nothing to renew (the next state change installs the tables again).
+    pub fn update(
+        &mut self,
+        wanted: Option<FilterState>,
+        renewals: &[Renewal],
+    ) -> anyhow::Result<SyncPath> {
+        let (wanted, unchanged) = match wanted {
+            Some(w) => {
+                let same = self.installed.as_ref() == Some(&w);
+                (w, same)
+            }
+            None => match self.installed.take() {
+                Some(i) => (i, true),
+                None => return Ok(SyncPath::Unchanged),
+            },
+        };
+        if unchanged && renewals.is_empty() {
+            self.installed = Some(wanted);
             return Ok(SyncPath::Unchanged);
         }
-        if let (Some(old), Some(genid), Some(sock)) =
-            (&self.installed, self.generation, self.sock.as_mut())
-        {
+        let old = if unchanged {
+            Some(&wanted)
+        } else {
+            self.installed.as_ref()
+        };
+        if let (Some(old), Some(genid), Some(sock)) = (old, self.generation, self.sock.as_mut()) {
             let started = std::time::Instant::now();
-            match nft_netlink::apply(sock, genid, &deltas(old, wanted)) {
+            let deltas = deltas(old, &wanted, renewals);
+            if deltas.is_empty() {
+                self.installed = Some(wanted);
+                return Ok(SyncPath::Unchanged);
+            }
+            match nft_netlink::apply(sock, genid, &deltas) {
                 Ok(next) => {
-                    tracing::debug!(target: "netvrrp::kernel", elapsed_us = started.elapsed().as_micros() as u64, "VIP filter: element batch");
-                    self.installed = Some(wanted.clone());
+                    tracing::debug!(target: "netvrrp::kernel", elapsed_us = started.elapsed().as_micros() as u64, renewals = renewals.len(), "VIP filter: element batch");
+                    self.installed = Some(wanted);
                     self.generation = Some(next);
                     return Ok(SyncPath::Elements);
                 }
@@ -329,9 +534,9 @@ impl VipFilter {
         // means somebody else committed in between, and what they did is not known.
         let before = self.generation_now();
         let started = std::time::Instant::now();
-        nft(&render(wanted))?;
+        nft(&render(&wanted))?;
         tracing::debug!(target: "netvrrp::kernel", elapsed_us = started.elapsed().as_micros() as u64, "VIP filter: tables replaced by nft -f");
-        self.installed = Some(wanted.clone());
+        self.installed = Some(wanted);
         // Without a generation the next change simply takes the full path again.
         self.generation = match (before, self.generation_now()) {
             (Some(b), Some(a)) if a == nft_netlink::next_generation(b) => Some(a),
@@ -373,7 +578,7 @@ mod tests {
         let mut s = FilterState::default();
         let v4: IpAddr = "192.0.2.1".parse().unwrap();
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
-        s.add(&[v4, v6], Some(7), false, true);
+        s.add(&[v4, v6], Some(7), false, true, 2000);
         assert_eq!(
             s.backup_devices.iter().copied().collect::<Vec<_>>(),
             vec![7]
@@ -385,7 +590,7 @@ mod tests {
         assert!(s.nd6.is_empty());
 
         let mut m = FilterState::default();
-        m.add(&[v4, v6], Some(7), true, true);
+        m.add(&[v4, v6], Some(7), true, true, 2000);
         assert!(m.block4.is_empty() && m.block6.is_empty());
         assert!(
             m.backup_devices.is_empty(),
@@ -394,7 +599,7 @@ mod tests {
         assert_eq!(m.devices4.iter().copied().collect::<Vec<_>>(), vec![7]);
 
         let mut strict = FilterState::default();
-        strict.add(&[v4, v6], Some(7), true, false);
+        strict.add(&[v4, v6], Some(7), true, false, 2000);
         strict.primary4.insert(2, "192.0.2.2".parse().unwrap());
         assert!(!strict.block4.is_empty() && !strict.block6.is_empty());
         assert!(!strict.nd6.is_empty());
@@ -410,5 +615,130 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("elements = { 2 : 192.0.2.2 }"), "{text}");
+    }
+
+    /// A Master holds leases on its device (both tables for IPv4) and, when it accepts
+    /// traffic, on its VIPs; a Backup holds none, and every device and VIP is under the
+    /// dead-man rules whatever its state.
+    #[test]
+    fn masters_hold_leases_backups_none() {
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let mut b = FilterState::default();
+        b.add(&[v4], Some(7), false, true, 2000);
+        b.add(&[v6], Some(8), false, true, 2000);
+        assert!(b.live_devices.is_empty() && b.live_devices4.is_empty());
+        assert!(b.live4.is_empty() && b.live6.is_empty());
+        assert_eq!(b.devices.iter().copied().collect::<Vec<_>>(), vec![7, 8]);
+        let mut m = FilterState::default();
+        m.add(&[v4], Some(7), true, true, 2000);
+        m.add(&[v6], Some(8), true, false, 60);
+        assert_eq!(m.live_devices.get(&7), Some(&2000));
+        assert_eq!(m.live_devices.get(&8), Some(&60));
+        assert_eq!(m.live_devices4.keys().copied().collect::<Vec<_>>(), vec![7]);
+        assert_eq!(m.live4.get(&"192.0.2.1".parse().unwrap()), Some(&2000));
+        assert!(m.live6.is_empty(), "accept-mode off: no lease on the VIP");
+        let text = render(&m);
+        for line in [
+            "set livedev { type iface_index; flags timeout; elements = { 7 timeout 2000ms, 8 timeout 60ms }; }",
+            "set live4 { type ipv4_addr; flags timeout; elements = { 192.0.2.1 timeout 2000ms }; }",
+            "iif @vrrpdev iif != @livedev counter drop",
+            "ip daddr @vips4 ip daddr != @live4 counter drop",
+            "ip6 daddr @vips6 ip6 daddr != @live6 counter drop",
+            "iif @ourdev iif != @livedev counter drop",
+        ] {
+            assert!(text.contains(line), "{line} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn lease_is_two_advert_intervals() {
+        use std::time::Duration;
+        assert_eq!(lease_for(Duration::from_millis(10)), 20);
+        assert_eq!(lease_for(Duration::from_secs(1)), 2000);
+        assert_eq!(lease_for(Duration::from_secs(40)), 80_000);
+    }
+
+    /// Deltas: entering Master adds the leases, a renewal re-adds only leases the state
+    /// holds, leaving Master destroys them (DESTROY: no error if already expired).
+    #[test]
+    fn lease_deltas_add_renew_and_destroy() {
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut backup = FilterState::default();
+        backup.add(&[v4], Some(7), false, true, 2000);
+        let mut master = FilterState::default();
+        master.add(&[v4], Some(7), true, true, 2000);
+        let names = |d: &[nft_netlink::SetDelta], f: fn(&nft_netlink::SetDelta) -> bool| {
+            let mut v: Vec<String> = d
+                .iter()
+                .filter(|x| f(x))
+                .map(|x| format!("{:?}/{}", x.family, x.set))
+                .collect();
+            v.sort();
+            v
+        };
+        let enter = deltas(&backup, &master, &[]);
+        assert_eq!(
+            names(&enter, |d| d.timed && !d.add.is_empty()),
+            vec!["Arp/livedev", "Inet/live4", "Inet/livedev"]
+        );
+        assert!(
+            enter
+                .iter()
+                .filter(|d| d.timed)
+                .all(|d| d.add.iter().all(|e| e.timeout_ms == Some(2000)))
+        );
+        let renewal = Renewal {
+            device: Some(7),
+            vips: vec![v4],
+            lease_ms: 2000,
+        };
+        let renew = deltas(&master, &master, std::slice::from_ref(&renewal));
+        assert_eq!(
+            names(&renew, |d| d.timed
+                && d.add.len() == 1
+                && d.delete.is_empty()),
+            vec!["Arp/livedev", "Inet/live4", "Inet/livedev"]
+        );
+        assert_eq!(renew.len(), 3, "a renewal touches the leases only");
+        assert!(
+            deltas(&backup, &backup, &[renewal]).is_empty(),
+            "a Backup renews nothing"
+        );
+        let leave = deltas(&master, &backup, &[]);
+        assert_eq!(
+            names(&leave, |d| d.timed && !d.delete.is_empty()),
+            vec!["Arp/livedev", "Inet/live4", "Inet/livedev"]
+        );
+    }
+
+    /// A kernel without lease renewal (`host::LEASE_RENEWAL_KERNEL`): lease 0 makes the
+    /// leases permanent elements (no timeout in the ruleset or on the wire) deleted with a
+    /// plain DELSETELEM, so a live Master never loses its answers and nothing needs 6.3.
+    #[test]
+    fn lease_zero_is_a_permanent_element_for_old_kernels() {
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut backup = FilterState::default();
+        backup.add(&[v4], Some(7), false, true, 0);
+        let mut master = FilterState::default();
+        master.add(&[v4], Some(7), true, true, 0);
+        let text = render(&master);
+        assert!(
+            text.contains("set live4 { type ipv4_addr; flags timeout; elements = { 192.0.2.1 }; }"),
+            "{text}"
+        );
+        assert!(!text.contains("timeout 0ms"), "{text}");
+        for (from, to) in [(&backup, &master), (&master, &backup)] {
+            let changed = deltas(from, to, &[]);
+            let leases: Vec<_> = changed
+                .iter()
+                .filter(|d| d.set.starts_with("live"))
+                .collect();
+            assert_eq!(leases.len(), 3, "{changed:?}");
+            for d in leases {
+                assert!(!d.timed, "{d:?}: DESTROYSETELEM needs Linux 6.3");
+                assert!(d.add.iter().all(|e| e.timeout_ms.is_none()), "{d:?}");
+            }
+        }
     }
 }

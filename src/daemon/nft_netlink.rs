@@ -2,6 +2,12 @@
 //! netlink batch (one transaction), instead of spawning `nft -f` to delete and recreate both
 //! tables (tens of milliseconds, during which a new Master still drops traffic to its VIPs).
 //!
+//! Elements of a set with timeouts (the dead-man leases of [`super::filter`]) carry their
+//! timeout and an expiration equal to it: re-adding an element that exists then restarts its
+//! clock (the kernel updates an existing element's expiration when one is given, since
+//! Linux 6.10), which is how a lease is renewed; they are deleted with DESTROYSETELEM, which
+//! does not fail on an element that has just expired.
+//!
 //! Only element additions and deletions are encoded here; creating tables, chains and sets
 //! stays with `nft`. The batch carries the nf_tables generation id read after our last
 //! change, so the kernel refuses it (ERESTART) when anybody committed anything in between
@@ -32,6 +38,7 @@ const NFT_MSG_NEWSETELEM: u16 = 12;
 const NFT_MSG_DELSETELEM: u16 = 14;
 const NFT_MSG_NEWGEN: u16 = 15;
 const NFT_MSG_GETGEN: u16 = 16;
+const NFT_MSG_DESTROYSETELEM: u16 = 30;
 const NFTA_GEN_ID: u16 = 1;
 const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
 const NFTA_SET_ELEM_LIST_SET: u16 = 2;
@@ -39,6 +46,8 @@ const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
 const NFTA_LIST_ELEM: u16 = 1;
 const NFTA_SET_ELEM_KEY: u16 = 1;
 const NFTA_SET_ELEM_DATA: u16 = 2;
+const NFTA_SET_ELEM_TIMEOUT: u16 = 4;
+const NFTA_SET_ELEM_EXPIRATION: u16 = 5;
 const NFTA_DATA_VALUE: u16 = 1;
 
 /// nfgenmsg families (linux/netfilter.h).
@@ -54,6 +63,8 @@ pub enum Family {
 pub struct Elem {
     pub key: Vec<u8>,
     pub data: Option<Vec<u8>>,
+    /// Milliseconds to live from this commit (sets with `flags timeout` only).
+    pub timeout_ms: Option<u32>,
 }
 
 /// Element deltas of one set, in one table.
@@ -64,6 +75,9 @@ pub struct SetDelta {
     pub set: &'static str,
     pub delete: Vec<Elem>,
     pub add: Vec<Elem>,
+    /// A set with timeouts: deletions use DESTROYSETELEM (an element that expired a moment
+    /// ago is gone already, and DELSETELEM would refuse the whole batch for it).
+    pub timed: bool,
 }
 
 /// A netlink message under construction (header length patched in `finish`).
@@ -157,6 +171,11 @@ fn setelem_msg(buf: Vec<u8>, ty: u16, seq: u32, d: &SetDelta, elems: &[Elem]) ->
             m.attr(NFTA_DATA_VALUE, data);
             m.nest_end(dt);
         }
+        if let (Some(ms), NFT_MSG_NEWSETELEM) = (e.timeout_ms, ty) {
+            let ms = u64::from(ms).to_be_bytes();
+            m.attr(NFTA_SET_ELEM_TIMEOUT, &ms);
+            m.attr(NFTA_SET_ELEM_EXPIRATION, &ms);
+        }
         m.nest_end(el);
     }
     m.nest_end(list);
@@ -181,15 +200,13 @@ fn encode_batch(genid: u32, deltas: &[SetDelta], seq0: u32) -> (Vec<u8>, Vec<u32
     let mut buf = m.finish();
     // Deletions first: a map element whose value changes is deleted and re-added, and the
     // whole batch is one transaction, so no packet sees the set half-updated.
-    for (ty, pick) in [
-        (
-            NFT_MSG_DELSETELEM,
-            (|d: &SetDelta| &d.delete) as fn(&SetDelta) -> &Vec<Elem>,
-        ),
-        (NFT_MSG_NEWSETELEM, |d: &SetDelta| &d.add),
-    ] {
+    for adding in [false, true] {
         for d in deltas {
-            let elems = pick(d);
+            let (ty, elems) = match (adding, d.timed) {
+                (true, _) => (NFT_MSG_NEWSETELEM, &d.add),
+                (false, false) => (NFT_MSG_DELSETELEM, &d.delete),
+                (false, true) => (NFT_MSG_DESTROYSETELEM, &d.delete),
+            };
             if elems.is_empty() {
                 continue;
             }
@@ -410,11 +427,14 @@ mod tests {
             delete: vec![Elem {
                 key: 7u32.to_ne_bytes().to_vec(),
                 data: Some(vec![192, 0, 2, 1]),
+                timeout_ms: None,
             }],
             add: vec![Elem {
                 key: 7u32.to_ne_bytes().to_vec(),
                 data: Some(vec![192, 0, 2, 9]),
+                timeout_ms: None,
             }],
+            timed: false,
         }];
         let (buf, acks) = encode_batch(42, &deltas, 100);
         assert_eq!(acks, vec![101, 102]);
@@ -440,5 +460,57 @@ mod tests {
         // BEGIN carries res_id NFNL_SUBSYS_NFTABLES big endian and the genid big endian.
         assert_eq!(&buf[18..20], &10u16.to_be_bytes());
         assert_eq!(&buf[24..28], &42u32.to_be_bytes());
+    }
+
+    /// A lease set: additions carry the timeout and an expiration (what restarts the clock
+    /// of an element that exists), deletions are DESTROYSETELEM.
+    #[test]
+    fn timed_elements_carry_timeout_and_expiration() {
+        let e = |ms| Elem {
+            key: 7u32.to_ne_bytes().to_vec(),
+            data: None,
+            timeout_ms: ms,
+        };
+        let deltas = [SetDelta {
+            family: Family::Inet,
+            table: "netvrrp",
+            set: "livedev",
+            delete: vec![e(Some(0))],
+            add: vec![e(Some(20))],
+            timed: true,
+        }];
+        let (buf, _) = encode_batch(1, &deltas, 1);
+        let mut off = 0;
+        let mut msgs = Vec::new();
+        while off < buf.len() {
+            let len = u32_ne(&buf[off..]) as usize;
+            let ty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
+            msgs.push((ty, buf[off..off + len].to_vec()));
+            off += len;
+        }
+        assert_eq!(msgs[1].0, nft_type(NFT_MSG_DESTROYSETELEM));
+        assert_eq!(msgs[2].0, nft_type(NFT_MSG_NEWSETELEM));
+        // An attribute: length 12, type, 20 ms as a big-endian u64.
+        let attr = |ty: u16| {
+            let mut a = 12u16.to_ne_bytes().to_vec();
+            a.extend_from_slice(&ty.to_ne_bytes());
+            a.extend_from_slice(&20u64.to_be_bytes());
+            a
+        };
+        let has = |m: &[u8], a: &[u8]| m.windows(a.len()).any(|w| w == a);
+        for ty in [NFTA_SET_ELEM_TIMEOUT, NFTA_SET_ELEM_EXPIRATION] {
+            assert!(
+                has(&msgs[2].1, &attr(ty)),
+                "NEWSETELEM lacks attribute {ty}"
+            );
+        }
+        let timeout_attr_type = NFTA_SET_ELEM_TIMEOUT.to_ne_bytes();
+        assert!(
+            !has(
+                &msgs[1].1,
+                &[12, 0, timeout_attr_type[0], timeout_attr_type[1]]
+            ),
+            "a deletion carries no timeout"
+        );
     }
 }

@@ -180,6 +180,12 @@ pub struct Runtime {
     filter: mpsc::UnboundedSender<FilterJob>,
     /// A state changed since the filter was last synced.
     filter_dirty: bool,
+    /// Masters that sent an advert since the filter was last synced: their dead-man leases
+    /// are renewed once the frames are out (see [`crate::daemon::filter::lease_for`]).
+    renewals: Vec<crate::daemon::filter::Renewal>,
+    /// The kernel renews set-element timeouts: Masters hold dead-man leases (else
+    /// permanent elements, see `host::LEASE_RENEWAL_KERNEL`).
+    deadman: bool,
     vrrs: crate::vrrs::Vrrs,
     /// Shared with the VRRS executor, which hands notices over once a fan-out's kernel work
     /// is done.
@@ -326,6 +332,8 @@ impl Runtime {
             stats,
             filter,
             filter_dirty: true,
+            renewals: Vec::new(),
+            deadman: crate::host::renews_set_element_timeouts(),
             vrrs,
             runners,
             vrrs_exec,
@@ -348,6 +356,9 @@ impl Runtime {
             not_installed: Vec::new(),
             drifted: HashMap::new(),
         };
+        if !rt.deadman {
+            tracing::warn!(target: "netvrrp::kernel", "this kernel does not renew nftables set-element timeouts (Linux {}.{} does): the dead-man switch is off, so a Master whose runtime is killed keeps answering for its VIPs until `netvrrp down`", crate::host::LEASE_RENEWAL_KERNEL.0, crate::host::LEASE_RENEWAL_KERNEL.1);
+        }
         rt.resume = load_masters(&rt.run_dir);
         if !rt.resume.is_empty() {
             tracing::info!(target: "netvrrp::protocol", masters = rt.resume.len(), "the previous runtime died while Master: resuming");

@@ -200,6 +200,7 @@ impl Runtime {
             }
             let protodown =
                 Self::queue_frames(&mut self.frames, &mut self.instances[i], i, &actions);
+            self.note_renewal(i, &actions);
             if protodown.is_some() {
                 // A transition: its frames (a new Master's advert and gratuitous packets, a
                 // leaving Master's priority 0) go before the logging, events, fan-out and
@@ -252,6 +253,24 @@ impl Runtime {
                 self.timers.insert((t, i));
             }
             inst.armed = next;
+        }
+    }
+
+    /// A Master that advertises renews its dead-man leases (sent after the frames, see
+    /// [`Runtime::sync_filter`]).
+    fn note_renewal(&mut self, i: usize, actions: &[Action]) {
+        let inst = &self.instances[i];
+        let advertised = actions
+            .iter()
+            .any(|a| matches!(a, Action::SendAdvert { priority, .. } if *priority > 0));
+        if self.deadman && advertised && inst.router.state() == State::Master {
+            self.renewals.push(crate::daemon::filter::Renewal {
+                device: inst.device_index,
+                vips: inst.vips.clone(),
+                lease_ms: crate::daemon::filter::lease_for(Duration::from_millis(u64::from(
+                    inst.config.advertisement_interval_ms,
+                ))),
+            });
         }
     }
 

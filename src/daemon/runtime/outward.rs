@@ -6,12 +6,20 @@ use crate::contract::{TrackContribution, VrrpRow};
 
 impl Runtime {
     /// Bring the nftables filter in line with the instances' states (see [`super::filter`]).
+    /// Called right after the frames are flushed, so the leases of the Masters that sent
+    /// an advert are renewed after it left, never before: a runtime killed in between must
+    /// not hold a lease later than 2 intervals after its last advert (see
+    /// [`crate::daemon::filter::lease_for`]).
     pub(super) fn sync_filter(&mut self) {
-        if !self.filter_dirty {
-            return;
+        if self.filter_dirty {
+            self.filter_dirty = false;
+            let _ = self.filter.send(FilterJob::Sync(self.filter_state(false)));
         }
-        self.filter_dirty = false;
-        let _ = self.filter.send(FilterJob::Sync(self.filter_state(false)));
+        if !self.renewals.is_empty() {
+            let _ = self
+                .filter
+                .send(FilterJob::Renew(std::mem::take(&mut self.renewals)));
+        }
     }
 
     /// The filter for the current states; `leaving`: as if no instance were Master (every
@@ -24,6 +32,13 @@ impl Runtime {
                 inst.device_index,
                 !leaving && inst.router.state() == State::Master,
                 inst.router.accept_mode(),
+                if self.deadman {
+                    crate::daemon::filter::lease_for(Duration::from_millis(u64::from(
+                        inst.config.advertisement_interval_ms,
+                    )))
+                } else {
+                    0
+                },
             );
             if let IpAddr::V4(p) = inst.primary {
                 wanted.primary4.insert(inst.parent_index, p);
