@@ -52,6 +52,14 @@ impl Hysteresis {
     }
 }
 
+/// The hook of an exec check: its command, run as `run_as`, told which object it checks
+/// (`NETVRRP_TRACK`, so one script can serve several objects).
+fn check_hook(name: &str, command: Vec<String>, run_as: crate::config::RunAs) -> crate::hook::Hook {
+    let mut hook = crate::hook::Hook::new(command, run_as);
+    hook.env = vec![("NETVRRP_TRACK".into(), name.to_string())];
+    hook
+}
+
 pub fn spawn(kind: TrackKind, reporter: Reporter) -> JoinHandle<()> {
     tokio::spawn(async move {
         let TrackKind::Exec {
@@ -71,7 +79,7 @@ pub fn spawn(kind: TrackKind, reporter: Reporter) -> JoinHandle<()> {
         let mut state = Hysteresis::new(initial_up, rise, fall);
         let mut next = tokio::time::Instant::now();
         let mut reported: Option<bool> = None;
-        let hook = crate::hook::Hook::new(command, run_as);
+        let hook = check_hook(&reporter.name, command, run_as);
         loop {
             tokio::time::sleep_until(next).await;
             let started = tokio::time::Instant::now();
@@ -100,6 +108,14 @@ pub fn spawn(kind: TrackKind, reporter: Reporter) -> JoinHandle<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exec_check_is_told_its_object_name() {
+        let hook = check_hook("web", vec!["/bin/true".into()], Default::default());
+        let env = hook.environment();
+        assert!(env.contains(&"NETVRRP_TRACK=web".to_string()), "{env:?}");
+        assert_eq!(env.len(), 2, "PATH and NETVRRP_TRACK only: {env:?}");
+    }
 
     #[test]
     fn track_hysteresis_rise_and_fall() {
