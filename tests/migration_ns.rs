@@ -506,11 +506,12 @@ fn wait_replies(out: &std::path::Path, after: u32, more: u32) -> u32 {
 }
 
 /// Issue 19, the live takeover: a Master's devices as FRR's guide makes them (FRR's names
-/// `vrrp4-2-1`/`vrrp6-2-1` for VRID 5, addrgenmode random, the virtual MACs, the VIPs, up)
-/// are adopted by one `apply` while a host pings both VIPs every 10 ms. The runtime owns
-/// protodown (it runs, for another router), so the plan is what is measured: on this
-/// kernel (6.2+) the devices are renamed up and the vrrp4 device's new addrgenmode needs
-/// no flap. No reply is missing, the devices were never down nor recreated (`ip monitor`
+/// `vrrp4-2-1`/`vrrp6-2-1` for VRID 5, the virtual MACs, the VIPs, up; addrgenmode random on
+/// vrrp4, EUI-64 on vrrp6) are adopted by one `apply` while a host pings both VIPs every
+/// 10 ms. The runtime owns protodown (it runs, for another router), so the plan is what is
+/// measured: on this kernel (6.2+) the devices are renamed up, and a new addrgenmode needs
+/// no flap: the kernel's link-locals of the old mode are removed (the vrrp6 one derived
+/// from the virtual MAC, RFC 9568 7.4). No reply is missing, the devices were never down nor recreated (`ip monitor`
 /// from before the apply to after it), no VIP was removed, and the apply converged.
 #[test]
 fn frr_named_devices_are_taken_over_without_losing_a_reply() {
@@ -548,21 +549,37 @@ fn frr_named_devices_are_taken_over_without_losing_a_reply() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     wait_state(r, "master");
 
-    // FRR's recipe (its guide's names, whatever the ifindex and VRID).
+    // FRR's recipe (its guide's names, whatever the ifindex and VRID), the vrrp6 device
+    // without its `addrgenmode random` (a hand-made one: EUI-64 from the virtual MAC).
     let frr = [
-        ("vrrp4-2-1", "00:00:5e:00:01:05", "10.6.0.1/24"),
-        ("vrrp6-2-1", "00:00:5e:00:02:05", "2001:db8:6::1/64"),
+        ("vrrp4-2-1", "00:00:5e:00:01:05", "10.6.0.1/24", "random"),
+        (
+            "vrrp6-2-1",
+            "00:00:5e:00:02:05",
+            "2001:db8:6::1/64",
+            "eui64",
+        ),
     ];
-    for (dev, mac, vip) in frr {
+    for (dev, mac, vip, addrgenmode) in frr {
         r.ip_ok(&[
             "link", "add", dev, "link", "eth0", "type", "macvlan", "mode", "bridge",
         ]);
-        r.ip_ok(&["link", "set", "dev", dev, "addrgenmode", "random"]);
+        r.ip_ok(&["link", "set", "dev", dev, "addrgenmode", addrgenmode]);
         r.ip_ok(&["link", "set", "dev", dev, "address", mac]);
         r.ip_ok(&["addr", "add", vip, "dev", dev, "nodad"]);
         r.ip_ok(&["link", "set", "dev", dev, "up"]);
     }
     let indexes: Vec<u32> = frr.iter().map(|(dev, ..)| r.ifindex(dev)).collect();
+    let eui64 = "fe80::200:5eff:fe00:205";
+    common::wait_until(
+        std::time::Duration::from_secs(10),
+        || "vrrp6-2-1 never got its EUI-64 link-local".into(),
+        || {
+            r.ip_ok(&["-o", "addr", "show", "dev", "vrrp6-2-1"])
+                .contains(eui64)
+                .then_some(())
+        },
+    );
     let pings = [
         ("10.6.0.1", h.dir().join("ping4.txt")),
         ("2001:db8:6::1", h.dir().join("ping6.txt")),
@@ -675,4 +692,8 @@ fn frr_named_devices_are_taken_over_without_losing_a_reply() {
             .contains("inet6 fe80::"),
         "{v4}"
     );
+    let v6 = r.ip_ok(&["-d", "link", "show", "dev", &names[1]]);
+    assert!(v6.contains("addrgenmode random"), "{v6}");
+    let v6 = r.ip_ok(&["-o", "addr", "show", "dev", &names[1]]);
+    assert!(!v6.contains(eui64), "{v6}");
 }
