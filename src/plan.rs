@@ -507,17 +507,14 @@ fn update_ops(
     ops: &mut Vec<Op>,
 ) {
     let wanted: BTreeSet<IpNet> = d.addresses.iter().copied().collect();
-    let have = managed_addresses(l, &d.addresses);
+    let mut have = managed_addresses(l, &d.addresses);
     let mut up = l.admin_up;
-    if l.name != d.name {
-        if up && renaming == Renaming::WhileDown {
-            ops.push(Op::SetAdmin {
-                device: l.name.clone(),
-                up: false,
-                previous: true,
-            });
-            up = false;
-        }
+    let renamed = l.name != d.name;
+    if up && ((renamed && renaming == Renaming::WhileDown) || needs_flap(l, d)) {
+        take_down(l, &mut have, ops);
+        up = false;
+    }
+    if renamed {
         ops.push(Op::Rename {
             device: d.name.clone(),
             from: l.name.clone(),
@@ -542,7 +539,7 @@ fn update_ops(
             previous: mode,
         });
     }
-    let need_flap = addrgenmode_ops(l, d, up, ops);
+    addrgenmode_ops(l, d, up, ops);
     if let Some(values) = l.dad_sysctls {
         for (name, value) in DAD_SYSCTLS.iter().zip(values) {
             if value != 0 {
@@ -597,14 +594,6 @@ fn update_ops(
             address: *a,
         });
     }
-    if need_flap {
-        ops.push(Op::SetAdmin {
-            device: dev(),
-            up: false,
-            previous: true,
-        });
-        up = false;
-    }
     if !up {
         ops.push(Op::SetAdmin {
             device: dev(),
@@ -614,8 +603,43 @@ fn update_ops(
     }
 }
 
-/// A new addrgenmode for `l` (`up`: it stays up through the plan); true when the device
-/// must be flapped after all for it.
+/// Take the up device `l` down (its old name: before any rename). The kernel flushes a down
+/// link's IPv6 addresses (unless `keep_addr_on_down`), so the managed ones are removed
+/// first and taken out of `have`: the plan adds them back after the link-up whatever that
+/// sysctl says, and the journal undoes both.
+fn take_down(l: &LinkInfo, have: &mut BTreeSet<IpNet>, ops: &mut Vec<Op>) {
+    let v6: Vec<IpNet> = have
+        .iter()
+        .filter(|a| matches!(a, IpNet::V6(_)))
+        .copied()
+        .collect();
+    for address in v6 {
+        have.remove(&address);
+        ops.push(Op::DelAddress {
+            device: l.name.clone(),
+            address,
+        });
+    }
+    ops.push(Op::SetAdmin {
+        device: l.name.clone(),
+        up: false,
+        previous: true,
+    });
+}
+
+/// Whether a new addrgenmode of `l` needs a flap after all: only for an unwanted
+/// link-local the kernel did not tag (older than 5.18) on a device keeping IPv6, which
+/// [`addrgenmode_ops`] cannot tell from a VIP.
+fn needs_flap(l: &LinkInfo, d: &DesiredDevice) -> bool {
+    l.addrgenmode != Some(d.addrgenmode)
+        && d.ipv6
+        && l.kernel_link_locals.is_empty()
+        && l.addresses
+            .iter()
+            .any(|a| is_link_local(a) && !d.addresses.contains(a))
+}
+
+/// A new addrgenmode for `l` (`up`: it stays up through the plan).
 ///
 /// The kernel generates link-locals with the new mode only at the next link-up; what it
 /// made under the old one (an adopted FRR device: `random`, or EUI-64 from the virtual
@@ -623,11 +647,10 @@ fn update_ops(
 /// so instead: a device whose IPv6 goes off loses them with it (`disable_ipv6`), and the
 /// kernel's own link-locals, which it tags (Linux 5.18), are removed; the device works
 /// without one (adverts leave from the parent's link-local) and gets one of the new mode at
-/// its next link-up. Only an untagged unwanted link-local on a device keeping IPv6 (a
-/// kernel older than 5.18) still needs the flap.
-fn addrgenmode_ops(l: &LinkInfo, d: &DesiredDevice, up: bool, ops: &mut Vec<Op>) -> bool {
+/// its next link-up. An untagged one is left to a flap ([`needs_flap`]).
+fn addrgenmode_ops(l: &LinkInfo, d: &DesiredDevice, up: bool, ops: &mut Vec<Op>) {
     if l.addrgenmode == Some(d.addrgenmode) {
-        return false;
+        return;
     }
     ops.push(Op::SetAddrGenMode {
         device: d.name.clone(),
@@ -635,7 +658,7 @@ fn addrgenmode_ops(l: &LinkInfo, d: &DesiredDevice, up: bool, ops: &mut Vec<Op>)
         previous: l.addrgenmode,
     });
     if !up || !d.ipv6 {
-        return false;
+        return;
     }
     for a in l
         .kernel_link_locals
@@ -647,10 +670,6 @@ fn addrgenmode_ops(l: &LinkInfo, d: &DesiredDevice, up: bool, ops: &mut Vec<Op>)
             address: *a,
         });
     }
-    l.kernel_link_locals.is_empty()
-        && l.addresses
-            .iter()
-            .any(|a| is_link_local(a) && !d.addresses.contains(a))
 }
 
 impl Plan {
@@ -1227,7 +1246,8 @@ mod tests {
         l.dad_sysctls = Some([1, 0, 1]);
         l.macvlan_mode = Some(MacvlanMode::Private);
         // The EUI-64 link-local of the old mode, untagged (a kernel older than 5.18): only
-        // a flap replaces it.
+        // a flap replaces it, and the VIP the link-down flushes is removed first and added
+        // back after it.
         l.addresses
             .push("fe80::200:5eff:fe00:205/64".parse().unwrap());
         let snap = Snapshot {
@@ -1238,12 +1258,14 @@ mod tests {
         assert_eq!(
             text,
             vec![
+                "del address 2001:db8::1/64 dev vrrp6-2-5",
+                "set vrrp6-2-5 down",
                 "set vrrp6-2-5 macvlan mode Bridge",
                 "set vrrp6-2-5 addrgenmode random",
                 "sysctl net.ipv6.conf.vrrp6-2-5.accept_dad=0",
                 "sysctl net.ipv6.conf.vrrp6-2-5.enhanced_dad=0",
                 "set vrrp6-2-5 protodown on",
-                "set vrrp6-2-5 down",
+                "add address 2001:db8::1/64 dev vrrp6-2-5",
                 "set vrrp6-2-5 up",
             ]
         );
@@ -1420,17 +1442,21 @@ mod tests {
     }
 
     /// On an older kernel the same adoption takes each device down for its rename and up
-    /// at the end (the kernel refuses to rename an up link); the link-local goes as above.
+    /// at the end (the kernel refuses to rename an up link). The IPv6 VIPs the link-down
+    /// flushes are removed before it and added back after the rename (so one apply
+    /// converges whatever `keep_addr_on_down` says); the link-up brings the new addrgenmode.
     #[test]
     fn adopted_frr_devices_are_renamed_down_on_older_kernels() {
         let v4 = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
+        let v6 = desired_dev(2, 5, Family::Ipv6, &["2001:db8::1/64"]);
         let snap = Snapshot {
             links: vec![
                 parent(2, "eth0"),
                 frr_made(&v4, 10, "vrrp4-2-1", "fe80::1c8f:2dff:fe11:2233/64"),
+                frr_made(&v6, 11, "vrrp6-2-1", "fe80::a0b1:c2ff:fed3:e4f5/64"),
             ],
         };
-        let ops = run_on(Renaming::WhileDown, &snap, &state(vec![v4]), &[]);
+        let ops = run_on(Renaming::WhileDown, &snap, &state(vec![v4, v6]), &[]);
         let text: Vec<String> = ops.iter().map(|o| o.to_string()).collect();
         assert_eq!(
             text,
@@ -1440,6 +1466,29 @@ mod tests {
                 "set vrrp4-2-5 addrgenmode none",
                 "set vrrp4-2-5 protodown on",
                 "set vrrp4-2-5 up",
+                "del address 2001:db8::1/64 dev vrrp6-2-1",
+                "set vrrp6-2-1 down",
+                "rename vrrp6-2-1 to vrrp6-2-5",
+                "set vrrp6-2-5 protodown on",
+                "add address 2001:db8::1/64 dev vrrp6-2-5",
+                "set vrrp6-2-5 up",
+            ]
+        );
+        // Undone in reverse, the journal renames back and restores the VIP on the old name.
+        let undo: Vec<String> = ops[5..]
+            .iter()
+            .rev()
+            .map(|o| o.inverse().expect("every op has an inverse").to_string())
+            .collect();
+        assert_eq!(
+            undo,
+            vec![
+                "set vrrp6-2-5 down",
+                "del address 2001:db8::1/64 dev vrrp6-2-5",
+                "set vrrp6-2-5 protodown off",
+                "rename vrrp6-2-5 to vrrp6-2-1",
+                "set vrrp6-2-1 up",
+                "add address 2001:db8::1/64 dev vrrp6-2-1",
             ]
         );
     }
