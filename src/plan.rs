@@ -1377,12 +1377,9 @@ mod tests {
         l
     }
 
-    /// On a kernel that renames live (6.2+), adopting FRR's devices never takes them down:
-    /// renamed up, and the new addrgenmode of the vrrp4 device replaces no flap but the
-    /// removal of the kernel's link-local; the vrrp6 device (already random) keeps its own.
-    /// Every operation has its inverse, so an undo renames back, live too.
-    #[test]
-    fn adopted_frr_devices_are_renamed_live_on_kernels_that_can() {
+    /// VRID 5 (VIPs 192.0.2.1/24, 2001:db8::1/64) on a host where FRR's guide made its
+    /// devices under FRR's names.
+    fn frr_host() -> (Snapshot, DesiredState) {
         let v4 = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
         let v6 = desired_dev(2, 5, Family::Ipv6, &["2001:db8::1/64"]);
         let snap = Snapshot {
@@ -1392,9 +1389,32 @@ mod tests {
                 frr_made(&v6, 11, "vrrp6-2-1", "fe80::a0b1:c2ff:fed3:e4f5/64"),
             ],
         };
-        let desired = state(vec![v4, v6]);
-        let ops = run_on(Renaming::WhileUp, &snap, &desired, &[]);
-        let text: Vec<String> = ops.iter().map(|o| o.to_string()).collect();
+        (snap, state(vec![v4, v6]))
+    }
+
+    /// What the journal runs to undo `ops`: their inverses, last first.
+    fn undo(ops: &[Op]) -> Vec<String> {
+        ops.iter()
+            .rev()
+            .map(|o| o.inverse().expect("every op has an inverse").to_string())
+            .collect()
+    }
+
+    /// The plan adopting [`frr_host`]'s devices, and its operations as text.
+    fn frr_adoption(renaming: Renaming) -> (Vec<Op>, Vec<String>) {
+        let (snap, desired) = frr_host();
+        let ops = run_on(renaming, &snap, &desired, &[]);
+        let text = ops.iter().map(|o| o.to_string()).collect();
+        (ops, text)
+    }
+
+    /// On a kernel that renames live (6.2+), adopting FRR's devices never takes them down:
+    /// renamed up, and the new addrgenmode of the vrrp4 device replaces no flap but the
+    /// removal of the kernel's link-local; the vrrp6 device (already random) keeps its own.
+    /// Every operation has its inverse, so an undo renames back, live too.
+    #[test]
+    fn adopted_frr_devices_are_renamed_live_on_kernels_that_can() {
+        let (ops, text) = frr_adoption(Renaming::WhileUp);
         assert_eq!(
             text,
             vec![
@@ -1408,13 +1428,8 @@ mod tests {
         );
         assert!(!ops.iter().any(|o| matches!(o, Op::SetAdmin { .. })));
         // The journal's undo, in reverse: every inverse is the exact way back.
-        let undo: Vec<String> = ops
-            .iter()
-            .rev()
-            .map(|o| o.inverse().expect("every op has an inverse").to_string())
-            .collect();
         assert_eq!(
-            undo,
+            undo(&ops),
             vec![
                 "set vrrp6-2-5 protodown off",
                 "rename vrrp6-2-5 to vrrp6-2-1",
@@ -1425,6 +1440,7 @@ mod tests {
             ]
         );
         // With a runtime owning protodown, nothing of the plan interrupts the VIPs.
+        let (snap, desired) = frr_host();
         let p = plan(
             &snap,
             &desired,
@@ -1447,17 +1463,7 @@ mod tests {
     /// converges whatever `keep_addr_on_down` says); the link-up brings the new addrgenmode.
     #[test]
     fn adopted_frr_devices_are_renamed_down_on_older_kernels() {
-        let v4 = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
-        let v6 = desired_dev(2, 5, Family::Ipv6, &["2001:db8::1/64"]);
-        let snap = Snapshot {
-            links: vec![
-                parent(2, "eth0"),
-                frr_made(&v4, 10, "vrrp4-2-1", "fe80::1c8f:2dff:fe11:2233/64"),
-                frr_made(&v6, 11, "vrrp6-2-1", "fe80::a0b1:c2ff:fed3:e4f5/64"),
-            ],
-        };
-        let ops = run_on(Renaming::WhileDown, &snap, &state(vec![v4, v6]), &[]);
-        let text: Vec<String> = ops.iter().map(|o| o.to_string()).collect();
+        let (ops, text) = frr_adoption(Renaming::WhileDown);
         assert_eq!(
             text,
             vec![
@@ -1475,13 +1481,8 @@ mod tests {
             ]
         );
         // Undone in reverse, the journal renames back and restores the VIP on the old name.
-        let undo: Vec<String> = ops[5..]
-            .iter()
-            .rev()
-            .map(|o| o.inverse().expect("every op has an inverse").to_string())
-            .collect();
         assert_eq!(
-            undo,
+            undo(&ops[5..]),
             vec![
                 "set vrrp6-2-5 down",
                 "del address 2001:db8::1/64 dev vrrp6-2-5",
