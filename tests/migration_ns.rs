@@ -649,6 +649,7 @@ fn frr_named_devices_are_taken_over_without_losing_a_reply() {
             lost.is_empty(),
             "{vip}: no reply to icmp_seq {lost:?} (of {first}..={last}) during the takeover\n{applied}"
         );
+        eprintln!("{vip}: every reply of icmp_seq {first}..={last} arrived");
     }
 
     let names = [format!("vrrp4-{idx}-5"), format!("vrrp6-{idx}-5")];
