@@ -14,14 +14,25 @@ pub const MIN_KERNEL: (u32, u32) = (5, 10);
 /// elements: the filter behaves as before the switch (a killed Master keeps answering).
 pub const LEASE_RENEWAL_KERNEL: (u32, u32) = (6, 10);
 
-/// Whether the running kernel renews set-element timeouts ([`LEASE_RENEWAL_KERNEL`]); an
-/// unreadable release says no, so a lease can never expire under a live Master.
-pub fn renews_set_element_timeouts() -> bool {
+/// (major, minor) of the oldest kernel that renames an up link: Linux 6.2 (commit
+/// bd039b5ea2a9, "net/core: Allow live renaming when an interface is up") dropped the EBUSY
+/// `dev_change_name` returned for an up device (since 5.2 only failover slaves, flagged
+/// IFF_LIVE_RENAME_OK, were exempt; 6.2 removed the flag with the restriction). Older
+/// kernels need the device down for a rename (see `plan::Renaming`).
+pub const LIVE_RENAME_KERNEL: (u32, u32) = (6, 2);
+
+/// (major, minor) of the running kernel; None when it cannot be read or parsed.
+pub fn running_release() -> Option<(u32, u32)> {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .ok()
         .as_deref()
         .and_then(parse_release)
-        .is_some_and(|v| v >= LEASE_RENEWAL_KERNEL)
+}
+
+/// Whether the running kernel renews set-element timeouts ([`LEASE_RENEWAL_KERNEL`]); an
+/// unreadable release says no, so a lease can never expire under a live Master.
+pub fn renews_set_element_timeouts() -> bool {
+    running_release().is_some_and(|v| v >= LEASE_RENEWAL_KERNEL)
 }
 
 /// (major, minor) of a release string such as `6.18.44-amd64` or `5.10.0-28-cloud`.

@@ -38,6 +38,27 @@ pub enum ProtodownOwner {
     Runtime,
 }
 
+/// How the running kernel renames a link (see `host::LIVE_RENAME_KERNEL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renaming {
+    /// Linux 6.2 and later rename an up link: an adopted device keeps answering for its
+    /// VIPs and keeps its IPv6 addresses through the rename.
+    WhileUp,
+    /// Older kernels refuse (EBUSY) unless the link is down: down, rename, up.
+    WhileDown,
+}
+
+impl Renaming {
+    /// How the kernel of `release` (e.g. `6.18.44-amd64`) renames; an unreadable release
+    /// takes the way every kernel accepts.
+    pub fn of_release(release: Option<(u32, u32)>) -> Renaming {
+        match release {
+            Some(v) if v >= crate::host::LIVE_RENAME_KERNEL => Renaming::WhileUp,
+            _ => Renaming::WhileDown,
+        }
+    }
+}
+
 /// One desired device and the existing link that is (or will become) it.
 #[derive(Debug, Clone)]
 pub struct Matched<'a> {
@@ -259,12 +280,13 @@ pub fn plan(
     desired: &DesiredState,
     owned: &[OwnedRecord],
     protodown: ProtodownOwner,
+    renaming: Renaming,
 ) -> Result<Plan, Vec<PlanError>> {
-    let p = plan_inner(snapshot, desired, owned, protodown, false)?;
+    let p = plan_inner(snapshot, desired, owned, protodown, renaming, false)?;
     if p.in_sync {
         return Ok(p);
     }
-    plan_inner(snapshot, desired, owned, protodown, true)
+    plan_inner(snapshot, desired, owned, protodown, renaming, true)
 }
 
 /// One plan: check names and parents, then the operations per device (deletions of owned
@@ -274,6 +296,7 @@ fn plan_inner(
     desired: &DesiredState,
     owned: &[OwnedRecord],
     protodown: ProtodownOwner,
+    renaming: Renaming,
     render: bool,
 ) -> Result<Plan, Vec<PlanError>> {
     let matched = match_devices(snapshot, desired, owned);
@@ -317,7 +340,7 @@ fn plan_inner(
             }
             current_text += &view.render();
         }
-        update_ops(l, d, runtime, &mut ops);
+        update_ops(l, d, runtime, renaming, &mut ops);
     }
     for l in &to_delete {
         if render {
@@ -472,21 +495,26 @@ fn create_ops(d: &DesiredDevice, ops: &mut Vec<Op>) {
     });
 }
 
-/// An existing device `l` brought in line with `d`, changing only what differs.
-fn update_ops(l: &LinkInfo, d: &DesiredDevice, runtime: bool, ops: &mut Vec<Op>) {
+/// An existing device `l` brought in line with `d`, changing only what differs. An up
+/// device stays up where the kernel allows it (a live Master's device adopted from FRR or
+/// keepalived keeps answering): renamed live on kernels that can ([`Renaming`]), and a new
+/// addrgenmode without a flap (see [`addrgenmode_ops`]).
+fn update_ops(
+    l: &LinkInfo,
+    d: &DesiredDevice,
+    runtime: bool,
+    renaming: Renaming,
+    ops: &mut Vec<Op>,
+) {
     let wanted: BTreeSet<IpNet> = d.addresses.iter().copied().collect();
-    let have = managed_addresses(l, &d.addresses);
+    let mut have = managed_addresses(l, &d.addresses);
     let mut up = l.admin_up;
-    let mut need_flap = false;
-    if l.name != d.name {
-        if up {
-            ops.push(Op::SetAdmin {
-                device: l.name.clone(),
-                up: false,
-                previous: true,
-            });
-            up = false;
-        }
+    let renamed = l.name != d.name;
+    if up && ((renamed && renaming == Renaming::WhileDown) || needs_flap(l, d)) {
+        take_down(l, &mut have, ops);
+        up = false;
+    }
+    if renamed {
         ops.push(Op::Rename {
             device: d.name.clone(),
             from: l.name.clone(),
@@ -511,15 +539,7 @@ fn update_ops(l: &LinkInfo, d: &DesiredDevice, runtime: bool, ops: &mut Vec<Op>)
             previous: mode,
         });
     }
-    if l.addrgenmode != Some(d.addrgenmode) {
-        ops.push(Op::SetAddrGenMode {
-            device: dev(),
-            mode: d.addrgenmode,
-            previous: l.addrgenmode,
-        });
-        // The kernel applies a new addrgenmode at the next link-up only.
-        need_flap = up;
-    }
+    addrgenmode_ops(l, d, up, ops);
     if let Some(values) = l.dad_sysctls {
         for (name, value) in DAD_SYSCTLS.iter().zip(values) {
             if value != 0 {
@@ -574,19 +594,80 @@ fn update_ops(l: &LinkInfo, d: &DesiredDevice, runtime: bool, ops: &mut Vec<Op>)
             address: *a,
         });
     }
-    if need_flap {
-        ops.push(Op::SetAdmin {
-            device: dev(),
-            up: false,
-            previous: true,
-        });
-        up = false;
-    }
     if !up {
         ops.push(Op::SetAdmin {
             device: dev(),
             up: true,
             previous: false,
+        });
+    }
+}
+
+/// Take the up device `l` down (its old name: before any rename). The kernel flushes a down
+/// link's IPv6 addresses (unless `keep_addr_on_down`), so the managed ones are removed
+/// first and taken out of `have`: the plan adds them back after the link-up whatever that
+/// sysctl says, and the journal undoes both.
+fn take_down(l: &LinkInfo, have: &mut BTreeSet<IpNet>, ops: &mut Vec<Op>) {
+    let v6: Vec<IpNet> = have
+        .iter()
+        .filter(|a| matches!(a, IpNet::V6(_)))
+        .copied()
+        .collect();
+    for address in v6 {
+        have.remove(&address);
+        ops.push(Op::DelAddress {
+            device: l.name.clone(),
+            address,
+        });
+    }
+    ops.push(Op::SetAdmin {
+        device: l.name.clone(),
+        up: false,
+        previous: true,
+    });
+}
+
+/// Whether a new addrgenmode of `l` needs a flap after all: only for an unwanted
+/// link-local the kernel did not tag (older than 5.18) on a device keeping IPv6, which
+/// [`addrgenmode_ops`] cannot tell from a VIP.
+fn needs_flap(l: &LinkInfo, d: &DesiredDevice) -> bool {
+    l.addrgenmode != Some(d.addrgenmode)
+        && d.ipv6
+        && l.kernel_link_locals.is_empty()
+        && l.addresses
+            .iter()
+            .any(|a| is_link_local(a) && !d.addresses.contains(a))
+}
+
+/// A new addrgenmode for `l` (`up`: it stays up through the plan).
+///
+/// The kernel generates link-locals with the new mode only at the next link-up; what it
+/// made under the old one (an adopted FRR device: `random`, or EUI-64 from the virtual
+/// MAC) stays until then. A flap would flush the IPv6 VIPs and stop the device answering,
+/// so instead: a device whose IPv6 goes off loses them with it (`disable_ipv6`), and the
+/// kernel's own link-locals, which it tags (Linux 5.18), are removed; the device works
+/// without one (adverts leave from the parent's link-local) and gets one of the new mode at
+/// its next link-up. An untagged one is left to a flap ([`needs_flap`]).
+fn addrgenmode_ops(l: &LinkInfo, d: &DesiredDevice, up: bool, ops: &mut Vec<Op>) {
+    if l.addrgenmode == Some(d.addrgenmode) {
+        return;
+    }
+    ops.push(Op::SetAddrGenMode {
+        device: d.name.clone(),
+        mode: d.addrgenmode,
+        previous: l.addrgenmode,
+    });
+    if !up || !d.ipv6 {
+        return;
+    }
+    for a in l
+        .kernel_link_locals
+        .iter()
+        .filter(|a| !d.addresses.contains(a))
+    {
+        ops.push(Op::DelAddress {
+            device: d.name.clone(),
+            address: *a,
         });
     }
 }
@@ -726,8 +807,27 @@ mod tests {
         DesiredState { devices }
     }
 
+    /// The plan's operations on a kernel that renames only a down link (the stricter).
     fn run(snap: &Snapshot, d: &DesiredState, owned: &[OwnedRecord]) -> Vec<Op> {
-        plan(snap, d, owned, ProtodownOwner::Configurator)
+        run_on(Renaming::WhileDown, snap, d, owned)
+    }
+
+    /// The plan for `owner` on a kernel that renames only a down link.
+    fn plan_by(
+        snap: &Snapshot,
+        d: &DesiredState,
+        owner: ProtodownOwner,
+    ) -> Result<Plan, Vec<PlanError>> {
+        plan(snap, d, &[], owner, Renaming::WhileDown)
+    }
+
+    fn run_on(
+        renaming: Renaming,
+        snap: &Snapshot,
+        d: &DesiredState,
+        owned: &[OwnedRecord],
+    ) -> Vec<Op> {
+        plan(snap, d, owned, ProtodownOwner::Configurator, renaming)
             .unwrap()
             .changes
     }
@@ -892,7 +992,7 @@ mod tests {
         let snap = Snapshot {
             links: vec![parent(2, "eth0"), l],
         };
-        let p = plan(&snap, &state(vec![d]), &[], ProtodownOwner::Configurator).unwrap();
+        let p = plan_by(&snap, &state(vec![d]), ProtodownOwner::Configurator).unwrap();
         assert!(p.in_sync, "{:?}", p.changes);
         assert_eq!(p.current_text, p.desired_text);
     }
@@ -1066,7 +1166,7 @@ mod tests {
         let snap = Snapshot {
             links: vec![parent(2, "eth0"), l],
         };
-        let err = plan(&snap, &state(vec![d]), &[], ProtodownOwner::Configurator).unwrap_err();
+        let err = plan_by(&snap, &state(vec![d]), ProtodownOwner::Configurator).unwrap_err();
         assert!(matches!(err[0], PlanError::NameTaken { .. }), "{err:?}");
     }
 
@@ -1145,6 +1245,11 @@ mod tests {
         l.addrgenmode = Some(AddrGenMode::Eui64);
         l.dad_sysctls = Some([1, 0, 1]);
         l.macvlan_mode = Some(MacvlanMode::Private);
+        // The EUI-64 link-local of the old mode, untagged (a kernel older than 5.18): only
+        // a flap replaces it, and the VIP the link-down flushes is removed first and added
+        // back after it.
+        l.addresses
+            .push("fe80::200:5eff:fe00:205/64".parse().unwrap());
         let snap = Snapshot {
             links: vec![parent(2, "eth0"), l],
         };
@@ -1153,17 +1258,19 @@ mod tests {
         assert_eq!(
             text,
             vec![
+                "del address 2001:db8::1/64 dev vrrp6-2-5",
+                "set vrrp6-2-5 down",
                 "set vrrp6-2-5 macvlan mode Bridge",
                 "set vrrp6-2-5 addrgenmode random",
                 "sysctl net.ipv6.conf.vrrp6-2-5.accept_dad=0",
                 "sysctl net.ipv6.conf.vrrp6-2-5.enhanced_dad=0",
                 "set vrrp6-2-5 protodown on",
-                "set vrrp6-2-5 down",
+                "add address 2001:db8::1/64 dev vrrp6-2-5",
                 "set vrrp6-2-5 up",
             ]
         );
         // With a runtime, protodown is not drift.
-        let ops = plan(&snap, &state(vec![d]), &[], ProtodownOwner::Runtime)
+        let ops = plan_by(&snap, &state(vec![d]), ProtodownOwner::Runtime)
             .unwrap()
             .changes;
         assert!(!ops.iter().any(|o| matches!(o, Op::SetProtodown { .. })));
@@ -1174,10 +1281,9 @@ mod tests {
         let d = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
         let mut p = parent(2, "eth0");
         p.admin_up = false;
-        let err = plan(
+        let err = plan_by(
             &Snapshot { links: vec![p] },
             &state(vec![d.clone()]),
-            &[],
             ProtodownOwner::Configurator,
         )
         .unwrap_err();
@@ -1185,10 +1291,9 @@ mod tests {
             err[0].to_string().contains("administratively down"),
             "{err:?}"
         );
-        let err = plan(
+        let err = plan_by(
             &Snapshot { links: vec![] },
             &state(vec![d]),
-            &[],
             ProtodownOwner::Configurator,
         )
         .unwrap_err();
@@ -1257,5 +1362,146 @@ mod tests {
         let desired = crate::desired::derive(&config, |_| Some(2)).unwrap();
         let mine = link_of(&desired.devices[0], 9);
         assert!(self_lockouts(&config, &desired, &[eth0, mine]).is_empty());
+    }
+
+    /// A live Master's devices as FRR's guide makes them (FRR's names, addrgenmode random,
+    /// up, protodown off, VIPs; the kernel's random link-local tagged).
+    fn frr_made(d: &DesiredDevice, index: u32, name: &str, kernel_ll: &str) -> LinkInfo {
+        let mut l = link_of(d, index);
+        l.name = name.into();
+        l.protodown = false;
+        l.addrgenmode = Some(AddrGenMode::Random);
+        let ll: IpNet = kernel_ll.parse().unwrap();
+        l.addresses.push(ll);
+        l.kernel_link_locals = vec![ll];
+        l
+    }
+
+    /// VRID 5 (VIPs 192.0.2.1/24, 2001:db8::1/64) on a host where FRR's guide made its
+    /// devices under FRR's names.
+    fn frr_host() -> (Snapshot, DesiredState) {
+        let v4 = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
+        let v6 = desired_dev(2, 5, Family::Ipv6, &["2001:db8::1/64"]);
+        let snap = Snapshot {
+            links: vec![
+                parent(2, "eth0"),
+                frr_made(&v4, 10, "vrrp4-2-1", "fe80::1c8f:2dff:fe11:2233/64"),
+                frr_made(&v6, 11, "vrrp6-2-1", "fe80::a0b1:c2ff:fed3:e4f5/64"),
+            ],
+        };
+        (snap, state(vec![v4, v6]))
+    }
+
+    /// What the journal runs to undo `ops`: their inverses, last first.
+    fn undo(ops: &[Op]) -> Vec<String> {
+        ops.iter()
+            .rev()
+            .map(|o| o.inverse().expect("every op has an inverse").to_string())
+            .collect()
+    }
+
+    /// The plan adopting [`frr_host`]'s devices, and its operations as text.
+    fn frr_adoption(renaming: Renaming) -> (Vec<Op>, Vec<String>) {
+        let (snap, desired) = frr_host();
+        let ops = run_on(renaming, &snap, &desired, &[]);
+        let text = ops.iter().map(|o| o.to_string()).collect();
+        (ops, text)
+    }
+
+    /// On a kernel that renames live (6.2+), adopting FRR's devices never takes them down:
+    /// renamed up, and the new addrgenmode of the vrrp4 device replaces no flap but the
+    /// removal of the kernel's link-local; the vrrp6 device (already random) keeps its own.
+    /// Every operation has its inverse, so an undo renames back, live too.
+    #[test]
+    fn adopted_frr_devices_are_renamed_live_on_kernels_that_can() {
+        let (ops, text) = frr_adoption(Renaming::WhileUp);
+        assert_eq!(
+            text,
+            vec![
+                "rename vrrp4-2-1 to vrrp4-2-5",
+                "set vrrp4-2-5 addrgenmode none",
+                "del address fe80::1c8f:2dff:fe11:2233/64 dev vrrp4-2-5",
+                "set vrrp4-2-5 protodown on",
+                "rename vrrp6-2-1 to vrrp6-2-5",
+                "set vrrp6-2-5 protodown on",
+            ]
+        );
+        assert!(!ops.iter().any(|o| matches!(o, Op::SetAdmin { .. })));
+        // The journal's undo, in reverse: every inverse is the exact way back.
+        assert_eq!(
+            undo(&ops),
+            vec![
+                "set vrrp6-2-5 protodown off",
+                "rename vrrp6-2-5 to vrrp6-2-1",
+                "set vrrp4-2-5 protodown off",
+                "add address fe80::1c8f:2dff:fe11:2233/64 dev vrrp4-2-5",
+                "set vrrp4-2-5 addrgenmode random",
+                "rename vrrp4-2-5 to vrrp4-2-1",
+            ]
+        );
+        // With a runtime owning protodown, nothing of the plan interrupts the VIPs.
+        let (snap, desired) = frr_host();
+        let p = plan(
+            &snap,
+            &desired,
+            &[],
+            ProtodownOwner::Runtime,
+            Renaming::WhileUp,
+        )
+        .unwrap();
+        let runtime_owned: Vec<String> = p.changes.iter().map(|o| o.to_string()).collect();
+        let without_protodown: Vec<String> = text
+            .into_iter()
+            .filter(|t| !t.contains("protodown"))
+            .collect();
+        assert_eq!(runtime_owned, without_protodown);
+    }
+
+    /// On an older kernel the same adoption takes each device down for its rename and up
+    /// at the end (the kernel refuses to rename an up link). The IPv6 VIPs the link-down
+    /// flushes are removed before it and added back after the rename (so one apply
+    /// converges whatever `keep_addr_on_down` says); the link-up brings the new addrgenmode.
+    #[test]
+    fn adopted_frr_devices_are_renamed_down_on_older_kernels() {
+        let (ops, text) = frr_adoption(Renaming::WhileDown);
+        assert_eq!(
+            text,
+            vec![
+                "set vrrp4-2-1 down",
+                "rename vrrp4-2-1 to vrrp4-2-5",
+                "set vrrp4-2-5 addrgenmode none",
+                "set vrrp4-2-5 protodown on",
+                "set vrrp4-2-5 up",
+                "del address 2001:db8::1/64 dev vrrp6-2-1",
+                "set vrrp6-2-1 down",
+                "rename vrrp6-2-1 to vrrp6-2-5",
+                "set vrrp6-2-5 protodown on",
+                "add address 2001:db8::1/64 dev vrrp6-2-5",
+                "set vrrp6-2-5 up",
+            ]
+        );
+        // Undone in reverse, the journal renames back and restores the VIP on the old name.
+        assert_eq!(
+            undo(&ops[5..]),
+            vec![
+                "set vrrp6-2-5 down",
+                "del address 2001:db8::1/64 dev vrrp6-2-5",
+                "set vrrp6-2-5 protodown off",
+                "rename vrrp6-2-5 to vrrp6-2-1",
+                "set vrrp6-2-1 up",
+                "add address 2001:db8::1/64 dev vrrp6-2-1",
+            ]
+        );
+    }
+
+    /// The kernel generation that renames live: 6.2 on, by the release string.
+    #[test]
+    fn renaming_follows_the_kernel_release() {
+        let of = |r: &str| Renaming::of_release(crate::host::parse_release(r));
+        assert_eq!(of("6.18.44-amd64"), Renaming::WhileUp);
+        assert_eq!(of("6.2.0"), Renaming::WhileUp);
+        assert_eq!(of("6.1.0-28-amd64"), Renaming::WhileDown);
+        assert_eq!(of("5.10.0"), Renaming::WhileDown);
+        assert_eq!(of("garbage"), Renaming::WhileDown);
     }
 }

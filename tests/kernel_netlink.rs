@@ -343,14 +343,17 @@ fn rename_mac_mode_delete_and_stale_index() {
         let k = Kernel::connect().await.unwrap();
         k.snapshot().await.unwrap();
         k.execute(&create(&old, "veth0", pi, mac1)).await.unwrap();
-        // The plan renames only down links (a renamed up link would confuse daemons
-        // bound to the old name); 6.18 itself also allows renaming an up macvlan.
+        // Renamed up, as the plan does on Linux 6.2 and later (`plan::Renaming`): the
+        // kernel keeps the link up through it.
+        k.execute(&admin(&old, true)).await.unwrap();
         k.execute(&Op::Rename {
             device: new.clone(),
             from: old.clone(),
         })
         .await
         .unwrap();
+        let renamed = k.snapshot().await.unwrap();
+        assert!(renamed.by_name(&new).is_some_and(|l| l.admin_up));
         k.execute(&Op::SetMac {
             device: new.clone(),
             mac: mac2,

@@ -26,7 +26,7 @@ pub enum Op {
         parent_index: u32,
         mac: MacAddr,
     },
-    /// Rename (the link must be down).
+    /// Rename (the link must be down before Linux 6.2, see `plan::Renaming`).
     Rename {
         device: String,
         from: String,

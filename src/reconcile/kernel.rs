@@ -170,8 +170,15 @@ pub fn plan(loaded: &Loaded, owner: ProtodownOwner) -> Result<Plan, Failure> {
             lockouts.iter().map(|e| e.to_string()).collect(),
         ));
     }
-    plan::plan(&loaded.snapshot, &loaded.desired, &loaded.owned, owner)
-        .map_err(|errors| Failure::Plan(errors.iter().map(|e| e.to_string()).collect()))
+    let renaming = plan::Renaming::of_release(crate::host::running_release());
+    plan::plan(
+        &loaded.snapshot,
+        &loaded.desired,
+        &loaded.owned,
+        owner,
+        renaming,
+    )
+    .map_err(|errors| Failure::Plan(errors.iter().map(|e| e.to_string()).collect()))
 }
 
 /// The records to keep after an apply: every desired device as it now exists.
@@ -310,7 +317,8 @@ async fn verify(
         }
         let after = kernel.snapshot().await.map_err(|e| format!("{e:#}"))?;
         let owned = owned_after(&after, desired);
-        match plan::plan(&after, desired, &owned, owner) {
+        let renaming = plan::Renaming::of_release(crate::host::running_release());
+        match plan::plan(&after, desired, &owned, owner, renaming) {
             Ok(v) if v.in_sync => return Ok(after),
             Ok(v) => {
                 last = format!(

@@ -262,6 +262,7 @@ pub(super) async fn execute_fanout(
                         &desired,
                         &[],
                         crate::plan::ProtodownOwner::Configurator,
+                        crate::plan::Renaming::of_release(crate::host::running_release()),
                     ) {
                         Ok(p) => crate::apply::execute(kernel, &p.changes)
                             .await
