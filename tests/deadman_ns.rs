@@ -22,8 +22,11 @@ use std::process::Command;
 use std::time::Duration;
 
 const VRID: u8 = 10;
-/// Advertisement interval, ms: leases of 200 ms.
+/// Advertisement interval, ms: leases of 200 ms renewed after every advert.
 const INTERVAL: u32 = 100;
+/// An interval from which leases are renewed after every other advert (2.5 intervals:
+/// 1,250 ms), see `filter::adverts_per_renewal`.
+const SPARSE_INTERVAL: u32 = 500;
 /// The virtual MACs of VRID 10 (RFC 9568 7.3): IPv4, IPv6.
 const VMAC4: &str = "00:00:5e:00:01:0a";
 const VMAC6: &str = "00:00:5e:00:02:0a";
@@ -85,10 +88,10 @@ impl Lab {
     }
 
     /// r1's config: one v3 router of `family` with accept-mode, so the VIP answers pings.
-    fn config(&self, family: Family) -> PathBuf {
+    fn config(&self, family: Family, interval: u32) -> PathBuf {
         let path = self.r(1).dir().join("r1.toml");
         let body = format!(
-            "[[vrrp]]\ninterface = \"eth0\"\nvrid = {VRID}\npriority = 200\nadvertisement-interval = {INTERVAL}\naccept-mode = true\n{} = [\"{}/{}\"]\n",
+            "[[vrrp]]\ninterface = \"eth0\"\nvrid = {VRID}\npriority = 200\nadvertisement-interval = {interval}\naccept-mode = true\n{} = [\"{}/{}\"]\n",
             family.name(),
             self.vip(family),
             if family == Family::V4 { 24 } else { 64 }
@@ -164,6 +167,20 @@ impl Lab {
         answered
     }
 
+    /// Packets the dead-man rules dropped so far (the `!= @live…` rules' counters).
+    fn dead_man_drops(&self) -> u64 {
+        let rules = text(&self.r(1).exec(&["nft", "list", "ruleset"]));
+        rules
+            .lines()
+            .filter(|l| l.contains("!= @live"))
+            .map(|l| {
+                let n = l.split_whitespace().skip_while(|w| *w != "packets").nth(1);
+                n.and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or_else(|| panic!("no counter in {l}"))
+            })
+            .sum()
+    }
+
     /// Wait until the VIP answers (`on`) or is silent, for ARP/ND and IP both.
     fn wait_answering(&self, family: Family, on: bool, why: &str) {
         wait_until(
@@ -188,10 +205,14 @@ impl Lab {
 /// VIP answers again.
 fn killed_master(family: Family, tag: &str, net: u8) {
     let lab = Lab::new(tag, net);
-    let cfg = lab.config(family);
+    let cfg = lab.config(family, INTERVAL);
     lab.apply_file(1, &cfg);
     lab.wait_master(family);
     lab.wait_answering(family, true, "live Master");
+    killed_and_restarted(&lab, family, &cfg);
+}
+
+fn killed_and_restarted(lab: &Lab, family: Family, cfg: &PathBuf) {
     lab.signal("-KILL");
     lab.wait_answering(family, false, "after kill -9");
     // The vrrp device is still there and up (nothing but the filter keeps it quiet).
@@ -206,7 +227,7 @@ fn killed_master(family: Family, tag: &str, net: u8) {
         !lab.answers_neighbour(family) && !lab.answers_ip(family),
         "answered again"
     );
-    lab.apply_file(1, &cfg);
+    lab.apply_file(1, cfg);
     lab.wait_master(family);
     lab.wait_answering(family, true, "restarted Master");
 }
@@ -215,7 +236,7 @@ fn killed_master(family: Family, tag: &str, net: u8) {
 /// leases again and the VIP answers.
 fn stopped_master(family: Family, tag: &str, net: u8) {
     let lab = Lab::new(tag, net);
-    lab.apply_file(1, &lab.config(family));
+    lab.apply_file(1, &lab.config(family, INTERVAL));
     lab.wait_master(family);
     lab.wait_answering(family, true, "live Master");
     lab.signal("-STOP");
@@ -244,4 +265,35 @@ fn killed_ipv6_master_stops_answering_nd_and_answers_after_restart() {
 #[test]
 fn stopped_ipv6_master_stops_answering_nd_and_answers_after_sigcont() {
     stopped_master(Family::V6, "dms6", 84);
+}
+
+/// From 500 ms the leases are renewed after every other advert only, with a longer lease: a
+/// live Master never loses them between renewals (400 echo requests 10 ms apart over 8
+/// adverts, every one answered, and the dead-man rules dropped nothing), and a killed one
+/// still falls silent.
+#[test]
+fn sparse_renewals_keep_a_live_master_answering_and_a_killed_one_silent() {
+    let family = Family::V4;
+    let lab = Lab::new("dmsp", 85);
+    let cfg = lab.config(family, SPARSE_INTERVAL);
+    lab.apply_file(1, &cfg);
+    lab.wait_master(family);
+    lab.wait_answering(family, true, "live Master");
+    let before = lab.dead_man_drops();
+    let vip = lab.vip(family).to_string();
+    let out = lab.host().exec(&[
+        "ping", "-n", "-q", "-i", "0.01", "-c", "400", "-W", "1", &vip,
+    ]);
+    let summary = text(&out);
+    assert!(
+        summary.contains("400 packets transmitted, 400 received"),
+        "a live Master stopped answering between renewals: {summary}"
+    );
+    assert_eq!(
+        lab.dead_man_drops(),
+        before,
+        "the dead-man rules dropped traffic to a live Master: {}",
+        text(&lab.r(1).exec(&["nft", "list", "ruleset"]))
+    );
+    killed_and_restarted(&lab, family, &cfg);
 }
