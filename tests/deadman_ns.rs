@@ -17,7 +17,7 @@ use common::lab::{Lab, try_show, try_state};
 use common::{text, wait_until};
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -212,7 +212,7 @@ fn killed_master(family: Family, tag: &str, net: u8) {
     killed_and_restarted(&lab, family, &cfg);
 }
 
-fn killed_and_restarted(lab: &Lab, family: Family, cfg: &PathBuf) {
+fn killed_and_restarted(lab: &Lab, family: Family, cfg: &Path) {
     lab.signal("-KILL");
     lab.wait_answering(family, false, "after kill -9");
     // The vrrp device is still there and up (nothing but the filter keeps it quiet).
