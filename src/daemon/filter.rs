@@ -67,20 +67,50 @@ pub struct FilterState {
     pub live6: BTreeMap<Ipv6Addr, u32>,
 }
 
-/// How long a Master's lease lives after its last renewal: two advertisement intervals.
+/// Intervals from which a Master renews its leases after every other advert only
+/// ([`adverts_per_renewal`]): half the netlink elements at 1,000 routers, and from here the
+/// margins of [`lease_for`] are at least 200 ms.
+pub const SPARSE_RENEWAL_FROM: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// After how many adverts a Master renews its leases: 1 below [`SPARSE_RENEWAL_FROM`],
+/// else 2 (see [`lease_for`] for the bounds).
+pub fn adverts_per_renewal(advert_interval: std::time::Duration) -> u8 {
+    if advert_interval < SPARSE_RENEWAL_FROM {
+        1
+    } else {
+        2
+    }
+}
+
+/// How long a Master's lease lives after its last renewal: two advertisement intervals
+/// when it renews after every advert, two and a half when after every other one
+/// ([`adverts_per_renewal`]).
 ///
-/// The lease is renewed after each advert is sent (held back at most an eighth of the lease
-/// to share a batch), so a runtime that stops (SIGKILL, SIGSTOP, a deadlock) goes silent at
-/// most 2.25 × interval after its last advert. A backup takes over Master_Down_Interval =
-/// 3 × Master_Adver_Interval + Skew_Time after the last advert it received, and
-/// Master_Adver_Interval is this interval (RFC 9568 6.4.2: learned from our adverts; VRRPv2
-/// requires it to be equal), Skew_Time ≥ 0: whatever the peers' priorities, three quarters
-/// of an interval of margin remain for the renewal's own latency. The other way,
-/// a live Master whose loop is late by more than one interval stops answering until the next
-/// renewal: by then its adverts are late by as much, and a backup is a third of the way to
-/// taking over anyway.
+/// A renewal is held back at most min(an eighth of the lease, 50 ms) to share a batch (see
+/// `runtime::background`): at most a quarter of an interval below 500 ms, at most a tenth
+/// from there. A backup takes over Master_Down_Interval = 3 × Master_Adver_Interval +
+/// Skew_Time after the last advert it received, and Master_Adver_Interval is this interval
+/// (RFC 9568 6.4.2: learned from our adverts; VRRPv2 requires it to be equal), Skew_Time ≥ 0,
+/// whatever the peers' priorities. The worst case is a runtime that stops (SIGKILL,
+/// SIGSTOP, a deadlock) right after an advert that renewed:
+///
+/// * every advert: silent at most 2.25 × interval after its last advert (margin 0.75
+///   interval for the renewal's own latency); a live Master's renewals are at most 1.25
+///   intervals apart, so its loop may be late by 0.75 interval before it stops answering.
+/// * every other advert (≥ 500 ms): silent at most 2.5 × interval + 50 ms ≤ 2.6 intervals
+///   after its last advert (margin ≥ 0.4 interval, 200 ms); a live Master's renewals are at
+///   most 2 intervals + 50 ms apart, so its loop may be late by 0.5 interval − 50 ms
+///   (≥ 200 ms) before it stops answering.
+///
+/// Either way a Master whose loop is that late has adverts late by as much: a backup is on
+/// its way to taking over anyway.
 pub fn lease_for(advert_interval: std::time::Duration) -> u32 {
-    u32::try_from(advert_interval.as_millis().saturating_mul(2)).unwrap_or(u32::MAX)
+    let ms = advert_interval.as_millis();
+    let lease = match adverts_per_renewal(advert_interval) {
+        1 => ms.saturating_mul(2),
+        _ => ms.saturating_mul(5) / 2,
+    };
+    u32::try_from(lease).unwrap_or(u32::MAX)
 }
 
 /// What a Master renews after an advert: its device and VIPs, where they hold leases.
@@ -651,12 +681,35 @@ mod tests {
         }
     }
 
+    /// Below 500 ms: renewed after every advert, two intervals. From 500 ms: after every
+    /// other advert, two and a half intervals, which still ends before Master_Down_Interval
+    /// (3 intervals) with the 50 ms a renewal may wait for its batch.
     #[test]
-    fn lease_is_two_advert_intervals() {
+    fn lease_is_two_intervals_or_two_and_a_half_when_renewed_every_other_advert() {
         use std::time::Duration;
         assert_eq!(lease_for(Duration::from_millis(10)), 20);
-        assert_eq!(lease_for(Duration::from_secs(1)), 2000);
-        assert_eq!(lease_for(Duration::from_secs(40)), 80_000);
+        assert_eq!(adverts_per_renewal(Duration::from_millis(10)), 1);
+        assert_eq!(lease_for(Duration::from_millis(499)), 998);
+        assert_eq!(adverts_per_renewal(Duration::from_millis(499)), 1);
+        assert_eq!(lease_for(Duration::from_millis(500)), 1250);
+        assert_eq!(adverts_per_renewal(Duration::from_millis(500)), 2);
+        assert_eq!(lease_for(Duration::from_secs(1)), 2500);
+        assert_eq!(adverts_per_renewal(Duration::from_secs(1)), 2);
+        assert_eq!(lease_for(Duration::from_secs(40)), 100_000);
+        for ms in [10u64, 100, 499, 500, 1000, 40_000] {
+            let i = Duration::from_millis(ms);
+            let every = u64::from(adverts_per_renewal(i));
+            let lease = u64::from(lease_for(i));
+            // Dead: a lease renewed (up to 50 ms late) after the last advert ends before a
+            // backup takes over.
+            let held = (lease / 8).min(50);
+            assert!(lease + held < 3 * ms, "{ms} ms: dead box answers too long");
+            // Live: the next renewal comes `every` intervals later (held back as much).
+            assert!(
+                every * ms + held < lease,
+                "{ms} ms: live Master's lease lapses"
+            );
+        }
     }
 
     /// Deltas: entering Master adds the leases, a renewal re-adds only leases the state

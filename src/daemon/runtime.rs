@@ -113,6 +113,9 @@ struct Instance {
     /// The kernel refused protodown off on the way to Master: the instance is held in
     /// Initialize until the device shows no foreign protodown reason (see `resync`).
     protodown_failed: bool,
+    /// Adverts sent as Master since its dead-man leases were last renewed (or installed by
+    /// a state change).
+    adverts_unrenewed: u8,
     /// The deadline this instance has in the timer set, if any.
     armed: Option<Time>,
     /// Last state change, seconds since the Unix epoch.

@@ -40,8 +40,8 @@ impl Pending {
 
     /// How long renewals alone may wait for more to share their batch: an eighth of the
     /// shortest lease among them (at most [`RENEW_GATHER_MAX`]). A lease renewed that much
-    /// later still ends at most 2.25 intervals after its advert, before any backup takes
-    /// over (3 intervals), and the next renewal still comes one interval after this one.
+    /// later still ends before any backup takes over (3 intervals after the advert), and
+    /// before the next renewal could be due (bounds in [`crate::daemon::filter::lease_for`]).
     /// With 1,000 routers at 1 s adverts this makes ~20 batches a second instead of one per
     /// loop turn with adverts (hundreds). A state change never waits.
     fn gather_window(&self) -> Option<std::time::Duration> {

@@ -82,6 +82,7 @@ impl Runtime {
                     unicast,
                     protodown: None,
                     protodown_failed: false,
+                    adverts_unrenewed: 0,
                     armed: None,
                     last_change: unix_now(),
                 }));
@@ -257,21 +258,35 @@ impl Runtime {
     }
 
     /// A Master that advertises renews its dead-man leases (sent after the frames, see
-    /// [`Runtime::sync_filter`]).
+    /// [`Runtime::sync_filter`]) after every advert, or every other one from 500 ms
+    /// ([`crate::daemon::filter::adverts_per_renewal`]). A state change counts as a renewal:
+    /// the filter sync it causes installs fresh leases.
     fn note_renewal(&mut self, i: usize, actions: &[Action]) {
-        let inst = &self.instances[i];
+        let inst = &mut self.instances[i];
+        if actions
+            .iter()
+            .any(|a| matches!(a, Action::StateChanged { .. }))
+        {
+            inst.adverts_unrenewed = 0;
+            return;
+        }
         let advertised = actions
             .iter()
             .any(|a| matches!(a, Action::SendAdvert { priority, .. } if *priority > 0));
-        if self.deadman && advertised && inst.router.state() == State::Master {
-            self.renewals.push(crate::daemon::filter::Renewal {
-                device: inst.device_index,
-                vips: inst.vips.clone(),
-                lease_ms: crate::daemon::filter::lease_for(Duration::from_millis(u64::from(
-                    inst.config.advertisement_interval_ms,
-                ))),
-            });
+        if !(self.deadman && advertised && inst.router.state() == State::Master) {
+            return;
         }
+        let interval = Duration::from_millis(u64::from(inst.config.advertisement_interval_ms));
+        inst.adverts_unrenewed = inst.adverts_unrenewed.saturating_add(1);
+        if inst.adverts_unrenewed < crate::daemon::filter::adverts_per_renewal(interval) {
+            return;
+        }
+        inst.adverts_unrenewed = 0;
+        self.renewals.push(crate::daemon::filter::Renewal {
+            device: inst.device_index,
+            vips: inst.vips.clone(),
+            lease_ms: crate::daemon::filter::lease_for(interval),
+        });
     }
 
     /// Shut down an instance that is no longer in the list (removed or changed by a
