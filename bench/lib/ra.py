@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""IPv6 host-recovery benchmark helpers (bench/ra.sh).
+
+Both routers of a VRID send their IPv6 adverts from the virtual MAC, and with FRR from the
+same link-local (the macvlan's only one is the link-local VIP), so who sent a frame is told
+by the switch port it came in on: one capture per router port (tcpdump -Q in), r1's and r2's.
+
+  ra.py master --r1 PCAP --r2 PCAP --vrid N --since T --window W
+      Who advertises (priority > 0) since T: the last sender if it was the only one in the
+      W seconds before its last advert, else mixed; none without adverts.
+
+  ra.py recovery --r1 PCAP --r2 PCAP --events FILE --vrid N --service ADDR
+      Per run (events "RUN i t0 t_revive t_cut"): r1's last advert before the cut, r2's
+      first advert, first RA and first ICMPv6 echo reply from ADDR after the cut, and the
+      host's last reply before the cut. One JSON object per run.
+"""
+import argparse
+import ipaddress
+import json
+import struct
+import sys
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from benchlib import read_pcap, read_runs  # noqa: E402
+
+ECHO_REPLY = 129
+ROUTER_ADVERT = 134
+
+
+def decode6(frame):
+    """('vrrp', vrid, prio) | ('icmp6', type, src) | None for an IPv6 frame without
+    extension headers (what VRRP adverts, RAs and echo replies are)."""
+    if len(frame) < 14 + 40 + 4 or struct.unpack_from("!H", frame, 12)[0] != 0x86DD:
+        return None
+    nxt = frame[14 + 6]
+    src = str(ipaddress.IPv6Address(frame[14 + 8:14 + 24]))
+    body = frame[14 + 40:]
+    if nxt == 112:
+        return ("vrrp", body[1], body[2])
+    if nxt == 58:
+        return ("icmp6", body[0], src)
+    return None
+
+
+def events(path, vrid, service):
+    """(adverts [(ns, prio)], RAs [ns], echo replies from service [ns]) in one capture."""
+    adverts, ras, replies = [], [], []
+    for _ts, ns, frame in read_pcap(path):
+        d = decode6(frame)
+        if d is None:
+            continue
+        if d[0] == "vrrp" and d[1] == vrid:
+            adverts.append((ns, d[2]))
+        elif d[0] == "icmp6" and d[1] == ROUTER_ADVERT:
+            ras.append(ns)
+        elif d[0] == "icmp6" and d[1] == ECHO_REPLY and d[2] == service:
+            replies.append(ns)
+    return adverts, ras, replies
+
+
+def master(a):
+    since = int(a.since * 1e9)
+    seq = []
+    for name, path in (("r1", a.r1), ("r2", a.r2)):
+        adverts, _, _ = events(path, a.vrid, "")
+        seq += [(t, name) for t, p in adverts if t >= since and p > 0]
+    if not seq:
+        print("none")
+        return
+    seq.sort()
+    last = seq[-1][0]
+    recent = {n for t, n in seq if t >= last - int(a.window * 1e9)}
+    print(seq[-1][1] if len(recent) == 1 else "mixed")
+
+
+def recovery(a):
+    service = str(ipaddress.IPv6Address(a.service))
+    old_adv, _, old_rep = events(a.r1, a.vrid, service)
+    new_adv, new_ra, new_rep = events(a.r2, a.vrid, service)
+    for i, t0, trev, cut in read_runs(a.events):
+        lo, hi, c = int(t0 * 1e9), int(trev * 1e9), int(cut * 1e9)
+        res = {"run": i}
+        first_new = next((t for t, p in new_adv if lo < t < hi and p > 0), None)
+        last_old = max((t for t, p in old_adv if lo - int(5e9) < t <= c and p > 0), default=None)
+        reply = next((t for t in new_rep if c < t < hi + int(2e9)), None)
+        before = max((t for t in old_rep if lo - int(1e9) < t <= c), default=None)
+        if first_new is None:
+            res["error"] = "no advert from the new master"
+        elif reply is None:
+            res["error"] = "no echo reply after the cut"
+        else:
+            res["advert_to_reply_ms"] = (reply - first_new) / 1e6
+            ra = next((t for t in new_ra if first_new - int(1e9) < t < hi), None)
+            if ra is not None:
+                res["advert_to_ra_ms"] = (ra - first_new) / 1e6
+            if last_old is not None:
+                res["takeover_ms"] = (first_new - last_old) / 1e6
+            if before is not None:
+                res["outage_ms"] = (reply - before) / 1e6
+        print(json.dumps(res))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("master")
+    m.add_argument("--since", type=float, required=True)
+    m.add_argument("--window", type=float, required=True)
+    r = sub.add_parser("recovery")
+    r.add_argument("--events", required=True)
+    r.add_argument("--service", required=True)
+    for s in (m, r):
+        s.add_argument("--r1", required=True)
+        s.add_argument("--r2", required=True)
+        s.add_argument("--vrid", type=int, required=True)
+    a = p.parse_args()
+    {"master": master, "recovery": recovery}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
