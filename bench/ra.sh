@@ -22,7 +22,8 @@
 # link-local), so what each router sent is captured on its own switch port (incoming). Figures:
 # r2's first advert -> first echo reply from $SERVICE (target: within one ping interval), r2's
 # first advert -> its first RA, r1's last advert -> r2's first advert (takeover), and the
-# host's outage (last reply before the cut -> first reply after).
+# host's outage (last reply before the cut -> first reply after), and the ping interval as seen
+# on the wire (the target's yardstick).
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 bench_start ra
@@ -154,7 +155,7 @@ for t in "${tags[@]}"; do
     base=$work/$t
     $PY "$RA" recovery --r1 "${PORTCAP[$t-1]}" --r2 "${PORTCAP[$t-2]}" --events "$work/$t-$INTERVAL.events" \
         --vrid "$VRID" --service "$SERVICE" >"$base.json"
-    for key in advert_to_reply_ms advert_to_ra_ms takeover_ms outage_ms; do
+    for key in advert_to_reply_ms advert_to_ra_ms takeover_ms outage_ms probe_interval_ms; do
         jq -r ".$key // empty" "$base.json" >"$base.$key"
     done
     errors=$(jq -r '.error // empty' "$base.json" | sort | uniq -c | awk '{$1=$1; print}' | paste -sd';' -)
@@ -167,7 +168,10 @@ for t in "${tags[@]}"; do
     fig "$impl: new master's first advert -> its first RA" ms "$base.advert_to_ra_ms"
     fig "$impl: old master's last advert -> new master's first advert" ms "$base.takeover_ms"
     fig "$impl: host's outage (last reply -> first reply)" ms "$base.outage_ms"
+    fig "$impl: ping interval seen on the wire" ms "$base.probe_interval_ms"
     mkdir -p "$BENCH_DIR/out" && cp "$base.json" "$BENCH_DIR/out/ra-$t.jsonl"
+    cp "${PORTCAP[$t-1]}" "$BENCH_DIR/out/ra-$t-r1.pcap"; cp "${PORTCAP[$t-2]}" "$BENCH_DIR/out/ra-$t-r2.pcap"
+    cp "$work/$t-$INTERVAL.events" "$BENCH_DIR/out/ra-$t.events"
     read -r med mn mx n < <(stats "$base.advert_to_reply_ms")
     read -r tmed tmn tmx _ < <(stats "$base.takeover_ms")
     read -r omed _ _ _ < <(stats "$base.outage_ms")

@@ -11,8 +11,9 @@ by the switch port it came in on: one capture per router port (tcpdump -Q in), r
 
   ra.py recovery --r1 PCAP --r2 PCAP --events FILE --vrid N --service ADDR
       Per run (events "RUN i t0 t_revive t_cut"): r1's last advert before the cut, r2's
-      first advert, first RA and first ICMPv6 echo reply from ADDR after the cut, and the
-      host's last reply before the cut. One JSON object per run.
+      first advert, first RA and first ICMPv6 echo reply from ADDR after the cut, the
+      host's last reply before the cut, and the median gap between r1's replies in the second
+      before the cut (the real ping interval). One JSON object per run.
 """
 import argparse
 import ipaddress
@@ -97,6 +98,11 @@ def recovery(a):
                 res["takeover_ms"] = (first_new - last_old) / 1e6
             if before is not None:
                 res["outage_ms"] = (reply - before) / 1e6
+            # the pings as they really went (ping -i 0.01 is not exactly 10 ms apart)
+            seen = [t for t in old_rep if lo - int(1e9) < t <= c]
+            gaps = sorted(b - a for a, b in zip(seen, seen[1:]))
+            if gaps:
+                res["probe_interval_ms"] = gaps[len(gaps) // 2] / 1e6
         print(json.dumps(res))
 
 
