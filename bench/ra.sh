@@ -23,7 +23,9 @@
 # r2's first advert -> first echo reply from $SERVICE (target: within one ping interval), r2's
 # first advert -> its first RA, r1's last advert -> r2's first advert (takeover), and the
 # host's outage (last reply before the cut -> first reply after), and the ping interval as seen
-# on the wire (the target's yardstick).
+# on the wire (the target's yardstick); from h1's frames (its switch port), the echo request
+# the first reply answers -> that reply, and the requests h1 sent after r2's first advert
+# before that one (lost on the way or unanswered).
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 bench_start ra
@@ -128,9 +130,10 @@ port_capture() { # TAG K: frames router K sends (incoming on its switch port)
 wire_master() { # TAG SINCE
     $PY "$RA" master --r1 "${PORTCAP[$1-1]}" --r2 "${PORTCAP[$1-2]}" --vrid "$VRID" --since "$2" --window "$WINDOW"
 }
-capture_start() { # TAG FILE: the port captures instead of the bridge's
+capture_start() { # TAG FILE: the port captures instead of the bridge's (h1's: its requests)
     port_capture "$1" 1
     port_capture "$1" 2
+    port_capture "$1" h1
 }
 
 host_routed() { # TAG: the host's default route is the virtual link-local and the service answers
@@ -150,12 +153,12 @@ done
 series ra "$INTERVAL" "$INTERVAL" kill_master
 probe_ms=$(awk -v p="$PROBE" 'BEGIN{printf "%.3f", p*1000}')
 for t in "${tags[@]}"; do
-    stop_pid "${PORTPID[$t-1]}"; stop_pid "${PORTPID[$t-2]}"
+    stop_pid "${PORTPID[$t-1]}"; stop_pid "${PORTPID[$t-2]}"; stop_pid "${PORTPID[$t-h1]}"
     impl=$(name_of "$t")
     base=$work/$t
     $PY "$RA" recovery --r1 "${PORTCAP[$t-1]}" --r2 "${PORTCAP[$t-2]}" --events "$work/$t-$INTERVAL.events" \
-        --vrid "$VRID" --service "$SERVICE" >"$base.json"
-    for key in advert_to_reply_ms advert_to_ra_ms takeover_ms outage_ms probe_interval_ms; do
+        --vrid "$VRID" --service "$SERVICE" --host "${PORTCAP[$t-h1]}" >"$base.json"
+    for key in advert_to_reply_ms advert_to_ra_ms takeover_ms outage_ms probe_interval_ms request_to_reply_ms unanswered_after_advert; do
         jq -r ".$key // empty" "$base.json" >"$base.$key"
     done
     errors=$(jq -r '.error // empty' "$base.json" | sort | uniq -c | awk '{$1=$1; print}' | paste -sd';' -)
@@ -169,8 +172,11 @@ for t in "${tags[@]}"; do
     fig "$impl: old master's last advert -> new master's first advert" ms "$base.takeover_ms"
     fig "$impl: host's outage (last reply -> first reply)" ms "$base.outage_ms"
     fig "$impl: ping interval seen on the wire" ms "$base.probe_interval_ms"
+    fig "$impl: echo request -> the first reply (the one it answers)" ms "$base.request_to_reply_ms"
+    fig "$impl: requests sent after the first advert before the first answered one" count \
+        "$base.unanswered_after_advert"
     mkdir -p "$BENCH_DIR/out" && cp "$base.json" "$BENCH_DIR/out/ra-$t.jsonl"
-    cp "${PORTCAP[$t-1]}" "$BENCH_DIR/out/ra-$t-r1.pcap"; cp "${PORTCAP[$t-2]}" "$BENCH_DIR/out/ra-$t-r2.pcap"
+    for k in 1 2 h1; do cp "${PORTCAP[$t-$k]}" "$BENCH_DIR/out/ra-$t-r$k.pcap"; done
     cp "$work/$t-$INTERVAL.events" "$BENCH_DIR/out/ra-$t.events"
     read -r med mn mx n < <(stats "$base.advert_to_reply_ms")
     read -r tmed tmn tmx _ < <(stats "$base.takeover_ms")
