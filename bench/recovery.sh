@@ -26,18 +26,7 @@ CAPTURE_FILTER="ip proto 112 or arp or icmp"
 . "$(dirname "$0")/lib/lab.sh"
 lab_init
 
-
-declare -A PING
-probes_start() { # TAG
-    ip netns exec "$(hns "$1")" ping -n -q -i "$PROBE" "$VIP" >>"$work/$1-ping.log" 2>&1 </dev/null &
-    PING[$1]=$!
-    track_pid "${PING[$1]}"
-    sleep 0.2
-}
-probes_stop() { # TAG: let the replies resume, then stop
-    sleep 0.5
-    stop_pid "${PING[$1]}"
-}
+PROBE_TARGET=$VIP
 SERIES_BEFORE=probes_start
 SERIES_AFTER=probes_stop
 

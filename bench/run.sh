@@ -3,7 +3,7 @@
 #
 #   bench/run.sh                       all: provision failover handover startup timing
 #                                      recovery scale vrrs_fanout reload track shared_checks
-#                                      deadman
+#                                      deadman ra
 #   bench/run.sh failover scale        only those
 #   QUICK=1 bench/run.sh               fewer rounds/runs, 30 s scale and timing windows (a smoke run)
 #   DURATION=1800 bench/run.sh soak    the soak (bench/soak.sh): only when named, never in
@@ -19,7 +19,8 @@
 # scale DURATION SETTLE SLICES STARTUP_TIMEOUT IMPLS; SIZES (provision and scale);
 # vrrs_fanout FANOUT_SIZES FANOUT_RUNS; reload RUNS ROUTERS FAST FAST_MS SMALL_ROUTERS PRE POST PHASES
 # IMPLS FAST_IMPLS SMALL_IMPLS; track RUNS KINDS INTERVAL SPACING IMPLS; shared_checks ROUNDS
-# DURATION SETTLE ROUTERS IMPLS (netvrrp netvrrp-plain keepalived); deadman RUNS INTERVAL KINDS IMPLS SPACING. IMPLS names: netvrrp netvrrp-rt keepalived frr.
+# DURATION SETTLE ROUTERS IMPLS (netvrrp netvrrp-plain keepalived); deadman RUNS INTERVAL KINDS IMPLS SPACING;
+# ra RUNS INTERVAL PROBE IMPLS SPACING (netvrrp frr). IMPLS names: netvrrp netvrrp-rt keepalived frr.
 # Everything runs in network namespaces the scripts create and remove (also on Ctrl-C); the
 # root namespace is not touched. Needs: iproute2, tcpdump, jq, python3, nsenter, iputils-ping,
 # util-linux (chrt), stress-ng (timing); keepalived and FRR for the comparisons (left out
@@ -28,7 +29,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: run as root (the benchmarks create network namespaces)" >&2; exit 1; }
 
-ALL=(provision failover handover startup timing recovery scale vrrs_fanout reload track shared_checks deadman)
+ALL=(provision failover handover startup timing recovery scale vrrs_fanout reload track shared_checks deadman ra)
 EXPLICIT=(soak) # run only when named
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")

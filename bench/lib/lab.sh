@@ -199,7 +199,7 @@ fr_stop() { # `no vrrp VRID` through vtysh (vrrpd shuts the router down: priorit
 }
 fr_revive_prep() { # a SIGKILLed vrrpd leaves its macvlan with protodown off
     local m
-    for m in $(ip -n "$(rns "$1" "$2")" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^vrrp4-'); do
+    for m in $(ip -n "$(rns "$1" "$2")" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^vrrp[46]-'); do
         ip -n "$(rns "$1" "$2")" link set "$m" protodown on 2>/dev/null || true
     done
 }
@@ -335,4 +335,18 @@ series() { # NAME INTERVAL SUFFIX ACTION
 stop_master() { # TAG: graceful stop of r1 (its priority-0 advert), r1's port stays up
     "$(impl_of "$1")_stop" "$1" 1
     ns_kill_all "$(rns "$1" 1)"
+}
+
+# Host probes for series() (recovery.sh, ra.sh): h1 pings PROBE_TARGET every PROBE seconds
+# from SERIES_BEFORE to SERIES_AFTER, the replies logged to $work/TAG-ping.log.
+declare -A PING
+probes_start() { # TAG
+    ip netns exec "$(hns "$1")" ping -n -q -i "$PROBE" "$PROBE_TARGET" >>"$work/$1-ping.log" 2>&1 </dev/null &
+    PING[$1]=$!
+    track_pid "${PING[$1]}"
+    sleep 0.2
+}
+probes_stop() { # TAG: let the replies resume, then stop
+    sleep 0.5
+    stop_pid "${PING[$1]}"
 }

@@ -12,6 +12,17 @@ pub const DEFAULT_HOP_LIMIT: u8 = 64;
 pub const DEFAULT_VALID_LIFETIME_S: u32 = 2_592_000;
 /// RFC 4861 AdvPreferredLifetime default, s (7 days).
 pub const DEFAULT_PREFERRED_LIFETIME_S: u32 = 604_800;
+/// IPv6's minimum link MTU (RFC 8200 section 5): every link carries a packet this long, so
+/// an RA that fits needs no fragmentation (RFC 4861 hosts drop fragmented RAs anyway).
+pub const IPV6_MIN_MTU: usize = 1280;
+/// Bytes of an RA packet: IPv6 header, RA head, the source link-layer address option.
+const RA_FIXED_LEN: usize = 40 + 16 + 8;
+const RA_MTU_OPTION_LEN: usize = 8;
+/// One Prefix Information option.
+pub const RA_PREFIX_LEN: usize = 32;
+const RA_RDNSS_HEAD_LEN: usize = 8;
+/// One RDNSS address.
+pub const RA_RDNSS_ADDR_LEN: usize = 16;
 
 /// The Router Advertisements of one router (its IPv6 instance), every value resolved (a
 /// value type, so the protocol core reads it too: [`crate::vrrp::ra::RaParams`]).
@@ -36,6 +47,22 @@ impl RaConfig {
             rdnss_lifetime_s: default_rdnss_lifetime_s(max),
             mtu: None,
         }
+    }
+
+    /// Length of the IPv6 packet carrying this Router Advertisement (what
+    /// `vrrp::ra::RaParams::message` builds, plus the IPv6 header).
+    pub fn packet_len(&self) -> usize {
+        let mtu = if self.mtu.is_some() {
+            RA_MTU_OPTION_LEN
+        } else {
+            0
+        };
+        let rdnss = if self.rdnss.is_empty() {
+            0
+        } else {
+            RA_RDNSS_HEAD_LEN + RA_RDNSS_ADDR_LEN * self.rdnss.len()
+        };
+        RA_FIXED_LEN + mtu + RA_PREFIX_LEN * self.prefixes.len() + rdnss
     }
 }
 

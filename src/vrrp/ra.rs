@@ -353,6 +353,23 @@ mod tests {
     }
 
     #[test]
+    fn packet_len_is_the_message_plus_the_ipv6_header() {
+        // What validation checks against the minimum MTU is what is sent.
+        let mut p = params();
+        for (prefixes, rdnss, mtu) in [(1, 1, Some(1500)), (0, 0, None), (5, 3, None)] {
+            let s = &mut p.settings;
+            s.prefixes = (0..prefixes)
+                .map(|i| format!("2001:db8:{i}::/64").parse().unwrap())
+                .collect();
+            s.rdnss = (1..=rdnss)
+                .map(|i| format!("2001:db8::{i}").parse().unwrap())
+                .collect();
+            s.mtu = mtu;
+            assert_eq!(p.settings.packet_len(), 40 + p.message().len());
+        }
+    }
+
+    #[test]
     fn the_message_is_rfc_4861_with_rfc_8106_dns() {
         let m = params().message();
         #[rustfmt::skip]

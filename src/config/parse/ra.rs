@@ -3,8 +3,8 @@
 
 use super::{Checker, Entry, Reader, Tbl, parse_v6};
 use crate::config::ra::{
-    DEFAULT_MAX_INTERVAL_MS, RaConfig, default_lifetime_s, default_min_interval_ms,
-    default_rdnss_lifetime_s,
+    DEFAULT_MAX_INTERVAL_MS, IPV6_MIN_MTU, RA_PREFIX_LEN, RA_RDNSS_ADDR_LEN, RaConfig,
+    default_lifetime_s, default_min_interval_ms, default_rdnss_lifetime_s,
 };
 use ipnet::Ipv6Net;
 use std::net::Ipv6Addr;
@@ -48,21 +48,23 @@ impl Checker<'_> {
     ) -> Option<RaConfig> {
         let e = r.entry(KEY)?;
         let mut ra = RaConfig::defaults(ipv6);
-        match (e.value, e.item.and_then(Tbl::from_item)) {
+        let table = match (e.value, e.item.and_then(Tbl::from_item)) {
             (Some(Value::Boolean(b)), _) if !*b.value() => return None,
-            (Some(Value::Boolean(_)), _) => {}
+            (Some(Value::Boolean(_)), _) => None,
             (_, Some(tbl)) => {
                 let t = Reader {
                     tbl,
                     path: e.path.clone(),
                 };
                 self.ra_settings(&t, &mut ra)?;
+                Some(t)
             }
             _ => {
                 self.type_error(&e, "boolean or table");
                 return None;
             }
-        }
+        };
+        self.ra_fits(&e, table.as_ref(), &ra)?;
         if !ipv6.iter().any(|n| n.addr().is_unicast_link_local()) {
             self.error(
                 &e.span,
@@ -188,6 +190,42 @@ impl Checker<'_> {
         (self.errors.len() == before).then_some(())
     }
 
+    /// The RA must fit in IPv6's minimum MTU: a check at parse time cannot know the parent's
+    /// MTU, and every IPv6 link carries 1280 bytes. The error names the longer list (prefixes
+    /// or rdnss), at its key when the file gives it, and how many of it fit.
+    fn ra_fits(&mut self, e: &Entry<'_>, t: Option<&Reader<'_>>, ra: &RaConfig) -> Option<()> {
+        let len = ra.packet_len();
+        if len <= IPV6_MIN_MTU {
+            return Some(());
+        }
+        let (p, r) = (ra.prefixes.len(), ra.rdnss.len());
+        let (key, count, each, what) = if p * RA_PREFIX_LEN >= r * RA_RDNSS_ADDR_LEN {
+            ("prefixes", p, RA_PREFIX_LEN, "prefixes")
+        } else {
+            ("rdnss", r, RA_RDNSS_ADDR_LEN, "rdnss addresses")
+        };
+        let fit = (IPV6_MIN_MTU - (len - count * each)) / each;
+        let given = t.and_then(|t| t.entry(key));
+        let origin = match (&given, key) {
+            (None, "prefixes") => " (the prefixes of the global VIPs in `ipv6`)",
+            _ => "",
+        };
+        let (span, path) = given
+            .as_ref()
+            .map_or((&e.span, &e.path), |g| (&g.span, &g.path));
+        let message = format!(
+            "{count} {what}{origin} is too many: the Router Advertisement ({p} {prefixes}, {r} \
+             rdnss {addresses}{mtu}) would be {len} bytes, more than IPv6's minimum MTU \
+             {IPV6_MIN_MTU}; at most {fit} {what} fit with the other settings",
+            prefixes = if p == 1 { "prefix" } else { "prefixes" },
+            addresses = if r == 1 { "address" } else { "addresses" },
+            mtu = if ra.mtu.is_some() { ", mtu" } else { "" },
+        );
+        let (span, path) = (span.clone(), path.clone());
+        self.error(&span, &path, message);
+        None
+    }
+
     fn ra_prefix(&mut self, el: &Entry<'_>, s: &str) -> Option<Ipv6Net> {
         let net = match s.parse::<Ipv6Net>() {
             Ok(n) => n,
@@ -227,5 +265,105 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{errors, ok};
+
+    const BASE: &str =
+        "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv6 = [\"fe80::5/64\", \"2001:db8:5::1/64\"]\n";
+
+    /// `n` distinct /64 prefixes as TOML strings.
+    fn prefixes(n: usize) -> String {
+        (0..n)
+            .map(|i| format!("\"2001:db8:{i:x}::/64\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The only error of `text` as (line, column, key, message); the position is the value's.
+    fn only(text: &str) -> (usize, usize, String, String) {
+        let mut e = errors(text);
+        assert_eq!(e.len(), 1, "expected exactly one error, got {e:#?}");
+        e.remove(0)
+    }
+
+    #[test]
+    fn prefixes_that_fill_the_minimum_mtu_exactly_are_accepted() {
+        // 40 + 16 + 8 (source link-layer) + 38 × 32 = 1280.
+        let c = ok(&format!(
+            "{BASE}router-advertisements = {{ prefixes = [{}] }}\n",
+            prefixes(38)
+        ));
+        let ra = c.routers[0].router_advertisements.clone().unwrap();
+        assert_eq!((ra.prefixes.len(), ra.packet_len()), (38, 1280));
+    }
+
+    #[test]
+    fn too_many_prefixes_are_refused_at_the_key_with_the_count_that_fits() {
+        let (l, c, k, m) = only(&format!(
+            "{BASE}router-advertisements = {{ prefixes = [{}] }}\n",
+            prefixes(39)
+        ));
+        assert_eq!(
+            (l, c, k.as_str()),
+            (5, 38, "vrrp[1].router-advertisements.prefixes"),
+            "{m}"
+        );
+        assert!(m.starts_with("39 prefixes is too many"), "{m}");
+        assert!(m.contains("1312 bytes"), "{m}");
+        assert!(m.contains("at most 38 prefixes fit"), "{m}");
+    }
+
+    #[test]
+    fn too_many_rdnss_addresses_are_refused_at_their_key() {
+        // 1280 - 64 - 8 (mtu) - 32 (one prefix) - 8 (RDNSS head) = 1168: 73 addresses.
+        let rdnss = |n: usize| {
+            (1..=n)
+                .map(|i| format!("\"2001:db8::{i:x}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let fits = ok(&format!(
+            "{BASE}router-advertisements = {{ mtu = 1500, rdnss = [{}] }}\n",
+            rdnss(73)
+        ));
+        let ra = fits.routers[0].router_advertisements.clone().unwrap();
+        assert_eq!(ra.packet_len(), 1280);
+        let (l, c, k, m) = only(&format!(
+            "{BASE}router-advertisements = {{ mtu = 1500, rdnss = [{}] }}\n",
+            rdnss(74)
+        ));
+        assert_eq!(
+            (l, c, k.as_str()),
+            (5, 47, "vrrp[1].router-advertisements.rdnss"),
+            "{m}"
+        );
+        assert!(m.starts_with("74 rdnss addresses is too many"), "{m}");
+        assert!(m.contains("at most 73 rdnss addresses fit"), "{m}");
+    }
+
+    #[test]
+    fn too_many_vip_prefixes_are_refused_at_router_advertisements() {
+        // `true`: the prefixes are the global VIPs' (39 distinct /64s).
+        let vips: Vec<String> = (0..39)
+            .map(|i| format!("\"2001:db8:{i:x}::1/64\""))
+            .collect();
+        let text = format!(
+            "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv6 = [\"fe80::5/64\", {}]\nrouter-advertisements = true\n",
+            vips.join(", ")
+        );
+        let (l, c, k, m) = only(&text);
+        assert_eq!(
+            (l, c, k.as_str()),
+            (5, 25, "vrrp[1].router-advertisements"),
+            "{m}"
+        );
+        assert!(
+            m.starts_with("39 prefixes (the prefixes of the global VIPs in `ipv6`) is too many"),
+            "{m}"
+        );
     }
 }
