@@ -633,7 +633,6 @@ const OVER_BUDGET: &str = "
 src/vrrp/router.rs
 # One match over keepalived's keys each.
 src/import/keepalived.rs            fn instance
-src/import/frr.rs                   fn translate
 # Owned by branches in flight (metrics listener, reload, dead-man switch): split after.
 src/daemon/metrics.rs               fn render
 src/daemon/runtime.rs               fn run

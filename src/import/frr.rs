@@ -105,26 +105,9 @@ pub fn translate(text: &str, file: &str, d: &mut Diags) -> Imported {
                 continue;
             }
             "interface" => {
-                let Some(name) = toks.get(1) else {
-                    d.error(first.loc.clone(), "`interface` needs a name".to_string());
-                    continue;
-                };
-                if let Some(v) = toks.iter().position(|t| t.text == "vrf") {
-                    d.warn(
-                        toks[v].loc.clone(),
-                        format!("interface {} vrf ...: netvrrp runs in the default VRF; check the result", name.text),
-                    );
+                if let Some(ci) = interface_block(&toks, &mut ifaces, d) {
+                    cur = Some(ci);
                 }
-                cur = Some(match ifaces.iter().position(|f| f.name == name.text) {
-                    Some(p) => p,
-                    None => {
-                        ifaces.push(Iface {
-                            name: name.text.to_string(),
-                            ..Iface::default()
-                        });
-                        ifaces.len() - 1
-                    }
-                });
                 continue;
             }
             _ => {}
@@ -139,17 +122,7 @@ pub fn translate(text: &str, file: &str, d: &mut Diags) -> Imported {
             continue;
         }
         if kw.text == "vrrp" && words.get(1).map(|t| t.text) == Some("autoconfigure") {
-            // FRR then made routers from the macvlans it found: so does netvrrp's discovery.
-            if !negated {
-                d.warn(
-                    kw.loc.clone(),
-                    "`vrrp autoconfigure`: routers FRR made from macvlans are not in this file; run `netvrrp autoconfigure -o FILE` on this host to add them".to_string(),
-                );
-                imp.notes.push(format!(
-                    "{}: vrrp autoconfigure: run `netvrrp autoconfigure -o FILE` on the host to add the routers FRR found by their macvlans",
-                    kw.loc
-                ));
-            }
+            vrrp_autoconfigure(negated, kw, &mut imp, d);
             continue;
         }
         if !indented && kw.text != "vrrp" && !matches!(kw.text, "ip" | "ipv6") {
@@ -168,14 +141,7 @@ pub fn translate(text: &str, file: &str, d: &mut Diags) -> Imported {
         };
         match kw.text {
             "ip" | "ipv6" if words.get(1).map(|t| t.text) == Some("address") && !negated => {
-                if let Some(a) = words.get(2) {
-                    // Addresses FRR does not parse are FRR's problem; skip them here.
-                    match a.text.parse::<IpNet>() {
-                        Ok(IpNet::V4(n)) => ifaces[ci].v4.push(n),
-                        Ok(IpNet::V6(n)) => ifaces[ci].v6.push(n),
-                        Err(_) => {}
-                    }
-                }
+                interface_address(words.get(2), &mut ifaces[ci]);
             }
             "vrrp" => {
                 let parent = ifaces[ci].name.clone();
@@ -184,67 +150,136 @@ pub fn translate(text: &str, file: &str, d: &mut Diags) -> Imported {
             _ => {}
         }
     }
-    for mut vr in vrs {
-        for (a, loc) in std::mem::take(&mut vr.vips) {
-            let parent = vr.router.interface.clone();
-            let net = prefix_for(a, &parent, &ifaces, &loc, &mut vr.router, d);
-            match net {
-                Some(IpNet::V4(n)) if !vr.router.ipv4.contains(&n) => vr.router.ipv4.push(n),
-                Some(IpNet::V6(n)) if !vr.router.ipv6.contains(&n) => vr.router.ipv6.push(n),
-                _ => {}
-            }
+    for vr in vrs {
+        if let Some(r) = finish_router(vr, &ifaces, &mut imp, d) {
+            imp.routers.push(r);
         }
-        let r = vr.router;
-        if r.ipv4.is_empty() && r.ipv6.is_empty() {
-            d.warn(
-                vr.loc.clone(),
-                format!(
-                    "vrrp {} on {} has no virtual address: a netvrrp router needs one; left out",
-                    r.vrid, r.interface
-                ),
-            );
-            imp.notes.push(format!(
-                "{}: vrrp {} on {}: left out (no address)",
-                vr.loc, r.vrid, r.interface
-            ));
-            continue;
-        }
-        let version = r.settings.version.or(imp.defaults.version).unwrap_or(3);
-        if version == 2 && !r.ipv6.is_empty() {
-            d.error(
-                vr.loc.clone(),
-                format!(
-                    "vrrp {} on {}: IPv6 addresses need version 3",
-                    r.vrid, r.interface
-                ),
-            );
-            continue;
-        }
-        let mut r = r;
-        // A VRRPv2 router needs whole seconds, also when the interval comes from
-        // `vrrp default`: such a router gets its own, rounded, interval.
-        let interval = r
-            .settings
-            .advertisement_interval
-            .or(imp.defaults.advertisement_interval);
-        if let Some(ms) = interval
-            && version == 2
-            && ms % 1000 != 0
-        {
-            let fixed = ms.div_ceil(1000).clamp(1, 255) * 1000;
-            d.warn(
-                vr.loc.clone(),
-                format!("advertisement-interval {ms} ms is {fixed} ms in VRRPv2 (whole seconds)"),
-            );
-            r.note(
-                "advertisement-interval",
-                format!("{ms} ms rounded up: VRRPv2 carries whole seconds"),
-            );
-            r.settings.advertisement_interval = Some(fixed);
-        }
-        imp.routers.push(r);
     }
     imp
+}
+
+/// `interface NAME [vrf VRF]`: the index of its block in `ifaces` (made if new), or None
+/// (reported) when the name is missing.
+fn interface_block(toks: &[Tok], ifaces: &mut Vec<Iface>, d: &mut Diags) -> Option<usize> {
+    let first = &toks[0];
+    let Some(name) = toks.get(1) else {
+        d.error(first.loc.clone(), "`interface` needs a name".to_string());
+        return None;
+    };
+    if let Some(v) = toks.iter().position(|t| t.text == "vrf") {
+        d.warn(
+            toks[v].loc.clone(),
+            format!(
+                "interface {} vrf ...: netvrrp runs in the default VRF; check the result",
+                name.text
+            ),
+        );
+    }
+    Some(match ifaces.iter().position(|f| f.name == name.text) {
+        Some(p) => p,
+        None => {
+            ifaces.push(Iface {
+                name: name.text.to_string(),
+                ..Iface::default()
+            });
+            ifaces.len() - 1
+        }
+    })
+}
+
+/// `[no] vrrp autoconfigure`: FRR then made routers from the macvlans it found; so does
+/// netvrrp's discovery, which this file cannot stand in for.
+fn vrrp_autoconfigure(negated: bool, kw: &Tok, imp: &mut Imported, d: &mut Diags) {
+    if negated {
+        return;
+    }
+    d.warn(
+        kw.loc.clone(),
+        "`vrrp autoconfigure`: routers FRR made from macvlans are not in this file; run `netvrrp autoconfigure -o FILE` on this host to add them".to_string(),
+    );
+    imp.notes.push(format!(
+        "{}: vrrp autoconfigure: run `netvrrp autoconfigure -o FILE` on the host to add the routers FRR found by their macvlans",
+        kw.loc
+    ));
+}
+
+/// `ip address A/N` / `ipv6 address A/N` in an interface block: kept to find VIP prefixes.
+fn interface_address(addr: Option<&Tok>, iface: &mut Iface) {
+    if let Some(a) = addr {
+        // Addresses FRR does not parse are FRR's problem; skip them here.
+        match a.text.parse::<IpNet>() {
+            Ok(IpNet::V4(n)) => iface.v4.push(n),
+            Ok(IpNet::V6(n)) => iface.v6.push(n),
+            Err(_) => {}
+        }
+    }
+}
+
+/// A router read to its end: its VIPs get their prefixes and its settings are checked
+/// against its version; None (reported) when it cannot be a netvrrp router.
+fn finish_router(
+    mut vr: Vr,
+    ifaces: &[Iface],
+    imp: &mut Imported,
+    d: &mut Diags,
+) -> Option<Router> {
+    for (a, loc) in std::mem::take(&mut vr.vips) {
+        let parent = vr.router.interface.clone();
+        let net = prefix_for(a, &parent, ifaces, &loc, &mut vr.router, d);
+        match net {
+            Some(IpNet::V4(n)) if !vr.router.ipv4.contains(&n) => vr.router.ipv4.push(n),
+            Some(IpNet::V6(n)) if !vr.router.ipv6.contains(&n) => vr.router.ipv6.push(n),
+            _ => {}
+        }
+    }
+    let mut r = vr.router;
+    if r.ipv4.is_empty() && r.ipv6.is_empty() {
+        d.warn(
+            vr.loc.clone(),
+            format!(
+                "vrrp {} on {} has no virtual address: a netvrrp router needs one; left out",
+                r.vrid, r.interface
+            ),
+        );
+        imp.notes.push(format!(
+            "{}: vrrp {} on {}: left out (no address)",
+            vr.loc, r.vrid, r.interface
+        ));
+        return None;
+    }
+    let version = r.settings.version.or(imp.defaults.version).unwrap_or(3);
+    if version == 2 && !r.ipv6.is_empty() {
+        d.error(
+            vr.loc.clone(),
+            format!(
+                "vrrp {} on {}: IPv6 addresses need version 3",
+                r.vrid, r.interface
+            ),
+        );
+        return None;
+    }
+    // A VRRPv2 router needs whole seconds, also when the interval comes from
+    // `vrrp default`: such a router gets its own, rounded, interval.
+    let interval = r
+        .settings
+        .advertisement_interval
+        .or(imp.defaults.advertisement_interval);
+    if let Some(ms) = interval
+        && version == 2
+        && ms % 1000 != 0
+    {
+        let fixed = ms.div_ceil(1000).clamp(1, 255) * 1000;
+        d.warn(
+            vr.loc.clone(),
+            format!("advertisement-interval {ms} ms is {fixed} ms in VRRPv2 (whole seconds)"),
+        );
+        r.note(
+            "advertisement-interval",
+            format!("{ms} ms rounded up: VRRPv2 carries whole seconds"),
+        );
+        r.settings.advertisement_interval = Some(fixed);
+    }
+    Some(r)
 }
 
 /// `vrrp default ...` (global): netvrrp's `[defaults]`.
