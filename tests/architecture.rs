@@ -632,7 +632,6 @@ const OVER_BUDGET: &str = "
 # once the branches editing it now have merged.
 src/vrrp/router.rs
 # One match over keepalived's keys each.
-src/import/keepalived.rs            fn instance
 # Owned by branches in flight (metrics listener, reload, dead-man switch): split after.
 src/daemon/metrics.rs               fn render
 src/daemon/runtime.rs               fn run

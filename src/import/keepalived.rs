@@ -188,6 +188,20 @@ struct Inst {
     clients: Vec<Client>,
 }
 
+/// What an instance's keys list, kept until the whole instance is read.
+#[derive(Default)]
+struct InstKeys {
+    vrid_seen: bool,
+    /// (address, where, excluded)
+    vips: Vec<(IpNet, Location, bool)>,
+    vip_dev: Vec<(String, IpNet, Location)>,
+    peers: Vec<(IpAddr, Location)>,
+    /// (interface, weight, reverse)
+    tracks: Vec<(Word, i32, bool)>,
+    objects: Vec<(Statement, Word, Option<i32>, bool)>,
+    notifies: Vec<Statement>,
+}
+
 fn words(ws: &[Word]) -> String {
     ws.iter()
         .map(|w| {
@@ -269,181 +283,12 @@ impl Cx<'_> {
             ..Router::default()
         };
         let in_group = self.group_of(&name).map(str::to_string);
-        let mut vips: Vec<(IpNet, Location, bool)> = Vec::new(); // (address, where, excluded)
-        let mut vip_dev: Vec<(String, IpNet, Location)> = Vec::new();
-        let mut peers: Vec<(IpAddr, Location)> = Vec::new();
-        let mut tracks: Vec<(Word, i32, bool)> = Vec::new(); // interface, weight, reverse
-        let mut objects: Vec<(Statement, Word, Option<i32>, bool)> = Vec::new();
-        let mut notifies: Vec<Statement> = Vec::new();
-        let mut vrid_seen = false;
+        let mut b = InstKeys::default();
         for c in st.children() {
-            let kw = c.keyword();
-            match kw {
-                "interface" => {
-                    if let Some(w) = self.arg(c) {
-                        r.interface = w.text.clone();
-                    }
-                }
-                "virtual_router_id" => {
-                    // A bad value is reported here; "missing" is only for no statement.
-                    vrid_seen = true;
-                    if let Some(v) = self.arg(c).cloned().and_then(|w| self.int(&w, 1, 255)) {
-                        r.vrid = v as u8;
-                    }
-                }
-                "priority" => {
-                    if let Some(v) = self.arg(c).cloned().and_then(|w| self.int(&w, 1, 255)) {
-                        r.settings.priority = Some(v as u8);
-                    }
-                }
-                "advert_int" => {
-                    if let Some(ms) = self.arg(c).cloned().and_then(|w| self.secs(&w, 255.0)) {
-                        r.settings.advertisement_interval = Some(ms);
-                    }
-                }
-                "version" => {
-                    if let Some(v) = self.arg(c).cloned().and_then(|w| self.int(&w, 2, 3)) {
-                        r.settings.version = Some(v as u8);
-                    }
-                }
-                "nopreempt" | "no_preempt" => r.settings.preempt = Some(false),
-                "preempt" => r.settings.preempt = Some(true),
-                "preempt_delay" => {
-                    if let Some(ms) = self.arg(c).cloned().and_then(|w| self.secs(&w, 1000.0)) {
-                        r.settings.preempt_delay = Some(ms);
-                    }
-                }
-                "accept" => r.settings.accept_mode = Some(true),
-                "no_accept" => {
-                    r.settings.accept_mode = Some(false);
-                    r.note(
-                        "accept-mode",
-                        "no_accept: netvrrp enforces it itself (drops traffic to the VIPs but ARP/ND); keepalived needed vrrp_iptables/nftables",
-                    );
-                }
-                "strict_mode" => {
-                    if c.args().first().is_none_or(|w| is_true(&w.text)) {
-                        r.settings.accept_mode = Some(false);
-                        r.note(
-                            "accept-mode",
-                            format!("{}: strict_mode implies no_accept", c.loc()),
-                        );
-                    }
-                }
-                "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
-                    let excluded = kw == "virtual_ipaddress_excluded";
-                    for v in c.children() {
-                        self.vip(v, excluded, &mut r, &mut vips, &mut vip_dev);
-                    }
-                }
-                "unicast_peer" => {
-                    for p in c.children() {
-                        let Some(w) = p.words.first() else { continue };
-                        match w.text.parse::<IpAddr>() {
-                            Ok(a) => peers.push((a, w.loc.clone())),
-                            Err(_) => self
-                                .d
-                                .error(w.loc.clone(), format!("`{}` is not an IP address", w.text)),
-                        }
-                        if p.words.len() > 1 {
-                            let n = self.skip(p, "min_ttl/max_ttl: netvrrp accepts only TTL 255");
-                            r.note("unicast-peers", n);
-                        }
-                    }
-                }
-                "track_interface" => {
-                    for t in c.children() {
-                        let Some(w) = t.words.first().cloned() else {
-                            continue;
-                        };
-                        let (weight, reverse) = self.weight(t, Some(0));
-                        tracks.push((w, weight.unwrap_or(0), reverse));
-                    }
-                }
-                "track_script" | "track_process" | "track_file" => {
-                    for t in c.children() {
-                        let Some(w) = t.words.first().cloned() else {
-                            continue;
-                        };
-                        let (weight, reverse) = self.weight(t, None);
-                        objects.push((c.clone(), w, weight, reverse));
-                    }
-                }
-                "notify"
-                | "notify_master"
-                | "notify_backup"
-                | "notify_fault"
-                | "notify_stop"
-                | "notify_master_rx_lower_pri"
-                | "notify_deleted" => notifies.push(c.clone()),
-                "garp_master_delay" => {
-                    if let Some(ms) = self.arg(c).cloned().and_then(|w| self.secs(&w, 60.0)) {
-                        garp_delay(&mut r.settings, &mut r.notes, ms, &c.loc());
-                    }
-                }
-                "use_vmac" => {
-                    if c.args().len() > 1 || c.args().first().is_some_and(|w| w.text.contains(':'))
-                    {
-                        let n = self.skip(
-                            c,
-                            "netvrrp's virtual MAC is always 00:00:5e:00:01:VRID (IPv6 :02:VRID)",
-                        );
-                        r.note("", n);
-                    } else {
-                        r.note(
-                            "",
-                            format!(
-                                "{}: use_vmac: netvrrp always runs on a macvlan with the virtual MAC, named vrrp4-IFINDEX-VRID / vrrp6-IFINDEX-VRID",
-                                c.loc()
-                            ),
-                        );
-                    }
-                }
-                "native_ipv6" => {} // deprecated in keepalived: the addresses decide the family
-                "state" => {
-                    // BACKUP is what netvrrp does anyway: a comment, not a warning (a file
-                    // with a thousand instances would drown the warnings that matter).
-                    if c.args()
-                        .first()
-                        .is_some_and(|w| w.text.eq_ignore_ascii_case("BACKUP"))
-                    {
-                        r.note(
-                            "",
-                            format!(
-                                "{}: state BACKUP: netvrrp starts every router as Backup too",
-                                c.loc()
-                            ),
-                        );
-                    } else {
-                        let n = self.skip(
-                            c,
-                            "netvrrp has no initial state: every router starts as Backup and the election decides (an owner, 255, takes over at once)",
-                        );
-                        r.note("", n);
-                    }
-                }
-                "check_unicast_src" => r.note(
-                    "unicast-peers",
-                    format!(
-                        "{}: check_unicast_src: netvrrp's unicast mode always hears only its peers",
-                        c.loc()
-                    ),
-                ),
-                "unicast_ttl" => r.note(
-                    "unicast-peers",
-                    format!(
-                        "{}: unicast_ttl: netvrrp sends TTL/hop limit 255 and accepts nothing else",
-                        c.loc()
-                    ),
-                ),
-                _ => {
-                    let why = INSTANCE_SKIPS
-                        .iter()
-                        .find(|(k, _)| k.contains(&kw))
-                        .map_or("no netvrrp equivalent", |(_, why)| why);
-                    let n = self.skip(c, why);
-                    r.note("", n);
-                }
+            if !self.instance_setting(c, &mut r, &mut b.vrid_seen)
+                && !self.instance_list(c, &mut r, &mut b)
+            {
+                self.instance_remark(c, &mut r);
             }
         }
         if r.interface.is_empty() {
@@ -455,7 +300,7 @@ impl Cx<'_> {
             );
             return None;
         }
-        if !vrid_seen {
+        if !b.vrid_seen {
             self.d.error(
                 st.loc(),
                 format!("vrrp_instance {name} has no virtual_router_id"),
@@ -466,10 +311,10 @@ impl Cx<'_> {
             return None;
         }
         // The family is that of the first (not excluded) VIP, as in keepalived.
-        let family = match vips.iter().find(|v| !v.2).or(vips.first()) {
+        let family = match b.vips.iter().find(|v| !v.2).or(b.vips.first()) {
             Some((IpNet::V6(_), ..)) => Family::Ipv6,
             Some(_) => Family::Ipv4,
-            None if vip_dev.is_empty() => {
+            None if b.vip_dev.is_empty() => {
                 self.d.warn(
                     st.loc(),
                     format!(
@@ -479,12 +324,272 @@ impl Cx<'_> {
                 );
                 return None;
             }
-            None => match vip_dev[0].1 {
+            None => match b.vip_dev[0].1 {
                 IpNet::V6(_) => Family::Ipv6,
                 IpNet::V4(_) => Family::Ipv4,
             },
         };
-        for (a, loc, excluded) in &vips {
+        self.place_vips(&b.vips, family, &mut r);
+        // Version: the instance's, else global_defs'; IPv6 is always version 3 in keepalived.
+        let resolved = r
+            .settings
+            .version
+            .or(defaults.version)
+            .unwrap_or(self.version);
+        if !r.ipv6.is_empty() && resolved == 2 {
+            r.settings.version = Some(3);
+            r.note("version", "IPv6 instances always run VRRPv3 in keepalived");
+        } else if r.settings.version == defaults.version {
+            r.settings.version = None;
+        }
+        let version = r.settings.version.or(defaults.version).unwrap_or(3);
+        if let Some(ms) = r.settings.advertisement_interval {
+            r.settings.advertisement_interval = Some(self.interval(ms, version, &st.loc(), &mut r));
+        }
+        if r.settings.priority == Some(255) {
+            r.note(
+                "priority",
+                format!(
+                    "255, the address owner: netvrrp's apply refuses it unless {} has these addresses itself",
+                    r.interface
+                ),
+            );
+        }
+        // Tracking. keepalived zeroes the weights of a sync group member's own track
+        // scripts, files and processes (every member must move together).
+        for (w, weight, reverse) in b.tracks {
+            self.track_interface(&mut r, &w, weight, reverse);
+        }
+        for (block, w, weight, reverse) in b.objects {
+            let Some((kind, name, mut weight, reverse)) = self.resolve(&block, &w, weight, reverse)
+            else {
+                continue;
+            };
+            if in_group.is_some() && weight != 0 {
+                r.note(
+                    "",
+                    format!(
+                        "{}: {} {}: keepalived zeroes a sync group member's weights",
+                        w.loc,
+                        block.keyword(),
+                        w.text
+                    ),
+                );
+                weight = 0;
+            }
+            self.track_object(&mut r, &w, kind, &name, weight, reverse);
+        }
+        // Unicast: every family of the router needs a peer; netvrrp's IPv6 peers are
+        // link-locals. Otherwise the router stays multicast, and says why.
+        if !b.peers.is_empty() {
+            self.unicast(&mut r, b.peers);
+        }
+        let mut inst = Inst {
+            name,
+            loc: st.loc(),
+            family,
+            router: r,
+            pathways: Vec::new(),
+            clients: Vec::new(),
+        };
+        self.vrrs_parts(&mut inst, b.vip_dev, b.notifies);
+        Some(inst)
+    }
+
+    /// The instance keys that set one value of the router; false for any other key.
+    fn instance_setting(&mut self, c: &Statement, r: &mut Router, vrid_seen: &mut bool) -> bool {
+        match c.keyword() {
+            "interface" => {
+                if let Some(w) = self.arg(c) {
+                    r.interface = w.text.clone();
+                }
+            }
+            "virtual_router_id" => {
+                // A bad value is reported here; "missing" is only for no statement.
+                *vrid_seen = true;
+                if let Some(v) = self.arg(c).cloned().and_then(|w| self.int(&w, 1, 255)) {
+                    r.vrid = v as u8;
+                }
+            }
+            "priority" => {
+                if let Some(v) = self.arg(c).cloned().and_then(|w| self.int(&w, 1, 255)) {
+                    r.settings.priority = Some(v as u8);
+                }
+            }
+            "advert_int" => {
+                if let Some(ms) = self.arg(c).cloned().and_then(|w| self.secs(&w, 255.0)) {
+                    r.settings.advertisement_interval = Some(ms);
+                }
+            }
+            "version" => {
+                if let Some(v) = self.arg(c).cloned().and_then(|w| self.int(&w, 2, 3)) {
+                    r.settings.version = Some(v as u8);
+                }
+            }
+            "nopreempt" | "no_preempt" => r.settings.preempt = Some(false),
+            "preempt" => r.settings.preempt = Some(true),
+            "preempt_delay" => {
+                if let Some(ms) = self.arg(c).cloned().and_then(|w| self.secs(&w, 1000.0)) {
+                    r.settings.preempt_delay = Some(ms);
+                }
+            }
+            "accept" => r.settings.accept_mode = Some(true),
+            "no_accept" => {
+                r.settings.accept_mode = Some(false);
+                r.note(
+                    "accept-mode",
+                    "no_accept: netvrrp enforces it itself (drops traffic to the VIPs but ARP/ND); keepalived needed vrrp_iptables/nftables",
+                );
+            }
+            "strict_mode" => {
+                if c.args().first().is_none_or(|w| is_true(&w.text)) {
+                    r.settings.accept_mode = Some(false);
+                    r.note(
+                        "accept-mode",
+                        format!("{}: strict_mode implies no_accept", c.loc()),
+                    );
+                }
+            }
+            "garp_master_delay" => {
+                if let Some(ms) = self.arg(c).cloned().and_then(|w| self.secs(&w, 60.0)) {
+                    garp_delay(&mut r.settings, &mut r.notes, ms, &c.loc());
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The instance keys that list things (VIPs, peers, tracks, notify scripts), kept in
+    /// `b` until the instance is read; false for any other key.
+    fn instance_list(&mut self, c: &Statement, r: &mut Router, b: &mut InstKeys) -> bool {
+        let kw = c.keyword();
+        match kw {
+            "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
+                let excluded = kw == "virtual_ipaddress_excluded";
+                for v in c.children() {
+                    self.vip(v, excluded, r, &mut b.vips, &mut b.vip_dev);
+                }
+            }
+            "unicast_peer" => {
+                for p in c.children() {
+                    let Some(w) = p.words.first() else { continue };
+                    match w.text.parse::<IpAddr>() {
+                        Ok(a) => b.peers.push((a, w.loc.clone())),
+                        Err(_) => self
+                            .d
+                            .error(w.loc.clone(), format!("`{}` is not an IP address", w.text)),
+                    }
+                    if p.words.len() > 1 {
+                        let n = self.skip(p, "min_ttl/max_ttl: netvrrp accepts only TTL 255");
+                        r.note("unicast-peers", n);
+                    }
+                }
+            }
+            "track_interface" => {
+                for t in c.children() {
+                    let Some(w) = t.words.first().cloned() else {
+                        continue;
+                    };
+                    let (weight, reverse) = self.weight(t, Some(0));
+                    b.tracks.push((w, weight.unwrap_or(0), reverse));
+                }
+            }
+            "track_script" | "track_process" | "track_file" => {
+                for t in c.children() {
+                    let Some(w) = t.words.first().cloned() else {
+                        continue;
+                    };
+                    let (weight, reverse) = self.weight(t, None);
+                    b.objects.push((c.clone(), w, weight, reverse));
+                }
+            }
+            "notify"
+            | "notify_master"
+            | "notify_backup"
+            | "notify_fault"
+            | "notify_stop"
+            | "notify_master_rx_lower_pri"
+            | "notify_deleted" => b.notifies.push(c.clone()),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The other instance keys: netvrrp does the same anyway (a comment) or has no
+    /// equivalent (a comment and a warning).
+    fn instance_remark(&mut self, c: &Statement, r: &mut Router) {
+        let kw = c.keyword();
+        match kw {
+            "use_vmac" => {
+                if c.args().len() > 1 || c.args().first().is_some_and(|w| w.text.contains(':')) {
+                    let n = self.skip(
+                        c,
+                        "netvrrp's virtual MAC is always 00:00:5e:00:01:VRID (IPv6 :02:VRID)",
+                    );
+                    r.note("", n);
+                } else {
+                    r.note(
+                        "",
+                        format!(
+                            "{}: use_vmac: netvrrp always runs on a macvlan with the virtual MAC, named vrrp4-IFINDEX-VRID / vrrp6-IFINDEX-VRID",
+                            c.loc()
+                        ),
+                    );
+                }
+            }
+            "native_ipv6" => {} // deprecated in keepalived: the addresses decide the family
+            "state" => {
+                // BACKUP is what netvrrp does anyway: a comment, not a warning (a file
+                // with a thousand instances would drown the warnings that matter).
+                if c.args()
+                    .first()
+                    .is_some_and(|w| w.text.eq_ignore_ascii_case("BACKUP"))
+                {
+                    r.note(
+                        "",
+                        format!(
+                            "{}: state BACKUP: netvrrp starts every router as Backup too",
+                            c.loc()
+                        ),
+                    );
+                } else {
+                    let n = self.skip(
+                        c,
+                        "netvrrp has no initial state: every router starts as Backup and the election decides (an owner, 255, takes over at once)",
+                    );
+                    r.note("", n);
+                }
+            }
+            "check_unicast_src" => r.note(
+                "unicast-peers",
+                format!(
+                    "{}: check_unicast_src: netvrrp's unicast mode always hears only its peers",
+                    c.loc()
+                ),
+            ),
+            "unicast_ttl" => r.note(
+                "unicast-peers",
+                format!(
+                    "{}: unicast_ttl: netvrrp sends TTL/hop limit 255 and accepts nothing else",
+                    c.loc()
+                ),
+            ),
+            _ => {
+                let why = INSTANCE_SKIPS
+                    .iter()
+                    .find(|(k, _)| k.contains(&kw))
+                    .map_or("no netvrrp equivalent", |(_, why)| why);
+                let n = self.skip(c, why);
+                r.note("", n);
+            }
+        }
+    }
+
+    /// The instance's VIPs onto its router, saying which came from another family or from
+    /// virtual_ipaddress_excluded.
+    fn place_vips(&mut self, vips: &[(IpNet, Location, bool)], family: Family, r: &mut Router) {
+        for (a, loc, excluded) in vips {
             let fam = match a {
                 IpNet::V4(_) => Family::Ipv4,
                 IpNet::V6(_) => Family::Ipv6,
@@ -515,69 +620,17 @@ impl Cx<'_> {
                 IpNet::V6(n) => r.ipv6.push(*n),
             }
         }
-        // Version: the instance's, else global_defs'; IPv6 is always version 3 in keepalived.
-        let resolved = r
-            .settings
-            .version
-            .or(defaults.version)
-            .unwrap_or(self.version);
-        if !r.ipv6.is_empty() && resolved == 2 {
-            r.settings.version = Some(3);
-            r.note("version", "IPv6 instances always run VRRPv3 in keepalived");
-        } else if r.settings.version == defaults.version {
-            r.settings.version = None;
-        }
-        let version = r.settings.version.or(defaults.version).unwrap_or(3);
-        if let Some(ms) = r.settings.advertisement_interval {
-            r.settings.advertisement_interval = Some(self.interval(ms, version, &st.loc(), &mut r));
-        }
-        if r.settings.priority == Some(255) {
-            r.note(
-                "priority",
-                format!(
-                    "255, the address owner: netvrrp's apply refuses it unless {} has these addresses itself",
-                    r.interface
-                ),
-            );
-        }
-        // Tracking. keepalived zeroes the weights of a sync group member's own track
-        // scripts, files and processes (every member must move together).
-        for (w, weight, reverse) in tracks {
-            self.track_interface(&mut r, &w, weight, reverse);
-        }
-        for (block, w, weight, reverse) in objects {
-            let Some((kind, name, mut weight, reverse)) = self.resolve(&block, &w, weight, reverse)
-            else {
-                continue;
-            };
-            if in_group.is_some() && weight != 0 {
-                r.note(
-                    "",
-                    format!(
-                        "{}: {} {}: keepalived zeroes a sync group member's weights",
-                        w.loc,
-                        block.keyword(),
-                        w.text
-                    ),
-                );
-                weight = 0;
-            }
-            self.track_object(&mut r, &w, kind, &name, weight, reverse);
-        }
-        // Unicast: every family of the router needs a peer; netvrrp's IPv6 peers are
-        // link-locals. Otherwise the router stays multicast, and says why.
-        if !peers.is_empty() {
-            self.unicast(&mut r, peers);
-        }
-        let mut inst = Inst {
-            name: name.clone(),
-            loc: st.loc(),
-            family,
-            router: r,
-            pathways: Vec::new(),
-            clients: Vec::new(),
-        };
-        let leader = name.clone();
+    }
+
+    /// What the instance leads through VRRS: VIPs on other devices become pathways, notify
+    /// scripts become clients.
+    fn vrrs_parts(
+        &mut self,
+        inst: &mut Inst,
+        vip_dev: Vec<(String, IpNet, Location)>,
+        notifies: Vec<Statement>,
+    ) {
+        let leader = inst.name.clone();
         for (dev, a, loc) in vip_dev {
             self.d.warn(
                 loc.clone(),
@@ -590,7 +643,7 @@ impl Cx<'_> {
                     interface: dev.clone(),
                     address: vec![a],
                     notes: vec![format!(
-                        "{loc}: VIPs of vrrp_instance {name} on {dev}: added to {dev} itself while {leader} is master, as keepalived did"
+                        "{loc}: VIPs of vrrp_instance {leader} on {dev}: added to {dev} itself while {leader} is master, as keepalived did"
                     )],
                 }),
             }
@@ -609,7 +662,6 @@ impl Cx<'_> {
         if !inst.pathways.is_empty() || !inst.clients.is_empty() {
             inst.router.vrrs_leader.push(leader);
         }
-        Some(inst)
     }
 
     /// Round a keepalived advert_int to what the version can carry, saying so.
