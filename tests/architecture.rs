@@ -631,9 +631,7 @@ const OVER_BUDGET: &str = "
 # The state machine: its jobs and where they belong are in docs/architecture.md; split
 # once the branches editing it now have merged.
 src/vrrp/router.rs
-# One match over keepalived's keys each.
 # Owned by branches in flight (metrics listener, reload, dead-man switch): split after.
-src/daemon/metrics.rs               fn render
 src/daemon/runtime.rs               fn run
 src/daemon/runtime/fanout.rs        fn execute_fanout
 ";

@@ -413,8 +413,34 @@ pub fn render(
     track: &[Value],
     info: &RuntimeInfo,
 ) -> String {
-    use Kind::{Counter, Gauge};
     let mut fams: Vec<Fam> = Vec::new();
+    let rows = sorted(vrrp, |r| {
+        (
+            format!("{}\0{}", s(&r["name"]), s(&r["interface"])),
+            r["vrid"].as_u64().unwrap_or(0),
+            s(&r["family"]),
+        )
+    });
+    fams.extend(router_gauge_families(&rows));
+    fams.extend(router_counter_families(&rows));
+    fams.extend(router_advertisement_families(&rows));
+    fams.extend(vrrs_families(vrrs_servers, vrrs_pathways));
+    fams.extend(runtime_families(info));
+    fams.extend(process_families(info));
+    fams.extend(track_families(track));
+
+    let mut out = String::with_capacity(4096);
+    for f in &fams {
+        f.write(&mut out);
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+/// The gauges of each VRRP instance: state, priorities, intervals, flags, tracked
+/// interfaces.
+fn router_gauge_families(rows: &[&Value]) -> Vec<Fam> {
+    use Kind::Gauge;
     let mut state = Fam::new(
         "netvrrp_vrrp_state",
         Gauge,
@@ -461,27 +487,6 @@ pub fn render(
         Gauge,
         "1 while the instance's vrrp device differs from what netvrrp made (apply repairs it)",
     );
-    let mut transitions = Fam::new(
-        "netvrrp_vrrp_transitions",
-        Counter,
-        "state changes by the state entered",
-    );
-    let mut dropped = Fam::new(
-        "netvrrp_vrrp_adverts_dropped",
-        Counter,
-        "adverts discarded, by reason",
-    );
-    let mut counters: Vec<Fam> = ROUTER_COUNTERS
-        .iter()
-        .map(|(name, help, _)| Fam::new(name, Counter, help))
-        .collect();
-    let rows = sorted(vrrp, |r| {
-        (
-            format!("{}\0{}", s(&r["name"]), s(&r["interface"])),
-            r["vrid"].as_u64().unwrap_or(0),
-            s(&r["family"]),
-        )
-    });
     for r in rows.iter().copied() {
         let base = router_labels(r);
         let current = r["state"].as_str().unwrap_or("");
@@ -511,6 +516,41 @@ pub fn render(
                 if t["state"] == "up" { 1.0 } else { 0.0 },
             );
         }
+    }
+    vec![
+        state,
+        priority,
+        effective,
+        last_change,
+        adver,
+        master_adver,
+        down,
+        not_running,
+        drifted,
+        tracked,
+    ]
+}
+
+/// The counters of each VRRP instance: transitions, drops by reason, the `show vrrp`
+/// counters.
+fn router_counter_families(rows: &[&Value]) -> Vec<Fam> {
+    use Kind::Counter;
+    let mut transitions = Fam::new(
+        "netvrrp_vrrp_transitions",
+        Counter,
+        "state changes by the state entered",
+    );
+    let mut dropped = Fam::new(
+        "netvrrp_vrrp_adverts_dropped",
+        Counter,
+        "adverts discarded, by reason",
+    );
+    let mut counters: Vec<Fam> = ROUTER_COUNTERS
+        .iter()
+        .map(|(name, help, _)| Fam::new(name, Counter, help))
+        .collect();
+    for r in rows.iter().copied() {
+        let base = router_labels(r);
         let c = &r["counters"];
         let (all, to_master, to_backup) = (
             counter(c, "transitions"),
@@ -532,23 +572,14 @@ pub fn render(
             fam.add(base.clone(), counter(c, key));
         }
     }
-    fams.extend([
-        state,
-        priority,
-        effective,
-        last_change,
-        adver,
-        master_adver,
-        down,
-        not_running,
-        drifted,
-        tracked,
-        transitions,
-        dropped,
-    ]);
+    let mut fams = vec![transitions, dropped];
     fams.extend(counters);
-    fams.extend(router_advertisement_families(&rows));
+    fams
+}
 
+/// VRRS leader names (servers) and pathways.
+fn vrrs_families(vrrs_servers: &[Value], vrrs_pathways: &[Value]) -> Vec<Fam> {
+    use Kind::{Counter, Gauge};
     let mut vrrs_state = Fam::new(
         "netvrrp_vrrs_state",
         Gauge,
@@ -585,8 +616,12 @@ pub fn render(
             );
         }
     }
-    fams.extend([vrrs_state, pushes, pathway]);
+    vec![vrrs_state, pushes, pathway]
+}
 
+/// The daemon's own: version, configuration, reloads and failures.
+fn runtime_families(info: &RuntimeInfo) -> Vec<Fam> {
+    use Kind::{Counter, Gauge};
     let stats = info.stats;
     let mut runtime = Fam::new(
         "netvrrp_runtime_info",
@@ -633,15 +668,20 @@ pub fn render(
         "writes of masters.json or the pid file that failed (masters.json is retried)",
     );
     state_write_failures.add(Vec::new(), stats.state_write_failures as f64);
-    fams.extend([
+    vec![
         runtime,
         reloads,
         reload_failures,
         filter_failures,
         state_write_failures,
         drift,
-    ]);
+    ]
+}
 
+/// The standard process_* families, when /proc could be read.
+fn process_families(info: &RuntimeInfo) -> Vec<Fam> {
+    use Kind::{Counter, Gauge};
+    let mut out = Vec::new();
     if let Some(p) = info.process {
         for (name, kind, help, v) in [
             (
@@ -678,10 +718,16 @@ pub fn render(
         ] {
             let mut f = Fam::new(name, kind, help);
             f.add(Vec::new(), v);
-            fams.push(f);
+            out.push(f);
         }
     }
 
+    out
+}
+
+/// [[track]] objects.
+fn track_families(track: &[Value]) -> Vec<Fam> {
+    use Kind::{Counter, Gauge};
     let mut track_up = Fam::new(
         "netvrrp_track_up",
         Gauge,
@@ -697,14 +743,7 @@ pub fn render(
         track_up.add(base.clone(), if t["state"] == "up" { 1.0 } else { 0.0 });
         track_changes.add(base, t["changes"].as_u64().unwrap_or(0) as f64);
     }
-    fams.extend([track_up, track_changes]);
-
-    let mut out = String::with_capacity(4096);
-    for f in &fams {
-        f.write(&mut out);
-    }
-    out.push_str("# EOF\n");
-    out
+    vec![track_up, track_changes]
 }
 
 #[cfg(test)]
