@@ -631,9 +631,9 @@ const OVER_BUDGET: &str = "
 # The state machine: its jobs and where they belong are in docs/architecture.md; split
 # once the branches editing it now have merged.
 src/vrrp/router.rs
-# Owned by branches in flight (metrics listener, reload, dead-man switch): split after.
+# The election loop's one select: its arms are already one call each; what is left is the
+# select itself and its comments on why each arm sits where it does.
 src/daemon/runtime.rs               fn run
-src/daemon/runtime/fanout.rs        fn execute_fanout
 ";
 
 /// The budgets [`OVER_BUDGET`] lists exceptions to.

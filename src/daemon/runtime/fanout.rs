@@ -139,8 +139,7 @@ pub(super) async fn execute_fanout(
     snapshot: &Snapshot,
     fanout: &crate::vrrs::Fanout,
 ) -> FanoutTimes {
-    use crate::plan::Op;
-    use crate::vrrs::{ClientEffect, PathwayEffect};
+    use crate::vrrs::PathwayEffect;
     let mut times = FanoutTimes {
         began: Some(std::time::Instant::now()),
         ..FanoutTimes::default()
@@ -152,25 +151,9 @@ pub(super) async fn execute_fanout(
         lap = now;
         us
     };
-    let protodown_op = |device: &String, on: bool| Op::SetProtodown {
-        device: device.clone(),
-        on,
-        previous: !on,
-    };
     // Group moves first: a bulk change below must find exactly the members the core
     // counted (one joining now is among them, one leaving must be gone).
-    let groups: Vec<Op> = fanout
-        .pathway_effects()
-        .filter_map(|e| match e {
-            PathwayEffect::SetGroup { device, group } => Some(Op::SetGroup {
-                device: device.clone(),
-                group: *group,
-                previous: 0,
-            }),
-            _ => None,
-        })
-        .collect();
-    execute_logged(kernel, &groups).await;
+    execute_logged(kernel, &group_ops(fanout)).await;
     // Links by index, built once: a scan of the snapshot per pathway was quadratic
     // (1,000 pathways x 2,000 links).
     let links: HashMap<u32, &crate::kernel::LinkInfo> = if fanout
@@ -202,7 +185,56 @@ pub(super) async fn execute_fanout(
             (batch, began.elapsed())
         })
     });
-    let mut protodown: Vec<Op> = Vec::new();
+    set_protodown(kernel, fanout, &mut times).await;
+    times.protodown_us = split();
+    pathway_kernel_effects(kernel, fanout).await;
+    times.addresses_us = split();
+    queue_gratuitous(kernel, frames, &links, fanout, false).await;
+    frames.flush(|_, e| tracing::warn!(target: "netvrrp::vrrs", "gratuitous packet not sent: {e}"));
+    times.gratuitous_us = split();
+    if let Some(early) = early {
+        match early.await {
+            Ok((batch, took)) => {
+                // Its buffers are kept for the next fan-out.
+                *frames = batch;
+                times.gratuitous_us += took.as_micros() as u64;
+            }
+            Err(e) => tracing::error!(target: "netvrrp::vrrs", "gratuitous packets: {e}"),
+        }
+    }
+    client_kernel_effects(kernel, fanout).await;
+    times
+}
+
+/// The pathway group moves of a fan-out, as operations.
+fn group_ops(fanout: &crate::vrrs::Fanout) -> Vec<crate::plan::Op> {
+    use crate::vrrs::PathwayEffect;
+    fanout
+        .pathway_effects()
+        .filter_map(|e| match e {
+            PathwayEffect::SetGroup { device, group } => Some(crate::plan::Op::SetGroup {
+                device: device.clone(),
+                group: *group,
+                previous: 0,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn protodown_op(device: &str, on: bool) -> crate::plan::Op {
+    crate::plan::Op::SetProtodown {
+        device: device.to_string(),
+        on,
+        previous: !on,
+    }
+}
+
+/// Protodown: one request per device group in `fanout.bulk` (a refused one member by
+/// member), the other devices in one netlink batch; counted in `times`.
+async fn set_protodown(kernel: &Kernel, fanout: &crate::vrrs::Fanout, times: &mut FanoutTimes) {
+    use crate::vrrs::PathwayEffect;
+    let mut protodown: Vec<crate::plan::Op> = Vec::new();
     for bulk in &fanout.bulk {
         let done = kernel.set_group_protodown(bulk.group, bulk.on).await;
         times.bulk_groups += usize::from(done.is_ok());
@@ -229,7 +261,11 @@ pub(super) async fn execute_fanout(
         }
     }
     execute_logged(kernel, &protodown).await;
-    times.protodown_us = split();
+}
+
+/// Addresses, re-created devices and carrier settling of a fan-out's pathways.
+async fn pathway_kernel_effects(kernel: &Kernel, fanout: &crate::vrrs::Fanout) {
+    use crate::vrrs::PathwayEffect;
     for effect in fanout.pathway_effects() {
         match effect {
             PathwayEffect::AddAddresses { interface, addrs }
@@ -288,20 +324,11 @@ pub(super) async fn execute_fanout(
             _ => {}
         }
     }
-    times.addresses_us = split();
-    queue_gratuitous(kernel, frames, &links, fanout, false).await;
-    frames.flush(|_, e| tracing::warn!(target: "netvrrp::vrrs", "gratuitous packet not sent: {e}"));
-    times.gratuitous_us = split();
-    if let Some(early) = early {
-        match early.await {
-            Ok((batch, took)) => {
-                // Its buffers are kept for the next fan-out.
-                *frames = batch;
-                times.gratuitous_us += took.as_micros() as u64;
-            }
-            Err(e) => tracing::error!(target: "netvrrp::vrrs", "gratuitous packets: {e}"),
-        }
-    }
+}
+
+/// The clients' kernel effects (interface admin state).
+async fn client_kernel_effects(kernel: &Kernel, fanout: &crate::vrrs::Fanout) {
+    use crate::vrrs::ClientEffect;
     for effect in fanout.client_effects() {
         let ClientEffect::SetAdminState { interface, up } = effect;
         match kernel.ifindex(interface).await {
@@ -313,7 +340,6 @@ pub(super) async fn execute_fanout(
             Err(e) => tracing::error!(target: "netvrrp::vrrs", %interface, "{e}"),
         }
     }
-    times
 }
 
 /// Queue the gratuitous ARP/NA of the fan-out's pathways with `mac` (`with_mac`) or
