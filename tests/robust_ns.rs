@@ -667,6 +667,10 @@ fn bad_checksum_flood_is_counted_and_adverts_stay_on_time() {
     });
     let end = unix_now();
     eprintln!("[measure] flood: {} packets in {:?}", sent.0, sent.1);
+    // What the kernel drops before the socket (its backlog full while the flood runs on a
+    // busy machine: CI saw 215 of 30,000) is not the runtime's to count; at least 99 % must
+    // arrive, and every one that does is a checksum error and nothing else.
+    let floor = sent.0 - sent.0 / 100;
     let after = wait_until(
         Duration::from_secs(5),
         || format!("flood counted: r1 {:?}", inst(lab.r(1), VRID)["counters"]),
@@ -675,7 +679,7 @@ fn bad_checksum_flood_is_counted_and_adverts_stay_on_time() {
             a.iter()
                 .zip(&before)
                 .all(|(a, b)| {
-                    counter(a, "checksum_errors") - counter(b, "checksum_errors") >= sent.0
+                    counter(a, "checksum_errors") - counter(b, "checksum_errors") >= floor
                 })
                 .then_some(a)
         },
@@ -685,8 +689,17 @@ fn bad_checksum_flood_is_counted_and_adverts_stay_on_time() {
     for (k, b) in before.iter().enumerate() {
         let a = &inst(lab.r(k + 1), VRID);
         for c in DROP_COUNTERS {
-            let want = if c == "checksum_errors" { sent.0 } else { 0 };
-            assert_eq!(counter(a, c) - counter(b, c), want, "r{} {c}", k + 1);
+            let delta = counter(a, c) - counter(b, c);
+            if c == "checksum_errors" {
+                assert!(
+                    (floor..=sent.0).contains(&delta),
+                    "r{} {c}: {delta} of {} sent",
+                    k + 1,
+                    sent.0
+                );
+            } else {
+                assert_eq!(delta, 0, "r{} {c}", k + 1);
+            }
         }
         assert_eq!(
             counter(a, "transitions"),
