@@ -1316,17 +1316,33 @@ impl Router {
     }
 
     /// Skew_Time and Master_Down_Interval from the effective priority and
-    /// Master_Adver_Interval, in nanoseconds (see the module documentation).
+    /// Master_Adver_Interval.
     fn recompute_intervals(&mut self) {
-        let weight = 256 - u64::from(self.effective_priority);
-        let mai_ns = u64::from(self.master_adver_interval_cs) * NANOS_PER_CS;
-        let skew_ns = match self.params.version {
-            Version::V3 => weight * mai_ns / 256,
-            Version::V2 => weight * NANOS_PER_SEC / 256,
-        };
-        self.skew_time = Duration::from_nanos(skew_ns);
-        self.master_down_interval = Duration::from_nanos(3 * mai_ns + skew_ns);
+        (self.skew_time, self.master_down_interval) = skew_and_master_down(
+            self.params.version,
+            self.effective_priority,
+            self.master_adver_interval_cs,
+        );
     }
+}
+
+/// (Skew_Time, Master_Down_Interval) of a router of `priority` whose Master advertises every
+/// `master_adver_interval_cs`, in nanoseconds (see the module documentation).
+pub fn skew_and_master_down(
+    version: Version,
+    priority: u8,
+    master_adver_interval_cs: u16,
+) -> (Duration, Duration) {
+    let weight = 256 - u64::from(priority);
+    let mai_ns = u64::from(master_adver_interval_cs) * NANOS_PER_CS;
+    let skew_ns = match version {
+        Version::V3 => weight * mai_ns / 256,
+        Version::V2 => weight * NANOS_PER_SEC / 256,
+    };
+    (
+        Duration::from_nanos(skew_ns),
+        Duration::from_nanos(3 * mai_ns + skew_ns),
+    )
 }
 
 /// The next deadline of a periodic timer that was due at `due`: one `period` later, or one

@@ -123,12 +123,10 @@ impl Runtime {
 fn not_installed_row(rc: &RouterConfig, w: &NotInstalled) -> VrrpRow {
     let family = w.key.family;
     let interval_ms = f64::from(rc.advertisement_interval_ms);
-    // RFC 9568 6.1: Skew_Time = ((256 - priority) * Advertisement_Interval) / 256, and
-    // VRRPv2's (RFC 3768) is (256 - priority) / 256 seconds.
-    let skew_ms = match rc.version {
-        crate::config::Version::V2 => (256.0 - f64::from(rc.priority)) * 1000.0 / 256.0,
-        crate::config::Version::V3 => (256.0 - f64::from(rc.priority)) * interval_ms / 256.0,
-    };
+    let interval_cs = u16::try_from(rc.advertisement_interval_ms / 10).unwrap_or(u16::MAX);
+    let (skew, master_down) =
+        crate::vrrp::router::skew_and_master_down(rc.version, rc.priority, interval_cs);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     VrrpRow {
         name: rc.name.clone(),
         interface: w.key.interface.clone(),
@@ -149,8 +147,8 @@ fn not_installed_row(rc: &RouterConfig, w: &NotInstalled) -> VrrpRow {
         protodown: None,
         advertisement_interval_ms: rc.advertisement_interval_ms,
         master_adver_interval_ms: interval_ms,
-        skew_time_ms: skew_ms,
-        master_down_interval_ms: 3.0 * interval_ms + skew_ms,
+        skew_time_ms: ms(skew),
+        master_down_interval_ms: ms(master_down),
         vips: rc.addresses(family).iter().map(|n| n.addr()).collect(),
         vrrs_leader: rc.vrrs_leader.clone(),
         unicast_peers: crate::vrrp::unicast::peers_of(&rc.unicast_peers, family),
