@@ -150,6 +150,33 @@ fn default_routes(host: &Netns) -> Vec<(String, String)> {
     common::default_routes6(host.name())
 }
 
+/// The one default route a host should have: via the virtual link-local.
+fn virtual_route() -> (String, String) {
+    (VIRTUAL_LL.to_string(), "eth0".to_string())
+}
+
+/// Wait until the host's only default route is [`virtual_route`] (`when` names the moment).
+fn wait_virtual_route(host: &Netns, when: &str) {
+    common::wait_until(
+        Duration::from_secs(15),
+        || {
+            format!(
+                "default route via {VIRTUAL_LL} {when}: {:?}",
+                default_routes(host)
+            )
+        },
+        || (default_routes(host) == [virtual_route()]).then_some(()),
+    );
+}
+
+/// r1 Master (200), then r2 Backup (100).
+fn master_and_backup(lab: &Lab) {
+    apply(lab, 1, 200);
+    wait_state(lab, 1, "master");
+    apply(lab, 2, 100);
+    wait_state(lab, 2, "backup");
+}
+
 /// The host's global addresses on eth0 that SLAAC made (dynamic, in the lab's prefix).
 fn slaac_addresses(host: &Netns, net: u8) -> Vec<String> {
     let v = host.ip_json(&["-6", "addr", "show", "dev", "eth0", "scope", "global"]);
@@ -212,19 +239,12 @@ fn hosts_follow_the_virtual_router_through_a_failover_and_only_the_master_advert
     let from_r1 = Tcpdump::start(&lab.sw, "port-r1", &["-Q", "in"], Some("icmp6"));
     let from_r2 = Tcpdump::start(&lab.sw, "port-r2", &["-Q", "in"], Some("icmp6"));
     let from_h = Tcpdump::start(&lab.sw, "port-h", &["-Q", "in"], Some("icmp6"));
-    apply(&lab, 1, 200);
-    wait_state(&lab, 1, "master");
-    apply(&lab, 2, 100);
-    wait_state(&lab, 2, "backup");
+    master_and_backup(&lab);
     let h = lab.host();
 
     // The host learns the virtual router and a SLAAC address in the advertised prefix.
-    let want = (VIRTUAL_LL.to_string(), "eth0".to_string());
-    common::wait_until(
-        Duration::from_secs(15),
-        || format!("default route via {VIRTUAL_LL}: {:?}", default_routes(h)),
-        || (default_routes(h) == [want.clone()]).then_some(()),
-    );
+    let want = virtual_route();
+    wait_virtual_route(h, "at start");
     common::wait_until(
         Duration::from_secs(15),
         || format!("SLAAC address: {:?}", h.ip_json(&["-6", "addr"])),
@@ -259,11 +279,7 @@ fn hosts_follow_the_virtual_router_through_a_failover_and_only_the_master_advert
     // The host solicits: the Master answers, the Backup hears it and stays silent.
     let ignored_before = ra_counter(lab.r(2), "rs_ignored");
     host_solicits(&lab);
-    common::wait_until(
-        Duration::from_secs(15),
-        || format!("route after the solicitation: {:?}", default_routes(h)),
-        || (default_routes(h) == [want.clone()]).then_some(()),
-    );
+    wait_virtual_route(h, "after the solicitation");
     common::wait_until(
         Duration::from_secs(10),
         || "r1 answered a solicitation".to_string(),
@@ -394,17 +410,10 @@ fn a_graceful_stop_of_the_master_does_not_withdraw_the_router() {
     let lab = lab("nvrastop", net);
     let from_r1 = Tcpdump::start(&lab.sw, "port-r1", &["-Q", "in"], Some("icmp6"));
     let from_r2 = Tcpdump::start(&lab.sw, "port-r2", &["-Q", "in"], Some("icmp6"));
-    apply(&lab, 1, 200);
-    wait_state(&lab, 1, "master");
-    apply(&lab, 2, 100);
-    wait_state(&lab, 2, "backup");
+    master_and_backup(&lab);
     let h = lab.host();
-    let want = (VIRTUAL_LL.to_string(), "eth0".to_string());
-    common::wait_until(
-        Duration::from_secs(15),
-        || format!("default route via {VIRTUAL_LL}: {:?}", default_routes(h)),
-        || (default_routes(h) == [want.clone()]).then_some(()),
-    );
+    let want = virtual_route();
+    wait_virtual_route(h, "at start");
     let out = lab.r(1).netvrrp(&["stop"]);
     assert!(out.status.success(), "{}", common::text(&out));
     let stopped = common::unix_now();
@@ -456,12 +465,7 @@ fn a_reload_turns_router_advertisements_on_and_off() {
 
     fs::write(&path, config(200, net)).unwrap();
     lab.apply_file(1, &path);
-    let want = (VIRTUAL_LL.to_string(), "eth0".to_string());
-    common::wait_until(
-        Duration::from_secs(15),
-        || format!("default route after the reload: {:?}", default_routes(h)),
-        || (default_routes(h) == [want.clone()]).then_some(()),
-    );
+    wait_virtual_route(h, "after the reload");
     assert_eq!(try_state(lab.r(1), VRID, "ipv6").as_deref(), Some("master"));
 
     fs::write(&path, &without).unwrap();
