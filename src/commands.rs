@@ -391,6 +391,10 @@ pub async fn down(cli: &Cli, file: &Path) -> i32 {
     {
         return failed(&e);
     }
+    // A supervisor between a runtime's death and its restart would bring it back.
+    if let Err(e) = crate::daemon::supervisor::stop_waiting(&cli.run_dir) {
+        return failed(&e);
+    }
     let kernel = match Kernel::connect().await {
         Ok(k) => k,
         Err(e) => return failed(&e),
@@ -668,7 +672,12 @@ pub async fn dispatch(cli: &Cli) -> i32 {
             }
         }
         Command::Down { file } => down(cli, &file.file).await,
-        Command::Run { file, spawned } => crate::daemon::run(cli, &file.file, *spawned).await,
+        Command::Run {
+            file,
+            spawned,
+            restarted,
+        } => crate::daemon::run(cli, &file.file, *spawned, *restarted).await,
+        Command::Supervise { file } => crate::daemon::supervisor::supervise(cli, &file.file).await,
         Command::Show { what } => show(&cli.run_dir, what),
         Command::Subscribe { names } => crate::daemon::control::subscribe(&cli.run_dir, names),
         Command::Debug { category, state } => crate::daemon::debug::command(
@@ -685,6 +694,17 @@ pub async fn dispatch(cli: &Cli) -> i32 {
         Command::Stop => {
             if !runtime_running(&cli.run_dir) && crate::daemon::control::ping(&cli.run_dir).is_err()
             {
+                // Between a runtime's death and its restart, only its supervisor runs.
+                match crate::daemon::supervisor::stop_waiting(&cli.run_dir) {
+                    Ok(Some(pid)) => {
+                        println!(
+                            "netvrrp: stopped the supervisor (pid {pid}) waiting to restart the runtime"
+                        );
+                        return exit::OK;
+                    }
+                    Ok(None) => {}
+                    Err(e) => return failed(&e),
+                }
                 // Like `systemctl stop` of a stopped unit: the goal is reached.
                 println!(
                     "netvrrp: no runtime is running with run-dir {}",
