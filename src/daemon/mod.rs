@@ -15,6 +15,7 @@ pub mod render;
 pub mod router_params;
 pub mod runtime;
 pub mod sched;
+pub mod service;
 pub mod supervisor;
 pub mod timer;
 
@@ -62,8 +63,9 @@ fn absolute(file: &Path) -> PathBuf {
 }
 
 /// After the kernel part of `apply`: reload the running runtime (normally already done by
-/// `apply_kernel`), or start one detached and wait until it answers.
-pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
+/// `apply_kernel`), or start one (the unit, or a supervised one: `handoff`) and wait until
+/// it answers.
+pub async fn hand_off(cli: &Cli, file: &Path, handoff: &service::Handoff) -> i32 {
     let file = absolute(file);
     if identity::is_running(&cli.run_dir) {
         return match reload(&cli.run_dir, &file) {
@@ -77,7 +79,11 @@ pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
             }
         };
     }
-    match spawn(cli, &file) {
+    let started = match handoff {
+        service::Handoff::Supervised => spawn(cli, &file),
+        service::Handoff::Unit { .. } => service::start_unit(&cli.run_dir),
+    };
+    match started {
         Ok(()) => exit::OK,
         Err(e) => {
             crate::report!("{e:#}");
