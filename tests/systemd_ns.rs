@@ -9,8 +9,9 @@
 //! Checked: with the unit installed and stopped, `apply` starts it (systemd's MainPID is the
 //! runtime, no supervisor of ours), a second `apply` of an edited file reloads that runtime
 //! in place and prints the per-router result, `apply` of another file is refused with the
-//! unit's file named and nothing changed, and the unit's own `systemctl reload` (validate,
-//! SIGHUP) works in the hardened sandbox.
+//! unit's file named and nothing changed, the unit's own `systemctl reload` (validate,
+//! SIGHUP) works in the hardened sandbox, and `apply` for another run-dir starts a supervised
+//! runtime of its own and leaves the unit alone.
 
 mod common;
 
@@ -61,9 +62,9 @@ export container=netvrrp-test
 exec /lib/systemd/systemd --unit=nvtest.target --log-target=console
 "#;
 
-fn config(priority: u8) -> String {
+fn config(vrid: u8, priority: u8) -> String {
     format!(
-        "[defaults]\nadvertisement-interval = 100\n\n[[vrrp]]\nname = \"unit\"\ninterface = \"eth0\"\nvrid = 9\npriority = {priority}\nipv4 = [\"192.0.2.9/24\"]\n"
+        "[defaults]\nadvertisement-interval = 100\n\n[[vrrp]]\nname = \"unit\"\ninterface = \"eth0\"\nvrid = {vrid}\npriority = {priority}\nipv4 = [\"192.0.2.{vrid}/24\"]\n"
     )
 }
 
@@ -116,9 +117,9 @@ impl Systemd {
             "[Service]\nStandardOutput=append:/run/nvtest/unit.log\nStandardError=inherit\n",
         )
         .unwrap();
-        std::fs::write(dir.join("vrrp.toml"), config(200)).unwrap();
-        std::fs::write(dir.join("other.toml"), config(50)).unwrap();
-        std::fs::write(dir.join("edited.toml"), config(150)).unwrap();
+        std::fs::write(dir.join("vrrp.toml"), config(9, 200)).unwrap();
+        std::fs::write(dir.join("other.toml"), config(10, 50)).unwrap();
+        std::fs::write(dir.join("edited.toml"), config(9, 150)).unwrap();
         let log = std::fs::File::create(dir.join("systemd.log")).unwrap();
         let boot = Command::new("sh")
             .args(["-c", BOOT, "sh"])
@@ -217,7 +218,11 @@ impl Systemd {
 
     /// (state, priority) of the router, when a runtime answers.
     fn router(&self) -> Option<(String, u64)> {
-        let out = self.netvrrp(&["show", "vrrp", "--json"]);
+        self.router_of("/run/netvrrp")
+    }
+
+    fn router_of(&self, run_dir: &str) -> Option<(String, u64)> {
+        let out = self.netvrrp(&["--run-dir", run_dir, "show", "vrrp", "--json"]);
         let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
         let r = doc["routers"].as_array()?.first()?.clone();
         Some((r["state"].as_str()?.to_string(), r["priority"].as_u64()?))
@@ -336,4 +341,28 @@ fn apply_starts_and_reloads_the_installed_unit() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(sd.unit("ActiveState"), "inactive");
     assert!(sd.router().is_none());
+
+    // Another run-dir is not the unit's: a supervised runtime of apply's own, the unit left
+    // alone.
+    let rd = "/run/nvtest/rd2";
+    let out = sd.netvrrp(&["--run-dir", rd, "apply", "-f", "/run/nvtest/other.toml"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("started netvrrp.service"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(sd.unit("ActiveState"), "inactive");
+    let supervisor = sd.file(&format!("{rd}/netvrrp-supervisor.pid"));
+    assert!(
+        supervisor.parse::<u32>().is_ok(),
+        "no supervisor: {supervisor:?}"
+    );
+    wait_until(
+        LIMIT,
+        || format!("{:?}", sd.router_of(rd)),
+        || (sd.router_of(rd) == Some(("master".into(), 50))).then_some(()),
+    );
+    let out = sd.netvrrp(&["--run-dir", rd, "stop"]);
+    assert!(out.status.success(), "{}", text(&out));
 }
