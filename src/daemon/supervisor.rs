@@ -358,6 +358,25 @@ mod tests {
     use std::os::unix::process::ExitStatusExt;
 
     #[test]
+    fn a_stale_or_foreign_pid_file_names_no_supervisor() {
+        let dir = std::env::temp_dir().join(format!("netvrrp-sup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(running(&dir), None);
+        // A live process that is not `netvrrp supervise` (this test binary), a dead pid,
+        // garbage: none is a supervisor to signal.
+        for content in [
+            std::process::id().to_string(),
+            "999999999".into(),
+            "x".into(),
+        ] {
+            std::fs::write(pid_path(&dir), content).unwrap();
+            assert_eq!(running(&dir), None);
+            assert_eq!(stop_waiting(&dir).unwrap(), None);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn clean_final_and_abnormal_ends() {
         assert_eq!(classify(ExitStatus::from_raw(0)), Ended::Clean);
         assert_eq!(classify(ExitStatus::from_raw(65 << 8)), Ended::Final(65));
