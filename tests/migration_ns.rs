@@ -505,6 +505,21 @@ fn wait_replies(out: &std::path::Path, after: u32, more: u32) -> u32 {
     )
 }
 
+/// `h` pings each of `vips` every 10 ms once it answers: the output files, and the first
+/// replies' sequence numbers.
+fn ping_vips<'a>(h: &Netns, vips: [&'a str; 2]) -> ([(&'a str, std::path::PathBuf); 2], Vec<u32>) {
+    let pings = vips.map(|vip| {
+        let out = h.dir().join(format!("ping-{}.txt", vip.replace(':', "_")));
+        start_ping(h, vip, &out);
+        (vip, out)
+    });
+    let before = pings
+        .iter()
+        .map(|(_, out)| wait_replies(out, 0, 5))
+        .collect();
+    (pings, before)
+}
+
 /// Issue 19, the live takeover: a Master's devices as FRR's guide makes them (FRR's names
 /// `vrrp4-2-1`/`vrrp6-2-1` for VRID 5, the virtual MACs, the VIPs, up; addrgenmode random on
 /// vrrp4, EUI-64 on vrrp6) are adopted by one `apply` while a host pings both VIPs every
@@ -580,17 +595,7 @@ fn frr_named_devices_are_taken_over_without_losing_a_reply() {
                 .then_some(())
         },
     );
-    let pings = [
-        ("10.6.0.1", h.dir().join("ping4.txt")),
-        ("2001:db8:6::1", h.dir().join("ping6.txt")),
-    ];
-    for (vip, out) in &pings {
-        start_ping(h, vip, out);
-    }
-    let before: Vec<u32> = pings
-        .iter()
-        .map(|(_, out)| wait_replies(out, 0, 5))
-        .collect();
+    let (pings, before) = ping_vips(h, ["10.6.0.1", "2001:db8:6::1"]);
 
     // Every link and address event of the router from here on; subscribed once an address
     // added for the purpose shows.
@@ -697,4 +702,142 @@ fn frr_named_devices_are_taken_over_without_losing_a_reply() {
     assert!(v6.contains("addrgenmode random"), "{v6}");
     let v6 = r.ip_ok(&["-o", "addr", "show", "dev", &names[1]]);
     assert!(!v6.contains(eui64), "{v6}");
+}
+
+/// The sequence numbers `ping` (output in `out`) got no reply for, from `first` to `last`.
+fn lost_replies(out: &std::path::Path, first: u32, last: u32) -> Vec<u32> {
+    let got = replied(out);
+    (first..=last).filter(|s| !got.contains(s)).collect()
+}
+
+/// Issue 19, item 2, the whole live takeover: FRR (zebra + vrrpd) is the Master of VRID 5
+/// with an IPv4 and an IPv6 VIP on the devices its guide makes, on a router host
+/// (forwarding on), while a host pings both VIPs every 10 ms. Then the README's steps:
+/// `autoconfigure --from-frr` the running configuration, the first `apply` (no runtime
+/// yet: it starts one), FRR's vrrpd stopped (zebra stays, as for a host that still
+/// routes with FRR), and the protodown reason zebra leaves on the devices cleared. One
+/// apply converges, the runtime ends Master with its devices out of protodown, and each
+/// ping misses at most one advertisement interval of replies (100 ms: 10 replies) over
+/// the whole sequence.
+#[test]
+fn frr_master_is_taken_over_live_within_one_advert_interval() {
+    if !std::path::Path::new("/usr/lib/frr/vrrpd").exists() {
+        eprintln!("FRR not installed: skipped");
+        return;
+    }
+    let (nss, _sw) = segment("nvmiglv", &["10.5.0.2", "10.5.0.100"]);
+    let (r, h) = (&nss[0], &nss[1]);
+    // A router: forwarding on (so its devices learn nothing from the RAs vrrpd makes
+    // zebra send for an IPv6 Master).
+    r.ok(&[
+        "sysctl",
+        "-qw",
+        "net.ipv6.conf.all.forwarding=1",
+        "net.ipv4.ip_forward=1",
+    ]);
+    r.ip_ok(&[
+        "-6",
+        "addr",
+        "add",
+        "2001:db8:5::2/64",
+        "dev",
+        "eth0",
+        "nodad",
+    ]);
+    h.ip_ok(&[
+        "-6",
+        "addr",
+        "add",
+        "2001:db8:5::100/64",
+        "dev",
+        "eth0",
+        "nodad",
+    ]);
+    let frr = [
+        ("vrrp4-2-1", "00:00:5e:00:01:05", "10.5.0.1/24"),
+        ("vrrp6-2-1", "00:00:5e:00:02:05", "2001:db8:5::1/64"),
+    ];
+    for (dev, mac, vip) in frr {
+        r.ip_ok(&[
+            "link", "add", dev, "link", "eth0", "type", "macvlan", "mode", "bridge",
+        ]);
+        r.ip_ok(&["link", "set", "dev", dev, "addrgenmode", "random"]);
+        r.ip_ok(&["link", "set", "dev", dev, "address", mac]);
+        r.ip_ok(&["addr", "add", vip, "dev", dev, "nodad"]);
+        r.ip_ok(&["link", "set", "dev", dev, "protodown", "on"]);
+        r.ip_ok(&["link", "set", "dev", dev, "up"]);
+    }
+    let conf = "frr version 8.4.4\n!\ninterface eth0\n ip address 10.5.0.2/24\n ipv6 address 2001:db8:5::2/64\n vrrp 5 version 3\n vrrp 5 advertisement-interval 100\n vrrp 5 ip 10.5.0.1\n vrrp 5 ipv6 2001:db8:5::1\nexit\n!\n";
+    start_frr(r, conf);
+    common::wait_until(
+        std::time::Duration::from_secs(20),
+        || "FRR never became Master".into(),
+        || frr.iter().all(|(dev, ..)| frr_master(r, dev)).then_some(()),
+    );
+    let (pings, before) = ping_vips(h, ["10.5.0.1", "2001:db8:5::1"]);
+
+    let running = r.dir().join("frr-running.conf");
+    std::fs::write(&running, conf).unwrap();
+    let toml = r.dir().join("vrrp.toml");
+    let file = toml.to_str().unwrap();
+    let out = r.netvrrp(&[
+        "autoconfigure",
+        "--from-frr",
+        running.to_str().unwrap(),
+        "-o",
+        file,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = r.netvrrp(&["apply", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let applied = text(&out);
+    wait_state(r, "master");
+    let out = r.netvrrp(&["diff", "--exit-code", "-f", file]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "one apply converges: {}",
+        text(&out)
+    );
+
+    // FRR's vrrpd goes; zebra, which stays, leaves its protodown reason on the devices.
+    stop_vrrpd(r);
+    let idx = r.ifindex("eth0");
+    let names = [format!("vrrp4-{idx}-5"), format!("vrrp6-{idx}-5")];
+    for dev in &names {
+        common::wait_until(
+            std::time::Duration::from_secs(10),
+            || format!("zebra never set its protodown reason on {dev}"),
+            || {
+                let v = r.ip_json(&["-d", "link", "show", "dev", dev]);
+                v[0]["proto_down_reason"].is_array().then_some(())
+            },
+        );
+        r.ip_ok(&["link", "set", "dev", dev, "protodown_reason", "7", "off"]);
+    }
+    // The runtime turns protodown off again on its Masters' devices.
+    for dev in &names {
+        common::wait_until(
+            std::time::Duration::from_secs(10),
+            || format!("{dev} stays in protodown"),
+            || frr_master(r, dev).then_some(()),
+        );
+    }
+    for ((vip, out), first) in pings.iter().zip(&before) {
+        let now = replied(out).last().copied().unwrap_or(0);
+        let last = wait_replies(out, now, 20);
+        let lost = lost_replies(out, *first, last);
+        eprintln!(
+            "{vip}: {} of icmp_seq {first}..={last} without a reply: {lost:?}",
+            lost.len()
+        );
+        assert!(
+            lost.len() <= 10,
+            "{vip}: {} replies lost (more than one advert interval): {lost:?}\n{applied}",
+            lost.len()
+        );
+    }
+    assert_eq!(state(r).as_deref(), Some("master"));
+    let out = r.netvrrp(&["diff", "--exit-code", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

@@ -64,6 +64,34 @@ impl Runtime {
         }
     }
 
+    /// A Master's device put into protodown by another program (the runtime had turned it
+    /// off): turned off again when no protodown reason holds it (someone ran `ip link set
+    /// protodown on`); with a reason set (FRR's zebra sets bit 7 when the vrrpd netvrrp took
+    /// over from leaves, see README "Migrating from FRR"), logged once: the kernel would
+    /// refuse, and that program's reason is not netvrrp's to clear. Clearing the reason is a
+    /// link event that brings the runtime here again.
+    pub(super) async fn reclaim_protodown(&mut self, i: usize, protodown: bool, reason: u32) {
+        let inst = &mut self.instances[i];
+        if !protodown || inst.router.state() != State::Master || inst.protodown != Some(false) {
+            if !self.foreign_protodown.is_empty() {
+                self.foreign_protodown.remove(&inst.key);
+            }
+            return;
+        }
+        if reason != 0 {
+            if !self.foreign_protodown.insert(inst.key.clone()) {
+                return;
+            }
+            tracing::warn!(target: "netvrrp::kernel", interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, device = %inst.device, "another program put the Master's device into protodown with reason bits {reason:#x}; it sends nothing until they are cleared (`ip link set dev {} protodown_reason BIT off`; FRR's zebra uses bit 7)", inst.device);
+            return;
+        }
+        self.foreign_protodown.remove(&inst.key);
+        tracing::warn!(target: "netvrrp::kernel", interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, device = %inst.device, "the Master's device was put into protodown behind netvrrp's back: turning it off again");
+        if Self::set_protodown(&self.kernel, inst, false).await {
+            self.stats.drift_events += 1;
+        }
+    }
+
     /// The drift recorded for instance `inst`, if any.
     pub(super) fn drift_of(&self, inst: &Instance) -> Option<&String> {
         self.drifted.get(&inst.key)

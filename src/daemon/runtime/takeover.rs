@@ -1,0 +1,102 @@
+//! Taking over a live device at start (issue 19, item 2): a vrrp device that is up, out of
+//! protodown and carrying every VIP of its router when the runtime starts was a Master's
+//! device a moment ago: FRR's or keepalived's whose devices `apply` has just adopted, or a
+//! netvrrp runtime's that died (its `masters.json` says so too). The old Master's hosts
+//! reach the VIPs through it, so the first thing the new runtime does must not be to
+//! silence it.
+//!
+//! Such an instance starts as the resume path does ([`Input::Resume`] after Startup: the
+//! master-down timer shortened to Master_Adver_Interval + Skew_Time), and for that window
+//! the runtime *holds* the device as it found it: the protodown on that entering Backup asks
+//! for is not applied, and the VIP filter lets the VIPs through as for a Master. The protocol
+//! decides at the end of the window, through the normal RFC path: no advert heard, the
+//! router becomes Master and nothing changed for the hosts; an advert heard from another
+//! router (a peer with a higher priority, or the same priority and a higher address) keeps
+//! it Backup, the hold ends, and the device goes into protodown and its VIPs are blocked
+//! like any Backup's. While held, the VIPs are let through on a permanent lease of the
+//! dead-man switch (nothing renews it before the first advert); becoming Master renews it. Any other input in the window (link down, a tracked object, a
+//! shutdown) ends the hold the same way.
+
+use super::*;
+
+/// The instances of `routers` whose vrrp device in `snapshot` answers for their VIPs now:
+/// up, carrier, protodown off with no protodown reason, every VIP of the family on it.
+pub(super) fn live_devices(
+    snapshot: &Snapshot,
+    routers: &[Arc<RouterConfig>],
+) -> HashSet<InstanceKey> {
+    // By name once: thousands of routers must not each scan thousands of links.
+    let by_name: HashMap<&str, &crate::kernel::LinkInfo> = snapshot
+        .links
+        .iter()
+        .map(|l| (l.name.as_str(), l))
+        .collect();
+    let mut live = HashSet::new();
+    for rc in routers {
+        if rc.shutdown {
+            continue;
+        }
+        let Some(parent) = by_name.get(rc.interface.as_str()) else {
+            continue;
+        };
+        for family in rc.families() {
+            let device = crate::desired::router_device_name(family, parent.index, rc.vrid);
+            let Some(link) = by_name.get(device.as_str()) else {
+                continue;
+            };
+            let answering = link.admin_up
+                && link.carrier
+                && !link.protodown
+                && link.protodown_reason == 0
+                && link.parent_index == Some(parent.index)
+                && link.mac == Some(MacAddr::vrrp(family, rc.vrid));
+            let vips = rc.addresses(family);
+            let has_vips = !vips.is_empty()
+                && vips
+                    .iter()
+                    .all(|vip| link.addresses.iter().any(|a| a.addr() == vip.addr()));
+            if answering && has_vips {
+                live.insert(InstanceKey::new(&rc.interface, rc.vrid, family));
+            }
+        }
+    }
+    live
+}
+
+impl Runtime {
+    /// Whether instance `inst` is held as its previous Master left it.
+    pub(super) fn held(&self, inst: &Instance) -> bool {
+        !self.holding.is_empty() && self.holding.contains(&inst.key)
+    }
+
+    /// After `input` reached instance `i`: end its hold unless the input is part of its
+    /// start (Startup, Resume) and it is still waiting in Backup for the window to close.
+    /// A router that did not become Master then gets what a Backup has: protodown on and
+    /// its VIPs blocked.
+    pub(super) async fn after_held_input(&mut self, i: usize, input: Input) {
+        if !self.held(&self.instances[i]) {
+            return;
+        }
+        let state = self.instances[i].router.state();
+        if matches!(input, Input::Startup | Input::Resume) && state == State::Backup {
+            return;
+        }
+        self.holding.remove(&self.instances[i].key);
+        self.filter_dirty = true;
+        let inst = &mut self.instances[i];
+        if state == State::Master && self.deadman {
+            // Its VIPs were let through on a permanent lease: from now on they are renewed
+            // by its adverts, starting with this one.
+            let interval = Duration::from_millis(u64::from(inst.config.advertisement_interval_ms));
+            self.renewals.push(crate::daemon::filter::Renewal {
+                device: inst.device_index,
+                vips: inst.vips.clone(),
+                lease_ms: crate::daemon::filter::lease_for(interval),
+            });
+        }
+        if state != State::Master && inst.protodown != Some(true) {
+            tracing::info!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, %state, "taking over the live device: the router did not become Master; protodown on");
+            Self::set_protodown(&self.kernel, inst, true).await;
+        }
+    }
+}
