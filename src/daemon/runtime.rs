@@ -32,6 +32,7 @@ use tokio::time::Instant;
 mod background;
 mod control_server;
 mod drift;
+mod event_loop;
 mod fanout;
 mod instance_key;
 mod instances;
@@ -558,15 +559,7 @@ impl Runtime {
     pub async fn run(mut self) -> anyhow::Result<()> {
         use tokio::signal::unix::{SignalKind, signal};
         let sock_path = control::socket_path(&self.run_dir);
-        let _ = std::fs::remove_file(&sock_path);
-        let listener = UnixListener::bind(&sock_path)
-            .with_context(|| format!("cannot bind {}", sock_path.display()))?;
-        // Root-only until the policy is applied: nobody can connect in between.
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600))
-                .with_context(|| format!("cannot chmod {}", sock_path.display()))?;
-        }
+        let listener = event_loop::bind_control_socket(&sock_path)?;
         self.set_socket_mode();
         let pid_path = super::pid_path(&self.run_dir);
         self.write_pid_file(&pid_path);
@@ -576,26 +569,7 @@ impl Runtime {
         let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
         let (scrape_send, mut scrape_recv) =
             mpsc::channel::<oneshot::Sender<super::metrics::Snapshot>>(8);
-        if let Some(listen) = &self.metrics_listen {
-            match listen.parse::<std::net::SocketAddr>() {
-                // Bound here, before READY=1, so a scrape right after start finds it.
-                Ok(addr) => match tokio::net::TcpListener::bind(addr).await {
-                    Ok(listener) => {
-                        tracing::info!(target: "netvrrp::protocol", %addr, "serving Prometheus metrics");
-                        if let Some(why) = crate::config::exposed_listen_address(&addr) {
-                            tracing::warn!(target: "netvrrp::protocol", %addr, "{why}");
-                        }
-                        tokio::spawn(super::metrics_http::serve(listener, scrape_send));
-                    }
-                    Err(e) => {
-                        tracing::error!(target: "netvrrp::protocol", %addr, "cannot listen for metrics: {e}")
-                    }
-                },
-                Err(e) => {
-                    tracing::error!(target: "netvrrp::protocol", %listen, "bad metrics-listen: {e}")
-                }
-            }
-        }
+        self.serve_metrics(&scrape_send).await;
         let mut fanout_done = self.fanout_done.take().context("runtime started twice")?;
         let reconcile_kernel: reload::ReconcileKernel =
             Arc::new(tokio::sync::Mutex::new(Kernel::connect().await?));
@@ -671,25 +645,7 @@ impl Runtime {
                     self.continue_reload().await;
                 }
                 Some(ev) = kernel_events.next() => {
-                    // An event storm (hundreds of unrelated links changing) costs one
-                    // re-read of the kernel, not one per event.
-                    let mut relevant = self.wants_event(&ev);
-                    let mut overrun = matches!(ev, KernelEvent::Overrun);
-                    while let Some(Some(more)) = kernel_events.next().now_or_never() {
-                        relevant |= self.wants_event(&more);
-                        overrun |= matches!(more, KernelEvent::Overrun);
-                    }
-                    if overrun {
-                        tracing::warn!(target: "netvrrp::kernel", "netlink events overrun; re-reading the kernel state");
-                    }
-                    if overrun || (relevant && self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) == 0) {
-                        self.refresh_links().await;
-                    } else if relevant {
-                        // A fan-out is switching many links: the events are mostly its own,
-                        // and a full re-read per batch would slow it several-fold (RTNL and
-                        // this thread). Re-read once it is done.
-                        self.links_stale = true;
-                    }
+                    self.on_kernel_events(ev, &mut kernel_events).await;
                 }
                 Some(report) = track_reports.recv() => {
                     if self.tracks.apply(&report) {
@@ -706,32 +662,12 @@ impl Runtime {
                     // Every connection is classified from SO_PEERCRED, whatever the socket's
                     // mode (it also covers a run-dir loosened by hand).
                     let policy = self.access.clone();
-                    let admission = admission.clone();
-                    let ctl_send = ctl_send.clone();
-                    tokio::spawn(async move {
-                        // Refusals are counted and summarised (see `super::admission`), not
-                        // logged one by one: a peer must not be able to fill the log.
-                        let peer = match classify(&stream, policy).await {
-                            Ok(p) => p,
-                            Err(why) => {
-                                admission.refused_connection(&why);
-                                refuse_connection(stream, &why).await;
-                                return;
-                            }
-                        };
-                        // A slot is taken only for allowed peers (refused ones cannot crowd
-                        // out the operators), within the per-uid cap and the root reserve.
-                        let slot = match admission.admit(peer.uid, peer.trusted()) {
-                            Ok(slot) => slot,
-                            Err(why) => {
-                                admission.refused_connection(&why);
-                                refuse_connection(stream, &why).await;
-                                return;
-                            }
-                        };
-                        serve_connection(stream, ctl_send, peer, &admission).await;
-                        drop(slot);
-                    });
+                    event_loop::admit_connection(
+                        stream,
+                        policy,
+                        admission.clone(),
+                        ctl_send.clone(),
+                    );
                 }
                 Some(reply) = scrape_recv.recv() => {
                     let _ = reply.send(self.metrics_snapshot());
