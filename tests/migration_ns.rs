@@ -841,3 +841,88 @@ fn frr_master_is_taken_over_live_within_one_advert_interval() {
     let out = r.netvrrp(&["diff", "--exit-code", "-f", file]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// The same with keepalived (`use_vmac`: its macvlan `vrrp.5`, private mode, the VIP on
+/// it). keepalived reacts to a rename of its device by removing the VIP and making its
+/// device again, and on SIGTERM it removes the VIPs: so the README's order is the other
+/// way round, keepalived killed (SIGKILL: it releases nothing) and `apply` at once. The
+/// device keeps answering throughout; one apply converges (renamed live, bridge mode) and
+/// the runtime takes over without losing more than one advert interval of replies.
+#[test]
+fn keepalived_master_is_taken_over_live_within_one_advert_interval() {
+    if std::process::Command::new("keepalived")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("keepalived not installed: skipped");
+        return;
+    }
+    let (nss, _sw) = segment("nvmiglk", &["10.4.0.2", "10.4.0.100"]);
+    let (r, h) = (&nss[0], &nss[1]);
+    let conf = r.dir().join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        "global_defs {\n  vrrp_version 3\n}\nvrrp_instance VI_1 {\n  interface eth0\n  use_vmac\n  virtual_router_id 5\n  priority 100\n  advert_int 0.1\n  virtual_ipaddress {\n    10.4.0.1/24\n  }\n}\n",
+    )
+    .unwrap();
+    start_keepalived(r, &conf);
+    common::wait_until(
+        std::time::Duration::from_secs(15),
+        || "keepalived never took the VIP".into(),
+        || {
+            // Not there at all until keepalived has made it.
+            let out = r.ip(&["-o", "addr", "show", "dev", "vrrp.5"]);
+            String::from_utf8_lossy(&out.stdout)
+                .contains("inet 10.4.0.1/")
+                .then_some(())
+        },
+    );
+    let ping = h.dir().join("ping4.txt");
+    start_ping(h, "10.4.0.1", &ping);
+    let first = wait_replies(&ping, 0, 5);
+
+    let toml = r.dir().join("vrrp.toml");
+    let file = toml.to_str().unwrap();
+    let out = r.netvrrp(&[
+        "autoconfigure",
+        "--from-keepalived",
+        conf.to_str().unwrap(),
+        "-o",
+        file,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for pid in ["keepalived.pid", "vrrp.pid"] {
+        let pid = std::fs::read_to_string(r.dir().join(pid)).unwrap_or_default();
+        let ok = std::process::Command::new("kill")
+            .args(["-KILL", pid.trim()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -KILL {pid}");
+    }
+    let out = r.netvrrp(&["apply", "-f", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let applied = text(&out);
+    assert!(applied.contains("rename vrrp.5 to vrrp4-"), "{applied}");
+    wait_state(r, "master");
+    let out = r.netvrrp(&["diff", "--exit-code", "-f", file]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "one apply converges: {}",
+        text(&out)
+    );
+
+    let now = replied(&ping).last().copied().unwrap_or(0);
+    let last = wait_replies(&ping, now, 20);
+    let lost = lost_replies(&ping, first, last);
+    eprintln!(
+        "10.4.0.1: {} of icmp_seq {first}..={last} without a reply: {lost:?}",
+        lost.len()
+    );
+    assert!(
+        lost.len() <= 10,
+        "{} replies lost (more than one advert interval): {lost:?}\n{applied}",
+        lost.len()
+    );
+}
