@@ -244,7 +244,7 @@ pub struct Runtime {
     /// [`waiting`]).
     not_installed: Vec<waiting::NotInstalled>,
     /// Instances whose vrrp device was changed behind our back, and how (see [`drift`]).
-    drifted: HashMap<InstanceKey, String>,
+    drifted: HashMap<InstanceKey, drift::Drift>,
 }
 
 /// Tell systemd (when NOTIFY_SOCKET is set; a no-op otherwise).

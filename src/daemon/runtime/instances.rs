@@ -598,11 +598,10 @@ impl Runtime {
         let by_name: HashMap<&str, &crate::kernel::LinkInfo> =
             snap.links.iter().map(|l| (l.name.as_str(), l)).collect();
         for i in 0..self.instances.len() {
-            let (parent_ok, dev_index, dev_reason, dev_protodown, tracks, drift) = {
+            let (parent_ok, dev, dev_index, dev_reason, dev_protodown, tracks) = {
                 let inst = &self.instances[i];
                 let parent_ok = snap.by_index(inst.parent_index).is_some_and(|p| p.carrier);
                 let dev = by_name.get(inst.device.as_str()).copied();
-                let drift = dev.and_then(|l| drift::device_drift(inst, l));
                 let dev_index = dev.map(|l| l.index);
                 let dev_reason = dev.map_or(0, |l| l.protodown_reason);
                 let dev_protodown = dev.is_some_and(|l| l.protodown);
@@ -612,15 +611,9 @@ impl Runtime {
                     .iter()
                     .map(|t| crate::track::entry_up(t, snap, &self.tracks))
                     .collect();
-                (
-                    parent_ok,
-                    dev_index,
-                    dev_reason,
-                    dev_protodown,
-                    tracks,
-                    drift,
-                )
+                (parent_ok, dev, dev_index, dev_reason, dev_protodown, tracks)
             };
+            let drift = self.find_drift(i, dev, snap);
             let drifted = drift.is_some();
             self.note_drift(i, drift);
             let inst = &mut self.instances[i];

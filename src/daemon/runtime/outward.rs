@@ -110,7 +110,7 @@ impl Runtime {
                     router_advertisements: self.ra.row(i),
                     shutdown: inst.config.shutdown,
                     not_running: self.held_reason(inst),
-                    drift: self.drift_of(inst).cloned(),
+                    drift: self.drift_of(inst).map(|d| d.what().to_string()),
                 }
             })
             .collect();
