@@ -122,6 +122,11 @@ impl Runtime {
                 }
             }
             let shutdown = self.instances[i].config.shutdown;
+            // Only the first start takes a device over (see `takeover.rs`): an instance a
+            // reload restarts starts as any other.
+            if !self.holding.is_empty() && !self.resume.contains(&self.instances[i].key) {
+                self.holding.remove(&self.instances[i].key);
+            }
             if !shutdown {
                 self.feed(i, now, Input::Startup).await;
                 if self.resume.remove(&self.instances[i].key) {

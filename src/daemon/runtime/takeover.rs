@@ -100,3 +100,68 @@ impl Runtime {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::LinkInfo;
+
+    /// eth0 (ifindex 2) and the devices netvrrp names for VRID 5 on it, both answering
+    /// (up, carrier, out of protodown, their VIPs on them): `edit` changes the vrrp4 one.
+    fn live_v4(edit: impl FnOnce(&mut LinkInfo)) -> HashSet<InstanceKey> {
+        let config = crate::config::parse_str(
+            "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\nipv6 = [\"2001:db8::1/64\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        let routers: Vec<Arc<RouterConfig>> = config.routers.into_iter().map(Arc::new).collect();
+        let mut v4 = LinkInfo::for_test(
+            3,
+            "vrrp4-2-5",
+            Some("macvlan"),
+            Some(2),
+            "00:00:5e:00:01:05",
+        );
+        v4.addresses = vec!["192.0.2.1/24".parse().unwrap()];
+        let mut v6 = LinkInfo::for_test(
+            4,
+            "vrrp6-2-5",
+            Some("macvlan"),
+            Some(2),
+            "00:00:5e:00:02:05",
+        );
+        v6.addresses = vec!["2001:db8::1/64".parse().unwrap()];
+        edit(&mut v4);
+        let snapshot = Snapshot {
+            links: vec![
+                LinkInfo::for_test(2, "eth0", Some("veth"), None, "02:00:00:00:00:02"),
+                v4,
+                v6,
+            ],
+        };
+        live_devices(&snapshot, &routers)
+    }
+
+    #[test]
+    fn only_devices_answering_with_every_vip_are_taken_over() {
+        let v4 = InstanceKey::new("eth0", 5, Family::Ipv4);
+        let v6 = InstanceKey::new("eth0", 5, Family::Ipv6);
+        assert_eq!(live_v4(|_| {}), HashSet::from([v4.clone(), v6.clone()]));
+        let not_v4 = HashSet::from([v6]);
+        assert_eq!(live_v4(|l| l.protodown = true), not_v4, "a Backup's device");
+        assert_eq!(live_v4(|l| l.protodown_reason = 0x80), not_v4);
+        assert_eq!(live_v4(|l| l.admin_up = false), not_v4);
+        assert_eq!(live_v4(|l| l.carrier = false), not_v4);
+        assert_eq!(live_v4(|l| l.addresses.clear()), not_v4, "no VIP on it");
+        assert_eq!(
+            live_v4(|l| l.mac = "00:00:5e:00:01:06".parse().ok()),
+            not_v4,
+            "another VRID's MAC"
+        );
+        assert_eq!(
+            live_v4(|l| l.parent_index = Some(9)),
+            not_v4,
+            "another parent"
+        );
+    }
+}
