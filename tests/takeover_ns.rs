@@ -140,6 +140,18 @@ fn keepalived_master_is_taken_over_live_within_one_advert_interval() {
             .status()
             .is_ok_and(|s| s.success());
         assert!(ok, "kill -KILL {pid}");
+        // Dead (gone, or a zombie until the namespace reaps it) before the apply: a
+        // keepalived still running would see its device renamed.
+        let stat = format!("/proc/{}/stat", pid.trim());
+        wait_until(
+            std::time::Duration::from_secs(10),
+            || format!("keepalived {} still running", pid.trim()),
+            || {
+                let state = std::fs::read_to_string(&stat).unwrap_or_default();
+                let state = state.rsplit(") ").next().unwrap_or("").chars().next();
+                matches!(state, None | Some('Z' | 'X')).then_some(())
+            },
+        );
     }
     let applied = apply_converges_to_master(r, file);
     assert!(applied.contains("rename vrrp.5 to vrrp4-"), "{applied}");
