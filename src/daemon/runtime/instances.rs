@@ -603,6 +603,9 @@ impl Runtime {
         let by_name: HashMap<&str, &crate::kernel::LinkInfo> =
             snap.links.iter().map(|l| (l.name.as_str(), l)).collect();
         for i in 0..self.instances.len() {
+            // Only a Master from before this snapshot's inputs can tell its device's
+            // protodown from the snapshot (one that becomes Master below has just set it).
+            let was_master = self.instances[i].router.state() == State::Master;
             let (parent_ok, dev, dev_index, dev_reason, dev_protodown, tracks) = {
                 let inst = &self.instances[i];
                 let parent_ok = snap.by_index(inst.parent_index).is_some_and(|p| p.carrier);
@@ -642,7 +645,9 @@ impl Runtime {
                 };
                 self.feed(i, now, input).await;
             }
-            self.reclaim_protodown(i, dev_protodown, dev_reason).await;
+            if was_master {
+                self.reclaim_protodown(i, dev_protodown, dev_reason).await;
+            }
             let known: Vec<bool> = self.instances[i].router.tracked_down().to_vec();
             for (index, up) in tracks.into_iter().enumerate() {
                 if known.get(index).copied() == Some(up) {
