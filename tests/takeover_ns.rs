@@ -159,3 +159,67 @@ fn keepalived_master_is_taken_over_live_within_one_advert_interval() {
     // One advert interval: 100 ms of replies every 10 ms.
     assert_lost_at_most("10.4.0.1", &ping, first, 10, &applied);
 }
+
+/// The README's FRR steps on the Backup of an FRR pair: `apply` with FRR still running (the
+/// Backup's device stays in protodown, the router starts as Backup), vrrpd removed, and
+/// the protodown reason bit 7 zebra leaves on the device cleared. When the FRR Master goes,
+/// the netvrrp router takes over: its protodown off is not refused.
+#[test]
+fn frr_backup_is_taken_over_and_becomes_master_when_the_frr_master_goes() {
+    if !std::path::Path::new("/usr/lib/frr/vrrpd").exists() {
+        eprintln!("FRR not installed: skipped");
+        return;
+    }
+    let (nss, _sw) = segment("nvmiglb", &["10.3.0.2", "10.3.0.3"]);
+    let (r1, r2) = (&nss[0], &nss[1]);
+    let conf = |prio: u8, own: &str| {
+        format!(
+            "frr version 8.4.4\n!\ninterface eth0\n ip address {own}/24\n vrrp 5 version 3\n vrrp 5 priority {prio}\n vrrp 5 advertisement-interval 100\n vrrp 5 ip 10.3.0.1\nexit\n!\n"
+        )
+    };
+    for (ns, prio, own) in [(r1, 200, "10.3.0.2"), (r2, 100, "10.3.0.3")] {
+        let dev = "vrrp4-2-1";
+        ns.ip_ok(&[
+            "link", "add", dev, "link", "eth0", "type", "macvlan", "mode", "bridge",
+        ]);
+        ns.ip_ok(&["link", "set", "dev", dev, "address", "00:00:5e:00:01:05"]);
+        ns.ip_ok(&["addr", "add", "10.3.0.1/24", "dev", dev]);
+        ns.ip_ok(&["link", "set", "dev", dev, "protodown", "on"]);
+        ns.ip_ok(&["link", "set", "dev", dev, "up"]);
+        start_frr(ns, &conf(prio, own));
+    }
+    let limit = std::time::Duration::from_secs(20);
+    wait_until(
+        limit,
+        || "FRR r1 never became Master".into(),
+        || frr_master(r1, "vrrp4-2-1").then_some(()),
+    );
+    // r2's FRR is Backup: zebra holds its device down with reason bit 7.
+    wait_until(
+        limit,
+        || "FRR r2 never held its device down with its reason".into(),
+        || {
+            let v = r2.ip_json(&["-d", "link", "show", "dev", "vrrp4-2-1"]);
+            v[0]["proto_down_reason"].is_array().then_some(())
+        },
+    );
+
+    let running = r2.dir().join("frr-running.conf");
+    std::fs::write(&running, conf(100, "10.3.0.3")).unwrap();
+    let toml = autoconfigure_into(r2, "--from-frr", &running);
+    let out = r2.netvrrp(&["apply", "-f", toml.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    wait_state(r2, "backup");
+    stop_vrrpd(r2);
+    let dev = format!("vrrp4-{}-5", r2.ifindex("eth0"));
+    r2.ip_ok(&["link", "set", "dev", &dev, "protodown_reason", "7", "off"]);
+
+    // The FRR Master goes (priority 0): netvrrp takes over, its device out of protodown.
+    stop_vrrpd(r1);
+    wait_state(r2, "master");
+    wait_until(
+        limit,
+        || format!("{dev} stays in protodown"),
+        || frr_master(r2, &dev).then_some(()),
+    );
+}
