@@ -255,7 +255,11 @@ pub async fn apply_kernel(
     if !dry_run {
         crate::security::check_accounting_paths(&loaded.config).map_err(|e| failed(&e))?;
     }
-    let owner = protodown_owner(run_dir);
+    // No runtime yet and this apply starts one: it takes over the devices answering now.
+    let owner = match protodown_owner(run_dir) {
+        ProtodownOwner::Configurator if reload == Reload::BeforeDeletes => ProtodownOwner::Handover,
+        owner => owner,
+    };
     let p = make_plan(&loaded, owner)?;
     if dry_run {
         return Ok(Applied {

@@ -203,8 +203,8 @@ fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
 }
 
 /// The kernel as the runtime starts: read (`spawned`: apply has just reconciled it) or
-/// reconciled through [`crate::reconcile::kernel`] (no runtime runs yet, so protodown is the
-/// configurator's).
+/// reconciled through [`crate::reconcile::kernel`] (no runtime runs yet: protodown is the
+/// configurator's, but a device answering now is left for the runtime to take over).
 async fn reconcile_at_start(
     run_dir: &Path,
     file: &Path,
@@ -219,7 +219,8 @@ async fn reconcile_at_start(
     }
     let _lock = crate::apply::lock(run_dir).map_err(Failure::Io)?;
     let loaded = kernel::load(&kernel, file, run_dir).await?;
-    let owner = crate::plan::ProtodownOwner::Configurator;
+    // The runtime starts right after: it takes over the devices answering now.
+    let owner = crate::plan::ProtodownOwner::Handover;
     let plan = kernel::plan(&loaded, owner)?;
     let (loaded, _) = kernel::execute(&kernel, run_dir, loaded, &plan, owner, || async {
         Ok(None)

@@ -41,6 +41,7 @@ mod packet_log;
 mod persistence;
 mod ra;
 mod reload;
+mod takeover;
 mod waiting;
 
 pub(super) use background::share_one_heap_arena;
@@ -214,6 +215,13 @@ pub struct Runtime {
     /// Instances that were Master when the previous runtime died without leaving (from
     /// `<run-dir>/masters.json`): they get [`Input::Resume`] after their first Startup.
     resume: HashSet<InstanceKey>,
+    /// Instances whose device answered for their VIPs when the runtime started (another
+    /// daemon's Master, adopted by `apply`): kept answering until the protocol decides
+    /// (see `takeover.rs`).
+    holding: HashSet<InstanceKey>,
+    /// Masters whose device another program holds in protodown with a reason bit (logged
+    /// once, see `drift.rs`).
+    foreign_protodown: HashSet<InstanceKey>,
     /// An instance entered or left Master since `masters.json` was last written.
     masters_dirty: bool,
     /// After a failed write of `masters.json`: not before this (see `sync_masters`).
@@ -236,7 +244,7 @@ pub struct Runtime {
     /// [`waiting`]).
     not_installed: Vec<waiting::NotInstalled>,
     /// Instances whose vrrp device was changed behind our back, and how (see [`drift`]).
-    drifted: HashMap<InstanceKey, String>,
+    drifted: HashMap<InstanceKey, drift::Drift>,
 }
 
 /// Tell systemd (when NOTIFY_SOCKET is set; a no-op otherwise).
@@ -349,6 +357,8 @@ impl Runtime {
             metrics_listen: config.runtime.metrics_listen.clone(),
             access: super::access::Policy::from_config(&config.runtime),
             resume: HashSet::new(),
+            holding: HashSet::new(),
+            foreign_protodown: HashSet::new(),
             masters_dirty: true,
             masters_retry_at: None,
             config: config.clone(),
@@ -367,12 +377,24 @@ impl Runtime {
         if !rt.resume.is_empty() {
             tracing::info!(target: "netvrrp::protocol", masters = rt.resume.len(), "the previous runtime died while Master: resuming");
         }
+        rt.holding = takeover::live_devices(&snapshot, &routers);
+        if !rt.holding.is_empty() {
+            tracing::info!(target: "netvrrp::protocol", devices = rt.holding.len(), "vrrp devices answer for their VIPs at start (the previous Master's): they keep answering while their routers take over");
+            rt.resume.extend(rt.holding.iter().cloned());
+        }
         let fan = rt.vrrs.on_snapshot(&snapshot);
         rt.carry_out(fan);
         rt.install(&routers, &snapshot, Vec::new()).await;
         rt.routers = routers;
         // Only the first start resumes; a later reload starts routers afresh.
         rt.resume.clear();
+        // A router that could not start now (see `waiting.rs`) starts later without a hold.
+        let installed: HashSet<&InstanceKey> = rt.instances.iter().map(|i| &i.key).collect();
+        let holding = std::mem::take(&mut rt.holding);
+        rt.holding = holding
+            .into_iter()
+            .filter(|k| installed.contains(k))
+            .collect();
         Ok(rt)
     }
 

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod lab;
+pub mod migration;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
