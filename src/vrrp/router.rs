@@ -316,7 +316,7 @@ pub enum ParamsError {
 }
 
 /// RFC 9568 section 6.4 states ("Active" in RFC 9568 is "Master" here, as in RFC 3768).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     Initialize,
@@ -481,7 +481,7 @@ fn report_due(last: &mut Option<Time>, now: Time) -> bool {
 /// Statistics of one instance; the single place `show vrrp` reads. The first group is kept by
 /// the state machine; the second by the runtime and codec through [`Router::counters_mut`]
 /// (packets dropped before they become an [`Input::Advert`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub struct Counters {
     // --- kept by the state machine ---
