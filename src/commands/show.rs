@@ -3,8 +3,9 @@
 
 use super::*;
 
-/// `show vrrp|vrrs|track`: ask the runtime, filter, render (`--json`: the rows under their
-/// key with `schema`, see [`crate::contract`]).
+/// `show vrrp|vrrs|track`: ask the runtime, filter, render (`--json`: the rows as received,
+/// under their key with `schema`, see [`crate::contract`]; text: the rows read back into the
+/// contract's structs, [`crate::contract::typed_rows`]).
 pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
     use crate::contract::{Listing, rows_of, typed_rows};
     use crate::daemon::control::{Request, request};

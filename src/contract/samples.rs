@@ -22,8 +22,21 @@ pub fn counters(start: u64) -> Counters {
 /// A named IPv4 Master with tracking, an unnamed IPv6 Backup with Router Advertisements and
 /// device drift, a VRRPv2 Backup, and a shut-down router that is not running.
 pub fn vrrp_rows() -> Vec<VrrpRow> {
-    let v4 = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
-    let master = VrrpRow {
+    let master = master();
+    let others = [backup6(&master), v2(&master), stopped(&master)];
+    std::iter::once(master).chain(others).collect()
+}
+
+fn v4(s: &str) -> std::net::IpAddr {
+    s.parse().unwrap()
+}
+
+fn v6(s: &str) -> std::net::Ipv6Addr {
+    s.parse().unwrap()
+}
+
+fn master() -> VrrpRow {
+    VrrpRow {
         name: Some("edge-web".into()),
         interface: "bond0.100".into(),
         vrid: 5,
@@ -75,9 +88,11 @@ pub fn vrrp_rows() -> Vec<VrrpRow> {
         shutdown: false,
         not_running: None,
         drift: None,
-    };
-    let v6 = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap();
-    let backup6 = VrrpRow {
+    }
+}
+
+fn backup6(master: &VrrpRow) -> VrrpRow {
+    VrrpRow {
         name: None,
         interface: "eth0".into(),
         vrid: 17,
@@ -123,8 +138,11 @@ pub fn vrrp_rows() -> Vec<VrrpRow> {
         drift: Some("macvlan mode private, want bridge".into()),
         counters: counters(1000),
         ..master.clone()
-    };
-    let v2 = VrrpRow {
+    }
+}
+
+fn v2(master: &VrrpRow) -> VrrpRow {
+    VrrpRow {
         name: Some("legacy".into()),
         interface: "eth1".into(),
         vrid: 200,
@@ -145,8 +163,11 @@ pub fn vrrp_rows() -> Vec<VrrpRow> {
         last_change: 1_765_000_000.0,
         counters: Counters::default(),
         ..master.clone()
-    };
-    let stopped = VrrpRow {
+    }
+}
+
+fn stopped(master: &VrrpRow) -> VrrpRow {
+    VrrpRow {
         name: Some(String::new()),
         interface: "eth2".into(),
         vrid: 9,
@@ -174,8 +195,7 @@ pub fn vrrp_rows() -> Vec<VrrpRow> {
         shutdown: true,
         not_running: Some("parent interface eth2 has no IPv4 address".into()),
         ..master.clone()
-    };
-    vec![master, backup6, v2, stopped]
+    }
 }
 
 /// An exec object that is down with output, a route that is up, a file that never ran.

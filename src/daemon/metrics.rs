@@ -850,14 +850,11 @@ mod tests {
         )
     }
 
+    /// Byte for byte what the renderer over `serde_json::Value` this one replaced wrote
+    /// (src/contract/golden/ was written by that one).
     #[test]
-    fn typed_rendering_writes_the_bytes_of_the_json_one() {
+    fn the_exposition_is_the_golden_text() {
         use crate::contract::{Listing, over_the_wire, samples};
-        fn values<T: serde::Serialize>(rows: &[T]) -> Vec<serde_json::Value> {
-            rows.iter()
-                .map(|r| serde_json::to_value(r).unwrap())
-                .collect()
-        }
         let mut vrrp = samples::vrrp_rows();
         vrrp.extend([
             row("eth1", 10, State::Backup),
@@ -865,7 +862,7 @@ mod tests {
         ]);
         vrrp.push(vrrp[0].clone());
         vrrp.last_mut().unwrap().name = Some("edge-\"a\"\n".into());
-        let (vrrp_values, vrrp) = over_the_wire(&vrrp, Listing::Routers);
+        let (_, vrrp) = over_the_wire(&vrrp, Listing::Routers);
         let servers = [
             server("group2", State::Backup, 1),
             server("group1", State::Master, 3),
@@ -896,19 +893,9 @@ mod tests {
             stats: &stats,
             process,
         };
-        let typed = render(&vrrp, &servers, &pathways, &track, &info);
-        let legacy = crate::daemon::metrics_legacy::render(
-            &vrrp_values,
-            &values(&servers),
-            &values(&pathways),
-            &values(&track),
-            &info,
-        );
-        assert_eq!(typed, legacy);
-        assert!(typed.contains("netvrrp_vrrp_ra_sent_total"), "{typed}");
-        let empty = render(&[], &[], &[], &[], &info);
-        let legacy_empty = crate::daemon::metrics_legacy::render(&[], &[], &[], &[], &info);
-        assert_eq!(empty, legacy_empty);
+        let text = render(&vrrp, &servers, &pathways, &track, &info);
+        assert_eq!(text, include_str!("../contract/golden/metrics.txt"));
+        assert!(text.contains("netvrrp_vrrp_ra_sent_total"), "{text}");
     }
 
     #[test]

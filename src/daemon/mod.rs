@@ -10,8 +10,6 @@ pub mod identity;
 pub mod log_file;
 pub mod metrics;
 pub mod metrics_http;
-#[cfg(test)]
-mod metrics_legacy;
 pub mod nft_netlink;
 pub mod render;
 pub mod router_params;

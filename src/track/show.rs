@@ -57,108 +57,20 @@ pub fn tracked_lines(track: &[TrackContribution]) -> String {
     out
 }
 
-/// The renderer this file replaced (string keys over `serde_json::Value`), kept for the
-/// tests that show the typed one prints the same bytes.
-#[cfg(test)]
-pub(crate) mod legacy {
-    use serde_json::Value;
-
-    fn s(v: &Value) -> String {
-        match v {
-            Value::String(s) => s.clone(),
-            Value::Null => "-".into(),
-            other => other.to_string(),
-        }
-    }
-
-    /// Seconds since the epoch as UTC `YYYY-MM-DD HH:MM:SS`.
-    fn when(v: &Value) -> String {
-        let Some(t) = v.as_f64().filter(|t| *t > 0.0) else {
-            return "-".into();
-        };
-        crate::types::utc_date_time(t as i64)
-    }
-
-    /// One block per object.
-    pub fn text(rows: &[Value]) -> String {
-        if rows.is_empty() {
-            return "no track objects".into();
-        }
-        let mut out = String::new();
-        for r in rows {
-            let field = |k: &str, v: String| format!(" {k:<16} {v}\n");
-            out += &format!(
-                "\n Track object     {} ({})\n",
-                s(&r["name"]),
-                s(&r["kind"])
-            );
-            out += &field("State", s(&r["state"]).to_uppercase());
-            out += &field("Since", when(&r["since"]));
-            out += &field("Last result", s(&r["last_result"]));
-            out += &field("Last checked", when(&r["last_checked"]));
-            out += &field("Changes", s(&r["changes"]));
-            if !r["exit_status"].is_null() {
-                out += &field("Exit status", s(&r["exit_status"]));
-                let lines: Vec<String> = r["output"]
-                    .as_array()
-                    .map(|a| a.iter().map(s).collect())
-                    .unwrap_or_default();
-                if !lines.is_empty() {
-                    out += " Output:\n";
-                    for l in lines {
-                        out += &format!("   {l}\n");
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// `show vrrp`: one line per tracked object with what it takes off the priority now.
-    pub fn tracked_lines(track: &Value) -> String {
-        let mut out = String::new();
-        for t in track.as_array().into_iter().flatten() {
-            let what = if t["interface"].is_null() {
-                format!("object {}", s(&t["object"]))
-            } else {
-                format!("interface {}", s(&t["interface"]))
-            };
-            let effect = if t["fault"].as_bool() == Some(true) {
-                if t["faulting"].as_bool() == Some(true) {
-                    "fault (router held in Initialize)".to_string()
-                } else {
-                    "fault when down".to_string()
-                }
-            } else {
-                format!(
-                    "decrement {}, contributes {}",
-                    s(&t["decrement"]),
-                    s(&t["contribution"])
-                )
-            };
-            out += &format!("   {what:<30} {:<5} {effect}\n", s(&t["state"]));
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::contract::{Listing, over_the_wire, samples};
 
+    /// Byte for byte what the renderer over `serde_json::Value` this one replaced printed
+    /// (src/contract/golden/ was written by that one).
     #[test]
-    fn typed_rendering_prints_the_bytes_of_the_json_one() {
-        let (values, rows) = over_the_wire(&samples::track_rows(), Listing::Tracks);
-        assert_eq!(text(&rows), legacy::text(&values));
-        assert_eq!(text(&[]), legacy::text(&[]));
-        let (values, routers) = over_the_wire(&samples::vrrp_rows(), Listing::Routers);
-        for (value, router) in values.iter().zip(&routers) {
-            assert_eq!(
-                tracked_lines(&router.track),
-                legacy::tracked_lines(&value["track"])
-            );
-        }
+    fn the_text_is_the_golden_text() {
+        let (_, rows) = over_the_wire(&samples::track_rows(), Listing::Tracks);
+        assert_eq!(
+            text(&rows),
+            include_str!("../contract/golden/show_track.txt")
+        );
     }
 
     #[test]
