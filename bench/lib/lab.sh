@@ -9,7 +9,9 @@
 # VRID $VRID, VIP $VIP. h1 ($NET.100) is a host on the segment.
 #
 # Implementations (tags): netvrrp (nv), netvrrp with `[runtime] realtime-priority = $RT_PRIO`
-# (nr), keepalived (ka), FRR zebra + vrrpd with pre-made macvlans (fr). Per tag:
+# (nr), netvrrp-base (nb: netvrrp run with the binary NETVRRP_BASE_BIN, another build such as
+# main's, to compare with in the same run), keepalived (ka), FRR zebra + vrrpd with pre-made
+# macvlans (fr). Per tag:
 #   impl_start TAG K PRIO INTERVAL_MS   start the router (first start and revive)
 #   impl_pids TAG K                     its process ids (one per line)
 #   impl_stop TAG K                     graceful stop: what makes that daemon send priority 0
@@ -42,12 +44,12 @@ default_impls() { # [with-rt]
 
 tag() {
     case $1 in
-        netvrrp) echo nv ;; netvrrp-rt) echo nr ;; keepalived) echo ka ;; frr) echo fr ;;
-        *) die "unknown implementation $1 (have: netvrrp netvrrp-rt keepalived frr)" ;;
+        netvrrp) echo nv ;; netvrrp-rt) echo nr ;; netvrrp-base) echo nb ;; keepalived) echo ka ;; frr) echo fr ;;
+        *) die "unknown implementation $1 (have: netvrrp netvrrp-rt netvrrp-base keepalived frr)" ;;
     esac
 }
-impl_of() { case $1 in nv | nr) echo nv ;; ka) echo ka ;; fr) echo fr ;; esac; }
-name_of() { case $1 in nv) echo netvrrp ;; nr) echo netvrrp-rt ;; ka) echo keepalived ;; fr) echo frr ;; esac; }
+impl_of() { case $1 in nv | nr) echo nv ;; nb) echo nb ;; ka) echo ka ;; fr) echo fr ;; esac; }
+name_of() { case $1 in nv) echo netvrrp ;; nr) echo netvrrp-rt ;; nb) echo netvrrp-base ;; ka) echo keepalived ;; fr) echo frr ;; esac; }
 sw() { echo "$NSP-$1-sw"; }
 rns() { echo "$NSP-$1-r$2"; }
 hns() { echo "$NSP-$1-h1"; }
@@ -114,6 +116,10 @@ nv_stop() { # `netvrrp stop`: the master sends priority 0, then the runtime exit
 }
 nv_revive_prep() { :; }
 nv_version() { "$NETVRRP" --version 2>/dev/null | awk 'NR==1' || echo "netvrrp $(git -C "$REPO_DIR" rev-parse --short HEAD)"; }
+# netvrrp-base: the netvrrp functions with NETVRRP_BASE_BIN (as in bench/scale.sh)
+for f in start pids stop revive_prep version; do
+    eval "nb_$f() { local NETVRRP=\$NETVRRP_BASE_BIN; nv_$f \"\$@\"; }"
+done
 
 # ------------------------------------------------------------------ keepalived
 ka_start() {
@@ -208,6 +214,8 @@ fr_version() { echo "FRR $(dpkg-query -W -f '${Version}' frr 2>/dev/null || echo
 lab_init() { # [with-rt]: IMPLS (default: what is installed) -> the array impls, and versions
     IMPLS=${IMPLS:-$(default_impls "${1:-}")}
     read -r -a impls <<<"$IMPLS"
+    [[ " $IMPLS " != *" netvrrp-base "* ]] || [ -x "${NETVRRP_BASE_BIN:-}" ] \
+        || die "IMPLS has netvrrp-base: set NETVRRP_BASE_BIN to a binary"
     versions=$(versions_json "${impls[@]}")
 }
 

@@ -233,7 +233,7 @@ impl Sub<Time> for Time {
 }
 
 /// RFC 9568 section 6.4 states ("Active" in RFC 9568 is "Master" here, as in RFC 3768).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     Initialize,

@@ -5,7 +5,7 @@ use super::*;
 /// Statistics of one instance; the single place `show vrrp` reads. The first group is kept by
 /// the state machine; the second by the runtime and codec through [`Router::counters_mut`]
 /// (packets dropped before they become an [`Input::Advert`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub struct Counters {
     // --- kept by the state machine ---
