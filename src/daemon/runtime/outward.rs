@@ -32,13 +32,7 @@ impl Runtime {
                 inst.device_index,
                 !leaving && inst.router.state() == State::Master,
                 inst.router.accept_mode(),
-                if self.deadman {
-                    crate::daemon::filter::lease_for(Duration::from_millis(u64::from(
-                        inst.config.advertisement_interval_ms,
-                    )))
-                } else {
-                    0
-                },
+                self.lease_ms(inst.config.advertisement_interval_ms),
             );
             if let IpAddr::V4(p) = inst.primary {
                 wanted.primary4.insert(inst.parent_index, p);
