@@ -41,6 +41,7 @@ mod packet_log;
 mod persistence;
 mod ra;
 mod reload;
+mod promotion;
 mod takeover;
 mod waiting;
 
@@ -173,7 +174,8 @@ pub struct Runtime {
     /// The receive buffer, reused for every packet.
     rx_buf: Vec<u8>,
     /// Every frame this loop sends, flushed once per loop turn and before each netlink
-    /// request (so a new Master's advert never waits for a round trip).
+    /// request (so an advert never waits for a round trip), except the protodown off and
+    /// filter opening of a new Master, which its first advert waits for (`promotion.rs`).
     frames: FrameBatch,
     events: broadcast::Sender<Published>,
     scratch: Vec<Action>,
@@ -181,8 +183,9 @@ pub struct Runtime {
     /// What only the metrics read (reloads that changed something, failures, config hash).
     stats: super::metrics::RuntimeStats,
     /// The nftables filter runs in its own task: `nft` takes milliseconds, which must not
-    /// delay adverts.
-    filter: mpsc::UnboundedSender<FilterJob>,
+    /// delay adverts. Only a new Master's part is done by the loop itself (see
+    /// [`FilterHandle::promote`]).
+    filter: FilterHandle,
     /// A state changed since the filter was last synced.
     filter_dirty: bool,
     /// Masters that sent an advert since the filter was last synced: their dead-man leases
@@ -531,7 +534,6 @@ impl Runtime {
         if self
             .filter
             .send(FilterJob::Leave(self.filter_state(true), done))
-            .is_ok()
         {
             self.elect_until(timer, wait).await;
         }

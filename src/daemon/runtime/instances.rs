@@ -210,11 +210,16 @@ impl Runtime {
             let protodown =
                 Self::queue_frames(&mut self.frames, &mut self.instances[i], i, &actions);
             self.note_renewal(i, &actions);
+            // A new Master's device and filter are open before its first advert leaves
+            // (see promotion.rs); every other protodown change waits for the frames.
+            let opened = match protodown {
+                Some(false) => Some(self.open_for_master(i).await),
+                _ => None,
+            };
             if protodown.is_some() {
                 // A transition: its frames (a new Master's advert and gratuitous packets, a
                 // leaving Master's priority 0) go before the logging, events, fan-out and
-                // netlink round trip that follow. They leave through the parent and do not
-                // need the device up.
+                // netlink round trips that follow. They leave through the parent.
                 self.flush_frames();
             }
             Self::report(&self.events, &mut self.instances[i], &actions);
@@ -239,7 +244,10 @@ impl Runtime {
             // A device taken over live stays as it is until the protocol decides.
             let protodown = protodown.filter(|&on| !(on && self.held(&self.instances[i])));
             if let Some(on) = protodown {
-                let refused = !Self::set_protodown(&self.kernel, &mut self.instances[i], on).await;
+                let refused = match opened {
+                    Some(done) => !done,
+                    None => !Self::set_protodown(&self.kernel, &mut self.instances[i], on).await,
+                };
                 if refused && !on && self.instances[i].router.state() == State::Master {
                     // Our adverts no longer depend on the device being up: a Master whose
                     // device stays down must stop advertising, as if its link were gone.
@@ -341,6 +349,7 @@ impl Runtime {
         };
         match kernel.set_protodown(idx, on).await {
             Ok(()) => {
+                tracing::debug!(target: "netvrrp::kernel", device = %inst.device, on, "protodown set");
                 inst.protodown = Some(on);
                 true
             }

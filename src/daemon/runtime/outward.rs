@@ -35,12 +35,10 @@ impl Runtime {
                 inst.device_index,
                 !leaving && (inst.router.state() == State::Master || held),
                 inst.router.accept_mode(),
-                if self.deadman && !held {
-                    crate::daemon::filter::lease_for(Duration::from_millis(u64::from(
-                        inst.config.advertisement_interval_ms,
-                    )))
-                } else {
+                if held {
                     0
+                } else {
+                    self.lease_ms(inst.config.advertisement_interval_ms)
                 },
             );
             if let IpAddr::V4(p) = inst.primary {
