@@ -6,15 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (it creates network namespaces): sudo $0"; exit 1; }
-# The tools it uses (iproute2, procps, iputils-ping, nftables; list in scripts/deps): the
-# missing ones are installed with apt-get (no daemon started), or named when that cannot be
-# done. NETVRRP_NO_INSTALL=1 only names them.
+# The tools it uses (iproute2, procps, iputils-ping, nftables) and, when it builds, the C
+# linker rustc calls (gcc, libc6-dev); lists in scripts/deps: the missing ones are installed
+# with apt-get (no daemon started), or named when that cannot be done. NETVRRP_NO_INSTALL=1
+# only names them.
 source scripts/deps
+sets=(demo)
+[ -n "${NETVRRP_BIN:-}" ] || sets+=(build)
 if [ -n "${NETVRRP_NO_INSTALL:-}" ]; then
-    missing=$(deps_missing demo)
+    missing=$(deps_missing "${sets[@]}")
     [ -z "$missing" ] || { echo "missing packages (Debian names): ${missing//$'\n'/ }" >&2; exit 1; }
 else
-    deps_ensure demo
+    deps_ensure "${sets[@]}"
 fi
 if [ -z "${NETVRRP_BIN:-}" ]; then
     # Through sudo, built as the user who ran it (their rustup toolchain, which sudo's PATH
