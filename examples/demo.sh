@@ -76,7 +76,7 @@ ipv6 = ["$VIP6/64"]
 TOML
 done
 
-nv() { local r=$1; shift; "$BIN" --netns $P-$r --run-dir "$DIR/run-$r" "$@"; }
+nv() { local r=$1; shift; "$BIN" --netns "$P-$r" --run-dir "$DIR/run-$r" "$@"; }
 
 echo "== apply on r1 (priority 200) and r2 (priority 100)"
 nv r1 apply -f "$DIR/r1.toml"
