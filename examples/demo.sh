@@ -6,15 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (it creates network namespaces): sudo $0"; exit 1; }
-# The tools it uses (iproute2, procps, iputils-ping, nftables; list in scripts/deps): the
-# missing ones are installed with apt-get (no daemon started), or named when that cannot be
-# done. NETVRRP_NO_INSTALL=1 only names them.
+# The tools it uses (iproute2, procps, iputils-ping, nftables) and, when it builds, the C
+# linker rustc calls (gcc, libc6-dev); lists in scripts/deps: the missing ones are installed
+# with apt-get (no daemon started), or named when that cannot be done. NETVRRP_NO_INSTALL=1
+# only names them.
 source scripts/deps
+sets=(demo)
+[ -n "${NETVRRP_BIN:-}" ] || sets+=(build)
 if [ -n "${NETVRRP_NO_INSTALL:-}" ]; then
-    missing=$(deps_missing demo)
+    missing=$(deps_missing "${sets[@]}")
     [ -z "$missing" ] || { echo "missing packages (Debian names): ${missing//$'\n'/ }" >&2; exit 1; }
 else
-    deps_ensure demo
+    deps_ensure "${sets[@]}"
 fi
 if [ -z "${NETVRRP_BIN:-}" ]; then
     # Through sudo, built as the user who ran it (their rustup toolchain, which sudo's PATH
@@ -73,7 +76,7 @@ ipv6 = ["$VIP6/64"]
 TOML
 done
 
-nv() { local r=$1; shift; "$BIN" --netns $P-$r --run-dir "$DIR/run-$r" "$@"; }
+nv() { local r=$1; shift; "$BIN" --netns "$P-$r" --run-dir "$DIR/run-$r" "$@"; }
 
 echo "== apply on r1 (priority 200) and r2 (priority 100)"
 nv r1 apply -f "$DIR/r1.toml"

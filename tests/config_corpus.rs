@@ -96,8 +96,17 @@ fn apply_of_a_malformed_file_changes_nothing() {
     ns.ok(&["ip", "link", "set", "eth0", "up"]);
     ns.ok(&["ip", "link", "set", "eth1", "up"]);
     let before = kernel_view(&ns);
-    for f in corpus() {
-        let f = f.to_string_lossy().into_owned();
+    // apply refuses, as root, a file another user could edit (exit 1 before any parsing):
+    // the checkout belongs to whoever ran `sudo ./scripts/test`, so each file is applied
+    // from a root-owned 0644 copy.
+    let copies = ns.dir().join("corpus");
+    std::fs::create_dir(&copies).unwrap();
+    for original in corpus() {
+        let copy = copies.join(original.file_name().unwrap());
+        std::fs::write(&copy, std::fs::read(&original).unwrap()).unwrap();
+        std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
+        let f = copy.to_string_lossy().into_owned();
         let out = ns.netvrrp(&["apply", "-f", &f]);
         assert_eq!(out.status.code(), Some(65), "{f}: {}", common::text(&out));
         // Nothing was started either.
