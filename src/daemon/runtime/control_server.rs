@@ -98,7 +98,10 @@ pub(super) async fn serve_connection(
                 }
             }
         };
-        let Ok(text) = serde_json::to_string(&reply) else {
+        // Replies can be megabytes (a row per instance): written out on a blocking thread,
+        // not the election loop's, which this task shares.
+        let Ok(Ok(text)) = tokio::task::spawn_blocking(move || serde_json::to_string(&reply)).await
+        else {
             return;
         };
         if write
@@ -340,9 +343,12 @@ impl Runtime {
                         tokio::spawn(async move {
                             let answer = match reload::prepare(kernel, file, commits, failed).await
                             {
-                                Ok(report) => {
+                                // A row per instance (thousands): not on the loop's thread.
+                                Ok(report) => tokio::task::spawn_blocking(move || {
                                     Reply::ok(serde_json::to_value(report).unwrap_or_default())
-                                }
+                                })
+                                .await
+                                .unwrap_or_else(|e| Reply::err(format!("reload report: {e}"))),
                                 Err(e) => Reply::err(e),
                             };
                             let _ = reply.send(answer);
