@@ -331,7 +331,12 @@ impl Vrrs {
     /// once, and removed ones that were ACTIVE are taken down (their effects are in the
     /// returned fan-out, flagged `removed`).
     pub fn reconfigure(&mut self, config: &Config) -> Fanout {
-        let mut next = Vrrs::new(config);
+        self.adopt(Vrrs::new(config))
+    }
+
+    /// [`Vrrs::reconfigure`] with the new file's database already built ([`Vrrs::new`], e.g.
+    /// on another thread while the file still holds its routers).
+    pub fn adopt(&mut self, mut next: Vrrs) -> Fanout {
         next.links = std::mem::take(&mut self.links);
         next.complete = self.complete;
         for s in next.servers.iter_mut() {

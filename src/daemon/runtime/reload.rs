@@ -4,8 +4,11 @@
 //! other change is applied to the running state machine, so a priority edit that keeps the
 //! master moves nothing.
 //!
-//! The file is read, checked and hashed and the kernel dumped off the loop ([`prepare`],
-//! [`on_sighup`]). The loop swaps the prepared state in ([`Runtime::begin_reload`]) and then
+//! The file is read, checked and hashed, the kernel dumped and the new routers compared with
+//! the running ones off the loop ([`prepare`], [`on_sighup`], [`super::reload_plan`]; on
+//! blocking threads where it is CPU work, since the loop's tokio runtime has one thread).
+//! The loop swaps the prepared state in ([`Runtime::begin_reload`]; an unchanged list of
+//! instances is kept as it is, with its indexes and timers) and then
 //! reconfigures the changed instances a slice per loop turn ([`Runtime::continue_reload`]),
 //! serving due timers and received adverts between slices, so reconfiguring 1,000 routers
 //! does not hold back the adverts of the others. Semantics of a reload in progress:
@@ -55,6 +58,8 @@ pub(in crate::daemon) struct Prepared {
     /// The new file's configuration without its routers (in `routers`).
     config: config::Config,
     routers: Vec<Arc<RouterConfig>>,
+    /// The new file's VRRS database, before it takes over the running one's state.
+    vrrs: crate::vrrs::Vrrs,
     plan: ReloadPlan,
     snapshot: Snapshot,
     /// SHA-256 of the file (hex), for the metrics.
@@ -89,14 +94,43 @@ pub(super) struct Swap {
 /// start, used by one reload at a time (a socket serves one dump at a time).
 pub(in crate::daemon) type ReconcileKernel = Arc<tokio::sync::Mutex<Kernel>>;
 
+/// A new file's configuration with its routers taken out as shared copies (one each, with
+/// the instances), and the VRRS database it describes (built from the routers' leader names
+/// before they left the configuration).
+struct Shared {
+    config: config::Config,
+    routers: Vec<Arc<RouterConfig>>,
+    vrrs: crate::vrrs::Vrrs,
+}
+
+/// [`Shared`] from a new file's configuration, on a blocking thread.
+async fn share_off_loop(mut config: config::Config) -> Result<Shared, String> {
+    tokio::task::spawn_blocking(move || {
+        let vrrs = crate::vrrs::Vrrs::new(&config);
+        let routers = super::reload_plan::shared(std::mem::take(&mut config.routers));
+        Shared {
+            config,
+            routers,
+            vrrs,
+        }
+    })
+    .await
+    .map_err(|e| format!("the reload's preparation failed: {e}"))
+}
+
 /// Hand a prepared reload to the loop and wait for what it did. The file's hash and the
 /// comparison of its routers with the running ones are made on a blocking thread.
 async fn commit(
     commits: &mpsc::Sender<Commit>,
     file: PathBuf,
-    mut config: config::Config,
+    shared: Shared,
     snapshot: Snapshot,
 ) -> Result<ReloadReport, String> {
+    let Shared {
+        config,
+        routers,
+        vrrs,
+    } = shared;
     let stopping = |_| "the runtime is stopping".to_string();
     let (ask, answer) = oneshot::channel();
     commits
@@ -105,13 +139,10 @@ async fn commit(
         .map_err(|_| "the runtime is stopping".to_string())?;
     let running = answer.await.map_err(stopping)?;
     let hashed = file.clone();
-    let (sha256, routers, plan, config) = tokio::task::spawn_blocking(move || {
+    let (sha256, routers, plan) = tokio::task::spawn_blocking(move || {
         let sha256 = crate::daemon::metrics::file_sha256(&hashed);
-        // From here the routers are shared (one copy each, with the instances), not kept in
-        // the file's configuration too.
-        let routers = super::reload_plan::shared(std::mem::take(&mut config.routers));
         let plan = ReloadPlan::new(running, &routers);
-        (sha256, routers, plan, config)
+        (sha256, routers, plan)
     })
     .await
     .map_err(|e| format!("the reload's preparation failed: {e}"))?;
@@ -121,6 +152,7 @@ async fn commit(
             file,
             config,
             routers,
+            vrrs,
             plan,
             snapshot,
             sha256,
@@ -143,14 +175,17 @@ pub(in crate::daemon) async fn prepare(
         let config = kernel::load_config_off_loop(&file, true)
             .await
             .map_err(|f| f.to_string())?;
+        // Before the dump: the parser's buffers are gone by then (the peak of a reload at
+        // thousands of routers).
+        let shared = share_off_loop(config).await?;
         let k = kernel.lock().await;
         let snapshot = k.snapshot().await.map_err(|e| format!("{e:#}"))?;
-        Ok::<_, String>((config, snapshot))
+        Ok::<_, String>((shared, snapshot))
     }
     .await;
     match prepared {
         // A failed commit is counted by the loop itself.
-        Ok((config, snapshot)) => commit(&commits, file, config, snapshot).await,
+        Ok((shared, snapshot)) => commit(&commits, file, shared, snapshot).await,
         Err(e) => {
             let _ = failures.send(());
             Err(e)
@@ -193,18 +228,21 @@ pub(in crate::daemon) async fn on_sighup(
             // Not kept alive while the loop swaps (the desired state is as large as a
             // snapshot).
             drop((desired, owned, warnings, plan));
-            return commit(&commits, file.clone(), config, snapshot)
+            let refused = |why| Failure::Reload {
+                why,
+                rollback: "nothing was changed".into(),
+            };
+            let shared = share_off_loop(config).await.map_err(refused)?;
+            return commit(&commits, file.clone(), shared, snapshot)
                 .await
                 .map(Some)
-                .map_err(|why| Failure::Reload {
-                    why,
-                    rollback: "nothing was changed".into(),
-                });
+                .map_err(refused);
         }
         let config = loaded.config.clone();
         kernel::execute(&k, &run_dir, loaded, &plan, owner, || async {
+            let shared = share_off_loop(config).await.map_err(anyhow::Error::msg)?;
             let snapshot = k.snapshot().await?;
-            commit(&commits, file.clone(), config, snapshot)
+            commit(&commits, file.clone(), shared, snapshot)
                 .await
                 .map(Some)
                 .map_err(anyhow::Error::msg)
@@ -250,6 +288,7 @@ impl Runtime {
             file,
             config,
             routers,
+            vrrs,
             mut plan,
             snapshot,
             sha256,
@@ -265,7 +304,7 @@ impl Runtime {
         if self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) > 0 {
             self.flush_vrrs().await;
         }
-        let mut fan = self.vrrs.reconfigure(&config);
+        let mut fan = self.vrrs.adopt(vrrs);
         if self.vrrs.needs_snapshot() {
             fan.append(self.vrrs.on_snapshot(&snapshot));
         }
@@ -623,5 +662,22 @@ fn change(key: &InstanceKey, action: RouterAction) -> RouterChange {
         vrid: key.vrid,
         family: key.family,
         action,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The routers leave the configuration off the loop; the VRRS database (its leader
+    /// names come from the routers) must be built before they do.
+    #[tokio::test]
+    async fn shared_keeps_the_vrrs_leaders_the_routers_name() {
+        let text = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\nvrrs-leader = [\"group1\"]\n\n[[vrrp]]\ninterface = \"eth0\"\nvrid = 6\nipv4 = [\"192.0.2.2/24\"]\n";
+        let config = crate::config::parse_str(text, "t.toml").expect("test config parses");
+        let shared = share_off_loop(config).await.expect("shared");
+        assert!(shared.config.routers.is_empty());
+        assert_eq!(shared.routers.len(), 2);
+        assert_eq!(shared.vrrs.names().collect::<Vec<_>>(), vec!["group1"]);
     }
 }
