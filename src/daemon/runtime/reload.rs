@@ -324,11 +324,7 @@ impl Runtime {
         // The same instances in the same order (the usual reload): the list, its indexes and
         // timers stay as they are.
         let mut same_list = self.not_installed.is_empty()
-            && old.len() == plan.keys.len()
-            && old
-                .iter()
-                .zip(&plan.keys)
-                .all(|(inst, key)| inst.key == *key);
+            && super::reload_plan::same_instances(old.iter().map(|inst| &inst.key), &routers);
         // By name, only if some instance has no device (see `device_now`).
         let mut by_name: Option<HashMap<&str, u32>> = None;
         let mut done: HashMap<InstanceKey, RouterAction> = HashMap::with_capacity(old.len());
@@ -336,18 +332,19 @@ impl Runtime {
         // Positions in `keep` and the new configuration.
         let mut live: Vec<(usize, Arc<RouterConfig>)> = Vec::new();
         for mut inst in old {
-            let (mut action, desired) = plan.take(&inst.key).unwrap_or_else(|| {
-                // Not reached (every instance runs a router of `self.routers`); compare here.
-                let desired = routers
-                    .iter()
-                    .find(|r| r.interface == inst.key.interface && r.vrid == inst.key.vrid);
-                let action = routers::instance_action(
-                    &inst.config,
-                    inst.key.family,
-                    desired.map(|rc| &**rc),
-                );
-                (action, desired.cloned())
-            });
+            let (mut action, desired) =
+                plan.take(&inst.config, inst.key.family).unwrap_or_else(|| {
+                    // Not reached (every instance runs a router of `self.routers`); compare here.
+                    let desired = routers
+                        .iter()
+                        .find(|r| r.interface == inst.key.interface && r.vrid == inst.key.vrid);
+                    let action = routers::instance_action(
+                        &inst.config,
+                        inst.key.family,
+                        desired.map(|rc| &**rc),
+                    );
+                    (action, desired.cloned())
+                });
             if matches!(
                 action,
                 RouterAction::Keep | RouterAction::Reconfigure { .. }

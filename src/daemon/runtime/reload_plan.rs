@@ -5,6 +5,7 @@
 use super::InstanceKey;
 use crate::config::RouterConfig;
 use crate::reconcile::routers::{self, RouterAction};
+use crate::types::Family;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -15,12 +16,12 @@ pub(super) type Planned = (RouterAction, Option<Arc<RouterConfig>>);
 /// The comparison of the running routers with a new file's.
 pub(super) struct ReloadPlan {
     /// The running routers the actions were computed against: the loop uses the plan only
-    /// while exactly these run (another reload may have swapped in since).
+    /// while exactly these run (another reload may have swapped in since), which also keeps
+    /// the addresses in `actions` unique.
     against: Vec<Arc<RouterConfig>>,
-    /// Per instance of a running router.
-    actions: HashMap<InstanceKey, Planned>,
-    /// The new file's instances, in the file's order.
-    pub keys: Vec<InstanceKey>,
+    /// Per instance of a running router, by the address of its shared configuration and its
+    /// family (no copy of its name: at 4,000 routers the plan is part of a reload's peak).
+    actions: HashMap<(usize, Family), Planned>,
 }
 
 impl ReloadPlan {
@@ -40,24 +41,12 @@ impl ReloadPlan {
                     RouterAction::Keep | RouterAction::Reconfigure { .. } => desired.cloned(),
                     _ => None,
                 };
-                actions.insert(
-                    InstanceKey::new(&old.interface, old.vrid, family),
-                    (action, config),
-                );
+                actions.insert((address(old), family), (action, config));
             }
         }
-        let keys = routers
-            .iter()
-            .flat_map(|rc| {
-                rc.families()
-                    .into_iter()
-                    .map(|family| InstanceKey::new(&rc.interface, rc.vrid, family))
-            })
-            .collect();
         ReloadPlan {
             against: running,
             actions,
-            keys,
         }
     }
 
@@ -71,10 +60,33 @@ impl ReloadPlan {
                 .all(|(a, b)| Arc::ptr_eq(a, b))
     }
 
-    /// The action of a running instance (each is taken once).
-    pub fn take(&mut self, key: &InstanceKey) -> Option<Planned> {
-        self.actions.remove(key)
+    /// The action of the running instance of `family` whose configuration is `config` (each
+    /// is taken once).
+    pub fn take(&mut self, config: &Arc<RouterConfig>, family: Family) -> Option<Planned> {
+        self.actions.remove(&(address(config), family))
     }
+}
+
+fn address(config: &Arc<RouterConfig>) -> usize {
+    Arc::as_ptr(config) as usize
+}
+
+/// Do `instances` (their keys, in order) run exactly the instances of `routers`, in the
+/// file's order?
+pub(super) fn same_instances<'a>(
+    mut instances: impl Iterator<Item = &'a InstanceKey>,
+    routers: &[Arc<RouterConfig>],
+) -> bool {
+    for rc in routers {
+        for family in rc.families() {
+            match instances.next() {
+                Some(k)
+                    if k.interface == rc.interface && k.vrid == rc.vrid && k.family == family => {}
+                _ => return false,
+            }
+        }
+    }
+    instances.next().is_none()
 }
 
 /// One shared copy of each router, in a vector of its own size. `into_iter().map(Arc::new)
@@ -90,7 +102,6 @@ pub(super) fn shared(routers: Vec<RouterConfig>) -> Vec<Arc<RouterConfig>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Family;
 
     fn router(interface: &str, vrid: u8, priority: u8, ipv6: bool) -> Arc<RouterConfig> {
         let mut text = format!(
@@ -101,6 +112,21 @@ mod tests {
         }
         let mut config = crate::config::parse_str(&text, "test.toml").expect("test config parses");
         Arc::new(config.routers.remove(0))
+    }
+
+    #[test]
+    fn same_instances_means_the_same_keys_in_the_same_order() {
+        let routers = vec![router("p0", 1, 200, true), router("p1", 2, 200, false)];
+        let key = |i: &str, vrid, family| InstanceKey::new(i, vrid, family);
+        let running = [
+            key("p0", 1, Family::Ipv4),
+            key("p0", 1, Family::Ipv6),
+            key("p1", 2, Family::Ipv4),
+        ];
+        assert!(same_instances(running.iter(), &routers));
+        assert!(!same_instances(running.iter().rev(), &routers));
+        assert!(!same_instances(running[..2].iter(), &routers));
+        assert!(!same_instances(running.iter(), &routers[..1]));
     }
 
     #[test]
@@ -128,11 +154,10 @@ mod tests {
         let mut plan = ReloadPlan::new(running.clone(), &routers);
         assert!(plan.is_current(&running));
         assert!(!plan.is_current(&routers));
-        let key = |vrid, family| InstanceKey::new("p0", vrid, family);
-        let (action, config) = plan.take(&key(1, Family::Ipv4)).expect("planned");
+        let (action, config) = plan.take(&running[0], Family::Ipv4).expect("planned");
         assert_eq!(action, RouterAction::Keep);
         assert!(Arc::ptr_eq(&config.expect("kept"), &routers[0]));
-        let (action, config) = plan.take(&key(2, Family::Ipv4)).expect("planned");
+        let (action, config) = plan.take(&running[1], Family::Ipv4).expect("planned");
         assert_eq!(
             action,
             RouterAction::Reconfigure {
@@ -141,21 +166,13 @@ mod tests {
         );
         assert!(Arc::ptr_eq(&config.expect("reconfigured"), &routers[1]));
         // The IPv6 instance of router 2 and router 3 left the file.
-        for k in [key(2, Family::Ipv6), key(3, Family::Ipv4)] {
-            let (action, config) = plan.take(&k).expect("planned");
+        for (rc, family) in [(&running[1], Family::Ipv6), (&running[2], Family::Ipv4)] {
+            let (action, config) = plan.take(rc, family).expect("planned");
             assert_eq!(action, RouterAction::Remove);
             assert!(config.is_none());
         }
-        // Added routers are not running instances; each action is taken once.
-        assert!(plan.take(&key(4, Family::Ipv4)).is_none());
-        assert!(plan.take(&key(1, Family::Ipv4)).is_none());
-        assert_eq!(
-            plan.keys,
-            vec![
-                key(1, Family::Ipv4),
-                key(2, Family::Ipv4),
-                key(4, Family::Ipv4)
-            ]
-        );
+        // Only running configurations have actions; each is taken once.
+        assert!(plan.take(&routers[2], Family::Ipv4).is_none());
+        assert!(plan.take(&running[0], Family::Ipv4).is_none());
     }
 }
