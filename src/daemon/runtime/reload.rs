@@ -87,6 +87,10 @@ pub(super) struct Swap {
     /// Time on the loop: the first turn, and all turns.
     first_turn: Duration,
     busy: Duration,
+    /// The loop thread's CPU time in the first turn and in all turns (unlike the times
+    /// above, not stretched by other processes taking the CPU meanwhile).
+    first_turn_cpu: Duration,
+    busy_cpu: Duration,
     turns: u32,
 }
 
@@ -284,6 +288,7 @@ impl Runtime {
     /// per loop turn.
     async fn swap_in(&mut self, p: Prepared) {
         let began = std::time::Instant::now();
+        let began_cpu = thread_cpu();
         let Prepared {
             file,
             config,
@@ -407,6 +412,7 @@ impl Runtime {
         }
         super::notify(&reloading);
         let first_turn = began.elapsed();
+        let first_turn_cpu = thread_cpu().saturating_sub(began_cpu);
         self.swap = Some(Swap {
             reconfigured: !pending.is_empty(),
             pending,
@@ -420,6 +426,8 @@ impl Runtime {
             began,
             first_turn,
             busy: first_turn,
+            first_turn_cpu,
+            busy_cpu: first_turn_cpu,
             turns: 1,
         });
         if self.swap.as_ref().is_some_and(|s| s.pending.is_empty()) {
@@ -435,6 +443,7 @@ impl Runtime {
             return;
         };
         let slice = std::time::Instant::now();
+        let slice_cpu = thread_cpu();
         swap.turns += 1;
         while let Some((i, rc)) = swap.pending.pop_front() {
             let now = self.now();
@@ -449,6 +458,7 @@ impl Runtime {
             }
         }
         swap.busy += slice.elapsed();
+        swap.busy_cpu += thread_cpu().saturating_sub(slice_cpu);
         let finished = swap.pending.is_empty();
         self.swap = Some(swap);
         if finished {
@@ -462,6 +472,7 @@ impl Runtime {
             return;
         };
         let finishing = std::time::Instant::now();
+        let finishing_cpu = thread_cpu();
         let mut done = swap.done;
         self.feed_tracks(&swap.retracked).await;
         // VIPs, accept-mode and peers of reconfigured routers are the filter's business.
@@ -505,7 +516,8 @@ impl Runtime {
                 .count()
         };
         let busy = swap.busy + finishing.elapsed();
-        tracing::info!(target: "netvrrp::protocol", kept = count("keep"), reconfigured = count("reconfigure"), restarted = count("restart"), added = count("add"), removed = count("remove"), total = self.instances.len(), turns = swap.turns, first_turn_us = swap.first_turn.as_micros() as u64, loop_us = busy.as_micros() as u64, wall_us = swap.began.elapsed().as_micros() as u64, "reloaded");
+        let busy_cpu = swap.busy_cpu + thread_cpu().saturating_sub(finishing_cpu);
+        tracing::info!(target: "netvrrp::protocol", kept = count("keep"), reconfigured = count("reconfigure"), restarted = count("restart"), added = count("add"), removed = count("remove"), total = self.instances.len(), turns = swap.turns, first_turn_us = swap.first_turn.as_micros() as u64, loop_us = busy.as_micros() as u64, first_turn_cpu_us = swap.first_turn_cpu.as_micros() as u64, loop_cpu_us = busy_cpu.as_micros() as u64, wall_us = swap.began.elapsed().as_micros() as u64, "reloaded");
         super::notify(&[sd_notify::NotifyState::Ready]);
         self.heap_trim.notify_one();
         let _ = swap.reply.send(Ok(report));
@@ -619,6 +631,22 @@ impl Runtime {
             },
         }
     }
+}
+
+/// The calling thread's CPU time (zero if the clock cannot be read).
+fn thread_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given and nothing else.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// Free a large structure (the old snapshot, the old file's routers: thousands of
