@@ -178,20 +178,17 @@ pub(super) fn spawn_debounced(
 /// nothing measurable. Called first thing in the runtime process, before any other thread
 /// exists (an arena, once made, stays).
 ///
-/// The mmap and trim thresholds are fixed at 128 KiB, glibc's defaults, which glibc would
-/// otherwise raise (up to 32 MiB) the first time a large block is freed: the megabyte
-/// vectors of a reload (the parser's records, a dump) then come from the heap, and what they
-/// leave there stays resident until a trim. Fixed, they are mapped and unmapped whole.
-/// Measured at 4,000 routers by hand on main's build with `MALLOC_MMAP_THRESHOLD_` and
-/// `MALLOC_TRIM_THRESHOLD_`: start-up peak 24.0 MB instead of 25.9, resident after four
-/// reloads 25 MB instead of 30.
+/// Not fixed here: glibc's mmap and trim thresholds. Fixed at 128 KiB they lowered the
+/// start-up peak at 4,000 routers by ~2 MB (by hand, `MALLOC_MMAP_THRESHOLD_` and
+/// `MALLOC_TRIM_THRESHOLD_` on main's build) but hardly the reload peak (30.1 instead of
+/// 30.3 MB), and a build with them saw its 10 ms backups take over hundreds of times in
+/// one reload benchmark series (glibc then returns and refaults heap pages on the loop's
+/// thread); not kept without a measurement that clears them.
 pub(in crate::daemon) fn share_one_heap_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets glibc tunables; no Rust object is involved.
+    // SAFETY: mallopt only sets a glibc tunable; no Rust object is involved.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
     }
 }
 
