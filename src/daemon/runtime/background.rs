@@ -181,9 +181,11 @@ pub(super) fn spawn_debounced(
 /// Not fixed here: glibc's mmap and trim thresholds. Fixed at 128 KiB they lowered the
 /// start-up peak at 4,000 routers by ~2 MB (by hand, `MALLOC_MMAP_THRESHOLD_` and
 /// `MALLOC_TRIM_THRESHOLD_` on main's build) but hardly the reload peak (30.1 instead of
-/// 30.3 MB), and a build with them saw its 10 ms backups take over hundreds of times in
-/// one reload benchmark series (glibc then returns and refaults heap pages on the loop's
-/// thread); not kept without a measurement that clears them.
+/// 30.3 MB), and a build with them had its 10 ms backups take over 311 times in one of two
+/// reload benchmark series (none in the other; main's build 1 and 0 in the same runs):
+/// not isolated from the shared machine's noise, but returning and refaulting heap pages
+/// on the loop's thread is a plausible cost, so they are not kept without a measurement
+/// that clears them.
 pub(in crate::daemon) fn share_one_heap_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a glibc tunable; no Rust object is involved.
