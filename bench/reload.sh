@@ -6,7 +6,9 @@
 #                                      IMPLS="netvrrp keepalived" (main)
 #                                      FAST_IMPLS="netvrrp netvrrp-rt keepalived" (fast)
 #                                      SMALL_IMPLS="netvrrp keepalived frr" (small)
-#                                      (netvrrp-rt: [runtime] realtime-priority = $RT_PRIO)
+#                                      (netvrrp-rt: [runtime] realtime-priority = $RT_PRIO;
+#                                      netvrrp-base, netvrrp-base-rt: the same with
+#                                      NETVRRP_BASE_BIN, another build to compare with)
 #                                      RELOAD_NAME=reload (the results.json entry)
 #                                      STARTUP_TIMEOUT=180 SETTLE=7
 #
@@ -83,8 +85,10 @@ SMALL_IMPLS=${SMALL_IMPLS:-netvrrp$have_ka$have_fr}
 X_PARENT=1 X_VRID=1 # the router of the "one" and "vip" scenarios
 X_KEY="10.$((100 + X_PARENT)).0.1/$X_VRID"
 
-tag() { case $1 in netvrrp) echo nv ;; netvrrp-rt) echo nr ;; keepalived) echo ka ;; frr) echo fr ;; *) die "reload: unknown implementation $1" ;; esac; }
-name_of() { case $1 in nv) echo netvrrp ;; nr) echo netvrrp-rt ;; ka) echo keepalived ;; fr) echo frr ;; esac; }
+tag() { case $1 in netvrrp) echo nv ;; netvrrp-rt) echo nr ;; netvrrp-base) echo bv ;; netvrrp-base-rt) echo br ;; keepalived) echo ka ;; frr) echo fr ;; *) die "reload: unknown implementation $1" ;; esac; }
+name_of() { case $1 in nv) echo netvrrp ;; nr) echo netvrrp-rt ;; bv) echo netvrrp-base ;; br) echo netvrrp-base-rt ;; ka) echo keepalived ;; fr) echo frr ;; esac; }
+# netvrrp-base / netvrrp-base-rt: the same with NETVRRP_BASE_BIN (another build, e.g. main's)
+bin_of() { case $1 in bv | br) echo "${NETVRRP_BASE_BIN:?netvrrp-base needs NETVRRP_BASE_BIN}" ;; *) echo "$NETVRRP" ;; esac; }
 ns_of() { echo "$NSP-$1-$2"; } # TAG m|b
 dir_of() { echo "$work/$1/$2"; }
 declare -A ALLP XP NVIP NPAR CAPS
@@ -162,7 +166,7 @@ nv_write() { # TAG ROLE
     local t=$1 r=$2 k v n per ms vips f
     f=$(dir_of "$t" "$r")/netvrrp.toml
     {
-        [ "$t" = nr ] && printf '[runtime]\nrealtime-priority = %d\n\n' "$RT_PRIO"
+        case $t in nr | br) printf '[runtime]\nrealtime-priority = %d\n\n' "$RT_PRIO" ;; esac
         printf '[defaults]\nversion = 3\nadvertisement-interval = %d\n' "$INTERVAL_MS"
         for ((k = 0; k < NPAR[$t]; k++)); do
             per=$PER ms=$INTERVAL_MS
@@ -183,7 +187,7 @@ nv_write() { # TAG ROLE
 nv_cmd() { # TAG ROLE: the reload command (also the start)
     local d
     d=$(dir_of "$1" "$2")
-    echo "$NETVRRP" --netns "$(ns_of "$1" "$2")" --run-dir "$d/run" apply -f "$d/netvrrp.toml"
+    echo "$(bin_of "$1")" --netns "$(ns_of "$1" "$2")" --run-dir "$d/run" apply -f "$d/netvrrp.toml"
 }
 nv_start() { # TAG ROLE
     local d
@@ -194,11 +198,11 @@ nv_start() { # TAG ROLE
 }
 nv_pids() { readpid "$(dir_of "$1" m)/run/netvrrp.pid"; }
 # netvrrp-rt: the same with [runtime] realtime-priority = $RT_PRIO (SCHED_FIFO event loop)
-nr_start() { nv_start "$@"; }
-nr_pids() { nv_pids "$@"; }
-nr_counters() { nv_counters "$@"; }
+for b in nr bv br; do
+    eval "${b}_start() { nv_start \"\$@\"; }; ${b}_pids() { nv_pids \"\$@\"; }; ${b}_counters() { nv_counters \"\$@\"; }"
+done
 nv_counters() { # TAG ROLE: sum of the transitions counters
-    "$NETVRRP" --netns "$(ns_of "$1" "$2")" --run-dir "$(dir_of "$1" "$2")/run" show vrrp --json | jq '[(if type == "array" then . else .routers end)[].counters.transitions] | add'
+    "$(bin_of "$1")" --netns "$(ns_of "$1" "$2")" --run-dir "$(dir_of "$1" "$2")/run" show vrrp --json | jq '[(if type == "array" then . else .routers end)[].counters.transitions] | add'
 }
 
 # ------------------------------------------------------------------ keepalived
@@ -316,7 +320,7 @@ prepare() { # TAG SCENARIO
         : >"$f"
         [ "$r" = b ] && [ "$s" != vip ] && continue
         case $t in
-            nv | nr) nv_write "$t" "$r"; echo "exec $(nv_cmd "$t" "$r") >>$(dir_of "$t" "$r")/apply.log 2>&1" >"$f" ;;
+            nv | nr | bv | br) nv_write "$t" "$r"; echo "exec $(nv_cmd "$t" "$r") >>$(dir_of "$t" "$r")/apply.log 2>&1" >"$f" ;;
             ka) ka_write "$t" "$r"; echo "exec $(ka_cmd "$t" "$r")" >"$f" ;;
             fr)
                 local args=(-c 'configure terminal')
@@ -376,6 +380,23 @@ event() { # TAG SCENARIO RUN
         wait "$watcher" 2>/dev/null || true
         if [ -s "$work/ka-done" ]; then wall=$(fsub "$(cat "$work/ka-done")" "$t_cmd"); else wall=null; fi
     fi
+    # netvrrp's own account of the swap (its "reloaded" log line): the first loop turn and
+    # all the turns' time on the loop, wall and the loop thread's CPU (builds before 9d6f7e2
+    # log neither, builds before this session's last not the CPU)
+    local turn=null busy=null turn_cpu=null busy_cpu=null line
+    case $t in
+        nv | nr | bv | br)
+            line=$(grep 'reloaded' "$(dir_of "$t" m)/run/netvrrp.log" 2>/dev/null | tail -1)
+            turn=$(sed -n 's/.*first_turn_us=\([0-9]*\).*/\1/p' <<<"$line")
+            busy=$(sed -n 's/.*loop_us=\([0-9]*\).*/\1/p' <<<"$line")
+            turn_cpu=$(sed -n 's/.*first_turn_cpu_us=\([0-9]*\).*/\1/p' <<<"$line")
+            busy_cpu=$(sed -n 's/.*loop_cpu_us=\([0-9]*\).*/\1/p' <<<"$line")
+            [ -n "$turn" ] || turn=null
+            [ -n "$busy" ] || busy=null
+            [ -n "$turn_cpu" ] || turn_cpu=null
+            [ -n "$busy_cpu" ] || busy_cpu=null
+            ;;
+    esac
     case $s in
         one) keys="[\"$X_KEY\"]" prio=${XP[$t]} vip=null ;;
         all) keys='"slow"' prio=${ALLP[$t]} vip=null ;;
@@ -383,12 +404,14 @@ event() { # TAG SCENARIO RUN
     esac
     awk -v impl="$(name_of "$t")" -v phase="$PHASE" -v s="$s" -v i="$i" -v t0="$t_cmd" -v tr="$t_ret" -v te="$t_end" \
         -v pre="$PRE" -v c0="$c0" -v c1="$c1" -v c2="$c2" -v s0="$s0" -v s1="$s1" -v s2="$s2" -v load="$load" \
-        -v wall="$wall" -v u="$user" -v sy="$sys" -v rc="$rc" -v keys="$keys" -v prio="$prio" -v vip="$vip" 'BEGIN{
+        -v wall="$wall" -v u="$user" -v sy="$sys" -v rc="$rc" -v keys="$keys" -v prio="$prio" -v vip="$vip" \
+        -v turn="$turn" -v busy="$busy" -v turn_cpu="$turn_cpu" -v busy_cpu="$busy_cpu" 'BEGIN{
         post = te - t0
         cpu = (c2 - c1) - (c1 - c0) * post / pre
         sch = ((s2 - s1) - (s1 - s0) * post / pre) / 1e6
         printf "{\"impl\":\"%s\",\"phase\":\"%s\",\"scenario\":\"%s\",\"run\":%d,\"t_cmd\":%.6f,\"t_ret\":%.6f,\"t_end\":%.6f,\"pre_s\":%s,", impl, phase, s, i, t0, tr, te, pre
         printf "\"daemon_cpu_ms\":%.3f,\"daemon_sched_ms\":%.3f,\"daemon_cpu_steady_ms_per_s\":%.3f,\"cmd_cpu_ms\":%.3f,\"wall_ms\":%s,", cpu*1000, sch, (c1-c0)*1000/pre, (u+sy)*1000, (wall=="null" ? "null" : sprintf("%.3f", wall*1000))
+        printf "\"first_turn_us\":%s,\"loop_us\":%s,\"first_turn_cpu_us\":%s,\"loop_cpu_us\":%s,", turn, busy, turn_cpu, busy_cpu
         printf "\"cmd_ms\":%.3f,\"rc\":%d,\"load1\":%s,\"keys\":%s,\"prio\":%d,\"vip\":%s}\n", (tr-t0)*1000, rc, load, keys, prio, vip
     }' >>"$work/events-$PHASE-$t.jsonl"
 }
@@ -498,14 +521,26 @@ figures() { # PHASE SCENARIO LABEL
         fig "$label, $impl: priority-0 adverts" count "$work/v"
         col "$f" "$s" daemon_cpu_ms >"$work/v"
         fig "$label, $impl: reload CPU of the daemon(s), /proc stat, steady rate subtracted" ms "$work/v" \
-            --note "10 ms ticks; $(case $t in nv | nr) echo runtime ;; ka) echo 'parent + VRRP child' ;; fr) echo 'vrrpd + zebra' ;; esac)"
+            --note "10 ms ticks; $(case $t in nv | nr | bv | br) echo runtime ;; ka) echo 'parent + VRRP child' ;; fr) echo 'vrrpd + zebra' ;; esac)"
         col "$f" "$s" daemon_sched_ms >"$work/v"
         fig "$label, $impl: reload CPU of the daemon(s), schedstat, steady rate subtracted" ms "$work/v"
         col "$f" "$s" cmd_cpu_ms >"$work/v"
-        fig "$label, $impl: CPU of the command" ms "$work/v" --note "$(case $t in nv | nr) echo 'netvrrp apply' ;; ka) echo 'kill -HUP' ;; fr) echo 'vtysh (+ ip addr add)' ;; esac)"
+        fig "$label, $impl: CPU of the command" ms "$work/v" --note "$(case $t in nv | nr | bv | br) echo 'netvrrp apply' ;; ka) echo 'kill -HUP' ;; fr) echo 'vtysh (+ ip addr add)' ;; esac)"
         col "$f" "$s" wall_ms >"$work/v"
         fig "$label, $impl: wall time of the reload" ms "$work/v" \
-            --note "$(case $t in nv | nr) echo 'apply process' ;; ka) echo 'SIGHUP -> its Reload complete log line (2 ms polling)' ;; fr) echo 'vtysh process' ;; esac)"
+            --note "$(case $t in nv | nr | bv | br) echo 'apply process' ;; ka) echo 'SIGHUP -> its Reload complete log line (2 ms polling)' ;; fr) echo 'vtysh process' ;; esac)"
+        col "$f" "$s" first_turn_us >"$work/v"
+        if [ -s "$work/v" ]; then
+            fig "$label, $impl: the swap's first loop turn (runtime log)" us "$work/v"
+            col "$f" "$s" loop_us >"$work/v"
+            fig "$label, $impl: the swap's time on the loop, all turns (runtime log)" us "$work/v"
+        fi
+        col "$f" "$s" first_turn_cpu_us >"$work/v"
+        if [ -s "$work/v" ]; then
+            fig "$label, $impl: the swap's first loop turn, CPU of the loop's thread (runtime log)" us "$work/v"
+            col "$f" "$s" loop_cpu_us >"$work/v"
+            fig "$label, $impl: the swap's CPU on the loop's thread, all turns (runtime log)" us "$work/v"
+        fi
         col "$f" "$s" load1 >"$work/v"
         fig "$label, $impl: load average (1 min) at the command" load "$work/v"
     done
@@ -535,7 +570,7 @@ phase_counters() { # PHASE: the implementations' own transition counts during th
         read -r a1 b1 <"$work/counters1-$ph-$t"
         awk -v a0="$a0" -v a1="$a1" -v b0="$b0" -v b1="$b1" 'BEGIN{ if (a0 ~ /^[0-9]+$/ && a1 ~ /^[0-9]+$/ && b0 ~ /^[0-9]+$/ && b1 ~ /^[0-9]+$/) print (a1-a0)+(b1-b0) }' >"$work/v"
         [ -s "$work/v" ] && fig "$ph phase, $impl: transitions counted by the implementation (master + backup) over all its reloads" count "$work/v" \
-            --note "$(case $t in nv | nr) echo 'show vrrp --json counters.transitions' ;; ka) echo 'JSON dump become_master + release_master' ;; fr) echo 'show vrrp json stats.transitions' ;; esac); before $a0/$b0, after $a1/$b1"
+            --note "$(case $t in nv | nr | bv | br) echo 'show vrrp --json counters.transitions' ;; ka) echo 'JSON dump become_master + release_master' ;; fr) echo 'show vrrp json stats.transitions' ;; esac); before $a0/$b0, after $a1/$b1"
         printf 'reload %-5s %-10s transitions counted by the implementation during the series: master %s -> %s, backup %s -> %s\n' "$ph" "$impl" "$a0" "$a1" "$b0" "$b1"
     done
 }

@@ -42,6 +42,7 @@ mod persistence;
 mod promotion;
 mod ra;
 mod reload;
+mod reload_plan;
 mod takeover;
 mod waiting;
 
@@ -315,10 +316,7 @@ impl Runtime {
         let mut tracks = crate::track::TrackSet::new();
         tracks.reconfigure(&config);
         // One copy of each router, shared by the runtime and its instances.
-        let routers: Vec<Arc<RouterConfig>> = std::mem::take(&mut config.routers)
-            .into_iter()
-            .map(Arc::new)
-            .collect();
+        let routers = reload_plan::shared(std::mem::take(&mut config.routers));
         let (config, snapshot) = (Arc::new(config), Arc::new(snapshot));
         let vrrs_exec = spawn_vrrs_executor(
             kernel.clone(),

@@ -331,7 +331,12 @@ impl Vrrs {
     /// once, and removed ones that were ACTIVE are taken down (their effects are in the
     /// returned fan-out, flagged `removed`).
     pub fn reconfigure(&mut self, config: &Config) -> Fanout {
-        let mut next = Vrrs::new(config);
+        self.adopt(Vrrs::new(config))
+    }
+
+    /// [`Vrrs::reconfigure`] with the new file's database already built ([`Vrrs::new`], e.g.
+    /// on another thread while the file still holds its routers).
+    pub fn adopt(&mut self, mut next: Vrrs) -> Fanout {
         next.links = std::mem::take(&mut self.links);
         next.complete = self.complete;
         for s in next.servers.iter_mut() {
@@ -394,6 +399,11 @@ impl Vrrs {
         let all: Vec<usize> = (0..self.pathways.len()).collect();
         fan.append(self.refresh(&all));
         fan.clients.extend(self.reconcile_clients(None));
+        if !self.reads_links() {
+            // The last reader left (its effects above read the table): let it go.
+            self.links = HashMap::new();
+            self.complete = false;
+        }
         fan
     }
 
@@ -490,16 +500,38 @@ impl Vrrs {
     /// The whole link table (start, resync after an overrun, or after any link event when
     /// that is simpler): every pathway and client is re-evaluated and corrected.
     pub fn on_snapshot(&mut self, snapshot: &Snapshot) -> Fanout {
-        self.links = snapshot
-            .links
-            .iter()
-            .map(|l| (l.name.clone(), Link::from(l)))
-            .collect();
-        self.complete = true;
+        // Without a reader the table is not kept (0.7 MB at 4,000 routers); a reload that
+        // brings the first reader asks for a snapshot (`needs_snapshot`).
+        let reads = self.reads_links();
+        self.links = if reads {
+            snapshot
+                .links
+                .iter()
+                .map(|l| (l.name.clone(), Link::from(l)))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        self.complete = reads;
         let all: Vec<usize> = (0..self.pathways.len()).collect();
         let mut fan = self.refresh(&all);
         fan.clients = self.reconcile_clients(None);
         fan
+    }
+
+    /// Only pathways and interface-state clients read the link table.
+    fn reads_links(&self) -> bool {
+        !self.pathways.is_empty()
+            || self
+                .clients
+                .iter()
+                .any(|c| matches!(c.config.kind, ClientKind::InterfaceState { .. }))
+    }
+
+    /// The database reads links it has not been given in full (a reload brought the first
+    /// pathway or interface-state client): feed it [`Vrrs::on_snapshot`].
+    pub fn needs_snapshot(&self) -> bool {
+        self.reads_links() && !self.complete
     }
 
     /// The leader names served, in configuration order.

@@ -1187,3 +1187,22 @@ fn vrrs_bulk_never_covers_a_device_it_should_not_change() {
 fn json<T: serde::Serialize>(rows: Vec<T>) -> Value {
     serde_json::to_value(rows).unwrap()
 }
+
+#[test]
+fn the_link_table_is_kept_only_while_something_reads_it() {
+    let plain = config("[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\n");
+    let mut db = Vrrs::new(&plain);
+    db.on_snapshot(&snapshot());
+    assert!(db.links.is_empty());
+    assert!(!db.needs_snapshot());
+    // A reload brings pathways and clients: the table is asked for, then kept.
+    db.reconfigure(&config(CONFIG));
+    assert!(db.needs_snapshot());
+    db.on_snapshot(&snapshot());
+    assert!(!db.needs_snapshot());
+    assert_eq!(db.links.len(), snapshot().links.len());
+    // It goes again with them.
+    db.reconfigure(&plain);
+    assert!(db.links.is_empty());
+    assert!(!db.needs_snapshot());
+}

@@ -224,6 +224,15 @@ pub(super) fn spawn_debounced(
 /// threads allocate little and rarely at the same moment, so the shared arena's lock costs
 /// nothing measurable. Called first thing in the runtime process, before any other thread
 /// exists (an arena, once made, stays).
+///
+/// Not fixed here: glibc's mmap and trim thresholds. Fixed at 128 KiB they lowered the
+/// start-up peak at 4,000 routers by ~2 MB (by hand, `MALLOC_MMAP_THRESHOLD_` and
+/// `MALLOC_TRIM_THRESHOLD_` on main's build) but hardly the reload peak (30.1 instead of
+/// 30.3 MB), and a build with them had its 10 ms backups take over 311 times in one of two
+/// reload benchmark series (none in the other; main's build 1 and 0 in the same runs):
+/// not isolated from the shared machine's noise, but returning and refaulting heap pages
+/// on the loop's thread is a plausible cost, so they are not kept without a measurement
+/// that clears them.
 pub(in crate::daemon) fn share_one_heap_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a glibc tunable; no Rust object is involved.

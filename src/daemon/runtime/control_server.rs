@@ -67,6 +67,10 @@ pub(super) async fn serve_connection(
             return;
         }
         reader.set_limit(control::MAX_REQUEST as u64);
+        // Replies with a row per instance or router (megabytes at thousands) are written out
+        // on a blocking thread, not on the election loop's, which this task shares. The
+        // others stay here: a `stop` reply must be out before the runtime's thread ends.
+        let mut sizable = false;
         let reply = match control::parse_request(&line) {
             Err(e) => Reply::err(e),
             Ok(_)
@@ -84,6 +88,14 @@ pub(super) async fn serve_connection(
                 return;
             }
             Ok(req) => {
+                sizable = matches!(
+                    req,
+                    Request::ShowVrrp
+                        | Request::ShowVrrs { .. }
+                        | Request::ShowTrack { .. }
+                        | Request::Reload { .. }
+                        | Request::Running
+                );
                 let (tx, rx) = oneshot::channel();
                 if ctl
                     .send(Control::Request(req, peer.trusted(), tx))
@@ -98,7 +110,12 @@ pub(super) async fn serve_connection(
                 }
             }
         };
-        let Ok(text) = serde_json::to_string(&reply) else {
+        let text = if sizable {
+            tokio::task::spawn_blocking(move || serde_json::to_string(&reply)).await
+        } else {
+            Ok(serde_json::to_string(&reply))
+        };
+        let Ok(Ok(text)) = text else {
             return;
         };
         if write
@@ -340,9 +357,12 @@ impl Runtime {
                         tokio::spawn(async move {
                             let answer = match reload::prepare(kernel, file, commits, failed).await
                             {
-                                Ok(report) => {
+                                // A row per instance (thousands): not on the loop's thread.
+                                Ok(report) => tokio::task::spawn_blocking(move || {
                                     Reply::ok(serde_json::to_value(report).unwrap_or_default())
-                                }
+                                })
+                                .await
+                                .unwrap_or_else(|e| Reply::err(format!("reload report: {e}"))),
                                 Err(e) => Reply::err(e),
                             };
                             let _ = reply.send(answer);

@@ -4,8 +4,11 @@
 //! other change is applied to the running state machine, so a priority edit that keeps the
 //! master moves nothing.
 //!
-//! The file is read, checked and hashed and the kernel dumped off the loop ([`prepare`],
-//! [`on_sighup`]). The loop swaps the prepared state in ([`Runtime::begin_reload`]) and then
+//! The file is read, checked and hashed, the kernel dumped and the new routers compared with
+//! the running ones off the loop ([`prepare`], [`on_sighup`], [`super::reload_plan`]; on
+//! blocking threads where it is CPU work, since the loop's tokio runtime has one thread).
+//! The loop swaps the prepared state in ([`Runtime::begin_reload`]; an unchanged list of
+//! instances is kept as it is, with its indexes and timers) and then
 //! reconfigures the changed instances a slice per loop turn ([`Runtime::continue_reload`]),
 //! serving due timers and received adverts between slices, so reconfiguring 1,000 routers
 //! does not hold back the adverts of the others. Semantics of a reload in progress:
@@ -19,7 +22,8 @@
 //!   channel); a stop in between leaves with the instances as they are, and the waiting
 //!   `apply` is told the runtime is stopping.
 
-use super::{InstanceKey, Runtime, lock, open_unicast};
+use super::reload_plan::ReloadPlan;
+use super::{Instance, InstanceKey, Runtime, lock, open_unicast};
 use crate::config::{self, RouterConfig};
 use crate::kernel::{Kernel, Snapshot};
 use crate::plan::ProtodownOwner;
@@ -38,15 +42,29 @@ use tokio::sync::{mpsc, oneshot};
 /// adverts through (a tenth of the shortest advert interval, 10 ms).
 pub(super) const RELOAD_SLICE: Duration = Duration::from_millis(1);
 
-/// A reload prepared off the loop (file read, checked and hashed, kernel dumped), for the
-/// loop to swap in.
-pub(in crate::daemon) struct Commit {
-    pub file: PathBuf,
-    pub config: config::Config,
-    pub snapshot: Snapshot,
+/// What reloads send the loop (one channel, so a reload sees the routers after any swap
+/// in progress): a question, then the prepared reload.
+pub(in crate::daemon) enum Commit {
+    /// The routers running now, to compare the new file's with off the loop.
+    Running(oneshot::Sender<Vec<Arc<RouterConfig>>>),
+    /// A prepared reload to swap in.
+    Swap(Box<Prepared>),
+}
+
+/// A reload prepared off the loop (file read, checked and hashed, kernel dumped, routers
+/// compared), for the loop to swap in.
+pub(in crate::daemon) struct Prepared {
+    file: PathBuf,
+    /// The new file's configuration without its routers (in `routers`).
+    config: config::Config,
+    routers: Vec<Arc<RouterConfig>>,
+    /// The new file's VRRS database, before it takes over the running one's state.
+    vrrs: crate::vrrs::Vrrs,
+    plan: ReloadPlan,
+    snapshot: Snapshot,
     /// SHA-256 of the file (hex), for the metrics.
-    pub sha256: String,
-    pub done: oneshot::Sender<Result<ReloadReport, String>>,
+    sha256: String,
+    done: oneshot::Sender<Result<ReloadReport, String>>,
 }
 
 /// A reload being swapped in over loop turns (see the module comment).
@@ -69,6 +87,10 @@ pub(super) struct Swap {
     /// Time on the loop: the first turn, and all turns.
     first_turn: Duration,
     busy: Duration,
+    /// The loop thread's CPU time in the first turn and in all turns (unlike the times
+    /// above, not stretched by other processes taking the CPU meanwhile).
+    first_turn_cpu: Duration,
+    busy_cpu: Duration,
     turns: u32,
 }
 
@@ -76,30 +98,73 @@ pub(super) struct Swap {
 /// start, used by one reload at a time (a socket serves one dump at a time).
 pub(in crate::daemon) type ReconcileKernel = Arc<tokio::sync::Mutex<Kernel>>;
 
-/// Hand a prepared reload to the loop and wait for what it did.
+/// A new file's configuration with its routers taken out as shared copies (one each, with
+/// the instances), and the VRRS database it describes (built from the routers' leader names
+/// before they left the configuration).
+struct Shared {
+    config: config::Config,
+    routers: Vec<Arc<RouterConfig>>,
+    vrrs: crate::vrrs::Vrrs,
+}
+
+/// [`Shared`] from a new file's configuration, on a blocking thread.
+async fn share_off_loop(mut config: config::Config) -> Result<Shared, String> {
+    tokio::task::spawn_blocking(move || {
+        let vrrs = crate::vrrs::Vrrs::new(&config);
+        let routers = super::reload_plan::shared(std::mem::take(&mut config.routers));
+        Shared {
+            config,
+            routers,
+            vrrs,
+        }
+    })
+    .await
+    .map_err(|e| format!("the reload's preparation failed: {e}"))
+}
+
+/// Hand a prepared reload to the loop and wait for what it did. The file's hash and the
+/// comparison of its routers with the running ones are made on a blocking thread.
 async fn commit(
     commits: &mpsc::Sender<Commit>,
     file: PathBuf,
-    config: config::Config,
+    shared: Shared,
     snapshot: Snapshot,
 ) -> Result<ReloadReport, String> {
-    let (done, wait) = oneshot::channel();
-    let hashed = file.clone();
-    let sha256 = tokio::task::spawn_blocking(move || crate::daemon::metrics::file_sha256(&hashed))
-        .await
-        .unwrap_or_default();
+    let Shared {
+        config,
+        routers,
+        vrrs,
+    } = shared;
+    let stopping = |_| "the runtime is stopping".to_string();
+    let (ask, answer) = oneshot::channel();
     commits
-        .send(Commit {
+        .send(Commit::Running(ask))
+        .await
+        .map_err(|_| "the runtime is stopping".to_string())?;
+    let running = answer.await.map_err(stopping)?;
+    let hashed = file.clone();
+    let (sha256, routers, plan) = tokio::task::spawn_blocking(move || {
+        let sha256 = crate::daemon::metrics::file_sha256(&hashed);
+        let plan = ReloadPlan::new(running, &routers);
+        (sha256, routers, plan)
+    })
+    .await
+    .map_err(|e| format!("the reload's preparation failed: {e}"))?;
+    let (done, wait) = oneshot::channel();
+    commits
+        .send(Commit::Swap(Box::new(Prepared {
             file,
             config,
+            routers,
+            vrrs,
+            plan,
             snapshot,
             sha256,
             done,
-        })
+        })))
         .await
         .map_err(|_| "the runtime is stopping".to_string())?;
-    wait.await
-        .map_err(|_| "the runtime is stopping".to_string())?
+    wait.await.map_err(stopping)?
 }
 
 /// A `reload` control request (apply has reconciled the kernel): read the file and dump the
@@ -114,14 +179,17 @@ pub(in crate::daemon) async fn prepare(
         let config = kernel::load_config_off_loop(&file, true)
             .await
             .map_err(|f| f.to_string())?;
+        // Before the dump: the parser's buffers are gone by then (the peak of a reload at
+        // thousands of routers).
+        let shared = share_off_loop(config).await?;
         let k = kernel.lock().await;
         let snapshot = k.snapshot().await.map_err(|e| format!("{e:#}"))?;
-        Ok::<_, String>((config, snapshot))
+        Ok::<_, String>((shared, snapshot))
     }
     .await;
     match prepared {
         // A failed commit is counted by the loop itself.
-        Ok((config, snapshot)) => commit(&commits, file, config, snapshot).await,
+        Ok((shared, snapshot)) => commit(&commits, file, shared, snapshot).await,
         Err(e) => {
             let _ = failures.send(());
             Err(e)
@@ -164,18 +232,21 @@ pub(in crate::daemon) async fn on_sighup(
             // Not kept alive while the loop swaps (the desired state is as large as a
             // snapshot).
             drop((desired, owned, warnings, plan));
-            return commit(&commits, file.clone(), config, snapshot)
+            let refused = |why| Failure::Reload {
+                why,
+                rollback: "nothing was changed".into(),
+            };
+            let shared = share_off_loop(config).await.map_err(refused)?;
+            return commit(&commits, file.clone(), shared, snapshot)
                 .await
                 .map(Some)
-                .map_err(|why| Failure::Reload {
-                    why,
-                    rollback: "nothing was changed".into(),
-                });
+                .map_err(refused);
         }
         let config = loaded.config.clone();
         kernel::execute(&k, &run_dir, loaded, &plan, owner, || async {
+            let shared = share_off_loop(config).await.map_err(anyhow::Error::msg)?;
             let snapshot = k.snapshot().await?;
-            commit(&commits, file.clone(), config, snapshot)
+            commit(&commits, file.clone(), shared, snapshot)
                 .await
                 .map(Some)
                 .map_err(anyhow::Error::msg)
@@ -200,20 +271,34 @@ pub(in crate::daemon) async fn on_sighup(
 }
 
 impl Runtime {
+    /// A message of a reload: answer which routers run, or start swapping in a prepared
+    /// reload.
+    pub(super) async fn begin_reload(&mut self, c: Commit) {
+        match c {
+            // Shared copies: the comparison reads them on a blocking thread.
+            Commit::Running(reply) => drop(reply.send(self.routers.clone())),
+            Commit::Swap(prepared) => self.swap_in(*prepared).await,
+        }
+    }
+
     /// Start swapping in a prepared reload (on the loop, one turn): the settings, VRRS,
     /// clients and `[[track]]` objects follow the new file, removed and restarted instances
     /// leave, added ones start, unchanged ones take the new file's (equal) configuration. The
     /// instances to reconfigure are left to [`Runtime::continue_reload`], a bounded slice
     /// per loop turn.
-    pub(super) async fn begin_reload(&mut self, c: Commit) {
+    async fn swap_in(&mut self, p: Prepared) {
         let began = std::time::Instant::now();
-        let Commit {
+        let began_cpu = thread_cpu();
+        let Prepared {
             file,
-            mut config,
+            config,
+            routers,
+            vrrs,
+            mut plan,
             snapshot,
             sha256,
             done: reply,
-        } = c;
+        } = p;
         self.access = super::super::access::Policy::from_config(&config.runtime);
         self.set_socket_mode();
         let snapshot = Arc::new(snapshot);
@@ -224,82 +309,110 @@ impl Runtime {
         if self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) > 0 {
             self.flush_vrrs().await;
         }
-        let fan = self.vrrs.reconfigure(&config);
+        let mut fan = self.vrrs.adopt(vrrs);
+        if self.vrrs.needs_snapshot() {
+            fan.append(self.vrrs.on_snapshot(&snapshot));
+        }
         lock(&self.runners).reconfigure(&config);
         // `[[track]]` objects: unchanged ones keep their state, the others are re-read.
         let retracked = self.tracks.reconfigure(&config);
         self.carry_out(fan);
-        // From here the routers are shared (one copy each, with the instances), not kept in
-        // the file's configuration too.
-        let routers: Vec<Arc<RouterConfig>> = std::mem::take(&mut config.routers)
-            .into_iter()
-            .map(Arc::new)
-            .collect();
+        if !plan.is_current(&self.routers) {
+            // Another reload swapped in after this one was compared: compare again, here.
+            drop_off_loop(std::mem::replace(
+                &mut plan,
+                ReloadPlan::new(self.routers.clone(), &routers),
+            ));
+        }
         let now = self.now();
         let old = std::mem::take(&mut self.instances);
-        let by_router: HashMap<(&str, u8), &Arc<RouterConfig>> = routers
-            .iter()
-            .map(|r| ((r.interface.as_str(), r.vrid), r))
-            .collect();
-        let device_index: HashMap<&str, u32> = snapshot
-            .links
-            .iter()
-            .map(|l| (l.name.as_str(), l.index))
-            .collect();
-        let mut done: HashMap<InstanceKey, RouterAction> = HashMap::new();
-        let mut keep = Vec::new();
-        let mut live: Vec<(InstanceKey, Arc<RouterConfig>)> = Vec::new();
+        // The same instances in the same order (the usual reload): the list, its indexes and
+        // timers stay as they are.
+        let mut same_list = self.not_installed.is_empty()
+            && super::reload_plan::same_instances(old.iter().map(|inst| &inst.key), &routers);
+        // By name, only if some instance has no device (see `device_now`).
+        let mut by_name: Option<HashMap<&str, u32>> = None;
+        let mut done: HashMap<InstanceKey, RouterAction> = HashMap::with_capacity(old.len());
+        let mut keep = Vec::with_capacity(old.len());
+        // Positions in `keep` and the new configuration.
+        let mut live: Vec<(usize, Arc<RouterConfig>)> = Vec::new();
         for mut inst in old {
-            let key = inst.key.clone();
-            let desired = by_router
-                .get(&(inst.key.interface.as_str(), inst.key.vrid))
-                .copied();
-            let mut action =
-                routers::instance_action(&inst.config, inst.key.family, desired.map(|rc| &**rc));
-            let device_now = device_index.get(inst.device.as_str()).copied();
+            let (mut action, desired) =
+                plan.take(&inst.config, inst.key.family).unwrap_or_else(|| {
+                    // Not reached (every instance runs a router of `self.routers`); compare here.
+                    let desired = routers
+                        .iter()
+                        .find(|r| r.interface == inst.key.interface && r.vrid == inst.key.vrid);
+                    let action = routers::instance_action(
+                        &inst.config,
+                        inst.key.family,
+                        desired.map(|rc| &**rc),
+                    );
+                    (action, desired.cloned())
+                });
             if matches!(
                 action,
                 RouterAction::Keep | RouterAction::Reconfigure { .. }
-            ) && device_now != inst.device_index
+            ) && device_now(&inst, &snapshot, &mut by_name) != inst.device_index
             {
                 action = RouterAction::Restart {
                     reason: "vrrp device re-created".into(),
                 };
             }
+            let key = inst.key.clone();
             match (&action, desired) {
                 (RouterAction::Keep, Some(rc)) => {
                     // Equal: share the new file's copy and let the old one go.
-                    inst.config = rc.clone();
+                    inst.config = rc;
                     keep.push(inst);
                 }
                 (RouterAction::Reconfigure { .. }, Some(rc)) => {
-                    live.push((inst.key.clone(), rc.clone()));
+                    live.push((keep.len(), rc));
                     keep.push(inst);
                 }
-                _ => self.leave_detached(inst, now).await,
+                _ => {
+                    same_list = false;
+                    self.leave_detached(inst, now).await;
+                }
             }
             done.insert(key, action);
         }
-        drop((by_router, device_index));
-        self.install(&routers, &snapshot, keep).await;
-        let position: HashMap<&InstanceKey, usize> = self
-            .instances
-            .iter()
-            .enumerate()
-            .map(|(i, inst)| (&inst.key, i))
-            .collect();
-        // Positions stay valid until the swap is done: only a reload rebuilds the list, and
-        // the loop takes no other commit while one is in progress.
-        let pending: VecDeque<(usize, Arc<RouterConfig>)> = live
-            .into_iter()
-            .filter_map(|(key, rc)| position.get(&key).map(|&i| (i, rc)))
-            .collect();
+        drop(by_name);
+        // A parent gone from the snapshot puts its routers in the waiting list (`install`).
+        same_list &= keep.iter().all(|inst| {
+            snapshot
+                .by_index(inst.parent_index)
+                .is_some_and(|p| p.name == inst.key.interface)
+        });
+        let pending: VecDeque<(usize, Arc<RouterConfig>)> = if same_list {
+            self.instances = keep;
+            live.into()
+        } else {
+            let live: Vec<(InstanceKey, Arc<RouterConfig>)> = live
+                .into_iter()
+                .map(|(j, rc)| (keep[j].key.clone(), rc))
+                .collect();
+            self.install(&routers, &snapshot, keep).await;
+            let position: HashMap<&InstanceKey, usize> = self
+                .instances
+                .iter()
+                .enumerate()
+                .map(|(i, inst)| (&inst.key, i))
+                .collect();
+            // Positions stay valid until the swap is done: only a reload rebuilds the list,
+            // and the loop takes no other commit while one is in progress.
+            live.into_iter()
+                .filter_map(|(key, rc)| position.get(&key).map(|&i| (i, rc)))
+                .collect()
+        };
+        drop_off_loop(plan);
         let mut reloading = vec![sd_notify::NotifyState::Reloading];
         if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
             reloading.push(now);
         }
         super::notify(&reloading);
         let first_turn = began.elapsed();
+        let first_turn_cpu = thread_cpu().saturating_sub(began_cpu);
         self.swap = Some(Swap {
             reconfigured: !pending.is_empty(),
             pending,
@@ -313,6 +426,8 @@ impl Runtime {
             began,
             first_turn,
             busy: first_turn,
+            first_turn_cpu,
+            busy_cpu: first_turn_cpu,
             turns: 1,
         });
         if self.swap.as_ref().is_some_and(|s| s.pending.is_empty()) {
@@ -328,6 +443,7 @@ impl Runtime {
             return;
         };
         let slice = std::time::Instant::now();
+        let slice_cpu = thread_cpu();
         swap.turns += 1;
         while let Some((i, rc)) = swap.pending.pop_front() {
             let now = self.now();
@@ -342,6 +458,7 @@ impl Runtime {
             }
         }
         swap.busy += slice.elapsed();
+        swap.busy_cpu += thread_cpu().saturating_sub(slice_cpu);
         let finished = swap.pending.is_empty();
         self.swap = Some(swap);
         if finished {
@@ -355,6 +472,7 @@ impl Runtime {
             return;
         };
         let finishing = std::time::Instant::now();
+        let finishing_cpu = thread_cpu();
         let mut done = swap.done;
         self.feed_tracks(&swap.retracked).await;
         // VIPs, accept-mode and peers of reconfigured routers are the filter's business.
@@ -398,7 +516,8 @@ impl Runtime {
                 .count()
         };
         let busy = swap.busy + finishing.elapsed();
-        tracing::info!(target: "netvrrp::protocol", kept = count("keep"), reconfigured = count("reconfigure"), restarted = count("restart"), added = count("add"), removed = count("remove"), total = self.instances.len(), turns = swap.turns, first_turn_us = swap.first_turn.as_micros() as u64, loop_us = busy.as_micros() as u64, wall_us = swap.began.elapsed().as_micros() as u64, "reloaded");
+        let busy_cpu = swap.busy_cpu + thread_cpu().saturating_sub(finishing_cpu);
+        tracing::info!(target: "netvrrp::protocol", kept = count("keep"), reconfigured = count("reconfigure"), restarted = count("restart"), added = count("add"), removed = count("remove"), total = self.instances.len(), turns = swap.turns, first_turn_us = swap.first_turn.as_micros() as u64, loop_us = busy.as_micros() as u64, first_turn_cpu_us = swap.first_turn_cpu.as_micros() as u64, loop_cpu_us = busy_cpu.as_micros() as u64, wall_us = swap.began.elapsed().as_micros() as u64, "reloaded");
         super::notify(&[sd_notify::NotifyState::Ready]);
         self.heap_trim.notify_one();
         let _ = swap.reply.send(Ok(report));
@@ -514,10 +633,52 @@ impl Runtime {
     }
 }
 
+/// The calling thread's CPU time (zero if the clock cannot be read).
+fn thread_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given and nothing else.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
 /// Free a large structure (the old snapshot, the old file's routers: thousands of
 /// allocations, milliseconds) on a blocking thread instead of the election loop.
 fn drop_off_loop<T: Send + 'static>(value: T) {
     drop(tokio::task::spawn_blocking(move || drop(value)));
+}
+
+/// The index of the instance's vrrp device in `snapshot` (None: gone). By index first (a
+/// binary search); the by-name map is built the first time an instance needs it.
+fn device_now<'s>(
+    inst: &Instance,
+    snapshot: &'s Snapshot,
+    by_name: &mut Option<HashMap<&'s str, u32>>,
+) -> Option<u32> {
+    if let Some(index) = inst.device_index
+        && snapshot
+            .by_index(index)
+            .is_some_and(|l| l.name == inst.device)
+    {
+        return Some(index);
+    }
+    by_name
+        .get_or_insert_with(|| {
+            snapshot
+                .links
+                .iter()
+                .map(|l| (l.name.as_str(), l.index))
+                .collect()
+        })
+        .get(inst.device.as_str())
+        .copied()
 }
 
 fn change(key: &InstanceKey, action: RouterAction) -> RouterChange {
@@ -526,5 +687,22 @@ fn change(key: &InstanceKey, action: RouterAction) -> RouterChange {
         vrid: key.vrid,
         family: key.family,
         action,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The routers leave the configuration off the loop; the VRRS database (its leader
+    /// names come from the routers) must be built before they do.
+    #[tokio::test]
+    async fn shared_keeps_the_vrrs_leaders_the_routers_name() {
+        let text = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\nvrrs-leader = [\"group1\"]\n\n[[vrrp]]\ninterface = \"eth0\"\nvrid = 6\nipv4 = [\"192.0.2.2/24\"]\n";
+        let config = crate::config::parse_str(text, "t.toml").expect("test config parses");
+        let shared = share_off_loop(config).await.expect("shared");
+        assert!(shared.config.routers.is_empty());
+        assert_eq!(shared.routers.len(), 2);
+        assert_eq!(shared.vrrs.names().collect::<Vec<_>>(), vec!["group1"]);
     }
 }
