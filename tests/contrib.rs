@@ -297,3 +297,16 @@ fn dashboard_queries_parse() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The role installs the same hardened unit the .deb ships (examples/netvrrp.service): a copy
+/// that drifts would give Ansible-managed hosts another reload path and no sandbox.
+#[test]
+fn ansible_role_installs_the_packaged_unit() {
+    assert_eq!(
+        read(
+            "contrib/ansible/ansible_collections/netvrrp/netvrrp/roles/netvrrp/files/netvrrp.service"
+        ),
+        read("examples/netvrrp.service"),
+        "copy examples/netvrrp.service into the Ansible role"
+    );
+}
