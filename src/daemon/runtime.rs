@@ -39,9 +39,9 @@ mod instances;
 mod outward;
 mod packet_log;
 mod persistence;
-mod promotion;
 mod ra;
 mod reload;
+mod promotion;
 mod takeover;
 mod waiting;
 
@@ -159,9 +159,6 @@ pub struct Runtime {
     run_dir: PathBuf,
     file: PathBuf,
     kernel: Kernel,
-    /// Protodown off for a new Master as one synchronous request on the loop's own socket
-    /// (see `promotion.rs`); None when it could not be opened (the `kernel` path then).
-    protodown_sock: Option<crate::kernel::ProtodownSock>,
     base: Instant,
     /// The latest time handed to a router: inputs never go back in time, even when a
     /// packet's arrival time is earlier than a timer already handled.
@@ -332,14 +329,10 @@ impl Runtime {
         )?;
         let stats = super::metrics::RuntimeStats::new(&file);
         let filter = spawn_filter_task(stats.filter_failures.clone());
-        let protodown_sock = crate::kernel::ProtodownSock::open()
-            .inspect_err(|e| tracing::warn!(target: "netvrrp::kernel", "protodown off goes through the rtnetlink connection task: {e}"))
-            .ok();
         let mut rt = Runtime {
             run_dir,
             file,
             kernel,
-            protodown_sock,
             base: Instant::now(),
             floor: Time::ZERO,
             instances: Vec::new(),

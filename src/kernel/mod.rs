@@ -7,8 +7,6 @@
 //!   dump), [`Kernel::execute`] / [`Kernel::execute_many`] (plan operations, pipelined) and
 //!   by-ifindex writes for the runtime's hot path.
 //! - [`events`]: link/address notifications.
-//! - [`ProtodownSock`]: protodown off as one synchronous request on a socket of the
-//!   runtime's loop (the new Master's hot path, before its first advert).
 
 mod error;
 mod events;
@@ -17,7 +15,6 @@ mod nl;
 mod op;
 mod ops;
 mod parse;
-mod protodown_sync;
 mod schedule;
 
 pub use error::{Cause, KernelError};
@@ -25,7 +22,6 @@ pub use events::{EventStream, KernelEvent, events};
 pub use netns::{NETNS_RUN_DIR, enter_netns};
 pub use op::Op;
 pub use ops::{Kernel, Outcome};
-pub use protodown_sync::ProtodownSock;
 
 use crate::types::{AddrGenMode, MacAddr};
 use ipnet::IpNet;

@@ -10,9 +10,7 @@
 //! echo request to the new Master went unanswered in 3 of 10 runs (bench/ra.sh with
 //! DIAG=1). Both are netlink requests the kernel carries out inside the send (the
 //! protodown change and one nf_tables element batch of the router's own elements), so the
-//! advert waits tens of microseconds for them (bench/failover.sh). Both go out on sockets
-//! the loop owns and are answered before the send returns: protodown through the rtnetlink
-//! connection task (channel, task, socket, ack, channel, wake-up) took 0.15-0.23 ms.
+//! advert waits tens of microseconds for them (bench/failover.sh).
 
 use super::*;
 use crate::daemon::filter::{Promotion, lease_for};
@@ -23,9 +21,7 @@ impl Runtime {
     /// when the kernel refused the protodown change; the filter then stays as it was.
     pub(super) async fn open_for_master(&mut self, i: usize) -> bool {
         let started = std::time::Instant::now();
-        if !self.clear_protodown_now(i)
-            && !Self::set_protodown(&self.kernel, &mut self.instances[i], false).await
-        {
+        if !Self::set_protodown(&self.kernel, &mut self.instances[i], false).await {
             return false;
         }
         let protodown_us = started.elapsed().as_micros() as u64;
@@ -44,29 +40,6 @@ impl Runtime {
             tracing::debug!(target: "netvrrp::kernel", device = %inst.device, protodown_us, "VIP filter: not open before the advert (the filter task is busy or has no fast path); the task opens it");
         }
         true
-    }
-
-    /// Protodown off for instance `i` as one synchronous request on the loop's own socket
-    /// (`kernel::ProtodownSock`): the kernel does the work inside the send, so the advert
-    /// waits for nothing else. False when that was not done (no device index, no socket, any
-    /// error): the caller then goes through the rtnetlink connection task, which also
-    /// reports a refusal.
-    fn clear_protodown_now(&mut self, i: usize) -> bool {
-        let inst = &mut self.instances[i];
-        let (Some(index), Some(sock)) = (inst.device_index, self.protodown_sock.as_mut()) else {
-            return false;
-        };
-        match sock.clear(index) {
-            Ok(()) => {
-                tracing::debug!(target: "netvrrp::kernel", device = %inst.device, on = false, "protodown set");
-                inst.protodown = Some(false);
-                true
-            }
-            Err(e) => {
-                tracing::debug!(target: "netvrrp::kernel", device = %inst.device, "protodown off on the direct socket failed, through the connection task instead: {e}");
-                false
-            }
-        }
     }
 
     /// The dead-man lease of a Master advertising every `interval_ms` (0: a permanent
