@@ -43,11 +43,17 @@ default_impls() { # [with-rt]
 tag() {
     case $1 in
         netvrrp) echo nv ;; netvrrp-rt) echo nr ;; keepalived) echo ka ;; frr) echo fr ;;
-        *) die "unknown implementation $1 (have: netvrrp netvrrp-rt keepalived frr)" ;;
+        netvrrp-base)
+            [ -x "${NETVRRP_BASE:-}" ] || die "netvrrp-base: set NETVRRP_BASE to the previous release binary"
+            echo nb
+            ;;
+        *) die "unknown implementation $1 (have: netvrrp netvrrp-rt netvrrp-base keepalived frr)" ;;
     esac
 }
-impl_of() { case $1 in nv | nr) echo nv ;; ka) echo ka ;; fr) echo fr ;; esac; }
-name_of() { case $1 in nv) echo netvrrp ;; nr) echo netvrrp-rt ;; ka) echo keepalived ;; fr) echo frr ;; esac; }
+impl_of() { case $1 in nv | nr | nb) echo nv ;; ka) echo ka ;; fr) echo fr ;; esac; }
+name_of() { case $1 in nv) echo netvrrp ;; nr) echo netvrrp-rt ;; nb) echo netvrrp-base ;; ka) echo keepalived ;; fr) echo frr ;; esac; }
+# The binary of a netvrrp lab: netvrrp-base (tag nb) runs NETVRRP_BASE, the previous build.
+nv_bin() { if [ "$1" = nb ]; then echo "$NETVRRP_BASE"; else echo "$NETVRRP"; fi; }
 sw() { echo "$NSP-$1-sw"; }
 rns() { echo "$NSP-$1-r$2"; }
 hns() { echo "$NSP-$1-h1"; }
@@ -105,12 +111,12 @@ ipv4 = ["$VIP/24"]
 ${NV_ROUTER:-}
 EOF
     } >"$d/netvrrp.toml"
-    "$NETVRRP" --netns "$(rns "$t" "$k")" --run-dir "$d/run" apply -f "$d/netvrrp.toml" >>"$d/apply.log" 2>&1 \
+    "$(nv_bin "$t")" --netns "$(rns "$t" "$k")" --run-dir "$d/run" apply -f "$d/netvrrp.toml" >>"$d/apply.log" 2>&1 \
         || { tail -20 "$d/apply.log" >&2; die "netvrrp apply on $t r$k failed"; }
 }
 nv_pids() { readpid "$work/$1/r$2/run/netvrrp.pid"; }
 nv_stop() { # `netvrrp stop`: the master sends priority 0, then the runtime exits
-    "$NETVRRP" --netns "$(rns "$1" "$2")" --run-dir "$work/$1/r$2/run" stop >>"$work/$1/r$2/apply.log" 2>&1 || true
+    "$(nv_bin "$1")" --netns "$(rns "$1" "$2")" --run-dir "$work/$1/r$2/run" stop >>"$work/$1/r$2/apply.log" 2>&1 || true
 }
 nv_revive_prep() { :; }
 nv_version() { "$NETVRRP" --version 2>/dev/null | awk 'NR==1' || echo "netvrrp $(git -C "$REPO_DIR" rev-parse --short HEAD)"; }
