@@ -13,7 +13,8 @@
 # adverts (default 100). Runs alternate between the labs (A B A B ...) and kinds. Equivalent
 # settings:
 #   file     netvrrp kind = "file", up-when = "zero"; keepalived track_file, weight -150
-#            (the value times the weight): the file holds 0 (up) or 1 (down), rewritten in place
+#            (the value times the weight): the file holds 0 (up) or 1 (down), overwritten in
+#            place by one write(2), no truncation first (see bench/lib/trigger.py)
 #   process  netvrrp kind = "process": a copy of sleep(1) named trkp-nv / trkp-ka, SIGKILLed,
 #            then started again. keepalived's vrrp_track_process cannot work here: inside a
 #            network namespace its proc-connector socket gets ECONNREFUSED on

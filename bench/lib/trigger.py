@@ -7,7 +7,15 @@ busy machine, charged to the router under test. Here the clock is read in the pr
 makes the event, just before the one system call that makes it (the time taken after it
 returned is printed too, for the log):
 
-  trigger.py write PATH TEXT          open(O_TRUNC) and write TEXT, as `printf TEXT >PATH`
+  trigger.py write PATH TEXT          TEXT written over the start of PATH in one write(2),
+                                      without truncating it first (the benchmark's values
+                                      have one length): the value changes in that call, for
+                                      every contender alike. `printf TEXT >PATH` would empty
+                                      the file first and write after: an empty moment that
+                                      one tracker takes as a value and another does not
+                                      (see src/track/file.rs), and a writer that may wait
+                                      for a CPU in between. An empty TEXT creates PATH (the
+                                      clock is read before the open).
   trigger.py unlink PATH              unlink(2), as `rm -f PATH`
   trigger.py kill PID                 SIGKILL
   trigger.py route del|add NETNS PREFIX [DEV]
@@ -79,8 +87,10 @@ def main():
     if len(a) == 3 and a[0] == "write":
         data = a[2].encode().decode("unicode_escape").encode()
         before = stamp()
-        fd = os.open(a[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.write(fd, data)
+        fd = os.open(a[1], os.O_WRONLY | os.O_CREAT, 0o644)
+        if data:
+            before = stamp()
+            os.pwrite(fd, data, 0)
         os.close(fd)
         after = stamp()
     elif len(a) == 2 and a[0] == "unlink":
