@@ -3,6 +3,11 @@
 # measured on the wire.
 #
 #   bench/failover.sh                  RUNS=20 INTERVALS="100 10" IMPLS="netvrrp keepalived frr"
+#   IMPLS="netvrrp netvrrp-base" NETVRRP_BASE_BIN=/path/to/netvrrp bench/failover.sh
+#                                      this build against another (e.g. main's) in the same
+#                                      run: netvrrp-base is a third lab of netvrrp run with
+#                                      NETVRRP_BASE_BIN (bench/lib/lab.sh), and the run adds the
+#                                      ratio netvrrp / netvrrp-base of the median excess
 #
 # One lab per implementation, all up at the same time, each on its own bridge:
 #
@@ -77,6 +82,14 @@ for ms in $INTERVALS; do
         ns_kill_all "$(rns "$t" 1)"
         ns_kill_all "$(rns "$t" 2)"
     done
+    if [[ " ${tags[*]} " == *" nv "* && " ${tags[*]} " == *" nb "* ]]; then
+        read -r a _ < <(stats "$work/nv-$ms.adv_excess_ms")
+        read -r b _ < <(stats "$work/nb-$ms.adv_excess_ms")
+        awk -v a="$a" -v b="$b" 'BEGIN{printf "%.4f\n", (b > 0 ? a/b : 0)}' >"$work/rbase-$ms"
+        fig "${ms} ms adverts, ratio netvrrp / netvrrp-base: median first advert excess" x "$work/rbase-$ms" \
+            --note "same run, labs alternating"
+        printf '%-10s %3d ms: ratio netvrrp/netvrrp-base of the median advert excess %.2f\n' "" "$ms" "$(cat "$work/rbase-$ms")"
+    fi
     # tear this interval's labs down before the next one
     for t in "${tags[@]}"; do lab_down "$t"; done
 done

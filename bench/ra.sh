@@ -34,6 +34,7 @@ RUNS=${RUNS:-10}
 INTERVAL=${INTERVAL:-100}
 PROBE=${PROBE:-0.01}
 SPACING=${SPACING:-6}
+DIAG=${DIAG:-}
 IMPLS=${IMPLS:-"netvrrp$([ -x "$FRR_BIN/vrrpd" ] && [ -x "$FRR_BIN/zebra" ] && echo " frr")"}
 PREFIX=2001:db8:88:
 VLL=fe80::a
@@ -134,6 +135,18 @@ capture_start() { # TAG FILE: the port captures instead of the bridge's (h1's: i
     port_capture "$1" 1
     port_capture "$1" 2
     port_capture "$1" h1
+    [ -n "$DIAG" ] && own_capture "$1"
+    return 0
+}
+own_capture() { # TAG: r2's eth0 inside r2, both ways: the requests reaching it and its answers
+    local t=$1 f=$work/$1-r2own.pcap pid
+    # shellcheck disable=SC2046
+    ip netns exec "$(rns "$t" 2)" tcpdump -i eth0 -nn -U -Z root -s 128 -B 16384 \
+        $(tcpdump_ts_opts "$(rns "$t" 2)" eth0) -w "$f" "ip6 proto 112 or icmp6" >"$f.log" 2>&1 </dev/null &
+    pid=$!
+    track_pid "$pid"
+    wait_for 5 grep -q 'listening on' "$f.log" || { cat "$f.log" >&2; die "tcpdump failed"; }
+    PORTCAP[$t-own]=$f PORTPID[$t-own]=$pid
 }
 
 host_routed() { # TAG: the host's default route is the virtual link-local and the service answers
@@ -150,10 +163,24 @@ for t in "${tags[@]}"; do
     wait_for 20 host_routed "$t" || die "$(name_of "$t"): the host has no working default route via $VLL"
     note "$(name_of "$t"): host routed via $VLL ($(ip -n "$(hns "$t")" -6 addr show dev eth0 scope global | awk '/inet6/{print $2}'))"
 done
+if [ -n "$DIAG" ] && [[ " ${tags[*]} " == *" nv "* ]]; then
+    # r2's kernel-side steps (protodown, filter commits) with their times, in its log
+    "$NETVRRP" --netns "$(rns nv 2)" --run-dir "$work/nv/r2/run" debug kernel on >/dev/null || die "netvrrp debug kernel on failed"
+fi
 series ra "$INTERVAL" "$INTERVAL" kill_master
 probe_ms=$(awk -v p="$PROBE" 'BEGIN{printf "%.3f", p*1000}')
 for t in "${tags[@]}"; do
     stop_pid "${PORTPID[$t-1]}"; stop_pid "${PORTPID[$t-2]}"; stop_pid "${PORTPID[$t-h1]}"
+    if [ -n "$DIAG" ]; then
+        stop_pid "${PORTPID[$t-own]}"
+        log=""
+        [ "$t" = nv ] && log=$work/nv/r2/run/netvrrp.log
+        $PY "$RA" window --r2 "${PORTCAP[$t-2]}" --own "${PORTCAP[$t-own]}" --host "${PORTCAP[$t-h1]}" \
+            --events "$work/$t-$INTERVAL.events" --vrid "$VRID" --service "$SERVICE" ${log:+--log "$log"} \
+            | sed "s/^/$(name_of "$t") /" >&2
+        cp "${PORTCAP[$t-own]}" "$BENCH_DIR/out/ra-$t-r2own.pcap"
+        [ -n "$log" ] && cp "$log" "$BENCH_DIR/out/ra-$t-r2.log"
+    fi
     impl=$(name_of "$t")
     base=$work/$t
     $PY "$RA" recovery --r1 "${PORTCAP[$t-1]}" --r2 "${PORTCAP[$t-2]}" --events "$work/$t-$INTERVAL.events" \

@@ -20,7 +20,9 @@
 # vrrs_fanout FANOUT_SIZES FANOUT_RUNS; reload RUNS ROUTERS FAST FAST_MS SMALL_ROUTERS PRE POST PHASES
 # IMPLS FAST_IMPLS SMALL_IMPLS; track RUNS KINDS INTERVAL SPACING IMPLS; shared_checks ROUNDS
 # DURATION SETTLE ROUTERS IMPLS (netvrrp netvrrp-plain keepalived); deadman RUNS INTERVAL KINDS IMPLS SPACING;
-# ra RUNS INTERVAL PROBE IMPLS SPACING (netvrrp frr). IMPLS names: netvrrp netvrrp-rt keepalived frr.
+# ra RUNS INTERVAL PROBE IMPLS SPACING (netvrrp frr). IMPLS names: netvrrp netvrrp-rt keepalived frr,
+# and netvrrp-base (failover, handover, startup, timing, recovery, scale): netvrrp run with
+# NETVRRP_BASE_BIN, another build (e.g. main's) to compare with in the same run.
 # Everything runs in network namespaces the scripts create and remove (also on Ctrl-C); the
 # root namespace is not touched. Needs: iproute2, tcpdump, jq, python3, nsenter, iputils-ping,
 # util-linux (chrt), stress-ng (timing); keepalived and FRR for the comparisons (left out

@@ -121,6 +121,16 @@ pub enum Command {
         /// Detach from the terminal (used by `apply` to spawn the runtime).
         #[arg(long, hide = true)]
         spawned: bool,
+        /// Started again by the supervisor after the runtime died: reconcile the kernel.
+        #[arg(long, hide = true, requires = "spawned")]
+        restarted: bool,
+    },
+    /// The supervisor `apply` starts outside systemd: runs `run --spawned` and restarts it
+    /// when it dies abnormally (src/daemon/supervisor.rs).
+    #[command(hide = true)]
+    Supervise {
+        #[command(flatten)]
+        file: FileArg,
     },
     /// Live state from the runtime; alone, one line per VRRP router.
     Show {

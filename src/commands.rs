@@ -5,6 +5,7 @@ mod show;
 use crate::apply;
 use crate::cli::{Cli, Command, ShowCommand, VrrsWhat};
 use crate::config::{self, Config};
+use crate::daemon::service::{Handoff, UNIT};
 use crate::exit;
 use crate::kernel::{Kernel, Snapshot};
 use crate::plan::{self, Op, OwnedRecord, ProtodownOwner};
@@ -254,7 +255,11 @@ pub async fn apply_kernel(
     if !dry_run {
         crate::security::check_accounting_paths(&loaded.config).map_err(|e| failed(&e))?;
     }
-    let owner = protodown_owner(run_dir);
+    // No runtime yet and this apply starts one: it takes over the devices answering now.
+    let owner = match protodown_owner(run_dir) {
+        ProtodownOwner::Configurator if reload == Reload::BeforeDeletes => ProtodownOwner::Handover,
+        owner => owner,
+    };
     let p = make_plan(&loaded, owner)?;
     if dry_run {
         return Ok(Applied {
@@ -389,6 +394,10 @@ pub async fn down(cli: &Cli, file: &Path) -> i32 {
     if runtime_running(&cli.run_dir)
         && let Err(e) = crate::daemon::control::stop(&cli.run_dir)
     {
+        return failed(&e);
+    }
+    // A supervisor between a runtime's death and its restart would bring it back.
+    if let Err(e) = crate::daemon::supervisor::stop_waiting(&cli.run_dir) {
         return failed(&e);
     }
     let kernel = match Kernel::connect().await {
@@ -568,6 +577,22 @@ async fn apply(cli: &Cli, file: &Path, dry_run: bool, json: bool, no_runtime: bo
     {
         return failed(&e);
     }
+    // Which runtime takes over (the systemd unit's, or a supervised one of our own): decided
+    // before anything changes, since it can refuse the apply.
+    let handoff = if reload == Reload::BeforeDeletes {
+        match crate::security::check_config_file(file)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|()| crate::daemon::service::handoff(cli, file))
+        {
+            Ok(h) => Some(h),
+            Err(why) => {
+                crate::report!("{why}");
+                return exit::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     let applied = match apply_kernel(&cli.run_dir, file, dry_run, json, reload).await {
         Ok(a) => a,
         Err(code) => return code,
@@ -592,13 +617,31 @@ async fn apply(cli: &Cli, file: &Path, dry_run: bool, json: bool, no_runtime: bo
         }
         return exit::OK;
     }
+    let handoff = handoff.unwrap_or(crate::daemon::service::Handoff::Supervised);
     let report = match applied.reload {
         // A running runtime has reloaded inside apply_kernel.
-        Some(report) => report,
+        Some(report) => {
+            if matches!(handoff, Handoff::Unit { active: false, .. }) {
+                tracing::warn!(
+                    "the runtime reloaded is not {UNIT}'s (started by an earlier apply): `netvrrp stop` (a failover if it is Master), then `systemctl start netvrrp` puts it under systemd"
+                );
+            }
+            report
+        }
         None => {
-            let code = crate::daemon::hand_off(cli, file).await;
+            let code = crate::daemon::hand_off(cli, file, &handoff).await;
             if code != exit::OK {
                 return code;
+            }
+            if let Handoff::Unit { enabled, .. } = handoff {
+                if !json {
+                    println!("netvrrp: started {UNIT}");
+                }
+                if !enabled {
+                    tracing::warn!(
+                        "{UNIT} is not enabled, so it does not start at boot: `systemctl enable netvrrp`"
+                    );
+                }
             }
             ReloadReport {
                 schema: reconcile::SCHEMA,
@@ -668,7 +711,12 @@ pub async fn dispatch(cli: &Cli) -> i32 {
             }
         }
         Command::Down { file } => down(cli, &file.file).await,
-        Command::Run { file, spawned } => crate::daemon::run(cli, &file.file, *spawned).await,
+        Command::Run {
+            file,
+            spawned,
+            restarted,
+        } => crate::daemon::run(cli, &file.file, *spawned, *restarted).await,
+        Command::Supervise { file } => crate::daemon::supervisor::supervise(cli, &file.file).await,
         Command::Show { what } => show(&cli.run_dir, what),
         Command::Subscribe { names } => crate::daemon::control::subscribe(&cli.run_dir, names),
         Command::Debug { category, state } => crate::daemon::debug::command(
@@ -685,6 +733,17 @@ pub async fn dispatch(cli: &Cli) -> i32 {
         Command::Stop => {
             if !runtime_running(&cli.run_dir) && crate::daemon::control::ping(&cli.run_dir).is_err()
             {
+                // Between a runtime's death and its restart, only its supervisor runs.
+                match crate::daemon::supervisor::stop_waiting(&cli.run_dir) {
+                    Ok(Some(pid)) => {
+                        println!(
+                            "netvrrp: stopped the supervisor (pid {pid}) waiting to restart the runtime"
+                        );
+                        return exit::OK;
+                    }
+                    Ok(None) => {}
+                    Err(e) => return failed(&e),
+                }
                 // Like `systemctl stop` of a stopped unit: the goal is reached.
                 println!(
                     "netvrrp: no runtime is running with run-dir {}",

@@ -53,7 +53,10 @@ fn main() {
     // The process events connector answers only in the initial network namespace: the
     // runtime opens it here, before entering another one (see netvrrp::track::process).
     // `apply` may start a runtime, and hands the socket over to it.
-    if matches!(cli.command, C::Run { .. } | C::Apply { .. }) {
+    if matches!(
+        cli.command,
+        C::Run { .. } | C::Apply { .. } | C::Supervise { .. }
+    ) {
         netvrrp::track::process::preopen();
     }
     if let Some(ns) = cli.netns.as_ref().filter(|_| !socket_only)

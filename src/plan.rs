@@ -36,6 +36,11 @@ pub enum ProtodownOwner {
     Configurator,
     /// A runtime answers on the control socket: protodown is its business, not drift.
     Runtime,
+    /// No runtime yet, but one starts right after this apply: as [`Self::Configurator`],
+    /// except that a device answering now (up, protodown off: the Master of the daemon
+    /// netvrrp takes over from, adopted by identity) is left answering, for the runtime to
+    /// take over without a gap (src/daemon/runtime/takeover.rs).
+    Handover,
 }
 
 /// How the running kernel renames a link (see `host::LIVE_RENAME_KERNEL`).
@@ -340,7 +345,8 @@ fn plan_inner(
             }
             current_text += &view.render();
         }
-        update_ops(l, d, runtime, renaming, &mut ops);
+        let keep_live = protodown == ProtodownOwner::Handover;
+        update_ops(l, d, runtime, keep_live, renaming, &mut ops);
     }
     for l in &to_delete {
         if render {
@@ -498,11 +504,13 @@ fn create_ops(d: &DesiredDevice, ops: &mut Vec<Op>) {
 /// An existing device `l` brought in line with `d`, changing only what differs. An up
 /// device stays up where the kernel allows it (a live Master's device adopted from FRR or
 /// keepalived keeps answering): renamed live on kernels that can ([`Renaming`]), and a new
-/// addrgenmode without a flap (see [`addrgenmode_ops`]).
+/// addrgenmode without a flap (see [`addrgenmode_ops`]). `keep_live`: a device answering
+/// now keeps protodown off ([`ProtodownOwner::Handover`]).
 fn update_ops(
     l: &LinkInfo,
     d: &DesiredDevice,
     runtime: bool,
+    keep_live: bool,
     renaming: Renaming,
     ops: &mut Vec<Op>,
 ) {
@@ -562,7 +570,8 @@ fn update_ops(
     if d.ra_quiet {
         ops.extend(ra_quiet_ops(&d.name, l.ra_host_sysctls));
     }
-    if !runtime && l.protodown != d.protodown {
+    let answering = l.admin_up && !l.protodown && l.protodown_reason == 0;
+    if !runtime && l.protodown != d.protodown && !(keep_live && answering) {
         ops.push(Op::SetProtodown {
             device: dev(),
             on: d.protodown,
@@ -1274,6 +1283,45 @@ mod tests {
             .unwrap()
             .changes;
         assert!(!ops.iter().any(|o| matches!(o, Op::SetProtodown { .. })));
+    }
+
+    /// An apply that starts the runtime (Handover) leaves an answering device (another
+    /// daemon's Master, adopted) out of protodown for the runtime to take over; one in
+    /// protodown, or down, gets protodown on as without a runtime.
+    #[test]
+    fn handover_leaves_an_answering_device_answering() {
+        let d = desired_dev(2, 5, Family::Ipv4, &["192.0.2.1/24"]);
+        let protodown_ops = |l: LinkInfo, owner| {
+            let snap = Snapshot {
+                links: vec![parent(2, "eth0"), l],
+            };
+            plan_by(&snap, &state(vec![d.clone()]), owner)
+                .unwrap()
+                .changes
+                .iter()
+                .filter(|o| matches!(o, Op::SetProtodown { .. }))
+                .map(|o| o.to_string())
+                .collect::<Vec<_>>()
+        };
+        let mut live = link_of(&d, 10);
+        live.protodown = false;
+        assert!(protodown_ops(live.clone(), ProtodownOwner::Handover).is_empty());
+        assert_eq!(
+            protodown_ops(live.clone(), ProtodownOwner::Configurator),
+            vec!["set vrrp4-2-5 protodown on"]
+        );
+        let mut down = live.clone();
+        down.admin_up = false;
+        assert_eq!(
+            protodown_ops(down, ProtodownOwner::Handover),
+            vec!["set vrrp4-2-5 protodown on"]
+        );
+        let mut held = live;
+        held.protodown_reason = 0x80;
+        assert_eq!(
+            protodown_ops(held, ProtodownOwner::Handover),
+            vec!["set vrrp4-2-5 protodown on"]
+        );
     }
 
     #[test]

@@ -58,12 +58,17 @@ fn exported_names() -> BTreeSet<String> {
             .as_object()
             .cloned()
             .unwrap_or_default();
+    // The fields a row needs (the rest read as empty, as from an older runtime).
     let row = serde_json::json!({
         "interface": "eth0", "vrid": 1, "family": "ipv4", "state": "master",
-        "counters": counters,
+        "vmac": "00:00:5e:00:01:01", "counters": counters,
         "track": [{"interface": "eth1", "state": "up", "decrement": 10}],
     });
-    let track = [serde_json::json!({"name": "web", "kind": "exec", "state": "up", "changes": 0})];
+    let row: netvrrp::contract::VrrpRow = serde_json::from_value(row).expect("a show vrrp row");
+    let track = serde_json::json!({"name": "web", "kind": "route", "state": "up", "changes": 0,
+        "config": {"kind": "route", "prefix": "0.0.0.0/0", "table": 254}});
+    let track: [netvrrp::contract::TrackRow; 1] =
+        [serde_json::from_value(track).expect("a show track row")];
     let stats = RuntimeStats::default();
     let text = render(
         &[row],

@@ -111,8 +111,14 @@ impl Lab {
         );
     }
 
+    /// `kill SIG` to r1's runtime; -KILL kills its supervisor first (the box dies, nothing
+    /// restarts it).
     fn signal(&self, sig: &str) {
         let pid = fs::read_to_string(self.r(1).run_dir().join("netvrrp.pid")).expect("pid file");
+        if sig == "-KILL" {
+            common::kill9_runtime(pid.trim().parse().expect("pid"));
+            return;
+        }
         let ok = Command::new("kill")
             .args([sig, pid.trim()])
             .status()

@@ -224,7 +224,7 @@ fn sample_rows() -> Vec<(netvrrp::contract::Listing, serde_json::Value)> {
     };
     let server = ServerRow {
         name: "web".into(),
-        protocol: "vrrp",
+        protocol: "vrrp".into(),
         interface: "eth0".into(),
         vrid: 7,
         family: Family::Ipv4,
@@ -246,7 +246,7 @@ fn sample_rows() -> Vec<(netvrrp::contract::Listing, serde_json::Value)> {
         name: "web".into(),
         interface: "eth1".into(),
         device: Some("vrrs-3-1".into()),
-        state: "active",
+        state: netvrrp::vrrs::PathwayState::Active,
         leader_state: Some(State::Master),
         family: Some(Family::Ipv4),
         vmac: Some(vmac),
@@ -270,8 +270,8 @@ fn sample_rows() -> Vec<(netvrrp::contract::Listing, serde_json::Value)> {
     };
     let track = TrackRow {
         name: "web".into(),
-        kind: "route",
-        state: "up",
+        kind: "route".into(),
+        state: netvrrp::contract::TrackState::Up,
         since: 1.0,
         last_result: "route present".into(),
         last_checked: 1.0,

@@ -86,3 +86,63 @@ fn a_device_changed_behind_the_runtimes_back_holds_its_router_until_apply() {
     assert!(row["not_running"].is_null(), "{row}");
     assert_eq!(try_inst(&a, 5, "ipv4").unwrap()["state"], "master");
 }
+
+/// The parent's primary IPv4 address (the advert source) removed behind the runtime's back:
+/// with another IPv4 address on the parent the adverts follow it; with none left the router
+/// is held in Initialize with protodown on, `show vrrp` says why, and the Backup takes
+/// over; an address back starts it again (no apply), from that address.
+#[test]
+fn the_advert_source_removed_from_the_parent_holds_its_router_until_one_is_back() {
+    let a = Netns::new("nvdriftpa");
+    let b = Netns::new("nvdriftpb");
+    a.veth_to("eth0", &b, "eth0");
+    a.ip_ok(&["addr", "add", "192.0.2.2/24", "dev", "eth0"]);
+    a.ip_ok(&["addr", "add", "198.51.100.2/24", "dev", "eth0"]);
+    b.ip_ok(&["addr", "add", "192.0.2.3/24", "dev", "eth0"]);
+    for (ns, priority) in [(&a, 200), (&b, 100)] {
+        let cfg = ns.dir().join("vrrp.toml");
+        std::fs::write(&cfg, config(priority)).unwrap();
+        let out = ns.netvrrp(&["apply", "-f", &cfg.to_string_lossy()]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let row = wait_row(&a, |r| r["state"] == "master");
+    assert_eq!(row["primary_address"], "192.0.2.2", "{row}");
+    wait_row(&b, |r| r["state"] == "backup");
+
+    // Another IPv4 address is left: the adverts come from it, nothing stops.
+    a.ip_ok(&["addr", "del", "192.0.2.2/24", "dev", "eth0"]);
+    let row = wait_row(&a, |r| r["primary_address"] == "198.51.100.2");
+    assert_eq!(row["state"], "master", "{row}");
+    assert!(row["drift"].is_null(), "{row}");
+    let row = wait_row(&b, |r| r["master_address"] == "198.51.100.2");
+    assert_eq!(row["state"], "backup", "{row}");
+
+    // None left: held, with the reason; the Backup takes over.
+    a.ip_ok(&["addr", "del", "198.51.100.2/24", "dev", "eth0"]);
+    let row = wait_row(&a, |r| !r["drift"].is_null());
+    assert_eq!(row["state"], "initialize", "{row}");
+    assert_eq!(row["protodown"], true, "{row}");
+    let reason = row["not_running"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with(
+            "parent interface eth0 has no IPv4 address (the advert source 198.51.100.2 was removed)"
+        ),
+        "{row}"
+    );
+    wait_row(&b, |r| r["state"] == "master");
+    let log = std::fs::read_to_string(a.run_dir().join("netvrrp.log")).unwrap_or_default();
+    assert!(
+        log.contains("router held in Initialize with protodown on until the parent has an address"),
+        "{log}"
+    );
+
+    // An address back: the router starts again from it and preempts the Backup.
+    a.ip_ok(&["addr", "add", "192.0.2.12/24", "dev", "eth0"]);
+    let row = wait_row(&a, |r| r["state"] == "master");
+    assert_eq!(row["primary_address"], "192.0.2.12", "{row}");
+    assert!(
+        row["drift"].is_null() && row["not_running"].is_null(),
+        "{row}"
+    );
+    wait_row(&b, |r| r["state"] == "backup");
+}

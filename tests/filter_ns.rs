@@ -8,7 +8,7 @@
 mod common;
 
 use common::Netns;
-use netvrrp::daemon::filter::{FilterState, SyncPath, VipFilter, render};
+use netvrrp::daemon::filter::{FilterState, Promotion, SyncPath, VipFilter, render};
 use serde_json::Value;
 use std::io::Write;
 use std::net::IpAddr;
@@ -187,6 +187,50 @@ fn foreign_changes_fall_back_to_a_full_install() {
         // And the batch works again afterwards.
         assert_eq!(f.sync_path(&states[4].1).expect("sync"), SyncPath::Elements);
     });
+}
+
+/// A new Master's promotion (what the election loop does before the router's first
+/// advert): the tables afterwards are exactly a full install of the state with that router
+/// Master, the loop's next state finds nothing left to do, and states stamped before the
+/// promotion are stale (the filter task skips them). Without anything installed there is
+/// no fast path: the task's sync does it.
+#[test]
+fn a_promotion_opens_one_router_as_a_full_install_would() {
+    let ns = Netns::new("nvflt");
+    ns.block_on(|| async {
+        let a = [ip("192.0.2.10"), ip("192.0.2.11"), ip("2001:db8::10")];
+        let b = [ip("198.51.100.10"), ip("2001:db8:1::10")];
+        let state = |a_master: bool, accept: bool| {
+            let mut s = FilterState::default();
+            s.add(&a, Some(7), a_master, accept, 3000);
+            s.add(&b, Some(8), false, true, 3000);
+            s.primary4.insert(2, ip4("192.0.2.2"));
+            s
+        };
+        for accept in [true, false] {
+            let p = Promotion {
+                device: Some(7),
+                vips: &a,
+                accept,
+                lease_ms: 3000,
+            };
+            let mut f = VipFilter::default();
+            assert!(!f.promote(&p, 0).expect("nothing installed"));
+            f.sync_path(&state(false, accept)).expect("install");
+            assert!(f.promote(&p, 5).expect("promote"), "accept {accept}");
+            assert!(f.is_stale(4) && !f.is_stale(5) && !f.is_stale(6));
+            assert_eq!(
+                f.sync_path(&state(true, accept)).expect("sync"),
+                SyncPath::Unchanged,
+                "accept {accept}: the promotion left something to do"
+            );
+            assert_same_as_full(&state(true, accept), &format!("promotion, accept {accept}"));
+        }
+    });
+}
+
+fn ip4(s: &str) -> std::net::Ipv4Addr {
+    s.parse().expect("v4")
 }
 
 #[test]

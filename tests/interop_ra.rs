@@ -6,7 +6,9 @@
 mod common;
 mod peers;
 
-use peers::{Conf, Frr, Lab, Netvrrp, Peer, State, require_root_and_peers, wait_for, wait_views};
+use peers::{
+    Conf, Frr, Keepalived, Lab, Netvrrp, Peer, State, require_root_and_peers, wait_for, wait_views,
+};
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
@@ -51,9 +53,9 @@ fn bounce_host(lab: &Lab) {
     lab.ip(lab.host(), &["link", "set", "eth0", "up"]);
 }
 
-#[test]
-fn netvrrp_and_frr_advertise_one_router_that_fails_over_both_ways() {
-    require_root_and_peers();
+/// Two routers and a SLAAC host (forwarding off, accept_ra and autoconf on); the routers
+/// forward and have SERVICE on lo, which the host reaches only through its default route.
+fn lab_with_service() -> Lab {
     let lab = Lab::new(2);
     lab.ok(
         lab.host(),
@@ -71,16 +73,25 @@ fn netvrrp_and_frr_advertise_one_router_that_fails_over_both_ways() {
         lab.ip(r, &["link", "set", "lo", "up"]);
         lab.ip(r, &["addr", "add", &format!("{SERVICE}/128"), "dev", "lo"]);
     }
-    let base = Conf {
+    lab
+}
+
+/// VRRPv3 every 100 ms, the link-local VIP and the lab's global VIP, RAs on.
+fn base_conf(lab: &Lab) -> Conf {
+    Conf {
         vrid: 10,
         version: 3,
         advert_ms: 100,
         vips6: vec![format!("{VIRTUAL_LL}/64").parse().unwrap(), lab.vip6()],
         router_advertisements: true,
         ..Conf::default()
-    };
-    let mut nv = Netvrrp::start(
-        &lab,
+    }
+}
+
+/// netvrrp on r1 with priority 200, Master alone.
+fn netvrrp_master<'a>(lab: &'a Lab, base: &Conf) -> Netvrrp<'a> {
+    let nv = Netvrrp::start(
+        lab,
         1,
         Conf {
             priority: 200,
@@ -88,6 +99,15 @@ fn netvrrp_and_frr_advertise_one_router_that_fails_over_both_ways() {
         },
     );
     wait_views(Duration::from_secs(5), &[(&nv, State::Master)]).unwrap();
+    nv
+}
+
+#[test]
+fn netvrrp_and_frr_advertise_one_router_that_fails_over_both_ways() {
+    require_root_and_peers();
+    let lab = lab_with_service();
+    let base = base_conf(&lab);
+    let mut nv = netvrrp_master(&lab, &base);
     let frr = Frr::start(
         &lab,
         2,
@@ -160,4 +180,72 @@ fn netvrrp_and_frr_advertise_one_router_that_fails_over_both_ways() {
         assert_eq!(c[bad], 0, "{bad}: {row}");
     }
     drop(frr);
+}
+
+/// keepalived as the other router (netvrrp.toml(5), ROUTER ADVERTISEMENTS): it sends no RAs,
+/// so when it takes over a netvrrp Master (kill -9) the hosts keep the route netvrrp's RAs
+/// gave them, and their traffic reaches keepalived with the link-local VIP in its list: on
+/// the virtual MAC with `use_vmac`, else at its own MAC, where its unsolicited NAs move the
+/// hosts' neighbour entry. When netvrrp is back and preempts, the hosts follow it again.
+/// Without the link-local VIP the lists differ, and keepalived discards netvrrp's adverts
+/// (their address count is not its own): both are Master.
+#[test]
+fn keepalived_sends_no_ras_and_serves_the_hosts_only_with_the_link_local_vip() {
+    require_root_and_peers();
+    for (use_vmac, link_local) in [(true, true), (false, true), (false, false)] {
+        let what = format!("keepalived with use_vmac {use_vmac}, link-local VIP {link_local}");
+        let lab = lab_with_service();
+        let base = base_conf(&lab);
+        let mut nv = netvrrp_master(&lab, &base);
+        let vips6 = if link_local {
+            base.vips6.clone()
+        } else {
+            vec![lab.vip6()]
+        };
+        let ka = Keepalived::start(
+            &lab,
+            2,
+            Conf {
+                priority: 100,
+                use_vmac,
+                vips6,
+                router_advertisements: false,
+                ..base
+            },
+        );
+        if !link_local {
+            wait_views(
+                Duration::from_secs(10),
+                &[(&nv, State::Master), (&ka, State::Master)],
+            )
+            .unwrap();
+            continue;
+        }
+        wait_views(
+            Duration::from_secs(10),
+            &[(&nv, State::Master), (&ka, State::Backup)],
+        )
+        .unwrap();
+        host_follows(&lab, &format!("netvrrp Master ({what})"));
+
+        lab.cut(1);
+        nv.kill9();
+        wait_views(Duration::from_secs(10), &[(&ka, State::Master)]).unwrap();
+        assert_eq!(
+            default_routes(&lab),
+            want(),
+            "{what}: the host's router changed"
+        );
+        host_follows(&lab, &format!("keepalived Master ({what})"));
+
+        lab.reconnect(1);
+        nv.restart();
+        wait_views(
+            Duration::from_secs(10),
+            &[(&nv, State::Master), (&ka, State::Backup)],
+        )
+        .unwrap();
+        host_follows(&lab, &format!("netvrrp Master again ({what})"));
+        drop(ka);
+    }
 }

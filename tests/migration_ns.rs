@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::migration::*;
 use common::{Netns, text};
 
 fn host(prefix: &str) -> Netns {
@@ -138,43 +139,6 @@ fn ignore_routes_with_linkdown_is_applied_and_checked() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
-fn state(ns: &Netns) -> Option<String> {
-    let out = ns.netvrrp(&["show", "vrrp", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    v["routers"]
-        .as_array()?
-        .iter()
-        .find(|r| r["family"] == "ipv4")?["state"]
-        .as_str()
-        .map(str::to_string)
-}
-
-/// Namespaces on one bridge (in a switch namespace, returned last): each gets `eth0` with
-/// `addrs[i]`/24.
-fn segment(prefix: &str, addrs: &[&str]) -> (Vec<Netns>, Netns) {
-    let sw = Netns::new(&format!("{prefix}sw"));
-    sw.bridge("br0");
-    let mut out = Vec::new();
-    for (i, a) in addrs.iter().enumerate() {
-        let ns = Netns::new(&format!("{prefix}{i}"));
-        let port = format!("sw{i}");
-        sw.veth_to(&port, &ns, "eth0");
-        sw.enslave(&port, "br0");
-        ns.ip_ok(&["addr", "add", &format!("{a}/24"), "dev", "eth0"]);
-        out.push(ns);
-    }
-    (out, sw)
-}
-
-/// Wait until the IPv4 instance of `ns` is in state `want`.
-fn wait_state(ns: &Netns, want: &str) {
-    common::wait_until(
-        std::time::Duration::from_secs(20),
-        || format!("{} is {:?}, not {want}", ns.name(), state(ns)),
-        || (state(ns).as_deref() == Some(want)).then_some(()),
-    );
-}
-
 /// The trap of issue 19: on a Backup, the parent's address removed and re-added (a DHCP
 /// renew, ifreload). The subnet route through the Backup's protodown vrrp device is older
 /// and would win; with ignore_routes_with_linkdown it is skipped, and the Backup still
@@ -211,77 +175,13 @@ fn backup_reaches_its_subnet_after_the_parent_address_comes_back() {
     assert_eq!(state(b).as_deref(), Some("backup"));
 }
 
-/// keepalived in `ns` with `conf` (foreground, VRRP only, pid files in the namespace's
-/// directory); killed with the namespace.
-fn start_keepalived(ns: &Netns, conf: &std::path::Path) {
-    let d = ns.dir();
-    let _ = std::fs::remove_file(d.join("vrrp.pid"));
-    let mut cmd = std::process::Command::new("ip");
-    cmd.args([
-        "netns",
-        "exec",
-        ns.name(),
-        "keepalived",
-        "-n",
-        "-l",
-        "-D",
-        "-P",
-        "-G",
-        "-f",
-    ])
-    .arg(conf)
-    .arg("-p")
-    .arg(d.join("keepalived.pid"))
-    .arg("-r")
-    .arg(d.join("vrrp.pid"))
-    .arg("-c")
-    .arg(d.join("checkers.pid"))
-    .arg("-b")
-    .arg(d.join("bfd.pid"))
-    .env("TMPDIR", d)
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null());
-    ns.spawn(cmd);
-}
-
-/// SIGTERM to keepalived (it sends priority 0 and removes its VIPs), waiting for its exit.
-fn stop_keepalived(ns: &Netns) {
-    let pid = std::fs::read_to_string(ns.dir().join("keepalived.pid")).unwrap_or_default();
-    let pid = pid.trim();
-    assert!(
-        !pid.is_empty(),
-        "keepalived is not running in {}",
-        ns.name()
-    );
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", pid])
-        .status();
-    // keepalived removes its pid file when it has stopped (the process itself stays a
-    // zombie of this test until the namespace is dropped).
-    let file = ns.dir().join("keepalived.pid");
-    common::wait_until(
-        std::time::Duration::from_secs(10),
-        || format!("keepalived {pid} still running"),
-        || (!file.exists()).then_some(()),
-    );
-}
-
-fn has_vip(ns: &Netns, dev: &str, vip: &str) -> bool {
-    ns.ip_ok(&["-o", "addr", "show", "dev", dev])
-        .contains(&format!("inet {vip}/"))
-}
-
 /// One router of a keepalived pair converted with `--from-keepalived` runs against the
 /// keepalived peer, which keeps its original file: the same Master is elected, and the
 /// Master moves both ways (keepalived stops: netvrrp takes over; keepalived returns with
 /// the higher priority: it preempts and netvrrp is Backup again).
 #[test]
 fn keepalived_pair_with_one_router_converted() {
-    if std::process::Command::new("keepalived")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
+    if !keepalived_installed() {
         eprintln!("keepalived not installed: skipped");
         return;
     }
@@ -334,61 +234,6 @@ fn keepalived_pair_with_one_router_converted() {
         || "keepalived r1 did not take the VIP back".into(),
         || has_vip(r1, "eth0", "10.8.0.1").then_some(()),
     );
-}
-
-/// FRR (zebra + vrrpd) in `ns` with `vrrpd_conf`, its files under `<dir>/frr` (owned by
-/// FRR's user, which its daemons drop to). Killed with the namespace.
-fn start_frr(ns: &Netns, vrrpd_conf: &str) {
-    let d = ns.dir().join("frr");
-    std::fs::create_dir_all(d.join("vartmp")).unwrap();
-    std::fs::write(d.join("zebra.conf"), "hostname r\n!\n").unwrap();
-    std::fs::write(d.join("vrrpd.conf"), vrrpd_conf).unwrap();
-    for f in ["zebra.pid", "vrrpd.pid", "zserv.api"] {
-        let _ = std::fs::remove_file(d.join(f));
-    }
-    let ok = std::process::Command::new("chown")
-        .args(["-R", "frr:frr"])
-        .arg(&d)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "chown {}", d.display());
-    let dir = d.display().to_string();
-    let common = format!("-d -z {dir}/zserv.api --vty_socket {dir} -P 0");
-    for daemon in ["zebra", "vrrpd"] {
-        // /var/tmp is bind-mounted so FRR's crash logs stay in the test's directory.
-        let script = format!(
-            "mount --bind {dir}/vartmp /var/tmp && exec /usr/lib/frr/{daemon} {common} -f {dir}/{daemon}.conf -i {dir}/{daemon}.pid --log file:{dir}/{daemon}.log"
-        );
-        let out = ns.exec(&["sh", "-c", &script]);
-        assert!(out.status.success(), "{daemon}: {}", text(&out));
-        let pid = d.join(format!("{daemon}.pid"));
-        common::wait_until(
-            std::time::Duration::from_secs(10),
-            || format!("{daemon} did not start"),
-            || (pid.exists() && (daemon != "zebra" || d.join("zserv.api").exists())).then_some(()),
-        );
-    }
-}
-
-fn stop_vrrpd(ns: &Netns) {
-    let pid = std::fs::read_to_string(ns.dir().join("frr/vrrpd.pid")).unwrap_or_default();
-    let pid = pid.trim().to_string();
-    assert!(!pid.is_empty(), "vrrpd is not running in {}", ns.name());
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status();
-    common::wait_until(
-        std::time::Duration::from_secs(10),
-        || format!("vrrpd {pid} still running"),
-        || (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(()),
-    );
-}
-
-/// Is the FRR router's macvlan up for business (protodown off: FRR's Master)?
-fn frr_master(ns: &Netns, dev: &str) -> bool {
-    let v = ns.ip_json(&["-d", "link", "show", "dev", dev]);
-    // iproute2 writes the key only while protodown is on.
-    v[0]["proto_down"].as_bool() != Some(true)
 }
 
 /// The same with FRR: r2's frr.conf converted with `--from-frr`, r1 keeps FRR with the
@@ -458,53 +303,6 @@ fn frr_pair_with_one_router_converted() {
     );
 }
 
-/// A `ping` from `ns` to `target` every 10 ms (`-6` for IPv6), its output in `out`;
-/// killed with the namespace.
-fn start_ping(ns: &Netns, target: &str, out: &std::path::Path) {
-    let file = std::fs::File::create(out).unwrap();
-    let mut cmd = std::process::Command::new("ip");
-    cmd.args([
-        "netns",
-        "exec",
-        ns.name(),
-        "ping",
-        "-n",
-        "-i",
-        "0.01",
-        target,
-    ])
-    .stdout(file)
-    .stderr(std::process::Stdio::null());
-    ns.spawn(cmd);
-}
-
-/// The sequence numbers `ping` got a reply for (its output so far).
-fn replied(out: &std::path::Path) -> std::collections::BTreeSet<u32> {
-    std::fs::read_to_string(out)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("bytes from") && !l.contains("DUP!"))
-        .filter_map(|l| l.split("icmp_seq=").nth(1)?.split(' ').next()?.parse().ok())
-        .collect()
-}
-
-/// Wait until `ping`'s replies reach past sequence `after` by `more`; the highest replied.
-fn wait_replies(out: &std::path::Path, after: u32, more: u32) -> u32 {
-    common::wait_until(
-        std::time::Duration::from_secs(20),
-        || {
-            format!(
-                "ping {} stopped getting replies after {after}",
-                out.display()
-            )
-        },
-        || {
-            let last = replied(out).last().copied()?;
-            (last >= after + more).then_some(last)
-        },
-    )
-}
-
 /// Issue 19, the live takeover: a Master's devices as FRR's guide makes them (FRR's names
 /// `vrrp4-2-1`/`vrrp6-2-1` for VRID 5, the virtual MACs, the VIPs, up; addrgenmode random on
 /// vrrp4, EUI-64 on vrrp6) are adopted by one `apply` while a host pings both VIPs every
@@ -523,24 +321,8 @@ fn frr_named_devices_are_taken_over_without_losing_a_reply() {
     }
     let (nss, _sw) = segment("nvmigt", &["10.6.0.2", "10.6.0.100"]);
     let (r, h) = (&nss[0], &nss[1]);
-    r.ip_ok(&[
-        "-6",
-        "addr",
-        "add",
-        "2001:db8:6::2/64",
-        "dev",
-        "eth0",
-        "nodad",
-    ]);
-    h.ip_ok(&[
-        "-6",
-        "addr",
-        "add",
-        "2001:db8:6::100/64",
-        "dev",
-        "eth0",
-        "nodad",
-    ]);
+    add_ipv6(r, "2001:db8:6::2/64");
+    add_ipv6(h, "2001:db8:6::100/64");
     // A runtime for another router: `apply` finds it answering, so protodown is its.
     let other = "[defaults]\nadvertisement-interval = 100\n\n[[vrrp]]\ninterface = \"eth0\"\nvrid = 7\nipv4 = [\"10.6.0.50/24\"]\n";
     let a = r.dir().join("a.toml");
@@ -580,17 +362,7 @@ fn frr_named_devices_are_taken_over_without_losing_a_reply() {
                 .then_some(())
         },
     );
-    let pings = [
-        ("10.6.0.1", h.dir().join("ping4.txt")),
-        ("2001:db8:6::1", h.dir().join("ping6.txt")),
-    ];
-    for (vip, out) in &pings {
-        start_ping(h, vip, out);
-    }
-    let before: Vec<u32> = pings
-        .iter()
-        .map(|(_, out)| wait_replies(out, 0, 5))
-        .collect();
+    let (pings, before) = ping_vips(h, ["10.6.0.1", "2001:db8:6::1"]);
 
     // Every link and address event of the router from here on; subscribed once an address
     // added for the purpose shows.

@@ -112,7 +112,13 @@ impl Lab {
         text.trim().parse().expect("pid")
     }
 
+    /// `kill SIG` to router K's runtime; -KILL kills its supervisor first (the box dies,
+    /// nothing restarts it).
     fn signal(&self, k: usize, sig: &str) {
+        if sig == "-KILL" {
+            common::kill9_runtime(self.pid(k));
+            return;
+        }
         let pid = self.pid(k).to_string();
         let ok = Command::new("kill")
             .args([sig, &pid])

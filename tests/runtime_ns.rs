@@ -172,16 +172,9 @@ impl Lab {
         text.trim().parse().expect("pid")
     }
 
-    /// kill -9 router K's runtime.
+    /// kill -9 router K's runtime (and its supervisor: nothing restarts it).
     fn kill9(&self, k: usize) {
-        let pid = self.pid(k).to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-9", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        common::kill9_runtime(self.pid(k));
     }
 
     fn port(&self, k: usize, up: bool) {

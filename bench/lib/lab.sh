@@ -9,7 +9,9 @@
 # VRID $VRID, VIP $VIP. h1 ($NET.100) is a host on the segment.
 #
 # Implementations (tags): netvrrp (nv), netvrrp with `[runtime] realtime-priority = $RT_PRIO`
-# (nr), keepalived (ka), FRR zebra + vrrpd with pre-made macvlans (fr). Per tag:
+# (nr), netvrrp-base (nb: netvrrp run with the binary NETVRRP_BASE_BIN, another build such as
+# main's, to compare with in the same run), keepalived (ka), FRR zebra + vrrpd with pre-made
+# macvlans (fr). Per tag:
 #   impl_start TAG K PRIO INTERVAL_MS   start the router (first start and revive)
 #   impl_pids TAG K                     its process ids (one per line)
 #   impl_stop TAG K                     graceful stop: what makes that daemon send priority 0
@@ -42,18 +44,12 @@ default_impls() { # [with-rt]
 
 tag() {
     case $1 in
-        netvrrp) echo nv ;; netvrrp-rt) echo nr ;; keepalived) echo ka ;; frr) echo fr ;;
-        netvrrp-base)
-            [ -x "${NETVRRP_BASE:-}" ] || die "netvrrp-base: set NETVRRP_BASE to the previous release binary"
-            echo nb
-            ;;
+        netvrrp) echo nv ;; netvrrp-rt) echo nr ;; netvrrp-base) echo nb ;; keepalived) echo ka ;; frr) echo fr ;;
         *) die "unknown implementation $1 (have: netvrrp netvrrp-rt netvrrp-base keepalived frr)" ;;
     esac
 }
-impl_of() { case $1 in nv | nr | nb) echo nv ;; ka) echo ka ;; fr) echo fr ;; esac; }
+impl_of() { case $1 in nv | nr) echo nv ;; nb) echo nb ;; ka) echo ka ;; fr) echo fr ;; esac; }
 name_of() { case $1 in nv) echo netvrrp ;; nr) echo netvrrp-rt ;; nb) echo netvrrp-base ;; ka) echo keepalived ;; fr) echo frr ;; esac; }
-# The binary of a netvrrp lab: netvrrp-base (tag nb) runs NETVRRP_BASE, the previous build.
-nv_bin() { if [ "$1" = nb ]; then echo "$NETVRRP_BASE"; else echo "$NETVRRP"; fi; }
 sw() { echo "$NSP-$1-sw"; }
 rns() { echo "$NSP-$1-r$2"; }
 hns() { echo "$NSP-$1-h1"; }
@@ -111,15 +107,19 @@ ipv4 = ["$VIP/24"]
 ${NV_ROUTER:-}
 EOF
     } >"$d/netvrrp.toml"
-    "$(nv_bin "$t")" --netns "$(rns "$t" "$k")" --run-dir "$d/run" apply -f "$d/netvrrp.toml" >>"$d/apply.log" 2>&1 \
+    "$NETVRRP" --netns "$(rns "$t" "$k")" --run-dir "$d/run" apply -f "$d/netvrrp.toml" >>"$d/apply.log" 2>&1 \
         || { tail -20 "$d/apply.log" >&2; die "netvrrp apply on $t r$k failed"; }
 }
 nv_pids() { readpid "$work/$1/r$2/run/netvrrp.pid"; }
 nv_stop() { # `netvrrp stop`: the master sends priority 0, then the runtime exits
-    "$(nv_bin "$1")" --netns "$(rns "$1" "$2")" --run-dir "$work/$1/r$2/run" stop >>"$work/$1/r$2/apply.log" 2>&1 || true
+    "$NETVRRP" --netns "$(rns "$1" "$2")" --run-dir "$work/$1/r$2/run" stop >>"$work/$1/r$2/apply.log" 2>&1 || true
 }
 nv_revive_prep() { :; }
 nv_version() { "$NETVRRP" --version 2>/dev/null | awk 'NR==1' || echo "netvrrp $(git -C "$REPO_DIR" rev-parse --short HEAD)"; }
+# netvrrp-base: the netvrrp functions with NETVRRP_BASE_BIN (as in bench/scale.sh)
+for f in start pids stop revive_prep version; do
+    eval "nb_$f() { local NETVRRP=\$NETVRRP_BASE_BIN; nv_$f \"\$@\"; }"
+done
 
 # ------------------------------------------------------------------ keepalived
 ka_start() {
@@ -212,8 +212,12 @@ fr_revive_prep() { # a SIGKILLed vrrpd leaves its macvlan with protodown off
 fr_version() { echo "FRR $(dpkg-query -W -f '${Version}' frr 2>/dev/null || echo '?') (zebra + vrrpd)"; }
 
 lab_init() { # [with-rt]: IMPLS (default: what is installed) -> the array impls, and versions
+    # bench/track.sh and bench/shared_checks.sh name the previous build NETVRRP_BASE
+    NETVRRP_BASE_BIN=${NETVRRP_BASE_BIN:-${NETVRRP_BASE:-}}
     IMPLS=${IMPLS:-$(default_impls "${1:-}")}
     read -r -a impls <<<"$IMPLS"
+    [[ " $IMPLS " != *" netvrrp-base "* ]] || [ -x "${NETVRRP_BASE_BIN:-}" ] \
+        || die "IMPLS has netvrrp-base: set NETVRRP_BASE_BIN to a binary"
     versions=$(versions_json "${impls[@]}")
 }
 

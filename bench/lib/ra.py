@@ -134,6 +134,74 @@ def recovery(a):
         print(json.dumps(res))
 
 
+def log_times(path, lo, hi):
+    """(state change to Master, protodown off, filter commits [ns]) in a runtime log's
+    window lo..hi (ns): the times its debug lines carry (`netvrrp debug kernel on`)."""
+    from datetime import datetime
+    master = pdoff = None
+    commits = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            stamp = line.split(" ", 1)[0]
+            try:
+                t = int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1e6) * 1000
+            except ValueError:
+                continue
+            if not lo < t < hi:
+                continue
+            if "state change" in line and "to=master" in line.lower() and master is None:
+                master = t
+            elif "protodown set" in line and "on=false" in line and pdoff is None:
+                pdoff = t
+            elif "VIP filter" in line:
+                commits.append(t)
+    return master, pdoff, commits
+
+
+def window(a):
+    """Per run, relative to r2's first advert on its switch port: when its runtime logged
+    the state change, the protodown ack and the filter commits, and for each echo request
+    from the first one after the cut to the first answered one: sent by h1, seen on r2's
+    eth0, answered there (or not)."""
+    service = str(ipaddress.IPv6Address(a.service))
+    new_adv, _, _ = events(a.r2, a.vrid, service)
+    sent = requests(a.host, service)
+    arrived, answered, solicits = [], [], []
+    for _ts, ns, frame in read_pcap(a.own):
+        d = decode6(frame)
+        if not d or d[0] != "icmp6":
+            continue
+        if d[1] == ECHO_REQUEST and d[3] == service:
+            arrived.append((ns, d[4]))
+        elif d[1] == ECHO_REPLY and d[2] == service:
+            answered.append((ns, d[4]))
+        elif d[1] == 135:
+            solicits.append((ns, d[2], d[3]))
+    ms = lambda t, t0: "-" if t is None else f"{(t - t0) / 1e6:+.3f}"  # noqa: E731
+    for i, t0, trev, cut in read_runs(a.events):
+        lo, hi, c = int(t0 * 1e9), int(trev * 1e9), int(cut * 1e9)
+        adv = next((t for t, p in new_adv if lo < t < hi and p > 0), None)
+        if adv is None:
+            print(f"run {i}: no advert from r2")
+            continue
+        parts = [f"run {i}:"]
+        if a.log:
+            master, pdoff, commits = log_times(a.log, lo, hi)
+            flt = commits[0] if commits else None
+            parts.append(f"log: Master {ms(master, adv)} protodown-off {ms(pdoff, adv)} filter {ms(flt, adv)};")
+        ns_ = [t for t, _s, _d in solicits if adv - int(5e6) < t < adv + int(50e6)]
+        if ns_:
+            parts.append("NS " + ",".join(ms(t, adv) for t in ns_) + ";")
+        reqs = [(t, q) for t, q in sent if c < t < hi]
+        for t, q in reqs:
+            seen = next((x for x, s in arrived if s == q and lo < x < hi), None)
+            rep = next((x for x, s in answered if s == q and lo < x < hi), None)
+            parts.append(f"seq {q} sent {ms(t, adv)} at-r2 {ms(seen, adv)} reply {ms(rep, adv)}")
+            if rep is not None:
+                break
+        print(" ".join(parts))
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -144,12 +212,20 @@ def main():
     r.add_argument("--events", required=True)
     r.add_argument("--service", required=True)
     r.add_argument("--host", help="capture of the host's frames (its echo requests)")
+    w = sub.add_parser("window")
+    w.add_argument("--events", required=True)
+    w.add_argument("--service", required=True)
+    w.add_argument("--own", required=True, help="capture of r2's eth0, both ways")
+    w.add_argument("--host", required=True)
+    w.add_argument("--log", help="r2's runtime log with kernel debug on")
+    w.add_argument("--r2", required=True)
+    w.add_argument("--vrid", type=int, required=True)
     for s in (m, r):
         s.add_argument("--r1", required=True)
         s.add_argument("--r2", required=True)
         s.add_argument("--vrid", type=int, required=True)
     a = p.parse_args()
-    {"master": master, "recovery": recovery}[a.cmd](a)
+    {"master": master, "recovery": recovery, "window": window}[a.cmd](a)
 
 
 if __name__ == "__main__":

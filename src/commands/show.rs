@@ -3,26 +3,26 @@
 
 use super::*;
 
-/// `show vrrp|vrrs|track`: ask the runtime, filter, render (`--json`: the rows under their
-/// key with `schema`, see [`crate::contract`]).
+/// `show vrrp|vrrs|track`: ask the runtime, filter, render (`--json`: the rows as received,
+/// under their key with `schema`, see [`crate::contract`]; text: the rows read back into the
+/// contract's structs, [`crate::contract::typed_rows`]).
 pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
-    use crate::contract::{Listing, rows_of};
+    use crate::contract::{Listing, rows_of, typed_rows};
     use crate::daemon::control::{Request, request};
     let json_of = |listing: Listing, rows: &[serde_json::Value]| {
         serde_json::to_string_pretty(&listing.of(rows)).unwrap_or_default()
     };
     let Some(what) = what else {
         // `netvrrp show` alone: the overview, one line per router.
-        return match request(run_dir, &Request::ShowVrrp) {
-            Ok(data) => {
+        let brief = request(run_dir, &Request::ShowVrrp)
+            .and_then(|data| typed_rows(rows_of(data, Listing::Routers), Listing::Routers));
+        return match brief {
+            Ok(rows) => {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs_f64())
                     .unwrap_or(0.0);
-                println!(
-                    "{}",
-                    crate::daemon::render::vrrp_brief(&rows_of(data, Listing::Routers), now)
-                );
+                println!("{}", crate::daemon::render::vrrp_brief(&rows, now));
                 exit::OK
             }
             Err(e) => {
@@ -36,7 +36,7 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
             interface,
             vrid,
             json,
-        } => request(run_dir, &Request::ShowVrrp).map(|data| {
+        } => request(run_dir, &Request::ShowVrrp).and_then(|data| {
             let rows: Vec<serde_json::Value> = rows_of(data, Listing::Routers)
                 .into_iter()
                 .filter(|r| {
@@ -46,11 +46,11 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
                         && vrid.is_none_or(|v| r["vrid"].as_u64() == Some(u64::from(v)))
                 })
                 .collect();
-            if *json {
+            Ok(if *json {
                 json_of(Listing::Routers, &rows)
             } else {
-                crate::daemon::render::vrrp_text(&rows)
-            }
+                crate::daemon::render::vrrp_text(&typed_rows(rows, Listing::Routers)?)
+            })
         }),
         ShowCommand::Vrrs { what, name, json } => {
             let (what_s, listing) = match what {
@@ -64,16 +64,26 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
                     what: what_s.into(),
                 },
             )
-            .map(|data| {
+            .and_then(|data| {
                 let rows: Vec<serde_json::Value> = rows_of(data, listing)
                     .into_iter()
                     .filter(|r| name.as_ref().is_none_or(|n| r["name"].as_str() == Some(n)))
                     .collect();
-                if *json {
+                Ok(if *json {
                     json_of(listing, &rows)
                 } else {
-                    crate::vrrs::render_text(what_s, &rows)
-                }
+                    match what {
+                        VrrsWhat::Server => {
+                            crate::vrrs::render_server_text(&typed_rows(rows, listing)?)
+                        }
+                        VrrsWhat::Pathway => {
+                            crate::vrrs::render_pathway_text(&typed_rows(rows, listing)?)
+                        }
+                        VrrsWhat::Client => {
+                            crate::vrrs::render_client_text(&typed_rows(rows, listing)?)
+                        }
+                    }
+                })
             })
         }
         ShowCommand::Track { name, json } => {
@@ -87,7 +97,7 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
                 Ok(if *json {
                     json_of(Listing::Tracks, &rows)
                 } else {
-                    crate::track::show::text(&rows)
+                    crate::track::show::text(&typed_rows(rows, Listing::Tracks)?)
                 })
             })
         }

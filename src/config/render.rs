@@ -45,7 +45,8 @@ const HEADER: &str = "\
 ///   gets its `ipv4`/`ipv6` replaced by what was found (a family not found is removed) and
 ///   keeps its other keys and comments; routers not in the file are appended. An entry's
 ///   `version` is set only where the router's version differs from what the entry resolves
-///   to (its own key, else the file's `[defaults] version`, else 3).
+///   to (its own key, else the file's `[defaults] version`, else 3). The `skipped` devices
+///   replace the `# Skipped:` lines of the file's leading comment (see [`with_skipped`]).
 ///
 /// A router with no address at all (only link-locals) cannot be described by a valid file:
 /// it is left out, and a fresh file says so in its header.
@@ -94,7 +95,7 @@ pub fn render_autoconfig(
 
     let text = match existing {
         None => fresh(&usable, &empty, skipped),
-        Some(text) => merge(text, &usable)?,
+        Some(text) => with_skipped(&merge(text, &usable)?, skipped),
     };
     // The promise to the operator is a file that `netvrrp validate` accepts.
     parse_str(&text, "<autoconfigure output>")
@@ -102,12 +103,65 @@ pub fn render_autoconfig(
     Ok(text)
 }
 
+/// The `# Skipped:` line of one skipped device (one line: a device name or reason never
+/// holds a newline, but be sure).
+fn skipped_line(s: &str) -> String {
+    format!("# Skipped: {}", s.replace('\n', " "))
+}
+
+/// `text` (a merged file) with the `# Skipped:` lines of its leading comment block made
+/// `skipped`: each device skipped now named once, at the end of that block (a fresh file's
+/// header, or above the first line of TOML and its entry's "found on" comment), and the
+/// lines of earlier runs gone, so a
+/// device that comes back stops being listed and re-runs do not pile up copies. Lines
+/// elsewhere are the operator's and stay. Unchanged when nothing differs.
+fn with_skipped(text: &str, skipped: &[String]) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let head_len = lines
+        .iter()
+        .take_while(|l| {
+            // An entry's own "found on" comment starts the TOML part.
+            let l = l.trim_start();
+            l.is_empty() || (l.starts_with('#') && !l.starts_with("# autoconfigure: found on"))
+        })
+        .count();
+    let is_skipped = |l: &str| l.trim_start().starts_with("# Skipped: ");
+    let mut head: Vec<String> = Vec::new();
+    for (i, l) in lines[..head_len].iter().enumerate() {
+        let before_skipped = l.trim_end() == "#" && lines.get(i + 1).is_some_and(|n| is_skipped(n));
+        if !is_skipped(l) && !before_skipped {
+            head.push((*l).to_string());
+        }
+    }
+    // After the block's last comment line (before the blank lines that part it from the
+    // TOML), or at the top of a file without one.
+    let at = head
+        .iter()
+        .rposition(|l| l.trim_start().starts_with('#'))
+        .map_or(0, |i| i + 1);
+    let mut ours: Vec<String> = Vec::new();
+    for s in skipped {
+        if at > 0 || !ours.is_empty() {
+            ours.push("#\n".into());
+        }
+        ours.push(format!("{}\n", skipped_line(s)));
+    }
+    if at == 0 && !ours.is_empty() {
+        ours.push("\n".into());
+    }
+    head.splice(at..at, ours);
+    let new_head = head.concat();
+    if new_head == lines[..head_len].concat() {
+        return text.to_string();
+    }
+    new_head + &lines[head_len..].concat()
+}
+
 fn fresh(routers: &[&DiscoveredRouter], empty: &[&DiscoveredRouter], skipped: &[String]) -> String {
     let mut doc = DocumentMut::new();
     let mut header = HEADER.to_string();
     for s in skipped {
-        // One line each: a device name or reason never holds a newline, but be sure.
-        header.push_str(&format!("#\n# Skipped: {}\n", s.replace('\n', " ")));
+        header.push_str(&format!("#\n{}\n", skipped_line(s)));
     }
     for r in empty {
         header.push_str(&format!(
@@ -493,6 +547,59 @@ interface = "eth9" # pathway comment
             render_autoconfig(&[router("eth0", 5, &["192.0.2.1"], &[])], &skipped, None).unwrap();
         assert!(
             out.contains("#\n# Skipped: bare: ipv4 VRID 9 on eth0: no address\n"),
+            "{out}"
+        );
+    }
+
+    /// Merge mode names the skipped devices too, in the leading comment block: once each
+    /// however often it runs, the ones no longer skipped gone, the operator's comments kept.
+    #[test]
+    fn skipped_devices_are_named_when_merging_once_each() {
+        let found = [router("eth0", 5, &["192.0.2.1/24"], &[])];
+        let skip = |names: &[&str]| -> Vec<String> {
+            names
+                .iter()
+                .map(|n| format!("{n}: ipv4 VRID 9 on eth0: no address"))
+                .collect()
+        };
+        let count = |out: &str, what: &str| out.matches(what).count();
+        let one = render_autoconfig(&found, &skip(&["bare"]), Some(EXISTING)).unwrap();
+        assert!(
+            one.starts_with(
+                "# Site file: do not lose this comment.\n#\n# Skipped: bare: ipv4 VRID 9 on eth0: no address\n"
+            ),
+            "{one}"
+        );
+        let again = render_autoconfig(&found, &skip(&["bare"]), Some(&one)).unwrap();
+        assert_eq!(again, one, "a re-run adds nothing");
+        let two = render_autoconfig(&found, &skip(&["other", "third"]), Some(&one)).unwrap();
+        assert_eq!(count(&two, "# Skipped: "), 2, "{two}");
+        assert_eq!(count(&two, "bare:"), 0, "{two}");
+        assert!(
+            two.contains("# Skipped: other: ipv4 VRID 9 on eth0: no address\n#\n# Skipped: third:"),
+            "{two}"
+        );
+        let none = render_autoconfig(&found, &[], Some(&two)).unwrap();
+        assert_eq!(
+            none,
+            render_autoconfig(&found, &[], Some(EXISTING)).unwrap()
+        );
+        for out in [&one, &two, &none] {
+            assert!(
+                out.contains("# Site file: do not lose this comment.\n"),
+                "{out}"
+            );
+            assert_eq!(parse(out).routers.len(), 2);
+        }
+        // A fresh file's header keeps one list too when merged into.
+        let fresh = render_autoconfig(&found, &skip(&["bare"]), None).unwrap();
+        let merged = render_autoconfig(&found, &skip(&["bare"]), Some(&fresh)).unwrap();
+        assert_eq!(merged, fresh);
+        // A file without a leading comment gets the lines at its top.
+        let bare = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\n";
+        let out = render_autoconfig(&found, &skip(&["bare"]), Some(bare)).unwrap();
+        assert!(
+            out.starts_with("# Skipped: bare: ipv4 VRID 9 on eth0: no address\n\n"),
             "{out}"
         );
     }

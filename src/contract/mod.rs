@@ -11,15 +11,18 @@
 //! counters, config kinds): VRRS, tracking and the runtime all build these values.
 
 mod events;
+#[cfg(test)]
+pub(crate) mod samples;
 mod track;
 mod vrrp;
 
 pub use events::{ClientNotice, InstanceRef, StateEvent, StreamEvent, StreamLine};
-pub use track::{TrackContribution, TrackRow};
+pub use track::{TrackContribution, TrackRow, TrackState};
 pub use vrrp::{RaRow, VrrpRow};
 
-use serde::Serialize;
+use serde::de::{DeserializeOwned, Deserializer};
 use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
 
 /// The version of every JSON document netvrrp prints or answers (show, subscribe, diff,
 /// check, apply, running): raised when a key changes meaning or goes away, not when one is
@@ -100,9 +103,131 @@ pub fn rows_of(data: serde_json::Value, listing: Listing) -> Vec<serde_json::Val
     }
 }
 
+/// The rows of a `show` reply as the contract's structs, for the text renderers. A row this
+/// build cannot read (a required field missing, a value it does not know such as a new
+/// state) is an error naming the listing, the row and the field.
+pub fn typed_rows<T: DeserializeOwned>(
+    rows: Vec<serde_json::Value>,
+    listing: Listing,
+) -> anyhow::Result<Vec<T>> {
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            T::deserialize(row).map_err(|e| {
+                anyhow::anyhow!(
+                    "the runtime's {} row {} cannot be read by this netvrrp: {e}",
+                    listing.key(),
+                    i + 1
+                )
+            })
+        })
+        .collect()
+}
+
+/// `deserialize_with` for a struct of counters whose fields all have a default but which
+/// cannot carry `#[serde(default)]` itself (the protocol core's `Counters`): the fields a
+/// runtime did not send read as their default, so a CLI newer than the runtime still reads
+/// its rows.
+pub fn missing_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Serialize + DeserializeOwned,
+{
+    use serde::de::Error;
+    let sent = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+    let mut all = match serde_json::to_value(T::default()) {
+        Ok(serde_json::Value::Object(defaults)) => defaults,
+        _ => serde_json::Map::new(),
+    };
+    all.extend(sent);
+    T::deserialize(serde_json::Value::Object(all)).map_err(D::Error::custom)
+}
+
+/// Rows as they reach the CLI: serialized by the runtime, sent as text, parsed as JSON (what
+/// `--json` prints from) and read back as the contract's structs (what the text renderers
+/// take).
+#[cfg(test)]
+pub(crate) fn over_the_wire<T: Serialize + DeserializeOwned>(
+    rows: &[T],
+    listing: Listing,
+) -> (Vec<serde_json::Value>, Vec<T>) {
+    let text = serde_json::to_string(rows).unwrap();
+    let values = rows_of(serde_json::from_str(&text).unwrap(), listing);
+    let typed = typed_rows(values.clone(), listing).unwrap();
+    (values, typed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_round_trip() {
+        let rows = samples::vrrp_rows();
+        assert!(rows.iter().any(|r| r.router_advertisements.is_some()));
+        assert_eq!(over_the_wire(&rows, Listing::Routers).1, rows);
+        let rows = samples::track_rows();
+        assert_eq!(over_the_wire(&rows, Listing::Tracks).1, rows);
+        for r in samples::vrrp_rows() {
+            for t in &r.track {
+                let text = serde_json::to_string(t).unwrap();
+                assert_eq!(
+                    &serde_json::from_str::<TrackContribution>(&text).unwrap(),
+                    t
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_of_an_older_runtime_reads_with_defaults() {
+        // Only the required fields: whatever was added since reads as empty.
+        let row = serde_json::json!({"interface": "eth0", "vrid": 5, "family": "ipv4",
+            "state": "backup", "vmac": "00:00:5e:00:01:05",
+            "counters": {"adverts_sent": 4},
+            "router_advertisements": {"state": "silent", "source": "fe80::1"},
+            "track": [{"object": "web", "state": "down"}]});
+        let r: VrrpRow = serde_json::from_value(row).unwrap();
+        assert_eq!(
+            (r.vrid, r.state, r.name.clone()),
+            (5, crate::vrrp::router::State::Backup, None)
+        );
+        assert_eq!(r.counters.adverts_sent, 4);
+        assert_eq!(r.counters.transitions, 0);
+        assert!(r.vips.is_empty() && !r.shutdown && r.not_running.is_none());
+        let ra = r.router_advertisements.unwrap();
+        assert_eq!((ra.lifetime_s, ra.counters.sent), (0, 0));
+        assert_eq!(r.track[0].state, TrackState::Down);
+        let track: TrackRow = serde_json::from_value(serde_json::json!({"name": "web",
+            "kind": "route", "state": "up",
+            "config": {"kind": "route", "prefix": "0.0.0.0/0", "table": 254}}))
+        .unwrap();
+        assert_eq!((track.changes, track.exit_status), (0, None));
+    }
+
+    #[test]
+    fn a_row_of_a_newer_runtime_reads_and_unreadable_rows_are_named() {
+        let mut row = serde_json::to_value(&samples::vrrp_rows()[0]).unwrap();
+        row["added_later"] = serde_json::json!({"x": 1});
+        row["counters"]["added_later_errors"] = serde_json::json!(3);
+        let r: VrrpRow = serde_json::from_value(row.clone()).unwrap();
+        assert_eq!(r, samples::vrrp_rows()[0]);
+        // A required field missing, a state this build does not know.
+        let mut other = row.clone();
+        other.as_object_mut().unwrap().remove("interface");
+        row["state"] = serde_json::json!("standby");
+        let e = typed_rows::<VrrpRow>(vec![other], Listing::Routers).unwrap_err();
+        assert!(
+            e.to_string().contains("routers row 1") && e.to_string().contains("interface"),
+            "{e}"
+        );
+        let good = serde_json::to_value(&samples::vrrp_rows()[1]).unwrap();
+        let e = typed_rows::<VrrpRow>(vec![good, row], Listing::Routers).unwrap_err();
+        assert!(
+            e.to_string().contains("routers row 2") && e.to_string().contains("standby"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn a_listing_puts_schema_first_and_the_rows_under_their_key() {

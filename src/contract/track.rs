@@ -1,45 +1,77 @@
 //! `show track`, and what a router's tracked objects contribute to its `show vrrp` row.
 
 use crate::config::{TrackConfig, TrackKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
-/// One `[[track]]` object as `show track --json` lists it under `tracks`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Whether a tracked object or interface is up, as `show track` and `show vrrp` say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackState {
+    Up,
+    Down,
+}
+
+impl TrackState {
+    pub fn of(up: bool) -> TrackState {
+        if up { TrackState::Up } else { TrackState::Down }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackState::Up => "up",
+            TrackState::Down => "down",
+        }
+    }
+}
+
+/// One `[[track]]` object as `show track --json` lists it under `tracks`. Read back by the
+/// CLI: `name`, `kind`, `state` and `config` are required, the rest read as empty when a
+/// runtime does not send them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackRow {
     pub name: String,
     /// exec, process, file or route.
-    pub kind: &'static str,
-    /// "up" or "down".
-    pub state: &'static str,
+    pub kind: Cow<'static, str>,
+    pub state: TrackState,
     /// When that state began, seconds since the Unix epoch.
+    #[serde(default)]
     pub since: f64,
+    #[serde(default)]
     pub last_result: String,
+    #[serde(default)]
     pub last_checked: f64,
     /// exec: how the last run ended.
+    #[serde(default)]
     pub exit_status: Option<String>,
     /// exec: the last lines of the last run's output.
+    #[serde(default)]
     pub output: VecDeque<String>,
+    #[serde(default)]
     pub changes: u64,
     /// The object's configuration.
     pub config: TrackKind,
 }
 
 /// One entry of a router's `track` list in `show vrrp`: an interface or an object, and what
-/// it takes off the priority now.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// it takes off the priority now (`state` required when read back).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackContribution {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<String>,
-    /// "up" or "down".
-    pub state: &'static str,
+    pub state: TrackState,
+    #[serde(default)]
     pub decrement: u8,
+    #[serde(default)]
     pub fault: bool,
     /// What the entry takes off the priority now (0 or minus its decrement).
+    #[serde(default)]
     pub contribution: i32,
     /// A `fault = true` entry that is down.
+    #[serde(default)]
     pub faulting: bool,
 }
 
@@ -57,7 +89,7 @@ impl TrackContribution {
                 TrackContribution {
                     interface,
                     object,
-                    state: if down { "down" } else { "up" },
+                    state: TrackState::of(!down),
                     decrement: e.decrement,
                     fault: e.fault,
                     contribution: if down && !e.fault {

@@ -123,7 +123,78 @@ pub struct Renewal {
     pub lease_ms: u32,
 }
 
+/// One instance becoming Master: what [`VipFilter::promote`] opens for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Promotion<'a> {
+    pub device: Option<u32>,
+    pub vips: &'a [IpAddr],
+    /// It accepts traffic to its VIPs as Master (see [`FilterState::add`]).
+    pub accept: bool,
+    /// Its leases ([`lease_for`]; 0 without lease renewal).
+    pub lease_ms: u32,
+}
+
 impl FilterState {
+    /// Turn one instance added as non-Master into the same instance as Master: afterwards
+    /// the state is what [`Self::add`] with `master` would have made of it.
+    fn promote(&mut self, p: &Promotion) {
+        if let Some(d) = p.device {
+            self.backup_devices.remove(&d);
+        }
+        if p.accept {
+            for vip in p.vips {
+                match vip {
+                    IpAddr::V4(a) => self.block4.remove(a),
+                    IpAddr::V6(a) => self.block6.remove(a),
+                };
+            }
+        }
+        self.add(p.vips, p.device, true, p.accept, p.lease_ms);
+    }
+
+    /// Only the elements keyed by `device` and `vips` (the maps' too): what one instance
+    /// contributes, diffed without walking every other router's elements.
+    fn only(&self, device: Option<u32>, vips: &[IpAddr]) -> FilterState {
+        fn pick<K: Ord + Copy>(set: &BTreeSet<K>, keys: &[K]) -> BTreeSet<K> {
+            keys.iter().filter(|k| set.contains(k)).copied().collect()
+        }
+        fn pick_map<K: Ord + Copy, V: Copy>(map: &BTreeMap<K, V>, keys: &[K]) -> BTreeMap<K, V> {
+            keys.iter()
+                .filter_map(|k| map.get(k).map(|v| (*k, *v)))
+                .collect()
+        }
+        let dev: Vec<u32> = device.into_iter().collect();
+        let v4: Vec<Ipv4Addr> = vips
+            .iter()
+            .filter_map(|v| match v {
+                IpAddr::V4(a) => Some(*a),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let v6: Vec<Ipv6Addr> = vips
+            .iter()
+            .filter_map(|v| match v {
+                IpAddr::V6(a) => Some(*a),
+                IpAddr::V4(_) => None,
+            })
+            .collect();
+        FilterState {
+            vips4: pick(&self.vips4, &v4),
+            vips6: pick(&self.vips6, &v6),
+            devices4: pick(&self.devices4, &dev),
+            devices: pick(&self.devices, &dev),
+            primary4: BTreeMap::new(),
+            backup_devices: pick(&self.backup_devices, &dev),
+            block4: pick(&self.block4, &v4),
+            block6: pick(&self.block6, &v6),
+            nd6: pick(&self.nd6, &v6),
+            live_devices: pick_map(&self.live_devices, &dev),
+            live_devices4: pick_map(&self.live_devices4, &dev),
+            live4: pick_map(&self.live4, &v4),
+            live6: pick_map(&self.live6, &v6),
+        }
+    }
+
     /// Add one instance: its VIPs and its vrrp device. `master`: the instance is Master;
     /// `accept`: it accepts traffic to its VIPs when Master (accept-mode or address owner);
     /// `lease_ms`: the lifetime of a Master's leases (see [`lease_for`]).
@@ -490,6 +561,9 @@ pub struct VipFilter {
     generation: Option<u32>,
     /// Opened at the first full install, in the namespace `nft` runs in.
     sock: Option<nft_netlink::Sock>,
+    /// The stamp of the last promotion ([`Self::promote`]): a state stamped before it was
+    /// computed before that router became Master, so it is older than what is installed.
+    promoted_at: Option<u64>,
 }
 
 impl VipFilter {
@@ -500,6 +574,41 @@ impl VipFilter {
     /// [`Self::sync`], saying which path ran.
     pub fn sync_path(&mut self, wanted: &FilterState) -> anyhow::Result<SyncPath> {
         self.update(Some(wanted.clone()), &[])
+    }
+
+    /// Open the filter for one router that has just become Master, from the election loop
+    /// before its first advert leaves: a host that hears the advert may send at once, and
+    /// the Backup block would drop that (measured: 1 to 10 ms on a busy machine when the
+    /// filter task did it after the advert, and hosts lost their first packets to the new
+    /// Master in 3 of 10 runs). Only the router's own elements, as one element batch (tens
+    /// of microseconds). `stamp` orders it among the states the loop hands the filter task:
+    /// states stamped before it are skipped ([`Self::is_stale`]); the state change that
+    /// caused the promotion makes the loop send a newer one.
+    ///
+    /// Ok(false) when there is no fast path (nothing installed, a foreign commit): the
+    /// filter task's next sync opens it. An error changed nothing.
+    pub fn promote(&mut self, p: &Promotion, stamp: u64) -> anyhow::Result<bool> {
+        let (Some(installed), Some(genid), Some(sock)) =
+            (self.installed.as_mut(), self.generation, self.sock.as_mut())
+        else {
+            return Ok(false);
+        };
+        let before = installed.only(p.device, p.vips);
+        let mut after = before.clone();
+        after.promote(p);
+        let deltas = deltas(&before, &after, &[]);
+        if !deltas.is_empty() {
+            self.generation = Some(nft_netlink::apply(sock, genid, &deltas)?);
+        }
+        installed.promote(p);
+        self.promoted_at = Some(stamp);
+        Ok(true)
+    }
+
+    /// Was a state stamped `stamp` computed before the last promotion (see
+    /// [`Self::promote`])?
+    pub fn is_stale(&self, stamp: u64) -> bool {
+        self.promoted_at.is_some_and(|p| stamp < p)
     }
 
     /// Bring the tables to `wanted` (None: keep the installed state) and renew the leases
@@ -763,6 +872,54 @@ mod tests {
             names(&leave, |d| d.timed && !d.delete.is_empty()),
             vec!["Arp/livedev", "Inet/live4", "Inet/livedev"]
         );
+    }
+
+    /// A promotion makes of one non-Master instance exactly what adding it as Master makes,
+    /// leaves the other instances alone, and its batch holds that instance's elements only.
+    #[test]
+    fn promotion_is_the_instance_added_as_master_and_touches_only_it() {
+        let a: Vec<IpAddr> = vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()];
+        let b: Vec<IpAddr> = vec!["198.51.100.1".parse().unwrap()];
+        for accept in [true, false] {
+            let state = |a_master: bool| {
+                let mut s = FilterState::default();
+                s.add(&a, Some(7), a_master, accept, 200);
+                s.add(&b, Some(8), false, true, 200);
+                s.primary4.insert(2, "192.0.2.2".parse().unwrap());
+                s
+            };
+            let p = Promotion {
+                device: Some(7),
+                vips: &a,
+                accept,
+                lease_ms: 200,
+            };
+            let mut promoted = state(false);
+            promoted.promote(&p);
+            assert_eq!(promoted, state(true), "accept {accept}");
+
+            let (before, after) = (
+                state(false).only(Some(7), &a),
+                state(true).only(Some(7), &a),
+            );
+            assert!(before.backup_devices.contains(&7) && !before.devices.contains(&8));
+            assert!(after.live_devices.contains_key(&7) && after.primary4.is_empty());
+            let touched = deltas(&before, &after, &[]);
+            let keys: Vec<&[u8]> = touched
+                .iter()
+                .flat_map(|d| d.add.iter().chain(&d.delete))
+                .map(|e| e.key.as_slice())
+                .collect();
+            assert!(!keys.is_empty());
+            let ours = [
+                7u32.to_ne_bytes().to_vec(),
+                vec![192, 0, 2, 1],
+                "2001:db8::1".parse::<Ipv6Addr>().unwrap().octets().to_vec(),
+            ];
+            for k in keys {
+                assert!(ours.iter().any(|o| o == k), "{k:?} is not instance a's");
+            }
+        }
     }
 
     /// A kernel without lease renewal (`host::LEASE_RENEWAL_KERNEL`): lease 0 makes the

@@ -1,5 +1,6 @@
-//! Prometheus exposition (`[runtime] metrics-listen`), written from the same JSON rows
-//! `show vrrp` / `show vrrs` return, so the two can never disagree. The text is built per
+//! Prometheus exposition (`[runtime] metrics-listen`), written from the same typed rows
+//! `show vrrp` / `show vrrs` / `show track` return ([`crate::contract`]), so the two can
+//! never disagree. The text is built per
 //! scrape: scrapes are rare next to adverts, and nothing in the election path has to update
 //! metric objects.
 //!
@@ -8,7 +9,10 @@
 //! it prefixes every family of a registry, which the conventional `process_*` names must not
 //! carry. Here series come out in a fixed order (routers sorted by their key).
 
-use serde_json::Value;
+use crate::contract::{TrackRow, TrackState, VrrpRow};
+use crate::vrrp::ra::{RaCounters, RaState};
+use crate::vrrp::router::{Counters, State};
+use crate::vrrs::{PathwayRow, PathwayState, ServerRow};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,19 +100,13 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The OpenMetrics text, with the `process_*` families read now. The typed rows become
-    /// the JSON values `render` reads here, off the loop, not when the loop takes them.
+    /// The OpenMetrics text, with the `process_*` families read now.
     pub fn render(&self) -> String {
-        fn values<T: serde::Serialize>(rows: &[T]) -> Vec<Value> {
-            rows.iter()
-                .filter_map(|r| serde_json::to_value(r).ok())
-                .collect()
-        }
         render(
-            &values(&self.vrrp),
-            &values(&self.vrrs_servers),
-            &values(&self.vrrs_pathways),
-            &values(&self.track),
+            &self.vrrp,
+            &self.vrrs_servers,
+            &self.vrrs_pathways,
+            &self.track,
             &RuntimeInfo {
                 version: env!("CARGO_PKG_VERSION"),
                 stats: &self.stats,
@@ -175,28 +173,37 @@ fn parse_proc(stat: &str, proc_stat: &str, ticks: f64, page: f64) -> Option<Proc
     })
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 /// The labels naming an instance. `name` comes first when the row has one: it is what
 /// identifies "the same virtual router" across hosts (interface names differ per host).
 /// NOTE: `[[vrrp]] name` is not a configuration key yet; the label appears once `show vrrp`
 /// rows carry a non-empty `name`.
-fn router_labels(r: &Value) -> Labels {
+fn router_labels(r: &VrrpRow) -> Labels {
     let mut l = Vec::with_capacity(5);
-    if let Some(name) = r["name"].as_str().filter(|n| !n.is_empty()) {
+    if let Some(name) = r.name.as_deref().filter(|n| !n.is_empty()) {
         l.push(("name", name.to_string()));
     }
-    l.push(("interface", s(&r["interface"])));
-    l.push(("vrid", s(&r["vrid"])));
-    l.push(("family", s(&r["family"])));
+    l.push(("interface", r.interface.clone()));
+    l.push(("vrid", r.vrid.to_string()));
+    l.push(("family", r.family.to_string()));
     l
 }
+
+/// 1 for the state a row is in, 0 for the others.
+fn one_hot<S: PartialEq + Copy>(
+    states: &[(&'static str, S)],
+    current: S,
+) -> Vec<(&'static str, f64)> {
+    states
+        .iter()
+        .map(|&(name, st)| (name, if st == current { 1.0 } else { 0.0 }))
+        .collect()
+}
+
+const STATES: [(&str, State); 3] = [
+    ("initialize", State::Initialize),
+    ("backup", State::Backup),
+    ("master", State::Master),
+];
 
 fn with(l: &Labels, k: &'static str, v: &str) -> Labels {
     let mut l = l.clone();
@@ -288,87 +295,97 @@ fn number(v: f64) -> String {
     }
 }
 
+/// A counter of `show vrrp`.
+type CounterOf = fn(&Counters) -> u64;
+
 /// Why an advert was discarded, as the `reason` label, and the counter of `show vrrp` that
 /// counts it. `interval_mismatches` is not here: those adverts are processed.
-const DROP_REASONS: [(&str, &str); 13] = [
-    ("ttl", "ttl_errors"),
-    ("version", "version_errors"),
-    ("type", "type_errors"),
-    ("vrid", "vrid_errors"),
-    ("length", "length_errors"),
-    ("zero_count", "zero_count_errors"),
-    ("truncated", "truncated_errors"),
-    ("oversized", "oversized_errors"),
-    ("checksum", "checksum_errors"),
-    ("auth_type", "auth_type_errors"),
-    ("address_list", "address_list_errors"),
-    ("peer_not_allowed", "peer_not_allowed"),
-    ("interval", "interval_errors"),
+const DROP_REASONS: [(&str, CounterOf); 13] = [
+    ("ttl", |c| c.ttl_errors),
+    ("version", |c| c.version_errors),
+    ("type", |c| c.type_errors),
+    ("vrid", |c| c.vrid_errors),
+    ("length", |c| c.length_errors),
+    ("zero_count", |c| c.zero_count_errors),
+    ("truncated", |c| c.truncated_errors),
+    ("oversized", |c| c.oversized_errors),
+    ("checksum", |c| c.checksum_errors),
+    ("auth_type", |c| c.auth_type_errors),
+    // Serialized as `address_list_errors` (see [`Counters`]).
+    ("address_list", |c| c.destination_errors),
+    ("peer_not_allowed", |c| c.peer_not_allowed),
+    ("interval", |c| c.interval_errors),
 ];
 
 /// One counter per row: (family name, help, counter of `show vrrp`).
-const ROUTER_COUNTERS: [(&str, &str, &str); 9] = [
+const ROUTER_COUNTERS: [(&str, &str, CounterOf); 9] = [
     (
         "netvrrp_vrrp_adverts_sent",
         "adverts sent, priority-0 ones included",
-        "adverts_sent",
+        |c| c.adverts_sent,
     ),
     (
         "netvrrp_vrrp_adverts_received",
         "adverts handed to the state machine",
-        "adverts_received",
+        |c| c.adverts_received,
     ),
     (
         "netvrrp_vrrp_priority_zero_adverts_sent",
         "priority-0 adverts sent (leaving Master)",
-        "priority_zero_sent",
+        |c| c.priority_zero_sent,
     ),
     (
         "netvrrp_vrrp_priority_zero_adverts_received",
         "priority-0 adverts received",
-        "priority_zero_received",
+        |c| c.priority_zero_received,
     ),
     (
         "netvrrp_vrrp_interval_mismatches",
         "VRRPv3 adverts whose interval differs from ours (processed anyway)",
-        "interval_mismatches",
+        |c| c.interval_mismatches,
     ),
     (
         "netvrrp_vrrp_owner_conflicts",
         "adverts from another router while we own the addresses",
-        "owner_conflicts",
+        |c| c.owner_conflicts,
     ),
     (
         "netvrrp_vrrp_gratuitous_packets_sent",
         "gratuitous ARP / unsolicited NA packets sent",
-        "gratuitous_packets_sent",
+        |c| c.gratuitous_packets_sent,
     ),
     (
         "netvrrp_vrrp_send_errors",
         "packets the kernel refused to send",
-        "send_errors",
+        |c| c.send_errors,
     ),
     (
         "netvrrp_vrrp_protodown_failures",
         "protodown changes the kernel refused",
-        "protodown_errors",
+        |c| c.protodown_errors,
     ),
 ];
 
-fn counter(c: &Value, key: &str) -> f64 {
-    c[key].as_u64().unwrap_or(0) as f64
-}
-
 /// Rows sorted by their key, so series keep their order across scrapes and reloads.
-fn sorted(rows: &[Value], key: impl Fn(&Value) -> (String, u64, String)) -> Vec<&Value> {
-    let mut v: Vec<&Value> = rows.iter().collect();
+fn sorted<T, K: Ord>(rows: &[T], key: impl Fn(&T) -> K) -> Vec<&T> {
+    let mut v: Vec<&T> = rows.iter().collect();
     v.sort_by_key(|r| key(r));
     v
 }
 
+/// A counter of a router's RAs.
+type RaCounterOf = fn(&RaCounters) -> u64;
+
+/// Router Solicitations by outcome, as the `outcome` label, and the RA counter of each.
+const RS_OUTCOMES: [(&str, RaCounterOf); 3] = [
+    ("answered", |c| c.rs_answered),
+    ("ignored", |c| c.rs_ignored),
+    ("invalid", |c| c.rs_invalid),
+];
+
 /// Router Advertisement families of the instances that send them (rows with a
 /// `router_advertisements` object).
-fn router_advertisement_families(rows: &[&Value]) -> Vec<Fam> {
+fn router_advertisement_families(rows: &[&VrrpRow]) -> Vec<Fam> {
     let mut advertising = Fam::new(
         "netvrrp_vrrp_ra_advertising",
         Kind::Gauge,
@@ -384,22 +401,17 @@ fn router_advertisement_families(rows: &[&Value]) -> Vec<Fam> {
         Kind::Counter,
         "Router Solicitations heard, by outcome (answered; ignored: not Master; invalid)",
     );
-    for r in rows
+    for (r, ra) in rows
         .iter()
-        .filter(|r| r["router_advertisements"].is_object())
+        .filter_map(|r| Some((r, r.router_advertisements.as_ref()?)))
     {
         let base = router_labels(r);
-        let ra = &r["router_advertisements"];
-        let on = ra["state"].as_str() == Some("advertising");
+        let on = ra.state == RaState::Advertising;
         advertising.add(base.clone(), if on { 1.0 } else { 0.0 });
-        let c = &ra["counters"];
-        sent.add(base.clone(), counter(c, "sent"));
-        for (outcome, key) in [
-            ("answered", "rs_answered"),
-            ("ignored", "rs_ignored"),
-            ("invalid", "rs_invalid"),
-        ] {
-            solicitations.add(with(&base, "outcome", outcome), counter(c, key));
+        let c = &ra.counters;
+        sent.add(base.clone(), c.sent as f64);
+        for (outcome, count) in RS_OUTCOMES {
+            solicitations.add(with(&base, "outcome", outcome), count(c) as f64);
         }
     }
     vec![advertising, sent, solicitations]
@@ -407,18 +419,18 @@ fn router_advertisement_families(rows: &[&Value]) -> Vec<Fam> {
 
 /// The exposition text (OpenMetrics format) for the given `show` rows.
 pub fn render(
-    vrrp: &[Value],
-    vrrs_servers: &[Value],
-    vrrs_pathways: &[Value],
-    track: &[Value],
+    vrrp: &[VrrpRow],
+    vrrs_servers: &[ServerRow],
+    vrrs_pathways: &[PathwayRow],
+    track: &[TrackRow],
     info: &RuntimeInfo,
 ) -> String {
     let mut fams: Vec<Fam> = Vec::new();
     let rows = sorted(vrrp, |r| {
         (
-            format!("{}\0{}", s(&r["name"]), s(&r["interface"])),
-            r["vrid"].as_u64().unwrap_or(0),
-            s(&r["family"]),
+            format!("{}\0{}", r.name.as_deref().unwrap_or_default(), r.interface),
+            r.vrid,
+            r.family.as_str(),
         )
     });
     fams.extend(router_gauge_families(&rows));
@@ -439,7 +451,7 @@ pub fn render(
 
 /// The gauges of each VRRP instance: state, priorities, intervals, flags, tracked
 /// interfaces.
-fn router_gauge_families(rows: &[&Value]) -> Vec<Fam> {
+fn router_gauge_families(rows: &[&VrrpRow]) -> Vec<Fam> {
     use Kind::Gauge;
     let mut state = Fam::new(
         "netvrrp_vrrp_state",
@@ -489,31 +501,29 @@ fn router_gauge_families(rows: &[&Value]) -> Vec<Fam> {
     );
     for r in rows.iter().copied() {
         let base = router_labels(r);
-        let current = r["state"].as_str().unwrap_or("");
-        for st in ["initialize", "backup", "master"] {
-            state.add(
-                with(&base, "state", st),
-                if st == current { 1.0 } else { 0.0 },
-            );
+        for (st, on) in one_hot(&STATES, r.state) {
+            state.add(with(&base, "state", st), on);
         }
-        let num = |k: &str| r[k].as_f64().unwrap_or(0.0);
-        priority.add(base.clone(), num("priority"));
-        effective.add(base.clone(), num("effective_priority"));
-        last_change.add(base.clone(), num("last_change"));
-        adver.add(base.clone(), num("advertisement_interval_ms") / 1000.0);
-        master_adver.add(base.clone(), num("master_adver_interval_ms") / 1000.0);
-        down.add(base.clone(), num("master_down_interval_ms") / 1000.0);
-        let flag = |k: &str| if r[k].is_null() { 0.0 } else { 1.0 };
-        not_running.add(base.clone(), flag("not_running"));
-        drifted.add(base.clone(), flag("drift"));
+        priority.add(base.clone(), f64::from(r.priority));
+        effective.add(base.clone(), f64::from(r.effective_priority));
+        last_change.add(base.clone(), r.last_change);
+        adver.add(
+            base.clone(),
+            f64::from(r.advertisement_interval_ms) / 1000.0,
+        );
+        master_adver.add(base.clone(), r.master_adver_interval_ms / 1000.0);
+        down.add(base.clone(), r.master_down_interval_ms / 1000.0);
+        let flag = |set: bool| if set { 1.0 } else { 0.0 };
+        not_running.add(base.clone(), flag(r.not_running.is_some()));
+        drifted.add(base.clone(), flag(r.drift.is_some()));
         // Tracked interfaces (entries naming an object are in netvrrp_track_up).
-        for t in r["track"].as_array().into_iter().flatten() {
-            let Some(interface) = t["interface"].as_str() else {
+        for t in &r.track {
+            let Some(interface) = &t.interface else {
                 continue;
             };
             tracked.add(
                 with(&base, "tracked_interface", interface),
-                if t["state"] == "up" { 1.0 } else { 0.0 },
+                flag(t.state == TrackState::Up),
             );
         }
     }
@@ -533,7 +543,7 @@ fn router_gauge_families(rows: &[&Value]) -> Vec<Fam> {
 
 /// The counters of each VRRP instance: transitions, drops by reason, the `show vrrp`
 /// counters.
-fn router_counter_families(rows: &[&Value]) -> Vec<Fam> {
+fn router_counter_families(rows: &[&VrrpRow]) -> Vec<Fam> {
     use Kind::Counter;
     let mut transitions = Fam::new(
         "netvrrp_vrrp_transitions",
@@ -551,11 +561,11 @@ fn router_counter_families(rows: &[&Value]) -> Vec<Fam> {
         .collect();
     for r in rows.iter().copied() {
         let base = router_labels(r);
-        let c = &r["counters"];
+        let c = &r.counters;
         let (all, to_master, to_backup) = (
-            counter(c, "transitions"),
-            counter(c, "became_master"),
-            counter(c, "became_backup"),
+            c.transitions as f64,
+            c.became_master as f64,
+            c.became_backup as f64,
         );
         transitions.add(with(&base, "to", "master"), to_master);
         transitions.add(with(&base, "to", "backup"), to_backup);
@@ -565,11 +575,11 @@ fn router_counter_families(rows: &[&Value]) -> Vec<Fam> {
             with(&base, "to", "initialize"),
             (all - to_master - to_backup).max(0.0),
         );
-        for (reason, key) in DROP_REASONS {
-            dropped.add(with(&base, "reason", reason), counter(c, key));
+        for (reason, count) in DROP_REASONS {
+            dropped.add(with(&base, "reason", reason), count(c) as f64);
         }
-        for (fam, (_, _, key)) in counters.iter_mut().zip(ROUTER_COUNTERS) {
-            fam.add(base.clone(), counter(c, key));
+        for (fam, (_, _, count)) in counters.iter_mut().zip(ROUTER_COUNTERS) {
+            fam.add(base.clone(), count(c) as f64);
         }
     }
     let mut fams = vec![transitions, dropped];
@@ -578,7 +588,7 @@ fn router_counter_families(rows: &[&Value]) -> Vec<Fam> {
 }
 
 /// VRRS leader names (servers) and pathways.
-fn vrrs_families(vrrs_servers: &[Value], vrrs_pathways: &[Value]) -> Vec<Fam> {
+fn vrrs_families(vrrs_servers: &[ServerRow], vrrs_pathways: &[PathwayRow]) -> Vec<Fam> {
     use Kind::{Counter, Gauge};
     let mut vrrs_state = Fam::new(
         "netvrrp_vrrs_state",
@@ -590,30 +600,31 @@ fn vrrs_families(vrrs_servers: &[Value], vrrs_pathways: &[Value]) -> Vec<Fam> {
         Counter,
         "state changes pushed per leader name",
     );
-    for srv in sorted(vrrs_servers, |r| (s(&r["name"]), 0, String::new())) {
-        let name: Labels = vec![("name", s(&srv["name"]))];
-        let current = srv["state"].as_str().unwrap_or("");
-        for st in ["initialize", "backup", "master"] {
-            vrrs_state.add(
-                with(&name, "state", st),
-                if st == current { 1.0 } else { 0.0 },
-            );
+    for srv in sorted(vrrs_servers, |r| r.name.clone()) {
+        let name: Labels = vec![("name", srv.name.clone())];
+        for (st, on) in one_hot(&STATES, srv.state) {
+            vrrs_state.add(with(&name, "state", st), on);
         }
-        pushes.add(name, srv["pushes"].as_u64().unwrap_or(0) as f64);
+        pushes.add(name, srv.pushes as f64);
     }
     let mut pathway = Fam::new(
         "netvrrp_vrrs_pathway_state",
         Gauge,
         "1 for the state each VRRS pathway is in",
     );
-    for p in sorted(vrrs_pathways, |r| (s(&r["name"]), 0, s(&r["interface"]))) {
-        let base: Labels = vec![("leader", s(&p["name"])), ("interface", s(&p["interface"]))];
-        let current = p["state"].as_str().unwrap_or("");
-        for st in ["active", "inactive", "not_ready"] {
-            pathway.add(
-                with(&base, "state", st),
-                if current == st { 1.0 } else { 0.0 },
-            );
+    let pathway_states = [
+        PathwayState::Active,
+        PathwayState::Inactive,
+        PathwayState::NotReady,
+    ]
+    .map(|st| (st.as_str(), st));
+    for p in sorted(vrrs_pathways, |r| (r.name.clone(), r.interface.clone())) {
+        let base: Labels = vec![
+            ("leader", p.name.clone()),
+            ("interface", p.interface.clone()),
+        ];
+        for (st, on) in one_hot(&pathway_states, p.state) {
+            pathway.add(with(&base, "state", st), on);
         }
     }
     vec![vrrs_state, pushes, pathway]
@@ -726,7 +737,7 @@ fn process_families(info: &RuntimeInfo) -> Vec<Fam> {
 }
 
 /// [[track]] objects.
-fn track_families(track: &[Value]) -> Vec<Fam> {
+fn track_families(track: &[TrackRow]) -> Vec<Fam> {
     use Kind::{Counter, Gauge};
     let mut track_up = Fam::new(
         "netvrrp_track_up",
@@ -739,9 +750,10 @@ fn track_families(track: &[Value]) -> Vec<Fam> {
         "state changes of each [[track]] object",
     );
     for t in track {
-        let base: Labels = vec![("name", s(&t["name"])), ("kind", s(&t["kind"]))];
-        track_up.add(base.clone(), if t["state"] == "up" { 1.0 } else { 0.0 });
-        track_changes.add(base, t["changes"].as_u64().unwrap_or(0) as f64);
+        let base: Labels = vec![("name", t.name.clone()), ("kind", t.kind.to_string())];
+        let up = if t.state == TrackState::Up { 1.0 } else { 0.0 };
+        track_up.add(base.clone(), up);
+        track_changes.add(base, t.changes as f64);
     }
     vec![track_up, track_changes]
 }
@@ -749,24 +761,82 @@ fn track_families(track: &[Value]) -> Vec<Fam> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn row(interface: &str, vrid: u8, state: &str) -> Value {
-        json!({
-            "interface": interface, "vrid": vrid, "family": "ipv4", "state": state,
-            "priority": 200, "effective_priority": 150, "last_change": 1.5,
-            "advertisement_interval_ms": 1000, "master_adver_interval_ms": 100.0,
-            "master_down_interval_ms": 3609.375,
-            "track": [{"interface": "eth9", "decrement": 20, "state": "down"}],
-            "counters": { "adverts_sent": 7, "checksum_errors": 2, "transitions": 5,
-                          "became_master": 2, "became_backup": 2, "protodown_errors": 1 }
-        })
+    fn row(interface: &str, vrid: u8, state: State) -> VrrpRow {
+        let mut r = crate::contract::samples::vrrp_rows().remove(0);
+        r.name = None;
+        (r.interface, r.vrid, r.state) = (interface.into(), vrid, state);
+        (r.priority, r.effective_priority, r.last_change) = (200, 150, 1.5);
+        r.advertisement_interval_ms = 1000;
+        r.master_adver_interval_ms = 100.0;
+        r.master_down_interval_ms = 3609.375;
+        r.track = crate::contract::TrackContribution::of(
+            &[crate::config::TrackConfig {
+                target: crate::config::TrackTarget::Interface("eth9".into()),
+                decrement: 20,
+                fault: false,
+            }],
+            &[true],
+        );
+        r.counters = Counters {
+            adverts_sent: 7,
+            checksum_errors: 2,
+            transitions: 5,
+            became_master: 2,
+            became_backup: 2,
+            protodown_errors: 1,
+            ..Counters::default()
+        };
+        r
     }
 
-    fn text(vrrp: &[Value], stats: &RuntimeStats) -> String {
-        let servers = vec![json!({"name": "group1", "state": "master", "pushes": 3})];
-        let pathways = vec![json!({"name": "group1", "interface": "eth1", "state": "active"})];
-        let track = vec![json!({"name": "web", "kind": "exec", "state": "down", "changes": 3})];
+    fn server(name: &str, state: State, pushes: u64) -> ServerRow {
+        ServerRow {
+            name: name.into(),
+            protocol: "vrrp".into(),
+            interface: "eth0".into(),
+            vrid: 5,
+            family: crate::types::Family::Ipv4,
+            connected: true,
+            state,
+            previous_state: None,
+            reason: None,
+            vmac: crate::types::MacAddr::vrrp(crate::types::Family::Ipv4, 5),
+            vips: vec![],
+            last_change: Some(2.0),
+            owner: false,
+            accept_mode: true,
+            pathways: 1,
+            pathways_active: 1,
+            clients: 0,
+            pushes,
+        }
+    }
+
+    fn pathway(leader: &str, interface: &str, state: PathwayState) -> PathwayRow {
+        PathwayRow {
+            name: leader.into(),
+            interface: interface.into(),
+            device: None,
+            state,
+            leader_state: Some(State::Master),
+            family: Some(crate::types::Family::Ipv4),
+            vmac: None,
+            mac_in_use: None,
+            addresses: vec![],
+            options: Default::default(),
+            evaluation: Default::default(),
+            device_group: None,
+            transitions: 1,
+        }
+    }
+
+    fn text(vrrp: &[VrrpRow], stats: &RuntimeStats) -> String {
+        let servers = [server("group1", State::Master, 3)];
+        let pathways = [pathway("group1", "eth1", PathwayState::Active)];
+        let mut track = crate::contract::samples::track_rows();
+        track.truncate(1);
+        (track[0].name, track[0].changes) = ("web".into(), 3);
         render(
             vrrp,
             &servers,
@@ -780,13 +850,74 @@ mod tests {
         )
     }
 
+    /// Byte for byte what the renderer over `serde_json::Value` this one replaced wrote
+    /// (src/contract/golden/ was written by that one).
+    #[test]
+    fn the_exposition_is_the_golden_text() {
+        use crate::contract::{Listing, over_the_wire, samples};
+        let mut vrrp = samples::vrrp_rows();
+        vrrp.extend([
+            row("eth1", 10, State::Backup),
+            row("eth0", 2, State::Master),
+        ]);
+        vrrp.push(vrrp[0].clone());
+        vrrp.last_mut().unwrap().name = Some("edge-\"a\"\n".into());
+        let (_, vrrp) = over_the_wire(&vrrp, Listing::Routers);
+        let servers = [
+            server("group2", State::Backup, 1),
+            server("group1", State::Master, 3),
+            server("dark", State::Initialize, 0),
+        ];
+        let pathways = [
+            pathway("group1", "eth2", PathwayState::Inactive),
+            pathway("group1", "eth1", PathwayState::Active),
+            pathway("dark", "eth3", PathwayState::NotReady),
+        ];
+        let track = samples::track_rows();
+        let stats = RuntimeStats {
+            reloads_changed: 4,
+            drift_events: 2,
+            config_sha256: sha256_hex(b"x"),
+            ..RuntimeStats::default()
+        };
+        let process = Some(ProcessStats {
+            cpu_seconds: 1.25,
+            resident_bytes: 12_345_678.0,
+            virtual_bytes: 1e9,
+            open_fds: 12.0,
+            max_fds: 1024.0,
+            start_time_seconds: 1_765_090_000.5,
+        });
+        let info = RuntimeInfo {
+            version: "0.1.0",
+            stats: &stats,
+            process,
+        };
+        let text = render(&vrrp, &servers, &pathways, &track, &info);
+        assert_eq!(text, include_str!("../contract/golden/metrics.txt"));
+        assert!(text.contains("netvrrp_vrrp_ra_sent_total"), "{text}");
+    }
+
     #[test]
     fn router_advertisement_counters_are_exposed() {
-        let mut r = row("eth0", 5, "master");
-        r["family"] = json!("ipv6");
-        r["router_advertisements"] = json!({"state": "advertising",
-            "counters": {"sent": 9, "rs_answered": 3, "rs_ignored": 1, "rs_invalid": 2}});
-        let text = text(&[r, row("eth1", 6, "backup")], &RuntimeStats::default());
+        let mut r = row("eth0", 5, State::Master);
+        r.family = crate::types::Family::Ipv6;
+        let mut ra = crate::contract::samples::vrrp_rows()[1]
+            .router_advertisements
+            .clone()
+            .unwrap();
+        ra.state = RaState::Advertising;
+        ra.counters = RaCounters {
+            sent: 9,
+            rs_answered: 3,
+            rs_ignored: 1,
+            rs_invalid: 2,
+        };
+        r.router_advertisements = Some(ra);
+        let text = text(
+            &[r, row("eth1", 6, State::Backup)],
+            &RuntimeStats::default(),
+        );
         let l = r#"interface="eth0",vrid="5",family="ipv6""#;
         for line in [
             format!(r#"netvrrp_vrrp_ra_advertising{{{l}}} 1"#),
@@ -811,7 +942,7 @@ mod tests {
             ..RuntimeStats::default()
         };
         stats.filter_failures.store(6, Ordering::Relaxed);
-        let text = text(&[row("eth0", 5, "master")], &stats);
+        let text = text(&[row("eth0", 5, State::Master)], &stats);
         let l = r#"interface="eth0",vrid="5",family="ipv4""#;
         for line in [
             format!(r#"netvrrp_vrrp_state{{{l},state="master"}} 1"#),
@@ -859,9 +990,9 @@ mod tests {
     fn series_order_is_stable_and_sorted() {
         let stats = RuntimeStats::default();
         let a = [
-            row("eth1", 10, "backup"),
-            row("eth0", 9, "master"),
-            row("eth0", 2, "backup"),
+            row("eth1", 10, State::Backup),
+            row("eth0", 9, State::Master),
+            row("eth0", 2, State::Backup),
         ];
         let mut b = a.clone();
         b.reverse();
@@ -874,8 +1005,8 @@ mod tests {
 
     #[test]
     fn router_name_is_the_first_label_when_present() {
-        let mut r = row("eth0", 5, "master");
-        r["name"] = json!("edge-\"a\"");
+        let mut r = row("eth0", 5, State::Master);
+        r.name = Some("edge-\"a\"".into());
         let text = text(&[r], &RuntimeStats::default());
         assert!(
             text.contains(r#"netvrrp_vrrp_priority{name="edge-\"a\"",interface="eth0",vrid="5",family="ipv4"} 200"#),

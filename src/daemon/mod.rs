@@ -15,6 +15,8 @@ pub mod render;
 pub mod router_params;
 pub mod runtime;
 pub mod sched;
+pub mod service;
+pub mod supervisor;
 pub mod timer;
 
 use crate::cli::Cli;
@@ -30,7 +32,12 @@ pub fn pid_path(run_dir: &Path) -> PathBuf {
 
 /// The runtime's state files that mean nothing once it is down (`down` removes them).
 pub fn state_files(run_dir: &Path) -> Vec<PathBuf> {
-    vec![runtime::masters_path(run_dir), pid_path(run_dir)]
+    vec![
+        runtime::masters_path(run_dir),
+        pid_path(run_dir),
+        // Left behind only by a supervisor that was killed (a live one removes it).
+        supervisor::pid_path(run_dir),
+    ]
 }
 
 pub fn log_path(run_dir: &Path) -> PathBuf {
@@ -56,8 +63,9 @@ fn absolute(file: &Path) -> PathBuf {
 }
 
 /// After the kernel part of `apply`: reload the running runtime (normally already done by
-/// `apply_kernel`), or start one detached and wait until it answers.
-pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
+/// `apply_kernel`), or start one (the unit, or a supervised one: `handoff`) and wait until
+/// it answers.
+pub async fn hand_off(cli: &Cli, file: &Path, handoff: &service::Handoff) -> i32 {
     let file = absolute(file);
     if identity::is_running(&cli.run_dir) {
         return match reload(&cli.run_dir, &file) {
@@ -71,7 +79,11 @@ pub async fn hand_off(cli: &Cli, file: &Path) -> i32 {
             }
         };
     }
-    match spawn(cli, &file) {
+    let started = match handoff {
+        service::Handoff::Supervised => spawn(cli, &file),
+        service::Handoff::Unit { .. } => service::start_unit(&cli.run_dir),
+    };
+    match started {
         Ok(()) => exit::OK,
         Err(e) => {
             crate::report!("{e:#}");
@@ -118,22 +130,14 @@ pub fn running_state(run_dir: &Path) -> anyhow::Result<Option<crate::reconcile::
         .context("unreadable running state from the runtime")
 }
 
-/// Start `netvrrp run --spawned` in its own session (so it survives this process and its
-/// terminal), logging to `<run-dir>/netvrrp.log`, and wait for its control socket.
-fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
-    use std::os::unix::process::CommandExt;
+/// This executable with the run-dir, verbosity and log format of `cli`, then `args` and
+/// `-f file`; stdin from /dev/null, stdout and stderr appended to `<run-dir>/netvrrp.log`
+/// (opened now: a runtime rotates it under its own descriptors).
+fn logging_child(cli: &Cli, args: &[&str], file: &Path) -> anyhow::Result<std::process::Command> {
     let exe = std::env::current_exe().context("cannot find my own executable")?;
-    crate::security::prepare_run_dir(&cli.run_dir)?;
-    // One format per file, and a size cap (see `log_file`).
-    log_file::prepare(
-        &log_path(&cli.run_dir),
-        cli.log_format == crate::cli::LogFormat::Json,
-    )
-    .context("cannot rotate the runtime's log")?;
     let log = crate::security::open_append_nofollow(&log_path(&cli.run_dir))?;
     let log2 = log.try_clone().context("cannot duplicate the log handle")?;
     let mut cmd = std::process::Command::new(exe);
-    // We are already inside the namespace (main entered it); the child inherits it.
     cmd.arg("--run-dir").arg(&cli.run_dir);
     for _ in 0..cli.verbose {
         cmd.arg("-v");
@@ -141,13 +145,33 @@ fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
     if cli.log_format == crate::cli::LogFormat::Json {
         cmd.args(["--log-format", "json"]);
     }
-    cmd.arg("run")
-        .arg("--spawned")
+    cmd.args(args)
         .arg("-f")
         .arg(file)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2);
+    Ok(cmd)
+}
+
+/// Start `netvrrp supervise` (which runs `netvrrp run --spawned` and restarts it if it dies:
+/// [`supervisor`]) in its own session, so both survive this process and its terminal,
+/// logging to `<run-dir>/netvrrp.log`, and wait for the runtime's control socket.
+fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    crate::security::prepare_run_dir(&cli.run_dir)?;
+    // A supervisor still waiting to restart a runtime that died would start a second one.
+    if let Some(pid) = supervisor::stop_waiting(&cli.run_dir)? {
+        println!("netvrrp: stopped the supervisor (pid {pid}) waiting to restart the runtime");
+    }
+    // One format per file, and a size cap (see `log_file`).
+    log_file::prepare(
+        &log_path(&cli.run_dir),
+        cli.log_format == crate::cli::LogFormat::Json,
+    )
+    .context("cannot rotate the runtime's log")?;
+    // We are already inside the namespace (main entered it); the children inherit it.
+    let mut cmd = logging_child(cli, &["supervise"], file)?;
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
     unsafe {
         cmd.pre_exec(|| {
@@ -157,7 +181,7 @@ fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
         });
     }
     // `apply --netns` opened the process events connector before entering the namespace,
-    // where the runtime cannot open it.
+    // where the runtime cannot open it; the supervisor hands it to every runtime it starts.
     crate::track::process::hand_over(&mut cmd);
     let mut child = cmd.spawn().context("cannot start the runtime")?;
     for _ in 0..400 {
@@ -179,8 +203,8 @@ fn spawn(cli: &Cli, file: &Path) -> anyhow::Result<()> {
 }
 
 /// The kernel as the runtime starts: read (`spawned`: apply has just reconciled it) or
-/// reconciled through [`crate::reconcile::kernel`] (no runtime runs yet, so protodown is the
-/// configurator's).
+/// reconciled through [`crate::reconcile::kernel`] (no runtime runs yet: protodown is the
+/// configurator's, but a device answering now is left for the runtime to take over).
 async fn reconcile_at_start(
     run_dir: &Path,
     file: &Path,
@@ -195,7 +219,8 @@ async fn reconcile_at_start(
     }
     let _lock = crate::apply::lock(run_dir).map_err(Failure::Io)?;
     let loaded = kernel::load(&kernel, file, run_dir).await?;
-    let owner = crate::plan::ProtodownOwner::Configurator;
+    // The runtime starts right after: it takes over the devices answering now.
+    let owner = crate::plan::ProtodownOwner::Handover;
     let plan = kernel::plan(&loaded, owner)?;
     let (loaded, _) = kernel::execute(&kernel, run_dir, loaded, &plan, owner, || async {
         Ok(None)
@@ -204,8 +229,11 @@ async fn reconcile_at_start(
     Ok(loaded)
 }
 
-/// `netvrrp run`: apply the kernel state, then run elections until stopped.
-pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
+/// `netvrrp run`: apply the kernel state, then run elections until stopped. `spawned`:
+/// started by `apply` (through the supervisor), which has just reconciled the kernel, unless
+/// `restarted` (the supervisor's restart after the previous runtime died: reconciled again,
+/// as a start by hand is).
+pub async fn run(cli: &Cli, file: &Path, spawned: bool, restarted: bool) -> i32 {
     runtime::share_one_heap_arena();
     if let Err(e) = crate::security::check_config_file(file)
         .and_then(|()| crate::security::prepare_run_dir(&cli.run_dir))
@@ -227,7 +255,7 @@ pub async fn run(cli: &Cli, file: &Path, spawned: bool) -> i32 {
     identity::set_runtime(&cli.run_dir);
     // `apply` has just reconciled the kernel before spawning us; do it again anyway when run
     // by hand or by systemd, where nothing did.
-    let loaded = match reconcile_at_start(&cli.run_dir, file, spawned).await {
+    let loaded = match reconcile_at_start(&cli.run_dir, file, spawned && !restarted).await {
         Ok(l) => l,
         Err(f) => {
             crate::report!("{f}");

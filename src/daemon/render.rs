@@ -1,123 +1,175 @@
-//! Text rendering of `show vrrp` data (the JSON the control socket returns), close to FRR's
-//! `show vrrp`. VRRS renderings live in [`crate::vrrs`].
+//! Text rendering of `show vrrp` rows ([`VrrpRow`], as the CLI reads them back from the
+//! control socket), close to FRR's `show vrrp`. VRRS renderings live in [`crate::vrrs`].
 
-use serde_json::Value;
+use crate::contract::{RaRow, VrrpRow};
+use crate::vrrp::router::Counters;
+use std::fmt::Display;
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
+/// A value, or "-" when there is none.
+fn or_dash<T: Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
-fn ms(v: &Value) -> String {
-    v.as_f64()
-        .map(|m| format!("{m} ms"))
-        .unwrap_or_else(|| "-".into())
+fn ms(v: impl Into<f64>) -> String {
+    format!("{} ms", v.into())
+}
+
+fn list<T: Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every counter under its JSON name, sorted by name (the order `show vrrp` prints them in).
+/// Destructured without `..`: a counter added to [`Counters`] does not compile until it is
+/// placed here.
+pub fn counters_by_name(c: &Counters) -> [(&'static str, u64); 30] {
+    let Counters {
+        adverts_sent,
+        adverts_received,
+        priority_zero_sent,
+        priority_zero_received,
+        gratuitous_bursts_sent,
+        transitions,
+        became_master,
+        became_backup,
+        released_master,
+        owner_conflicts,
+        interval_mismatches,
+        lesser_adverts_unanswered,
+        interval_errors,
+        ttl_errors,
+        version_errors,
+        type_errors,
+        vrid_errors,
+        length_errors,
+        zero_count_errors,
+        truncated_errors,
+        oversized_errors,
+        checksum_errors,
+        auth_type_errors,
+        destination_errors,
+        peer_not_allowed,
+        checksum_with_pseudoheader_received,
+        checksum_without_pseudoheader_received,
+        send_errors,
+        protodown_errors,
+        gratuitous_packets_sent,
+    } = *c;
+    [
+        ("address_list_errors", destination_errors),
+        ("adverts_received", adverts_received),
+        ("adverts_sent", adverts_sent),
+        ("auth_type_errors", auth_type_errors),
+        ("became_backup", became_backup),
+        ("became_master", became_master),
+        ("checksum_errors", checksum_errors),
+        (
+            "checksum_with_pseudoheader_received",
+            checksum_with_pseudoheader_received,
+        ),
+        (
+            "checksum_without_pseudoheader_received",
+            checksum_without_pseudoheader_received,
+        ),
+        ("gratuitous_bursts_sent", gratuitous_bursts_sent),
+        ("gratuitous_packets_sent", gratuitous_packets_sent),
+        ("interval_errors", interval_errors),
+        ("interval_mismatches", interval_mismatches),
+        ("length_errors", length_errors),
+        ("lesser_adverts_unanswered", lesser_adverts_unanswered),
+        ("oversized_errors", oversized_errors),
+        ("owner_conflicts", owner_conflicts),
+        ("peer_not_allowed", peer_not_allowed),
+        ("priority_zero_received", priority_zero_received),
+        ("priority_zero_sent", priority_zero_sent),
+        ("protodown_errors", protodown_errors),
+        ("released_master", released_master),
+        ("send_errors", send_errors),
+        ("transitions", transitions),
+        ("truncated_errors", truncated_errors),
+        ("ttl_errors", ttl_errors),
+        ("type_errors", type_errors),
+        ("version_errors", version_errors),
+        ("vrid_errors", vrid_errors),
+        ("zero_count_errors", zero_count_errors),
+    ]
 }
 
 /// One block per (interface, vrid, family), FRR style.
-pub fn vrrp_text(rows: &[Value]) -> String {
+pub fn vrrp_text(rows: &[VrrpRow]) -> String {
     if rows.is_empty() {
         return "no VRRP routers".into();
     }
     let mut out = String::new();
     for r in rows {
         let field = |k: &str, v: String| format!(" {k:<32} {v}\n");
-        out += &format!("\n Virtual Router ID                {}\n", s(&r["vrid"]));
-        out += &field("Interface", s(&r["interface"]));
-        out += &field("Address family", s(&r["family"]));
-        out += &field("Protocol Version", s(&r["version"]));
-        out += &field("State", s(&r["state"]).to_uppercase());
-        if let Some(why) = r["not_running"].as_str() {
-            out += &field("Not running", why.to_string());
+        out += &format!("\n Virtual Router ID                {}\n", r.vrid);
+        out += &field("Interface", r.interface.clone());
+        out += &field("Address family", r.family.to_string());
+        out += &field("Protocol Version", r.version.to_string());
+        out += &field("State", r.state.as_str().to_uppercase());
+        if let Some(why) = &r.not_running {
+            out += &field("Not running", why.clone());
         }
-        out += &field("Shutdown", s(&r["shutdown"]));
-        out += &field("Device", s(&r["device"]));
-        out += &field("Virtual MAC", s(&r["vmac"]));
-        out += &field("Primary address", s(&r["primary_address"]));
-        out += &field("Master address", s(&r["master_address"]));
-        out += &field("Protodown", s(&r["protodown"]));
-        out += &field("Priority", s(&r["priority"]));
-        out += &field("Effective Priority", s(&r["effective_priority"]));
-        out += &field("Preempt Mode", s(&r["preempt"]));
-        out += &field("Accept Mode", s(&r["accept_mode"]));
-        out += &field(
-            "Advertisement Interval",
-            ms(&r["advertisement_interval_ms"]),
-        );
+        out += &field("Shutdown", r.shutdown.to_string());
+        out += &field("Device", or_dash(r.device.as_ref()));
+        out += &field("Virtual MAC", r.vmac.to_string());
+        out += &field("Primary address", or_dash(r.primary_address));
+        out += &field("Master address", or_dash(r.master_address));
+        out += &field("Protodown", or_dash(r.protodown));
+        out += &field("Priority", r.priority.to_string());
+        out += &field("Effective Priority", r.effective_priority.to_string());
+        out += &field("Preempt Mode", r.preempt.to_string());
+        out += &field("Accept Mode", r.accept_mode.to_string());
+        out += &field("Advertisement Interval", ms(r.advertisement_interval_ms));
         out += &field(
             "Master Advertisement Interval",
-            ms(&r["master_adver_interval_ms"]),
+            ms(r.master_adver_interval_ms),
         );
-        out += &field("Skew Time", ms(&r["skew_time_ms"]));
-        out += &field("Master Down Interval", ms(&r["master_down_interval_ms"]));
-        let vips: Vec<String> = r["vips"]
-            .as_array()
-            .map(|a| a.iter().map(s).collect())
-            .unwrap_or_default();
-        out += &field("Virtual addresses", vips.join(", "));
-        out += &router_advertisement_lines(&r["router_advertisements"]);
-        let tracked = crate::track::show::tracked_lines(&r["track"]);
+        out += &field("Skew Time", ms(r.skew_time_ms));
+        out += &field("Master Down Interval", ms(r.master_down_interval_ms));
+        out += &field("Virtual addresses", list(&r.vips));
+        if let Some(ra) = &r.router_advertisements {
+            out += &router_advertisement_lines(ra);
+        }
+        let tracked = crate::track::show::tracked_lines(&r.track);
         if !tracked.is_empty() {
             out += " Tracked:\n";
             out += &tracked;
         }
-        if let Some(counters) = r["counters"].as_object() {
-            out += " Counters:\n";
-            for (k, v) in counters {
-                out += &format!("   {k:<40} {}\n", s(v));
-            }
+        out += " Counters:\n";
+        for (k, v) in counters_by_name(&r.counters) {
+            out += &format!("   {k:<40} {v}\n");
         }
     }
     out
 }
 
-/// The Router Advertisement block of a row (nothing for a router without RAs).
-fn router_advertisement_lines(ra: &Value) -> String {
-    if !ra.is_object() {
-        return String::new();
-    }
-    let c = &ra["counters"];
-    let list = |v: &Value| {
-        let items: Vec<String> = v
-            .as_array()
-            .map(|a| a.iter().map(s).collect())
-            .unwrap_or_default();
-        if items.is_empty() {
-            "-".to_string()
-        } else {
-            items.join(", ")
-        }
-    };
-    let mut out = " Router Advertisements:
-"
-    .to_string();
-    let mut line = |k: &str, v: String| {
-        out += &format!(
-            "   {k:<30} {v}
-"
-        )
-    };
-    line("State", s(&ra["state"]));
-    line("Source", s(&ra["source"]));
+/// The Router Advertisement block of a row that sends RAs.
+fn router_advertisement_lines(ra: &RaRow) -> String {
+    let or_none = |items: String| if items.is_empty() { "-".into() } else { items };
+    let mut out = " Router Advertisements:\n".to_string();
+    let mut line = |k: &str, v: String| out += &format!("   {k:<30} {v}\n");
+    line("State", ra.state.as_str().into());
+    line("Source", ra.source.to_string());
     line(
         "Interval",
-        format!(
-            "{}..{} ms",
-            s(&ra["min_interval_ms"]),
-            s(&ra["max_interval_ms"])
-        ),
+        format!("{}..{} ms", ra.min_interval_ms, ra.max_interval_ms),
     );
-    line("Router lifetime", format!("{} s", s(&ra["lifetime_s"])));
-    line("Prefixes", list(&ra["prefixes"]));
-    line("RDNSS", list(&ra["rdnss"]));
-    line("MTU", s(&ra["mtu"]));
-    line("RAs sent", s(&c["sent"]));
-    line("RS answered", s(&c["rs_answered"]));
-    line("RS ignored (not Master)", s(&c["rs_ignored"]));
-    line("RS invalid", s(&c["rs_invalid"]));
+    line("Router lifetime", format!("{} s", ra.lifetime_s));
+    line("Prefixes", or_none(list(&ra.prefixes)));
+    line("RDNSS", or_none(list(&ra.rdnss)));
+    line("MTU", or_dash(ra.mtu));
+    line("RAs sent", ra.counters.sent.to_string());
+    line("RS answered", ra.counters.rs_answered.to_string());
+    line(
+        "RS ignored (not Master)",
+        ra.counters.rs_ignored.to_string(),
+    );
+    line("RS invalid", ra.counters.rs_invalid.to_string());
     out
 }
 
@@ -136,7 +188,7 @@ fn age(now: f64, then: f64) -> String {
 }
 
 /// `netvrrp show`: one line per router, in a table (the full view is `show vrrp`).
-pub fn vrrp_brief(rows: &[Value], now: f64) -> String {
+pub fn vrrp_brief(rows: &[VrrpRow], now: f64) -> String {
     if rows.is_empty() {
         return "no VRRP routers".into();
     }
@@ -154,21 +206,20 @@ pub fn vrrp_brief(rows: &[Value], now: f64) -> String {
         .map(String::from),
     ];
     for r in rows {
-        // `name` is shown once `show vrrp` rows carry it; "-" until then.
-        let name = r["name"].as_str().filter(|n| !n.is_empty()).unwrap_or("-");
+        let name = r.name.as_deref().filter(|n| !n.is_empty()).unwrap_or("-");
         table.push([
             name.to_string(),
-            s(&r["interface"]),
-            s(&r["vrid"]),
-            s(&r["family"]),
+            r.interface.clone(),
+            r.vrid.to_string(),
+            r.family.to_string(),
             // A router held in Initialize says so (the reason is in the full view).
-            match r["not_running"].as_str() {
-                Some(_) => format!("{}*", s(&r["state"])),
-                None => s(&r["state"]),
+            match r.not_running {
+                Some(_) => format!("{}*", r.state),
+                None => r.state.to_string(),
             },
-            format!("{}/{}", s(&r["priority"]), s(&r["effective_priority"])),
-            s(&r["master_address"]),
-            match age(now, r["last_change"].as_f64().unwrap_or(0.0)) {
+            format!("{}/{}", r.priority, r.effective_priority),
+            or_dash(r.master_address),
+            match age(now, r.last_change) {
                 a if a == "-" => a,
                 a => format!("{a} ago"),
             },
@@ -181,18 +232,13 @@ pub fn vrrp_brief(rows: &[Value], now: f64) -> String {
         }
     }
     // Footnotes: why each starred router is not running.
-    let notes: Vec<String> = rows
-        .iter()
-        .filter_map(|r| {
-            let why = r["not_running"].as_str()?;
-            Some(format!(
-                "* {} vrid {} {}: {why}",
-                s(&r["interface"]),
-                s(&r["vrid"]),
-                s(&r["family"])
-            ))
-        })
-        .collect();
+    let notes = rows.iter().filter_map(|r| {
+        let why = r.not_running.as_ref()?;
+        Some(format!(
+            "* {} vrid {} {}: {why}",
+            r.interface, r.vrid, r.family
+        ))
+    });
     let lines = table
         .iter()
         .map(|row| {
@@ -212,82 +258,112 @@ pub fn vrrp_brief(rows: &[Value], now: f64) -> String {
 }
 
 #[cfg(test)]
-mod brief_tests {
+mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::contract::{Listing, over_the_wire, samples};
+
+    /// Rows as the CLI gets them, with and without each optional part.
+    fn rows() -> (Vec<serde_json::Value>, Vec<VrrpRow>) {
+        over_the_wire(&samples::vrrp_rows(), Listing::Routers)
+    }
+
+    /// The text of the sample rows, byte for byte as the renderer over `serde_json::Value`
+    /// that this one replaced printed it (src/contract/golden/ was written by that one).
+    #[test]
+    fn the_text_is_the_golden_text() {
+        let (_, typed) = rows();
+        let full = vrrp_text(&typed);
+        assert_eq!(full, include_str!("../contract/golden/show_vrrp.txt"));
+        assert_eq!(
+            vrrp_brief(&typed, 1_765_091_112.5),
+            include_str!("../contract/golden/show.txt")
+        );
+        // The samples reach every branch.
+        for want in [
+            "Not running",
+            "Router Advertisements:",
+            "Tracked:",
+            "fault (router",
+        ] {
+            assert!(full.contains(want), "{want:?} missing from\n{full}");
+        }
+    }
+
+    #[test]
+    fn counters_print_under_their_json_names_in_name_order() {
+        let c = samples::counters(1);
+        let json = serde_json::to_value(c).unwrap();
+        let names: Vec<&str> = counters_by_name(&c).iter().map(|(k, _)| *k).collect();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(names, keys);
+        for (k, v) in counters_by_name(&c) {
+            assert_eq!(json[k], v, "{k}");
+        }
+    }
 
     #[test]
     fn one_aligned_line_per_router() {
-        let rows = [
-            json!({"interface": "eth0", "vrid": 5, "family": "ipv4", "state": "master",
-                   "priority": 200, "effective_priority": 150, "master_address": "192.0.2.2",
-                   "last_change": 1000.0}),
-            json!({"name": "web", "interface": "bond0.100", "vrid": 17, "family": "ipv6",
-                   "state": "backup", "priority": 100, "effective_priority": 100,
-                   "master_address": null, "last_change": 0.0}),
-        ];
-        let text = vrrp_brief(&rows, 1312.5);
+        let (_, rows) = rows();
+        let text = vrrp_brief(&rows, 1_765_091_112.5);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3, "{text}");
-        assert!(lines[0].starts_with("NAME  INTERFACE  VRID"), "{text}");
+        assert_eq!(lines.len(), 6, "{text}");
+        assert_eq!(
+            lines[0],
+            "NAME      INTERFACE  VRID  FAMILY  STATE        PRIO/EFF  MASTER     CHANGED"
+        );
         assert_eq!(
             lines[1],
-            "-     eth0       5     ipv4    master  200/150   192.0.2.2  5m12s ago"
+            "edge-web  bond0.100  5     ipv4    master       200/150   192.0.2.2  5m12s ago"
         );
         assert_eq!(
             lines[2],
-            "web   bond0.100  17    ipv6    backup  100/100   -          -"
+            "-         eth0       17    ipv6    backup       100/100   fe80::2    5m12s ago"
+        );
+        assert_eq!(
+            lines[4],
+            "-         eth2       9     ipv4    initialize*  200/150   -          -"
+        );
+        assert_eq!(
+            lines[5],
+            "* eth2 vrid 9 ipv4: parent interface eth2 has no IPv4 address"
         );
         assert_eq!(vrrp_brief(&[], 0.0), "no VRRP routers");
-        let waiting = [json!({"interface": "eth1", "vrid": 9, "family": "ipv4",
-            "state": "initialize", "priority": 100, "effective_priority": 100,
-            "master_address": null, "last_change": null,
-            "not_running": "parent interface eth1 has no IPv4 address"})];
-        let text = vrrp_brief(&waiting, 10.0);
-        let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[1].contains("initialize*"), "{text}");
-        assert_eq!(
-            lines[2],
-            "* eth1 vrid 9 ipv4: parent interface eth1 has no IPv4 address"
-        );
-        let full = vrrp_text(&waiting);
-        assert!(
-            full.contains(
-                "Not running                      parent interface eth1 has no IPv4 address"
-            ),
-            "{full}"
-        );
         assert_eq!(age(100_000.0, 100.0), "1d03h");
     }
-}
-
-#[cfg(test)]
-mod ra_tests {
-    use super::*;
-    use serde_json::json;
 
     #[test]
-    fn router_advertisements_have_a_block_of_their_own() {
-        let ra = json!({"state": "advertising", "source": "fe80::5", "lifetime_s": 1800,
-            "min_interval_ms": 198000, "max_interval_ms": 600000,
-            "prefixes": ["2001:db8:5::/64"], "rdnss": [], "mtu": null,
-            "counters": {"sent": 4, "rs_answered": 2, "rs_ignored": 0, "rs_invalid": 1}});
-        let row = json!({"vrid": 5, "family": "ipv6", "router_advertisements": ra});
-        let text = vrrp_text(&[row]);
+    fn the_full_view_has_a_block_per_router() {
+        let (_, rows) = rows();
+        let text = vrrp_text(&rows);
         for want in [
+            "\n Virtual Router ID                5\n",
+            " State                            MASTER\n",
+            " Master address                   -\n",
+            " Protodown                        true\n",
+            " Master Down Interval             3218.75 ms\n",
+            " Advertisement Interval           1000 ms\n",
+            " Virtual addresses                192.0.2.1, 198.51.100.7\n",
+            " Not running                      parent interface eth2 has no IPv4 address\n",
+            "   interface eth9                 down  decrement 50, contributes -50\n",
+            "   object haproxy                 up    fault when down\n",
+            "   address_list_errors                      1\n",
             " Router Advertisements:\n",
-            "   State                          advertising\n",
-            "   Source                         fe80::5\n",
+            "   State                          silent\n",
+            "   Source                         fe80::200:5eff:fe00:211\n",
             "   Interval                       198000..600000 ms\n",
-            "   Prefixes                       2001:db8:5::/64\n",
-            "   RDNSS                          -\n",
-            "   RAs sent                       4\n",
-            "   RS answered                    2\n",
-            "   RS invalid                     1\n",
+            "   Prefixes                       2001:db8:5::/64, 2001:db8:6::/64\n",
+            "   MTU                            1500\n",
+            "   RAs sent                       41\n",
+            "   RS ignored (not Master)        12\n",
         ] {
             assert!(text.contains(want), "{want:?} missing from\n{text}");
         }
-        let without = vrrp_text(&[json!({"vrid": 6, "router_advertisements": null})]);
-        assert!(!without.contains("Router Advertisements"), "{without}");
+        assert_eq!(text.matches("Router Advertisements").count(), 1, "{text}");
+        assert_eq!(vrrp_text(&[]), "no VRRP routers");
     }
 }

@@ -32,6 +32,7 @@ use tokio::time::Instant;
 mod background;
 mod control_server;
 mod drift;
+mod event_loop;
 mod fanout;
 mod instance_key;
 mod instances;
@@ -40,6 +41,8 @@ mod packet_log;
 mod persistence;
 mod ra;
 mod reload;
+mod promotion;
+mod takeover;
 mod waiting;
 
 pub(super) use background::share_one_heap_arena;
@@ -171,7 +174,8 @@ pub struct Runtime {
     /// The receive buffer, reused for every packet.
     rx_buf: Vec<u8>,
     /// Every frame this loop sends, flushed once per loop turn and before each netlink
-    /// request (so a new Master's advert never waits for a round trip).
+    /// request (so an advert never waits for a round trip), except the protodown off and
+    /// filter opening of a new Master, which its first advert waits for (`promotion.rs`).
     frames: FrameBatch,
     events: broadcast::Sender<Published>,
     scratch: Vec<Action>,
@@ -179,8 +183,9 @@ pub struct Runtime {
     /// What only the metrics read (reloads that changed something, failures, config hash).
     stats: super::metrics::RuntimeStats,
     /// The nftables filter runs in its own task: `nft` takes milliseconds, which must not
-    /// delay adverts.
-    filter: mpsc::UnboundedSender<FilterJob>,
+    /// delay adverts. Only a new Master's part is done by the loop itself (see
+    /// [`FilterHandle::promote`]).
+    filter: FilterHandle,
     /// A state changed since the filter was last synced.
     filter_dirty: bool,
     /// Masters that sent an advert since the filter was last synced: their dead-man leases
@@ -213,6 +218,13 @@ pub struct Runtime {
     /// Instances that were Master when the previous runtime died without leaving (from
     /// `<run-dir>/masters.json`): they get [`Input::Resume`] after their first Startup.
     resume: HashSet<InstanceKey>,
+    /// Instances whose device answered for their VIPs when the runtime started (another
+    /// daemon's Master, adopted by `apply`): kept answering until the protocol decides
+    /// (see `takeover.rs`).
+    holding: HashSet<InstanceKey>,
+    /// Masters whose device another program holds in protodown with a reason bit (logged
+    /// once, see `drift.rs`).
+    foreign_protodown: HashSet<InstanceKey>,
     /// An instance entered or left Master since `masters.json` was last written.
     masters_dirty: bool,
     /// After a failed write of `masters.json`: not before this (see `sync_masters`).
@@ -235,7 +247,7 @@ pub struct Runtime {
     /// [`waiting`]).
     not_installed: Vec<waiting::NotInstalled>,
     /// Instances whose vrrp device was changed behind our back, and how (see [`drift`]).
-    drifted: HashMap<InstanceKey, String>,
+    drifted: HashMap<InstanceKey, drift::Drift>,
 }
 
 /// Tell systemd (when NOTIFY_SOCKET is set; a no-op otherwise).
@@ -348,6 +360,8 @@ impl Runtime {
             metrics_listen: config.runtime.metrics_listen.clone(),
             access: super::access::Policy::from_config(&config.runtime),
             resume: HashSet::new(),
+            holding: HashSet::new(),
+            foreign_protodown: HashSet::new(),
             masters_dirty: true,
             masters_retry_at: None,
             config: config.clone(),
@@ -366,12 +380,24 @@ impl Runtime {
         if !rt.resume.is_empty() {
             tracing::info!(target: "netvrrp::protocol", masters = rt.resume.len(), "the previous runtime died while Master: resuming");
         }
+        rt.holding = takeover::live_devices(&snapshot, &routers);
+        if !rt.holding.is_empty() {
+            tracing::info!(target: "netvrrp::protocol", devices = rt.holding.len(), "vrrp devices answer for their VIPs at start (the previous Master's): they keep answering while their routers take over");
+            rt.resume.extend(rt.holding.iter().cloned());
+        }
         let fan = rt.vrrs.on_snapshot(&snapshot);
         rt.carry_out(fan);
         rt.install(&routers, &snapshot, Vec::new()).await;
         rt.routers = routers;
         // Only the first start resumes; a later reload starts routers afresh.
         rt.resume.clear();
+        // A router that could not start now (see `waiting.rs`) starts later without a hold.
+        let installed: HashSet<&InstanceKey> = rt.instances.iter().map(|i| &i.key).collect();
+        let holding = std::mem::take(&mut rt.holding);
+        rt.holding = holding
+            .into_iter()
+            .filter(|k| installed.contains(k))
+            .collect();
         Ok(rt)
     }
 
@@ -508,7 +534,6 @@ impl Runtime {
         if self
             .filter
             .send(FilterJob::Leave(self.filter_state(true), done))
-            .is_ok()
         {
             self.elect_until(timer, wait).await;
         }
@@ -536,15 +561,7 @@ impl Runtime {
     pub async fn run(mut self) -> anyhow::Result<()> {
         use tokio::signal::unix::{SignalKind, signal};
         let sock_path = control::socket_path(&self.run_dir);
-        let _ = std::fs::remove_file(&sock_path);
-        let listener = UnixListener::bind(&sock_path)
-            .with_context(|| format!("cannot bind {}", sock_path.display()))?;
-        // Root-only until the policy is applied: nobody can connect in between.
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600))
-                .with_context(|| format!("cannot chmod {}", sock_path.display()))?;
-        }
+        let listener = event_loop::bind_control_socket(&sock_path)?;
         self.set_socket_mode();
         let pid_path = super::pid_path(&self.run_dir);
         self.write_pid_file(&pid_path);
@@ -554,26 +571,7 @@ impl Runtime {
         let (ctl_send, mut ctl_recv) = mpsc::channel::<Control>(64);
         let (scrape_send, mut scrape_recv) =
             mpsc::channel::<oneshot::Sender<super::metrics::Snapshot>>(8);
-        if let Some(listen) = &self.metrics_listen {
-            match listen.parse::<std::net::SocketAddr>() {
-                // Bound here, before READY=1, so a scrape right after start finds it.
-                Ok(addr) => match tokio::net::TcpListener::bind(addr).await {
-                    Ok(listener) => {
-                        tracing::info!(target: "netvrrp::protocol", %addr, "serving Prometheus metrics");
-                        if let Some(why) = crate::config::exposed_listen_address(&addr) {
-                            tracing::warn!(target: "netvrrp::protocol", %addr, "{why}");
-                        }
-                        tokio::spawn(super::metrics_http::serve(listener, scrape_send));
-                    }
-                    Err(e) => {
-                        tracing::error!(target: "netvrrp::protocol", %addr, "cannot listen for metrics: {e}")
-                    }
-                },
-                Err(e) => {
-                    tracing::error!(target: "netvrrp::protocol", %listen, "bad metrics-listen: {e}")
-                }
-            }
-        }
+        self.serve_metrics(&scrape_send).await;
         let mut fanout_done = self.fanout_done.take().context("runtime started twice")?;
         let reconcile_kernel: reload::ReconcileKernel =
             Arc::new(tokio::sync::Mutex::new(Kernel::connect().await?));
@@ -649,25 +647,7 @@ impl Runtime {
                     self.continue_reload().await;
                 }
                 Some(ev) = kernel_events.next() => {
-                    // An event storm (hundreds of unrelated links changing) costs one
-                    // re-read of the kernel, not one per event.
-                    let mut relevant = self.wants_event(&ev);
-                    let mut overrun = matches!(ev, KernelEvent::Overrun);
-                    while let Some(Some(more)) = kernel_events.next().now_or_never() {
-                        relevant |= self.wants_event(&more);
-                        overrun |= matches!(more, KernelEvent::Overrun);
-                    }
-                    if overrun {
-                        tracing::warn!(target: "netvrrp::kernel", "netlink events overrun; re-reading the kernel state");
-                    }
-                    if overrun || (relevant && self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) == 0) {
-                        self.refresh_links().await;
-                    } else if relevant {
-                        // A fan-out is switching many links: the events are mostly its own,
-                        // and a full re-read per batch would slow it several-fold (RTNL and
-                        // this thread). Re-read once it is done.
-                        self.links_stale = true;
-                    }
+                    self.on_kernel_events(ev, &mut kernel_events).await;
                 }
                 Some(report) = track_reports.recv() => {
                     if self.tracks.apply(&report) {
@@ -684,32 +664,12 @@ impl Runtime {
                     // Every connection is classified from SO_PEERCRED, whatever the socket's
                     // mode (it also covers a run-dir loosened by hand).
                     let policy = self.access.clone();
-                    let admission = admission.clone();
-                    let ctl_send = ctl_send.clone();
-                    tokio::spawn(async move {
-                        // Refusals are counted and summarised (see `super::admission`), not
-                        // logged one by one: a peer must not be able to fill the log.
-                        let peer = match classify(&stream, policy).await {
-                            Ok(p) => p,
-                            Err(why) => {
-                                admission.refused_connection(&why);
-                                refuse_connection(stream, &why).await;
-                                return;
-                            }
-                        };
-                        // A slot is taken only for allowed peers (refused ones cannot crowd
-                        // out the operators), within the per-uid cap and the root reserve.
-                        let slot = match admission.admit(peer.uid, peer.trusted()) {
-                            Ok(slot) => slot,
-                            Err(why) => {
-                                admission.refused_connection(&why);
-                                refuse_connection(stream, &why).await;
-                                return;
-                            }
-                        };
-                        serve_connection(stream, ctl_send, peer, &admission).await;
-                        drop(slot);
-                    });
+                    event_loop::admit_connection(
+                        stream,
+                        policy,
+                        admission.clone(),
+                        ctl_send.clone(),
+                    );
                 }
                 Some(reply) = scrape_recv.recv() => {
                     let _ = reply.send(self.metrics_snapshot());

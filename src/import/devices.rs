@@ -115,42 +115,10 @@ pub fn discover(snapshot: &Snapshot, version: Version) -> Discovery {
 mod tests {
     use super::*;
     use crate::kernel::LinkInfo;
-    use crate::types::MacAddr;
-
-    fn link(
-        index: u32,
-        name: &str,
-        kind: Option<&str>,
-        parent: Option<u32>,
-        mac: &str,
-    ) -> LinkInfo {
-        LinkInfo {
-            index,
-            name: name.into(),
-            kind: kind.map(str::to_string),
-            parent_index: parent,
-            macvlan_mode: None,
-            mac: Some(mac.parse::<MacAddr>().unwrap()),
-            addrgenmode: None,
-            protodown: false,
-            protodown_reason: 0,
-            admin_up: true,
-            carrier: true,
-            operstate: "up".into(),
-            addresses: Vec::new(),
-            dad_sysctls: None,
-            kernel_link_locals: Vec::new(),
-            ra_host_sysctls: None,
-            disable_ipv6: None,
-            ipv4_ignore_linkdown: None,
-            ipv6_ignore_linkdown: None,
-            group: 0,
-        }
-    }
 
     #[test]
     fn every_skipped_device_is_named_with_its_reason() {
-        let mut v4 = link(
+        let mut v4 = LinkInfo::for_test(
             3,
             "vrrp4-2-5",
             Some("macvlan"),
@@ -158,7 +126,7 @@ mod tests {
             "00:00:5e:00:01:05",
         );
         v4.addresses = vec!["192.0.2.5/24".parse().unwrap()];
-        let mut v6 = link(
+        let mut v6 = LinkInfo::for_test(
             4,
             "vrrp6-2-5",
             Some("macvlan"),
@@ -168,12 +136,12 @@ mod tests {
         v6.addresses = vec!["fe80::1/64".parse().unwrap()];
         let snapshot = Snapshot {
             links: vec![
-                link(2, "eth0", Some("veth"), None, "02:00:00:00:00:02"),
+                LinkInfo::for_test(2, "eth0", Some("veth"), None, "02:00:00:00:00:02"),
                 v4,
                 v6,
-                link(5, "bare", Some("macvlan"), Some(2), "00:00:5e:00:01:09"),
-                link(6, "orphan", Some("macvlan"), Some(99), "00:00:5e:00:01:0a"),
-                link(7, "br-vrrp", Some("bridge"), None, "00:00:5e:00:01:0b"),
+                LinkInfo::for_test(5, "bare", Some("macvlan"), Some(2), "00:00:5e:00:01:09"),
+                LinkInfo::for_test(6, "orphan", Some("macvlan"), Some(99), "00:00:5e:00:01:0a"),
+                LinkInfo::for_test(7, "br-vrrp", Some("bridge"), None, "00:00:5e:00:01:0b"),
             ],
         };
         let found = discover(&snapshot, Version::V3);

@@ -123,6 +123,42 @@ pub struct LinkInfo {
     pub group: u32,
 }
 
+#[cfg(test)]
+impl LinkInfo {
+    /// A link for unit tests: up with carrier, no protodown, no addresses, nothing of the
+    /// optional kernel state reported.
+    pub fn for_test(
+        index: u32,
+        name: &str,
+        kind: Option<&str>,
+        parent: Option<u32>,
+        mac: &str,
+    ) -> LinkInfo {
+        LinkInfo {
+            index,
+            name: name.into(),
+            kind: kind.map(str::to_string),
+            parent_index: parent,
+            macvlan_mode: None,
+            mac: mac.parse().ok(),
+            addrgenmode: None,
+            protodown: false,
+            protodown_reason: 0,
+            admin_up: true,
+            carrier: true,
+            operstate: "up".into(),
+            addresses: Vec::new(),
+            dad_sysctls: None,
+            kernel_link_locals: Vec::new(),
+            ra_host_sysctls: None,
+            disable_ipv6: None,
+            ipv4_ignore_linkdown: None,
+            ipv6_ignore_linkdown: None,
+            group: 0,
+        }
+    }
+}
+
 /// All links of the namespace.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Snapshot {

@@ -117,7 +117,7 @@ pub fn check(
             if l.admin_up { "up" } else { "down" }.into(),
         );
         match protodown {
-            ProtodownOwner::Configurator => push(
+            ProtodownOwner::Configurator | ProtodownOwner::Handover => push(
                 "protodown",
                 onoff(d.protodown).into(),
                 onoff(l.protodown).into(),

@@ -317,8 +317,8 @@ impl TrackSet {
                 let st = lock(&t.status).clone();
                 Some(TrackRow {
                     name: n.clone(),
-                    kind: t.config.kind_name(),
-                    state: if st.up { "up" } else { "down" },
+                    kind: t.config.kind_name().into(),
+                    state: crate::contract::TrackState::of(st.up),
                     since: st.since,
                     last_result: st.last_result,
                     last_checked: st.last_checked,
@@ -425,7 +425,7 @@ mod tests {
         let r = next(&mut rx).await;
         assert!(!set.apply(&r));
         let rows = set.show(Some("f"));
-        assert_eq!(rows[0].state, "down");
+        assert_eq!(rows[0].state, crate::contract::TrackState::Down);
         assert_eq!(rows[0].last_result, "file missing");
         assert_eq!(rows[0].changes, 0);
         // Removed objects are stopped and reported as touched.

@@ -26,7 +26,7 @@
 
 use crate::types::{MacAddr, RaSettings};
 use crate::vrrp::router::Time;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
@@ -161,7 +161,8 @@ pub fn check_solicitation(source: Ipv6Addr, hop_limit: u8, icmp: &[u8]) -> Resul
 }
 
 /// Counters of one router's RAs (`show vrrp`, metrics).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RaCounters {
     /// RAs sent (unsolicited and answers).
     pub sent: u64,
@@ -174,13 +175,23 @@ pub struct RaCounters {
 }
 
 /// Whether a router is sending RAs now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RaState {
     /// Master: advertising.
     Advertising,
     /// Backup, Initialize or stopped: silent.
     Silent,
+}
+
+impl RaState {
+    /// The JSON form, for text output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RaState::Advertising => "advertising",
+            RaState::Silent => "silent",
+        }
+    }
 }
 
 /// When one router sends its RAs. Starts silent; [`RaScheduler::start`] on becoming

@@ -1,6 +1,6 @@
 //! Negative tests of the state machine for the RFC ledger (docs/rfc9568.md): each feeds the
 //! input a requirement forbids acting on, or provokes the action it forbids, and shows the
-//! router refuses it. The positive tests of the same rows are in router.rs's own tests.
+//! router refuses it. The positive tests of the same rows are in router/tests.rs.
 
 use super::*;
 use std::net::{Ipv4Addr, Ipv6Addr};

@@ -21,7 +21,7 @@
 use super::{ClientNotice, TARGET};
 use crate::config::{ClientConfig, ClientKind, Config};
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -37,7 +37,8 @@ pub enum ClientEffect {
 }
 
 /// Counters of one client runner (`show vrrs client`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ClientStats {
     /// Notices handed to the runner.
     pub notices: u64,

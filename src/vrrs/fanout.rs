@@ -7,11 +7,11 @@ use crate::desired::DesiredDevice;
 use crate::types::MacAddr;
 use crate::vrrp::router::State;
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// State of one pathway (Cisco `show vrrs pathway`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PathwayState {
     /// The leader is Master and every evaluation flag is set: the pathway carries traffic.
@@ -43,7 +43,8 @@ impl PathwayState {
 }
 
 /// The evaluation flags of Cisco's `show vrrs pathway`, in Linux terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Evaluation {
     /// The pathway's interface is admin up (IFF_UP).
     pub no_shut: bool,
@@ -87,7 +88,8 @@ impl Evaluation {
 }
 
 /// The options of Cisco's `show vrrs pathway`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Options {
     /// The leader's own vrrp device.
     pub default_pathway: bool,

@@ -50,7 +50,7 @@ pub use fanout::{
     BulkProtodown, ClientUpdate, Evaluation, Fanout, Options, PathwayEffect, PathwayState,
     PathwayUpdate, pathway_state,
 };
-pub use render::{render_client_text, render_pathway_text, render_server_text, render_text};
+pub use render::{render_client_text, render_pathway_text, render_server_text};
 pub use show::{ClientRow, PathwayRow, ServerRow};
 
 use crate::config::{ClientConfig, ClientKind, Config, PathwayConfig};

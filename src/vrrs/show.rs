@@ -2,85 +2,115 @@
 //! contract, [`crate::contract`]; these live here because they carry VRRS's own
 //! [`Evaluation`] and [`Options`]).
 
-use super::{ClientRunners, ClientStats, Evaluation, Options, Server, Vrrs};
+use super::{ClientRunners, ClientStats, Evaluation, Options, PathwayState, Server, Vrrs};
 use crate::config::ClientKind;
 use crate::types::{Family, MacAddr};
 use crate::vrrp::router::State;
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
-/// One leader name, as `show vrrs server --json` lists it under `servers`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One leader name, as `show vrrs server --json` lists it under `servers`. Read back by the
+/// CLI: `name`, `interface`, `vrid`, `family`, `state` and
+/// `vmac` are required, the rest read as empty when a runtime does not send them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerRow {
     pub name: String,
     /// Always "vrrp".
-    pub protocol: &'static str,
+    #[serde(default)]
+    pub protocol: Cow<'static, str>,
     pub interface: String,
     pub vrid: u8,
     pub family: Family,
     /// The instance has reported a state since the database was built.
+    #[serde(default)]
     pub connected: bool,
     pub state: State,
+    #[serde(default)]
     pub previous_state: Option<State>,
+    #[serde(default)]
     pub reason: Option<String>,
     pub vmac: MacAddr,
+    #[serde(default)]
     pub vips: Vec<IpAddr>,
+    #[serde(default)]
     pub last_change: Option<f64>,
+    #[serde(default)]
     pub owner: bool,
+    #[serde(default)]
     pub accept_mode: bool,
     /// How many pathways follow the name, and how many are active.
+    #[serde(default)]
     pub pathways: usize,
+    #[serde(default)]
     pub pathways_active: usize,
+    #[serde(default)]
     pub clients: usize,
     /// State changes pushed to pathways and clients.
+    #[serde(default)]
     pub pushes: u64,
 }
 
-/// One pathway, as `show vrrs pathway --json` lists it under `pathways`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One pathway, as `show vrrs pathway --json` lists it under `pathways` (`name`,
+/// `interface` and `state` required when read back).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathwayRow {
     /// The leader name.
     pub name: String,
     pub interface: String,
+    #[serde(default)]
     pub device: Option<String>,
     /// active, inactive or not_ready.
-    pub state: &'static str,
+    pub state: PathwayState,
+    #[serde(default)]
     pub leader_state: Option<State>,
+    #[serde(default)]
     pub family: Option<Family>,
     /// The configured virtual MAC (None: the pathway uses the interface's own).
+    #[serde(default)]
     pub vmac: Option<MacAddr>,
+    #[serde(default)]
     pub mac_in_use: Option<MacAddr>,
+    #[serde(default)]
     pub addresses: Vec<IpNet>,
+    #[serde(default)]
     pub options: Options,
+    #[serde(default)]
     pub evaluation: Evaluation,
     /// The kernel device group of the pathway macvlan (bulk changes); None for a pathway
     /// without `mac` or a device not seen.
+    #[serde(default)]
     pub device_group: Option<u32>,
+    #[serde(default)]
     pub transitions: u64,
 }
 
-/// One client, as `show vrrs client --json` lists it under `clients`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One client, as `show vrrs client --json` lists it under `clients` (`client`, `name` and
+/// `kind` required when read back).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientRow {
     /// 1, 2, 3… in configuration order.
     pub client: usize,
     /// The leader name.
     pub name: String,
+    #[serde(default)]
     pub connected: bool,
     /// Notices sent so far.
+    #[serde(default)]
     pub notices: u64,
+    #[serde(default)]
     pub last: Option<LastNotice>,
     /// `kind` and the kind's settings.
     #[serde(flatten)]
     pub kind: ClientKind,
     /// The runner's counters, when the runners were asked.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner: Option<ClientStats>,
 }
 
 /// The last notice a client was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LastNotice {
     pub previous: State,
     pub state: State,
@@ -94,7 +124,7 @@ impl Vrrs {
             .iter()
             .map(|s| ServerRow {
                 name: s.name.clone(),
-                protocol: "vrrp",
+                protocol: "vrrp".into(),
                 interface: s.interface.clone(),
                 vrid: s.vrid,
                 family: s.family,
@@ -135,7 +165,7 @@ impl Vrrs {
                         .device
                         .clone()
                         .or_else(|| p.mac.is_none().then(|| p.interface.clone())),
-                    state: p.state.as_str(),
+                    state: p.state,
                     leader_state: server.and_then(Server::leader),
                     family: server.map(|s| s.family),
                     vmac: p.mac,

@@ -812,10 +812,99 @@ fn vrrs_reconfigure_keeps_state_and_handles_added_and_removed() {
     assert_eq!(f.clients[2].notice.as_ref().unwrap().seq, 3);
 }
 
+/// The clients of [`master`] as the runtime shows them, with runner counters that reach
+/// every branch of the rendering (an exec run in progress with an error, written and
+/// dropped accounting lines).
+fn clients_with_runners(v: &Vrrs) -> Vec<ClientRow> {
+    let mut rows = v.show_client(None);
+    let runner = |i: u64| ClientStats {
+        notices: 2 + i,
+        runs: 5 + i,
+        failures: 1,
+        timeouts: 1,
+        coalesced: 2,
+        running: i == 1,
+        last_exit: Some("killed after 1000 ms".into()),
+        lines_written: 7 + i,
+        lines_dropped: i,
+        last_error: (i == 1).then(|| "No space left on device".into()),
+    };
+    for (i, r) in rows.iter_mut().enumerate().skip(1) {
+        r.runner = Some(runner(i as u64 - 1));
+    }
+    rows
+}
+
+/// A row of an older runtime, with only the fields that identify it, reads with the rest
+/// empty (netvrrp(8), JSON FIELDS).
+#[test]
+fn vrrs_rows_of_an_older_runtime_read_with_defaults() {
+    let server: ServerRow = serde_json::from_value(serde_json::json!({"name": "g",
+        "interface": "eth0", "vrid": 5, "family": "ipv6", "state": "master",
+        "vmac": "00:00:5e:00:02:05"}))
+    .unwrap();
+    assert_eq!((server.pushes, server.last_change), (0, None));
+    let pathway: PathwayRow = serde_json::from_value(serde_json::json!({"name": "g",
+        "interface": "eth1", "state": "not_ready"}))
+    .unwrap();
+    assert!(!pathway.evaluation.connected && pathway.addresses.is_empty());
+    let client: ClientRow = serde_json::from_value(serde_json::json!({"client": 1,
+        "name": "g", "kind": "accounting", "path": "/var/log/a.json"}))
+    .unwrap();
+    assert_eq!((client.notices, client.runner), (0, None));
+    let runner: ClientStats = serde_json::from_value(serde_json::json!({"runs": 2})).unwrap();
+    assert_eq!((runner.runs, runner.failures), (2, 0));
+}
+
+/// The rows round-trip, and render byte for byte as the renderer over `serde_json::Value`
+/// that this one replaced printed them (src/contract/golden/ was written by that one).
+#[test]
+fn vrrs_rows_round_trip_and_render_the_golden_text() {
+    use crate::contract::{Listing, over_the_wire};
+    for v in [master(), started()] {
+        let rows = v.show_server();
+        assert_eq!(over_the_wire(&rows, Listing::Servers).1, rows);
+        let rows = v.show_pathway();
+        assert_eq!(over_the_wire(&rows, Listing::Pathways).1, rows);
+        for rows in [v.show_client(None), clients_with_runners(&v)] {
+            assert_eq!(over_the_wire(&rows, Listing::Clients).1, rows);
+        }
+    }
+    let v = master();
+    let (_, servers) = over_the_wire(&v.show_server(), Listing::Servers);
+    assert_eq!(
+        render_server_text(&servers),
+        include_str!("../contract/golden/show_vrrs_server.txt")
+    );
+    let mut pathways = v.show_pathway();
+    pathways.extend(started().show_pathway());
+    let (_, pathways) = over_the_wire(&pathways, Listing::Pathways);
+    assert_eq!(
+        render_pathway_text(&pathways),
+        include_str!("../contract/golden/show_vrrs_pathway.txt")
+    );
+    let (_, clients) = over_the_wire(&clients_with_runners(&v), Listing::Clients);
+    assert_eq!(
+        render_client_text(&clients),
+        include_str!("../contract/golden/show_vrrs_client.txt")
+    );
+    let text = render_client_text(&clients_with_runners(&master()));
+    for needle in [
+        "Runs: 6, failures 1, timeouts 1, coalesced 2, running now",
+        "Last run: killed after 1000 ms",
+        "Lines written: 7, dropped 0",
+        "Last error: No space left on device",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    assert_eq!(render_pathway_text(&[]), "no VRRS pathways");
+    assert_eq!(render_client_text(&[]), "no VRRS clients");
+}
+
 #[test]
 fn vrrs_renderings() {
     let v = master();
-    let rows: Vec<Value> = json(v.show_pathway()).as_array().unwrap().clone();
+    let rows = v.show_pathway();
     let text = render_pathway_text(&rows);
     for needle in [
         "Pathway [\"group1\"@eth0]",
@@ -834,8 +923,7 @@ fn vrrs_renderings() {
     ] {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
-    let servers: Vec<Value> = json(v.show_server()).as_array().unwrap().clone();
-    let text = render_server_text(&servers);
+    let text = render_server_text(&v.show_server());
     for needle in [
         "VRRS server \"group1\"",
         "Protocol VRRP, interface eth0, group 5, address-family IPv4",
@@ -847,13 +935,13 @@ fn vrrs_renderings() {
     ] {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
-    let clients: Vec<Value> = json(v.show_client(None)).as_array().unwrap().clone();
+    let clients = json(v.show_client(None));
     assert_eq!(clients[0]["kind"], "interface-state");
     assert_eq!(clients[0]["interface"], "eth3");
     assert_eq!(clients[1]["path"], "/var/log/netvrrp-acct.json");
     assert_eq!(clients[2]["timeout_ms"], 1000);
     assert_eq!(clients[2]["notices"], 2);
-    let text = render_client_text(&clients);
+    let text = render_client_text(&v.show_client(None));
     for needle in [
         "Client 1 [interface-state] of \"group1\"",
         "Interface eth3",
@@ -867,13 +955,13 @@ fn vrrs_renderings() {
     }
     // Not connected yet.
     let fresh = started();
-    let text = render_pathway_text(json(fresh.show_pathway()).as_array().unwrap());
+    let text = render_pathway_text(&fresh.show_pathway());
     assert!(
         text.contains("State is NOT READY [no VRRS push: leader not connected]"),
         "{text}"
     );
     assert!(text.contains("Connected=0"), "{text}");
-    assert_eq!(render_text("server", &[]), "no VRRS servers");
+    assert_eq!(render_server_text(&[]), "no VRRS servers");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod lab;
+pub mod migration;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -216,20 +217,61 @@ impl Drop for Netns {
             let _ = child.wait();
         }
         // Runtimes started by `apply` detach into their own session: kill whatever still runs
-        // in the namespace, or it would outlive the test.
-        if let Ok(out) = Command::new("ip")
-            .args(["netns", "pids", &self.name])
-            .output()
-        {
-            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        // in the namespace, or it would outlive the test. Again until nothing is left: a
+        // supervisor killed after its runtime could have restarted it in between.
+        for _ in 0..100 {
+            let Ok(out) = Command::new("ip")
+                .args(["netns", "pids", &self.name])
+                .output()
+            else {
+                break;
+            };
+            let pids = String::from_utf8_lossy(&out.stdout).into_owned();
+            if pids.trim().is_empty() {
+                break;
+            }
+            for pid in pids.split_whitespace() {
                 let _ = Command::new("kill").args(["-9", pid]).status();
             }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();
         let _ = std::fs::remove_dir_all(&self.run_dir);
     }
+}
+
+/// The supervisor `apply` started runtime `pid` under (its parent, `netvrrp … supervise`),
+/// if any: a runtime a test spawned itself has none.
+pub fn supervisor_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 4 (ppid), after the parenthesised command name.
+    let ppid: u32 = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    let cmdline = std::fs::read(format!("/proc/{ppid}/cmdline")).ok()?;
+    cmdline
+        .split(|&b| b == 0)
+        .any(|a| a == b"supervise")
+        .then_some(ppid)
+}
+
+/// "The box dies": SIGKILL to runtime `pid` and, first, to the supervisor `apply` started it
+/// under, so nothing restarts it (the supervisor, killed first, never sees its runtime die).
+/// Panics if the runtime's kill fails.
+pub fn kill9_runtime(pid: u32) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    if let Some(sup) = supervisor_of(pid) {
+        let _ = kill(Pid::from_raw(sup as i32), Signal::SIGKILL);
+    }
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL)
+        .unwrap_or_else(|e| panic!("kill -9 {pid}: {e}"));
 }
 
 fn run_ok(cmd: &mut Command) {

@@ -3,13 +3,15 @@
 //! [`Netvrrp::start`] renders the [`Conf`] as netvrrp TOML into the router's `netvrrp/`
 //! directory and runs `netvrrp --netns NS --run-dir DIR apply -f FILE`: apply creates the
 //! macvlans (`vrrp4-<ifindex>-<vrid>` / `vrrp6-…`, virtual MAC, protodown on) and spawns the
-//! runtime detached (its own session, log in `DIR/netvrrp.log`, pid in `DIR/netvrrp.pid`).
+//! runtime detached under its supervisor (their own session, log in `DIR/netvrrp.log`, pid in
+//! `DIR/netvrrp.pid`).
 //! The runtime is not one of the lab's process groups, but it lives in the router's
 //! namespace, so the lab's teardown still kills it.
 //!
 //! - `state()`: `netvrrp show vrrp --json` (the runtime's own view); [`Netvrrp::instance`]
 //!   gives the whole row (counters, protodown, primary address, timers).
-//! - `kill9()`: SIGKILL to the pid in `DIR/netvrrp.pid`. What a killed runtime leaves in the
+//! - `kill9()`: SIGKILL to the pid in `DIR/netvrrp.pid` (its supervisor first, so nothing
+//!   restarts it). What a killed runtime leaves in the
 //!   kernel: its macvlans, with the VIPs, and protodown as it last set it (off on a Master),
 //!   plus its nftables table `netvrrp` in the state of the moment. Like [`super::Frr::kill9`],
 //!   the harness then puts the macvlans in protodown so the dead router stops sending; the
@@ -325,10 +327,8 @@ impl Peer for Netvrrp<'_> {
 
     fn kill9(&mut self) {
         if let Some(pid) = self.pid().filter(|&p| alive(p)) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            // Its supervisor first: the box dies, nothing restarts the runtime.
+            crate::common::kill9_runtime(pid as u32);
             let dead = wait_for(Duration::from_secs(3), || (!alive(pid)).then_some(()));
             assert!(dead.is_some(), "netvrrp runtime {pid} survived SIGKILL");
         }

@@ -13,10 +13,48 @@ pub(super) enum FilterJob {
 /// Renewals alone wait at most this long for more to share their netlink batch.
 const RENEW_GATHER_MAX: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// The loop's side of the filter: jobs for the filter task, and the filter itself for a new
+/// Master, whose part cannot wait for the task ([`FilterHandle::promote`]).
+pub(super) struct FilterHandle {
+    jobs: mpsc::UnboundedSender<(FilterJob, u64)>,
+    filter: Arc<Mutex<crate::daemon::filter::VipFilter>>,
+    /// Orders the jobs and promotions (all issued by the loop; see
+    /// [`crate::daemon::filter::VipFilter::promote`]).
+    stamp: std::cell::Cell<u64>,
+}
+
+impl FilterHandle {
+    fn next_stamp(&self) -> u64 {
+        let s = self.stamp.get();
+        self.stamp.set(s + 1);
+        s
+    }
+
+    /// Hand a job to the filter task; false when the task is gone.
+    pub(super) fn send(&self, job: FilterJob) -> bool {
+        self.jobs.send((job, self.next_stamp())).is_ok()
+    }
+
+    /// Open the filter for a router that has just become Master, here and now (before its
+    /// first advert). False when it could not be done at once (the task holds the filter,
+    /// or there is no fast path): the task's next sync does it.
+    pub(super) fn promote(&self, p: &crate::daemon::filter::Promotion) -> bool {
+        let stamp = self.next_stamp();
+        let Ok(mut filter) = self.filter.try_lock() else {
+            return false;
+        };
+        filter.promote(p, stamp).unwrap_or_else(|e| {
+            tracing::debug!(target: "netvrrp::kernel", "VIP filter: promotion not applied ({e:#}), left to the filter task");
+            false
+        })
+    }
+}
+
 /// Filter jobs merged into one transaction.
 #[derive(Default)]
 struct Pending {
-    wanted: Option<crate::daemon::filter::FilterState>,
+    /// The newest state and its stamp.
+    wanted: Option<(crate::daemon::filter::FilterState, u64)>,
     renewals: Vec<crate::daemon::filter::Renewal>,
     done: Option<oneshot::Sender<()>>,
 }
@@ -24,13 +62,13 @@ struct Pending {
 impl Pending {
     /// Take one job in: the newest state wins, renewals add up (one is never dropped: it is
     /// what keeps a Master answering). False once the stop's job is in: nothing may follow.
-    fn take(&mut self, job: FilterJob) -> bool {
+    fn take(&mut self, (job, stamp): (FilterJob, u64)) -> bool {
         match job {
-            FilterJob::Sync(w) => self.wanted = Some(w),
+            FilterJob::Sync(w) => self.wanted = Some((w, stamp)),
             FilterJob::Renew(r) => self.renewals.extend(r),
             FilterJob::Leave(w, d) => {
                 // The stop: no Master is left to renew anything.
-                (self.wanted, self.done) = (Some(w), Some(d));
+                (self.wanted, self.done) = (Some((w, stamp)), Some(d));
                 self.renewals.clear();
                 return false;
             }
@@ -55,12 +93,15 @@ impl Pending {
 
 /// The task that owns the nftables tables; jobs run in order, off the election loop, and
 /// what piled up while the last one ran goes in one transaction (see [`Pending`]).
-pub(super) fn spawn_filter_task(
-    failures: Arc<std::sync::atomic::AtomicU64>,
-) -> mpsc::UnboundedSender<FilterJob> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<FilterJob>();
+pub(super) fn spawn_filter_task(failures: Arc<std::sync::atomic::AtomicU64>) -> FilterHandle {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(FilterJob, u64)>();
+    let shared = Arc::new(Mutex::new(crate::daemon::filter::VipFilter::default()));
+    let handle = FilterHandle {
+        jobs: tx,
+        filter: shared.clone(),
+        stamp: std::cell::Cell::new(0),
+    };
     tokio::spawn(async move {
-        let mut filter = crate::daemon::filter::VipFilter::default();
         while let Some(first) = rx.recv().await {
             let mut p = Pending::default();
             let mut open = p.take(first);
@@ -84,18 +125,24 @@ pub(super) fn spawn_filter_task(
                 renewals,
                 done,
             } = p;
-            let (f, result) = tokio::task::spawn_blocking(move || {
-                let r = filter.update(wanted, &renewals);
-                (filter, r)
+            let shared = shared.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                let mut filter = shared.lock().unwrap_or_else(|poisoned| {
+                    // An update panicked: what it left installed is not known.
+                    let mut f = poisoned.into_inner();
+                    *f = crate::daemon::filter::VipFilter::default();
+                    f
+                });
+                shared.clear_poison();
+                // A state computed before a promotion is older than what is installed; the
+                // loop sends a newer one after every promotion.
+                let wanted = wanted
+                    .filter(|(_, stamp)| !filter.is_stale(*stamp))
+                    .map(|(w, _)| w);
+                filter.update(wanted, &renewals)
             })
             .await
-            .unwrap_or_else(|_| {
-                (
-                    crate::daemon::filter::VipFilter::default(),
-                    Ok(crate::daemon::filter::SyncPath::Unchanged),
-                )
-            });
-            filter = f;
+            .unwrap_or(Ok(crate::daemon::filter::SyncPath::Unchanged));
             if let Err(e) = result {
                 failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::error!(target: "netvrrp::kernel", "cannot update the VIP filter: {e:#}");
@@ -106,7 +153,7 @@ pub(super) fn spawn_filter_task(
             }
         }
     });
-    tx
+    handle
 }
 
 /// How long the runtime must see no state change before the heap is trimmed.
@@ -202,12 +249,13 @@ mod tests {
 
     static RUNS: AtomicUsize = AtomicUsize::new(0);
 
-    fn renewal(lease_ms: u32) -> FilterJob {
-        FilterJob::Renew(vec![crate::daemon::filter::Renewal {
+    fn renewal(lease_ms: u32) -> (FilterJob, u64) {
+        let job = FilterJob::Renew(vec![crate::daemon::filter::Renewal {
             device: Some(7),
             vips: Vec::new(),
             lease_ms,
-        }])
+        }]);
+        (job, 0)
     }
 
     /// Renewals alone wait an eighth of their shortest lease (at most 50 ms) for company;
@@ -221,10 +269,10 @@ mod tests {
         let mut slow = Pending::default();
         slow.take(renewal(80_000));
         assert_eq!(slow.gather_window(), Some(RENEW_GATHER_MAX));
-        assert!(p.take(FilterJob::Sync(Default::default())));
+        assert!(p.take((FilterJob::Sync(Default::default()), 1)));
         assert_eq!(p.gather_window(), None, "a state change waited");
         let (done, _wait) = oneshot::channel();
-        assert!(!p.take(FilterJob::Leave(Default::default(), done)));
+        assert!(!p.take((FilterJob::Leave(Default::default(), done), 2)));
         assert!(p.renewals.is_empty(), "renewed after the stop");
         assert_eq!(Pending::default().gather_window(), None);
     }

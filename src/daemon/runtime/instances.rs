@@ -122,6 +122,11 @@ impl Runtime {
                 }
             }
             let shutdown = self.instances[i].config.shutdown;
+            // Only the first start takes a device over (see `takeover.rs`): an instance a
+            // reload restarts starts as any other.
+            if !self.holding.is_empty() && !self.resume.contains(&self.instances[i].key) {
+                self.holding.remove(&self.instances[i].key);
+            }
             if !shutdown {
                 self.feed(i, now, Input::Startup).await;
                 if self.resume.remove(&self.instances[i].key) {
@@ -174,6 +179,9 @@ impl Runtime {
     pub(super) async fn feed(&mut self, i: usize, now: Time, input: Input) {
         self.drive(i, now, |router, now, out| router.handle(now, input, out))
             .await;
+        if !self.holding.is_empty() {
+            self.after_held_input(i, input).await;
+        }
     }
 
     /// Let `first` act on instance `i`'s router (an input, a reconfiguration), then carry
@@ -202,11 +210,16 @@ impl Runtime {
             let protodown =
                 Self::queue_frames(&mut self.frames, &mut self.instances[i], i, &actions);
             self.note_renewal(i, &actions);
+            // A new Master's device and filter are open before its first advert leaves
+            // (see promotion.rs); every other protodown change waits for the frames.
+            let opened = match protodown {
+                Some(false) => Some(self.open_for_master(i).await),
+                _ => None,
+            };
             if protodown.is_some() {
                 // A transition: its frames (a new Master's advert and gratuitous packets, a
                 // leaving Master's priority 0) go before the logging, events, fan-out and
-                // netlink round trip that follow. They leave through the parent and do not
-                // need the device up.
+                // netlink round trips that follow. They leave through the parent.
                 self.flush_frames();
             }
             Self::report(&self.events, &mut self.instances[i], &actions);
@@ -228,8 +241,13 @@ impl Runtime {
                 }
             }
             self.scratch = actions;
+            // A device taken over live stays as it is until the protocol decides.
+            let protodown = protodown.filter(|&on| !(on && self.held(&self.instances[i])));
             if let Some(on) = protodown {
-                let refused = !Self::set_protodown(&self.kernel, &mut self.instances[i], on).await;
+                let refused = match opened {
+                    Some(done) => !done,
+                    None => !Self::set_protodown(&self.kernel, &mut self.instances[i], on).await,
+                };
                 if refused && !on && self.instances[i].router.state() == State::Master {
                     // Our adverts no longer depend on the device being up: a Master whose
                     // device stays down must stop advertising, as if its link were gone.
@@ -331,6 +349,7 @@ impl Runtime {
         };
         match kernel.set_protodown(idx, on).await {
             Ok(()) => {
+                tracing::debug!(target: "netvrrp::kernel", device = %inst.device, on, "protodown set");
                 inst.protodown = Some(on);
                 true
             }
@@ -593,21 +612,25 @@ impl Runtime {
         let by_name: HashMap<&str, &crate::kernel::LinkInfo> =
             snap.links.iter().map(|l| (l.name.as_str(), l)).collect();
         for i in 0..self.instances.len() {
-            let (parent_ok, dev_index, dev_reason, tracks, drift) = {
+            // Only a Master from before this snapshot's inputs can tell its device's
+            // protodown from the snapshot (one that becomes Master below has just set it).
+            let was_master = self.instances[i].router.state() == State::Master;
+            let (parent_ok, dev, dev_index, dev_reason, dev_protodown, tracks) = {
                 let inst = &self.instances[i];
                 let parent_ok = snap.by_index(inst.parent_index).is_some_and(|p| p.carrier);
                 let dev = by_name.get(inst.device.as_str()).copied();
-                let drift = dev.and_then(|l| drift::device_drift(inst, l));
                 let dev_index = dev.map(|l| l.index);
                 let dev_reason = dev.map_or(0, |l| l.protodown_reason);
+                let dev_protodown = dev.is_some_and(|l| l.protodown);
                 let tracks: Vec<bool> = inst
                     .config
                     .track
                     .iter()
                     .map(|t| crate::track::entry_up(t, snap, &self.tracks))
                     .collect();
-                (parent_ok, dev_index, dev_reason, tracks, drift)
+                (parent_ok, dev, dev_index, dev_reason, dev_protodown, tracks)
             };
+            let drift = self.find_drift(i, dev, snap);
             let drifted = drift.is_some();
             self.note_drift(i, drift);
             let inst = &mut self.instances[i];
@@ -630,6 +653,9 @@ impl Runtime {
                     Input::LinkDown
                 };
                 self.feed(i, now, input).await;
+            }
+            if was_master {
+                self.reclaim_protodown(i, dev_protodown, dev_reason).await;
             }
             let known: Vec<bool> = self.instances[i].router.tracked_down().to_vec();
             for (index, up) in tracks.into_iter().enumerate() {

@@ -27,17 +27,18 @@ impl Runtime {
     pub(super) fn filter_state(&self, leaving: bool) -> crate::daemon::filter::FilterState {
         let mut wanted = crate::daemon::filter::FilterState::default();
         for inst in &self.instances {
+            // A device taken over live answers as a Master's, on a permanent lease: it sends
+            // no adverts (nothing renews) until it is Master (see `takeover.rs`).
+            let held = self.held(inst);
             wanted.add(
                 &inst.vips,
                 inst.device_index,
-                !leaving && inst.router.state() == State::Master,
+                !leaving && (inst.router.state() == State::Master || held),
                 inst.router.accept_mode(),
-                if self.deadman {
-                    crate::daemon::filter::lease_for(Duration::from_millis(u64::from(
-                        inst.config.advertisement_interval_ms,
-                    )))
-                } else {
+                if held {
                     0
+                } else {
+                    self.lease_ms(inst.config.advertisement_interval_ms)
                 },
             );
             if let IpAddr::V4(p) = inst.primary {
@@ -107,7 +108,7 @@ impl Runtime {
                     router_advertisements: self.ra.row(i),
                     shutdown: inst.config.shutdown,
                     not_running: self.held_reason(inst),
-                    drift: self.drift_of(inst).cloned(),
+                    drift: self.drift_of(inst).map(|d| d.what().to_string()),
                 }
             })
             .collect();

@@ -18,15 +18,23 @@ pub(super) struct NotInstalled {
 }
 
 impl Runtime {
-    /// Whether a kernel event may change what the loop knows: every link event, and
-    /// address events while an instance waits for its parent's address.
+    /// Whether a kernel event may change what the loop knows: every link event, address
+    /// events while an instance waits for its parent's address, and those of the addresses
+    /// adverts may be sent from (IPv4, IPv6 link-local) on the parents of running instances
+    /// (see `drift.rs`).
     pub(super) fn wants_event(&self, ev: &KernelEvent) -> bool {
-        Self::is_link_event(ev)
-            || (!self.not_installed.is_empty()
-                && matches!(
-                    ev,
-                    KernelEvent::AddressChanged { .. } | KernelEvent::AddressRemoved { .. }
-                ))
+        match ev {
+            KernelEvent::AddressChanged { index, address }
+            | KernelEvent::AddressRemoved { index, address } => {
+                let family = match address.addr() {
+                    IpAddr::V4(_) => Family::Ipv4,
+                    IpAddr::V6(a) if (a.segments()[0] & 0xffc0) == 0xfe80 => Family::Ipv6,
+                    IpAddr::V6(_) => return !self.not_installed.is_empty(),
+                };
+                !self.not_installed.is_empty() || self.receivers.contains_key(&(*index, family))
+            }
+            ev => Self::is_link_event(ev),
+        }
     }
 
     /// Install the waiting instances whose condition cleared in the current snapshot (the
@@ -85,9 +93,7 @@ impl Runtime {
             None => format!("parent interface {} is gone", inst.key.interface),
             Some(p) if !p.admin_up => format!("parent interface {} is down", p.name),
             Some(p) if !p.carrier => format!("parent interface {} has no carrier", p.name),
-            _ if let Some(what) = self.drift_of(inst) => {
-                format!("device changed behind netvrrp's back: {what} (`netvrrp apply` repairs it)")
-            }
+            _ if let Some(drift) = self.drift_of(inst) => drift.reason(),
             _ if inst.device_index.is_none() => format!(
                 "device {} is missing (`netvrrp apply` re-creates it)",
                 inst.device
