@@ -39,9 +39,9 @@ mod instances;
 mod outward;
 mod packet_log;
 mod persistence;
+mod promotion;
 mod ra;
 mod reload;
-mod promotion;
 mod takeover;
 mod waiting;
 
