@@ -47,6 +47,8 @@ extern "C" fn entry(argc: c_int, argv: *const *const c_char, envp: *const *const
         libc::sigaddset(&mut set, libc::SIGTERM);
         libc::sigaddset(&mut set, libc::SIGCHLD);
         libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        // Its name in ps(1) and pgrep(1): "exe" (of /proc/self/exe) otherwise.
+        libc::prctl(libc::PR_SET_NAME, c"netvrrp-hook".as_ptr(), 0, 0, 0);
         let (Some(parent), Some(uid), Some(gid)) = (
             parse_number(arg(2).to_bytes()),
             parse_id(arg(3).to_bytes()),
