@@ -21,6 +21,8 @@
 #   keepalived     10 vrrp_scripts (/bin/true, interval 1: keepalived's smallest, whole
 #                  seconds, so it runs 10 times fewer checks), the same sharing
 #   keepalived-plain  the same instances without scripts
+# Minor page faults per second of the processes in the router namespace (their own): the
+# copy-on-write faults a runtime that forks per check run takes.
 # CPU per check run = (CPU with checks - CPU of the plain contender) / check runs per second.
 # Per contender: start, wait until every router advertises, SETTLE s, then a DURATION s
 # window: tcpdump on every sink end; per router the largest gap between two adverts (the
@@ -106,6 +108,19 @@ ns_cpu_ms() { # TAG: CPU of every process in the router namespace, ms
     awk -v s="$sum" 'BEGIN{printf "%.1f", s * 1000}'
 }
 
+# The processes' own minor page faults (not their children's), summed over the router
+# namespace: the daemon's, since a helper or check alive at a sample adds only its few. A
+# runtime that fork()s per check run takes copy-on-write faults after every fork: the
+# mechanism of its stalls, and a figure the machine's load does not blur.
+ns_minflt() { # TAG
+    local p sum=0 f
+    for p in $(ip netns pids "$(rns "$1")" 2>/dev/null); do
+        f=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $8}') || continue
+        sum=$((sum + ${f:-0}))
+    done
+    echo "$sum"
+}
+
 gaps() { # TAG SINCE UNTIL
     $PY "$BENCH_DIR/lib/trackwire.py" gaps "$work/$1"-s*.pcap --since "$2" --until "$3"
 }
@@ -156,17 +171,19 @@ for ((round = 1; round <= ROUNDS; round++)); do
             || die "$(name_of "$t"): not every router advertises after 120 s"
         note "$(name_of "$t") round $round: $ROUTERS routers advertising after $(fsub "$(now)" "$since") s"
         sleep "$SETTLE"
-        c0=$(ns_cpu_ms "$t") t0=$(now)
+        c0=$(ns_cpu_ms "$t") m0=$(ns_minflt "$t") t0=$(now)
         sleep "$DURATION"
-        c1=$(ns_cpu_ms "$t") t1=$(now)
+        c1=$(ns_cpu_ms "$t") m1=$(ns_minflt "$t") t1=$(now)
         for p in "${caps[@]}"; do stop_pid "$p"; done
         g=$(gaps "$t" "$t0" "$t1")
         echo "$g" >>"$work/$t.gaps"
         awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN{printf "%.3f\n", (b - a) / (e - s)}' >>"$work/$t.cpu"
+        awk -v a="$m0" -v b="$m1" -v s="$t0" -v e="$t1" 'BEGIN{printf "%.0f\n", (b - a) / (e - s)}' >>"$work/$t.minflt"
         jq -r .worst_gap_ms <<<"$g" >>"$work/$t.worst"
         jq -r .p99_gap_ms <<<"$g" >>"$work/$t.p99"
         jq -r .routers_over_110ms <<<"$g" >>"$work/$t.over"
         printf '%-14s round %d: %s; CPU %s ms/s\n' "$(name_of "$t")" "$round" "$g" "$(tail -1 "$work/$t.cpu")"
+        printf '%-14s round %d: minor page faults %s/s\n' "$(name_of "$t")" "$round" "$(tail -1 "$work/$t.minflt")"
         parents_down "$t"
     done
 done
@@ -177,6 +194,7 @@ for t in "${tags[@]}"; do
     fig "$n: p99 of the per-router worst gaps" ms "$work/$t.p99"
     fig "$n: routers with a gap over 110 ms (of $ROUTERS)" routers "$work/$t.over"
     fig "$n: CPU (daemon, helpers and checks)" "ms/s" "$work/$t.cpu"
+    fig "$n: minor page faults of the daemon" "faults/s" "$work/$t.minflt"
 done
 per_run() { # WITH PLAIN RUNS_PER_S: CPU per check run, ms (medians)
     [ -s "$work/$1.cpu" ] && [ -s "$work/$2.cpu" ] || return 0
