@@ -5,14 +5,16 @@
 # to r1's full priority on the wire again (after it preempts back). netvrrp vs keepalived.
 #
 #   bench/track.sh                     RUNS=10 KINDS="file process exec route"
-#                                      IMPLS="netvrrp keepalived" (netvrrp-rt too, if named)
+#                                      IMPLS="netvrrp keepalived" (netvrrp-rt too, if named;
+#                                      netvrrp-base: the binary NETVRRP_BASE, a previous build)
 #
 # The labs of bench/lib/lab.sh (one bridge per implementation, all up at once): r1 priority
 # 200 tracks three objects each worth 150 (down: priority 50), r2 priority 100, INTERVAL ms
 # adverts (default 100). Runs alternate between the labs (A B A B ...) and kinds. Equivalent
 # settings:
 #   file     netvrrp kind = "file", up-when = "zero"; keepalived track_file, weight -150
-#            (the value times the weight): the file holds 0 (up) or 1 (down), rewritten in place
+#            (the value times the weight): the file holds 0 (up) or 1 (down), overwritten in
+#            place by one write(2), no truncation first (see bench/lib/trigger.py)
 #   process  netvrrp kind = "process": a copy of sleep(1) named trkp-nv / trkp-ka, SIGKILLed,
 #            then started again. keepalived's vrrp_track_process cannot work here: inside a
 #            network namespace its proc-connector socket gets ECONNREFUSED on
@@ -24,8 +26,10 @@
 #            seconds), rise = fall = 1, weight -150: FLAG removed, then created
 #   route    netvrrp kind = "route", 10.99.0.0/24 in the main table of r1's namespace,
 #            deleted, then added again; keepalived has no route tracking (not run for it)
-# The event time is taken just before the action (date +%s.%N, the clock of tcpdump's
-# timestamps); the wire figures come from the capture on the bridge (bench/lib/trackwire.py).
+# The event time is taken just before the system call that makes the event, in the process
+# that makes it (bench/lib/trigger.py; CLOCK_REALTIME, the clock of tcpdump's timestamps):
+# `date` before a shell action would charge the router with date's exit, the shell's wait and
+# ip(8)'s start. The wire figures come from the capture on the bridge (bench/lib/trackwire.py).
 # Ratios are netvrrp (and netvrrp-rt) / keepalived: of the medians, and the spread of the per-run ratios
 # (run i of one against run i of the other).
 set -euo pipefail
@@ -43,9 +47,17 @@ IMPLS=${IMPLS:-$(command -v "${KEEPALIVED:-keepalived}" >/dev/null && echo "netv
 lab_init
 LOWERED=$((PRIO1 - 150))
 
+# The tracked files live on a tmpfs (TRACK_DIR, default a new directory in /dev/shm), as
+# they would in /run on a real host: on this disk-backed /tmp, shared with builds, the
+# writer's own open(O_TRUNC) waits 2-8 ms for the ext4 journal before the kernel reports
+# any change (TRACK_DIR=/tmp/... measures that).
+if [ -z "${TRACK_DIR:-}" ]; then
+    TRACK_DIR=$(mktemp -d /dev/shm/nvb-track.XXXXXX)
+    track_dir "$TRACK_DIR"
+fi
 # The tracked objects of lab TAG: FLAG (exec), HEALTH (file), process trkp-TAG.
-flag() { echo "$work/$1-flag"; }
-health() { echo "$work/$1-health"; }
+flag() { echo "$TRACK_DIR/$1-flag"; }
+health() { echo "$TRACK_DIR/$1-health"; }
 declare -A PROC
 proc_start() { # TAG
     setsid "$work/trkp-$1" 100000 </dev/null >/dev/null 2>&1 &
@@ -109,18 +121,19 @@ vrrp_script chkproc {
 }
 no_track_config() { NV_TOP="" NV_ROUTER="" KA_GLOBAL="" KA_TOP="" KA_INSTANCE=""; }
 
-object() { # TAG KIND down|up
-    local t=$1 kind=$2 to=$3
+object() { # TAG KIND down|up: make the event; EVENT_T: the time taken just before its system call
+    local t=$1 kind=$2 to=$3 trig=("$PY" "$BENCH_DIR/lib/trigger.py")
     case $kind/$to in
-        file/down) printf '1\n' >"$(health "$t")" ;;
-        file/up) printf '0\n' >"$(health "$t")" ;;
-        exec/down) rm -f "$(flag "$t")" ;;
-        exec/up) : >"$(flag "$t")" ;;
-        process/down) kill -KILL "${PROC[$t]}" ;;
-        process/up) proc_start "$t" ;;
-        route/down) ip -n "$(rns "$t" 1)" route del "$ROUTE" ;;
-        route/up) ip -n "$(rns "$t" 1)" route add "$ROUTE" dev eth0 ;;
+        file/down) EVENT_T=$("${trig[@]}" write "$(health "$t")" '1\n') ;;
+        file/up) EVENT_T=$("${trig[@]}" write "$(health "$t")" '0\n') ;;
+        exec/down) EVENT_T=$("${trig[@]}" unlink "$(flag "$t")") ;;
+        exec/up) EVENT_T=$("${trig[@]}" write "$(flag "$t")" '') ;;
+        process/down) EVENT_T=$("${trig[@]}" kill "${PROC[$t]}") ;;
+        process/up) EVENT_T=$(now) && proc_start "$t" ;;
+        route/down) EVENT_T=$("${trig[@]}" route del "$(rns "$t" 1)" "$ROUTE") ;;
+        route/up) EVENT_T=$("${trig[@]}" route add "$(rns "$t" 1)" "$ROUTE" eth0) ;;
     esac
+    EVENT_T=${EVENT_T%% *}
 }
 
 # The labs: objects up first, then r1 (tracking) and r2; r1 must be Master at full priority.
@@ -128,7 +141,7 @@ TAGS=()
 WINDOW=$(window_for "$INTERVAL")
 for impl in "${impls[@]}"; do
     t=$(tag "$impl")
-    [ "$t" != fr ] || die "$impl has no tracking (netvrrp, netvrrp-rt and keepalived only)"
+    [ "$t" != fr ] || die "$impl has no tracking (netvrrp, netvrrp-rt, netvrrp-base and keepalived only)"
     TAGS+=("$t")
     cp /bin/sleep "$work/trkp-$t"
     : >"$(flag "$t")"
@@ -154,12 +167,12 @@ for ((i = 1; i <= RUNS; i++)); do
         for t in "${TAGS[@]}"; do
             [ "$kind/$t" != route/ka ] || continue
             sleep "0.$((RANDOM % 3 + 2))"
-            t_down=$(now)
             object "$t" "$kind" down
+            t_down=$EVENT_T
             wait_master "$t" r2 "$t_down" 10 || note "$(name_of "$t") run $i $kind: r2 did not take over"
             sleep 0.2
-            t_up=$(now)
             object "$t" "$kind" up
+            t_up=$EVENT_T
             wait_master "$t" r1 "$t_up" 10 || die "$(name_of "$t") run $i $kind: r1 did not take mastership back"
             echo "RUN $i $kind $t_down $t_up" >>"$work/$t-track.events"
             sleep "$SPACING"
@@ -200,7 +213,7 @@ for kind in $KINDS; do
             printf '%-10s %-7s %-9s median %8s ms (min %s, max %s, n=%s)\n' "$(name_of "$t")" "$kind" "$figure" "$med" "$lo" "$hi" "$n"
         done
         b=$work/ka-$kind-$figure.txt
-        for t in nv nr; do
+        for t in nv nr nb; do
             a=$work/$t-$kind-$figure.txt
             [ -s "$a" ] && [ -s "$b" ] || continue
             read -r r lo hi < <(ratio "$a" "$b")

@@ -212,6 +212,8 @@ fr_revive_prep() { # a SIGKILLed vrrpd leaves its macvlan with protodown off
 fr_version() { echo "FRR $(dpkg-query -W -f '${Version}' frr 2>/dev/null || echo '?') (zebra + vrrpd)"; }
 
 lab_init() { # [with-rt]: IMPLS (default: what is installed) -> the array impls, and versions
+    # bench/track.sh and bench/shared_checks.sh name the previous build NETVRRP_BASE
+    NETVRRP_BASE_BIN=${NETVRRP_BASE_BIN:-${NETVRRP_BASE:-}}
     IMPLS=${IMPLS:-$(default_impls "${1:-}")}
     read -r -a impls <<<"$IMPLS"
     [[ " $IMPLS " != *" netvrrp-base "* ]] || [ -x "${NETVRRP_BASE_BIN:-}" ] \

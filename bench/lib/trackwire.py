@@ -51,14 +51,20 @@ def cmd_gaps(a):
             d = decode(frame)
             if d and d[0] == "vrrp" and a.since <= ts < a.until:
                 times.setdefault((i, d[2]), []).append(ts)
-    worst = sorted(
-        max((b - x for x, b in zip(t, t[1:])), default=0.0) * 1000 for t in times.values()
+    # Per router its largest gap and when that gap ended (to line it up with the runtime's
+    # and the machine's own records of that moment).
+    largest = sorted(
+        max(((b - x) * 1000, b) for x, b in zip(t, t[1:])) if len(t) > 1 else (0.0, 0.0)
+        for t in times.values()
     )
+    worst = [g for g, _ in largest]
     pick = lambda q: worst[min(len(worst) - 1, int(q * len(worst)))] if worst else None  # noqa: E731
     print(json.dumps({
         "routers": len(times),
         "adverts": sum(len(t) for t in times.values()),
         "worst_gap_ms": worst[-1] if worst else None,
+        "worst_gap_end": round(largest[-1][1], 6) if largest else None,
+        "routers_over_110ms": sum(1 for g in worst if g > 110.0),
         "p99_gap_ms": pick(0.99),
         "median_gap_ms": pick(0.5),
     }))

@@ -5,6 +5,7 @@
 //! setsid() or not (a child subreaper, [`subreaper`]). The runtime spawned by `apply`
 //! inherits the operator's shell; none of it reaches a hook.
 
+mod helper;
 pub mod run;
 pub mod subreaper;
 

@@ -16,7 +16,7 @@
 //! /proc scan every [`FALLBACK_SCAN`], with a warning.
 
 use super::Reporter;
-use super::file::DirWatch;
+use super::file::{Change, DirWatch, mid_rewrite};
 use crate::config::ProcessTarget;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -478,6 +478,18 @@ fn read_pidfile(path: &Path) -> Result<i32, String> {
         .ok_or_else(|| "the pidfile holds no pid".to_string())
 }
 
+/// The process a pidfile names, held by a pidfd.
+fn hold_pidfile(path: &Path) -> Result<(i32, tokio::io::unix::AsyncFd<OwnedFd>), String> {
+    read_pidfile(path).and_then(|pid| {
+        let fd = super::pidfd(pid).map_err(|e| format!("pid {pid} is not running ({e})"))?;
+        // An exited process its parent has not reaped yet is not running.
+        if zombie(pid) {
+            return Err(format!("pid {pid} exited"));
+        }
+        Ok((pid, fd))
+    })
+}
+
 async fn by_pidfile(path: PathBuf, reporter: Reporter) {
     let mut watch = DirWatch::new(&path);
     let mut last: Option<(bool, String)> = None;
@@ -487,32 +499,42 @@ async fn by_pidfile(path: PathBuf, reporter: Reporter) {
             last = Some((up, said));
         }
     };
+    let mut held = None;
+    let mut change = Change::Settled;
     loop {
-        let held = read_pidfile(&path).and_then(|pid| {
-            let fd = super::pidfd(pid).map_err(|e| format!("pid {pid} is not running ({e})"))?;
-            // An exited process its parent has not reaped yet is not running.
-            if zombie(pid) {
-                return Err(format!("pid {pid} exited"));
-            }
-            Ok((pid, fd))
-        });
-        match held {
-            Ok((pid, fd)) => {
-                say(true, format!("pid {pid} running"));
-                tokio::select! {
-                    _ = fd.readable() => {
-                        say(false, format!("pid {pid} exited"));
-                        // Down until the pidfile changes (a restart writes it again).
-                        watch.changed().await;
-                    }
-                    () = watch.changed() => {}
+        if mid_rewrite(&path, change) {
+            // A daemon rewriting its pidfile truncates it first: keep what is held until
+            // the pid is written.
+            reporter.record("pidfile being rewritten");
+        } else {
+            held = match hold_pidfile(&path) {
+                Ok((pid, fd)) => {
+                    say(true, format!("pid {pid} running"));
+                    Some((pid, fd))
                 }
-            }
-            Err(why) => {
-                say(false, why);
-                watch.changed().await;
-            }
+                Err(why) => {
+                    say(false, why);
+                    None
+                }
+            };
         }
+        let woke = match &held {
+            Some((_, fd)) => tokio::select! {
+                _ = fd.readable() => None,
+                c = watch.changed() => Some(c),
+            },
+            None => Some(watch.changed().await),
+        };
+        change = match woke {
+            Some(c) => c,
+            None => {
+                if let Some((pid, _)) = held.take() {
+                    say(false, format!("pid {pid} exited"));
+                }
+                // Down until the pidfile changes (a restart writes it again).
+                watch.changed().await
+            }
+        };
     }
 }
 
