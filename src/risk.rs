@@ -178,26 +178,8 @@ mod tests {
 
     fn link(name: &str, addrs: &[&str]) -> LinkInfo {
         LinkInfo {
-            index: 2,
-            name: name.into(),
-            kind: None,
-            macvlan_mode: None,
-            parent_index: None,
-            mac: None,
-            addrgenmode: None,
-            protodown: false,
-            protodown_reason: 0,
-            admin_up: true,
-            carrier: true,
-            operstate: "up".into(),
             addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
-            kernel_link_locals: Vec::new(),
-            ra_host_sysctls: None,
-            dad_sysctls: None,
-            disable_ipv6: None,
-            ipv4_ignore_linkdown: None,
-            ipv6_ignore_linkdown: None,
-            group: 0,
+            ..LinkInfo::for_test(2, name, None, None, "")
         }
     }
 

@@ -66,26 +66,10 @@ fn mac(s: &str) -> MacAddr {
 
 fn link(index: u32, name: &str, m: &str, addrs: &[&str]) -> LinkInfo {
     LinkInfo {
-        index,
-        name: name.into(),
-        kind: None,
-        macvlan_mode: None,
-        parent_index: None,
-        mac: Some(mac(m)),
-        addrgenmode: None,
-        protodown: false,
-        protodown_reason: 0,
-        admin_up: true,
-        carrier: true,
-        operstate: "up".into(),
         addresses: addrs.iter().map(|a| net(a)).collect(),
-        kernel_link_locals: Vec::new(),
-        ra_host_sysctls: None,
         dad_sysctls: Some([1, 1, 0]),
         disable_ipv6: Some(false),
-        ipv4_ignore_linkdown: None,
-        ipv6_ignore_linkdown: None,
-        group: 0,
+        ..LinkInfo::for_test(index, name, None, None, m)
     }
 }
 
