@@ -145,6 +145,10 @@ impl Checker<'_> {
             match self.strings(&e) {
                 Some(list) => {
                     written += list.len();
+                    // Exact: the lists live on in the running configuration (and `vips`
+                    // would otherwise take four slots per router at the reload's peak).
+                    vips.reserve_exact(list.len());
+                    ipv4.reserve_exact(list.len());
                     for (el, s) in list {
                         match parse_v4(s) {
                             Ok(net) => {
@@ -179,6 +183,8 @@ impl Checker<'_> {
                             ),
                         );
                     }
+                    vips.reserve_exact(list.len());
+                    ipv6.reserve_exact(list.len());
                     for (el, s) in list {
                         match parse_v6(s) {
                             Ok(net) => {
