@@ -4,7 +4,11 @@
 use super::*;
 
 impl Checker<'_> {
-    pub(super) fn router(&mut self, r: &Reader<'_>, defaults: &Settings) -> RouterRec {
+    pub(super) fn router(
+        &mut self,
+        r: &Reader<'_>,
+        defaults: &Settings,
+    ) -> (RouterConfig, RouterRec) {
         let elsewhere: Vec<(&str, &str)> = vec![
             (
                 "leader",
@@ -89,8 +93,8 @@ impl Checker<'_> {
             router_advertisements,
             location: self.at(&r.tbl.span()),
         };
-        RouterRec {
-            config,
+        let rec = RouterRec {
+            at: (config.location.line, config.location.column),
             path: r.path.clone(),
             interface,
             vrid,
@@ -98,7 +102,8 @@ impl Checker<'_> {
             name,
             vips,
             objects,
-        }
+        };
+        (config, rec)
     }
 
     /// The router's version (its own, else `[defaults]`', else the built-in one), whether
