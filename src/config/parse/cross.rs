@@ -237,6 +237,11 @@ impl Checker<'_> {
     }
 
     pub(super) fn at_router(&self, r: &RouterRec) -> Location {
-        r.config.location.clone()
+        let (line, column) = r.at;
+        Location {
+            file: self.src.file.to_string(),
+            line,
+            column,
+        }
     }
 }

@@ -4,7 +4,11 @@
 use super::*;
 
 impl Checker<'_> {
-    pub(super) fn router(&mut self, r: &Reader<'_>, defaults: &Settings) -> RouterRec {
+    pub(super) fn router(
+        &mut self,
+        r: &Reader<'_>,
+        defaults: &Settings,
+    ) -> (RouterConfig, RouterRec) {
         let elsewhere: Vec<(&str, &str)> = vec![
             (
                 "leader",
@@ -89,8 +93,8 @@ impl Checker<'_> {
             router_advertisements,
             location: self.at(&r.tbl.span()),
         };
-        RouterRec {
-            config,
+        let rec = RouterRec {
+            at: (config.location.line, config.location.column),
             path: r.path.clone(),
             interface,
             vrid,
@@ -98,7 +102,8 @@ impl Checker<'_> {
             name,
             vips,
             objects,
-        }
+        };
+        (config, rec)
     }
 
     /// The router's version (its own, else `[defaults]`', else the built-in one), whether
@@ -145,6 +150,10 @@ impl Checker<'_> {
             match self.strings(&e) {
                 Some(list) => {
                     written += list.len();
+                    // Exact: the lists live on in the running configuration (and `vips`
+                    // would otherwise take four slots per router at the reload's peak).
+                    vips.reserve_exact(list.len());
+                    ipv4.reserve_exact(list.len());
                     for (el, s) in list {
                         match parse_v4(s) {
                             Ok(net) => {
@@ -179,6 +188,8 @@ impl Checker<'_> {
                             ),
                         );
                     }
+                    vips.reserve_exact(list.len());
+                    ipv6.reserve_exact(list.len());
                     for (el, s) in list {
                         match parse_v6(s) {
                             Ok(net) => {

@@ -1537,3 +1537,24 @@ fn exec_hooks_need_absolute_programs_and_known_users() {
     };
     assert_eq!(run_as.uid, Some(65534));
 }
+
+/// The runtime keeps the parsed routers' vector until it shares them: it must be sized for
+/// the configs alone, not reuse the larger cross-check records' buffer, and each router's
+/// address lists hold no spare slots. Both the chunked and the whole-document paths.
+#[test]
+fn parsed_routers_hold_no_spare_capacity() {
+    for count in [5, CHUNKED_FROM + 5] {
+        let mut text = String::new();
+        for vrid in 1..=count {
+            text += &format!(
+                "[[vrrp]]\ninterface = \"p0\"\nvrid = {vrid}\nipv4 = [\"10.0.{}.{}/16\"]\n",
+                vrid / 250,
+                vrid % 250 + 1
+            );
+        }
+        let config = parse_str(&text, "t.toml").expect("valid");
+        assert_eq!(config.routers.len(), count);
+        assert_eq!(config.routers.capacity(), count);
+        assert!(config.routers.iter().all(|r| r.ipv4.capacity() == 1));
+    }
+}

@@ -249,24 +249,21 @@ impl Router {
     }
 
     /// Whether a lesser advert from `src` may be answered now (see the module doc), noting
-    /// the reply if so. Allocation-free: a fixed table of recent senders.
+    /// the reply if so. A fixed table of recent senders, allocated on the first call.
     fn may_answer_lesser(&mut self, now: Time, src: IpAddr) -> bool {
         let interval = self.advert_interval();
         let expired = |at: Time| at + interval <= now;
-        if let Some(entry) = self
+        let replies = self
             .lesser_replies
-            .iter_mut()
-            .flatten()
-            .find(|(addr, _)| *addr == src)
-        {
+            .get_or_insert_with(|| Box::new([None; LESSER_REPLY_SENDERS]));
+        if let Some(entry) = replies.iter_mut().flatten().find(|(addr, _)| *addr == src) {
             if !expired(entry.1) {
                 return false;
             }
             entry.1 = now;
             return true;
         }
-        match self
-            .lesser_replies
+        match replies
             .iter_mut()
             .find(|e| e.is_none_or(|(_, at)| expired(at)))
         {

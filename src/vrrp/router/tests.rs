@@ -1528,3 +1528,14 @@ fn reconfigured_tracking_uses_the_given_track_state() {
     assert_eq!(rig.r.effective_priority(), 170);
     assert_eq!(rig.r.tracked_down(), &[false, true]);
 }
+
+/// The state machine is kept per instance (thousands of them in one runtime): the cold
+/// lesser-advert table stays out of line, so a router stays well under its former ~1 KB.
+#[test]
+fn router_stays_small() {
+    let size = std::mem::size_of::<Router>();
+    assert!(size <= 520, "Router is {size} bytes");
+    let inline_table = std::mem::size_of::<LesserReplies>();
+    assert!(inline_table >= 200, "the table is {inline_table} bytes");
+    assert_eq!(std::mem::size_of::<Option<Box<LesserReplies>>>(), 8);
+}
