@@ -751,7 +751,9 @@ pub async fn dispatch(cli: &Cli) -> i32 {
                 );
                 return exit::OK;
             }
-            match crate::daemon::control::stop(&cli.run_dir) {
+            match crate::daemon::control::stop(&cli.run_dir)
+                .and_then(|()| crate::daemon::supervisor::wait_gone(&cli.run_dir))
+            {
                 Ok(()) => exit::OK,
                 Err(e) => failed(&e),
             }

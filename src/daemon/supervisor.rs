@@ -177,6 +177,20 @@ pub fn stop_waiting(run_dir: &Path) -> anyhow::Result<Option<i32>> {
     anyhow::bail!("the runtime's supervisor (pid {pid}) is still running after 10 s")
 }
 
+/// After a requested stop: wait (up to 2 s) for the supervisor of `run_dir` to see its
+/// runtime's clean exit and end on its own, then stop it if it has not, so that when `stop`
+/// returns nothing of this run-dir runs (a second `stop` right after would otherwise find a
+/// supervisor and take it for one waiting to restart a dead runtime).
+pub fn wait_gone(run_dir: &Path) -> anyhow::Result<()> {
+    for _ in 0..80 {
+        if running(run_dir).is_none() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    stop_waiting(run_dir).map(|_| ())
+}
+
 /// `netvrrp run` as the supervisor's child, logging to the run-dir's log file.
 fn runtime_command(
     cli: &Cli,
