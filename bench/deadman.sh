@@ -32,18 +32,6 @@ lab_init
 DM="$PY $BENCH_DIR/lib/deadman.py"
 declare -A PORTCAP PORTPID
 
-port_capture() { # TAG K FILE: frames r_K sends (incoming on its switch port)
-    local t=$1 k=$2 f=$3 opts pid
-    opts=$(tcpdump_ts_opts "$(sw "$t")" "port-r$k")
-    # shellcheck disable=SC2086
-    ip netns exec "$(sw "$t")" tcpdump -i "port-r$k" -Q in -nn -U -Z root -s 128 -B 16384 $opts -w "$f" \
-        "ip proto 112 or arp or icmp" >"$f.log" 2>&1 </dev/null &
-    pid=$!
-    track_pid "$pid"
-    wait_for 5 grep -q 'listening on' "$f.log" || { cat "$f.log" >&2; die "tcpdump failed"; }
-    PORTPID[$t-$k]=$pid
-}
-
 probes_start() { # TAG: ping every 10 ms and an ARP request every 10 ms from h1
     local t=$1 pid
     ip netns exec "$(hns "$t")" ping -n -q -i 0.01 "$VIP" >/dev/null 2>&1 </dev/null &
@@ -76,8 +64,7 @@ for kind in $KINDS; do
     tags=("${TAGS[@]}")
     for t in "${tags[@]}"; do
         for k in 1 2; do
-            PORTCAP[$t-$k]=$work/$t-$kind-r$k.pcap
-            port_capture "$t" "$k" "${PORTCAP[$t-$k]}"
+            port_capture "$t" "$k" "$work/$t-$kind-r$k.pcap" "ip proto 112 or arp or icmp"
         done
         probes_start "$t"
     done

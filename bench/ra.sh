@@ -114,17 +114,6 @@ interface eth0
 EOF
     fr_daemons "$ns" "$d"
 }
-port_capture() { # TAG K: frames router K sends (incoming on its switch port)
-    local t=$1 k=$2 f=$work/$1-r$2.pcap opts pid
-    opts=$(tcpdump_ts_opts "$(sw "$t")" "port-r$k")
-    # shellcheck disable=SC2086
-    ip netns exec "$(sw "$t")" tcpdump -i "port-r$k" -Q in -nn -U -Z root -s 128 -B 16384 $opts -w "$f" \
-        "ip6 proto 112 or icmp6" >"$f.log" 2>&1 </dev/null &
-    pid=$!
-    track_pid "$pid"
-    wait_for 5 grep -q 'listening on' "$f.log" || { cat "$f.log" >&2; die "tcpdump failed"; }
-    PORTCAP[$t-$k]=$f PORTPID[$t-$k]=$pid
-}
 
 # lab.sh's wire view, from the two port captures (its bridge capture cannot tell the routers
 # apart: same MAC, and with FRR the same IPv6 source)
@@ -132,9 +121,9 @@ wire_master() { # TAG SINCE
     $PY "$RA" master --r1 "${PORTCAP[$1-1]}" --r2 "${PORTCAP[$1-2]}" --vrid "$VRID" --since "$2" --window "$WINDOW"
 }
 capture_start() { # TAG FILE: the port captures instead of the bridge's (h1's: its requests)
-    port_capture "$1" 1
-    port_capture "$1" 2
-    port_capture "$1" h1
+    port_capture "$1" 1 "$work/$1-r1.pcap" "ip6 proto 112 or icmp6"
+    port_capture "$1" 2 "$work/$1-r2.pcap" "ip6 proto 112 or icmp6"
+    port_capture "$1" h1 "$work/$1-rh1.pcap" "ip6 proto 112 or icmp6"
     [ -n "$DIAG" ] && own_capture "$1"
     return 0
 }

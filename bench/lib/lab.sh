@@ -51,6 +51,22 @@ tag() {
 impl_of() { case $1 in nv | nr) echo nv ;; nb) echo nb ;; ka) echo ka ;; fr) echo fr ;; esac; }
 name_of() { case $1 in nv) echo netvrrp ;; nr) echo netvrrp-rt ;; nb) echo netvrrp-base ;; ka) echo keepalived ;; fr) echo frr ;; esac; }
 sw() { echo "$NSP-$1-sw"; }
+
+# Frames router K sends, captured as they come into its switch port (a bridge-wide capture
+# cannot tell the routers apart: same virtual MAC). Records the pid in PORTPID and the file
+# in PORTCAP (both declared by the caller with `declare -A`).
+port_capture() { # TAG K FILE FILTER
+    local t=$1 k=$2 f=$3 filter=$4 opts pid
+    opts=$(tcpdump_ts_opts "$(sw "$t")" "port-r$k")
+    # shellcheck disable=SC2086
+    ip netns exec "$(sw "$t")" tcpdump -i "port-r$k" -Q in -nn -U -Z root -s 128 -B 16384 $opts -w "$f" \
+        "$filter" >"$f.log" 2>&1 </dev/null &
+    pid=$!
+    track_pid "$pid"
+    wait_for 5 grep -q 'listening on' "$f.log" || { cat "$f.log" >&2; die "tcpdump failed"; }
+    # shellcheck disable=SC2034 # the caller's arrays
+    PORTCAP[$t-$k]=$f PORTPID[$t-$k]=$pid
+}
 rns() { echo "$NSP-$1-r$2"; }
 hns() { echo "$NSP-$1-h1"; }
 
