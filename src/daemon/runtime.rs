@@ -44,6 +44,7 @@ mod ra;
 mod reload;
 mod reload_plan;
 mod takeover;
+mod timer_set;
 mod waiting;
 
 pub(super) use background::share_one_heap_arena;
@@ -127,6 +128,11 @@ struct Instance {
 }
 
 impl Instance {
+    /// The configured advertisement interval.
+    fn interval(&self) -> Duration {
+        Duration::from_millis(u64::from(self.config.advertisement_interval_ms))
+    }
+
     /// The advert this instance sends with `priority` and `interval_cs`.
     fn advert(&self, priority: u8, interval_cs: u16) -> packet::Advert {
         packet::Advert::new(
@@ -170,7 +176,7 @@ pub struct Runtime {
     #[allow(clippy::vec_box)]
     instances: Vec<Box<Instance>>,
     by_vrid: HashMap<(u32, Family, u8), usize>,
-    timers: BTreeSet<(Time, usize)>,
+    timers: timer_set::TimerSet,
     receivers: HashMap<(u32, Family), RxSocket>,
     /// The receive buffer, reused for every packet.
     rx_buf: Vec<u8>,
@@ -335,7 +341,7 @@ impl Runtime {
             floor: Time::ZERO,
             instances: Vec::new(),
             by_vrid: HashMap::new(),
-            timers: BTreeSet::new(),
+            timers: timer_set::TimerSet::default(),
             receivers: HashMap::new(),
             rx_buf: vec![0; net::RX_BUFFER_LEN],
             frames,
@@ -467,23 +473,29 @@ impl Runtime {
     /// Every timer that is due, after what the receive sockets hold: adverts that arrived
     /// before the deadline count first, so after a stall (a slow nft, a busy machine) a
     /// backup does not declare a live master dead because its advert was still queued.
+    /// They are served most urgent first, looking again for newly due ones every few (see
+    /// [`timer_set`]): a burst of slow routers' adverts does not hold up a fast router's.
     async fn fire_due_timers(&mut self) {
         self.drain_receivers().await;
-        let now = self.now();
-        while let Some(&(t, i)) = self.timers.first() {
-            if t > now {
-                break;
-            }
-            self.timers.pop_first();
+        let mut now = self.now();
+        self.timers.begin(now);
+        let mut served = 0;
+        while let Some((_, i)) = self.timers.pop_most_urgent() {
             self.instances[i].armed = None;
             self.feed(i, now, Input::Timer).await;
+            served += 1;
+            if served % timer_set::SERVED_PER_LOOK == 0 {
+                self.flush_frames();
+                now = self.now();
+                self.timers.look(now);
+            }
         }
     }
 
     /// When the earliest armed router timer or Router Advertisement is due, on the clock
     /// the timerfd uses.
     fn next_wakeup(&self) -> Option<std::time::Instant> {
-        let router = self.timers.first().map(|(t, _)| *t);
+        let router = self.timers.first();
         [router, self.ra.next_deadline()]
             .into_iter()
             .flatten()

@@ -147,7 +147,7 @@ impl Runtime {
                 .insert((inst.parent_index, inst.key.family, inst.key.vrid), i);
             inst.armed = inst.router.next_deadline();
             if let Some(t) = inst.armed {
-                self.timers.insert((t, i));
+                self.timers.insert(t, i, inst.interval());
             }
         }
     }
@@ -266,10 +266,10 @@ impl Runtime {
         let next = inst.router.next_deadline();
         if next != inst.armed {
             if let Some(t) = inst.armed {
-                self.timers.remove(&(t, i));
+                self.timers.remove(t, i);
             }
             if let Some(t) = next {
-                self.timers.insert((t, i));
+                self.timers.insert(t, i, inst.interval());
             }
             inst.armed = next;
         }
@@ -294,7 +294,7 @@ impl Runtime {
         if !(self.deadman && advertised && inst.router.state() == State::Master) {
             return;
         }
-        let interval = Duration::from_millis(u64::from(inst.config.advertisement_interval_ms));
+        let interval = inst.interval();
         inst.adverts_unrenewed = inst.adverts_unrenewed.saturating_add(1);
         if inst.adverts_unrenewed < crate::daemon::filter::adverts_per_renewal(interval) {
             return;

@@ -452,7 +452,7 @@ impl Runtime {
                 _ => String::new(),
             };
             self.reconfigure_instance(i, rc, &attributes, now).await;
-            let timer_due = self.timers.first().is_some_and(|&(t, _)| t <= self.now());
+            let timer_due = self.timers.is_due(self.now());
             if timer_due || slice.elapsed() >= RELOAD_SLICE {
                 break;
             }

@@ -87,7 +87,7 @@ impl Runtime {
         if state == State::Master && self.deadman {
             // Its VIPs were let through on a permanent lease: from now on they are renewed
             // by its adverts, starting with this one.
-            let interval = Duration::from_millis(u64::from(inst.config.advertisement_interval_ms));
+            let interval = inst.interval();
             self.renewals.push(crate::daemon::filter::Renewal {
                 device: inst.device_index,
                 vips: inst.vips.clone(),
