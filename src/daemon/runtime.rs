@@ -43,6 +43,7 @@ mod promotion;
 mod ra;
 mod reload;
 mod reload_plan;
+mod reload_thread;
 mod takeover;
 mod timer_set;
 mod waiting;
@@ -583,13 +584,12 @@ impl Runtime {
             mpsc::channel::<oneshot::Sender<super::metrics::Snapshot>>(8);
         self.serve_metrics(&scrape_send).await;
         let mut fanout_done = self.fanout_done.take().context("runtime started twice")?;
-        let reconcile_kernel: reload::ReconcileKernel =
-            Arc::new(tokio::sync::Mutex::new(Kernel::connect().await?));
+        let reload_thread = reload_thread::ReloadThread::spawn(&self.kernel)?;
         let (commit_send, mut commit_recv) = mpsc::channel::<reload::Commit>(4);
         // Reloads that failed before reaching the loop (unreadable file, kernel dump).
         let (failed_send, mut failed_recv) = mpsc::unbounded_channel::<()>();
         let reloads = ReloadPaths {
-            kernel: reconcile_kernel.clone(),
+            thread: reload_thread.clone(),
             commits: commit_send.clone(),
             failed: failed_send.clone(),
         };
@@ -624,10 +624,10 @@ impl Runtime {
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
                 _ = sighup.recv() => {
-                    // The same transaction as `apply`, off the loop; only the swap comes back
-                    // here (the commit arm).
-                    tokio::spawn(reload::on_sighup(
-                        reconcile_kernel.clone(),
+                    // The same transaction as `apply`, on the reload thread; only the swap
+                    // comes back here (the commit arm).
+                    reload_thread.spawn_task(reload::on_sighup(
+                        reload_thread.kernel(),
                         self.run_dir.clone(),
                         self.file.clone(),
                         commit_send.clone(),

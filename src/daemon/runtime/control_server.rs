@@ -283,10 +283,11 @@ pub(super) enum AfterControl {
     Stop,
 }
 
-/// What a reload prepared off the loop needs: the reconcile connection, the way back to the
-/// loop's commit arm, and where failures are counted.
+/// What a reload prepared off the loop needs: the thread it is prepared on (with its
+/// netlink connection), the way back to the loop's commit arm, and where failures are
+/// counted.
 pub(super) struct ReloadPaths {
-    pub kernel: reload::ReconcileKernel,
+    pub thread: super::reload_thread::ReloadThread,
     pub commits: mpsc::Sender<reload::Commit>,
     pub failed: mpsc::UnboundedSender<()>,
 }
@@ -348,13 +349,13 @@ impl Runtime {
                 match crate::daemon::access::reload_allowed(trusted, &file, &self.file) {
                     Err(why) => Reply::err(why),
                     Ok(()) => {
-                        // Read and dump off the loop; the commit arm swaps.
+                        // Read and dump on the reload thread; the commit arm swaps.
                         let (kernel, commits, failed) = (
-                            reloads.kernel.clone(),
+                            reloads.thread.kernel(),
                             reloads.commits.clone(),
                             reloads.failed.clone(),
                         );
-                        tokio::spawn(async move {
+                        reloads.thread.spawn_task(async move {
                             let answer = match reload::prepare(kernel, file, commits, failed).await
                             {
                                 // A row per instance (thousands): not on the loop's thread.

@@ -5,8 +5,9 @@
 //! master moves nothing.
 //!
 //! The file is read, checked and hashed, the kernel dumped and the new routers compared with
-//! the running ones off the loop ([`prepare`], [`on_sighup`], [`super::reload_plan`]; on
-//! blocking threads where it is CPU work, since the loop's tokio runtime has one thread).
+//! the running ones off the loop ([`prepare`], [`on_sighup`], [`super::reload_plan`]), on the
+//! reload thread ([`super::reload_thread`]: the loop's tokio runtime has one thread, and a
+//! dump read there stalled every timer).
 //! The loop swaps the prepared state in ([`Runtime::begin_reload`]; an unchanged list of
 //! instances is kept as it is, with its indexes and timers) and then
 //! reconfigures the changed instances a slice per loop turn ([`Runtime::continue_reload`]),
@@ -452,6 +453,12 @@ impl Runtime {
                 _ => String::new(),
             };
             self.reconfigure_instance(i, rc, &attributes, now).await;
+            // A changed priority is advertised at once: send as we go, so the slice's time
+            // includes the sending (1,000 adverts queued in one slice and sent after it took
+            // ~13 ms, a missed advert of every 10 ms router).
+            if self.frames.queued() >= super::timer_set::SERVED_PER_LOOK {
+                self.flush_frames();
+            }
             let timer_due = self.timers.is_due(self.now());
             if timer_due || slice.elapsed() >= RELOAD_SLICE {
                 break;

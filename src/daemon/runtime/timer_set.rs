@@ -20,7 +20,7 @@ use std::time::Duration;
 /// How many due timers are served between two looks for newly due ones (and two sends of
 /// the queued frames): about 80 µs of adverts on this machine, small against a 10 ms
 /// router's 1 ms of tolerance, large enough that the look (a clock read and a range of the
-/// set) costs nothing.
+/// set) costs nothing. A reload slice sends its queued adverts every this many too.
 pub const SERVED_PER_LOOK: usize = 16;
 
 /// The armed timers: (deadline, instance index) with the urgency each is served by.
