@@ -30,15 +30,7 @@ impl ReloadThread {
     /// Start the thread with a netlink socket of its own (sharing `parent`'s name → ifindex
     /// cache).
     pub fn spawn(parent: &Kernel) -> anyhow::Result<ReloadThread> {
-        let executor = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot build the reload thread's event loop")?;
-        // The socket's connection task must run on the thread's own loop, hence `enter`.
-        let kernel = {
-            let _inside = executor.enter();
-            parent.sibling_now()?
-        };
+        let (executor, kernel) = super::fanout::own_loop(parent, "the reload thread")?;
         let handle = executor.handle().clone();
         let (alive, mut gone) = mpsc::channel::<()>(1);
         std::thread::Builder::new()
