@@ -478,6 +478,30 @@ fn duplicate_vip_across_routers() {
     );
 }
 
+/// A VIP's path counts the elements as written, invalid ones included, in both the
+/// message's key and the first holder's path.
+#[test]
+fn duplicate_vip_path_counts_invalid_elements() {
+    let text = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"bogus\", \"192.0.2.1/24\"]\n\
+         [[vrrp]]\ninterface = \"eth1\"\nvrid = 2\nipv6 = [\"fe80::1/64\"]\nipv4 = [\"x\", \"y\", \"192.0.2.1/32\"]\n";
+    let e = errors(text);
+    assert_eq!(e.len(), 4, "{e:#?}");
+    let dup = e
+        .iter()
+        .find(|e| e.3.contains("already used"))
+        .expect("reported");
+    assert_eq!(
+        (dup.0, dup.1, dup.2.as_str()),
+        (9, 19, "vrrp[2].ipv4[3]"),
+        "{dup:?}"
+    );
+    assert!(
+        dup.3
+            .contains("192.0.2.1 is already used by vrrp[1].ipv4[2] at t.toml:4:18"),
+        "{dup:?}"
+    );
+}
+
 #[test]
 fn duplicate_vip_router_and_pathway() {
     let text = format!(
@@ -1372,7 +1396,7 @@ fn router_advertisements_true_takes_every_default() {
     let c = ok(&format!("{RA_BASE}router-advertisements = true\n"));
     let ra = c.routers[0].router_advertisements.clone().unwrap();
     let vips: Vec<Ipv6Net> = c.routers[0].ipv6.clone();
-    assert_eq!(ra, RaConfig::defaults(&vips));
+    assert_eq!(*ra, RaConfig::defaults(&vips));
     assert_eq!(ra.prefixes, ["2001:db8:5::/64".parse::<Ipv6Net>().unwrap()]);
     assert_eq!(
         (ra.max_interval_ms, ra.min_interval_ms, ra.lifetime_s),
