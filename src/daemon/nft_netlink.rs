@@ -61,10 +61,39 @@ pub enum Family {
 /// the set's type (ipv4/ipv6 addresses in network order, iface_index in host order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Elem {
-    pub key: Vec<u8>,
-    pub data: Option<Vec<u8>>,
+    pub key: ElemBytes,
+    pub data: Option<ElemBytes>,
     /// Milliseconds to live from this commit (sets with `flags timeout` only).
     pub timeout_ms: Option<u32>,
+}
+
+/// A set element's key or value: an ifindex or an address, inline. A batch renewing every
+/// Master's leases holds thousands of elements at once (at 4,000 routers, a heap copy of
+/// each key was 0.5 MB every advert interval).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElemBytes {
+    len: u8,
+    bytes: [u8; 16],
+}
+
+impl ElemBytes {
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl From<[u8; 4]> for ElemBytes {
+    fn from(b: [u8; 4]) -> ElemBytes {
+        let mut bytes = [0; 16];
+        bytes[..4].copy_from_slice(&b);
+        ElemBytes { len: 4, bytes }
+    }
+}
+
+impl From<[u8; 16]> for ElemBytes {
+    fn from(bytes: [u8; 16]) -> ElemBytes {
+        ElemBytes { len: 16, bytes }
+    }
 }
 
 /// Element deltas of one set, in one table.
@@ -164,11 +193,11 @@ fn setelem_msg(buf: Vec<u8>, ty: u16, seq: u32, d: &SetDelta, elems: &[Elem]) ->
     for e in elems {
         let el = m.nest_start(NFTA_LIST_ELEM);
         let key = m.nest_start(NFTA_SET_ELEM_KEY);
-        m.attr(NFTA_DATA_VALUE, &e.key);
+        m.attr(NFTA_DATA_VALUE, e.key.as_slice());
         m.nest_end(key);
         if let Some(data) = &e.data {
             let dt = m.nest_start(NFTA_SET_ELEM_DATA);
-            m.attr(NFTA_DATA_VALUE, data);
+            m.attr(NFTA_DATA_VALUE, data.as_slice());
             m.nest_end(dt);
         }
         if let (Some(ms), NFT_MSG_NEWSETELEM) = (e.timeout_ms, ty) {
@@ -425,13 +454,13 @@ mod tests {
             table: "netvrrp",
             set: "primary4",
             delete: vec![Elem {
-                key: 7u32.to_ne_bytes().to_vec(),
-                data: Some(vec![192, 0, 2, 1]),
+                key: 7u32.to_ne_bytes().into(),
+                data: Some([192, 0, 2, 1].into()),
                 timeout_ms: None,
             }],
             add: vec![Elem {
-                key: 7u32.to_ne_bytes().to_vec(),
-                data: Some(vec![192, 0, 2, 9]),
+                key: 7u32.to_ne_bytes().into(),
+                data: Some([192, 0, 2, 9].into()),
                 timeout_ms: None,
             }],
             timed: false,
@@ -467,7 +496,7 @@ mod tests {
     #[test]
     fn timed_elements_carry_timeout_and_expiration() {
         let e = |ms| Elem {
-            key: 7u32.to_ne_bytes().to_vec(),
+            key: 7u32.to_ne_bytes().into(),
             data: None,
             timeout_ms: ms,
         };
