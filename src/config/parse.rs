@@ -40,6 +40,8 @@ mod vrrs;
 
 use addresses::{mac_problem, parse_any};
 pub(crate) use addresses::{parse_v4, parse_v6};
+#[cfg(test)]
+use chunked::blank_out;
 use chunked::{parse_chunked, router_chunks};
 use cross::{Mark, RouterKey, RouterRec, element_number};
 use values::suggest;

@@ -1314,6 +1314,24 @@ fn big_config(n: usize, bad: bool) -> String {
     t
 }
 
+/// The rest of a chunked file: each run of adjacent `[[vrrp]]` tables is one comment of the
+/// same length up to the newline before the next header (indent kept), or to the end.
+#[test]
+fn chunks_are_blanked_out_as_comments_of_the_same_length() {
+    let text = "[defaults]\npriority = 9\n[[vrrp]]\nvrid = 1\r\n[[vrrp]]\nvrid = 2\n  [vrrs]\n[[vrrp]]\nx = 1";
+    let chunks = router_chunks(text).unwrap();
+    assert_eq!(chunks.len(), 3);
+    let rest = String::from_utf8(blank_out(text, &chunks)).unwrap();
+    assert_eq!(rest.len(), text.len());
+    let first = "#".to_string() + &" ".repeat(chunks[1].end - chunks[0].start - 4);
+    let last = "#".to_string() + &" ".repeat(chunks[2].len() - 1);
+    assert_eq!(
+        rest,
+        format!("[defaults]\npriority = 9\n{first}\n  [vrrs]\n{last}")
+    );
+    assert!(Document::parse(rest.as_str()).is_ok());
+}
+
 #[test]
 fn chunked_parse_equals_the_whole_document() {
     let text = big_config(300, false);
