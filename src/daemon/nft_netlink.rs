@@ -15,8 +15,8 @@
 
 use anyhow::{Context, bail};
 use nix::sys::socket::{
-    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, recv, send,
-    setsockopt, socket, sockopt,
+    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, getsockopt, recv,
+    send, setsockopt, socket, sockopt,
 };
 use nix::sys::time::TimeVal;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -177,7 +177,19 @@ fn nft_type(msg: u16) -> u16 {
     (NFNL_SUBSYS_NFTABLES << 8) | msg
 }
 
-/// The NEWSETELEM/DELSETELEM message for `elems` of one set.
+/// Elements per NEWSETELEM/DELSETELEM message: the element list is one nested attribute,
+/// whose length is 16 bits; an element takes at most 80 bytes (an IPv6 key, a value, a
+/// timeout and an expiration), so 512 stay well under 64 KiB. A set of thousands of
+/// elements goes in several messages of the same batch (as nft does).
+const ELEMS_PER_MESSAGE: usize = 512;
+
+/// How many messages `elems` take.
+fn message_count(elems: &[Elem]) -> u32 {
+    elems.len().div_ceil(ELEMS_PER_MESSAGE) as u32
+}
+
+/// The NEWSETELEM/DELSETELEM message for `elems` of one set (at most
+/// [`ELEMS_PER_MESSAGE`]).
 fn setelem_msg(buf: Vec<u8>, ty: u16, seq: u32, d: &SetDelta, elems: &[Elem]) -> Vec<u8> {
     let flags = NLM_F_REQUEST
         | NLM_F_ACK
@@ -236,12 +248,11 @@ fn encode_batch(genid: u32, deltas: &[SetDelta], seq0: u32) -> (Vec<u8>, Vec<u32
                 (false, false) => (NFT_MSG_DELSETELEM, &d.delete),
                 (false, true) => (NFT_MSG_DESTROYSETELEM, &d.delete),
             };
-            if elems.is_empty() {
-                continue;
+            for part in elems.chunks(ELEMS_PER_MESSAGE) {
+                seq = seq.wrapping_add(1);
+                acks.push(seq);
+                buf = setelem_msg(buf, ty, seq, d, part);
             }
-            seq = seq.wrapping_add(1);
-            acks.push(seq);
-            buf = setelem_msg(buf, ty, seq, d, elems);
         }
     }
     seq = seq.wrapping_add(1);
@@ -263,6 +274,9 @@ fn encode_batch(genid: u32, deltas: &[SetDelta], seq0: u32) -> (Vec<u8>, Vec<u32
 pub struct Sock {
     fd: OwnedFd,
     seq: u32,
+    /// The largest datagram the send buffer takes (the kernel refuses one larger than the
+    /// buffer less 32 bytes).
+    room: usize,
 }
 
 impl Sock {
@@ -283,7 +297,27 @@ impl Sock {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(1);
-        Ok(Sock { fd, seq })
+        let room = getsockopt(&fd, sockopt::SndBuf)
+            .unwrap_or(0)
+            .saturating_sub(32);
+        Ok(Sock { fd, seq, room })
+    }
+
+    /// Make room for a batch of `len` bytes: a batch is one datagram, refused (EMSGSIZE)
+    /// when larger than the socket's send buffer (212 KB by default: the lease renewals of
+    /// ~1,200 Masters). Root gets it past `wmem_max` (SO_SNDBUFFORCE), as nft does; should
+    /// that fail the send reports it and the caller replaces the tables instead.
+    fn fit(&mut self, len: usize) {
+        if len <= self.room {
+            return;
+        }
+        // Asked for the batch's size, the kernel sets twice that (its bookkeeping).
+        if setsockopt(&self.fd, sockopt::SndBufForce, &len).is_err() {
+            let _ = setsockopt(&self.fd, sockopt::SndBuf, &len);
+        }
+        self.room = getsockopt(&self.fd, sockopt::SndBuf)
+            .unwrap_or(0)
+            .saturating_sub(32);
     }
 
     /// Sequence numbers for `n` messages; answers to earlier requests (left unread after
@@ -405,10 +439,14 @@ pub fn apply(sock: &mut Sock, genid: u32, deltas: &[SetDelta]) -> anyhow::Result
     {
         return Ok(genid);
     }
-    // BEGIN, at most one message per set and direction, END.
-    let count = 2 + 2 * deltas.len() as u32;
+    // BEGIN, the messages of each set and direction, END.
+    let count = 2 + deltas
+        .iter()
+        .map(|d| message_count(&d.delete) + message_count(&d.add))
+        .sum::<u32>();
     let seq0 = sock.next_seqs(count);
     let (buf, acks) = encode_batch(genid, deltas, seq0);
+    sock.fit(buf.len());
     sock.send(&buf)?;
     let mut pending: Vec<u32> = acks.clone();
     sock.recv_until(|ty, seq, payload| {
@@ -541,5 +579,57 @@ mod tests {
             ),
             "a deletion carries no timeout"
         );
+    }
+
+    /// Thousands of elements (the leases of thousands of Masters) go in several messages of
+    /// one batch, each element list's 16-bit nest length exact, one ack per message.
+    #[test]
+    fn large_sets_are_split_into_messages() {
+        let elem = |i: u32| Elem {
+            key: std::array::from_fn::<u8, 16, _>(|b| (i >> (b % 4 * 8)) as u8).into(),
+            data: None,
+            timeout_ms: Some(2000),
+        };
+        let deltas = [SetDelta {
+            family: Family::Inet,
+            table: "netvrrp",
+            set: "live6",
+            delete: Vec::new(),
+            add: (0..1100).map(elem).collect(),
+            timed: true,
+        }];
+        assert_eq!(message_count(&deltas[0].add), 3);
+        let (buf, acks) = encode_batch(1, &deltas, 10);
+        assert_eq!(acks, vec![11, 12, 13]);
+        let mut off = 0;
+        let mut elements = Vec::new();
+        while off < buf.len() {
+            let len = u32_ne(&buf[off..]) as usize;
+            let ty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
+            if ty == nft_type(NFT_MSG_NEWSETELEM) {
+                // nfgenmsg, then the table and set names, then the element list.
+                let mut at = off + 20;
+                let mut list = None;
+                while at < off + len {
+                    let alen = u16::from_ne_bytes([buf[at], buf[at + 1]]) as usize;
+                    let aty = u16::from_ne_bytes([buf[at + 2], buf[at + 3]]) & 0x3fff;
+                    if aty == NFTA_SET_ELEM_LIST_ELEMENTS {
+                        list = Some((at, alen));
+                    }
+                    at += (alen + 3) & !3;
+                }
+                let (at, alen) = list.expect("an element list");
+                assert_eq!(at + alen, off + len, "the list ends the message");
+                let mut n = 0;
+                let mut el = at + 4;
+                while el < at + alen {
+                    n += 1;
+                    el += (u16::from_ne_bytes([buf[el], buf[el + 1]]) as usize + 3) & !3;
+                }
+                elements.push(n);
+            }
+            off += len;
+        }
+        assert_eq!(elements, vec![512, 512, 76]);
     }
 }
