@@ -10,7 +10,7 @@ use crate::desired::{DesiredDevice, DesiredState};
 use crate::kernel::{
     DAD_SYSCTLS, DISABLE_IPV6, IGNORE_LINKDOWN, LinkInfo, RA_HOST_SYSCTLS, Snapshot,
 };
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 mod check;
 mod render;
@@ -189,26 +189,34 @@ pub fn match_devices<'a>(
         .iter()
         .map(|l| l.index)
         .collect();
-    let mut identity: HashMap<(u32, MacAddr), Vec<&LinkInfo>> = HashMap::new();
-    for l in &snapshot.links {
-        if let (Some("macvlan"), Some(p), Some(m)) = (l.kind.as_deref(), l.parent_index, l.mac) {
-            identity.entry((p, m)).or_default().push(l);
-        }
-    }
+    // The macvlans by identity, in snapshot order within one identity: a sorted list, not a
+    // map of lists (a list per macvlan, 0.6 MB at 4,000 routers, the peak of a SIGHUP).
+    let mut identity: Vec<((u32, MacAddr), &LinkInfo)> = snapshot
+        .links
+        .iter()
+        .filter_map(|l| match (l.kind.as_deref(), l.parent_index, l.mac) {
+            (Some("macvlan"), Some(p), Some(m)) => Some(((p, m), l)),
+            _ => None,
+        })
+        .collect();
+    identity.sort_by_key(|(k, _)| *k);
+    let with_identity = |key: (u32, MacAddr)| {
+        let from = identity.partition_point(|(k, _)| *k < key);
+        let to = from + identity[from..].partition_point(|(k, _)| *k == key);
+        identity[from..to].iter().map(|(_, l)| *l)
+    };
     let mut taken: HashSet<u32> = HashSet::new();
     let mut out = Vec::with_capacity(desired.devices.len());
     for d in &desired.devices {
-        let by_identity = identity.get(&(d.parent_index, d.mac)).and_then(|ls| {
-            // Prefer the one already carrying the right name, then one we own.
-            ls.iter()
-                .find(|l| l.name == d.name && !taken.contains(&l.index))
-                .or_else(|| {
-                    ls.iter()
-                        .find(|l| owned_idx.contains(&l.index) && !taken.contains(&l.index))
-                })
-                .or_else(|| ls.iter().find(|l| !taken.contains(&l.index)))
-                .copied()
-        });
+        let key = (d.parent_index, d.mac);
+        // Prefer the one already carrying the right name, then one we own.
+        let by_identity = with_identity(key)
+            .find(|l| l.name == d.name && !taken.contains(&l.index))
+            .or_else(|| {
+                with_identity(key)
+                    .find(|l| owned_idx.contains(&l.index) && !taken.contains(&l.index))
+            })
+            .or_else(|| with_identity(key).find(|l| !taken.contains(&l.index)));
         let current = by_identity.or_else(|| {
             snapshot.by_name(&d.name).filter(|l| {
                 owned_idx.contains(&l.index)

@@ -154,6 +154,47 @@ fn element_changes_take_the_batch_and_match_a_full_install() {
     });
 }
 
+/// 4,000 Masters: their lease renewals (16,000 elements) are one element batch, larger than
+/// a netlink socket's default send buffer and than one message's 16-bit element list. They
+/// took the full `nft -f` path every advert interval before (EMSGSIZE).
+#[test]
+fn thousands_of_renewals_take_the_batch() {
+    use netvrrp::daemon::filter::Renewal;
+    let ns = Netns::new("nvflt");
+    ns.block_on(|| async {
+        let mut s = FilterState::default();
+        let mut renewals = Vec::new();
+        for i in 0..4000u32 {
+            let vips = [
+                IpAddr::from([10, 100 + (i / 250) as u8, 1, (i % 250) as u8 + 1]),
+                IpAddr::from([
+                    0x2001,
+                    0xdb8,
+                    0,
+                    0,
+                    0,
+                    0,
+                    (i / 250) as u16,
+                    (i % 250) as u16 + 1,
+                ]),
+            ];
+            s.add(&vips, Some(100 + i), true, true, 3000);
+            renewals.push(Renewal {
+                device: Some(100 + i),
+                vips: vips.to_vec(),
+                lease_ms: 3000,
+            });
+        }
+        let mut f = VipFilter::default();
+        assert_eq!(f.sync_path(&s).expect("install"), SyncPath::Full);
+        assert_eq!(
+            f.update(None, &renewals).expect("renew"),
+            SyncPath::Elements
+        );
+        assert_same_as_full(&s, "after 4,000 renewals");
+    });
+}
+
 #[test]
 fn foreign_changes_fall_back_to_a_full_install() {
     let ns = Netns::new("nvflt");

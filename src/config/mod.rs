@@ -136,9 +136,11 @@ pub struct RouterConfig {
     pub peers: Vec<std::net::IpAddr>,
     /// `unicast-peers`: unicast mode when not empty (adverts go to each; only they are heard).
     pub unicast_peers: Vec<std::net::IpAddr>,
-    /// `router-advertisements`: sent by the Master of the IPv6 instance when set.
+    /// `router-advertisements`: sent by the Master of the IPv6 instance when set. Boxed:
+    /// few routers have it, and inline it was a quarter of every router's configuration
+    /// (which the runtime keeps, and a reload holds twice).
     #[serde(default)]
-    pub router_advertisements: Option<ra::RaConfig>,
+    pub router_advertisements: Option<Box<ra::RaConfig>>,
     /// Where this `[[vrrp]]` table starts in the file (for messages).
     #[serde(skip)]
     pub location: Location,

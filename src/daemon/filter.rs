@@ -393,7 +393,7 @@ fn set<T: Ord>(
     name: &'static str,
     old: &BTreeSet<T>,
     new: &BTreeSet<T>,
-    key: impl Fn(&T) -> Vec<u8>,
+    key: impl Fn(&T) -> nft_netlink::ElemBytes,
 ) -> nft_netlink::SetDelta {
     let elem = |e: &T| nft_netlink::Elem {
         key: key(e),
@@ -417,7 +417,7 @@ fn timed<T: Ord + Copy>(
     name: &'static str,
     (old, new, same): (&BTreeMap<T, u32>, &BTreeMap<T, u32>, bool),
     renew: &BTreeSet<T>,
-    key: impl Fn(&T) -> Vec<u8>,
+    key: impl Fn(&T) -> nft_netlink::ElemBytes,
 ) -> nft_netlink::SetDelta {
     let elem = |e: &T, ms: u32| nft_netlink::Elem {
         key: key(e),
@@ -477,9 +477,9 @@ fn deltas(
         }
     }
     // iface_index is the kernel's host-order u32; addresses are in network order.
-    let ifindex = |i: &u32| i.to_ne_bytes().to_vec();
-    let v4 = |a: &Ipv4Addr| a.octets().to_vec();
-    let v6 = |a: &Ipv6Addr| a.octets().to_vec();
+    let ifindex = |i: &u32| nft_netlink::ElemBytes::from(i.to_ne_bytes());
+    let v4 = |a: &Ipv4Addr| nft_netlink::ElemBytes::from(a.octets());
+    let v6 = |a: &Ipv6Addr| nft_netlink::ElemBytes::from(a.octets());
     let (inet, arp) = (Family::Inet, Family::Arp);
     let mut primary4 = SetDelta {
         family: arp,

@@ -15,8 +15,8 @@
 
 use anyhow::{Context, bail};
 use nix::sys::socket::{
-    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, recv, send,
-    setsockopt, socket, sockopt,
+    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, getsockopt, recv,
+    send, setsockopt, socket, sockopt,
 };
 use nix::sys::time::TimeVal;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -61,10 +61,39 @@ pub enum Family {
 /// the set's type (ipv4/ipv6 addresses in network order, iface_index in host order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Elem {
-    pub key: Vec<u8>,
-    pub data: Option<Vec<u8>>,
+    pub key: ElemBytes,
+    pub data: Option<ElemBytes>,
     /// Milliseconds to live from this commit (sets with `flags timeout` only).
     pub timeout_ms: Option<u32>,
+}
+
+/// A set element's key or value: an ifindex or an address, inline. A batch renewing every
+/// Master's leases holds thousands of elements at once (at 4,000 routers, a heap copy of
+/// each key was 0.5 MB every advert interval).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElemBytes {
+    len: u8,
+    bytes: [u8; 16],
+}
+
+impl ElemBytes {
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl From<[u8; 4]> for ElemBytes {
+    fn from(b: [u8; 4]) -> ElemBytes {
+        let mut bytes = [0; 16];
+        bytes[..4].copy_from_slice(&b);
+        ElemBytes { len: 4, bytes }
+    }
+}
+
+impl From<[u8; 16]> for ElemBytes {
+    fn from(bytes: [u8; 16]) -> ElemBytes {
+        ElemBytes { len: 16, bytes }
+    }
 }
 
 /// Element deltas of one set, in one table.
@@ -148,7 +177,44 @@ fn nft_type(msg: u16) -> u16 {
     (NFNL_SUBSYS_NFTABLES << 8) | msg
 }
 
-/// The NEWSETELEM/DELSETELEM message for `elems` of one set.
+/// Elements per NEWSETELEM/DELSETELEM message: the element list is one nested attribute,
+/// whose length is 16 bits; an element takes at most 80 bytes (an IPv6 key, a value, a
+/// timeout and an expiration), so 512 stay well under 64 KiB. A set of thousands of
+/// elements goes in several messages of the same batch (as nft does).
+const ELEMS_PER_MESSAGE: usize = 512;
+
+/// The bytes [`encode_batch`] writes for `deltas`, to allocate them once: grown by
+/// doubling, a renewal batch at 4,000 routers (~700 KB) was built in up to twice its size,
+/// the old and the new buffer both held at each growth.
+fn batch_len(deltas: &[SetDelta]) -> usize {
+    let attr = |payload: usize| (4 + payload + 3) & !3;
+    // Header and nfgenmsg of every message; BEGIN with its generation, END.
+    let mut len = 20 + attr(4) + 20;
+    for d in deltas {
+        let names = attr(d.table.len() + 1) + attr(d.set.len() + 1) + 4;
+        for (elems, adding) in [(&d.delete, false), (&d.add, true)] {
+            len += message_count(elems) as usize * (20 + names);
+            for e in elems.iter() {
+                len += 8 + attr(e.key.as_slice().len());
+                if let Some(data) = &e.data {
+                    len += 4 + attr(data.as_slice().len());
+                }
+                if adding && e.timeout_ms.is_some() {
+                    len += 2 * attr(8);
+                }
+            }
+        }
+    }
+    len
+}
+
+/// How many messages `elems` take.
+fn message_count(elems: &[Elem]) -> u32 {
+    elems.len().div_ceil(ELEMS_PER_MESSAGE) as u32
+}
+
+/// The NEWSETELEM/DELSETELEM message for `elems` of one set (at most
+/// [`ELEMS_PER_MESSAGE`]).
 fn setelem_msg(buf: Vec<u8>, ty: u16, seq: u32, d: &SetDelta, elems: &[Elem]) -> Vec<u8> {
     let flags = NLM_F_REQUEST
         | NLM_F_ACK
@@ -164,11 +230,11 @@ fn setelem_msg(buf: Vec<u8>, ty: u16, seq: u32, d: &SetDelta, elems: &[Elem]) ->
     for e in elems {
         let el = m.nest_start(NFTA_LIST_ELEM);
         let key = m.nest_start(NFTA_SET_ELEM_KEY);
-        m.attr(NFTA_DATA_VALUE, &e.key);
+        m.attr(NFTA_DATA_VALUE, e.key.as_slice());
         m.nest_end(key);
         if let Some(data) = &e.data {
             let dt = m.nest_start(NFTA_SET_ELEM_DATA);
-            m.attr(NFTA_DATA_VALUE, data);
+            m.attr(NFTA_DATA_VALUE, data.as_slice());
             m.nest_end(dt);
         }
         if let (Some(ms), NFT_MSG_NEWSETELEM) = (e.timeout_ms, ty) {
@@ -189,7 +255,7 @@ fn encode_batch(genid: u32, deltas: &[SetDelta], seq0: u32) -> (Vec<u8>, Vec<u32
     let mut seq = seq0;
     let mut acks = Vec::new();
     let mut m = Msg::begin(
-        Vec::new(),
+        Vec::with_capacity(batch_len(deltas)),
         NFNL_MSG_BATCH_BEGIN,
         NLM_F_REQUEST,
         seq,
@@ -207,12 +273,11 @@ fn encode_batch(genid: u32, deltas: &[SetDelta], seq0: u32) -> (Vec<u8>, Vec<u32
                 (false, false) => (NFT_MSG_DELSETELEM, &d.delete),
                 (false, true) => (NFT_MSG_DESTROYSETELEM, &d.delete),
             };
-            if elems.is_empty() {
-                continue;
+            for part in elems.chunks(ELEMS_PER_MESSAGE) {
+                seq = seq.wrapping_add(1);
+                acks.push(seq);
+                buf = setelem_msg(buf, ty, seq, d, part);
             }
-            seq = seq.wrapping_add(1);
-            acks.push(seq);
-            buf = setelem_msg(buf, ty, seq, d, elems);
         }
     }
     seq = seq.wrapping_add(1);
@@ -234,6 +299,9 @@ fn encode_batch(genid: u32, deltas: &[SetDelta], seq0: u32) -> (Vec<u8>, Vec<u32
 pub struct Sock {
     fd: OwnedFd,
     seq: u32,
+    /// The largest datagram the send buffer takes (the kernel refuses one larger than the
+    /// buffer less 32 bytes).
+    room: usize,
 }
 
 impl Sock {
@@ -254,7 +322,27 @@ impl Sock {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(1);
-        Ok(Sock { fd, seq })
+        let room = getsockopt(&fd, sockopt::SndBuf)
+            .unwrap_or(0)
+            .saturating_sub(32);
+        Ok(Sock { fd, seq, room })
+    }
+
+    /// Make room for a batch of `len` bytes: a batch is one datagram, refused (EMSGSIZE)
+    /// when larger than the socket's send buffer (212 KB by default: the lease renewals of
+    /// ~1,200 Masters). Root gets it past `wmem_max` (SO_SNDBUFFORCE), as nft does; should
+    /// that fail the send reports it and the caller replaces the tables instead.
+    fn fit(&mut self, len: usize) {
+        if len <= self.room {
+            return;
+        }
+        // Asked for the batch's size, the kernel sets twice that (its bookkeeping).
+        if setsockopt(&self.fd, sockopt::SndBufForce, &len).is_err() {
+            let _ = setsockopt(&self.fd, sockopt::SndBuf, &len);
+        }
+        self.room = getsockopt(&self.fd, sockopt::SndBuf)
+            .unwrap_or(0)
+            .saturating_sub(32);
     }
 
     /// Sequence numbers for `n` messages; answers to earlier requests (left unread after
@@ -376,10 +464,14 @@ pub fn apply(sock: &mut Sock, genid: u32, deltas: &[SetDelta]) -> anyhow::Result
     {
         return Ok(genid);
     }
-    // BEGIN, at most one message per set and direction, END.
-    let count = 2 + 2 * deltas.len() as u32;
+    // BEGIN, the messages of each set and direction, END.
+    let count = 2 + deltas
+        .iter()
+        .map(|d| message_count(&d.delete) + message_count(&d.add))
+        .sum::<u32>();
     let seq0 = sock.next_seqs(count);
     let (buf, acks) = encode_batch(genid, deltas, seq0);
+    sock.fit(buf.len());
     sock.send(&buf)?;
     let mut pending: Vec<u32> = acks.clone();
     sock.recv_until(|ty, seq, payload| {
@@ -425,19 +517,20 @@ mod tests {
             table: "netvrrp",
             set: "primary4",
             delete: vec![Elem {
-                key: 7u32.to_ne_bytes().to_vec(),
-                data: Some(vec![192, 0, 2, 1]),
+                key: 7u32.to_ne_bytes().into(),
+                data: Some([192, 0, 2, 1].into()),
                 timeout_ms: None,
             }],
             add: vec![Elem {
-                key: 7u32.to_ne_bytes().to_vec(),
-                data: Some(vec![192, 0, 2, 9]),
+                key: 7u32.to_ne_bytes().into(),
+                data: Some([192, 0, 2, 9].into()),
                 timeout_ms: None,
             }],
             timed: false,
         }];
         let (buf, acks) = encode_batch(42, &deltas, 100);
         assert_eq!(acks, vec![101, 102]);
+        assert_eq!(buf.len(), batch_len(&deltas));
         // Walk the messages: BEGIN, DEL, NEW, END, each 4-byte aligned and ending exactly.
         let mut off = 0;
         let mut types = Vec::new();
@@ -467,7 +560,7 @@ mod tests {
     #[test]
     fn timed_elements_carry_timeout_and_expiration() {
         let e = |ms| Elem {
-            key: 7u32.to_ne_bytes().to_vec(),
+            key: 7u32.to_ne_bytes().into(),
             data: None,
             timeout_ms: ms,
         };
@@ -480,6 +573,7 @@ mod tests {
             timed: true,
         }];
         let (buf, _) = encode_batch(1, &deltas, 1);
+        assert_eq!(buf.len(), batch_len(&deltas));
         let mut off = 0;
         let mut msgs = Vec::new();
         while off < buf.len() {
@@ -512,5 +606,61 @@ mod tests {
             ),
             "a deletion carries no timeout"
         );
+    }
+
+    /// Thousands of elements (the leases of thousands of Masters) go in several messages of
+    /// one batch, each element list's 16-bit nest length exact, one ack per message.
+    #[test]
+    fn large_sets_are_split_into_messages() {
+        let elem = |i: u32| Elem {
+            key: std::array::from_fn::<u8, 16, _>(|b| (i >> (b % 4 * 8)) as u8).into(),
+            data: None,
+            timeout_ms: Some(2000),
+        };
+        let deltas = [SetDelta {
+            family: Family::Inet,
+            table: "netvrrp",
+            set: "live6",
+            delete: Vec::new(),
+            add: (0..1100).map(elem).collect(),
+            timed: true,
+        }];
+        assert_eq!(message_count(&deltas[0].add), 3);
+        let (buf, acks) = encode_batch(1, &deltas, 10);
+        assert_eq!(acks, vec![11, 12, 13]);
+        assert_eq!(
+            (buf.len(), buf.capacity()),
+            (batch_len(&deltas), batch_len(&deltas))
+        );
+        let mut off = 0;
+        let mut elements = Vec::new();
+        while off < buf.len() {
+            let len = u32_ne(&buf[off..]) as usize;
+            let ty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
+            if ty == nft_type(NFT_MSG_NEWSETELEM) {
+                // nfgenmsg, then the table and set names, then the element list.
+                let mut at = off + 20;
+                let mut list = None;
+                while at < off + len {
+                    let alen = u16::from_ne_bytes([buf[at], buf[at + 1]]) as usize;
+                    let aty = u16::from_ne_bytes([buf[at + 2], buf[at + 3]]) & 0x3fff;
+                    if aty == NFTA_SET_ELEM_LIST_ELEMENTS {
+                        list = Some((at, alen));
+                    }
+                    at += (alen + 3) & !3;
+                }
+                let (at, alen) = list.expect("an element list");
+                assert_eq!(at + alen, off + len, "the list ends the message");
+                let mut n = 0;
+                let mut el = at + 4;
+                while el < at + alen {
+                    n += 1;
+                    el += (u16::from_ne_bytes([buf[el], buf[el + 1]]) as usize + 3) & !3;
+                }
+                elements.push(n);
+            }
+            off += len;
+        }
+        assert_eq!(elements, vec![512, 512, 76]);
     }
 }

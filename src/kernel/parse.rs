@@ -9,6 +9,7 @@ use super::{LinkInfo, MacvlanMode};
 use crate::types::{AddrGenMode, MacAddr};
 use ipnet::IpNet;
 use netlink_packet_route::link::{In6AddrGenMode, MacVlanMode};
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 // rtnetlink message types (linux/rtnetlink.h).
@@ -120,7 +121,7 @@ pub(crate) fn link_from_payload(payload: &[u8]) -> Option<LinkInfo> {
         protodown_reason: 0,
         admin_up: flags & IFF_UP != 0,
         carrier: flags & IFF_LOWER_UP != 0,
-        operstate: "unknown".to_string(),
+        operstate: Cow::Borrowed("unknown"),
         addresses: Vec::new(),
         kernel_link_locals: Vec::new(),
         ra_host_sysctls: None,
@@ -186,7 +187,7 @@ fn parse_linkinfo(value: &[u8], link: &mut LinkInfo) {
     let mut data = None;
     for (kind, v) in Attrs(value) {
         match kind {
-            IFLA_INFO_KIND => link.kind = Some(text(v)),
+            IFLA_INFO_KIND => link.kind = Some(kind_text(v)),
             IFLA_INFO_DATA => data = Some(v),
             _ => {}
         }
@@ -312,16 +313,28 @@ pub(crate) fn addrgenmode_to_nl(mode: AddrGenMode) -> In6AddrGenMode {
 }
 
 /// IFLA_OPERSTATE in the lower-case words of `ip -j link` (RFC 2863 names).
-fn operstate_text(state: u8) -> String {
-    match state {
-        0 => "unknown".into(),
-        1 => "notpresent".into(),
-        2 => "down".into(),
-        3 => "lowerlayerdown".into(),
-        4 => "testing".into(),
-        5 => "dormant".into(),
-        6 => "up".into(),
-        n => format!("other({n})"),
+fn operstate_text(state: u8) -> Cow<'static, str> {
+    Cow::Borrowed(match state {
+        0 => "unknown",
+        1 => "notpresent",
+        2 => "down",
+        3 => "lowerlayerdown",
+        4 => "testing",
+        5 => "dormant",
+        6 => "up",
+        n => return Cow::Owned(format!("other({n})")),
+    })
+}
+
+/// IFLA_INFO_KIND: the kinds this host makes or meets as static text, others copied.
+fn kind_text(b: &[u8]) -> Cow<'static, str> {
+    const KNOWN: [&str; 8] = [
+        "macvlan", "macvtap", "veth", "bridge", "vlan", "bond", "dummy", "vrf",
+    ];
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    match KNOWN.iter().find(|k| k.as_bytes() == &b[..end]) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(text(b)),
     }
 }
 
@@ -374,6 +387,15 @@ mod tests {
             ])]),
         ];
         msg
+    }
+
+    #[test]
+    fn usual_kinds_and_operstates_are_static_text() {
+        assert!(matches!(kind_text(b"macvlan\0"), Cow::Borrowed("macvlan")));
+        assert!(matches!(kind_text(b"veth"), Cow::Borrowed("veth")));
+        assert!(matches!(kind_text(b"wireguard\0"), Cow::Owned(ref k) if k == "wireguard"));
+        assert!(matches!(operstate_text(6), Cow::Borrowed("up")));
+        assert_eq!(operstate_text(9), "other(9)");
     }
 
     #[test]

@@ -38,7 +38,11 @@ pub fn check(
         };
         push("exists", "yes".into(), "yes".into());
         push("name", d.name.clone(), l.name.clone());
-        push("kind", "macvlan".into(), l.kind.clone().unwrap_or_default());
+        push(
+            "kind",
+            "macvlan".into(),
+            l.kind.as_deref().unwrap_or_default().to_string(),
+        );
         push(
             "parent",
             d.parent.clone(),

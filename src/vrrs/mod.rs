@@ -186,7 +186,7 @@ struct Link {
 
 impl From<&LinkInfo> for Link {
     fn from(l: &LinkInfo) -> Link {
-        let operational = matches!(l.operstate.as_str(), "up" | "unknown");
+        let operational = matches!(l.operstate.as_ref(), "up" | "unknown");
         Link {
             index: Some(l.index),
             admin_up: l.admin_up,

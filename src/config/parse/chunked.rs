@@ -74,6 +74,38 @@ pub(super) fn router_chunks(text: &str) -> Option<Vec<Range<usize>>> {
     Some(chunks)
 }
 
+/// `text` with the `chunks` made one comment per run of adjacent chunks, of the same byte
+/// length (so every offset of the rest stays), up to the newline before the header that
+/// ends the run. Blanked to white space instead, the lexer of the rest made two tokens per
+/// line of every table: 2.6 MB at 4,000 routers for a moment, a reload's peak.
+pub(super) fn blank_out(text: &str, chunks: &[Range<usize>]) -> Vec<u8> {
+    let mut rest = text.as_bytes().to_vec();
+    let mut at = 0;
+    while at < chunks.len() {
+        let start = chunks[at].start;
+        let mut end = chunks[at].end;
+        at += 1;
+        while at < chunks.len() && chunks[at].start == end {
+            end = chunks[at].end;
+            at += 1;
+        }
+        // Before a header, the run ends with its line's newline and the header's indent.
+        let keep = if end < rest.len() {
+            rest[start..end]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(end, |i| start + i)
+        } else {
+            end
+        };
+        if keep > start {
+            rest[start] = b'#';
+            rest[start + 1..keep].fill(b' ');
+        }
+    }
+    rest
+}
+
 /// Whether the header at `at` is exactly `[[vrrp]]` (white space allowed inside).
 pub(super) fn is_vrrp_array(text: &str, at: usize) -> bool {
     let line = text[at..].split('\n').next().unwrap_or("");
@@ -89,15 +121,7 @@ pub(super) fn parse_chunked(
     file: &str,
     chunks: &[Range<usize>],
 ) -> Option<Result<Config, ConfigErrors>> {
-    let mut rest = text.as_bytes().to_vec();
-    for chunk in chunks {
-        for b in &mut rest[chunk.clone()] {
-            if *b != b'\n' && *b != b'\r' {
-                *b = b' ';
-            }
-        }
-    }
-    let rest = String::from_utf8(rest).ok()?;
+    let rest = String::from_utf8(blank_out(text, chunks)).ok()?;
     let doc = Document::parse(rest.as_str()).ok()?;
     if doc.as_table().contains_key("vrrp") {
         return None;

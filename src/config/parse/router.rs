@@ -34,20 +34,20 @@ impl Checker<'_> {
                     self.error(&e.span, &e.path, why);
                     None
                 }
-                None => Some(self.set(&e, s.to_string())),
+                None => Some((s.to_string(), Mark::new(&e, RouterKey::Name, ()))),
             }
         });
         let interface = self.required_interface(r);
         let vrid = self.required(r, "vrid").and_then(|e| {
             self.int_as::<u8>(&e, VRID_RANGE, "vrid")
-                .map(|v| self.set(&e, v))
+                .map(|v| Mark::new(&e, RouterKey::Vrid, v))
         });
 
         // In the order of the keys' errors: version and interval, addresses, leader names,
         // tracking, peers.
         let (version, version_known) = self.router_version(r, &own, defaults);
         let (vips, ipv4, ipv6) = self.router_addresses(r, &own, defaults, version, version_known);
-        let leaders = self.router_leaders(r);
+        let (leader_names, leaders) = self.router_leaders(r);
         let leader_family = self.router_leader_family(r, &ipv4, &ipv6);
         let (track, objects) = self.track_entries(r);
         let peers = self.router_peers(r);
@@ -55,7 +55,7 @@ impl Checker<'_> {
         let router_advertisements = self.router_advertisements(r, &ipv6);
 
         let config = RouterConfig {
-            name: name.as_ref().map(|n| n.value.clone()),
+            name: name.as_ref().map(|(n, _)| n.clone()),
             interface: interface
                 .as_ref()
                 .map(|i| i.value.clone())
@@ -85,22 +85,21 @@ impl Checker<'_> {
             ),
             ipv4,
             ipv6,
-            vrrs_leader: leaders.iter().map(|l| l.value.clone()).collect(),
+            vrrs_leader: leader_names,
             vrrs_leader_family: leader_family,
             track,
             peers,
             unicast_peers,
-            router_advertisements,
+            router_advertisements: router_advertisements.map(Box::new),
             location: self.at(&r.tbl.span()),
         };
         let rec = RouterRec {
-            at: (config.location.line, config.location.column),
-            path: r.path.clone(),
-            interface,
+            number: element_number(&r.path),
+            interface: interface.map(|i| Mark::at(&i.span, RouterKey::Interface)),
             vrid,
-            leaders,
-            name,
-            vips,
+            leaders: leaders.into_boxed_slice(),
+            name: name.map(|(_, m)| m),
+            vips: vips.into_boxed_slice(),
             objects,
         };
         (config, rec)
@@ -139,8 +138,8 @@ impl Checker<'_> {
         defaults: &Settings,
         version: Version,
         version_known: bool,
-    ) -> (Vec<Set<IpAddr>>, Vec<Ipv4Net>, Vec<Ipv6Net>) {
-        let mut vips: Vec<Set<IpAddr>> = Vec::new();
+    ) -> (Vec<Mark<IpAddr>>, Vec<Ipv4Net>, Vec<Ipv6Net>) {
+        let mut vips: Vec<Mark<IpAddr>> = Vec::new();
         // Counts written elements, valid or not, so that a router whose only address is
         // malformed is not also told it has no address.
         let mut written = 0usize;
@@ -157,7 +156,7 @@ impl Checker<'_> {
                     for (el, s) in list {
                         match parse_v4(s) {
                             Ok(net) => {
-                                vips.push(self.set(&el, IpAddr::V4(net.addr())));
+                                vips.push(Mark::new(&el, RouterKey::Ipv4, IpAddr::V4(net.addr())));
                                 ipv4.push(net);
                             }
                             Err(m) => self.error(&el.span, &el.path, m),
@@ -193,7 +192,7 @@ impl Checker<'_> {
                     for (el, s) in list {
                         match parse_v6(s) {
                             Ok(net) => {
-                                vips.push(self.set(&el, IpAddr::V6(net.addr())));
+                                vips.push(Mark::new(&el, RouterKey::Ipv6, IpAddr::V6(net.addr())));
                                 ipv6.push(net);
                             }
                             Err(m) => self.error(&el.span, &el.path, m),
@@ -213,9 +212,10 @@ impl Checker<'_> {
         (vips, ipv4, ipv6)
     }
 
-    /// `vrrs-leader`: the leader names, each once.
-    fn router_leaders(&mut self, r: &Reader<'_>) -> Vec<Set<String>> {
+    /// `vrrs-leader`: the leader names, each once, and where each was written.
+    fn router_leaders(&mut self, r: &Reader<'_>) -> (Vec<String>, Vec<Mark<()>>) {
         let mut leaders: Vec<Set<String>> = Vec::new();
+        let mut marks = Vec::new();
         if let Some(e) = r.entry("vrrs-leader")
             && let Some(list) = self.strings(&e)
         {
@@ -229,10 +229,11 @@ impl Checker<'_> {
                     );
                 } else if let Some(set) = self.leader_name(&el, s) {
                     leaders.push(set);
+                    marks.push(Mark::new(&el, RouterKey::VrrsLeader, ()));
                 }
             }
         }
-        leaders
+        (leaders.into_iter().map(|l| l.value).collect(), marks)
     }
 
     /// `vrrs-leader-family`: which instance the leader names follow.

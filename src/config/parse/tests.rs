@@ -478,6 +478,30 @@ fn duplicate_vip_across_routers() {
     );
 }
 
+/// A VIP's path counts the elements as written, invalid ones included, in both the
+/// message's key and the first holder's path.
+#[test]
+fn duplicate_vip_path_counts_invalid_elements() {
+    let text = "[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"bogus\", \"192.0.2.1/24\"]\n\
+         [[vrrp]]\ninterface = \"eth1\"\nvrid = 2\nipv6 = [\"fe80::1/64\"]\nipv4 = [\"x\", \"y\", \"192.0.2.1/32\"]\n";
+    let e = errors(text);
+    assert_eq!(e.len(), 4, "{e:#?}");
+    let dup = e
+        .iter()
+        .find(|e| e.3.contains("already used"))
+        .expect("reported");
+    assert_eq!(
+        (dup.0, dup.1, dup.2.as_str()),
+        (9, 19, "vrrp[2].ipv4[3]"),
+        "{dup:?}"
+    );
+    assert!(
+        dup.3
+            .contains("192.0.2.1 is already used by vrrp[1].ipv4[2] at t.toml:4:18"),
+        "{dup:?}"
+    );
+}
+
 #[test]
 fn duplicate_vip_router_and_pathway() {
     let text = format!(
@@ -1290,6 +1314,24 @@ fn big_config(n: usize, bad: bool) -> String {
     t
 }
 
+/// The rest of a chunked file: each run of adjacent `[[vrrp]]` tables is one comment of the
+/// same length up to the newline before the next header (indent kept), or to the end.
+#[test]
+fn chunks_are_blanked_out_as_comments_of_the_same_length() {
+    let text = "[defaults]\npriority = 9\n[[vrrp]]\nvrid = 1\r\n[[vrrp]]\nvrid = 2\n  [vrrs]\n[[vrrp]]\nx = 1";
+    let chunks = router_chunks(text).unwrap();
+    assert_eq!(chunks.len(), 3);
+    let rest = String::from_utf8(blank_out(text, &chunks)).unwrap();
+    assert_eq!(rest.len(), text.len());
+    let first = "#".to_string() + &" ".repeat(chunks[1].end - chunks[0].start - 4);
+    let last = "#".to_string() + &" ".repeat(chunks[2].len() - 1);
+    assert_eq!(
+        rest,
+        format!("[defaults]\npriority = 9\n{first}\n  [vrrs]\n{last}")
+    );
+    assert!(Document::parse(rest.as_str()).is_ok());
+}
+
 #[test]
 fn chunked_parse_equals_the_whole_document() {
     let text = big_config(300, false);
@@ -1372,7 +1414,7 @@ fn router_advertisements_true_takes_every_default() {
     let c = ok(&format!("{RA_BASE}router-advertisements = true\n"));
     let ra = c.routers[0].router_advertisements.clone().unwrap();
     let vips: Vec<Ipv6Net> = c.routers[0].ipv6.clone();
-    assert_eq!(ra, RaConfig::defaults(&vips));
+    assert_eq!(*ra, RaConfig::defaults(&vips));
     assert_eq!(ra.prefixes, ["2001:db8:5::/64".parse::<Ipv6Net>().unwrap()]);
     assert_eq!(
         (ra.max_interval_ms, ra.min_interval_ms, ra.lifetime_s),

@@ -115,14 +115,11 @@ pub(super) async fn serve_connection(
         } else {
             Ok(serde_json::to_string(&reply))
         };
-        let Ok(Ok(text)) = text else {
+        let Ok(Ok(mut text)) = text else {
             return;
         };
-        if write
-            .write_all(format!("{text}\n").as_bytes())
-            .await
-            .is_err()
-        {
+        text.push('\n');
+        if write.write_all(text.as_bytes()).await.is_err() {
             return;
         }
     }
@@ -359,11 +356,13 @@ impl Runtime {
                             let answer = match reload::prepare(kernel, file, commits, failed).await
                             {
                                 // A row per instance (thousands): not on the loop's thread.
-                                Ok(report) => tokio::task::spawn_blocking(move || {
-                                    Reply::ok(serde_json::to_value(report).unwrap_or_default())
-                                })
-                                .await
-                                .unwrap_or_else(|e| Reply::err(format!("reload report: {e}"))),
+                                Ok(report) => {
+                                    tokio::task::spawn_blocking(move || Reply::data(&report))
+                                        .await
+                                        .unwrap_or_else(|e| {
+                                            Reply::err(format!("reload report: {e}"))
+                                        })
+                                }
                                 Err(e) => Reply::err(e),
                             };
                             let _ = reply.send(answer);
@@ -372,9 +371,7 @@ impl Runtime {
                     }
                 }
             }
-            Request::Running => {
-                Reply::ok(serde_json::to_value(self.running_state()).unwrap_or_default())
-            }
+            Request::Running => Reply::data(&self.running_state()),
             Request::Stop => {
                 let _ = reply.send(Reply::ok(json!("stopping")));
                 return AfterControl::Stop;

@@ -46,7 +46,7 @@ fn ra_params(rc: &RouterConfig, vmac: MacAddr) -> Option<RaParams> {
     Some(RaParams {
         source: rc.virtual_link_local()?,
         mac: vmac,
-        settings: rc.router_advertisements.clone()?,
+        settings: rc.router_advertisements.as_deref()?.clone(),
     })
 }
 
