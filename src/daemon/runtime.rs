@@ -478,12 +478,19 @@ impl Runtime {
     /// [`timer_set`]): a burst of slow routers' adverts does not hold up a fast router's.
     async fn fire_due_timers(&mut self) {
         self.drain_receivers().await;
-        let mut now = self.now();
-        self.timers.begin(now);
+        let round = self.now();
+        let mut now = round;
+        self.timers.begin(round);
         let mut served = 0;
-        while let Some((_, i)) = self.timers.pop_most_urgent() {
+        while let Some((deadline, i)) = self.timers.pop_most_urgent() {
+            // The timers due when the round began all get its time, as they always did:
+            // routers in step stay in step (a second's 1,000 adverts in one loop turn;
+            // re-armed from the time of each look, they drifted apart into one turn per look
+            // and the runtime's CPU at 1,000 routers doubled). Timers found by a later look
+            // get the time of that look.
+            let at = if deadline <= round { round } else { now };
             self.instances[i].armed = None;
-            self.feed(i, now, Input::Timer).await;
+            self.feed(i, at, Input::Timer).await;
             served += 1;
             if served % timer_set::SERVED_PER_LOOK == 0 {
                 self.flush_frames();
