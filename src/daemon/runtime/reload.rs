@@ -40,8 +40,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// How long one loop turn reconfigures instances of a reload before it lets timers and
-/// adverts through (a tenth of the shortest advert interval, 10 ms).
-pub(super) const RELOAD_SLICE: Duration = Duration::from_millis(1);
+/// adverts through (half the lateness a router at the shortest advert interval, 10 ms,
+/// tolerates: a timer falling due during a slice waits for its end).
+pub(super) const RELOAD_SLICE: Duration = Duration::from_micros(500);
 
 /// What reloads send the loop (one channel, so a reload sees the routers after any swap
 /// in progress): a question, then the prepared reload.
@@ -444,6 +445,7 @@ impl Runtime {
             return;
         };
         let slice = std::time::Instant::now();
+        let slice_began = self.now();
         let slice_cpu = thread_cpu();
         swap.turns += 1;
         while let Some((i, rc)) = swap.pending.pop_front() {
@@ -459,7 +461,9 @@ impl Runtime {
             if self.frames.queued() >= super::timer_set::SERVED_PER_LOOK {
                 self.flush_frames();
             }
-            let timer_due = self.timers.is_due(self.now());
+            // A reconfigured Master's advert is its own timer, due at once: only timers due
+            // before the slice began end it early; the others wait at most the slice.
+            let timer_due = self.timers.is_due(slice_began);
             if timer_due || slice.elapsed() >= RELOAD_SLICE {
                 break;
             }

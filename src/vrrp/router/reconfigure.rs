@@ -98,11 +98,13 @@ impl Router {
         match self.state {
             State::Master => {
                 if priority_changed || interval_changed || announce {
-                    // Backups hear the new priority / interval now, not an interval later. A
-                    // lowered priority is handed over by the RFC rules (a preempting backup
-                    // ignores us and takes over): never by priority 0.
-                    self.send_advert(self.effective_priority, out);
-                    self.adver_at = Some(now + self.advert_interval());
+                    // Backups hear the new priority / interval now, not an interval later: the
+                    // Adver_Timer is due at once (the advert leaves with the timers the runtime
+                    // serves next, most urgent first, so a reload of 1,000 routers does not
+                    // send 1,000 adverts ahead of a 10 ms router's). A lowered priority is
+                    // handed over by the RFC rules (a preempting backup ignores us and takes
+                    // over): never by priority 0.
+                    self.adver_at = Some(now);
                 }
             }
             State::Backup => {

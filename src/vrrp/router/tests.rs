@@ -1403,11 +1403,11 @@ fn reconfigured_master_advertises_the_new_priority_at_once_without_leaving() {
     let acts = reconfigure(&mut rig, now, params(150));
     assert_eq!(
         acts,
-        vec![
-            Action::EffectivePriorityChanged { from: 200, to: 150 },
-            advert(150)
-        ]
+        vec![Action::EffectivePriorityChanged { from: 200, to: 150 }]
     );
+    // The Adver_Timer is due at once: the runtime serves it with the other due timers.
+    assert_eq!(rig.deadline(), Some(now));
+    assert_eq!(rig.timer(now), vec![advert(150)]);
     assert_eq!(rig.r.state(), State::Master);
     assert_eq!(rig.r.counters().priority_zero_sent, sent_before);
     assert_eq!(rig.deadline(), Some(now + Duration::from_secs(1)));
@@ -1423,7 +1423,9 @@ fn a_changed_address_list_is_announced_at_once() {
     rig.r
         .reconfigure(now, params(200), &[], true, &mut rig.out)
         .unwrap();
-    assert_eq!(rig.out, vec![advert(200)]);
+    assert_eq!(rig.out, vec![]);
+    assert_eq!(rig.deadline(), Some(now));
+    assert_eq!(rig.timer(now), vec![advert(200)]);
     assert_eq!(rig.deadline(), Some(now + Duration::from_secs(1)));
 }
 
@@ -1458,8 +1460,10 @@ fn reconfigured_interval_rearms_the_master_timer() {
     p.advert_interval_cs = 10;
     let now = at + Duration::from_millis(20);
     let acts = reconfigure(&mut rig, now, p);
+    assert!(acts.is_empty(), "{acts:?}");
+    assert_eq!(rig.deadline(), Some(now));
     assert_eq!(
-        acts,
+        rig.timer(now),
         vec![Action::SendAdvert {
             priority: 200,
             interval_cs: 10
