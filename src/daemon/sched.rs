@@ -2,9 +2,10 @@
 //!
 //! The runtime is one current-thread tokio loop on the main thread, so putting that thread
 //! under a real-time policy keeps advert timers punctual when the machine's CPUs are busy
-//! with ordinary (SCHED_OTHER) work. SCHED_RESET_ON_FORK keeps the privilege to that thread:
-//! threads tokio starts later (blocking pool) and processes it runs (VRRS client hooks) go
-//! back to SCHED_OTHER instead of inheriting a policy that could starve the machine.
+//! with ordinary (SCHED_OTHER) work. SCHED_RESET_ON_FORK keeps the privilege from spreading:
+//! processes it runs (VRRS client hooks, track checks) and threads started later go back to
+//! SCHED_OTHER instead of inheriting a policy that could starve the machine; the runtime's
+//! own helper threads join one step below the loop explicitly ([`join_realtime_helpers`]).
 
 use std::sync::atomic::{AtomicI32, Ordering};
 

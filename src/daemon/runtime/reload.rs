@@ -455,9 +455,8 @@ impl Runtime {
                 _ => String::new(),
             };
             self.reconfigure_instance(i, rc, &attributes, now).await;
-            // A changed priority is advertised at once: send as we go, so the slice's time
-            // includes the sending (1,000 adverts queued in one slice and sent after it took
-            // ~13 ms, a missed advert of every 10 ms router).
+            // Gratuitous ARP / NA of added VIPs leave as we go, so the slice's time includes
+            // the sending (adverts are timers, see `Router::reconfigure`).
             if self.frames.queued() >= super::timer_set::SERVED_PER_LOOK {
                 self.flush_frames();
             }
