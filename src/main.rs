@@ -75,7 +75,6 @@ fn main() {
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .on_thread_start(netvrrp::daemon::sched::join_realtime_helpers)
         .build()
     {
         Ok(r) => r,

@@ -19,9 +19,9 @@ pub(super) enum VrrsJob {
 /// `sendmsg`, so a fan-out's protodown changes (~12 ms for 1,000 pathways, longer while
 /// another process holds the rtnl lock) would stop the single-threaded event loop, and
 /// with it the adverts of every other instance, for that long. The thread has its own
-/// rtnetlink socket (sharing `parent`'s name → ifindex cache), runs at the helpers'
-/// priority (one below the loop's under `realtime-priority`, see [`crate::daemon::sched`])
-/// and inherits the runtime's network namespace.
+/// rtnetlink socket (sharing `parent`'s name → ifindex cache), runs at normal priority
+/// (`realtime-priority` is set with SCHED_RESET_ON_FORK before it starts) and inherits
+/// the runtime's network namespace.
 pub(super) fn spawn_vrrs_executor(
     parent: Kernel,
     mut frames: FrameBatch,
@@ -35,7 +35,6 @@ pub(super) fn spawn_vrrs_executor(
     std::thread::Builder::new()
         .name("netvrrp-vrrs".into())
         .spawn(move || {
-            crate::daemon::sched::join_realtime_helpers();
             executor.block_on(async move {
         while let Some(job) = rx.recv().await {
             match job {
@@ -411,7 +410,6 @@ pub(super) fn own_loop(
 ) -> anyhow::Result<(tokio::runtime::Runtime, Kernel)> {
     let executor = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .on_thread_start(crate::daemon::sched::join_realtime_helpers)
         .build()
         .with_context(|| format!("cannot build {whose}'s event loop"))?;
     let kernel = {

@@ -7,8 +7,8 @@
 //! which no timer fired, so every 10 ms router missed an advert. Here the whole preparation
 //! (reading and checking the file, the dump, the kernel changes of a SIGHUP, the
 //! comparison, the reply's serialisation) runs on a thread of its own; only the prepared
-//! swap reaches the loop, through its commit channel. The thread runs in the runtime's
-//! network namespace, at the helpers' priority (see [`crate::daemon::sched`]).
+//! swap reaches the loop, through its commit channel. The thread runs at normal priority
+//! (`realtime-priority` is set with SCHED_RESET_ON_FORK) in the runtime's network namespace.
 
 use super::reload::ReconcileKernel;
 use crate::kernel::Kernel;
@@ -36,7 +36,6 @@ impl ReloadThread {
         std::thread::Builder::new()
             .name("netvrrp-reload".into())
             .spawn(move || {
-                crate::daemon::sched::join_realtime_helpers();
                 // Nothing is ever sent: `recv` returns when every clone is dropped.
                 executor.block_on(async move { while gone.recv().await.is_some() {} });
             })
