@@ -4,8 +4,7 @@
 //! under a real-time policy keeps advert timers punctual when the machine's CPUs are busy
 //! with ordinary (SCHED_OTHER) work. SCHED_RESET_ON_FORK keeps the privilege from spreading:
 //! processes it runs (VRRS client hooks, track checks) and threads started later go back to
-//! SCHED_OTHER instead of inheriting a policy that could starve the machine; the runtime's
-//! own helper threads join one step below the loop explicitly ([`join_realtime_helpers`]).
+//! SCHED_OTHER instead of inheriting a policy that could starve the machine.
 
 /// Put the calling thread under SCHED_FIFO at `priority` (1..=99, checked by the config
 /// parser). Failing (EPERM without CAP_SYS_NICE, an RLIMIT_RTPRIO too low, a cgroup without
