@@ -57,6 +57,13 @@
 #     --json, keepalived's JSON dump, FRR show vrrp json) before the first and after the
 #     last event: any difference is a transition caused by the reloads.
 # The load average is stored with every event (the machine is shared).
+# The machine's own wakeup latency next to it (MACHINE_PROBE=1, the default): for the whole
+# phase, bench/lib/latency_probe.py pinned to each CPU at SCHED_FIFO 99 (above any daemon)
+# sleeps to absolute deadlines every PROBE_US (1000) us and logs every wakeup later than
+# 100 us with its time (cyclictest's method, with time stamps). Per event: the worst late
+# wakeup in each window (what any process here could be late by then, whatever it does), and
+# the fast routers' gaps over interval + 10 % the machine does not explain: no stall of a CPU
+# overlaps the gap by at least the gap's excess over the interval (less the probe's interval).
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 bench_start "${RELOAD_NAME:-reload}"
@@ -72,6 +79,8 @@ STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-180}
 PHASES=${PHASES:-main fast small}
 SMALL_ROUTERS=${SMALL_ROUTERS:-100}
 RT_PRIO=${RT_PRIO:-50}
+PROBE_US=${PROBE_US:-1000}
+MACHINE_PROBE=${MACHINE_PROBE:-1}
 PARENTS=4
 INTERVAL_MS=1000
 PER=$((ROUTERS / PARENTS))
@@ -348,6 +357,24 @@ prepare() { # TAG SCENARIO
     done
 }
 
+probes_start() { # PHASE: one latency probe per CPU until probes_stop (MACHINE_PROBE=1)
+    PROBE_PIDS=() PROBE_FILES=()
+    [ "$MACHINE_PROBE" = 1 ] || return 0
+    local c
+    for ((c = 0; c < $(nproc); c++)); do
+        PROBE_FILES+=("$work/probe-$1-cpu$c.jsonl")
+        python3 "$(dirname "$0")/lib/latency_probe.py" --cpu "$c" --interval-us "$PROBE_US" \
+            --out "$work/probe-$1-cpu$c.jsonl" &
+        PROBE_PIDS+=($!)
+        track_pid "$!"
+    done
+}
+probes_stop() {
+    [ ${#PROBE_PIDS[@]} -gt 0 ] || return 0
+    kill "${PROBE_PIDS[@]}" 2>/dev/null || true
+    wait "${PROBE_PIDS[@]}" 2>/dev/null || true
+}
+
 event() { # TAG SCENARIO RUN
     local t=$1 s=$2 i=$3 pids c0 c1 c2 s0 s1 s2 t_cmd t_ret t_end load wall user sys rss rc watcher keys prio vip
     prepare "$t" "$s"
@@ -431,6 +458,7 @@ run_phase() { # PHASE SCENARIO... (IMPL list in $pimpls)
     [ "$FASTON" = 1 ] && expected=$((ROUTERS + FAST))
     # masters first, every instance advertising on the wire, then the backups
     rm -f "$BENCH_DIR/out/reload-$PHASE-"*.jsonl
+    probes_start "$PHASE"
     for t in "${tags[@]}"; do
         setup "$t"
         capture_start "$t"
@@ -465,12 +493,14 @@ run_phase() { # PHASE SCENARIO... (IMPL list in $pimpls)
         printf 'reload %s: run %d/%d done (load %s)\n' "$PHASE" "$i" "$RUNS" "$(cut -d' ' -f1-3 /proc/loadavg)"
     done
     sleep 1
+    probes_stop
     for t in "${tags[@]}"; do
         counters "$t" >"$work/counters1-$PHASE-$t"
         capture_stop "$t"
         # shellcheck disable=SC2046
         $BL reload ${CAPS[$t]} --events "$work/events-$PHASE-$t.jsonl" --master $(addrs m fast) --backup $(addrs b fast) \
             $([ "$FASTON" = 1 ] && echo --fast "$(fast_src)") --interval-ms "$INTERVAL_MS" --fast-ms "$FAST_MS" \
+            $([ ${#PROBE_FILES[@]} -gt 0 ] && echo --probe "${PROBE_FILES[@]}" --probe-interval-us "$PROBE_US") \
             >"$BENCH_DIR/out/reload-$PHASE-$(name_of "$t").jsonl"
         cp "$work/events-$PHASE-$t.jsonl" "$BENCH_DIR/out/reload-$PHASE-$(name_of "$t").events.jsonl"
         teardown "$t"
@@ -541,6 +571,23 @@ figures() { # PHASE SCENARIO LABEL
             col "$f" "$s" loop_cpu_us >"$work/v"
             fig "$label, $impl: the swap's CPU on the loop's thread, all turns (runtime log)" us "$work/v"
         fi
+        col "$f" "$s" machine_latency_max_us >"$work/v"
+        if [ -s "$work/v" ]; then
+            fig "$label, $impl: the machine's worst wakeup latency during the reload (latency probe, SCHED_FIFO 99, every ${PROBE_US} us, any CPU)" us "$work/v" \
+                --note "0: no wakeup later than 100 us"
+            col "$f" "$s" machine_latency_control_max_us >"$work/v"
+            fig "$label, $impl: the machine's worst wakeup latency, ${PRE} s before (control)" us "$work/v"
+            for k in unchanged changed fast; do
+                col "$f" "$s" "gap_${k}_over_110pct_not_machine" >"$work/v"
+                [ -s "$work/v" ] || continue
+                fig "$label, $impl: gaps of $k routers over interval + 10 % during the reload the machine does not explain" count "$work/v" \
+                    --note "no stall of a CPU (latency probe) overlapping the gap by its excess over the interval"
+                col "$f" "$s" "gap_${k}_not_machine_max_ms" >"$work/v"
+                fig "$label, $impl: longest such gap of $k routers (0: none)" ms "$work/v"
+                col "$f" "$s" "gap_${k}_control_over_110pct_not_machine" >"$work/v"
+                fig "$label, $impl: gaps of $k routers over interval + 10 % the machine does not explain, control" count "$work/v"
+            done
+        fi
         col "$f" "$s" load1 >"$work/v"
         fig "$label, $impl: load average (1 min) at the command" load "$work/v"
     done
@@ -585,7 +632,11 @@ summary() { # PHASE: one line per implementation and scenario
               [.[] | select(.scenario == $s)] as $e | select(($e | length) > 0) |
               def med(k): ([$e[] | .[k] | select(. != null)] | sort | if length == 0 then null else .[(length - 1) / 2 | floor] end);
               def mx(k): ([$e[] | .[k] | select(. != null)] | max);
-              "reload \($ph) \($s | .[0:3]) \($i | .[0:10]): to wire last \(med("to_wire_last_ms")) ms (max \(mx("to_wire_last_ms")))  gap unchanged max \(mx("gap_unchanged_max_ms")) changed \(mx("gap_changed_max_ms")) fast \(mx("gap_fast_max_ms")) (control \(mx("gap_fast_control_max_ms")); worst starts at \([$e[] | .gap_fast_worst_start_ms // empty | floor])) ms, command returns at \([$e[] | .cmd_ms | floor]))  disturbed \(mx("routers_disturbed")) (control \(mx("routers_disturbed_control"))) prio0 \(mx("prio0_adverts"))  cpu \(med("daemon_cpu_ms")) ms (+cmd \(med("cmd_cpu_ms")))  wall \(med("wall_ms")) ms  load \(med("load1"))"' "$f"
+              "reload \($ph) \($s | .[0:3]) \($i | .[0:10]): to wire last \(med("to_wire_last_ms")) ms (max \(mx("to_wire_last_ms")))  gap unchanged max \(mx("gap_unchanged_max_ms")) changed \(mx("gap_changed_max_ms")) fast \(mx("gap_fast_max_ms")) (control \(mx("gap_fast_control_max_ms")); worst starts at \([$e[] | .gap_fast_worst_start_ms // empty | floor])) ms, command returns at \([$e[] | .cmd_ms | floor]))  disturbed \(mx("routers_disturbed")) (control \(mx("routers_disturbed_control"))) prio0 \(mx("prio0_adverts"))  machine latency max \(mx("machine_latency_max_us")) us (control \(mx("machine_latency_control_max_us")))  cpu \(med("daemon_cpu_ms")) ms (+cmd \(med("cmd_cpu_ms")))  wall \(med("wall_ms")) ms  load \(med("load1"))"' "$f"
+            # per event, the fast routers' longest gap next to the machine's own worst wakeup
+            # latency in the same window and the gaps over the limit it does not explain
+            jq -r --arg s "$s" --arg i "$impl" 'select(.scenario == $s and .gap_fast_max_ms != null) |
+              "  \($i | .[0:10]) run \(.run): fast gap \(.gap_fast_max_ms * 100 | round / 100) ms, \(.gap_fast_over_110pct) over the limit, \(.gap_fast_over_110pct_not_machine // "?") not the machine (longest \(.gap_fast_not_machine_max_ms // "?" )); control \(.gap_fast_control_max_ms * 100 | round / 100) ms, \(.gap_fast_control_over_110pct) over, \(.gap_fast_control_over_110pct_not_machine // "?") not the machine; machine latency \(.machine_latency_max_us // "?") us (control \(.machine_latency_control_max_us // "?"))"' "$f"
         done
     done
 }

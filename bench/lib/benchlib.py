@@ -32,11 +32,15 @@
       "M B": distinct (master, VRID) pairs advertising with priority > 0 since T, and distinct
       (backup, VRID) pairs advertising since T
   benchlib.py reload PCAP... --events FILE --master IP... --backup IP... [--fast IP]
-                     --interval-ms I [--fast-ms F]
+                     --interval-ms I [--fast-ms F] [--probe FILE... --probe-interval-us U]
       per reload event (JSON lines written by bench/reload.sh): command -> new priority / new
       VIP on the wire per changed router, the longest advert gap of unchanged, changed and fast
       routers during the reload and in the PRE seconds before it (control), priority-0 adverts
-      and routers whose backup advertised (master changes); one JSON object per event
+      and routers whose backup advertised (master changes); one JSON object per event. With
+      --probe (latency_probe.py's late wakeups): the machine's worst wakeup latency in both
+      windows, and the fast routers' gaps over interval + 10 % the machine does not explain
+      (no probe stall overlapping the gap by at least its excess over the interval minus
+      the probe's interval)
   benchlib.py watch-log FILE PATTERN --out FILE [--ready FILE] [--timeout S] [--poll S]
       the time PATTERN first appears in what is appended to FILE (a daemon's log)
   benchlib.py merge --results JSON --meta META FRAG...       merge fragments into results.json
@@ -524,6 +528,25 @@ def cmd_reload_ready(args):
     print(m, b)
 
 
+def read_probe(paths):
+    """latency_probe.py's late wakeups of every CPU, sorted: [(deadline ns, late ns)]; None
+    without probe files"""
+    if not paths:
+        return None
+    out = []
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    continue  # a line cut by the probe's end
+                if "t_ns" in r:
+                    out.append((r["t_ns"], r["late_us"] * 1000))
+    out.sort()
+    return out
+
+
 def cmd_reload(args):
     adv = vrrp_adverts(args.pcaps)
     masters = set(args.master)
@@ -534,6 +557,24 @@ def cmd_reload(args):
         events = [json.loads(line) for line in f if line.strip()]
     times = {k: [t for t, p, _ in l if p > 0] for k, l in adv.items()}
     all_times = {k: [t for t, _p, _ in l] for k, l in adv.items()}
+    stalls = read_probe(args.probe)
+    stall_starts = [t for t, _ in stalls or []]
+    probe_ns = args.probe_interval_us * 1000
+
+    def machine_worst(lo, hi):
+        """the probe's worst late wakeup (us) with its deadline in [lo, hi]; 0 if none was
+        over its threshold"""
+        i0, i1 = bisect.bisect_left(stall_starts, lo), bisect.bisect_right(stall_starts, hi)
+        return max((late for _, late in (stalls or [])[i0:i1]), default=0) // 1000
+
+    def machine_explains(a, b, interval_ns):
+        """a probe stall overlaps the gap (a, b) by at least the gap's excess over the
+        interval, less the probe's own interval (a stall starts up to that much before the
+        probe's first late deadline)"""
+        need = (b - a) - interval_ns - probe_ns
+        i1 = bisect.bisect_right(stall_starts, b)
+        i0 = bisect.bisect_left(stall_starts, a - 100_000_000)  # stalls are far shorter
+        return any(min(b, t + late) - max(a, t) >= need for t, late in (stalls or [])[i0:i1])
 
     def window(k, lo, hi):
         """the adverts of k with lo <= t <= hi"""
@@ -568,42 +609,53 @@ def cmd_reload(args):
         def max_gap(keys, lo, hi):
             """longest gap between consecutive adverts ending in (lo, hi], counting a router
             silent at hi as a gap up to hi; the number of gaps over 1.1 x interval; the worst
-            router and where its gap started (ns)"""
+            router and where its gap started (ns); with the probe, the gaps over the limit the
+            machine does not explain: their number and the longest (ms)"""
             best, n_over, worst, at = 0.0, 0, None, None
+            n_own, own_best = 0, 0.0
             for k in keys:
-                limit = 1.1 * (args.fast_ms if k[0] in fast else args.interval_ms)
+                interval = args.fast_ms if k[0] in fast else args.interval_ms
+                limit = 1.1 * interval
                 ts = times.get(k, [])
                 i0 = max(bisect.bisect_right(ts, lo) - 1, 0)
                 i1 = bisect.bisect_right(ts, hi)
                 seg = ts[i0:i1]
-                for a, b in zip(seg, seg[1:]):
-                    if b > lo:
-                        g = (b - a) / 1e6
-                        if g > best:
-                            best, worst, at = g, k, a
-                        if g > limit:
-                            n_over += 1
+                pairs = [(a, b) for a, b in zip(seg, seg[1:]) if b > lo]
                 if seg and seg[-1] < hi:
-                    g = (hi - seg[-1]) / 1e6
+                    pairs.append((seg[-1], hi))
+                for a, b in pairs:
+                    g = (b - a) / 1e6
                     if g > best:
-                        best, worst, at = g, k, seg[-1]
+                        best, worst, at = g, k, a
                     if g > limit:
                         n_over += 1
-            return best, n_over, (f"{worst[0]}/{worst[1]}" if worst else None), at
+                        if stalls is not None and not machine_explains(a, b, interval * 1e6):
+                            n_own += 1
+                            own_best = max(own_best, g)
+            return best, n_over, (f"{worst[0]}/{worst[1]}" if worst else None), at, n_own, own_best
 
         for name, keys in (("unchanged", unchanged), ("changed", changed), ("fast", fast_keys)):
             if not keys:
                 continue
-            g, n, w, at = max_gap(keys, t0, t_end)
+            g, n, w, at, n_own, own = max_gap(keys, t0, t_end)
             res[f"gap_{name}_max_ms"] = g
             res[f"gap_{name}_over_110pct"] = n
             res[f"gap_{name}_worst"] = w
             if at is not None:
                 # where the longest gap started, from the command (ms)
                 res[f"gap_{name}_worst_start_ms"] = (at - t0) / 1e6
-            g, n, _, _ = max_gap(keys, t0 - pre, t0)
+            if stalls is not None:
+                res[f"gap_{name}_over_110pct_not_machine"] = n_own
+                res[f"gap_{name}_not_machine_max_ms"] = own
+            g, n, _, _, n_own, own = max_gap(keys, t0 - pre, t0)
             res[f"gap_{name}_control_max_ms"] = g
             res[f"gap_{name}_control_over_110pct"] = n
+            if stalls is not None:
+                res[f"gap_{name}_control_over_110pct_not_machine"] = n_own
+                res[f"gap_{name}_control_not_machine_max_ms"] = own
+        if stalls is not None:
+            res["machine_latency_max_us"] = machine_worst(t0, t_end)
+            res["machine_latency_control_max_us"] = machine_worst(t0 - pre, t0)
         # transitions seen on the wire: priority-0 adverts of the masters, and routers whose
         # backup advertised (it became master)
         res["prio0_adverts"] = sum(1 for k in adv if k[0] in masters
@@ -811,6 +863,8 @@ def main():
     s.add_argument("--fast", nargs="*")
     s.add_argument("--interval-ms", type=float, required=True)
     s.add_argument("--fast-ms", type=float, default=10.0)
+    s.add_argument("--probe", nargs="*", default=[])
+    s.add_argument("--probe-interval-us", type=float, default=1000.0)
     s.set_defaults(fn=cmd_reload)
 
     s = sub.add_parser("watch-log")
