@@ -644,10 +644,6 @@ impl Runtime {
                 Some(()) = failed_recv.recv() => {
                     self.stats.reload_failures += 1;
                 }
-                // One reload at a time: the next waits until this one's last slice.
-                Some(c) = commit_recv.recv(), if self.swap.is_none() => {
-                    self.begin_reload(c).await;
-                }
                 _ = timer.sleep_until_some(wake) => {
                     self.fire_due_timers().await;
                 }
@@ -657,9 +653,14 @@ impl Runtime {
                 () = std::future::poll_fn(|cx| ra::poll_solicitations(&self.ra, cx)) => {
                     self.drain_solicitations();
                 }
-                // A reload's next slice: after due timers and received adverts (the
-                // elections come first), before everything else (so other work cannot
-                // starve it).
+                // A prepared reload's swap (its first turn holds the loop up to a
+                // millisecond at 1,000 routers) and its next slices: after due timers and
+                // received adverts (the elections come first), before everything else (so
+                // other work cannot starve them). One reload at a time: the next waits
+                // until this one's last slice.
+                Some(c) = commit_recv.recv(), if self.swap.is_none() => {
+                    self.begin_reload(c).await;
+                }
                 () = std::future::ready(()), if self.swap.is_some() => {
                     self.continue_reload().await;
                 }
