@@ -361,7 +361,8 @@ probes_start() { # PHASE: one latency probe per CPU until probes_stop (MACHINE_P
     PROBE_PIDS=() PROBE_FILES=()
     [ "$MACHINE_PROBE" = 1 ] || return 0
     local c
-    for ((c = 0; c < $(nproc); c++)); do
+    # the CPUs this script may run on (not necessarily 0..nproc-1 in a container)
+    for c in $(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))'); do
         PROBE_FILES+=("$work/probe-$1-cpu$c.jsonl")
         python3 "$(dirname "$0")/lib/latency_probe.py" --cpu "$c" --interval-us "$PROBE_US" \
             --out "$work/probe-$1-cpu$c.jsonl" &

@@ -535,6 +535,9 @@ def read_probe(paths):
         return None
     out = []
     for path in paths:
+        if not os.path.exists(path):
+            print(f"benchlib: no latency probe output {path} (the probe did not start)", file=sys.stderr)
+            continue
         with open(path) as f:
             for line in f:
                 try:

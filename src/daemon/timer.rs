@@ -146,11 +146,12 @@ mod tests {
     #[tokio::test]
     async fn a_passed_deadline_the_timerfd_was_armed_for_wins_over_ready_work() {
         let mut timer = Timer::new().unwrap();
-        let deadline = Instant::now() + Duration::from_millis(5);
+        // Far enough ahead that a busy machine cannot pass it before the timerfd is armed.
+        let deadline = Instant::now() + Duration::from_millis(50);
         let _ = tokio::time::timeout(Duration::from_millis(1), timer.sleep_until(deadline)).await;
         assert_eq!(timer.armed, Some(deadline));
         // Busy without yielding to the reactor, past the deadline.
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(60));
         let timer_won = tokio::select! {
             biased;
             () = timer.sleep_until(deadline) => true,
