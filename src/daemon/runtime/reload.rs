@@ -289,6 +289,35 @@ impl Runtime {
         }
     }
 
+    /// The first part of a swap: the access policy, the kernel snapshot, VRRS, clients and
+    /// `[[track]]` objects follow the new file. Returns the re-read tracked objects and the
+    /// old snapshot (to be freed once the swap is done).
+    async fn adopt_settings(
+        &mut self,
+        config: &config::Config,
+        snapshot: &Arc<Snapshot>,
+        vrrs: crate::vrrs::Vrrs,
+    ) -> (Vec<String>, Arc<Snapshot>) {
+        self.access = super::super::access::Policy::from_config(&config.runtime);
+        self.set_socket_mode();
+        let old_snapshot = std::mem::replace(&mut self.snapshot, snapshot.clone());
+        // Fan-outs of the old configuration name clients by their old positions: let them
+        // reach the runners before those follow the new configuration (none pending: no
+        // round trip to the executor thread, which a busy machine may not run for a while).
+        if self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            self.flush_vrrs().await;
+        }
+        let mut fan = self.vrrs.adopt(vrrs);
+        if self.vrrs.needs_snapshot() {
+            fan.append(self.vrrs.on_snapshot(snapshot));
+        }
+        lock(&self.runners).reconfigure(config);
+        // `[[track]]` objects: unchanged ones keep their state, the others are re-read.
+        let retracked = self.tracks.reconfigure(config);
+        self.carry_out(fan);
+        (retracked, old_snapshot)
+    }
+
     /// Start swapping in a prepared reload (on the loop, one turn): the settings, VRRS,
     /// clients and `[[track]]` objects follow the new file, removed and restarted instances
     /// leave, added ones start, unchanged ones take the new file's (equal) configuration. The
@@ -307,27 +336,9 @@ impl Runtime {
             sha256,
             done: reply,
         } = p;
-        self.access = super::super::access::Policy::from_config(&config.runtime);
-        self.set_socket_mode();
         let snapshot = Arc::new(snapshot);
-        let mut garbage: Vec<Box<dyn Send>> = vec![Box::new(std::mem::replace(
-            &mut self.snapshot,
-            snapshot.clone(),
-        ))];
-        // Fan-outs of the old configuration name clients by their old positions: let them
-        // reach the runners before those follow the new configuration (none pending: no
-        // round trip to the executor thread, which a busy machine may not run for a while).
-        if self.vrrs_pending.load(std::sync::atomic::Ordering::SeqCst) > 0 {
-            self.flush_vrrs().await;
-        }
-        let mut fan = self.vrrs.adopt(vrrs);
-        if self.vrrs.needs_snapshot() {
-            fan.append(self.vrrs.on_snapshot(&snapshot));
-        }
-        lock(&self.runners).reconfigure(&config);
-        // `[[track]]` objects: unchanged ones keep their state, the others are re-read.
-        let retracked = self.tracks.reconfigure(&config);
-        self.carry_out(fan);
+        let (retracked, old_snapshot) = self.adopt_settings(&config, &snapshot, vrrs).await;
+        let mut garbage: Vec<Box<dyn Send>> = vec![Box::new(old_snapshot)];
         if !plan.is_current(&self.routers) {
             // Another reload swapped in after this one was compared: compare again, here.
             garbage.push(Box::new(std::mem::replace(
