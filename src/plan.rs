@@ -203,20 +203,22 @@ pub fn match_devices<'a>(
     let with_identity = |key: (u32, MacAddr)| {
         let from = identity.partition_point(|(k, _)| *k < key);
         let to = from + identity[from..].partition_point(|(k, _)| *k == key);
-        identity[from..to].iter().map(|(_, l)| *l)
+        &identity[from..to]
     };
     let mut taken: HashSet<u32> = HashSet::new();
     let mut out = Vec::with_capacity(desired.devices.len());
     for d in &desired.devices {
-        let key = (d.parent_index, d.mac);
+        let same = with_identity((d.parent_index, d.mac));
+        let free = || {
+            same.iter()
+                .map(|(_, l)| *l)
+                .filter(|l| !taken.contains(&l.index))
+        };
         // Prefer the one already carrying the right name, then one we own.
-        let by_identity = with_identity(key)
-            .find(|l| l.name == d.name && !taken.contains(&l.index))
-            .or_else(|| {
-                with_identity(key)
-                    .find(|l| owned_idx.contains(&l.index) && !taken.contains(&l.index))
-            })
-            .or_else(|| with_identity(key).find(|l| !taken.contains(&l.index)));
+        let by_identity = free()
+            .find(|l| l.name == d.name)
+            .or_else(|| free().find(|l| owned_idx.contains(&l.index)))
+            .or_else(|| free().next());
         let current = by_identity.or_else(|| {
             snapshot.by_name(&d.name).filter(|l| {
                 owned_idx.contains(&l.index)
