@@ -561,14 +561,15 @@ def cmd_reload(args):
     times = {k: [t for t, p, _ in l if p > 0] for k, l in adv.items()}
     all_times = {k: [t for t, _p, _ in l] for k, l in adv.items()}
     stalls = read_probe(args.probe)
-    stall_starts = [t for t, _ in stalls or []]
+    stall_list = stalls or []
+    stall_starts = [t for t, _ in stall_list]
     probe_ns = args.probe_interval_us * 1000
 
     def machine_worst(lo, hi):
         """the probe's worst late wakeup (us) with its deadline in [lo, hi]; 0 if none was
         over its threshold"""
         i0, i1 = bisect.bisect_left(stall_starts, lo), bisect.bisect_right(stall_starts, hi)
-        return max((late for _, late in (stalls or [])[i0:i1]), default=0) // 1000
+        return max((late for _, late in stall_list[i0:i1]), default=0) // 1000
 
     def machine_explains(a, b, interval_ns):
         """a probe stall overlaps the gap (a, b) by at least the gap's excess over the
@@ -577,7 +578,7 @@ def cmd_reload(args):
         need = (b - a) - interval_ns - probe_ns
         i1 = bisect.bisect_right(stall_starts, b)
         i0 = bisect.bisect_left(stall_starts, a - 100_000_000)  # stalls are far shorter
-        return any(min(b, t + late) - max(a, t) >= need for t, late in (stalls or [])[i0:i1])
+        return any(min(b, t + late) - max(a, t) >= need for t, late in stall_list[i0:i1])
 
     def window(k, lo, hi):
         """the adverts of k with lo <= t <= hi"""
