@@ -44,6 +44,7 @@ mod ra;
 mod reload;
 mod reload_plan;
 mod reload_thread;
+mod side_loop;
 mod takeover;
 mod timer_set;
 mod waiting;

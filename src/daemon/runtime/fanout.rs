@@ -31,7 +31,7 @@ pub(super) fn spawn_vrrs_executor(
 ) -> anyhow::Result<mpsc::UnboundedSender<VrrsJob>> {
     let (tx, mut rx) = mpsc::unbounded_channel::<VrrsJob>();
     // Opened here so a failure stops the start.
-    let (executor, kernel) = own_loop(&parent, "the VRRS executor")?;
+    let (executor, kernel) = super::side_loop::own_loop(&parent, "the VRRS executor")?;
     std::thread::Builder::new()
         .name("netvrrp-vrrs".into())
         .spawn(move || {
@@ -400,21 +400,4 @@ pub(super) fn link_local_near(
         })
     };
     ll(index).or_else(|| links.get(&index).and_then(|l| l.parent_index).and_then(ll))
-}
-
-/// An event loop for a thread of the runtime's own, with a netlink socket whose connection
-/// task runs on it (hence `enter`), sharing `parent`'s name → ifindex cache.
-pub(super) fn own_loop(
-    parent: &Kernel,
-    whose: &str,
-) -> anyhow::Result<(tokio::runtime::Runtime, Kernel)> {
-    let executor = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .with_context(|| format!("cannot build {whose}'s event loop"))?;
-    let kernel = {
-        let _inside = executor.enter();
-        parent.sibling_now()?
-    };
-    Ok((executor, kernel))
 }

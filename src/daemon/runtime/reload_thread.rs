@@ -30,7 +30,7 @@ impl ReloadThread {
     /// Start the thread with a netlink socket of its own (sharing `parent`'s name → ifindex
     /// cache).
     pub fn spawn(parent: &Kernel) -> anyhow::Result<ReloadThread> {
-        let (executor, kernel) = super::fanout::own_loop(parent, "the reload thread")?;
+        let (executor, kernel) = super::side_loop::own_loop(parent, "the reload thread")?;
         let handle = executor.handle().clone();
         let (alive, mut gone) = mpsc::channel::<()>(1);
         std::thread::Builder::new()
