@@ -123,16 +123,23 @@ impl Output {
     /// The action of the only router in the runtime section.
     fn action(&self) -> (String, Vec<String>) {
         let r = &self.0["runtime"]["routers"][0];
-        let attrs = r["attributes"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        (r["action"].as_str().unwrap_or("").to_string(), attrs)
+        (
+            r["action"].as_str().unwrap_or("").to_string(),
+            attributes(r),
+        )
     }
+}
+
+/// The attributes a router's entry in the runtime section names.
+fn attributes(router: &Value) -> Vec<String> {
+    router["attributes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// VRRP adverts seen on r2's port: (seconds, priority), from tcpdump's text.
@@ -671,4 +678,118 @@ fn sighup_reloads_the_file_in_place() {
         .r(1)
         .netvrrp(&["diff", "--exit-code", "-f", &lab.file(1)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// 250 routers on one parent (1 s adverts), VRID v with VIP 10.8.0.v, priority `priority(v)`,
+/// VRRPv2 for the VRIDs in `v2`.
+fn many_routers(priority: impl Fn(u8) -> u8, v2: &[u8]) -> String {
+    let mut s = String::from("[runtime]\nrealtime-priority = 20\n");
+    for v in 1..=250u8 {
+        let version = if v2.contains(&v) { 2 } else { 3 };
+        s += &format!(
+            "\n[[vrrp]]\ninterface = \"eth0\"\nvrid = {v}\nversion = {version}\npriority = {}\nadvertisement-interval = 1000\nipv4 = [\"10.8.0.{v}/24\"]\n",
+            priority(v)
+        );
+    }
+    s
+}
+
+/// Each router's (action, attributes) in an `apply --json` report, by VRID.
+fn actions(out: &Output) -> std::collections::BTreeMap<u64, (String, Vec<String>)> {
+    out.0["runtime"]["routers"]
+        .as_array()
+        .expect("runtime routers")
+        .iter()
+        .map(|r| {
+            let action = r["action"].as_str().unwrap_or("").to_string();
+            (r["vrid"].as_u64().unwrap_or(0), (action, attributes(r)))
+        })
+        .collect()
+}
+
+/// Every router's row of `show vrrp --json`, by VRID.
+fn rows(r: &Netns) -> std::collections::BTreeMap<u64, Value> {
+    let out = r.netvrrp(&["show", "vrrp", "--json"]);
+    assert!(out.status.success(), "show: {}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["routers"]
+        .as_array()
+        .expect("routers")
+        .iter()
+        .map(|row| (row["vrid"].as_u64().unwrap_or(0), row.clone()))
+        .collect()
+}
+
+/// A reload of 250 routers, whose per-instance work the loop spreads over turns: every
+/// router gets the action `diff` would show, the kept and reconfigured ones without a
+/// transition. First with one identity change (VRID 250 to VRRPv2: the list is rebuilt),
+/// then priorities only (the list is kept as it is).
+#[test]
+fn a_reload_of_many_routers_gives_each_its_own_action() {
+    let lab = Pair::new("dcl-many");
+    let r = lab.r(1);
+    fs::write(lab.file(1), many_routers(|_| 200, &[])).unwrap();
+    lab.apply(1);
+    let all_master = || {
+        let rows = rows(r);
+        (rows.len() == 250 && rows.values().all(|v| v["state"] == "master")).then_some(rows)
+    };
+    let before = wait_until(
+        Duration::from_secs(20),
+        || "not every router became Master".into(),
+        all_master,
+    );
+    let transitions = |row: &Value| row["counters"]["transitions"].as_u64().unwrap_or(0);
+
+    // Even VRIDs to priority 150, VRID 250 to VRRPv2.
+    fs::write(
+        lab.file(1),
+        many_routers(|v| if v % 2 == 0 { 150 } else { 200 }, &[250]),
+    )
+    .unwrap();
+    let got = actions(&lab.apply(1));
+    assert_eq!(got.len(), 250, "{got:?}");
+    for (v, (action, attrs)) in &got {
+        let want = match v {
+            250 => "restart",
+            v if v % 2 == 0 => "reconfigure",
+            _ => "keep",
+        };
+        assert_eq!(action, want, "VRID {v}: {attrs:?}");
+        if want == "reconfigure" {
+            assert_eq!(attrs, &["priority".to_string()], "VRID {v}");
+        }
+    }
+    let after = wait_until(
+        Duration::from_secs(20),
+        || "not every router Master again".into(),
+        all_master,
+    );
+    for (v, row) in &after {
+        let want = if v % 2 == 0 { 150 } else { 200 };
+        assert_eq!(row["priority"], want, "VRID {v}");
+        if *v != 250 {
+            assert_eq!(transitions(row), transitions(&before[v]), "VRID {v}: {row}");
+        }
+    }
+    assert_eq!(after[&250]["version"], 2);
+
+    // Priorities back, versions as they are: the list stays.
+    fs::write(lab.file(1), many_routers(|_| 200, &[250])).unwrap();
+    let got = actions(&lab.apply(1));
+    for (v, (action, _)) in &got {
+        let want = if v % 2 == 0 { "reconfigure" } else { "keep" };
+        assert_eq!(action, want, "VRID {v}");
+    }
+    let last = rows(r);
+    for (v, row) in &last {
+        assert_eq!(row["priority"], 200, "VRID {v}");
+        assert_eq!(row["state"], "master", "VRID {v}");
+        assert_eq!(transitions(row), transitions(&after[v]), "VRID {v}: {row}");
+    }
+    // For the record: how many loop turns each reload took.
+    let log = fs::read_to_string(r.run_dir().join("netvrrp.log")).unwrap_or_default();
+    for line in log.lines().filter(|l| l.contains("reloaded")) {
+        eprintln!("[measure] {line}");
+    }
 }

@@ -42,6 +42,7 @@ mod persistence;
 mod promotion;
 mod ra;
 mod reload;
+mod reload_classify;
 mod reload_plan;
 mod reload_thread;
 mod side_loop;

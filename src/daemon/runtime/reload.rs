@@ -15,7 +15,9 @@
 //! does not hold back the adverts of the others. Semantics of a reload in progress:
 //! - each instance switches atomically: it runs either its old or its new configuration,
 //!   never a mix, and instances switch in the file's order;
-//! - routers that are kept, added or removed have switched at the first turn;
+//! - kept routers switch as their actions are worked out (a slice per turn when the list of
+//!   instances stays as it is; they only share the new file's equal configuration); routers
+//!   added, removed or restarted switch in the turn the last action is known;
 //! - the running file (`running`, the metrics' hash, the reload counter) changes, tracked
 //!   objects are re-fed and the filter follows once the last instance has switched; the
 //!   `reload` reply (and SIGHUP's next transaction step) waits for that;
@@ -23,16 +25,17 @@
 //!   channel); a stop in between leaves with the instances as they are, and the waiting
 //!   `apply` is told the runtime is stopping.
 
+use super::reload_classify::{Classifying, Done};
 use super::reload_plan::ReloadPlan;
-use super::{Instance, InstanceKey, Runtime, lock, open_unicast};
+use super::{InstanceKey, Runtime, lock, open_unicast};
 use crate::config::{self, RouterConfig};
 use crate::kernel::{Kernel, Snapshot};
 use crate::plan::ProtodownOwner;
 use crate::reconcile::kernel::{self, Failure};
-use crate::reconcile::routers::{self, ReloadReport, RouterAction, RouterChange};
+use crate::reconcile::routers::{ReloadReport, RouterAction, RouterChange};
 use crate::reconcile::{RunningState, RuntimeSettings, SCHEMA};
 use crate::vrrp::router::{Action, Input, State, Time};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -72,14 +75,17 @@ pub(in crate::daemon) struct Prepared {
 /// A reload being swapped in over loop turns (see the module comment).
 pub(super) struct Swap {
     /// Instances still to reconfigure: their position in the list and new configuration.
-    pending: VecDeque<(usize, Arc<RouterConfig>)>,
+    pub(super) pending: VecDeque<(usize, Arc<RouterConfig>)>,
+    /// The running instances' actions being worked out (the first step; see
+    /// [`super::reload_classify`]), None once they are known.
+    classifying: Option<Classifying>,
     /// Every instance of the old list with its action (the report).
-    done: HashMap<InstanceKey, RouterAction>,
+    pub(super) done: Done,
     /// `[[track]]` objects re-read: their state is fed to the routers at the end.
     retracked: Vec<String>,
     /// The new file's configuration without its routers (in `routers`).
     config: config::Config,
-    routers: Vec<Arc<RouterConfig>>,
+    pub(super) routers: Vec<Arc<RouterConfig>>,
     file: PathBuf,
     sha256: String,
     reply: oneshot::Sender<Result<ReloadReport, String>>,
@@ -99,7 +105,7 @@ pub(super) struct Swap {
     /// thousands of frees contended with the loop's allocations for the heap's one arena
     /// (`M_ARENA_MAX=1`): perf sched showed the loop and a blocking thread waking each
     /// other ~40 times in 2 ms and the swap's turns taking 4 ms of loop time instead of 2.
-    garbage: Vec<Box<dyn Send>>,
+    pub(super) garbage: Vec<Box<dyn Send>>,
 }
 
 /// The netlink connection reloads read and change the kernel through: one, opened at
@@ -318,11 +324,12 @@ impl Runtime {
         (retracked, old_snapshot)
     }
 
-    /// Start swapping in a prepared reload (on the loop, one turn): the settings, VRRS,
-    /// clients and `[[track]]` objects follow the new file, removed and restarted instances
-    /// leave, added ones start, unchanged ones take the new file's (equal) configuration. The
-    /// instances to reconfigure are left to [`Runtime::continue_reload`], a bounded slice
-    /// per loop turn.
+    /// Start swapping in a prepared reload (on the loop): the settings, VRRS, clients and
+    /// `[[track]]` objects follow the new file at once; each running instance's action is
+    /// then worked out ([`super::reload_classify`]: removed and restarted instances leave,
+    /// added ones start, unchanged ones take the new file's equal configuration) and the
+    /// instances to reconfigure are reconfigured, both in bounded slices, the first in this
+    /// turn and the others by [`Runtime::continue_reload`].
     async fn swap_in(&mut self, p: Prepared) {
         let began = std::time::Instant::now();
         let began_cpu = thread_cpu();
@@ -346,88 +353,14 @@ impl Runtime {
                 ReloadPlan::new(self.routers.clone(), &routers),
             )));
         }
-        let now = self.now();
-        let old = std::mem::take(&mut self.instances);
         // The same instances in the same order (the usual reload): the list, its indexes and
-        // timers stay as they are.
-        let mut same_list = self.not_installed.is_empty()
-            && super::reload_plan::same_instances(old.iter().map(|inst| &inst.key), &routers);
-        // By name, only if some instance has no device (see `device_now`).
-        let mut by_name: Option<HashMap<&str, u32>> = None;
-        let mut done: HashMap<InstanceKey, RouterAction> = HashMap::with_capacity(old.len());
-        let mut keep = Vec::with_capacity(old.len());
-        // Positions in `keep` and the new configuration.
-        let mut live: Vec<(usize, Arc<RouterConfig>)> = Vec::new();
-        for mut inst in old {
-            let (mut action, desired) =
-                plan.take(&inst.config, inst.key.family).unwrap_or_else(|| {
-                    // Not reached (every instance runs a router of `self.routers`); compare here.
-                    let desired = routers
-                        .iter()
-                        .find(|r| r.interface == inst.key.interface && r.vrid == inst.key.vrid);
-                    let action = routers::instance_action(
-                        &inst.config,
-                        inst.key.family,
-                        desired.map(|rc| &**rc),
-                    );
-                    (action, desired.cloned())
-                });
-            if matches!(
-                action,
-                RouterAction::Keep | RouterAction::Reconfigure { .. }
-            ) && device_now(&inst, &snapshot, &mut by_name) != inst.device_index
-            {
-                action = RouterAction::Restart {
-                    reason: "vrrp device re-created".into(),
-                };
-            }
-            let key = inst.key.clone();
-            match (&action, desired) {
-                (RouterAction::Keep, Some(rc)) => {
-                    // Equal: share the new file's copy and let the old one go.
-                    inst.config = rc;
-                    keep.push(inst);
-                }
-                (RouterAction::Reconfigure { .. }, Some(rc)) => {
-                    live.push((keep.len(), rc));
-                    keep.push(inst);
-                }
-                _ => {
-                    same_list = false;
-                    self.leave_detached(inst, now).await;
-                }
-            }
-            done.insert(key, action);
-        }
-        drop(by_name);
-        // A parent gone from the snapshot puts its routers in the waiting list (`install`).
-        same_list &= keep.iter().all(|inst| {
-            snapshot
-                .by_index(inst.parent_index)
-                .is_some_and(|p| p.name == inst.key.interface)
-        });
-        let pending: VecDeque<(usize, Arc<RouterConfig>)> = if same_list {
-            self.instances = keep;
-            live.into()
-        } else {
-            let live: Vec<(InstanceKey, Arc<RouterConfig>)> = live
-                .into_iter()
-                .map(|(j, rc)| (keep[j].key.clone(), rc))
-                .collect();
-            self.install(&routers, &snapshot, keep).await;
-            let position: HashMap<&InstanceKey, usize> = self
-                .instances
-                .iter()
-                .enumerate()
-                .map(|(i, inst)| (&inst.key, i))
-                .collect();
-            // Positions stay valid until the swap is done: only a reload rebuilds the list,
-            // and the loop takes no other commit while one is in progress.
-            live.into_iter()
-                .filter_map(|(key, rc)| position.get(&key).map(|&i| (i, rc)))
-                .collect()
-        };
-        garbage.push(Box::new(plan));
+        // timers may stay as they are.
+        let same_list = self.not_installed.is_empty()
+            && super::reload_plan::same_instances(
+                self.instances.iter().map(|inst| &inst.key),
+                &routers,
+            );
+        let classifying = Classifying::new(plan, self.instances.len(), same_list);
         let mut reloading = vec![sd_notify::NotifyState::Reloading];
         if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
             reloading.push(now);
@@ -436,9 +369,10 @@ impl Runtime {
         let first_turn = began.elapsed();
         let first_turn_cpu = thread_cpu().saturating_sub(began_cpu);
         self.swap = Some(Swap {
-            reconfigured: !pending.is_empty(),
-            pending,
-            done,
+            reconfigured: false,
+            pending: VecDeque::new(),
+            classifying: Some(classifying),
+            done: Done::InPlace(Vec::new()),
             retracked,
             config,
             routers,
@@ -453,25 +387,42 @@ impl Runtime {
             turns: 1,
             garbage,
         });
-        if self.swap.as_ref().is_some_and(|s| s.pending.is_empty()) {
-            self.finish_reload().await;
-        }
+        // The first slice of the classification in this turn (all of it if not sliced).
+        self.continue_reload_from(began, false).await;
     }
 
     /// Reconfigure the next instances of the reload in progress, for at most
     /// [`RELOAD_SLICE`] or until a router timer is due (at least one instance a turn), then
     /// let the loop serve timers and adverts; finish the reload after the last one.
     pub(super) async fn continue_reload(&mut self) {
+        self.continue_reload_from(std::time::Instant::now(), true)
+            .await;
+    }
+
+    /// [`Runtime::continue_reload`] in a slice that began at `slice` (the first turn's
+    /// began with the swap), counted as a turn of its own if `new_turn`.
+    async fn continue_reload_from(&mut self, slice: std::time::Instant, new_turn: bool) {
         let Some(mut swap) = self.swap.take() else {
             return;
         };
-        let slice = std::time::Instant::now();
         let slice_began = self.now();
         let slice_cpu = thread_cpu();
-        swap.turns += 1;
+        if new_turn {
+            swap.turns += 1;
+        }
+        if let Some(mut c) = swap.classifying.take() {
+            let budget = c.sliced().then_some((slice, slice_began));
+            if !self.classify(&mut c, &swap.routers, budget) {
+                swap.classifying = Some(c);
+                self.end_slice(swap, slice, slice_cpu, new_turn).await;
+                return;
+            }
+            self.settle(&mut swap, c).await;
+            swap.reconfigured = !swap.pending.is_empty();
+        }
         while let Some((i, rc)) = swap.pending.pop_front() {
             let now = self.now();
-            let attributes = match swap.done.get(&self.instances[i].key) {
+            let attributes = match swap.done.get(i, &self.instances[i].key) {
                 Some(RouterAction::Reconfigure { attributes }) => attributes.join(","),
                 _ => String::new(),
             };
@@ -488,9 +439,30 @@ impl Runtime {
                 break;
             }
         }
-        swap.busy += slice.elapsed();
-        swap.busy_cpu += thread_cpu().saturating_sub(slice_cpu);
-        let finished = swap.pending.is_empty();
+        self.end_slice(swap, slice, slice_cpu, new_turn).await;
+    }
+
+    /// Count a slice's time (in the first turn's figures too unless `new_turn`) and finish
+    /// the reload if nothing is left.
+    async fn end_slice(
+        &mut self,
+        mut swap: Swap,
+        slice: std::time::Instant,
+        slice_cpu: Duration,
+        new_turn: bool,
+    ) {
+        let cpu = thread_cpu().saturating_sub(slice_cpu);
+        if new_turn {
+            swap.busy += slice.elapsed();
+            swap.busy_cpu += cpu;
+        } else {
+            // The first turn: its time runs from the swap's start.
+            swap.first_turn = slice.elapsed();
+            swap.busy = swap.first_turn;
+            swap.first_turn_cpu += cpu;
+            swap.busy_cpu = swap.first_turn_cpu;
+        }
+        let finished = swap.classifying.is_none() && swap.pending.is_empty();
         self.swap = Some(swap);
         if finished {
             self.finish_reload().await;
@@ -504,7 +476,7 @@ impl Runtime {
         };
         let finishing = std::time::Instant::now();
         let finishing_cpu = thread_cpu();
-        let mut done = swap.done;
+        let done = swap.done;
         self.feed_tracks(&swap.retracked).await;
         // VIPs, accept-mode and peers of reconfigured routers are the filter's business.
         self.filter_dirty |= swap.reconfigured;
@@ -512,25 +484,11 @@ impl Runtime {
         let old_routers = std::mem::replace(&mut self.routers, swap.routers);
         let mut garbage = swap.garbage;
         garbage.push(Box::new((old_config, old_routers)));
-        let restarted = done.values().any(|a| !a.is_keep());
+        let restarted = !done.all_kept();
         self.stats
             .reloaded(swap.sha256, restarted || swap.reconfigured);
         self.file = swap.file;
-        let mut report = Vec::new();
-        for rc in &self.routers {
-            for family in rc.families() {
-                let key = InstanceKey::new(&rc.interface, rc.vrid, family);
-                let action = done.remove(&key).unwrap_or(RouterAction::Add);
-                report.push(change(&key, action));
-            }
-        }
-        let mut removed: Vec<(InstanceKey, RouterAction)> = done.into_iter().collect();
-        removed.sort_by(|a, b| a.0.cmp(&b.0));
-        report.extend(
-            removed
-                .into_iter()
-                .map(|(key, action)| change(&key, action)),
-        );
+        let report = done.report(&self.routers, &self.instances, change);
         let report = ReloadReport {
             schema: SCHEMA,
             routers: report,
@@ -686,32 +644,6 @@ fn thread_cpu() -> Duration {
 /// allocations, milliseconds) on a blocking thread instead of the election loop.
 fn drop_off_loop<T: Send + 'static>(value: T) {
     drop(tokio::task::spawn_blocking(move || drop(value)));
-}
-
-/// The index of the instance's vrrp device in `snapshot` (None: gone). By index first (a
-/// binary search); the by-name map is built the first time an instance needs it.
-fn device_now<'s>(
-    inst: &Instance,
-    snapshot: &'s Snapshot,
-    by_name: &mut Option<HashMap<&'s str, u32>>,
-) -> Option<u32> {
-    if let Some(index) = inst.device_index
-        && snapshot
-            .by_index(index)
-            .is_some_and(|l| l.name == inst.device)
-    {
-        return Some(index);
-    }
-    by_name
-        .get_or_insert_with(|| {
-            snapshot
-                .links
-                .iter()
-                .map(|l| (l.name.as_str(), l.index))
-                .collect()
-        })
-        .get(inst.device.as_str())
-        .copied()
 }
 
 fn change(key: &InstanceKey, action: RouterAction) -> RouterChange {
