@@ -411,7 +411,7 @@ event() { # TAG SCENARIO RUN
     # netvrrp's own account of the swap (its "reloaded" log line): the first loop turn and
     # all the turns' time on the loop, wall and the loop thread's CPU (builds before 9d6f7e2
     # log neither, builds before this session's last not the CPU)
-    local turn=null busy=null turn_cpu=null busy_cpu=null line
+    local turn=null busy=null turn_cpu=null busy_cpu=null finish=null turns=null line
     case $t in
         nv | nr | bv | br)
             line=$(grep 'reloaded' "$(dir_of "$t" m)/run/netvrrp.log" 2>/dev/null | tail -1)
@@ -419,10 +419,14 @@ event() { # TAG SCENARIO RUN
             busy=$(sed -n 's/.*loop_us=\([0-9]*\).*/\1/p' <<<"$line")
             turn_cpu=$(sed -n 's/.*first_turn_cpu_us=\([0-9]*\).*/\1/p' <<<"$line")
             busy_cpu=$(sed -n 's/.*loop_cpu_us=\([0-9]*\).*/\1/p' <<<"$line")
+            finish=$(sed -n 's/.*finish_us=\([0-9]*\).*/\1/p' <<<"$line")
+            turns=$(sed -n 's/.* turns=\([0-9]*\).*/\1/p' <<<"$line")
             [ -n "$turn" ] || turn=null
             [ -n "$busy" ] || busy=null
             [ -n "$turn_cpu" ] || turn_cpu=null
             [ -n "$busy_cpu" ] || busy_cpu=null
+            [ -n "$finish" ] || finish=null
+            [ -n "$turns" ] || turns=null
             ;;
     esac
     case $s in
@@ -433,13 +437,13 @@ event() { # TAG SCENARIO RUN
     awk -v impl="$(name_of "$t")" -v phase="$PHASE" -v s="$s" -v i="$i" -v t0="$t_cmd" -v tr="$t_ret" -v te="$t_end" \
         -v pre="$PRE" -v c0="$c0" -v c1="$c1" -v c2="$c2" -v s0="$s0" -v s1="$s1" -v s2="$s2" -v load="$load" \
         -v wall="$wall" -v u="$user" -v sy="$sys" -v rc="$rc" -v keys="$keys" -v prio="$prio" -v vip="$vip" \
-        -v turn="$turn" -v busy="$busy" -v turn_cpu="$turn_cpu" -v busy_cpu="$busy_cpu" 'BEGIN{
+        -v turn="$turn" -v busy="$busy" -v turn_cpu="$turn_cpu" -v busy_cpu="$busy_cpu" -v finish="$finish" -v turns="$turns" 'BEGIN{
         post = te - t0
         cpu = (c2 - c1) - (c1 - c0) * post / pre
         sch = ((s2 - s1) - (s1 - s0) * post / pre) / 1e6
         printf "{\"impl\":\"%s\",\"phase\":\"%s\",\"scenario\":\"%s\",\"run\":%d,\"t_cmd\":%.6f,\"t_ret\":%.6f,\"t_end\":%.6f,\"pre_s\":%s,", impl, phase, s, i, t0, tr, te, pre
         printf "\"daemon_cpu_ms\":%.3f,\"daemon_sched_ms\":%.3f,\"daemon_cpu_steady_ms_per_s\":%.3f,\"cmd_cpu_ms\":%.3f,\"wall_ms\":%s,", cpu*1000, sch, (c1-c0)*1000/pre, (u+sy)*1000, (wall=="null" ? "null" : sprintf("%.3f", wall*1000))
-        printf "\"first_turn_us\":%s,\"loop_us\":%s,\"first_turn_cpu_us\":%s,\"loop_cpu_us\":%s,", turn, busy, turn_cpu, busy_cpu
+        printf "\"first_turn_us\":%s,\"loop_us\":%s,\"first_turn_cpu_us\":%s,\"loop_cpu_us\":%s,\"finish_us\":%s,\"turns\":%s,", turn, busy, turn_cpu, busy_cpu, finish, turns
         printf "\"cmd_ms\":%.3f,\"rc\":%d,\"load1\":%s,\"keys\":%s,\"prio\":%d,\"vip\":%s}\n", (tr-t0)*1000, rc, load, keys, prio, vip
     }' >>"$work/events-$PHASE-$t.jsonl"
 }
@@ -565,6 +569,10 @@ figures() { # PHASE SCENARIO LABEL
             fig "$label, $impl: the swap's first loop turn (runtime log)" us "$work/v"
             col "$f" "$s" loop_us >"$work/v"
             fig "$label, $impl: the swap's time on the loop, all turns (runtime log)" us "$work/v"
+            col "$f" "$s" turns >"$work/v"
+            if [ -s "$work/v" ]; then fig "$label, $impl: the swap's loop turns (runtime log)" turns "$work/v"; fi
+            col "$f" "$s" finish_us >"$work/v"
+            if [ -s "$work/v" ]; then fig "$label, $impl: the swap's last step, report and filter (runtime log)" us "$work/v"; fi
         fi
         col "$f" "$s" first_turn_cpu_us >"$work/v"
         if [ -s "$work/v" ]; then

@@ -505,9 +505,10 @@ impl Runtime {
                 .filter(|c| c.action.word() == word)
                 .count()
         };
-        let busy = swap.busy + finishing.elapsed();
+        let finish = finishing.elapsed();
+        let busy = swap.busy + finish;
         let busy_cpu = swap.busy_cpu + thread_cpu().saturating_sub(finishing_cpu);
-        tracing::info!(target: "netvrrp::protocol", kept = count("keep"), reconfigured = count("reconfigure"), restarted = count("restart"), added = count("add"), removed = count("remove"), total = self.instances.len(), turns = swap.turns, first_turn_us = swap.first_turn.as_micros() as u64, loop_us = busy.as_micros() as u64, first_turn_cpu_us = swap.first_turn_cpu.as_micros() as u64, loop_cpu_us = busy_cpu.as_micros() as u64, wall_us = swap.began.elapsed().as_micros() as u64, "reloaded");
+        tracing::info!(target: "netvrrp::protocol", kept = count("keep"), reconfigured = count("reconfigure"), restarted = count("restart"), added = count("add"), removed = count("remove"), total = self.instances.len(), turns = swap.turns, first_turn_us = swap.first_turn.as_micros() as u64, loop_us = busy.as_micros() as u64, first_turn_cpu_us = swap.first_turn_cpu.as_micros() as u64, finish_us = finish.as_micros() as u64, loop_cpu_us = busy_cpu.as_micros() as u64, wall_us = swap.began.elapsed().as_micros() as u64, "reloaded");
         super::notify(&[sd_notify::NotifyState::Ready]);
         self.heap_trim.notify_one();
         let _ = swap.reply.send(Ok(report));
