@@ -131,7 +131,8 @@ impl Runtime {
                 c.plan
                     .take(&inst.config, inst.key.family)
                     .unwrap_or_else(|| {
-                        // Not reached (every instance runs a router of `self.routers`); compare here.
+                        // Not reached (every instance runs a router of `self.routers`):
+                        // compare here.
                         let desired = routers
                             .iter()
                             .find(|r| r.interface == inst.key.interface && r.vrid == inst.key.vrid);
@@ -142,7 +143,7 @@ impl Runtime {
                         );
                         (action, desired.cloned())
                     });
-            let stays = matches!(
+            let mut stays = matches!(
                 action,
                 RouterAction::Keep | RouterAction::Reconfigure { .. }
             );
@@ -150,18 +151,17 @@ impl Runtime {
                 action = RouterAction::Restart {
                     reason: "vrrp device re-created".into(),
                 };
+                stays = false;
             }
             if let (RouterAction::Keep, Some(rc)) = (&action, &desired) {
                 // Equal: share the new file's copy and let the old one go.
                 inst.config = rc.clone();
             }
             // A parent gone from the snapshot puts its routers in the waiting list (`install`).
-            c.same_list &= matches!(
-                action,
-                RouterAction::Keep | RouterAction::Reconfigure { .. }
-            ) && snapshot
-                .by_index(inst.parent_index)
-                .is_some_and(|p| p.name == inst.key.interface);
+            c.same_list &= stays
+                && snapshot
+                    .by_index(inst.parent_index)
+                    .is_some_and(|p| p.name == inst.key.interface);
             c.planned.push((action, desired));
             if let Some((began, loop_began)) = slice
                 && c.planned.len().is_multiple_of(CHECK_EVERY)
