@@ -2,9 +2,10 @@
 //! attributes), restart it (naming the identity change that forces it), add or remove it.
 //!
 //! Pure: the runtime's reload uses it to decide, and `diff`, `check` and `apply --dry-run`
-//! use it on the configuration the runtime reports, so both always agree. Only a change of
-//! identity (interface, VRID, family, version) restarts an instance; everything else is
-//! applied to the running state machine (RFC 9568 lets every other parameter change).
+//! use it on the configuration the runtime reports, so both always agree. Instances are
+//! matched by (interface, VRID, family): a change of any of these is a removal and an
+//! addition; only a change of version restarts an instance; everything else is applied to
+//! the running state machine (RFC 9568 lets every other parameter change).
 
 use crate::config::RouterConfig;
 use crate::types::Family;
