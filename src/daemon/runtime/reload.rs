@@ -488,31 +488,39 @@ impl Runtime {
         self.stats
             .reloaded(swap.sha256, restarted || swap.reconfigured);
         self.file = swap.file;
-        let report = done.report(&self.routers, &self.instances, change);
-        let report = ReloadReport {
-            schema: SCHEMA,
-            routers: report,
-            instances: self.instances.len(),
-        };
-        // Only a reload that changed something counts (a no-op apply is not a reload).
-        if report.changed() {
+        // Only a reload that changed something counts (a no-op apply is not a reload): an
+        // old instance not kept as it ran, or a new one.
+        if restarted || self.instances.len() > done.len() {
             self.reloads += 1;
         }
-        let count = |word: &str| {
-            report
-                .routers
-                .iter()
-                .filter(|c| c.action.word() == word)
-                .count()
-        };
         let finish = finishing.elapsed();
         let busy = swap.busy + finish;
         let busy_cpu = swap.busy_cpu + thread_cpu().saturating_sub(finishing_cpu);
-        tracing::info!(target: "netvrrp::protocol", kept = count("keep"), reconfigured = count("reconfigure"), restarted = count("restart"), added = count("add"), removed = count("remove"), total = self.instances.len(), turns = swap.turns, first_turn_us = swap.first_turn.as_micros() as u64, loop_us = busy.as_micros() as u64, first_turn_cpu_us = swap.first_turn_cpu.as_micros() as u64, finish_us = finish.as_micros() as u64, loop_cpu_us = busy_cpu.as_micros() as u64, wall_us = swap.began.elapsed().as_micros() as u64, "reloaded");
         super::notify(&[sd_notify::NotifyState::Ready]);
         self.heap_trim.notify_one();
-        let _ = swap.reply.send(Ok(report));
-        drop_off_loop(garbage);
+        // The report (a name per instance), the log line and the reply, off the loop.
+        let (routers, instances, reply) = (self.routers.clone(), self.instances.len(), swap.reply);
+        let (turns, first_turn, first_turn_cpu, began) =
+            (swap.turns, swap.first_turn, swap.first_turn_cpu, swap.began);
+        drop(tokio::task::spawn_blocking(move || {
+            let report = ReloadReport {
+                schema: SCHEMA,
+                routers: done.report(&routers, change),
+                instances,
+            };
+            let count = |word: &str| {
+                report
+                    .routers
+                    .iter()
+                    .filter(|c| c.action.word() == word)
+                    .count()
+            };
+            tracing::info!(target: "netvrrp::protocol", kept = count("keep"), reconfigured = count("reconfigure"), restarted = count("restart"), added = count("add"), removed = count("remove"), total = instances, turns, first_turn_us = first_turn.as_micros() as u64, loop_us = busy.as_micros() as u64, first_turn_cpu_us = first_turn_cpu.as_micros() as u64, finish_us = finish.as_micros() as u64, loop_cpu_us = busy_cpu.as_micros() as u64, wall_us = began.elapsed().as_micros() as u64, "reloaded");
+            let _ = reply.send(Ok(report));
+            // What the reload replaced (the old snapshot, the old file's routers: thousands of
+            // allocations, milliseconds) is freed here too, not on the election loop.
+            drop((routers, garbage));
+        }));
     }
 
     /// Apply a router's new configuration to its running instance `i` (no transition of its
@@ -639,12 +647,6 @@ fn thread_cpu() -> Duration {
         u64::try_from(t.tv_sec).unwrap_or(0),
         u32::try_from(t.tv_nsec).unwrap_or(0),
     )
-}
-
-/// Free a large structure (the old snapshot, the old file's routers: thousands of
-/// allocations, milliseconds) on a blocking thread instead of the election loop.
-fn drop_off_loop<T: Send + 'static>(value: T) {
-    drop(tokio::task::spawn_blocking(move || drop(value)));
 }
 
 fn change(key: &InstanceKey, action: RouterAction) -> RouterChange {

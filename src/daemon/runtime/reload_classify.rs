@@ -73,21 +73,33 @@ impl Done {
         }
     }
 
-    /// One change per instance: the new file's in its order (instances it added: `add`),
-    /// then those it removed, sorted.
+    /// How many old instances there were.
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Done::InPlace(actions) => actions.len(),
+            Done::ByKey(map) => map.len(),
+        }
+    }
+
+    /// One change per instance: the new file's (its `routers`) in its order (instances it
+    /// added: `add`), then those it removed, sorted. Made off the loop: thousands of names.
     pub(super) fn report(
         self,
         routers: &[Arc<RouterConfig>],
-        instances: &[Box<Instance>],
         change: impl Fn(&InstanceKey, RouterAction) -> RouterChange,
     ) -> Vec<RouterChange> {
         let mut done = match self {
             // The kept list is the new file's instances in its order.
             Done::InPlace(actions) => {
-                return instances
+                return routers
                     .iter()
+                    .flat_map(|rc| {
+                        rc.families()
+                            .into_iter()
+                            .map(|family| InstanceKey::new(&rc.interface, rc.vrid, family))
+                    })
                     .zip(actions)
-                    .map(|(inst, action)| change(&inst.key, action))
+                    .map(|(key, action)| change(&key, action))
                     .collect();
             }
             Done::ByKey(map) => map,
