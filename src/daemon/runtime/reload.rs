@@ -484,13 +484,14 @@ impl Runtime {
         let old_routers = std::mem::replace(&mut self.routers, swap.routers);
         let mut garbage = swap.garbage;
         garbage.push(Box::new((old_config, old_routers)));
-        let restarted = !done.all_kept();
+        // An old instance reconfigured, restarted or removed.
+        let old_changed = !done.all_kept();
         self.stats
-            .reloaded(swap.sha256, restarted || swap.reconfigured);
+            .reloaded(swap.sha256, old_changed || swap.reconfigured);
         self.file = swap.file;
         // Only a reload that changed something counts (a no-op apply is not a reload): an
         // old instance not kept as it ran, or a new one.
-        if restarted || self.instances.len() > done.len() {
+        if old_changed || self.instances.len() > done.len() {
             self.reloads += 1;
         }
         let finish = finishing.elapsed();
