@@ -27,12 +27,12 @@
 
 use super::reload_classify::{Classifying, Done};
 use super::reload_plan::ReloadPlan;
-use super::{InstanceKey, Runtime, lock, open_unicast};
+use super::{Runtime, lock, open_unicast};
 use crate::config::{self, RouterConfig};
 use crate::kernel::{Kernel, Snapshot};
 use crate::plan::ProtodownOwner;
 use crate::reconcile::kernel::{self, Failure};
-use crate::reconcile::routers::{ReloadReport, RouterAction, RouterChange};
+use crate::reconcile::routers::{ReloadReport, RouterAction};
 use crate::reconcile::{RunningState, RuntimeSettings, SCHEMA};
 use crate::vrrp::router::{Action, Input, State, Time};
 use std::collections::VecDeque;
@@ -506,7 +506,7 @@ impl Runtime {
         drop(tokio::task::spawn_blocking(move || {
             let report = ReloadReport {
                 schema: SCHEMA,
-                routers: done.report(&routers, change),
+                routers: done.report(&routers),
                 instances,
             };
             let count = |word: &str| {
@@ -648,15 +648,6 @@ fn thread_cpu() -> Duration {
         u64::try_from(t.tv_sec).unwrap_or(0),
         u32::try_from(t.tv_nsec).unwrap_or(0),
     )
-}
-
-fn change(key: &InstanceKey, action: RouterAction) -> RouterChange {
-    RouterChange {
-        interface: key.interface.clone(),
-        vrid: key.vrid,
-        family: key.family,
-        action,
-    }
 }
 
 #[cfg(test)]

@@ -83,11 +83,7 @@ impl Done {
 
     /// One change per instance: the new file's (its `routers`) in its order (instances it
     /// added: `add`), then those it removed, sorted. Made off the loop: thousands of names.
-    pub(super) fn report(
-        self,
-        routers: &[Arc<RouterConfig>],
-        change: impl Fn(&InstanceKey, RouterAction) -> RouterChange,
-    ) -> Vec<RouterChange> {
+    pub(super) fn report(self, routers: &[Arc<RouterConfig>]) -> Vec<RouterChange> {
         let mut done = match self {
             // The kept list is the new file's instances in its order.
             Done::InPlace(actions) => {
@@ -243,6 +239,16 @@ impl Runtime {
     }
 }
 
+/// The report's line for instance `key`.
+fn change(key: &InstanceKey, action: RouterAction) -> RouterChange {
+    RouterChange {
+        interface: key.interface.clone(),
+        vrid: key.vrid,
+        family: key.family,
+        action,
+    }
+}
+
 /// The index of the instance's vrrp device in `snapshot` (None: gone). By index first (a
 /// binary search); the by-name map is built the first time an instance needs it.
 fn device_now<'s>(
@@ -267,4 +273,74 @@ fn device_now<'s>(
         })
         .get(inst.device.as_str())
         .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Family;
+
+    /// VRIDs 1 and 2 on eth0 (both families for 1, IPv4 for 2), in file order.
+    fn routers() -> Vec<Arc<RouterConfig>> {
+        let config = crate::config::parse_str(
+            "[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"192.0.2.1/24\"]\nipv6 = [\"2001:db8::1/64\"]\n\n[[vrrp]]\ninterface = \"eth0\"\nvrid = 2\nipv4 = [\"192.0.2.2/24\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        config.routers.into_iter().map(Arc::new).collect()
+    }
+
+    fn line(c: &RouterChange) -> (u8, Family, &'static str) {
+        (c.vrid, c.family, c.action.word())
+    }
+
+    #[test]
+    fn a_kept_list_reports_each_instance_in_file_order() {
+        let reconfigure = RouterAction::Reconfigure {
+            attributes: vec!["priority".into()],
+        };
+        let done = Done::InPlace(vec![RouterAction::Keep, reconfigure, RouterAction::Keep]);
+        assert!(!done.all_kept());
+        assert_eq!(done.len(), 3);
+        let report = done.report(&routers());
+        let lines: Vec<_> = report.iter().map(line).collect();
+        assert_eq!(
+            lines,
+            [
+                (1, Family::Ipv4, "keep"),
+                (1, Family::Ipv6, "reconfigure"),
+                (2, Family::Ipv4, "keep"),
+            ]
+        );
+        assert!(Done::InPlace(vec![RouterAction::Keep]).all_kept());
+    }
+
+    #[test]
+    fn a_rebuilt_list_reports_added_instances_and_removed_ones_last_sorted() {
+        let key = |vrid, family| InstanceKey::new("eth0", vrid, family);
+        let done = Done::ByKey(HashMap::from([
+            (key(1, Family::Ipv4), RouterAction::Keep),
+            (
+                key(1, Family::Ipv6),
+                RouterAction::Restart {
+                    reason: "version".into(),
+                },
+            ),
+            (key(9, Family::Ipv4), RouterAction::Remove),
+            (key(7, Family::Ipv4), RouterAction::Remove),
+        ]));
+        assert_eq!(done.len(), 4);
+        let report = done.report(&routers());
+        let lines: Vec<_> = report.iter().map(line).collect();
+        assert_eq!(
+            lines,
+            [
+                (1, Family::Ipv4, "keep"),
+                (1, Family::Ipv6, "restart"),
+                (2, Family::Ipv4, "add"),
+                (7, Family::Ipv4, "remove"),
+                (9, Family::Ipv4, "remove"),
+            ]
+        );
+    }
 }
