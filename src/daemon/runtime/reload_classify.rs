@@ -290,8 +290,12 @@ mod tests {
         config.routers.into_iter().map(Arc::new).collect()
     }
 
-    fn line(c: &RouterChange) -> (u8, Family, &'static str) {
-        (c.vrid, c.family, c.action.word())
+    /// `done`'s report for [`routers`]: (VRID, family, action) per line.
+    fn lines(done: Done) -> Vec<(u8, Family, &'static str)> {
+        done.report(&routers())
+            .iter()
+            .map(|c| (c.vrid, c.family, c.action.word()))
+            .collect()
     }
 
     #[test]
@@ -302,10 +306,8 @@ mod tests {
         let done = Done::InPlace(vec![RouterAction::Keep, reconfigure, RouterAction::Keep]);
         assert!(!done.all_kept());
         assert_eq!(done.len(), 3);
-        let report = done.report(&routers());
-        let lines: Vec<_> = report.iter().map(line).collect();
         assert_eq!(
-            lines,
+            lines(done),
             [
                 (1, Family::Ipv4, "keep"),
                 (1, Family::Ipv6, "reconfigure"),
@@ -330,10 +332,8 @@ mod tests {
             (key(7, Family::Ipv4), RouterAction::Remove),
         ]));
         assert_eq!(done.len(), 4);
-        let report = done.report(&routers());
-        let lines: Vec<_> = report.iter().map(line).collect();
         assert_eq!(
-            lines,
+            lines(done),
             [
                 (1, Family::Ipv4, "keep"),
                 (1, Family::Ipv6, "restart"),
