@@ -207,7 +207,8 @@ impl Runtime {
         let old = std::mem::take(&mut self.instances);
         let mut done: HashMap<InstanceKey, RouterAction> = HashMap::with_capacity(old.len());
         let mut keep = Vec::with_capacity(old.len());
-        // Positions in `keep` and the new configuration.
+        // The instances to reconfigure, by key (their positions change with the list), and
+        // their new configuration.
         let mut live: Vec<(InstanceKey, Arc<RouterConfig>)> = Vec::new();
         for (inst, (action, desired)) in old.into_iter().zip(planned) {
             let key = inst.key.clone();
