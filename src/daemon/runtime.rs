@@ -655,8 +655,8 @@ impl Runtime {
                 () = std::future::poll_fn(|cx| ra::poll_solicitations(&self.ra, cx)) => {
                     self.drain_solicitations();
                 }
-                // A prepared reload's swap (its first turn holds the loop up to a
-                // millisecond at 1,000 routers) and its next slices: after due timers and
+                // A prepared reload's swap and its next slices (each holds the loop about
+                // half a millisecond, see `reload::RELOAD_SLICE`): after due timers and
                 // received adverts (the elections come first), before everything else (so
                 // other work cannot starve them). One reload at a time: the next waits
                 // until this one's last slice.

@@ -391,9 +391,10 @@ impl Runtime {
         self.continue_reload_from(began, false).await;
     }
 
-    /// Reconfigure the next instances of the reload in progress, for at most
-    /// [`RELOAD_SLICE`] or until a router timer is due (at least one instance a turn), then
-    /// let the loop serve timers and adverts; finish the reload after the last one.
+    /// Work out the next instances' actions of the reload in progress, or reconfigure the
+    /// next instances, for at most [`RELOAD_SLICE`] or until a router timer is due (at least
+    /// one instance a turn), then let the loop serve timers and adverts; finish the reload
+    /// after the last one.
     pub(super) async fn continue_reload(&mut self) {
         self.continue_reload_from(std::time::Instant::now(), true)
             .await;
