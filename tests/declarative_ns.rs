@@ -599,6 +599,32 @@ fn a_tracking_edit_applies_live() {
     assert_eq!(lab.show(1)["effective_priority"], 200);
 }
 
+/// A Master shut down by the same reload that moves it to unicast peers says priority 0
+/// the way its peers hear it now (multicast): the Backup takes over at once (Skew_Time), not
+/// after Master_Down_Interval, and drops nothing.
+#[test]
+fn a_shutdown_with_new_unicast_peers_says_priority_zero_the_old_way() {
+    let lab = Pair::new("dcl-shu");
+    lab.start(200, 100);
+    let zeros = lab.counter(2, "priority_zero_received");
+    let errors = lab.counter(2, "address_list_errors");
+    let shut = config("eth0", 200, INTERVAL_MS, &["10.7.0.1"]).replace(
+        "[[vrrp]]\n",
+        "[[vrrp]]\nshutdown = true\nunicast-peers = [\"10.7.0.12\"]\n",
+    );
+    fs::write(lab.file(1), shut).unwrap();
+    let (action, attributes) = lab.apply(1).action();
+    assert_eq!(action, "reconfigure");
+    assert!(
+        attributes.contains(&"shutdown".to_string()),
+        "{attributes:?}"
+    );
+    lab.wait_state(2, "master");
+    assert_eq!(lab.counter(1, "priority_zero_sent"), 1);
+    assert_eq!(lab.counter(2, "priority_zero_received"), zeros + 1);
+    assert_eq!(lab.counter(2, "address_list_errors"), errors);
+}
+
 /// Liveness is the runtime's lock, not an answer: with every control connection held, apply
 /// of the same file fails (exit 1, the reason named) without starting a second runtime or
 /// touching the master's protodown.

@@ -69,37 +69,28 @@ fn a_router_name_shows_streams_and_labels() {
         "{metrics}"
     );
 
-    // subscribe by router name: its current state, then its changes.
-    let mut sub = ns
-        .netvrrp_command(&["subscribe", "web"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("subscribe");
-    let stdout = sub.stdout.take().expect("piped stdout");
-    let (send, lines) = mpsc::channel::<Value>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<Value>(&line)
-                && send.send(v).is_err()
-            {
-                return;
-            }
-        }
-    });
-    let first = lines.recv_timeout(LIMIT).expect("a current line");
-    assert_eq!(first["event"], "current", "{first}");
-    assert_eq!(first["name"], "web", "{first}");
-    assert_eq!(first["state"], "master", "{first}");
-    assert_eq!(first["vrid"], 5, "{first}");
+    // subscribe by router name, and without names (a plain VRRP configuration): its
+    // current state, then its changes, under the router's name both times.
+    let (mut by_name, named) = subscribe(&ns, &["web"]);
+    let (mut all, every) = subscribe(&ns, &[]);
+    for lines in [&named, &every] {
+        let first = lines.recv_timeout(LIMIT).expect("a current line");
+        assert_eq!(first["event"], "current", "{first}");
+        assert_eq!(first["name"], "web", "{first}");
+        assert_eq!(first["state"], "master", "{first}");
+    }
     ns.ip_ok(&["link", "set", "eth0", "down"]);
-    let change = lines.recv_timeout(LIMIT).expect("a change line");
-    assert_eq!(change["event"], "change", "{change}");
-    assert_eq!(change["name"], "web", "{change}");
-    assert_eq!(change["router"], "web", "{change}");
-    assert_eq!(change["state"], "initialize", "{change}");
-    let _ = sub.kill();
-    let _ = sub.wait();
+    for lines in [&named, &every] {
+        let change = lines.recv_timeout(LIMIT).expect("a change line");
+        assert_eq!(change["event"], "change", "{change}");
+        assert_eq!(change["name"], "web", "{change}");
+        assert_eq!(change["router"], "web", "{change}");
+        assert_eq!(change["state"], "initialize", "{change}");
+    }
+    for sub in [&mut by_name, &mut all] {
+        let _ = sub.kill();
+        let _ = sub.wait();
+    }
     ns.ip_ok(&["link", "set", "eth0", "up"]);
     wait_until(
         LIMIT,
@@ -124,4 +115,28 @@ fn a_router_name_shows_streams_and_labels() {
     let out = ns.netvrrp(&["subscribe", "web"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("known: web-2"), "{}", text(&out));
+}
+
+/// `subscribe NAMES...` running in `ns`, and its lines as JSON values.
+fn subscribe(ns: &Netns, names: &[&str]) -> (std::process::Child, mpsc::Receiver<Value>) {
+    let mut args = vec!["subscribe"];
+    args.extend_from_slice(names);
+    let mut sub = ns
+        .netvrrp_command(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("subscribe");
+    let stdout = sub.stdout.take().expect("piped stdout");
+    let (send, lines) = mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && send.send(v).is_err()
+            {
+                return;
+            }
+        }
+    });
+    (sub, lines)
 }

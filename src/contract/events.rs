@@ -87,8 +87,9 @@ pub enum StreamEvent {
         #[serde(flatten)]
         instance: Option<InstanceRef>,
     },
-    /// A state change, for the leader `name` that follows the instance (null: an instance
-    /// no name follows, streamed when subscribing without names).
+    /// A state change, for the leader `name` that follows the instance, or the router's own
+    /// `name` (subscribing by router name, or without names for an instance no leader name
+    /// follows; null when that router has no name either).
     Change {
         name: Option<String>,
         #[serde(flatten)]

@@ -240,9 +240,10 @@ pub(super) async fn stream_events(
             Ok(published) => {
                 if names.is_empty() && published.names.is_empty() {
                     // Without names every state change is wanted, those of instances no
-                    // VRRS name follows (a plain VRRP configuration) included.
+                    // VRRS name follows (a plain VRRP configuration) included: under the
+                    // router's own name when it has one, as its `current` line said.
                     lines.push(StreamEvent::Change {
-                        name: None,
+                        name: published.event.router.clone(),
                         change: published.event.clone(),
                     });
                 }

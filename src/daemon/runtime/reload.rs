@@ -536,9 +536,16 @@ impl Runtime {
         now: Time,
     ) {
         let snapshot = self.snapshot.clone();
+        let was_shut = self.instances[i].config.shutdown;
+        let shutting_down = rc.shutdown && !was_shut;
+        if shutting_down {
+            // Priority 0 goes out as the peers know this router now: with the running
+            // transport (multicast or the old unicast peers) and VIP list, before either
+            // follows the new file.
+            self.feed(i, now, Input::Shutdown).await;
+        }
         let inst = &mut self.instances[i];
         let family = inst.key.family;
-        let was_shut = inst.config.shutdown;
         let params = crate::daemon::router_params::router_params(&rc, family, inst.primary);
         let track_down: Vec<bool> = rc
             .track
@@ -580,14 +587,8 @@ impl Runtime {
             // Validation makes this unreachable from a file; say so rather than guess.
             tracing::error!(target: "netvrrp::protocol", interface = %inst.key.interface, vrid = inst.key.vrid, %family, "reconfiguration refused, old parameters kept: {e}");
         }
-        let shutdown = inst.config.shutdown;
-        if shutdown != was_shut {
-            let input = if shutdown {
-                Input::Shutdown
-            } else {
-                Input::Startup
-            };
-            self.feed(i, now, input).await;
+        if was_shut && !inst.config.shutdown {
+            self.feed(i, now, Input::Startup).await;
         }
         // Only the VIPs that are new get gratuitous ARP / NA: hosts already know the others.
         let inst = &mut self.instances[i];
