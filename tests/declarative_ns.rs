@@ -625,6 +625,48 @@ fn a_shutdown_with_new_unicast_peers_says_priority_zero_the_old_way() {
     assert_eq!(lab.counter(2, "address_list_errors"), errors);
 }
 
+/// A reload that reaches the runtime after its client stopped waiting (apply gave up on a
+/// stopped runtime after 30 s, said so and undid its kernel changes) is dropped, not carried
+/// out behind the client's back when the runtime resumes; the next apply does it.
+#[test]
+fn a_reload_its_client_stopped_waiting_for_is_dropped() {
+    let lab = Pair::new("dcl-late");
+    lab.start(200, 100);
+    lab.write(1, 150, INTERVAL_MS, &["10.7.0.1"]);
+    let pid = fs::read_to_string(lab.r(1).run_dir().join("netvrrp.pid")).unwrap();
+    let pid = pid.trim();
+    let signal = |sig: &str| {
+        let out = Command::new("kill").args([sig, pid]).output().unwrap();
+        assert!(out.status.success(), "kill {sig}: {}", text(&out));
+    };
+    signal("-STOP");
+    let out = lab.r(1).netvrrp(&["apply", "-f", &lab.file(1)]);
+    signal("-CONT");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("the runtime did not answer within 30 s"),
+        "{}",
+        text(&out)
+    );
+    let log = lab.r(1).run_dir().join("netvrrp.log");
+    wait_until(
+        Duration::from_secs(10),
+        || fs::read_to_string(&log).unwrap_or_default(),
+        || {
+            fs::read_to_string(&log)
+                .ok()
+                .filter(|l| l.contains("reload dropped"))
+        },
+    );
+    assert_eq!(lab.show(1)["priority"], 200, "{}", lab.show(1));
+    let (action, attributes) = lab.apply(1).action();
+    assert_eq!(
+        (action.as_str(), attributes),
+        ("reconfigure", vec!["priority".to_string()])
+    );
+    assert_eq!(lab.show(1)["priority"], 150);
+}
+
 /// Liveness is the runtime's lock, not an answer: with every control connection held, apply
 /// of the same file fails (exit 1, the reason named) without starting a second runtime or
 /// touching the master's protodown.

@@ -256,6 +256,7 @@ mod tests {
         let e = reader
             .permits(&Request::Reload {
                 file: "/etc/x.toml".into(),
+                answer_by: None,
             })
             .unwrap_err();
         assert!(e.contains("`reload`"), "{e}");

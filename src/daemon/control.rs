@@ -49,6 +49,11 @@ pub enum Request {
     Stop,
     Reload {
         file: PathBuf,
+        /// Until when the client waits for the answer (CLOCK_MONOTONIC milliseconds, see
+        /// [`monotonic_ms`]): a reload the runtime comes to after that is dropped, not
+        /// carried out behind a client that gave up (and undid its kernel changes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answer_by: Option<u64>,
     },
     Subscribe {
         #[serde(default)]
@@ -138,6 +143,28 @@ fn request_line(run_dir: &Path, req: &Request) -> anyhow::Result<String> {
     Ok(line)
 }
 
+/// How long a client waits for a reply.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The deadline a reload request carries: the runtime must have begun to swap it in by then.
+/// The client waits a little longer ([`REPLY_TIMEOUT`]), so a swap begun just before the
+/// deadline is still answered.
+pub fn reload_deadline() -> u64 {
+    monotonic_ms() + REPLY_TIMEOUT.as_millis() as u64 - 5_000
+}
+
+/// CLOCK_MONOTONIC in milliseconds: the same clock in the client and the runtime (one host,
+/// one time namespace), unaffected by changes of the wall clock.
+pub fn monotonic_ms() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec to the pointer it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
+}
+
 fn connect(run_dir: &Path) -> anyhow::Result<UnixStream> {
     let path = socket_path(run_dir);
     let s = match UnixStream::connect(&path) {
@@ -151,7 +178,7 @@ fn connect(run_dir: &Path) -> anyhow::Result<UnixStream> {
             return Err(e).with_context(|| format!("no runtime answers on {}", path.display()));
         }
     };
-    s.set_read_timeout(Some(Duration::from_secs(30)))
+    s.set_read_timeout(Some(REPLY_TIMEOUT))
         .context("cannot set a timeout on the control socket")?;
     Ok(s)
 }
@@ -188,9 +215,19 @@ pub fn request(run_dir: &Path, req: &Request) -> anyhow::Result<serde_json::Valu
     write_request(&mut s, &line)?;
     let mut reader = BufReader::new(s);
     let mut answer = String::new();
-    reader
-        .read_line(&mut answer)
-        .context("cannot read the runtime's reply")?;
+    if let Err(e) = reader.read_line(&mut answer) {
+        if matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ) {
+            bail!(
+                "the runtime did not answer within {} s (it holds the run-dir but is busy or \
+                 stopped); a reload it had not begun to swap in by then is dropped",
+                REPLY_TIMEOUT.as_secs()
+            );
+        }
+        return Err(e).context("cannot read the runtime's reply");
+    }
     if answer.is_empty() {
         bail!("the runtime closed the control socket without answering");
     }
@@ -304,7 +341,8 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_string(&Request::Reload {
-                file: "/x.toml".into()
+                file: "/x.toml".into(),
+                answer_by: None,
             })
             .unwrap(),
             r#"{"cmd":"reload","file":"/x.toml"}"#

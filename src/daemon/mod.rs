@@ -112,6 +112,7 @@ pub fn reload(
         run_dir,
         &control::Request::Reload {
             file: absolute(file),
+            answer_by: Some(control::reload_deadline()),
         },
     )?;
     serde_json::from_value(data).context("unreadable reload report from the runtime")

@@ -343,7 +343,7 @@ impl Runtime {
                     "unknown VRRS object {other:?} (server, pathway, client)"
                 )),
             },
-            Request::Reload { file } => {
+            Request::Reload { file, answer_by } => {
                 match crate::daemon::access::reload_allowed(trusted, &file, &self.file) {
                     Err(why) => Reply::err(why),
                     Ok(()) => {
@@ -354,18 +354,20 @@ impl Runtime {
                             reloads.failed.clone(),
                         );
                         reloads.thread.spawn_task(async move {
-                            let answer = match reload::prepare(kernel, file, commits, failed).await
-                            {
-                                // A row per instance (thousands): not on the loop's thread.
-                                Ok(report) => {
-                                    tokio::task::spawn_blocking(move || Reply::data(&report))
-                                        .await
-                                        .unwrap_or_else(|e| {
-                                            Reply::err(format!("reload report: {e}"))
-                                        })
-                                }
-                                Err(e) => Reply::err(e),
-                            };
+                            let answer =
+                                match reload::prepare(kernel, file, answer_by, commits, failed)
+                                    .await
+                                {
+                                    // A row per instance (thousands): not on the loop's thread.
+                                    Ok(report) => {
+                                        tokio::task::spawn_blocking(move || Reply::data(&report))
+                                            .await
+                                            .unwrap_or_else(|e| {
+                                                Reply::err(format!("reload report: {e}"))
+                                            })
+                                    }
+                                    Err(e) => Reply::err(e),
+                                };
                             let _ = reply.send(answer);
                         });
                         return AfterControl::Go;

@@ -69,6 +69,8 @@ pub(in crate::daemon) struct Prepared {
     snapshot: Snapshot,
     /// SHA-256 of the file (hex), for the metrics.
     sha256: String,
+    /// The client's deadline (see [`crate::daemon::control::reload_deadline`]), if it gave one.
+    answer_by: Option<u64>,
     done: oneshot::Sender<Result<ReloadReport, String>>,
 }
 
@@ -143,6 +145,7 @@ async fn commit(
     file: PathBuf,
     shared: Shared,
     snapshot: Snapshot,
+    answer_by: Option<u64>,
 ) -> Result<ReloadReport, String> {
     let Shared {
         config,
@@ -174,6 +177,7 @@ async fn commit(
             plan,
             snapshot,
             sha256,
+            answer_by,
             done,
         })))
         .await
@@ -186,6 +190,7 @@ async fn commit(
 pub(in crate::daemon) async fn prepare(
     kernel: ReconcileKernel,
     file: PathBuf,
+    answer_by: Option<u64>,
     commits: mpsc::Sender<Commit>,
     failures: mpsc::UnboundedSender<()>,
 ) -> Result<ReloadReport, String> {
@@ -203,7 +208,7 @@ pub(in crate::daemon) async fn prepare(
     .await;
     match prepared {
         // A failed commit is counted by the loop itself.
-        Ok((shared, snapshot)) => commit(&commits, file, shared, snapshot).await,
+        Ok((shared, snapshot)) => commit(&commits, file, shared, snapshot, answer_by).await,
         Err(e) => {
             let _ = failures.send(());
             Err(e)
@@ -251,7 +256,7 @@ pub(in crate::daemon) async fn on_sighup(
                 rollback: "nothing was changed".into(),
             };
             let shared = share_off_loop(config).await.map_err(refused)?;
-            return commit(&commits, file.clone(), shared, snapshot)
+            return commit(&commits, file.clone(), shared, snapshot, None)
                 .await
                 .map(Some)
                 .map_err(refused);
@@ -260,7 +265,7 @@ pub(in crate::daemon) async fn on_sighup(
         kernel::execute(&k, &run_dir, loaded, &plan, owner, || async {
             let shared = share_off_loop(config).await.map_err(anyhow::Error::msg)?;
             let snapshot = k.snapshot().await?;
-            commit(&commits, file.clone(), shared, snapshot)
+            commit(&commits, file.clone(), shared, snapshot, None)
                 .await
                 .map(Some)
                 .map_err(anyhow::Error::msg)
@@ -291,7 +296,24 @@ impl Runtime {
         match c {
             // Shared copies: the comparison reads them on a blocking thread.
             Commit::Running(reply) => drop(reply.send(self.routers.clone())),
-            Commit::Swap(prepared) => self.swap_in(*prepared).await,
+            Commit::Swap(prepared) => {
+                if let Some(deadline) = prepared.answer_by
+                    && crate::daemon::control::monotonic_ms() > deadline
+                {
+                    // The client has given up (a stopped or swamped runtime): it told its
+                    // user the reload failed and undid its kernel changes.
+                    self.stats.reload_failures += 1;
+                    tracing::warn!(target: "netvrrp::command", file = %prepared.file.display(), "reload dropped: its client stopped waiting before it could be swapped in (routers keep running as they were)");
+                    let why = "the reload came to the runtime after its client had stopped \
+                               waiting; nothing was changed";
+                    // What it prepared (thousands of allocations) is freed off the loop.
+                    drop(tokio::task::spawn_blocking(move || {
+                        drop(prepared.done.send(Err(why.into())))
+                    }));
+                    return;
+                }
+                self.swap_in(*prepared).await
+            }
         }
     }
 
@@ -341,6 +363,7 @@ impl Runtime {
             mut plan,
             snapshot,
             sha256,
+            answer_by: _,
             done: reply,
         } = p;
         let snapshot = Arc::new(snapshot);
