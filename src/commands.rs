@@ -19,9 +19,15 @@ pub use show::show;
 
 /// Print a configuration error list and return the data-error exit code.
 fn config_failed(errors: &config::ConfigErrors) -> i32 {
+    config_failed_before(errors, "nothing was applied")
+}
+
+/// [`config_failed`], ending with what the command did not do (`down` applies nothing: it
+/// stops and removes).
+fn config_failed_before(errors: &config::ConfigErrors, untouched: &str) -> i32 {
     crate::report_plain!("{errors}");
     crate::report!(
-        "{} error(s) in the configuration; nothing was applied",
+        "{} error(s) in the configuration; {untouched}",
         errors.0.len()
     );
     exit::DATAERR
@@ -73,15 +79,16 @@ fn foreign_runtime(run_dir: &Path) -> Option<std::path::PathBuf> {
     (other != ours).then_some(other)
 }
 
-/// Err(exit 1) when another run-dir's runtime owns this namespace: its devices' protodown
-/// and its filter are its own, and a second runtime would run a second election.
+/// Err(exit 1) when another run-dir's runtime owns this namespace: its devices, their
+/// protodown and its filter are its own, and a second runtime would run a second election.
 fn refuse_foreign_runtime(run_dir: &Path) -> Result<(), i32> {
     match foreign_runtime(run_dir) {
         None => Ok(()),
         Some(other) => {
             crate::report!(
-                "a runtime with run-dir {} already runs in this network namespace (one per namespace); nothing was changed. Use --run-dir {} or stop it first",
+                "a runtime with run-dir {} already runs in this network namespace (one per namespace; this command's run-dir is {}); nothing was changed. Use --run-dir {} or stop it first",
                 other.display(),
+                run_dir.display(),
                 other.display()
             );
             Err(exit::FAILURE)
@@ -383,13 +390,19 @@ fn runtime_checks(d: &RuntimeDiff, file: &Path) -> Vec<plan::Check> {
 
 /// Remove the devices netvrrp owns for this file (after stopping the runtime).
 pub async fn down(cli: &Cli, file: &Path) -> i32 {
+    // The namespace's runtime has another run-dir: its devices are the ones this file names
+    // (deleting them would drop its routers to Initialize and hand their VIPs to the peer),
+    // and it is not ours to stop. Asked first: whatever the file says, nothing is ours here.
+    if let Err(code) = refuse_foreign_runtime(&cli.run_dir) {
+        return code;
+    }
     if let Err(e) = crate::security::check_config_file(file) {
         return failed(&e);
     }
     // A file that cannot be read says nothing about what to remove: refuse before stopping
     // anything.
     if let Err(e) = config::load(file) {
-        return config_failed(&e);
+        return config_failed_before(&e, "nothing was stopped or removed");
     }
     if runtime_running(&cli.run_dir)
         && let Err(e) = crate::daemon::control::stop(&cli.run_dir)
@@ -453,7 +466,7 @@ pub async fn down(cli: &Cli, file: &Path) -> i32 {
     }
     // The stopped runtime left its VIP filter in place (every VIP blocked); the devices are
     // gone now, so is the reason for it. The table belongs to the namespace's runtime: when
-    // another run-dir's runtime runs here, it is that one's.
+    // another run-dir's runtime started here since the check above, it is that one's.
     if let Some(other) = crate::daemon::identity::namespace_owner()
         && std::fs::canonicalize(&cli.run_dir).ok().as_deref() != Some(other.as_path())
     {

@@ -453,6 +453,11 @@ fn a_stopped_runtime_and_one_running_another_file_are_drift() {
     fs::write(&other, "[[vrrp]]\nvrid = 0\n").unwrap();
     let out = r.netvrrp(&["down", "-f", &other]);
     assert_eq!(out.status.code(), Some(65), "{}", text(&out));
+    assert!(
+        text(&out).contains("nothing was stopped or removed"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(lab.state(1), "master");
 }
 
@@ -504,6 +509,75 @@ fn one_runtime_per_namespace_and_requests_for_another_are_refused() {
     );
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(lab.state(1), "master", "a foreign stop was obeyed");
+}
+
+/// `down` with a run-dir that is not the namespace's runtime's changes nothing: exit 1, both
+/// run-dirs named, the runtime's device (the same one: not deleted and re-created), its
+/// protodown, its filter and both routers' states as they were. Deleting the device would
+/// drop the Master to Initialize and hand its VIP to the peer. Without `-f` too (the default
+/// file), and `stop` there finds nothing of its own to stop.
+#[test]
+fn down_with_another_run_dir_is_refused() {
+    let lab = Pair::new("dcl-down");
+    lab.start(200, 100);
+    let r = lab.r(1);
+    let second = r.dir().join("second");
+    fs::create_dir_all(&second).unwrap();
+    let with_second = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_netvrrp"))
+            .args(["--netns", r.name(), "--run-dir"])
+            .arg(&second)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let dev = format!("vrrp4-{}-{VRID}", r.ifindex("eth0"));
+    let dev_index = r.ifindex(&dev);
+    let transitions = (lab.counter(1, "transitions"), lab.counter(2, "transitions"));
+    let file = lab.file(1);
+    for args in [&["down", "-f", &file][..], &["down"][..]] {
+        let out = with_second(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        for named in [r.run_dir(), second.as_path()] {
+            assert!(
+                text(&out).contains(&named.display().to_string()),
+                "{args:?}: run-dir {} not named: {}",
+                named.display(),
+                text(&out)
+            );
+        }
+        assert!(!text(&out).contains("delete"), "{args:?}: {}", text(&out));
+    }
+    let out = with_second(&["stop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "no runtime is running with run-dir {}",
+            second.display()
+        )),
+        "{}",
+        text(&out)
+    );
+    // Untouched: the same device, out of protodown, the filter in place, no transition.
+    assert_eq!(r.ifindex(&dev), dev_index, "{dev} was re-created");
+    let link = r.ip_json(&["-d", "link", "show", "dev", &dev]);
+    assert_ne!(link[0]["protodown"], Value::Bool(true), "{link}");
+    let nft = r.exec(&["nft", "list", "table", "inet", "netvrrp"]);
+    assert!(
+        nft.status.success(),
+        "the filter was removed: {}",
+        text(&nft)
+    );
+    assert_eq!(lab.state(1), "master");
+    assert_eq!(lab.state(2), "backup");
+    assert_eq!(
+        (lab.counter(1, "transitions"), lab.counter(2, "transitions")),
+        transitions
+    );
+    // The runtime's own run-dir still takes it down.
+    let out = r.netvrrp(&["down", "-f", &file]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!r.ip(&["link", "show", "dev", &dev]).status.success());
 }
 
 /// `--netns NAME` without `--run-dir` uses `/run/netvrrp/netns/NAME`: two namespaces stay
