@@ -507,6 +507,25 @@ fn one_runtime_per_namespace_and_requests_for_another_are_refused() {
         reply["error"].as_str().unwrap().contains("wrong runtime"),
         "{reply}"
     );
+    // One meant for another namespace names both, with the names `ip netns` knows.
+    let kernel_name = |ns: &Netns| {
+        use std::os::unix::fs::MetadataExt;
+        let ino = fs::metadata(format!("/run/netns/{}", ns.name()))
+            .unwrap()
+            .ino();
+        format!("net:[{ino}]")
+    };
+    let mut s = std::os::unix::net::UnixStream::connect(r.run_dir().join("netvrrp.sock")).unwrap();
+    let req = serde_json::json!({"cmd": "stop", "identity": {"netns": kernel_name(lab.r(2)), "run_dir": r.run_dir()}});
+    writeln!(s, "{req}").unwrap();
+    let mut line = String::new();
+    BufReader::new(&s).read_line(&mut line).unwrap();
+    let reply: Value = serde_json::from_str(&line).unwrap();
+    let error = reply["error"].as_str().unwrap_or_default();
+    for ns in [lab.r(2), r] {
+        let named = format!("{} ({})", kernel_name(ns), ns.name());
+        assert!(error.contains(&named), "{named} not in {reply}");
+    }
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(lab.state(1), "master", "a foreign stop was obeyed");
 }

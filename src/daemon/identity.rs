@@ -52,6 +52,25 @@ pub fn named_netns(name: &str) -> Option<String> {
     Some(format!("net:[{}]", md.ino()))
 }
 
+/// A namespace as the kernel names it, with the names `ip netns` knows it by
+/// (`net:[4026532240] (blue)`), for messages: the inode alone tells an operator nothing.
+fn described_netns(kernel_name: &str) -> String {
+    let names: Vec<String> = std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (named_netns(&name).as_deref() == Some(kernel_name)).then_some(name)
+        })
+        .collect();
+    if names.is_empty() {
+        kernel_name.to_string()
+    } else {
+        format!("{kernel_name} ({})", names.join(", "))
+    }
+}
+
 /// What a control request is meant for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
@@ -103,7 +122,9 @@ pub fn check_request(asked: &Identity) -> Result<(), String> {
         && a != m
     {
         return Err(format!(
-            "wrong runtime: the request is for network namespace {a}, this runtime runs in {m} (run-dir {})",
+            "wrong runtime: the request is for network namespace {}, this runtime runs in {} (run-dir {})",
+            described_netns(a),
+            described_netns(m),
             me.run_dir.display()
         ));
     }
