@@ -476,10 +476,22 @@ impl Vrrs {
         fan
     }
 
-    /// Connect every leader that does not follow its running instance (in Backup or Master)
-    /// to that instance's state, as the instance's first transition does at start: the state
-    /// is pushed to the leader's pathways and clients (from Initialize, with the reason of the
-    /// instance's last transition). For a reload, which replaces the database but does not
+    /// The leaders whose VRRP instance runs in Backup or Master but which do not follow that
+    /// state (`instance` gives a running instance's state by interface, VRID and family; None:
+    /// not running). After [`Vrrs::follow_running`] there are none: a runtime that reports
+    /// one has drifted.
+    pub fn unfollowed(&self, instance: impl Fn(&str, u8, Family) -> Option<State>) -> Vec<&str> {
+        self.servers
+            .iter()
+            .filter(|s| s.lags(instance(&s.interface, s.vrid, s.family)))
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
+    /// Connect every leader that does not follow its running instance (in Backup or Master:
+    /// [`Vrrs::unfollowed`]) to that instance's state, as the instance's first transition
+    /// does at start: the state is pushed to the leader's pathways and clients (from
+    /// Initialize, with the reason of the instance's last transition). For a reload, which replaces the database but does not
     /// restart a router that only gains a leader name: that router has no transition to
     /// report. `instance` gives a running instance's state and that reason.
     pub fn follow_running(

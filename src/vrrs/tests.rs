@@ -1206,6 +1206,8 @@ fn a_leader_added_by_a_reload_follows_its_running_instance() {
         (i == "eth0" && vrid == 5 && family == Family::Ipv4)
             .then_some((State::Backup, Reason::Startup))
     };
+    let state_of = |i: &str, vrid, family| backup(i, vrid, family).map(|(s, _)| s);
+    assert_eq!(v.unfollowed(state_of), vec!["group1"]);
 
     let f = v.follow_running(3.0, backup);
     assert_eq!(v.leader_state("group1"), Some(State::Backup));
@@ -1219,6 +1221,7 @@ fn a_leader_added_by_a_reload_follows_its_running_instance() {
         );
     }
     assert_eq!(pstate(&v, "eth1"), PathwayState::Inactive);
+    assert!(v.unfollowed(state_of).is_empty());
     assert!(
         v.follow_running(4.0, backup).is_empty(),
         "a leader that follows is left alone"
@@ -1228,6 +1231,7 @@ fn a_leader_added_by_a_reload_follows_its_running_instance() {
     // does not run neither.
     let mut v = Vrrs::new(&config(CONFIG));
     let initialize = |_: &str, _, _| Some((State::Initialize, Reason::LinkDown));
+    assert!(v.unfollowed(|_, _, _| Some(State::Initialize)).is_empty());
     assert!(v.follow_running(5.0, initialize).is_empty());
     assert!(v.follow_running(5.0, |_, _, _| None).is_empty());
     assert_eq!(v.leader_state("group1"), None);

@@ -632,6 +632,22 @@ impl Runtime {
         }
     }
 
+    /// The VRRS leaders that do not follow the state of their running instance (drift: see
+    /// [`Runtime::follow_running_instances`]).
+    fn unfollowed_leaders(&self) -> Vec<String> {
+        if self.vrrs.names().next().is_none() {
+            return Vec::new();
+        }
+        let followed = followed_instances(&self.instances);
+        self.vrrs
+            .unfollowed(|interface, vrid, family| {
+                followed.get(&(interface, vrid, family)).map(|(s, _)| *s)
+            })
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
     /// Who this runtime is and what it runs (the `running` control request).
     pub(super) fn running_state(&self) -> RunningState {
         let current = RuntimeSettings::from(&self.config.runtime);
@@ -651,6 +667,7 @@ impl Runtime {
                 realtime_priority: self.started_realtime_priority,
                 ..current
             },
+            vrrs_unfollowed: self.unfollowed_leaders(),
         }
     }
 }
