@@ -1646,3 +1646,185 @@ fn expect_master_periods_evenly_spaced(
     // after protodown is lifted often hits the `noop` qdisc (see vrrp::net) and the first
     // IPv4 advert seen comes one interval later. Neither is VRRS's doing.
 }
+
+// ------------------------------------------------- a leader given to a running router
+
+/// One router on eth0 (a veth to a namespace running nothing, so it becomes Master alone),
+/// its file written by [`LiveLeader::write`]: the plain router, optionally with leader
+/// `grp` and an accounting client, and a second, shut-down router.
+struct LiveLeader {
+    r: Netns,
+    file: PathBuf,
+    accounting: PathBuf,
+    _peer: Netns,
+}
+
+impl LiveLeader {
+    fn new() -> LiveLeader {
+        let r = Netns::new("nvlive");
+        let peer = Netns::new("nvlivep");
+        r.veth_to("eth0", &peer, "eth0");
+        r.ip_ok(&["addr", "add", "10.9.0.1/24", "dev", "eth0"]);
+        LiveLeader {
+            file: r.dir().join("vrrp.toml"),
+            accounting: r.dir().join("accounting.jsonl"),
+            r,
+            _peer: peer,
+        }
+    }
+
+    /// The file: vrid 5; `leader_on` names the router serving leader `grp` (5, or 6: a
+    /// second router with `shutdown = true`; None: no leader, no client, no vrid 6).
+    fn write(&self, leader_on: Option<u8>) {
+        let leader = |vrid| {
+            if leader_on == Some(vrid) {
+                "vrrs-leader = [\"grp\"]\n"
+            } else {
+                ""
+            }
+        };
+        let mut text = format!(
+            "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\npriority = 100\nadvertisement-interval = 100\nipv4 = [\"10.9.0.254/24\"]\n{}",
+            leader(5)
+        );
+        if leader_on.is_some() {
+            text += &format!(
+                "\n[[vrrp]]\ninterface = \"eth0\"\nvrid = 6\nshutdown = true\nipv4 = [\"10.9.0.253/24\"]\n{}\n[[vrrs.client]]\nleader = \"grp\"\nkind = \"accounting\"\npath = \"{}\"\n",
+                leader(6),
+                self.accounting.display()
+            );
+        }
+        fs::write(&self.file, text).unwrap();
+    }
+
+    /// [`LiveLeader::write`], then `apply --json`; the runtime section's action of vrid 5.
+    fn reload(&self, leader_on: Option<u8>) -> String {
+        self.write(leader_on);
+        let out = self
+            .r
+            .netvrrp(&["apply", "--json", "-f", self.file.to_str().unwrap()]);
+        assert!(out.status.success(), "apply: {}", common::text(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("apply --json");
+        let routers = v["runtime"]["routers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let five = routers.iter().find(|r| r["vrid"] == 5);
+        five.map_or_else(String::new, |r| {
+            format!("{} {}", r["action"].as_str().unwrap_or(""), r["attributes"])
+        })
+    }
+
+    /// `show vrrp --json`'s row of vrid 5.
+    fn router(&self) -> Value {
+        let out = self.r.netvrrp(&["show", "vrrp", "--json"]);
+        assert!(out.status.success(), "show vrrp: {}", common::text(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["routers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["vrid"] == 5)
+            .cloned()
+            .expect("vrid 5 runs")
+    }
+
+    fn show(&self, what: &str) -> Vec<Value> {
+        let out = self.r.netvrrp(&["show", "vrrs", what, "--json"]);
+        assert!(out.status.success(), "show vrrs: {}", common::text(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v[format!("{what}s").as_str()]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The only row of `show vrrs server --json`.
+    fn the_server(&self) -> Value {
+        let servers = self.show("server");
+        assert_eq!(servers.len(), 1, "{servers:#?}");
+        servers[0].clone()
+    }
+
+    /// `diff --exit-code` of the file: in sync.
+    fn expect_in_sync(&self) {
+        let out = self
+            .r
+            .netvrrp(&["diff", "--exit-code", "-f", self.file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "diff: {}", common::text(&out));
+    }
+}
+
+/// `keys` of `row`, as a JSON array.
+fn fields(row: &Value, keys: &[&str]) -> Value {
+    keys.iter().map(|k| row[*k].clone()).collect()
+}
+
+/// A reload that adds a leader name to a running router connects the VRRS server to the
+/// router's state as a start would (clients told, an accounting line written) without a
+/// transition of the router; one that takes the name away disconnects it.
+#[test]
+fn vrrs_leader_added_and_removed_live_follows_the_running_router() {
+    let _timing = shared();
+    let lab = LiveLeader::new();
+    lab.reload(None);
+    wait_until(
+        Duration::from_secs(10),
+        || format!("vrid 5 Master: {}", lab.router()),
+        || (lab.router()["state"] == "master").then_some(()),
+    );
+    let transitions = lab.router()["counters"]["transitions"].clone();
+    assert!(lab.show("server").is_empty());
+
+    // Added: the server follows the running Master at once.
+    assert_eq!(lab.reload(Some(5)), "reconfigure [\"vrrs-leader\"]");
+    let s = lab.the_server();
+    assert_eq!(
+        fields(
+            &s,
+            &["name", "vrid", "connected", "state", "previous_state"]
+        ),
+        serde_json::json!(["grp", 5, true, "master", "initialize"]),
+        "{s:#}"
+    );
+    // The reason the router is Master.
+    assert_eq!(s["reason"], "master down timer", "{s:#}");
+    let line = wait_until(
+        Duration::from_secs(5),
+        || format!("an accounting line: {:?}", lines(&lab.accounting)),
+        || json_lines(&lab.accounting).into_iter().next(),
+    );
+    assert_eq!(
+        fields(&line, &["name", "previous", "state", "seq"]),
+        serde_json::json!(["grp", "initialize", "master", 1]),
+        "{line}"
+    );
+    let clients = lab.show("client");
+    assert_eq!(clients[0]["notices"], 1, "{clients:#?}");
+    assert_eq!(clients[0]["connected"], true, "{clients:#?}");
+    lab.expect_in_sync();
+
+    // Moved to a router that does not run: disconnected, as a start with this file leaves it.
+    assert_eq!(lab.reload(Some(6)), "reconfigure [\"vrrs-leader\"]");
+    let s = lab.the_server();
+    assert_eq!(
+        fields(&s, &["vrid", "connected", "state"]),
+        serde_json::json!([6, false, "initialize"]),
+        "{s:#}"
+    );
+    lab.expect_in_sync();
+
+    // Removed: no server at all.
+    lab.reload(None);
+    assert!(lab.show("server").is_empty());
+    lab.expect_in_sync();
+
+    let r = lab.router();
+    assert_eq!(r["state"], "master", "{r:#}");
+    assert_eq!(
+        r["counters"]["transitions"], transitions,
+        "no transition: {r:#}"
+    );
+    assert_eq!(json_lines(&lab.accounting).len(), 1, "one transition told");
+    assert!(lab.r.netvrrp(&["stop"]).status.success());
+}

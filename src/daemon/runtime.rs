@@ -15,7 +15,7 @@ use crate::reconcile::kernel::Loaded;
 use crate::types::{Family, MacAddr};
 use crate::vrrp::net::{self, FrameBatch, Received, RxSocket};
 use crate::vrrp::packet;
-use crate::vrrp::router::{Action, Input, Router, State, Time};
+use crate::vrrp::router::{Action, Input, Reason, Router, State, Time};
 use crate::vrrp::unicast::UnicastSender;
 use anyhow::Context;
 use futures::{FutureExt, StreamExt};
@@ -128,6 +128,9 @@ struct Instance {
     armed: Option<Time>,
     /// Last state change, seconds since the Unix epoch.
     last_change: f64,
+    /// Why the last state change happened (None before the first): a VRRS leader a reload
+    /// gives this running instance is connected with it (`Vrrs::follow_running`).
+    last_reason: Option<Reason>,
 }
 
 impl Instance {

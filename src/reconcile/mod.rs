@@ -56,6 +56,10 @@ pub struct RunningState {
     #[serde(default)]
     pub tracks: Vec<TrackObject>,
     pub settings: RuntimeSettings,
+    /// VRRS leader names that do not follow the state of the running router instance that
+    /// serves them (runtime drift: a reload connects them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vrrs_unfollowed: Vec<String>,
 }
 
 /// The `runtime` section of `diff`, `check` and `apply`.
@@ -74,7 +78,7 @@ pub struct RuntimeDiff {
     pub problems: Vec<String>,
     /// Every instance with its action (`keep` included).
     pub routers: Vec<RouterChange>,
-    /// VRRS pathways and clients added or removed.
+    /// VRRS pathways and clients added or removed, leaders to connect to their router.
     pub vrrs: Vec<String>,
     /// `[[track]]` objects added, removed or changed.
     #[serde(default)]
@@ -144,6 +148,13 @@ pub fn compare(running: Option<&RunningState>, desired: &Config, file: &Path) ->
         &desired.clients,
         |c| format!("{} {}", c.leader, client_kind(c)),
     ));
+    // Only what the file still names: a reload is what connects it.
+    vrrs.extend(
+        run.vrrs_unfollowed
+            .iter()
+            .filter(|name| desired.routers.iter().any(|r| r.vrrs_leader.contains(name)))
+            .map(|name| format!("connect leader {name} (it does not follow its router's state)")),
+    );
     // A changed object is one removal and one addition of the same name: say "change".
     let mut tracks = list_changes("track", &run.tracks, &desired.tracks, |t| t.name.clone());
     let added: Vec<String> = tracks
@@ -287,6 +298,7 @@ ipv4 = ["192.0.2.1/24"]
             clients: c.clients,
             tracks: c.tracks,
             settings: RuntimeSettings::from(&c.runtime),
+            vrrs_unfollowed: Vec::new(),
         }
     }
 
@@ -326,6 +338,32 @@ ipv4 = ["192.0.2.1/24"]
             d.render_text()
                 .contains("eth0 vrid 1 ipv4: reconfigure (priority)")
         );
+    }
+
+    /// A leader that does not follow its running router is drift until a reload connects
+    /// it; one the file no longer names is not (the reload removes it).
+    #[test]
+    fn a_leader_that_does_not_follow_its_router_is_drift() {
+        let text = FILE.replace("priority = 200", "priority = 200\nvrrs-leader = [\"grp\"]");
+        let c = crate::config::parse_str(&text, "t.toml").unwrap();
+        let mut run = running(&text, Path::new("/x.toml"));
+        assert!(compare(Some(&run), &c, Path::new("/x.toml")).in_sync);
+        run.vrrs_unfollowed = vec!["grp".into()];
+        let d = compare(Some(&run), &c, Path::new("/x.toml"));
+        assert!(!d.in_sync, "{d:?}");
+        assert!(
+            d.render_text().contains("vrrs: connect leader grp"),
+            "{}",
+            d.render_text()
+        );
+        let c = crate::config::parse_str(FILE, "t.toml").unwrap();
+        let d = compare(Some(&run), &c, Path::new("/x.toml"));
+        assert!(d.vrrs.is_empty(), "{d:?}");
+        // What an older runtime answers (no such key) reads as nothing unfollowed.
+        let mut v = serde_json::to_value(&run).unwrap();
+        v.as_object_mut().unwrap().remove("vrrs_unfollowed");
+        let back: RunningState = serde_json::from_value(v).unwrap();
+        assert!(back.vrrs_unfollowed.is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! | start, after building the VRRP instances | [`Vrrs::new`], then [`Vrrs::on_snapshot`] |
 //! | every VRRP instance state change (`Action::StateChanged`) | [`Vrrs::on_state`] |
 //! | a kernel link event, a resync | [`Vrrs::on_snapshot`] (or [`Vrrs::on_link`] / [`Vrrs::on_interface`]) |
-//! | reload | [`Vrrs::reconfigure`] |
+//! | reload | [`Vrrs::reconfigure`], then (every instance switched) [`Vrrs::follow_running`] |
 //! | `show vrrs …` | [`Vrrs::show_server`], [`Vrrs::show_pathway`], [`Vrrs::show_client`] |
 //!
 //! A [`Fanout`] is ordered: first every pathway's [`PathwayEffect`]s (kernel work, which the
@@ -33,7 +33,10 @@
 //!
 //! Reload: call [`Vrrs::reconfigure`] (and [`ClientRunners::reconfigure`]) before the
 //! changed routers are shut down, so their Initialize/Backup reports reach the new database;
-//! leaders that keep their (interface, vrid, family) keep their state.
+//! leaders that keep their (interface, vrid, family) keep their state. A leader the reload
+//! gives to a router that keeps running (a name added, moved to it, or its family changed)
+//! has no transition to hear of: once every instance has switched, [`Vrrs::follow_running`]
+//! connects it to its instance's state as a start would.
 
 mod client_updates;
 pub mod clients;
@@ -57,7 +60,7 @@ use crate::config::{ClientConfig, ClientKind, Config, PathwayConfig};
 use crate::desired;
 use crate::kernel::{LinkInfo, Snapshot};
 use crate::types::{Family, MacAddr};
-use crate::vrrp::router::State;
+use crate::vrrp::router::{Reason, State};
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -103,6 +106,13 @@ impl Server {
     /// The leader state pathways follow: None while no instance serves the name.
     fn leader(&self) -> Option<State> {
         self.connected.then_some(self.state)
+    }
+
+    /// Does this leader fail to follow its instance, running in `instance` (None: not
+    /// running)? An instance in Initialize is not expected to be followed: a start reports
+    /// nothing for one that stays there.
+    fn lags(&self, instance: Option<State>) -> bool {
+        instance.is_some_and(|state| state != State::Initialize && self.leader() != Some(state))
     }
 }
 
@@ -462,6 +472,49 @@ impl Vrrs {
                 "push"
             );
             fan.append(part);
+        }
+        fan
+    }
+
+    /// The leaders whose VRRP instance runs in Backup or Master but which do not follow that
+    /// state (`instance` gives a running instance's state by interface, VRID and family; None:
+    /// not running). After [`Vrrs::follow_running`] there are none: a runtime that reports
+    /// one has drifted.
+    pub fn unfollowed(&self, instance: impl Fn(&str, u8, Family) -> Option<State>) -> Vec<&str> {
+        self.servers
+            .iter()
+            .filter(|s| s.lags(instance(&s.interface, s.vrid, s.family)))
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
+    /// Connect every leader that does not follow its running instance (in Backup or Master:
+    /// [`Vrrs::unfollowed`]) to that instance's state, as the instance's first transition
+    /// does at start: the state is pushed to the leader's pathways and clients (from
+    /// Initialize, with the reason of the instance's last transition). For a reload, which replaces the database but does not
+    /// restart a router that only gains a leader name: that router has no transition to
+    /// report. `instance` gives a running instance's state and that reason.
+    pub fn follow_running(
+        &mut self,
+        now_unix: f64,
+        instance: impl Fn(&str, u8, Family) -> Option<(State, Reason)>,
+    ) -> Fanout {
+        let mut lagging: Vec<(String, u8, Family, State, Reason)> = Vec::new();
+        for s in &self.servers {
+            let Some((state, reason)) = instance(&s.interface, s.vrid, s.family) else {
+                continue;
+            };
+            let known = lagging
+                .iter()
+                .any(|l| l.0 == s.interface && l.1 == s.vrid && l.2 == s.family);
+            if !known && s.lags(Some(state)) {
+                lagging.push((s.interface.clone(), s.vrid, s.family, state, reason));
+            }
+        }
+        let mut fan = Fanout::default();
+        // on_state moves every leader of the instance; the ones already following it stay.
+        for (interface, vrid, family, state, reason) in lagging {
+            fan.append(self.on_state(now_unix, &interface, vrid, family, state, reason.as_str()));
         }
         fan
     }

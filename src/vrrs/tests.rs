@@ -1190,3 +1190,49 @@ fn the_link_table_is_kept_only_while_something_reads_it() {
     assert!(db.links.is_empty());
     assert!(!db.needs_snapshot());
 }
+
+/// A reload that gives a running router a leader name: the router makes no transition, so
+/// the new leader is connected to its state by `follow_running`, as its first transition
+/// connects it at start (clients told from Initialize, pathways following).
+#[test]
+fn a_leader_added_by_a_reload_follows_its_running_instance() {
+    let plain = config("[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.1/24\"]\n");
+    let mut v = Vrrs::new(&plain);
+    v.on_snapshot(&snapshot());
+    v.reconfigure(&config(CONFIG));
+    v.on_snapshot(&active_snapshot());
+    assert_eq!(v.leader_state("group1"), None, "no transition reported yet");
+    let backup = |i: &str, vrid, family| {
+        (i == "eth0" && vrid == 5 && family == Family::Ipv4)
+            .then_some((State::Backup, Reason::Startup))
+    };
+    let state_of = |i: &str, vrid, family| backup(i, vrid, family).map(|(s, _)| s);
+    assert_eq!(v.unfollowed(state_of), vec!["group1"]);
+
+    let f = v.follow_running(3.0, backup);
+    assert_eq!(v.leader_state("group1"), Some(State::Backup));
+    let notices: Vec<_> = f.notices().collect();
+    assert_eq!(notices.len(), 3, "every client is told: {f:#?}");
+    for n in notices {
+        assert_eq!(n.seq, 1);
+        assert_eq!(
+            (n.event.previous, n.event.state, n.event.reason.as_str()),
+            (State::Initialize, State::Backup, "startup")
+        );
+    }
+    assert_eq!(pstate(&v, "eth1"), PathwayState::Inactive);
+    assert!(v.unfollowed(state_of).is_empty());
+    assert!(
+        v.follow_running(4.0, backup).is_empty(),
+        "a leader that follows is left alone"
+    );
+
+    // An instance in Initialize is not followed (a start reports nothing for it), one that
+    // does not run neither.
+    let mut v = Vrrs::new(&config(CONFIG));
+    let initialize = |_: &str, _, _| Some((State::Initialize, Reason::LinkDown));
+    assert!(v.unfollowed(|_, _, _| Some(State::Initialize)).is_empty());
+    assert!(v.follow_running(5.0, initialize).is_empty());
+    assert!(v.follow_running(5.0, |_, _, _| None).is_empty());
+    assert_eq!(v.leader_state("group1"), None);
+}

@@ -85,6 +85,7 @@ impl Runtime {
                     adverts_unrenewed: 0,
                     armed: None,
                     last_change: unix_now(),
+                    last_reason: None,
                 }));
             }
         }
@@ -371,6 +372,7 @@ impl Runtime {
                 Action::StateChanged { from, to, reason } => {
                     tracing::info!(target: "netvrrp::protocol", router = inst.config.name.as_deref(), interface = %inst.key.interface, vrid = inst.key.vrid, family = %inst.key.family, %from, %to, %reason, "state change");
                     inst.last_change = unix_now();
+                    inst.last_reason = Some(reason);
                     let _ = events.send(Published {
                         // A name follows one instance (`leader_family`): the other family's
                         // instance of the same router must not speak for it.

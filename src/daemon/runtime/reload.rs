@@ -27,15 +27,16 @@
 
 use super::reload_classify::{Classifying, Done};
 use super::reload_plan::ReloadPlan;
-use super::{Runtime, lock, open_unicast};
+use super::{Instance, Runtime, lock, open_unicast, unix_now};
 use crate::config::{self, RouterConfig};
 use crate::kernel::{Kernel, Snapshot};
 use crate::plan::ProtodownOwner;
 use crate::reconcile::kernel::{self, Failure};
 use crate::reconcile::routers::{ReloadReport, RouterAction};
 use crate::reconcile::{RunningState, RuntimeSettings, SCHEMA};
-use crate::vrrp::router::{Action, Input, State, Time};
-use std::collections::VecDeque;
+use crate::types::Family;
+use crate::vrrp::router::{Action, Input, Reason, State, Time};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -502,6 +503,7 @@ impl Runtime {
         let finishing_cpu = thread_cpu();
         let done = swap.done;
         self.feed_tracks(&swap.retracked).await;
+        self.follow_running_instances();
         // VIPs, accept-mode and peers of reconfigured routers are the filter's business.
         self.filter_dirty |= swap.reconfigured;
         let old_config = std::mem::replace(&mut self.config, Arc::new(swap.config));
@@ -636,6 +638,40 @@ impl Runtime {
         }
     }
 
+    /// VRRS leaders that a reload gave to routers it kept running follow their instance's
+    /// state from now on, as after a start ([`crate::vrrs::Vrrs::follow_running`]): such a
+    /// router makes no transition that would tell them.
+    fn follow_running_instances(&mut self) {
+        if self.vrrs.names().next().is_none() {
+            return;
+        }
+        let followed = followed_instances(&self.instances);
+        let fan = self
+            .vrrs
+            .follow_running(unix_now(), |interface, vrid, family| {
+                followed.get(&(interface, vrid, family)).copied()
+            });
+        if !fan.is_empty() {
+            self.carry_out(fan);
+        }
+    }
+
+    /// The VRRS leaders that do not follow the state of their running instance (drift: see
+    /// [`Runtime::follow_running_instances`]).
+    fn unfollowed_leaders(&self) -> Vec<String> {
+        if self.vrrs.names().next().is_none() {
+            return Vec::new();
+        }
+        let followed = followed_instances(&self.instances);
+        self.vrrs
+            .unfollowed(|interface, vrid, family| {
+                followed.get(&(interface, vrid, family)).map(|(s, _)| *s)
+            })
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
     /// Who this runtime is and what it runs (the `running` control request).
     pub(super) fn running_state(&self) -> RunningState {
         let current = RuntimeSettings::from(&self.config.runtime);
@@ -655,8 +691,27 @@ impl Runtime {
                 realtime_priority: self.started_realtime_priority,
                 ..current
             },
+            vrrs_unfollowed: self.unfollowed_leaders(),
         }
     }
+}
+
+/// The state and last transition's reason of each running instance that VRRS leaders may
+/// follow (its router names leaders for its family), by interface, VRID and family.
+#[allow(clippy::vec_box)] // the instance list, see `Runtime::instances`
+fn followed_instances(instances: &[Box<Instance>]) -> HashMap<(&str, u8, Family), (State, Reason)> {
+    instances
+        .iter()
+        .filter(|inst| {
+            !inst.config.vrrs_leader.is_empty() && inst.key.family == inst.config.leader_family()
+        })
+        .map(|inst| {
+            let key = (inst.key.interface.as_str(), inst.key.vrid, inst.key.family);
+            // An instance out of Initialize has made a transition: the fallback is not used.
+            let reason = inst.last_reason.unwrap_or(Reason::Startup);
+            (key, (inst.router.state(), reason))
+        })
+        .collect()
 }
 
 /// The calling thread's CPU time (zero if the clock cannot be read).
