@@ -57,7 +57,8 @@ pub enum Command {
     Diff {
         #[command(flatten)]
         file: FileArg,
-        /// Machine-readable output: {"changes": [...], "in_sync": bool}.
+        /// Machine-readable output: {"schema", "changes", "in_sync", "kernel_in_sync",
+        /// "runtime"} (netvrrp(8), JSON FIELDS).
         #[arg(long)]
         json: bool,
         /// Exit 3 when the kernel or the runtime differs from the file, 0 when in sync.

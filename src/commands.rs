@@ -96,17 +96,18 @@ fn refuse_foreign_runtime(run_dir: &Path) -> Result<(), i32> {
     }
 }
 
-/// A plan's JSON with the runtime section (and the schema version) added.
+/// A plan's JSON with the schema version and the runtime section added. Every key is
+/// always there: without a runtime section (`--no-runtime`) `runtime` is null and `in_sync`
+/// is the kernel's.
 fn plan_json(p: &plan::Plan, runtime: Option<serde_json::Value>) -> String {
     let mut v = serde_json::to_value(p).unwrap_or_default();
     if let Some(obj) = v.as_object_mut() {
+        let runtime = runtime.unwrap_or_default();
+        let runtime_in_sync = runtime["in_sync"].as_bool().unwrap_or(true);
         obj.insert("schema".into(), reconcile::SCHEMA.into());
-        if let Some(r) = runtime {
-            let runtime_in_sync = r["in_sync"].as_bool().unwrap_or(true);
-            obj.insert("kernel_in_sync".into(), p.in_sync.into());
-            obj.insert("in_sync".into(), (p.in_sync && runtime_in_sync).into());
-            obj.insert("runtime".into(), r);
-        }
+        obj.insert("kernel_in_sync".into(), p.in_sync.into());
+        obj.insert("in_sync".into(), (p.in_sync && runtime_in_sync).into());
+        obj.insert("runtime".into(), runtime);
     }
     serde_json::to_string_pretty(&v).unwrap_or_default()
 }
@@ -236,6 +237,9 @@ pub struct Applied {
     pub plan: plan::Plan,
     /// What the running runtime did on its reload ([`Reload::BeforeDeletes`] only).
     pub reload: Option<ReloadReport>,
+    /// The runtime compared with the file before anything changed, for `apply --json`
+    /// (the runtime section says what differed; the reload leaves nothing to compare).
+    pub runtime_before: Option<RuntimeDiff>,
 }
 
 /// The kernel part of apply (also used by `run`), through [`reconcile::kernel`]. Prints the
@@ -273,8 +277,14 @@ pub async fn apply_kernel(
             loaded,
             plan: p,
             reload: None,
+            runtime_before: None,
         });
     }
+    let runtime_before = if json && reload == Reload::BeforeDeletes {
+        Some(runtime_diff(run_dir, &loaded.config, file)?)
+    } else {
+        None
+    };
     if !json && !p.in_sync {
         print!("{}", p.render_text(color()));
     }
@@ -292,6 +302,7 @@ pub async fn apply_kernel(
             loaded,
             plan: p,
             reload: report,
+            runtime_before,
         }),
         Err(f) => Err(report_failure(&f)),
     }
@@ -317,11 +328,13 @@ pub async fn check(cli: &Cli, file: &Path, json: bool, no_runtime: bool) -> i32 
     }
     let all_pass = checks.iter().all(|c| c.pass);
     if json {
-        let mut v =
-            serde_json::json!({ "schema": reconcile::SCHEMA, "checks": checks, "pass": all_pass });
-        if let Some(d) = &runtime {
-            v["runtime"] = serde_json::to_value(d).unwrap_or_default();
-        }
+        // `runtime` is null with --no-runtime: the keys are the same either way.
+        let v = serde_json::json!({
+            "schema": reconcile::SCHEMA,
+            "checks": checks,
+            "pass": all_pass,
+            "runtime": runtime,
+        });
         println!("{v:#}");
     } else {
         let width = checks.iter().map(|c| c.device.len()).max().unwrap_or(0);
@@ -656,17 +669,17 @@ async fn apply(cli: &Cli, file: &Path, dry_run: bool, json: bool, no_runtime: bo
                     );
                 }
             }
-            ReloadReport {
-                schema: reconcile::SCHEMA,
-                routers: reconcile::routers::plan(&[], &applied.loaded.config.routers),
-                instances: 0,
-            }
+            ReloadReport::started(&applied.loaded.config.routers)
         }
     };
-    if json {
+    if json && let Some(before) = applied.runtime_before {
+        // What runs now: its pid (a started runtime's is new) and file. Not answering right
+        // after it started or reloaded leaves them null; the apply itself succeeded.
+        let now = crate::daemon::running_state(&cli.run_dir).ok().flatten();
+        let runtime = reconcile::RuntimeApplied::new(before, report, now.as_ref());
         println!(
             "{}",
-            plan_json(&applied.plan, serde_json::to_value(&report).ok())
+            plan_json(&applied.plan, serde_json::to_value(&runtime).ok())
         );
     } else {
         print!("{}", report.render_text());

@@ -1,6 +1,6 @@
 //! Config → the kernel objects that should exist (pure).
 
-use crate::config::{Config, PathwayConfig};
+use crate::config::{Config, FileSpans, PathwayConfig, ValueRef};
 use crate::types::{AddrGenMode, Family, IFNAME_MAX, MacAddr};
 use ipnet::IpNet;
 use serde::Serialize;
@@ -54,13 +54,26 @@ pub struct DesiredState {
     pub devices: Vec<DesiredDevice>,
 }
 
-/// A reason the desired state cannot be built on this machine.
+/// A reason the desired state cannot be built on this machine. Each names the value it is
+/// about (`file:line:col: key: message`; [`DesiredError::place`] points at the value).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DesiredError {
-    #[error("{location}: interface {interface:?} does not exist")]
-    MissingParent { interface: String, location: String },
-    #[error("{location}: device name {name:?} is longer than {IFNAME_MAX} bytes")]
-    NameTooLong { name: String, location: String },
+    #[error("{at}: interface {interface:?} does not exist")]
+    MissingParent { interface: String, at: ValueRef },
+    /// The name is made of the parent's index (a router's `interface`, a pathway's `mac`).
+    #[error("{at}: device name {name:?} is longer than {IFNAME_MAX} bytes")]
+    NameTooLong { name: String, at: ValueRef },
+}
+
+impl DesiredError {
+    /// Point at the value itself rather than its table's start.
+    pub fn place(&mut self, spans: &FileSpans) {
+        match self {
+            DesiredError::MissingParent { at, .. } | DesiredError::NameTooLong { at, .. } => {
+                at.place(spans)
+            }
+        }
+    }
 }
 
 /// A VIP that is already an address of an interface on this host other than a VRRP one.
@@ -68,14 +81,15 @@ pub enum DesiredError {
 /// host would cut itself off from its own address (typically the parent's).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{location}: VIP {vip} is an address of interface {interface:?} on this host; while this \
+    "{at}: VIP {vip} is an address of interface {interface:?} on this host; while this \
      router is not Master, netvrrp drops traffic to its VIPs and would cut the host off from \
      that address. Use another address, or make this router its owner (priority = 255)"
 )]
 pub struct SelfLockout {
     pub vip: std::net::IpAddr,
     pub interface: String,
-    pub location: String,
+    /// The VIP in its router's `ipv4` or `ipv6` list.
+    pub at: ValueRef,
 }
 
 /// Name of the vrrp macvlan of an instance: `vrrp4-<parent ifindex>-<vrid>`.
@@ -151,11 +165,12 @@ pub fn derive(
 ) -> Result<DesiredState, Vec<DesiredError>> {
     let mut devices = Vec::new();
     let mut errors = Vec::new();
-    for router in &config.routers {
+    for (i, router) in config.routers.iter().enumerate() {
+        let interface_at = || ValueRef::router(i, "interface", None, &router.location);
         let Some(parent_index) = ifindex(&router.interface) else {
             errors.push(DesiredError::MissingParent {
                 interface: router.interface.clone(),
-                location: router.location.to_string(),
+                at: interface_at(),
             });
             continue;
         };
@@ -164,7 +179,7 @@ pub fn derive(
             if name.len() > IFNAME_MAX {
                 errors.push(DesiredError::NameTooLong {
                     name,
-                    location: router.location.to_string(),
+                    at: interface_at(),
                 });
                 continue;
             }
@@ -192,7 +207,7 @@ pub fn derive(
             });
         }
     }
-    for pathway in &config.pathways {
+    for (i, pathway) in config.pathways.iter().enumerate() {
         let Some(mac) = pathway.mac else { continue };
         // An absent pathway interface blocks nothing: the pathway is NOT READY and the
         // runtime creates its macvlan when the interface appears ([`absent_pathways`]
@@ -204,7 +219,13 @@ pub fn derive(
         if device.name.len() > IFNAME_MAX {
             errors.push(DesiredError::NameTooLong {
                 name: device.name,
-                location: pathway.location.to_string(),
+                at: ValueRef {
+                    table: "vrrs.pathway",
+                    index: i,
+                    key: "mac",
+                    elem: None,
+                    location: pathway.location.clone(),
+                },
             });
             continue;
         }
@@ -267,6 +288,23 @@ mod tests {
         }
         assert!(pathway_device_name(256, mac).starts_with('w'));
         assert_eq!(pathway_device_name(0, MacAddr([0; 6])), "w00000000000000");
+    }
+
+    #[test]
+    fn a_missing_interface_is_an_error_at_its_value() {
+        let text = "[defaults]\npriority = 100\n\n[[vrrp]]\nvrid = 5\ninterface = \"eth9\"\nipv4 = [\"192.0.2.5/24\"]\n";
+        let config = crate::config::parse_str(text, "t.toml").unwrap();
+        let mut errors = derive(&config, |_| None).unwrap_err();
+        // Before placing: the table's start, with the key.
+        assert_eq!(
+            errors[0].to_string(),
+            "t.toml:4:1: vrrp[1].interface: interface \"eth9\" does not exist"
+        );
+        errors[0].place(&FileSpans::parse(text).unwrap());
+        assert_eq!(
+            errors[0].to_string(),
+            "t.toml:6:13: vrrp[1].interface: interface \"eth9\" does not exist"
+        );
     }
 
     #[test]

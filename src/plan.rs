@@ -116,10 +116,16 @@ pub fn self_lockouts(
             })
     };
     let mut out = Vec::new();
-    for router in config.routers.iter().filter(|r| r.priority != 255) {
-        let vips = router.ipv4.iter().map(|n| std::net::IpAddr::V4(n.addr()));
-        let vips = vips.chain(router.ipv6.iter().map(|n| std::net::IpAddr::V6(n.addr())));
-        for vip in vips {
+    for (i, router) in config.routers.iter().enumerate() {
+        if router.priority == 255 {
+            continue;
+        }
+        // (key, position in that list, address): the error points at the VIP.
+        let v4 = router.ipv4.iter().enumerate();
+        let v4 = v4.map(|(j, n)| ("ipv4", j, std::net::IpAddr::V4(n.addr())));
+        let v6 = router.ipv6.iter().enumerate();
+        let v6 = v6.map(|(j, n)| ("ipv6", j, std::net::IpAddr::V6(n.addr())));
+        for (key, j, vip) in v4.chain(v6) {
             let holder = links
                 .iter()
                 .filter(|l| !is_vrrp_interface(l))
@@ -128,7 +134,7 @@ pub fn self_lockouts(
                 out.push(crate::desired::SelfLockout {
                     vip,
                     interface: l.name.clone(),
-                    location: router.location.to_string(),
+                    at: crate::config::ValueRef::router(i, key, Some(j), &router.location),
                 });
             }
         }
@@ -1410,6 +1416,19 @@ mod tests {
         let e = found[0].to_string();
         assert!(
             e.contains("192.0.2.2") && e.contains("\"eth0\"") && e.contains("255"),
+            "{e}"
+        );
+        // At the router's table until placed, then at the VIP itself (the second one here).
+        assert!(e.starts_with("t.toml:1:1: vrrp[1].ipv4[1]: VIP "), "{e}");
+        let two = text(100, "192.0.2.7/24\", \"192.0.2.2/24");
+        let config = crate::config::parse_str(&two, "t.toml").unwrap();
+        let desired = crate::desired::derive(&config, |_| Some(2)).unwrap();
+        let mut found = self_lockouts(&config, &desired, std::slice::from_ref(&eth0));
+        let spans = crate::config::FileSpans::parse(&two).unwrap();
+        found[0].at.place(&spans);
+        let e = found[0].to_string();
+        assert!(
+            e.starts_with("t.toml:5:25: vrrp[1].ipv4[2]: VIP 192.0.2.2 "),
             "{e}"
         );
         // The owner (priority 255) may use it; another address is fine.

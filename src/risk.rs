@@ -9,11 +9,10 @@
 //!
 //! Each finding names the file, line and column of the value (read again with spans).
 
-use crate::config::{Config, Location, RouterConfig};
+use crate::config::{Config, FileSpans, Location, RouterConfig, ValueRef};
 use crate::kernel::Snapshot;
 use crate::types::Family;
 use ipnet::IpNet;
-use toml_edit::{Document, Item, Value};
 
 /// The owner's priority (RFC 9568 section 6.1).
 const OWNER_PRIORITY: u8 = 255;
@@ -50,18 +49,19 @@ pub fn report(config: &Config, snapshot: &Snapshot) -> Result<(), i32> {
 /// The findings of `config` on `snapshot`; `text` is the file's text (for positions; the
 /// router's table start is used without it).
 pub fn check(config: &Config, snapshot: &Snapshot, text: Option<&str>) -> Findings {
-    let spans = text.and_then(|t| Document::parse(t).ok().map(|d| (t, d)));
+    let spans = text.and_then(FileSpans::parse);
     let mut f = Findings::default();
     for (i, r) in config.routers.iter().enumerate() {
         // A missing parent is reported by the desired state already.
         let Some(parent) = snapshot.by_name(&r.interface) else {
             continue;
         };
-        let at = |key: &str, elem: Option<usize>| -> Location {
-            spans
-                .as_ref()
-                .and_then(|(t, d)| locate(t, d, i, key, elem, &r.location.file))
-                .unwrap_or_else(|| r.location.clone())
+        let at = |key: &'static str, elem: Option<usize>| -> Location {
+            let mut value = ValueRef::router(i, key, elem, &r.location);
+            if let Some(spans) = &spans {
+                value.place(spans);
+            }
+            value.location
         };
         for family in [Family::Ipv4, Family::Ipv6] {
             let key = family.as_str();
@@ -133,41 +133,6 @@ fn not_owned(r: &RouterConfig, parent: &crate::kernel::LinkInfo) -> Vec<String> 
         .filter(|v| !parent.addresses.iter().any(|a| a.addr() == v.addr()))
         .map(|v| v.addr().to_string())
         .collect()
-}
-
-/// The position of `vrrp[router].key[elem]` (0-based), or of `defaults.key` when the router
-/// does not set it; None when the file does not write it (then the table start is used).
-fn locate(
-    text: &str,
-    doc: &Document<&str>,
-    router: usize,
-    key: &str,
-    elem: Option<usize>,
-    file: &str,
-) -> Option<Location> {
-    // Some(None): the router's table does not write the key.
-    let own: Option<&Value> = match doc.get("vrrp")? {
-        Item::ArrayOfTables(a) => a.get(router)?.get(key).and_then(Item::as_value),
-        Item::Value(Value::Array(a)) => a.get(router)?.as_inline_table()?.get(key),
-        _ => return None,
-    };
-    let span = match (own, elem) {
-        (Some(v), Some(j)) => v.as_array().and_then(|a| a.get(j)).and_then(Value::span),
-        (Some(v), None) => v.span(),
-        (None, _) => doc
-            .get("defaults")
-            .and_then(|d| d.get(key))
-            .and_then(Item::span),
-    };
-    let start = span?.start.min(text.len());
-    let before = &text[..start];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |p| p + 1);
-    Some(Location {
-        file: file.to_string(),
-        line,
-        column: text[line_start..start].chars().count() + 1,
-    })
 }
 
 #[cfg(test)]

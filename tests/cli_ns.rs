@@ -112,19 +112,27 @@ fn show_alone_is_one_line_per_router_and_vrid_0_is_refused() {
     assert!(lines[2].contains(" 8 "), "{lines:?}");
 }
 
-#[test]
-fn diff_sees_what_the_runtime_runs() {
-    let ns = Netns::new("nvcli");
+/// One router (veth0, VRID 7, priority `prio`) in a file.
+fn router_config(prio: u8) -> String {
+    format!(
+        "[[vrrp]]\ninterface = \"veth0\"\nvrid = 7\npriority = {prio}\nipv4 = [\"192.0.2.7/24\"]\n"
+    )
+}
+
+/// veth0 with an address, and the path of a file with [`router_config`] at priority 200.
+fn one_router(ns: &Netns) -> std::path::PathBuf {
     ns.veth("veth0", "veth1");
     ns.ip_ok(&["addr", "add", "192.0.2.2/24", "dev", "veth0"]);
     let cfg = ns.dir().join("vrrp.toml");
+    std::fs::write(&cfg, router_config(200)).expect("write config");
+    cfg
+}
+
+#[test]
+fn diff_sees_what_the_runtime_runs() {
+    let ns = Netns::new("nvcli");
+    let cfg = one_router(&ns);
     let cfg_s = cfg.to_string_lossy().into_owned();
-    let config = |prio: u8| {
-        format!(
-            "[[vrrp]]\ninterface = \"veth0\"\nvrid = 7\npriority = {prio}\nipv4 = [\"192.0.2.7/24\"]\n"
-        )
-    };
-    std::fs::write(&cfg, config(200)).expect("write config");
     let diff = || {
         let out = ns.netvrrp(&["diff", "--json", "--exit-code", "-f", &cfg_s]);
         let v: serde_json::Value =
@@ -143,7 +151,7 @@ fn diff_sees_what_the_runtime_runs() {
     assert_eq!(v["runtime"]["running"], true, "{v}");
     assert_eq!(v["in_sync"], true, "{v}");
     // A priority edit changes no device, only what the runtime should run.
-    std::fs::write(&cfg, config(150)).expect("write config");
+    std::fs::write(&cfg, router_config(150)).expect("write config");
     let (code, v) = diff();
     assert_eq!(code, Some(3), "{v}");
     assert!(v["changes"].as_array().is_some_and(Vec::is_empty), "{v}");
@@ -159,6 +167,125 @@ fn diff_sees_what_the_runtime_runs() {
     assert!(out.status.success(), "{}", text(&out));
     let (code, v) = diff();
     assert_eq!(code, Some(0), "{v}");
+}
+
+/// The sorted keys of a JSON object (empty for anything else).
+fn keys_of(v: &serde_json::Value) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+/// `diff`, `check` and `apply --json` write every key netvrrp(8), JSON FIELDS lists, with
+/// and without a runtime and with --no-runtime; the top-level in_sync of a real apply says
+/// whether it had anything to do.
+#[test]
+fn json_documents_have_every_documented_key() {
+    const PLAN: [&str; 5] = ["changes", "in_sync", "kernel_in_sync", "runtime", "schema"];
+    const CHECK: [&str; 4] = ["checks", "pass", "runtime", "schema"];
+    const RUNTIME: [&str; 9] = [
+        "file", "in_sync", "pid", "problems", "routers", "running", "settings", "tracks", "vrrs",
+    ];
+    const APPLIED: [&str; 11] = [
+        "file",
+        "in_sync",
+        "instances",
+        "pid",
+        "problems",
+        "routers",
+        "running",
+        "schema",
+        "settings",
+        "tracks",
+        "vrrs",
+    ];
+    let ns = Netns::new("nvcli");
+    let cfg = one_router(&ns);
+    let cfg_s = cfg.to_string_lossy().into_owned();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = ns.netvrrp(args);
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "{args:?}: {}",
+            text(&out)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out)))
+    };
+
+    // No runtime: pid and file are there, null.
+    let v = json(&["diff", "--json", "-f", &cfg_s]);
+    assert_eq!(keys_of(&v), PLAN, "{v}");
+    assert_eq!(keys_of(&v["runtime"]), RUNTIME, "{v}");
+    assert!(
+        v["runtime"]["pid"].is_null() && v["runtime"]["file"].is_null(),
+        "{v}"
+    );
+    let v = json(&["check", "--json", "-f", &cfg_s]);
+    assert_eq!(keys_of(&v), CHECK, "{v}");
+    assert_eq!(keys_of(&v["runtime"]), RUNTIME, "{v}");
+    // --no-runtime: the same keys, runtime null, in_sync the kernel's.
+    let v = json(&["diff", "--json", "--no-runtime", "-f", &cfg_s]);
+    assert_eq!(keys_of(&v), PLAN, "{v}");
+    assert!(v["runtime"].is_null(), "{v}");
+    assert_eq!(v["kernel_in_sync"], false, "{v}");
+    assert_eq!(v["in_sync"], false, "{v}");
+    let v = json(&["check", "--json", "--no-runtime", "-f", &cfg_s]);
+    assert_eq!(keys_of(&v), CHECK, "{v}");
+    assert!(v["runtime"].is_null(), "{v}");
+
+    // A first apply starts the runtime: not in sync, one instance added and running.
+    let v = json(&["apply", "--json", "-f", &cfg_s]);
+    assert_eq!(keys_of(&v), PLAN, "{v}");
+    assert_eq!(keys_of(&v["runtime"]), APPLIED, "{v}");
+    assert_eq!(v["in_sync"], false, "{v}");
+    assert_eq!(v["kernel_in_sync"], false, "{v}");
+    assert_eq!(v["runtime"]["in_sync"], false, "{v}");
+    assert_eq!(v["runtime"]["running"], true, "{v}");
+    assert_eq!(v["runtime"]["instances"], 1, "{v}");
+    assert_eq!(v["runtime"]["routers"][0]["action"], "add", "{v}");
+    let canonical = std::fs::canonicalize(&cfg).expect("canonical path");
+    assert_eq!(
+        v["runtime"]["file"],
+        canonical.to_string_lossy().as_ref(),
+        "{v}"
+    );
+    let pid = v["runtime"]["pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no pid: {v}"));
+
+    // Running: diff names it.
+    let v = json(&["diff", "--json", "-f", &cfg_s]);
+    assert_eq!(keys_of(&v["runtime"]), RUNTIME, "{v}");
+    assert_eq!(v["runtime"]["pid"].as_u64(), Some(pid), "{v}");
+
+    // The same file again: nothing to do, so in sync, the same runtime.
+    let v = json(&["apply", "--json", "-f", &cfg_s]);
+    assert_eq!(keys_of(&v["runtime"]), APPLIED, "{v}");
+    assert_eq!(v["in_sync"], true, "{v}");
+    assert_eq!(v["runtime"]["in_sync"], true, "{v}");
+    assert_eq!(v["runtime"]["pid"].as_u64(), Some(pid), "{v}");
+    assert_eq!(v["runtime"]["routers"][0]["action"], "keep", "{v}");
+
+    // A priority edit: the kernel in sync, the runtime reconfigured, so not in sync.
+    std::fs::write(&cfg, router_config(150)).expect("write config");
+    let v = json(&["apply", "--json", "-f", &cfg_s]);
+    assert_eq!(v["kernel_in_sync"], true, "{v}");
+    assert_eq!(v["in_sync"], false, "{v}");
+    assert_eq!(v["runtime"]["in_sync"], false, "{v}");
+    assert_eq!(v["runtime"]["routers"][0]["action"], "reconfigure", "{v}");
+    assert_eq!(v["runtime"]["instances"], 1, "{v}");
+
+    // apply --no-runtime: the same top-level keys, runtime null.
+    let v = json(&["apply", "--json", "--no-runtime", "-f", &cfg_s]);
+    assert_eq!(keys_of(&v), PLAN, "{v}");
+    assert!(v["runtime"].is_null(), "{v}");
+    assert_eq!(v["in_sync"], true, "{v}");
+    let out = ns.netvrrp(&["stop"]);
+    assert!(out.status.success(), "{}", text(&out));
 }
 
 /// fish's own `complete -C` on the generated script: the same values as bash. fish comes

@@ -196,3 +196,76 @@ fn insecure_permissions_are_refused_where_the_file_is_acted_on() {
     let out = ns.netvrrp(&["apply", "--no-runtime", "-f", &f]);
     assert!(out.status.success(), "{}", common::text(&out));
 }
+
+/// A file that cannot be read has no position: `FILE: cannot read: REASON`, exit 65.
+#[test]
+fn an_unreadable_file_is_named_without_a_position() {
+    let dir = std::env::temp_dir().join(format!("netvrrp-corpus-{}", std::process::id()));
+    let missing = dir.join("nonexist.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_netvrrp"))
+        .arg("validate")
+        .arg("-f")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65), "{}", common::text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.lines().next(),
+        Some(
+            format!(
+                "{}: cannot read: No such file or directory (os error 2)",
+                missing.display()
+            )
+            .as_str()
+        ),
+        "{stderr}"
+    );
+}
+
+/// A valid file that does not fit the host is reported at the offending value, with its
+/// key: the missing interface at `interface`'s value (exit 1), a VIP that is an address of
+/// the parent at that address in the array (exit 65). Nothing is changed.
+#[test]
+fn host_fit_errors_point_at_the_value() {
+    let ns = Netns::new("nvfit");
+    ns.veth("eth0", "eth1");
+    ns.ok(&["ip", "addr", "add", "192.0.2.2/24", "dev", "eth0"]);
+    let before = kernel_view(&ns);
+    let file = ns.dir().join("fit.toml");
+    let f = file.to_string_lossy().into_owned();
+    let refused = |text: &str, code: i32, want: String| {
+        std::fs::write(&file, text).unwrap();
+        for args in [
+            &["diff", "--no-runtime", "-f", &f][..],
+            &["apply", "--no-runtime", "-f", &f],
+        ] {
+            let out = ns.netvrrp(args);
+            assert_eq!(
+                out.status.code(),
+                Some(code),
+                "{args:?}: {}",
+                common::text(&out)
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                stderr.lines().next(),
+                Some(want.as_str()),
+                "{args:?}: {stderr}"
+            );
+        }
+    };
+    refused(
+        "# a router on an interface this host lacks\n\n[[vrrp]]\nvrid = 5\ninterface = \"eth9\"\nipv4 = [\"192.0.2.7/24\"]\n",
+        1,
+        format!("{f}:5:13: vrrp[1].interface: interface \"eth9\" does not exist"),
+    );
+    refused(
+        "[[vrrp]]\ninterface = \"eth0\"\nvrid = 5\nipv4 = [\"192.0.2.7/24\", \"192.0.2.2/24\"]\n",
+        65,
+        format!(
+            "{f}:4:25: vrrp[1].ipv4[2]: VIP 192.0.2.2 is an address of interface \"eth0\" on this host; while this router is not Master, netvrrp drops traffic to its VIPs and would cut the host off from that address. Use another address, or make this router its owner (priority = 255)"
+        ),
+    );
+    assert_eq!(before, kernel_view(&ns));
+}

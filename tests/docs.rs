@@ -293,6 +293,26 @@ fn sample_rows() -> Vec<(netvrrp::contract::Listing, serde_json::Value)> {
     ]
 }
 
+/// The paragraph of netvrrp(8), JSON FIELDS, that starts with `.B START`.
+fn json_fields_paragraph(man: &str, start: &str) -> Option<String> {
+    let section = man
+        .split(".SH JSON FIELDS")
+        .nth(1)?
+        .split("\n.SH ")
+        .next()?;
+    section
+        .split(".PP")
+        .find(|p| p.trim_start().starts_with(&format!(".B {start}")))
+        .map(str::to_string)
+}
+
+/// The words of a man page paragraph (a key is one).
+fn words_of(paragraph: &str) -> std::collections::HashSet<&str> {
+    paragraph
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .collect()
+}
+
 /// The keys of a row and of the objects in it (`config`, a track object's settings, is
 /// documented in netvrrp.toml(5) and left out).
 fn keys(v: &serde_json::Value, out: &mut Vec<String>) {
@@ -316,11 +336,6 @@ fn keys(v: &serde_json::Value, out: &mut Vec<String>) {
 fn json_fields_document_every_key_of_the_show_structs() {
     use netvrrp::contract::Listing;
     let man = man8();
-    let section = man
-        .split(".SH JSON FIELDS")
-        .nth(1)
-        .and_then(|s| s.split("\n.SH ").next())
-        .expect("a JSON FIELDS section");
     let mut missing = Vec::new();
     for (listing, row) in sample_rows() {
         let command = match listing {
@@ -330,17 +345,13 @@ fn json_fields_document_every_key_of_the_show_structs() {
             Listing::Clients => "show vrrs client --json",
             Listing::Tracks => "show track --json",
         };
-        let paragraph = section
-            .split(".PP")
-            .find(|p| p.trim_start().starts_with(&format!(".B {command}")))
+        let paragraph = json_fields_paragraph(&man, command)
             .unwrap_or_else(|| panic!("no JSON FIELDS paragraph for {command}"));
         let envelope = format!("{{\"schema\": 1, \"{}\": [...]}}", listing.key());
         if !paragraph.contains(&envelope) {
             missing.push(format!("{command}: {envelope}"));
         }
-        let words: std::collections::HashSet<&str> = paragraph
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .collect();
+        let words = words_of(&paragraph);
         let mut found = Vec::new();
         keys(&row, &mut found);
         for k in found {
@@ -357,6 +368,43 @@ fn json_fields_document_every_key_of_the_show_structs() {
         Listing::ALL.len(),
         sample_rows().len(),
         "a listing without a sample row"
+    );
+}
+
+/// JSON FIELDS documents every key of `diff`/`apply`/`check --json` and of their runtime
+/// section, as the structs write them (the real apply's section included).
+#[test]
+fn json_fields_document_every_key_of_the_runtime_section() {
+    use netvrrp::reconcile::{self, RuntimeApplied, routers::ReloadReport};
+    use std::path::Path;
+    let paragraph = json_fields_paragraph(&man8(), "diff --json")
+        .expect("a JSON FIELDS paragraph for diff --json");
+    let words = words_of(&paragraph);
+    let config = netvrrp::config::parse_str(
+        "[[vrrp]]\ninterface = \"eth0\"\nvrid = 1\nipv4 = [\"192.0.2.1/24\"]\n",
+        "t.toml",
+    )
+    .unwrap();
+    let before = reconcile::compare(None, &config, Path::new("/x.toml"));
+    let applied = RuntimeApplied::new(before.clone(), ReloadReport::started(&config.routers), None);
+    let mut found = vec![
+        "schema".to_string(),
+        "changes".into(),
+        "in_sync".into(),
+        "kernel_in_sync".into(),
+        "runtime".into(),
+        "checks".into(),
+        "pass".into(),
+    ];
+    keys(&serde_json::to_value(&before).unwrap(), &mut found);
+    keys(&serde_json::to_value(&applied).unwrap(), &mut found);
+    let missing: Vec<String> = found
+        .into_iter()
+        .filter(|k| !words.contains(k.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "runtime section keys missing from JSON FIELDS in man/netvrrp.8: {missing:?}"
     );
 }
 

@@ -8,11 +8,13 @@ mod parse;
 pub mod ra;
 mod render;
 pub mod router_name;
+mod spans;
 
 pub use parse::{load, parse_str};
 // The importers check addresses exactly as the file parser does.
 pub(crate) use parse::{parse_v4, parse_v6};
 pub use render::{DiscoveredRouter, render_autoconfig};
+pub use spans::{FileSpans, ValueRef};
 
 use crate::types::{Family, MacAddr};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -355,7 +357,8 @@ pub enum ClientKind {
 }
 
 /// A position in a configuration file: 1-based line and column, the column counted in
-/// characters; 0:0 when there is no position (the file could not be read).
+/// characters; 0:0 when there is no position (the file could not be read), displayed as the
+/// file's name alone.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Location {
     pub file: String,
@@ -365,6 +368,9 @@ pub struct Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}", self.file);
+        }
         write!(f, "{}:{}:{}", self.file, self.line, self.column)
     }
 }

@@ -108,7 +108,8 @@ const CLIENT_KINDS: &[(&str, &[&str])] = &[
     ("exec", &["command", "timeout", "user", "group"]),
 ];
 
-/// Read and validate a file. A file that cannot be read is one error at `0:0`.
+/// Read and validate a file. A file that cannot be read is one error without a position
+/// (`FILE: cannot read: REASON`).
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let file = path.display().to_string();
     let one = |line: usize, column: usize, message: String| {
@@ -122,8 +123,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             message,
         }])
     };
-    let bytes = std::fs::read(path)
-        .map_err(|e| one(0, 0, format!("cannot read the configuration file: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| one(0, 0, format!("cannot read: {e}")))?;
     // Point at the first byte that is not UTF-8, like any other error in the file.
     let text = String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];

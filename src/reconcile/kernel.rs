@@ -149,7 +149,12 @@ pub async fn load_with(kernel: &Kernel, config: Config, run_dir: &Path) -> Resul
 async fn derive_loaded(kernel: &Kernel, config: Config, run_dir: &Path) -> Result<Loaded, Failure> {
     let snapshot = kernel.snapshot().await.map_err(Failure::Io)?;
     let desired = desired::derive(&config, |name| snapshot.by_name(name).map(|l| l.index))
-        .map_err(|errors| Failure::Fit(errors.iter().map(|e| e.to_string()).collect()))?;
+        .map_err(|mut errors| {
+            with_spans(&config, |spans| {
+                errors.iter_mut().for_each(|e| e.place(spans))
+            });
+            Failure::Fit(errors.iter().map(|e| e.to_string()).collect())
+        })?;
     let owned = apply::load_owned(run_dir).map_err(Failure::Io)?;
     let warnings =
         desired::absent_pathways(&config, |name| snapshot.by_name(name).map(|l| l.index));
@@ -164,8 +169,11 @@ async fn derive_loaded(kernel: &Kernel, config: Config, run_dir: &Path) -> Resul
 
 /// What the kernel must change for `loaded`; refused when a VIP would lock the host out.
 pub fn plan(loaded: &Loaded, owner: ProtodownOwner) -> Result<Plan, Failure> {
-    let lockouts = plan::self_lockouts(&loaded.config, &loaded.desired, &loaded.snapshot.links);
+    let mut lockouts = plan::self_lockouts(&loaded.config, &loaded.desired, &loaded.snapshot.links);
     if !lockouts.is_empty() {
+        with_spans(&loaded.config, |spans| {
+            lockouts.iter_mut().for_each(|e| e.at.place(spans))
+        });
         return Err(Failure::Lockout(
             lockouts.iter().map(|e| e.to_string()).collect(),
         ));
@@ -179,6 +187,19 @@ pub fn plan(loaded: &Loaded, owner: ProtodownOwner) -> Result<Plan, Failure> {
         renaming,
     )
     .map_err(|errors| Failure::Plan(errors.iter().map(|e| e.to_string()).collect()))
+}
+
+/// Run `place` with the file parsed again with spans, to point errors at their values
+/// (megabytes at thousands of routers: only once there is something to report). Not run
+/// when the file cannot be read or parsed again: the errors keep their tables' starts.
+fn with_spans(config: &Config, place: impl FnOnce(&config::FileSpans)) {
+    let text = config
+        .source
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    if let Some(spans) = text.as_deref().and_then(config::FileSpans::parse) {
+        place(&spans);
+    }
 }
 
 /// The records to keep after an apply: every desired device as it now exists.

@@ -8,7 +8,7 @@ pub mod routers;
 use crate::config::{
     ClientConfig, Config, Location, PathwayConfig, RouterConfig, RuntimeConfig, TrackObject,
 };
-use routers::RouterChange;
+use routers::{ReloadReport, RouterChange};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -62,15 +62,16 @@ pub struct RunningState {
     pub vrrs_unfollowed: Vec<String>,
 }
 
-/// The `runtime` section of `diff`, `check` and `apply`.
+/// The `runtime` section of `diff`, `check` and `apply --dry-run`. Every key is always
+/// written (`pid` and `file` as null without a runtime): a script reads one shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuntimeDiff {
     /// A runtime holds this run-dir.
     pub running: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub pid: Option<u32>,
     /// The file the runtime runs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub file: Option<PathBuf>,
     /// Nothing to do for the runtime.
     pub in_sync: bool,
@@ -111,6 +112,41 @@ impl RuntimeDiff {
             out += &format!("  [runtime] {s}\n");
         }
         out
+    }
+}
+
+/// The `runtime` section of a real `apply --json`: the keys of [`RuntimeDiff`] (so a script
+/// reads diff's and apply's alike), then those of the [`ReloadReport`] it was before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuntimeApplied {
+    /// `running`, `pid` and `file`: the runtime the apply left running; `in_sync`: it needed
+    /// nothing; `problems`, `vrrs`, `tracks`, `settings`: what differed before (what the
+    /// apply changed); `routers`: what was done to each instance.
+    #[serde(flatten)]
+    pub diff: RuntimeDiff,
+    /// Instances the runtime runs after the apply.
+    pub instances: usize,
+    pub schema: u32,
+}
+
+impl RuntimeApplied {
+    /// `before`: the comparison made before the apply; `report`: what its reload (or the
+    /// start) did; `now`: what the runtime said it runs after it (None when it did not
+    /// answer: `pid` and `file` are then null).
+    pub fn new(before: RuntimeDiff, report: ReloadReport, now: Option<&RunningState>) -> Self {
+        RuntimeApplied {
+            diff: RuntimeDiff {
+                // The apply fails when the runtime cannot be started or reloaded.
+                running: true,
+                pid: now.map(|n| n.pid),
+                file: now.map(|n| n.file.clone()),
+                in_sync: before.in_sync && !report.changed(),
+                routers: report.routers,
+                ..before
+            },
+            instances: report.instances,
+            schema: report.schema,
+        }
     }
 }
 
@@ -364,6 +400,83 @@ ipv4 = ["192.0.2.1/24"]
         v.as_object_mut().unwrap().remove("vrrs_unfollowed");
         let back: RunningState = serde_json::from_value(v).unwrap();
         assert!(back.vrrs_unfollowed.is_empty());
+    }
+
+    /// The keys of a JSON object, sorted.
+    fn keys_of(v: &serde_json::Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    #[test]
+    fn every_runtime_section_key_is_written_even_without_a_runtime() {
+        let c = crate::config::parse_str(FILE, "t.toml").unwrap();
+        let none = serde_json::to_value(compare(None, &c, Path::new("/x.toml"))).unwrap();
+        let run = running(FILE, Path::new("/x.toml"));
+        let some = serde_json::to_value(compare(Some(&run), &c, Path::new("/x.toml"))).unwrap();
+        let keys = [
+            "file", "in_sync", "pid", "problems", "routers", "running", "settings", "tracks",
+            "vrrs",
+        ];
+        assert_eq!(keys_of(&none), keys);
+        assert_eq!(keys_of(&some), keys);
+        assert_eq!(none["pid"], serde_json::Value::Null);
+        assert_eq!(none["file"], serde_json::Value::Null);
+        assert_eq!(some["pid"], 1);
+    }
+
+    #[test]
+    fn a_first_start_is_not_in_sync_and_counts_its_instances() {
+        let two = format!("{FILE}ipv6 = [\"2001:db8::1/64\"]\n");
+        let c = crate::config::parse_str(&two, "t.toml").unwrap();
+        let before = compare(None, &c, Path::new("/x.toml"));
+        let now = running(&two, Path::new("/x.toml"));
+        let applied = RuntimeApplied::new(before, ReloadReport::started(&c.routers), Some(&now));
+        let v = serde_json::to_value(&applied).unwrap();
+        // Diff's keys, and the reload report's two.
+        let mut keys = keys_of(&serde_json::to_value(&applied.diff).unwrap());
+        keys.extend(["instances".to_string(), "schema".to_string()]);
+        keys.sort();
+        assert_eq!(keys_of(&v), keys);
+        assert_eq!(v["running"], true);
+        assert_eq!(v["in_sync"], false);
+        assert_eq!(v["pid"], 1);
+        assert_eq!(v["file"], "/x.toml");
+        assert_eq!(v["instances"], 2);
+        assert_eq!(v["routers"][0]["action"], "add");
+        assert!(v["problems"][0].as_str().unwrap().contains("not running"));
+    }
+
+    #[test]
+    fn a_reload_is_in_sync_only_when_it_needed_nothing() {
+        let c = crate::config::parse_str(FILE, "t.toml").unwrap();
+        let run = running(FILE, Path::new("/x.toml"));
+        let kept = ReloadReport {
+            schema: SCHEMA,
+            routers: routers::plan(&run.routers, &c.routers),
+            instances: 1,
+        };
+        let before = compare(Some(&run), &c, Path::new("/x.toml"));
+        let applied = RuntimeApplied::new(before, kept.clone(), Some(&run));
+        assert!(applied.diff.in_sync, "{applied:?}");
+        // Another file: nothing per router, but the runtime had to reload.
+        let before = compare(Some(&run), &c, Path::new("/y.toml"));
+        let applied = RuntimeApplied::new(before, kept, Some(&run));
+        assert!(!applied.diff.in_sync, "{applied:?}");
+        // A reconfigured router.
+        let edited =
+            crate::config::parse_str(&FILE.replace("priority = 200", "priority = 150"), "t.toml")
+                .unwrap();
+        let before = compare(Some(&run), &edited, Path::new("/x.toml"));
+        let report = ReloadReport {
+            schema: SCHEMA,
+            routers: routers::plan(&run.routers, &edited.routers),
+            instances: 1,
+        };
+        let applied = RuntimeApplied::new(before, report, None);
+        assert!(!applied.diff.in_sync, "{applied:?}");
+        assert_eq!(applied.diff.pid, None);
     }
 
     #[test]

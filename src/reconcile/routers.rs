@@ -104,6 +104,16 @@ pub struct ReloadReport {
 }
 
 impl ReloadReport {
+    /// What starting a runtime on `routers` does: every instance is added.
+    pub fn started(routers: &[RouterConfig]) -> ReloadReport {
+        let routers = plan(&[], routers);
+        ReloadReport {
+            schema: super::SCHEMA,
+            instances: routers.len(),
+            routers,
+        }
+    }
+
     /// Did the reload change anything?
     pub fn changed(&self) -> bool {
         self.routers.iter().any(|c| !c.action.is_keep())

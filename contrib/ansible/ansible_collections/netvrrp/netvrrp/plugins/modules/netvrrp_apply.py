@@ -130,7 +130,8 @@ def main():
     except ValueError as e:
         module.fail_json(msg="netvrrp diff printed no JSON: %s" % e, stdout=out, stderr=err)
     changes = plan.get("changes", [])
-    runtime = plan.get("runtime", {})
+    # null with --no-runtime.
+    runtime = plan.get("runtime") or {}
     changed = bool(changes)
     if p["runtime"]:
         # Not running: apply would start it. Running another configuration: apply reloads it.
