@@ -760,6 +760,29 @@ fn a_reload_its_client_stopped_waiting_for_is_dropped() {
     assert_eq!(lab.show(1)["priority"], 150);
 }
 
+/// A `[runtime]` key read at start only, changed by an apply: the reload cannot apply it, so
+/// apply says what will (and `check` keeps calling it drift until then).
+#[test]
+fn a_start_only_setting_changed_by_apply_is_said_to_need_a_restart() {
+    let lab = Pair::new("dcl-rst");
+    lab.start(200, 100);
+    let edited = config("eth0", 200, INTERVAL_MS, &["10.7.0.1"])
+        .replace("realtime-priority = 20", "realtime-priority = 30");
+    fs::write(lab.file(1), edited).unwrap();
+    let out = lab.r(1).netvrrp(&["apply", "-f", &lab.file(1)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(
+            "runtime: [runtime] realtime-priority (takes effect when the runtime restarts): `netvrrp stop`, then `netvrrp apply`"
+        ),
+        "{}",
+        text(&out)
+    );
+    let out = lab.r(1).netvrrp(&["check", "-f", &lab.file(1)]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(lab.state(1), "master");
+}
+
 /// Liveness is the runtime's lock, not an answer: with every control connection held, apply
 /// of the same file fails (exit 1, the reason named) without starting a second runtime or
 /// touching the master's protodown.

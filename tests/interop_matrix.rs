@@ -968,12 +968,23 @@ fn judge_pings(
             .filter(|p| p.0 > a && p.0 < f.new_first)
             .collect();
         let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut first_counted: Option<SystemTime> = None;
         for p in &strays {
             // Replies leave through eth0 (its MAC: that router, whatever its state) or through
             // a vrrp macvlan (the virtual MAC: only a device out of protodown can send, i.e.
             // the new master, answering before its first advert).
             let who = (1..=lab.routers()).find(|&k| lab.mac(k) == p.3);
             let name = match who {
+                // netvrrp opens its filter and lifts protodown just before its first advert
+                // (src/daemon/runtime/promotion.rs); until the kernel sees the vrrp device's
+                // carrier, its subnet route is linkdown and a reply leaves through the parent.
+                Some(k)
+                    if k == nk
+                        && k == f.new_k
+                        && p.0 + Duration::from_millis(20) >= f.new_first =>
+                {
+                    continue;
+                }
                 Some(k) if k == nk => "netvrrp".to_string(),
                 Some(k) => format!("{} (r{k})", peer.name()),
                 None if p.3 == fam.vmac() => {
@@ -985,10 +996,16 @@ fn judge_pings(
                 None => format!("source MAC {}", p.3),
             };
             *by.entry(name).or_default() += 1;
+            first_counted.get_or_insert(p.0);
         }
+        let earliest = first_counted
+            .and_then(|t| f.new_first.duration_since(t).ok())
+            .unwrap_or_default();
         for (who, n) in by {
             let msg = format!(
-                "{n} echo replies for the VIP from {who} before the new master's first advert"
+                "{n} echo replies for the VIP from {who} before the new master's first advert \
+                 (the first {:.1} ms before it)",
+                earliest.as_secs_f64() * 1000.0
             );
             if who.starts_with("frr") {
                 quirks.push(format!(

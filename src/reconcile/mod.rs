@@ -287,16 +287,22 @@ impl WithLocation for ClientConfig {
     }
 }
 
-fn settings_changes(old: &RuntimeSettings, new: &RuntimeSettings) -> Vec<String> {
+/// The `[runtime]` keys read once at start (the listener and the scheduling policy) whose
+/// value in the file differs from the one the runtime started with: a reload cannot change
+/// them, so say what will.
+pub fn restart_pending(started: &RuntimeSettings, file: &RuntimeSettings) -> Vec<String> {
     let mut out = Vec::new();
-    // Read once at start (the listener and the scheduling policy): a reload cannot change
-    // them, so say what will.
-    if old.metrics_listen != new.metrics_listen {
+    if started.metrics_listen != file.metrics_listen {
         out.push("metrics-listen (takes effect when the runtime restarts)".into());
     }
-    if old.realtime_priority != new.realtime_priority {
+    if started.realtime_priority != file.realtime_priority {
         out.push("realtime-priority (takes effect when the runtime restarts)".into());
     }
+    out
+}
+
+fn settings_changes(old: &RuntimeSettings, new: &RuntimeSettings) -> Vec<String> {
+    let mut out = restart_pending(old, new);
     if old.control_group != new.control_group {
         out.push("control-group".into());
     }
@@ -456,6 +462,7 @@ ipv4 = ["192.0.2.1/24"]
             schema: SCHEMA,
             routers: routers::plan(&run.routers, &c.routers),
             instances: 1,
+            restart_pending: Vec::new(),
         };
         let before = compare(Some(&run), &c, Path::new("/x.toml"));
         let applied = RuntimeApplied::new(before, kept.clone(), Some(&run));
@@ -473,6 +480,7 @@ ipv4 = ["192.0.2.1/24"]
             schema: SCHEMA,
             routers: routers::plan(&run.routers, &edited.routers),
             instances: 1,
+            restart_pending: Vec::new(),
         };
         let applied = RuntimeApplied::new(before, report, None);
         assert!(!applied.diff.in_sync, "{applied:?}");

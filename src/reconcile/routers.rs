@@ -101,6 +101,11 @@ pub struct ReloadReport {
     pub routers: Vec<RouterChange>,
     /// Instances running after the reload.
     pub instances: usize,
+    /// `[runtime]` keys the file changes that only a restart applies
+    /// ([`super::restart_pending`]); `apply` says so. Not in `apply --json`, whose `settings`
+    /// already lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_pending: Vec<String>,
 }
 
 impl ReloadReport {
@@ -111,6 +116,7 @@ impl ReloadReport {
             schema: super::SCHEMA,
             instances: routers.len(),
             routers,
+            restart_pending: Vec::new(),
         }
     }
 
@@ -135,6 +141,12 @@ impl ReloadReport {
                 out += &format!(" ({detail})");
             }
             out.push('\n');
+        }
+        for key in &self.restart_pending {
+            out += &format!(
+                "runtime: [runtime] {key}: `netvrrp stop`, then `netvrrp apply` (a failover \
+                 where it is Master)\n"
+            );
         }
         out
     }

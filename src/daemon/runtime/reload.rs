@@ -529,11 +529,19 @@ impl Runtime {
         let (routers, instances, reply) = (self.routers.clone(), self.instances.len(), swap.reply);
         let (turns, first_turn, first_turn_cpu, began) =
             (swap.turns, swap.first_turn, swap.first_turn_cpu, swap.began);
+        let restart_pending = crate::reconcile::restart_pending(
+            &self.started_settings(),
+            &RuntimeSettings::from(&self.config.runtime),
+        );
+        for key in &restart_pending {
+            tracing::warn!(target: "netvrrp::command", "[runtime] {key}");
+        }
         drop(tokio::task::spawn_blocking(move || {
             let report = ReloadReport {
                 schema: SCHEMA,
                 routers: done.report(&routers),
                 instances,
+                restart_pending,
             };
             let count = |word: &str| {
                 report
@@ -672,9 +680,18 @@ impl Runtime {
             .collect()
     }
 
+    /// The `[runtime]` settings in force: the file's, but those read at start only as they
+    /// were then.
+    fn started_settings(&self) -> RuntimeSettings {
+        RuntimeSettings {
+            metrics_listen: self.metrics_listen.clone(),
+            realtime_priority: self.started_realtime_priority,
+            ..RuntimeSettings::from(&self.config.runtime)
+        }
+    }
+
     /// Who this runtime is and what it runs (the `running` control request).
     pub(super) fn running_state(&self) -> RunningState {
-        let current = RuntimeSettings::from(&self.config.runtime);
         RunningState {
             schema: SCHEMA,
             pid: std::process::id(),
@@ -685,12 +702,7 @@ impl Runtime {
             pathways: self.config.pathways.clone(),
             clients: self.config.clients.clone(),
             tracks: self.config.tracks.clone(),
-            settings: RuntimeSettings {
-                // Read at start only.
-                metrics_listen: self.metrics_listen.clone(),
-                realtime_priority: self.started_realtime_priority,
-                ..current
-            },
+            settings: self.started_settings(),
             vrrs_unfollowed: self.unfollowed_leaders(),
         }
     }
