@@ -23,13 +23,15 @@ fn config_failed(errors: &config::ConfigErrors) -> i32 {
 }
 
 /// [`config_failed`], ending with what the command did not do (`down` applies nothing: it
-/// stops and removes).
+/// stops and removes; `validate` changes nothing in any case: empty).
 fn config_failed_before(errors: &config::ConfigErrors, untouched: &str) -> i32 {
     crate::report_plain!("{errors}");
-    crate::report!(
-        "{} error(s) in the configuration; {untouched}",
-        errors.0.len()
-    );
+    let tail = if untouched.is_empty() {
+        String::new()
+    } else {
+        format!("; {untouched}")
+    };
+    crate::report!("{} error(s) in the configuration{tail}", errors.0.len());
     exit::DATAERR
 }
 
@@ -700,7 +702,7 @@ pub async fn dispatch(cli: &Cli) -> i32 {
                 }
                 exit::OK
             }
-            Err(e) => config_failed(&e),
+            Err(e) => config_failed_before(&e, ""),
         },
         Command::Diff {
             file,
