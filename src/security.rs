@@ -137,6 +137,15 @@ pub fn check_run_dir(dir: &Path) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    if mode & WORLD_WRITABLE != 0 && mode & STICKY != 0 {
+        // A shared directory such as /tmp: making it private would break the host.
+        bail!(
+            "refusing the run directory {}: it is world-writable (mode {mode:o}), a shared \
+             directory like /tmp, so any local user could plant files netvrrp writes as root; \
+             give netvrrp a directory of its own as --run-dir (e.g. one made by `mktemp -d`)",
+            dir.display()
+        );
+    }
     if mode & WORLD_WRITABLE != 0 {
         bail!(
             "refusing the run directory {}: it is world-writable (mode {mode:o}), so any local \
@@ -444,10 +453,19 @@ mod tests {
             std::fs::metadata(&run).unwrap().permissions().mode() & 0o777,
             0o755 & !current_umask()
         );
-        std::fs::set_permissions(&run, Permissions::from_mode(0o1777)).unwrap();
+        std::fs::set_permissions(&run, Permissions::from_mode(0o777)).unwrap();
         let e = format!("{:#}", prepare_run_dir(&run).unwrap_err());
         assert!(
             e.contains("world-writable") && e.contains("chmod 755"),
+            "{e}"
+        );
+        // A shared (sticky) one like /tmp is not to be made private: use another.
+        std::fs::set_permissions(&run, Permissions::from_mode(0o1777)).unwrap();
+        let e = format!("{:#}", prepare_run_dir(&run).unwrap_err());
+        assert!(
+            e.contains("shared directory like /tmp")
+                && e.contains("mktemp -d")
+                && !e.contains("chmod"),
             "{e}"
         );
         std::fs::remove_dir_all(&d).unwrap();

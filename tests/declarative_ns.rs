@@ -324,7 +324,8 @@ fn a_master_lowered_below_a_preempting_backup_hands_over_once_without_priority_z
     let out = lab.r(2).netvrrp(&["subscribe", "no-such-leader"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("unknown VRRS leader or router name(s) no-such-leader; known: none"),
+        text(&out)
+            .contains("unknown VRRS leader, router or track name(s) no-such-leader; known: none"),
         "{}",
         text(&out)
     );

@@ -142,6 +142,29 @@ fn run_dir_state_files_and_config_are_not_trusted_blindly() {
     assert!(!Path::new(&acct).exists());
 }
 
+/// The supervisor's pid file is replaced like the other state files: a symlink planted at
+/// its name is not written through.
+#[test]
+fn the_supervisor_pid_file_is_not_written_through_a_symlink() {
+    let ns = lab("nvh-suppid");
+    let f = config(&ns, ROUTER);
+    let victim = ns.dir().join("victim");
+    fs::write(&victim, "precious").unwrap();
+    let pid_file = ns.run_dir().join("netvrrp-supervisor.pid");
+    symlink(&victim, &pid_file).unwrap();
+    let out = ns.netvrrp(&["apply", "-f", &f]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    let meta = fs::symlink_metadata(&pid_file).unwrap();
+    assert!(meta.file_type().is_file(), "{meta:?}");
+    let pid: u32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+}
+
 /// Item 7 (part): a corrupt owned.json is moved aside with a warning and rebuilt; `down`
 /// removes the state files it owns.
 #[test]

@@ -166,26 +166,36 @@ fn exec_check_failing_hands_over_and_back() {
     );
     p.r1_master();
     assert_eq!(track_field(&p.r1, "state"), "up");
-    // A subscriber is told about the object's changes.
-    let events = p.r1.dir().join("events.jsonl");
-    let mut sub = p.r1.netvrrp_command(&["subscribe"]);
-    sub.stdout(fs::File::create(&events).unwrap());
-    p.r1.spawn(sub);
+    // Subscribers are told about the object's changes: one without names, one by the
+    // object's name.
+    let streams: Vec<std::path::PathBuf> = [&[][..], &["t"][..]]
+        .into_iter()
+        .enumerate()
+        .map(|(i, names)| {
+            let events = p.r1.dir().join(format!("events{i}.jsonl"));
+            let mut sub = p.r1.netvrrp_command(&[&["subscribe"][..], names].concat());
+            sub.stdout(fs::File::create(&events).unwrap());
+            p.r1.spawn(sub);
+            events
+        })
+        .collect();
     std::thread::sleep(Duration::from_millis(300));
 
     fs::remove_file(&flag).unwrap();
     p.r2_master();
-    wait_until(
-        LIMIT,
-        || format!("no track event in {:?}", fs::read_to_string(&events)),
-        || {
-            let text = fs::read_to_string(&events).ok()?;
-            text.lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .any(|e| e["event"] == "track" && e["name"] == "t" && e["state"] == "down")
-                .then_some(())
-        },
-    );
+    for events in &streams {
+        wait_until(
+            LIMIT,
+            || format!("no track event in {:?}", fs::read_to_string(events)),
+            || {
+                let text = fs::read_to_string(events).ok()?;
+                text.lines()
+                    .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                    .any(|e| e["event"] == "track" && e["name"] == "t" && e["state"] == "down")
+                    .then_some(())
+            },
+        );
+    }
     let t = show_track(&p.r1).expect("show track");
     assert_eq!(t["state"], "down", "{t}");
     assert_eq!(t["exit_status"], "exit status 1", "{t}");

@@ -166,6 +166,8 @@ type Subscription = (
     Vec<crate::contract::StreamEvent>,
     broadcast::Receiver<Published>,
     broadcast::Receiver<crate::track::TrackEvent>,
+    // The `[[track]]` objects' names (a subscriber may ask for their events by name).
+    Vec<String>,
 );
 
 pub struct Runtime {

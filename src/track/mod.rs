@@ -305,6 +305,13 @@ impl TrackSet {
         self.trackers.get(name).map(|t| lock(&t.status).up)
     }
 
+    /// The objects' names, in name order.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.trackers.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     /// `show track [NAME]`: one row per object, in name order.
     pub fn show(&self, name: Option<&str>) -> Vec<TrackRow> {
         let mut names: Vec<&String> = self.trackers.keys().collect();

@@ -148,7 +148,7 @@ pub(super) async fn stream_events(
     if ctl.send(Control::Subscribe(tx)).await.is_err() {
         return;
     }
-    let Ok((current, mut events, mut tracks)) = rx.await else {
+    let Ok((current, mut events, mut tracks, track_names)) = rx.await else {
         return;
     };
     // A name nobody serves would wait silently forever: say so and which names exist.
@@ -158,7 +158,11 @@ pub(super) async fn stream_events(
             _ => None,
         }
     }
-    let mut known: Vec<&str> = current.iter().filter_map(name_of).collect();
+    let mut known: Vec<&str> = current
+        .iter()
+        .filter_map(name_of)
+        .chain(track_names.iter().map(String::as_str))
+        .collect();
     known.sort_unstable();
     known.dedup();
     let unknown: Vec<&str> = names
@@ -168,7 +172,7 @@ pub(super) async fn stream_events(
         .collect();
     if !unknown.is_empty() {
         let why = format!(
-            "unknown VRRS leader or router name(s) {}; known: {}",
+            "unknown VRRS leader, router or track name(s) {}; known: {}",
             unknown.join(", "),
             if known.is_empty() {
                 "none (subscribe without names streams every VRRP state change)".to_string()
@@ -324,7 +328,12 @@ impl Runtime {
                         }),
                     })
                 }));
-                let _ = reply.send((rows, self.events.subscribe(), self.tracks.subscribe()));
+                let _ = reply.send((
+                    rows,
+                    self.events.subscribe(),
+                    self.tracks.subscribe(),
+                    self.tracks.names(),
+                ));
                 return AfterControl::Go;
             }
             Control::Request(req, trusted, reply) => (req, trusted, reply),
