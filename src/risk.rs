@@ -90,12 +90,18 @@ pub fn check(config: &Config, snapshot: &Snapshot, text: Option<&str>) -> Findin
                 ));
                 continue;
             }
+            // IPv4 adverts come from the parent's primary address; IPv6 ones from its
+            // link-local, whatever the VIP's subnet.
+            let also = match family {
+                Family::Ipv4 => ", and the Master advertises from an address of another subnet",
+                Family::Ipv6 => "",
+            };
             for (j, vip) in vips.iter().enumerate() {
                 if !subnets.iter().any(|s| s.trunc().contains(&vip.addr())) {
                     let list: Vec<String> = subnets.iter().map(|s| s.to_string()).collect();
                     let have = list.join(", ");
                     f.warnings.push(format!(
-                        "{}: vrrp[{}].{key}[{}]: warning: {vip} is outside every subnet of {} ({have}): hosts on the link may have no route to it, and the Master advertises from an address of another subnet",
+                        "{}: vrrp[{}].{key}[{}]: warning: {vip} is outside every subnet of {} ({have}): hosts on the link may have no route to it{also}",
                         at(key, Some(j)),
                         i + 1,
                         j + 1,
@@ -165,6 +171,14 @@ mod tests {
         );
         assert!(
             f.warnings[1].starts_with("v.toml:13:9: vrrp[2].ipv6[1]: warning: 2001:db8::1/64 is outside every subnet of eth0 (fe80::1/64)"),
+            "{}",
+            f.warnings[1]
+        );
+        // IPv4 adverts come from the parent's (other-subnet) address; IPv6 ones from its
+        // link-local, so only the IPv4 warning says so.
+        assert!(f.warnings[0].ends_with("advertises from an address of another subnet"));
+        assert!(
+            f.warnings[1].ends_with("may have no route to it"),
             "{}",
             f.warnings[1]
         );
