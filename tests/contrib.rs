@@ -310,3 +310,74 @@ fn ansible_role_installs_the_packaged_unit() {
         "copy examples/netvrrp.service into the Ansible role"
     );
 }
+
+/// The names of a Jinja list `{%- set NAME = ['a', 'b', ...] -%}` of the role's template.
+fn template_list(template: &str, name: &str) -> BTreeSet<String> {
+    let start = format!("set {name} = [");
+    let from = template
+        .find(&start)
+        .unwrap_or_else(|| panic!("no {name} in the role's template"))
+        + start.len();
+    let to = from + template[from..].find(']').expect("the list ends");
+    template[from..to]
+        .split(',')
+        .map(|k| k.trim().trim_matches('\'').to_string())
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
+/// The keys netvrrp.toml(5) types as `kind` (integer, boolean): `.BR key " (integer ...`,
+/// `.BR a ", " b " (boolean ...` and `.B key` followed by a line `(integer ...`.
+fn man_keys_of_type(man: &str, kind: &str) -> BTreeSet<String> {
+    let lines: Vec<&str> = man.lines().collect();
+    let mut keys = BTreeSet::new();
+    for (i, line) in lines.iter().enumerate() {
+        let typed_here = line.starts_with(".BR ") && line.contains(&format!("\" ({kind}"));
+        let typed_next = line.starts_with(".B ")
+            && lines
+                .get(i + 1)
+                .is_some_and(|n| n.starts_with(&format!("({kind}")));
+        if !(typed_here || typed_next) {
+            continue;
+        }
+        let names = line[3..].split(" (").next().unwrap_or("");
+        // Unquoted words are key names; quoted ones (", ") are punctuation.
+        for (j, word) in names.split('"').enumerate() {
+            if j % 2 == 0 {
+                keys.extend(word.split_whitespace().map(|w| w.replace("\\-", "-")));
+            }
+        }
+    }
+    keys
+}
+
+/// The role's template writes a templated (string) value as an integer or a boolean only
+/// under the keys it lists as such: every integer and boolean key of netvrrp.toml(5) must be
+/// there, or a per-host `priority: "{{ ... }}"`-style value of a new key would be written as
+/// a string and refused.
+#[test]
+fn ansible_template_knows_every_integer_and_boolean_key() {
+    let template = read(
+        "contrib/ansible/ansible_collections/netvrrp/netvrrp/roles/netvrrp/templates/vrrp.toml.j2",
+    );
+    let man = read("man/netvrrp.toml.5");
+    for (list, kind, at_least) in [
+        ("integer_keys", "integer", ["vrid", "decrement", "table"]),
+        (
+            "boolean_keys",
+            "boolean",
+            ["preempt", "managed", "other-config"],
+        ),
+    ] {
+        let documented = man_keys_of_type(&man, kind);
+        for key in at_least {
+            assert!(documented.contains(key), "{key} not read from the man page");
+        }
+        let listed = template_list(&template, list);
+        let missing: Vec<&String> = documented.difference(&listed).collect();
+        assert!(
+            missing.is_empty(),
+            "add {missing:?} to {list} of the template"
+        );
+    }
+}
