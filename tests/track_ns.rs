@@ -247,6 +247,15 @@ fn exec_program_missing_is_down_from_the_start() {
     // It stays down: never Master.
     std::thread::sleep(Duration::from_millis(500));
     p.r2_master();
+    // The mistake is logged once, not at every run (10 a second here), whatever the initial
+    // state (with the default, down, no state change would say it).
+    let log = runtime_log(&p.r1);
+    assert_eq!(
+        log.matches("track object t: its check cannot run: cannot execute")
+            .count(),
+        1,
+        "{log}"
+    );
 }
 
 /// `kill -9 PID`, which must succeed.

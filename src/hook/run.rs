@@ -39,6 +39,14 @@ pub struct Outcome {
     pub output: VecDeque<String>,
 }
 
+impl Outcome {
+    /// The program could not be started at all (missing, not executable, unknown user...):
+    /// a configuration error rather than a failing check.
+    pub fn could_not_execute(&self) -> bool {
+        self.status.starts_with("cannot execute")
+    }
+}
+
 struct Spawned {
     /// The helper between the runtime and the check (see [`super::subreaper`]).
     helper: i32,

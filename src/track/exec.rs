@@ -79,11 +79,19 @@ pub fn spawn(kind: TrackKind, reporter: Reporter) -> JoinHandle<()> {
         let mut state = Hysteresis::new(initial_up, rise, fall);
         let mut next = tokio::time::Instant::now();
         let mut reported: Option<bool> = None;
+        let mut said_unrunnable = false;
         let hook = check_hook(&reporter.name, command, run_as);
         loop {
             tokio::time::sleep_until(next).await;
             let started = tokio::time::Instant::now();
             let outcome = crate::hook::run::run(&hook, timeout).await;
+            // A check that cannot run at all is a mistake in the file: said once (with the
+            // default initial state down, no state change would ever log it), and again if
+            // it comes back after the program ran.
+            if outcome.could_not_execute() && !said_unrunnable {
+                tracing::warn!(target: "netvrrp::track", name = %reporter.name, status = %outcome.status, "track object {}: its check cannot run: {}", reporter.name, outcome.status);
+            }
+            said_unrunnable = outcome.could_not_execute();
             state.observe(outcome.success);
             let counted = if state.up() == outcome.success {
                 outcome.status.clone()
