@@ -177,7 +177,11 @@ pub enum ShowCommand {
         /// Only this VRID (1-255; 0 is no VRID).
         #[arg(value_parser = clap::value_parser!(u8).range(1..=255))]
         vrid: Option<u8>,
-        /// Machine-readable output.
+        /// One line per router, as `netvrrp show` alone (also spelled `brief`, or FRR's
+        /// `summary`, after `show vrrp`).
+        #[arg(long)]
+        brief: bool,
+        /// Machine-readable output (the same rows with or without --brief).
         #[arg(long)]
         json: bool,
     },
@@ -220,9 +224,10 @@ pub enum VrrsWhat {
     Client,
 }
 
-/// FRR's spelling of `show vrrp`: `show vrrp interface IF [VRID] [json]` becomes
-/// `show vrrp --interface IF [VRID] [--json]`, so an operator's FRR habits (and scripts)
-/// work as they are. Only the words after `show vrrp` are touched.
+/// FRR's spelling of `show vrrp`: `show vrrp interface IF [VRID] [summary] [json]` becomes
+/// `show vrrp --interface IF [VRID] [--brief] [--json]`, so an operator's FRR habits (and
+/// scripts) work as they are; `brief` is the word for `--brief` too, as in `ip -brief`. Only
+/// the words after `show vrrp` are touched.
 pub fn frr_spelling<I, T>(args: I) -> Vec<std::ffi::OsString>
 where
     I: IntoIterator<Item = T>,
@@ -246,6 +251,8 @@ where
         }
         if out[i] == "json" {
             out[i] = "--json".into();
+        } else if out[i] == "brief" || out[i] == "summary" {
+            out[i] = "--brief".into();
         }
         i += 1;
     }
@@ -262,11 +269,12 @@ mod tests {
 
     #[test]
     fn show_vrrp_as_frr_spells_it() {
-        for (line, want_if, want_vrid, want_json) in [
+        for (line, want_if, want_vrid, want_brief, want_json) in [
             (
                 "netvrrp show vrrp interface eth0 5",
                 Some("eth0"),
                 Some(5),
+                false,
                 false,
             ),
             (
@@ -274,26 +282,46 @@ mod tests {
                 Some("eth0"),
                 None,
                 false,
+                false,
             ),
             (
                 "netvrrp show vrrp interface json 7 json",
                 Some("json"),
                 Some(7),
+                false,
                 true,
             ),
-            ("netvrrp --run-dir /x show vrrp 9 json", None, Some(9), true),
+            (
+                "netvrrp --run-dir /x show vrrp 9 json",
+                None,
+                Some(9),
+                false,
+                true,
+            ),
             (
                 "netvrrp show vrrp --interface eth1 --json",
                 Some("eth1"),
                 None,
+                false,
                 true,
             ),
+            ("netvrrp show vrrp brief", None, None, true, false),
+            ("netvrrp show vrrp --brief", None, None, true, false),
+            (
+                "netvrrp show vrrp interface brief 5 summary",
+                Some("brief"),
+                Some(5),
+                true,
+                false,
+            ),
+            ("netvrrp show vrrp summary json", None, None, true, true),
         ] {
             let Command::Show {
                 what:
                     Some(ShowCommand::Vrrp {
                         interface,
                         vrid,
+                        brief,
                         json,
                     }),
             } = parse(line).command
@@ -302,11 +330,22 @@ mod tests {
             };
             assert_eq!(interface.as_deref(), want_if, "{line}");
             assert_eq!(vrid, want_vrid, "{line}");
+            assert_eq!(brief, want_brief, "{line}");
             assert_eq!(json, want_json, "{line}");
         }
-        // Other commands are left alone.
+        // Other commands are left alone; VRID 0 is still no VRID.
         let args = frr_spelling(["netvrrp", "show", "vrrs", "server", "interface"]);
         assert_eq!(args[4], "interface");
+        let args = frr_spelling(["netvrrp", "show", "track", "brief"]);
+        assert_eq!(args[3], "brief");
+        for line in ["netvrrp show vrrp 0", "netvrrp show vrrp brief 0"] {
+            let err = Cli::try_parse_from(frr_spelling(line.split_whitespace())).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{line}"
+            );
+        }
     }
 }
 

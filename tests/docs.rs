@@ -196,6 +196,7 @@ fn sample_rows() -> Vec<(netvrrp::contract::Listing, serde_json::Value)> {
         vrrs_leader: vec!["web".into()],
         unicast_peers: vec![],
         last_change: 1.0,
+        last_reason: Some("master down timer".into()),
         track: TrackContribution::of(
             &[TrackConfig {
                 target: TrackTarget::Interface("eth1".into()),

@@ -1,40 +1,29 @@
-//! `netvrrp show [vrrp|vrrs|track]`: ask the runtime, filter, and print text or the JSON
+//! `netvrrp show [vrrp [brief]|vrrs|track]`: ask the runtime, filter, and print text or the JSON
 //! of the outward contract ([`crate::contract`]).
 
 use super::*;
 
-/// `show vrrp|vrrs|track`: ask the runtime, filter, render (`--json`: the rows as received,
-/// under their key with `schema`, see [`crate::contract`]; text: the rows read back into the
-/// contract's structs, [`crate::contract::typed_rows`]).
+/// `show [vrrp|vrrs|track]`: ask the runtime, filter, render (`--json`: the rows as
+/// received, under their key with `schema`, see [`crate::contract`]; text: the rows read back
+/// into the contract's structs, [`crate::contract::typed_rows`]). `show` alone is `show vrrp
+/// brief`.
 pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
     use crate::contract::{Listing, rows_of, typed_rows};
     use crate::daemon::control::{Request, request};
     let json_of = |listing: Listing, rows: &[serde_json::Value]| {
         serde_json::to_string_pretty(&listing.of(rows)).unwrap_or_default()
     };
-    let Some(what) = what else {
-        // `netvrrp show` alone: the overview, one line per router.
-        let brief = request(run_dir, &Request::ShowVrrp)
-            .and_then(|data| typed_rows(rows_of(data, Listing::Routers), Listing::Routers));
-        return match brief {
-            Ok(rows) => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or(0.0);
-                println!("{}", crate::daemon::render::vrrp_brief(&rows, now));
-                exit::OK
-            }
-            Err(e) => {
-                crate::report!("{e:#}");
-                exit::FAILURE
-            }
-        };
+    let overview = ShowCommand::Vrrp {
+        interface: None,
+        vrid: None,
+        brief: true,
+        json: false,
     };
-    let result = match what {
+    let result = match what.as_ref().unwrap_or(&overview) {
         ShowCommand::Vrrp {
             interface,
             vrid,
+            brief,
             json,
         } => request(run_dir, &Request::ShowVrrp).and_then(|data| {
             let rows: Vec<serde_json::Value> = rows_of(data, Listing::Routers)
@@ -46,10 +35,19 @@ pub fn show(run_dir: &Path, what: &Option<ShowCommand>) -> i32 {
                         && vrid.is_none_or(|v| r["vrid"].as_u64() == Some(u64::from(v)))
                 })
                 .collect();
-            Ok(if *json {
-                json_of(Listing::Routers, &rows)
+            if *json {
+                return Ok(json_of(Listing::Routers, &rows));
+            }
+            let rows = typed_rows(rows, Listing::Routers)?;
+            // Ages and times of the last change are relative to this host's clock.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            Ok(if *brief {
+                crate::daemon::render::vrrp_brief(&rows, now)
             } else {
-                crate::daemon::render::vrrp_text(&typed_rows(rows, Listing::Routers)?)
+                crate::daemon::render::vrrp_text(&rows, now)
             })
         }),
         ShowCommand::Vrrs { what, name, json } => {

@@ -62,6 +62,7 @@ fn master() -> VrrpRow {
         vrrs_leader: vec!["group1".into()],
         unicast_peers: vec![v4("192.0.2.3")],
         last_change: 1_765_090_800.123_456,
+        last_reason: Some("master down timer".into()),
         track: TrackContribution::of(
             &[
                 TrackConfig {
@@ -136,6 +137,7 @@ fn backup6(master: &VrrpRow) -> VrrpRow {
             },
         }),
         drift: Some("macvlan mode private, want bridge".into()),
+        last_reason: Some("startup".into()),
         counters: counters(1000),
         ..master.clone()
     }
@@ -161,6 +163,7 @@ fn v2(master: &VrrpRow) -> VrrpRow {
         vips: vec![v4("203.0.113.9")],
         track: vec![],
         last_change: 1_765_000_000.0,
+        last_reason: Some("higher priority advert".into()),
         counters: Counters::default(),
         ..master.clone()
     }
@@ -182,6 +185,7 @@ fn stopped(master: &VrrpRow) -> VrrpRow {
         vrrs_leader: vec![],
         unicast_peers: vec![],
         last_change: 0.0,
+        last_reason: None,
         track: TrackContribution::of(
             &[TrackConfig {
                 target: TrackTarget::Object("haproxy".into()),

@@ -65,9 +65,14 @@ pub struct VrrpRow {
     /// Unicast peers of this family (empty: multicast).
     #[serde(default)]
     pub unicast_peers: Vec<IpAddr>,
-    /// Last state change, seconds since the Unix epoch.
+    /// Last state change, seconds since the Unix epoch (before the first one: when the
+    /// instance was created).
     #[serde(default)]
     pub last_change: f64,
+    /// Why the last state change happened, as the state-change log line words it
+    /// ([`crate::vrrp::router::Reason`]); None before any.
+    #[serde(default)]
+    pub last_reason: Option<String>,
     #[serde(default)]
     pub track: Vec<TrackContribution>,
     /// A `fault = true` track entry is down: the instance is held in Initialize.

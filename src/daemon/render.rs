@@ -22,10 +22,15 @@ fn list<T: Display>(items: &[T]) -> String {
         .join(", ")
 }
 
-/// Every counter under its JSON name, sorted by name (the order `show vrrp` prints them in).
-/// Destructured without `..`: a counter added to [`Counters`] does not compile until it is
-/// placed here.
-pub fn counters_by_name(c: &Counters) -> [(&'static str, u64); 30] {
+/// The headings the counters of `show vrrp` are grouped under, in print order.
+pub const COUNTER_GROUPS: [&str; 5] = ["Sent", "Received", "Dropped", "Transitions", "Other"];
+
+/// Every counter under its JSON name, in its group of [`COUNTER_GROUPS`] (same index):
+/// what was sent (send errors included), what was received, adverts discarded by reason (the
+/// reasons of the metrics' `adverts_dropped_total`), state changes, and the rest (adverts that
+/// were processed but say something is wrong, refused protodown). Destructured without `..`:
+/// a counter added to [`Counters`] does not compile (unused binding) until it is placed here.
+pub fn counters_grouped(c: &Counters) -> [Vec<(&'static str, u64)>; 5] {
     let Counters {
         adverts_sent,
         adverts_received,
@@ -59,47 +64,77 @@ pub fn counters_by_name(c: &Counters) -> [(&'static str, u64); 30] {
         gratuitous_packets_sent,
     } = *c;
     [
-        ("address_list_errors", destination_errors),
-        ("adverts_received", adverts_received),
-        ("adverts_sent", adverts_sent),
-        ("auth_type_errors", auth_type_errors),
-        ("became_backup", became_backup),
-        ("became_master", became_master),
-        ("checksum_errors", checksum_errors),
-        (
-            "checksum_with_pseudoheader_received",
-            checksum_with_pseudoheader_received,
-        ),
-        (
-            "checksum_without_pseudoheader_received",
-            checksum_without_pseudoheader_received,
-        ),
-        ("gratuitous_bursts_sent", gratuitous_bursts_sent),
-        ("gratuitous_packets_sent", gratuitous_packets_sent),
-        ("interval_errors", interval_errors),
-        ("interval_mismatches", interval_mismatches),
-        ("length_errors", length_errors),
-        ("lesser_adverts_unanswered", lesser_adverts_unanswered),
-        ("oversized_errors", oversized_errors),
-        ("owner_conflicts", owner_conflicts),
-        ("peer_not_allowed", peer_not_allowed),
-        ("priority_zero_received", priority_zero_received),
-        ("priority_zero_sent", priority_zero_sent),
-        ("protodown_errors", protodown_errors),
-        ("released_master", released_master),
-        ("send_errors", send_errors),
-        ("transitions", transitions),
-        ("truncated_errors", truncated_errors),
-        ("ttl_errors", ttl_errors),
-        ("type_errors", type_errors),
-        ("version_errors", version_errors),
-        ("vrid_errors", vrid_errors),
-        ("zero_count_errors", zero_count_errors),
+        vec![
+            ("adverts_sent", adverts_sent),
+            ("priority_zero_sent", priority_zero_sent),
+            ("gratuitous_bursts_sent", gratuitous_bursts_sent),
+            ("gratuitous_packets_sent", gratuitous_packets_sent),
+            ("send_errors", send_errors),
+        ],
+        vec![
+            ("adverts_received", adverts_received),
+            ("priority_zero_received", priority_zero_received),
+            (
+                "checksum_with_pseudoheader_received",
+                checksum_with_pseudoheader_received,
+            ),
+            (
+                "checksum_without_pseudoheader_received",
+                checksum_without_pseudoheader_received,
+            ),
+        ],
+        // In the order the checks run: the packet, its sender, then the state machine's.
+        vec![
+            ("ttl_errors", ttl_errors),
+            ("version_errors", version_errors),
+            ("type_errors", type_errors),
+            ("vrid_errors", vrid_errors),
+            ("length_errors", length_errors),
+            ("zero_count_errors", zero_count_errors),
+            ("truncated_errors", truncated_errors),
+            ("oversized_errors", oversized_errors),
+            ("checksum_errors", checksum_errors),
+            ("auth_type_errors", auth_type_errors),
+            ("address_list_errors", destination_errors),
+            ("peer_not_allowed", peer_not_allowed),
+            ("interval_errors", interval_errors),
+        ],
+        vec![
+            ("transitions", transitions),
+            ("became_master", became_master),
+            ("became_backup", became_backup),
+            ("released_master", released_master),
+        ],
+        // Adverts processed anyway (a misconfiguration, a reply held back) and protodown-off
+        // refusals (the router goes to Initialize; its state says why).
+        vec![
+            ("interval_mismatches", interval_mismatches),
+            ("owner_conflicts", owner_conflicts),
+            ("lesser_adverts_unanswered", lesser_adverts_unanswered),
+            ("protodown_errors", protodown_errors),
+        ],
     ]
 }
 
-/// One block per (interface, vrid, family), FRR style.
-pub fn vrrp_text(rows: &[VrrpRow]) -> String {
+/// When the last state change was, how long ago, and why (`-` when there is no time).
+fn last_transition(r: &VrrpRow, now: f64) -> String {
+    if !r.last_change.is_finite() || r.last_change <= 0.0 {
+        return "-".into();
+    }
+    let mut out = crate::types::utc_date_time(r.last_change as i64);
+    match age(now, r.last_change) {
+        a if a == "-" => {}
+        a => out += &format!(", {a} ago"),
+    }
+    if let Some(why) = &r.last_reason {
+        out += &format!(" ({why})");
+    }
+    out
+}
+
+/// One block per (interface, vrid, family), FRR style; `now` (Unix seconds) dates the last
+/// transition.
+pub fn vrrp_text(rows: &[VrrpRow], now: f64) -> String {
     if rows.is_empty() {
         return "no VRRP routers".into();
     }
@@ -107,10 +142,14 @@ pub fn vrrp_text(rows: &[VrrpRow]) -> String {
     for r in rows {
         let field = |k: &str, v: String| format!(" {k:<32} {v}\n");
         out += &format!("\n Virtual Router ID                {}\n", r.vrid);
+        if let Some(name) = r.name.as_ref().filter(|n| !n.is_empty()) {
+            out += &field("Name", name.clone());
+        }
         out += &field("Interface", r.interface.clone());
         out += &field("Address family", r.family.to_string());
         out += &field("Protocol Version", r.version.to_string());
         out += &field("State", r.state.as_str().to_uppercase());
+        out += &field("Last transition", last_transition(r, now));
         if let Some(why) = &r.not_running {
             out += &field("Not running", why.clone());
         }
@@ -132,17 +171,23 @@ pub fn vrrp_text(rows: &[VrrpRow]) -> String {
         out += &field("Skew Time", ms(r.skew_time_ms));
         out += &field("Master Down Interval", ms(r.master_down_interval_ms));
         out += &field("Virtual addresses", list(&r.vips));
+        if !r.vrrs_leader.is_empty() {
+            out += &field("VRRS leaders", list(&r.vrrs_leader));
+        }
         if let Some(ra) = &r.router_advertisements {
             out += &router_advertisement_lines(ra);
         }
         let tracked = crate::track::show::tracked_lines(&r.track);
         if !tracked.is_empty() {
-            out += " Tracked:\n";
+            out += " Tracked objects:\n";
             out += &tracked;
         }
         out += " Counters:\n";
-        for (k, v) in counters_by_name(&r.counters) {
-            out += &format!("   {k:<40} {v}\n");
+        for (heading, counters) in COUNTER_GROUPS.iter().zip(counters_grouped(&r.counters)) {
+            out += &format!("   {heading}:\n");
+            for (k, v) in counters {
+                out += &format!("     {k:<40} {v}\n");
+            }
         }
     }
     out
@@ -267,49 +312,121 @@ mod tests {
         over_the_wire(&samples::vrrp_rows(), Listing::Routers)
     }
 
-    /// The text of the sample rows, byte for byte as the renderer over `serde_json::Value`
-    /// that this one replaced printed it (src/contract/golden/ was written by that one).
-    #[test]
-    fn the_text_is_the_golden_text() {
-        let (_, typed) = rows();
-        let full = vrrp_text(&typed);
-        assert_eq!(full, include_str!("../contract/golden/show_vrrp.txt"));
-        assert_eq!(
-            vrrp_brief(&typed, 1_765_091_112.5),
-            include_str!("../contract/golden/show.txt")
-        );
-        // The samples reach every branch.
-        for want in [
-            "Not running",
-            "Router Advertisements:",
-            "Tracked:",
-            "fault (router",
-        ] {
-            assert!(full.contains(want), "{want:?} missing from\n{full}");
+    /// Fails naming the first of `wants` that `text` lacks.
+    fn assert_contains_all(text: &str, wants: &[&str]) {
+        for want in wants {
+            assert!(text.contains(want), "{want:?} missing from\n{text}");
         }
     }
 
+    /// When the tests render: 312.4 s after the sample Master's last change.
+    const NOW: f64 = 1_765_091_112.5;
+
+    /// The text of the sample rows, byte for byte as src/contract/golden/ has it (written by
+    /// the renderer over `serde_json::Value` this one replaced; since issue 20 with a name,
+    /// the last transition, the VRRS leaders and the counters in groups).
     #[test]
-    fn counters_print_under_their_json_names_in_name_order() {
+    fn the_text_is_the_golden_text() {
+        let (_, typed) = rows();
+        let full = vrrp_text(&typed, NOW);
+        assert_eq!(full, include_str!("../contract/golden/show_vrrp.txt"));
+        assert_eq!(
+            vrrp_brief(&typed, NOW),
+            include_str!("../contract/golden/show.txt")
+        );
+        // The samples reach every branch.
+        assert_contains_all(
+            &full,
+            &[
+                "Not running",
+                "Router Advertisements:",
+                "Tracked objects:",
+                "fault (router",
+                "VRRS leaders",
+            ],
+        );
+    }
+
+    /// Every counter of [`Counters`] is printed once, in one group, under its JSON name and
+    /// with its own value; no group is empty.
+    #[test]
+    fn every_counter_is_in_exactly_one_group() {
         let c = samples::counters(1);
         let json = serde_json::to_value(c).unwrap();
-        let names: Vec<&str> = counters_by_name(&c).iter().map(|(k, _)| *k).collect();
-        let keys: Vec<&str> = json
+        let groups = counters_grouped(&c);
+        let mut printed: Vec<&str> = groups.iter().flatten().map(|(k, _)| *k).collect();
+        for (heading, group) in COUNTER_GROUPS.iter().zip(&groups) {
+            assert!(!group.is_empty(), "{heading}");
+            for (k, v) in group {
+                assert_eq!(json[k], *v, "{heading}: {k}");
+            }
+        }
+        printed.sort_unstable();
+        let mut keys: Vec<&str> = json
             .as_object()
             .unwrap()
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(names, keys);
-        for (k, v) in counters_by_name(&c) {
-            assert_eq!(json[k], v, "{k}");
+        keys.sort_unstable();
+        assert_eq!(printed, keys);
+        // What each heading means (src/vrrp/router/counters.rs, src/daemon/metrics.rs).
+        let group_of = |name: &str| {
+            let i = groups
+                .iter()
+                .position(|g| g.iter().any(|(k, _)| *k == name))
+                .unwrap();
+            COUNTER_GROUPS[i]
+        };
+        for k in keys.iter().filter(|k| k.ends_with("_errors")) {
+            let want = match *k {
+                "send_errors" => "Sent",
+                "protodown_errors" => "Other",
+                _ => "Dropped",
+            };
+            assert_eq!(group_of(k), want, "{k}");
         }
+        assert_eq!(group_of("peer_not_allowed"), "Dropped");
+        assert_eq!(group_of("interval_mismatches"), "Other");
+        let full = vrrp_text(&rows().1, NOW);
+        for heading in COUNTER_GROUPS {
+            assert_eq!(
+                full.matches(&format!("\n   {heading}:\n")).count(),
+                4,
+                "{heading}"
+            );
+        }
+    }
+
+    /// The name, the last transition with its reason, and the VRRS leaders of the full view.
+    #[test]
+    fn the_full_view_says_when_and_why_the_last_transition_was() {
+        let (_, mut rows) = rows();
+        let text = vrrp_text(&rows, NOW);
+        assert_contains_all(
+            &text,
+            &[
+                "\n Virtual Router ID                5\n Name                             edge-web\n",
+                " Last transition                  2025-12-07 07:00:00 UTC, 5m12s ago (master down timer)\n",
+                " VRRS leaders                     group1\n",
+                " Last transition                  -\n",
+            ],
+        );
+        // An unnamed router has no Name line; no reason before the first transition; a
+        // clock behind the change has no age.
+        assert_eq!(text.matches(" Name ").count(), 2, "{text}");
+        rows[0].last_reason = None;
+        let text = vrrp_text(&rows[..1], rows[0].last_change - 1.0);
+        assert!(
+            text.contains(" Last transition                  2025-12-07 07:00:00 UTC\n"),
+            "{text}"
+        );
     }
 
     #[test]
     fn one_aligned_line_per_router() {
         let (_, rows) = rows();
-        let text = vrrp_brief(&rows, 1_765_091_112.5);
+        let text = vrrp_brief(&rows, NOW);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 6, "{text}");
         assert_eq!(
@@ -339,31 +456,32 @@ mod tests {
     #[test]
     fn the_full_view_has_a_block_per_router() {
         let (_, rows) = rows();
-        let text = vrrp_text(&rows);
-        for want in [
-            "\n Virtual Router ID                5\n",
-            " State                            MASTER\n",
-            " Master address                   -\n",
-            " Protodown                        true\n",
-            " Master Down Interval             3218.75 ms\n",
-            " Advertisement Interval           1000 ms\n",
-            " Virtual addresses                192.0.2.1, 198.51.100.7\n",
-            " Not running                      parent interface eth2 has no IPv4 address\n",
-            "   interface eth9                 down  decrement 50, contributes -50\n",
-            "   object haproxy                 up    fault when down\n",
-            "   address_list_errors                      1\n",
-            " Router Advertisements:\n",
-            "   State                          silent\n",
-            "   Source                         fe80::200:5eff:fe00:211\n",
-            "   Interval                       198000..600000 ms\n",
-            "   Prefixes                       2001:db8:5::/64, 2001:db8:6::/64\n",
-            "   MTU                            1500\n",
-            "   RAs sent                       41\n",
-            "   RS ignored (not Master)        12\n",
-        ] {
-            assert!(text.contains(want), "{want:?} missing from\n{text}");
-        }
+        let text = vrrp_text(&rows, NOW);
+        assert_contains_all(
+            &text,
+            &[
+                "\n Virtual Router ID                5\n",
+                " State                            MASTER\n",
+                " Master address                   -\n",
+                " Protodown                        true\n",
+                " Master Down Interval             3218.75 ms\n",
+                " Advertisement Interval           1000 ms\n",
+                " Virtual addresses                192.0.2.1, 198.51.100.7\n",
+                " Not running                      parent interface eth2 has no IPv4 address\n",
+                "   interface eth9                 down  decrement 50, contributes -50\n",
+                "   object haproxy                 up    fault when down\n",
+                "     address_list_errors                      1\n",
+                " Router Advertisements:\n",
+                "   State                          silent\n",
+                "   Source                         fe80::200:5eff:fe00:211\n",
+                "   Interval                       198000..600000 ms\n",
+                "   Prefixes                       2001:db8:5::/64, 2001:db8:6::/64\n",
+                "   MTU                            1500\n",
+                "   RAs sent                       41\n",
+                "   RS ignored (not Master)        12\n",
+            ],
+        );
         assert_eq!(text.matches("Router Advertisements").count(), 1, "{text}");
-        assert_eq!(vrrp_text(&[]), "no VRRP routers");
+        assert_eq!(vrrp_text(&[], NOW), "no VRRP routers");
     }
 }

@@ -102,6 +102,7 @@ impl Runtime {
                         inst.key.family,
                     ),
                     last_change: inst.last_change,
+                    last_reason: inst.last_reason.map(|r| r.to_string()),
                     track: TrackContribution::of(&inst.config.track, r.tracked_down()),
                     faulted: r.faulted(),
                     counters: *r.counters(),

@@ -159,6 +159,7 @@ fn not_installed_row(rc: &RouterConfig, w: &NotInstalled) -> VrrpRow {
         vrrs_leader: rc.vrrs_leader.clone(),
         unicast_peers: crate::vrrp::unicast::peers_of(&rc.unicast_peers, family),
         last_change: 0.0,
+        last_reason: None,
         track: TrackContribution::of(&rc.track, &vec![false; rc.track.len()]),
         faulted: false,
         counters: Default::default(),
