@@ -276,7 +276,9 @@ pub enum Reason {
     Preempt,
     /// Backup → Master: Skew_Time after the master announced it was leaving.
     PriorityZeroReceived,
-    /// Backup → Master: the shortened timer of [`Input::Resume`] ran out in silence.
+    /// Backup → Master: the shortened timer of [`Input::Resume`] ran out in silence (the
+    /// runtime resumes a router that was Master: after an unclean exit, or when it takes a
+    /// running Master's devices over, e.g. from keepalived or FRR).
     Resume,
     /// Master → Backup.
     HigherPriorityAdvert,
@@ -304,7 +306,9 @@ impl Reason {
             Reason::MasterDownTimer => "master down timer",
             Reason::Preempt => "preempt lower priority master",
             Reason::PriorityZeroReceived => "priority 0 received",
-            Reason::Resume => "resumed after an unclean exit",
+            Reason::Resume => {
+                "resumed as the Master it was before this start (an unclean exit, or devices taken over live)"
+            }
             Reason::HigherPriorityAdvert => "higher priority advert",
             Reason::EqualPriorityHigherAddress => "equal priority, higher address",
             Reason::Shutdown => "shutdown",
