@@ -168,6 +168,9 @@ struct Group {
     loc: Location,
     members: Vec<Word>,
     statement: Statement,
+    /// `sync_group_tracking_weight` (or the deprecated `global_tracking`): the members keep
+    /// the weights of what they track themselves.
+    keeps_weights: bool,
 }
 
 struct Cx<'d> {
@@ -282,7 +285,6 @@ impl Cx<'_> {
             origin: vec![format!("{}: vrrp_instance {name}", st.loc())],
             ..Router::default()
         };
-        let in_group = self.group_of(&name).map(str::to_string);
         let mut b = InstKeys::default();
         for c in st.children() {
             if !self.instance_setting(c, &mut r, &mut b.vrid_seen)
@@ -346,6 +348,7 @@ impl Cx<'_> {
         if let Some(ms) = r.settings.advertisement_interval {
             r.settings.advertisement_interval = Some(self.interval(ms, version, &st.loc(), &mut r));
         }
+        self.initial_master(st, &mut r);
         if r.settings.priority == Some(255) {
             r.note(
                 "priority",
@@ -355,34 +358,36 @@ impl Cx<'_> {
                 ),
             );
         }
-        // Tracking. keepalived zeroes the weights of a sync group member's own track
-        // scripts, files and processes (every member must move together).
+        // Tracking. A sync group member's own weighted entries follow keepalived's sync
+        // group rules (track.rs, sync_member).
+        let sync = self
+            .group_of(&name)
+            .filter(|g| !g.keeps_weights)
+            .map(|g| g.name.clone());
         for (w, weight, reverse) in b.tracks {
-            self.track_interface(&mut r, &w, weight, reverse);
+            match &sync {
+                Some(g) if weight != 0 && !reverse => {
+                    self.sync_member(&mut r, g, "track_interface", &w, None, weight);
+                }
+                _ => self.track_interface(&mut r, &w, weight, reverse),
+            }
         }
         for (block, w, weight, reverse) in b.objects {
-            let Some((kind, name, mut weight, reverse)) = self.resolve(&block, &w, weight, reverse)
+            let Some((kind, name, weight, reverse)) = self.resolve(&block, &w, weight, reverse)
             else {
                 continue;
             };
-            if in_group.is_some() && weight != 0 {
-                r.note(
-                    "",
-                    format!(
-                        "{}: {} {}: keepalived zeroes a sync group member's weights",
-                        w.loc,
-                        block.keyword(),
-                        w.text
-                    ),
-                );
-                weight = 0;
+            match &sync {
+                Some(g) if weight != 0 && !reverse && kind != "process" => {
+                    self.sync_member(&mut r, g, block.keyword(), &w, Some(&name), weight);
+                }
+                _ => self.track_object(&mut r, &w, kind, &name, weight, reverse),
             }
-            self.track_object(&mut r, &w, kind, &name, weight, reverse);
         }
         // Unicast: every family of the router needs a peer; netvrrp's IPv6 peers are
         // link-locals. Otherwise the router stays multicast, and says why.
         if !b.peers.is_empty() {
-            self.unicast(&mut r, b.peers);
+            self.unicast(&mut r, family, b.peers);
         }
         let mut inst = Inst {
             name,
@@ -394,6 +399,50 @@ impl Cx<'_> {
         };
         self.vrrs_parts(&mut inst, b.vip_dev, b.notifies);
         Some(inst)
+    }
+
+    /// `state MASTER`: netvrrp has no initial state (instance_remark says so), but keepalived
+    /// also clears `nopreempt` and `preempt_delay` with it (vrrp_complete_instance: "will not
+    /// work with initial state MASTER - clearing"), so the router preempts, at once.
+    /// keepalived takes `MASTER` as written only; another spelling is an unknown state, BACKUP.
+    fn initial_master(&mut self, st: &Statement, r: &mut Router) {
+        let children = st.children();
+        let master = children.iter().any(|c| {
+            c.keyword() == "state" && c.args().first().is_some_and(|w| w.text == "MASTER")
+        });
+        if !master {
+            return;
+        }
+        // (keywords, whether the router has it, what keepalived does instead, its words)
+        let cases = [
+            (
+                &["nopreempt", "no_preempt"][..],
+                r.settings.preempt == Some(false),
+                "preempts; preempt = true",
+                "nopreempt",
+            ),
+            (
+                &["preempt_delay"][..],
+                r.settings.preempt_delay.is_some(),
+                "preempts at once; not translated",
+                "preempt delay",
+            ),
+        ];
+        for (kws, set, instead, said) in cases {
+            let Some(c) = children.iter().rev().find(|c| kws.contains(&c.keyword())) else {
+                continue;
+            };
+            if set {
+                let kw = c.keyword();
+                self.d.warn(
+                    c.loc(),
+                    format!("`{kw}` with state MASTER: keepalived clears it and {instead}"),
+                );
+                r.note("preempt", format!("{}: {kw}: keepalived ignores it with state MASTER (\"{said} will not work with initial state MASTER - clearing\")", c.loc()));
+            }
+        }
+        r.settings.preempt = r.settings.preempt.map(|_| true);
+        r.settings.preempt_delay = None;
     }
 
     /// The instance keys that set one value of the router; false for any other key.
@@ -586,42 +635,6 @@ impl Cx<'_> {
         }
     }
 
-    /// The instance's VIPs onto its router, saying which came from another family or from
-    /// virtual_ipaddress_excluded.
-    fn place_vips(&mut self, vips: &[(IpNet, Location, bool)], family: Family, r: &mut Router) {
-        for (a, loc, excluded) in vips {
-            let fam = match a {
-                IpNet::V4(_) => Family::Ipv4,
-                IpNet::V6(_) => Family::Ipv6,
-            };
-            if fam != family {
-                self.d.warn(
-                    loc.clone(),
-                    format!(
-                        "{a}: an {fam} address in an {family} instance: netvrrp runs a separate {fam} election for it on the same VRID"
-                    ),
-                );
-                r.note(
-                    fam.as_str(),
-                    format!(
-                        "{loc}: {a} came from an {family} instance: netvrrp elects {fam} on its own (same VRID, same settings)"
-                    ),
-                );
-            } else if *excluded {
-                r.note(
-                    fam.as_str(),
-                    format!(
-                        "{loc}: {a} was in virtual_ipaddress_excluded: netvrrp advertises every VIP, so a keepalived peer sees one more address"
-                    ),
-                );
-            }
-            match a {
-                IpNet::V4(n) => r.ipv4.push(*n),
-                IpNet::V6(n) => r.ipv6.push(*n),
-            }
-        }
-    }
-
     /// What the instance leads through VRRS: VIPs on other devices become pathways, notify
     /// scripts become clients.
     fn vrrs_parts(
@@ -795,6 +808,206 @@ mod tests {
                 let top = keepalived_lex::read_str(text, "t.conf", d);
                 translate(&top, "t.conf", d)
             },
+        );
+    }
+
+    /// Import `text` as t.conf: the output (None on errors), the warnings and errors as
+    /// printed (`t.conf:LINE:COL: message`).
+    fn import_text(text: &str) -> (Option<String>, Vec<String>, Vec<String>) {
+        let mut d = Diags::default();
+        let top = keepalived_lex::read_str(text, "t.conf", &mut d);
+        let imp = translate(&top, "t.conf", &mut d);
+        let shown = |v: &[crate::import::Diag]| -> Vec<String> {
+            v.iter()
+                .map(|x| format!("{}: {}", x.loc, x.message))
+                .collect()
+        };
+        let out = d
+            .errors
+            .is_empty()
+            .then(|| super::super::render::render(&imp, None).unwrap());
+        if let Some(out) = &out {
+            crate::config::parse_str(out, "t.toml").unwrap();
+        }
+        (out, shown(&d.warnings), shown(&d.errors))
+    }
+
+    /// Panics, showing `context`, unless `want` is one of `list`.
+    fn expect<S: AsRef<str>>(list: &[S], want: &str, context: &dyn std::fmt::Debug) {
+        assert!(
+            list.iter().any(|x| x.as_ref() == want),
+            "{want}\nnot in {context:#?}"
+        );
+    }
+
+    /// The lines of the last `[[vrrp]]` table of `out`, comments included.
+    fn router_lines(out: &str) -> Vec<&str> {
+        out.rsplit("[[vrrp]]\n")
+            .next()
+            .unwrap_or_default()
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .collect()
+    }
+
+    /// keepalived 2.2.7 clears nopreempt and preempt_delay with state MASTER ("nopreempt
+    /// will not work with initial state MASTER - clearing") and preempts at once.
+    #[test]
+    fn nopreempt_with_state_master_preempts_as_in_keepalived() {
+        let (out, warnings, _) = import_text(
+            "vrrp_instance A {\n state MASTER\n nopreempt\n preempt_delay 10\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.5/24 }\n}\n",
+        );
+        let out = out.unwrap();
+        expect(
+            &warnings,
+            "t.conf:3:2: `nopreempt` with state MASTER: keepalived clears it and preempts; preempt = true",
+            &warnings,
+        );
+        expect(
+            &warnings,
+            "t.conf:4:2: `preempt_delay` with state MASTER: keepalived clears it and preempts at once; not translated",
+            &warnings,
+        );
+        let lines = router_lines(&out);
+        expect(&lines, "preempt = true", &out);
+        assert!(!out.contains("preempt-delay ="), "{out}");
+        expect(
+            &lines,
+            "# t.conf:3:2: nopreempt: keepalived ignores it with state MASTER (\"nopreempt will not work with initial state MASTER - clearing\")",
+            &out,
+        );
+        // BACKUP (or keepalived's unknown spelling `master`, which is BACKUP): kept.
+        for state in ["BACKUP", "master"] {
+            let (out, ..) = import_text(&format!(
+                "vrrp_instance A {{\n state {state}\n nopreempt\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{ 10.0.0.5/24 }}\n}}\n"
+            ));
+            assert!(out.unwrap().contains("\npreempt = false\n"), "{state}");
+        }
+    }
+
+    /// keepalived zeroes the weight of an interface a sync group member tracks itself ("ignoring
+    /// kb0 tracked interface weight due to SYNC group"): FAULT while it is down.
+    #[test]
+    fn sync_member_interface_weight_is_fault_as_in_keepalived() {
+        let group = "vrrp_sync_group G {\n group {\n A\n B\n }\n}\nvrrp_instance B {\n interface eth1\n virtual_router_id 2\n virtual_ipaddress { 10.0.1.5/24 }\n}\n";
+        let (out, warnings, _) = import_text(&format!(
+            "{group}vrrp_instance A {{\n interface eth0\n virtual_router_id 1\n track_interface {{\n kb0 weight -15\n }}\n virtual_ipaddress {{ 10.0.0.5/24 }}\n}}\n"
+        ));
+        let out = out.unwrap();
+        expect(
+            &warnings,
+            "t.conf:16:2: track_interface kb0 weight -15: in vrrp_sync_group G keepalived zeroes it (FAULT while it is down): fault = true",
+            &warnings,
+        );
+        let lines = router_lines(&out);
+        expect(
+            &lines,
+            "# t.conf:16:2: track_interface kb0 weight -15: keepalived zeroes the weight of a sync group member's own track_interface (FAULT while it is down); fault = true does the same",
+            &out,
+        );
+        expect(
+            &lines,
+            "track = [{ interface = \"kb0\", fault = true }]",
+            &out,
+        );
+        // sync_group_tracking_weight keeps the weight.
+        let keep = group.replacen(" }\n}\n", " }\n sync_group_tracking_weight\n}\n", 1);
+        let (out, warnings, _) = import_text(&format!(
+            "{keep}vrrp_instance A {{\n interface eth0\n virtual_router_id 1\n track_interface {{\n kb0 weight -15\n }}\n virtual_ipaddress {{ 10.0.0.5/24 }}\n}}\n"
+        ));
+        assert!(
+            out.unwrap()
+                .contains("track = [{ interface = \"kb0\", decrement = 15 }]"),
+            "{warnings:#?}"
+        );
+    }
+
+    /// A sync group member's weighted script is not tracked by keepalived at all ("ignoring
+    /// tracked script chk_nginx with weights due to SYNC group"); its process keeps its
+    /// weight. The comment says the weight the file gave.
+    #[test]
+    fn sync_member_weighted_script_is_not_tracked_as_in_keepalived() {
+        let (out, warnings, _) = import_text(
+            "vrrp_script chk_nginx {\n script /usr/bin/true\n weight 5\n}\nvrrp_track_process nginx {\n process nginx\n weight -7\n}\nvrrp_sync_group G {\n group {\n A\n }\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n track_script {\n chk_nginx\n }\n track_process {\n nginx\n }\n virtual_ipaddress { 10.0.0.5/24 }\n}\n",
+        );
+        let out = out.unwrap();
+        expect(
+            &warnings,
+            "t.conf:18:2: track_script chk_nginx weight 5: keepalived does not track it in vrrp_sync_group G; not tracked (track it on the group, or set sync_group_tracking_weight there, to keep it)",
+            &warnings,
+        );
+        let lines = router_lines(&out);
+        expect(
+            &lines,
+            "# t.conf:18:2: track_script chk_nginx weight 5: not tracked, as in keepalived, which drops a sync group member's own weighted track_script entries",
+            &out,
+        );
+        expect(
+            &lines,
+            "track = [{ object = \"nginx\", decrement = 7 }]",
+            &out,
+        );
+        assert!(!out.contains("weight 0"), "{out}");
+    }
+
+    /// keepalived skips a unicast peer of the other family ("MUST be of the same family").
+    #[test]
+    fn unicast_peer_of_the_other_family_is_a_warning() {
+        let (out, warnings, _) = import_text(
+            "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n unicast_peer {\n 10.0.0.2\n fe80::1\n }\n virtual_ipaddress { 10.0.0.5/24 }\n}\n",
+        );
+        let out = out.unwrap();
+        assert_eq!(
+            warnings,
+            [
+                "t.conf:6:2: unicast_peer fe80::1: an ipv6 peer in an ipv4 instance: keepalived skips it (the families must match); not translated"
+            ]
+        );
+        let lines = router_lines(&out);
+        expect(
+            &lines,
+            "# t.conf:6:2: unicast_peer fe80::1: not translated: keepalived skips a peer of the other family",
+            &out,
+        );
+        expect(&lines, "unicast-peers = [\"10.0.0.2\"]", &out);
+    }
+
+    /// An address option without its value: keepalived skips the address ("No dev parameter
+    /// specified for ..."); an error, as for any malformed address.
+    #[test]
+    fn address_option_without_value_is_an_error() {
+        for opt in ["dev", "scope", "label"] {
+            let (out, _, errors) = import_text(&format!(
+                "vrrp_instance A {{\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{\n 10.0.0.5/24 {opt}\n }}\n}}\n"
+            ));
+            assert!(out.is_none());
+            assert_eq!(
+                errors,
+                [format!("t.conf:5:14: 10.0.0.5/24: `{opt}` needs a value")]
+            );
+        }
+    }
+
+    /// vrrp_track_process `quorum 1` is keepalived's default and what a process object does:
+    /// a comment, no warning; another quorum has no equivalent.
+    #[test]
+    fn process_quorum_one_is_the_same_meaning() {
+        let conf = |q: u32| {
+            format!(
+                "vrrp_track_process nginx {{\n process nginx\n quorum {q}\n}}\nvrrp_instance A {{\n interface eth0\n virtual_router_id 1\n track_process {{\n nginx\n }}\n virtual_ipaddress {{ 10.0.0.5/24 }}\n}}\n"
+            )
+        };
+        let (out, warnings, _) = import_text(&conf(1));
+        assert!(warnings.is_empty(), "{warnings:#?}");
+        assert!(out.unwrap().contains(
+            "# t.conf:3:2: quorum 1: up while at least one such process runs (same meaning)\n"
+        ));
+        let (_, warnings, _) = import_text(&conf(2));
+        assert_eq!(
+            warnings,
+            [
+                "t.conf:3:2: `quorum` not translated: a process object is up while any one process of that name runs, however many"
+            ]
         );
     }
 

@@ -3,7 +3,77 @@
 use super::*;
 
 impl Cx<'_> {
-    pub(super) fn unicast(&mut self, r: &mut Router, peers: Vec<(IpAddr, Location)>) {
+    /// The instance's VIPs onto its router, saying which came from another family or from
+    /// virtual_ipaddress_excluded.
+    pub(super) fn place_vips(
+        &mut self,
+        vips: &[(IpNet, Location, bool)],
+        family: Family,
+        r: &mut Router,
+    ) {
+        for (a, loc, excluded) in vips {
+            let fam = match a {
+                IpNet::V4(_) => Family::Ipv4,
+                IpNet::V6(_) => Family::Ipv6,
+            };
+            if fam != family {
+                self.d.warn(
+                    loc.clone(),
+                    format!(
+                        "{a}: an {fam} address in an {family} instance: netvrrp runs a separate {fam} election for it on the same VRID"
+                    ),
+                );
+                r.note(
+                    fam.as_str(),
+                    format!(
+                        "{loc}: {a} came from an {family} instance: netvrrp elects {fam} on its own (same VRID, same settings)"
+                    ),
+                );
+            } else if *excluded {
+                r.note(
+                    fam.as_str(),
+                    format!(
+                        "{loc}: {a} was in virtual_ipaddress_excluded: netvrrp advertises every VIP, so a keepalived peer sees one more address"
+                    ),
+                );
+            }
+            match a {
+                IpNet::V4(n) => r.ipv4.push(*n),
+                IpNet::V6(n) => r.ipv6.push(*n),
+            }
+        }
+    }
+
+    /// `family`: the instance's; keepalived skips a peer of the other family ("MUST be of
+    /// the same family"), and so does the import, saying so.
+    pub(super) fn unicast(
+        &mut self,
+        r: &mut Router,
+        family: Family,
+        mut peers: Vec<(IpAddr, Location)>,
+    ) {
+        peers.retain(|(a, loc)| {
+            let fam = if a.is_ipv4() {
+                Family::Ipv4
+            } else {
+                Family::Ipv6
+            };
+            if fam == family {
+                return true;
+            }
+            self.d.warn(
+                loc.clone(),
+                format!("unicast_peer {a}: an {fam} peer in an {family} instance: keepalived skips it (the families must match); not translated"),
+            );
+            r.note(
+                "unicast-peers",
+                format!("{loc}: unicast_peer {a}: not translated: keepalived skips a peer of the other family"),
+            );
+            false
+        });
+        if peers.is_empty() {
+            return;
+        }
         let mut ok = true;
         for (a, loc) in &peers {
             if let IpAddr::V6(v6) = a
@@ -72,12 +142,28 @@ impl Cx<'_> {
         let mut dev = None;
         let mut it = v.args().iter();
         while let Some(w) = it.next() {
-            match w.text.as_str() {
-                "dev" => dev = it.next().map(|d| d.text.clone()),
-                "scope" => {
-                    if let Some(s) = it.next()
-                        && s.text != "global"
-                    {
+            let opt = w.text.as_str();
+            let takes_value = matches!(
+                opt,
+                "dev" | "scope" | "label" | "brd" | "peer" | "preferred_lft" | "track_group"
+            );
+            // keepalived skips the whole address ("No dev parameter specified for ...").
+            let val = match it.clone().next() {
+                Some(x) if takes_value => {
+                    it.next();
+                    Some(x)
+                }
+                None if takes_value => {
+                    self.d
+                        .error(w.loc.clone(), format!("{a}: `{opt}` needs a value"));
+                    return;
+                }
+                _ => None,
+            };
+            match (opt, val) {
+                ("dev", Some(d)) => dev = Some(d.text.clone()),
+                ("scope", Some(s)) => {
+                    if s.text != "global" {
                         self.d.warn(
                             s.loc.clone(),
                             format!("{a} scope {}: netvrrp adds VIPs with scope global", s.text),
@@ -88,29 +174,32 @@ impl Cx<'_> {
                         );
                     }
                 }
-                "label" | "brd" | "peer" | "preferred_lft" | "track_group" => {
-                    let val = it.next().map(|x| x.text.clone()).unwrap_or_default();
+                (_, Some(x)) => {
+                    let val = &x.text;
                     self.d.warn(
                         w.loc.clone(),
-                        format!("{a} {} {val}: not kept (no equivalent)", w.text),
+                        format!("{a} {opt} {val}: not kept (no equivalent)"),
                     );
                     r.note(
                         "",
                         format!(
-                            "{}: {a} {} {val}: not kept (netvrrp adds the address without it)",
-                            w.loc, w.text
+                            "{}: {a} {opt} {val}: not kept (netvrrp adds the address without it)",
+                            w.loc
                         ),
                     );
                 }
-                "home" | "-nodad" | "nodad" | "mngtmpaddr" | "noprefixroute" | "autojoin"
-                | "no_track" | "use_vmac" => {
+                (
+                    "home" | "-nodad" | "nodad" | "mngtmpaddr" | "noprefixroute" | "autojoin"
+                    | "no_track" | "use_vmac",
+                    None,
+                ) => {
                     self.d.warn(
                         w.loc.clone(),
-                        format!("{a} {}: not kept (no equivalent)", w.text),
+                        format!("{a} {opt}: not kept (no equivalent)"),
                     );
-                    r.note("", format!("{}: {a} {}: not kept", w.loc, w.text));
+                    r.note("", format!("{}: {a} {opt}: not kept", w.loc));
                 }
-                other => {
+                (other, None) => {
                     // One error per address: what follows an unknown word cannot be read.
                     self.d
                         .error(w.loc.clone(), format!("`{other}`: unknown address option"));

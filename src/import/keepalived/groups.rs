@@ -22,19 +22,25 @@ impl Cx<'_> {
                     .chain(c.args().iter().cloned())
             })
             .collect();
+        let keeps_weights = st.children().iter().any(|c| {
+            matches!(
+                c.keyword(),
+                "sync_group_tracking_weight" | "global_tracking"
+            )
+        });
         self.groups.push(Group {
             name: name.text.clone(),
             loc: st.loc(),
             members,
             statement: st.clone(),
+            keeps_weights,
         });
     }
 
-    pub(super) fn group_of(&self, instance: &str) -> Option<&str> {
+    pub(super) fn group_of(&self, instance: &str) -> Option<&Group> {
         self.groups
             .iter()
             .find(|g| g.members.iter().any(|m| m.text == instance))
-            .map(|g| g.name.as_str())
     }
 
     /// notify*: a [[vrrs.client]] of kind exec following `leader`.
@@ -150,6 +156,16 @@ impl Cx<'_> {
             for c in g.statement.children() {
                 match c.keyword() {
                     "group" => {}
+                    "sync_group_tracking_weight" | "global_tracking" => {
+                        insts[first].router.note(
+                            "",
+                            format!(
+                                "{}: {}: the members keep the weights of what they track themselves, as in keepalived",
+                                c.loc(),
+                                c.keyword()
+                            ),
+                        );
+                    }
                     "track_interface" => {
                         for t in c.children() {
                             let Some(w) = t.words.first().cloned() else {

@@ -50,6 +50,25 @@ impl Cx<'_> {
                     self.timing_field(c, &mut fields, &mut notes);
                 }
                 "init_fail" if kind == "exec" => init_fail = true,
+                // The minimum number of matching processes, keepalived's default 1: what a
+                // process object does anyway (up while any process of that name runs).
+                "quorum"
+                    if kind == "process"
+                        && c.args().len() == 1
+                        && c.args().first().is_some_and(|w| w.text == "1") =>
+                {
+                    notes.push(format!(
+                        "{}: quorum 1: up while at least one such process runs (same meaning)",
+                        c.loc()
+                    ));
+                }
+                "quorum" | "quorum_max" if kind == "process" => {
+                    let n = self.skip(
+                        c,
+                        "a process object is up while any one process of that name runs, however many",
+                    );
+                    notes.push(n);
+                }
                 "weight" => {
                     // track_file allows any 32-bit weight (it multiplies the file's number);
                     // a priority moves by 254 at the most.
@@ -331,6 +350,57 @@ impl Cx<'_> {
             w => Some(self.raise(r, at, iface, w)),
         };
         add_track(r, true, iface, decrement);
+    }
+
+    /// A weighted entry a vrrp_sync_group member lists itself (not the group's own tracking,
+    /// and not with `sync_group_tracking_weight`), as keepalived 2.2.7 runs it
+    /// (vrrp_complete_instance): an interface's weight is ignored, so the member goes to
+    /// FAULT while it is down; a file of weight 1 (the default) gets weight 0, FAULT too; a
+    /// weighted script, or a file of another weight, is not tracked at all. Processes keep
+    /// their weights and do not come here. `object` is the `[[track]]` name (None: an
+    /// interface). keepalived reports each at load time; so does the import.
+    pub(super) fn sync_member(
+        &mut self,
+        r: &mut Router,
+        group: &str,
+        keyword: &str,
+        w: &Word,
+        object: Option<&str>,
+        weight: i32,
+    ) {
+        let at = &w.loc;
+        let ka = &w.text;
+        let fault = match keyword {
+            "track_interface" => Some(("the weight", "FAULT while it is down")),
+            "track_file" if weight == 1 => Some((
+                "the default weight 1",
+                "FAULT while it holds anything but 0",
+            )),
+            _ => None,
+        };
+        match fault {
+            Some((what, how)) => {
+                self.d.warn(
+                    at.clone(),
+                    format!("{keyword} {ka} weight {weight}: in vrrp_sync_group {group} keepalived zeroes it ({how}): fault = true"),
+                );
+                r.note(
+                    "track",
+                    format!("{at}: {keyword} {ka} weight {weight}: keepalived zeroes {what} of a sync group member's own {keyword} ({how}); fault = true does the same"),
+                );
+                add_track(r, object.is_none(), object.unwrap_or(ka), None);
+            }
+            None => {
+                self.d.warn(
+                    at.clone(),
+                    format!("{keyword} {ka} weight {weight}: keepalived does not track it in vrrp_sync_group {group}; not tracked (track it on the group, or set sync_group_tracking_weight there, to keep it)"),
+                );
+                r.note(
+                    "track",
+                    format!("{at}: {keyword} {ka} weight {weight}: not tracked, as in keepalived, which drops a sync group member's own weighted {keyword} entries"),
+                );
+            }
+        }
     }
 
     /// A positive keepalived weight, added while `what` was up: netvrrp starts that much
