@@ -126,6 +126,24 @@ fn text_and_json_lines() {
     assert!(err.contains("1 error(s) in the configuration"), "{err}");
     // validate applies nothing in any case: it does not say it did not.
     assert!(!err.contains("nothing was applied"), "{err}");
+    // The importers' diagnostics too.
+    let bad = ns.dir().join("keepalived.conf");
+    std::fs::write(&bad, "vrrp_instance VI_1 {\n    virtual_router_id 300\n").unwrap();
+    let bad = bad.display().to_string();
+    let out = ns.netvrrp(&[
+        "--log-format",
+        "json",
+        "autoconfigure",
+        "--from-keepalived",
+        &bad,
+    ]);
+    assert_eq!(out.status.code(), Some(65), "{}", common::text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nothing was written"), "{err}");
+    for l in err.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert_eq!(v["level"], "ERROR", "{l}");
+    }
 }
 
 /// One native-protocol datagram: `KEY=VALUE\n`, or `KEY\n` + 64-bit LE length + value + `\n`

@@ -105,13 +105,15 @@ pub fn import_to_text(
 }
 
 /// The command: translate, print warnings, write stdout or `output`. Returns the exit code.
+/// Diagnostics go through the command reporter, so `--log-format json` (and journald) get
+/// them as events like every other command's.
 pub fn run(dialect: Dialect, path: &Path, output: Option<&Path>) -> i32 {
     let existing = match output {
         Some(out) => match std::fs::read_to_string(out) {
             Ok(t) => Some(t),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
-                eprintln!("netvrrp: cannot read {}: {e}", out.display());
+                crate::report!("cannot read {}: {e}", out.display());
                 return crate::exit::FAILURE;
             }
         },
@@ -120,16 +122,16 @@ pub fn run(dialect: Dialect, path: &Path, output: Option<&Path>) -> i32 {
     let mut diags = Diags::default();
     let result = import_to_text(dialect, path, existing.as_deref(), &mut diags);
     for w in &diags.warnings {
-        eprintln!("{}: warning: {}", w.loc, w.message);
+        crate::report_plain!("{}: warning: {}", w.loc, w.message);
     }
     let text = match result {
         Ok(t) => t,
         Err(errors) => {
             for e in &errors {
-                eprintln!("{e}");
+                crate::report_plain!("{e}");
             }
-            eprintln!(
-                "netvrrp: {} error(s) in {}; nothing was written",
+            crate::report!(
+                "{} error(s) in {}; nothing was written",
                 errors.len(),
                 path.display()
             );
@@ -137,8 +139,8 @@ pub fn run(dialect: Dialect, path: &Path, output: Option<&Path>) -> i32 {
         }
     };
     if !diags.warnings.is_empty() {
-        eprintln!(
-            "netvrrp: {} warning(s): what they name is a comment in the output; review it before applying",
+        crate::report!(
+            "{} warning(s): what they name is a comment in the output; review it before applying",
             diags.warnings.len()
         );
     }
@@ -146,7 +148,7 @@ pub fn run(dialect: Dialect, path: &Path, output: Option<&Path>) -> i32 {
         Some(out) => match std::fs::write(out, text) {
             Ok(()) => crate::exit::OK,
             Err(e) => {
-                eprintln!("netvrrp: cannot write {}: {e}", out.display());
+                crate::report!("cannot write {}: {e}", out.display());
                 crate::exit::FAILURE
             }
         },
