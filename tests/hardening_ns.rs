@@ -374,6 +374,113 @@ fn control_socket_is_fair_to_root() {
     assert!(ns.netvrrp(&["show", "vrrp"]).status.success());
 }
 
+/// Sends the request argv[2] (JSON) on the control socket argv[1] and prints the reply line.
+const ONE_REQUEST: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+print(s.makefile().readline().strip(), flush=True)
+"#;
+
+/// A read-only member is refused `running` because it names exec programs and paths: its
+/// `show track` and `show vrrs client` rows must not name them either (nor the check's
+/// output), while root's keep them.
+#[test]
+fn read_only_members_see_no_exec_argv_paths_or_output() {
+    let ns = lab("nvh-redact");
+    let users = ReadOnlyUsers::new();
+    let secret = ns.dir().join("secret-flag");
+    fs::write(&secret, "").unwrap();
+    let check = format!("echo checking-output; test -e {}", secret.display());
+    let f = config(
+        &ns,
+        &format!(
+            r#"[runtime]
+control-read-group = "{group}"
+
+[[track]]
+name = "t"
+kind = "exec"
+command = ["/bin/sh", "-c", {check:?}]
+interval-ms = 200
+timeout-ms = 1000
+
+[[vrrp]]
+interface = "veth0"
+vrid = 7
+ipv4 = ["192.0.2.7/24"]
+vrrs-leader = ["g"]
+track = [{{ object = "t", decrement = 10 }}]
+
+[[vrrs.client]]
+leader = "g"
+kind = "exec"
+command = ["/bin/true", "client-argument"]
+timeout = 1000
+
+[[vrrs.client]]
+leader = "g"
+kind = "accounting"
+path = "{accounting}"
+"#,
+            group = users.group,
+            accounting = ns.dir().join("redact-accounting.json").display(),
+        ),
+    );
+    let out = ns.netvrrp(&["apply", "-f", &f]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let sock = ns.run_dir().join("netvrrp.sock");
+    let as_viewer = |request: &str| {
+        let child = python_as(&users.viewer, ONE_REQUEST, &sock, &[request]);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", common::text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Root sees the argv and, once the check has run, its output.
+    let root_track = common::wait_until(
+        std::time::Duration::from_secs(30),
+        || common::text(&ns.netvrrp(&["show", "track", "--json"])),
+        || {
+            let out = ns.netvrrp(&["show", "track", "--json"]);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.contains("checking-output").then_some(text)
+        },
+    );
+    assert!(root_track.contains("secret-flag"), "{root_track}");
+    let out = ns.netvrrp(&["show", "vrrs", "client", "--json"]);
+    let root_clients = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        root_clients.contains("client-argument") && root_clients.contains("redact-accounting"),
+        "{root_clients}"
+    );
+
+    let track = as_viewer(r#"{"cmd":"show-track"}"#);
+    assert!(track.contains(r#""ok":true"#), "{track}");
+    for hidden in ["secret-flag", "checking-output", "/bin/sh"] {
+        assert!(
+            !track.contains(hidden),
+            "{hidden} shown to a read-only member: {track}"
+        );
+    }
+    assert!(
+        track.contains(r#""command":["(hidden: control-read-group)"]"#),
+        "{track}"
+    );
+    let clients = as_viewer(r#"{"cmd":"show-vrrs","what":"client"}"#);
+    assert!(clients.contains(r#""ok":true"#), "{clients}");
+    for hidden in ["client-argument", "/bin/true", "redact-accounting"] {
+        assert!(
+            !clients.contains(hidden),
+            "{hidden} shown to a read-only member: {clients}"
+        );
+    }
+    // show vrrp names the tracked object only.
+    let vrrp = as_viewer(r#"{"cmd":"show-vrrp"}"#);
+    assert!(vrrp.contains(r#""object":"t""#), "{vrrp}");
+    assert!(!vrrp.contains("secret-flag"), "{vrrp}");
+}
+
 /// Item 5: a VIP that is an address of a non-VRRP interface (here the parent's own) would
 /// have the VIP filter cut the host off from it while the router is Backup: `apply` and
 /// `diff` refuse it (65, naming the interface) unless the router is its owner.
