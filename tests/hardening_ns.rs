@@ -142,6 +142,109 @@ fn run_dir_state_files_and_config_are_not_trusted_blindly() {
     assert!(!Path::new(&acct).exists());
 }
 
+/// The vrrp devices in the lab namespace.
+fn vrrp_devices(ns: &Netns) -> Vec<String> {
+    ns.ip_ok(&["-o", "link", "show"])
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|name| name.split('@').next().unwrap_or(name).to_string())
+        .filter(|name| name.starts_with("vrrp"))
+        .collect()
+}
+
+/// Item 7: a runtime `apply` starts that would refuse a file of the run-dir (a symlink at
+/// its log or lock, a directory at its socket) is refused by apply before the kernel
+/// changes: exit 1, no vrrp device, the link's target untouched.
+#[test]
+fn apply_refuses_a_start_that_would_fail_before_changing_the_kernel() {
+    let ns = lab("nvh-preflight");
+    let f = config(&ns, ROUTER);
+    fs::create_dir_all(ns.run_dir()).unwrap();
+    let victim = ns.dir().join("victim");
+    for (name, what) in [
+        ("netvrrp.log", "symbolic link"),
+        ("runtime.lock", "symbolic link"),
+        ("netvrrp-supervisor.pid", "symbolic link"),
+        ("netvrrp.sock", "directory"),
+    ] {
+        fs::write(&victim, "precious").unwrap();
+        let planted = ns.run_dir().join(name);
+        if what == "directory" {
+            fs::create_dir_all(planted.join("inside")).unwrap();
+        } else {
+            symlink(&victim, &planted).unwrap();
+        }
+        refused(
+            &ns.netvrrp(&["apply", "-f", &f]),
+            &[&planted.display().to_string(), what, "nothing was applied"],
+        );
+        assert_eq!(vrrp_devices(&ns), Vec::<String>::new(), "{name}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious", "{name}");
+        if what == "directory" {
+            fs::remove_dir_all(&planted).unwrap();
+        } else {
+            fs::remove_file(&planted).unwrap();
+        }
+    }
+    // With the run-dir clean the same apply starts the runtime.
+    let out = ns.netvrrp(&["apply", "-f", &f]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    assert_eq!(vrrp_devices(&ns).len(), 1);
+}
+
+/// Holds the runtime's namespace claim (an abstract socket) and closes every connection
+/// without saying whose it is, so a runtime starting in this namespace gives up at start;
+/// prints "held", then waits for stdin to close.
+const HOLD_CLAIM: &str = r#"
+import socket, sys, threading
+s = socket.socket(socket.AF_UNIX)
+s.bind(b"\0netvrrp/runtime")
+s.listen(64)
+def close_all():
+    while True:
+        s.accept()[0].close()
+threading.Thread(target=close_all, daemon=True).start()
+print("held", flush=True)
+sys.stdin.read()
+"#;
+
+/// Item 7: a runtime that fails to start after apply changed the kernel (one apply cannot
+/// check for: the namespace is claimed by a process that never says whose it is) has those
+/// changes undone: exit 1, no vrrp device left, owned.json as before.
+#[test]
+fn apply_rolls_the_kernel_back_when_the_runtime_cannot_start() {
+    use std::io::BufRead;
+    let ns = lab("nvh-startfail");
+    let f = config(&ns, ROUTER);
+    let mut claim = Command::new("ip")
+        .args(["netns", "exec", ns.name(), "python3", "-c", HOLD_CLAIM])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(claim.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "held");
+    let out = ns.netvrrp(&["apply", "-f", &f]);
+    drop(claim.stdin.take());
+    let _ = claim.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    assert!(
+        err.contains("the runtime did not start; rolled back") && err.contains("as it was"),
+        "{err}"
+    );
+    assert_eq!(vrrp_devices(&ns), Vec::<String>::new(), "{err}");
+    let owned = fs::read_to_string(ns.run_dir().join("owned.json")).unwrap_or_default();
+    assert!(!owned.contains("vrrp4-"), "{owned}");
+    // Once the claim is gone the same apply starts the runtime.
+    let out = ns.netvrrp(&["apply", "-f", &f]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    assert_eq!(vrrp_devices(&ns).len(), 1);
+}
+
 /// Item 7 (part): a corrupt owned.json is moved aside with a warning and rebuilt; `down`
 /// removes the state files it owns.
 #[test]
@@ -184,8 +287,9 @@ fn corrupt_owned_json_recovers_and_down_cleans_up() {
     );
 }
 
-/// A group `nvhg<pid>` with one member `nvhv<pid>` (the viewer) and a user `nvhs<pid>` in no
-/// group of ours (the stranger); all deleted on drop, also when the test fails.
+/// A group `nvhg<tag>` with one member `nvhv<tag>` (the viewer) and a user `nvhs<tag>` in no
+/// group of ours (the stranger), `<tag>` the pid and a counter; all deleted on drop, also
+/// when the test fails.
 struct ReadOnlyUsers {
     group: String,
     viewer: String,
@@ -194,7 +298,10 @@ struct ReadOnlyUsers {
 
 impl ReadOnlyUsers {
     fn new() -> ReadOnlyUsers {
-        let tag = std::process::id() % 100_000;
+        // Tests of one binary run in parallel: each gets its own names.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tag = format!("{}x{n}", std::process::id() % 100_000);
         let u = ReadOnlyUsers {
             group: format!("nvhg{tag}"),
             viewer: format!("nvhv{tag}"),

@@ -289,8 +289,11 @@ pub async fn supervise(cli: &Cli, file: &Path) -> i32 {
         }
     };
     let pid_file = pid_path(&cli.run_dir);
-    if let Err(e) = std::fs::write(&pid_file, format!("{}\n", std::process::id())) {
-        crate::report!("cannot write {}: {e}", pid_file.display());
+    // Not through a link planted at the name (see `crate::security`).
+    if let Err(e) =
+        crate::security::replace_file(&pid_file, format!("{}\n", std::process::id()).as_bytes())
+    {
+        crate::report!("cannot write {}: {e:#}", pid_file.display());
         return exit::FAILURE;
     }
     let code = supervise_loop(cli, file, &mut signals).await;
