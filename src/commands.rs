@@ -242,6 +242,8 @@ pub struct Applied {
     /// The runtime compared with the file before anything changed, for `apply --json`
     /// (the runtime section says what differed; the reload leaves nothing to compare).
     pub runtime_before: Option<RuntimeDiff>,
+    /// The ownership records before the apply (restored if the runtime does not start).
+    pub owned_before: Vec<OwnedRecord>,
 }
 
 /// The kernel part of apply (also used by `run`), through [`reconcile::kernel`]. Prints the
@@ -274,12 +276,14 @@ pub async fn apply_kernel(
         owner => owner,
     };
     let p = make_plan(&loaded, owner)?;
+    let owned_before = loaded.owned.clone();
     if dry_run {
         return Ok(Applied {
             loaded,
             plan: p,
             reload: None,
             runtime_before: None,
+            owned_before,
         });
     }
     let runtime_before = if json && reload == Reload::BeforeDeletes {
@@ -305,6 +309,7 @@ pub async fn apply_kernel(
             plan: p,
             reload: report,
             runtime_before,
+            owned_before,
         }),
         Err(f) => Err(report_failure(&f)),
     }
@@ -611,6 +616,8 @@ async fn apply(cli: &Cli, file: &Path, dry_run: bool, json: bool, no_runtime: bo
         match crate::security::check_config_file(file)
             .map_err(|e| format!("{e:#}"))
             .and_then(|()| crate::daemon::service::handoff(cli, file))
+            // A refusal by the runtime apply starts would come after the kernel changed.
+            .and_then(|h| crate::daemon::check_start_files(&cli.run_dir, &h).map(|()| h))
         {
             Ok(h) => Some(h),
             Err(why) => {
@@ -659,6 +666,8 @@ async fn apply(cli: &Cli, file: &Path, dry_run: bool, json: bool, no_runtime: bo
         None => {
             let code = crate::daemon::hand_off(cli, file, &handoff).await;
             if code != exit::OK {
+                let (plan, owned) = (&applied.plan, &applied.owned_before);
+                crate::daemon::undo_failed_start(&cli.run_dir, plan, owned).await;
                 return code;
             }
             if let Handoff::Unit { enabled, .. } = handoff {

@@ -296,16 +296,36 @@ pub fn check_accounting_paths(config: &crate::config::Config) -> anyhow::Result<
     Ok(())
 }
 
+fn symlink_refused(path: &Path, what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "refusing {what} {}: it is a symbolic link, which netvrrp does not follow; remove it",
+        path.display()
+    )
+}
+
 /// Turn "a symlink was refused" (ELOOP from O_NOFOLLOW) into an error that says so.
 fn open_error(e: std::io::Error, path: &Path, what: &str) -> anyhow::Error {
     if e.raw_os_error() == Some(nix::libc::ELOOP) {
-        anyhow::anyhow!(
-            "refusing {what} {}: it is a symbolic link, which netvrrp does not follow; \
-             remove it",
-            path.display()
-        )
+        symlink_refused(path, what)
     } else {
         anyhow::Error::new(e).context(format!("cannot open {what} {}", path.display()))
+    }
+}
+
+/// Err when what is at `path` could not be opened as a state file is: a symbolic link
+/// (refused by O_NOFOLLOW, as [`open_append_nofollow`] and the lock opens do) or anything
+/// but a regular file. Ok when nothing is there (it will be created). For checks made
+/// before the kernel changes, of files a runtime about to start will open.
+pub fn check_state_file(path: &Path, what: &str) -> anyhow::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot inspect {what} {}", path.display())),
+        Ok(m) if m.file_type().is_symlink() => Err(symlink_refused(path, what)),
+        Ok(m) if !m.is_file() => bail!(
+            "refusing {what} {}: it is not a regular file; remove it",
+            path.display()
+        ),
+        Ok(_) => Ok(()),
     }
 }
 

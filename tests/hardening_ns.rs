@@ -142,27 +142,107 @@ fn run_dir_state_files_and_config_are_not_trusted_blindly() {
     assert!(!Path::new(&acct).exists());
 }
 
-/// The supervisor's pid file is replaced like the other state files: a symlink planted at
-/// its name is not written through.
+/// The vrrp devices in the lab namespace.
+fn vrrp_devices(ns: &Netns) -> Vec<String> {
+    ns.ip_ok(&["-o", "link", "show"])
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|name| name.split('@').next().unwrap_or(name).to_string())
+        .filter(|name| name.starts_with("vrrp"))
+        .collect()
+}
+
+/// Item 7: a runtime `apply` starts that would refuse a file of the run-dir (a symlink at
+/// its log or lock, a directory at its socket) is refused by apply before the kernel
+/// changes: exit 1, no vrrp device, the link's target untouched.
 #[test]
-fn the_supervisor_pid_file_is_not_written_through_a_symlink() {
-    let ns = lab("nvh-suppid");
+fn apply_refuses_a_start_that_would_fail_before_changing_the_kernel() {
+    let ns = lab("nvh-preflight");
     let f = config(&ns, ROUTER);
+    fs::create_dir_all(ns.run_dir()).unwrap();
     let victim = ns.dir().join("victim");
-    fs::write(&victim, "precious").unwrap();
-    let pid_file = ns.run_dir().join("netvrrp-supervisor.pid");
-    symlink(&victim, &pid_file).unwrap();
+    for (name, what) in [
+        ("netvrrp.log", "symbolic link"),
+        ("runtime.lock", "symbolic link"),
+        ("netvrrp-supervisor.pid", "symbolic link"),
+        ("netvrrp.sock", "directory"),
+    ] {
+        fs::write(&victim, "precious").unwrap();
+        let planted = ns.run_dir().join(name);
+        if what == "directory" {
+            fs::create_dir_all(planted.join("inside")).unwrap();
+        } else {
+            symlink(&victim, &planted).unwrap();
+        }
+        refused(
+            &ns.netvrrp(&["apply", "-f", &f]),
+            &[&planted.display().to_string(), what, "nothing was applied"],
+        );
+        assert_eq!(vrrp_devices(&ns), Vec::<String>::new(), "{name}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious", "{name}");
+        if what == "directory" {
+            fs::remove_dir_all(&planted).unwrap();
+        } else {
+            fs::remove_file(&planted).unwrap();
+        }
+    }
+    // With the run-dir clean the same apply starts the runtime.
     let out = ns.netvrrp(&["apply", "-f", &f]);
     assert!(out.status.success(), "{}", common::text(&out));
-    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
-    let meta = fs::symlink_metadata(&pid_file).unwrap();
-    assert!(meta.file_type().is_file(), "{meta:?}");
-    let pid: u32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
+    assert_eq!(vrrp_devices(&ns).len(), 1);
+}
+
+/// Holds the runtime's namespace claim (an abstract socket) and closes every connection
+/// without saying whose it is, so a runtime starting in this namespace gives up at start;
+/// prints "held", then waits for stdin to close.
+const HOLD_CLAIM: &str = r#"
+import socket, sys, threading
+s = socket.socket(socket.AF_UNIX)
+s.bind(b"\0netvrrp/runtime")
+s.listen(64)
+def close_all():
+    while True:
+        s.accept()[0].close()
+threading.Thread(target=close_all, daemon=True).start()
+print("held", flush=True)
+sys.stdin.read()
+"#;
+
+/// Item 7: a runtime that fails to start after apply changed the kernel (one apply cannot
+/// check for: the namespace is claimed by a process that never says whose it is) has those
+/// changes undone: exit 1, no vrrp device left, owned.json as before.
+#[test]
+fn apply_rolls_the_kernel_back_when_the_runtime_cannot_start() {
+    use std::io::BufRead;
+    let ns = lab("nvh-startfail");
+    let f = config(&ns, ROUTER);
+    let mut claim = Command::new("ip")
+        .args(["netns", "exec", ns.name(), "python3", "-c", HOLD_CLAIM])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    let mut line = String::new();
+    std::io::BufReader::new(claim.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "held");
+    let out = ns.netvrrp(&["apply", "-f", &f]);
+    drop(claim.stdin.take());
+    let _ = claim.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    assert!(
+        err.contains("the runtime did not start; rolled back") && err.contains("as it was"),
+        "{err}"
+    );
+    assert_eq!(vrrp_devices(&ns), Vec::<String>::new(), "{err}");
+    let owned = fs::read_to_string(ns.run_dir().join("owned.json")).unwrap_or_default();
+    assert!(!owned.contains("vrrp4-"), "{owned}");
+    // Once the claim is gone the same apply starts the runtime.
+    let out = ns.netvrrp(&["apply", "-f", &f]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    assert_eq!(vrrp_devices(&ns).len(), 1);
 }
 
 /// Item 7 (part): a corrupt owned.json is moved aside with a warning and rebuilt; `down`
@@ -207,8 +287,9 @@ fn corrupt_owned_json_recovers_and_down_cleans_up() {
     );
 }
 
-/// A group `nvhg<pid>` with one member `nvhv<pid>` (the viewer) and a user `nvhs<pid>` in no
-/// group of ours (the stranger); all deleted on drop, also when the test fails.
+/// A group `nvhg<tag>` with one member `nvhv<tag>` (the viewer) and a user `nvhs<tag>` in no
+/// group of ours (the stranger), `<tag>` the pid and a counter; all deleted on drop, also
+/// when the test fails.
 struct ReadOnlyUsers {
     group: String,
     viewer: String,
@@ -217,7 +298,10 @@ struct ReadOnlyUsers {
 
 impl ReadOnlyUsers {
     fn new() -> ReadOnlyUsers {
-        let tag = std::process::id() % 100_000;
+        // Tests of one binary run in parallel: each gets its own names.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tag = format!("{}x{n}", std::process::id() % 100_000);
         let u = ReadOnlyUsers {
             group: format!("nvhg{tag}"),
             viewer: format!("nvhv{tag}"),
@@ -395,6 +479,113 @@ fn control_socket_is_fair_to_root() {
     // The 84 over-cap refusals of the viewer may fall into the same interval.
     assert!(connections >= 3000, "{lines:#?}");
     assert!(ns.netvrrp(&["show", "vrrp"]).status.success());
+}
+
+/// Sends the request argv[2] (JSON) on the control socket argv[1] and prints the reply line.
+const ONE_REQUEST: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+print(s.makefile().readline().strip(), flush=True)
+"#;
+
+/// A read-only member is refused `running` because it names exec programs and paths: its
+/// `show track` and `show vrrs client` rows must not name them either (nor the check's
+/// output), while root's keep them.
+#[test]
+fn read_only_members_see_no_exec_argv_paths_or_output() {
+    let ns = lab("nvh-redact");
+    let users = ReadOnlyUsers::new();
+    let secret = ns.dir().join("secret-flag");
+    fs::write(&secret, "").unwrap();
+    let check = format!("echo checking-output; test -e {}", secret.display());
+    let f = config(
+        &ns,
+        &format!(
+            r#"[runtime]
+control-read-group = "{group}"
+
+[[track]]
+name = "t"
+kind = "exec"
+command = ["/bin/sh", "-c", {check:?}]
+interval-ms = 200
+timeout-ms = 1000
+
+[[vrrp]]
+interface = "veth0"
+vrid = 7
+ipv4 = ["192.0.2.7/24"]
+vrrs-leader = ["g"]
+track = [{{ object = "t", decrement = 10 }}]
+
+[[vrrs.client]]
+leader = "g"
+kind = "exec"
+command = ["/bin/true", "client-argument"]
+timeout = 1000
+
+[[vrrs.client]]
+leader = "g"
+kind = "accounting"
+path = "{accounting}"
+"#,
+            group = users.group,
+            accounting = ns.dir().join("redact-accounting.json").display(),
+        ),
+    );
+    let out = ns.netvrrp(&["apply", "-f", &f]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let sock = ns.run_dir().join("netvrrp.sock");
+    let as_viewer = |request: &str| {
+        let child = python_as(&users.viewer, ONE_REQUEST, &sock, &[request]);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", common::text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Root sees the argv and, once the check has run, its output.
+    let root_track = common::wait_until(
+        std::time::Duration::from_secs(30),
+        || common::text(&ns.netvrrp(&["show", "track", "--json"])),
+        || {
+            let out = ns.netvrrp(&["show", "track", "--json"]);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.contains("checking-output").then_some(text)
+        },
+    );
+    assert!(root_track.contains("secret-flag"), "{root_track}");
+    let out = ns.netvrrp(&["show", "vrrs", "client", "--json"]);
+    let root_clients = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        root_clients.contains("client-argument") && root_clients.contains("redact-accounting"),
+        "{root_clients}"
+    );
+
+    let track = as_viewer(r#"{"cmd":"show-track"}"#);
+    assert!(track.contains(r#""ok":true"#), "{track}");
+    for hidden in ["secret-flag", "checking-output", "/bin/sh"] {
+        assert!(
+            !track.contains(hidden),
+            "{hidden} shown to a read-only member: {track}"
+        );
+    }
+    assert!(
+        track.contains(r#""command":["(hidden: control-read-group)"]"#),
+        "{track}"
+    );
+    let clients = as_viewer(r#"{"cmd":"show-vrrs","what":"client"}"#);
+    assert!(clients.contains(r#""ok":true"#), "{clients}");
+    for hidden in ["client-argument", "/bin/true", "redact-accounting"] {
+        assert!(
+            !clients.contains(hidden),
+            "{hidden} shown to a read-only member: {clients}"
+        );
+    }
+    // show vrrp names the tracked object only.
+    let vrrp = as_viewer(r#"{"cmd":"show-vrrp"}"#);
+    assert!(vrrp.contains(r#""object":"t""#), "{vrrp}");
+    assert!(!vrrp.contains("secret-flag"), "{vrrp}");
 }
 
 /// Item 5: a VIP that is an address of a non-VRRP interface (here the parent's own) would

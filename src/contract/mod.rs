@@ -17,7 +17,7 @@ mod track;
 mod vrrp;
 
 pub use events::{ClientNotice, InstanceRef, StateEvent, StreamEvent, StreamLine};
-pub use track::{TrackContribution, TrackRow, TrackState};
+pub use track::{TrackContribution, TrackRow, TrackState, hidden_path};
 pub use vrrp::{RaRow, VrrpRow};
 
 use serde::de::{DeserializeOwned, Deserializer};
@@ -28,6 +28,11 @@ use serde::{Deserialize, Serialize};
 /// check, apply, running): raised when a key changes meaning or goes away, not when one is
 /// added.
 pub const SCHEMA: u32 = 1;
+
+/// What a `control-read-group` member sees in place of an exec program's argv, a path, or
+/// a text that may name either (the `running` request, which shows them, is root and
+/// control-group only; netvrrp(8), CONTROL SOCKET ACCESS).
+pub const HIDDEN: &str = "(hidden: control-read-group)";
 
 /// Which list a `show … --json` document holds, and the key it sits under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

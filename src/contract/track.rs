@@ -54,6 +54,30 @@ pub struct TrackRow {
     pub config: TrackKind,
 }
 
+/// [`super::HIDDEN`] as a path.
+pub fn hidden_path() -> std::path::PathBuf {
+    super::HIDDEN.into()
+}
+
+impl TrackRow {
+    /// The row a `control-read-group` member gets: an exec object's argv and output lines
+    /// and a file or pidfile object's path are what the root-only `running` request guards,
+    /// so they are replaced by [`super::HIDDEN`] (argv, path) or dropped (output); state,
+    /// results, exit status and timing stay (they name no program or path).
+    pub fn redacted(mut self) -> TrackRow {
+        self.output.clear();
+        match &mut self.config {
+            TrackKind::Exec { command, .. } => *command = vec![super::HIDDEN.to_string()],
+            TrackKind::File { path, .. } => *path = hidden_path(),
+            TrackKind::Process {
+                target: crate::config::ProcessTarget::Pidfile(path),
+            } => *path = hidden_path(),
+            TrackKind::Process { .. } | TrackKind::Route { .. } => {}
+        }
+        self
+    }
+}
+
 /// One entry of a router's `track` list in `show vrrp`: an interface or an object, and what
 /// it takes off the priority now (`state` required when read back).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,5 +125,29 @@ impl TrackContribution {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redacted_row_names_no_program_path_or_output() {
+        let rows = crate::contract::samples::track_rows();
+        let redacted: Vec<TrackRow> = rows.iter().cloned().map(TrackRow::redacted).collect();
+        let text = serde_json::to_string(&redacted).unwrap();
+        for secret in ["/usr/bin/curl", "http://[::1]/", "curl: (7)", "/run/maint"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+            assert!(serde_json::to_string(&rows).unwrap().contains(secret));
+        }
+        assert!(
+            text.contains(r#""command":["(hidden: control-read-group)"]"#),
+            "{text}"
+        );
+        // State, results and the route (no program, no path) are kept.
+        assert_eq!(redacted[0].exit_status.as_deref(), Some("exit status 1"));
+        assert_eq!(redacted[0].state, TrackState::Down);
+        assert_eq!(redacted[1], rows[1]);
     }
 }

@@ -92,6 +92,71 @@ pub async fn hand_off(cli: &Cli, file: &Path, handoff: &service::Handoff) -> i32
     }
 }
 
+/// Before `apply` changes the kernel for a runtime it is about to start (none runs): Err
+/// when a file of the run-dir that the start opens would be refused then (a symbolic link
+/// or other non-regular file at the runtime's lock, a directory at its socket, and for a
+/// runtime of our own a link or non-regular file at its log or the supervisor's pid file),
+/// so the apply fails with nothing changed instead of after.
+pub fn check_start_files(run_dir: &Path, handoff: &service::Handoff) -> Result<(), String> {
+    if identity::is_running_settled(run_dir) {
+        // Reloaded, not started.
+        return Ok(());
+    }
+    start_files_refusal(run_dir, handoff).map_err(|e| format!("{e:#}; nothing was applied"))
+}
+
+fn start_files_refusal(run_dir: &Path, handoff: &service::Handoff) -> anyhow::Result<()> {
+    crate::security::check_state_file(&identity::lock_path(run_dir), "the lock file")?;
+    // The runtime removes what is at its socket's name before binding it (a link included,
+    // never followed); only a directory there survives that and fails the bind.
+    let socket = control::socket_path(run_dir);
+    if std::fs::symlink_metadata(&socket).is_ok_and(|m| m.is_dir()) {
+        anyhow::bail!(
+            "refusing the control socket {}: a directory is in its place; remove it",
+            socket.display()
+        );
+    }
+    if matches!(handoff, service::Handoff::Supervised) {
+        crate::security::check_state_file(&log_path(run_dir), "the file")?;
+        crate::security::check_state_file(&supervisor::pid_path(run_dir), "the pid file")?;
+    }
+    Ok(())
+}
+
+/// The runtime `apply` meant to start did not (its failure is reported): undo the kernel
+/// changes made for it (`plan`, with `owned_before` the ownership records before them),
+/// unless a runtime or supervisor holds the run-dir after all (a runtime too slow to
+/// answer may still come up: the devices are its).
+pub async fn undo_failed_start(
+    run_dir: &Path,
+    plan: &crate::plan::Plan,
+    owned_before: &[crate::plan::OwnedRecord],
+) {
+    if plan.changes.is_empty() {
+        return;
+    }
+    if identity::is_running(run_dir) || supervisor::running(run_dir).is_some() {
+        crate::report!(
+            "a runtime or its supervisor holds {} after all: the kernel changes are kept for it",
+            run_dir.display()
+        );
+        return;
+    }
+    let undone = async {
+        let _lock = crate::apply::lock(run_dir)?;
+        let kernel = crate::kernel::Kernel::connect().await?;
+        anyhow::Ok(
+            crate::reconcile::kernel::undo_applied(&kernel, run_dir, plan, owned_before).await,
+        )
+    };
+    match undone.await {
+        Ok(summary) => crate::report!("the runtime did not start; {summary}"),
+        Err(e) => crate::report!(
+            "the runtime did not start, and the kernel changes could not be undone: {e:#}"
+        ),
+    }
+}
+
 /// Err naming nftables when `nft` is missing: a runtime must not run without its filter.
 pub fn require_nftables() -> anyhow::Result<()> {
     filter::nft_program().map(|_| ())

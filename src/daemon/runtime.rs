@@ -152,9 +152,9 @@ impl Instance {
 }
 
 enum Control {
-    /// A request, whether its peer is trusted (root or our own user; see
-    /// [`super::access::Peer::trusted`]), and where the reply goes.
-    Request(Request, bool, oneshot::Sender<Reply>),
+    /// A request, who sent it (what it may see and reload depends on that; see
+    /// [`super::access::Peer`]), and where the reply goes.
+    Request(Request, super::access::Peer, oneshot::Sender<Reply>),
     /// A subscriber joins: it gets the current state of every leader name and a receiver
     /// subscribed at the same instant, so it can miss nothing in between.
     Subscribe(oneshot::Sender<Subscription>),

@@ -289,7 +289,7 @@ pub async fn supervise(cli: &Cli, file: &Path) -> i32 {
         }
     };
     let pid_file = pid_path(&cli.run_dir);
-    // Replaced, never written through: a symlink planted at the name is not followed.
+    // Not through a link planted at the name (see `crate::security`).
     if let Err(e) =
         crate::security::replace_file(&pid_file, format!("{}\n", std::process::id()).as_bytes())
     {

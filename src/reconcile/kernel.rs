@@ -317,6 +317,24 @@ async fn save_owned_retrying(run_dir: &Path, owned: &[OwnedRecord]) -> anyhow::R
     }
 }
 
+/// Undo an apply whose kernel changes all succeeded but whose runtime then could not
+/// start (issue 16: any failure after the kernel changed is rolled back): `plan`'s changes,
+/// newest first, and the ownership records as they were before (`owned_before`). The
+/// caller holds the run-dir lock and made sure no runtime runs. A sentence saying how it
+/// went.
+pub async fn undo_applied(
+    kernel: &Kernel,
+    run_dir: &Path,
+    plan: &Plan,
+    owned_before: &[OwnedRecord],
+) -> String {
+    let mut summary = roll_back(kernel, &plan.changes).await;
+    if let Err(e) = save_owned_retrying(run_dir, owned_before).await {
+        summary += &format!("; cannot restore the records of the devices netvrrp owns: {e:#}");
+    }
+    summary
+}
+
 /// Undo `ops` (all done), newest first; a sentence saying how it went.
 async fn roll_back(kernel: &Kernel, ops: &[Op]) -> String {
     let done = vec![apply::Outcome::Done; ops.len()];

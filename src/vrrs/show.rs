@@ -109,6 +109,30 @@ pub struct ClientRow {
     pub runner: Option<ClientStats>,
 }
 
+impl ClientRow {
+    /// The row a `control-read-group` member gets: an exec client's argv and an accounting
+    /// client's path are what the root-only `running` request guards, and the runner's
+    /// last exit and error may name them, so all are replaced by
+    /// [`crate::contract::HIDDEN`]; counters and state stay.
+    pub fn redacted(mut self) -> ClientRow {
+        use crate::contract::HIDDEN;
+        match &mut self.kind {
+            ClientKind::Exec { command, .. } => *command = vec![HIDDEN.to_string()],
+            ClientKind::Accounting { path } => *path = crate::contract::hidden_path(),
+            ClientKind::InterfaceState { .. } => {}
+        }
+        if let Some(runner) = &mut self.runner {
+            for text in [&mut runner.last_exit, &mut runner.last_error]
+                .into_iter()
+                .flatten()
+            {
+                *text = HIDDEN.to_string();
+            }
+        }
+        self
+    }
+}
+
 /// The last notice a client was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LastNotice {

@@ -1236,3 +1236,43 @@ fn a_leader_added_by_a_reload_follows_its_running_instance() {
     assert!(v.follow_running(5.0, |_, _, _| None).is_empty());
     assert_eq!(v.leader_state("group1"), None);
 }
+
+/// A `control-read-group` member's client rows name no program or path, and no runner text
+/// that could (netvrrp(8), CONTROL SOCKET ACCESS); counters stay.
+#[test]
+fn redacted_client_rows_hide_argv_paths_and_runner_texts() {
+    let rows = clients_with_runners(&master());
+    let full = serde_json::to_string(&rows).unwrap();
+    let redacted: Vec<ClientRow> = rows.iter().cloned().map(ClientRow::redacted).collect();
+    let text = serde_json::to_string(&redacted).unwrap();
+    let mut hidden = 0;
+    for (row, was) in redacted.iter().zip(&rows) {
+        match (&row.kind, &was.kind) {
+            (ClientKind::Exec { command, .. }, ClientKind::Exec { command: argv, .. }) => {
+                assert_eq!(command, &vec![crate::contract::HIDDEN.to_string()]);
+                assert!(
+                    full.contains(&argv[0]) && !text.contains(&argv[0]),
+                    "{text}"
+                );
+                hidden += 1;
+            }
+            (ClientKind::Accounting { path }, ClientKind::Accounting { path: was }) => {
+                assert_eq!(path, &crate::contract::hidden_path());
+                assert!(full.contains(&*was.to_string_lossy()));
+                assert!(!text.contains(&*was.to_string_lossy()), "{text}");
+                hidden += 1;
+            }
+            _ => assert_eq!(row.kind, was.kind),
+        }
+        assert_eq!(row.notices, was.notices);
+    }
+    assert!(
+        hidden >= 2,
+        "the sample has an exec and an accounting client: {full}"
+    );
+    assert!(
+        !text.contains("No space left") && !text.contains("killed after"),
+        "{text}"
+    );
+    assert!(text.contains(r#""runs":6"#), "{text}");
+}

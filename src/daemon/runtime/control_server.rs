@@ -2,7 +2,8 @@
 //! limits and handed to the loop, subscriptions streamed.
 
 use super::*;
-use crate::contract::{StreamEvent, StreamLine};
+use crate::contract::{StreamEvent, StreamLine, TrackRow};
+use crate::vrrs::show::ClientRow;
 
 /// Who is on the other end of a control connection (see [`super::access`]).
 pub(super) async fn classify(
@@ -98,7 +99,7 @@ pub(super) async fn serve_connection(
                 );
                 let (tx, rx) = oneshot::channel();
                 if ctl
-                    .send(Control::Request(req, peer.trusted(), tx))
+                    .send(Control::Request(req, peer.clone(), tx))
                     .await
                     .is_err()
                 {
@@ -298,7 +299,7 @@ impl Runtime {
     /// Answer one control message on the loop (a reload is only started here: it is read
     /// and dumped off the loop, and swapped by the commit arm).
     pub(super) fn on_control(&mut self, msg: Control, reloads: &ReloadPaths) -> AfterControl {
-        let (req, trusted, reply) = match msg {
+        let (req, peer, reply) = match msg {
             Control::Subscribe(reply) => {
                 let mut rows: Vec<StreamEvent> = self
                     .vrrs
@@ -336,24 +337,45 @@ impl Runtime {
                 ));
                 return AfterControl::Go;
             }
-            Control::Request(req, trusted, reply) => (req, trusted, reply),
+            Control::Request(req, peer, reply) => (req, peer, reply),
         };
+        // A read-only member sees the rows without what `running` guards (argv, paths,
+        // output): netvrrp(8), CONTROL SOCKET ACCESS.
+        let read_only = peer.access == crate::daemon::access::Access::Read;
         let answer = match req {
             Request::Ping => Reply::ok(
                 json!({"pid": std::process::id(), "reloads": self.reloads, "config_sha256": self.stats.config_sha256}),
             ),
             Request::ShowVrrp => Reply::rows(self.show_vrrp()),
-            Request::ShowTrack { name } => Reply::rows(self.tracks.show(name.as_deref())),
+            Request::ShowTrack { name } => {
+                let rows = self.tracks.show(name.as_deref());
+                if read_only {
+                    Reply::rows(rows.into_iter().map(TrackRow::redacted).collect::<Vec<_>>())
+                } else {
+                    Reply::rows(rows)
+                }
+            }
             Request::ShowVrrs { what } => match what.as_str() {
                 "server" => Reply::rows(self.vrrs.show_server()),
                 "pathway" => Reply::rows(self.vrrs.show_pathway()),
-                "client" => Reply::rows(self.vrrs.show_client(Some(&lock(&self.runners)))),
+                "client" => {
+                    let rows = self.vrrs.show_client(Some(&lock(&self.runners)));
+                    if read_only {
+                        Reply::rows(
+                            rows.into_iter()
+                                .map(ClientRow::redacted)
+                                .collect::<Vec<_>>(),
+                        )
+                    } else {
+                        Reply::rows(rows)
+                    }
+                }
                 other => Reply::err(format!(
                     "unknown VRRS object {other:?} (server, pathway, client)"
                 )),
             },
             Request::Reload { file, answer_by } => {
-                match crate::daemon::access::reload_allowed(trusted, &file, &self.file) {
+                match crate::daemon::access::reload_allowed(peer.trusted(), &file, &self.file) {
                     Err(why) => Reply::err(why),
                     Ok(()) => {
                         // Read and dump on the reload thread; the commit arm swaps.
