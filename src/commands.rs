@@ -684,10 +684,11 @@ async fn apply(cli: &Cli, file: &Path, dry_run: bool, json: bool, no_runtime: bo
         }
     };
     if json && let Some(before) = applied.runtime_before {
-        // What runs now: its pid (a started runtime's is new) and file. Not answering right
-        // after it started or reloaded leaves them null; the apply itself succeeded.
-        let now = crate::daemon::running_state(&cli.run_dir).ok().flatten();
-        let runtime = reconcile::RuntimeApplied::new(before, report, now.as_ref());
+        // Its pid (a ping, not the whole `running` answer) and the file just applied, by the
+        // canonical path it runs it by; null when it does not answer (the apply succeeded).
+        let pid = crate::daemon::control::pid(&cli.run_dir).ok();
+        let now = pid.map(|pid| (pid, crate::daemon::absolute(file)));
+        let runtime = reconcile::RuntimeApplied::new(before, report, now);
         println!(
             "{}",
             plan_json(&applied.plan, serde_json::to_value(&runtime).ok())

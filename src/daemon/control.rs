@@ -248,6 +248,15 @@ pub fn ping(run_dir: &Path) -> anyhow::Result<()> {
     request(run_dir, &Request::Ping).map(|_| ())
 }
 
+/// The pid of the runtime answering on `run_dir` (a `ping`: none of `running`'s rows).
+pub fn pid(run_dir: &Path) -> anyhow::Result<u32> {
+    let answer = request(run_dir, &Request::Ping)?;
+    answer["pid"]
+        .as_u64()
+        .and_then(|p| u32::try_from(p).ok())
+        .with_context(|| format!("no pid in the runtime's ping answer: {answer}"))
+}
+
 /// Ask the runtime to stop and wait until it has exited (its lock is free).
 pub fn stop(run_dir: &Path) -> anyhow::Result<()> {
     request(run_dir, &Request::Stop)?;

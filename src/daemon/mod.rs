@@ -58,7 +58,7 @@ pub fn watchdog_period(usec: Option<Duration>) -> Option<Duration> {
         .map(|d| (d / 2).max(MIN_WATCHDOG_PERIOD))
 }
 
-fn absolute(file: &Path) -> PathBuf {
+pub(crate) fn absolute(file: &Path) -> PathBuf {
     std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf())
 }
 

@@ -131,15 +131,20 @@ pub struct RuntimeApplied {
 
 impl RuntimeApplied {
     /// `before`: the comparison made before the apply; `report`: what its reload (or the
-    /// start) did; `now`: what the runtime said it runs after it (None when it did not
-    /// answer: `pid` and `file` are then null).
-    pub fn new(before: RuntimeDiff, report: ReloadReport, now: Option<&RunningState>) -> Self {
+    /// start) did; `now`: the pid and file of the runtime running after it (None when it did
+    /// not answer: `pid` and `file` are then null).
+    pub fn new(
+        before: RuntimeDiff,
+        report: ReloadReport,
+        now: Option<(u32, std::path::PathBuf)>,
+    ) -> Self {
+        let (pid, file) = now.unzip();
         RuntimeApplied {
             diff: RuntimeDiff {
                 // The apply fails when the runtime cannot be started or reloaded.
                 running: true,
-                pid: now.map(|n| n.pid),
-                file: now.map(|n| n.file.clone()),
+                pid,
+                file,
                 in_sync: before.in_sync && !report.changed(),
                 routers: report.routers,
                 ..before
@@ -438,7 +443,11 @@ ipv4 = ["192.0.2.1/24"]
         let c = crate::config::parse_str(&two, "t.toml").unwrap();
         let before = compare(None, &c, Path::new("/x.toml"));
         let now = running(&two, Path::new("/x.toml"));
-        let applied = RuntimeApplied::new(before, ReloadReport::started(&c.routers), Some(&now));
+        let applied = RuntimeApplied::new(
+            before,
+            ReloadReport::started(&c.routers),
+            Some((now.pid, now.file.clone())),
+        );
         let v = serde_json::to_value(&applied).unwrap();
         // Diff's keys, and the reload report's two.
         let mut keys = keys_of(&serde_json::to_value(&applied.diff).unwrap());
@@ -465,11 +474,11 @@ ipv4 = ["192.0.2.1/24"]
             restart_pending: Vec::new(),
         };
         let before = compare(Some(&run), &c, Path::new("/x.toml"));
-        let applied = RuntimeApplied::new(before, kept.clone(), Some(&run));
+        let applied = RuntimeApplied::new(before, kept.clone(), Some((run.pid, run.file.clone())));
         assert!(applied.diff.in_sync, "{applied:?}");
         // Another file: nothing per router, but the runtime had to reload.
         let before = compare(Some(&run), &c, Path::new("/y.toml"));
-        let applied = RuntimeApplied::new(before, kept, Some(&run));
+        let applied = RuntimeApplied::new(before, kept, Some((run.pid, run.file.clone())));
         assert!(!applied.diff.in_sync, "{applied:?}");
         // A reconfigured router.
         let edited =
